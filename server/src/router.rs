@@ -1,0 +1,104 @@
+//! The route table, in one place, and the middleware every request passes through.
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Uri};
+use axum::middleware;
+use axum::routing::any;
+use tower::ServiceBuilder;
+use tower::util::MapRequestLayer;
+use tower::Layer;
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::{ApiError, method_not_allowed_body};
+use crate::openapi::ApiDoc;
+use crate::routes::{health, metrics, ping};
+use crate::state::AppState;
+use crate::{http_metrics, website};
+
+/// Header carrying the request id: taken from the client when present, generated otherwise, echoed
+/// back on the response and recorded as `request.id` on every log line of the request.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP surface. Returned as a service that first normalises trailing slashes on `/api/`
+/// paths (upstream accepts both forms through 307s; we answer both directly).
+pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> Request> {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ping::ping))
+        .routes(routes!(health::health))
+        .routes(routes!(metrics::metrics))
+        .split_for_parts();
+
+    let router = api
+        // Unknown API paths get the contract's JSON 404, never the website.
+        .route("/api", any(|| async { ApiError::NotFound }))
+        .route("/api/{*rest}", any(|| async { ApiError::NotFound }))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback_service(website::router(&state.settings.website_dist_dir))
+        .layer(middleware::from_fn(method_not_allowed_body))
+        .layer(middleware::from_fn(http_metrics::track))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+        )
+        .layer(cors(&state.settings.cors_allowed_origins))
+        .with_state(state);
+
+    MapRequestLayer::new(trim_api_trailing_slash as fn(Request) -> Request).layer(router)
+}
+
+/// The span every log line of a request is written in.
+fn request_span(request: &Request) -> tracing::Span {
+    let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+    let route = request.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
+    tracing::info_span!(
+        "request",
+        request.id = %id,
+        http.method = %request.method(),
+        http.route = route,
+        http.path = %request.uri().path(),
+    )
+}
+
+/// CORS as upstream: credentials allowed, for the configured origins only.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+}
+
+/// `/api/x/` → `/api/x` (query kept). Only API paths: the docs UI lives at `/docs/` and redirects
+/// `/docs` there, so normalising it would loop.
+fn trim_api_trailing_slash(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path.len() > "/api/".len() && path.starts_with("/api/") && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let rebuilt = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(path_and_query) = rebuilt.parse() {
+            let mut parts = request.uri().clone().into_parts();
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request
+}

@@ -1,0 +1,343 @@
+//! Typed settings, read once from the environment at start-up.
+//!
+//! Variable names follow Code4me V2 where it has one (`SERVER_PORT`, `DB_HOST`, `REDIS_PORT`,
+//! `AUTHENTICATION_TOKEN_EXPIRES_IN_SECONDS`, ...) so an upstream `.env` keeps working. Loading fails
+//! fast with an error naming the variable; secrets are wrapped so `Debug` never prints them.
+//! Every variable is listed and explained in `.env.example`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The variable is set but its value does not parse.
+    #[error("environment variable {var}={value:?} is invalid: {reason}")]
+    Invalid {
+        /// Name of the variable.
+        var: String,
+        /// The offending value (never a secret: secrets are strings and always parse).
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+}
+
+/// Where settings come from: the process environment, or an explicit map (tests build several
+/// servers with different settings in one process, so they must not go through `std::env`).
+#[derive(Debug, Clone, Default)]
+pub struct EnvSource {
+    vars: HashMap<String, String>,
+}
+
+impl EnvSource {
+    /// Snapshot of the process environment.
+    pub fn from_process() -> Self {
+        Self { vars: std::env::vars().collect() }
+    }
+
+    /// An environment made of exactly these pairs.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    }
+
+    /// Returns a copy with `key` set to `value` (overriding any previous value).
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.insert(key.into(), value.into());
+        self
+    }
+
+    /// The raw value of `name`, treating an empty value as unset (as docker-compose passes them).
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// Parses `name`, or returns `default` when it is unset.
+    pub fn parse_or<T>(&self, name: &str, default: T) -> Result<T, SettingsError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(value) => value.trim().parse().map_err(|e: T::Err| SettingsError::Invalid {
+                var: name.to_owned(),
+                value: value.to_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// The string value of `name`, or `default` when unset.
+    pub fn string_or(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or(default).to_owned()
+    }
+
+    fn seconds_or(&self, name: &str, default: u64) -> Result<Duration, SettingsError> {
+        self.parse_or(name, default).map(Duration::from_secs)
+    }
+
+    fn millis_or(&self, name: &str, default: u64) -> Result<Duration, SettingsError> {
+        self.parse_or(name, default).map(Duration::from_millis)
+    }
+}
+
+/// PostgreSQL connection settings (`DB_*`).
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// Host name or IP address, or an absolute socket directory.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Role to connect as.
+    pub user: String,
+    /// Password of that role (never logged).
+    pub password: SecretString,
+    /// Database name.
+    pub name: String,
+    /// Upper bound of pooled connections per process (upstream `DB_POOL_SIZE`).
+    pub pool_size: u32,
+    /// How long a request waits for a pooled connection before failing (upstream `DB_POOL_TIMEOUT`).
+    pub pool_timeout: Duration,
+}
+
+impl DatabaseSettings {
+    /// Reads `DB_HOST`, `DB_PORT`, `DB_USER`, `DB_PASSWORD`, `DB_NAME`, `DB_POOL_SIZE`, `DB_POOL_TIMEOUT`.
+    pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
+        Ok(Self {
+            host: env.string_or("DB_HOST", "127.0.0.1"),
+            port: env.parse_or("DB_PORT", 55432)?,
+            user: env.string_or("DB_USER", "code4me"),
+            password: SecretString::from(env.string_or("DB_PASSWORD", "code4me")),
+            name: env.string_or("DB_NAME", "code4me"),
+            pool_size: env.parse_or("DB_POOL_SIZE", 20)?,
+            pool_timeout: env.seconds_or("DB_POOL_TIMEOUT", 5)?,
+        })
+    }
+
+    /// The password, for building a connection (the only place it leaves its wrapper).
+    pub fn expose_password(&self) -> &str {
+        self.password.expose_secret()
+    }
+}
+
+/// Redis connection settings (`REDIS_*`).
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Optional password (`requirepass`), never logged.
+    pub password: Option<SecretString>,
+    /// Logical database number.
+    pub db: u8,
+    /// Per-command response timeout. redis-rs defaults to 500 ms, which kills apalis workers under
+    /// load (rust-stack-notes §2.9); ours is longer for commands and bounded for health checks.
+    pub response_timeout: Duration,
+    /// Time allowed to establish a connection.
+    pub connect_timeout: Duration,
+}
+
+impl RedisSettings {
+    /// Reads `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD`, `REDIS_DB`, `REDIS_RESPONSE_TIMEOUT_MS`,
+    /// `REDIS_CONNECT_TIMEOUT_MS`.
+    pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
+        Ok(Self {
+            host: env.string_or("REDIS_HOST", "127.0.0.1"),
+            port: env.parse_or("REDIS_PORT", 56379)?,
+            password: env.raw("REDIS_PASSWORD").map(|p| SecretString::from(p.to_owned())),
+            db: env.parse_or("REDIS_DB", 0)?,
+            response_timeout: env.millis_or("REDIS_RESPONSE_TIMEOUT_MS", 5_000)?,
+            connect_timeout: env.millis_or("REDIS_CONNECT_TIMEOUT_MS", 1_000)?,
+        })
+    }
+
+    /// `redis://` URL including the password; treat the result as a secret.
+    pub fn url(&self) -> String {
+        let auth = match &self.password {
+            Some(p) => format!(":{}@", p.expose_secret()),
+            None => String::new(),
+        };
+        format!("redis://{auth}{}:{}/{}", self.host, self.port, self.db)
+    }
+}
+
+/// Output format of the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (the default: machine-readable, carries span fields).
+    Json,
+    /// Human-readable lines for local debugging.
+    Pretty,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "pretty" | "text" => Ok(Self::Pretty),
+            other => Err(format!("expected json or pretty, got {other}")),
+        }
+    }
+}
+
+/// Lifetimes of the tokens kept in Redis (upstream names and defaults).
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `AUTHENTICATION_TOKEN_EXPIRES_IN_SECONDS` (default 1 day).
+    pub auth_token_ttl: Duration,
+    /// `SESSION_TOKEN_EXPIRES_IN_SECONDS` (default 2 hours).
+    pub session_token_ttl: Duration,
+    /// `EMAIL_VERIFICATION_TOKEN_EXPIRES_IN_SECONDS` (default 1 day).
+    pub email_verification_ttl: Duration,
+    /// `RESET_PASSWORD_TOKEN_EXPIRES_IN_SECONDS` (default 15 minutes).
+    pub reset_password_ttl: Duration,
+    /// `TOKEN_HOOK_ACTIVATION_IN_SECONDS`: how long before a token expires its cleanup hook fires.
+    pub hook_activation: Duration,
+}
+
+impl TokenSettings {
+    /// Reads the token lifetimes.
+    pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
+        Ok(Self {
+            auth_token_ttl: env.seconds_or("AUTHENTICATION_TOKEN_EXPIRES_IN_SECONDS", 86_400)?,
+            session_token_ttl: env.seconds_or("SESSION_TOKEN_EXPIRES_IN_SECONDS", 7_200)?,
+            email_verification_ttl: env.seconds_or("EMAIL_VERIFICATION_TOKEN_EXPIRES_IN_SECONDS", 86_400)?,
+            reset_password_ttl: env.seconds_or("RESET_PASSWORD_TOKEN_EXPIRES_IN_SECONDS", 900)?,
+            hook_activation: env.seconds_or("TOKEN_HOOK_ACTIVATION_IN_SECONDS", 10)?,
+        })
+    }
+}
+
+/// Settings of the HTTP server process.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Address to bind (`SERVER_HOST`).
+    pub host: String,
+    /// Port to bind (`SERVER_PORT`, 8008 as upstream; 0 picks a free port).
+    pub port: u16,
+    /// Recorded with every query as `server_version_id` (`SERVER_VERSION_ID`).
+    pub version_id: i64,
+    /// Token lifetimes.
+    pub tokens: TokenSettings,
+    /// Origins allowed by CORS and for WebSocket upgrades (`CORS_ALLOWED_ORIGINS`, comma-separated).
+    pub cors_allowed_origins: Vec<String>,
+    /// Built website served at `/` (`WEBSITE_DIST_DIR`).
+    pub website_dist_dir: PathBuf,
+    /// How long graceful shutdown waits for in-flight requests (`SHUTDOWN_GRACE_SECONDS`).
+    pub shutdown_grace: Duration,
+    /// Upper bound for a dependency probe in `/api/health` (`HEALTH_CHECK_TIMEOUT_MS`).
+    pub health_check_timeout: Duration,
+    /// How long start-up keeps retrying PostgreSQL and Redis (`STARTUP_CONNECT_TIMEOUT_SECONDS`).
+    pub startup_connect_timeout: Duration,
+    /// Log format (`LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// PostgreSQL.
+    pub database: DatabaseSettings,
+    /// Redis.
+    pub redis: RedisSettings,
+}
+
+/// Upstream's default CORS origins (its website on port 3000 and the public deployment).
+const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3000,http://127.0.0.1:3000,http://localhost:8008,\
+http://127.0.0.1:8008,https://code4me.me,https://www.code4me.me,https://app.code4me.me";
+
+impl ServerSettings {
+    /// Reads every server setting.
+    pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
+        Ok(Self {
+            host: env.string_or("SERVER_HOST", "127.0.0.1"),
+            port: env.parse_or("SERVER_PORT", 8008)?,
+            version_id: env.parse_or("SERVER_VERSION_ID", 1)?,
+            tokens: TokenSettings::from_env(env)?,
+            cors_allowed_origins: env
+                .string_or("CORS_ALLOWED_ORIGINS", DEFAULT_CORS_ORIGINS)
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            website_dist_dir: PathBuf::from(env.string_or("WEBSITE_DIST_DIR", "website/dist")),
+            shutdown_grace: env.seconds_or("SHUTDOWN_GRACE_SECONDS", 10)?,
+            health_check_timeout: env.millis_or("HEALTH_CHECK_TIMEOUT_MS", 1_000)?,
+            startup_connect_timeout: env.seconds_or("STARTUP_CONNECT_TIMEOUT_SECONDS", 30)?,
+            log_format: env.parse_or("LOG_FORMAT", LogFormat::Json)?,
+            database: DatabaseSettings::from_env(env)?,
+            redis: RedisSettings::from_env(env)?,
+        })
+    }
+}
+
+/// Settings of the worker process.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// How long start-up keeps retrying PostgreSQL and Redis before giving up
+    /// (`STARTUP_CONNECT_TIMEOUT_SECONDS`).
+    pub startup_connect_timeout: Duration,
+    /// Directory with model weights (`MODEL_CACHE_DIR`, as upstream).
+    pub model_cache_dir: PathBuf,
+    /// Log format (`LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// PostgreSQL.
+    pub database: DatabaseSettings,
+    /// Redis.
+    pub redis: RedisSettings,
+}
+
+impl WorkerSettings {
+    /// Reads every worker setting.
+    pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
+        Ok(Self {
+            startup_connect_timeout: env.seconds_or("STARTUP_CONNECT_TIMEOUT_SECONDS", 30)?,
+            model_cache_dir: PathBuf::from(env.string_or("MODEL_CACHE_DIR", "data/models")),
+            log_format: env.parse_or("LOG_FORMAT", LogFormat::Json)?,
+            database: DatabaseSettings::from_env(env)?,
+            redis: RedisSettings::from_env(env)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_upstream_names_and_our_ports() {
+        let s = ServerSettings::from_env(&EnvSource::default()).expect("defaults parse");
+        assert_eq!(s.port, 8008);
+        assert_eq!(s.tokens.session_token_ttl, Duration::from_secs(7_200));
+        assert_eq!(s.tokens.auth_token_ttl, Duration::from_secs(86_400));
+        assert_ne!(s.database.port, 5432, "never the system PostgreSQL port");
+        assert_ne!(s.redis.port, 6379, "never the system Redis port");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable() {
+        let env = EnvSource::from_pairs([("SERVER_PORT", "eighty")]);
+        let err = ServerSettings::from_env(&env).expect_err("must reject");
+        assert!(err.to_string().contains("SERVER_PORT"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let env = EnvSource::from_pairs([("DB_PASSWORD", "hunter2-very-secret"), ("REDIS_PASSWORD", "r3dis-pass")]);
+        let s = ServerSettings::from_env(&env).expect("parses");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2-very-secret"), "{shown}");
+        assert!(!shown.contains("r3dis-pass"), "{shown}");
+        assert_eq!(s.database.expose_password(), "hunter2-very-secret");
+        assert!(s.redis.url().starts_with("redis://:r3dis-pass@"));
+    }
+
+    #[test]
+    fn cors_origins_are_split_and_normalised() {
+        let env = EnvSource::from_pairs([("CORS_ALLOWED_ORIGINS", " https://a.example/ ,http://b.example,, ")]);
+        let s = ServerSettings::from_env(&env).expect("parses");
+        assert_eq!(s.cors_allowed_origins, vec!["https://a.example", "http://b.example"]);
+    }
+}

@@ -1,0 +1,13 @@
+//! Test harness: real PostgreSQL (+pgvector), real Redis, and the real server and worker on port 0.
+//!
+//! One PostgreSQL cluster is started per test process, with a template database migrated once;
+//! every [`TestApp`] gets its own database cloned from it (a file copy: milliseconds) and its own
+//! Redis server, so tests run in parallel without seeing each other's data. Child processes die
+//! with the test process (parent-death signal), so an aborted run leaves nothing behind.
+
+pub mod app;
+pub mod postgres;
+pub mod process;
+pub mod redis_server;
+
+pub use app::TestApp;
