@@ -25,23 +25,23 @@ async fn the_worker_becomes_ready_and_stops_when_asked() {
 async fn the_worker_gives_up_with_a_message_naming_redis_when_it_stays_unreachable() {
     let mut app = TestApp::spawn().await;
     app.redis.stop();
-    let env = app.env.clone().with("STARTUP_CONNECT_TIMEOUT_SECONDS", "1");
-    let settings = WorkerSettings::from_env(&env).expect("settings");
-    let result = tokio::time::timeout(Duration::from_secs(20), code4me_worker::run(settings, std::future::pending()))
-        .await
-        .expect("the worker gives up instead of hanging");
-    let message = format!("{:#}", result.expect_err("an unreachable Redis is an error"));
+    let message = start_worker_expecting_failure(app.env.clone()).await;
     assert!(message.contains("Redis") && message.contains("unreachable"), "{message}");
 }
 
 #[tokio::test]
 async fn the_worker_gives_up_with_a_message_naming_postgres_when_it_stays_unreachable() {
     let app = TestApp::spawn().await;
-    let env = app.env.clone().with("STARTUP_CONNECT_TIMEOUT_SECONDS", "1").with("DB_PORT", "1");
-    let settings = WorkerSettings::from_env(&env).expect("settings");
+    let message = start_worker_expecting_failure(app.env.clone().with("DB_PORT", "1")).await;
+    assert!(message.contains("PostgreSQL") && message.contains("unreachable"), "{message}");
+}
+
+/// Runs the worker with a 1 s start-up budget and returns its error, failing the test if it hangs
+/// or succeeds.
+async fn start_worker_expecting_failure(env: code4me_shared::settings::EnvSource) -> String {
+    let settings = WorkerSettings::from_env(&env.with("STARTUP_CONNECT_TIMEOUT_SECONDS", "1")).expect("settings");
     let result = tokio::time::timeout(Duration::from_secs(20), code4me_worker::run(settings, std::future::pending()))
         .await
         .expect("the worker gives up instead of hanging");
-    let message = format!("{:#}", result.expect_err("an unreachable PostgreSQL is an error"));
-    assert!(message.contains("PostgreSQL") && message.contains("unreachable"), "{message}");
+    format!("{:#}", result.expect_err("an unreachable dependency is an error"))
 }
