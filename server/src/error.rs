@@ -2,13 +2,17 @@
 //!
 //! Policy: every failure a client can cause is a variant with a 4xx status and the contract's body —
 //! `{"message": ...}` on the Code4me endpoints, `{"detail": ...}` where upstream (FastAPI) answers
-//! with `detail` (404, 405, analytics, config). Anything unexpected is `Internal`: it is logged once
-//! with its whole cause chain and answers an opaque 500. A 500 is a bug to fix, not a response to design.
+//! with `detail` (404, 405, 422 validation lists, analytics, config), HTML on the pages linked from
+//! mails. Anything unexpected is `Failed`/`Internal`: logged once with its whole cause chain, answered
+//! with the endpoint's contract 500 message (or an opaque one). A 500 is a bug to fix.
 
 use axum::Json;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
+use code4me_shared::validation::Issue;
 use serde_json::json;
+
+use crate::messages;
 
 /// An error a handler returns.
 #[derive(Debug, thiserror::Error)]
@@ -19,9 +23,45 @@ pub enum ApiError {
     /// The path exists but not for this method (`405 {"detail":"Method Not Allowed"}`).
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// A bug or an unexpected dependency failure.
+    /// A contract outcome: `status {"message": text}`.
+    #[error("{1}")]
+    Message(StatusCode, &'static str),
+    /// `status {"detail": text}`.
+    #[error("{1}")]
+    Detail(StatusCode, String),
+    /// `422 {"detail": [issue, ...]}` in pydantic's shape.
+    #[error("invalid request: {0:?}")]
+    Validation(Vec<Issue>),
+    /// An HTML page with this status (links followed from mails land on pages, not JSON).
+    #[error("html page {0}")]
+    Html(StatusCode, String),
+    /// The body exceeded `MAX_REQUEST_BODY_BYTES`.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// The client exceeded its hourly request budget for this path.
+    #[error("too many requests")]
+    TooManyRequests,
+    /// Unexpected failure inside an endpoint whose contract names its own 500 message.
+    #[error("{message}: {source:#}")]
+    Failed {
+        /// The contract's 500 message for this endpoint.
+        message: &'static str,
+        /// What went wrong (logged, never sent).
+        source: anyhow::Error,
+    },
+    /// A dependency (Redis, PostgreSQL) is down: `503`, so clients retry instead of giving up.
+    #[error("dependency unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+    /// Unexpected failure anywhere else.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// `401 {"message": INVALID_AUTH_TOKEN}`.
+    pub fn unauthenticated() -> Self {
+        Self::Message(StatusCode::UNAUTHORIZED, messages::INVALID_AUTH_TOKEN)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -31,11 +71,46 @@ impl IntoResponse for ApiError {
             Self::MethodNotAllowed => {
                 (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"detail": "Method Not Allowed"}))).into_response()
             }
+            Self::Message(status, message) => (status, Json(json!({"message": message}))).into_response(),
+            Self::Detail(status, detail) => (status, Json(json!({"detail": detail}))).into_response(),
+            Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"detail": issues}))).into_response(),
+            Self::Html(status, page) => (status, Html(page)).into_response(),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, Json(json!({"detail": "Request body too large"}))).into_response(),
+            Self::TooManyRequests => {
+                (StatusCode::TOO_MANY_REQUESTS, Json(json!({"message": messages::TOO_MANY_REQUESTS}))).into_response()
+            }
+            Self::Failed { message, source } => {
+                tracing::error!(error = format!("{source:#}"), "{message}");
+                (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"message": message}))).into_response()
+            }
+            Self::Unavailable(error) => {
+                tracing::error!(error = format!("{error:#}"), "dependency unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"detail": "Service temporarily unavailable; try again shortly."})))
+                    .into_response()
+            }
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "unexpected error");
                 (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"detail": "Internal Server Error"}))).into_response()
             }
         }
+    }
+}
+
+impl From<Vec<Issue>> for ApiError {
+    fn from(issues: Vec<Issue>) -> Self {
+        Self::Validation(issues)
+    }
+}
+
+/// Attaches an endpoint's contract 500 message to an unexpected error.
+pub trait OrFail<T> {
+    /// Maps `Err(e)` to [`ApiError::Failed`] with `message`.
+    fn or_fail(self, message: &'static str) -> Result<T, ApiError>;
+}
+
+impl<T, E: Into<anyhow::Error>> OrFail<T> for Result<T, E> {
+    fn or_fail(self, message: &'static str) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::Failed { message, source: e.into() })
     }
 }
 

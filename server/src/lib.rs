@@ -4,7 +4,19 @@
 //! cross the `db` queue (both arrive with the pipeline work). `main.rs` only parses settings and calls
 //! [`startup::run`], so tests start the real server on port 0 and stop it cleanly.
 
+pub mod accounts;
+pub mod admin;
+pub mod auth;
+pub mod cookies;
+pub mod db;
 pub mod error;
+pub mod expiry;
+pub mod extract;
+pub mod mail;
+pub mod messages;
+pub mod pages;
+pub mod rate_limit;
+pub mod tokens;
 pub mod http_metrics;
 pub mod openapi;
 pub mod router;

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use code4me_server::startup;
+use code4me_server::{admin, startup};
 use code4me_shared::{connect, logging, shutdown};
 use code4me_shared::settings::{EnvSource, ServerSettings};
 
@@ -20,6 +20,31 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage administrators (upstream needs raw SQL for this).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin account, or promote the existing account with this e-mail.
+    CreateUser {
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// Display name (3..50 characters).
+        #[arg(long, default_value = "admin")]
+        name: String,
+        /// Password; read from standard input when omitted (keeps it out of the process list).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Make an existing account admin.
+    Promote {
+        /// E-mail address of the account.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[tokio::main]
@@ -28,6 +53,29 @@ async fn main() -> anyhow::Result<()> {
     let settings = ServerSettings::from_env(&EnvSource::from_process())?;
     logging::init(settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Admin(command) => {
+            let pool = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
+            connect::MIGRATOR.run(&pool).await.context("applying database migrations")?;
+            match command {
+                AdminCommand::CreateUser { email, name, password } => {
+                    let password = match password {
+                        Some(p) => p,
+                        None => {
+                            let mut line = String::new();
+                            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+                            line.trim_end_matches(['\r', '\n']).to_owned()
+                        }
+                    };
+                    let hasher = code4me_server::auth::password::PasswordHasher::new(settings.password_hash)?;
+                    let outcome = admin::ensure_admin(&pool, &hasher, &email, &name, &password).await?;
+                    println!("{outcome:?}");
+                }
+                AdminCommand::Promote { email } => {
+                    let user_id = admin::promote(&pool, &email).await?;
+                    println!("Promoted({user_id})");
+                }
+            }
+        }
         Command::Migrate => {
             let pool = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
             connect::MIGRATOR.run(&pool).await.context("applying database migrations")?;

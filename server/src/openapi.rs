@@ -1,17 +1,215 @@
 //! The OpenAPI document (served at `/openapi.json`) and its offline docs UI (at `/docs`).
+//!
+//! The schema types below describe the contract's bodies for the docs and for the website's
+//! generated client. Handlers parse requests field by field (to produce FastAPI's error lists) and
+//! build responses as JSON, so these types are documentation only and never constructed.
+#![allow(dead_code)]
 
-use utoipa::OpenApi;
+use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
 
 /// Top-level API description; each route module adds its own paths through `utoipa-axum`.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Code4me-RS",
-        description = "Self-hostable code-completion research platform, wire-compatible with Code4me V2.",
+        description = "Self-hostable code-completion research platform, wire-compatible with Code4me V2.\n\n\
+Authentication: the `auth_token` cookie (set by `/api/user/authenticate`), or the same token as \
+`Authorization: Bearer <token>` for non-browser clients. Sessions and projects use the `session_token` \
+and `project_token` cookies. When a cookie name repeats, the last value wins.",
         license(name = "MIT OR Apache-2.0")
     ),
     tags(
         (name = "ops", description = "Liveness, health and metrics"),
+        (name = "user", description = "Accounts"),
+        (name = "session", description = "The plugin's working session"),
+        (name = "project", description = "IDE projects"),
     )
 )]
 pub struct ApiDoc;
+
+/// `{"message": ...}`: the body of most Code4me outcomes.
+#[derive(ToSchema)]
+pub struct Message {
+    /// Human-readable outcome (exact strings are part of the contract).
+    message: String,
+}
+
+/// One pydantic-style validation issue.
+#[derive(ToSchema)]
+pub struct ValidationIssue {
+    /// Kind, e.g. `missing`, `string_too_short`.
+    #[schema(rename = "type")]
+    kind: String,
+    /// Location, e.g. `["body", "name"]`.
+    loc: Vec<Value>,
+    /// Message.
+    msg: String,
+    /// The offending input.
+    input: Value,
+    /// Constraint parameters.
+    ctx: Option<Value>,
+}
+
+/// `422 {"detail": [...]}`.
+#[derive(ToSchema)]
+pub struct ValidationError {
+    /// Every issue found.
+    detail: Vec<ValidationIssue>,
+}
+
+/// Body of `POST /api/user/create`.
+#[derive(ToSchema)]
+pub struct CreateUserBody {
+    /// E-mail address (3..50 characters; stored lower-cased).
+    email: String,
+    /// Display name (3..50 characters).
+    name: String,
+    /// 8..50 characters with an upper-case letter, a lower-case letter and a digit, no spaces.
+    password: String,
+    /// Config the plugin will run with (the plugin sends 1).
+    config_id: i64,
+    /// `"google"` to sign up with a Google ID token; the plugin sends `"no_provider"`.
+    provider: Option<String>,
+    /// Google ID token when `provider` is `"google"`; the plugin sends `""`.
+    token: Option<String>,
+}
+
+/// `201` of `POST /api/user/create`.
+#[derive(ToSchema)]
+pub struct UserCreated {
+    /// Outcome.
+    message: String,
+    /// The new user's id.
+    user_id: Uuid,
+}
+
+/// Body of `POST /api/user/authenticate`: e-mail and password, or `provider: "google"` with a token.
+#[derive(ToSchema)]
+pub struct AuthenticateBody {
+    /// E-mail address.
+    email: Option<String>,
+    /// Password.
+    password: Option<String>,
+    /// `"google"` for Google sign-in.
+    provider: Option<String>,
+    /// Google ID token.
+    token: Option<String>,
+}
+
+/// The user as every endpoint returns it.
+#[derive(ToSchema)]
+pub struct ResponseUser {
+    /// Address.
+    email: String,
+    /// Display name.
+    name: String,
+    /// Always `"**********"`.
+    password: String,
+    /// Config id.
+    config_id: i64,
+    /// User id.
+    user_id: Uuid,
+    /// Sign-up time (ISO 8601).
+    joined_at: String,
+    /// Address verified.
+    verified: bool,
+    /// Preferences; nested values set by the plugin come back as JSON strings.
+    preference: Value,
+    /// The token just issued (authenticate only).
+    auth_token: Option<Uuid>,
+    /// Admin.
+    is_admin: bool,
+}
+
+/// `200` of `POST /api/user/authenticate`.
+#[derive(ToSchema)]
+pub struct Authenticated {
+    /// Outcome.
+    message: String,
+    /// The user, with `auth_token`.
+    user: ResponseUser,
+    /// The HOCON config the plugin runs with.
+    config: String,
+}
+
+/// `200` of `GET /api/user/get`.
+#[derive(ToSchema)]
+pub struct UserWithConfig {
+    /// Outcome.
+    message: String,
+    /// The user.
+    user: ResponseUser,
+    /// The HOCON config.
+    config: String,
+}
+
+/// Body of `PUT /api/user/update` (every field optional).
+#[derive(ToSchema)]
+pub struct UpdateUserBody {
+    /// New name.
+    name: Option<String>,
+    /// New address.
+    email: Option<String>,
+    /// Checked when given together with `password`.
+    previous_password: Option<String>,
+    /// New password.
+    password: Option<String>,
+    /// Preferences (merged over the defaults).
+    preference: Option<Value>,
+    /// Accepted, not applied (configs are assigned by admins and studies).
+    config_id: Option<i64>,
+    /// Accepted, not applied (only the mailed link verifies an address).
+    verified: Option<bool>,
+}
+
+/// `201` of `PUT /api/user/update`.
+#[derive(ToSchema)]
+pub struct UserUpdated {
+    /// Outcome.
+    message: String,
+    /// The updated user.
+    user: ResponseUser,
+}
+
+/// `200` of `GET /api/user/verify/check`.
+#[derive(ToSchema)]
+pub struct VerificationStatus {
+    /// Outcome.
+    message: String,
+    /// Whether the address is verified.
+    user_is_verified: bool,
+}
+
+/// `200` of `GET /api/session/acquire`.
+#[derive(ToSchema)]
+pub struct SessionAcquired {
+    /// Outcome.
+    message: String,
+    /// The session token (also set as a cookie).
+    session_token: Uuid,
+}
+
+/// Body of `POST /api/project/create`.
+#[derive(ToSchema)]
+pub struct CreateProjectBody {
+    /// 1..100 characters.
+    project_name: String,
+}
+
+/// `201` of `POST /api/project/create`.
+#[derive(ToSchema)]
+pub struct ProjectCreated {
+    /// Outcome.
+    message: String,
+    /// The project's token (= its id; also set as a cookie).
+    project_token: Uuid,
+}
+
+/// Body of `PUT /api/project/activate`.
+#[derive(ToSchema)]
+pub struct ActivateProjectBody {
+    /// The project's id (its token).
+    project_id: Uuid,
+}

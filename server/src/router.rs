@@ -1,14 +1,15 @@
 //! The route table, in one place, and the middleware every request passes through.
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, Uri};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Uri, header};
 use axum::middleware;
 use axum::routing::any;
 use tower::ServiceBuilder;
 use tower::util::MapRequestLayer;
 use tower::Layer;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
@@ -18,9 +19,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, method_not_allowed_body};
 use crate::openapi::ApiDoc;
-use crate::routes::{health, metrics, ping};
+use crate::routes::{health, metrics, ping, project, session, user};
 use crate::state::AppState;
-use crate::{http_metrics, website};
+use crate::{http_metrics, rate_limit, website};
 
 /// Header carrying the request id: taken from the client when present, generated otherwise, echoed
 /// back on the response and recorded as `request.id` on every log line of the request.
@@ -33,8 +34,24 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .routes(routes!(ping::ping))
         .routes(routes!(health::health))
         .routes(routes!(metrics::metrics))
+        .routes(routes!(user::create::create))
+        .routes(routes!(user::authenticate::authenticate))
+        .routes(routes!(user::get::get))
+        .routes(routes!(user::update::update))
+        .routes(routes!(user::delete::delete))
+        .routes(routes!(user::verify::check))
+        .routes(routes!(user::verify::resend))
+        .routes(routes!(user::verify::confirm))
+        .routes(routes!(user::reset_password::request))
+        .routes(routes!(user::reset_password::form))
+        .routes(routes!(user::reset_password::change))
+        .routes(routes!(session::acquire::acquire))
+        .routes(routes!(session::deactivate::deactivate))
+        .routes(routes!(project::create::create))
+        .routes(routes!(project::activate::activate))
         .split_for_parts();
 
+    let hsts = state.settings.cookie_secure.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     let router = api
         // Unknown API paths get the contract's JSON 404, never the website.
         .route("/api", any(|| async { ApiError::NotFound }))
@@ -42,6 +59,8 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback_service(website::router(&state.settings.website_dist_dir))
         .layer(middleware::from_fn(method_not_allowed_body))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn(http_metrics::track))
         .layer(
             ServiceBuilder::new()
@@ -53,6 +72,12 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
+        // Every response: no MIME sniffing, no framing (clickjacking), a conservative referrer
+        // policy, and HSTS when the deployment is served over HTTPS.
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, hsts))
         .layer(cors(&state.settings.cors_allowed_origins))
         .with_state(state);
 

@@ -8,12 +8,14 @@ use anyhow::Context;
 use axum::ServiceExt;
 use axum::extract::Request;
 use code4me_shared::settings::ServerSettings;
+use code4me_shared::connect;
 use tokio::net::TcpListener;
 
+use crate::auth::google::GoogleVerifier;
+use crate::auth::password::PasswordHasher;
 use crate::state::AppState;
-use code4me_shared::connect;
-
-use crate::{http_metrics, router};
+use crate::tokens::TokenStore;
+use crate::{admin, expiry, http_metrics, mail, router};
 
 /// Connects to PostgreSQL and Redis (retrying while they start), applies pending migrations and
 /// returns the state handlers share.
@@ -21,7 +23,28 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
     let db = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
     connect::MIGRATOR.run(&db).await.context("applying database migrations")?;
     let redis = connect::connect_redis(&settings.redis, settings.startup_connect_timeout).await?;
-    Ok(AppState { db, redis, settings: Arc::new(settings), metrics: http_metrics::recorder() })
+    let passwords = PasswordHasher::new(settings.password_hash)?;
+    let http = oauth2::reqwest::Client::builder()
+        // The OAuth/OpenID calls must never follow redirects (SSRF; see the oauth2 crate docs).
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .context("HTTP client")?;
+    if let Some((email, password)) = &settings.admin_bootstrap {
+        use secrecy::ExposeSecret;
+        let outcome = admin::ensure_admin(&db, &passwords, email, "admin", password.expose_secret()).await.context("ADMIN_EMAIL bootstrap")?;
+        tracing::info!(?outcome, "admin account ready");
+    }
+    Ok(AppState {
+        tokens: TokenStore::new(redis.clone(), db.clone(), settings.tokens.clone()),
+        mailer: mail::from_settings(&settings.email)?,
+        google: GoogleVerifier::from_settings(&settings.google, http),
+        db,
+        redis,
+        passwords,
+        settings: Arc::new(settings),
+        metrics: http_metrics::recorder(),
+    })
 }
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets in-flight requests
@@ -32,6 +55,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.settings.shutdown_grace;
+    // Background duties of every server instance; they stop with it.
+    let listener_task = tokio::spawn(expiry::listen(state.clone()));
+    let sweep_task = tokio::spawn(expiry::sweep_periodically(state.clone(), state.settings.expiry_sweep_interval));
+    let _stop_background = AbortOnDrop(vec![listener_task, sweep_task]);
     let app = router::build(state);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -52,6 +79,17 @@ pub async fn run(
         } => {
             tracing::warn!(grace_seconds = grace.as_secs(), "in-flight requests still running after the grace period; closing them");
             Ok(())
+        }
+    }
+}
+
+/// Aborts background tasks when the server returns (or its future is dropped).
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
         }
     }
 }

@@ -7,6 +7,11 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
+use crate::auth::google::GoogleVerifier;
+use crate::auth::password::PasswordHasher;
+use crate::mail::Mailer;
+use crate::tokens::TokenStore;
+
 /// Handles to the server's dependencies; cheap to clone (everything inside is reference-counted).
 #[derive(Clone)]
 pub struct AppState {
@@ -14,6 +19,14 @@ pub struct AppState {
     pub db: PgPool,
     /// Multiplexed Redis connection that reconnects by itself after Redis restarts.
     pub redis: ConnectionManager,
+    /// Auth tokens, sessions and active projects (in Redis).
+    pub tokens: TokenStore,
+    /// argon2id hashing on blocking threads.
+    pub passwords: PasswordHasher,
+    /// Verification and reset mails.
+    pub mailer: Arc<dyn Mailer>,
+    /// Google ID-token verification; `None` when Google sign-in is not configured.
+    pub google: Option<GoogleVerifier>,
     /// Settings the server was started with.
     pub settings: Arc<ServerSettings>,
     /// Renders the process-wide Prometheus registry for `/metrics`.

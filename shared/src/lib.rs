@@ -5,6 +5,9 @@
 //! and the test harness build on it, never the other way round.
 
 pub mod connect;
+pub mod domain;
+pub mod redis_keys;
 pub mod logging;
 pub mod settings;
 pub mod shutdown;
+pub mod validation;

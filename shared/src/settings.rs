@@ -77,7 +77,8 @@ impl EnvSource {
         self.raw(name).unwrap_or(default).to_owned()
     }
 
-    fn seconds_or(&self, name: &str, default: u64) -> Result<Duration, SettingsError> {
+    /// Parses `name` as whole seconds.
+    pub fn seconds_or(&self, name: &str, default: u64) -> Result<Duration, SettingsError> {
         self.parse_or(name, default).map(Duration::from_secs)
     }
 
@@ -215,6 +216,159 @@ impl TokenSettings {
     }
 }
 
+/// Transport security towards the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP (local relays, tests).
+    None,
+    /// Upgrade with STARTTLS (port 587; upstream's `EMAIL_USE_TLS=true`).
+    StartTls,
+    /// Implicit TLS from the first byte (port 465).
+    Tls,
+}
+
+impl FromStr for SmtpTls {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "off" | "false" => Ok(Self::None),
+            "starttls" | "true" => Ok(Self::StartTls),
+            "tls" | "ssl" => Ok(Self::Tls),
+            other => Err(format!("expected none, starttls or tls, got {other}")),
+        }
+    }
+}
+
+/// Outgoing mail (`EMAIL_*`, upstream's names). Without `EMAIL_HOST`, mails are written to the log
+/// instead (a local install without a mail server still shows verification links).
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    /// SMTP server; `None` logs mails instead of sending them.
+    pub host: Option<String>,
+    /// SMTP port.
+    pub port: u16,
+    /// SMTP user, when the server wants authentication.
+    pub username: Option<String>,
+    /// SMTP password (never logged).
+    pub password: Option<SecretString>,
+    /// Transport security.
+    pub tls: SmtpTls,
+    /// `From:` header.
+    pub from: String,
+    /// How long one delivery may take.
+    pub timeout: Duration,
+}
+
+impl EmailSettings {
+    /// Reads `EMAIL_HOST`, `EMAIL_PORT`, `EMAIL_USERNAME`, `EMAIL_PASSWORD`, `EMAIL_TLS` (or upstream's
+    /// `EMAIL_USE_TLS`), `EMAIL_FROM`, `EMAIL_TIMEOUT_SECONDS`.
+    pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
+        let upstream_tls = env.parse_or("EMAIL_USE_TLS", false)?;
+        let default_tls = if upstream_tls { SmtpTls::StartTls } else { SmtpTls::None };
+        Ok(Self {
+            host: env.raw("EMAIL_HOST").map(str::to_owned),
+            port: env.parse_or("EMAIL_PORT", 587)?,
+            username: env.raw("EMAIL_USERNAME").map(str::to_owned),
+            password: env.raw("EMAIL_PASSWORD").map(|p| SecretString::from(p.to_owned())),
+            tls: env.parse_or("EMAIL_TLS", default_tls)?,
+            from: env.string_or("EMAIL_FROM", "Code4me <noreply@code4me.local>"),
+            timeout: env.seconds_or("EMAIL_TIMEOUT_SECONDS", 10)?,
+        })
+    }
+}
+
+/// Google sign-in. Tokens are verified against the issuer's published keys; the issuer URL is
+/// configurable so tests (and other OpenID providers) need nothing hard-wired to Google.
+#[derive(Debug, Clone)]
+pub struct GoogleSettings {
+    /// OAuth client id (`GOOGLE_CLIENT_ID`, or upstream's `REACT_APP_GOOGLE_CLIENT_ID`); `None`
+    /// disables Google sign-in.
+    pub client_id: Option<String>,
+    /// OAuth client secret for the website's code flow (`GOOGLE_CLIENT_SECRET`).
+    pub client_secret: Option<SecretString>,
+    /// OpenID issuer (`GOOGLE_ISSUER_URL`, default `https://accounts.google.com`).
+    pub issuer_url: String,
+    /// How long fetched signing keys are trusted before being refreshed (`GOOGLE_JWKS_CACHE_SECONDS`).
+    pub jwks_cache_ttl: Duration,
+}
+
+impl GoogleSettings {
+    /// Reads the Google settings.
+    pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
+        Ok(Self {
+            client_id: env.raw("GOOGLE_CLIENT_ID").or_else(|| env.raw("REACT_APP_GOOGLE_CLIENT_ID")).map(str::to_owned),
+            client_secret: env.raw("GOOGLE_CLIENT_SECRET").map(|s| SecretString::from(s.to_owned())),
+            issuer_url: env.string_or("GOOGLE_ISSUER_URL", "https://accounts.google.com").trim_end_matches('/').to_owned(),
+            jwks_cache_ttl: env.seconds_or("GOOGLE_JWKS_CACHE_SECONDS", 3_600)?,
+        })
+    }
+}
+
+/// Upstream's per-path hourly limits (its `.env`), used when `MAX_REQUEST_RATE_PER_HOUR_CONFIG` is unset.
+pub const DEFAULT_RATE_LIMITS: &[(&str, u64)] = &[
+    ("/api/completion/feedback", 600),
+    ("/api/completion/request", 600),
+    ("/api/project/activate", 100),
+    ("/api/project/create", 100),
+    ("/api/session/acquire", 100),
+    ("/api/user/authenticate", 100),
+    ("/api/user/create", 100),
+    ("/api/user/delete", 100),
+    ("/api/user/update", 100),
+];
+
+/// Request rate limits: per client IP and exact path, per hour, counted in Redis.
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    /// Limit for paths without their own (`DEFAULT_MAX_REQUEST_RATE_PER_HOUR`, default 500).
+    pub default_per_hour: u64,
+    /// Path → limit (`MAX_REQUEST_RATE_PER_HOUR_CONFIG`, a JSON object).
+    pub per_path: HashMap<String, u64>,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, comma-separated IPs/CIDRs).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl RateLimitSettings {
+    /// Reads the rate-limit settings.
+    pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
+        let per_path = match env.raw("MAX_REQUEST_RATE_PER_HOUR_CONFIG") {
+            None => DEFAULT_RATE_LIMITS.iter().map(|(p, n)| ((*p).to_owned(), *n)).collect(),
+            Some(json) => serde_json::from_str(json).map_err(|e| SettingsError::Invalid {
+                var: "MAX_REQUEST_RATE_PER_HOUR_CONFIG".into(),
+                value: json.to_owned(),
+                reason: format!("expected a JSON object of path to requests per hour: {e}"),
+            })?,
+        };
+        let trusted_proxies = env
+            .string_or("TRUSTED_PROXIES", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|e| SettingsError::Invalid { var: "TRUSTED_PROXIES".into(), value: s.to_owned(), reason: e.to_string() })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { default_per_hour: env.parse_or("DEFAULT_MAX_REQUEST_RATE_PER_HOUR", 500)?, per_path, trusted_proxies })
+    }
+
+    /// The hourly limit of `path`.
+    pub fn limit_for(&self, path: &str) -> u64 {
+        self.per_path.get(path).copied().unwrap_or(self.default_per_hour)
+    }
+}
+
+/// Cost of the argon2id password hash (`PASSWORD_HASH_MEMORY_KIB`, `PASSWORD_HASH_ITERATIONS`);
+/// defaults are argon2's recommended 19 MiB, 2 passes.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordHashSettings {
+    /// Memory per hash in KiB.
+    pub memory_kib: u32,
+    /// Passes over the memory.
+    pub iterations: u32,
+}
+
 /// Settings of the HTTP server process.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -238,6 +392,28 @@ pub struct ServerSettings {
     pub startup_connect_timeout: Duration,
     /// Log format (`LOG_FORMAT`).
     pub log_format: LogFormat,
+    /// Base URL users reach this server at, for links in mails (`PUBLIC_URL`).
+    pub public_url: String,
+    /// Link target of verification mails (`VERIFICATION_URL`, upstream's name).
+    pub verification_url: String,
+    /// Link target of password-reset mails (`RESET_PASSWORD_URL`, upstream's name).
+    pub reset_password_url: String,
+    /// Served over HTTPS (`COOKIE_SECURE`): cookies get `Secure`, responses get HSTS.
+    pub cookie_secure: bool,
+    /// Largest accepted request body (`MAX_REQUEST_BODY_BYTES`, default 512 KiB); larger → 413.
+    pub max_body_bytes: usize,
+    /// Outgoing mail.
+    pub email: EmailSettings,
+    /// Google sign-in.
+    pub google: GoogleSettings,
+    /// Request rate limits.
+    pub rate_limits: RateLimitSettings,
+    /// Password hashing cost.
+    pub password_hash: PasswordHashSettings,
+    /// How often the expiry sweep runs (`EXPIRY_SWEEP_SECONDS`, default 60).
+    pub expiry_sweep_interval: Duration,
+    /// Admin account created or promoted at start (`ADMIN_EMAIL`, `ADMIN_PASSWORD`).
+    pub admin_bootstrap: Option<(String, SecretString)>,
     /// PostgreSQL.
     pub database: DatabaseSettings,
     /// Redis.
@@ -251,9 +427,36 @@ http://127.0.0.1:8008,https://code4me.me,https://www.code4me.me,https://app.code
 impl ServerSettings {
     /// Reads every server setting.
     pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
+        let port = env.parse_or("SERVER_PORT", 8008)?;
+        let public_url = env.string_or("PUBLIC_URL", &format!("http://localhost:{port}")).trim_end_matches('/').to_owned();
+        let admin_bootstrap = match (env.raw("ADMIN_EMAIL"), env.raw("ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some((email.to_owned(), SecretString::from(password.to_owned()))),
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(SettingsError::Invalid {
+                    var: "ADMIN_EMAIL/ADMIN_PASSWORD".into(),
+                    value: String::new(),
+                    reason: "set both or neither".into(),
+                });
+            }
+        };
         Ok(Self {
             host: env.string_or("SERVER_HOST", "127.0.0.1"),
-            port: env.parse_or("SERVER_PORT", 8008)?,
+            port,
+            verification_url: env.string_or("VERIFICATION_URL", &format!("{public_url}/api/user/verify")),
+            reset_password_url: env.string_or("RESET_PASSWORD_URL", &format!("{public_url}/api/user/reset-password")),
+            public_url,
+            cookie_secure: env.parse_or("COOKIE_SECURE", false)?,
+            max_body_bytes: env.parse_or("MAX_REQUEST_BODY_BYTES", 512 * 1024)?,
+            email: EmailSettings::from_env(env)?,
+            google: GoogleSettings::from_env(env)?,
+            rate_limits: RateLimitSettings::from_env(env)?,
+            password_hash: PasswordHashSettings {
+                memory_kib: env.parse_or("PASSWORD_HASH_MEMORY_KIB", 19 * 1024)?,
+                iterations: env.parse_or("PASSWORD_HASH_ITERATIONS", 2)?,
+            },
+            expiry_sweep_interval: env.seconds_or("EXPIRY_SWEEP_SECONDS", 60)?,
+            admin_bootstrap,
             version_id: env.parse_or("SERVER_VERSION_ID", 1)?,
             tokens: TokenSettings::from_env(env)?,
             cors_allowed_origins: env

@@ -1,5 +1,8 @@
-//! One module per resource or action, mirroring the URL (`/api/health` → `routes/health.rs`).
+//! One module per resource or action, mirroring the URL (`/api/user/create` → `routes/user/create.rs`).
 
 pub mod health;
 pub mod metrics;
 pub mod ping;
+pub mod project;
+pub mod session;
+pub mod user;

@@ -1,0 +1,5 @@
+//! Authentication: password hashing, token validation, Google ID tokens and the browser sign-in.
+
+pub mod extract;
+pub mod google;
+pub mod password;

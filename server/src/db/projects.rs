@@ -1,0 +1,101 @@
+//! The `project`, `project_users`, `session` and `session_projects` tables.
+
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+/// Records a new session of `user_id`.
+pub async fn insert_session(db: impl PgExecutor<'_>, session_id: Uuid, user_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO session (session_id, user_id, start_time) VALUES ($1, $2, now()) ON CONFLICT DO NOTHING")
+        .bind(session_id)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether the session row exists and has not ended.
+pub async fn session_is_open(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM session WHERE session_id = $1 AND end_time IS NULL)").bind(session_id).fetch_one(db).await
+}
+
+/// Sets `end_time` (once: a repeated cascade keeps the first end time).
+pub async fn end_session(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE session SET end_time = now() WHERE session_id = $1 AND end_time IS NULL").bind(session_id).execute(db).await?;
+    Ok(())
+}
+
+/// Creates a project owned by `user_id` and links it to the session, in one transaction.
+pub async fn create(db: &PgPool, project_id: Uuid, name: &str, user_id: Uuid, session_id: Uuid) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("INSERT INTO project (project_id, project_name, created_at) VALUES ($1, $2, now())")
+        .bind(project_id)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO project_users (project_id, user_id, joined_at) VALUES ($1, $2, now())")
+        .bind(project_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    link_session(&mut *tx, session_id, project_id).await?;
+    tx.commit().await
+}
+
+/// Links a session to a project (idempotent).
+pub async fn link_session(db: impl PgExecutor<'_>, session_id: Uuid, project_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO session_projects (session_id, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(session_id)
+        .bind(project_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// A project's stored multi-file context, if the project exists.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StoredContext {
+    /// JSON text: file → lines.
+    pub multi_file_contexts: Option<String>,
+    /// JSON text: file → change records.
+    pub multi_file_context_changes: Option<String>,
+}
+
+/// The project's stored context, `None` when the project does not exist.
+pub async fn stored_context(db: impl PgExecutor<'_>, project_id: Uuid) -> sqlx::Result<Option<StoredContext>> {
+    sqlx::query_as("SELECT multi_file_contexts, multi_file_context_changes FROM project WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Whether `user_id` belongs to the project.
+pub async fn is_member(db: impl PgExecutor<'_>, project_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM project_users WHERE project_id = $1 AND user_id = $2)")
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_one(db)
+        .await
+}
+
+/// Whether every member opted in to storing context (`preference.store_context`) — upstream's rule
+/// for persisting a project's multi-file context when its last session ends.
+pub async fn all_members_store_context(db: impl PgExecutor<'_>, project_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(bool_and(COALESCE((u.preference::jsonb ->> 'store_context')::boolean, false)), false) \
+         FROM project_users pu JOIN \"user\" u ON u.user_id = pu.user_id WHERE pu.project_id = $1",
+    )
+    .bind(project_id)
+    .fetch_one(db)
+    .await
+}
+
+/// Stores the project's multi-file context (JSON texts).
+pub async fn persist_context(db: impl PgExecutor<'_>, project_id: Uuid, contexts: &str, changes: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE project SET multi_file_contexts = $2, multi_file_context_changes = $3 WHERE project_id = $1")
+        .bind(project_id)
+        .bind(contexts)
+        .bind(changes)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! The contract's message strings (wire contract §2.3), byte for byte. Clients match on some of
+//! them, so they live in one place and never change.
+
+// Each constant is named after the outcome it reports; a doc line per constant would repeat the name.
+#![allow(missing_docs)]
+
+/// 401 for a missing, expired or revoked `auth_token`.
+pub const INVALID_AUTH_TOKEN: &str = "Authentication token not found! You are not authenticated or your token has expired. Login before you can perform this action.";
+/// 401 for a missing or expired session.
+pub const INVALID_SESSION_TOKEN: &str = "Session not found! You are not authenticated or your session has expired. Login before you can perform this action.";
+/// 401 for a project that is not active in the session.
+pub const INVALID_PROJECT_TOKEN: &str = "Invalid or expired project token. Acquire a session token first.";
+
+pub const USER_CREATED: &str = "User created successfully. Please check your email for verification.";
+pub const USER_EXISTS: &str = "User already exists with this email!";
+pub const INVALID_OAUTH_TOKEN: &str = "Invalid or expired token!";
+pub const USER_CREATE_FAILED: &str = "Server failed to create a new user!";
+
+pub const AUTHENTICATED_PASSWORD: &str = "User authenticated successfully via email and password.";
+pub const AUTHENTICATED_OAUTH: &str = "User authenticated successfully via OAuth.";
+pub const INVALID_CREDENTIALS: &str = "Invalid email or password!";
+pub const CONFIG_NOT_FOUND: &str = "Config not found!";
+pub const AUTHENTICATE_FAILED: &str = "Server failed to authenticate the user!";
+
+pub const USER_RETRIEVED: &str = "User information retrieved successfully.";
+pub const USER_NOT_FOUND: &str = "User not found";
+pub const USER_GET_FAILED: &str = "Server failed to retrieve user information.";
+
+pub const USER_UPDATED: &str = "User is updated successfully.";
+pub const PREVIOUS_PASSWORD_WRONG: &str = "Previous password is not correct!";
+pub const USER_UPDATE_FAILED: &str = "Server failed to update the user!";
+
+pub const USER_DELETED: &str = "User is deleted successfully.";
+pub const USER_DELETE_FAILED: &str = "Server failed to delete the user!";
+
+pub const VERIFICATION_STATUS: &str = "Verification get returned successfully.";
+pub const VERIFICATION_STATUS_FAILED: &str = "Server failed to retrieve verification status.";
+pub const VERIFICATION_SENT: &str = "Verification email sent successfully. Please check your inbox.";
+pub const VERIFICATION_SEND_FAILED: &str = "Server failed to resend verification email.";
+pub const INVALID_VERIFICATION_TOKEN: &str = "Invalid or expired verification token.";
+pub const VERIFY_FAILED: &str = "Server failed to verify the user.";
+
+pub const RESET_MAIL_SENT: &str = "Password reset email sent successfully. Check you email for instructions.";
+pub const RESET_FAILED: &str = "Server failed to reset the password.";
+
+pub const SESSION_ACQUIRED: &str = "Session acquired successfully";
+pub const SESSION_ACQUIRE_FAILED: &str = "Server failed to acquire a session.";
+pub const SESSION_DEACTIVATED: &str = "Session deactivated successfully.";
+pub const SESSION_GONE: &str = "Session not found. You may need to log in again.";
+pub const SESSION_DEACTIVATE_FAILED: &str = "Server failed to deactivate session.";
+
+pub const PROJECT_CREATED: &str = "Project created successfully.";
+pub const PROJECT_CREATE_FAILED: &str = "Server failed to create a project!";
+pub const PROJECT_ACTIVATED: &str = "Project activated successfully.";
+pub const PROJECT_GONE: &str = "Project not found. You may need to create or activate it again.";
+pub const PROJECT_ACTIVATE_FAILED: &str = "Server failed to activate the project.";
+
+pub const TOO_MANY_REQUESTS: &str = "Too many requests. Please try again later.";

@@ -1,0 +1,112 @@
+//! Request rate limiting per client IP and exact path, per hour (upstream's `SimpleRateLimiter`),
+//! counted in Redis so every server instance shares one budget. `X-Forwarded-For` is believed only
+//! from `TRUSTED_PROXIES`. When Redis is unreachable the limiter lets requests through (the
+//! endpoints behind it report the outage themselves).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use code4me_shared::redis_keys::RATE_LIMIT;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const WINDOW_SECONDS: u64 = 3_600;
+
+/// Paths that are never limited: orchestration probes must always answer.
+fn exempt(path: &str) -> bool {
+    !path.starts_with("/api/") || path == "/api/health" || path == "/api/ping"
+}
+
+/// The middleware.
+pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    if exempt(&path) {
+        return next.run(request).await;
+    }
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let Some(ip) = client_ip(peer, request.headers(), &state.settings.rate_limits.trusted_proxies) else {
+        return next.run(request).await;
+    };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let window = now / WINDOW_SECONDS;
+    let key = format!("{RATE_LIMIT}{window}:{ip}:{path}");
+    let counted: redis::RedisResult<(u64,)> = redis::pipe()
+        .incr(&key, 1)
+        .cmd("EXPIRE")
+        .arg(&key)
+        .arg(WINDOW_SECONDS + 60)
+        .arg("NX")
+        .ignore()
+        .query_async(&mut state.redis.clone())
+        .await;
+    match counted {
+        Ok((count,)) if count > state.settings.rate_limits.limit_for(&path) => {
+            let mut response = ApiError::TooManyRequests.into_response();
+            let retry_after = WINDOW_SECONDS - now % WINDOW_SECONDS;
+            if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            tracing::info!(client.ip = %ip, http.path = %path, "rate limit exceeded");
+            response
+        }
+        Ok(_) => next.run(request).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "rate limiter cannot reach Redis; letting the request through");
+            next.run(request).await
+        }
+    }
+}
+
+/// The client's address: the socket peer, unless the peer is a trusted proxy — then the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    Some(forwarded.iter().rev().find(|ip| !is_trusted(ip)).or(forwarded.first()).copied().unwrap_or(peer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_str(xff).expect("ascii"));
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let peer = "203.0.113.9".parse().ok();
+        assert_eq!(client_ip(peer, &headers("1.2.3.4"), &[]), peer);
+    }
+
+    #[test]
+    fn a_trusted_proxy_forwards_the_right_most_untrusted_address() {
+        let trusted = vec!["10.0.0.0/8".parse().expect("cidr")];
+        let peer = "10.0.0.2".parse().ok();
+        let ip = client_ip(peer, &headers("198.51.100.1, 192.0.2.7, 10.0.0.3"), &trusted);
+        assert_eq!(ip, "192.0.2.7".parse().ok(), "a client-supplied left-most entry is not believed");
+    }
+
+    #[test]
+    fn health_and_ping_are_never_limited() {
+        assert!(exempt("/api/health") && exempt("/api/ping") && exempt("/docs/"));
+        assert!(!exempt("/api/user/authenticate"));
+    }
+}

@@ -1,0 +1,22 @@
+//! `/api/project/...`: IDE projects within a session.
+
+pub mod activate;
+pub mod create;
+
+use code4me_shared::redis_keys::SessionValue;
+use uuid::Uuid;
+
+use crate::auth::extract::CurrentUser;
+use crate::error::ApiError;
+use crate::messages;
+use crate::state::AppState;
+
+/// The caller's live session (project endpoints need one: 401 otherwise, as upstream).
+pub async fn live_session(state: &AppState, caller: &CurrentUser) -> Result<(Uuid, SessionValue), ApiError> {
+    state
+        .tokens
+        .current_session(caller.user_id)
+        .await
+        .map_err(ApiError::Unavailable)?
+        .ok_or(ApiError::Message(axum::http::StatusCode::UNAUTHORIZED, messages::INVALID_SESSION_TOKEN))
+}

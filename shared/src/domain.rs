@@ -1,0 +1,182 @@
+//! Validated domain values: each can only be built by parsing, so a function that takes one never
+//! re-checks it. Rules and messages are upstream's (pydantic models in Code4me V2's `Queries.py`).
+
+use std::fmt;
+
+use crate::validation::Rejection;
+
+/// Upstream's password rule: an upper-case letter, a lower-case letter, a digit, no white space.
+pub const PASSWORD_PATTERN: &str = r"^(?=.*[A-Z])(?=.*[a-z])(?=.*\d)\S{8,}$";
+
+fn check_length(value: &str, min: usize, max: usize) -> Result<(), Rejection> {
+    let chars = value.chars().count();
+    if chars < min {
+        return Err(Rejection::too_short(min));
+    }
+    if chars > max {
+        return Err(Rejection::too_long(max));
+    }
+    Ok(())
+}
+
+/// An e-mail address, trimmed and lower-cased (so lookups are case-insensitive), 3..=50 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// Parses and normalises an address.
+    pub fn parse(raw: &str) -> Result<Self, Rejection> {
+        let normalised = raw.trim().to_lowercase();
+        check_length(&normalised, 3, 50)?;
+        let invalid = |reason: &str| {
+            Rejection::value_error(format!("value is not a valid email address: {reason}"), reason)
+        };
+        let Some((local, domain)) = normalised.rsplit_once('@') else {
+            return Err(invalid("An email address must have an @-sign."));
+        };
+        if local.is_empty() {
+            return Err(invalid("There must be something before the @-sign."));
+        }
+        if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+            return Err(invalid("The part after the @-sign is not valid. It should have a period."));
+        }
+        if !email_address::EmailAddress::is_valid(&normalised) {
+            return Err(invalid("The email address contains invalid characters."));
+        }
+        Ok(Self(normalised))
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A display name, 3..=50 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName(String);
+
+impl UserName {
+    /// Parses a name.
+    pub fn parse(raw: &str) -> Result<Self, Rejection> {
+        check_length(raw, 3, 50)?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password that satisfies upstream's rule (8..=50 characters, upper, lower, digit, no spaces).
+/// Deliberately not `Debug`-printable.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+impl Password {
+    /// Parses a new password.
+    pub fn parse(raw: &str) -> Result<Self, Rejection> {
+        check_length(raw, 8, 50)?;
+        let has = |f: fn(char) -> bool| raw.chars().any(f);
+        let valid = has(|c| c.is_ascii_uppercase())
+            && has(|c| c.is_ascii_lowercase())
+            && has(|c| c.is_ascii_digit())
+            && !has(char::is_whitespace);
+        if !valid {
+            return Err(Rejection::pattern(PASSWORD_PATTERN));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The password, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A project name, 1..=100 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectName(String);
+
+impl ProjectName {
+    /// Parses a project name.
+    pub fn parse(raw: &str) -> Result<Self, Rejection> {
+        check_length(raw, 1, 100)?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A UUID (tokens, ids), with pydantic's error when it does not parse.
+pub fn parse_uuid(raw: &str) -> Result<uuid::Uuid, Rejection> {
+    uuid::Uuid::parse_str(raw.trim()).map_err(|e| Rejection::value_error(format!("Input should be a valid UUID, {e}"), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(Email::parse("  Alice@Example.COM ").expect("valid").as_str(), "alice@example.com");
+    }
+
+    #[test]
+    fn emails_without_at_sign_or_dotted_domain_are_rejected() {
+        for bad in ["alice.example.com", "alice@localhost", "@example.com", "a b@example.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn email_length_is_bounded() {
+        let long = format!("{}@example.com", "a".repeat(45));
+        assert_eq!(Email::parse(&long).expect_err("too long"), Rejection::too_long(50));
+    }
+
+    #[test]
+    fn names_need_three_to_fifty_characters() {
+        assert_eq!(UserName::parse("ab").expect_err("short"), Rejection::too_short(3));
+        assert!(UserName::parse("abc").is_ok());
+        assert_eq!(UserName::parse(&"x".repeat(51)).expect_err("long"), Rejection::too_long(50));
+    }
+
+    #[test]
+    fn passwords_follow_the_upstream_rule() {
+        assert!(Password::parse("Secret123").is_ok());
+        assert_eq!(Password::parse("Sec1").expect_err("short"), Rejection::too_short(8));
+        for bad in ["secret123", "SECRET123", "SecretPass", "Secret 123"] {
+            assert_eq!(Password::parse(bad).expect_err(bad), Rejection::pattern(PASSWORD_PATTERN), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_never_appear_in_debug_output() {
+        let p = Password::parse("Secret123").expect("valid");
+        assert!(!format!("{p:?}").contains("Secret123"));
+    }
+
+    #[test]
+    fn project_names_need_one_to_a_hundred_characters() {
+        assert!(ProjectName::parse("").is_err());
+        assert!(ProjectName::parse("p").is_ok());
+        assert!(ProjectName::parse(&"p".repeat(101)).is_err());
+    }
+}

@@ -1,0 +1,125 @@
+//! The Redis key schema (wire contract §5) and the JSON values stored under each key.
+//!
+//! Keys and value shapes are upstream's, so tools written against Code4me V2's Redis keep working.
+//! Our additions are marked; they never change an upstream key's meaning.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// `auth_token:<uuid>` → [`AuthTokenValue`], TTL `AUTHENTICATION_TOKEN_EXPIRES_IN_SECONDS`.
+pub const AUTH_TOKEN: &str = "auth_token:";
+/// `auth_token_hook:<uuid>` → `""`, expires `TOKEN_HOOK_ACTIVATION_IN_SECONDS` before its token and
+/// triggers the cleanup cascade while the token's value can still be read.
+pub const AUTH_TOKEN_HOOK: &str = "auth_token_hook:";
+/// `user_token:<user_id>` → [`UserTokenValue`], TTL of the session.
+pub const USER_TOKEN: &str = "user_token:";
+/// `session_token:<uuid>` → [`SessionValue`], TTL `SESSION_TOKEN_EXPIRES_IN_SECONDS` (slides on use).
+pub const SESSION_TOKEN: &str = "session_token:";
+/// `session_token_hook:<uuid>` → `""`, like [`AUTH_TOKEN_HOOK`] for sessions.
+pub const SESSION_TOKEN_HOOK: &str = "session_token_hook:";
+/// `project_token:<project_id>` → [`ProjectValue`], no TTL: removed when its last session ends.
+pub const PROJECT_TOKEN: &str = "project_token:";
+/// `email_verification:<uuid>` → [`EmailVerificationValue`].
+pub const EMAIL_VERIFICATION: &str = "email_verification:";
+/// `password_reset:<uuid>` → [`PasswordResetValue`].
+pub const PASSWORD_RESET: &str = "password_reset:";
+/// Ours: `user_auth_tokens:<user_id>` → SET of the user's live auth tokens, so deleting a user or
+/// resetting a password revokes every token at once (upstream leaves them alive).
+pub const USER_AUTH_TOKENS: &str = "user_auth_tokens:";
+/// Ours: `rate_limit:<window>:<ip>:<path>` → request count in that hour window.
+pub const RATE_LIMIT: &str = "rate_limit:";
+/// Ours: `oauth_state:<state>` → [`OAuthFlowValue`] of a browser sign-in in progress.
+pub const OAUTH_STATE: &str = "oauth_state:";
+
+/// `<prefix><id>`.
+pub fn key(prefix: &str, id: impl std::fmt::Display) -> String {
+    format!("{prefix}{id}")
+}
+
+/// Value of `auth_token:<uuid>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthTokenValue {
+    /// Owner of the token.
+    pub user_id: Uuid,
+}
+
+/// Value of `user_token:<user_id>`: the user's current session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserTokenValue {
+    /// The session token.
+    pub session_token: Uuid,
+}
+
+/// Value of `session_token:<uuid>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionValue {
+    /// The user id (upstream's name for it).
+    pub user_token: Uuid,
+    /// Projects activated in this session.
+    #[serde(default)]
+    pub project_tokens: Vec<Uuid>,
+}
+
+/// Value of `project_token:<project_id>`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProjectValue {
+    /// Sessions that have this project active.
+    #[serde(default)]
+    pub session_tokens: Vec<Uuid>,
+    /// File name → lines: the project's multi-file context.
+    #[serde(default)]
+    pub multi_file_contexts: BTreeMap<String, Vec<String>>,
+    /// File name → the raw change records that produced the context.
+    #[serde(default)]
+    pub multi_file_context_changes: BTreeMap<String, Vec<serde_json::Value>>,
+}
+
+/// Value of `email_verification:<uuid>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailVerificationValue {
+    /// The user to mark verified.
+    pub user_id: Uuid,
+}
+
+/// Value of `password_reset:<uuid>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetValue {
+    /// The user whose password changes.
+    pub user_id: Uuid,
+    /// Their address when the reset was requested.
+    pub email: String,
+}
+
+/// Value of `oauth_state:<state>`: what the callback needs to finish a browser sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthFlowValue {
+    /// PKCE verifier matching the challenge sent to the provider.
+    pub pkce_verifier: String,
+    /// Nonce the ID token must carry.
+    pub nonce: String,
+    /// Where to send the browser afterwards (a path on this site).
+    pub return_to: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_serialise_in_upstream_shapes() {
+        let id = Uuid::nil();
+        let session = SessionValue { user_token: id, project_tokens: vec![id] };
+        assert_eq!(
+            serde_json::to_value(&session).expect("json"),
+            serde_json::json!({"user_token": id.to_string(), "project_tokens": [id.to_string()]})
+        );
+        let project = ProjectValue::default();
+        assert_eq!(
+            serde_json::to_value(&project).expect("json"),
+            serde_json::json!({"session_tokens": [], "multi_file_contexts": {}, "multi_file_context_changes": {}})
+        );
+        assert_eq!(key(AUTH_TOKEN, id), format!("auth_token:{id}"));
+    }
+}
