@@ -8,7 +8,9 @@ use tracing_subscriber::EnvFilter;
 /// many servers). The filter comes from `RUST_LOG`, default `info`.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    // stderr: stdout stays free for command output (`code4me-server admin ...`); containers and
+    // run.sh capture both.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Json => builder
             .json()

@@ -1,5 +1,5 @@
-//! [`TestApp`]: the real server (and optionally the real worker) on port 0, with a fresh database
-//! and a private Redis.
+//! [`TestApp`]: the real server (and optionally the real worker) on port 0, with a fresh database,
+//! a private Redis, a local SMTP server and a local OpenID provider.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,14 +10,74 @@ use sqlx::PgPool;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::oidc::{self, Provider};
+use crate::plugin::Plugin;
 use crate::postgres::cluster;
 use crate::redis_server::RedisServer;
+use crate::smtp::MailSink;
+
+/// How to start a [`TestApp`].
+#[derive(Default)]
+pub struct Options {
+    /// Extra or overriding environment for the server.
+    pub env: Vec<(String, String)>,
+    /// Start Redis without expired-key notifications (to test the lazy sweep).
+    pub without_keyspace_notifications: bool,
+}
+
+impl Options {
+    /// Adds `key=value` to the server's environment.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// One running server instance.
+pub struct ServerHandle {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl ServerHandle {
+    async fn start(env: &EnvSource) -> Self {
+        let settings = ServerSettings::from_env(env).expect("test settings are valid");
+        let state = startup::build_state(settings).await.expect("server state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let address = format!("http://{}", listener.local_addr().expect("bound address"));
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(startup::run(listener, state, async {
+            let _ = shutdown_rx.await;
+        }));
+        Self { address, shutdown: Some(shutdown_tx), task: Some(task) }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server returned cleanly");
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
 
 /// A running server under test, with handles to everything behind it.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>` of the server.
     pub address: String,
-    /// HTTP client for the server (no redirects followed, so 3xx can be asserted).
+    /// HTTP client (no redirects followed, so 3xx can be asserted; no cookie store).
     pub client: reqwest::Client,
     /// The test's own Redis; `stop()`/`restart()` it to simulate outages.
     pub redis: RedisServer,
@@ -25,29 +85,43 @@ pub struct TestApp {
     pub database: DatabaseSettings,
     /// Pool on the test's database, for assertions on stored rows.
     pub db: PgPool,
-    /// Environment the server was built from (reuse it to start a worker against the same stack).
+    /// Environment the server was built from (reuse it to start more servers or a worker).
     pub env: EnvSource,
     /// Directory served as the built website.
     pub website_dir: PathBuf,
+    /// Mails the server sent.
+    pub mail: MailSink,
+    /// The OpenID provider standing in for Google.
+    pub oidc: Provider,
     _website: tempfile::TempDir,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<ServerHandle>,
 }
 
 impl TestApp {
-    /// Starts a server on a migrated database cloned from the template and a private Redis.
+    /// Starts a server on a migrated database cloned from the template.
     pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    /// Starts a server with options.
+    pub async fn spawn_with(options: Options) -> Self {
         let database = cluster().fresh_database().await;
-        Self::spawn_on(database).await
+        Self::start(database, options).await
     }
 
     /// Starts a server on the given database (which it migrates, like production start-up).
     pub async fn spawn_on(database: DatabaseSettings) -> Self {
-        let redis = RedisServer::start();
+        Self::start(database, Options::default()).await
+    }
+
+    async fn start(database: DatabaseSettings, options: Options) -> Self {
+        let redis = RedisServer::start_with(!options.without_keyspace_notifications);
+        let mail = MailSink::start().await;
+        let oidc = Provider::start().await;
         let website = tempfile::Builder::new().prefix("c4m-test-site-").tempdir().expect("website dir");
         std::fs::write(website.path().join("index.html"), "<!doctype html><title>Code4me-RS test site</title><div id=root></div>")
             .expect("write index.html");
-        let env = EnvSource::from_pairs([
+        let mut env = EnvSource::from_pairs([
             ("SERVER_HOST", "127.0.0.1".to_owned()),
             ("SERVER_PORT", "0".to_owned()),
             ("DB_HOST", database.host.clone()),
@@ -63,15 +137,22 @@ impl TestApp {
             ("STARTUP_CONNECT_TIMEOUT_SECONDS", "10".to_owned()),
             ("SHUTDOWN_GRACE_SECONDS", "2".to_owned()),
             ("WEBSITE_DIST_DIR", website.path().display().to_string()),
+            // Cheap hashes keep tests fast; production uses argon2's recommended cost.
+            ("PASSWORD_HASH_MEMORY_KIB", "256".to_owned()),
+            ("PASSWORD_HASH_ITERATIONS", "1".to_owned()),
+            ("EMAIL_HOST", "127.0.0.1".to_owned()),
+            ("EMAIL_PORT", mail.port().to_string()),
+            ("EMAIL_TLS", "none".to_owned()),
+            ("PUBLIC_URL", "http://c4m.test".to_owned()),
+            ("GOOGLE_CLIENT_ID", oidc::CLIENT_ID.to_owned()),
+            ("GOOGLE_CLIENT_SECRET", "test-secret".to_owned()),
+            ("GOOGLE_ISSUER_URL", oidc.issuer.clone()),
+            ("EXPIRY_SWEEP_SECONDS", "3600".to_owned()),
         ]);
-        let settings = ServerSettings::from_env(&env).expect("test settings are valid");
-        let state = startup::build_state(settings).await.expect("server state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let address = format!("http://{}", listener.local_addr().expect("bound address"));
-        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(startup::run(listener, state, async {
-            let _ = shutdown_rx.await;
-        }));
+        for (key, value) in options.env {
+            env = env.with(key, value);
+        }
+        let server = ServerHandle::start(&env).await;
         let db = code4me_shared::connect::lazy_pool(&database);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -79,22 +160,33 @@ impl TestApp {
             .build()
             .expect("http client");
         Self {
-            address,
+            address: server.address.clone(),
             client,
             redis,
             database,
             db,
             env,
             website_dir: website.path().to_path_buf(),
+            mail,
+            oidc,
             _website: website,
-            shutdown: Some(shutdown_tx),
             server: Some(server),
         }
+    }
+
+    /// Another server instance on the same database and Redis (what a second replica sees).
+    pub async fn start_another_server(&self) -> ServerHandle {
+        ServerHandle::start(&self.env).await
     }
 
     /// Worker settings pointing at this app's database and Redis.
     pub fn worker_settings(&self) -> WorkerSettings {
         WorkerSettings::from_env(&self.env).expect("worker settings are valid")
+    }
+
+    /// A client that behaves like the JetBrains plugin against this server.
+    pub fn plugin(&self) -> Plugin {
+        Plugin::new(self.client.clone(), &self.address)
     }
 
     /// `http://127.0.0.1:<port><path>`.
@@ -114,23 +206,19 @@ impl TestApp {
 
     /// Stops the server gracefully and waits for it to return.
     pub async fn stop(mut self) {
-        self.shutdown_server().await;
-    }
-
-    async fn shutdown_server(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
         if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server returned cleanly");
+            server.stop().await;
         }
     }
-}
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+    /// Stops the server and starts a new one on the same database and Redis (a restart/deploy);
+    /// the address changes.
+    pub async fn restart_server(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
         }
+        let server = ServerHandle::start(&self.env).await;
+        self.address = server.address.clone();
+        self.server = Some(server);
     }
 }

@@ -6,8 +6,11 @@
 //! with the test process (parent-death signal), so an aborted run leaves nothing behind.
 
 pub mod app;
+pub mod oidc;
+pub mod plugin;
 pub mod postgres;
 pub mod process;
 pub mod redis_server;
+pub mod smtp;
 
 pub use app::TestApp;

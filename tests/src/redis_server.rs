@@ -14,13 +14,19 @@ pub struct RedisServer {
     port: u16,
     dir: TempDir,
     child: Option<Child>,
+    keyspace_notifications: bool,
 }
 
 impl RedisServer {
     /// Starts Redis on a free port with keyspace notifications on, as `run.sh` configures it.
     pub fn start() -> Self {
+        Self::start_with(true)
+    }
+
+    /// Starts Redis with expired-key notifications on or off (a user's Redis may have them off).
+    pub fn start_with(keyspace_notifications: bool) -> Self {
         let dir = tempfile::Builder::new().prefix("c4m-test-redis-").tempdir().expect("temp dir for Redis");
-        let mut server = Self { port: free_port(), dir, child: None };
+        let mut server = Self { port: free_port(), dir, child: None, keyspace_notifications };
         server.restart();
         server
     }
@@ -45,7 +51,7 @@ impl RedisServer {
         let mut command = Command::new(&binary);
         command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--notify-keyspace-events", "Exg", "--dir"])
+            .args(["--notify-keyspace-events", if self.keyspace_notifications { "Exg" } else { "" }, "--dir"])
             .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -1,11 +1,15 @@
 //! Black-box tests against the real server, PostgreSQL + pgvector and Redis. Modules mirror the
 //! URL tree; test names are sentences.
 
+mod conventions_auth;
 mod docs;
 mod health;
 mod metrics;
 mod migrations;
 mod ping;
+mod project;
 mod request_conventions;
+mod session;
+mod user;
 mod website;
 mod worker;

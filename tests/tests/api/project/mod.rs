@@ -1,0 +1,2 @@
+mod activate;
+mod create;

@@ -1,0 +1,2 @@
+mod acquire;
+mod deactivate;
