@@ -1,2 +1,3 @@
 mod acquire;
 mod deactivate;
+mod expiry;
