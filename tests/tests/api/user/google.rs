@@ -65,3 +65,51 @@ async fn a_google_sign_up_for_another_address_than_the_tokens_is_refused() {
     assert_eq!(reply.status(), 401);
     assert_eq!(reply.json::<serde_json::Value>().await.expect("json"), json!({"message": "Invalid or expired token!"}));
 }
+
+#[tokio::test]
+async fn the_websites_google_sign_in_runs_the_pkce_code_flow_and_sets_the_auth_cookie() {
+    use code4me_tests::oidc::ProviderUser;
+    let app = TestApp::spawn().await;
+    app.oidc.sign_in_as(ProviderUser { email: "Web.User@example.com".into(), verified: true, name: "Web User".into() });
+    let providers: serde_json::Value = app.get("/api/user/oauth/providers").await.json().await.expect("json");
+    assert_eq!(providers, json!({"google": true}));
+
+    let start = app.get("/api/user/oauth/google/login?return_to=/studies").await;
+    assert_eq!(start.status(), 303);
+    let to_provider = start.headers()["location"].to_str().expect("ascii").to_owned();
+    assert!(to_provider.starts_with(&format!("{}/authorize?", app.oidc.issuer)), "{to_provider}");
+    assert!(to_provider.contains("code_challenge_method=S256") && to_provider.contains("nonce="));
+
+    let approved = app.client.get(&to_provider).send().await.expect("provider");
+    let back = approved.headers()["location"].to_str().expect("ascii").replace("http://c4m.test", &app.address);
+    let callback = app.client.get(&back).send().await.expect("callback");
+    assert_eq!(callback.status(), 303);
+    assert_eq!(callback.headers()["location"], "/studies");
+    let cookie = callback.headers()["set-cookie"].to_str().expect("ascii").to_owned();
+    assert!(cookie.starts_with("auth_token=") && cookie.contains("HttpOnly"), "{cookie}");
+    let token = cookie.split(';').next().expect("pair").to_owned();
+    let me: serde_json::Value = app.client.get(app.url("/api/user/get")).header("cookie", &token).send().await.expect("get").json().await.expect("json");
+    assert_eq!(me["user"]["email"], "web.user@example.com");
+    assert_eq!(me["user"]["name"], "Web User");
+    assert_eq!(me["user"]["verified"], json!(true));
+
+    let replayed = app.client.get(&back).send().await.expect("replay");
+    assert_eq!(replayed.status(), 401, "a flow's state is used once");
+    let forged = app.get("/api/user/oauth/google/callback?code=x&state=forged").await;
+    assert_eq!(forged.status(), 401);
+}
+
+#[tokio::test]
+async fn the_google_flow_refuses_open_redirects_and_unverified_addresses() {
+    use code4me_tests::oidc::ProviderUser;
+    let app = TestApp::spawn().await;
+    app.oidc.sign_in_as(ProviderUser { email: "unverified@example.com".into(), verified: false, name: "Nope".into() });
+    let start = app.get("/api/user/oauth/google/login?return_to=https://evil.example/").await;
+    let to_provider = start.headers()["location"].to_str().expect("ascii").to_owned();
+    let approved = app.client.get(&to_provider).send().await.expect("provider");
+    let back = approved.headers()["location"].to_str().expect("ascii").replace("http://c4m.test", &app.address);
+    let callback = app.client.get(&back).send().await.expect("callback");
+    assert_eq!(callback.status(), 401, "the provider did not verify the address");
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM \"user\"").fetch_one(&app.db).await.expect("count");
+    assert_eq!(users, 0);
+}
