@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end suite: starts a throw-away PostgreSQL + Redis, the release server and worker against
-# them, and drives the website and docs in headless Chromium (website/e2e/run.mjs).
+# them, plays the plugin's start-up against it (tests/conformance/plugin_startup.mjs), and drives the
+# website and docs in headless Chromium (website/e2e/run.mjs).
 # Screenshots: website/test-results/. Called by ./test.sh after the release build.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$C4M_ROOT/scripts/infra.sh"
@@ -11,6 +12,11 @@ export WEBSITE_DIST_DIR="$C4M_ROOT/website/dist" LOG_FORMAT=json
 start_ephemeral_stack
 trap stop_ephemeral_stack EXIT
 start_app release
+node tests/conformance/plugin_startup.mjs "http://127.0.0.1:$SERVER_PORT" || {
+  warn "plugin conformance failed; server log follows"
+  tail -n 50 "$C4M_DATA_DIR/logs/server.log" >&2
+  exit 1
+}
 BASE_URL="http://127.0.0.1:$SERVER_PORT" node website/e2e/run.mjs || {
   warn "browser checks failed; server log follows"
   tail -n 50 "$C4M_DATA_DIR/logs/server.log" >&2

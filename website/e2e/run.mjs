@@ -10,6 +10,16 @@ const artifacts = process.env.E2E_ARTIFACTS_DIR ?? join(import.meta.dirname, "..
 const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 mkdirSync(artifacts, { recursive: true });
 
+// An account to sign in with, created through the API as the plugin would.
+const email = `e2e-${Date.now()}@example.com`;
+const password = "Browser123";
+const signUp = await fetch(`${baseUrl}/api/user/create`, {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ email, name: "Browser Tester", password, config_id: 1 }),
+});
+if (signUp.status !== 201) throw new Error(`could not create the e2e account: ${signUp.status} ${await signUp.text()}`);
+
 const checks = [
   {
     name: "dashboard shows the server as healthy",
@@ -21,6 +31,26 @@ const checks = [
       const text = await summary.textContent();
       if (text !== "All systems operational") throw new Error(`health summary was "${text}"`);
       await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
+    },
+  },
+  {
+    name: "signing in, staying signed in across a reload, and logging out",
+    async run(page) {
+      await page.goto(`${baseUrl}/`);
+      await page.getByLabel("E-mail").fill(email);
+      await page.getByLabel("Password").fill("wrong-password");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("alert").filter({ hasText: "Invalid email or password!" }).waitFor();
+      await page.getByLabel("Password").fill(password);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByTestId("signed-in").filter({ hasText: "Browser Tester" }).waitFor();
+      await page.screenshot({ path: join(artifacts, "signed-in.png"), fullPage: true });
+      await page.reload();
+      await page.getByTestId("signed-in").waitFor();
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.getByRole("heading", { name: "Sign in" }).waitFor();
+      await page.reload();
+      await page.getByRole("heading", { name: "Sign in" }).waitFor();
     },
   },
   {

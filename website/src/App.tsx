@@ -2,6 +2,7 @@
 // The analytics pages (overview, usage, models, calibration, studies, config) build on this shell.
 import { useEffect, useState } from "react";
 import { fetchHealth, summarizeHealth, type HealthReport } from "./health";
+import { Login } from "./Login";
 
 const REFRESH_MS = 10_000;
 
@@ -36,6 +37,7 @@ export function App() {
           acceptance and ground truth for researchers.
         </p>
       </header>
+      <Login />
       <section aria-labelledby="status-heading" className="panel">
         <h2 id="status-heading">Server status</h2>
         {loaded ? (
