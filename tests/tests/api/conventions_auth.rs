@@ -36,13 +36,32 @@ async fn responses_carry_security_headers_and_hsts_only_over_https() {
     assert!(login.set_cookies.iter().all(|c| c.contains("Secure")), "{:?}", login.set_cookies);
 }
 
+/// Runs the real server binary as a second process on this app's database and Redis.
+fn server_process(app: &TestApp) -> (std::process::Child, String) {
+    let port = code4me_tests::process::free_port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_code4me-server-cli"));
+    command.env_clear().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    for key in [
+        "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME", "REDIS_HOST", "REDIS_PORT", "PASSWORD_HASH_MEMORY_KIB",
+        "PASSWORD_HASH_ITERATIONS", "MAX_REQUEST_RATE_PER_HOUR_CONFIG", "WEBSITE_DIST_DIR",
+    ] {
+        if let Some(value) = app.env.raw(key) {
+            command.env(key, value);
+        }
+    }
+    command.env("SERVER_HOST", "127.0.0.1").env("SERVER_PORT", port.to_string());
+    let child = command.spawn().expect("start the server binary");
+    code4me_tests::redis_server::wait_for_port(port, std::time::Duration::from_secs(30));
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
 #[tokio::test]
-async fn the_rate_limit_is_shared_by_all_server_instances() {
+async fn the_rate_limit_is_shared_by_server_processes() {
     let app = TestApp::spawn_with(Options::default().env("MAX_REQUEST_RATE_PER_HOUR_CONFIG", r#"{"/api/user/authenticate": 3}"#)).await;
-    let second = app.start_another_server().await;
+    let (mut process, second) = server_process(&app);
     let body = json!({"email": "rl@example.com", "password": "Password1"});
     let mut statuses = Vec::new();
-    for base in [&app.address, &second.address, &app.address, &second.address] {
+    for base in [&app.address, &second, &app.address, &second] {
         let response = app.client.post(format!("{base}/api/user/authenticate")).json(&body).send().await.expect("send");
         statuses.push(response.status().as_u16());
         if response.status() == 429 {
@@ -50,13 +69,15 @@ async fn the_rate_limit_is_shared_by_all_server_instances() {
             assert_eq!(response.json::<serde_json::Value>().await.expect("json"), json!({"message": "Too many requests. Please try again later."}));
         }
     }
-    assert_eq!(statuses, [401, 401, 401, 429], "three allowed per hour across both instances");
+    assert_eq!(statuses, [401, 401, 401, 429], "three allowed per hour across both processes");
     // Other paths keep their own budget, and probes are never limited.
     let other = app.client.get(app.url("/api/user/get")).send().await.expect("send");
     assert_eq!(other.status(), 401);
     for _ in 0..5 {
         assert_eq!(app.get("/api/health").await.status(), 200);
     }
+    let _ = process.kill();
+    let _ = process.wait();
 }
 
 #[tokio::test]

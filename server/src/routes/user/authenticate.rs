@@ -65,11 +65,7 @@ pub async fn authenticate(State(state): State<AppState>, JsonBody(body): JsonBod
         }
         Credentials::Google { token } => {
             let invalid = ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_OAUTH_TOKEN);
-            let google = state.google.as_ref().ok_or(ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_OAUTH_TOKEN))?;
-            let identity = google.verify(&token, None).await.map_err(|e| {
-                tracing::info!(error = %e, "Google login refused");
-                ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_OAUTH_TOKEN)
-            })?;
+            let identity = super::verify_google(&state, &token).await?;
             let email = Email::parse(&identity.email).map_err(|_| ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_OAUTH_TOKEN))?;
             let user = users::by_email(&state.db, &email).await.or_fail(messages::AUTHENTICATE_FAILED)?.ok_or(invalid)?;
             (user, messages::AUTHENTICATED_OAUTH)

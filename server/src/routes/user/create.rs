@@ -61,11 +61,7 @@ pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody) -> 
     let verified_by_google = match &request.google_token {
         None => false,
         Some(token) => {
-            let google = state.google.as_ref().ok_or(ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_OAUTH_TOKEN))?;
-            let identity = google.verify(token, None).await.map_err(|e| {
-                tracing::info!(error = %e, "Google sign-up refused");
-                ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_OAUTH_TOKEN)
-            })?;
+            let identity = super::verify_google(&state, token).await?;
             if identity.email != request.email.as_str() {
                 return Err(ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_OAUTH_TOKEN));
             }

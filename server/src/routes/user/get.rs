@@ -23,10 +23,7 @@ use crate::state::AppState;
     )
 )]
 pub async fn get(State(state): State<AppState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
-    let user = users::by_id(&state.db, caller.user_id)
-        .await
-        .or_fail(messages::USER_GET_FAILED)?
-        .ok_or(ApiError::Message(StatusCode::NOT_FOUND, messages::USER_NOT_FOUND))?;
+    let user = super::existing_user(&state, caller.user_id, messages::USER_GET_FAILED).await?;
     let config = users::config_data(&state.db, user.config_id)
         .await
         .or_fail(messages::USER_GET_FAILED)?

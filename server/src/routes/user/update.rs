@@ -73,10 +73,7 @@ fn stored_preference(sent: Map<String, Value>) -> String {
 )]
 pub async fn update(State(state): State<AppState>, caller: CurrentUser, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<Value>), ApiError> {
     let update = parse(&body)?;
-    let current = users::by_id(&state.db, caller.user_id)
-        .await
-        .or_fail(messages::USER_UPDATE_FAILED)?
-        .ok_or(ApiError::Message(StatusCode::NOT_FOUND, messages::USER_NOT_FOUND))?;
+    let current = super::existing_user(&state, caller.user_id, messages::USER_UPDATE_FAILED).await?;
     let mut changes = UserChanges { name: update.name.map(|n| n.as_str().to_owned()), email: update.email, ..UserChanges::default() };
     if let Some(password) = update.password {
         if let Some(previous) = update.previous_password {

@@ -25,10 +25,7 @@ use crate::{accounts, messages, pages};
     (status = 404, description = "User gone", body = crate::openapi::Message)
 ))]
 pub async fn check(State(state): State<AppState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
-    let user = users::by_id(&state.db, caller.user_id)
-        .await
-        .or_fail(messages::VERIFICATION_STATUS_FAILED)?
-        .ok_or(ApiError::Message(StatusCode::NOT_FOUND, messages::USER_NOT_FOUND))?;
+    let user = super::existing_user(&state, caller.user_id, messages::VERIFICATION_STATUS_FAILED).await?;
     Ok(Json(json!({"message": messages::VERIFICATION_STATUS, "user_is_verified": user.verified.unwrap_or(false)})))
 }
 
@@ -39,10 +36,7 @@ pub async fn check(State(state): State<AppState>, caller: CurrentUser) -> Result
     (status = 404, description = "User gone", body = crate::openapi::Message)
 ))]
 pub async fn resend(State(state): State<AppState>, caller: CurrentUser) -> Result<Json<Value>, ApiError> {
-    let user = users::by_id(&state.db, caller.user_id)
-        .await
-        .or_fail(messages::VERIFICATION_SEND_FAILED)?
-        .ok_or(ApiError::Message(StatusCode::NOT_FOUND, messages::USER_NOT_FOUND))?;
+    let user = super::existing_user(&state, caller.user_id, messages::VERIFICATION_SEND_FAILED).await?;
     accounts::send_verification(&state, user.user_id, &user.email, &user.name).await.or_fail(messages::VERIFICATION_SEND_FAILED)?;
     Ok(Json(json!({"message": messages::VERIFICATION_SENT})))
 }
