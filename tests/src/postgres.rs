@@ -133,7 +133,9 @@ fn start_cluster() -> Cluster {
         .stderr(std::fs::File::create(dir.join("postgres.log")).map(Stdio::from).unwrap_or_else(|_| Stdio::null()));
     run_as(&mut postgres, os_user.as_ref());
     die_with_parent(&mut postgres, Signal::SIGQUIT);
-    postgres.spawn().expect("start postgres");
+    // The owner thread keeps the handle for the life of the process; PostgreSQL exits with it.
+    let child = postgres.spawn().expect("start postgres");
+    std::mem::forget(child);
 
     let cluster = Cluster { port, user, dir };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

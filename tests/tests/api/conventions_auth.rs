@@ -128,7 +128,7 @@ async fn the_admin_cli_creates_and_promotes_accounts() {
     app.plugin().sign_up("cli@example.com", "Cli", "Password1").await;
     let binary = env!("CARGO_BIN_EXE_code4me-server-cli");
     let run = |args: &[&str]| {
-        let mut command = std::process::Command::new(&binary);
+        let mut command = std::process::Command::new(binary);
         command.args(args).env_clear().env("STARTUP_CONNECT_TIMEOUT_SECONDS", "5").env("LOG_FORMAT", "pretty");
         for key in ["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME", "PASSWORD_HASH_MEMORY_KIB", "PASSWORD_HASH_ITERATIONS"] {
             command.env(key, app.env.raw(key).unwrap_or_default());
