@@ -27,8 +27,9 @@ def main() -> None:
         key = f"{name}_ms" if name.endswith(("_p50", "_p99")) else name
         result[key] = round(statistics.median(numbers), 3)
         result[f"{key}_rounds"] = numbers
-    if args.bench == "health":
-        result["ratio_health_vs_ping"] = round(result["health_rps"] / result["ping_rps"], 3)
+    measured = f"{args.bench}_rps"
+    if measured in result and result.get("ping_rps"):
+        result[f"ratio_{args.bench}_vs_ping"] = round(result[measured] / result["ping_rps"], 3)
     for item in args.meta:
         key, _, value = item.partition("=")
         result[key] = int(value) if value.isdigit() else value
