@@ -1,8 +1,11 @@
 //! The Code4me-RS worker: consumes the `llm` and `db` queues, runs local models and writes telemetry.
 //!
-//! Today it connects to its dependencies and waits; the queues, the model runtime and the telemetry
-//! writer arrive with the pipeline and inference work. `main.rs` only parses settings and calls
+//! Today it connects to its dependencies and waits; [`model`] holds the local model runtime (GGUF
+//! llama models on candle, their tokenizers, sampling). The queues and the telemetry writer arrive
+//! with the pipeline work. `main.rs` only parses settings and calls
 //! [`run`], so tests run the real worker in-process.
+
+pub mod model;
 
 use std::future::Future;
 
