@@ -279,7 +279,7 @@ pub(crate) mod tests {
     #[test]
     fn a_prompt_beyond_the_context_limit_is_a_clear_error() {
         let long = "x ".repeat(5_000);
-        let error = model().generate(&request(&long, 64), &AtomicBool::new(false), |_, _| {}).err().expect("too long");
+        let error = model().generate(&request(&long, 64), &AtomicBool::new(false), |_, _| {}).expect_err("too long");
         assert!(matches!(error, ModelError::ContextTooLong { .. }), "{error}");
         assert!(error.to_string().contains("exceed the limit of 4096"), "{error}");
     }
