@@ -1,126 +1,83 @@
-//! Llama-architecture GGUF models (SmolLM2, DeepSeek-Coder, CodeLlama, Mellum) on candle's
-//! quantized llama: one copy of the weights per model, cheap per-sequence clones with their own KV
-//! cache, token-by-token generation that reports each token with its log-probability and can be
-//! cancelled between tokens.
+//! Llama-architecture GGUF models (SmolLM2, DeepSeek-Coder, CodeLlama, Mellum): candle parses the
+//! file, the [native](super::native) engine runs it. One copy of the weights per model; each request
+//! gets its own sequence (KV cache), preferably one from the [prefix cache](super::prefix_cache)
+//! that already holds the start of its prompt.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use candle_core::quantized::gguf_file::Content;
-use candle_core::{Device, Tensor};
-use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
+use rayon::ThreadPool;
 use tokenizers::Tokenizer;
 
-use super::sampling::{Sampler, SamplingParams};
+pub use super::error::ModelError;
+use super::generation::{self, Generation, GenerationRequest, Step, TokenEvent, Vocabulary};
+use super::native::{NativeLlama, Sequence};
+use super::prefix_cache::PrefixCache;
 use super::tokenizer;
 
-/// Why loading or generating failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ModelError {
-    /// The file is missing or unreadable.
-    #[error("reading {path}: {source}")]
-    Io {
-        /// The model file.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The model uses something candle's loader ignores, which would give silently wrong output.
-    #[error("unsupported model: {0}")]
-    Unsupported(String),
-    /// Prompt plus requested tokens exceed what the model can attend to.
-    #[error("context too long: {prompt} prompt tokens + {max_new} new tokens exceed the limit of {limit}")]
-    ContextTooLong {
-        /// Prompt tokens.
-        prompt: usize,
-        /// Requested new tokens.
-        max_new: usize,
-        /// The model's limit.
-        limit: usize,
-    },
-    /// Tokenizer construction or use failed.
-    #[error("tokenizer: {0}")]
-    Tokenizer(String),
-    /// candle failed.
-    #[error("inference: {0}")]
-    Candle(#[from] candle_core::Error),
+/// How to load a GGUF model.
+#[derive(Clone)]
+pub struct LoadOptions {
+    /// Upper bound of prompt + generated tokens (the model's trained context if smaller).
+    pub context_limit: Option<usize>,
+    /// Threads that run the forward pass (shared by every model of the worker).
+    pub pool: Arc<ThreadPool>,
+    /// Finished sequences kept for prompt reuse.
+    pub prefix_cache_entries: usize,
 }
 
-/// What to generate.
-#[derive(Debug, Clone)]
-pub struct GenerationRequest {
-    /// The full prompt text.
-    pub prompt: String,
-    /// Upper bound of generated tokens.
-    pub max_new_tokens: usize,
-    /// Strings that end the generation; the output is cut at the earliest one.
-    pub stop_sequences: Vec<String>,
-    /// Sampling parameters.
-    pub sampling: SamplingParams,
-}
-
-/// Why generation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    /// The model emitted an end-of-sequence token.
-    EndOfSequence,
-    /// A stop sequence appeared.
-    StopSequence,
-    /// `max_new_tokens` reached.
-    Length,
-    /// The caller cancelled.
-    Cancelled,
-}
-
-/// A finished generation.
-#[derive(Debug, Clone)]
-pub struct Generation {
-    /// The generated text, cut at the first stop sequence.
-    pub text: String,
-    /// Every generated token id (including any after the cut, as upstream scores them).
-    pub tokens: Vec<u32>,
-    /// Natural-log probability of each generated token.
-    pub logprobs: Vec<f32>,
-    /// Mean of `exp(logprob)` over all generated tokens (upstream's confidence); 0 when none.
-    pub confidence: f32,
-    /// Number of prompt tokens.
-    pub prompt_tokens: usize,
-    /// Why it ended.
-    pub stop_reason: StopReason,
+impl LoadOptions {
+    /// `threads` compute threads, context from the file, four cached sequences.
+    pub fn with_threads(threads: usize) -> Self {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("model-{i}"))
+            .build()
+            .expect("building the model thread pool");
+        Self { context_limit: None, pool: Arc::new(pool), prefix_cache_entries: 4 }
+    }
 }
 
 /// A loaded GGUF llama model.
 pub struct GgufLlama {
-    weights: ModelWeights,
+    engine: NativeLlama,
     tokenizer: Tokenizer,
     end_tokens: Vec<u32>,
     context_limit: usize,
-    device: Device,
+    pool: Arc<ThreadPool>,
+    cache: PrefixCache,
 }
+
+/// The llama context when the file does not say (llama.cpp's default as well).
+const DEFAULT_CONTEXT: usize = 4096;
 
 impl GgufLlama {
     /// Loads the model and its tokenizer from one GGUF file.
-    pub fn load(path: &Path) -> Result<Self, ModelError> {
+    pub fn load(path: &Path, options: LoadOptions) -> Result<Self, ModelError> {
         let io = |source| ModelError::Io { path: path.display().to_string(), source };
         let mut file = std::fs::File::open(path).map_err(io)?;
         let content = Content::read(&mut file).map_err(|e| e.with_path(path))?;
+        let architecture = content.metadata.get("general.architecture").and_then(|v| v.to_string().ok()).cloned();
+        if architecture.as_deref() != Some("llama") {
+            return Err(ModelError::Unsupported(format!(
+                "GGUF architecture {architecture:?}: this runtime runs the llama family only"
+            )));
+        }
         if let Some(scaling) = content.metadata.get("llama.rope.scaling.type").and_then(|v| v.to_string().ok())
             && scaling != "none"
         {
             return Err(ModelError::Unsupported(format!(
-                "RoPE scaling {scaling:?} (candle's quantized llama ignores it; outputs would be wrong)"
+                "RoPE scaling {scaling:?} is not implemented; outputs would be wrong beyond the original context"
             )));
         }
-        let trained_context = content
-            .metadata
-            .get("llama.context_length")
-            .and_then(|v| v.to_u32().ok())
-            .map_or(MAX_SEQ_LEN, |n| n as usize);
+        let trained_context =
+            content.metadata.get("llama.context_length").and_then(|v| v.to_u32().ok()).map_or(DEFAULT_CONTEXT, |n| n as usize);
+        let context_limit = options.context_limit.map_or(trained_context, |limit| limit.min(trained_context));
         let tokenizer = tokenizer::from_gguf(&content).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        let mut end_tokens: Vec<u32> = ["tokenizer.ggml.eos_token_id"]
-            .iter()
-            .filter_map(|k| content.metadata.get(*k).and_then(|v| v.to_u32().ok()))
-            .collect();
+        let mut end_tokens: Vec<u32> =
+            content.metadata.get("tokenizer.ggml.eos_token_id").and_then(|v| v.to_u32().ok()).into_iter().collect();
         for name in ["<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>"] {
             if let Some(id) = tokenizer.token_to_id(name)
                 && !end_tokens.contains(&id)
@@ -128,9 +85,8 @@ impl GgufLlama {
                 end_tokens.push(id);
             }
         }
-        let device = Device::Cpu;
-        let weights = ModelWeights::from_gguf(content, &mut file, &device)?;
-        Ok(Self { weights, tokenizer, end_tokens, context_limit: trained_context.min(MAX_SEQ_LEN), device })
+        let engine = options.pool.install(|| NativeLlama::load(&content, &mut file, context_limit))?;
+        Ok(Self { engine, tokenizer, end_tokens, context_limit, pool: options.pool, cache: PrefixCache::new(options.prefix_cache_entries) })
     }
 
     /// The tokenizer.
@@ -143,75 +99,81 @@ impl GgufLlama {
         self.context_limit
     }
 
-    /// Generates a completion, calling `on_token(text_so_far_delta, logprob)` after each token, and
-    /// stopping early when `cancel` is set. Blocking: run it on a blocking thread.
+    /// The native engine (for benchmarks).
+    pub fn engine(&self) -> &NativeLlama {
+        &self.engine
+    }
+
+    /// The thread pool the forward pass runs on.
+    pub fn pool(&self) -> &ThreadPool {
+        &self.pool
+    }
+
+    /// Generates a completion, calling `on_token` after each token and stopping early when
+    /// `cancel` is set. Blocking: run it on a blocking thread.
     pub fn generate(
         &self,
         request: &GenerationRequest,
         cancel: &AtomicBool,
-        mut on_token: impl FnMut(&str, f32),
+        on_token: &mut dyn FnMut(TokenEvent<'_>),
     ) -> Result<Generation, ModelError> {
-        let encoding = self.tokenizer.encode(request.prompt.as_str(), false).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        let prompt: Vec<u32> = encoding.get_ids().to_vec();
+        let prompt: Vec<u32> = self
+            .tokenizer
+            .encode(request.prompt.as_str(), false)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?
+            .get_ids()
+            .to_vec();
+        if prompt.is_empty() {
+            return Err(ModelError::Config("the prompt is empty".into()));
+        }
         if prompt.len() + request.max_new_tokens > self.context_limit {
             return Err(ModelError::ContextTooLong { prompt: prompt.len(), max_new: request.max_new_tokens, limit: self.context_limit });
         }
-        // The weights are shared (Arc'd tensors); the clone owns a fresh KV cache.
-        let mut model = self.weights.clone();
-        let mut sampler = Sampler::new(request.sampling);
-        let mut sequence = prompt.clone();
-        let mut tokens = Vec::new();
-        let mut logprobs = Vec::new();
-        let mut text = String::new();
-        let mut stop_reason = StopReason::Length;
-        let mut input = Tensor::new(prompt.as_slice(), &self.device)?.unsqueeze(0)?;
-        let mut position = 0;
-        while tokens.len() < request.max_new_tokens {
-            if cancel.load(Ordering::Relaxed) {
-                stop_reason = StopReason::Cancelled;
-                break;
+        // A stop sequence that is one special token (e.g. `<file_sep>`) never shows in the
+        // decoded text, which skips special tokens: it ends generation as a token instead.
+        let mut end_tokens = self.end_tokens.clone();
+        for stop in &request.stop_sequences {
+            if let Some((&id, _)) = self.tokenizer.get_added_tokens_decoder().iter().find(|(_, t)| t.special && t.content == *stop)
+                && !end_tokens.contains(&id)
+            {
+                end_tokens.push(id);
             }
-            let logits = model.forward(&input, position)?.squeeze(0)?.to_vec1::<f32>()?;
-            position += input.dim(1)?;
-            let drawn = sampler.sample(&logits, &sequence);
-            tokens.push(drawn.token);
-            logprobs.push(drawn.logprob);
-            sequence.push(drawn.token);
-            if self.end_tokens.contains(&drawn.token) {
-                stop_reason = StopReason::EndOfSequence;
-                break;
-            }
-            let decoded = self.tokenizer.decode(&tokens, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-            let delta = decoded.get(text.len()..).unwrap_or_default().to_owned();
-            text = decoded;
-            on_token(&delta, drawn.logprob);
-            if request.stop_sequences.iter().any(|s| !s.is_empty() && text.contains(s.as_str())) {
-                stop_reason = StopReason::StopSequence;
-                break;
-            }
-            input = Tensor::new(&[drawn.token], &self.device)?.unsqueeze(0)?;
         }
-        let confidence = if logprobs.is_empty() { 0.0 } else { logprobs.iter().map(|l| l.exp()).sum::<f32>() / logprobs.len() as f32 };
-        Ok(Generation { text: cut_at_stops(&text, &request.stop_sequences), tokens, logprobs, confidence, prompt_tokens: prompt.len(), stop_reason })
+        let sequence = self.cache.take(&prompt).unwrap_or_else(|| self.engine.new_sequence());
+        let reused = sequence.tokens().len();
+        let mut stepper = NativeStep { engine: &self.engine, pool: &self.pool, sequence };
+        let vocabulary = Vocabulary { tokenizer: &self.tokenizer, end_tokens: &end_tokens };
+        let result = generation::generate(&vocabulary, request, &prompt, &prompt[reused..], &mut stepper, cancel, on_token);
+        self.cache.store(stepper.sequence);
+        result
+    }
+
+    /// Sequences held for prompt reuse.
+    pub fn cached_sequences(&self) -> usize {
+        self.cache.len()
     }
 }
 
-/// Upstream's truncation: `text.split(stop)[0]` for each stop in order, i.e. everything before the
-/// earliest occurrence of any stop sequence.
-pub fn cut_at_stops(text: &str, stops: &[String]) -> String {
-    let mut cut = text;
-    for stop in stops.iter().filter(|s| !s.is_empty()) {
-        if let Some(at) = cut.find(stop.as_str()) {
-            cut = &cut[..at];
-        }
+/// The native engine stepping one sequence on the model's pool.
+struct NativeStep<'a> {
+    engine: &'a NativeLlama,
+    pool: &'a ThreadPool,
+    sequence: Sequence,
+}
+
+impl Step for NativeStep<'_> {
+    fn step(&mut self, tokens: &[u32]) -> Result<Vec<f32>, ModelError> {
+        Ok(self.pool.install(|| self.engine.forward(&mut self.sequence, tokens))?)
     }
-    cut.to_owned()
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::model::generation::StopReason;
+    use crate::model::sampling::SamplingParams;
     use std::sync::OnceLock;
+    use std::sync::atomic::Ordering;
 
     /// The SmolLM2 GGUF that `./test.sh` provisions into `data/models` (or `MODEL_CACHE_DIR`).
     pub(crate) fn smollm2_path() -> std::path::PathBuf {
@@ -222,20 +184,28 @@ pub(crate) mod tests {
         path
     }
 
+    /// A model without prompt reuse, so every test sees cold runs.
     fn model() -> &'static GgufLlama {
         static MODEL: OnceLock<GgufLlama> = OnceLock::new();
-        MODEL.get_or_init(|| GgufLlama::load(&smollm2_path()).expect("load SmolLM2"))
+        MODEL.get_or_init(|| {
+            let options = LoadOptions { prefix_cache_entries: 0, ..LoadOptions::with_threads(2) };
+            GgufLlama::load(&smollm2_path(), options).expect("load SmolLM2")
+        })
     }
 
     fn request(prompt: &str, max_new_tokens: usize) -> GenerationRequest {
         GenerationRequest { prompt: prompt.into(), max_new_tokens, stop_sequences: Vec::new(), sampling: SamplingParams::default() }
     }
 
+    fn run(model: &GgufLlama, request: &GenerationRequest) -> Generation {
+        model.generate(request, &AtomicBool::new(false), &mut |_| {}).expect("generate")
+    }
+
     const FIBONACCI: &str = "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n    if n <= 1:\n        return n\n    return ";
 
     #[test]
     fn smollm2_continues_a_fibonacci_prefix_with_a_recursive_call() {
-        let out = model().generate(&request(FIBONACCI, 24), &AtomicBool::new(false), |_, _| {}).expect("generate");
+        let out = run(model(), &request(FIBONACCI, 24));
         assert!(out.text.contains("fibonacci("), "{:?}", out.text);
         assert!(out.logprobs.iter().all(|l| l.is_finite() && *l <= 0.0));
         assert!((0.0..=1.0).contains(&out.confidence));
@@ -244,8 +214,8 @@ pub(crate) mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_output() {
-        let a = model().generate(&request(FIBONACCI, 16), &AtomicBool::new(false), |_, _| {}).expect("generate");
-        let b = model().generate(&request(FIBONACCI, 16), &AtomicBool::new(false), |_, _| {}).expect("generate");
+        let a = run(model(), &request(FIBONACCI, 16));
+        let b = run(model(), &request(FIBONACCI, 16));
         assert_eq!(a.tokens, b.tokens);
         assert_eq!(a.logprobs, b.logprobs);
     }
@@ -254,10 +224,12 @@ pub(crate) mod tests {
     fn stop_sequences_cut_the_output_exactly() {
         let mut req = request(FIBONACCI, 32);
         req.stop_sequences = vec!["(".into()];
-        let out = model().generate(&req, &AtomicBool::new(false), |_, _| {}).expect("generate");
+        let out = run(model(), &req);
         assert_eq!(out.stop_reason, StopReason::StopSequence);
         assert!(!out.text.contains('('), "{:?}", out.text);
-        assert_eq!(cut_at_stops("a\n\nb<file_sep>c", &["<file_sep>".into(), "\n\n".into()]), "a");
+        let uncut = run(model(), &request(FIBONACCI, out.tokens.len()));
+        let at = uncut.text.find('(').expect("the uncut text has the stop");
+        assert_eq!(out.text, uncut.text[..at]);
     }
 
     #[test]
@@ -265,7 +237,7 @@ pub(crate) mod tests {
         let cancel = AtomicBool::new(false);
         let mut seen = 0;
         let out = model()
-            .generate(&request(FIBONACCI, 40), &cancel, |_, _| {
+            .generate(&request(FIBONACCI, 40), &cancel, &mut |_| {
                 seen += 1;
                 if seen == 3 {
                     cancel.store(true, Ordering::Relaxed);
@@ -278,9 +250,25 @@ pub(crate) mod tests {
 
     #[test]
     fn a_prompt_beyond_the_context_limit_is_a_clear_error() {
-        let long = "x ".repeat(5_000);
-        let error = model().generate(&request(&long, 64), &AtomicBool::new(false), |_, _| {}).expect_err("too long");
+        let long = "x ".repeat(10_000);
+        let error = model().generate(&request(&long, 64), &AtomicBool::new(false), &mut |_| {}).expect_err("too long");
         assert!(matches!(error, ModelError::ContextTooLong { .. }), "{error}");
-        assert!(error.to_string().contains("exceed the limit of 4096"), "{error}");
+        assert!(error.to_string().contains("exceed the limit of 8192"), "{error}");
+    }
+
+    #[test]
+    fn a_reused_prompt_prefix_gives_the_same_tokens_as_a_cold_run() {
+        let options = LoadOptions { prefix_cache_entries: 2, ..LoadOptions::with_threads(2) };
+        let warm_model = GgufLlama::load(&smollm2_path(), options).expect("load");
+        let first = run(&warm_model, &request(FIBONACCI, 8));
+        assert_eq!(first.reused_prompt_tokens, 0);
+        assert_eq!(warm_model.cached_sequences(), 1);
+        let longer = format!("{FIBONACCI}fibonacci(n - 1) + fibonacci(n - 2)\n\n\ndef factorial(n):\n    return ");
+        let warm = run(&warm_model, &request(&longer, 12));
+        assert!(warm.reused_prompt_tokens > 20, "reused {}", warm.reused_prompt_tokens);
+        let cold = run(model(), &request(&longer, 12));
+        assert_eq!(cold.reused_prompt_tokens, 0);
+        assert_eq!(warm.tokens, cold.tokens);
+        assert_eq!(warm.text, cold.text);
     }
 }

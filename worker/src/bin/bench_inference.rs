@@ -1,0 +1,92 @@
+//! `./bench.sh inference`: prompt and decode speed of the native engine on a GGUF model.
+//!
+//! Usage: `bench_inference MODEL.gguf SOURCE.txt THREADS ROUNDS TOKENS_OUT.json`: the prompt is the
+//! first 512 tokens of SOURCE.txt, written to TOKENS_OUT.json (`{"prompt": [...], "decode": 64}`)
+//! so llama.cpp is timed on the very same ids. Prefill evaluates the prompt on a fresh sequence; decode
+//! then evaluates `n` tokens one at a time (greedy, so the same work every round); reuse times a
+//! prompt that extends a cached one by 16 tokens. Prints one JSON line with medians.
+
+use std::time::Instant;
+
+use code4me_worker::model::gguf_llama::{GgufLlama, LoadOptions};
+
+const PROMPT_TOKENS: usize = 512;
+const DECODE_TOKENS: usize = 64;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn argmax(logits: &[f32]) -> u32 {
+    logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i as u32)
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    anyhow::ensure!(args.len() == 6, "usage: bench_inference MODEL.gguf SOURCE.txt THREADS ROUNDS TOKENS_OUT.json");
+    let threads: usize = args[3].parse()?;
+    let rounds: usize = args[4].parse()?;
+    let model = GgufLlama::load(std::path::Path::new(&args[1]), LoadOptions::with_threads(threads))?;
+    let text = std::fs::read_to_string(&args[2])?;
+    let ids = model.tokenizer().encode(text.as_str(), false).map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(ids.len() >= PROMPT_TOKENS, "{} has only {} tokens; {PROMPT_TOKENS} needed", args[2], ids.len());
+    let prompt: Vec<u32> = ids.get_ids()[..PROMPT_TOKENS].to_vec();
+    let decode = std::env::var("BENCH_DECODE_TOKENS").ok().and_then(|v| v.parse().ok()).unwrap_or(DECODE_TOKENS);
+    std::fs::write(&args[5], serde_json::json!({"prompt": prompt, "decode": decode}).to_string())?;
+    let engine = model.engine();
+    let pool = model.pool();
+
+    let (mut prefill, mut decoding, mut cold_extend, mut warm_extend) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // One warm-up round, then the measured ones.
+    for round in 0..=rounds {
+        let mut sequence = engine.new_sequence();
+        let started = Instant::now();
+        let logits = pool.install(|| engine.forward(&mut sequence, &prompt))?;
+        let prefill_s = started.elapsed().as_secs_f64();
+        let mut next = argmax(&logits);
+        let started = Instant::now();
+        for _ in 0..decode {
+            next = argmax(&pool.install(|| engine.forward(&mut sequence, &[next]))?);
+        }
+        let decode_s = started.elapsed().as_secs_f64();
+
+        // Prompt reuse: the prompt plus 16 more tokens, evaluated cold and after the cached prefix.
+        let extended: Vec<u32> = prompt.iter().chain(prompt.iter().take(16)).copied().collect();
+        let started = Instant::now();
+        pool.install(|| engine.forward(&mut engine.new_sequence(), &extended))?;
+        let cold_s = started.elapsed().as_secs_f64();
+        sequence.truncate(prompt.len());
+        let started = Instant::now();
+        pool.install(|| engine.forward(&mut sequence, &extended[prompt.len()..]))?;
+        let warm_s = started.elapsed().as_secs_f64();
+        if round > 0 {
+            prefill.push(prompt.len() as f64 / prefill_s);
+            decoding.push(decode as f64 / decode_s);
+            cold_extend.push(cold_s * 1000.0);
+            warm_extend.push(warm_s * 1000.0);
+        }
+        eprintln!("round {round}: prefill {:.0} tok/s, decode {:.1} tok/s", prompt.len() as f64 / prefill_s, decode as f64 / decode_s);
+    }
+    let result = serde_json::json!({
+        "prompt_tokens": prompt.len(),
+        "decode_tokens": decode,
+        "threads": threads,
+        "prefill_tok_s": median(prefill),
+        "decode_tok_s": median(decoding),
+        "extend_by_16_cold_ms": median(cold_extend),
+        "extend_by_16_reused_ms": median(warm_extend),
+        "decode_weight_mib": engine.decode_bytes() as f64 / (1024.0 * 1024.0),
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{result}");
+    Ok(())
+}

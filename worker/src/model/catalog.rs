@@ -1,0 +1,373 @@
+//! Models by `model_name` row: which runtime serves each, where its weights are, its limits and
+//! generation defaults (`model_parameters`), and its prompts (`prompt_templates`). A row whose
+//! weights are not here stays listed as unavailable with the reason, so a request for it gets a
+//! clear error instead of a hang.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use serde::Deserialize;
+
+use super::error::ModelError;
+use super::generation::{Generation, GenerationRequest, TokenEvent};
+use super::gguf_llama::{GgufLlama, LoadOptions};
+use super::prompt::{ChatMessage, CompletionInput, PromptTemplates, extract_title};
+use super::sampling::SamplingParams;
+
+/// A text model the worker can run: the runtime behind completion and chat.
+pub trait TextModel: Send + Sync {
+    /// Generates from `request.prompt`, streaming tokens; blocking, cancellable between tokens.
+    fn generate(
+        &self,
+        request: &GenerationRequest,
+        cancel: &AtomicBool,
+        on_token: &mut dyn FnMut(TokenEvent<'_>),
+    ) -> Result<Generation, ModelError>;
+
+    /// Prompt plus generated tokens the model accepts.
+    fn context_limit(&self) -> usize;
+}
+
+impl TextModel for GgufLlama {
+    fn generate(
+        &self,
+        request: &GenerationRequest,
+        cancel: &AtomicBool,
+        on_token: &mut dyn FnMut(TokenEvent<'_>),
+    ) -> Result<Generation, ModelError> {
+        GgufLlama::generate(self, request, cancel, on_token)
+    }
+
+    fn context_limit(&self) -> usize {
+        GgufLlama::context_limit(self)
+    }
+}
+
+/// A `model_name` row as the worker reads it.
+#[derive(Debug, Clone)]
+pub struct ModelRow {
+    /// `model_id`.
+    pub id: i64,
+    /// `model_name` (a Hugging Face repository id).
+    pub name: String,
+    /// `is_instruction_tuned`.
+    pub instruction_tuned: bool,
+    /// `prompt_templates` JSON.
+    pub prompt_templates: serde_json::Value,
+    /// `model_parameters` JSON.
+    pub model_parameters: serde_json::Value,
+}
+
+/// The runtime a row asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Runtime {
+    /// A llama-architecture GGUF file on the native engine.
+    #[serde(rename = "gguf-llama")]
+    GgufLlama,
+}
+
+/// A row's `model_parameters`: upstream's generation keyword arguments plus where the weights are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ModelParameters {
+    /// Which runtime; inferred from the weights found when absent.
+    pub runtime: Option<Runtime>,
+    /// Weights file or directory, relative to the model directory.
+    pub file: Option<String>,
+    /// Prompt + generated tokens (the weights' own limit if smaller).
+    pub context_length: Option<usize>,
+    /// New tokens for a completion.
+    pub max_new_tokens: usize,
+    /// New tokens for a chat answer.
+    pub chat_max_new_tokens: usize,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// Nucleus mass.
+    pub top_p: f32,
+    /// Candidates kept.
+    pub top_k: usize,
+    /// Penalty for repeated tokens.
+    pub repetition_penalty: f32,
+    /// RNG seed.
+    pub seed: u64,
+}
+
+impl Default for ModelParameters {
+    fn default() -> Self {
+        let sampling = SamplingParams::default();
+        Self {
+            runtime: None,
+            file: None,
+            context_length: None,
+            max_new_tokens: 64,
+            chat_max_new_tokens: 256,
+            temperature: sampling.temperature,
+            top_p: sampling.top_p,
+            top_k: sampling.top_k,
+            repetition_penalty: sampling.repetition_penalty,
+            seed: sampling.seed,
+        }
+    }
+}
+
+impl ModelParameters {
+    fn sampling(&self) -> SamplingParams {
+        SamplingParams {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            repetition_penalty: self.repetition_penalty,
+            seed: self.seed,
+        }
+    }
+}
+
+/// Per-request overrides of the row's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Extra stop strings (before the row's own, as upstream orders them).
+    pub stop_sequences: Vec<String>,
+    /// New-token budget.
+    pub max_new_tokens: Option<usize>,
+    /// Temperature.
+    pub temperature: Option<f32>,
+    /// Seed.
+    pub seed: Option<u64>,
+}
+
+/// A chat answer.
+#[derive(Debug, Clone)]
+pub struct ChatAnswer {
+    /// The title the model gave or, when it gave none (small models often ignore the request),
+    /// the first words of the last user message.
+    pub title: String,
+    /// Whether the model wrote the title itself.
+    pub title_from_model: bool,
+    /// The answer without the title.
+    pub text: String,
+    /// The raw generation (tokens, logprobs, confidence).
+    pub generation: Generation,
+}
+
+/// A row with its runtime loaded.
+pub struct LoadedModel {
+    /// `model_id`.
+    pub id: i64,
+    /// `model_name`.
+    pub name: String,
+    templates: PromptTemplates,
+    parameters: ModelParameters,
+    runtime: Arc<dyn TextModel>,
+}
+
+impl LoadedModel {
+    /// A code completion at the caret, with the row's template and stops.
+    pub fn complete(
+        &self,
+        input: &CompletionInput,
+        overrides: &Overrides,
+        cancel: &AtomicBool,
+        on_token: &mut dyn FnMut(TokenEvent<'_>),
+    ) -> Result<Generation, ModelError> {
+        let prompt = self.templates.completion_prompt(input)?;
+        let mut stops = overrides.stop_sequences.clone();
+        stops.extend(self.templates.stop_tokens.iter().cloned());
+        let request = self.request(prompt, stops, overrides, self.parameters.max_new_tokens);
+        self.runtime.generate(&request, cancel, on_token)
+    }
+
+    /// A chat answer to `messages`; with `want_title` the model is asked to open with a title,
+    /// which is split off.
+    pub fn chat(
+        &self,
+        messages: &[ChatMessage],
+        want_title: bool,
+        overrides: &Overrides,
+        cancel: &AtomicBool,
+        on_token: &mut dyn FnMut(TokenEvent<'_>),
+    ) -> Result<ChatAnswer, ModelError> {
+        let prompt = self.templates.chat_prompt(messages, want_title);
+        let mut stops = overrides.stop_sequences.clone();
+        stops.extend(self.templates.chat_stops());
+        let request = self.request(prompt, stops, overrides, self.parameters.chat_max_new_tokens);
+        let generation = self.runtime.generate(&request, cancel, on_token)?;
+        let (title, text) = extract_title(&generation.text);
+        let title_from_model = title.is_some();
+        let title = title.unwrap_or_else(|| fallback_title(messages));
+        Ok(ChatAnswer { title, title_from_model, text, generation })
+    }
+
+    fn request(&self, prompt: String, stop_sequences: Vec<String>, overrides: &Overrides, default_new: usize) -> GenerationRequest {
+        let mut sampling = self.parameters.sampling();
+        if let Some(t) = overrides.temperature {
+            sampling.temperature = t;
+        }
+        if let Some(seed) = overrides.seed {
+            sampling.seed = seed;
+        }
+        GenerationRequest { prompt, max_new_tokens: overrides.max_new_tokens.unwrap_or(default_new), stop_sequences, sampling }
+    }
+
+    /// Prompt plus generated tokens the model accepts.
+    pub fn context_limit(&self) -> usize {
+        self.runtime.context_limit()
+    }
+}
+
+/// Up to six words of the last user message, as a conversation title.
+fn fallback_title(messages: &[ChatMessage]) -> String {
+    let last_user = messages.iter().rev().find(|m| m.role == "user").map_or("", |m| m.content.as_str());
+    let words: Vec<&str> = last_user.split_whitespace().take(6).collect();
+    if words.is_empty() { "New chat".to_owned() } else { words.join(" ") }
+}
+
+/// Every row, loaded or with the reason it is not.
+#[derive(Default)]
+pub struct Catalog {
+    loaded: BTreeMap<i64, Arc<LoadedModel>>,
+    unavailable: BTreeMap<i64, ModelError>,
+}
+
+impl Catalog {
+    /// Loads every row whose weights are under `models_dir`; the others are recorded with why.
+    pub fn load(rows: &[ModelRow], models_dir: &Path, options: &LoadOptions) -> Self {
+        let mut catalog = Self::default();
+        for row in rows {
+            match load_row(row, models_dir, options) {
+                Ok(model) => {
+                    tracing::info!(model.id = row.id, model.name = %row.name, context = model.context_limit(), "model loaded");
+                    catalog.loaded.insert(row.id, Arc::new(model));
+                }
+                Err(error) => {
+                    tracing::info!(model.id = row.id, model.name = %row.name, %error, "model not available");
+                    catalog.unavailable.insert(row.id, error);
+                }
+            }
+        }
+        catalog
+    }
+
+    /// The loaded model with this id, or why it cannot serve.
+    pub fn get(&self, id: i64) -> Result<Arc<LoadedModel>, ModelError> {
+        if let Some(model) = self.loaded.get(&id) {
+            return Ok(model.clone());
+        }
+        let reason = self.unavailable.get(&id).map_or_else(|| "no such model".to_owned(), ToString::to_string);
+        Err(ModelError::Unavailable { model: id.to_string(), reason })
+    }
+
+    /// Ids of the loaded models.
+    pub fn available(&self) -> Vec<i64> {
+        self.loaded.keys().copied().collect()
+    }
+}
+
+fn load_row(row: &ModelRow, models_dir: &Path, options: &LoadOptions) -> Result<LoadedModel, ModelError> {
+    let parameters: ModelParameters = if row.model_parameters.is_null() {
+        ModelParameters::default()
+    } else {
+        serde_json::from_value(row.model_parameters.clone()).map_err(|e| ModelError::Config(format!("model_parameters: {e}")))?
+    };
+    let templates = PromptTemplates::from_json(&row.prompt_templates)?;
+    let unavailable = |reason: String| ModelError::Unavailable { model: row.name.clone(), reason };
+    let weights = locate_weights(row, &parameters, models_dir).ok_or_else(|| {
+        unavailable(format!(
+            "no weights found: put a GGUF file under {} and name it in model_parameters.file",
+            models_dir.join(&row.name).display()
+        ))
+    })?;
+    let runtime = match parameters.runtime {
+        Some(runtime) => runtime,
+        None if weights.extension().is_some_and(|e| e == "gguf") => Runtime::GgufLlama,
+        None => return Err(unavailable(format!("no runtime for {}", weights.display()))),
+    };
+    let runtime: Arc<dyn TextModel> = match runtime {
+        Runtime::GgufLlama => {
+            let options = LoadOptions { context_limit: parameters.context_length, ..options.clone() };
+            Arc::new(GgufLlama::load(&weights, options)?)
+        }
+    };
+    Ok(LoadedModel { id: row.id, name: row.name.clone(), templates, parameters, runtime })
+}
+
+/// `model_parameters.file` under the model directory, else the first `.gguf` in a directory named
+/// after the model (`<models>/deepseek-ai/deepseek-coder-1.3b-base/*.gguf`).
+fn locate_weights(row: &ModelRow, parameters: &ModelParameters, models_dir: &Path) -> Option<PathBuf> {
+    if let Some(file) = &parameters.file {
+        let path = models_dir.join(file);
+        return path.exists().then_some(path);
+    }
+    let dir = models_dir.join(&row.name);
+    let mut ggufs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
+        .collect();
+    ggufs.sort();
+    ggufs.into_iter().next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::gguf_llama::tests::smollm2_path;
+    use serde_json::json;
+
+    fn smollm2_row() -> ModelRow {
+        ModelRow {
+            id: 5,
+            name: "HuggingFaceTB/SmolLM2-135M-Instruct".into(),
+            instruction_tuned: true,
+            prompt_templates: json!({"fim_template": {"single_file_template": "{prefix}", "multi_file_template": "{multi_file_context}<file_sep>{file_name}\n{prefix}"}, "file_separator": "<file_sep>{file_name}\n", "stop_tokens": ["\n\n", "<file_sep>", "<|endoftext|>"], "chat_template": "chatml"}),
+            model_parameters: json!({"runtime": "gguf-llama", "file": "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "kinds": ["completion", "chat"], "context_length": 4096, "max_new_tokens": 64, "chat_max_new_tokens": 256}),
+        }
+    }
+
+    fn catalog() -> Catalog {
+        let models_dir = smollm2_path().parent().and_then(Path::parent).expect("models dir").to_path_buf();
+        let missing = ModelRow {
+            id: 1,
+            name: "deepseek-ai/deepseek-coder-1.3b-base".into(),
+            instruction_tuned: false,
+            prompt_templates: json!({}),
+            model_parameters: json!({"max_new_tokens": 64}),
+        };
+        Catalog::load(&[smollm2_row(), missing], &models_dir, &LoadOptions::with_threads(2))
+    }
+
+    #[test]
+    fn rows_load_from_their_parameters_and_missing_weights_are_a_clear_error() {
+        let catalog = catalog();
+        assert_eq!(catalog.available(), vec![5]);
+        assert_eq!(catalog.get(5).unwrap().context_limit(), 4096);
+        let error = catalog.get(1).err().expect("unavailable").to_string();
+        assert!(error.contains("not available") && error.contains("no weights found"), "{error}");
+        assert!(catalog.get(99).err().expect("unknown").to_string().contains("no such model"));
+    }
+
+    #[test]
+    fn completion_uses_the_row_template_and_stops() {
+        let model = catalog().get(5).unwrap();
+        let input = CompletionInput {
+            prefix: "def fibonacci(n):\n    if n <= 1:\n        return n\n    return ".into(),
+            file_name: Some("fib.py".into()),
+            ..Default::default()
+        };
+        let out = model.complete(&input, &Overrides::default(), &AtomicBool::new(false), &mut |_| {}).unwrap();
+        assert!(!out.text.contains("\n\n"), "cut at the row's stop: {:?}", out.text);
+        assert!(out.text.contains("fibonacci("), "{:?}", out.text);
+    }
+
+    #[test]
+    fn chat_returns_an_answer_and_a_title() {
+        let model = catalog().get(5).unwrap();
+        let messages = vec![ChatMessage { role: "user".into(), content: "How do I reverse a list in Python?".into() }];
+        let answer = model.chat(&messages, true, &Overrides::default(), &AtomicBool::new(false), &mut |_| {}).unwrap();
+        assert!(!answer.text.trim().is_empty());
+        assert!(!answer.text.contains("<|im_end|>"));
+        assert!(!answer.title.trim().is_empty());
+        assert!(!answer.text.contains("[Title]"), "{:?}", answer.text);
+    }
+}

@@ -1,0 +1,164 @@
+//! The decode loop every text model shares: sample, detokenize, stream, stop. A runtime only
+//! provides [`Step`] (evaluate tokens, return the last logits); stop sequences, end tokens,
+//! cancellation, log-probabilities and confidence behave the same for all of them, as upstream's.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokenizers::Tokenizer;
+
+use super::error::ModelError;
+use super::sampling::{Sampler, SamplingParams};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenerationRequest {
+    /// The full prompt text.
+    pub prompt: String,
+    /// Upper bound of generated tokens.
+    pub max_new_tokens: usize,
+    /// Strings that end the generation; the output is cut at the first one in list order.
+    pub stop_sequences: Vec<String>,
+    /// Sampling parameters.
+    pub sampling: SamplingParams,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The model emitted an end-of-sequence token.
+    EndOfSequence,
+    /// A stop sequence appeared.
+    StopSequence,
+    /// `max_new_tokens` reached.
+    Length,
+    /// The caller cancelled.
+    Cancelled,
+}
+
+/// One streamed token.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenEvent<'a> {
+    /// Text this token added (may be empty while a multi-byte character is incomplete).
+    pub text: &'a str,
+    /// Its id.
+    pub id: u32,
+    /// Its natural-log probability under the processed distribution.
+    pub logprob: f32,
+}
+
+/// A finished generation.
+#[derive(Debug, Clone)]
+pub struct Generation {
+    /// The generated text, cut at the first stop sequence.
+    pub text: String,
+    /// Every generated token id (including any after the cut, as upstream scores them).
+    pub tokens: Vec<u32>,
+    /// Natural-log probability of each generated token.
+    pub logprobs: Vec<f32>,
+    /// Mean of `exp(logprob)` over all generated tokens (upstream's confidence); 0 when none.
+    pub confidence: f32,
+    /// Number of prompt tokens.
+    pub prompt_tokens: usize,
+    /// Prompt tokens served from the KV cache instead of being evaluated.
+    pub reused_prompt_tokens: usize,
+    /// Why it ended.
+    pub stop_reason: StopReason,
+}
+
+/// A model's forward pass over one sequence.
+pub trait Step {
+    /// Evaluates `tokens` after what the sequence holds; returns the last token's logits.
+    fn step(&mut self, tokens: &[u32]) -> Result<Vec<f32>, ModelError>;
+}
+
+/// The fixed parts of a model the loop needs.
+pub struct Vocabulary<'a> {
+    /// Encoder/decoder.
+    pub tokenizer: &'a Tokenizer,
+    /// Ids that end generation (EOS, end-of-turn).
+    pub end_tokens: &'a [u32],
+}
+
+/// Runs the decode loop: `pending` are the prompt tokens not yet in the sequence (at least one),
+/// `prompt` all of them (for the repetition penalty). Calls `on_token` after each token and checks
+/// `cancel` before each forward pass.
+pub fn generate(
+    vocabulary: &Vocabulary<'_>,
+    request: &GenerationRequest,
+    prompt: &[u32],
+    pending: &[u32],
+    model: &mut dyn Step,
+    cancel: &AtomicBool,
+    on_token: &mut dyn FnMut(TokenEvent<'_>),
+) -> Result<Generation, ModelError> {
+    let mut sampler = Sampler::new(request.sampling);
+    let mut sequence = prompt.to_vec();
+    let mut tokens = Vec::new();
+    let mut logprobs = Vec::new();
+    let mut text = String::new();
+    let mut stop_reason = StopReason::Length;
+    let mut input = pending.to_vec();
+    while tokens.len() < request.max_new_tokens {
+        if cancel.load(Ordering::Relaxed) {
+            stop_reason = StopReason::Cancelled;
+            break;
+        }
+        let logits = model.step(&input)?;
+        let drawn = sampler.sample(&logits, &sequence);
+        tokens.push(drawn.token);
+        logprobs.push(drawn.logprob);
+        sequence.push(drawn.token);
+        if vocabulary.end_tokens.contains(&drawn.token) {
+            stop_reason = StopReason::EndOfSequence;
+            break;
+        }
+        let decoded = vocabulary.tokenizer.decode(&tokens, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        // A token that ends inside a multi-byte character decodes to U+FFFD until the next one
+        // completes it; stream only text that will not change.
+        let stable = decoded.trim_end_matches('\u{FFFD}');
+        let delta = stable.get(text.len()..).unwrap_or_default().to_owned();
+        if stable.len() >= text.len() {
+            text = stable.to_owned();
+        }
+        on_token(TokenEvent { text: &delta, id: drawn.token, logprob: drawn.logprob });
+        if request.stop_sequences.iter().any(|s| !s.is_empty() && decoded.contains(s.as_str())) {
+            stop_reason = StopReason::StopSequence;
+            break;
+        }
+        input = vec![drawn.token];
+    }
+    let full = vocabulary.tokenizer.decode(&tokens, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+    let confidence = if logprobs.is_empty() { 0.0 } else { logprobs.iter().map(|l| l.exp()).sum::<f32>() / logprobs.len() as f32 };
+    Ok(Generation {
+        text: cut_at_stops(&full, &request.stop_sequences),
+        tokens,
+        logprobs,
+        confidence,
+        prompt_tokens: prompt.len(),
+        reused_prompt_tokens: prompt.len() - pending.len(),
+        stop_reason,
+    })
+}
+
+/// Upstream's truncation: `text.split(stop)[0]` for each stop in order, i.e. everything before the
+/// earliest occurrence of any stop sequence.
+pub fn cut_at_stops(text: &str, stops: &[String]) -> String {
+    let mut cut = text;
+    for stop in stops.iter().filter(|s| !s.is_empty()) {
+        if let Some(at) = cut.find(stop.as_str()) {
+            cut = &cut[..at];
+        }
+    }
+    cut.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_earliest_stop_wins_whatever_its_place_in_the_list() {
+        assert_eq!(cut_at_stops("a\n\nb<file_sep>c", &["<file_sep>".into(), "\n\n".into()]), "a");
+        assert_eq!(cut_at_stops("abc", &["".into(), "x".into()]), "abc");
+    }
+}

@@ -1,0 +1,554 @@
+//! The native llama forward pass: the GGUF llama family (SmolLM2, DeepSeek-Coder, CodeLlama,
+//! Mellum) evaluated without a tensor framework in the loop, because at this model size a token's
+//! cost is dominated by per-operation overhead and by how weights are streamed, not by arithmetic.
+//!
+//! - **Decode** (one token): every matrix-vector product runs on the file's own quantized blocks
+//!   ([`quant`]) against 8-bit activations, with Q/K/V stacked into one matrix and gate/up into
+//!   another, so a layer is four parallel products and a few vector loops over preallocated buffers.
+//! - **Prefill** (a prompt): compute-bound, so layers use dense f32 copies of the weights and tiled
+//!   GEMM ([`dense`]); models too large for a dense copy use the quantized batched product instead.
+//!
+//! One [`NativeLlama`] holds the weights, shared by any number of [`Sequence`]s, each with its own
+//! KV cache. candle still parses the GGUF file and dequantizes formats without a kernel here.
+
+pub mod dense;
+pub mod quant;
+pub mod vector;
+
+use candle_core::quantized::GgmlDType;
+use candle_core::quantized::gguf_file::Content;
+use candle_core::{Device, Result};
+use rayon::prelude::*;
+
+use dense::View;
+use quant::{ActBlock, QMatrix, quantize_activations};
+
+/// Hyper-parameters read from the GGUF metadata.
+#[derive(Debug, Clone)]
+pub struct LlamaConfig {
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Hidden size.
+    pub embedding: usize,
+    /// Feed-forward width.
+    pub feed_forward: usize,
+    /// Query heads.
+    pub heads: usize,
+    /// Key/value heads (grouped-query attention when fewer than `heads`).
+    pub kv_heads: usize,
+    /// Vocabulary size (rows of the output matrix).
+    pub vocab: usize,
+    /// RoPE base frequency.
+    pub rope_base: f32,
+    /// RMSNorm epsilon.
+    pub rms_eps: f32,
+}
+
+impl LlamaConfig {
+    /// Reads the `llama.*` keys.
+    pub fn from_gguf(content: &Content) -> Result<Self> {
+        let get = |key: &str| {
+            content
+                .metadata
+                .get(key)
+                .ok_or_else(|| candle_core::Error::Msg(format!("GGUF metadata lacks {key}")))
+        };
+        let heads = get("llama.attention.head_count")?.to_u32()? as usize;
+        Ok(Self {
+            layers: get("llama.block_count")?.to_u32()? as usize,
+            embedding: get("llama.embedding_length")?.to_u32()? as usize,
+            feed_forward: get("llama.feed_forward_length")?.to_u32()? as usize,
+            heads,
+            kv_heads: content.metadata.get("llama.attention.head_count_kv").map_or(Ok(heads as u32), |v| v.to_u32())?
+                as usize,
+            vocab: 0,
+            rope_base: content.metadata.get("llama.rope.freq_base").map_or(Ok(10_000.0), |v| v.to_f32())?,
+            rms_eps: get("llama.attention.layer_norm_rms_epsilon")?.to_f32()?,
+        })
+    }
+
+    fn head_dim(&self) -> usize {
+        self.embedding / self.heads
+    }
+
+    fn kv_dim(&self) -> usize {
+        self.kv_heads * self.head_dim()
+    }
+}
+
+/// A weight matrix: quantized for decode, optionally dense for prefill.
+struct Linear {
+    quantized: QMatrix,
+    dense: Option<Vec<f32>>,
+}
+
+impl Linear {
+    fn new(quantized: QMatrix, keep_dense: bool) -> Self {
+        let dense = keep_dense.then(|| quantized.dequantize());
+        Self { quantized, dense }
+    }
+
+    /// `out (tokens × rows) = x (tokens × cols) · Wᵀ`, `acts` being `x` quantized (decode and the
+    /// quantized prefill path).
+    fn forward(&self, x: &[f32], acts: &mut Vec<ActBlock>, tokens: usize, out: &mut [f32], threads: usize) {
+        let (rows, cols) = (self.quantized.rows(), self.quantized.cols());
+        match &self.dense {
+            Some(w) if tokens > 1 => {
+                dense::matmul(
+                    (tokens, rows, cols),
+                    out,
+                    View::rows(0, rows),
+                    x,
+                    View::rows(0, cols),
+                    w,
+                    View::transposed(cols),
+                    false,
+                    threads,
+                );
+            }
+            _ => {
+                quantize_activations(&x[..tokens * cols], acts);
+                if tokens == 1 {
+                    self.quantized.matvec(acts, &mut out[..rows]);
+                } else {
+                    self.quantized.matmul(acts, tokens, &mut out[..tokens * rows]);
+                }
+            }
+        }
+    }
+}
+
+struct Layer {
+    attn_norm: Vec<f32>,
+    qkv: Linear,
+    output: Linear,
+    ffn_norm: Vec<f32>,
+    gate_up: Linear,
+    down: Linear,
+}
+
+/// The weights of one model, shared by all its sequences.
+pub struct NativeLlama {
+    config: LlamaConfig,
+    embeddings: QMatrix,
+    layers: Vec<Layer>,
+    output_norm: Vec<f32>,
+    output: QMatrix,
+    /// cos/sin of every position × frequency, interleaved: `[cos, sin]` pairs.
+    rope: Vec<f32>,
+    context_limit: usize,
+}
+
+/// Above this many parameters the dense prefill copy (4 bytes each) is not kept.
+const DENSE_PREFILL_MAX_PARAMETERS: usize = 600_000_000;
+
+fn read_matrix<R: std::io::Read + std::io::Seek>(content: &Content, reader: &mut R, name: &str) -> Result<QMatrix> {
+    let tensor = content.tensor(reader, name, &Device::Cpu)?;
+    let (rows, cols) = tensor.shape().dims2()?;
+    let data = tensor.data()?;
+    Ok(match tensor.dtype() {
+        GgmlDType::Q4_1 => QMatrix::from_q4_1_bytes(rows, cols, &data),
+        GgmlDType::Q8_0 => QMatrix::from_q8_0_bytes(rows, cols, &data),
+        _ => {
+            let dense = tensor.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
+            QMatrix::quantize_q8_0(rows, cols, &dense)
+        }
+    })
+}
+
+fn read_vector<R: std::io::Read + std::io::Seek>(content: &Content, reader: &mut R, name: &str) -> Result<Vec<f32>> {
+    content.tensor(reader, name, &Device::Cpu)?.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()
+}
+
+impl NativeLlama {
+    /// Loads the weights of a llama-architecture GGUF; `context_limit` bounds the positions.
+    pub fn load<R: std::io::Read + std::io::Seek>(content: &Content, reader: &mut R, context_limit: usize) -> Result<Self> {
+        let mut config = LlamaConfig::from_gguf(content)?;
+        if config.embedding % config.heads != 0 || config.heads % config.kv_heads != 0 {
+            candle_core::bail!("unsupported head layout: {} heads of {} dims, {} kv heads", config.heads, config.embedding, config.kv_heads);
+        }
+        let embeddings = read_matrix(content, reader, "token_embd.weight")?;
+        let output = if content.tensor_infos.contains_key("output.weight") {
+            read_matrix(content, reader, "output.weight")?
+        } else {
+            embeddings.clone()
+        };
+        config.vocab = output.rows();
+        let parameters: usize = content.tensor_infos.values().map(|t| t.shape.elem_count()).sum();
+        let keep_dense = parameters <= DENSE_PREFILL_MAX_PARAMETERS;
+        let mut layers = Vec::with_capacity(config.layers);
+        for i in 0..config.layers {
+            let name = |suffix: &str| format!("blk.{i}.{suffix}.weight");
+            let qkv = QMatrix::stack(vec![
+                read_matrix(content, reader, &name("attn_q"))?,
+                read_matrix(content, reader, &name("attn_k"))?,
+                read_matrix(content, reader, &name("attn_v"))?,
+            ]);
+            let gate_up =
+                QMatrix::stack(vec![read_matrix(content, reader, &name("ffn_gate"))?, read_matrix(content, reader, &name("ffn_up"))?]);
+            layers.push(Layer {
+                attn_norm: read_vector(content, reader, &name("attn_norm"))?,
+                qkv: Linear::new(qkv, keep_dense),
+                output: Linear::new(read_matrix(content, reader, &name("attn_output"))?, keep_dense),
+                ffn_norm: read_vector(content, reader, &name("ffn_norm"))?,
+                gate_up: Linear::new(gate_up, keep_dense),
+                down: Linear::new(read_matrix(content, reader, &name("ffn_down"))?, keep_dense),
+            });
+        }
+        let output_norm = read_vector(content, reader, "output_norm.weight")?;
+        let rope = rope_table(config.head_dim(), config.rope_base, context_limit);
+        Ok(Self { config, embeddings, layers, output_norm, output, rope, context_limit })
+    }
+
+    /// The model's hyper-parameters.
+    pub fn config(&self) -> &LlamaConfig {
+        &self.config
+    }
+
+    /// A fresh sequence (empty KV cache).
+    pub fn new_sequence(&self) -> Sequence {
+        Sequence { layers: (0..self.config.layers).map(|_| LayerCache::default()).collect(), tokens: Vec::new() }
+    }
+
+    /// Bytes of weights streamed per decoded token.
+    pub fn decode_bytes(&self) -> usize {
+        self.output.size_in_bytes()
+            + self
+                .layers
+                .iter()
+                .map(|l| l.qkv.quantized.size_in_bytes() + l.output.quantized.size_in_bytes() + l.gate_up.quantized.size_in_bytes() + l.down.quantized.size_in_bytes())
+                .sum::<usize>()
+    }
+
+    /// Evaluates `tokens` after what `sequence` holds and returns the logits of the last one.
+    /// Runs on the current rayon pool; call it from a blocking thread.
+    pub fn forward(&self, sequence: &mut Sequence, tokens: &[u32]) -> Result<Vec<f32>> {
+        let c = &self.config;
+        let t = tokens.len();
+        let start = sequence.tokens.len();
+        if t == 0 {
+            candle_core::bail!("nothing to evaluate");
+        }
+        if start + t > self.context_limit {
+            candle_core::bail!("{} positions exceed the context limit of {}", start + t, self.context_limit);
+        }
+        if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= c.vocab) {
+            candle_core::bail!("token id {bad} outside the vocabulary of {}", c.vocab);
+        }
+        let threads = rayon::current_num_threads();
+        let (d, kv, ff) = (c.embedding, c.kv_dim(), c.feed_forward);
+        let qkv_width = d + 2 * kv;
+        let mut x = vec![0f32; t * d];
+        for (row, &id) in x.chunks_exact_mut(d).zip(tokens) {
+            self.embeddings.dequantize_row(id as usize, row);
+        }
+        let mut normed = vec![0f32; t * d];
+        let mut qkv = vec![0f32; t * qkv_width];
+        let mut attended = vec![0f32; t * d];
+        let mut projected = vec![0f32; t * d];
+        let mut gate_up = vec![0f32; t * 2 * ff];
+        let mut hidden = vec![0f32; t * ff];
+        let mut acts = Vec::new();
+        for (layer, cache) in self.layers.iter().zip(&mut sequence.layers) {
+            rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut normed);
+            layer.qkv.forward(&normed, &mut acts, t, &mut qkv, threads);
+            for (i, row) in qkv.chunks_exact_mut(qkv_width).enumerate() {
+                let position = start + i;
+                let (q, rest) = row.split_at_mut(d);
+                let (k, v) = rest.split_at_mut(kv);
+                self.apply_rope(q, position);
+                self.apply_rope(k, position);
+                cache.k.extend_from_slice(k);
+                cache.v.extend_from_slice(v);
+            }
+            attention(c, &qkv, cache, start, t, &mut attended);
+            layer.output.forward(&attended, &mut acts, t, &mut projected, threads);
+            x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
+
+            rms_norm(&x, &layer.ffn_norm, c.rms_eps, &mut normed);
+            layer.gate_up.forward(&normed, &mut acts, t, &mut gate_up, threads);
+            // SiLU(gate) · up, with e^-gate computed in one vector pass.
+            for (gu, h) in gate_up.chunks_exact(2 * ff).zip(hidden.chunks_exact_mut(ff)) {
+                let (gate, up) = gu.split_at(ff);
+                h.iter_mut().zip(gate).for_each(|(h, g)| *h = -g);
+                vector::exp_in_place(h);
+                for ((h, g), u) in h.iter_mut().zip(gate).zip(up) {
+                    *h = g / (1.0 + *h) * u;
+                }
+            }
+            layer.down.forward(&hidden, &mut acts, t, &mut projected, threads);
+            x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
+        }
+        let last = &x[(t - 1) * d..];
+        let mut last_normed = vec![0f32; d];
+        rms_norm(last, &self.output_norm, c.rms_eps, &mut last_normed);
+        quantize_activations(&last_normed, &mut acts);
+        let mut logits = vec![0f32; c.vocab];
+        self.output.matvec(&acts, &mut logits);
+        sequence.tokens.extend_from_slice(tokens);
+        Ok(logits)
+    }
+
+    /// Rotates each head's consecutive pairs `(x[2i], x[2i+1])` by `position · θ_i` (GGUF llama
+    /// weights are permuted for this interleaved form).
+    fn apply_rope(&self, x: &mut [f32], position: usize) {
+        let half = self.config.head_dim() / 2;
+        let table = &self.rope[position * half * 2..(position + 1) * half * 2];
+        for head in x.chunks_exact_mut(2 * half) {
+            for (pair, cs) in head.chunks_exact_mut(2).zip(table.chunks_exact(2)) {
+                let (a, b) = (pair[0], pair[1]);
+                pair[0] = a * cs[0] - b * cs[1];
+                pair[1] = a * cs[1] + b * cs[0];
+            }
+        }
+    }
+}
+
+fn rope_table(head_dim: usize, base: f32, positions: usize) -> Vec<f32> {
+    let half = head_dim / 2;
+    let mut table = Vec::with_capacity(positions * half * 2);
+    for p in 0..positions {
+        for i in 0..half {
+            let theta = p as f32 * base.powf(-((2 * i) as f32) / head_dim as f32);
+            table.push(theta.cos());
+            table.push(theta.sin());
+        }
+    }
+    table
+}
+
+/// `out = x / rms(x) * weight`, row by row.
+fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    let d = weight.len();
+    for (x, out) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+        let mean_square = x.iter().map(|v| v * v).sum::<f32>() / d as f32;
+        let scale = 1.0 / (mean_square + eps).sqrt();
+        for ((o, v), w) in out.iter_mut().zip(x).zip(weight) {
+            *o = v * scale * w;
+        }
+    }
+}
+
+/// Causal attention of `t` new queries (rows of `qkv`, positions `start..start + t`) over the
+/// cache.
+fn attention(c: &LlamaConfig, qkv: &[f32], cache: &LayerCache, start: usize, t: usize, out: &mut [f32]) {
+    if t == 1 {
+        decode_attention(c, qkv, cache, out);
+    } else {
+        prompt_attention(c, qkv, cache, start, t, out);
+    }
+}
+
+/// One query per head: one task per key/value head, which serves its whole group of query heads
+/// while each cached key and value row is read once.
+fn decode_attention(c: &LlamaConfig, q: &[f32], cache: &LayerCache, out: &mut [f32]) {
+    let (kv, hd) = (c.kv_dim(), c.head_dim());
+    let group = c.heads / c.kv_heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let positions = cache.k.len() / kv;
+    out[..c.embedding].par_chunks_mut(group * hd).enumerate().for_each(|(g, out)| {
+        let kv_offset = g * hd;
+        let queries = &q[g * group * hd..(g + 1) * group * hd];
+        let mut scores = vec![0f32; group * positions];
+        vector::group_scores(queries, hd, &cache.k, kv, kv_offset, positions, scale, &mut scores);
+        for row in scores.chunks_exact_mut(positions) {
+            softmax_in_place(row);
+        }
+        vector::group_values(&scores, &cache.v, kv, kv_offset, positions, hd, out);
+    });
+}
+
+fn softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    row.iter_mut().for_each(|s| *s -= max);
+    vector::exp_in_place(row);
+    let inverse = 1.0 / row.iter().sum::<f32>();
+    row.iter_mut().for_each(|s| *s *= inverse);
+}
+
+/// Many queries: per query head, scores and weighted values as two GEMMs, the causal mask
+/// applied between them; one task per query head.
+fn prompt_attention(c: &LlamaConfig, qkv: &[f32], cache: &LayerCache, start: usize, t: usize, out: &mut [f32]) {
+    let (d, kv, hd) = (c.embedding, c.kv_dim(), c.head_dim());
+    let qkv_width = d + 2 * kv;
+    let group = c.heads / c.kv_heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let total = start + t;
+    let per_head: Vec<Vec<f32>> = (0..c.heads)
+        .into_par_iter()
+        .map(|h| {
+            let kv_offset = (h / group) * hd;
+            let mut scores = vec![0f32; t * total];
+            // scores (t × total) = Q_h (t × hd) · K_hᵀ (hd × total)
+            dense::matmul(
+                (t, total, hd),
+                &mut scores,
+                View::rows(0, total),
+                qkv,
+                View { offset: h * hd, row_stride: qkv_width, col_stride: 1 },
+                &cache.k,
+                View { offset: kv_offset, row_stride: 1, col_stride: kv },
+                false,
+                1,
+            );
+            for (i, row) in scores.chunks_exact_mut(total).enumerate() {
+                let visible = start + i + 1;
+                row[..visible].iter_mut().for_each(|s| *s *= scale);
+                softmax_in_place(&mut row[..visible]);
+                row[visible..].iter_mut().for_each(|s| *s = 0.0);
+            }
+            // out_h (t × hd) = P (t × total) · V_h (total × hd)
+            let mut head_out = vec![0f32; t * hd];
+            dense::matmul(
+                (t, hd, total),
+                &mut head_out,
+                View::rows(0, hd),
+                &scores,
+                View::rows(0, total),
+                &cache.v,
+                View { offset: kv_offset, row_stride: kv, col_stride: 1 },
+                false,
+                1,
+            );
+            head_out
+        })
+        .collect();
+    for (h, head_out) in per_head.iter().enumerate() {
+        for (i, row) in head_out.chunks_exact(hd).enumerate() {
+            out[i * d + h * hd..i * d + (h + 1) * hd].copy_from_slice(row);
+        }
+    }
+}
+
+/// Keys and values of every evaluated position of one layer, `kv_dim` floats per position.
+#[derive(Debug, Clone, Default)]
+struct LayerCache {
+    k: Vec<f32>,
+    v: Vec<f32>,
+}
+
+/// One sequence's state: the tokens evaluated so far and their keys/values per layer.
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    layers: Vec<LayerCache>,
+    tokens: Vec<u32>,
+}
+
+impl Sequence {
+    /// Tokens evaluated so far.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    /// Forgets everything after the first `len` tokens (to reuse a shared prefix).
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.tokens.len() {
+            return;
+        }
+        let per_position = self.layers.first().map_or(0, |l| if self.tokens.is_empty() { 0 } else { l.k.len() / self.tokens.len() });
+        for layer in &mut self.layers {
+            layer.k.truncate(len * per_position);
+            layer.v.truncate(len * per_position);
+        }
+        self.tokens.truncate(len);
+    }
+
+    /// Bytes held by the KV cache.
+    pub fn size_in_bytes(&self) -> usize {
+        self.layers.iter().map(|l| (l.k.len() + l.v.len()) * 4).sum()
+    }
+}
+
+impl NativeLlama {
+    /// Drops the dense prefill copies: prompts then run on the quantized batched product (less
+    /// memory, slower prompts).
+    pub fn drop_dense_weights(&mut self) {
+        for layer in &mut self.layers {
+            for linear in [&mut layer.qkv, &mut layer.output, &mut layer.gate_up, &mut layer.down] {
+                linear.dense = None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::gguf_llama::tests::smollm2_path;
+    use candle_core::Tensor;
+    use candle_transformers::models::quantized_llama::ModelWeights;
+
+    fn load() -> (NativeLlama, ModelWeights, Vec<u32>) {
+        let path = smollm2_path();
+        let mut file = std::fs::File::open(&path).expect("open");
+        let content = Content::read(&mut file).expect("gguf");
+        let native = NativeLlama::load(&content, &mut file, 2048).expect("native");
+        let tokenizer = crate::model::tokenizer::from_gguf(&content).expect("tokenizer");
+        let reference = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).expect("candle");
+        let prompt = "def fibonacci(n):\n    if n <= 1:\n        return n\n    return fibonacci(n - 1) +";
+        let tokens = tokenizer.encode(prompt, false).expect("encode").get_ids().to_vec();
+        (native, reference, tokens)
+    }
+
+    fn softmax(logits: &[f32]) -> Vec<f32> {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+        let sum: f32 = exp.iter().sum();
+        exp.into_iter().map(|e| e / sum).collect()
+    }
+
+    fn argmax(v: &[f32]) -> usize {
+        v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).expect("non-empty")
+    }
+
+    /// The native engine computes the same distribution as candle's quantized llama (which
+    /// follows GGML's reference), for a prompt and for the decode step after it.
+    fn assert_close(native: &[f32], reference: &[f32]) {
+        assert_eq!(argmax(native), argmax(reference));
+        let (p, q) = (softmax(native), softmax(reference));
+        let worst = p.iter().zip(&q).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 0.02, "largest probability difference {worst}");
+    }
+
+    #[test]
+    fn matches_candle_on_prefill_and_decode_with_both_prompt_paths() {
+        let (mut native, mut reference, tokens) = load();
+        let input = Tensor::new(tokens.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+        let expected_prefill = reference.forward(&input, 0).unwrap().squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+        let next = argmax(&expected_prefill) as u32;
+        let step = Tensor::new(&[next], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+        let expected_decode = reference.forward(&step, tokens.len()).unwrap().squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+
+        for dense in [true, false] {
+            if !dense {
+                native.drop_dense_weights();
+            }
+            let mut sequence = native.new_sequence();
+            let prefill = native.forward(&mut sequence, &tokens).unwrap();
+            assert_close(&prefill, &expected_prefill);
+            let decode = native.forward(&mut sequence, &[next]).unwrap();
+            assert_close(&decode, &expected_decode);
+            assert_eq!(sequence.tokens().len(), tokens.len() + 1);
+        }
+    }
+
+    #[test]
+    fn truncating_a_sequence_replays_the_same_logits() {
+        let (native, _, tokens) = load();
+        let mut sequence = native.new_sequence();
+        native.forward(&mut sequence, &tokens).unwrap();
+        let cold = native.forward(&mut sequence, &[tokens[0]]).unwrap();
+        sequence.truncate(tokens.len());
+        let warm = native.forward(&mut sequence, &[tokens[0]]).unwrap();
+        assert_eq!(cold, warm);
+    }
+
+    #[test]
+    fn out_of_range_input_is_an_error_not_a_panic() {
+        let (native, _, _) = load();
+        let mut sequence = native.new_sequence();
+        assert!(native.forward(&mut sequence, &[u32::MAX]).is_err());
+        assert!(native.forward(&mut sequence, &[]).is_err());
+        assert!(native.forward(&mut sequence, &vec![1; 2049]).is_err());
+    }
+}

@@ -1,0 +1,477 @@
+//! Quantized weight matrices and their dot products with quantized activations — the decode hot
+//! path. Weights stay in the GGUF file's own block formats (Q4_1, Q8_0: the same bytes llama.cpp
+//! reads), anything else is re-quantized to Q8_0 at load. Activations are quantized once per
+//! matrix-vector product to 8-bit blocks, so each block's dot product is integer multiply-adds
+//! (`vpmaddubsw` on AVX2) and one fused multiply-add of the scales.
+//!
+//! The AVX2 kernels are the only `unsafe` code of the worker: `std::arch` intrinsics behind a
+//! runtime CPU check, reading whole blocks through references whose layout is fixed by `repr(C)`.
+//! The scalar kernels are the specification; a test holds the two to the same results.
+
+#![allow(unsafe_code)]
+
+use half::f16;
+use rayon::prelude::*;
+
+/// Elements per quantization block (every format here).
+pub const BLOCK: usize = 32;
+
+/// 32 weights as `d * q + m`, `q` in 0..16, two per byte: byte `j` holds element `j` in its low
+/// nibble and element `j + 16` in its high nibble (GGML's Q4_1).
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct BlockQ4_1 {
+    d: u16,
+    m: u16,
+    qs: [u8; 16],
+}
+
+/// 32 weights as `d * q`, `q` a signed byte (GGML's Q8_0).
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct BlockQ8_0 {
+    d: u16,
+    qs: [i8; 32],
+}
+
+/// 32 activations as `d * q`, with `s = d * Σq` precomputed for Q4_1's offset term (GGML's Q8_1,
+/// with f32 scales).
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+pub struct ActBlock {
+    d: f32,
+    s: f32,
+    qs: [i8; 32],
+}
+
+/// The storage of a quantized matrix: `rows` rows of `cols / 32` blocks each.
+#[derive(Debug, Clone)]
+enum Blocks {
+    Q4_1(Vec<BlockQ4_1>),
+    Q8_0(Vec<BlockQ8_0>),
+}
+
+/// A row-major quantized matrix (`rows` output features × `cols` inputs).
+#[derive(Debug, Clone)]
+pub struct QMatrix {
+    rows: usize,
+    cols: usize,
+    blocks: Blocks,
+}
+
+/// Whether the AVX2+FMA+F16C kernels can run on this CPU (checked once).
+pub(crate) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *DETECTED.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("f16c")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+impl QMatrix {
+    /// Takes GGUF Q4_1 bytes (20 per block) as they are.
+    pub fn from_q4_1_bytes(rows: usize, cols: usize, bytes: &[u8]) -> Self {
+        assert_eq!(cols % BLOCK, 0, "Q4_1 rows must be whole blocks");
+        assert_eq!(bytes.len(), rows * cols / BLOCK * 20, "Q4_1 size");
+        let blocks = bytes
+            .chunks_exact(20)
+            .map(|b| BlockQ4_1 {
+                d: u16::from_le_bytes([b[0], b[1]]),
+                m: u16::from_le_bytes([b[2], b[3]]),
+                qs: b[4..20].try_into().expect("16 bytes"),
+            })
+            .collect();
+        Self { rows, cols, blocks: Blocks::Q4_1(blocks) }
+    }
+
+    /// Takes GGUF Q8_0 bytes (34 per block) as they are.
+    pub fn from_q8_0_bytes(rows: usize, cols: usize, bytes: &[u8]) -> Self {
+        assert_eq!(cols % BLOCK, 0, "Q8_0 rows must be whole blocks");
+        assert_eq!(bytes.len(), rows * cols / BLOCK * 34, "Q8_0 size");
+        let blocks = bytes
+            .chunks_exact(34)
+            .map(|b| {
+                let mut qs = [0i8; 32];
+                for (q, &byte) in qs.iter_mut().zip(&b[2..34]) {
+                    *q = byte as i8;
+                }
+                BlockQ8_0 { d: u16::from_le_bytes([b[0], b[1]]), qs }
+            })
+            .collect();
+        Self { rows, cols, blocks: Blocks::Q8_0(blocks) }
+    }
+
+    /// Quantizes f32 weights (row-major) to Q8_0: the format for every source type without a
+    /// kernel of its own (near-lossless from any 4–8-bit source).
+    pub fn quantize_q8_0(rows: usize, cols: usize, weights: &[f32]) -> Self {
+        assert_eq!(cols % BLOCK, 0, "rows must be whole blocks");
+        assert_eq!(weights.len(), rows * cols);
+        let blocks = weights
+            .chunks_exact(BLOCK)
+            .map(|x| {
+                let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
+                let d = amax / 127.0;
+                let inv = if d == 0.0 { 0.0 } else { 1.0 / d };
+                let mut qs = [0i8; 32];
+                for (q, v) in qs.iter_mut().zip(x) {
+                    *q = (v * inv).round() as i8;
+                }
+                BlockQ8_0 { d: f16::from_f32(d).to_bits(), qs }
+            })
+            .collect();
+        Self { rows, cols, blocks: Blocks::Q8_0(blocks) }
+    }
+
+    /// Stacks matrices with the same column count (e.g. Q, K and V) into one, so one product
+    /// computes all three; mixed formats are re-quantized to Q8_0.
+    pub fn stack(parts: Vec<QMatrix>) -> Self {
+        let cols = parts[0].cols;
+        assert!(parts.iter().all(|p| p.cols == cols), "stacked matrices must share their column count");
+        let rows = parts.iter().map(|p| p.rows).sum();
+        let all_q4 = parts.iter().all(|p| matches!(p.blocks, Blocks::Q4_1(_)));
+        let all_q8 = parts.iter().all(|p| matches!(p.blocks, Blocks::Q8_0(_)));
+        let blocks = if all_q4 {
+            Blocks::Q4_1(parts.into_iter().flat_map(|p| if let Blocks::Q4_1(b) = p.blocks { b } else { unreachable!() }).collect())
+        } else if all_q8 {
+            Blocks::Q8_0(parts.into_iter().flat_map(|p| if let Blocks::Q8_0(b) = p.blocks { b } else { unreachable!() }).collect())
+        } else {
+            let dense: Vec<f32> = parts.iter().flat_map(QMatrix::dequantize).collect();
+            return Self::quantize_q8_0(rows, cols, &dense);
+        };
+        Self { rows, cols, blocks }
+    }
+
+    /// Output features.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Input features.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Bytes of weight data (what one matrix-vector product streams from memory).
+    pub fn size_in_bytes(&self) -> usize {
+        match &self.blocks {
+            Blocks::Q4_1(b) => b.len() * size_of::<BlockQ4_1>(),
+            Blocks::Q8_0(b) => b.len() * size_of::<BlockQ8_0>(),
+        }
+    }
+
+    /// The matrix as f32, row-major (for the dense prefill path and for tests).
+    pub fn dequantize(&self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.rows * self.cols);
+        match &self.blocks {
+            Blocks::Q4_1(blocks) => {
+                for b in blocks {
+                    let (d, m) = (f16::from_bits(b.d).to_f32(), f16::from_bits(b.m).to_f32());
+                    out.extend(b.qs.iter().map(|q| d * f32::from(q & 0x0F) + m));
+                    out.extend(b.qs.iter().map(|q| d * f32::from(q >> 4) + m));
+                }
+            }
+            Blocks::Q8_0(blocks) => {
+                for b in blocks {
+                    let d = f16::from_bits(b.d).to_f32();
+                    out.extend(b.qs.iter().map(|&q| d * f32::from(q)));
+                }
+            }
+        }
+        out
+    }
+
+    /// One row as f32 (an embedding lookup).
+    pub fn dequantize_row(&self, row: usize, out: &mut [f32]) {
+        let per_row = self.cols / BLOCK;
+        let range = row * per_row..(row + 1) * per_row;
+        match &self.blocks {
+            Blocks::Q4_1(blocks) => {
+                for (b, o) in blocks[range].iter().zip(out.chunks_exact_mut(BLOCK)) {
+                    let (d, m) = (f16::from_bits(b.d).to_f32(), f16::from_bits(b.m).to_f32());
+                    for (j, q) in b.qs.iter().enumerate() {
+                        o[j] = d * f32::from(q & 0x0F) + m;
+                        o[j + 16] = d * f32::from(q >> 4) + m;
+                    }
+                }
+            }
+            Blocks::Q8_0(blocks) => {
+                for (b, o) in blocks[range].iter().zip(out.chunks_exact_mut(BLOCK)) {
+                    let d = f16::from_bits(b.d).to_f32();
+                    for (o, &q) in o.iter_mut().zip(&b.qs) {
+                        *o = d * f32::from(q);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `out[r] = row_r · x` for every row, `x` quantized with [`quantize_activations`]; rows are
+    /// split across the current rayon pool.
+    pub fn matvec(&self, x: &[ActBlock], out: &mut [f32]) {
+        assert_eq!(x.len(), self.cols / BLOCK, "activation blocks");
+        assert_eq!(out.len(), self.rows, "output rows");
+        let chunk = (self.rows / (4 * rayon::current_num_threads())).clamp(16, 1024);
+        out.par_chunks_mut(chunk).enumerate().for_each(|(c, out)| self.rows_dot(c * chunk, x, out));
+    }
+
+    /// `out[t][r] = row_r · x_t` for `tokens` activation rows (the quantized prefill path): each
+    /// weight row is read once for all tokens while it is in cache.
+    pub fn matmul(&self, x: &[ActBlock], tokens: usize, out: &mut [f32]) {
+        let per_row = self.cols / BLOCK;
+        assert_eq!(x.len(), tokens * per_row, "activation blocks");
+        assert_eq!(out.len(), tokens * self.rows, "output size");
+        let chunk = (self.rows / (4 * rayon::current_num_threads())).clamp(8, 256);
+        let mut transposed = vec![0f32; self.rows * tokens];
+        transposed.par_chunks_mut(chunk * tokens).enumerate().for_each(|(c, block)| {
+            let mut one = vec![0f32; 1];
+            for (i, per_token) in block.chunks_exact_mut(tokens).enumerate() {
+                for (t, o) in per_token.iter_mut().enumerate() {
+                    self.rows_dot(c * chunk + i, &x[t * per_row..(t + 1) * per_row], &mut one);
+                    *o = one[0];
+                }
+            }
+        });
+        for r in 0..self.rows {
+            for t in 0..tokens {
+                out[t * self.rows + r] = transposed[r * tokens + t];
+            }
+        }
+    }
+
+    /// Dot products of rows `first..first + out.len()` with `x`.
+    fn rows_dot(&self, first: usize, x: &[ActBlock], out: &mut [f32]) {
+        let per_row = self.cols / BLOCK;
+        let fast = has_avx2();
+        for (i, o) in out.iter_mut().enumerate() {
+            let range = (first + i) * per_row..(first + i + 1) * per_row;
+            *o = match &self.blocks {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `has_avx2` checked the CPU features the kernel is compiled for.
+                Blocks::Q4_1(b) if fast => unsafe { avx2::dot_q4_1(&b[range], x) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above.
+                Blocks::Q8_0(b) if fast => unsafe { avx2::dot_q8_0(&b[range], x) },
+                Blocks::Q4_1(b) => scalar::dot_q4_1(&b[range], x),
+                Blocks::Q8_0(b) => scalar::dot_q8_0(&b[range], x),
+            };
+        }
+    }
+}
+
+/// Quantizes activations to 8-bit blocks (round to nearest, scale = max |x| / 127), as GGML's Q8_1.
+pub fn quantize_activations(x: &[f32], out: &mut Vec<ActBlock>) {
+    assert_eq!(x.len() % BLOCK, 0, "activations must be whole blocks");
+    out.clear();
+    out.extend(x.chunks_exact(BLOCK).map(|x| {
+        let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
+        let d = amax / 127.0;
+        let inv = if d == 0.0 { 0.0 } else { 1.0 / d };
+        let mut qs = [0i8; 32];
+        let mut sum = 0i32;
+        for (q, v) in qs.iter_mut().zip(x) {
+            *q = (v * inv).round() as i8;
+            sum += i32::from(*q);
+        }
+        ActBlock { d, s: d * sum as f32, qs }
+    }));
+}
+
+/// The reference kernels: plain Rust, any CPU.
+mod scalar {
+    use super::*;
+
+    pub fn dot_q4_1(w: &[BlockQ4_1], x: &[ActBlock]) -> f32 {
+        w.iter()
+            .zip(x)
+            .map(|(w, x)| {
+                let (d, m) = (f16::from_bits(w.d).to_f32(), f16::from_bits(w.m).to_f32());
+                let mut sum = 0i32;
+                for (j, q) in w.qs.iter().enumerate() {
+                    sum += i32::from(q & 0x0F) * i32::from(x.qs[j]) + i32::from(q >> 4) * i32::from(x.qs[j + 16]);
+                }
+                d * x.d * sum as f32 + m * x.s
+            })
+            .sum()
+    }
+
+    pub fn dot_q8_0(w: &[BlockQ8_0], x: &[ActBlock]) -> f32 {
+        w.iter()
+            .zip(x)
+            .map(|(w, x)| {
+                let sum: i32 = w.qs.iter().zip(&x.qs).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
+                f16::from_bits(w.d).to_f32() * x.d * sum as f32
+            })
+            .sum()
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{ActBlock, BlockQ4_1, BlockQ8_0};
+    use std::arch::x86_64::*;
+
+    /// Horizontal sum of 8 lanes.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    fn hsum(v: __m256) -> f32 {
+        let lo = _mm256_castps256_ps128(v);
+        let hi = _mm256_extractf128_ps::<1>(v);
+        let s = _mm_add_ps(lo, hi);
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        _mm_cvtss_f32(s)
+    }
+
+    /// Σ over 32 lanes of unsigned `a` × signed `b`, as 8 f32 partial sums.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    fn mul_sum_us8(a: __m256i, b: __m256i) -> __m256 {
+        let pairs = _mm256_maddubs_epi16(a, b);
+        _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+    }
+
+    /// Two f16 scales to f32.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    fn halves(a: u16, b: u16) -> (f32, f32) {
+        let v = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, 0, 0, b as i16, a as i16));
+        (_mm_cvtss_f32(v), _mm_cvtss_f32(_mm_movehdup_ps(v)))
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C; `w` and `x` have the same length.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dot_q4_1(w: &[BlockQ4_1], x: &[ActBlock]) -> f32 {
+        let mut acc = _mm256_setzero_ps();
+        let mut offsets = 0f32;
+        let low_nibbles = _mm256_set1_epi8(0x0F);
+        for (w, x) in w.iter().zip(x) {
+            let (d, m) = halves(w.d, w.m);
+            offsets += m * x.s;
+            // SAFETY: `qs` is 16 bytes and `x.qs` 32; unaligned loads read exactly those.
+            let packed = unsafe { _mm_loadu_si128(w.qs.as_ptr().cast()) };
+            let both = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(packed), _mm_srli_epi16::<4>(packed));
+            let qw = _mm256_and_si256(both, low_nibbles);
+            let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), mul_sum_us8(qw, qx), acc);
+        }
+        hsum(acc) + offsets
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C; `w` and `x` have the same length.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dot_q8_0(w: &[BlockQ8_0], x: &[ActBlock]) -> f32 {
+        let mut acc = _mm256_setzero_ps();
+        for (w, x) in w.iter().zip(x) {
+            let (d, _) = halves(w.d, 0);
+            // SAFETY: both `qs` are 32 bytes; unaligned loads read exactly those.
+            let qw = unsafe { _mm256_loadu_si256(w.qs.as_ptr().cast()) };
+            let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
+            // |w| × (x with w's sign): maddubs needs one unsigned operand.
+            let dot = mul_sum_us8(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), dot, acc);
+        }
+        hsum(acc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pseudo_random(n: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn q4_1_bytes(rows: usize, cols: usize, seed: u32) -> Vec<u8> {
+        let values = pseudo_random(rows * cols, seed);
+        let mut bytes = Vec::new();
+        for block in values.chunks_exact(BLOCK) {
+            let min = block.iter().copied().fold(f32::INFINITY, f32::min);
+            let max = block.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let d = (max - min) / 15.0;
+            bytes.extend(f16::from_f32(d).to_le_bytes());
+            bytes.extend(f16::from_f32(min).to_le_bytes());
+            for j in 0..16 {
+                let q = |v: f32| ((v - min) / d).round().clamp(0.0, 15.0) as u8;
+                bytes.push(q(block[j]) | (q(block[j + 16]) << 4));
+            }
+        }
+        bytes
+    }
+
+    fn exact_dot(w: &QMatrix, x: &[f32]) -> Vec<f32> {
+        let dense = w.dequantize();
+        dense.chunks_exact(w.cols()).map(|row| row.iter().zip(x).map(|(a, b)| a * b).sum()).collect()
+    }
+
+    #[test]
+    fn kernels_match_the_reference_and_the_exact_product() {
+        let (rows, cols) = (37, 8 * BLOCK);
+        let x = pseudo_random(cols, 7);
+        let mut acts = Vec::new();
+        quantize_activations(&x, &mut acts);
+        for matrix in [
+            QMatrix::from_q4_1_bytes(rows, cols, &q4_1_bytes(rows, cols, 3)),
+            QMatrix::quantize_q8_0(rows, cols, &pseudo_random(rows * cols, 5)),
+        ] {
+            let mut fast = vec![0f32; rows];
+            matrix.matvec(&acts, &mut fast);
+            let exact = exact_dot(&matrix, &x);
+            for r in 0..rows {
+                let range = r * cols / BLOCK..(r + 1) * cols / BLOCK;
+                let reference = match &matrix.blocks {
+                    Blocks::Q4_1(b) => scalar::dot_q4_1(&b[range], &acts),
+                    Blocks::Q8_0(b) => scalar::dot_q8_0(&b[range], &acts),
+                };
+                assert!((fast[r] - reference).abs() <= 1e-4 * (1.0 + reference.abs()), "row {r}: {} vs {reference}", fast[r]);
+                // 8-bit activations: a few hundredths on a 256-term product of magnitude ~5.
+                assert!((fast[r] - exact[r]).abs() < 0.2, "row {r}: {} vs exact {}", fast[r], exact[r]);
+            }
+        }
+    }
+
+    #[test]
+    fn matmul_equals_one_matvec_per_token() {
+        let (rows, cols, tokens) = (50, 4 * BLOCK, 3);
+        let matrix = QMatrix::from_q4_1_bytes(rows, cols, &q4_1_bytes(rows, cols, 11));
+        let x = pseudo_random(tokens * cols, 13);
+        let mut acts = Vec::new();
+        quantize_activations(&x, &mut acts);
+        let mut batched = vec![0f32; tokens * rows];
+        matrix.matmul(&acts, tokens, &mut batched);
+        for t in 0..tokens {
+            let mut single = vec![0f32; rows];
+            matrix.matvec(&acts[t * cols / BLOCK..(t + 1) * cols / BLOCK], &mut single);
+            assert_eq!(&batched[t * rows..(t + 1) * rows], single.as_slice());
+        }
+    }
+
+    #[test]
+    fn stacking_keeps_rows_in_order_and_requantizes_mixed_formats() {
+        let cols = 2 * BLOCK;
+        let a = QMatrix::from_q4_1_bytes(3, cols, &q4_1_bytes(3, cols, 1));
+        let b = QMatrix::quantize_q8_0(2, cols, &pseudo_random(2 * cols, 2));
+        let expected: Vec<f32> = a.dequantize().into_iter().chain(b.dequantize()).collect();
+        let stacked = QMatrix::stack(vec![a, b]);
+        assert_eq!(stacked.rows(), 5);
+        for (got, want) in stacked.dequantize().iter().zip(&expected) {
+            assert!((got - want).abs() < 0.01, "{got} vs {want}");
+        }
+    }
+}

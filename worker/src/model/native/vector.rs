@@ -1,0 +1,269 @@
+//! f32 vector kernels of the attention inner loops (query·key, weighted sum of values), with an
+//! AVX2+FMA path chosen at run time: the portable build targets baseline x86-64 (SSE2), where these
+//! loops run at a quarter of the width.
+
+#![allow(unsafe_code)]
+
+/// `Σ a[i]·b[i]`.
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if super::quant::has_avx2() {
+        // SAFETY: the CPU supports the features `avx2::dot` is compiled for; lengths are equal.
+        return unsafe { avx2::dot(a, b) };
+    }
+    let mut lanes = [0f32; 8];
+    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// `y[i] += alpha·x[i]`.
+#[inline]
+pub fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
+    assert_eq!(x.len(), y.len());
+    #[cfg(target_arch = "x86_64")]
+    if super::quant::has_avx2() {
+        // SAFETY: as above.
+        return unsafe { avx2::axpy(y, alpha, x) };
+    }
+    y.iter_mut().zip(x).for_each(|(y, x)| *y += alpha * x);
+}
+
+/// Attention scores of a group of query heads sharing one key head: for every cached position
+/// `p`, `scores[h · positions + p] = scale · queries_h · key_p`, where `key_p` is
+/// `keys[p · stride + offset ..][..head_dim]`. One call per group keeps the loop in one SIMD
+/// function instead of a call per 64-float dot product.
+#[allow(clippy::too_many_arguments)]
+pub fn group_scores(queries: &[f32], head_dim: usize, keys: &[f32], stride: usize, offset: usize, positions: usize, scale: f32, scores: &mut [f32]) {
+    let group = queries.len() / head_dim;
+    assert_eq!(scores.len(), group * positions);
+    assert!(positions == 0 || (positions - 1) * stride + offset + head_dim <= keys.len());
+    #[cfg(target_arch = "x86_64")]
+    if super::quant::has_avx2() && head_dim % 8 == 0 {
+        // SAFETY: features checked; every key row read lies inside `keys` (asserted above).
+        return unsafe { avx2::group_scores(queries, head_dim, keys, stride, offset, positions, scale, scores) };
+    }
+    for p in 0..positions {
+        let key = &keys[p * stride + offset..p * stride + offset + head_dim];
+        for (h, query) in queries.chunks_exact(head_dim).enumerate() {
+            scores[h * positions + p] = dot(query, key) * scale;
+        }
+    }
+}
+
+/// The attention output of a group: `out_h = Σ_p weights[h · positions + p] · value_p`, value rows
+/// laid out as the keys of [`group_scores`].
+#[allow(clippy::too_many_arguments)]
+pub fn group_values(weights: &[f32], values: &[f32], stride: usize, offset: usize, positions: usize, head_dim: usize, out: &mut [f32]) {
+    assert_eq!(weights.len(), out.len() / head_dim * positions);
+    assert!(positions == 0 || (positions - 1) * stride + offset + head_dim <= values.len());
+    #[cfg(target_arch = "x86_64")]
+    if super::quant::has_avx2() && head_dim % 8 == 0 && head_dim <= 256 {
+        // SAFETY: as above.
+        return unsafe { avx2::group_values(weights, values, stride, offset, positions, head_dim, out) };
+    }
+    out.fill(0.0);
+    for (h, head_out) in out.chunks_exact_mut(head_dim).enumerate() {
+        for p in 0..positions {
+            axpy(head_out, weights[h * positions + p], &values[p * stride + offset..p * stride + offset + head_dim]);
+        }
+    }
+}
+
+/// `x[i] = e^x[i]` (relative error below 1e-6 on the softmax and SiLU ranges; inputs clamped to
+/// [-87, 88], where the result stays a normal f32). libm's `expf` is a call per element, which at ~150,000
+/// softmax entries per token was a tenth of the decode time.
+pub fn exp_in_place(x: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::quant::has_avx2() {
+        // SAFETY: features checked.
+        return unsafe { avx2::exp_in_place(x) };
+    }
+    x.iter_mut().for_each(|v| *v = clamped_exp(*v));
+}
+
+/// The scalar form of the vector kernel's contract, so a slice's tail matches its body.
+fn clamped_exp(x: f32) -> f32 {
+    x.clamp(-87.0, 88.0).exp()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// Cephes' single-precision exp: `2^n · p(r)` with `x = n·ln2 + r`, `|r| ≤ ln2/2`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn exp8(x: __m256) -> __m256 {
+        let x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0)), _mm256_set1_ps(88.0));
+        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)));
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
+        let mut y = _mm256_set1_ps(1.987_569_1e-4);
+        for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.5] {
+            y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(c));
+        }
+        let y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(y, r), r, r), _mm256_set1_ps(1.0));
+        // 2^n from its exponent bits; the clamp keeps n in [-126, 127].
+        let n_int = _mm256_cvtps_epi32(n);
+        _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n_int, _mm256_set1_epi32(127)))))
+    }
+
+    /// # Safety
+    /// AVX2 and FMA must be available.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn exp_in_place(x: &mut [f32]) {
+        let n = x.len() / 8 * 8;
+        for i in (0..n).step_by(8) {
+            // SAFETY: `i + 8 <= n <= x.len()`.
+            unsafe {
+                let p = x.as_mut_ptr().add(i);
+                _mm256_storeu_ps(p, exp8(_mm256_loadu_ps(p)));
+            }
+        }
+        x[n..].iter_mut().for_each(|v| *v = super::clamped_exp(*v));
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn hsum(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+    }
+
+    /// # Safety
+    /// AVX2 and FMA must be available; `head_dim % 8 == 0`; every key row read is in bounds.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn group_scores(queries: &[f32], head_dim: usize, keys: &[f32], stride: usize, offset: usize, positions: usize, scale: f32, scores: &mut [f32]) {
+        for p in 0..positions {
+            // SAFETY: the caller asserted `p * stride + offset + head_dim <= keys.len()`.
+            let key = unsafe { keys.as_ptr().add(p * stride + offset) };
+            for (h, query) in queries.chunks_exact(head_dim).enumerate() {
+                let mut acc = _mm256_setzero_ps();
+                for i in (0..head_dim).step_by(8) {
+                    // SAFETY: `i + 8 <= head_dim`, inside both the key row and `query`.
+                    unsafe { acc = _mm256_fmadd_ps(_mm256_loadu_ps(query.as_ptr().add(i)), _mm256_loadu_ps(key.add(i)), acc) };
+                }
+                scores[h * positions + p] = hsum(acc) * scale;
+            }
+        }
+    }
+
+    /// # Safety
+    /// AVX2 and FMA must be available; `head_dim % 8 == 0` and `<= 256`; every value row read is
+    /// in bounds.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn group_values(weights: &[f32], values: &[f32], stride: usize, offset: usize, positions: usize, head_dim: usize, out: &mut [f32]) {
+        let lanes = head_dim / 8;
+        for (h, head_out) in out.chunks_exact_mut(head_dim).enumerate() {
+            // The head's output stays in registers while value rows stream past.
+            let mut acc = [_mm256_setzero_ps(); 32];
+            for p in 0..positions {
+                let w = _mm256_set1_ps(weights[h * positions + p]);
+                // SAFETY: the caller asserted the row is inside `values`.
+                let row = unsafe { values.as_ptr().add(p * stride + offset) };
+                for (l, a) in acc[..lanes].iter_mut().enumerate() {
+                    // SAFETY: `8 * l + 8 <= head_dim`.
+                    unsafe { *a = _mm256_fmadd_ps(w, _mm256_loadu_ps(row.add(8 * l)), *a) };
+                }
+            }
+            for (l, a) in acc[..lanes].iter().enumerate() {
+                // SAFETY: `8 * l + 8 <= head_dim = head_out.len()`.
+                unsafe { _mm256_storeu_ps(head_out.as_mut_ptr().add(8 * l), *a) };
+            }
+        }
+    }
+
+    /// # Safety
+    /// AVX2 and FMA must be available; `a` and `b` have the same length.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len() / 8 * 8;
+        let mut acc = _mm256_setzero_ps();
+        for i in (0..n).step_by(8) {
+            // SAFETY: `i + 8 <= n <= len` for both slices.
+            let (x, y) = unsafe { (_mm256_loadu_ps(a.as_ptr().add(i)), _mm256_loadu_ps(b.as_ptr().add(i))) };
+            acc = _mm256_fmadd_ps(x, y, acc);
+        }
+        let mut lanes = [0f32; 8];
+        // SAFETY: `lanes` holds 8 floats.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        lanes.iter().sum::<f32>() + a[n..].iter().zip(&b[n..]).map(|(x, y)| x * y).sum::<f32>()
+    }
+
+    /// # Safety
+    /// AVX2 and FMA must be available; `y` and `x` have the same length.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
+        let n = y.len() / 8 * 8;
+        let a = _mm256_set1_ps(alpha);
+        for i in (0..n).step_by(8) {
+            // SAFETY: `i + 8 <= n <= len` for both slices.
+            unsafe {
+                let yv = _mm256_loadu_ps(y.as_ptr().add(i));
+                _mm256_storeu_ps(y.as_mut_ptr().add(i), _mm256_fmadd_ps(a, _mm256_loadu_ps(x.as_ptr().add(i)), yv));
+            }
+        }
+        y[n..].iter_mut().zip(&x[n..]).for_each(|(y, x)| *y += alpha * x);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_matches_libm() {
+        let inputs: Vec<f32> = (-2000..=2000).map(|i| i as f32 * 0.0437).chain([-1e30, -100.0, 0.0, 88.0, 1e30]).collect();
+        let mut fast = inputs.clone();
+        exp_in_place(&mut fast);
+        for (x, got) in inputs.iter().zip(&fast) {
+            let want = x.clamp(-87.0, 88.0).exp();
+            assert!(got.is_finite() && ((got - want) / want).abs() < 2e-6, "exp({x}) = {got}, want {want}");
+        }
+    }
+
+    #[test]
+    fn group_kernels_match_per_head_loops() {
+        let (hd, group, positions, stride, offset) = (16, 3, 5, 40, 8);
+        let queries: Vec<f32> = (0..group * hd).map(|i| (i as f32 * 0.3).sin()).collect();
+        let cache: Vec<f32> = (0..positions * stride).map(|i| (i as f32 * 0.7).cos()).collect();
+        let mut scores = vec![0f32; group * positions];
+        group_scores(&queries, hd, &cache, stride, offset, positions, 0.5, &mut scores);
+        let mut out = vec![0f32; group * hd];
+        group_values(&scores, &cache, stride, offset, positions, hd, &mut out);
+        for h in 0..group {
+            for p in 0..positions {
+                let key = &cache[p * stride + offset..p * stride + offset + hd];
+                let want: f32 = queries[h * hd..(h + 1) * hd].iter().zip(key).map(|(a, b)| a * b).sum::<f32>() * 0.5;
+                assert!((scores[h * positions + p] - want).abs() < 1e-4);
+            }
+            for i in 0..hd {
+                let want: f32 = (0..positions).map(|p| scores[h * positions + p] * cache[p * stride + offset + i]).sum();
+                assert!((out[h * hd + i] - want).abs() < 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn simd_and_tail_agree_with_the_plain_loop() {
+        let a: Vec<f32> = (0..67).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..67).map(|i| (i as f32 * 0.11).cos()).collect();
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - plain).abs() < 1e-4);
+        let mut y = b.clone();
+        axpy(&mut y, 0.5, &a);
+        for i in 0..67 {
+            assert!((y[i] - (b[i] + 0.5 * a[i])).abs() < 1e-6);
+        }
+    }
+}
