@@ -7,13 +7,17 @@
 #   health   GET /api/health: one PostgreSQL and one Redis round trip per request
 #   auth     GET /api/user/verify/check with an auth cookie — the cheapest authenticated endpoint
 #            of the contract: rate-limit counter and token lookup in Redis, the user row from PostgreSQL
+#   inference  the worker's engine on SmolLM2 (GGUF): prefill of a 512-token prompt and 64 greedy
+#            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse; when llama-cpp-python is
+#            importable (data/bench-venv, or BENCH_PYTHON) llama.cpp runs on the same ids and threads
+#            in the same run and the line carries prefill_ratio / decode_ratio (native / llama.cpp)
 . "$(dirname "${BASH_SOURCE[0]}")/scripts/lib.sh"
 . "$C4M_ROOT/scripts/infra.sh"
 cd "$C4M_ROOT"
 
-usage() { echo "usage: ./bench.sh health|auth" >&2; exit 2; }
+usage() { echo "usage: ./bench.sh health|auth|inference" >&2; exit 2; }
 [ $# -ge 1 ] || usage
-case "$1" in health|auth) ;; *) usage ;; esac
+case "$1" in health|auth|inference) ;; *) usage ;; esac
 
 THREADS="${BENCH_THREADS:-2}" CONNECTIONS="${BENCH_CONNECTIONS:-64}" DURATION="${BENCH_DURATION:-5s}" ROUNDS="${BENCH_ROUNDS:-3}"
 
@@ -62,6 +66,37 @@ run_rounds() {
   done
   SERIES=(--series "${name}_rps" "${rps[*]}" --series ping_rps "${ping[*]}" --series "${name}_p50" "${p50[*]}" --series "${name}_p99" "${p99[*]}" --series "${name}_non2xx" "${non2xx[*]}")
 }
+
+# The engine alone, then llama.cpp on the same token ids when it can be imported.
+run_inference() {
+  need_toolchain
+  ensure_models
+  local threads="${BENCH_THREADS:-2}" rounds="${BENCH_ROUNDS:-5}"
+  local model="$C4M_DATA_DIR/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+  local work; work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+  # A real source text: the project's own Rust, far more than the 512 prompt tokens.
+  cat shared/src/*.rs server/src/*.rs > "$work/source.txt"
+  info "building the release benchmark"
+  cargo build --release --locked -p code4me-worker --bin bench_inference >&2
+  info "native engine: $threads threads, $rounds rounds + warm-up"
+  local native
+  native="$(target/release/bench_inference "$model" "$work/source.txt" "$threads" "$rounds" "$work/tokens.json")"
+  local python="${BENCH_PYTHON:-}"
+  if [ -z "$python" ]; then
+    if [ -x "$C4M_DATA_DIR/bench-venv/bin/python" ]; then python="$C4M_DATA_DIR/bench-venv/bin/python"; else python=python3; fi
+  fi
+  if "$python" -c "import llama_cpp, numpy" 2>/dev/null; then
+    info "llama.cpp (llama-cpp-python via $python): same ids, $threads threads"
+    "$python" bench/llama_cpp_inference.py --model "$model" --tokens "$work/tokens.json" --native "$native" \
+      --threads "$threads" --rounds "$rounds"
+  else
+    warn "llama-cpp-python is not importable by $python: no ratios this run." \
+      "To compare: python3 -m venv data/bench-venv && data/bench-venv/bin/pip install llama-cpp-python==0.3.36 numpy (builds llama.cpp, ~10 min on 2 cores)"
+    python3 -c 'import json,sys; print(json.dumps({"bench": "inference", **json.loads(sys.argv[1]), "llama_cpp": None}))' "$native"
+  fi
+}
+
+if [ "$1" = inference ]; then run_inference; exit 0; fi
 
 start_bench_stack
 case "$1" in

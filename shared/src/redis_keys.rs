@@ -33,6 +33,13 @@ pub const RATE_LIMIT: &str = "rate_limit:";
 /// Ours: `oauth_state:<state>` → [`OAuthFlowValue`] of a browser sign-in in progress.
 pub const OAUTH_STATE: &str = "oauth_state:";
 
+/// Ours: `worker_models:<worker_id>` → [`WorkerModelsValue`], TTL [`WORKER_MODELS_TTL_SECONDS`],
+/// refreshed by the live worker: which models each worker serves (the admin model list reads it).
+pub const WORKER_MODELS: &str = "worker_models:";
+/// Lifetime of a [`WORKER_MODELS`] key; a worker refreshes it at a third of that, so a dead worker
+/// disappears from the list within this many seconds.
+pub const WORKER_MODELS_TTL_SECONDS: u64 = 30;
+
 /// `<prefix><id>`.
 pub fn key(prefix: &str, id: impl std::fmt::Display) -> String {
     format!("{prefix}{id}")
@@ -101,6 +108,17 @@ pub struct OAuthFlowValue {
     pub nonce: String,
     /// Where to send the browser afterwards (a path on this site).
     pub return_to: String,
+}
+
+/// Value of `worker_models:<worker_id>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerModelsValue {
+    /// The worker's name (`WORKER_ID`).
+    pub worker_id: String,
+    /// `model_id`s loaded and ready to serve.
+    pub loaded: Vec<i64>,
+    /// `model_id` → why it is not loaded (weights missing, unsupported architecture...).
+    pub unavailable: BTreeMap<i64, String>,
 }
 
 #[cfg(test)]

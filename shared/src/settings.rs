@@ -484,6 +484,16 @@ pub struct WorkerSettings {
     pub startup_connect_timeout: Duration,
     /// Directory with model weights (`MODEL_CACHE_DIR`, as upstream).
     pub model_cache_dir: PathBuf,
+    /// Threads running the models' forward passes (`MODEL_THREADS`; 0, the default, means one per
+    /// core). One pool serves every model, so concurrent sequences share cores instead of fighting.
+    pub model_threads: usize,
+    /// Finished sequences each model keeps for prompt-prefix reuse (`MODEL_PREFIX_CACHE_ENTRIES`).
+    pub model_prefix_cache_entries: usize,
+    /// Where candle runtimes run (`MODEL_DEVICE`: `cpu`, or `cuda` / `cuda:N` in a build with the
+    /// `cuda` feature). The native GGUF engine is CPU-only.
+    pub model_device: String,
+    /// Name this worker reports itself under (`WORKER_ID`; default host name and process id).
+    pub worker_id: String,
     /// Log format (`LOG_FORMAT`).
     pub log_format: LogFormat,
     /// PostgreSQL.
@@ -498,11 +508,22 @@ impl WorkerSettings {
         Ok(Self {
             startup_connect_timeout: env.seconds_or("STARTUP_CONNECT_TIMEOUT_SECONDS", 30)?,
             model_cache_dir: PathBuf::from(env.string_or("MODEL_CACHE_DIR", "data/models")),
+            model_threads: env.parse_or("MODEL_THREADS", 0)?,
+            model_prefix_cache_entries: env.parse_or("MODEL_PREFIX_CACHE_ENTRIES", 8)?,
+            model_device: env.string_or("MODEL_DEVICE", "cpu"),
+            worker_id: env.string_or("WORKER_ID", &default_worker_id()),
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Json)?,
             database: DatabaseSettings::from_env(env)?,
             redis: RedisSettings::from_env(env)?,
         })
     }
+}
+
+/// `<host>-<pid>`: unique among live workers, and readable in an admin's model list.
+fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    let host = if host.is_empty() { "worker".to_owned() } else { host };
+    format!("{host}-{}", std::process::id())
 }
 
 #[cfg(test)]

@@ -148,6 +148,9 @@ impl TestApp {
             ("GOOGLE_CLIENT_SECRET", "test-secret".to_owned()),
             ("GOOGLE_ISSUER_URL", oidc.issuer.clone()),
             ("EXPIRY_SWEEP_SECONDS", "3600".to_owned()),
+            // The weights ./test.sh provisions; one model thread keeps parallel tests from oversubscribing.
+            ("MODEL_CACHE_DIR", crate::process::repo_root().join("data/models").display().to_string()),
+            ("MODEL_THREADS", "1".to_owned()),
         ]);
         for (key, value) in options.env {
             env = env.with(key, value);

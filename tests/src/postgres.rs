@@ -66,6 +66,14 @@ impl Cluster {
         self.settings(&name)
     }
 
+    /// The last `lines` lines of the cluster's server log, for failure messages: a connection that
+    /// ends with an unexpected EOF means a backend died, and only the log says why.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        format!("--- postgres.log (last {lines} lines) ---\n{}", all[all.len().saturating_sub(lines)..].join("\n"))
+    }
+
     async fn admin_connection(&self) -> PgConnection {
         PgConnection::connect_with(&code4me_shared::connect::connect_options(&self.settings("postgres")))
             .await

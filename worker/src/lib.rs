@@ -1,11 +1,13 @@
 //! The Code4me-RS worker: consumes the `llm` and `db` queues, runs local models and writes telemetry.
 //!
-//! Today it connects to its dependencies and waits; [`model`] holds the local model runtime (GGUF
-//! llama models on candle, their tokenizers, sampling). The queues and the telemetry writer arrive
-//! with the pipeline work. `main.rs` only parses settings and calls
-//! [`run`], so tests run the real worker in-process.
+//! Today it connects to its dependencies, loads the models its `model_name` rows describe and
+//! announces them in Redis; [`model`] holds the local model runtime (the native GGUF llama engine,
+//! tokenizers, sampling, prompts, embeddings). The queues and the telemetry writer arrive with the
+//! pipeline work. `main.rs` only parses settings and calls [`run`], so tests run the real worker
+//! in-process.
 
 pub mod model;
+pub mod models;
 
 use std::future::Future;
 
@@ -14,20 +16,25 @@ use code4me_shared::connect;
 use code4me_shared::settings::WorkerSettings;
 
 /// Connects to PostgreSQL and Redis — retrying with backoff for `STARTUP_CONNECT_TIMEOUT_SECONDS`,
-/// then failing with a message that names the unreachable dependency — logs that it is ready, and
-/// runs until `shutdown` resolves.
+/// then failing with a message that names the unreachable dependency — loads the models whose
+/// weights are present, announces them under `worker_models:<WORKER_ID>` and runs until `shutdown`
+/// resolves.
 pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let db = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
     let mut redis = connect::connect_redis(&settings.redis, settings.startup_connect_timeout).await?;
     let _: String = redis::cmd("PING").query_async(&mut redis).await.context("Redis PING after connecting")?;
+    let catalog = models::load_catalog(models::model_rows(&db).await?, &settings).await?;
+    let announcement = models::announcement(&settings.worker_id, &catalog);
     tracing::info!(
+        worker = %settings.worker_id,
         database = %settings.database.name,
         redis.host = %settings.redis.host,
         redis.port = settings.redis.port,
-        models = %settings.model_cache_dir.display(),
+        models_dir = %settings.model_cache_dir.display(),
+        loaded = ?announcement.loaded,
         "worker ready"
     );
-    shutdown.await;
+    models::announce_until(redis, announcement, shutdown).await;
     tracing::info!("worker shutting down");
     db.close().await;
     Ok(())

@@ -19,7 +19,9 @@ const TABLES: &[&str] = &[
 #[tokio::test]
 async fn migrations_apply_from_zero_and_a_second_run_changes_nothing() {
     let pool = lazy_pool(&cluster().empty_database().await);
-    MIGRATOR.run(&pool).await.expect("first run applies everything");
+    if let Err(error) = MIGRATOR.run(&pool).await {
+        panic!("first run applies everything: {error}\n{}", cluster().log_tail(40));
+    }
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&pool).await.expect("count");
     assert_eq!(applied as usize, MIGRATOR.iter().count());
 
@@ -168,7 +170,7 @@ async fn pgvector_cosine_search_returns_the_nearest_documentation_row() {
             .bind(embedding)
             .execute(&pool)
             .await
-            .expect("insert");
+            .unwrap_or_else(|error| panic!("insert: {error}\n{}", cluster().log_tail(40)));
     }
     let query = basis(10, 0.3);
     let (nearest, distance): (String, f64) =

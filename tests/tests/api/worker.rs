@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use code4me_shared::redis_keys::WorkerModelsValue;
 use code4me_shared::settings::WorkerSettings;
 use code4me_tests::TestApp;
 
@@ -19,6 +20,40 @@ async fn the_worker_becomes_ready_and_stops_when_asked() {
         .expect("worker stops promptly")
         .expect("worker task")
         .expect("worker returns Ok");
+}
+
+#[tokio::test]
+async fn the_worker_announces_the_models_it_loaded_and_why_the_others_are_unavailable() {
+    let app = TestApp::spawn().await;
+    let settings = WorkerSettings::from_env(&app.env.clone().with("WORKER_ID", "announce-test")).expect("settings");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(code4me_worker::run(settings, async {
+        let _ = stop_rx.await;
+    }));
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
+    let mut redis = client.get_multiplexed_async_connection().await.expect("connect");
+    let key = "worker_models:announce-test";
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let value: WorkerModelsValue = loop {
+        let raw: Option<String> = redis::cmd("GET").arg(key).query_async(&mut redis).await.expect("GET");
+        if let Some(raw) = raw {
+            break serde_json::from_str(&raw).expect("the announcement is a WorkerModelsValue");
+        }
+        assert!(!worker.is_finished(), "worker exited: {:?}", worker.await);
+        assert!(tokio::time::Instant::now() < deadline, "no announcement within 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(value.loaded, vec![5], "SmolLM2 (row 5) loads from data/models; the others have no weights here");
+    let reason = &value.unavailable[&2];
+    assert!(reason.contains("bigcode/starcoder2-3b"), "the reason names the model: {reason}");
+    let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut redis).await.expect("TTL");
+    assert!(ttl > 0 && ttl <= 30, "the announcement expires if the worker dies: ttl {ttl}");
+
+    stop_tx.send(()).expect("worker still running");
+    tokio::time::timeout(Duration::from_secs(10), worker).await.expect("stops").expect("task").expect("Ok");
+    let exists: bool = redis::cmd("EXISTS").arg(key).query_async(&mut redis).await.expect("EXISTS");
+    assert!(!exists, "a worker that stops takes its announcement with it");
 }
 
 #[tokio::test]

@@ -262,6 +262,11 @@ impl Catalog {
     pub fn available(&self) -> Vec<i64> {
         self.loaded.keys().copied().collect()
     }
+
+    /// Rows that did not load, with why.
+    pub fn unavailable(&self) -> impl Iterator<Item = (i64, &ModelError)> {
+        self.unavailable.iter().map(|(id, error)| (*id, error))
+    }
 }
 
 fn load_row(row: &ModelRow, models_dir: &Path, options: &LoadOptions) -> Result<LoadedModel, ModelError> {

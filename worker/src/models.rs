@@ -1,0 +1,86 @@
+//! The worker's models at start-up: `model_name` rows from PostgreSQL, loaded into a [`Catalog`] on a
+//! blocking thread, and announced in Redis (`worker_models:<id>`) for as long as the worker lives.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use code4me_shared::redis_keys::{self, WorkerModelsValue};
+use code4me_shared::settings::WorkerSettings;
+use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+
+use crate::model::catalog::{Catalog, ModelRow};
+use crate::model::gguf_llama::LoadOptions;
+
+/// Every `model_name` row. The JSON columns are TEXT (as upstream); a row whose JSON does not parse
+/// is kept with `null`, and the catalog reports it unavailable rather than the worker refusing to start.
+pub async fn model_rows(db: &PgPool) -> anyhow::Result<Vec<ModelRow>> {
+    let rows: Vec<(i64, String, bool, String, String)> = sqlx::query_as(
+        "SELECT model_id, model_name, is_instruction_tuned, prompt_templates, model_parameters FROM model_name ORDER BY model_id",
+    )
+    .fetch_all(db)
+    .await
+    .context("reading the model_name rows")?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, instruction_tuned, templates, parameters)| ModelRow {
+            id,
+            name,
+            instruction_tuned,
+            prompt_templates: serde_json::from_str(&templates).unwrap_or(serde_json::Value::Null),
+            model_parameters: serde_json::from_str(&parameters).unwrap_or(serde_json::Value::Null),
+        })
+        .collect())
+}
+
+/// Loads every row whose weights are present. Loading reads and repacks hundreds of MiB, so it runs
+/// on a blocking thread, never on the async executor.
+pub async fn load_catalog(rows: Vec<ModelRow>, settings: &WorkerSettings) -> anyhow::Result<Arc<Catalog>> {
+    let threads = match settings.model_threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    };
+    let mut options = LoadOptions::with_threads(threads);
+    options.prefix_cache_entries = settings.model_prefix_cache_entries;
+    let models_dir = settings.model_cache_dir.clone();
+    let catalog = tokio::task::spawn_blocking(move || Catalog::load(&rows, &models_dir, &options))
+        .await
+        .context("the model loading thread panicked")?;
+    Ok(Arc::new(catalog))
+}
+
+/// What this worker serves, as stored under `worker_models:<id>`.
+pub fn announcement(worker_id: &str, catalog: &Catalog) -> WorkerModelsValue {
+    WorkerModelsValue {
+        worker_id: worker_id.to_owned(),
+        loaded: catalog.available(),
+        unavailable: catalog.unavailable().map(|(id, error)| (id, error.to_string())).collect(),
+    }
+}
+
+/// Keeps `worker_models:<id>` alive while the worker runs (refreshed at a third of its TTL, so a
+/// Redis restart or a missed beat heals by itself) and deletes it on the way out.
+pub async fn announce_until(
+    mut redis: ConnectionManager,
+    value: WorkerModelsValue,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let key = redis_keys::key(redis_keys::WORKER_MODELS, &value.worker_id);
+    let json = serde_json::to_string(&value).expect("a WorkerModelsValue always serialises");
+    let ttl = redis_keys::WORKER_MODELS_TTL_SECONDS;
+    let beat = async {
+        let mut interval = tokio::time::interval(Duration::from_secs(ttl / 3));
+        loop {
+            interval.tick().await;
+            if let Err(error) = redis::cmd("SET").arg(&key).arg(&json).arg("EX").arg(ttl).query_async::<()>(&mut redis).await {
+                tracing::warn!(%error, "could not announce this worker's models; retrying");
+            }
+        }
+    };
+    tokio::select! {
+        () = beat => {}
+        () = shutdown => {}
+    }
+    let _: Result<(), _> = redis::cmd("DEL").arg(&key).query_async(&mut redis).await;
+}
