@@ -61,12 +61,24 @@ impl MailSink {
 
     /// Waits (up to 10 s) for a message to `to` and returns the latest one.
     pub async fn wait_for(&self, to: &str) -> Delivered {
+        self.wait_for_matching(to, |_| true).await
+    }
+
+    /// Waits (up to 10 s) for a message to `to` carrying a link that contains
+    /// `needle` and returns its link. Mails are sent in the background, so an
+    /// earlier mail (the sign-up verification) may still be the newest one.
+    pub async fn wait_for_link(&self, to: &str, needle: &str) -> String {
+        let mail = self.wait_for_matching(to, |m| m.link_containing(needle).is_some()).await;
+        mail.link_containing(needle).expect("matched on this link")
+    }
+
+    async fn wait_for_matching(&self, to: &str, wanted: impl Fn(&Delivered) -> bool) -> Delivered {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(m) = self.messages_to(to).pop() {
+            if let Some(m) = self.messages_to(to).into_iter().rev().find(|m| wanted(m)) {
                 return m;
             }
-            assert!(Instant::now() < deadline, "no mail to {to} arrived");
+            assert!(Instant::now() < deadline, "no matching mail to {to} arrived");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }

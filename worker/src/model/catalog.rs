@@ -15,6 +15,7 @@ use super::generation::{Generation, GenerationRequest, TokenEvent};
 use super::gguf_llama::{GgufLlama, LoadOptions};
 use super::prompt::{ChatMessage, CompletionInput, PromptTemplates, extract_title};
 use super::sampling::SamplingParams;
+use super::starcoder2::SafetensorsStarcoder2;
 
 /// A text model the worker can run: the runtime behind completion and chat.
 pub trait TextModel: Send + Sync {
@@ -28,6 +29,21 @@ pub trait TextModel: Send + Sync {
 
     /// Prompt plus generated tokens the model accepts.
     fn context_limit(&self) -> usize;
+}
+
+impl TextModel for SafetensorsStarcoder2 {
+    fn generate(
+        &self,
+        request: &GenerationRequest,
+        cancel: &AtomicBool,
+        on_token: &mut dyn FnMut(TokenEvent<'_>),
+    ) -> Result<Generation, ModelError> {
+        SafetensorsStarcoder2::generate(self, request, cancel, on_token)
+    }
+
+    fn context_limit(&self) -> usize {
+        SafetensorsStarcoder2::context_limit(self)
+    }
 }
 
 impl TextModel for GgufLlama {
@@ -66,6 +82,9 @@ pub enum Runtime {
     /// A llama-architecture GGUF file on the native engine.
     #[serde(rename = "gguf-llama")]
     GgufLlama,
+    /// A StarCoder2 safetensors directory on candle.
+    #[serde(rename = "safetensors-starcoder2")]
+    SafetensorsStarcoder2,
 }
 
 /// A row's `model_parameters`: upstream's generation keyword arguments plus where the weights are.
@@ -74,7 +93,7 @@ pub enum Runtime {
 pub struct ModelParameters {
     /// Which runtime; inferred from the weights found when absent.
     pub runtime: Option<Runtime>,
-    /// Weights file or directory, relative to the model directory.
+    /// Weights file (GGUF) or directory (safetensors), relative to the model directory.
     pub file: Option<String>,
     /// Prompt + generated tokens (the weights' own limit if smaller).
     pub context_length: Option<usize>,
@@ -279,26 +298,32 @@ fn load_row(row: &ModelRow, models_dir: &Path, options: &LoadOptions) -> Result<
     let unavailable = |reason: String| ModelError::Unavailable { model: row.name.clone(), reason };
     let weights = locate_weights(row, &parameters, models_dir).ok_or_else(|| {
         unavailable(format!(
-            "no weights found: put a GGUF file under {} and name it in model_parameters.file",
-            models_dir.join(&row.name).display()
+            "no weights found: put a GGUF file or a safetensors directory under {} (or a Hugging Face cache under {}, \
+             e.g. with `code4me-worker fetch-model {}`)",
+            models_dir.join(&row.name).display(),
+            models_dir.display(),
+            row.name
         ))
     })?;
     let runtime = match parameters.runtime {
         Some(runtime) => runtime,
         None if weights.extension().is_some_and(|e| e == "gguf") => Runtime::GgufLlama,
+        None if weights.join("config.json").exists() => Runtime::SafetensorsStarcoder2,
         None => return Err(unavailable(format!("no runtime for {}", weights.display()))),
     };
+    let options = LoadOptions { context_limit: parameters.context_length, ..options.clone() };
     let runtime: Arc<dyn TextModel> = match runtime {
-        Runtime::GgufLlama => {
-            let options = LoadOptions { context_limit: parameters.context_length, ..options.clone() };
-            Arc::new(GgufLlama::load(&weights, options)?)
-        }
+        Runtime::GgufLlama => Arc::new(GgufLlama::load(&weights, options)?),
+        Runtime::SafetensorsStarcoder2 => Arc::new(SafetensorsStarcoder2::load(&weights, &options)?),
     };
     Ok(LoadedModel { id: row.id, name: row.name.clone(), templates, parameters, runtime })
 }
 
-/// `model_parameters.file` under the model directory, else the first `.gguf` in a directory named
-/// after the model (`<models>/deepseek-ai/deepseek-coder-1.3b-base/*.gguf`).
+/// Where a row's weights are, in this order: `model_parameters.file` under the model directory; a
+/// directory named after the model (`<models>/bigcode/starcoder2-3b/`) — its first `.gguf` file, or
+/// the directory itself when it holds a `config.json`; a Hugging Face cache snapshot
+/// (`<models>/models--bigcode--starcoder2-3b/snapshots/<refs/main>/`), so `MODEL_CACHE_DIR` may be
+/// an existing hub cache.
 fn locate_weights(row: &ModelRow, parameters: &ModelParameters, models_dir: &Path) -> Option<PathBuf> {
     if let Some(file) = &parameters.file {
         let path = models_dir.join(file);
@@ -306,12 +331,27 @@ fn locate_weights(row: &ModelRow, parameters: &ModelParameters, models_dir: &Pat
     }
     let dir = models_dir.join(&row.name);
     let mut ggufs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .ok()?
+        .into_iter()
+        .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
         .collect();
     ggufs.sort();
-    ggufs.into_iter().next()
+    if let Some(gguf) = ggufs.into_iter().next() {
+        return Some(gguf);
+    }
+    if dir.join("config.json").exists() {
+        return Some(dir);
+    }
+    hub_snapshot(models_dir, &row.name)
+}
+
+/// The snapshot `refs/main` points at in a Hugging Face hub cache, if it holds a `config.json`.
+pub fn hub_snapshot(cache_dir: &Path, repo_id: &str) -> Option<PathBuf> {
+    let repo = cache_dir.join(format!("models--{}", repo_id.replace('/', "--")));
+    let revision = std::fs::read_to_string(repo.join("refs").join("main")).ok()?;
+    let snapshot = repo.join("snapshots").join(revision.trim());
+    snapshot.join("config.json").exists().then_some(snapshot)
 }
 
 #[cfg(test)]
@@ -350,6 +390,34 @@ mod tests {
         let error = catalog.get(1).err().expect("unavailable").to_string();
         assert!(error.contains("not available") && error.contains("no weights found"), "{error}");
         assert!(catalog.get(99).err().expect("unknown").to_string().contains("no such model"));
+    }
+
+    #[test]
+    fn starcoder2_rows_load_from_a_model_directory_or_a_hub_cache_snapshot() {
+        let models = tempfile::tempdir().expect("tmp");
+        let row = |id: i64, name: &str| ModelRow {
+            id,
+            name: name.into(),
+            instruction_tuned: false,
+            prompt_templates: json!({"fim_template": {"single_file_template": "<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>"}, "stop_tokens": ["\n\n"]}),
+            model_parameters: json!({"max_new_tokens": 8}),
+        };
+        crate::model::starcoder2::write_tiny_checkpoint(&models.path().join("tiny/plain-starcoder2"), 512);
+        let repo = models.path().join("models--tiny--hub-starcoder2");
+        crate::model::starcoder2::write_tiny_checkpoint(&repo.join("snapshots/0123abc"), 512);
+        std::fs::create_dir_all(repo.join("refs")).expect("refs");
+        std::fs::write(repo.join("refs/main"), "0123abc").expect("refs/main");
+
+        let rows = [row(7, "tiny/plain-starcoder2"), row(8, "tiny/hub-starcoder2"), row(9, "tiny/absent")];
+        let catalog = Catalog::load(&rows, models.path(), &LoadOptions::with_threads(1));
+        assert_eq!(catalog.available(), vec![7, 8], "the runtime is inferred from config.json: {:?}", catalog.unavailable().map(|(id, e)| format!("{id}: {e}")).collect::<Vec<_>>());
+        let input = CompletionInput { prefix: "def add(a, b):".into(), suffix: "\n".into(), ..Default::default() };
+        for id in [7, 8] {
+            let out = catalog.get(id).unwrap().complete(&input, &Overrides::default(), &AtomicBool::new(false), &mut |_| {}).unwrap();
+            assert!(out.prompt_tokens > 0 && out.tokens.len() <= 8);
+        }
+        let error = catalog.get(9).err().expect("absent").to_string();
+        assert!(error.contains("fetch-model tiny/absent"), "the error says how to get the weights: {error}");
     }
 
     #[test]

@@ -79,6 +79,38 @@ pub struct Vocabulary<'a> {
     pub end_tokens: &'a [u32],
 }
 
+/// The prompt's token ids, refused when it is empty or when it and the requested tokens do not fit
+/// in `context_limit`.
+pub fn encode_prompt(tokenizer: &Tokenizer, request: &GenerationRequest, context_limit: usize) -> Result<Vec<u32>, ModelError> {
+    let prompt = tokenizer.encode(request.prompt.as_str(), false).map_err(|e| ModelError::Tokenizer(e.to_string()))?.get_ids().to_vec();
+    if prompt.is_empty() {
+        return Err(ModelError::Config("the prompt is empty".into()));
+    }
+    if prompt.len() + request.max_new_tokens > context_limit {
+        return Err(ModelError::ContextTooLong { prompt: prompt.len(), max_new: request.max_new_tokens, limit: context_limit });
+    }
+    Ok(prompt)
+}
+
+/// The model's end tokens plus every stop sequence that is a single special token (e.g.
+/// `<file_sep>`): decoded text skips special tokens, so such a stop could never match as text and
+/// must end generation as a token instead.
+pub fn end_tokens_with_stops(tokenizer: &Tokenizer, model_end_tokens: &[u32], stops: &[String]) -> Vec<u32> {
+    let mut end_tokens = model_end_tokens.to_vec();
+    for stop in stops {
+        if let Some((&id, _)) = tokenizer.get_added_tokens_decoder().iter().find(|(_, t)| t.special && t.content == *stop)
+            && !end_tokens.contains(&id)
+        {
+            end_tokens.push(id);
+        }
+    }
+    end_tokens
+}
+
+/// End-of-text names across model families, looked up in a tokenizer when the model's own
+/// metadata names fewer.
+pub const COMMON_END_TOKENS: [&str; 4] = ["<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>"];
+
 /// Runs the decode loop: `pending` are the prompt tokens not yet in the sequence (at least one),
 /// `prompt` all of them (for the repetition penalty). Calls `on_token` after each token and checks
 /// `cancel` before each forward pass.

@@ -26,6 +26,8 @@ pub struct LoadOptions {
     pub pool: Arc<ThreadPool>,
     /// Finished sequences kept for prompt reuse.
     pub prefix_cache_entries: usize,
+    /// Where candle runtimes (safetensors models) put their tensors; the native GGUF engine is CPU-only.
+    pub device: candle_core::Device,
 }
 
 impl LoadOptions {
@@ -36,7 +38,7 @@ impl LoadOptions {
             .thread_name(|i| format!("model-{i}"))
             .build()
             .expect("building the model thread pool");
-        Self { context_limit: None, pool: Arc::new(pool), prefix_cache_entries: 4 }
+        Self { context_limit: None, pool: Arc::new(pool), prefix_cache_entries: 4, device: candle_core::Device::Cpu }
     }
 }
 
@@ -78,7 +80,7 @@ impl GgufLlama {
         let tokenizer = tokenizer::from_gguf(&content).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
         let mut end_tokens: Vec<u32> =
             content.metadata.get("tokenizer.ggml.eos_token_id").and_then(|v| v.to_u32().ok()).into_iter().collect();
-        for name in ["<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>"] {
+        for name in generation::COMMON_END_TOKENS {
             if let Some(id) = tokenizer.token_to_id(name)
                 && !end_tokens.contains(&id)
             {
@@ -117,28 +119,8 @@ impl GgufLlama {
         cancel: &AtomicBool,
         on_token: &mut dyn FnMut(TokenEvent<'_>),
     ) -> Result<Generation, ModelError> {
-        let prompt: Vec<u32> = self
-            .tokenizer
-            .encode(request.prompt.as_str(), false)
-            .map_err(|e| ModelError::Tokenizer(e.to_string()))?
-            .get_ids()
-            .to_vec();
-        if prompt.is_empty() {
-            return Err(ModelError::Config("the prompt is empty".into()));
-        }
-        if prompt.len() + request.max_new_tokens > self.context_limit {
-            return Err(ModelError::ContextTooLong { prompt: prompt.len(), max_new: request.max_new_tokens, limit: self.context_limit });
-        }
-        // A stop sequence that is one special token (e.g. `<file_sep>`) never shows in the
-        // decoded text, which skips special tokens: it ends generation as a token instead.
-        let mut end_tokens = self.end_tokens.clone();
-        for stop in &request.stop_sequences {
-            if let Some((&id, _)) = self.tokenizer.get_added_tokens_decoder().iter().find(|(_, t)| t.special && t.content == *stop)
-                && !end_tokens.contains(&id)
-            {
-                end_tokens.push(id);
-            }
-        }
+        let prompt = generation::encode_prompt(&self.tokenizer, request, self.context_limit)?;
+        let end_tokens = generation::end_tokens_with_stops(&self.tokenizer, &self.end_tokens, &request.stop_sequences);
         let sequence = self.cache.take(&prompt).unwrap_or_else(|| self.engine.new_sequence());
         let reused = sequence.tokens().len();
         let mut stepper = NativeStep { engine: &self.engine, pool: &self.pool, sequence };

@@ -31,7 +31,9 @@ pub struct PromptTemplates {
 pub struct FimTemplate {
     /// Used when there is no multi-file context (upstream always passes one, so rarely).
     pub single_file_template: String,
-    /// Used for every completion request, as upstream does.
+    /// Used for every completion request, as upstream does; a row without one
+    /// (empty or absent) uses the single-file template.
+    #[serde(default)]
     pub multi_file_template: String,
 }
 

@@ -14,8 +14,7 @@ async fn a_password_reset_by_mail_link_changes_the_password_and_signs_everyone_o
         reply.json::<serde_json::Value>().await.expect("json"),
         json!({"message": "Password reset email sent successfully. Check you email for instructions."})
     );
-    let mail = app.mail.wait_for("sam@example.com").await;
-    let link = mail.link_containing("/api/user/reset-password").expect("reset link");
+    let link = app.mail.wait_for_link("sam@example.com", "/api/user/reset-password").await;
     let path = link.trim_start_matches("http://c4m.test");
     let form = app.get(path).await;
     assert_eq!(form.status(), 200);

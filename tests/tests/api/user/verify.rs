@@ -11,8 +11,7 @@ async fn the_link_in_the_verification_mail_verifies_the_address_once() {
     let check = plugin.call(Method::GET, "/api/user/verify/check", None).await;
     assert_eq!(check.body, json!({"message": "Verification get returned successfully.", "user_is_verified": false}));
 
-    let mail = app.mail.wait_for("quinn@example.com").await;
-    let link = mail.link_containing("/api/user/verify").expect("a verification link");
+    let link = app.mail.wait_for_link("quinn@example.com", "/api/user/verify").await;
     assert!(link.starts_with("http://c4m.test/api/user/verify/?token="), "built from PUBLIC_URL: {link}");
     let path = link.trim_start_matches("http://c4m.test");
     let page = app.get(path).await;
