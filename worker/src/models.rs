@@ -43,11 +43,32 @@ pub async fn load_catalog(rows: Vec<ModelRow>, settings: &WorkerSettings) -> any
     };
     let mut options = LoadOptions::with_threads(threads);
     options.prefix_cache_entries = settings.model_prefix_cache_entries;
+    options.device = device(&settings.model_device)?;
     let models_dir = settings.model_cache_dir.clone();
     let catalog = tokio::task::spawn_blocking(move || Catalog::load(&rows, &models_dir, &options))
         .await
         .context("the model loading thread panicked")?;
     Ok(Arc::new(catalog))
+}
+
+/// The candle device named by `MODEL_DEVICE`: `cpu`, `cuda` (GPU 0) or `cuda:N`. A CUDA device in a
+/// build without the `cuda` feature is a start-up error that says how to build one, never a silent
+/// fallback to the CPU.
+pub fn device(name: &str) -> anyhow::Result<candle_core::Device> {
+    let ordinal = match name.trim().to_ascii_lowercase().as_str() {
+        "cpu" => return Ok(candle_core::Device::Cpu),
+        "cuda" => 0,
+        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(n)) => n,
+            _ => anyhow::bail!("MODEL_DEVICE={name:?} is not a device: use cpu, cuda or cuda:N"),
+        },
+    };
+    if !candle_core::utils::cuda_is_available() {
+        anyhow::bail!(
+            "MODEL_DEVICE={name:?} needs a worker built with CUDA: cargo build --release -p code4me-worker --features cuda"
+        );
+    }
+    candle_core::Device::new_cuda(ordinal).with_context(|| format!("opening MODEL_DEVICE={name:?}"))
 }
 
 /// What this worker serves, as stored under `worker_models:<id>`.
@@ -83,4 +104,23 @@ pub async fn announce_until(
         () = shutdown => {}
     }
     let _: Result<(), _> = redis::cmd("DEL").arg(&key).query_async(&mut redis).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device;
+
+    #[test]
+    fn model_device_names_the_cpu_or_a_cuda_gpu_and_nothing_else() {
+        assert!(device("cpu").expect("cpu").is_cpu());
+        assert!(device(" CPU ").expect("case and spaces").is_cpu());
+        for wrong in ["gpu", "cuda:x", "metal:0", ""] {
+            let error = device(wrong).err().expect("refused").to_string();
+            assert!(error.contains("use cpu, cuda or cuda:N"), "{wrong}: {error}");
+        }
+        if !candle_core::utils::cuda_is_available() {
+            let error = device("cuda:1").err().expect("no CUDA in this build").to_string();
+            assert!(error.contains("--features cuda"), "says how to get a CUDA build: {error}");
+        }
+    }
 }
