@@ -6,6 +6,7 @@
 //! pipeline work. `main.rs` only parses settings and calls [`run`], so tests run the real worker
 //! in-process.
 
+pub mod fetch;
 pub mod model;
 pub mod models;
 

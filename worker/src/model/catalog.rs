@@ -329,29 +329,27 @@ fn locate_weights(row: &ModelRow, parameters: &ModelParameters, models_dir: &Pat
         let path = models_dir.join(file);
         return path.exists().then_some(path);
     }
-    let dir = models_dir.join(&row.name);
-    let mut ggufs: Vec<PathBuf> = std::fs::read_dir(&dir)
+    weights_in(&models_dir.join(&row.name)).or_else(|| hub_snapshot(models_dir, &row.name).and_then(|s| weights_in(&s)))
+}
+
+/// The first GGUF file in `dir` (by name), else `dir` itself when it holds a `config.json` checkpoint.
+fn weights_in(dir: &Path) -> Option<PathBuf> {
+    let mut ggufs: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
         .collect();
     ggufs.sort();
-    if let Some(gguf) = ggufs.into_iter().next() {
-        return Some(gguf);
-    }
-    if dir.join("config.json").exists() {
-        return Some(dir);
-    }
-    hub_snapshot(models_dir, &row.name)
+    ggufs.into_iter().next().or_else(|| dir.join("config.json").exists().then(|| dir.to_path_buf()))
 }
 
-/// The snapshot `refs/main` points at in a Hugging Face hub cache, if it holds a `config.json`.
+/// The snapshot `refs/main` points at in a Hugging Face hub cache (what `fetch-model` writes).
 pub fn hub_snapshot(cache_dir: &Path, repo_id: &str) -> Option<PathBuf> {
     let repo = cache_dir.join(format!("models--{}", repo_id.replace('/', "--")));
     let revision = std::fs::read_to_string(repo.join("refs").join("main")).ok()?;
     let snapshot = repo.join("snapshots").join(revision.trim());
-    snapshot.join("config.json").exists().then_some(snapshot)
+    snapshot.is_dir().then_some(snapshot)
 }
 
 #[cfg(test)]
