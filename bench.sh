@@ -73,7 +73,7 @@ run_inference() {
   ensure_models
   local threads="${BENCH_THREADS:-2}" rounds="${BENCH_ROUNDS:-5}"
   local model="$C4M_DATA_DIR/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-  local work; work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+  local work; work="$(mktemp -d)"; trap "rm -rf '$work'" EXIT
   # A real source text: the project's own Rust, far more than the 512 prompt tokens.
   cat shared/src/*.rs server/src/*.rs > "$work/source.txt"
   info "building the release benchmark"

@@ -35,6 +35,12 @@ def main() -> None:
         n_threads_batch=args.threads,
         verbose=False,
     )
+    n_vocab = llm.n_vocab()
+
+    def greedy() -> int:
+        # Without logits_all llama-cpp-python keeps no scores; read the context's last logits row.
+        return int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))))
+
     prefill, decoding = [], []
     for round_ in range(args.rounds + 1):
         llm.reset()
@@ -42,11 +48,11 @@ def main() -> None:
         started = time.perf_counter()
         llm.eval(prompt)
         prefill_s = time.perf_counter() - started
-        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        token = greedy()
         started = time.perf_counter()
         for _ in range(decode):
             llm.eval([token])
-            token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            token = greedy()
         decode_s = time.perf_counter() - started
         print(f"llama.cpp round {round_}: prefill {len(prompt) / prefill_s:.0f} tok/s, "
               f"decode {decode / decode_s:.1f} tok/s", file=sys.stderr)
