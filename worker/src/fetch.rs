@@ -245,9 +245,9 @@ mod tests {
             token: None,
             progress: false,
         };
-        let error = format!("{:#}", fetch_model(&request("tiny/gguf-only", &endpoint)).err().expect("refused"));
+        let error = format!("{:#}", fetch_model(&request("tiny/gguf-only", &endpoint)).expect_err("refused"));
         assert!(error.contains("--file: model.Q4_1.gguf, model.Q8_0.gguf"), "{error}");
-        let error = format!("{:#}", fetch_model(&request("tiny/remote-starcoder2", "http://127.0.0.1:9")).err().expect("refused"));
+        let error = format!("{:#}", fetch_model(&request("tiny/remote-starcoder2", "http://127.0.0.1:9")).expect_err("refused"));
         assert!(error.contains("listing the files of tiny/remote-starcoder2"), "{error}");
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! Today it connects to its dependencies, loads the models its `model_name` rows describe and
 //! announces them in Redis; [`model`] holds the local model runtime (the native GGUF llama engine,
-//! tokenizers, sampling, prompts, embeddings). The queues and the telemetry writer arrive with the
-//! pipeline work. `main.rs` only parses settings and calls [`run`], so tests run the real worker
-//! in-process.
+//! tokenizers, sampling, prompts, embeddings), [`fetch`] the explicit weight download. The queues and
+//! the telemetry writer arrive with the pipeline work. `main.rs` only parses its command line and
+//! calls [`run`] or [`fetch::fetch_model`], so tests run the real worker in-process.
 
 pub mod fetch;
 pub mod model;

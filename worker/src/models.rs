@@ -115,11 +115,11 @@ mod tests {
         assert!(device("cpu").expect("cpu").is_cpu());
         assert!(device(" CPU ").expect("case and spaces").is_cpu());
         for wrong in ["gpu", "cuda:x", "metal:0", ""] {
-            let error = device(wrong).err().expect("refused").to_string();
+            let error = device(wrong).expect_err("refused").to_string();
             assert!(error.contains("use cpu, cuda or cuda:N"), "{wrong}: {error}");
         }
         if !candle_core::utils::cuda_is_available() {
-            let error = device("cuda:1").err().expect("no CUDA in this build").to_string();
+            let error = device("cuda:1").expect_err("no CUDA in this build").to_string();
             assert!(error.contains("--features cuda"), "says how to get a CUDA build: {error}");
         }
     }

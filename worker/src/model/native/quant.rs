@@ -4,8 +4,10 @@
 //! matrix-vector product to 8-bit blocks, so each block's dot product is integer multiply-adds
 //! (`vpmaddubsw` on AVX2) and one fused multiply-add of the scales.
 //!
-//! The AVX2 kernels are the only `unsafe` code of the worker: `std::arch` intrinsics behind a
-//! runtime CPU check, reading whole blocks through references whose layout is fixed by `repr(C)`.
+//! The AVX2 kernels are `unsafe` (as are those of [`dense`](super::dense) and
+//! [`vector`](super::vector), and the weight mmap of the StarCoder2 runtime — nothing else in the
+//! worker): `std::arch` intrinsics behind a runtime CPU check, reading whole blocks through
+//! references whose layout is fixed by `repr(C)`.
 //! The scalar kernels are the specification; a test holds the two to the same results.
 
 #![allow(unsafe_code)]

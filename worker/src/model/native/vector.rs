@@ -46,7 +46,7 @@ pub fn group_scores(queries: &[f32], head_dim: usize, keys: &[f32], stride: usiz
     assert_eq!(scores.len(), group * positions);
     assert!(positions == 0 || (positions - 1) * stride + offset + head_dim <= keys.len());
     #[cfg(target_arch = "x86_64")]
-    if super::quant::has_avx2() && head_dim % 8 == 0 {
+    if super::quant::has_avx2() && head_dim.is_multiple_of(8) {
         // SAFETY: features checked; every key row read lies inside `keys` (asserted above).
         return unsafe { avx2::group_scores(queries, head_dim, keys, stride, offset, positions, scale, scores) };
     }
@@ -65,7 +65,7 @@ pub fn group_values(weights: &[f32], values: &[f32], stride: usize, offset: usiz
     assert_eq!(weights.len(), out.len() / head_dim * positions);
     assert!(positions == 0 || (positions - 1) * stride + offset + head_dim <= values.len());
     #[cfg(target_arch = "x86_64")]
-    if super::quant::has_avx2() && head_dim % 8 == 0 && head_dim <= 256 {
+    if super::quant::has_avx2() && head_dim.is_multiple_of(8) && head_dim <= 256 {
         // SAFETY: as above.
         return unsafe { avx2::group_values(weights, values, stride, offset, positions, head_dim, out) };
     }
@@ -140,7 +140,7 @@ mod avx2 {
     }
 
     /// # Safety
-    /// AVX2 and FMA must be available; `head_dim % 8 == 0`; every key row read is in bounds.
+    /// AVX2 and FMA must be available; `head_dim.is_multiple_of(8)`; every key row read is in bounds.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn group_scores(queries: &[f32], head_dim: usize, keys: &[f32], stride: usize, offset: usize, positions: usize, scale: f32, scores: &mut [f32]) {
@@ -159,7 +159,7 @@ mod avx2 {
     }
 
     /// # Safety
-    /// AVX2 and FMA must be available; `head_dim % 8 == 0` and `<= 256`; every value row read is
+    /// AVX2 and FMA must be available; `head_dim.is_multiple_of(8)` and `<= 256`; every value row read is
     /// in bounds.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn group_values(weights: &[f32], values: &[f32], stride: usize, offset: usize, positions: usize, head_dim: usize, out: &mut [f32]) {
