@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates the runtime data layout (idempotent):
 #   $C4M_DATA_DIR/postgres   database cluster, owned by the unprivileged database OS user
-#   $C4M_DATA_DIR/pgserver   PostgreSQL 18 + pgvector unpacked from PyPI (when the system has no pgvector)
+#   $C4M_DATA_DIR/pgserver   PostgreSQL 16 + pgvector unpacked from PyPI (when the system has no pgvector)
 #   $C4M_DATA_DIR/redis      Redis AOF + RDB files
 #   $C4M_DATA_DIR/models     model weights (GGUF, safetensors) and the downloaded wheels
 #   $C4M_DATA_DIR/logs       process logs written by run.sh

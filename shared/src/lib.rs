@@ -1,13 +1,16 @@
-//! Code shared by the Code4me-RS server and worker: settings, connections, and (with later work)
-//! wire types, job payloads and the Redis key schema.
+//! Code shared by the Code4me-RS server and worker: settings, connections, the Redis key schema,
+//! secret redaction, the multi-file context algorithm, and (with the pipeline work) wire types and
+//! job payloads.
 //!
 //! Invariant: this crate depends on neither axum nor the server or worker crates; both processes
 //! and the test harness build on it, never the other way round.
 
 pub mod connect;
 pub mod domain;
+pub mod redaction;
 pub mod redis_keys;
 pub mod logging;
+pub mod multi_file;
 pub mod settings;
 pub mod shutdown;
 pub mod validation;
