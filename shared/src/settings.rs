@@ -476,6 +476,9 @@ impl ServerSettings {
     }
 }
 
+/// Where model weights live unless `MODEL_CACHE_DIR` says otherwise (the worker and `fetch-model`).
+pub const DEFAULT_MODEL_CACHE_DIR: &str = "data/models";
+
 /// Settings of the worker process.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -507,7 +510,7 @@ impl WorkerSettings {
     pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
         Ok(Self {
             startup_connect_timeout: env.seconds_or("STARTUP_CONNECT_TIMEOUT_SECONDS", 30)?,
-            model_cache_dir: PathBuf::from(env.string_or("MODEL_CACHE_DIR", "data/models")),
+            model_cache_dir: PathBuf::from(env.string_or("MODEL_CACHE_DIR", DEFAULT_MODEL_CACHE_DIR)),
             model_threads: env.parse_or("MODEL_THREADS", 0)?,
             model_prefix_cache_entries: env.parse_or("MODEL_PREFIX_CACHE_ENTRIES", 8)?,
             model_device: env.string_or("MODEL_DEVICE", "cpu"),

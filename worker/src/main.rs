@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use code4me_shared::settings::{EnvSource, WorkerSettings};
+use code4me_shared::settings::{self, EnvSource, WorkerSettings};
 use code4me_shared::{logging, shutdown};
 use code4me_worker::fetch::{self, FetchRequest};
 
@@ -29,7 +29,7 @@ enum Command {
         #[arg(long = "file")]
         files: Vec<String>,
         /// The model directory.
-        #[arg(long, env = "MODEL_CACHE_DIR", default_value = "data/models")]
+        #[arg(long, env = "MODEL_CACHE_DIR", default_value = settings::DEFAULT_MODEL_CACHE_DIR)]
         cache_dir: PathBuf,
         /// Hub address (a mirror, or a local server).
         #[arg(long, env = "HF_ENDPOINT", default_value = fetch::DEFAULT_ENDPOINT)]

@@ -31,36 +31,6 @@ pub trait TextModel: Send + Sync {
     fn context_limit(&self) -> usize;
 }
 
-impl TextModel for SafetensorsStarcoder2 {
-    fn generate(
-        &self,
-        request: &GenerationRequest,
-        cancel: &AtomicBool,
-        on_token: &mut dyn FnMut(TokenEvent<'_>),
-    ) -> Result<Generation, ModelError> {
-        SafetensorsStarcoder2::generate(self, request, cancel, on_token)
-    }
-
-    fn context_limit(&self) -> usize {
-        SafetensorsStarcoder2::context_limit(self)
-    }
-}
-
-impl TextModel for GgufLlama {
-    fn generate(
-        &self,
-        request: &GenerationRequest,
-        cancel: &AtomicBool,
-        on_token: &mut dyn FnMut(TokenEvent<'_>),
-    ) -> Result<Generation, ModelError> {
-        GgufLlama::generate(self, request, cancel, on_token)
-    }
-
-    fn context_limit(&self) -> usize {
-        GgufLlama::context_limit(self)
-    }
-}
-
 /// A `model_name` row as the worker reads it.
 #[derive(Debug, Clone)]
 pub struct ModelRow {

@@ -107,9 +107,20 @@ pub fn end_tokens_with_stops(tokenizer: &Tokenizer, model_end_tokens: &[u32], st
     end_tokens
 }
 
-/// End-of-text names across model families, looked up in a tokenizer when the model's own
-/// metadata names fewer.
-pub const COMMON_END_TOKENS: [&str; 4] = ["<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>"];
+/// The tokens that end generation for a model: the EOS its metadata declares, plus whichever
+/// end-of-text names of the common model families its tokenizer knows (chat models end turns with
+/// `<|im_end|>` while declaring `<|endoftext|>`, for instance).
+pub fn model_end_tokens(tokenizer: &Tokenizer, declared_eos: Option<u32>) -> Vec<u32> {
+    let mut end_tokens: Vec<u32> = declared_eos.into_iter().collect();
+    for name in ["<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>"] {
+        if let Some(id) = tokenizer.token_to_id(name)
+            && !end_tokens.contains(&id)
+        {
+            end_tokens.push(id);
+        }
+    }
+    end_tokens
+}
 
 /// Runs the decode loop: `pending` are the prompt tokens not yet in the sequence (at least one),
 /// `prompt` all of them (for the repetition penalty). Calls `on_token` after each token and checks

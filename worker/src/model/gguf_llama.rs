@@ -11,6 +11,7 @@ use candle_core::quantized::gguf_file::Content;
 use rayon::ThreadPool;
 use tokenizers::Tokenizer;
 
+use super::catalog::TextModel;
 pub use super::error::ModelError;
 use super::generation::{self, Generation, GenerationRequest, Step, TokenEvent, Vocabulary};
 use super::native::{NativeLlama, Sequence};
@@ -78,15 +79,10 @@ impl GgufLlama {
             content.metadata.get("llama.context_length").and_then(|v| v.to_u32().ok()).map_or(DEFAULT_CONTEXT, |n| n as usize);
         let context_limit = options.context_limit.map_or(trained_context, |limit| limit.min(trained_context));
         let tokenizer = tokenizer::from_gguf(&content).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        let mut end_tokens: Vec<u32> =
-            content.metadata.get("tokenizer.ggml.eos_token_id").and_then(|v| v.to_u32().ok()).into_iter().collect();
-        for name in generation::COMMON_END_TOKENS {
-            if let Some(id) = tokenizer.token_to_id(name)
-                && !end_tokens.contains(&id)
-            {
-                end_tokens.push(id);
-            }
-        }
+        let end_tokens = generation::model_end_tokens(
+            &tokenizer,
+            content.metadata.get("tokenizer.ggml.eos_token_id").and_then(|v| v.to_u32().ok()),
+        );
         let engine = options.pool.install(|| NativeLlama::load(&content, &mut file, context_limit))?;
         Ok(Self { engine, tokenizer, end_tokens, context_limit, pool: options.pool, cache: PrefixCache::new(options.prefix_cache_entries) })
     }
@@ -94,11 +90,6 @@ impl GgufLlama {
     /// The tokenizer.
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
-    }
-
-    /// Prompt plus generated tokens this model accepts.
-    pub fn context_limit(&self) -> usize {
-        self.context_limit
     }
 
     /// The native engine (for benchmarks).
@@ -111,9 +102,16 @@ impl GgufLlama {
         &self.pool
     }
 
-    /// Generates a completion, calling `on_token` after each token and stopping early when
-    /// `cancel` is set. Blocking: run it on a blocking thread.
-    pub fn generate(
+    /// Sequences held for prompt reuse.
+    pub fn cached_sequences(&self) -> usize {
+        self.cache.len()
+    }
+}
+
+impl TextModel for GgufLlama {
+    /// Reuses the cached sequence sharing the longest prefix with the prompt, and caches this one
+    /// when done.
+    fn generate(
         &self,
         request: &GenerationRequest,
         cancel: &AtomicBool,
@@ -130,9 +128,8 @@ impl GgufLlama {
         result
     }
 
-    /// Sequences held for prompt reuse.
-    pub fn cached_sequences(&self) -> usize {
-        self.cache.len()
+    fn context_limit(&self) -> usize {
+        self.context_limit
     }
 }
 

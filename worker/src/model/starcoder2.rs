@@ -17,6 +17,7 @@ use rayon::ThreadPool;
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
+use super::catalog::TextModel;
 use super::error::ModelError;
 use super::generation::{self, Generation, GenerationRequest, Step, TokenEvent, Vocabulary};
 use super::gguf_llama::LoadOptions;
@@ -59,14 +60,7 @@ impl SafetensorsStarcoder2 {
         }
         let config: Config = serde_json::from_str(&config_text).map_err(|e| ModelError::Config(format!("config.json: {e}")))?;
         let tokenizer = Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        let mut end_tokens: Vec<u32> = facts.eos_token_id.into_iter().collect();
-        for name in generation::COMMON_END_TOKENS {
-            if let Some(id) = tokenizer.token_to_id(name)
-                && !end_tokens.contains(&id)
-            {
-                end_tokens.push(id);
-            }
-        }
+        let end_tokens = generation::model_end_tokens(&tokenizer, facts.eos_token_id);
         let device = options.device.clone();
         let dtype = if device.is_cpu() { DType::F32 } else { DType::BF16 };
         let files = weight_files(dir)?;
@@ -83,14 +77,15 @@ impl SafetensorsStarcoder2 {
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
     }
+}
 
-    /// Prompt plus generated tokens this model accepts.
-    pub fn context_limit(&self) -> usize {
+impl TextModel for SafetensorsStarcoder2 {
+    fn context_limit(&self) -> usize {
         self.context_limit
     }
 
-    /// Generates a completion; blocking, cancellable between tokens.
-    pub fn generate(
+    /// Runs on a clone of the model: shared weights, its own KV cache.
+    fn generate(
         &self,
         request: &GenerationRequest,
         cancel: &AtomicBool,
