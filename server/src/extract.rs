@@ -32,6 +32,43 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// Parses a JSON body into `T`, reporting the first problem pydantic-style at its field path
+/// (`["body", "context", "prefix"]`). For nested bodies whose fields need no custom messages.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    let input = body.clone();
+    serde_path_to_error::deserialize::<_, T>(body).map_err(|error| {
+        let mut loc = vec![Value::from("body")];
+        for segment in error.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => loc.push(Value::from(*index)),
+                serde_path_to_error::Segment::Map { key } => loc.push(Value::from(key.as_str())),
+                serde_path_to_error::Segment::Enum { variant } => loc.push(Value::from(variant.as_str())),
+                serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        let message = error.inner().to_string();
+        let kind = if message.starts_with("missing field") { "missing" } else { "value_error" };
+        let value = field_at(&input, &loc[1..]).cloned().unwrap_or(Value::Null);
+        ApiError::Validation(vec![Issue::new(kind, loc, message, value, None)])
+    })
+}
+
+/// The value at `path` inside `value`, if any.
+fn field_at<'a>(value: &'a Value, path: &[Value]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, key| match key {
+        Value::String(k) => v.get(k.as_str()),
+        Value::Number(n) => n.as_u64().and_then(|i| v.get(i as usize)),
+        _ => None,
+    })
+}
+
+/// A 422 for one field that parsed but breaks a rule (`ge`, `le`, ...), in pydantic's shape.
+pub fn field_issue(loc: &[&str], kind: &str, msg: impl Into<String>, input: Value) -> Issue {
+    let mut path = vec![Value::from("body")];
+    path.extend(loc.iter().map(|s| Value::from(*s)));
+    Issue::new(kind, path, msg, input, None)
+}
+
 /// Offset of (1-based) `line`, `column` in `bytes`, for `loc: ["body", offset]`.
 fn byte_offset(bytes: &[u8], line: usize, column: usize) -> usize {
     let line_start: usize = bytes.split(|b| *b == b'\n').take(line.saturating_sub(1)).map(|l| l.len() + 1).sum();

@@ -1,12 +1,14 @@
 //! The Code4me-RS HTTP server: the Code4me V2 REST contract, WebSockets, docs, metrics and the website.
 //!
 //! Invariant: the server never runs a model; model work crosses the `llm` queue and telemetry writes
-//! cross the `db` queue (both arrive with the pipeline work). `main.rs` only parses settings and calls
+//! cross the `db` queue ([`pipeline`]). `main.rs` only parses settings and calls
 //! [`startup::run`], so tests start the real server on port 0 and stop it cleanly.
 
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod chat;
+pub mod completion;
 pub mod cookies;
 pub mod db;
 pub mod error;
@@ -15,7 +17,9 @@ pub mod extract;
 pub mod mail;
 pub mod messages;
 pub mod pages;
+pub mod pipeline;
 pub mod rate_limit;
+pub mod requests;
 pub mod tokens;
 pub mod http_metrics;
 pub mod openapi;

@@ -56,3 +56,21 @@ pub const PROJECT_GONE: &str = "Project not found. You may need to create or act
 pub const PROJECT_ACTIVATE_FAILED: &str = "Server failed to activate the project.";
 
 pub const TOO_MANY_REQUESTS: &str = "Too many requests. Please try again later.";
+
+pub const COMPLETIONS_GENERATED: &str = "Completions generated successfully. Ready for display in your IDE.";
+pub const COMPLETIONS_FAILED: &str = "Server failed to generate completions.";
+pub const COMPLETION_ITEM_FAILED: &str = "Completion for model failed";
+pub const COMPLETIONS_RETRIEVED: &str = "Completions retrieved successfully.";
+pub const COMPLETIONS_RETRIEVE_FAILED: &str = "Server failed to retrieve completions.";
+pub const QUERY_NOT_FOUND: &str = "Query not found";
+pub const QUERY_FORBIDDEN: &str = "You do not have permission to access this query.";
+pub const FEEDBACK_RECORDED: &str = "Feedback recorded successfully.";
+pub const FEEDBACK_FAILED: &str = "Server failed to record feedback.";
+pub const GENERATION_NOT_FOUND: &str = "Generation record not found";
+pub const FEEDBACK_FORBIDDEN: &str = "You are not allowed to provide feedback for this query.";
+pub const CONTEXT_UPDATED: &str = "Multi-file context updated successfully.";
+pub const CONTEXT_UPDATE_FAILED: &str = "Server failed to update multi-file context.";
+pub const CHAT_FAILED: &str = "Server failed to generate chat completions.";
+pub const CHAT_GET_FAILED: &str = "Server failed to retrieve chat completions.";
+pub const CHAT_DELETED: &str = "Chat deleted successfully";
+pub const CHAT_DELETE_FAILED: &str = "Server failed to delete chat";

@@ -25,6 +25,8 @@ and `project_token` cookies. When a cookie name repeats, the last value wins.",
         (name = "user", description = "Accounts"),
         (name = "session", description = "The plugin's working session"),
         (name = "project", description = "IDE projects"),
+        (name = "completion", description = "Inline completions, feedback and the multi-file context"),
+        (name = "chat", description = "Chat and its history"),
     )
 )]
 pub struct ApiDoc;
@@ -212,4 +214,99 @@ pub struct ProjectCreated {
 pub struct ActivateProjectBody {
     /// The project's id (its token).
     project_id: Uuid,
+}
+
+/// `RequestCompletion` (wire contract §2.1).
+#[derive(ToSchema)]
+pub struct RequestCompletionBody {
+    /// Models to ask, each answered in parallel.
+    model_ids: Vec<i64>,
+    /// `{prefix, suffix, file_name?, selected_text?, context_files?}`.
+    context: Value,
+    /// Store the (redacted) context; default false.
+    store_context: Option<bool>,
+    /// `{version_id, trigger_type_id, language_id, file_path?, caret_line?, document_char_length?, relative_document_position?}`.
+    contextual_telemetry: Value,
+    /// Default true.
+    store_contextual_telemetry: Option<bool>,
+    /// `{time_since_last_shown?, time_since_last_accepted?, typing_speed?}`.
+    behavioral_telemetry: Value,
+    /// Default true.
+    store_behavioral_telemetry: Option<bool>,
+    /// Extra stop strings.
+    stop_sequences: Option<Vec<String>>,
+}
+
+/// `{"message", "data": {"meta_query_id", "completions": [item]}}`; an item is
+/// `{model_id, model_name, completion, generation_time, confidence}` or, for a model that failed,
+/// `{"message": "Completion for model failed", model_name}`.
+#[derive(ToSchema)]
+pub struct CompletionsResponse {
+    /// Outcome.
+    message: String,
+    /// The query id and its items.
+    data: Value,
+}
+
+/// `FeedbackCompletion`.
+#[derive(ToSchema)]
+pub struct FeedbackBody {
+    /// The completion query.
+    meta_query_id: Uuid,
+    /// The model whose completion this is about.
+    model_id: i64,
+    /// Whether it was accepted.
+    was_accepted: bool,
+    /// What the user finally typed.
+    ground_truth: Option<String>,
+}
+
+/// `UpdateMultiFileContext`: `{"context_updates": {"<file>": [{change_type, start_line, end_line, new_lines}]}}`.
+#[derive(ToSchema)]
+pub struct MultiFileUpdateBody {
+    /// File name → its changes (`change_type`: `update`, `insert` or `remove`).
+    context_updates: Value,
+}
+
+/// `RequestChatCompletion`.
+#[derive(ToSchema)]
+pub struct RequestChatBody {
+    /// Models to ask.
+    model_ids: Vec<i64>,
+    /// The conversation, chosen by the client.
+    chat_id: Uuid,
+    /// `[[role, content], ...]` with role `user`, `assistant` or `system`.
+    messages: Vec<Vec<String>>,
+    /// Editor context, as for completions.
+    context: Value,
+    /// Contextual telemetry, as for completions.
+    contextual_telemetry: Value,
+    /// Behavioral telemetry, as for completions.
+    behavioral_telemetry: Value,
+    /// Recorded only.
+    web_enabled: Option<bool>,
+}
+
+/// `ChatHistoryResponse`: `{chat_id, title, history: [{user_message: {role, content, timestamp,
+/// meta_query_id}, assistant_responses: [{model_id, model_name, completion, generation_time,
+/// confidence, was_accepted} | {message, model_name}]}]}`.
+#[derive(ToSchema)]
+pub struct ChatHistory {
+    /// The chat.
+    chat_id: Uuid,
+    /// Its title.
+    title: String,
+    /// Turns, oldest first.
+    history: Vec<Value>,
+}
+
+/// `{"page", "per_page": 10, "items": [ChatHistory]}`.
+#[derive(ToSchema)]
+pub struct ChatPage {
+    /// This page (from 1).
+    page: i64,
+    /// Chats per page.
+    per_page: i64,
+    /// The chats, newest first.
+    items: Vec<ChatHistory>,
 }

@@ -19,7 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, method_not_allowed_body};
 use crate::openapi::ApiDoc;
-use crate::routes::{health, metrics, ping, project, session, user};
+use crate::routes::{chat, completion, health, metrics, ping, project, session, user};
 use crate::state::AppState;
 use crate::{http_metrics, rate_limit, website};
 
@@ -52,6 +52,13 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .routes(routes!(session::deactivate::deactivate))
         .routes(routes!(project::create::create))
         .routes(routes!(project::activate::activate))
+        .routes(routes!(completion::request::request))
+        .routes(routes!(completion::feedback::feedback))
+        .routes(routes!(completion::multi_file::update))
+        .routes(routes!(completion::get::get))
+        .routes(routes!(chat::request::request))
+        .routes(routes!(chat::get::get))
+        .routes(routes!(chat::delete::delete))
         .split_for_parts();
 
     let hsts = state.settings.cookie_secure.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));

@@ -35,7 +35,9 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
         let outcome = admin::ensure_admin(&db, &passwords, email, "admin", password.expose_secret()).await.context("ADMIN_EMAIL bootstrap")?;
         tracing::info!(?outcome, "admin account ready");
     }
+    let pubsub_client = redis::Client::open(settings.redis.url()).context("invalid REDIS_* settings")?;
     Ok(AppState {
+        pipeline: crate::pipeline::Pipeline::start(redis.clone(), pubsub_client),
         tokens: TokenStore::new(redis.clone(), db.clone(), settings.tokens.clone()),
         mailer: mail::from_settings(&settings.email)?,
         google: GoogleVerifier::from_settings(&settings.google, http),

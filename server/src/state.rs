@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use crate::auth::google::GoogleVerifier;
 use crate::auth::password::PasswordHasher;
 use crate::mail::Mailer;
+use crate::pipeline::Pipeline;
 use crate::tokens::TokenStore;
 
 /// Handles to the server's dependencies; cheap to clone (everything inside is reference-counted).
@@ -29,6 +30,8 @@ pub struct AppState {
     pub google: Option<GoogleVerifier>,
     /// Settings the server was started with.
     pub settings: Arc<ServerSettings>,
+    /// The queues and this instance's reply channel.
+    pub pipeline: Pipeline,
     /// Renders the process-wide Prometheus registry for `/metrics`.
     pub metrics: PrometheusHandle,
 }

@@ -56,7 +56,8 @@ impl TokenStore {
         }))
     }
 
-    async fn set_json(&self, key: &str, value: &impl Serialize, ttl: Option<Duration>) -> anyhow::Result<()> {
+    /// Stores `value` as JSON at `key`, with a lifetime or keeping the current one (`KEEPTTL`).
+    pub async fn set_json(&self, key: &str, value: &impl Serialize, ttl: Option<Duration>) -> anyhow::Result<()> {
         let text = serde_json::to_string(value)?;
         let mut conn = self.conn();
         match ttl {

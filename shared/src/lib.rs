@@ -1,12 +1,13 @@
 //! Code shared by the Code4me-RS server and worker: settings, connections, the Redis key schema,
-//! secret redaction, the multi-file context algorithm, and (with the pipeline work) wire types and
-//! job payloads.
+//! secret redaction, the multi-file context algorithm, job payloads and the queue configuration.
 //!
 //! Invariant: this crate depends on neither axum nor the server or worker crates; both processes
 //! and the test harness build on it, never the other way round.
 
 pub mod connect;
 pub mod domain;
+pub mod jobs;
+pub mod queue;
 pub mod redaction;
 pub mod redis_keys;
 pub mod logging;

@@ -45,6 +45,26 @@ pub fn key(prefix: &str, id: impl std::fmt::Display) -> String {
     format!("{prefix}{id}")
 }
 
+/// Ours: `query_record:<query_id>` → [`QueryRecordValue`], TTL [`QUERY_RECORD_TTL_SECONDS`]: who owns a
+/// query and what it answered, written before the answer is sent. Feedback and `GET
+/// /api/completion/{id}` use it while the query's rows are still on their way to PostgreSQL.
+pub const QUERY_RECORD: &str = "query_record:";
+/// Lifetime of a [`QUERY_RECORD`] (far longer than the telemetry queue ever lags).
+pub const QUERY_RECORD_TTL_SECONDS: u64 = 3600;
+
+/// Value of `query_record:<query_id>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryRecordValue {
+    /// Owner.
+    pub user_id: Uuid,
+    /// `completion` or `chat`.
+    pub query_type: String,
+    /// Models that answered (feedback is accepted for these).
+    pub answered: Vec<i64>,
+    /// The `data` of the response that was sent.
+    pub response: serde_json::Value,
+}
+
 /// Value of `auth_token:<uuid>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthTokenValue {

@@ -412,6 +412,11 @@ pub struct ServerSettings {
     pub password_hash: PasswordHashSettings,
     /// How often the expiry sweep runs (`EXPIRY_SWEEP_SECONDS`, default 60).
     pub expiry_sweep_interval: Duration,
+    /// How long a completion request waits for its models (`COMPLETION_TIMEOUT_MS`); a model that
+    /// has not answered by then gets the contract's error item.
+    pub completion_timeout: Duration,
+    /// How long a chat request waits for its models (`CHAT_TIMEOUT_MS`).
+    pub chat_timeout: Duration,
     /// Admin account created or promoted at start (`ADMIN_EMAIL`, `ADMIN_PASSWORD`).
     pub admin_bootstrap: Option<(String, SecretString)>,
     /// PostgreSQL.
@@ -456,6 +461,8 @@ impl ServerSettings {
                 iterations: env.parse_or("PASSWORD_HASH_ITERATIONS", 2)?,
             },
             expiry_sweep_interval: env.seconds_or("EXPIRY_SWEEP_SECONDS", 60)?,
+            completion_timeout: env.millis_or("COMPLETION_TIMEOUT_MS", 30_000)?,
+            chat_timeout: env.millis_or("CHAT_TIMEOUT_MS", 120_000)?,
             admin_bootstrap,
             version_id: env.parse_or("SERVER_VERSION_ID", 1)?,
             tokens: TokenSettings::from_env(env)?,
@@ -497,6 +504,12 @@ pub struct WorkerSettings {
     pub model_device: String,
     /// Name this worker reports itself under (`WORKER_ID`; default host name and process id).
     pub worker_id: String,
+    /// Generations this worker runs at once (`LLM_CONCURRENCY`). They share the model threads, so
+    /// more than a few only adds latency on a CPU.
+    pub llm_concurrency: usize,
+    /// Telemetry jobs in flight at once (`DB_CONCURRENCY`); those waiting together are committed
+    /// in one transaction.
+    pub db_concurrency: usize,
     /// Log format (`LOG_FORMAT`).
     pub log_format: LogFormat,
     /// PostgreSQL.
@@ -515,6 +528,8 @@ impl WorkerSettings {
             model_prefix_cache_entries: env.parse_or("MODEL_PREFIX_CACHE_ENTRIES", 8)?,
             model_device: env.string_or("MODEL_DEVICE", "cpu"),
             worker_id: env.string_or("WORKER_ID", &default_worker_id()),
+            llm_concurrency: env.parse_or("LLM_CONCURRENCY", 2)?,
+            db_concurrency: env.parse_or("DB_CONCURRENCY", 64)?,
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Json)?,
             database: DatabaseSettings::from_env(env)?,
             redis: RedisSettings::from_env(env)?,

@@ -1,31 +1,58 @@
 //! The Code4me-RS worker: consumes the `llm` and `db` queues, runs local models and writes telemetry.
 //!
-//! Today it connects to its dependencies, loads the models its `model_name` rows describe and
-//! announces them in Redis; [`model`] holds the local model runtime (the native GGUF llama engine,
-//! tokenizers, sampling, prompts, embeddings), [`fetch`] the explicit weight download. The queues and
-//! the telemetry writer arrive with the pipeline work. `main.rs` only parses its command line and
-//! calls [`run`] or [`fetch::fetch_model`], so tests run the real worker in-process.
+//! [`queues`] runs the supervised apalis consumers, [`llm_jobs`] answers model jobs over the
+//! requesting server's reply channel, [`telemetry`] writes the `db` queue's rows in batched
+//! transactions, [`signals`] carries queue wake-ups and cancellations; [`model`] holds the local
+//! model runtime (the native GGUF llama engine, tokenizers, sampling, prompts, embeddings), [`fetch`]
+//! the explicit weight download. `main.rs` only parses its command line and calls [`run`] or
+//! [`fetch::fetch_model`], so tests run the real worker in-process.
 
 pub mod fetch;
+pub mod llm_jobs;
 pub mod model;
 pub mod models;
+pub mod queues;
+pub mod signals;
+pub mod telemetry;
 
 use std::future::Future;
 
 use anyhow::Context;
 use code4me_shared::connect;
+use code4me_shared::jobs::{DbJob, Job, LlmJob};
 use code4me_shared::settings::WorkerSettings;
+use tokio::sync::watch;
+
+use crate::llm_jobs::LlmContext;
+use crate::queues::Consumers;
+use crate::signals::Signals;
+use crate::telemetry::BatchWriter;
 
 /// Connects to PostgreSQL and Redis — retrying with backoff for `STARTUP_CONNECT_TIMEOUT_SECONDS`,
 /// then failing with a message that names the unreachable dependency — loads the models whose
-/// weights are present, announces them under `worker_models:<WORKER_ID>` and runs until `shutdown`
-/// resolves.
+/// weights are present, announces them under `worker_models:<WORKER_ID>`, and consumes the `llm`
+/// and `db` queues until `shutdown` resolves. Stopping finishes the jobs in progress first.
 pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let db = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
     let mut redis = connect::connect_redis(&settings.redis, settings.startup_connect_timeout).await?;
     let _: String = redis::cmd("PING").query_async(&mut redis).await.context("Redis PING after connecting")?;
     let catalog = models::load_catalog(models::model_rows(&db).await?, &settings).await?;
     let announcement = models::announcement(&settings.worker_id, &catalog);
+
+    let signals = Signals::default();
+    let client = redis::Client::open(settings.redis.url()).context("invalid REDIS_* settings")?;
+    let listener = tokio::spawn(signals.clone().listen(client, vec![LlmJob::QUEUE, DbJob::QUEUE]));
+    let vacuum = tokio::spawn(queues::vacuum_forever(redis.clone()));
+    let consumers = Consumers {
+        redis: redis.clone(),
+        signals: signals.clone(),
+        worker_id: settings.worker_id.clone(),
+        llm_concurrency: settings.llm_concurrency,
+        db_concurrency: settings.db_concurrency,
+    };
+    let llm_context = LlmContext { catalog, redis: redis.clone(), signals, worker: settings.worker_id.clone() };
+    let writer = BatchWriter::start(db.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
     tracing::info!(
         worker = %settings.worker_id,
         database = %settings.database.name,
@@ -33,10 +60,17 @@ pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -
         redis.port = settings.redis.port,
         models_dir = %settings.model_cache_dir.display(),
         loaded = ?announcement.loaded,
+        llm_concurrency = settings.llm_concurrency,
         "worker ready"
     );
-    models::announce_until(redis, announcement, shutdown).await;
+    let announce = models::announce_until(redis, announcement, async {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    tokio::join!(announce, consumers.run_llm(llm_context, stop_rx.clone()), consumers.run_db(writer, stop_rx));
     tracing::info!("worker shutting down");
+    listener.abort();
+    vacuum.abort();
     db.close().await;
     Ok(())
 }

@@ -3,11 +3,12 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use uuid::Uuid;
 
-use crate::cookies;
 use crate::error::ApiError;
+use crate::{cookies, messages};
 use crate::state::AppState;
 
 /// The authenticated caller of an endpoint marked "A" in the contract.
@@ -40,5 +41,53 @@ impl FromRequestParts<AppState> for CurrentUser {
         let token = presented_token(parts).ok_or_else(ApiError::unauthenticated)?;
         let user_id = state.tokens.user_of_auth_token(token).await.map_err(ApiError::Unavailable)?.ok_or_else(ApiError::unauthenticated)?;
         Ok(Self { user_id, auth_token: token })
+    }
+}
+
+/// The caller of an endpoint marked "S" in the contract: a live session (`session_token` cookie).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionCaller {
+    /// The session's user.
+    pub user_id: Uuid,
+    /// The session.
+    pub session_id: Uuid,
+}
+
+impl FromRequestParts<AppState> for SessionCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let no_session = || ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_SESSION_TOKEN);
+        let session_id = cookies::read(&parts.headers, cookies::SESSION_TOKEN).and_then(|t| Uuid::parse_str(&t).ok()).ok_or_else(no_session)?;
+        let session = state.tokens.session(session_id).await.map_err(ApiError::Unavailable)?.ok_or_else(no_session)?;
+        Ok(Self { user_id: session.user_token, session_id })
+    }
+}
+
+/// The caller of an endpoint marked "S+P": a live session and a project active in it
+/// (`project_token` cookie; the last one wins, as the plugin appends its own).
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectCaller {
+    /// The session's user.
+    pub user_id: Uuid,
+    /// The session.
+    pub session_id: Uuid,
+    /// The active project.
+    pub project_id: Uuid,
+}
+
+impl FromRequestParts<AppState> for ProjectCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let no_session = || ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_SESSION_TOKEN);
+        let no_project = || ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_PROJECT_TOKEN);
+        let session_id = cookies::read(&parts.headers, cookies::SESSION_TOKEN).and_then(|t| Uuid::parse_str(&t).ok()).ok_or_else(no_session)?;
+        let session = state.tokens.session(session_id).await.map_err(ApiError::Unavailable)?.ok_or_else(no_session)?;
+        let project_id = cookies::read(&parts.headers, cookies::PROJECT_TOKEN).and_then(|t| Uuid::parse_str(&t).ok()).ok_or_else(no_project)?;
+        if !session.project_tokens.contains(&project_id) {
+            return Err(no_project());
+        }
+        Ok(Self { user_id: session.user_token, session_id, project_id })
     }
 }

@@ -1,5 +1,7 @@
 //! One module per resource or action, mirroring the URL (`/api/user/create` → `routes/user/create.rs`).
 
+pub mod chat;
+pub mod completion;
 pub mod health;
 pub mod metrics;
 pub mod ping;

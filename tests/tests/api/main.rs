@@ -8,6 +8,7 @@ mod health;
 mod metrics;
 mod migrations;
 mod ping;
+mod pipeline;
 mod project;
 mod request_conventions;
 mod session;

@@ -1,0 +1,205 @@
+//! Chat end to end, shared by `POST /api/chat/request` and the WebSocket: the conversation goes
+//! to every requested model through the `llm` queue; the turn is recorded through `db`; the
+//! history endpoints read what was recorded.
+
+use std::time::{Duration, Instant};
+
+use code4me_shared::jobs::{ChatTask, DbWrite, GenerationRow, LlmTask, QueryKind, QueryRecord};
+use code4me_shared::redaction::redact;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::extract::ProjectCaller;
+use crate::completion::{self, TokenSink};
+use crate::error::{ApiError, OrFail};
+use crate::messages;
+use crate::requests::RequestChatCompletion;
+use crate::state::AppState;
+
+/// Chats per history page.
+pub const PAGE_SIZE: i64 = 10;
+
+/// How long a chat answer waits for its turn to be stored, so the history asked for next shows
+/// it; when the telemetry queue lags longer the answer goes out anyway (the turn is queued).
+const WAIT_FOR_HISTORY: Duration = Duration::from_secs(3);
+
+/// Runs a chat turn; returns the contract's `ChatHistoryResponse` for this turn.
+pub async fn chat(
+    state: &AppState,
+    caller: ProjectCaller,
+    request: RequestChatCompletion,
+    query_id: Uuid,
+    on_token: Option<TokenSink<'_>>,
+) -> Result<Value, ApiError> {
+    let arrived = Instant::now();
+    let timestamp = chrono::Utc::now();
+    let existing: Option<(Option<Uuid>, Uuid, String)> = sqlx::query_as("SELECT user_id, project_id, title FROM chat WHERE chat_id = $1")
+        .bind(request.chat_id)
+        .fetch_optional(&state.db)
+        .await
+        .or_fail(messages::CHAT_FAILED)?;
+    if let Some((owner, project, _)) = &existing
+        && (*owner != Some(caller.user_id) || *project != caller.project_id)
+    {
+        return Err(ApiError::Message(axum::http::StatusCode::FORBIDDEN, messages::QUERY_FORBIDDEN));
+    }
+    let user_message = request.messages.iter().rev().find(|(role, _)| role == "user").map(|(_, c)| c.clone()).unwrap_or_default();
+    let task = LlmTask::Chat(ChatTask { messages: with_editor_context(&request), want_title: existing.is_none() });
+    let model_ids = completion::dedup(&request.model_ids);
+    let outcomes = completion::run_models(state, query_id, &model_ids, &task, state.settings.chat_timeout, on_token).await?;
+    let names = completion::model_names(state, &outcomes).await;
+
+    let title = match &existing {
+        Some((_, _, title)) => title.clone(),
+        None => outcomes.iter().find_map(|o| o.result.as_ref().ok().and_then(|a| a.title.clone())).unwrap_or_else(|| "Untitled Chat".to_owned()),
+    };
+    let shown_at = chrono::Utc::now();
+    let mut responses = Vec::new();
+    let mut generations = Vec::new();
+    for outcome in &outcomes {
+        match &outcome.result {
+            Ok(answer) => {
+                responses.push(json!({
+                    "model_id": outcome.model_id, "model_name": answer.model_name, "completion": answer.text,
+                    "generation_time": answer.generation_time_ms, "confidence": answer.confidence, "was_accepted": false,
+                }));
+                generations.push(GenerationRow {
+                    model_id: outcome.model_id,
+                    completion: answer.text.clone(),
+                    generation_time_ms: answer.generation_time_ms,
+                    shown_at,
+                    confidence: answer.confidence,
+                    logprobs: answer.logprobs.clone(),
+                });
+            }
+            Err(reason) => {
+                tracing::warn!(%query_id, model_id = outcome.model_id, %reason, "a model did not answer");
+                responses.push(json!({"message": messages::COMPLETION_ITEM_FAILED, "model_name": names[&outcome.model_id]}));
+            }
+        }
+    }
+    let stored_message = redact(&user_message).into_owned();
+    let data = json!({
+        "chat_id": request.chat_id,
+        "title": title,
+        "history": [{
+            "user_message": {"role": "user", "content": stored_message, "timestamp": timestamp, "meta_query_id": query_id},
+            "assistant_responses": responses,
+        }],
+    });
+    let answered: Vec<i64> = generations.iter().map(|g| g.model_id).collect();
+    let record = QueryRecord {
+        query_id,
+        user_id: caller.user_id,
+        session_id: caller.session_id,
+        project_id: caller.project_id,
+        timestamp,
+        total_serving_time_ms: i32::try_from(arrived.elapsed().as_millis()).unwrap_or(i32::MAX),
+        server_version_id: state.settings.version_id,
+        multi_file_context_changes_indexes: Default::default(),
+        context: request.store_context.then(|| request.context.redacted_row()),
+        contextual: request.store_contextual_telemetry.then(|| request.contextual_telemetry.row()),
+        behavioral: request.store_behavioral_telemetry.then(|| request.behavioral_telemetry.row()),
+        kind: QueryKind::Chat { chat_id: request.chat_id, title, web_enabled: request.web_enabled, user_message: stored_message },
+        generations,
+    };
+    completion::remember(state, query_id, caller.user_id, "chat", answered, &data).await?;
+    state.pipeline.record(DbWrite::Query(Box::new(record))).await.map_err(ApiError::Unavailable)?;
+    wait_until_stored(&state.db, query_id).await;
+    Ok(data)
+}
+
+/// The conversation as the model sees it: the editor's file, prefix and suffix (and selection)
+/// appended to the first user message, as upstream does, when the plugin sent any.
+fn with_editor_context(request: &RequestChatCompletion) -> Vec<(String, String)> {
+    let context = &request.context;
+    let mut messages = request.messages.clone();
+    if context.prefix.is_empty() && context.suffix.is_empty() {
+        return messages;
+    }
+    let mut extra = format!(
+        "\n\nThe code I am editing, in {}:\nPREFIX: {}\n\nSUFFIX: {}",
+        context.file_name(),
+        redact(&context.prefix),
+        redact(&context.suffix)
+    );
+    if let Some(selected) = context.selected_text.as_deref().filter(|s| !s.is_empty()) {
+        extra.push_str(&format!("\n\nSELECTED: {}", redact(selected)));
+    }
+    if let Some((_, content)) = messages.iter_mut().find(|(role, _)| role == "user") {
+        content.push_str(&extra);
+    }
+    messages
+}
+
+/// Polls (briefly) until the turn's row is in PostgreSQL.
+async fn wait_until_stored(db: &PgPool, query_id: Uuid) {
+    let deadline = Instant::now() + WAIT_FOR_HISTORY;
+    while Instant::now() < deadline {
+        let stored: Result<bool, _> =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM chat_query WHERE meta_query_id = $1)").bind(query_id).fetch_one(db).await;
+        if stored.unwrap_or(false) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One page (1-based) of the caller's chats in the active project, newest first, each with its
+/// turns in order.
+pub async fn history_page(db: &PgPool, caller: &ProjectCaller, page: i64) -> anyhow::Result<Value> {
+    let chats: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT chat_id, title FROM chat WHERE user_id = $1 AND project_id = $2 ORDER BY created_at DESC, chat_id LIMIT $3 OFFSET $4",
+    )
+    .bind(caller.user_id)
+    .bind(caller.project_id)
+    .bind(PAGE_SIZE)
+    .bind((page - 1) * PAGE_SIZE)
+    .fetch_all(db)
+    .await?;
+    let mut items = Vec::with_capacity(chats.len());
+    for (chat_id, title) in chats {
+        items.push(json!({"chat_id": chat_id, "title": title, "history": chat_turns(db, chat_id).await?}));
+    }
+    Ok(json!({"page": page, "per_page": PAGE_SIZE, "items": items}))
+}
+
+/// A stored turn: query id, time, the user's message, the editor prefix (older rows lack the message).
+type Turn = (Uuid, chrono::DateTime<chrono::Utc>, Option<String>, Option<String>);
+
+async fn chat_turns(db: &PgPool, chat_id: Uuid) -> anyhow::Result<Vec<Value>> {
+    let turns: Vec<Turn> = sqlx::query_as(
+        "SELECT mq.meta_query_id, mq.\"timestamp\", cq.user_message, c.prefix FROM chat_query cq \
+         JOIN meta_query mq ON mq.meta_query_id = cq.meta_query_id LEFT JOIN context c ON c.context_id = mq.context_id \
+         WHERE cq.chat_id = $1 ORDER BY mq.\"timestamp\"",
+    )
+    .bind(chat_id)
+    .fetch_all(db)
+    .await?;
+    let generations: Vec<(Uuid, i64, String, String, i32, f64, bool)> = sqlx::query_as(
+        "SELECT g.meta_query_id, g.model_id, m.model_name, g.completion, g.generation_time, g.confidence, g.was_accepted \
+         FROM had_generation g JOIN model_name m ON m.model_id = g.model_id \
+         JOIN chat_query cq ON cq.meta_query_id = g.meta_query_id WHERE cq.chat_id = $1 ORDER BY g.model_id",
+    )
+    .bind(chat_id)
+    .fetch_all(db)
+    .await?;
+    Ok(turns
+        .into_iter()
+        .map(|(query_id, timestamp, user_message, prefix)| {
+            let responses: Vec<Value> = generations
+                .iter()
+                .filter(|g| g.0 == query_id)
+                .map(|(_, model_id, model_name, completion, generation_time, confidence, was_accepted)| {
+                    json!({"model_id": model_id, "model_name": model_name, "completion": completion,
+                           "generation_time": generation_time, "confidence": confidence, "was_accepted": was_accepted})
+                })
+                .collect();
+            json!({
+                "user_message": {"role": "user", "content": user_message.or(prefix).unwrap_or_default(), "timestamp": timestamp, "meta_query_id": query_id},
+                "assistant_responses": responses,
+            })
+        })
+        .collect())
+}

@@ -1,0 +1,160 @@
+//! The server's side of the queues: model work goes out on `llm` (one job per model, so several
+//! models run in parallel on different workers), answers come back on this instance's reply
+//! channel, telemetry goes out on `db`, and cancellations on the cancel channel.
+//!
+//! Invariant: the server never runs a model and never writes telemetry itself.
+
+pub mod replies;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use code4me_shared::jobs::{
+    Answer, CANCEL_CHANNEL, CANCELLED_KEY, CANCELLED_TTL_SECONDS, DbJob, DbWrite, Job, LlmJob, LlmTask, ReplyEvent, reply_channel,
+};
+use code4me_shared::queue::Producer;
+use redis::aio::ConnectionManager;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use self::replies::{Replies, ReplyRouter};
+
+/// Handles to the queues and this instance's reply channel; cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    reply_channel: String,
+    router: ReplyRouter,
+    llm: Producer<LlmJob>,
+    db: Producer<DbJob>,
+    redis: ConnectionManager,
+    subscribed: watch::Receiver<bool>,
+    _listener: Arc<AbortOnDrop>,
+}
+
+/// One model's outcome for a request.
+#[derive(Debug, Clone)]
+pub struct ModelOutcome {
+    /// The model.
+    pub model_id: i64,
+    /// Its answer, or why there is none.
+    pub result: Result<Answer, String>,
+}
+
+impl Pipeline {
+    /// Starts this instance's reply subscription (a fresh channel per process).
+    pub fn start(redis: ConnectionManager, client: redis::Client) -> Self {
+        let channel = reply_channel(&Uuid::new_v4().simple().to_string());
+        let router = ReplyRouter::default();
+        let (ready_tx, ready_rx) = watch::channel(false);
+        let listener = tokio::spawn(router.clone().listen(client, channel.clone(), ready_tx));
+        Self {
+            reply_channel: channel,
+            router,
+            llm: Producer::new(redis.clone()),
+            db: Producer::new(redis.clone()),
+            redis,
+            subscribed: ready_rx,
+            _listener: Arc::new(AbortOnDrop(listener)),
+        }
+    }
+
+    /// Pushes one `llm` job per model for `request_id` and returns the stream of their replies.
+    /// Fails (nothing pushed) when Redis is unreachable.
+    pub async fn submit(&self, request_id: Uuid, model_ids: &[i64], task: &LlmTask, stream: bool, timeout: Duration) -> anyhow::Result<Replies> {
+        let mut subscribed = self.subscribed.clone();
+        tokio::time::timeout(Duration::from_secs(2), subscribed.wait_for(|ready| *ready))
+            .await
+            .context("the reply subscription is not ready (is Redis up?)")?
+            .context("the reply listener stopped")?;
+        let replies = self.router.expect(request_id);
+        let deadline_ms = chrono::Utc::now().timestamp_millis() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
+        for &model_id in model_ids {
+            let job = LlmJob {
+                version: LlmJob::VERSION,
+                request_id,
+                model_id,
+                reply_to: self.reply_channel.clone(),
+                stream,
+                deadline_ms,
+                task: task.clone(),
+            };
+            self.llm.push(job).await?;
+        }
+        Ok(replies)
+    }
+
+    /// Waits for every model's answer until `timeout`; models still silent then get a timeout
+    /// error (and their jobs are cancelled). `on_token` sees streamed text as it arrives.
+    pub async fn gather(
+        &self,
+        request_id: Uuid,
+        replies: &mut Replies,
+        model_ids: &[i64],
+        timeout: Duration,
+        mut on_token: impl FnMut(i64, &str),
+    ) -> Vec<ModelOutcome> {
+        let deadline = Instant::now() + timeout;
+        let mut outcomes: BTreeMap<i64, Result<Answer, String>> = BTreeMap::new();
+        while outcomes.len() < model_ids.len() {
+            let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await else { break };
+            if !model_ids.contains(&reply.model_id) || outcomes.contains_key(&reply.model_id) {
+                continue; // a duplicate delivery, or a stranger
+            }
+            match reply.event {
+                ReplyEvent::Started { .. } => {}
+                ReplyEvent::Token { text } => on_token(reply.model_id, &text),
+                ReplyEvent::Done(answer) => {
+                    outcomes.insert(reply.model_id, Ok(*answer));
+                }
+                ReplyEvent::Failed { reason } => {
+                    outcomes.insert(reply.model_id, Err(reason));
+                }
+            }
+        }
+        if outcomes.len() < model_ids.len() {
+            self.cancel(request_id).await;
+        }
+        model_ids
+            .iter()
+            .map(|&model_id| ModelOutcome {
+                model_id,
+                result: outcomes
+                    .remove(&model_id)
+                    .unwrap_or_else(|| Err(format!("no answer within {} ms", timeout.as_millis()))),
+            })
+            .collect()
+    }
+
+    /// Queues telemetry; returns once Redis holds it (then it is never lost).
+    pub async fn record(&self, write: DbWrite) -> anyhow::Result<()> {
+        self.db.push(DbJob::new(write)).await
+    }
+
+    /// Cancels a request: jobs not started yet are dropped when taken, running generations stop
+    /// at their next token. Best effort (a cancel lost to a Redis failure only wastes work).
+    pub async fn cancel(&self, request_id: Uuid) {
+        let mut redis = self.redis.clone();
+        let key = format!("{CANCELLED_KEY}{request_id}");
+        let result: redis::RedisResult<()> = async {
+            redis::cmd("SET").arg(&key).arg("").arg("EX").arg(CANCELLED_TTL_SECONDS).query_async::<()>(&mut redis).await?;
+            redis::cmd("PUBLISH").arg(CANCEL_CHANNEL).arg(request_id.to_string()).query_async::<i64>(&mut redis).await?;
+            Ok(())
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(%error, %request_id, "could not cancel a request");
+        }
+    }
+}
+
+/// Stops the reply listener with the last handle.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,273 @@
+//! Bodies of the completion, feedback and chat requests (wire contract §2.1), shared by the REST
+//! endpoints and their WebSocket twins, with upstream's field rules (`ge`, `le`, defaults).
+
+use code4me_shared::jobs::{BehavioralRow, ContextRow, ContextualRow};
+use code4me_shared::redaction::redact;
+use code4me_shared::validation::Issue;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::extract::field_issue;
+
+/// Most models one request may ask for (each is a job on the queue).
+pub const MAX_MODELS_PER_REQUEST: usize = 8;
+
+/// `ContextData`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ContextData {
+    /// Text before the caret.
+    pub prefix: String,
+    /// Text after the caret.
+    pub suffix: String,
+    /// The edited file (upstream's default `unknown_file`).
+    #[serde(default)]
+    pub file_name: Option<String>,
+    /// Selected text.
+    #[serde(default)]
+    pub selected_text: Option<String>,
+    /// Project files to put in the prompt: names, or `["*"]` for all but the edited one.
+    #[serde(default)]
+    pub context_files: Option<Vec<String>>,
+}
+
+impl ContextData {
+    /// The file name as upstream defaults it.
+    pub fn file_name(&self) -> String {
+        self.file_name.clone().unwrap_or_else(|| "unknown_file".to_owned())
+    }
+
+    /// The row to store, secrets redacted.
+    pub fn redacted_row(&self) -> ContextRow {
+        ContextRow {
+            prefix: redact(&self.prefix).into_owned(),
+            suffix: redact(&self.suffix).into_owned(),
+            file_name: Some(self.file_name()),
+            selected_text: self.selected_text.as_deref().map(|s| redact(s).into_owned()),
+        }
+    }
+}
+
+/// `ContextualTelemetryData`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ContextualTelemetryData {
+    /// `plugin_version` id (≥ 1).
+    pub version_id: i64,
+    /// `trigger_type` id (≥ 1).
+    pub trigger_type_id: i64,
+    /// `programming_language` id (≥ 1).
+    pub language_id: i64,
+    /// File path.
+    #[serde(default)]
+    pub file_path: Option<String>,
+    /// Caret line (≥ 0).
+    #[serde(default)]
+    pub caret_line: Option<i64>,
+    /// Document length (≥ 0).
+    #[serde(default)]
+    pub document_char_length: Option<i64>,
+    /// Caret position in 0..=1.
+    #[serde(default)]
+    pub relative_document_position: Option<f64>,
+}
+
+impl ContextualTelemetryData {
+    /// The row to store.
+    pub fn row(&self) -> ContextualRow {
+        ContextualRow {
+            version_id: self.version_id,
+            trigger_type_id: self.trigger_type_id,
+            language_id: self.language_id,
+            file_path: self.file_path.clone(),
+            caret_line: self.caret_line.and_then(|v| i32::try_from(v).ok()),
+            document_char_length: self.document_char_length.and_then(|v| i32::try_from(v).ok()),
+            relative_document_position: self.relative_document_position,
+        }
+    }
+}
+
+/// `BehavioralTelemetryData` (`{}` is valid).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BehavioralTelemetryData {
+    /// ms since a completion was last shown (≥ 0).
+    #[serde(default)]
+    pub time_since_last_shown: Option<i64>,
+    /// ms since a completion was last accepted (≥ 0).
+    #[serde(default)]
+    pub time_since_last_accepted: Option<i64>,
+    /// Typing speed (≥ 0).
+    #[serde(default)]
+    pub typing_speed: Option<f64>,
+}
+
+impl BehavioralTelemetryData {
+    /// The row to store.
+    pub fn row(&self) -> BehavioralRow {
+        BehavioralRow {
+            time_since_last_shown: self.time_since_last_shown,
+            time_since_last_accepted: self.time_since_last_accepted,
+            typing_speed: self.typing_speed,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `RequestCompletion`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RequestCompletion {
+    /// Models to ask.
+    pub model_ids: Vec<i64>,
+    /// The editor context.
+    pub context: ContextData,
+    /// Store the (redacted) context.
+    #[serde(default)]
+    pub store_context: bool,
+    /// Contextual telemetry.
+    pub contextual_telemetry: ContextualTelemetryData,
+    /// Store it.
+    #[serde(default = "yes")]
+    pub store_contextual_telemetry: bool,
+    /// Behavioral telemetry.
+    pub behavioral_telemetry: BehavioralTelemetryData,
+    /// Store it.
+    #[serde(default = "yes")]
+    pub store_behavioral_telemetry: bool,
+    /// Extra stop strings.
+    #[serde(default)]
+    pub stop_sequences: Vec<String>,
+}
+
+/// `RequestChatCompletion`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RequestChatCompletion {
+    /// Models to ask.
+    pub model_ids: Vec<i64>,
+    /// The conversation (chosen by the client).
+    pub chat_id: Uuid,
+    /// `[role, content]` pairs.
+    pub messages: Vec<(String, String)>,
+    /// The editor context.
+    pub context: ContextData,
+    /// Store the (redacted) context.
+    #[serde(default)]
+    pub store_context: bool,
+    /// Contextual telemetry.
+    pub contextual_telemetry: ContextualTelemetryData,
+    /// Store it.
+    #[serde(default = "yes")]
+    pub store_contextual_telemetry: bool,
+    /// Behavioral telemetry.
+    pub behavioral_telemetry: BehavioralTelemetryData,
+    /// Store it.
+    #[serde(default = "yes")]
+    pub store_behavioral_telemetry: bool,
+    /// Web search (recorded; no model here searches).
+    #[serde(default)]
+    pub web_enabled: bool,
+}
+
+/// `FeedbackCompletion`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeedbackCompletion {
+    /// The completion query.
+    pub meta_query_id: Uuid,
+    /// The model (≥ 0).
+    pub model_id: i64,
+    /// Accepted or not.
+    pub was_accepted: bool,
+    /// What the user finally typed.
+    #[serde(default)]
+    pub ground_truth: Option<String>,
+}
+
+/// Collects rule violations the types cannot express.
+#[derive(Default)]
+struct Rules(Vec<Issue>);
+
+impl Rules {
+    fn at_least(&mut self, loc: &[&str], value: Option<i64>, min: i64) {
+        if let Some(v) = value.filter(|v| *v < min) {
+            self.0.push(field_issue(loc, "greater_than_equal", format!("Input should be greater than or equal to {min}"), json!(v)));
+        }
+    }
+
+    fn non_negative_float(&mut self, loc: &[&str], value: Option<f64>, max: Option<f64>) {
+        if let Some(v) = value {
+            if !v.is_finite() || v < 0.0 {
+                self.0.push(field_issue(loc, "greater_than_equal", "Input should be greater than or equal to 0", json!(v)));
+            } else if let Some(max) = max.filter(|m| v > *m) {
+                self.0.push(field_issue(loc, "less_than_equal", format!("Input should be less than or equal to {max}"), json!(v)));
+            }
+        }
+    }
+
+    fn models(&mut self, ids: &[i64]) {
+        if ids.len() > MAX_MODELS_PER_REQUEST {
+            self.0.push(field_issue(&["model_ids"], "too_long", format!("List should have at most {MAX_MODELS_PER_REQUEST} items"), json!(ids)));
+        }
+    }
+
+    fn telemetry(&mut self, c: &ContextualTelemetryData, b: &BehavioralTelemetryData) {
+        self.at_least(&["contextual_telemetry", "version_id"], Some(c.version_id), 1);
+        self.at_least(&["contextual_telemetry", "trigger_type_id"], Some(c.trigger_type_id), 1);
+        self.at_least(&["contextual_telemetry", "language_id"], Some(c.language_id), 1);
+        self.at_least(&["contextual_telemetry", "caret_line"], c.caret_line, 0);
+        self.at_least(&["contextual_telemetry", "document_char_length"], c.document_char_length, 0);
+        self.non_negative_float(&["contextual_telemetry", "relative_document_position"], c.relative_document_position, Some(1.0));
+        self.at_least(&["behavioral_telemetry", "time_since_last_shown"], b.time_since_last_shown, 0);
+        self.at_least(&["behavioral_telemetry", "time_since_last_accepted"], b.time_since_last_accepted, 0);
+        self.non_negative_float(&["behavioral_telemetry", "typing_speed"], b.typing_speed, None);
+    }
+
+    fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.0)) }
+    }
+}
+
+impl RequestCompletion {
+    /// Parses and checks a body.
+    pub fn parse(body: Value) -> Result<Self, ApiError> {
+        let request: Self = crate::extract::parse_body(body)?;
+        let mut rules = Rules::default();
+        rules.models(&request.model_ids);
+        rules.telemetry(&request.contextual_telemetry, &request.behavioral_telemetry);
+        rules.finish()?;
+        Ok(request)
+    }
+}
+
+impl RequestChatCompletion {
+    /// Parses and checks a body.
+    pub fn parse(body: Value) -> Result<Self, ApiError> {
+        let request: Self = crate::extract::parse_body(body)?;
+        let mut rules = Rules::default();
+        rules.models(&request.model_ids);
+        rules.telemetry(&request.contextual_telemetry, &request.behavioral_telemetry);
+        for (i, (role, _)) in request.messages.iter().enumerate() {
+            if !matches!(role.as_str(), "user" | "assistant" | "system") {
+                let index = i.to_string();
+                rules.0.push(field_issue(&["messages", &index, "0"], "literal_error", "Input should be 'user', 'assistant' or 'system'", json!(role)));
+            }
+        }
+        if !request.messages.iter().any(|(role, _)| role == "user") {
+            rules.0.push(field_issue(&["messages"], "value_error", "Value error, the conversation needs a user message", json!(request.messages)));
+        }
+        rules.finish()?;
+        Ok(request)
+    }
+}
+
+impl FeedbackCompletion {
+    /// Parses and checks a body.
+    pub fn parse(body: Value) -> Result<Self, ApiError> {
+        let request: Self = crate::extract::parse_body(body)?;
+        let mut rules = Rules::default();
+        rules.at_least(&["model_id"], Some(request.model_id), 0);
+        rules.finish()?;
+        Ok(request)
+    }
+}

@@ -1,0 +1,46 @@
+//! `DELETE /api/chat/delete/{chat_id}`: removes a conversation and its turns.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::extract::ProjectCaller;
+use crate::error::{ApiError, OrFail};
+use crate::messages;
+use crate::state::AppState;
+
+/// Deletes the chat (its turns cascade). Only its owner may.
+#[utoipa::path(delete, path = "/api/chat/delete/{chat_id}", tag = "chat",
+    params(("chat_id" = String, Path, description = "The chat")),
+    responses(
+        (status = 200, description = "Deleted", body = crate::openapi::Message),
+        (status = 401, description = "No live session, or the project is not active in it", body = crate::openapi::Message),
+        (status = 403, description = "Another user's chat", body = crate::openapi::Message),
+        (status = 404, description = "No such chat", body = crate::openapi::Message)
+    ))]
+pub async fn delete(State(state): State<AppState>, caller: ProjectCaller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
+    let not_found = ApiError::Message(StatusCode::NOT_FOUND, messages::QUERY_NOT_FOUND);
+    let Ok(chat_id) = Uuid::parse_str(raw.trim()) else { return Err(not_found) };
+    let owner: Option<Option<Uuid>> = sqlx::query_scalar("SELECT user_id FROM chat WHERE chat_id = $1")
+        .bind(chat_id)
+        .fetch_optional(&state.db)
+        .await
+        .or_fail(messages::CHAT_DELETE_FAILED)?;
+    match owner {
+        None => return Err(not_found),
+        Some(owner) if owner != Some(caller.user_id) => return Err(ApiError::Message(StatusCode::FORBIDDEN, messages::QUERY_FORBIDDEN)),
+        Some(_) => {}
+    }
+    // The turns' meta_query rows go with the chat: chat_query cascades from chat, meta_query does not.
+    let mut tx = state.db.begin().await.or_fail(messages::CHAT_DELETE_FAILED)?;
+    sqlx::query("DELETE FROM meta_query WHERE meta_query_id IN (SELECT meta_query_id FROM chat_query WHERE chat_id = $1)")
+        .bind(chat_id)
+        .execute(&mut *tx)
+        .await
+        .or_fail(messages::CHAT_DELETE_FAILED)?;
+    sqlx::query("DELETE FROM chat WHERE chat_id = $1").bind(chat_id).execute(&mut *tx).await.or_fail(messages::CHAT_DELETE_FAILED)?;
+    tx.commit().await.or_fail(messages::CHAT_DELETE_FAILED)?;
+    Ok(Json(json!({"message": messages::CHAT_DELETED})))
+}

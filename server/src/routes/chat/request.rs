@@ -1,0 +1,30 @@
+//! `POST /api/chat/request`: one chat turn, answered by each requested model.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::auth::extract::ProjectCaller;
+use crate::chat;
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::requests::RequestChatCompletion;
+use crate::state::AppState;
+
+/// Answers the conversation with every requested model (at most `CHAT_TIMEOUT_MS`); the body is
+/// the contract's `ChatHistoryResponse` for this turn, whose user message is what the user wrote
+/// (upstream shows the editor prefix there).
+#[utoipa::path(post, path = "/api/chat/request", tag = "chat",
+    request_body(content = crate::openapi::RequestChatBody),
+    responses(
+        (status = 200, description = "This turn", body = crate::openapi::ChatHistory),
+        (status = 401, description = "No live session, or the project is not active in it", body = crate::openapi::Message),
+        (status = 403, description = "The chat id belongs to another user or project", body = crate::openapi::Message),
+        (status = 422, description = "Validation failed", body = crate::openapi::ValidationError),
+        (status = 503, description = "Redis unreachable; nothing was recorded")
+    ))]
+pub async fn request(State(state): State<AppState>, caller: ProjectCaller, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+    let request = RequestChatCompletion::parse(body)?;
+    Ok(Json(chat::chat(&state, caller, request, Uuid::new_v4(), None).await?))
+}

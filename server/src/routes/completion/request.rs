@@ -1,0 +1,31 @@
+//! `POST /api/completion/request`: a completion from each requested model.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::extract::ProjectCaller;
+use crate::completion;
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::messages;
+use crate::requests::RequestCompletion;
+use crate::state::AppState;
+
+/// Runs every requested model in parallel through the `llm` queue and waits for them (at most
+/// `COMPLETION_TIMEOUT_MS`); a model that is unknown, unavailable or silent gets the contract's
+/// error item while the others still answer. The query's telemetry is queued before answering.
+#[utoipa::path(post, path = "/api/completion/request", tag = "completion",
+    request_body(content = crate::openapi::RequestCompletionBody),
+    responses(
+        (status = 200, description = "One item per model", body = crate::openapi::CompletionsResponse),
+        (status = 401, description = "No live session, or the project is not active in it", body = crate::openapi::Message),
+        (status = 422, description = "Validation failed", body = crate::openapi::ValidationError),
+        (status = 503, description = "Redis unreachable; nothing was recorded")
+    ))]
+pub async fn request(State(state): State<AppState>, caller: ProjectCaller, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+    let request = RequestCompletion::parse(body)?;
+    let data = completion::complete(&state, caller, request, Uuid::new_v4(), None).await?;
+    Ok(Json(json!({"message": messages::COMPLETIONS_GENERATED, "data": data})))
+}

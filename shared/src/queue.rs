@@ -1,0 +1,85 @@
+//! The apalis-redis queues as both processes configure them, and the producer side (the server
+//! pushes, workers consume). Each setting here answers one apalis-redis trap (rust-stack-notes §2):
+//!
+//! - **Idle pickup.** apalis-redis finds a pushed job only when the consumer polls again; without a
+//!   poll strategy that is the next heartbeat. [`Producer::push`] therefore publishes on the queue's
+//!   [`wake_channel`] and workers poll on that signal (plus a slow interval as a safety net).
+//! - **Orphans.** A killed worker's in-flight jobs come back once its heartbeat is
+//!   [`ORPHANED_AFTER`] old (300 s with apalis' defaults), taken over by any live worker.
+//! - **Head-of-line.** `batch_size` 1: a worker holds only the job it runs, so a slow generation
+//!   never parks queued jobs in its in-flight set while other workers idle.
+//! - **Events.** Task-event publishing is off: nobody listens, and it costs a PUBLISH per job.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use anyhow::Context;
+use apalis::prelude::TaskSink;
+use apalis_redis::{Config, RedisStorage};
+use redis::aio::ConnectionManager;
+
+use crate::jobs::{Incoming, Job, wake_channel};
+
+/// How often a worker heartbeats.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Missed heartbeats after which a worker is presumed dead and its jobs are re-queued.
+pub const MISSED_HEARTBEATS: usize = 5;
+
+/// How long a dead worker's in-flight jobs wait before another worker takes them over.
+pub const ORPHANED_AFTER: Duration = Duration::from_secs(HEARTBEAT_INTERVAL.as_secs() * MISSED_HEARTBEATS as u64);
+
+/// The queue configuration for job type `J`, identical in server and worker.
+pub fn config<J: Job>() -> Config {
+    Config::default()
+        .queue(J::QUEUE)
+        .batch_size(1)
+        .heartbeat_interval(HEARTBEAT_INTERVAL)
+        .missed_heartbeats(MISSED_HEARTBEATS)
+        .emit_events(false)
+}
+
+/// The producer's storage of `J`'s queue over `redis`.
+pub fn storage<J: Job>(redis: ConnectionManager) -> RedisStorage<J> {
+    RedisStorage::new(redis).with_config(config::<J>())
+}
+
+/// The consumer's storage of `J`'s queue: it reads [`Incoming<J>`], so an undecodable payload
+/// reaches the handler instead of stopping the consumer.
+pub fn consumer_storage<J: Job>(redis: ConnectionManager) -> RedisStorage<Incoming<J>> {
+    RedisStorage::new(redis).with_config(config::<J>())
+}
+
+/// Pushes jobs of type `J` and wakes the queue's consumers.
+pub struct Producer<J: Job> {
+    storage: RedisStorage<J>,
+    redis: ConnectionManager,
+    wake: String,
+    job: PhantomData<J>,
+}
+
+impl<J: Job> Clone for Producer<J> {
+    fn clone(&self) -> Self {
+        Self { storage: self.storage.clone(), redis: self.redis.clone(), wake: self.wake.clone(), job: PhantomData }
+    }
+}
+
+impl<J: Job> Producer<J> {
+    /// A producer over `redis` (whose response timeout must be well above redis-rs' 500 ms).
+    pub fn new(redis: ConnectionManager) -> Self {
+        Self { storage: storage::<J>(redis.clone()), redis, wake: wake_channel(J::QUEUE), job: PhantomData }
+    }
+
+    /// Enqueues `job` durably, then wakes idle consumers. Returns once Redis has the job: a caller
+    /// that gets `Ok` may tell its client the data is safe.
+    pub async fn push(&self, job: J) -> anyhow::Result<()> {
+        let mut storage = self.storage.clone();
+        storage.push(job).await.map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("pushing a job to queue {}", J::QUEUE))?;
+        // The wake-up is best effort: a consumer that misses it finds the job on its next poll.
+        let mut redis = self.redis.clone();
+        if let Err(error) = redis::cmd("PUBLISH").arg(&self.wake).arg("").query_async::<i64>(&mut redis).await {
+            tracing::warn!(%error, queue = J::QUEUE, "could not wake the queue's workers");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,141 @@
+//! The `llm` queue's handler: runs one model for one request and publishes the answer (and, when
+//! asked, every token) on the requesting server's reply channel.
+//!
+//! Idempotent: a job that runs twice (its first worker died after publishing) publishes a second
+//! answer that the server ignores. A job nobody waits for any more — past its deadline, or
+//! cancelled before it started — is dropped without running the model.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use apalis::prelude::{AbortError, BoxDynError, Data};
+use code4me_shared::jobs::{Answer, Incoming, Job, LlmJob, LlmTask, Reply, ReplyEvent, CANCELLED_KEY};
+use code4me_shared::redaction::redact;
+use redis::aio::ConnectionManager;
+use tokio::sync::mpsc;
+
+use crate::model::catalog::{Catalog, LoadedModel, Overrides};
+use crate::model::generation::Generation;
+use crate::model::prompt::{ChatMessage, CompletionInput};
+use crate::signals::Signals;
+
+/// What every `llm` job handler shares.
+#[derive(Clone)]
+pub struct LlmContext {
+    /// The loaded models.
+    pub catalog: Arc<Catalog>,
+    /// For replies and cancellation checks.
+    pub redis: ConnectionManager,
+    /// Cancellation flags.
+    pub signals: Signals,
+    /// This worker's name, reported in answers.
+    pub worker: String,
+}
+
+/// Handles one `llm` job. Only a payload this build cannot read is an error (aborted: the dead
+/// set, never apalis' 25 retries); model failures are answers.
+pub async fn handle(incoming: Incoming<LlmJob>, context: Data<LlmContext>) -> Result<(), BoxDynError> {
+    let context = (*context).clone();
+    let job = match incoming {
+        Incoming::Job(job) => job,
+        Incoming::Unreadable { payload, error } => {
+            tracing::error!(%payload, %error, "unreadable llm job; moved to the dead set");
+            return Err(AbortError::new(error).into());
+        }
+    };
+    if job.version() != LlmJob::VERSION {
+        let reason = format!("llm job version {} is not supported by this worker (expects {})", job.version, LlmJob::VERSION);
+        publish(&context.redis, &job, ReplyEvent::Failed { reason: reason.clone() }).await;
+        return Err(AbortError::new(reason).into());
+    }
+    if chrono::Utc::now().timestamp_millis() > job.deadline_ms {
+        tracing::info!(request_id = %job.request_id, "dropping a job whose requester stopped waiting");
+        return Ok(());
+    }
+    let cancel_key = format!("{CANCELLED_KEY}{}", job.request_id);
+    let mut redis = context.redis.clone();
+    if redis::cmd("EXISTS").arg(&cancel_key).query_async::<bool>(&mut redis).await.unwrap_or(false) {
+        tracing::info!(request_id = %job.request_id, "dropping a job cancelled before it started");
+        return Ok(());
+    }
+    publish(&context.redis, &job, ReplyEvent::Started { worker: context.worker.clone() }).await;
+    let event = match context.catalog.get(job.model_id) {
+        Ok(model) => run(&context, &job, model).await,
+        Err(error) => ReplyEvent::Failed { reason: error.to_string() },
+    };
+    publish(&context.redis, &job, event).await;
+    Ok(())
+}
+
+/// Runs the model on a blocking thread, forwarding streamed tokens as they come.
+async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> ReplyEvent {
+    let tracked = context.signals.track(job.request_id);
+    let flag = tracked.flag.clone();
+    let (tokens_tx, mut tokens_rx) = mpsc::unbounded_channel::<String>();
+    let stream = job.stream;
+    let task = job.task.clone();
+    let started = Instant::now();
+    let generation = tokio::task::spawn_blocking(move || {
+        let mut on_token = |event: crate::model::generation::TokenEvent<'_>| {
+            if stream && !event.text.is_empty() {
+                let _ = tokens_tx.send(event.text.to_owned());
+            }
+        };
+        match task {
+            LlmTask::Completion(c) => {
+                let input = CompletionInput {
+                    prefix: c.prefix,
+                    suffix: c.suffix,
+                    file_name: c.file_name,
+                    context_files: c.context_files.keys().cloned().collect(),
+                    project_files: c.context_files,
+                };
+                let overrides = Overrides { stop_sequences: c.stop_sequences, max_new_tokens: c.max_new_tokens, ..Overrides::default() };
+                model.complete(&input, &overrides, &flag, &mut on_token).map(|g| (model.name.clone(), g, None))
+            }
+            LlmTask::Chat(c) => {
+                let messages: Vec<ChatMessage> = c.messages.into_iter().map(|(role, content)| ChatMessage { role, content }).collect();
+                model
+                    .chat(&messages, c.want_title, &Overrides::default(), &flag, &mut on_token)
+                    .map(|answer| (model.name.clone(), Generation { text: answer.text, ..answer.generation }, Some(answer.title)))
+            }
+        }
+    });
+    let forward = async {
+        while let Some(text) = tokens_rx.recv().await {
+            publish(&context.redis, job, ReplyEvent::Token { text: redact(&text).into_owned() }).await;
+        }
+    };
+    let (result, ()) = tokio::join!(generation, forward);
+    let cancelled = tracked.flag.load(Ordering::Relaxed);
+    match result {
+        _ if cancelled => ReplyEvent::Failed { reason: "cancelled".to_owned() },
+        Ok(Ok((model_name, generation, title))) => ReplyEvent::Done(Box::new(Answer {
+            model_name,
+            text: redact(&generation.text).into_owned(),
+            generation_time_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
+            confidence: f64::from(generation.confidence),
+            logprobs: generation.logprobs.iter().map(|&l| f64::from(l)).collect(),
+            title,
+            worker: context.worker.clone(),
+        })),
+        Ok(Err(error)) => ReplyEvent::Failed { reason: error.to_string() },
+        Err(panic) => ReplyEvent::Failed { reason: format!("the model thread failed: {panic}") },
+    }
+}
+
+/// Publishes one reply; retried briefly, because a reply lost to a Redis blip leaves the client
+/// waiting for its timeout.
+async fn publish(redis: &ConnectionManager, job: &LlmJob, event: ReplyEvent) {
+    let reply = Reply { request_id: job.request_id, model_id: job.model_id, event };
+    let payload = serde_json::to_string(&reply).expect("a Reply always serialises");
+    let mut redis = redis.clone();
+    for attempt in 0..3 {
+        match redis::cmd("PUBLISH").arg(&job.reply_to).arg(&payload).query_async::<i64>(&mut redis).await {
+            Ok(_) => return,
+            Err(error) if attempt == 2 => tracing::warn!(%error, request_id = %job.request_id, "could not publish a reply"),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The worker's one pub/sub connection: queue wake-ups for its consumers and cancellations for the
+//! generations it runs. Redis pub/sub does not reconnect by itself, so [`Signals::listen`]
+//! resubscribes after any loss and then wakes every consumer, which catches up on jobs pushed
+//! while it was deaf.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use code4me_shared::jobs::{CANCEL_CHANNEL, wake_channel};
+use futures::StreamExt;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use uuid::Uuid;
+
+/// Shared by the listener and every job handler; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Signals {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Channel name → the wake-up senders of consumers polling that queue.
+    wakers: Mutex<HashMap<String, Vec<UnboundedSender<()>>>>,
+    /// Cancellation flags of the generations running here.
+    running: Mutex<HashMap<Uuid, Arc<AtomicBool>>>,
+}
+
+/// Cancellation flag of a running job; unregisters itself when dropped.
+pub struct Tracked {
+    signals: Signals,
+    request_id: Uuid,
+    /// Set when a cancel for the request arrives.
+    pub flag: Arc<AtomicBool>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.signals.inner.running.lock().expect("lock").remove(&self.request_id);
+    }
+}
+
+impl Signals {
+    /// A stream that yields whenever a job is pushed to `queue` (and after each resubscribe).
+    pub fn wake_stream(&self, queue: &str) -> UnboundedReceiver<()> {
+        let (tx, rx) = unbounded();
+        self.inner.wakers.lock().expect("lock").entry(wake_channel(queue)).or_default().push(tx);
+        rx
+    }
+
+    /// Registers a running job so a cancel can reach it.
+    pub fn track(&self, request_id: Uuid) -> Tracked {
+        let flag = Arc::new(AtomicBool::new(false));
+        self.inner.running.lock().expect("lock").insert(request_id, flag.clone());
+        Tracked { signals: self.clone(), request_id, flag }
+    }
+
+    fn wake(&self, channel: &str) {
+        if let Some(senders) = self.inner.wakers.lock().expect("lock").get_mut(channel) {
+            // Consumers rebuilt after a failure leave closed senders behind; drop those.
+            senders.retain(|tx| tx.unbounded_send(()).is_ok());
+        }
+    }
+
+    fn wake_all(&self) {
+        let channels: Vec<String> = self.inner.wakers.lock().expect("lock").keys().cloned().collect();
+        for channel in channels {
+            self.wake(&channel);
+        }
+    }
+
+    fn cancel(&self, payload: &str) {
+        let Ok(id) = Uuid::parse_str(payload.trim()) else { return };
+        if let Some(flag) = self.inner.running.lock().expect("lock").get(&id) {
+            flag.store(true, Ordering::Relaxed);
+            tracing::info!(request_id = %id, "generation cancelled");
+        }
+    }
+
+    /// Subscribes to the wake channels of `queues` and to cancellations, forever (until the
+    /// returned future is dropped), reconnecting after any failure.
+    pub async fn listen(self, client: redis::Client, queues: Vec<&'static str>) {
+        let mut channels: Vec<String> = queues.iter().map(|q| wake_channel(q)).collect();
+        channels.push(CANCEL_CHANNEL.to_owned());
+        loop {
+            match client.get_async_pubsub().await {
+                Ok(mut pubsub) => {
+                    if let Err(error) = pubsub.subscribe(&channels).await {
+                        tracing::warn!(%error, "could not subscribe to wake-ups and cancellations; retrying");
+                    } else {
+                        // Anything pushed while we were not listening is found by this poll.
+                        self.wake_all();
+                        let mut messages = pubsub.on_message();
+                        while let Some(message) = messages.next().await {
+                            let payload: String = message.get_payload().unwrap_or_default();
+                            match message.get_channel_name() {
+                                CANCEL_CHANNEL => self.cancel(&payload),
+                                channel => self.wake(channel),
+                            }
+                        }
+                        tracing::warn!("lost the pub/sub connection to Redis; resubscribing");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "Redis pub/sub unreachable; retrying"),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}

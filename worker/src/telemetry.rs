@@ -1,0 +1,268 @@
+//! The `db` queue's handler: telemetry lands in PostgreSQL in batched transactions, each query's
+//! rows together, and nothing is dropped while PostgreSQL is away.
+//!
+//! Handlers hand their write to one [`BatchWriter`] task and wait for its commit, so the job is
+//! acknowledged only once its rows are stored. The writer commits whatever has queued up in one
+//! transaction; when PostgreSQL is unreachable it keeps the batch and retries with backoff (the
+//! jobs stay in flight, heartbeats continue); a write PostgreSQL rejects (a row that can never be
+//! stored) is retried alone so it cannot sink its neighbours, then reported and aborted.
+//!
+//! Feedback may arrive before its query's rows (the completion's telemetry is still queued):
+//! it is parked in `deferred_feedback` and applied when the query is written. Both paths take the
+//! same per-query advisory lock, so neither can miss the other.
+
+use std::time::Duration;
+
+use apalis::prelude::{AbortError, BoxDynError, Data};
+use code4me_shared::jobs::{DbJob, DbWrite, FeedbackRecord, Incoming, Job, QueryKind, QueryRecord};
+use sqlx::{PgPool, Postgres, Transaction};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// Why a write did not land.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    /// PostgreSQL rejected the rows themselves; retrying cannot help.
+    #[error("PostgreSQL rejected the write: {0}")]
+    Rejected(String),
+    /// The writer is shutting down; the job stays queued for the next worker.
+    #[error("the telemetry writer stopped")]
+    Stopped,
+}
+
+type Pending = (DbWrite, oneshot::Sender<Result<(), WriteError>>);
+
+/// Front of the batching writer task; cheap to clone.
+#[derive(Clone)]
+pub struct BatchWriter {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl BatchWriter {
+    /// Starts the writer task on `db`.
+    pub fn start(db: PgPool) -> Self {
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run_writer(db, rx));
+        Self { tx }
+    }
+
+    /// Writes `write`, returning once it is committed (or can never be).
+    pub async fn write(&self, write: DbWrite) -> Result<(), WriteError> {
+        let (done_tx, done_rx) = oneshot::channel();
+        self.tx.send((write, done_tx)).await.map_err(|_| WriteError::Stopped)?;
+        done_rx.await.map_err(|_| WriteError::Stopped)?
+    }
+}
+
+/// Handles one `db` job.
+pub async fn handle(incoming: Incoming<DbJob>, writer: Data<BatchWriter>) -> Result<(), BoxDynError> {
+    let job = match incoming {
+        Incoming::Job(job) => job,
+        Incoming::Unreadable { payload, error } => {
+            tracing::error!(%payload, %error, "unreadable db job; moved to the dead set");
+            return Err(AbortError::new(error).into());
+        }
+    };
+    if job.version() != DbJob::VERSION {
+        let reason = format!("db job version {} is not supported by this worker (expects {})", job.version, DbJob::VERSION);
+        tracing::error!(job = ?job, "{reason}");
+        return Err(AbortError::new(reason).into());
+    }
+    match writer.write(job.write.clone()).await {
+        Ok(()) => Ok(()),
+        Err(WriteError::Rejected(reason)) => {
+            tracing::error!(job = ?job, %reason, "telemetry PostgreSQL will never accept; moved to the dead set");
+            Err(AbortError::new(reason).into())
+        }
+        // Stopping: the job goes back to the queue with the worker's other in-flight jobs.
+        Err(WriteError::Stopped) => Err(WriteError::Stopped.into()),
+    }
+}
+
+async fn run_writer(db: PgPool, mut rx: mpsc::Receiver<Pending>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let results = write_batch(&db, &batch).await;
+        for ((_, done), result) in batch.drain(..).zip(results) {
+            let _ = done.send(result);
+        }
+    }
+}
+
+/// Commits the batch in one transaction; falls back to one transaction per write when
+/// PostgreSQL rejects the batch; waits out outages.
+async fn write_batch(db: &PgPool, batch: &[Pending]) -> Vec<Result<(), WriteError>> {
+    let writes: Vec<&DbWrite> = batch.iter().map(|(w, _)| w).collect();
+    match with_outage_retry(db, &writes).await {
+        Ok(()) => {
+            metrics::counter!("telemetry_writes_total").increment(writes.len() as u64);
+            writes.iter().map(|_| Ok(())).collect()
+        }
+        Err(_) if writes.len() > 1 => {
+            let mut results = Vec::with_capacity(writes.len());
+            for write in writes {
+                results.push(with_outage_retry(db, &[write]).await.map_err(|e| WriteError::Rejected(e.to_string())));
+            }
+            results
+        }
+        Err(error) => vec![Err(WriteError::Rejected(error.to_string()))],
+    }
+}
+
+/// Runs the transaction until it commits or PostgreSQL rejects it; connection failures (an
+/// outage, a restart) are waited out with backoff, however long they last.
+async fn with_outage_retry(db: &PgPool, writes: &[&DbWrite]) -> Result<(), sqlx::Error> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match write_all(db, writes).await {
+            Ok(()) => return Ok(()),
+            Err(error) if is_rejection(&error) => return Err(error),
+            Err(error) => {
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "PostgreSQL unavailable; telemetry kept and retried");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// A database error about the data (constraint, type) — as opposed to the connection. Deadlocks
+/// and serialization failures are transient.
+fn is_rejection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => !matches!(db.code().as_deref(), Some("40001" | "40P01" | "57P01" | "57P02" | "57P03")),
+        sqlx::Error::Encode(_) | sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => true,
+        _ => false,
+    }
+}
+
+async fn write_all(db: &PgPool, writes: &[&DbWrite]) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    for write in writes {
+        match write {
+            DbWrite::Query(query) => write_query(&mut tx, query).await?,
+            DbWrite::Feedback(feedback) => write_feedback(&mut tx, feedback).await?,
+        }
+    }
+    tx.commit().await
+}
+
+/// Serialises the writers of one query (its rows vs its feedback) until the transaction ends.
+async fn lock_query(tx: &mut Transaction<'_, Postgres>, query_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))").bind(query_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// A query's rows. The context and telemetry rows reuse the query id as their own id (one of each
+/// per query), which makes every insert naturally idempotent.
+async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Result<(), sqlx::Error> {
+    lock_query(tx, q.query_id).await?;
+    let id = q.query_id;
+    if let Some(c) = &q.context {
+        sqlx::query("INSERT INTO context (context_id, prefix, suffix, file_name, selected_text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+            .bind(id).bind(&c.prefix).bind(&c.suffix).bind(&c.file_name).bind(&c.selected_text)
+            .execute(&mut **tx).await?;
+    }
+    if let Some(t) = &q.contextual {
+        sqlx::query(
+            "INSERT INTO contextual_telemetry (contextual_telemetry_id, version_id, trigger_type_id, language_id, file_path, caret_line, \
+             document_char_length, relative_document_position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(id).bind(t.version_id).bind(t.trigger_type_id).bind(t.language_id).bind(&t.file_path).bind(t.caret_line)
+        .bind(t.document_char_length).bind(t.relative_document_position)
+        .execute(&mut **tx).await?;
+    }
+    if let Some(b) = &q.behavioral {
+        sqlx::query(
+            "INSERT INTO behavioral_telemetry (behavioral_telemetry_id, time_since_last_shown, time_since_last_accepted, typing_speed) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(id).bind(b.time_since_last_shown).bind(b.time_since_last_accepted).bind(b.typing_speed)
+        .execute(&mut **tx).await?;
+    }
+    if let QueryKind::Chat { chat_id, title, .. } = &q.kind {
+        sqlx::query("INSERT INTO chat (chat_id, project_id, user_id, title, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+            .bind(chat_id).bind(q.project_id).bind(q.user_id).bind(title).bind(q.timestamp)
+            .execute(&mut **tx).await?;
+    }
+    let query_type = match q.kind { QueryKind::Completion => "completion", QueryKind::Chat { .. } => "chat" };
+    let indexes = serde_json::to_string(&q.multi_file_context_changes_indexes).expect("a map serialises");
+    sqlx::query(
+        "INSERT INTO meta_query (meta_query_id, user_id, contextual_telemetry_id, behavioral_telemetry_id, context_id, session_id, project_id, \
+         multi_file_context_changes_indexes, \"timestamp\", total_serving_time, server_version_id, query_type) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+    )
+    .bind(id).bind(q.user_id)
+    .bind(q.contextual.as_ref().map(|_| id)).bind(q.behavioral.as_ref().map(|_| id)).bind(q.context.as_ref().map(|_| id))
+    .bind(q.session_id).bind(q.project_id).bind(indexes).bind(q.timestamp).bind(q.total_serving_time_ms).bind(q.server_version_id)
+    .bind(query_type)
+    .execute(&mut **tx).await?;
+    match &q.kind {
+        QueryKind::Completion => {
+            sqlx::query("INSERT INTO completion_query (meta_query_id) VALUES ($1) ON CONFLICT DO NOTHING").bind(id).execute(&mut **tx).await?;
+        }
+        QueryKind::Chat { chat_id, web_enabled, user_message, .. } => {
+            sqlx::query("INSERT INTO chat_query (meta_query_id, chat_id, web_enabled, user_message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                .bind(id).bind(chat_id).bind(web_enabled).bind(user_message)
+                .execute(&mut **tx).await?;
+        }
+    }
+    for g in &q.generations {
+        sqlx::query(
+            "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs) \
+             VALUES ($1, $2, $3, $4, ARRAY[$5::timestamptz], FALSE, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(id).bind(g.model_id).bind(&g.completion).bind(g.generation_time_ms).bind(g.shown_at).bind(g.confidence).bind(&g.logprobs)
+        .execute(&mut **tx).await?;
+    }
+    apply_deferred_feedback(tx, id).await
+}
+
+/// Feedback that arrived before its query: applied now, then removed.
+async fn apply_deferred_feedback(tx: &mut Transaction<'_, Postgres>, query_id: Uuid) -> Result<(), sqlx::Error> {
+    let parked: Vec<(i64, bool, Option<String>, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "DELETE FROM deferred_feedback WHERE meta_query_id = $1 RETURNING model_id, was_accepted, ground_truth, received_at",
+    )
+    .bind(query_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut parked = parked;
+    parked.sort_by_key(|p| p.3);
+    for (model_id, was_accepted, ground_truth, received_at) in parked {
+        apply_feedback(tx, &FeedbackRecord { query_id, model_id, was_accepted, ground_truth, received_at }).await?;
+    }
+    Ok(())
+}
+
+async fn write_feedback(tx: &mut Transaction<'_, Postgres>, f: &FeedbackRecord) -> Result<(), sqlx::Error> {
+    lock_query(tx, f.query_id).await?;
+    if !apply_feedback(tx, f).await? {
+        sqlx::query(
+            "INSERT INTO deferred_feedback (meta_query_id, model_id, was_accepted, ground_truth, received_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(f.query_id).bind(f.model_id).bind(f.was_accepted).bind(&f.ground_truth).bind(f.received_at)
+        .execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Sets acceptance and records the ground truth; `false` when the generation is not stored yet.
+async fn apply_feedback(tx: &mut Transaction<'_, Postgres>, f: &FeedbackRecord) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query("UPDATE had_generation SET was_accepted = $3 WHERE meta_query_id = $1 AND model_id = $2")
+        .bind(f.query_id).bind(f.model_id).bind(f.was_accepted)
+        .execute(&mut **tx).await?
+        .rows_affected();
+    if updated == 0 {
+        return Ok(false);
+    }
+    if let Some(truth) = &f.ground_truth {
+        sqlx::query("INSERT INTO ground_truth (completion_query_id, truth_timestamp, ground_truth) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(f.query_id).bind(f.received_at).bind(truth)
+            .execute(&mut **tx).await?;
+    }
+    Ok(true)
+}
