@@ -4,16 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use code4me_shared::jobs::{ChatTask, DbWrite, GenerationRow, LlmTask, QueryKind, QueryRecord};
+use code4me_shared::jobs::{ChatTask, LlmTask, QueryKind};
 use code4me_shared::redaction::redact;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::extract::ProjectCaller;
-use crate::completion::{self, TokenSink};
 use crate::error::{ApiError, OrFail};
 use crate::messages;
+use crate::query::{Query, TokenSink};
 use crate::requests::RequestChatCompletion;
 use crate::state::AppState;
 
@@ -32,8 +32,7 @@ pub async fn chat(
     query_id: Uuid,
     on_token: Option<TokenSink<'_>>,
 ) -> Result<Value, ApiError> {
-    let arrived = Instant::now();
-    let timestamp = chrono::Utc::now();
+    let query = Query::start(query_id, caller);
     let existing: Option<(Option<Uuid>, Uuid, String)> = sqlx::query_as("SELECT user_id, project_id, title FROM chat WHERE chat_id = $1")
         .bind(request.chat_id)
         .fetch_optional(&state.db)
@@ -46,66 +45,26 @@ pub async fn chat(
     }
     let user_message = request.messages.iter().rev().find(|(role, _)| role == "user").map(|(_, c)| c.clone()).unwrap_or_default();
     let task = LlmTask::Chat(ChatTask { messages: with_editor_context(&request), want_title: existing.is_none() });
-    let model_ids = completion::dedup(&request.model_ids);
-    let outcomes = completion::run_models(state, query_id, &model_ids, &task, state.settings.chat_timeout, on_token).await?;
-    let names = completion::model_names(state, &outcomes).await;
-
-    let title = match &existing {
-        Some((_, _, title)) => title.clone(),
-        None => outcomes.iter().find_map(|o| o.result.as_ref().ok().and_then(|a| a.title.clone())).unwrap_or_else(|| "Untitled Chat".to_owned()),
+    let answers = query.ask(state, &request.model_ids, &task, state.settings.chat_timeout, on_token).await?;
+    let title = match existing {
+        Some((_, _, title)) => title,
+        None => answers
+            .outcomes
+            .iter()
+            .find_map(|o| o.result.as_ref().ok().and_then(|a| a.title.clone()))
+            .unwrap_or_else(|| "Untitled Chat".to_owned()),
     };
-    let shown_at = chrono::Utc::now();
-    let mut responses = Vec::new();
-    let mut generations = Vec::new();
-    for outcome in &outcomes {
-        match &outcome.result {
-            Ok(answer) => {
-                responses.push(json!({
-                    "model_id": outcome.model_id, "model_name": answer.model_name, "completion": answer.text,
-                    "generation_time": answer.generation_time_ms, "confidence": answer.confidence, "was_accepted": false,
-                }));
-                generations.push(GenerationRow {
-                    model_id: outcome.model_id,
-                    completion: answer.text.clone(),
-                    generation_time_ms: answer.generation_time_ms,
-                    shown_at,
-                    confidence: answer.confidence,
-                    logprobs: answer.logprobs.clone(),
-                });
-            }
-            Err(reason) => {
-                tracing::warn!(%query_id, model_id = outcome.model_id, %reason, "a model did not answer");
-                responses.push(json!({"message": messages::COMPLETION_ITEM_FAILED, "model_name": names[&outcome.model_id]}));
-            }
-        }
-    }
     let stored_message = redact(&user_message).into_owned();
     let data = json!({
         "chat_id": request.chat_id,
         "title": title,
         "history": [{
-            "user_message": {"role": "user", "content": stored_message, "timestamp": timestamp, "meta_query_id": query_id},
-            "assistant_responses": responses,
+            "user_message": {"role": "user", "content": stored_message, "timestamp": query.timestamp, "meta_query_id": query_id},
+            "assistant_responses": answers.items(true),
         }],
     });
-    let answered: Vec<i64> = generations.iter().map(|g| g.model_id).collect();
-    let record = QueryRecord {
-        query_id,
-        user_id: caller.user_id,
-        session_id: caller.session_id,
-        project_id: caller.project_id,
-        timestamp,
-        total_serving_time_ms: i32::try_from(arrived.elapsed().as_millis()).unwrap_or(i32::MAX),
-        server_version_id: state.settings.version_id,
-        multi_file_context_changes_indexes: Default::default(),
-        context: request.store_context.then(|| request.context.redacted_row()),
-        contextual: request.store_contextual_telemetry.then(|| request.contextual_telemetry.row()),
-        behavioral: request.store_behavioral_telemetry.then(|| request.behavioral_telemetry.row()),
-        kind: QueryKind::Chat { chat_id: request.chat_id, title, web_enabled: request.web_enabled, user_message: stored_message },
-        generations,
-    };
-    completion::remember(state, query_id, caller.user_id, "chat", answered, &data).await?;
-    state.pipeline.record(DbWrite::Query(Box::new(record))).await.map_err(ApiError::Unavailable)?;
+    let kind = QueryKind::Chat { chat_id: request.chat_id, title, web_enabled: request.web_enabled, user_message: stored_message };
+    query.finish(state, &request.query, kind, Default::default(), &answers, &data).await?;
     wait_until_stored(&state.db, query_id).await;
     Ok(data)
 }
@@ -113,7 +72,7 @@ pub async fn chat(
 /// The conversation as the model sees it: the editor's file, prefix and suffix (and selection)
 /// appended to the first user message, as upstream does, when the plugin sent any.
 fn with_editor_context(request: &RequestChatCompletion) -> Vec<(String, String)> {
-    let context = &request.context;
+    let context = &request.query.context;
     let mut messages = request.messages.clone();
     if context.prefix.is_empty() && context.suffix.is_empty() {
         return messages;

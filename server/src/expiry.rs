@@ -7,37 +7,28 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
+use code4me_shared::pubsub::subscribe_forever;
 use code4me_shared::redis_keys::{AUTH_TOKEN_HOOK, SESSION_TOKEN_HOOK};
-use futures::StreamExt;
 use uuid::Uuid;
 
 use crate::state::AppState;
 
 /// Listens for expired keys forever, resubscribing after connection losses.
 pub async fn listen(state: AppState) {
-    loop {
-        if let Err(e) = listen_once(&state).await {
-            tracing::warn!(error = format!("{e:#}"), "expiry listener lost Redis; resubscribing");
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-async fn listen_once(state: &AppState) -> anyhow::Result<()> {
-    let client = redis::Client::open(state.settings.redis.url()).context("Redis URL")?;
-    let mut pubsub = client.get_async_pubsub().await.context("pub/sub connection")?;
+    let client = match redis::Client::open(state.settings.redis.url()) {
+        Ok(client) => client,
+        Err(error) => return tracing::error!(%error, "invalid REDIS_* settings; expiry events are not handled (the sweep still runs)"),
+    };
     let channel = format!("__keyevent@{}__:expired", state.settings.redis.db);
-    pubsub.subscribe(&channel).await.context("SUBSCRIBE")?;
-    tracing::debug!(channel, "listening for expired keys");
-    let mut messages = pubsub.on_message();
-    while let Some(message) = messages.next().await {
-        let Ok(key) = message.get_payload::<String>() else { continue };
-        if let Err(e) = on_expired(state, &key).await {
-            tracing::warn!(redis.key = %key, error = format!("{e:#}"), "expiry cascade failed; the sweep will retry");
+    let on_message = |_, key: String| {
+        let state = state.clone();
+        async move {
+            if let Err(e) = on_expired(&state, &key).await {
+                tracing::warn!(redis.key = %key, error = format!("{e:#}"), "expiry cascade failed; the sweep will retry");
+            }
         }
-    }
-    anyhow::bail!("subscription stream ended")
+    };
+    subscribe_forever(client, vec![channel], "expiry", |_| {}, on_message).await;
 }
 
 async fn on_expired(state: &AppState, key: &str) -> anyhow::Result<()> {

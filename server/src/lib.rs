@@ -18,6 +18,7 @@ pub mod mail;
 pub mod messages;
 pub mod pages;
 pub mod pipeline;
+pub mod query;
 pub mod rate_limit;
 pub mod requests;
 pub mod tokens;

@@ -116,11 +116,11 @@ fn yes() -> bool {
     true
 }
 
-/// `RequestCompletion`.
+/// The editor context and telemetry that completion and chat requests both carry, with their store
+/// flags. Read from the same body as the request's own fields (not through `#[serde(flatten)]`,
+/// which would lose the field path of every error inside it).
 #[derive(Debug, Clone, Deserialize)]
-pub struct RequestCompletion {
-    /// Models to ask.
-    pub model_ids: Vec<i64>,
+pub struct QueryFields {
     /// The editor context.
     pub context: ContextData,
     /// Store the (redacted) context.
@@ -136,13 +136,57 @@ pub struct RequestCompletion {
     /// Store it.
     #[serde(default = "yes")]
     pub store_behavioral_telemetry: bool,
+}
+
+/// What a query stores of its context and telemetry, as its `store_*` flags allow.
+pub struct StoredFields {
+    /// The redacted context.
+    pub context: Option<ContextRow>,
+    /// Contextual telemetry.
+    pub contextual: Option<ContextualRow>,
+    /// Behavioral telemetry.
+    pub behavioral: Option<BehavioralRow>,
+}
+
+impl QueryFields {
+    /// The rows to store.
+    pub fn stored(&self) -> StoredFields {
+        StoredFields {
+            context: self.store_context.then(|| self.context.redacted_row()),
+            contextual: self.store_contextual_telemetry.then(|| self.contextual_telemetry.row()),
+            behavioral: self.store_behavioral_telemetry.then(|| self.behavioral_telemetry.row()),
+        }
+    }
+
+    /// Parses the shared fields of `body` and checks their rules, collecting issues in `rules`.
+    fn parse(body: &Value, rules: &mut Rules) -> Result<Self, ApiError> {
+        let fields: Self = crate::extract::parse_body(body.clone())?;
+        rules.telemetry(&fields.contextual_telemetry, &fields.behavioral_telemetry);
+        Ok(fields)
+    }
+}
+
+/// `RequestCompletion`.
+#[derive(Debug, Clone)]
+pub struct RequestCompletion {
+    /// Models to ask.
+    pub model_ids: Vec<i64>,
     /// Extra stop strings.
-    #[serde(default)]
     pub stop_sequences: Vec<String>,
+    /// Context and telemetry.
+    pub query: QueryFields,
+}
+
+/// `RequestCompletion`'s own fields.
+#[derive(Deserialize)]
+struct CompletionFields {
+    model_ids: Vec<i64>,
+    #[serde(default)]
+    stop_sequences: Vec<String>,
 }
 
 /// `RequestChatCompletion`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct RequestChatCompletion {
     /// Models to ask.
     pub model_ids: Vec<i64>,
@@ -150,24 +194,20 @@ pub struct RequestChatCompletion {
     pub chat_id: Uuid,
     /// `[role, content]` pairs.
     pub messages: Vec<(String, String)>,
-    /// The editor context.
-    pub context: ContextData,
-    /// Store the (redacted) context.
-    #[serde(default)]
-    pub store_context: bool,
-    /// Contextual telemetry.
-    pub contextual_telemetry: ContextualTelemetryData,
-    /// Store it.
-    #[serde(default = "yes")]
-    pub store_contextual_telemetry: bool,
-    /// Behavioral telemetry.
-    pub behavioral_telemetry: BehavioralTelemetryData,
-    /// Store it.
-    #[serde(default = "yes")]
-    pub store_behavioral_telemetry: bool,
     /// Web search (recorded; no model here searches).
-    #[serde(default)]
     pub web_enabled: bool,
+    /// Context and telemetry.
+    pub query: QueryFields,
+}
+
+/// `RequestChatCompletion`'s own fields.
+#[derive(Deserialize)]
+struct ChatFields {
+    model_ids: Vec<i64>,
+    chat_id: Uuid,
+    messages: Vec<(String, String)>,
+    #[serde(default)]
+    web_enabled: bool,
 }
 
 /// `FeedbackCompletion`.
@@ -231,33 +271,33 @@ impl Rules {
 impl RequestCompletion {
     /// Parses and checks a body.
     pub fn parse(body: Value) -> Result<Self, ApiError> {
-        let request: Self = crate::extract::parse_body(body)?;
         let mut rules = Rules::default();
-        rules.models(&request.model_ids);
-        rules.telemetry(&request.contextual_telemetry, &request.behavioral_telemetry);
+        let query = QueryFields::parse(&body, &mut rules)?;
+        let own: CompletionFields = crate::extract::parse_body(body)?;
+        rules.models(&own.model_ids);
         rules.finish()?;
-        Ok(request)
+        Ok(Self { model_ids: own.model_ids, stop_sequences: own.stop_sequences, query })
     }
 }
 
 impl RequestChatCompletion {
     /// Parses and checks a body.
     pub fn parse(body: Value) -> Result<Self, ApiError> {
-        let request: Self = crate::extract::parse_body(body)?;
         let mut rules = Rules::default();
-        rules.models(&request.model_ids);
-        rules.telemetry(&request.contextual_telemetry, &request.behavioral_telemetry);
-        for (i, (role, _)) in request.messages.iter().enumerate() {
+        let query = QueryFields::parse(&body, &mut rules)?;
+        let own: ChatFields = crate::extract::parse_body(body)?;
+        rules.models(&own.model_ids);
+        for (i, (role, _)) in own.messages.iter().enumerate() {
             if !matches!(role.as_str(), "user" | "assistant" | "system") {
                 let index = i.to_string();
                 rules.0.push(field_issue(&["messages", &index, "0"], "literal_error", "Input should be 'user', 'assistant' or 'system'", json!(role)));
             }
         }
-        if !request.messages.iter().any(|(role, _)| role == "user") {
-            rules.0.push(field_issue(&["messages"], "value_error", "Value error, the conversation needs a user message", json!(request.messages)));
+        if !own.messages.iter().any(|(role, _)| role == "user") {
+            rules.0.push(field_issue(&["messages"], "value_error", "Value error, the conversation needs a user message", json!(own.messages)));
         }
         rules.finish()?;
-        Ok(request)
+        Ok(Self { model_ids: own.model_ids, chat_id: own.chat_id, messages: own.messages, web_enabled: own.web_enabled, query })
     }
 }
 

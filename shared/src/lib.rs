@@ -12,6 +12,7 @@ pub mod redaction;
 pub mod redis_keys;
 pub mod logging;
 pub mod multi_file;
+pub mod pubsub;
 pub mod settings;
 pub mod shutdown;
 pub mod validation;

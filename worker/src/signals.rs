@@ -1,15 +1,13 @@
 //! The worker's one pub/sub connection: queue wake-ups for its consumers and cancellations for the
-//! generations it runs. Redis pub/sub does not reconnect by itself, so [`Signals::listen`]
-//! resubscribes after any loss and then wakes every consumer, which catches up on jobs pushed
-//! while it was deaf.
+//! generations it runs. After every (re)subscribe [`Signals::listen`] wakes every consumer, which
+//! catches up on jobs pushed while it was deaf.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use code4me_shared::jobs::{CANCEL_CHANNEL, wake_channel};
-use futures::StreamExt;
+use code4me_shared::pubsub::subscribe_forever;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use uuid::Uuid;
 
@@ -83,28 +81,19 @@ impl Signals {
     pub async fn listen(self, client: redis::Client, queues: Vec<&'static str>) {
         let mut channels: Vec<String> = queues.iter().map(|q| wake_channel(q)).collect();
         channels.push(CANCEL_CHANNEL.to_owned());
-        loop {
-            match client.get_async_pubsub().await {
-                Ok(mut pubsub) => {
-                    if let Err(error) = pubsub.subscribe(&channels).await {
-                        tracing::warn!(%error, "could not subscribe to wake-ups and cancellations; retrying");
-                    } else {
-                        // Anything pushed while we were not listening is found by this poll.
-                        self.wake_all();
-                        let mut messages = pubsub.on_message();
-                        while let Some(message) = messages.next().await {
-                            let payload: String = message.get_payload().unwrap_or_default();
-                            match message.get_channel_name() {
-                                CANCEL_CHANNEL => self.cancel(&payload),
-                                channel => self.wake(channel),
-                            }
-                        }
-                        tracing::warn!("lost the pub/sub connection to Redis; resubscribing");
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "Redis pub/sub unreachable; retrying"),
+        // After every (re)subscribe, a poll finds anything pushed while nobody was listening.
+        let on_subscribed = |subscribed| {
+            if subscribed {
+                self.wake_all();
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        };
+        let on_message = |channel: String, payload: String| {
+            match channel.as_str() {
+                CANCEL_CHANNEL => self.cancel(&payload),
+                channel => self.wake(channel),
+            }
+            std::future::ready(())
+        };
+        subscribe_forever(client, channels, "wake-ups and cancellations", on_subscribed, on_message).await;
     }
 }

@@ -223,13 +223,12 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
 
 /// Feedback that arrived before its query: applied now, then removed.
 async fn apply_deferred_feedback(tx: &mut Transaction<'_, Postgres>, query_id: Uuid) -> Result<(), sqlx::Error> {
-    let parked: Vec<(i64, bool, Option<String>, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+    let mut parked: Vec<(i64, bool, Option<String>, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
         "DELETE FROM deferred_feedback WHERE meta_query_id = $1 RETURNING model_id, was_accepted, ground_truth, received_at",
     )
     .bind(query_id)
     .fetch_all(&mut **tx)
     .await?;
-    let mut parked = parked;
     parked.sort_by_key(|p| p.3);
     for (model_id, was_accepted, ground_truth, received_at) in parked {
         apply_feedback(tx, &FeedbackRecord { query_id, model_id, was_accepted, ground_truth, received_at }).await?;

@@ -5,6 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use code4me_shared::redis_keys::SessionValue;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -53,14 +54,21 @@ pub struct SessionCaller {
     pub session_id: Uuid,
 }
 
+impl SessionCaller {
+    /// The caller and their live session's value (which lists the session's projects).
+    async fn resolve(parts: &Parts, state: &AppState) -> Result<(Self, SessionValue), ApiError> {
+        let no_session = || ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_SESSION_TOKEN);
+        let session_id = cookies::read(&parts.headers, cookies::SESSION_TOKEN).and_then(|t| Uuid::parse_str(&t).ok()).ok_or_else(no_session)?;
+        let session = state.tokens.session(session_id).await.map_err(ApiError::Unavailable)?.ok_or_else(no_session)?;
+        Ok((Self { user_id: session.user_token, session_id }, session))
+    }
+}
+
 impl FromRequestParts<AppState> for SessionCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let no_session = || ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_SESSION_TOKEN);
-        let session_id = cookies::read(&parts.headers, cookies::SESSION_TOKEN).and_then(|t| Uuid::parse_str(&t).ok()).ok_or_else(no_session)?;
-        let session = state.tokens.session(session_id).await.map_err(ApiError::Unavailable)?.ok_or_else(no_session)?;
-        Ok(Self { user_id: session.user_token, session_id })
+        Ok(Self::resolve(parts, state).await?.0)
     }
 }
 
@@ -80,14 +88,12 @@ impl FromRequestParts<AppState> for ProjectCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let no_session = || ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_SESSION_TOKEN);
+        let (SessionCaller { user_id, session_id }, session) = SessionCaller::resolve(parts, state).await?;
         let no_project = || ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_PROJECT_TOKEN);
-        let session_id = cookies::read(&parts.headers, cookies::SESSION_TOKEN).and_then(|t| Uuid::parse_str(&t).ok()).ok_or_else(no_session)?;
-        let session = state.tokens.session(session_id).await.map_err(ApiError::Unavailable)?.ok_or_else(no_session)?;
         let project_id = cookies::read(&parts.headers, cookies::PROJECT_TOKEN).and_then(|t| Uuid::parse_str(&t).ok()).ok_or_else(no_project)?;
         if !session.project_tokens.contains(&project_id) {
             return Err(no_project());
         }
-        Ok(Self { user_id: session.user_token, session_id, project_id })
+        Ok(Self { user_id, session_id, project_id })
     }
 }

@@ -5,10 +5,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use code4me_shared::jobs::Reply;
-use futures::StreamExt;
+use code4me_shared::pubsub::subscribe_forever;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -60,26 +59,15 @@ impl ReplyRouter {
     }
 
     /// Subscribes to `channel` and routes what arrives, forever, resubscribing after failures;
-    /// `ready` is told each time the subscription is in place.
+    /// `ready` tells whether the subscription is in place.
     pub async fn listen(self, client: redis::Client, channel: String, ready: tokio::sync::watch::Sender<bool>) {
-        loop {
-            match client.get_async_pubsub().await {
-                Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                    Ok(()) => {
-                        let _ = ready.send(true);
-                        let mut messages = pubsub.on_message();
-                        while let Some(message) = messages.next().await {
-                            let payload: String = message.get_payload().unwrap_or_default();
-                            self.route(&payload);
-                        }
-                        let _ = ready.send(false);
-                        tracing::warn!("lost the reply subscription; resubscribing");
-                    }
-                    Err(error) => tracing::warn!(%error, "could not subscribe to replies; retrying"),
-                },
-                Err(error) => tracing::warn!(%error, "Redis pub/sub unreachable; retrying"),
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        let on_subscribed = |subscribed| {
+            let _ = ready.send(subscribed);
+        };
+        subscribe_forever(client, vec![channel], "replies", on_subscribed, |_, payload| {
+            self.route(&payload);
+            std::future::ready(())
+        })
+        .await;
     }
 }

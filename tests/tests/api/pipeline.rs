@@ -215,10 +215,9 @@ async fn completion_bodies_that_break_the_contract_get_422s_with_the_field_path(
 #[tokio::test]
 async fn feedback_that_overtakes_its_query_is_applied_when_the_query_lands() {
     let app = TestApp::spawn().await;
-    let (mut plugin, project) = signed_in(&app, "early@example.com").await;
+    let (_plugin, project) = signed_in(&app, "early@example.com").await;
     let user_id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM \"user\" WHERE email = 'early@example.com'").fetch_one(&app.db).await.expect("user");
     let session_id: uuid::Uuid = sqlx::query_scalar("SELECT session_id FROM session WHERE user_id = $1").bind(user_id).fetch_one(&app.db).await.expect("session");
-    let _ = &mut plugin;
     let writer = code4me_worker::telemetry::BatchWriter::start(app.db.clone());
     let query_id = uuid::Uuid::new_v4();
     let now = chrono::Utc::now();
