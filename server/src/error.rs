@@ -10,7 +10,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use code4me_shared::validation::Issue;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::messages;
 
@@ -64,35 +64,42 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and JSON body this error answers with (logging unexpected causes once), for
+    /// HTTP responses and WebSocket result frames alike. HTML pages come back as `{"detail": page}`.
+    pub fn status_and_body(self) -> (StatusCode, Value) {
         match self {
-            Self::NotFound => (StatusCode::NOT_FOUND, Json(json!({"detail": "Not Found"}))).into_response(),
-            Self::MethodNotAllowed => {
-                (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"detail": "Method Not Allowed"}))).into_response()
-            }
-            Self::Message(status, message) => (status, Json(json!({"message": message}))).into_response(),
-            Self::Detail(status, detail) => (status, Json(json!({"detail": detail}))).into_response(),
-            Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"detail": issues}))).into_response(),
-            Self::Html(status, page) => (status, Html(page)).into_response(),
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, Json(json!({"detail": "Request body too large"}))).into_response(),
-            Self::TooManyRequests => {
-                (StatusCode::TOO_MANY_REQUESTS, Json(json!({"message": messages::TOO_MANY_REQUESTS}))).into_response()
-            }
+            Self::NotFound => (StatusCode::NOT_FOUND, json!({"detail": "Not Found"})),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, json!({"detail": "Method Not Allowed"})),
+            Self::Message(status, message) => (status, json!({"message": message})),
+            Self::Detail(status, detail) => (status, json!({"detail": detail})),
+            Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, json!({"detail": issues})),
+            Self::Html(status, page) => (status, json!({"detail": page})),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, json!({"detail": "Request body too large"})),
+            Self::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, json!({"message": messages::TOO_MANY_REQUESTS})),
             Self::Failed { message, source } => {
                 tracing::error!(error = format!("{source:#}"), "{message}");
-                (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"message": message}))).into_response()
+                (StatusCode::INTERNAL_SERVER_ERROR, json!({"message": message}))
             }
             Self::Unavailable(error) => {
                 tracing::error!(error = format!("{error:#}"), "dependency unavailable");
-                (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"detail": "Service temporarily unavailable; try again shortly."})))
-                    .into_response()
+                (StatusCode::SERVICE_UNAVAILABLE, json!({"detail": "Service temporarily unavailable; try again shortly."}))
             }
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "unexpected error");
-                (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"detail": "Internal Server Error"}))).into_response()
+                (StatusCode::INTERNAL_SERVER_ERROR, json!({"detail": "Internal Server Error"}))
             }
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Html(status, page) = self {
+            return (status, Html(page)).into_response();
+        }
+        let (status, body) = self.status_and_body();
+        (status, Json(body)).into_response()
     }
 }
 

@@ -19,7 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, method_not_allowed_body};
 use crate::openapi::ApiDoc;
-use crate::routes::{chat, completion, health, metrics, ping, project, session, user};
+use crate::routes::{chat, completion, health, metrics, ping, project, session, user, ws};
 use crate::state::AppState;
 use crate::{http_metrics, rate_limit, website};
 
@@ -63,6 +63,10 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
 
     let hsts = state.settings.cookie_secure.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     let router = api
+        // WebSockets (not in the OpenAPI document, which cannot describe them; see crate::websocket).
+        .route("/api/ws/completion", any(ws::completion))
+        .route("/api/ws/completion/multi-file-context", any(ws::multi_file_context))
+        .route("/api/ws/chat", any(ws::chat))
         // Unknown API paths get the contract's JSON 404, never the website.
         .route("/api", any(|| async { ApiError::NotFound }))
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))

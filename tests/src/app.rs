@@ -192,6 +192,13 @@ impl TestApp {
         Plugin::new(self.client.clone(), &self.address)
     }
 
+    /// A plugin signed up and in as `email`, with a session and a fresh active project (its id).
+    pub async fn signed_in(&self, email: &str) -> (Plugin, String) {
+        let mut plugin = self.plugin();
+        let project = plugin.signed_in_with_project(email, "Secret123").await;
+        (plugin, project)
+    }
+
     /// `http://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)

@@ -12,5 +12,6 @@ pub mod postgres;
 pub mod process;
 pub mod redis_server;
 pub mod smtp;
+pub mod worker;
 
 pub use app::TestApp;

@@ -47,7 +47,8 @@ impl Plugin {
         self.base = base.to_owned();
     }
 
-    fn cookie_header(&self) -> Option<String> {
+    /// The `Cookie` header the plugin sends (also for WebSocket handshakes).
+    pub fn cookie_header(&self) -> Option<String> {
         let jar = [("auth_token", &self.auth_token), ("session_token", &self.session_token), ("project_token", &self.project_token)];
         let parts: Vec<String> = jar.iter().filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={v}"))).collect();
         (!parts.is_empty()).then(|| parts.join("; "))
@@ -139,4 +140,16 @@ impl Plugin {
         assert_eq!(created.status, 201, "{}", created.text);
         created.body["project_token"].as_str().expect("project token").to_owned()
     }
+}
+
+/// A `RequestCompletion` body as the plugin sends it, storing everything.
+pub fn completion_body(model_ids: &[i64], prefix: &str) -> Value {
+    json!({
+        "model_ids": model_ids,
+        "context": {"prefix": prefix, "suffix": "\n", "file_name": "main.py", "selected_text": "", "context_files": ["*"]},
+        "contextual_telemetry": {"version_id": 3, "trigger_type_id": 2, "language_id": 47, "file_path": "/p/main.py",
+                                 "caret_line": 3, "document_char_length": 120, "relative_document_position": 0.5},
+        "behavioral_telemetry": {"time_since_last_shown": 1200, "time_since_last_accepted": 5000, "typing_speed": 4.5},
+        "store_context": true, "store_contextual_telemetry": true, "store_behavioral_telemetry": true,
+    })
 }

@@ -8,3 +8,4 @@ pub mod ping;
 pub mod project;
 pub mod session;
 pub mod user;
+pub mod ws;

@@ -14,4 +14,5 @@ mod request_conventions;
 mod session;
 mod user;
 mod website;
+mod websocket;
 mod worker;

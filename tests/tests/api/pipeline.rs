@@ -3,60 +3,13 @@
 
 use std::time::Duration;
 
-use code4me_shared::jobs::{Job, DbWrite, FeedbackRecord, GenerationRow, LlmJob, LlmTask, CompletionTask, QueryKind, QueryRecord, Reply, ReplyEvent};
+use code4me_shared::jobs::{CompletionTask, DbWrite, FeedbackRecord, GenerationRow, Job, LlmJob, LlmTask, QueryKind, QueryRecord, Reply, ReplyEvent};
 use code4me_tests::TestApp;
-use code4me_tests::plugin::Plugin;
+use code4me_tests::plugin::completion_body;
+use code4me_tests::worker::Worker;
 use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-/// A worker running in this process until its stop sender is used or dropped.
-struct Worker {
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Worker {
-    fn start(app: &TestApp, id: &str) -> Self {
-        let settings = code4me_shared::settings::WorkerSettings::from_env(&app.env.clone().with("WORKER_ID", id)).expect("settings");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(code4me_worker::run(settings, async {
-            let _ = stopped.await;
-        }));
-        Self { stop: Some(stop), task }
-    }
-
-    /// Kills it without any goodbye (no job released, no heartbeat any more), as SIGKILL would.
-    fn kill(self) {
-        self.task.abort();
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(30), self.task).await.expect("worker stops").expect("task").expect("Ok");
-    }
-}
-
-fn completion_body(model_ids: &[i64], prefix: &str) -> Value {
-    json!({
-        "model_ids": model_ids,
-        "context": {"prefix": prefix, "suffix": "\n", "file_name": "main.py", "selected_text": "", "context_files": ["*"]},
-        "contextual_telemetry": {"version_id": 3, "trigger_type_id": 2, "language_id": 47, "file_path": "/p/main.py",
-                                 "caret_line": 3, "document_char_length": 120, "relative_document_position": 0.5},
-        "behavioral_telemetry": {"time_since_last_shown": 1200, "time_since_last_accepted": 5000, "typing_speed": 4.5},
-        "store_context": true, "store_contextual_telemetry": true, "store_behavioral_telemetry": true,
-    })
-}
-
-async fn signed_in(app: &TestApp, email: &str) -> (Plugin, String) {
-    let mut plugin = app.plugin();
-    let project = plugin.signed_in_with_project(email, "Secret123").await;
-    (plugin, project)
-}
 
 /// Polls `sql` (a single boolean) until true, for up to 30 s.
 async fn eventually(app: &TestApp, sql: &'static str, bind: uuid::Uuid) {
@@ -80,7 +33,7 @@ async fn eventually(app: &TestApp, sql: &'static str, bind: uuid::Uuid) {
 async fn the_plugin_flow_completion_feedback_context_chat_and_history_works_and_lands_in_postgres() {
     let app = TestApp::spawn().await;
     let worker = Worker::start(&app, "flow");
-    let (mut plugin, _project) = signed_in(&app, "flow@example.com").await;
+    let (mut plugin, _project) = app.signed_in("flow@example.com").await;
 
     // Multi-file context: upstream's worked example, then a completion that uses it.
     let update = json!({"context_updates": {"file1.py": [
@@ -162,7 +115,7 @@ async fn the_plugin_flow_completion_feedback_context_chat_and_history_works_and_
 async fn unknown_and_unavailable_models_get_the_error_item_while_the_others_answer() {
     let app = TestApp::spawn().await;
     let worker = Worker::start(&app, "mixed");
-    let (mut plugin, _) = signed_in(&app, "mixed@example.com").await;
+    let (mut plugin, _) = app.signed_in("mixed@example.com").await;
     let reply = plugin.call(Method::POST, "/api/completion/request", Some(completion_body(&[5, 2, 999], "import os\n"))).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let items = reply.body["data"]["completions"].as_array().expect("items").clone();
@@ -177,8 +130,8 @@ async fn unknown_and_unavailable_models_get_the_error_item_while_the_others_answ
 async fn feedback_is_refused_for_another_users_query_and_for_a_model_that_did_not_answer() {
     let app = TestApp::spawn().await;
     let worker = Worker::start(&app, "owners");
-    let (mut alice, _) = signed_in(&app, "alice@example.com").await;
-    let (mut mallory, _) = signed_in(&app, "mallory@example.com").await;
+    let (mut alice, _) = app.signed_in("alice@example.com").await;
+    let (mut mallory, _) = app.signed_in("mallory@example.com").await;
     let reply = alice.call(Method::POST, "/api/completion/request", Some(completion_body(&[5], "x = "))).await;
     let query_id = reply.body["data"]["meta_query_id"].clone();
     let on = |model: i64| json!({"meta_query_id": query_id, "model_id": model, "was_accepted": true});
@@ -197,7 +150,7 @@ async fn feedback_is_refused_for_another_users_query_and_for_a_model_that_did_no
 #[tokio::test]
 async fn completion_bodies_that_break_the_contract_get_422s_with_the_field_path() {
     let app = TestApp::spawn().await;
-    let (mut plugin, _) = signed_in(&app, "strict@example.com").await;
+    let (mut plugin, _) = app.signed_in("strict@example.com").await;
     let mut body = completion_body(&[5], "x");
     body["contextual_telemetry"]["language_id"] = json!(0);
     let reply = plugin.call(Method::POST, "/api/completion/request", Some(body)).await;
@@ -215,7 +168,7 @@ async fn completion_bodies_that_break_the_contract_get_422s_with_the_field_path(
 #[tokio::test]
 async fn feedback_that_overtakes_its_query_is_applied_when_the_query_lands() {
     let app = TestApp::spawn().await;
-    let (_plugin, project) = signed_in(&app, "early@example.com").await;
+    let (_plugin, project) = app.signed_in("early@example.com").await;
     let user_id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM \"user\" WHERE email = 'early@example.com'").fetch_one(&app.db).await.expect("user");
     let session_id: uuid::Uuid = sqlx::query_scalar("SELECT session_id FROM session WHERE user_id = $1").bind(user_id).fetch_one(&app.db).await.expect("session");
     let writer = code4me_worker::telemetry::BatchWriter::start(app.db.clone());
@@ -325,7 +278,7 @@ async fn an_idle_worker_starts_a_pushed_job_at_once_not_at_its_next_poll() {
 async fn a_killed_workers_job_is_answered_by_another_worker() {
     let app = TestApp::spawn().await;
     let doomed = Worker::start(&app, "doomed");
-    let (mut plugin, _) = signed_in(&app, "orphan@example.com").await;
+    let (mut plugin, _) = app.signed_in("orphan@example.com").await;
     tokio::time::sleep(Duration::from_secs(3)).await; // doomed is consuming
     let mut body = completion_body(&[5], "class Stack:\n    def __init__(self):\n        ");
     body["stop_sequences"] = json!([]);
@@ -358,12 +311,12 @@ async fn a_killed_workers_job_is_answered_by_another_worker() {
 async fn workers_and_servers_recover_by_themselves_when_redis_restarts() {
     let mut app = TestApp::spawn().await;
     let worker = Worker::start(&app, "phoenix");
-    let (mut plugin, _) = signed_in(&app, "phoenix@example.com").await;
+    let (mut plugin, _) = app.signed_in("phoenix@example.com").await;
     let first = plugin.call(Method::POST, "/api/completion/request", Some(completion_body(&[5], "a = "))).await;
     assert_eq!(first.status, 200, "{}", first.text);
     app.redis.restart();
     // Sessions live in Redis (with AOF in production; this test Redis starts empty), so sign in again.
-    let (mut plugin, _) = signed_in(&app, "phoenix2@example.com").await;
+    let (mut plugin, _) = app.signed_in("phoenix2@example.com").await;
     let mut last = None;
     for _ in 0..40 {
         let reply = plugin.call(Method::POST, "/api/completion/request", Some(completion_body(&[5], "b = "))).await;

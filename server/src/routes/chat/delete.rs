@@ -21,6 +21,11 @@ use crate::state::AppState;
         (status = 404, description = "No such chat", body = crate::openapi::Message)
     ))]
 pub async fn delete(State(state): State<AppState>, caller: ProjectCaller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(delete_chat(&state, caller, &raw).await?))
+}
+
+/// Deletes the chat named by `raw` if the caller owns it; the response body (REST and WebSocket).
+pub async fn delete_chat(state: &AppState, caller: ProjectCaller, raw: &str) -> Result<Value, ApiError> {
     let not_found = ApiError::Message(StatusCode::NOT_FOUND, messages::QUERY_NOT_FOUND);
     let Ok(chat_id) = Uuid::parse_str(raw.trim()) else { return Err(not_found) };
     let owner: Option<Option<Uuid>> = sqlx::query_scalar("SELECT user_id FROM chat WHERE chat_id = $1")
@@ -42,5 +47,5 @@ pub async fn delete(State(state): State<AppState>, caller: ProjectCaller, Path(r
         .or_fail(messages::CHAT_DELETE_FAILED)?;
     sqlx::query("DELETE FROM chat WHERE chat_id = $1").bind(chat_id).execute(&mut *tx).await.or_fail(messages::CHAT_DELETE_FAILED)?;
     tx.commit().await.or_fail(messages::CHAT_DELETE_FAILED)?;
-    Ok(Json(json!({"message": messages::CHAT_DELETED})))
+    Ok(json!({"message": messages::CHAT_DELETED}))
 }

@@ -21,7 +21,13 @@ use crate::state::AppState;
         (status = 422, description = "Not a page number", body = crate::openapi::ValidationError)
     ))]
 pub async fn get(State(state): State<AppState>, caller: ProjectCaller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
-    let loc = vec![json!("path"), json!("page_number")];
+    let page = parse_page(&raw, json!("path"))?;
+    Ok(Json(chat::history_page(&state.db, &caller, page).await.or_fail(messages::CHAT_GET_FAILED)?))
+}
+
+/// A page number from 1 to a million, or the 422 pydantic would give at `[place, "page_number"]`.
+pub fn parse_page(raw: &str, place: Value) -> Result<i64, ApiError> {
+    let loc = vec![place, json!("page_number")];
     let page: i64 = raw.trim().parse().map_err(|_| {
         ApiError::Validation(vec![Issue::new("int_parsing", loc.clone(), "Input should be a valid integer, unable to parse string as an integer", json!(raw), None)])
     })?;
@@ -33,5 +39,5 @@ pub async fn get(State(state): State<AppState>, caller: ProjectCaller, Path(raw)
         };
         return Err(ApiError::Validation(vec![issue]));
     }
-    Ok(Json(chat::history_page(&state.db, &caller, page).await.or_fail(messages::CHAT_GET_FAILED)?))
+    Ok(page)
 }

@@ -30,6 +30,11 @@ use crate::state::AppState;
         (status = 503, description = "Redis unreachable; not recorded")
     ))]
 pub async fn feedback(State(state): State<AppState>, caller: ProjectCaller, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+    Ok(Json(record(&state, caller, body).await?))
+}
+
+/// Checks and queues one feedback body; the response body (REST and WebSocket).
+pub async fn record(state: &AppState, caller: ProjectCaller, body: Value) -> Result<Value, ApiError> {
     let request = FeedbackCompletion::parse(body)?;
     let query_id = request.meta_query_id;
     let not_found = ApiError::Message(StatusCode::NOT_FOUND, messages::GENERATION_NOT_FOUND);
@@ -65,5 +70,5 @@ pub async fn feedback(State(state): State<AppState>, caller: ProjectCaller, Json
         received_at: chrono::Utc::now(),
     };
     state.pipeline.record(DbWrite::Feedback(record)).await.map_err(ApiError::Unavailable)?;
-    Ok(Json(json!({"message": messages::FEEDBACK_RECORDED, "data": {"meta_query_id": query_id, "model_id": request.model_id}})))
+    Ok(json!({"message": messages::FEEDBACK_RECORDED, "data": {"meta_query_id": query_id, "model_id": request.model_id}}))
 }

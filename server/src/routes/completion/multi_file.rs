@@ -33,6 +33,11 @@ struct UpdateMultiFileContext {
         (status = 422, description = "Validation failed", body = crate::openapi::ValidationError)
     ))]
 pub async fn update(State(state): State<AppState>, caller: ProjectCaller, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+    Ok(Json(apply(&state, caller, body).await?))
+}
+
+/// Applies one update body; the response body (REST and WebSocket).
+pub async fn apply(state: &AppState, caller: ProjectCaller, body: Value) -> Result<Value, ApiError> {
     let mut request: UpdateMultiFileContext = parse_body(body)?;
     for change in request.context_updates.values_mut().flatten() {
         change.new_lines = redact_lines(&change.new_lines);
@@ -44,5 +49,5 @@ pub async fn update(State(state): State<AppState>, caller: ProjectCaller, JsonBo
         .set_json(&keys::key(keys::PROJECT_TOKEN, caller.project_id), &project, None)
         .await
         .or_fail(messages::CONTEXT_UPDATE_FAILED)?;
-    Ok(Json(json!({"message": messages::CONTEXT_UPDATED, "data": project.multi_file_contexts})))
+    Ok(json!({"message": messages::CONTEXT_UPDATED, "data": project.multi_file_contexts}))
 }
