@@ -12,6 +12,7 @@ pub mod postgres;
 pub mod process;
 pub mod redis_server;
 pub mod smtp;
+pub mod tcp_proxy;
 pub mod worker;
 
 pub use app::TestApp;

@@ -16,7 +16,16 @@ pub struct Worker {
 impl Worker {
     /// Starts a worker named `id` on the app's database and Redis.
     pub fn start(app: &TestApp, id: &str) -> Self {
-        let settings = code4me_shared::settings::WorkerSettings::from_env(&app.env.clone().with("WORKER_ID", id)).expect("settings");
+        Self::start_with(app, id, &[])
+    }
+
+    /// Starts a worker named `id` with some settings overridden (`DB_PORT` of a relay, ...).
+    pub fn start_with(app: &TestApp, id: &str, overrides: &[(&str, String)]) -> Self {
+        let mut env = app.env.clone().with("WORKER_ID", id);
+        for (key, value) in overrides {
+            env = env.with(*key, value.clone());
+        }
+        let settings = code4me_shared::settings::WorkerSettings::from_env(&env).expect("settings");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(code4me_worker::run(settings, async {
             let _ = stopped.await;

@@ -10,6 +10,7 @@ mod migrations;
 mod ping;
 mod pipeline;
 mod project;
+mod reliability;
 mod request_conventions;
 mod session;
 mod user;
