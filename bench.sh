@@ -7,6 +7,9 @@
 #   health   GET /api/health: one PostgreSQL and one Redis round trip per request
 #   auth     GET /api/user/verify/check with an auth cookie — the cheapest authenticated endpoint
 #            of the contract: rate-limit counter and token lookup in Redis, the user row from PostgreSQL
+#   queue    the queue round trip as the server sees it (push an llm job → a worker takes it →
+#            publishes → the server receives) with a job that does no model work, one at a time with
+#            an idle pause; reference: a Redis PING round trip in the same run
 #   inference  the worker's engine on SmolLM2 (GGUF): prefill of a 512-token prompt and 64 greedy
 #            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse; when llama-cpp-python is
 #            importable (data/bench-venv, or BENCH_PYTHON) llama.cpp runs on the same ids and threads
@@ -15,9 +18,9 @@
 . "$C4M_ROOT/scripts/infra.sh"
 cd "$C4M_ROOT"
 
-usage() { echo "usage: ./bench.sh health|auth|inference" >&2; exit 2; }
+usage() { echo "usage: ./bench.sh health|auth|queue|inference" >&2; exit 2; }
 [ $# -ge 1 ] || usage
-case "$1" in health|auth|inference) ;; *) usage ;; esac
+case "$1" in health|auth|queue|inference) ;; *) usage ;; esac
 
 THREADS="${BENCH_THREADS:-2}" CONNECTIONS="${BENCH_CONNECTIONS:-64}" DURATION="${BENCH_DURATION:-5s}" ROUNDS="${BENCH_ROUNDS:-3}"
 
@@ -99,6 +102,11 @@ run_inference() {
 if [ "$1" = inference ]; then run_inference; exit 0; fi
 
 start_bench_stack
+if [ "$1" = queue ]; then
+  info "queue round trips: ${BENCH_SAMPLES:-500} jobs, one at a time"
+  target/release/bench_queue
+  exit 0
+fi
 case "$1" in
   health)
     run_rounds health "$BASE/api/health"

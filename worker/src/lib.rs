@@ -29,11 +29,16 @@ use crate::signals::Signals;
 use crate::telemetry::BatchWriter;
 
 /// Connects to PostgreSQL and Redis — retrying with backoff for `STARTUP_CONNECT_TIMEOUT_SECONDS`,
-/// then failing with a message that names the unreachable dependency — loads the models whose
+/// then failing with a message that names the unreachable dependency — applies pending
+/// migrations, loads the models whose
 /// weights are present, announces them under `worker_models:<WORKER_ID>`, and consumes the `llm`
 /// and `db` queues until `shutdown` resolves. Stopping finishes the jobs in progress first.
 pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let db = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
+    // A worker may start before any server on a fresh database (compose, scripts); it reads the
+    // model rows at once, so it applies pending migrations itself (sqlx serialises concurrent runs
+    // with an advisory lock).
+    connect::MIGRATOR.run(&db).await.context("applying database migrations")?;
     let mut redis = connect::connect_redis(&settings.redis, settings.startup_connect_timeout).await?;
     let _: String = redis::cmd("PING").query_async(&mut redis).await.context("Redis PING after connecting")?;
     let catalog = models::load_catalog(models::model_rows(&db).await?, &settings).await?;
