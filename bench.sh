@@ -10,6 +10,11 @@
 #   queue    the queue round trip as the server sees it (push an llm job → a worker takes it →
 #            publishes → the server receives) with a job that does no model work, one at a time with
 #            an idle pause; reference: a Redis PING round trip in the same run
+#   typing   a plugin typing session replayed through the REST API (bench/typing_replay.py: a real
+#            file typed from its start, a completion after every word end, prefix ≤ 512 chars,
+#            suffix ≤ 256, max_new_tokens 16): p50/p90 end to end, with the stable prompt anchor
+#            (PROMPT_ANCHOR, the default) and without it in the same run; when llama-cpp-python[server]
+#            is importable, the same trace against llama.cpp's server (prefix-only, prompt cache on)
 #   inference  the worker's engine on SmolLM2 (GGUF): prefill of a 512-token prompt and 64 greedy
 #            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse; when llama-cpp-python is
 #            importable (data/bench-venv, or BENCH_PYTHON) llama.cpp runs on the same ids and threads
@@ -18,9 +23,9 @@
 . "$C4M_ROOT/scripts/infra.sh"
 cd "$C4M_ROOT"
 
-usage() { echo "usage: ./bench.sh health|auth|queue|inference" >&2; exit 2; }
+usage() { echo "usage: ./bench.sh health|auth|queue|typing|inference" >&2; exit 2; }
 [ $# -ge 1 ] || usage
-case "$1" in health|auth|queue|inference) ;; *) usage ;; esac
+case "$1" in health|auth|queue|typing|inference) ;; *) usage ;; esac
 
 THREADS="${BENCH_THREADS:-2}" CONNECTIONS="${BENCH_CONNECTIONS:-64}" DURATION="${BENCH_DURATION:-5s}" ROUNDS="${BENCH_ROUNDS:-3}"
 
@@ -99,7 +104,49 @@ run_inference() {
   fi
 }
 
+# The typing replay against our stack (anchored, then without the anchor), then llama.cpp's server.
+run_typing() {
+  ensure_models
+  # The replay sends hundreds of completions from one address: lift upstream's 600/hour.
+  export MAX_REQUEST_RATE_PER_HOUR_CONFIG='{}'
+  start_bench_stack
+  local source="${BENCH_TYPING_SOURCE:-worker/src/model/sampling.rs}" chars="${BENCH_TYPING_CHARS:-2000}"
+  info "typing replay with the stable prompt anchor ($source, $chars characters)"
+  local anchored plain
+  anchored="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --label anchored)"
+  stop_app
+  info "typing replay without it (PROMPT_ANCHOR=false)"
+  PROMPT_ANCHOR=false start_app release
+  plain="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --label plain)"
+  # The stack's C4M_DATA_DIR is a temporary one; the bench venv lives in the checkout's data/.
+  local llama='{}' python="${BENCH_PYTHON:-}"
+  if [ -z "$python" ]; then
+    if [ -x "$C4M_ROOT/data/bench-venv/bin/python" ]; then python="$C4M_ROOT/data/bench-venv/bin/python"; else python=python3; fi
+  fi
+  if "$python" -c "import llama_cpp.server" 2>/dev/null; then
+    local port; port="$(free_port)"
+    info "llama.cpp server (llama-cpp-python via $python), 2 threads, prompt cache on"
+    "$python" -m llama_cpp.server --model "$C4M_ROOT/data/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" --n_threads 2 \
+      --n_ctx 2048 --cache true --port "$port" >"$C4M_DATA_DIR/logs/llama-server.log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port/v1/models" 2>/dev/null && break; sleep 0.2; done
+    llama="$(python3 bench/typing_replay.py --llama-server "http://127.0.0.1:$port" --source "$source" --chars "$chars")"
+    kill "$pid" 2>/dev/null || true
+  else
+    warn "llama-cpp-python[server] is not importable by $python: no llama.cpp comparison this run." \
+      "To compare: python3 -m venv data/bench-venv && data/bench-venv/bin/pip install 'llama-cpp-python[server]==0.3.36' numpy"
+  fi
+  python3 -c 'import json,sys
+a, p, l = (json.loads(x) for x in sys.argv[1:4])
+out = {"bench": "typing", **a, "plain": p["plain"], "llama_cpp_server": l.get("llama_cpp_server")}
+out["anchored_vs_plain_p50"] = round(a["anchored"]["p50_ms"] / p["plain"]["p50_ms"], 2)
+if out["llama_cpp_server"]:
+    out["anchored_vs_llama_cpp_p50"] = round(a["anchored"]["p50_ms"] / out["llama_cpp_server"]["p50_ms"], 2)
+print(json.dumps(out))' "$anchored" "$plain" "$llama"
+}
+
 if [ "$1" = inference ]; then run_inference; exit 0; fi
+if [ "$1" = typing ]; then run_typing; exit 0; fi
 
 start_bench_stack
 if [ "$1" = queue ]; then

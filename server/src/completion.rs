@@ -35,7 +35,7 @@ pub async fn complete(
         file_name: Some(context.file_name()),
         context_files,
         stop_sequences: request.stop_sequences.clone(),
-        max_new_tokens: None,
+        max_new_tokens: request.max_new_tokens,
     });
     let answers = query.ask(state, &request.model_ids, &task, state.settings.completion_timeout, on_token).await?;
     let data = json!({"meta_query_id": query_id, "completions": answers.items(false)});

@@ -11,6 +11,9 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::extract::field_issue;
 
+/// Largest `max_new_tokens` a completion request may ask for.
+pub const MAX_NEW_TOKENS: i64 = 256;
+
 /// Most models one request may ask for (each is a job on the queue).
 pub const MAX_MODELS_PER_REQUEST: usize = 8;
 
@@ -173,6 +176,8 @@ pub struct RequestCompletion {
     pub model_ids: Vec<i64>,
     /// Extra stop strings.
     pub stop_sequences: Vec<String>,
+    /// Ours: a new-token budget below the model's (1..=256), for short inline suggestions.
+    pub max_new_tokens: Option<usize>,
     /// Context and telemetry.
     pub query: QueryFields,
 }
@@ -183,6 +188,8 @@ struct CompletionFields {
     model_ids: Vec<i64>,
     #[serde(default)]
     stop_sequences: Vec<String>,
+    #[serde(default)]
+    max_new_tokens: Option<i64>,
 }
 
 /// `RequestChatCompletion`.
@@ -275,8 +282,13 @@ impl RequestCompletion {
         let query = QueryFields::parse(&body, &mut rules)?;
         let own: CompletionFields = crate::extract::parse_body(body)?;
         rules.models(&own.model_ids);
+        rules.at_least(&["max_new_tokens"], own.max_new_tokens, 1);
+        if let Some(n) = own.max_new_tokens.filter(|n| *n > MAX_NEW_TOKENS) {
+            rules.0.push(field_issue(&["max_new_tokens"], "less_than_equal", format!("Input should be less than or equal to {MAX_NEW_TOKENS}"), json!(n)));
+        }
         rules.finish()?;
-        Ok(Self { model_ids: own.model_ids, stop_sequences: own.stop_sequences, query })
+        let max_new_tokens = own.max_new_tokens.and_then(|n| usize::try_from(n).ok());
+        Ok(Self { model_ids: own.model_ids, stop_sequences: own.stop_sequences, max_new_tokens, query })
     }
 }
 

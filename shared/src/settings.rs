@@ -510,6 +510,9 @@ pub struct WorkerSettings {
     /// Telemetry jobs in flight at once (`DB_CONCURRENCY`); those waiting together are committed
     /// in one transaction.
     pub db_concurrency: usize,
+    /// Start a completion prompt whose prefix is the plugin's full sliding window at a stable
+    /// anchor line, so consecutive keystrokes reuse the KV cache (`PROMPT_ANCHOR`, default true).
+    pub prompt_anchor: bool,
     /// Log format (`LOG_FORMAT`).
     pub log_format: LogFormat,
     /// PostgreSQL.
@@ -530,6 +533,7 @@ impl WorkerSettings {
             worker_id: env.string_or("WORKER_ID", &default_worker_id()),
             llm_concurrency: env.parse_or("LLM_CONCURRENCY", 2)?,
             db_concurrency: env.parse_or("DB_CONCURRENCY", 64)?,
+            prompt_anchor: env.parse_or("PROMPT_ANCHOR", true)?,
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Json)?,
             database: DatabaseSettings::from_env(env)?,
             redis: RedisSettings::from_env(env)?,

@@ -55,7 +55,7 @@ pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -
         llm_concurrency: settings.llm_concurrency,
         db_concurrency: settings.db_concurrency,
     };
-    let llm_context = LlmContext { catalog, redis: redis.clone(), signals, worker: settings.worker_id.clone() };
+    let llm_context = LlmContext { catalog, redis: redis.clone(), signals, worker: settings.worker_id.clone(), prompt_anchor: settings.prompt_anchor };
     let writer = BatchWriter::start(db.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     tracing::info!(

@@ -31,6 +31,8 @@ pub struct LlmContext {
     pub signals: Signals,
     /// This worker's name, reported in answers.
     pub worker: String,
+    /// Start sliding-window prefixes at a stable anchor (`PROMPT_ANCHOR`).
+    pub prompt_anchor: bool,
 }
 
 /// Handles one `llm` job. Only a payload this build cannot read is an error (aborted: the dead
@@ -74,6 +76,7 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
     let flag = tracked.flag.clone();
     let (tokens_tx, mut tokens_rx) = mpsc::unbounded_channel::<String>();
     let stream = job.stream;
+    let stable_anchor = context.prompt_anchor;
     let task = job.task.clone();
     let started = Instant::now();
     let generation = tokio::task::spawn_blocking(move || {
@@ -90,6 +93,7 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
                     file_name: c.file_name,
                     context_files: c.context_files.keys().cloned().collect(),
                     project_files: c.context_files,
+                    stable_anchor,
                 };
                 let overrides = Overrides { stop_sequences: c.stop_sequences, max_new_tokens: c.max_new_tokens, ..Overrides::default() };
                 model.complete(&input, &overrides, &flag, &mut on_token).map(|g| (model.name.clone(), g, None))

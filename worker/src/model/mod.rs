@@ -3,6 +3,7 @@
 //! shared decode loop with upstream's sampling and the per-token log-probabilities the research
 //! platform records, and reuse of evaluated prompts.
 
+pub mod anchor;
 pub mod catalog;
 pub mod embedder;
 pub mod error;

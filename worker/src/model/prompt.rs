@@ -60,6 +60,8 @@ pub struct CompletionInput {
     pub project_files: BTreeMap<String, Vec<String>>,
     /// Which project files to include: names, or `["*"]` for all but the current one.
     pub context_files: Vec<String>,
+    /// Start a full sliding-window prefix at a stable anchor line (`PROMPT_ANCHOR`).
+    pub stable_anchor: bool,
 }
 
 /// One chat message.
@@ -86,7 +88,8 @@ impl PromptTemplates {
 
     /// The completion prompt: the multi-file template with the selected files (upstream always
     /// uses it, even with no other files), or the single-file template when the row has no
-    /// multi-file form.
+    /// multi-file form. With `stable_anchor`, a full sliding-window prefix starts at a stable anchor
+    /// line ([`super::anchor`]) so consecutive keystrokes reuse the KV cache.
     pub fn completion_prompt(&self, input: &CompletionInput) -> Result<String, ModelError> {
         let template = self
             .fim_template
@@ -96,7 +99,8 @@ impl PromptTemplates {
         let context = self.multi_file_context(input, file_name);
         let chosen =
             if template.multi_file_template.is_empty() { &template.single_file_template } else { &template.multi_file_template };
-        Ok(fill(chosen, &[("prefix", &input.prefix), ("suffix", &input.suffix), ("file_name", file_name), ("multi_file_context", &context)]))
+        let prefix = if input.stable_anchor { super::anchor::stable_prefix(&input.prefix) } else { &input.prefix };
+        Ok(fill(chosen, &[("prefix", prefix), ("suffix", &input.suffix), ("file_name", file_name), ("multi_file_context", &context)]))
     }
 
     /// Upstream's block: for each selected file, the separator with its name, then its lines

@@ -1,0 +1,130 @@
+"""The client side of `./bench.sh typing`: replays a typing session as the JetBrains plugin produces it.
+
+A real source file is typed from its start; after every word end (where the plugin's 250 ms debounce
+fires for a typist pausing between words) a completion is requested with the plugin's context: the
+last 512 characters before the caret as the prefix, the next 256 of the file as the suffix,
+max_new_tokens 16. Requests go one at a time through the real REST API (sign-up, login, session,
+project, then /api/completion/request), so each latency is end to end: HTTP, queue, worker, model,
+pub/sub, telemetry push.
+
+With --llama-server URL, the same prefixes are sent to llama.cpp's server (llama-cpp-python's
+OpenAI-compatible /v1/completions, prefix-only, prompt cache on) in the same run.
+
+Prints one JSON object on stdout. Standard library only.
+"""
+
+import argparse
+import http.client
+import json
+import statistics
+import sys
+import time
+import urllib.parse
+import uuid
+
+
+def word_end_carets(text):
+    """Positions right after each word, where the debounce fires."""
+    return [i for i in range(1, len(text)) if (text[i - 1].isalnum() or text[i - 1] == "_") and not (text[i].isalnum() or text[i] == "_")]
+
+
+class Client:
+    """A tiny HTTP client with a cookie jar, like the plugin's."""
+
+    def __init__(self, base):
+        url = urllib.parse.urlparse(base)
+        self.conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+        self.cookies = {}
+
+    def call(self, method, path, body=None):
+        headers = {"content-type": "application/json"}
+        if self.cookies:
+            headers["cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";")[0]
+        if response.status >= 300:
+            sys.exit(f"{method} {path} answered {response.status}: {data[:300]!r}")
+        return json.loads(data) if data else None
+
+
+def percentile(samples, p):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, len(ordered) * p // 100)]
+
+
+def summary(latencies):
+    return {
+        "requests": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p90_ms": round(percentile(latencies, 90), 1),
+        "mean_ms": round(statistics.mean(latencies), 1),
+    }
+
+
+def replay_code4me(base, trace, max_new):
+    client = Client(base)
+    email = f"typist-{uuid.uuid4().hex[:8]}@example.com"
+    client.call("POST", "/api/user/create", {"email": email, "name": "Typist", "password": "Typing123", "config_id": 1})
+    client.call("POST", "/api/user/authenticate", {"email": email, "password": "Typing123"})
+    client.call("GET", "/api/session/acquire")
+    client.call("POST", "/api/project/create", {"project_name": "typing"})
+    latencies = []
+    for prefix, suffix in trace:
+        body = {
+            "model_ids": [5],
+            "context": {"prefix": prefix, "suffix": suffix, "file_name": "sampling.rs", "selected_text": "", "context_files": []},
+            "contextual_telemetry": {"version_id": 3, "trigger_type_id": 2, "language_id": 1},
+            "behavioral_telemetry": {},
+            "max_new_tokens": max_new,
+        }
+        started = time.perf_counter()
+        answer = client.call("POST", "/api/completion/request", body)
+        latencies.append((time.perf_counter() - started) * 1000)
+        if "completion" not in answer["data"]["completions"][0]:
+            sys.exit(f"the model did not answer: {answer}")
+    return latencies
+
+
+def replay_llama(base, trace, max_new):
+    url = urllib.parse.urlparse(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+    latencies = []
+    for prefix, _suffix in trace:
+        body = json.dumps({"prompt": prefix, "max_tokens": max_new, "temperature": 0.2, "top_p": 0.95, "top_k": 50, "repeat_penalty": 1.1})
+        started = time.perf_counter()
+        conn.request("POST", "/v1/completions", body=body, headers={"content-type": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+        latencies.append((time.perf_counter() - started) * 1000)
+        if response.status != 200:
+            sys.exit(f"llama.cpp server answered {response.status}: {data[:300]!r}")
+    return latencies
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", help="Code4me-RS server address")
+    parser.add_argument("--llama-server", help="llama.cpp server address (optional)")
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--chars", type=int, default=2000)
+    parser.add_argument("--max-new", type=int, default=16)
+    parser.add_argument("--label", default="code4me")
+    args = parser.parse_args()
+    text = open(args.source, encoding="utf-8").read()
+    typed = text[: args.chars]
+    trace = [(typed[max(0, c - 512) : c], text[c : c + 256]) for c in word_end_carets(typed)]
+    result = {"trace": {"source": args.source, "typed_chars": len(typed), "requests": len(trace), "max_new_tokens": args.max_new}}
+    if args.base:
+        result[args.label] = summary(replay_code4me(args.base, trace, args.max_new))
+    if args.llama_server:
+        result["llama_cpp_server"] = summary(replay_llama(args.llama_server, trace, args.max_new))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
