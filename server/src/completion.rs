@@ -13,11 +13,12 @@ use uuid::Uuid;
 
 use crate::auth::extract::ProjectCaller;
 use crate::error::ApiError;
+use crate::messages;
 use crate::query::{Query, TokenSink};
 use crate::requests::{ContextData, RequestCompletion};
 use crate::state::AppState;
 
-/// Runs a completion request; returns the contract's `data` object.
+/// Runs a completion request; returns the contract's response body (`message` and `data`).
 pub async fn complete(
     state: &AppState,
     caller: ProjectCaller,
@@ -40,7 +41,7 @@ pub async fn complete(
     let answers = query.ask(state, &request.model_ids, &task, state.settings.completion_timeout, on_token).await?;
     let data = json!({"meta_query_id": query_id, "completions": answers.items(false)});
     query.finish(state, &request.query, QueryKind::Completion, changes_indexes, &answers, &data).await?;
-    Ok(data)
+    Ok(json!({"message": messages::COMPLETIONS_GENERATED, "data": data}))
 }
 
 /// The project files a request asks for (names, or `"*"` for all but the edited file), redacted,

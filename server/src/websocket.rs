@@ -33,12 +33,12 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::auth::extract::ProjectCaller;
-use crate::error::ApiError;
+use crate::error::{ApiError, OrFail};
 use crate::requests::{RequestChatCompletion, RequestCompletion};
 use crate::routes::chat::{delete::delete_chat, get::parse_page};
 use crate::routes::completion::{feedback, multi_file};
 use crate::state::AppState;
-use crate::{chat, completion};
+use crate::{chat, completion, messages};
 
 /// Which of the three endpoints a connection is on (each accepts its own actions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +171,7 @@ impl Connection {
                     None => String::new(),
                 };
                 let page = parse_page(&raw, json!("body"))?;
-                chat::history_page(&self.state.db, &self.caller, page).await.map_err(ApiError::Unavailable)
+                chat::history_page(&self.state.db, &self.caller, page).await.or_fail(messages::CHAT_GET_FAILED)
             }
             "chat_delete" => {
                 let raw = body.get("chat_id").and_then(Value::as_str).unwrap_or_default();
@@ -193,9 +193,7 @@ impl Connection {
             };
             let outcome = match action.as_str() {
                 "completion_request" => match RequestCompletion::parse(body) {
-                    Ok(request) => completion::complete(&state, caller, request, request_id, Some(&mut on_token))
-                        .await
-                        .map(|data| json!({"message": crate::messages::COMPLETIONS_GENERATED, "data": data})),
+                    Ok(request) => completion::complete(&state, caller, request, request_id, Some(&mut on_token)).await,
                     Err(error) => Err(error),
                 },
                 _ => match RequestChatCompletion::parse(body) {

@@ -33,7 +33,7 @@ pub fn stable_prefix(prefix: &str) -> &str {
         first_line_start.get_or_insert(start);
         let line = prefix[start..].split('\n').next().unwrap_or("");
         // The line must be complete (a newline follows): the last line is still being typed.
-        if start + line.len() < prefix.len() && fnv1a(line.as_bytes()) % ANCHOR_EVERY == 0 {
+        if start + line.len() < prefix.len() && fnv1a(line.as_bytes()).is_multiple_of(ANCHOR_EVERY) {
             return &prefix[start..];
         }
     }

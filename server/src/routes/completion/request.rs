@@ -2,14 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::extract::ProjectCaller;
 use crate::completion;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::messages;
 use crate::requests::RequestCompletion;
 use crate::state::AppState;
 
@@ -26,6 +25,5 @@ use crate::state::AppState;
     ))]
 pub async fn request(State(state): State<AppState>, caller: ProjectCaller, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
     let request = RequestCompletion::parse(body)?;
-    let data = completion::complete(&state, caller, request, Uuid::new_v4(), None).await?;
-    Ok(Json(json!({"message": messages::COMPLETIONS_GENERATED, "data": data})))
+    Ok(Json(completion::complete(&state, caller, request, Uuid::new_v4(), None).await?))
 }
