@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end suite: starts a throw-away PostgreSQL + Redis, the release server and worker against
-# them, plays the plugin's start-up against it (tests/conformance/plugin_startup.mjs), and drives the
+# them, plays the plugin's start-up (tests/conformance/plugin_startup.mjs) and upstream's whole
+# completion/feedback/context/chat flow with model 5 (tests/conformance/plugin_flow.mjs), and drives the
 # website and docs in headless Chromium (website/e2e/run.mjs).
 # Screenshots: website/test-results/. Called by ./test.sh after the release build.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,6 +16,11 @@ start_app release
 node tests/conformance/plugin_startup.mjs "http://127.0.0.1:$SERVER_PORT" || {
   warn "plugin conformance failed; server log follows"
   tail -n 50 "$C4M_DATA_DIR/logs/server.log" >&2
+  exit 1
+}
+node tests/conformance/plugin_flow.mjs "http://127.0.0.1:$SERVER_PORT" || {
+  warn "the upstream end-to-end flow failed; server and worker logs follow"
+  tail -n 30 "$C4M_DATA_DIR/logs/server.log" "$C4M_DATA_DIR/logs/worker.log" >&2
   exit 1
 }
 BASE_URL="http://127.0.0.1:$SERVER_PORT" node website/e2e/run.mjs || {
