@@ -32,7 +32,7 @@ pub async fn chat(
     query_id: Uuid,
     on_token: Option<TokenSink<'_>>,
 ) -> Result<Value, ApiError> {
-    let query = Query::start(query_id, caller);
+    let query = Query::start(state, query_id, caller, &request.query).await?;
     let existing: Option<(Option<Uuid>, Uuid, String)> = sqlx::query_as("SELECT user_id, project_id, title FROM chat WHERE chat_id = $1")
         .bind(request.chat_id)
         .fetch_optional(&state.db)

@@ -26,7 +26,7 @@ pub async fn complete(
     query_id: Uuid,
     on_token: Option<TokenSink<'_>>,
 ) -> Result<Value, ApiError> {
-    let query = Query::start(query_id, caller);
+    let query = Query::start(state, query_id, caller, &request.query).await?;
     let context = &request.query.context;
     let project = state.tokens.project(caller.project_id).await.map_err(ApiError::Unavailable)?.unwrap_or_default();
     let (context_files, changes_indexes) = select_context_files(&project, context);

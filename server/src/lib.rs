@@ -19,6 +19,7 @@ pub mod messages;
 pub mod pages;
 pub mod pipeline;
 pub mod query;
+pub mod reference;
 pub mod rate_limit;
 pub mod requests;
 pub mod tokens;

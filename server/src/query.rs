@@ -41,9 +41,12 @@ pub struct Answers {
 }
 
 impl Query {
-    /// Starts the clock on a query.
-    pub fn start(id: Uuid, caller: ProjectCaller) -> Self {
-        Self { id, caller, timestamp: Utc::now(), arrived: Instant::now() }
+    /// Starts the clock on a query, once its telemetry's reference ids are known to exist (422
+    /// otherwise: its rows could never be stored).
+    pub async fn start(state: &AppState, id: Uuid, caller: ProjectCaller, fields: &QueryFields) -> Result<Self, ApiError> {
+        let query = Self { id, caller, timestamp: Utc::now(), arrived: Instant::now() };
+        state.reference.check(&state.db, &fields.contextual_telemetry).await?;
+        Ok(query)
     }
 
     /// Runs `task` on each model (each once, in request order) and waits at most `timeout`; a

@@ -38,6 +38,7 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
     let pubsub_client = redis::Client::open(settings.redis.url()).context("invalid REDIS_* settings")?;
     Ok(AppState {
         pipeline: crate::pipeline::Pipeline::start(redis.clone(), pubsub_client),
+        reference: crate::reference::ReferenceIds::default(),
         tokens: TokenStore::new(redis.clone(), db.clone(), settings.tokens.clone()),
         mailer: mail::from_settings(&settings.email)?,
         google: GoogleVerifier::from_settings(&settings.google, http),

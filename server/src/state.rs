@@ -32,6 +32,8 @@ pub struct AppState {
     pub settings: Arc<ServerSettings>,
     /// The queues and this instance's reply channel.
     pub pipeline: Pipeline,
+    /// Ids telemetry may point at, cached.
+    pub reference: crate::reference::ReferenceIds,
     /// Renders the process-wide Prometheus registry for `/metrics`.
     pub metrics: PrometheusHandle,
 }

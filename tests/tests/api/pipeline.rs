@@ -161,6 +161,13 @@ async fn completion_bodies_that_break_the_contract_get_422s_with_the_field_path(
     let reply = plugin.call(Method::POST, "/api/completion/request", Some(body)).await;
     assert_eq!(reply.status, 422, "{}", reply.text);
     assert_eq!(reply.body["detail"][0]["type"], "missing");
+    let mut body = completion_body(&[5], "x");
+    body["contextual_telemetry"]["language_id"] = json!(9999);
+    body["contextual_telemetry"]["trigger_type_id"] = json!(77);
+    let reply = plugin.call(Method::POST, "/api/completion/request", Some(body)).await;
+    assert_eq!(reply.status, 422, "an id that names no row could never be stored: {}", reply.text);
+    let locs: Vec<&Value> = reply.body["detail"].as_array().expect("issues").iter().map(|i| &i["loc"]).collect();
+    assert_eq!(locs, [&json!(["body", "contextual_telemetry", "trigger_type_id"]), &json!(["body", "contextual_telemetry", "language_id"])]);
     let mut anonymous = app.plugin();
     assert_eq!(anonymous.call(Method::POST, "/api/completion/request", Some(completion_body(&[5], "x"))).await.status, 401);
 }
