@@ -513,6 +513,9 @@ pub struct WorkerSettings {
     /// Start a completion prompt whose prefix is the plugin's full sliding window at a stable
     /// anchor line, so consecutive keystrokes reuse the KV cache (`PROMPT_ANCHOR`, default true).
     pub prompt_anchor: bool,
+    /// How long finished jobs stay in Redis before the vacuum deletes them
+    /// (`QUEUE_KEEP_FINISHED_SECONDS`; apalis-redis itself never deletes them).
+    pub queue_keep_finished: Duration,
     /// Log format (`LOG_FORMAT`).
     pub log_format: LogFormat,
     /// PostgreSQL.
@@ -534,6 +537,7 @@ impl WorkerSettings {
             llm_concurrency: env.parse_or("LLM_CONCURRENCY", 2)?,
             db_concurrency: env.parse_or("DB_CONCURRENCY", 64)?,
             prompt_anchor: env.parse_or("PROMPT_ANCHOR", true)?,
+            queue_keep_finished: env.seconds_or("QUEUE_KEEP_FINISHED_SECONDS", 600)?,
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Json)?,
             database: DatabaseSettings::from_env(env)?,
             redis: RedisSettings::from_env(env)?,

@@ -47,7 +47,7 @@ pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -
     let signals = Signals::default();
     let client = redis::Client::open(settings.redis.url()).context("invalid REDIS_* settings")?;
     let listener = tokio::spawn(signals.clone().listen(client, vec![LlmJob::QUEUE, DbJob::QUEUE]));
-    let vacuum = tokio::spawn(queues::vacuum_forever(redis.clone()));
+    let vacuum = tokio::spawn(queues::vacuum_forever(redis.clone(), settings.queue_keep_finished));
     let consumers = Consumers {
         redis: redis.clone(),
         signals: signals.clone(),

@@ -25,9 +25,6 @@ use crate::telemetry::{self, BatchWriter};
 /// A safety-net poll for consumers whose wake-up was lost (pub/sub is fire-and-forget).
 const FALLBACK_POLL: Duration = Duration::from_secs(1);
 
-/// Finished jobs are deleted from Redis this long after they end (apalis-redis keeps them forever).
-const KEEP_FINISHED: Duration = Duration::from_secs(600);
-
 /// How the consumers of one process are set up.
 pub struct Consumers {
     /// Redis for the queues (response timeout well above redis-rs' 500 ms default).
@@ -104,16 +101,17 @@ impl Consumers {
     }
 }
 
-/// Deletes finished jobs' data from both queues every minute: apalis-redis never does, and Redis
-/// would grow without bound (apalis-redis #10). Handlers never fail plainly (they either succeed or
-/// abort), so no job awaiting a retry is in a terminal state this could delete.
-pub async fn vacuum_forever(redis: ConnectionManager) {
+/// Deletes the data of jobs finished more than `keep` ago from both queues, checking every minute
+/// (or every `keep`, if shorter): apalis-redis never does, and Redis would grow without bound
+/// (apalis-redis #10). Handlers never fail plainly (they either succeed or abort), so no job
+/// awaiting a retry is in a terminal state this could delete.
+pub async fn vacuum_forever(redis: ConnectionManager, keep: Duration) {
     let mut llm = queue::storage::<LlmJob>(redis.clone());
     let mut db = queue::storage::<DbJob>(redis);
-    let mut interval = tokio::time::interval(Duration::from_secs(60));
+    let mut interval = tokio::time::interval(keep.clamp(Duration::from_secs(1), Duration::from_secs(60)));
     loop {
         interval.tick().await;
-        for (name, result) in [(LlmJob::QUEUE, llm.vacuum_before(KEEP_FINISHED).await), (DbJob::QUEUE, db.vacuum_before(KEEP_FINISHED).await)] {
+        for (name, result) in [(LlmJob::QUEUE, llm.vacuum_before(keep).await), (DbJob::QUEUE, db.vacuum_before(keep).await)] {
             match result {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(queue = name, removed = n, "vacuumed finished jobs"),

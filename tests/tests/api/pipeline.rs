@@ -354,3 +354,29 @@ async fn a_payload_no_worker_can_decode_goes_to_the_dead_set_and_the_queue_keeps
     assert_eq!(dead, 1, "the garbage is in the dead set");
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn finished_jobs_are_deleted_from_redis_after_the_retention() {
+    let app = TestApp::spawn().await;
+    let worker = Worker::start_with(&app, "vacuum", &[("QUEUE_KEEP_FINISHED_SECONDS", "1".to_owned())]);
+    let mut job = raw_job(LlmJob::VERSION);
+    job.model_id = 0; // names no model: answered at once
+    let mut replies = Box::pin(push_raw(&app, &job).await);
+    for _ in 0..2 {
+        tokio::time::timeout(Duration::from_secs(20), replies.next()).await.expect("answered").expect("reply");
+    }
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
+    let mut redis = client.get_multiplexed_async_connection().await.expect("connect");
+    let data = code4me_shared::queue::config::<LlmJob>().job_data_hash();
+    // apalis-redis alone keeps every finished job's payload and metadata forever.
+    let mut left = -1;
+    for _ in 0..100 {
+        left = redis::cmd("HLEN").arg(&data).query_async(&mut redis).await.expect("HLEN");
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "the finished job's data is vacuumed once it is older than the retention");
+    worker.stop().await;
+}
