@@ -5,41 +5,10 @@
 // Usage: node tests/conformance/plugin_flow.mjs [BASE_URL]   (default http://127.0.0.1:8008)
 // Runs in ./test.sh (end-to-end stage, release binaries) and works against ./run.sh.
 
+import { pluginClient } from "./plugin_client.mjs";
+
 const base = process.argv[2] ?? process.env.BASE_URL ?? "http://127.0.0.1:8008";
-const jar = new Map();
-let failures = 0;
-
-function remember(response) {
-  for (const header of response.headers.getSetCookie()) {
-    const [pair] = header.split(";");
-    const [name, ...rest] = pair.split("=");
-    const value = rest.join("=");
-    if (value === "" || value === '""') jar.delete(name);
-    else jar.set(name, value);
-  }
-}
-
-async function call(method, path, body) {
-  const headers = { accept: "application/json" };
-  if (jar.size > 0) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: "manual" });
-  remember(response);
-  const text = await response.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: response.status, json, text };
-}
-
-function check(name, condition, detail) {
-  if (condition) console.log(`ok   - ${name}`);
-  else { failures += 1; console.log(`FAIL - ${name}: ${detail}`); }
-}
-
-function expectReply(name, reply, status, message) {
-  check(name, reply.status === status && (message === undefined || reply.json?.message === message),
-    `got ${reply.status} ${reply.text.slice(0, 300)}`);
-}
+const { call, check, expectReply, failures } = pluginClient(base);
 
 const email = `flow-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 const password = "Conformance1";
@@ -93,8 +62,8 @@ expectReply("delete chat", await call("DELETE", `/api/chat/delete/${chatId}`), 2
 const after = await call("GET", "/api/chat/get/1");
 check("the chat is gone", after.status === 200 && !after.json?.items?.some((c) => c.chat_id === chatId), after.text.slice(0, 300));
 
-if (failures > 0) {
-  console.log(`${failures} check(s) failed`);
+if (failures() > 0) {
+  console.log(`${failures()} check(s) failed`);
   process.exit(1);
 }
 console.log("upstream end-to-end flow: all checks passed");

@@ -4,41 +4,10 @@
 // Usage: node tests/conformance/plugin_startup.mjs [BASE_URL]   (default http://127.0.0.1:8008)
 // Runs in ./test.sh (end-to-end stage) and works against ./run.sh.
 
+import { pluginClient } from "./plugin_client.mjs";
+
 const base = process.argv[2] ?? process.env.BASE_URL ?? "http://127.0.0.1:8008";
-const jar = new Map();
-let failures = 0;
-
-function remember(response) {
-  for (const header of response.headers.getSetCookie()) {
-    const [pair] = header.split(";");
-    const [name, ...rest] = pair.split("=");
-    const value = rest.join("=");
-    if (value === "" || value === '""') jar.delete(name);
-    else jar.set(name, value);
-  }
-}
-
-async function call(method, path, body) {
-  const headers = { accept: "application/json" };
-  if (jar.size > 0) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: "manual" });
-  remember(response);
-  const text = await response.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: response.status, json, text };
-}
-
-function check(name, condition, detail) {
-  if (condition) console.log(`ok   - ${name}`);
-  else { failures += 1; console.log(`FAIL - ${name}: ${detail}`); }
-}
-
-function expectReply(name, reply, status, message) {
-  check(name, reply.status === status && (message === undefined || reply.json?.message === message),
-    `got ${reply.status} ${reply.text.slice(0, 300)}`);
-}
+const { jar, call, check, expectReply, failures } = pluginClient(base);
 
 const email = `plugin-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 const password = "Conformance1";
@@ -78,5 +47,5 @@ jar.set("auth_token", login.json?.user?.auth_token);
 expectReply("the old token is dead", await call("GET", "/api/user/get"), 401,
   "Authentication token not found! You are not authenticated or your token has expired. Login before you can perform this action.");
 
-console.log(failures === 0 ? "plugin start-up conformance: all checks passed" : `plugin start-up conformance: ${failures} check(s) failed`);
-process.exit(failures === 0 ? 0 : 1);
+console.log(failures() === 0 ? "plugin start-up conformance: all checks passed" : `plugin start-up conformance: ${failures()} check(s) failed`);
+process.exit(failures() === 0 ? 0 : 1);
