@@ -30,6 +30,7 @@ pub async fn complete(
     let context = &request.query.context;
     let project = state.tokens.project(caller.project_id).await.map_err(ApiError::Unavailable)?.unwrap_or_default();
     let (context_files, changes_indexes) = select_context_files(&project, context);
+    let retrieval = state.user_configs.retrieval(&state.db, caller.user_id).await.map_err(|e| ApiError::Unavailable(e.into()))?;
     let task = LlmTask::Completion(CompletionTask {
         prefix: redact(&context.prefix).into_owned(),
         suffix: redact(&context.suffix).into_owned(),
@@ -37,10 +38,19 @@ pub async fn complete(
         context_files,
         stop_sequences: request.stop_sequences.clone(),
         max_new_tokens: request.max_new_tokens,
+        project_id: Some(caller.project_id),
+        retrieval,
+        debug: request.debug,
     });
     let answers = query.ask(state, &request.model_ids, &task, state.settings.completion_timeout, on_token).await?;
-    let data = json!({"meta_query_id": query_id, "completions": answers.items(false)});
+    let mut data = json!({"meta_query_id": query_id, "completions": answers.items(false)});
     query.finish(state, &request.query, QueryKind::Completion, changes_indexes, &answers, &data).await?;
+    if request.debug {
+        // Only in this response: the stored record (`GET /api/completion/{id}`) keeps the contract's items.
+        for (item, debug) in data["completions"].as_array_mut().into_iter().flatten().zip(answers.debug_reports()) {
+            item["debug"] = json!(debug);
+        }
+    }
     Ok(json!({"message": messages::COMPLETIONS_GENERATED, "data": data}))
 }
 

@@ -23,6 +23,7 @@ pub mod reference;
 pub mod rate_limit;
 pub mod requests;
 pub mod tokens;
+pub mod user_config;
 pub mod http_metrics;
 pub mod openapi;
 pub mod router;

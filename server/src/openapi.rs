@@ -235,11 +235,17 @@ pub struct RequestCompletionBody {
     store_behavioral_telemetry: Option<bool>,
     /// Extra stop strings.
     stop_sequences: Option<Vec<String>>,
+    /// Ours: a new-token budget below the model's, 1..=256.
+    max_new_tokens: Option<i64>,
+    /// Ours: add `debug` to each item — the prompt the model saw and the retrieved snippets
+    /// (`{prompt, retrieval_enabled, retrieval_query, snippets: [{file_name, start_line, end_line,
+    /// score, content}], retrieval_ms, note}`). Default false.
+    debug: Option<bool>,
 }
 
 /// `{"message", "data": {"meta_query_id", "completions": [item]}}`; an item is
-/// `{model_id, model_name, completion, generation_time, confidence}` or, for a model that failed,
-/// `{"message": "Completion for model failed", model_name}`.
+/// `{model_id, model_name, completion, generation_time, confidence}` (plus `debug` when asked) or,
+/// for a model that failed, `{"message": "Completion for model failed", model_name}`.
 #[derive(ToSchema)]
 pub struct CompletionsResponse {
     /// Outcome.

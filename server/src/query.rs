@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use code4me_shared::jobs::{DbWrite, GenerationRow, LlmTask, QueryKind, QueryRecord};
 use code4me_shared::redis_keys::{self as keys, QueryRecordValue};
+use code4me_shared::retrieval::PromptDebug;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -148,6 +149,12 @@ impl Answers {
                 Err(_) => json!({"message": messages::COMPLETION_ITEM_FAILED, "model_name": self.names[&outcome.model_id]}),
             })
             .collect()
+    }
+
+    /// Each model's prompt report, in request order (`None` for a model that failed or was not
+    /// asked for one).
+    pub fn debug_reports(&self) -> Vec<Option<&PromptDebug>> {
+        self.outcomes.iter().map(|outcome| outcome.result.as_ref().ok().and_then(|answer| answer.debug.as_ref())).collect()
     }
 
     /// A `had_generation` row per model that answered.

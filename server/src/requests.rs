@@ -178,6 +178,8 @@ pub struct RequestCompletion {
     pub stop_sequences: Vec<String>,
     /// Ours: a new-token budget below the model's (1..=256), for short inline suggestions.
     pub max_new_tokens: Option<usize>,
+    /// Ours: answer each completion item with the prompt the model saw and the retrieved snippets.
+    pub debug: bool,
     /// Context and telemetry.
     pub query: QueryFields,
 }
@@ -190,6 +192,8 @@ struct CompletionFields {
     stop_sequences: Vec<String>,
     #[serde(default)]
     max_new_tokens: Option<i64>,
+    #[serde(default)]
+    debug: bool,
 }
 
 /// `RequestChatCompletion`.
@@ -288,7 +292,7 @@ impl RequestCompletion {
         }
         rules.finish()?;
         let max_new_tokens = own.max_new_tokens.and_then(|n| usize::try_from(n).ok());
-        Ok(Self { model_ids: own.model_ids, stop_sequences: own.stop_sequences, max_new_tokens, query })
+        Ok(Self { model_ids: own.model_ids, stop_sequences: own.stop_sequences, max_new_tokens, debug: own.debug, query })
     }
 }
 

@@ -39,6 +39,7 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
     Ok(AppState {
         pipeline: crate::pipeline::Pipeline::start(redis.clone(), pubsub_client),
         reference: crate::reference::ReferenceIds::default(),
+        user_configs: crate::user_config::UserConfigs::default(),
         tokens: TokenStore::new(redis.clone(), db.clone(), settings.tokens.clone()),
         mailer: mail::from_settings(&settings.email)?,
         google: GoogleVerifier::from_settings(&settings.google, http),

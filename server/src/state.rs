@@ -34,6 +34,8 @@ pub struct AppState {
     pub pipeline: Pipeline,
     /// Ids telemetry may point at, cached.
     pub reference: crate::reference::ReferenceIds,
+    /// Per-user retrieval settings from their config rows, cached.
+    pub user_configs: crate::user_config::UserConfigs,
     /// Renders the process-wide Prometheus registry for `/metrics`.
     pub metrics: PrometheusHandle,
 }

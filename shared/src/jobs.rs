@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::retrieval::{PromptDebug, RetrievalOptions};
+
 /// A queue's job type.
 pub trait Job: Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin + 'static {
     /// The apalis queue (an explicit name: apalis' default is the Rust type name, which moves
@@ -76,6 +78,15 @@ pub struct CompletionTask {
     /// New-token budget overriding the model row's.
     #[serde(default)]
     pub max_new_tokens: Option<usize>,
+    /// The project, whose retrieval index is searched.
+    #[serde(default)]
+    pub project_id: Option<Uuid>,
+    /// Add retrieved snippets of the project's files, within these limits (the user's config).
+    #[serde(default)]
+    pub retrieval: Option<RetrievalOptions>,
+    /// Report the prompt and the retrieved snippets in the answer ([`Answer::debug`]).
+    #[serde(default)]
+    pub debug: bool,
 }
 
 /// A chat request's conversation.
@@ -129,6 +140,27 @@ pub enum DbWrite {
     Query(Box<QueryRecord>),
     /// Acceptance (and ground truth) of one model's completion.
     Feedback(FeedbackRecord),
+    /// New contents of project files for the retrieval index.
+    IndexFiles(IndexFilesRecord),
+}
+
+/// Project files whose retrieval chunks must be brought up to date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexFilesRecord {
+    /// The project.
+    pub project_id: Uuid,
+    /// File name → its contents now.
+    pub files: BTreeMap<String, FileContents>,
+}
+
+/// One file's contents at a version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileContents {
+    /// How many change records produced these lines: jobs may run out of order, and an older
+    /// version never replaces a newer one.
+    pub version: i64,
+    /// Redacted lines; empty when the file left the context (its chunks are dropped).
+    pub lines: Vec<String>,
 }
 
 /// A query's rows: `meta_query` + `completion_query`/`chat_query`, its context and telemetry (as
@@ -308,6 +340,9 @@ pub struct Answer {
     pub title: Option<String>,
     /// The worker that ran it.
     pub worker: String,
+    /// The prompt and retrieved snippets, when the task asked for them.
+    #[serde(default)]
+    pub debug: Option<PromptDebug>,
 }
 
 /// What a consumer takes off a queue: the job, or a payload this build cannot decode.

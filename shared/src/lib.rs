@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod queue;
 pub mod redaction;
 pub mod redis_keys;
+pub mod retrieval;
 pub mod logging;
 pub mod multi_file;
 pub mod pubsub;

@@ -1,17 +1,19 @@
 //! The Code4me-RS worker: consumes the `llm` and `db` queues, runs local models and writes telemetry.
 //!
 //! [`queues`] runs the supervised apalis consumers, [`llm_jobs`] answers model jobs over the
-//! requesting server's reply channel, [`telemetry`] writes the `db` queue's rows in batched
-//! transactions, [`signals`] carries queue wake-ups and cancellations; [`model`] holds the local
+//! requesting server's reply channel, [`db_jobs`] hands the `db` queue's telemetry to
+//! [`telemetry`] (batched transactions) and its project files to [`retrieval`] (the pgvector index), [`signals`] carries queue wake-ups and cancellations; [`model`] holds the local
 //! model runtime (the native GGUF llama engine, tokenizers, sampling, prompts, embeddings), [`fetch`]
 //! the explicit weight download. `main.rs` only parses its command line and calls [`run`] or
 //! [`fetch::fetch_model`], so tests run the real worker in-process.
 
+pub mod db_jobs;
 pub mod fetch;
 pub mod llm_jobs;
 pub mod model;
 pub mod models;
 pub mod queues;
+pub mod retrieval;
 pub mod signals;
 pub mod telemetry;
 
@@ -23,8 +25,10 @@ use code4me_shared::jobs::{DbJob, Job, LlmJob};
 use code4me_shared::settings::WorkerSettings;
 use tokio::sync::watch;
 
+use crate::db_jobs::DbContext;
 use crate::llm_jobs::LlmContext;
 use crate::queues::Consumers;
+use crate::retrieval::Retriever;
 use crate::signals::Signals;
 use crate::telemetry::BatchWriter;
 
@@ -55,8 +59,16 @@ pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -
         llm_concurrency: settings.llm_concurrency,
         db_concurrency: settings.db_concurrency,
     };
-    let llm_context = LlmContext { catalog, redis: redis.clone(), signals, worker: settings.worker_id.clone(), prompt_anchor: settings.prompt_anchor };
-    let writer = BatchWriter::start(db.clone());
+    let retriever = load_retriever(&db, &settings).await;
+    let llm_context = LlmContext {
+        catalog,
+        redis: redis.clone(),
+        signals,
+        worker: settings.worker_id.clone(),
+        prompt_anchor: settings.prompt_anchor,
+        retriever: retriever.clone(),
+    };
+    let db_context = DbContext { writer: BatchWriter::start(db.clone()), retriever };
     let (stop_tx, stop_rx) = watch::channel(false);
     tracing::info!(
         worker = %settings.worker_id,
@@ -66,16 +78,37 @@ pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -
         models_dir = %settings.model_cache_dir.display(),
         loaded = ?announcement.loaded,
         llm_concurrency = settings.llm_concurrency,
+        retrieval = db_context.retriever.is_some(),
         "worker ready"
     );
     let announce = models::announce_until(redis, announcement, async {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    tokio::join!(announce, consumers.run_llm(llm_context, stop_rx.clone()), consumers.run_db(writer, stop_rx));
+    tokio::join!(announce, consumers.run_llm(llm_context, stop_rx.clone()), consumers.run_db(db_context, stop_rx));
     tracing::info!("worker shutting down");
     listener.abort();
     vacuum.abort();
     db.close().await;
     Ok(())
 }
+
+/// The retrieval index over all-MiniLM-L6-v2 from `MODEL_CACHE_DIR/all-minilm-l6-v2`; without the
+/// weights the worker still serves completions, without retrieved snippets (and says so at start).
+async fn load_retriever(db: &sqlx::PgPool, settings: &WorkerSettings) -> Option<Retriever> {
+    let dir = settings.model_cache_dir.join(EMBEDDING_MODEL_DIR);
+    match tokio::task::spawn_blocking(move || model::embedder::MiniLm::load(&dir)).await {
+        Ok(Ok(embedder)) => Some(Retriever::new(db.clone(), std::sync::Arc::new(embedder))),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "all-MiniLM-L6-v2 is not available: completions get no retrieval context (./run.sh fetches it)");
+            None
+        }
+        Err(panic) => {
+            tracing::warn!(%panic, "loading all-MiniLM-L6-v2 failed: completions get no retrieval context");
+            None
+        }
+    }
+}
+
+/// Where the embedding model lives under `MODEL_CACHE_DIR`.
+pub const EMBEDDING_MODEL_DIR: &str = "all-minilm-l6-v2";

@@ -10,14 +10,16 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use apalis::prelude::{AbortError, BoxDynError, Data};
-use code4me_shared::jobs::{Answer, Incoming, Job, LlmJob, LlmTask, Reply, ReplyEvent, CANCELLED_KEY};
+use code4me_shared::jobs::{Answer, CompletionTask, Incoming, Job, LlmJob, LlmTask, Reply, ReplyEvent, CANCELLED_KEY};
 use code4me_shared::redaction::redact;
+use code4me_shared::retrieval::{PromptDebug, Snippet};
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 
 use crate::model::catalog::{Catalog, LoadedModel, Overrides};
 use crate::model::generation::Generation;
 use crate::model::prompt::{ChatMessage, CompletionInput};
+use crate::retrieval::Retriever;
 use crate::signals::Signals;
 
 /// What every `llm` job handler shares.
@@ -33,6 +35,8 @@ pub struct LlmContext {
     pub worker: String,
     /// Start sliding-window prefixes at a stable anchor (`PROMPT_ANCHOR`).
     pub prompt_anchor: bool,
+    /// The retrieval index; `None` when the embedding model is not loaded.
+    pub retriever: Option<Retriever>,
 }
 
 /// Handles one `llm` job. Only a payload this build cannot read is an error (aborted: the dead
@@ -78,6 +82,10 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
     let stream = job.stream;
     let stable_anchor = context.prompt_anchor;
     let task = job.task.clone();
+    let (retrieved, mut debug) = match &task {
+        LlmTask::Completion(c) => retrieve(context, c, &model).await,
+        LlmTask::Chat(_) => (Vec::new(), None),
+    };
     let started = Instant::now();
     let generation = tokio::task::spawn_blocking(move || {
         let mut on_token = |event: crate::model::generation::TokenEvent<'_>| {
@@ -94,15 +102,19 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
                     context_files: c.context_files.keys().cloned().collect(),
                     project_files: c.context_files,
                     stable_anchor,
+                    retrieved,
                 };
+                if let Some(debug) = debug.as_mut() {
+                    debug.prompt = model.templates().completion_prompt(&input).unwrap_or_default();
+                }
                 let overrides = Overrides { stop_sequences: c.stop_sequences, max_new_tokens: c.max_new_tokens, ..Overrides::default() };
-                model.complete(&input, &overrides, &flag, &mut on_token).map(|g| (model.name.clone(), g, None))
+                model.complete(&input, &overrides, &flag, &mut on_token).map(|g| (model.name.clone(), g, None, debug))
             }
             LlmTask::Chat(c) => {
                 let messages: Vec<ChatMessage> = c.messages.into_iter().map(|(role, content)| ChatMessage { role, content }).collect();
                 model
                     .chat(&messages, c.want_title, &Overrides::default(), &flag, &mut on_token)
-                    .map(|answer| (model.name.clone(), Generation { text: answer.text, ..answer.generation }, Some(answer.title)))
+                    .map(|answer| (model.name.clone(), Generation { text: answer.text, ..answer.generation }, Some(answer.title), None))
             }
         }
     });
@@ -115,7 +127,7 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
     let cancelled = tracked.flag.load(Ordering::Relaxed);
     match result {
         _ if cancelled => ReplyEvent::Failed { reason: "cancelled".to_owned() },
-        Ok(Ok((model_name, generation, title))) => ReplyEvent::Done(Box::new(Answer {
+        Ok(Ok((model_name, generation, title, debug))) => ReplyEvent::Done(Box::new(Answer {
             model_name,
             text: redact(&generation.text).into_owned(),
             generation_time_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
@@ -123,9 +135,55 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
             logprobs: generation.logprobs.iter().map(|&l| f64::from(l)).collect(),
             title,
             worker: context.worker.clone(),
+            debug,
         })),
         Ok(Err(error)) => ReplyEvent::Failed { reason: error.to_string() },
         Err(panic) => ReplyEvent::Failed { reason: format!("the model thread failed: {panic}") },
+    }
+}
+
+/// The retrieved snippets for a completion (none unless its config enables retrieval), and the
+/// debug report to fill in when the task asks for one. Retrieval never fails a completion: when
+/// the index cannot be searched the model answers without snippets and the report says why.
+async fn retrieve(context: &LlmContext, task: &CompletionTask, model: &LoadedModel) -> (Vec<Snippet>, Option<PromptDebug>) {
+    let mut report = PromptDebug { retrieval_enabled: task.retrieval.is_some(), ..PromptDebug::default() };
+    let (Some(options), Some(project_id)) = (task.retrieval, task.project_id) else {
+        return (Vec::new(), task.debug.then_some(report));
+    };
+    let mut snippets = Vec::new();
+    if !model.templates().has_context_slot() {
+        report.note = Some(format!("{}'s prompt template has no place for other files' text", model.name));
+    } else if let Some(retriever) = &context.retriever {
+        let mut exclude: Vec<String> = task.context_files.keys().cloned().collect();
+        exclude.extend(task.file_name.clone());
+        let started = Instant::now();
+        let found = retriever.search(project_id, &task.prefix, &exclude, &options).await;
+        report.retrieval_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match found {
+            Ok(found) => {
+                tracing::debug!(
+                    %project_id,
+                    snippets = ?found.snippets.iter().map(|s| (&s.file_name, s.start_line, s.score)).collect::<Vec<_>>(),
+                    note = ?found.note,
+                    "retrieval"
+                );
+                report.retrieval_query = found.query;
+                report.note = found.note;
+                snippets = found.snippets;
+            }
+            Err(error) => {
+                tracing::warn!(%error, %project_id, "retrieval failed; completing without snippets");
+                report.note = Some(format!("retrieval failed: {error}"));
+            }
+        }
+    } else {
+        report.note = Some("the embedding model (all-MiniLM-L6-v2) is not loaded on this worker".into());
+    }
+    if task.debug {
+        report.snippets = snippets.clone();
+        (snippets, Some(report))
+    } else {
+        (snippets, None)
     }
 }
 

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::llm_jobs::{self, LlmContext};
 use crate::signals::Signals;
-use crate::telemetry::{self, BatchWriter};
+use crate::db_jobs::{self, DbContext};
 
 /// A safety-net poll for consumers whose wake-up was lost (pub/sub is fire-and-forget).
 const FALLBACK_POLL: Duration = Duration::from_secs(1);
@@ -57,7 +57,7 @@ impl Consumers {
     }
 
     /// Runs the `db` consumer until `stop` turns true.
-    pub async fn run_db(&self, writer: BatchWriter, stop: watch::Receiver<bool>) {
+    pub async fn run_db(&self, context: DbContext, stop: watch::Receiver<bool>) {
         self.supervise(DbJob::QUEUE, stop, |name, stop| {
             let backend = queue::consumer_storage::<DbJob>(self.redis.clone())
                 .poll_with_strategy(Strategy::new().stream(self.signals.wake_stream(DbJob::QUEUE)).interval(FALLBACK_POLL));
@@ -65,8 +65,8 @@ impl Consumers {
                 .backend(backend)
                 .concurrency(self.db_concurrency.max(1))
                 .catch_panic()
-                .data(writer.clone())
-                .build(telemetry::handle);
+                .data(context.clone())
+                .build(db_jobs::handle);
             boxed(worker.run_until(stopped(stop)))
         })
         .await;

@@ -1,8 +1,8 @@
-//! The `db` queue's handler: telemetry lands in PostgreSQL in batched transactions, each query's
-//! rows together, and nothing is dropped while PostgreSQL is away.
+//! Telemetry writes of the `db` queue: telemetry lands in PostgreSQL in batched transactions, each
+//! query's rows together, and nothing is dropped while PostgreSQL is away.
 //!
-//! Handlers hand their write to one [`BatchWriter`] task and wait for its commit, so the job is
-//! acknowledged only once its rows are stored. The writer commits whatever has queued up in one
+//! The handler ([`crate::db_jobs`]) hands each write to one [`BatchWriter`] task and waits for its
+//! commit, so the job is acknowledged only once its rows are stored. The writer commits whatever has queued up in one
 //! transaction; when PostgreSQL is unreachable it keeps the batch and retries with backoff (the
 //! jobs stay in flight, heartbeats continue); a write PostgreSQL rejects (a row that can never be
 //! stored) is retried alone so it cannot sink its neighbours, then reported and aborted.
@@ -13,8 +13,7 @@
 
 use std::time::Duration;
 
-use apalis::prelude::{AbortError, BoxDynError, Data};
-use code4me_shared::jobs::{DbJob, DbWrite, FeedbackRecord, Incoming, Job, QueryKind, QueryRecord};
+use code4me_shared::jobs::{DbWrite, FeedbackRecord, QueryKind, QueryRecord};
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -54,31 +53,6 @@ impl BatchWriter {
         let (done_tx, done_rx) = oneshot::channel();
         self.tx.send((write, done_tx)).await.map_err(|_| WriteError::Stopped)?;
         done_rx.await.map_err(|_| WriteError::Stopped)?
-    }
-}
-
-/// Handles one `db` job.
-pub async fn handle(incoming: Incoming<DbJob>, writer: Data<BatchWriter>) -> Result<(), BoxDynError> {
-    let job = match incoming {
-        Incoming::Job(job) => job,
-        Incoming::Unreadable { payload, error } => {
-            tracing::error!(%payload, %error, "unreadable db job; moved to the dead set");
-            return Err(AbortError::new(error).into());
-        }
-    };
-    if job.version() != DbJob::VERSION {
-        let reason = format!("db job version {} is not supported by this worker (expects {})", job.version, DbJob::VERSION);
-        tracing::error!(job = ?job, "{reason}");
-        return Err(AbortError::new(reason).into());
-    }
-    match writer.write(job.write.clone()).await {
-        Ok(()) => Ok(()),
-        Err(WriteError::Rejected(reason)) => {
-            tracing::error!(job = ?job, %reason, "telemetry PostgreSQL will never accept; moved to the dead set");
-            Err(AbortError::new(reason).into())
-        }
-        // Stopping: the job goes back to the queue with the worker's other in-flight jobs.
-        Err(WriteError::Stopped) => Err(WriteError::Stopped.into()),
     }
 }
 
@@ -131,7 +105,7 @@ async fn with_outage_retry(db: &PgPool, writes: &[&DbWrite]) -> Result<(), sqlx:
 
 /// A database error about the data (constraint, type) — as opposed to the connection. Deadlocks
 /// and serialization failures are transient.
-fn is_rejection(error: &sqlx::Error) -> bool {
+pub fn is_rejection(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => !matches!(db.code().as_deref(), Some("40001" | "40P01" | "57P01" | "57P02" | "57P03")),
         sqlx::Error::Encode(_) | sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => true,
@@ -145,6 +119,8 @@ async fn write_all(db: &PgPool, writes: &[&DbWrite]) -> Result<(), sqlx::Error> 
         match write {
             DbWrite::Query(query) => write_query(&mut tx, query).await?,
             DbWrite::Feedback(feedback) => write_feedback(&mut tx, feedback).await?,
+            // Indexing embeds before it writes; the `db` handler gives it to the retriever instead.
+            DbWrite::IndexFiles(_) => {}
         }
     }
     tx.commit().await

@@ -12,6 +12,7 @@ mod pipeline;
 mod project;
 mod reliability;
 mod request_conventions;
+mod retrieval;
 mod session;
 mod user;
 mod website;

@@ -152,6 +152,11 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
+    /// The row's prompt templates.
+    pub fn templates(&self) -> &PromptTemplates {
+        &self.templates
+    }
+
     /// A code completion at the caret, with the row's template and stops.
     pub fn complete(
         &self,

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use code4me_shared::retrieval::Snippet;
+
 use super::error::ModelError;
 
 /// A model row's `prompt_templates` JSON.
@@ -62,6 +64,8 @@ pub struct CompletionInput {
     pub context_files: Vec<String>,
     /// Start a full sliding-window prefix at a stable anchor line (`PROMPT_ANCHOR`).
     pub stable_anchor: bool,
+    /// Chunks of other project files found by retrieval, pasted after the selected files.
+    pub retrieved: Vec<Snippet>,
 }
 
 /// One chat message.
@@ -103,17 +107,25 @@ impl PromptTemplates {
         Ok(fill(chosen, &[("prefix", prefix), ("suffix", &input.suffix), ("file_name", file_name), ("multi_file_context", &context)]))
     }
 
+    /// Whether completion prompts have a place for other files' text (the multi-file template):
+    /// without one, retrieved snippets could not be used.
+    pub fn has_context_slot(&self) -> bool {
+        self.fim_template.as_ref().is_some_and(|t| t.multi_file_template.contains("{multi_file_context}"))
+    }
+
     /// Upstream's block: for each selected file, the separator with its name, then its lines
-    /// joined by newlines, then a newline.
+    /// joined by newlines, then a newline; then each retrieved snippet the same way.
     fn multi_file_context(&self, input: &CompletionInput, current: &str) -> String {
         let separator = self.file_separator.as_deref().unwrap_or("");
+        let block = |name: &str, text: &str| format!("{}{text}\n", separator.replace("{file_name}", name));
         let all = input.context_files.iter().any(|f| f == "*");
-        input
+        let files = input
             .project_files
             .iter()
             .filter(|(name, _)| if all { name.as_str() != current } else { input.context_files.contains(name) })
-            .map(|(name, lines)| format!("{}{}\n", separator.replace("{file_name}", name), lines.join("\n")))
-            .collect()
+            .map(|(name, lines)| block(name, &lines.join("\n")));
+        let snippets = input.retrieved.iter().map(|s| block(&s.file_name, &s.content));
+        files.chain(snippets).collect()
     }
 
     /// The chat prompt in the row's style; with `want_title` the model is asked for a title.
@@ -245,6 +257,24 @@ mod tests {
         assert!(prompt.starts_with("#a.py\nx = 1\ny = 2\n#b.py\nz = 3\n#main.py\n<｜fim▁begin｜>p"), "{prompt}");
         input.context_files.clear();
         assert!(deepseek().completion_prompt(&input).unwrap().starts_with("#main.py\n"));
+    }
+
+    #[test]
+    fn retrieved_snippets_follow_the_selected_files_with_the_same_separator() {
+        let snippet = |file: &str, content: &str| Snippet { file_name: file.into(), start_line: 3, end_line: 5, score: 0.8, content: content.into() };
+        let input = CompletionInput {
+            prefix: "p".into(),
+            file_name: Some("main.py".into()),
+            project_files: BTreeMap::from([("a.py".into(), vec!["x = 1".into()])]),
+            context_files: vec!["a.py".into()],
+            retrieved: vec![snippet("db.py", "def get_user(id):\n    ..."), snippet("http.py", "def fetch(url): ...")],
+            ..Default::default()
+        };
+        let prompt = deepseek().completion_prompt(&input).unwrap();
+        assert_eq!(prompt, "#a.py\nx = 1\n#db.py\ndef get_user(id):\n    ...\n#http.py\ndef fetch(url): ...\n#main.py\n<｜fim▁begin｜>p<｜fim▁hole｜><｜fim▁end｜>");
+        assert!(deepseek().has_context_slot());
+        let single = PromptTemplates::from_json(&json!({"fim_template": {"single_file_template": "{prefix}"}})).unwrap();
+        assert!(!single.has_context_slot());
     }
 
     #[test]

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use code4me_shared::jobs::{DbWrite, FileContents, IndexFilesRecord};
 use code4me_shared::multi_file::{FileContextChange, apply_updates};
 use code4me_shared::redaction::redact_lines;
-use code4me_shared::redis_keys::{self as keys};
+use code4me_shared::redis_keys::{self as keys, ProjectValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -49,5 +50,31 @@ pub async fn apply(state: &AppState, caller: ProjectCaller, body: Value) -> Resu
         .set_json(&keys::key(keys::PROJECT_TOKEN, caller.project_id), &project, None)
         .await
         .or_fail(messages::CONTEXT_UPDATE_FAILED)?;
+    index_changed_files(state, caller, &project, request.context_updates.keys()).await;
     Ok(json!({"message": messages::CONTEXT_UPDATED, "data": project.multi_file_contexts}))
+}
+
+/// Queues the changed files for the retrieval index when the caller's config uses retrieval. The
+/// index is derived data: when queueing fails the update still stands (the plugin must not resend
+/// changes that were applied) and the file is re-indexed with its next change.
+async fn index_changed_files<'a>(state: &AppState, caller: ProjectCaller, project: &ProjectValue, files: impl Iterator<Item = &'a String>) {
+    match state.user_configs.retrieval(&state.db, caller.user_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, "could not read the caller's config; changed files not indexed");
+            return;
+        }
+    }
+    let files = files
+        .map(|name| {
+            let version = project.multi_file_context_changes.get(name).map_or(0, Vec::len);
+            let lines = project.multi_file_contexts.get(name).cloned().unwrap_or_default();
+            (name.clone(), FileContents { version: i64::try_from(version).unwrap_or(i64::MAX), lines })
+        })
+        .collect();
+    let record = IndexFilesRecord { project_id: caller.project_id, files };
+    if let Err(error) = state.pipeline.record(DbWrite::IndexFiles(record)).await {
+        tracing::warn!(%error, project_id = %caller.project_id, "could not queue changed files for the retrieval index");
+    }
 }

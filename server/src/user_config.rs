@@ -1,0 +1,118 @@
+//! What a user's config row (the HOCON the plugin receives at login) turns on server-side: the
+//! retrieval context and its limits, from the `config.retrieval` block.
+//!
+//! Read per completion, so it is cached per user for [`CACHE_FOR`]: a config edit or a move to
+//! another config reaches completions within that time without a query per keystroke.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use code4me_shared::retrieval::{MAX_BUDGET_CHARS, RetrievalOptions};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// How long a user's parsed config is reused.
+pub const CACHE_FOR: Duration = Duration::from_secs(30);
+
+/// Where the block lives in the HOCON document.
+const BLOCK: &str = "config.retrieval";
+
+/// Per-user retrieval settings, cached; cheap to clone.
+#[derive(Clone, Default)]
+pub struct UserConfigs {
+    cache: Arc<Mutex<HashMap<Uuid, (Instant, Option<RetrievalOptions>)>>>,
+}
+
+impl UserConfigs {
+    /// The retrieval limits for `user_id`'s completions; `None` when their config leaves retrieval
+    /// off. A config that cannot be read turns it off (and is logged): a completion never fails
+    /// over an optional feature.
+    pub async fn retrieval(&self, db: &PgPool, user_id: Uuid) -> Result<Option<RetrievalOptions>, sqlx::Error> {
+        if let Some((read_at, options)) = self.cache.lock().expect("config cache lock").get(&user_id).copied() {
+            if read_at.elapsed() < CACHE_FOR {
+                return Ok(options);
+            }
+        }
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT c.config_data FROM \"user\" u JOIN config c ON c.config_id = u.config_id WHERE u.user_id = $1")
+                .bind(user_id)
+                .fetch_optional(db)
+                .await?;
+        let options = match text.as_deref().map(retrieval_options) {
+            Some(Ok(options)) => options,
+            Some(Err(error)) => {
+                tracing::warn!(%user_id, %error, "the user's config has an invalid retrieval block; retrieval is off for them");
+                None
+            }
+            None => None,
+        };
+        let mut cache = self.cache.lock().expect("config cache lock");
+        cache.retain(|_, (read_at, _)| read_at.elapsed() < CACHE_FOR);
+        cache.insert(user_id, (Instant::now(), options));
+        Ok(options)
+    }
+}
+
+/// The `config.retrieval` block of a config document: `None` when absent or `enabled = false`,
+/// otherwise its limits (each defaulting to [`RetrievalOptions::default`]). Substitutions do not
+/// see the server's environment.
+pub fn retrieval_options(hocon_text: &str) -> Result<Option<RetrievalOptions>, String> {
+    let config = hocon::parse_with_env(hocon_text, &HashMap::new()).map_err(|e| format!("not valid HOCON: {e}"))?;
+    if !config.has(BLOCK) {
+        return Ok(None);
+    }
+    let path = |key: &str| format!("{BLOCK}.{key}");
+    let enabled = if config.has(&path("enabled")) { config.get_bool(&path("enabled")).map_err(|e| e.to_string())? } else { true };
+    if !enabled {
+        return Ok(None);
+    }
+    let defaults = RetrievalOptions::default();
+    let count = |key: &str, default: usize, max: usize| -> Result<usize, String> {
+        if !config.has(&path(key)) {
+            return Ok(default);
+        }
+        let value = config.get_i64(&path(key)).map_err(|e| e.to_string())?;
+        usize::try_from(value).ok().filter(|v| (1..=max).contains(v)).ok_or_else(|| format!("{} must be between 1 and {max}", path(key)))
+    };
+    let min_score = if config.has(&path("min_score")) { config.get_f64(&path("min_score")).map_err(|e| e.to_string())? } else { f64::from(defaults.min_score) };
+    if !(-1.0..=1.0).contains(&min_score) {
+        return Err(format!("{} must be between -1 and 1", path("min_score")));
+    }
+    Ok(Some(RetrievalOptions {
+        budget_chars: count("budget_chars", defaults.budget_chars, MAX_BUDGET_CHARS)?,
+        max_snippets: count("max_snippets", defaults.max_snippets, 32)?,
+        max_per_file: count("max_per_file", defaults.max_per_file, 32)?,
+        min_score: min_score as f32,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_block_turns_retrieval_on_with_its_limits() {
+        let text = "config { models { available = [] } }\nconfig { retrieval { enabled = true, budget_chars = 500, min_score = 0.5 } }";
+        let options = retrieval_options(text).unwrap().unwrap();
+        assert_eq!(options.budget_chars, 500);
+        assert!((options.min_score - 0.5).abs() < 1e-6);
+        assert_eq!(options.max_snippets, RetrievalOptions::default().max_snippets);
+    }
+
+    #[test]
+    fn absent_or_disabled_means_off() {
+        assert_eq!(retrieval_options("config { models { available = [] } }").unwrap(), None);
+        assert_eq!(retrieval_options("config { retrieval { enabled = false } }").unwrap(), None);
+        assert!(retrieval_options("config { retrieval {} }").unwrap().is_some());
+    }
+
+    #[test]
+    fn invalid_blocks_are_reported() {
+        assert!(retrieval_options("config { retrieval { budget_chars = 0 } }").is_err());
+        assert!(retrieval_options("config { retrieval { budget_chars = 100000 } }").is_err());
+        assert!(retrieval_options("config { retrieval { enabled = maybe } }").is_err());
+        assert!(retrieval_options("config { retrieval { min_score = 7 } }").is_err());
+        assert!(retrieval_options("config { retrieval {").is_err());
+    }
+}
