@@ -18,40 +18,64 @@ pub const CACHE_FOR: Duration = Duration::from_secs(30);
 /// Where the block lives in the HOCON document.
 const BLOCK: &str = "config.retrieval";
 
+/// How long a read of a config may take before the cached (or no) retrieval is used.
+const READ_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// After a failed read, how long the fallback is used before PostgreSQL is asked again.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// How long an expired entry is kept as the fallback for a failed read.
+const KEEP_STALE: Duration = Duration::from_secs(3600);
+
 /// Per-user retrieval settings, cached; cheap to clone.
 #[derive(Clone, Default)]
 pub struct UserConfigs {
-    cache: Arc<Mutex<HashMap<Uuid, (Instant, Option<RetrievalOptions>)>>>,
+    cache: Arc<Mutex<HashMap<Uuid, Entry>>>,
 }
+
+/// When a cached setting expires, and the setting.
+type Entry = (Instant, Option<RetrievalOptions>);
 
 impl UserConfigs {
     /// The retrieval limits for `user_id`'s completions; `None` when their config leaves retrieval
-    /// off. A config that cannot be read turns it off (and is logged): a completion never fails
-    /// over an optional feature.
-    pub async fn retrieval(&self, db: &PgPool, user_id: Uuid) -> Result<Option<RetrievalOptions>, sqlx::Error> {
-        if let Some((read_at, options)) = self.cache.lock().expect("config cache lock").get(&user_id).copied() {
-            if read_at.elapsed() < CACHE_FOR {
-                return Ok(options);
-            }
+    /// off. Never fails a completion over an optional feature: an invalid block turns retrieval off
+    /// (logged), and while PostgreSQL cannot be read the last known setting (or off) is used.
+    pub async fn retrieval(&self, db: &PgPool, user_id: Uuid) -> Option<RetrievalOptions> {
+        let cached = self.cache.lock().expect("config cache lock").get(&user_id).copied();
+        if let Some((_, options)) = cached.filter(|(expires, _)| *expires > Instant::now()) {
+            return options;
         }
-        let text: Option<String> =
-            sqlx::query_scalar("SELECT c.config_data FROM \"user\" u JOIN config c ON c.config_id = u.config_id WHERE u.user_id = $1")
-                .bind(user_id)
-                .fetch_optional(db)
-                .await?;
-        let options = match text.as_deref().map(retrieval_options) {
-            Some(Ok(options)) => options,
-            Some(Err(error)) => {
-                tracing::warn!(%user_id, %error, "the user's config has an invalid retrieval block; retrieval is off for them");
-                None
+        let (options, fresh_for) = match tokio::time::timeout(READ_TIMEOUT, read(db, user_id)).await {
+            Ok(Ok(options)) => (options, CACHE_FOR),
+            failed => {
+                let error = failed.map_or_else(|_| "timed out".to_owned(), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
+                tracing::warn!(%user_id, %error, "could not read the user's config; using the last known retrieval setting");
+                (cached.and_then(|(_, options)| options), RETRY_AFTER)
             }
-            None => None,
         };
         let mut cache = self.cache.lock().expect("config cache lock");
-        cache.retain(|_, (read_at, _)| read_at.elapsed() < CACHE_FOR);
-        cache.insert(user_id, (Instant::now(), options));
-        Ok(options)
+        let now = Instant::now();
+        cache.retain(|_, (expires, _)| *expires + KEEP_STALE > now);
+        cache.insert(user_id, (now + fresh_for, options));
+        options
     }
+}
+
+/// `user_id`'s retrieval options from PostgreSQL.
+async fn read(db: &PgPool, user_id: Uuid) -> Result<Option<RetrievalOptions>, sqlx::Error> {
+    let text: Option<String> =
+        sqlx::query_scalar("SELECT c.config_data FROM \"user\" u JOIN config c ON c.config_id = u.config_id WHERE u.user_id = $1")
+            .bind(user_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(match text.as_deref().map(retrieval_options) {
+        Some(Ok(options)) => options,
+        Some(Err(error)) => {
+            tracing::warn!(%user_id, %error, "the user's config has an invalid retrieval block; retrieval is off for them");
+            None
+        }
+        None => None,
+    })
 }
 
 /// The `config.retrieval` block of a config document: `None` when absent or `enabled = false`,

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use apalis::prelude::{AbortError, BoxDynError, Data};
 use code4me_shared::jobs::{Answer, CompletionTask, Incoming, Job, LlmJob, LlmTask, Reply, ReplyEvent, CANCELLED_KEY};
@@ -19,8 +19,12 @@ use tokio::sync::mpsc;
 use crate::model::catalog::{Catalog, LoadedModel, Overrides};
 use crate::model::generation::Generation;
 use crate::model::prompt::{ChatMessage, CompletionInput};
-use crate::retrieval::Retriever;
+use crate::retrieval::{RetrievalError, Retriever};
 use crate::signals::Signals;
+
+/// Longest a completion waits for its retrieved snippets (PostgreSQL away, a busy machine) before
+/// answering without them.
+const RETRIEVAL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What every `llm` job handler shares.
 #[derive(Clone)]
@@ -157,9 +161,9 @@ async fn retrieve(context: &LlmContext, task: &CompletionTask, model: &LoadedMod
         let mut exclude: Vec<String> = task.context_files.keys().cloned().collect();
         exclude.extend(task.file_name.clone());
         let started = Instant::now();
-        let found = retriever.search(project_id, &task.prefix, &exclude, &options).await;
+        let found = tokio::time::timeout(RETRIEVAL_TIMEOUT, retriever.search(project_id, &task.prefix, &exclude, &options)).await;
         report.retrieval_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        match found {
+        match found.unwrap_or_else(|_| Err(RetrievalError::TimedOut(RETRIEVAL_TIMEOUT))) {
             Ok(found) => {
                 tracing::debug!(
                     %project_id,

@@ -23,7 +23,7 @@ pub struct Chunk {
     pub start_line: usize,
     /// One past the last line.
     pub end_line: usize,
-    /// The lines joined by newlines.
+    /// The lines joined by newlines, without trailing whitespace.
     pub text: String,
 }
 
@@ -64,7 +64,8 @@ fn push(chunks: &mut Vec<Chunk>, lines: &[String], start: usize, end: usize) {
     if body.iter().all(|line| line.trim().is_empty()) {
         return;
     }
-    let text: String = body.join("\n").chars().take(MAX_CHARS).collect();
+    // Trailing blank lines carry nothing for the embedding or the prompt.
+    let text: String = body.join("\n").trim_end().chars().take(MAX_CHARS).collect();
     chunks.push(Chunk { start_line: start, end_line: end, text });
 }
 

@@ -55,6 +55,9 @@ pub enum RetrievalError {
     /// PostgreSQL failed.
     #[error("retrieval index: {0}")]
     Database(#[from] sqlx::Error),
+    /// The search took longer than a completion may wait for it.
+    #[error("the search took longer than {0:?}")]
+    TimedOut(std::time::Duration),
 }
 
 /// The text a chunk is embedded as: its file's name gives the model a hint of what it holds.

@@ -58,13 +58,8 @@ pub async fn apply(state: &AppState, caller: ProjectCaller, body: Value) -> Resu
 /// index is derived data: when queueing fails the update still stands (the plugin must not resend
 /// changes that were applied) and the file is re-indexed with its next change.
 async fn index_changed_files<'a>(state: &AppState, caller: ProjectCaller, project: &ProjectValue, files: impl Iterator<Item = &'a String>) {
-    match state.user_configs.retrieval(&state.db, caller.user_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return,
-        Err(error) => {
-            tracing::warn!(%error, "could not read the caller's config; changed files not indexed");
-            return;
-        }
+    if state.user_configs.retrieval(&state.db, caller.user_id).await.is_none() {
+        return;
     }
     let files = files
         .map(|name| {
