@@ -199,6 +199,26 @@ impl TestApp {
         (plugin, project)
     }
 
+    /// Polls `sql` (one boolean, `$1` bound to `bind`) until it is true, for up to 60 s; rows the
+    /// workers write land asynchronously.
+    pub async fn eventually(&self, sql: &'static str, bind: uuid::Uuid) {
+        for _ in 0..600 {
+            let ok: bool = sqlx::query_scalar(sql).bind(bind).fetch_one(&self.db).await.expect("query");
+            if ok {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let rows: (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM meta_query), (SELECT count(*) FROM had_generation), \
+             (SELECT count(*) FROM deferred_feedback), (SELECT count(*) FROM retrieval_chunk)",
+        )
+        .fetch_one(&self.db)
+        .await
+        .expect("diagnostics");
+        panic!("never true within 60 s: {sql} (meta_query, had_generation, deferred_feedback, retrieval_chunk rows: {rows:?})");
+    }
+
     /// `http://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)

@@ -11,24 +11,6 @@ use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// Polls `sql` (a single boolean) until true, for up to 30 s.
-async fn eventually(app: &TestApp, sql: &'static str, bind: uuid::Uuid) {
-    for _ in 0..300 {
-        let ok: bool = sqlx::query_scalar(sql).bind(bind).fetch_one(&app.db).await.expect("query");
-        if ok {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let rows: (i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM meta_query), (SELECT count(*) FROM had_generation), (SELECT count(*) FROM deferred_feedback)",
-    )
-    .fetch_one(&app.db)
-    .await
-    .expect("diagnostics");
-    panic!("never true within 30 s: {sql} (meta_query, had_generation, deferred_feedback rows: {rows:?})");
-}
-
 #[tokio::test]
 async fn the_plugin_flow_completion_feedback_context_chat_and_history_works_and_lands_in_postgres() {
     let app = TestApp::spawn().await;
@@ -67,8 +49,8 @@ async fn the_plugin_flow_completion_feedback_context_chat_and_history_works_and_
     assert_eq!(fetched.body["data"]["completions"][0]["completion"], item["completion"]);
 
     let id = uuid::Uuid::parse_str(&query_id).expect("uuid");
-    eventually(&app, "SELECT EXISTS (SELECT 1 FROM had_generation WHERE meta_query_id = $1 AND was_accepted)", id).await;
-    eventually(&app, "SELECT EXISTS (SELECT 1 FROM ground_truth WHERE completion_query_id = $1)", id).await;
+    app.eventually("SELECT EXISTS (SELECT 1 FROM had_generation WHERE meta_query_id = $1 AND was_accepted)", id).await;
+    app.eventually("SELECT EXISTS (SELECT 1 FROM ground_truth WHERE completion_query_id = $1)", id).await;
     let (prefix, language, shown, indexes): (String, i64, i64, String) = sqlx::query_as(
         "SELECT c.prefix, t.language_id, b.time_since_last_shown, mq.multi_file_context_changes_indexes FROM meta_query mq \
          JOIN context c ON c.context_id = mq.context_id JOIN contextual_telemetry t ON t.contextual_telemetry_id = mq.contextual_telemetry_id \

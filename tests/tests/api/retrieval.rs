@@ -4,7 +4,6 @@
 //! `debug`, switched by the user's config.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use code4me_shared::jobs::{FileContents, IndexFilesRecord};
 use code4me_tests::TestApp;
@@ -64,22 +63,6 @@ fn login_completion() -> Value {
     body
 }
 
-/// Waits until `project`'s index holds chunks of `files` files.
-async fn wait_for_index(app: &TestApp, project: Uuid, files: i64) {
-    for _ in 0..600 {
-        let indexed: i64 = sqlx::query_scalar("SELECT count(DISTINCT file_name) FROM retrieval_chunk WHERE project_id = $1")
-            .bind(project)
-            .fetch_one(&app.db)
-            .await
-            .expect("count chunks");
-        if indexed >= files {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the project's files were not indexed within 60 s");
-}
-
 #[tokio::test]
 async fn the_chunk_related_to_the_code_before_the_caret_is_added_to_the_prompt() {
     let app = TestApp::spawn().await;
@@ -90,7 +73,7 @@ async fn the_chunk_related_to_the_code_before_the_caret_is_added_to_the_prompt()
     let update = json!({"context_updates": {"db/users.py": insert(USERS_PY), "stats.py": insert(STATS_PY)}});
     let updated = plugin.call(Method::POST, "/api/completion/multi-file-context/update", Some(update)).await;
     assert_eq!(updated.status, 200, "{}", updated.text);
-    wait_for_index(&app, project, 2).await;
+    app.eventually("SELECT count(DISTINCT file_name) = 2 FROM retrieval_chunk WHERE project_id = $1", project).await;
 
     let reply = plugin.call(Method::POST, "/api/completion/request", Some(login_completion())).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
@@ -136,17 +119,7 @@ async fn the_chunk_related_to_the_code_before_the_caret_is_added_to_the_prompt()
     // Removing the file's lines drops its chunks.
     let remove = json!({"context_updates": {"db/users.py": [{"change_type": "remove", "start_line": 0, "end_line": 12, "new_lines": []}]}});
     assert_eq!(plugin.call(Method::POST, "/api/completion/multi-file-context/update", Some(remove)).await.status, 200);
-    for _ in 0..600 {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM retrieval_chunk WHERE project_id = $1 AND file_name = 'db/users.py'")
-            .bind(project)
-            .fetch_one(&app.db)
-            .await
-            .expect("count");
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.eventually("SELECT NOT EXISTS (SELECT 1 FROM retrieval_chunk WHERE project_id = $1 AND file_name = 'db/users.py')", project).await;
     let reply = plugin.call(Method::POST, "/api/completion/request", Some(login_completion())).await;
     let debug = &reply.body["data"]["completions"][0]["debug"];
     assert!(debug["snippets"].as_array().expect("snippets").iter().all(|s| s["file_name"] != "db/users.py"), "{debug}");
@@ -176,13 +149,7 @@ async fn a_config_without_the_retrieval_block_indexes_and_retrieves_nothing() {
 
     // Telemetry of that completion has landed, so the queue is past the (absent) index job.
     let query_id = Uuid::parse_str(reply.body["data"]["meta_query_id"].as_str().expect("id")).expect("uuid");
-    for _ in 0..300 {
-        let stored: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)").bind(query_id).fetch_one(&app.db).await.expect("q");
-        if stored {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.eventually("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)", query_id).await;
     let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM retrieval_file WHERE project_id = $1").bind(project).fetch_one(&app.db).await.expect("count");
     assert_eq!(indexed, 0);
     worker.stop().await;
