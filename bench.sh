@@ -13,7 +13,9 @@
 #   typing   a plugin typing session replayed through the REST API (bench/typing_replay.py: a real
 #            file typed from its start, a completion after every word end, prefix ≤ 512 chars,
 #            suffix ≤ 256, max_new_tokens 16): p50/p90 end to end, with the stable prompt anchor
-#            (PROMPT_ANCHOR, the default) and without it in the same run; when llama-cpp-python[server]
+#            (PROMPT_ANCHOR, the default) and without it in the same run, and anchored with the source's
+#            sibling files as the project's context (retrieval on: search time, snippets per request);
+#            when llama-cpp-python[server]
 #            is importable, the same trace against llama.cpp's server (prefix-only, prompt cache on)
 #   inference  the worker's engine on SmolLM2 (GGUF): prefill of a 512-token prompt and 64 greedy
 #            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse; when llama-cpp-python is
@@ -114,6 +116,9 @@ run_typing() {
   info "typing replay with the stable prompt anchor ($source, $chars characters)"
   local anchored plain
   anchored="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --label anchored)"
+  info "typing replay with the stable prompt anchor and retrieval over $(dirname "$source")"
+  local retrieval
+  retrieval="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --label retrieval --context-dir "$(dirname "$source")")"
   stop_app
   info "typing replay without it (PROMPT_ANCHOR=false)"
   PROMPT_ANCHOR=false start_app release
@@ -137,12 +142,13 @@ run_typing() {
       "To compare: python3 -m venv data/bench-venv && data/bench-venv/bin/pip install 'llama-cpp-python[server]==0.3.36' numpy"
   fi
   python3 -c 'import json,sys
-a, p, l = (json.loads(x) for x in sys.argv[1:4])
-out = {"bench": "typing", **a, "plain": p["plain"], "llama_cpp_server": l.get("llama_cpp_server")}
+a, p, l, r = (json.loads(x) for x in sys.argv[1:5])
+out = {"bench": "typing", **a, "plain": p["plain"], "retrieval": r["retrieval"], "llama_cpp_server": l.get("llama_cpp_server")}
 out["anchored_vs_plain_p50"] = round(a["anchored"]["p50_ms"] / p["plain"]["p50_ms"], 2)
+out["retrieval_vs_anchored_p50"] = round(r["retrieval"]["p50_ms"] / a["anchored"]["p50_ms"], 2)
 if out["llama_cpp_server"]:
     out["anchored_vs_llama_cpp_p50"] = round(a["anchored"]["p50_ms"] / out["llama_cpp_server"]["p50_ms"], 2)
-print(json.dumps(out))' "$anchored" "$plain" "$llama"
+print(json.dumps(out))' "$anchored" "$plain" "$llama" "$retrieval"
 }
 
 if [ "$1" = inference ]; then run_inference; exit 0; fi

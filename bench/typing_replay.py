@@ -7,6 +7,10 @@ max_new_tokens 16. Requests go one at a time through the real REST API (sign-up,
 project, then /api/completion/request), so each latency is end to end: HTTP, queue, worker, model,
 pub/sub, telemetry push.
 
+With --context-dir DIR, the other source files of DIR are first sent as the project's multi-file
+context (and indexed for retrieval, which config row 1 turns on); each completion then asks for the
+debug report, and the summary adds the median search time and snippets per request.
+
 With --llama-server URL, the same prefixes are sent to llama.cpp's server (llama-cpp-python's
 OpenAI-compatible /v1/completions, prefix-only, prompt cache on) in the same run.
 
@@ -16,6 +20,7 @@ Prints one JSON object on stdout. Standard library only.
 import argparse
 import http.client
 import json
+import pathlib
 import statistics
 import sys
 import time
@@ -66,28 +71,63 @@ def summary(latencies):
     }
 
 
-def replay_code4me(base, trace, max_new):
+def completion_body(prefix, suffix, file_name, max_new, debug):
+    return {
+        "model_ids": [5],
+        "context": {"prefix": prefix, "suffix": suffix, "file_name": file_name, "selected_text": "", "context_files": []},
+        "contextual_telemetry": {"version_id": 3, "trigger_type_id": 2, "language_id": 1},
+        "behavioral_telemetry": {},
+        "max_new_tokens": max_new,
+        "debug": debug,
+    }
+
+
+def upload_context(client, source, directory):
+    """Sends the other files of `directory` as the multi-file context and waits until the retrieval
+    index holds them all: files are indexed in name order, so the last one is found last."""
+    files = sorted(p for p in pathlib.Path(directory).iterdir() if p.is_file() and p.suffix == pathlib.Path(source).suffix and p.resolve() != pathlib.Path(source).resolve())
+    if not files:
+        sys.exit(f"no other {pathlib.Path(source).suffix} files in {directory}")
+    updates = {p.name: [{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": p.read_text(encoding="utf-8").split("\n")}] for p in files}
+    client.call("POST", "/api/completion/multi-file-context/update", {"context_updates": updates})
+    last = files[-1]
+    probe = last.read_text(encoding="utf-8")[:400]
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        answer = client.call("POST", "/api/completion/request", completion_body(probe, "", "probe" + last.suffix, 1, True))
+        snippets = answer["data"]["completions"][0].get("debug", {}).get("snippets", [])
+        if any(s["file_name"] == last.name for s in snippets):
+            return len(files)
+        time.sleep(0.5)
+    sys.exit("the project's files were not indexed within 10 minutes")
+
+
+def replay_code4me(base, trace, max_new, source, context_dir):
     client = Client(base)
     email = f"typist-{uuid.uuid4().hex[:8]}@example.com"
     client.call("POST", "/api/user/create", {"email": email, "name": "Typist", "password": "Typing123", "config_id": 1})
     client.call("POST", "/api/user/authenticate", {"email": email, "password": "Typing123"})
     client.call("GET", "/api/session/acquire")
     client.call("POST", "/api/project/create", {"project_name": "typing"})
-    latencies = []
+    extra = {}
+    if context_dir:
+        extra["context_files"] = upload_context(client, source, context_dir)
+    latencies, search_ms, snippets = [], [], []
     for prefix, suffix in trace:
-        body = {
-            "model_ids": [5],
-            "context": {"prefix": prefix, "suffix": suffix, "file_name": "sampling.rs", "selected_text": "", "context_files": []},
-            "contextual_telemetry": {"version_id": 3, "trigger_type_id": 2, "language_id": 1},
-            "behavioral_telemetry": {},
-            "max_new_tokens": max_new,
-        }
+        body = completion_body(prefix, suffix, pathlib.Path(source).name, max_new, bool(context_dir))
         started = time.perf_counter()
         answer = client.call("POST", "/api/completion/request", body)
         latencies.append((time.perf_counter() - started) * 1000)
-        if "completion" not in answer["data"]["completions"][0]:
+        item = answer["data"]["completions"][0]
+        if "completion" not in item:
             sys.exit(f"the model did not answer: {answer}")
-    return latencies
+        if context_dir:
+            search_ms.append(item["debug"]["retrieval_ms"])
+            snippets.append(len(item["debug"]["snippets"]))
+    if context_dir:
+        extra["retrieval_p50_ms"] = percentile(search_ms, 50)
+        extra["snippets_per_request"] = round(statistics.mean(snippets), 2)
+    return latencies, extra
 
 
 def replay_llama(base, trace, max_new):
@@ -114,13 +154,15 @@ def main():
     parser.add_argument("--chars", type=int, default=2000)
     parser.add_argument("--max-new", type=int, default=16)
     parser.add_argument("--label", default="code4me")
+    parser.add_argument("--context-dir", help="send this directory's other files as the multi-file context (retrieval)")
     args = parser.parse_args()
     text = open(args.source, encoding="utf-8").read()
     typed = text[: args.chars]
     trace = [(typed[max(0, c - 512) : c], text[c : c + 256]) for c in word_end_carets(typed)]
     result = {"trace": {"source": args.source, "typed_chars": len(typed), "requests": len(trace), "max_new_tokens": args.max_new}}
     if args.base:
-        result[args.label] = summary(replay_code4me(args.base, trace, args.max_new))
+        latencies, extra = replay_code4me(args.base, trace, args.max_new, args.source, args.context_dir)
+        result[args.label] = {**summary(latencies), **extra}
     if args.llama_server:
         result["llama_cpp_server"] = summary(replay_llama(args.llama_server, trace, args.max_new))
     print(json.dumps(result))
