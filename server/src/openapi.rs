@@ -239,7 +239,7 @@ pub struct RequestCompletionBody {
     max_new_tokens: Option<i64>,
     /// Ours: add `debug` to each item — the prompt the model saw and the retrieved snippets
     /// (`{prompt, retrieval_enabled, retrieval_query, snippets: [{file_name, start_line, end_line,
-    /// score, content}], retrieval_ms, note}`). Default false.
+    /// score, content}], retrieval_ms, retrieval_reused, note}`). Default false.
     debug: Option<bool>,
 }
 

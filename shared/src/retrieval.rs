@@ -61,6 +61,8 @@ pub struct PromptDebug {
     pub snippets: Vec<Snippet>,
     /// Milliseconds the search took (embedding the query included).
     pub retrieval_ms: u64,
+    /// Whether the project's previous search (same query, within seconds) was answered again.
+    pub retrieval_reused: bool,
     /// Why retrieval added nothing, when it did not (no index for the project, nothing relevant,
     /// the embedding model is not loaded).
     pub note: Option<String>,

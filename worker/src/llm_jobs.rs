@@ -172,6 +172,7 @@ async fn retrieve(context: &LlmContext, task: &CompletionTask, model: &LoadedMod
                     "retrieval"
                 );
                 report.retrieval_query = found.query;
+                report.retrieval_reused = found.reused;
                 report.note = found.note;
                 snippets = found.snippets;
             }

@@ -98,6 +98,16 @@ async fn the_chunk_related_to_the_code_before_the_caret_is_added_to_the_prompt()
     assert!(snippet_at < current_at, "{prompt}");
     assert!(prompt[snippet_at..current_at].contains("def get_user_by_email(conn, email):"));
 
+    assert_eq!(debug["retrieval_reused"], false);
+
+    // The next keystroke on the same line searches with the same text: the last search is reused.
+    let mut next = login_completion();
+    next["context"]["prefix"] = json!(format!("{}r", next["context"]["prefix"].as_str().expect("prefix")));
+    let again = plugin.call(Method::POST, "/api/completion/request", Some(next)).await;
+    let reused = &again.body["data"]["completions"][0]["debug"];
+    assert_eq!(reused["retrieval_reused"], true, "{reused}");
+    assert_eq!(reused["snippets"], debug["snippets"]);
+
     // Without `debug` the contract's item is unchanged, and the stored record never has it.
     let mut plain = login_completion();
     plain.as_object_mut().expect("object").remove("debug");
@@ -116,7 +126,7 @@ async fn the_chunk_related_to_the_code_before_the_caret_is_added_to_the_prompt()
     assert!(debug["snippets"].as_array().expect("snippets").iter().all(|s| s["file_name"] != "db/users.py"), "{debug}");
     assert_eq!(debug["prompt"].as_str().expect("prompt").matches("def get_user_by_email(conn, email):").count(), 1);
 
-    // Removing the file's lines drops its chunks.
+    // Removing the file's lines drops its chunks (and the worker's reusable last search).
     let remove = json!({"context_updates": {"db/users.py": [{"change_type": "remove", "start_line": 0, "end_line": 12, "new_lines": []}]}});
     assert_eq!(plugin.call(Method::POST, "/api/completion/multi-file-context/update", Some(remove)).await.status, 200);
     app.eventually("SELECT NOT EXISTS (SELECT 1 FROM retrieval_chunk WHERE project_id = $1 AND file_name = 'db/users.py')", project).await;

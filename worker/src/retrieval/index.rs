@@ -120,6 +120,7 @@ impl Retriever {
             .await?;
         }
         tx.commit().await?;
+        self.last_searches.forget(project_id);
         report.files_indexed += 1;
         Ok(())
     }

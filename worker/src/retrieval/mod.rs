@@ -22,12 +22,14 @@ pub struct Retriever {
     /// One indexing embedding at a time, so a large file being indexed takes one core, not the
     /// completions'; searches embed their short query without waiting for it.
     indexing: Arc<Semaphore>,
+    /// Each project's last search, answered again while the query is unchanged.
+    last_searches: Arc<search::LastSearches>,
 }
 
 impl Retriever {
     /// A retriever storing into `db`.
     pub fn new(db: PgPool, embedder: Arc<dyn Embedder>) -> Self {
-        Self { db, embedder, indexing: Arc::new(Semaphore::new(1)) }
+        Self { db, embedder, indexing: Arc::new(Semaphore::new(1)), last_searches: Arc::default() }
     }
 
     /// Embeds `texts` on a blocking thread.

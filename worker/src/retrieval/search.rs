@@ -4,6 +4,14 @@
 //! snippets then change only when a line is finished, and the prompt they open stays the same
 //! from keystroke to keystroke, which keeps the model's KV cache warm. Snippets are pasted in file
 //! and line order for the same reason (a score that moves does not reorder the prompt).
+//!
+//! Because the query only changes when a line is finished, each project's last search is kept for
+//! [`REUSE_FOR`] and answered again while the user types within a line: most keystrokes then cost
+//! no embedding and no query. Indexing a project on this worker forgets its last search.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use code4me_shared::retrieval::{RetrievalOptions, Snippet};
 use pgvector::Vector;
@@ -17,6 +25,9 @@ const QUERY_LINES: usize = 8;
 /// Candidates fetched per snippet wanted, before the score floor, per-file cap and budget apply.
 const CANDIDATES_PER_SNIPPET: usize = 4;
 
+/// How long a project's last search may be answered again.
+pub const REUSE_FOR: Duration = Duration::from_secs(10);
+
 /// The outcome of one search.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Retrieved {
@@ -26,6 +37,41 @@ pub struct Retrieved {
     pub snippets: Vec<Snippet>,
     /// Why nothing was found, when nothing was.
     pub note: Option<String>,
+    /// Whether this is the project's previous search answered again.
+    pub reused: bool,
+}
+
+/// What makes two searches the same.
+#[derive(Debug, Clone, PartialEq)]
+struct SearchKey {
+    query: String,
+    exclude: Vec<String>,
+    options: RetrievalOptions,
+}
+
+/// Each project's last search, for [`REUSE_FOR`].
+#[derive(Debug, Default)]
+pub(super) struct LastSearches {
+    by_project: Mutex<HashMap<Uuid, (SearchKey, Retrieved, Instant)>>,
+}
+
+impl LastSearches {
+    fn get(&self, project_id: Uuid, key: &SearchKey) -> Option<Retrieved> {
+        let searches = self.by_project.lock().expect("last searches lock");
+        let (stored, found, at) = searches.get(&project_id)?;
+        (stored == key && at.elapsed() < REUSE_FOR).then(|| Retrieved { reused: true, ..found.clone() })
+    }
+
+    fn put(&self, project_id: Uuid, key: SearchKey, found: &Retrieved) {
+        let mut searches = self.by_project.lock().expect("last searches lock");
+        searches.retain(|_, (_, _, at)| at.elapsed() < REUSE_FOR);
+        searches.insert(project_id, (key, found.clone(), Instant::now()));
+    }
+
+    /// Forgets `project_id`'s last search (its index changed).
+    pub(super) fn forget(&self, project_id: Uuid) {
+        self.by_project.lock().expect("last searches lock").remove(&project_id);
+    }
 }
 
 /// The search text for `prefix`: its last complete lines (the whole prefix when it has no line
@@ -49,6 +95,10 @@ impl Retriever {
         let query = query_text(prefix).to_owned();
         if query.trim().is_empty() {
             return Ok(Retrieved { query, note: Some("nothing before the caret to search with".into()), ..Retrieved::default() });
+        }
+        let key = SearchKey { query: query.clone(), exclude: exclude.to_vec(), options: *options };
+        if let Some(found) = self.last_searches.get(project_id, &key) {
+            return Ok(found);
         }
         let indexed: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM retrieval_chunk WHERE project_id = $1 AND NOT (file_name = ANY($2)))")
@@ -81,7 +131,9 @@ impl Retriever {
             (true, Some(best)) => Some(format!("no chunk fits the budget with a score of at least {} (best {best:.2})", options.min_score)),
             _ => None,
         };
-        Ok(Retrieved { query, snippets, note })
+        let found = Retrieved { query, snippets, note, reused: false };
+        self.last_searches.put(project_id, key, &found);
+        Ok(found)
     }
 }
 
