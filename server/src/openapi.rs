@@ -27,6 +27,7 @@ and `project_token` cookies. When a cookie name repeats, the last value wins.",
         (name = "project", description = "IDE projects"),
         (name = "completion", description = "Inline completions, feedback and the multi-file context"),
         (name = "chat", description = "Chat and its history"),
+        (name = "config", description = "Config rows (HOCON), languages and models; admin only"),
     )
 )]
 pub struct ApiDoc;
@@ -36,6 +37,21 @@ pub struct ApiDoc;
 pub struct Message {
     /// Human-readable outcome (exact strings are part of the contract).
     message: String,
+}
+
+/// `{"detail": ...}`: the body of the research endpoints' outcomes and errors (FastAPI style).
+#[derive(ToSchema)]
+pub struct Detail {
+    /// A message, or the endpoint's JSON object on success (see each endpoint's description).
+    detail: Value,
+}
+
+/// Body of `POST /api/config` and `PUT /api/config/{config_id}`.
+#[derive(ToSchema)]
+pub struct ConfigBody {
+    /// The config: a HOCON string, or a JSON object (stored as JSON, which is HOCON). Validated
+    /// before it is stored: 400 with the parser's message when it is not valid.
+    config_data: Value,
 }
 
 /// One pydantic-style validation issue.

@@ -19,7 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, method_not_allowed_body};
 use crate::openapi::ApiDoc;
-use crate::routes::{chat, completion, health, metrics, ping, project, session, user, ws};
+use crate::routes::{chat, completion, config, health, metrics, ping, project, session, user, ws};
 use crate::state::AppState;
 use crate::{http_metrics, rate_limit, website};
 
@@ -59,6 +59,11 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .routes(routes!(chat::request::request))
         .routes(routes!(chat::get::get))
         .routes(routes!(chat::delete::delete))
+        .routes(routes!(config::crud::list, config::crud::create))
+        .routes(routes!(config::crud::get, config::crud::update, config::crud::delete))
+        .routes(routes!(config::models::languages))
+        .routes(routes!(config::models::models))
+        .routes(routes!(config::models::validate))
         .split_for_parts();
 
     let hsts = state.settings.cookie_secure.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));

@@ -78,6 +78,13 @@ async fn read(db: &PgPool, user_id: Uuid) -> Result<Option<RetrievalOptions>, sq
     })
 }
 
+/// Checks a config document before it is stored: it must parse as HOCON (without the server's
+/// environment) and every block the server reads must be well-formed. The error says what is wrong,
+/// with the parser's line and column.
+pub fn validate(hocon_text: &str) -> Result<(), String> {
+    retrieval_options(hocon_text).map(|_| ())
+}
+
 /// The `config.retrieval` block of a config document: `None` when absent or `enabled = false`,
 /// otherwise its limits (each defaulting to [`RetrievalOptions::default`]). Substitutions do not
 /// see the server's environment.

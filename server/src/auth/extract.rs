@@ -97,3 +97,54 @@ impl FromRequestParts<AppState> for ProjectCaller {
         Ok(Self { user_id, session_id, project_id })
     }
 }
+
+/// The caller of the research endpoints (analytics, studies, config): the `auth_token` cookie,
+/// rejected as upstream's `auth_utils.py` does — `401 {"detail":"Authentication required"}` without
+/// a token, `401 {"detail":"Authentication failed"}` for one that names no live user.
+#[derive(Debug, Clone, Copy)]
+pub struct ResearchCaller {
+    /// The user.
+    pub user_id: Uuid,
+    /// Whether they may see everyone's data and manage studies and configs.
+    pub is_admin: bool,
+}
+
+impl FromRequestParts<AppState> for ResearchCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let presented = cookies::read(&parts.headers, cookies::AUTH_TOKEN).is_some_and(|c| !c.is_empty()) || parts.headers.contains_key(AUTHORIZATION);
+        if !presented {
+            return Err(ApiError::Detail(StatusCode::UNAUTHORIZED, "Authentication required".into()));
+        }
+        let failed = || ApiError::Detail(StatusCode::UNAUTHORIZED, "Authentication failed".into());
+        let token = presented_token(parts).ok_or_else(failed)?;
+        let user_id = state.tokens.user_of_auth_token(token).await.map_err(ApiError::Unavailable)?.ok_or_else(failed)?;
+        let is_admin: Option<Option<bool>> = sqlx::query_scalar("SELECT is_admin FROM \"user\" WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&state.db)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.into()))?;
+        let is_admin = is_admin.ok_or_else(failed)?.unwrap_or(false);
+        Ok(Self { user_id, is_admin })
+    }
+}
+
+/// A [`ResearchCaller`] who is an admin; others get `403 {"detail":"Admin privileges required"}`.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminCaller {
+    /// The admin.
+    pub user_id: Uuid,
+}
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = ResearchCaller::from_request_parts(parts, state).await?;
+        if !caller.is_admin {
+            return Err(ApiError::Detail(StatusCode::FORBIDDEN, "Admin privileges required".into()));
+        }
+        Ok(Self { user_id: caller.user_id })
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod completion;
+pub mod config;
 pub mod health;
 pub mod metrics;
 pub mod ping;

@@ -2,6 +2,7 @@
 //! URL tree; test names are sentences.
 
 mod auth_matrix;
+mod config;
 mod conventions_auth;
 mod docs;
 mod health;

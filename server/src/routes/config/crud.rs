@@ -1,0 +1,146 @@
+//! Listing, reading, creating, replacing and deleting config rows.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use code4me_shared::validation::{Fields, Rejection};
+use serde_json::{Value, json};
+
+use super::config_json;
+use crate::auth::extract::AdminCaller;
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::state::AppState;
+use crate::user_config;
+
+fn not_found() -> ApiError {
+    ApiError::Detail(StatusCode::NOT_FOUND, "Config not found".into())
+}
+
+fn unavailable(error: sqlx::Error) -> ApiError {
+    ApiError::Unavailable(error.into())
+}
+
+/// The text to store from a `{"config_data": object | string}` body: an object is stored as JSON
+/// (which is HOCON), a string as it is. Either must pass [`user_config::validate`] (400 otherwise,
+/// with the parser's message).
+fn config_text(body: &Value) -> Result<String, ApiError> {
+    let mut fields = Fields::body(body);
+    let text = match fields.raw("config_data") {
+        Some(Value::Object(object)) => Some(serde_json::to_string(object).expect("a JSON object serialises")),
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(other) => {
+            let other = other.clone();
+            fields.reject("config_data", Rejection::value_error("Input should be an object or a HOCON string", "wrong type"), other);
+            None
+        }
+        None => fields.required("config_data", |s| Ok(s.to_owned())),
+    };
+    fields.finish()?;
+    let text = text.expect("present when no issue was found");
+    user_config::validate(&text).map_err(|error| ApiError::Detail(StatusCode::BAD_REQUEST, format!("Invalid config: {error}")))?;
+    Ok(text)
+}
+
+/// Every config row.
+#[utoipa::path(get, path = "/api/config", tag = "config",
+    responses(
+        (status = 200, description = "`{\"configs\": [{config_id, config_data}]}`", body = crate::openapi::Detail),
+        (status = 401, description = "Not signed in", body = crate::openapi::Detail),
+        (status = 403, description = "Not an admin", body = crate::openapi::Detail)
+    ))]
+pub async fn list(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Value>, ApiError> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT config_id, config_data FROM config ORDER BY config_id").fetch_all(&state.db).await.map_err(unavailable)?;
+    Ok(Json(json!({"configs": rows.iter().map(|(id, data)| config_json(*id, data)).collect::<Vec<_>>()})))
+}
+
+/// One config row.
+#[utoipa::path(get, path = "/api/config/{config_id}", tag = "config",
+    params(("config_id" = i64, Path, description = "The config")),
+    responses(
+        (status = 200, description = "`{config_id, config_data}`", body = crate::openapi::Detail),
+        (status = 404, description = "No such config", body = crate::openapi::Detail)
+    ))]
+pub async fn get(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    let data: Option<String> =
+        sqlx::query_scalar("SELECT config_data FROM config WHERE config_id = $1").bind(config_id).fetch_optional(&state.db).await.map_err(unavailable)?;
+    Ok(Json(config_json(config_id, &data.ok_or_else(not_found)?)))
+}
+
+/// Stores a new config row after validating it.
+#[utoipa::path(post, path = "/api/config", tag = "config",
+    request_body(content = crate::openapi::ConfigBody),
+    responses(
+        (status = 201, description = "`{config_id, config_data}`", body = crate::openapi::Detail),
+        (status = 400, description = "Not valid HOCON, or a block the server reads is malformed", body = crate::openapi::Detail),
+        (status = 422, description = "`config_data` missing or of the wrong type", body = crate::openapi::ValidationError)
+    ))]
+pub async fn create(State(state): State<AppState>, _admin: AdminCaller, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let text = config_text(&body)?;
+    let config_id: i64 = sqlx::query_scalar("INSERT INTO config (config_data) VALUES ($1) RETURNING config_id")
+        .bind(&text)
+        .fetch_one(&state.db)
+        .await
+        .map_err(unavailable)?;
+    Ok((StatusCode::CREATED, Json(config_json(config_id, &text))))
+}
+
+/// Replaces a config row after validating the new text; users on it get it within 30 s.
+#[utoipa::path(put, path = "/api/config/{config_id}", tag = "config",
+    params(("config_id" = i64, Path, description = "The config")),
+    request_body(content = crate::openapi::ConfigBody),
+    responses(
+        (status = 200, description = "`{config_id, config_data}`", body = crate::openapi::Detail),
+        (status = 400, description = "Not valid HOCON, or a block the server reads is malformed", body = crate::openapi::Detail),
+        (status = 404, description = "No such config", body = crate::openapi::Detail)
+    ))]
+pub async fn update(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+    let text = config_text(&body)?;
+    let updated = sqlx::query("UPDATE config SET config_data = $2 WHERE config_id = $1")
+        .bind(config_id)
+        .bind(&text)
+        .execute(&state.db)
+        .await
+        .map_err(unavailable)?;
+    if updated.rows_affected() == 0 {
+        return Err(not_found());
+    }
+    Ok(Json(config_json(config_id, &text)))
+}
+
+/// Deletes a config row nobody uses: one that users or studies still refer to is a 409 (upstream
+/// answers 500), and a missing one a 404 (upstream: 500).
+#[utoipa::path(delete, path = "/api/config/{config_id}", tag = "config",
+    params(("config_id" = i64, Path, description = "The config")),
+    responses(
+        (status = 200, description = "`{\"deleted\": true, config_id}`", body = crate::openapi::Detail),
+        (status = 404, description = "No such config", body = crate::openapi::Detail),
+        (status = 409, description = "Users or studies still use it", body = crate::openapi::Detail)
+    ))]
+pub async fn delete(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<Value>, ApiError> {
+    let (users, studies): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM \"user\" WHERE config_id = $1), \
+                (SELECT count(*) FROM study WHERE default_config_id = $1) + (SELECT count(*) FROM config_assignment_history WHERE assigned_config_id = $1)",
+    )
+    .bind(config_id)
+    .fetch_one(&state.db)
+    .await
+    .map_err(unavailable)?;
+    if users + studies > 0 {
+        return Err(ApiError::Detail(
+            StatusCode::CONFLICT,
+            format!("Config {config_id} is in use ({users} users, {studies} study references); move them to another config first"),
+        ));
+    }
+    let deleted = sqlx::query("DELETE FROM config WHERE config_id = $1").bind(config_id).execute(&state.db).await;
+    match deleted {
+        Ok(done) if done.rows_affected() == 0 => Err(not_found()),
+        Ok(_) => Ok(Json(json!({"deleted": true, "config_id": config_id}))),
+        // Someone took it into use between the check and the delete.
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+            Err(ApiError::Detail(StatusCode::CONFLICT, format!("Config {config_id} is in use; move its users to another config first")))
+        }
+        Err(error) => Err(unavailable(error)),
+    }
+}
