@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod analytics;
 pub mod auth;
 pub mod chat;
 pub mod completion;

@@ -27,6 +27,7 @@ and `project_token` cookies. When a cookie name repeats, the last value wins.",
         (name = "project", description = "IDE projects"),
         (name = "completion", description = "Inline completions, feedback and the multi-file context"),
         (name = "chat", description = "Chat and its history"),
+        (name = "analytics", description = "What researchers study: calibration, usage, models; non-admins see only their own rows"),
         (name = "config", description = "Config rows (HOCON), languages and models; admin only"),
     )
 )]

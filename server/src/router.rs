@@ -19,7 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, method_not_allowed_body};
 use crate::openapi::ApiDoc;
-use crate::routes::{chat, completion, config, health, metrics, ping, project, session, user, ws};
+use crate::routes::{analytics, chat, completion, config, health, metrics, ping, project, session, user, ws};
 use crate::state::AppState;
 use crate::{http_metrics, rate_limit, website};
 
@@ -59,6 +59,10 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .routes(routes!(chat::request::request))
         .routes(routes!(chat::get::get))
         .routes(routes!(chat::delete::delete))
+        .routes(routes!(analytics::calibration::reliability_diagram))
+        .routes(routes!(analytics::calibration::brier_score))
+        .routes(routes!(analytics::calibration::confidence_distribution))
+        .routes(routes!(analytics::calibration::calibration_summary))
         .routes(routes!(config::crud::list, config::crud::create))
         .routes(routes!(config::crud::get, config::crud::update, config::crud::delete))
         .routes(routes!(config::models::languages))

@@ -1,5 +1,6 @@
 //! One module per resource or action, mirroring the URL (`/api/user/create` → `routes/user/create.rs`).
 
+pub mod analytics;
 pub mod chat;
 pub mod completion;
 pub mod config;

@@ -1,6 +1,7 @@
 //! Black-box tests against the real server, PostgreSQL + pgvector and Redis. Modules mirror the
 //! URL tree; test names are sentences.
 
+mod analytics;
 mod auth_matrix;
 mod config;
 mod conventions_auth;

@@ -1,0 +1,97 @@
+//! What every analytics endpoint shares: who may see which rows, the time window, and the
+//! FastAPI-style `400 {"detail": ...}` for bad parameters (upstream raises its 400s inside a `try`
+//! and answers 500; here they stay 400s).
+
+pub mod calibration;
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::extract::ResearchCaller;
+use crate::error::ApiError;
+
+/// The query string as name → value, so each endpoint words its own errors.
+pub type Params = HashMap<String, String>;
+
+/// `400 {"detail": message}`.
+pub fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::Detail(StatusCode::BAD_REQUEST, message.into())
+}
+
+/// `[start, end]` of the rows an endpoint reads (`meta_query.timestamp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Inclusive start.
+    pub start: DateTime<Utc>,
+    /// Inclusive end.
+    pub end: DateTime<Utc>,
+}
+
+impl Window {
+    /// `start_time` / `end_time` (ISO 8601; a trailing `Z`, an offset, or none for UTC), defaulting
+    /// to the last 30 days.
+    pub fn from_params(params: &Params) -> Result<Self, ApiError> {
+        let end = params.get("end_time").map(|raw| parse_time("end_time", raw)).transpose()?.unwrap_or_else(Utc::now);
+        let start = params.get("start_time").map(|raw| parse_time("start_time", raw)).transpose()?.unwrap_or(end - Duration::days(30));
+        if start > end {
+            return Err(bad_request("Invalid time range: start_time must not be after end_time"));
+        }
+        Ok(Self { start, end })
+    }
+
+    /// `{"start_time", "end_time"}` for a response's `filters`.
+    pub fn json(&self) -> Value {
+        json!({"start_time": self.start, "end_time": self.end})
+    }
+}
+
+fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    let raw = raw.trim();
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc()))
+        .map_err(|_| bad_request(format!("Invalid {name}: expected an ISO 8601 time such as 2026-01-31T12:00:00Z, got {raw:?}")))
+}
+
+/// Whose rows a caller sees: a non-admin only their own whatever they ask; an admin everyone's, or
+/// one user's with `user_id`.
+pub fn user_scope(caller: ResearchCaller, params: &Params) -> Result<Option<Uuid>, ApiError> {
+    if !caller.is_admin {
+        return Ok(Some(caller.user_id));
+    }
+    params
+        .get("user_id")
+        .filter(|raw| !raw.trim().is_empty())
+        .map(|raw| Uuid::parse_str(raw.trim()).map_err(|_| bad_request(format!("Invalid user_id: {raw:?} is not a UUID"))))
+        .transpose()
+}
+
+/// An optional integer parameter.
+pub fn integer(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
+    params
+        .get(name)
+        .filter(|raw| !raw.trim().is_empty())
+        .map(|raw| raw.trim().parse::<i64>().map_err(|_| bad_request(format!("Invalid {name}: {raw:?} is not an integer"))))
+        .transpose()
+}
+
+/// An integer parameter within `min..=max` (`default` when absent); out of range is a 422, as
+/// FastAPI's `Query(ge, le)` answers.
+pub fn bounded(params: &Params, name: &str, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
+    let value = integer(params, name)?.unwrap_or(default);
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ApiError::Validation(vec![code4me_shared::validation::Issue::new(
+            if value < min { "greater_than_equal" } else { "less_than_equal" },
+            vec![json!("query"), json!(name)],
+            format!("Input should be between {min} and {max}"),
+            json!(value.to_string()),
+            Some(json!({"ge": min, "le": max})),
+        )]))
+    }
+}

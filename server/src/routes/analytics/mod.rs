@@ -1,0 +1,4 @@
+//! `/api/analytics/...`: what researchers study — each user sees only their own rows, admins
+//! everyone's (or one user's with `user_id`).
+
+pub mod calibration;

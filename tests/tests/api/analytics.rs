@@ -1,0 +1,193 @@
+//! `/api/analytics/calibration/...` on a small hand-built data set whose ECE, Brier score and
+//! decomposition are computed by hand, and who may see which rows.
+
+use chrono::{DateTime, Duration, Utc};
+use code4me_tests::TestApp;
+use code4me_tests::plugin::Plugin;
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Signs a user up and in; returns their client and id.
+async fn user(app: &TestApp, email: &str, admin: bool) -> (Plugin, Uuid) {
+    let mut plugin = app.plugin();
+    assert_eq!(plugin.sign_up(email, "Researcher", "Secret123").await.status, 201);
+    let id: Uuid = sqlx::query_scalar("UPDATE \"user\" SET is_admin = $2 WHERE email = $1 RETURNING user_id")
+        .bind(email)
+        .bind(admin)
+        .fetch_one(&app.db)
+        .await
+        .expect("user row");
+    assert_eq!(plugin.log_in(email, "Secret123").await.status, 200);
+    (plugin, id)
+}
+
+/// Stores one completion generation of `user` (Python, in a session and project of their own).
+async fn generation(app: &TestApp, user: Uuid, model_id: i64, confidence: f64, accepted: bool, at: DateTime<Utc>) {
+    let (session, project, telemetry, query) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let mut tx = app.db.begin().await.expect("tx");
+    sqlx::query("INSERT INTO session (session_id, user_id, start_time) VALUES ($1, $2, $3)").bind(session).bind(user).bind(at).execute(&mut *tx).await.expect("session");
+    sqlx::query("INSERT INTO project (project_id, project_name, created_at) VALUES ($1, 'p', $2)").bind(project).bind(at).execute(&mut *tx).await.expect("project");
+    sqlx::query("INSERT INTO contextual_telemetry (contextual_telemetry_id, version_id, trigger_type_id, language_id) VALUES ($1, 3, 1, 47)")
+        .bind(telemetry)
+        .execute(&mut *tx)
+        .await
+        .expect("telemetry");
+    sqlx::query(
+        "INSERT INTO meta_query (meta_query_id, user_id, contextual_telemetry_id, session_id, project_id, \"timestamp\", total_serving_time, query_type) \
+         VALUES ($1, $2, $3, $4, $5, $6, 100, 'completion')",
+    )
+    .bind(query)
+    .bind(user)
+    .bind(telemetry)
+    .bind(session)
+    .bind(project)
+    .bind(at)
+    .execute(&mut *tx)
+    .await
+    .expect("meta_query");
+    sqlx::query(
+        "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs) \
+         VALUES ($1, $2, 'x', 50, ARRAY[$3::timestamptz], $4, $5, ARRAY[-0.1])",
+    )
+    .bind(query)
+    .bind(model_id)
+    .bind(at)
+    .bind(accepted)
+    .bind(confidence)
+    .execute(&mut *tx)
+    .await
+    .expect("had_generation");
+    tx.commit().await.expect("commit");
+}
+
+/// The data set: researcher's model 5 — four at 0.2 (one accepted), six at 0.8 (three accepted) —
+/// and model 1 — one at 1.0 accepted, one at 0.0 rejected; another user's five at 0.5, all
+/// accepted; and one of the researcher's 60 days old, outside the default window.
+async fn data_set(app: &TestApp, researcher: Uuid, other: Uuid) {
+    let now = Utc::now() - Duration::hours(1);
+    for i in 0..4 {
+        generation(app, researcher, 5, 0.2, i == 0, now).await;
+    }
+    for i in 0..6 {
+        generation(app, researcher, 5, 0.8, i < 3, now).await;
+    }
+    generation(app, researcher, 1, 1.0, true, now).await;
+    generation(app, researcher, 1, 0.0, false, now).await;
+    for _ in 0..5 {
+        generation(app, other, 5, 0.5, true, now).await;
+    }
+    generation(app, researcher, 5, 0.9, false, now - Duration::days(60)).await;
+}
+
+fn close(value: &Value, expected: f64) -> bool {
+    value.as_f64().is_some_and(|v| (v - expected).abs() < 1e-9)
+}
+
+fn model<'a>(body: &'a Value, model_id: i64) -> &'a Value {
+    body["data"].as_array().expect("data").iter().find(|m| m["model_id"] == model_id).unwrap_or_else(|| panic!("model {model_id} in {body}"))
+}
+
+#[tokio::test]
+async fn reliability_brier_distribution_and_summary_match_hand_computed_values() {
+    let app = TestApp::spawn().await;
+    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
+    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    data_set(&app, researcher_id, other_id).await;
+
+    let diagram = researcher.call(Method::GET, "/api/analytics/calibration/reliability-diagram", None).await;
+    assert_eq!(diagram.status, 200, "{}", diagram.text);
+    let smol = model(&diagram.body, 5);
+    assert_eq!(smol["total_samples"], 10, "only the caller's rows, only inside the window");
+    assert!(close(&smol["expected_calibration_error"], 0.4 * 0.05 + 0.6 * 0.3), "{smol}");
+    let bins = smol["bins"].as_array().expect("bins");
+    assert_eq!(bins.len(), 2);
+    assert_eq!((bins[0]["bin_number"].clone(), bins[0]["sample_size"].clone()), (json!(3), json!(4)));
+    assert!(close(&bins[0]["empirical_accuracy"], 0.25) && close(&bins[0]["avg_predicted_confidence"], 0.2));
+    assert!(close(&bins[1]["bin_range"]["min"], 0.8) && close(&bins[1]["bin_range"]["max"], 0.9));
+    let deepseek = model(&diagram.body, 1);
+    let numbers: Vec<&Value> = deepseek["bins"].as_array().expect("bins").iter().map(|b| &b["bin_number"]).collect();
+    assert_eq!(numbers, [&json!(1), &json!(10)], "a confidence of 1.0 lands in the last bin");
+    assert!(close(&deepseek["expected_calibration_error"], 0.0));
+
+    let brier = researcher.call(Method::GET, "/api/analytics/calibration/brier-score", None).await;
+    assert_eq!(brier.status, 200, "{}", brier.text);
+    let smol = brier.body["data"].as_array().expect("data").iter().find(|g| g["model_id"] == 5).expect("model 5");
+    assert!(close(&smol["brier_score"], 0.28), "{smol}");
+    assert!(close(&smol["base_rate"], 0.4) && close(&smol["uncertainty"], 0.24));
+    assert!(close(&smol["reliability_component"], 0.4 * 0.0025 + 0.6 * 0.09));
+    assert!(close(&smol["resolution_component"], 0.4 * 0.0225 + 0.6 * 0.01));
+    assert!(close(&smol["skill_score"], 1.0 - 0.28 / 0.24));
+    assert!(close(&smol["avg_confidence"], 0.56));
+    let by_language = researcher.call(Method::GET, "/api/analytics/calibration/brier-score?group_by=language", None).await;
+    assert_eq!(by_language.body["data"][0]["group_name"], "Python");
+    assert_eq!(by_language.body["data"][0]["sample_size"], 12);
+    assert_eq!(by_language.body["group_by"], "language");
+    let by_config = researcher.call(Method::GET, "/api/analytics/calibration/brier-score?group_by=config", None).await;
+    assert_eq!(by_config.body["data"][0]["group_name"], "config 1");
+
+    let histogram = researcher.call(Method::GET, "/api/analytics/calibration/confidence-distribution?bins=10", None).await;
+    assert_eq!(histogram.status, 200, "{}", histogram.text);
+    let smol = model(&histogram.body, 5);
+    assert_eq!(smol["statistics"]["most_frequent_bin"], 9);
+    assert!(close(&smol["statistics"]["mode_confidence"], 0.85) && close(&smol["statistics"]["mean_confidence"], 0.56));
+    assert_eq!(smol["histogram"][1]["frequency"], 6);
+
+    let summary = researcher.call(Method::GET, "/api/analytics/calibration/calibration-summary", None).await;
+    assert_eq!(summary.status, 200, "{}", summary.text);
+    let order: Vec<&Value> = summary.body["data"].as_array().expect("data").iter().map(|m| &m["model_id"]).collect();
+    assert_eq!(order, [&json!(1), &json!(5)], "lowest Brier first");
+    let smol = model(&summary.body, 5);
+    assert!(close(&smol["confidence_gap"], 0.16) && smol["is_overconfident"] == true && smol["is_underconfident"] == false);
+    assert!(close(&smol["confidence_std"], 0.0864f64.sqrt()), "{smol}");
+    assert_eq!(smol["confidence_range"], json!({"min": 0.2, "max": 0.8}));
+}
+
+#[tokio::test]
+async fn non_admins_see_only_their_rows_and_admins_may_pick_a_user() {
+    let app = TestApp::spawn().await;
+    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
+    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    let (mut admin, _) = user(&app, "admin@example.com", true).await;
+    data_set(&app, researcher_id, other_id).await;
+    let path = "/api/analytics/calibration/reliability-diagram";
+
+    let sneaky = researcher.call(Method::GET, &format!("{path}?user_id={other_id}"), None).await;
+    assert_eq!(model(&sneaky.body, 5)["total_samples"], 10, "a non-admin's user_id is ignored");
+    assert_eq!(sneaky.body["filters"]["user_id"], json!(researcher_id));
+
+    let everyone = admin.call(Method::GET, path, None).await;
+    assert_eq!(model(&everyone.body, 5)["total_samples"], 15);
+    let one = admin.call(Method::GET, &format!("{path}?user_id={other_id}"), None).await;
+    assert_eq!(one.body["data"].as_array().expect("data").len(), 1, "{}", one.text);
+    assert_eq!(model(&one.body, 5)["total_samples"], 5);
+    let long = admin.call(Method::GET, &format!("{path}?start_time=2020-01-01T00:00:00Z"), None).await;
+    assert_eq!(model(&long.body, 5)["total_samples"], 16, "a wider window includes the old row");
+
+    let anonymous = app.plugin().call(Method::GET, path, None).await;
+    assert_eq!((anonymous.status, anonymous.body), (401, json!({"detail": "Authentication required"})));
+}
+
+#[tokio::test]
+async fn invalid_parameters_are_client_errors_with_a_detail() {
+    let app = TestApp::spawn().await;
+    let (mut admin, _) = user(&app, "admin@example.com", true).await;
+    let cases = [
+        ("/api/analytics/calibration/reliability-diagram?bins=4", 422),
+        ("/api/analytics/calibration/reliability-diagram?bins=21", 422),
+        ("/api/analytics/calibration/confidence-distribution?bins=9", 422),
+        ("/api/analytics/calibration/reliability-diagram?bins=ten", 400),
+        ("/api/analytics/calibration/brier-score?group_by=moon", 400),
+        ("/api/analytics/calibration/brier-score?start_time=yesterday", 400),
+        ("/api/analytics/calibration/brier-score?start_time=2026-02-01T00:00:00Z&end_time=2026-01-01T00:00:00Z", 400),
+        ("/api/analytics/calibration/calibration-summary?user_id=42", 400),
+        ("/api/analytics/calibration/reliability-diagram?model_id=x", 400),
+    ];
+    for (path, status) in cases {
+        let reply = admin.call(Method::GET, path, None).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.text);
+        assert!(reply.body["detail"].is_string() || reply.body["detail"].is_array(), "{path}: {}", reply.text);
+    }
+    let empty = admin.call(Method::GET, "/api/analytics/calibration/calibration-summary", None).await;
+    assert_eq!(empty.body["data"], json!([]), "no data is an empty list, not an error");
+}
