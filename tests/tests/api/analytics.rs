@@ -84,7 +84,7 @@ fn close(value: &Value, expected: f64) -> bool {
     value.as_f64().is_some_and(|v| (v - expected).abs() < 1e-9)
 }
 
-fn model<'a>(body: &'a Value, model_id: i64) -> &'a Value {
+fn model(body: &Value, model_id: i64) -> &Value {
     body["data"].as_array().expect("data").iter().find(|m| m["model_id"] == model_id).unwrap_or_else(|| panic!("model {model_id} in {body}"))
 }
 
