@@ -3,6 +3,7 @@
 //! and answers 500; here they stay 400s).
 
 pub mod calibration;
+pub mod stats;
 
 use std::collections::HashMap;
 
@@ -68,6 +69,96 @@ pub fn user_scope(caller: ResearchCaller, params: &Params) -> Result<Option<Uuid
         .filter(|raw| !raw.trim().is_empty())
         .map(|raw| Uuid::parse_str(raw.trim()).map_err(|_| bad_request(format!("Invalid user_id: {raw:?} is not a UUID"))))
         .transpose()
+}
+
+/// The request's shared parameters.
+pub struct Filters {
+    /// `start_time`..`end_time`.
+    pub window: Window,
+    /// Whose rows ([`user_scope`]).
+    pub user: Option<Uuid>,
+    /// `model_id`, when given.
+    pub model_id: Option<i64>,
+}
+
+impl Filters {
+    /// Reads the window, the user scope and `model_id`.
+    pub fn parse(caller: ResearchCaller, params: &Params) -> Result<Self, ApiError> {
+        Ok(Self { window: Window::from_params(params)?, user: user_scope(caller, params)?, model_id: integer(params, "model_id")? })
+    }
+
+    /// `filters` of a response.
+    pub fn json(&self) -> Value {
+        let mut filters = self.window.json();
+        filters["user_id"] = json!(self.user);
+        filters["model_id"] = json!(self.model_id);
+        filters
+    }
+}
+
+/// `had_generation` rows with their query and model (`hg`, `mq`, `m`).
+pub const GENERATIONS: &str =
+    "FROM had_generation hg JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id JOIN model_name m ON m.model_id = hg.model_id";
+
+/// The completion generations a request may read: `$1`..`$2` the window, `$3` the user scope,
+/// `$4` an optional model.
+pub const GENERATIONS_IN_SCOPE: &str = "mq.\"timestamp\" BETWEEN $1 AND $2 AND mq.query_type = 'completion' \
+     AND ($3::uuid IS NULL OR mq.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4)";
+
+/// What generations are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// The model.
+    Model,
+    /// The user's current config (as upstream groups).
+    Config,
+    /// The editor's language.
+    Language,
+    /// What triggered the completion.
+    Trigger,
+}
+
+impl GroupBy {
+    /// `group_by` among `allowed` (the first is the default); anything else is a 400.
+    pub fn parse(raw: Option<&String>, allowed: &[Self]) -> Result<Self, ApiError> {
+        let raw = raw.map(|s| s.trim()).filter(|s| !s.is_empty());
+        let Some(raw) = raw else { return Ok(allowed[0]) };
+        allowed.iter().copied().find(|g| g.name() == raw).ok_or_else(|| {
+            let names: Vec<&str> = allowed.iter().map(|g| g.name()).collect();
+            bad_request(format!("Invalid group_by: {raw:?} (expected one of {})", names.join(", ")))
+        })
+    }
+
+    /// Its parameter value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Config => "config",
+            Self::Language => "language",
+            Self::Trigger => "trigger",
+        }
+    }
+
+    /// The group's name, its model id (model groups only), and the joins it needs on
+    /// [`GENERATIONS`].
+    pub fn sql(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Model => ("m.model_name", "hg.model_id", ""),
+            Self::Config => ("'config ' || u.config_id", "NULL::bigint", "JOIN \"user\" u ON u.user_id = mq.user_id"),
+            Self::Language => (
+                "pl.language_name",
+                "NULL::bigint",
+                "JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
+                 JOIN programming_language pl ON pl.language_id = ct.language_id",
+            ),
+            Self::Trigger => (
+                "tt.trigger_type_name",
+                "NULL::bigint",
+                "JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
+                 JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id",
+            ),
+        }
+    }
 }
 
 /// An optional integer parameter.

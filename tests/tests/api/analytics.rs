@@ -191,3 +191,43 @@ async fn invalid_parameters_are_client_errors_with_a_detail() {
     let empty = admin.call(Method::GET, "/api/analytics/calibration/calibration-summary", None).await;
     assert_eq!(empty.body["data"], json!([]), "no data is an empty list, not an error");
 }
+
+#[tokio::test]
+async fn usage_acceptance_rates_latency_and_queries_over_time() {
+    let app = TestApp::spawn().await;
+    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
+    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    data_set(&app, researcher_id, other_id).await;
+
+    let rates = researcher.call(Method::GET, "/api/analytics/usage/acceptance-rates", None).await;
+    assert_eq!(rates.status, 200, "{}", rates.text);
+    let smol = rates.body["data"].as_array().expect("data").iter().find(|g| g["group_name"] == "HuggingFaceTB/SmolLM2-135M-Instruct").expect("model 5");
+    assert_eq!(smol["sample_size"], 10);
+    assert!(close(&smol["acceptance_rate"], 0.4));
+    // Wilson 95 % for 4 of 10: [0.1682, 0.6873].
+    let interval = &smol["confidence_interval"];
+    assert!((interval["lower"].as_f64().expect("lower") - 0.1682).abs() < 1e-4, "{interval}");
+    assert!((interval["upper"].as_f64().expect("upper") - 0.6873).abs() < 1e-4, "{interval}");
+    let by_trigger = researcher.call(Method::GET, "/api/analytics/usage/acceptance-rates?group_by=trigger", None).await;
+    assert_eq!(by_trigger.body["data"], json!([{"group_name": "manual", "acceptance_rate": 5.0 / 12.0, "sample_size": 12,
+        "confidence_interval": by_trigger.body["data"][0]["confidence_interval"].clone()}]));
+
+    let latency = researcher.call(Method::GET, "/api/analytics/usage/latency-distribution?model_id=5", None).await;
+    assert_eq!(latency.status, 200, "{}", latency.text);
+    assert_eq!(latency.body["percentiles"], json!([{"model_name": "HuggingFaceTB/SmolLM2-135M-Instruct", "p50": 50.0, "p90": 50.0, "p95": 50.0, "p99": 50.0}]));
+    assert_eq!(latency.body["raw_data"].as_array().expect("raw").len(), 10);
+    assert_eq!(latency.body["raw_data"][0]["total_serving_time"], 100);
+
+    let daily = researcher.call(Method::GET, "/api/analytics/usage/queries-over-time?granularity=1d&language=Python", None).await;
+    assert_eq!(daily.status, 200, "{}", daily.text);
+    let total: i64 = daily.body["data"].as_array().expect("data").iter().map(|b| b["count"].as_i64().expect("count")).sum();
+    assert_eq!(total, 12, "{}", daily.text);
+    assert!(daily.body["data"].as_array().expect("data").iter().all(|b| b["query_type"] == "completion" && b["trigger_type"] == "manual"));
+    let chats = researcher.call(Method::GET, "/api/analytics/usage/queries-over-time?query_type=chat", None).await;
+    assert_eq!(chats.body["data"], json!([]));
+    for bad in ["granularity=2h", "query_type=voice"] {
+        let reply = researcher.call(Method::GET, &format!("/api/analytics/usage/queries-over-time?{bad}"), None).await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.text);
+    }
+    assert_eq!(researcher.call(Method::GET, "/api/analytics/usage/acceptance-rates?group_by=planet", None).await.status, 400);
+}

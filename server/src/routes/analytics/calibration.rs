@@ -6,58 +6,15 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::analytics::calibration::{Bin, brier, expected_calibration_error};
-use crate::analytics::{Params, Window, bad_request, bounded, integer, user_scope};
+use crate::analytics::{Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, Params, bounded};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Bins of the Brier decomposition and the summary.
 const DECOMPOSITION_BINS: i32 = 10;
-
-/// What rows are grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Group {
-    Model,
-    Config,
-    Language,
-}
-
-impl Group {
-    fn parse(raw: Option<&String>) -> Result<Self, ApiError> {
-        match raw.map(|s| s.trim()) {
-            None | Some("" | "model") => Ok(Self::Model),
-            Some("config") => Ok(Self::Config),
-            Some("language") => Ok(Self::Language),
-            Some(other) => Err(bad_request(format!("Invalid group_by: {other:?} (expected model, config or language)"))),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Model => "model",
-            Self::Config => "config",
-            Self::Language => "language",
-        }
-    }
-
-    /// The group's name, its model id (for model groups), and the joins it needs. A config is the
-    /// user's current one, as upstream groups.
-    fn sql(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Self::Model => ("m.model_name", "hg.model_id", ""),
-            Self::Config => ("'config ' || u.config_id", "NULL::bigint", "JOIN \"user\" u ON u.user_id = mq.user_id"),
-            Self::Language => (
-                "pl.language_name",
-                "NULL::bigint",
-                "JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-                 JOIN programming_language pl ON pl.language_id = ct.language_id",
-            ),
-        }
-    }
-}
 
 /// One group's bins, in bin order, with its confidence extremes and sum of squares.
 struct Binned {
@@ -87,29 +44,9 @@ impl Binned {
     }
 }
 
-/// The request's shared parameters.
-struct Filters {
-    window: Window,
-    user: Option<Uuid>,
-    model_id: Option<i64>,
-}
-
-impl Filters {
-    fn parse(caller: ResearchCaller, params: &Params) -> Result<Self, ApiError> {
-        Ok(Self { window: Window::from_params(params)?, user: user_scope(caller, params)?, model_id: integer(params, "model_id")? })
-    }
-
-    fn json(&self) -> Value {
-        let mut filters = self.window.json();
-        filters["user_id"] = json!(self.user);
-        filters["model_id"] = json!(self.model_id);
-        filters
-    }
-}
-
 /// Completion generations in the window, per group and confidence bin (`1..=bins`; a confidence of
 /// exactly 1 falls in the last bin, not in an extra one as with upstream's `width_bucket`).
-async fn binned(state: &AppState, filters: &Filters, group: Group, bins: i32) -> Result<Vec<Binned>, ApiError> {
+async fn binned(state: &AppState, filters: &Filters, group: GroupBy, bins: i32) -> Result<Vec<Binned>, ApiError> {
     let (key, model_id, joins) = group.sql();
     let sql = format!(
         "SELECT {key} AS group_name, {model_id} AS model_id, \
@@ -117,10 +54,7 @@ async fn binned(state: &AppState, filters: &Filters, group: Group, bins: i32) ->
                 count(*)::bigint, sum(hg.confidence), (count(*) FILTER (WHERE hg.was_accepted))::bigint, \
                 sum(power(hg.confidence - CASE WHEN hg.was_accepted THEN 1 ELSE 0 END, 2)), \
                 min(hg.confidence), max(hg.confidence), sum(hg.confidence * hg.confidence) \
-         FROM had_generation hg JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id \
-         JOIN model_name m ON m.model_id = hg.model_id {joins} \
-         WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND mq.query_type = 'completion' \
-           AND ($3::uuid IS NULL OR mq.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4) \
+         {GENERATIONS} {joins} WHERE {GENERATIONS_IN_SCOPE} \
          GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     );
     type Row = (String, Option<i64>, i32, i64, f64, i64, f64, f64, f64, f64);
@@ -170,7 +104,7 @@ fn range(bin: i32, bins: i32) -> Value {
 pub async fn reliability_diagram(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let bins = i32::try_from(bounded(&params, "bins", 10, 5, 20)?).expect("bounded");
-    let data: Vec<Value> = binned(&state, &filters, Group::Model, bins)
+    let data: Vec<Value> = binned(&state, &filters, GroupBy::Model, bins)
         .await?
         .into_iter()
         .map(|model| {
@@ -214,7 +148,7 @@ pub async fn reliability_diagram(State(state): State<AppState>, caller: Research
     ))]
 pub async fn brier_score(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
-    let group = Group::parse(params.get("group_by"))?;
+    let group = GroupBy::parse(params.get("group_by"), &[GroupBy::Model, GroupBy::Config, GroupBy::Language])?;
     let data: Vec<Value> = binned(&state, &filters, group, DECOMPOSITION_BINS)
         .await?
         .into_iter()
@@ -253,7 +187,7 @@ pub async fn brier_score(State(state): State<AppState>, caller: ResearchCaller, 
 pub async fn confidence_distribution(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let bins = i32::try_from(bounded(&params, "bins", 20, 10, 50)?).expect("bounded");
-    let data: Vec<Value> = binned(&state, &filters, Group::Model, bins)
+    let data: Vec<Value> = binned(&state, &filters, GroupBy::Model, bins)
         .await?
         .into_iter()
         .map(|model| {
@@ -301,7 +235,7 @@ pub async fn confidence_distribution(State(state): State<AppState>, caller: Rese
     ))]
 pub async fn calibration_summary(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let filters = Filters { model_id: None, ..Filters::parse(caller, &params)? };
-    let mut rows: Vec<(f64, Value)> = binned(&state, &filters, Group::Model, DECOMPOSITION_BINS)
+    let mut rows: Vec<(f64, Value)> = binned(&state, &filters, GroupBy::Model, DECOMPOSITION_BINS)
         .await?
         .into_iter()
         .filter_map(|model| {

@@ -2,3 +2,4 @@
 //! everyone's (or one user's with `user_id`).
 
 pub mod calibration;
+pub mod usage;
