@@ -231,3 +231,36 @@ async fn usage_acceptance_rates_latency_and_queries_over_time() {
     }
     assert_eq!(researcher.call(Method::GET, "/api/analytics/usage/acceptance-rates?group_by=planet", None).await.status, 400);
 }
+
+#[tokio::test]
+async fn models_side_by_side_over_time_and_by_context() {
+    let app = TestApp::spawn().await;
+    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
+    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    data_set(&app, researcher_id, other_id).await;
+
+    let compared = researcher.call(Method::GET, "/api/analytics/models/comparison", None).await;
+    assert_eq!(compared.status, 200, "{}", compared.text);
+    let smol = &model(&compared.body, 5)["metrics"];
+    assert_eq!((smol["total_generations"].clone(), smol["unique_users"].clone(), smol["active_days"].clone()), (json!(10), json!(1), json!(1)));
+    assert!(close(&smol["acceptance_rate"], 0.4) && close(&smol["avg_confidence"], 0.56) && close(&smol["p95_generation_time"], 50.0));
+    assert!(close(&smol["confidence_std"], 0.0864f64.sqrt()) && close(&smol["avg_logprob_length"], 1.0), "{smol}");
+    let one = researcher.call(Method::GET, "/api/analytics/models/comparison?model_ids=1", None).await;
+    assert_eq!(one.body["data"].as_array().expect("data").len(), 1);
+    assert_eq!(one.body["filters"]["model_ids"], json!([1]));
+    assert_eq!(researcher.call(Method::GET, "/api/analytics/models/comparison?model_ids=1,x", None).await.status, 400);
+
+    let trends = researcher.call(Method::GET, "/api/analytics/models/model-usage-trends", None).await;
+    assert_eq!(trends.status, 200, "upstream's default granularity fails; ours answers: {}", trends.text);
+    let counts: Vec<(i64, i64)> = trends.body["data"].as_array().expect("data").iter().map(|r| (r["model_id"].as_i64().expect("id"), r["usage_count"].as_i64().expect("n"))).collect();
+    assert_eq!(counts, [(1, 2), (5, 10)]);
+    assert_eq!(researcher.call(Method::GET, "/api/analytics/models/model-usage-trends?granularity=1h", None).await.status, 200);
+    assert_eq!(researcher.call(Method::GET, "/api/analytics/models/model-usage-trends?granularity=fortnight", None).await.status, 400);
+
+    let context = researcher.call(Method::GET, "/api/analytics/models/performance-by-context", None).await;
+    assert_eq!(context.status, 200, "{}", context.text);
+    let segments = context.body["data"].as_array().expect("data");
+    assert_eq!(segments.len(), 1, "model 1's two generations are below the five-row floor: {}", context.text);
+    assert_eq!(segments[0]["context"], json!({"document_size": "unknown", "document_position": "unknown"}));
+    assert_eq!((segments[0]["language"].clone(), segments[0]["metrics"]["sample_size"].clone()), (json!("Python"), json!(10)));
+}

@@ -2,4 +2,5 @@
 //! everyone's (or one user's with `user_id`).
 
 pub mod calibration;
+pub mod models;
 pub mod usage;

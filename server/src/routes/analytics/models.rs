@@ -1,0 +1,192 @@
+//! `/api/analytics/models/...`: models side by side — overall metrics, use over time, and how
+//! each does by language, trigger, document size and caret position.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::analytics::{Filters, GENERATIONS, GENERATIONS_IN_SCOPE, Params, bad_request};
+use crate::auth::extract::ResearchCaller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn unavailable(error: sqlx::Error) -> ApiError {
+    ApiError::Unavailable(error.into())
+}
+
+/// `model_ids=1,5` → `[1, 5]`; absent → all models.
+fn model_ids(params: &Params) -> Result<Option<Vec<i64>>, ApiError> {
+    let Some(raw) = params.get("model_ids").map(|r| r.trim()).filter(|r| !r.is_empty()) else { return Ok(None) };
+    raw.split(',')
+        .map(|id| id.trim().parse::<i64>().map_err(|_| bad_request(format!("Invalid model_ids: {raw:?} (expected comma-separated integers)"))))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// One model's row in the comparison.
+type ComparisonRow = (i64, String, bool, i64, f64, f64, f64, f64, f64, f64, f64, i64, i64);
+
+/// Per model: volume, acceptance, generation-time percentiles, confidence and its spread, tokens
+/// per completion, users and active days.
+#[utoipa::path(get, path = "/api/analytics/models/comparison", tag = "analytics",
+    params(
+        ("start_time" = Option<String>, Query, description = "ISO 8601"),
+        ("end_time" = Option<String>, Query, description = "ISO 8601"),
+        ("model_ids" = Option<String>, Query, description = "Comma-separated model ids; default all"),
+        ("user_id" = Option<String>, Query, description = "Admins only")
+    ),
+    responses(
+        (status = 200, description = "`{data: [{model_id, model_name, is_instruction_tuned, metrics: {total_generations, acceptance_rate, avg_generation_time, p50_generation_time, p95_generation_time, avg_confidence, confidence_std, avg_logprob_length, unique_users, active_days}}], filters}`", body = crate::openapi::Detail),
+        (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
+    ))]
+pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+    let filters = Filters { model_id: None, ..Filters::parse(caller, &params)? };
+    let ids = model_ids(&params)?;
+    let sql = format!(
+        "SELECT hg.model_id, m.model_name, m.is_instruction_tuned, count(*)::bigint, \
+                avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8, avg(hg.generation_time)::float8, \
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY hg.generation_time), \
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY hg.generation_time), \
+                avg(hg.confidence), stddev_pop(hg.confidence), avg(cardinality(hg.logprobs))::float8, \
+                count(DISTINCT mq.user_id)::bigint, count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint \
+         {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} AND ($5::bigint[] IS NULL OR hg.model_id = ANY($5)) \
+         GROUP BY 1, 2, 3 ORDER BY 1"
+    );
+    let rows: Vec<ComparisonRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(filters.window.start)
+        .bind(filters.window.end)
+        .bind(filters.user)
+        .bind(None::<i64>)
+        .bind(&ids)
+        .fetch_all(&state.db)
+        .await
+        .map_err(unavailable)?;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|(id, name, instruct, total, acceptance, avg_time, p50, p95, confidence, spread, tokens, users, days)| {
+            json!({
+                "model_id": id,
+                "model_name": name,
+                "is_instruction_tuned": instruct,
+                "metrics": {
+                    "total_generations": total,
+                    "acceptance_rate": acceptance,
+                    "avg_generation_time": avg_time,
+                    "p50_generation_time": p50,
+                    "p95_generation_time": p95,
+                    "avg_confidence": confidence,
+                    "confidence_std": spread,
+                    "avg_logprob_length": tokens,
+                    "unique_users": users,
+                    "active_days": days,
+                },
+            })
+        })
+        .collect();
+    let mut filters_json = filters.json();
+    let extra = filters_json.as_object_mut().expect("object");
+    extra.remove("model_id");
+    extra.insert("model_ids".into(), json!(ids));
+    Ok(Json(json!({"data": data, "filters": filters_json})))
+}
+
+/// Each model's use per time bucket.
+#[utoipa::path(get, path = "/api/analytics/models/model-usage-trends", tag = "analytics",
+    params(
+        ("start_time" = Option<String>, Query, description = "ISO 8601"),
+        ("end_time" = Option<String>, Query, description = "ISO 8601"),
+        ("granularity" = Option<String>, Query, description = "hour (1h), day (1d, default), week (1w) or month"),
+        ("user_id" = Option<String>, Query, description = "Admins only")
+    ),
+    responses(
+        (status = 200, description = "`{data: [{time_bucket, model_id, model_name, usage_count, acceptance_rate, unique_users}], filters}`", body = crate::openapi::Detail),
+        (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
+    ))]
+pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+    let filters = Filters { model_id: None, ..Filters::parse(caller, &params)? };
+    // Upstream passes its default "1d" straight to date_trunc, which PostgreSQL rejects (500).
+    let unit = match params.get("granularity").map_or("day", |g| g.trim()) {
+        "hour" | "1h" => "hour",
+        "day" | "1d" => "day",
+        "week" | "1w" => "week",
+        "month" => "month",
+        other => return Err(bad_request(format!("Invalid granularity: {other:?} (expected hour, day, week or month)"))),
+    };
+    let sql = format!(
+        "SELECT date_trunc($5, mq.\"timestamp\", 'UTC') AS bucket, hg.model_id, m.model_name, count(*)::bigint, \
+                avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8, count(DISTINCT mq.user_id)::bigint \
+         {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3 ORDER BY 1, 2"
+    );
+    let rows: Vec<(DateTime<Utc>, i64, String, i64, f64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(filters.window.start)
+        .bind(filters.window.end)
+        .bind(filters.user)
+        .bind(None::<i64>)
+        .bind(unit)
+        .fetch_all(&state.db)
+        .await
+        .map_err(unavailable)?;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|(bucket, id, name, count, acceptance, users)| {
+            json!({"time_bucket": bucket, "model_id": id, "model_name": name, "usage_count": count, "acceptance_rate": acceptance, "unique_users": users})
+        })
+        .collect();
+    let mut filters_json = filters.json();
+    let extra = filters_json.as_object_mut().expect("object");
+    extra.remove("model_id");
+    extra.insert("granularity".into(), json!(unit));
+    Ok(Json(json!({"data": data, "filters": filters_json})))
+}
+
+/// One context segment's row.
+type SegmentRow = (String, String, String, String, String, i64, f64, f64, f64);
+
+/// Per model, language, trigger, document size and caret position: acceptance, generation time
+/// and confidence, for segments with at least five generations.
+#[utoipa::path(get, path = "/api/analytics/models/performance-by-context", tag = "analytics",
+    params(
+        ("start_time" = Option<String>, Query, description = "ISO 8601"),
+        ("end_time" = Option<String>, Query, description = "ISO 8601"),
+        ("model_id" = Option<i64>, Query, description = "One model"),
+        ("user_id" = Option<String>, Query, description = "Admins only")
+    ),
+    responses(
+        (status = 200, description = "`{data: [{model_name, language, trigger_type, context: {document_size, document_position}, metrics: {sample_size, acceptance_rate, avg_generation_time, avg_confidence}}], filters}`", body = crate::openapi::Detail)
+    ))]
+pub async fn performance_by_context(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+    let filters = Filters::parse(caller, &params)?;
+    let sql = format!(
+        "SELECT m.model_name, pl.language_name, tt.trigger_type_name, \
+                CASE WHEN ct.document_char_length IS NULL THEN 'unknown' WHEN ct.document_char_length < 1000 THEN 'small' \
+                     WHEN ct.document_char_length < 10000 THEN 'medium' WHEN ct.document_char_length < 100000 THEN 'large' ELSE 'xlarge' END, \
+                CASE WHEN ct.relative_document_position IS NULL THEN 'unknown' WHEN ct.relative_document_position < 0.25 THEN 'beginning' \
+                     WHEN ct.relative_document_position < 0.75 THEN 'middle' ELSE 'end' END, \
+                count(*)::bigint, avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8, avg(hg.generation_time)::float8, avg(hg.confidence) \
+         {GENERATIONS} JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
+         JOIN programming_language pl ON pl.language_id = ct.language_id JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id \
+         WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 5 ORDER BY 1, 2, 3, 4, 5"
+    );
+    let rows: Vec<SegmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(filters.window.start)
+        .bind(filters.window.end)
+        .bind(filters.user)
+        .bind(filters.model_id)
+        .fetch_all(&state.db)
+        .await
+        .map_err(unavailable)?;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|(model, language, trigger, size, position, n, acceptance, time, confidence)| {
+            json!({
+                "model_name": model,
+                "language": language,
+                "trigger_type": trigger,
+                "context": {"document_size": size, "document_position": position},
+                "metrics": {"sample_size": n, "acceptance_rate": acceptance, "avg_generation_time": time, "avg_confidence": confidence},
+            })
+        })
+        .collect();
+    Ok(Json(json!({"data": data, "filters": filters.json()})))
+}
