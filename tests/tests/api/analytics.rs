@@ -264,3 +264,45 @@ async fn models_side_by_side_over_time_and_by_context() {
     assert_eq!(segments[0]["context"], json!({"document_size": "unknown", "document_position": "unknown"}));
     assert_eq!((segments[0]["language"].clone(), segments[0]["metrics"]["sample_size"].clone()), (json!("Python"), json!(10)));
 }
+
+#[tokio::test]
+async fn overview_dashboard_timeline_and_engagement() {
+    let app = TestApp::spawn().await;
+    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
+    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    let (mut admin, _) = user(&app, "admin@example.com", true).await;
+    data_set(&app, researcher_id, other_id).await;
+
+    let dashboard = researcher.call(Method::GET, "/api/analytics/overview/dashboard", None).await;
+    assert_eq!(dashboard.status, 200, "{}", dashboard.text);
+    let overview = &dashboard.body["overview"];
+    assert_eq!(
+        (overview["total_queries"].clone(), overview["completion_queries"].clone(), overview["chat_queries"].clone(), overview["active_users"].clone()),
+        (json!(12), json!(12), json!(0), json!(1))
+    );
+    assert_eq!((overview["models_used"].clone(), overview["total_accepted_generations"].clone()), (json!(2), json!(5)));
+    assert!(close(&overview["overall_acceptance_rate"], 5.0 / 12.0) && close(&overview["avg_generation_time_ms"], 50.0));
+    assert_eq!(dashboard.body["trends"]["direction"], json!({"queries": "stable", "users": "stable", "acceptance": "stable"}), "nothing the week before");
+    let top: Vec<&Value> = dashboard.body["top_models"].as_array().expect("models").iter().map(|m| &m["model_id"]).collect();
+    assert_eq!(top, [&json!(1), &json!(5)], "by acceptance");
+    assert_eq!(dashboard.body["top_languages"][0]["language"], "Python");
+    assert_eq!(dashboard.body["top_languages"][0]["query_count"], 12);
+    assert_eq!(researcher.call(Method::GET, "/api/analytics/overview/dashboard?time_window=2w", None).await.status, 400);
+
+    let timeline = researcher.call(Method::GET, "/api/analytics/overview/activity-timeline?time_window=7d&granularity=1d", None).await;
+    assert_eq!(timeline.status, 200, "{}", timeline.text);
+    let buckets = timeline.body["timeline"].as_array().expect("timeline");
+    let queries: i64 = buckets.iter().map(|b| b["query_count"].as_i64().expect("n")).sum();
+    assert_eq!(queries, 12, "{}", timeline.text);
+    assert_eq!(researcher.call(Method::GET, "/api/analytics/overview/activity-timeline?granularity=7m", None).await.status, 400);
+
+    let personal = researcher.call(Method::GET, "/api/analytics/overview/user-engagement", None).await;
+    assert_eq!(personal.status, 200, "{}", personal.text);
+    let mine = &personal.body["engagement"];
+    assert_eq!((mine["summary_type"].clone(), mine["total_queries"].clone(), mine["active_days"].clone()), (json!("personal"), json!(12), json!(1)));
+    assert!(close(&mine["acceptance_rate"], 5.0 / 12.0));
+    let everyone = admin.call(Method::GET, "/api/analytics/overview/user-engagement", None).await;
+    let all = &everyone.body["engagement"];
+    assert_eq!((all["summary_type"].clone(), all["total_active_users"].clone(), all["highly_active_users"].clone()), (json!("aggregated"), json!(2), json!(1)));
+    assert!(close(&all["median_queries_per_user"], 8.5) && close(&all["avg_queries_per_user"], 8.5), "{all}");
+}

@@ -3,4 +3,5 @@
 
 pub mod calibration;
 pub mod models;
+pub mod overview;
 pub mod usage;
