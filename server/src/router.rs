@@ -69,6 +69,8 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .routes(routes!(analytics::usage::acceptance_rates))
         .routes(routes!(analytics::usage::latency_distribution))
         .routes(routes!(analytics::usage::queries_over_time))
+        .routes(routes!(analytics::usage::user_behavior))
+        .routes(routes!(analytics::models::ground_truth_analysis))
         .routes(routes!(analytics::models::comparison))
         .routes(routes!(analytics::models::usage_trends))
         .routes(routes!(analytics::models::performance_by_context))

@@ -306,3 +306,45 @@ async fn overview_dashboard_timeline_and_engagement() {
     assert_eq!((all["summary_type"].clone(), all["total_active_users"].clone(), all["highly_active_users"].clone()), (json!("aggregated"), json!(2), json!(1)));
     assert!(close(&all["median_queries_per_user"], 8.5) && close(&all["avg_queries_per_user"], 8.5), "{all}");
 }
+
+#[tokio::test]
+async fn user_behavior_and_ground_truth_analysis() {
+    let app = TestApp::spawn().await;
+    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
+    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    data_set(&app, researcher_id, other_id).await;
+
+    let behaviour = researcher.call(Method::GET, "/api/analytics/usage/user-behavior", None).await;
+    assert_eq!(behaviour.status, 200, "{}", behaviour.text);
+    let rows = behaviour.body["data"].as_array().expect("data");
+    assert_eq!(rows.len(), 1, "only the caller: {}", behaviour.text);
+    assert_eq!((rows[0]["user_name"].clone(), rows[0]["total_queries"].clone(), rows[0]["session_count"].clone()), (json!("Researcher"), json!(12), json!(12)));
+    assert!(close(&rows[0]["acceptance_rate"], 5.0 / 12.0));
+
+    // Two of model 5's completions ("x") get a ground truth: one equal (up to whitespace), one not.
+    let queries: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT mq.meta_query_id FROM meta_query mq JOIN had_generation hg USING (meta_query_id) \
+         WHERE mq.user_id = $1 AND hg.model_id = 5 AND mq.\"timestamp\" > now() - interval '1 day' ORDER BY 1 LIMIT 2",
+    )
+    .bind(researcher_id)
+    .fetch_all(&app.db)
+    .await
+    .expect("queries");
+    for (query, truth) in queries.iter().zip(["x\n", "yy"]) {
+        sqlx::query("INSERT INTO completion_query (meta_query_id) VALUES ($1)").bind(query).execute(&app.db).await.expect("completion_query");
+        sqlx::query("INSERT INTO ground_truth (completion_query_id, truth_timestamp, ground_truth) VALUES ($1, now(), $2)")
+            .bind(query)
+            .bind(truth)
+            .execute(&app.db)
+            .await
+            .expect("ground truth");
+    }
+    let truth = researcher.call(Method::GET, "/api/analytics/models/ground-truth-analysis", None).await;
+    assert_eq!(truth.status, 200, "{}", truth.text);
+    let smol = model(&truth.body, 5);
+    assert_eq!(smol["total_with_ground_truth"], 2);
+    assert!(close(&smol["exact_match_rate"], 0.5) && close(&smol["avg_completion_length"], 1.0), "{smol}");
+    assert!(close(&smol["avg_ground_truth_length"], 2.0) && close(&smol["avg_length_diff"], 1.0), "{smol}");
+    let none = researcher.call(Method::GET, "/api/analytics/models/ground-truth-analysis?end_time=2020-01-01T00:00:00Z&start_time=2019-01-01T00:00:00Z", None).await;
+    assert_eq!(none.body["data"], json!([]), "the window applies to the ground truth's time");
+}

@@ -190,3 +190,51 @@ pub async fn performance_by_context(State(state): State<AppState>, caller: Resea
         .collect();
     Ok(Json(json!({"data": data, "filters": filters.json()})))
 }
+
+/// One model's ground-truth row.
+type TruthRow = (i64, String, i64, f64, f64, f64, f64, f64, f64);
+
+/// Per model, over completions whose query has a ground truth (the latest one, recorded in the
+/// window): how often the completion equals it (ignoring surrounding whitespace), lengths,
+/// confidence and acceptance.
+#[utoipa::path(get, path = "/api/analytics/models/ground-truth-analysis", tag = "analytics",
+    params(
+        ("start_time" = Option<String>, Query, description = "ISO 8601, on the ground truth's time"),
+        ("end_time" = Option<String>, Query, description = "ISO 8601"),
+        ("model_id" = Option<i64>, Query, description = "One model"),
+        ("user_id" = Option<String>, Query, description = "Admins only")
+    ),
+    responses(
+        (status = 200, description = "`{data: [{model_id, model_name, total_with_ground_truth, exact_match_rate, avg_completion_length, avg_ground_truth_length, avg_confidence_with_truth, acceptance_rate_with_truth, avg_length_diff}], filters}`", body = crate::openapi::Detail)
+    ))]
+pub async fn ground_truth_analysis(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+    let filters = Filters::parse(caller, &params)?;
+    let rows: Vec<TruthRow> = sqlx::query_as(
+        "WITH truth AS (SELECT DISTINCT ON (completion_query_id) completion_query_id, ground_truth FROM ground_truth \
+                        WHERE truth_timestamp BETWEEN $1 AND $2 ORDER BY completion_query_id, truth_timestamp DESC) \
+         SELECT hg.model_id, m.model_name, count(*)::bigint, \
+                avg(CASE WHEN btrim(hg.completion, E' \\t\\r\\n') = btrim(t.ground_truth, E' \\t\\r\\n') THEN 1.0 ELSE 0.0 END)::float8, \
+                avg(char_length(hg.completion))::float8, avg(char_length(t.ground_truth))::float8, avg(hg.confidence), \
+                avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8, \
+                avg(abs(char_length(hg.completion) - char_length(t.ground_truth)))::float8 \
+         FROM truth t JOIN had_generation hg ON hg.meta_query_id = t.completion_query_id \
+         JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id JOIN model_name m ON m.model_id = hg.model_id \
+         WHERE ($3::uuid IS NULL OR mq.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4) GROUP BY 1, 2 ORDER BY 1",
+    )
+    .bind(filters.window.start)
+    .bind(filters.window.end)
+    .bind(filters.user)
+    .bind(filters.model_id)
+    .fetch_all(&state.db)
+    .await
+    .map_err(unavailable)?;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|(id, name, n, exact, completion_len, truth_len, confidence, acceptance, diff)| {
+            json!({"model_id": id, "model_name": name, "total_with_ground_truth": n, "exact_match_rate": exact,
+                   "avg_completion_length": completion_len, "avg_ground_truth_length": truth_len, "avg_confidence_with_truth": confidence,
+                   "acceptance_rate_with_truth": acceptance, "avg_length_diff": diff})
+        })
+        .collect();
+    Ok(Json(json!({"data": data, "filters": filters.json()})))
+}

@@ -179,3 +179,50 @@ pub async fn queries_over_time(State(state): State<AppState>, caller: ResearchCa
     extra.insert("trigger_type".into(), json!(trigger));
     Ok(Json(json!({"data": data, "filters": filters_json})))
 }
+
+/// One user's behaviour row.
+type BehaviourRow = (uuid::Uuid, String, Option<f64>, Option<f64>, Option<f64>, i64, i64, Option<f64>, i64);
+
+/// Per user: typing speed, time since the last shown and accepted completion, sessions, queries,
+/// acceptance and active days.
+#[utoipa::path(get, path = "/api/analytics/usage/user-behavior", tag = "analytics",
+    params(
+        ("start_time" = Option<String>, Query, description = "ISO 8601"),
+        ("end_time" = Option<String>, Query, description = "ISO 8601"),
+        ("user_id" = Option<String>, Query, description = "Admins only")
+    ),
+    responses(
+        (status = 200, description = "`{data: [{user_id, user_name, avg_typing_speed, avg_time_since_shown, avg_time_since_accepted, session_count, total_queries, acceptance_rate, active_days}], filters}`", body = crate::openapi::Detail)
+    ))]
+pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+    let filters = Filters { model_id: None, ..Filters::parse(caller, &params)? };
+    let sql = format!(
+        "WITH acceptance AS (SELECT mq.user_id, avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8 AS rate \
+             {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1) \
+         SELECT u.user_id, u.name, avg(bt.typing_speed)::float8, avg(bt.time_since_last_shown)::float8, avg(bt.time_since_last_accepted)::float8, \
+                count(DISTINCT mq.session_id)::bigint, count(*)::bigint, a.rate, count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint \
+         FROM meta_query mq JOIN \"user\" u ON u.user_id = mq.user_id \
+         LEFT JOIN behavioral_telemetry bt ON bt.behavioral_telemetry_id = mq.behavioral_telemetry_id \
+         LEFT JOIN acceptance a ON a.user_id = mq.user_id \
+         WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3) \
+         GROUP BY u.user_id, u.name, a.rate ORDER BY 7 DESC, 2"
+    );
+    let rows: Vec<BehaviourRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(filters.window.start)
+        .bind(filters.window.end)
+        .bind(filters.user)
+        .bind(None::<i64>)
+        .fetch_all(&state.db)
+        .await
+        .map_err(unavailable)?;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|(id, name, typing, shown, accepted, sessions, queries, rate, days)| {
+            json!({"user_id": id, "user_name": name, "avg_typing_speed": typing, "avg_time_since_shown": shown, "avg_time_since_accepted": accepted,
+                   "session_count": sessions, "total_queries": queries, "acceptance_rate": rate, "active_days": days})
+        })
+        .collect();
+    let mut filters_json = filters.json();
+    filters_json.as_object_mut().expect("object").remove("model_id");
+    Ok(Json(json!({"data": data, "filters": filters_json})))
+}
