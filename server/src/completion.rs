@@ -30,7 +30,7 @@ pub async fn complete(
     let context = &request.query.context;
     let project = state.tokens.project(caller.project_id).await.map_err(ApiError::Unavailable)?.unwrap_or_default();
     let (context_files, changes_indexes) = select_context_files(&project, context);
-    let retrieval = state.user_configs.retrieval(&state.db, caller.user_id).await;
+    let retrieval = query.config.and_then(|config| config.retrieval);
     let task = LlmTask::Completion(CompletionTask {
         prefix: redact(&context.prefix).into_owned(),
         suffix: redact(&context.suffix).into_owned(),

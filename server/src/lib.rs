@@ -31,5 +31,6 @@ pub mod router;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod studies;
 pub mod website;
 pub mod websocket;

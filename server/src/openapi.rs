@@ -28,6 +28,7 @@ and `project_token` cookies. When a cookie name repeats, the last value wins.",
         (name = "completion", description = "Inline completions, feedback and the multi-file context"),
         (name = "chat", description = "Chat and its history"),
         (name = "analytics", description = "What researchers study: calibration, usage, models; non-admins see only their own rows"),
+        (name = "studies", description = "A/B studies over config rows; admin only"),
         (name = "config", description = "Config rows (HOCON), languages and models; admin only"),
     )
 )]
@@ -45,6 +46,23 @@ pub struct Message {
 pub struct Detail {
     /// A message, or the endpoint's JSON object on success (see each endpoint's description).
     detail: Value,
+}
+
+/// Body of `POST /api/analytics/studies/create`.
+#[derive(ToSchema)]
+pub struct CreateStudyBody {
+    /// Name.
+    name: String,
+    /// What the study tests.
+    description: Option<String>,
+    /// ISO 8601; a study whose start has come is activated at once.
+    starts_at: String,
+    /// ISO 8601, after `starts_at`; open-ended when absent.
+    ends_at: Option<String>,
+    /// The arms' configs (the default config is always an arm: the baseline).
+    config_ids: Vec<i64>,
+    /// The baseline, and where users go when the study ends.
+    default_config_id: i64,
 }
 
 /// Body of `POST /api/config` and `PUT /api/config/{config_id}`.

@@ -18,6 +18,7 @@ use crate::messages;
 use crate::pipeline::ModelOutcome;
 use crate::requests::QueryFields;
 use crate::state::AppState;
+use crate::user_config::UserConfig;
 
 /// Streamed text of one model, for callers that forward tokens (the WebSocket).
 pub type TokenSink<'a> = &'a mut (dyn FnMut(i64, &str) + Send);
@@ -30,6 +31,8 @@ pub struct Query {
     pub caller: ProjectCaller,
     /// When the request arrived (stored).
     pub timestamp: DateTime<Utc>,
+    /// The caller's config when it arrived (stored as the query's exposure) and what it turns on.
+    pub config: Option<UserConfig>,
     arrived: Instant,
 }
 
@@ -45,9 +48,10 @@ impl Query {
     /// Starts the clock on a query, once its telemetry's reference ids are known to exist (422
     /// otherwise: its rows could never be stored).
     pub async fn start(state: &AppState, id: Uuid, caller: ProjectCaller, fields: &QueryFields) -> Result<Self, ApiError> {
-        let query = Self { id, caller, timestamp: Utc::now(), arrived: Instant::now() };
+        let (timestamp, arrived) = (Utc::now(), Instant::now());
         state.reference.check(&state.db, &fields.contextual_telemetry).await?;
-        Ok(query)
+        let config = state.user_configs.get(&state.db, caller.user_id).await;
+        Ok(Self { id, caller, timestamp, config, arrived })
     }
 
     /// Runs `task` on each model (each once, in request order) and waits at most `timeout`; a
@@ -115,6 +119,7 @@ impl Query {
             timestamp: self.timestamp,
             total_serving_time_ms: i32::try_from(self.arrived.elapsed().as_millis()).unwrap_or(i32::MAX),
             server_version_id: state.settings.version_id,
+            config_id: self.config.map(|c| c.config_id),
             multi_file_context_changes_indexes: changes_indexes,
             context: stored.context,
             contextual: stored.contextual,

@@ -18,7 +18,7 @@ pub const CACHE_FOR: Duration = Duration::from_secs(30);
 /// Where the block lives in the HOCON document.
 const BLOCK: &str = "config.retrieval";
 
-/// How long a read of a config may take before the cached (or no) retrieval is used.
+/// How long a read of a config may take before the cached (or no) config is used.
 const READ_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// After a failed read, how long the fallback is used before PostgreSQL is asked again.
@@ -27,55 +27,78 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// How long an expired entry is kept as the fallback for a failed read.
 const KEEP_STALE: Duration = Duration::from_secs(3600);
 
-/// Per-user retrieval settings, cached; cheap to clone.
+/// What a user's config row means server-side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UserConfig {
+    /// The row the user is on (logged with each query as its exposure).
+    pub config_id: i64,
+    /// Its retrieval limits; `None` when it leaves retrieval off.
+    pub retrieval: Option<RetrievalOptions>,
+}
+
+/// Per-user config, cached; cheap to clone.
 #[derive(Clone, Default)]
 pub struct UserConfigs {
     cache: Arc<Mutex<HashMap<Uuid, Entry>>>,
 }
 
-/// When a cached setting expires, and the setting.
-type Entry = (Instant, Option<RetrievalOptions>);
+/// When a cached config expires, and the config.
+type Entry = (Instant, Option<UserConfig>);
 
 impl UserConfigs {
-    /// The retrieval limits for `user_id`'s completions; `None` when their config leaves retrieval
-    /// off. Never fails a completion over an optional feature: an invalid block turns retrieval off
-    /// (logged), and while PostgreSQL cannot be read the last known setting (or off) is used.
-    pub async fn retrieval(&self, db: &PgPool, user_id: Uuid) -> Option<RetrievalOptions> {
+    /// `user_id`'s config. Never fails a request over it: an invalid retrieval block turns retrieval
+    /// off (logged), and while PostgreSQL cannot be read the last known config (or none) is used.
+    pub async fn get(&self, db: &PgPool, user_id: Uuid) -> Option<UserConfig> {
         let cached = self.cache.lock().expect("config cache lock").get(&user_id).copied();
-        if let Some((_, options)) = cached.filter(|(expires, _)| *expires > Instant::now()) {
-            return options;
+        if let Some((_, config)) = cached.filter(|(expires, _)| *expires > Instant::now()) {
+            return config;
         }
-        let (options, fresh_for) = match tokio::time::timeout(READ_TIMEOUT, read(db, user_id)).await {
-            Ok(Ok(options)) => (options, CACHE_FOR),
+        let (config, fresh_for) = match tokio::time::timeout(READ_TIMEOUT, read(db, user_id)).await {
+            Ok(Ok(config)) => (config, CACHE_FOR),
             failed => {
                 let error = failed.map_or_else(|_| "timed out".to_owned(), |r| r.err().map(|e| e.to_string()).unwrap_or_default());
-                tracing::warn!(%user_id, %error, "could not read the user's config; using the last known retrieval setting");
-                (cached.and_then(|(_, options)| options), RETRY_AFTER)
+                tracing::warn!(%user_id, %error, "could not read the user's config; using the last known one");
+                (cached.and_then(|(_, config)| config), RETRY_AFTER)
             }
         };
         let mut cache = self.cache.lock().expect("config cache lock");
         let now = Instant::now();
         cache.retain(|_, (expires, _)| *expires + KEEP_STALE > now);
-        cache.insert(user_id, (now + fresh_for, options));
-        options
+        cache.insert(user_id, (now + fresh_for, config));
+        config
+    }
+
+    /// The retrieval limits for `user_id`'s completions; `None` when their config leaves retrieval off.
+    pub async fn retrieval(&self, db: &PgPool, user_id: Uuid) -> Option<RetrievalOptions> {
+        self.get(db, user_id).await.and_then(|config| config.retrieval)
+    }
+
+    /// Forgets `user_id`'s cached config (they were moved to another one).
+    pub fn forget(&self, user_id: Uuid) {
+        self.cache.lock().expect("config cache lock").remove(&user_id);
+    }
+
+    /// Forgets every cached config (users were moved between configs on this instance; other
+    /// instances follow within [`CACHE_FOR`]).
+    pub fn forget_all(&self) {
+        self.cache.lock().expect("config cache lock").clear();
     }
 }
 
-/// `user_id`'s retrieval options from PostgreSQL.
-async fn read(db: &PgPool, user_id: Uuid) -> Result<Option<RetrievalOptions>, sqlx::Error> {
-    let text: Option<String> =
-        sqlx::query_scalar("SELECT c.config_data FROM \"user\" u JOIN config c ON c.config_id = u.config_id WHERE u.user_id = $1")
+/// `user_id`'s config from PostgreSQL.
+async fn read(db: &PgPool, user_id: Uuid) -> Result<Option<UserConfig>, sqlx::Error> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT c.config_id, c.config_data FROM \"user\" u JOIN config c ON c.config_id = u.config_id WHERE u.user_id = $1")
             .bind(user_id)
             .fetch_optional(db)
             .await?;
-    Ok(match text.as_deref().map(retrieval_options) {
-        Some(Ok(options)) => options,
-        Some(Err(error)) => {
+    Ok(row.map(|(config_id, text)| {
+        let retrieval = retrieval_options(&text).unwrap_or_else(|error| {
             tracing::warn!(%user_id, %error, "the user's config has an invalid retrieval block; retrieval is off for them");
             None
-        }
-        None => None,
-    })
+        });
+        UserConfig { config_id, retrieval }
+    }))
 }
 
 /// Checks a config document before it is stored: it must parse as HOCON (without the server's

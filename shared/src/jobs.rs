@@ -181,6 +181,9 @@ pub struct QueryRecord {
     pub total_serving_time_ms: i32,
     /// `SERVER_VERSION_ID`.
     pub server_version_id: i64,
+    /// The config that served the query (the user's when it arrived): a study's exposure log.
+    #[serde(default)]
+    pub config_id: Option<i64>,
     /// `{file: number of changes}` of the multi-file context used.
     pub multi_file_context_changes_indexes: BTreeMap<String, usize>,
     /// Redacted context, when `store_context`.
@@ -443,6 +446,7 @@ mod tests {
             timestamp: DateTime::<Utc>::UNIX_EPOCH,
             total_serving_time_ms: 1,
             server_version_id: 1,
+            config_id: Some(1),
             multi_file_context_changes_indexes: BTreeMap::from([("a.py".to_owned(), 2)]),
             context: Some(ContextRow::default()),
             contextual: None,

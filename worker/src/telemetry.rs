@@ -168,13 +168,13 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
     let indexes = serde_json::to_string(&q.multi_file_context_changes_indexes).expect("a map serialises");
     sqlx::query(
         "INSERT INTO meta_query (meta_query_id, user_id, contextual_telemetry_id, behavioral_telemetry_id, context_id, session_id, project_id, \
-         multi_file_context_changes_indexes, \"timestamp\", total_serving_time, server_version_id, query_type) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+         multi_file_context_changes_indexes, \"timestamp\", total_serving_time, server_version_id, query_type, config_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
     )
     .bind(id).bind(q.user_id)
     .bind(q.contextual.as_ref().map(|_| id)).bind(q.behavioral.as_ref().map(|_| id)).bind(q.context.as_ref().map(|_| id))
     .bind(q.session_id).bind(q.project_id).bind(indexes).bind(q.timestamp).bind(q.total_serving_time_ms).bind(q.server_version_id)
-    .bind(query_type)
+    .bind(query_type).bind(q.config_id)
     .execute(&mut **tx).await?;
     match &q.kind {
         QueryKind::Completion => {

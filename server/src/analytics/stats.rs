@@ -34,3 +34,60 @@ mod tests {
         assert_eq!(wilson(0, 0), None);
     }
 }
+
+/// Arm against baseline: the difference of two acceptance rates with its 95 % interval and the
+/// two-proportion z-test.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    /// p_arm − p_baseline.
+    pub difference: f64,
+    /// 95 % interval of the difference (unpooled standard error).
+    pub interval: (f64, f64),
+    /// The z statistic with the pooled standard error.
+    pub z: f64,
+    /// Two-sided p-value of z.
+    pub p_value: f64,
+}
+
+/// Compares `arm_successes / arm_n` with `base_successes / base_n`; `None` when either sample is
+/// empty or both rates are 0 or 1 (no variance to test).
+pub fn two_proportions(arm_successes: i64, arm_n: i64, base_successes: i64, base_n: i64) -> Option<Comparison> {
+    if arm_n <= 0 || base_n <= 0 {
+        return None;
+    }
+    let (n1, n2) = (arm_n as f64, base_n as f64);
+    let (p1, p2) = (arm_successes as f64 / n1, base_successes as f64 / n2);
+    let pooled = (arm_successes + base_successes) as f64 / (n1 + n2);
+    let pooled_se = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
+    if pooled_se == 0.0 {
+        return None;
+    }
+    let z = (p1 - p2) / pooled_se;
+    let se = (p1 * (1.0 - p1) / n1 + p2 * (1.0 - p2) / n2).sqrt();
+    let difference = p1 - p2;
+    Some(Comparison { difference, interval: (difference - Z_95 * se, difference + Z_95 * se), z, p_value: 2.0 * (1.0 - normal_cdf(z.abs())) })
+}
+
+/// Φ(x), the standard normal distribution function.
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+#[cfg(test)]
+mod comparison_tests {
+    use super::*;
+
+    #[test]
+    fn two_proportion_z_test_by_hand() {
+        // 60/100 vs 45/100: pooled 0.525, SE = sqrt(0.525·0.475·0.02) = 0.070622, z = 2.1240,
+        // p = 0.03367; unpooled SE = sqrt(0.24/100 + 0.2475/100) = 0.069821.
+        let c = two_proportions(60, 100, 45, 100).unwrap();
+        assert!((c.difference - 0.15).abs() < 1e-12);
+        assert!((c.z - 2.1240).abs() < 1e-3, "{c:?}");
+        assert!((c.p_value - 0.0337).abs() < 2e-4, "{c:?}");
+        assert!((c.interval.0 - (0.15 - 1.959_964 * 0.069_821)).abs() < 1e-4, "{c:?}");
+        assert!((normal_cdf(1.959_964) - 0.975).abs() < 1e-6);
+        assert_eq!(two_proportions(0, 10, 0, 10), None, "no variance");
+        assert_eq!(two_proportions(1, 0, 1, 10), None);
+    }
+}

@@ -16,6 +16,7 @@ mod reliability;
 mod request_conventions;
 mod retrieval;
 mod session;
+mod studies;
 mod user;
 mod website;
 mod websocket;

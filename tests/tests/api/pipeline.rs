@@ -174,6 +174,7 @@ async fn feedback_that_overtakes_its_query_is_applied_when_the_query_lands() {
         timestamp: now,
         total_serving_time_ms: 12,
         server_version_id: 1,
+        config_id: Some(1),
         multi_file_context_changes_indexes: Default::default(),
         context: Some(code4me_shared::jobs::ContextRow { prefix: "print(".into(), suffix: String::new(), file_name: Some("a.py".into()), selected_text: None }),
         contextual: Some(code4me_shared::jobs::ContextualRow { version_id: 3, trigger_type_id: 2, language_id: 47, caret_line: Some(1), ..Default::default() }),

@@ -4,4 +4,5 @@
 pub mod calibration;
 pub mod models;
 pub mod overview;
+pub mod studies;
 pub mod usage;

@@ -76,6 +76,12 @@ pub async fn authenticate(State(state): State<AppState>, JsonBody(body): JsonBod
 
 /// Issues a token for `user` and builds the authenticate response (also used by the browser flow).
 pub async fn log_in(state: &AppState, user: &UserRow, message: &'static str) -> Result<(HeaderMap, Json<Value>), ApiError> {
+    // While a study is active, a user without an arm gets one now (and the arm's config below).
+    let mut user = user.clone();
+    if let Some(arm) = crate::studies::assign_on_login(&state.db, user.user_id).await.or_fail(messages::AUTHENTICATE_FAILED)? {
+        user.config_id = arm;
+        state.user_configs.forget(user.user_id);
+    }
     let config = users::config_data(&state.db, user.config_id)
         .await
         .or_fail(messages::AUTHENTICATE_FAILED)?

@@ -1,0 +1,107 @@
+//! A/B studies: which config each user runs with while a study is active.
+//!
+//! Assignment is sticky — a user keeps their arm for the study's life, across deactivation and
+//! re-activation — and stored in `config_assignment_history`; the arms are stored with the study
+//! (`study_config`), so a study created inactive can assign them later. Users who sign in for the
+//! first time while a study is active are assigned then. Only verified users take part, as
+//! upstream; one study is active at a time.
+
+use rand::seq::IndexedRandom;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// The active study (if any) and its arms.
+async fn active_study(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Option<(Uuid, Vec<i64>)>> {
+    let Some(study_id): Option<Uuid> = sqlx::query_scalar("SELECT study_id FROM study WHERE is_active FOR UPDATE").fetch_optional(&mut **tx).await? else {
+        return Ok(None);
+    };
+    Ok(Some((study_id, arms(&mut **tx, study_id).await?)))
+}
+
+/// A study's arms, in id order.
+pub async fn arms(db: impl sqlx::PgExecutor<'_>, study_id: Uuid) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar("SELECT config_id FROM study_config WHERE study_id = $1 ORDER BY config_id").bind(study_id).fetch_all(db).await
+}
+
+/// Puts `user_id` in an arm of the active study if they have none yet, and on their arm's config
+/// either way; returns the config they are now on, or `None` when no study is active (or they are
+/// not verified).
+pub async fn assign_on_login(db: &PgPool, user_id: Uuid) -> sqlx::Result<Option<i64>> {
+    let mut tx = db.begin().await?;
+    let Some((study_id, arms)) = active_study(&mut tx).await? else { return Ok(None) };
+    let verified: bool = sqlx::query_scalar("SELECT coalesce(verified, false) FROM \"user\" WHERE user_id = $1").bind(user_id).fetch_one(&mut *tx).await?;
+    if !verified || arms.is_empty() {
+        return Ok(None);
+    }
+    let arm = assign(&mut tx, study_id, user_id, &arms).await?;
+    tx.commit().await?;
+    Ok(Some(arm))
+}
+
+/// The user's arm in the study (drawn at random among `arms` the first time) — also set as their
+/// config.
+async fn assign(tx: &mut Transaction<'_, Postgres>, study_id: Uuid, user_id: Uuid, arms: &[i64]) -> sqlx::Result<i64> {
+    let drawn = *arms.choose(&mut rand::rng()).expect("a study has arms");
+    let arm: i64 = sqlx::query_scalar(
+        "INSERT INTO config_assignment_history (user_id, study_id, assigned_config_id) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id, study_id) DO UPDATE SET user_id = EXCLUDED.user_id RETURNING assigned_config_id",
+    )
+    .bind(user_id)
+    .bind(study_id)
+    .bind(drawn)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE \"user\" SET config_id = $2 WHERE user_id = $1").bind(user_id).bind(arm).execute(&mut **tx).await?;
+    Ok(arm)
+}
+
+/// Activates `study_id` (deactivating any other active study first) and puts every verified user
+/// on their arm, drawing one for those without. Returns how many users are assigned.
+pub async fn activate(db: &PgPool, study_id: Uuid) -> sqlx::Result<usize> {
+    let mut tx = db.begin().await?;
+    let others: Vec<Uuid> =
+        sqlx::query_scalar("SELECT study_id FROM study WHERE is_active AND study_id <> $1 FOR UPDATE").bind(study_id).fetch_all(&mut *tx).await?;
+    for other in others {
+        end(&mut tx, other).await?;
+    }
+    sqlx::query("UPDATE study SET is_active = TRUE, ends_at = CASE WHEN ends_at <= now() THEN NULL ELSE ends_at END WHERE study_id = $1")
+        .bind(study_id)
+        .execute(&mut *tx)
+        .await?;
+    let arms = arms(&mut *tx, study_id).await?;
+    let users: Vec<Uuid> = sqlx::query_scalar("SELECT user_id FROM \"user\" WHERE verified ORDER BY user_id").fetch_all(&mut *tx).await?;
+    if !arms.is_empty() {
+        for user in &users {
+            assign(&mut tx, study_id, *user, &arms).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(if arms.is_empty() { 0 } else { users.len() })
+}
+
+/// Deactivates `study_id` if it is active: its end is now (unless set), and its users go back to
+/// its default config. Returns how many users were reset, or `None` when it was not active.
+pub async fn deactivate(db: &PgPool, study_id: Uuid) -> sqlx::Result<Option<u64>> {
+    let mut tx = db.begin().await?;
+    let active: Option<Option<bool>> =
+        sqlx::query_scalar("SELECT is_active FROM study WHERE study_id = $1 FOR UPDATE").bind(study_id).fetch_optional(&mut *tx).await?;
+    if active.flatten() != Some(true) {
+        return Ok(None);
+    }
+    let reset = end(&mut tx, study_id).await?;
+    tx.commit().await?;
+    Ok(Some(reset))
+}
+
+/// Ends a study: inactive, ended now unless its end is set, its users back on its default config.
+async fn end(tx: &mut Transaction<'_, Postgres>, study_id: Uuid) -> sqlx::Result<u64> {
+    sqlx::query("UPDATE study SET is_active = FALSE, ends_at = COALESCE(ends_at, now()) WHERE study_id = $1").bind(study_id).execute(&mut **tx).await?;
+    let reset = sqlx::query(
+        "UPDATE \"user\" u SET config_id = s.default_config_id FROM study s, config_assignment_history h \
+         WHERE s.study_id = $1 AND h.study_id = s.study_id AND h.user_id = u.user_id",
+    )
+    .bind(study_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(reset.rows_affected())
+}
