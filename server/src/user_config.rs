@@ -1,8 +1,10 @@
-//! What a user's config row (the HOCON the plugin receives at login) turns on server-side: the
-//! retrieval context and its limits, from the `config.retrieval` block.
+//! What a user's config row (the HOCON the plugin receives at login) means server-side: which row
+//! serves their queries (logged as each query's exposure for studies) and the retrieval context's
+//! limits, from the `config.retrieval` block; and the validation every stored config passes.
 //!
-//! Read per completion, so it is cached per user for [`CACHE_FOR`]: a config edit or a move to
-//! another config reaches completions within that time without a query per keystroke.
+//! Read per query, so it is cached per user for [`CACHE_FOR`]: a config edit or a move to another
+//! config reaches queries within that time without a database read per keystroke (moves made by
+//! this instance, such as a study's activation, apply at once).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
