@@ -58,6 +58,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A PostgreSQL failure where the endpoint has no contract 500 of its own: a 503, so clients
+    /// retry.
+    pub fn database(error: sqlx::Error) -> Self {
+        Self::Unavailable(error.into())
+    }
+
     /// `401 {"message": INVALID_AUTH_TOKEN}`.
     pub fn unauthenticated() -> Self {
         Self::Message(StatusCode::UNAUTHORIZED, messages::INVALID_AUTH_TOKEN)

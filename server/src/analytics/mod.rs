@@ -10,6 +10,9 @@ use std::collections::HashMap;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use serde_json::{Value, json};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryAs;
+use sqlx::{FromRow, Postgres};
 use uuid::Uuid;
 
 use crate::auth::extract::ResearchCaller;
@@ -77,22 +80,51 @@ pub struct Filters {
     pub window: Window,
     /// Whose rows ([`user_scope`]).
     pub user: Option<Uuid>,
-    /// `model_id`, when given.
+    /// `model_id`, when the endpoint takes one and it was given.
     pub model_id: Option<i64>,
+    takes_model: bool,
 }
 
 impl Filters {
     /// Reads the window, the user scope and `model_id`.
     pub fn parse(caller: ResearchCaller, params: &Params) -> Result<Self, ApiError> {
-        Ok(Self { window: Window::from_params(params)?, user: user_scope(caller, params)?, model_id: integer(params, "model_id")? })
+        Ok(Self { model_id: integer(params, "model_id")?, takes_model: true, ..Self::parse_without_model(caller, params)? })
+    }
+
+    /// Reads the window and the user scope, for endpoints that cover every model.
+    pub fn parse_without_model(caller: ResearchCaller, params: &Params) -> Result<Self, ApiError> {
+        Ok(Self { window: Window::from_params(params)?, user: user_scope(caller, params)?, model_id: None, takes_model: false })
     }
 
     /// `filters` of a response.
     pub fn json(&self) -> Value {
         let mut filters = self.window.json();
         filters["user_id"] = json!(self.user);
-        filters["model_id"] = json!(self.model_id);
+        if self.takes_model {
+            filters["model_id"] = json!(self.model_id);
+        }
         filters
+    }
+
+    /// `sql` with `$1`..`$4` bound to the window, the user scope and the model (as
+    /// [`GENERATIONS_IN_SCOPE`] expects); further parameters follow from `$5`.
+    pub fn query<'q, O>(&self, sql: String) -> QueryAs<'q, Postgres, O, PgArguments>
+    where
+        O: for<'r> FromRow<'r, PgRow>,
+    {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(self.window.start).bind(self.window.end).bind(self.user).bind(self.model_id)
+    }
+}
+
+/// `granularity` of a time series: 5m, 15m, 1h (the default) or 1d, as its name and a PostgreSQL
+/// interval for `date_bin` (upstream truncates both 5m and 15m to the minute).
+pub fn bucket(params: &Params) -> Result<(&'static str, &'static str), ApiError> {
+    match params.get("granularity").map_or("1h", |g| g.trim()) {
+        "5m" => Ok(("5m", "5 minutes")),
+        "15m" => Ok(("15m", "15 minutes")),
+        "1h" => Ok(("1h", "1 hour")),
+        "1d" => Ok(("1d", "1 day")),
+        other => Err(bad_request(format!("Invalid granularity: {other:?} (expected 5m, 15m, 1h or 1d)"))),
     }
 }
 

@@ -58,11 +58,7 @@ async fn binned(state: &AppState, filters: &Filters, group: GroupBy, bins: i32) 
          GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     );
     type Row = (String, Option<i64>, i32, i64, f64, i64, f64, f64, f64, f64);
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(filters.window.start)
-        .bind(filters.window.end)
-        .bind(filters.user)
-        .bind(filters.model_id)
+    let rows: Vec<Row> = filters.query(sql)
         .bind(bins)
         .fetch_all(&state.db)
         .await
@@ -234,7 +230,7 @@ pub async fn confidence_distribution(State(state): State<AppState>, caller: Rese
         (status = 200, description = "`{data: [{model_id, model_name, total_predictions, avg_confidence, acceptance_rate, confidence_gap, is_overconfident, is_underconfident, brier_score, confidence_std, confidence_range}], filters}`", body = crate::openapi::Detail)
     ))]
 pub async fn calibration_summary(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
-    let filters = Filters { model_id: None, ..Filters::parse(caller, &params)? };
+    let filters = Filters::parse_without_model(caller, &params)?;
     let mut rows: Vec<(f64, Value)> = binned(&state, &filters, GroupBy::Model, DECOMPOSITION_BINS)
         .await?
         .into_iter()
@@ -262,7 +258,6 @@ pub async fn calibration_summary(State(state): State<AppState>, caller: Research
         })
         .collect();
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut filters_json = filters.json();
-    filters_json.as_object_mut().expect("object").remove("model_id");
+    let filters_json = filters.json();
     Ok(Json(json!({"data": rows.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), "filters": filters_json})))
 }

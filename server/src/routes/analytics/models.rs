@@ -11,9 +11,6 @@ use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn unavailable(error: sqlx::Error) -> ApiError {
-    ApiError::Unavailable(error.into())
-}
 
 /// `model_ids=1,5` → `[1, 5]`; absent → all models.
 fn model_ids(params: &Params) -> Result<Option<Vec<i64>>, ApiError> {
@@ -41,7 +38,7 @@ type ComparisonRow = (i64, String, bool, i64, f64, f64, f64, f64, f64, f64, f64,
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
 pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
-    let filters = Filters { model_id: None, ..Filters::parse(caller, &params)? };
+    let filters = Filters::parse_without_model(caller, &params)?;
     let ids = model_ids(&params)?;
     let sql = format!(
         "SELECT hg.model_id, m.model_name, m.is_instruction_tuned, count(*)::bigint, \
@@ -53,15 +50,11 @@ pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Q
          {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} AND ($5::bigint[] IS NULL OR hg.model_id = ANY($5)) \
          GROUP BY 1, 2, 3 ORDER BY 1"
     );
-    let rows: Vec<ComparisonRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(filters.window.start)
-        .bind(filters.window.end)
-        .bind(filters.user)
-        .bind(None::<i64>)
+    let rows: Vec<ComparisonRow> = filters.query(sql)
         .bind(&ids)
         .fetch_all(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|(id, name, instruct, total, acceptance, avg_time, p50, p95, confidence, spread, tokens, users, days)| {
@@ -86,7 +79,6 @@ pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Q
         .collect();
     let mut filters_json = filters.json();
     let extra = filters_json.as_object_mut().expect("object");
-    extra.remove("model_id");
     extra.insert("model_ids".into(), json!(ids));
     Ok(Json(json!({"data": data, "filters": filters_json})))
 }
@@ -104,7 +96,7 @@ pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Q
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
 pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
-    let filters = Filters { model_id: None, ..Filters::parse(caller, &params)? };
+    let filters = Filters::parse_without_model(caller, &params)?;
     // Upstream passes its default "1d" straight to date_trunc, which PostgreSQL rejects (500).
     let unit = match params.get("granularity").map_or("day", |g| g.trim()) {
         "hour" | "1h" => "hour",
@@ -118,15 +110,11 @@ pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller,
                 avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8, count(DISTINCT mq.user_id)::bigint \
          {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3 ORDER BY 1, 2"
     );
-    let rows: Vec<(DateTime<Utc>, i64, String, i64, f64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(filters.window.start)
-        .bind(filters.window.end)
-        .bind(filters.user)
-        .bind(None::<i64>)
+    let rows: Vec<(DateTime<Utc>, i64, String, i64, f64, i64)> = filters.query(sql)
         .bind(unit)
         .fetch_all(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|(bucket, id, name, count, acceptance, users)| {
@@ -135,7 +123,6 @@ pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller,
         .collect();
     let mut filters_json = filters.json();
     let extra = filters_json.as_object_mut().expect("object");
-    extra.remove("model_id");
     extra.insert("granularity".into(), json!(unit));
     Ok(Json(json!({"data": data, "filters": filters_json})))
 }
@@ -168,14 +155,10 @@ pub async fn performance_by_context(State(state): State<AppState>, caller: Resea
          JOIN programming_language pl ON pl.language_id = ct.language_id JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id \
          WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 5 ORDER BY 1, 2, 3, 4, 5"
     );
-    let rows: Vec<SegmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(filters.window.start)
-        .bind(filters.window.end)
-        .bind(filters.user)
-        .bind(filters.model_id)
+    let rows: Vec<SegmentRow> = filters.query(sql)
         .fetch_all(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|(model, language, trigger, size, position, n, acceptance, time, confidence)| {
@@ -209,7 +192,8 @@ type TruthRow = (i64, String, i64, f64, f64, f64, f64, f64, f64);
     ))]
 pub async fn ground_truth_analysis(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
-    let rows: Vec<TruthRow> = sqlx::query_as(
+    let rows: Vec<TruthRow> = filters
+    .query(
         "WITH truth AS (SELECT DISTINCT ON (completion_query_id) completion_query_id, ground_truth FROM ground_truth \
                         WHERE truth_timestamp BETWEEN $1 AND $2 ORDER BY completion_query_id, truth_timestamp DESC) \
          SELECT hg.model_id, m.model_name, count(*)::bigint, \
@@ -219,15 +203,11 @@ pub async fn ground_truth_analysis(State(state): State<AppState>, caller: Resear
                 avg(abs(char_length(hg.completion) - char_length(t.ground_truth)))::float8 \
          FROM truth t JOIN had_generation hg ON hg.meta_query_id = t.completion_query_id \
          JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id JOIN model_name m ON m.model_id = hg.model_id \
-         WHERE ($3::uuid IS NULL OR mq.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4) GROUP BY 1, 2 ORDER BY 1",
+         WHERE ($3::uuid IS NULL OR mq.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4) GROUP BY 1, 2 ORDER BY 1".to_owned(),
     )
-    .bind(filters.window.start)
-    .bind(filters.window.end)
-    .bind(filters.user)
-    .bind(filters.model_id)
     .fetch_all(&state.db)
     .await
-    .map_err(unavailable)?;
+    .map_err(ApiError::database)?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|(id, name, n, exact, completion_len, truth_len, confidence, acceptance, diff)| {

@@ -7,14 +7,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::analytics::{GENERATIONS, GENERATIONS_IN_SCOPE, Params, bad_request, user_scope};
+use crate::analytics::{GENERATIONS, GENERATIONS_IN_SCOPE, Params, bad_request, bucket, user_scope};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn unavailable(error: sqlx::Error) -> ApiError {
-    ApiError::Unavailable(error.into())
-}
 
 /// `time_window` among `allowed` (name, length); the first is the default.
 fn time_window(params: &Params, allowed: &[(&'static str, Duration)]) -> Result<(&'static str, Duration), ApiError> {
@@ -50,7 +47,7 @@ async fn totals(state: &AppState, start: DateTime<Utc>, end: DateTime<Utc>, user
     .bind(user)
     .fetch_one(&state.db)
     .await
-    .map_err(unavailable)?;
+    .map_err(ApiError::database)?;
     let sql = format!(
         "SELECT avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8, avg(hg.generation_time)::float8, \
                 count(DISTINCT hg.model_id)::bigint, (count(*) FILTER (WHERE hg.was_accepted))::bigint \
@@ -63,7 +60,7 @@ async fn totals(state: &AppState, start: DateTime<Utc>, end: DateTime<Utc>, user
         .bind(None::<i64>)
         .fetch_one(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     Ok(Totals { queries, completions, chats, users, sessions, acceptance, generation_ms, models, accepted })
 }
 
@@ -113,7 +110,7 @@ pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Qu
         .bind(None::<i64>)
         .fetch_all(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     let top_languages: Vec<(String, i64, Option<f64>)> = sqlx::query_as(
         "SELECT pl.language_name, count(DISTINCT mq.meta_query_id)::bigint, avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8 \
          FROM meta_query mq JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
@@ -127,7 +124,7 @@ pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Qu
     .bind(user)
     .fetch_all(&state.db)
     .await
-    .map_err(unavailable)?;
+    .map_err(ApiError::database)?;
 
     Ok(Json(json!({
         "time_window": name,
@@ -171,14 +168,7 @@ type TimelineRow = (DateTime<Utc>, i64, i64, i64, i64, Option<f64>, Option<f64>)
 pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let (name, length) =
         time_window(&params, &[("24h", Duration::hours(24)), ("1h", Duration::hours(1)), ("6h", Duration::hours(6)), ("7d", Duration::days(7))])?;
-    let granularity = params.get("granularity").map_or("1h", |g| g.trim());
-    let interval = match granularity {
-        "5m" => "5 minutes",
-        "15m" => "15 minutes",
-        "1h" => "1 hour",
-        "1d" => "1 day",
-        other => return Err(bad_request(format!("Invalid granularity: {other:?} (expected 5m, 15m, 1h or 1d)"))),
-    };
+    let (granularity, interval) = bucket(&params)?;
     let user = user_scope(caller, &params)?;
     let end = Utc::now();
     let start = end - length;
@@ -197,7 +187,7 @@ pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCa
     .bind(interval)
     .fetch_all(&state.db)
     .await
-    .map_err(unavailable)?;
+    .map_err(ApiError::database)?;
     let timeline: Vec<Value> = rows
         .into_iter()
         .map(|(bucket, queries, completions, chats, users, acceptance, generation)| {
@@ -251,7 +241,7 @@ pub async fn user_engagement(State(state): State<AppState>, caller: ResearchCall
         .bind(None::<i64>)
         .fetch_all(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     let engagement = match user {
         Some(user_id) => {
             let row = rows.first();

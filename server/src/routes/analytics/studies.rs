@@ -21,9 +21,6 @@ use crate::studies;
 /// An arm needs at least this many generations before its comparison is worth reading.
 pub const MIN_GENERATIONS_PER_ARM: i64 = 100;
 
-fn unavailable(error: sqlx::Error) -> ApiError {
-    ApiError::Unavailable(error.into())
-}
 
 fn study_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw.trim()).map_err(|_| bad_request("Invalid study ID format"))
@@ -40,7 +37,7 @@ const STUDY_COLUMNS: &str = "s.study_id, s.name, s.description, u.name, s.starts
 
 async fn study(state: &AppState, id: Uuid) -> Result<StudyRow, ApiError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM study s JOIN \"user\" u ON u.user_id = s.created_by WHERE s.study_id = $1");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&state.db).await.map_err(unavailable)?.ok_or_else(not_found)
+    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&state.db).await.map_err(ApiError::database)?.ok_or_else(not_found)
 }
 
 fn study_json(row: &StudyRow, config_ids: &[i64]) -> Value {
@@ -87,12 +84,12 @@ pub async fn create(State(state): State<AppState>, admin: AdminCaller, JsonBody(
     arms.push(default);
     arms.sort_unstable();
     arms.dedup();
-    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM config WHERE config_id = ANY($1)").bind(&arms).fetch_one(&state.db).await.map_err(unavailable)?;
+    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM config WHERE config_id = ANY($1)").bind(&arms).fetch_one(&state.db).await.map_err(ApiError::database)?;
     if known != arms.len() as i64 {
         return Err(bad_request(format!("Invalid config_ids: some of {arms:?} do not exist")));
     }
     let id = Uuid::new_v4();
-    let mut tx = state.db.begin().await.map_err(unavailable)?;
+    let mut tx = state.db.begin().await.map_err(ApiError::database)?;
     sqlx::query("INSERT INTO study (study_id, name, description, created_by, starts_at, ends_at, is_active, default_config_id) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)")
         .bind(id)
         .bind(name)
@@ -103,13 +100,13 @@ pub async fn create(State(state): State<AppState>, admin: AdminCaller, JsonBody(
         .bind(default)
         .execute(&mut *tx)
         .await
-        .map_err(unavailable)?;
-    sqlx::query("INSERT INTO study_config (study_id, config_id) SELECT $1, unnest($2::bigint[])").bind(id).bind(&arms).execute(&mut *tx).await.map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)?;
+        .map_err(ApiError::database)?;
+    sqlx::query("INSERT INTO study_config (study_id, config_id) SELECT $1, unnest($2::bigint[])").bind(id).bind(&arms).execute(&mut *tx).await.map_err(ApiError::database)?;
+    tx.commit().await.map_err(ApiError::database)?;
     let now = Utc::now();
     let active = starts_at <= now && ends_at.is_none_or(|end| end > now);
     if active {
-        studies::activate(&state.db, id).await.map_err(unavailable)?;
+        studies::activate(&state.db, id).await.map_err(ApiError::database)?;
         state.user_configs.forget_all();
     }
     Ok((StatusCode::CREATED, Json(json!({"study_id": id, "name": name, "is_active": active, "message": "Study created successfully"}))))
@@ -128,7 +125,7 @@ pub async fn list(State(state): State<AppState>, _admin: AdminCaller, Query(para
          FROM study s JOIN \"user\" u ON u.user_id = s.created_by WHERE $1 OR coalesce(s.is_active, false) ORDER BY s.created_at DESC"
     );
     type ListRow = (Uuid, String, Option<String>, String, DateTime<Utc>, Option<DateTime<Utc>>, bool, i64, DateTime<Utc>, i64, Vec<i64>);
-    let rows: Vec<ListRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(include_inactive).fetch_all(&state.db).await.map_err(unavailable)?;
+    let rows: Vec<ListRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(include_inactive).fetch_all(&state.db).await.map_err(ApiError::database)?;
     let studies: Vec<Value> = rows
         .into_iter()
         .map(|(id, name, description, creator, starts_at, ends_at, active, default, created, assigned, arms)| {
@@ -151,7 +148,7 @@ pub async fn list(State(state): State<AppState>, _admin: AdminCaller, Query(para
 pub async fn details(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = study_id(&raw)?;
     let row = study(&state, id).await?;
-    let arms = studies::arms(&state.db, id).await.map_err(unavailable)?;
+    let arms = studies::arms(&state.db, id).await.map_err(ApiError::database)?;
     let assignments: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT h.assigned_config_id, count(*)::bigint, \
                 (count(*) FILTER (WHERE EXISTS (SELECT 1 FROM meta_query mq WHERE mq.user_id = h.user_id \
@@ -161,7 +158,7 @@ pub async fn details(State(state): State<AppState>, _admin: AdminCaller, Path(ra
     .bind(id)
     .fetch_all(&state.db)
     .await
-    .map_err(unavailable)?;
+    .map_err(ApiError::database)?;
     let assignments: Vec<Value> =
         assignments.into_iter().map(|(config, users, engaged)| json!({"config_id": config, "user_count": users, "engagement_rate": engaged as f64 / users as f64})).collect();
     Ok(Json(json!({"study": study_json(&row, &arms), "assignments": assignments})))
@@ -177,7 +174,7 @@ pub async fn details(State(state): State<AppState>, _admin: AdminCaller, Path(ra
 pub async fn activate(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = study_id(&raw)?;
     let (_, name, ..) = study(&state, id).await?;
-    let assigned = studies::activate(&state.db, id).await.map_err(unavailable)?;
+    let assigned = studies::activate(&state.db, id).await.map_err(ApiError::database)?;
     state.user_configs.forget_all();
     Ok(Json(json!({"message": format!("Study '{name}' activated successfully"), "study_id": id, "assigned_users": assigned})))
 }
@@ -193,7 +190,7 @@ pub async fn activate(State(state): State<AppState>, _admin: AdminCaller, Path(r
 pub async fn deactivate(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = study_id(&raw)?;
     let (_, name, _, _, _, _, _, default, _) = study(&state, id).await?;
-    let reset = studies::deactivate(&state.db, id).await.map_err(unavailable)?.ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Active study not found".into()))?;
+    let reset = studies::deactivate(&state.db, id).await.map_err(ApiError::database)?.ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Active study not found".into()))?;
     state.user_configs.forget_all();
     Ok(Json(json!({"message": format!("Study '{name}' deactivated successfully"), "users_reset": reset, "default_config_id": default})))
 }
@@ -235,7 +232,7 @@ pub async fn evaluation(State(state): State<AppState>, _admin: AdminCaller, Path
     .bind(ends_at)
     .fetch_all(&state.db)
     .await
-    .map_err(unavailable)?;
+    .map_err(ApiError::database)?;
     let baseline = rows.iter().find(|r| r.0 == default).copied();
     let mut warnings: Vec<String> = Vec::new();
     let results: Vec<Value> = rows

@@ -7,14 +7,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::analytics::stats::wilson;
-use crate::analytics::{Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, Params, bad_request};
+use crate::analytics::{Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, Params, bad_request, bucket};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-fn unavailable(error: sqlx::Error) -> ApiError {
-    ApiError::Unavailable(error.into())
-}
 
 /// Acceptance rate per model, config, language or trigger, with a Wilson 95 % interval.
 #[utoipa::path(get, path = "/api/analytics/usage/acceptance-rates", tag = "analytics",
@@ -29,21 +26,17 @@ fn unavailable(error: sqlx::Error) -> ApiError {
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
 pub async fn acceptance_rates(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
-    let filters = Filters { model_id: None, ..Filters::parse(caller, &params)? };
+    let filters = Filters::parse_without_model(caller, &params)?;
     let group = GroupBy::parse(params.get("group_by"), &[GroupBy::Model, GroupBy::Config, GroupBy::Language, GroupBy::Trigger])?;
     let (key, _, joins) = group.sql();
     let sql = format!(
         "SELECT {key}, (count(*) FILTER (WHERE hg.was_accepted))::bigint, count(*)::bigint {GENERATIONS} {joins} \
          WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1 ORDER BY 3 DESC, 1"
     );
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(filters.window.start)
-        .bind(filters.window.end)
-        .bind(filters.user)
-        .bind(None::<i64>)
+    let rows: Vec<(String, i64, i64)> = filters.query(sql)
         .fetch_all(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|(name, accepted, n)| {
@@ -56,8 +49,7 @@ pub async fn acceptance_rates(State(state): State<AppState>, caller: ResearchCal
             })
         })
         .collect();
-    let mut filters_json = filters.json();
-    filters_json.as_object_mut().expect("object").remove("model_id");
+    let filters_json = filters.json();
     Ok(Json(json!({"data": data, "group_by": group.name(), "filters": filters_json})))
 }
 
@@ -82,26 +74,18 @@ pub async fn latency_distribution(State(state): State<AppState>, caller: Researc
                 percentile_cont(0.99) WITHIN GROUP (ORDER BY hg.generation_time) \
          {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1 ORDER BY 1"
     );
-    let percentiles: Vec<(String, f64, f64, f64, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(percentiles_sql))
-        .bind(filters.window.start)
-        .bind(filters.window.end)
-        .bind(filters.user)
-        .bind(filters.model_id)
+    let percentiles: Vec<(String, f64, f64, f64, f64)> = filters.query(percentiles_sql)
         .fetch_all(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     let raw_sql = format!(
         "SELECT m.model_name, u.config_id, hg.generation_time, mq.total_serving_time {GENERATIONS} \
          LEFT JOIN \"user\" u ON u.user_id = mq.user_id WHERE {GENERATIONS_IN_SCOPE} ORDER BY hg.generation_time LIMIT 1000"
     );
-    let raw: Vec<(String, Option<i64>, i32, Option<i32>)> = sqlx::query_as(sqlx::AssertSqlSafe(raw_sql))
-        .bind(filters.window.start)
-        .bind(filters.window.end)
-        .bind(filters.user)
-        .bind(filters.model_id)
+    let raw: Vec<(String, Option<i64>, i32, Option<i32>)> = filters.query(raw_sql)
         .fetch_all(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     Ok(Json(json!({
         "percentiles": percentiles.into_iter().map(|(model_name, p50, p90, p95, p99)| json!({"model_name": model_name, "p50": p50, "p90": p90, "p95": p95, "p99": p99})).collect::<Vec<_>>(),
         "raw_data": raw.into_iter().map(|(model_name, config_id, generation_time, total)| json!({"model_name": model_name, "config_id": config_id, "generation_time": generation_time, "total_serving_time": total})).collect::<Vec<_>>(),
@@ -128,16 +112,8 @@ type BucketRow = (DateTime<Utc>, Option<String>, Option<String>, String, i64);
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
 pub async fn queries_over_time(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
-    let filters = Filters { model_id: None, ..Filters::parse(caller, &params)? };
-    let granularity = params.get("granularity").map_or("1h", |g| g.trim());
-    // Upstream truncates both 5m and 15m to the minute; these are real buckets.
-    let interval = match granularity {
-        "5m" => "5 minutes",
-        "15m" => "15 minutes",
-        "1h" => "1 hour",
-        "1d" => "1 day",
-        other => return Err(bad_request(format!("Invalid granularity: {other:?} (expected 5m, 15m, 1h or 1d)"))),
-    };
+    let filters = Filters::parse_without_model(caller, &params)?;
+    let (granularity, interval) = bucket(&params)?;
     let query_type = params.get("query_type").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     if let Some(kind) = query_type.as_deref().filter(|t| !matches!(*t, "completion" | "chat")) {
         return Err(bad_request(format!("Invalid query_type: {kind:?} (expected completion or chat)")));
@@ -165,14 +141,13 @@ pub async fn queries_over_time(State(state): State<AppState>, caller: ResearchCa
     .bind(&trigger)
     .fetch_all(&state.db)
     .await
-    .map_err(unavailable)?;
+    .map_err(ApiError::database)?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|(bucket, language, trigger, kind, count)| json!({"time_bucket": bucket, "language": language, "trigger_type": trigger, "query_type": kind, "count": count}))
         .collect();
     let mut filters_json = filters.json();
     let extra = filters_json.as_object_mut().expect("object");
-    extra.remove("model_id");
     extra.insert("granularity".into(), json!(granularity));
     extra.insert("query_type".into(), json!(query_type));
     extra.insert("language".into(), json!(language));
@@ -195,7 +170,7 @@ type BehaviourRow = (uuid::Uuid, String, Option<f64>, Option<f64>, Option<f64>, 
         (status = 200, description = "`{data: [{user_id, user_name, avg_typing_speed, avg_time_since_shown, avg_time_since_accepted, session_count, total_queries, acceptance_rate, active_days}], filters}`", body = crate::openapi::Detail)
     ))]
 pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
-    let filters = Filters { model_id: None, ..Filters::parse(caller, &params)? };
+    let filters = Filters::parse_without_model(caller, &params)?;
     let sql = format!(
         "WITH acceptance AS (SELECT mq.user_id, avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8 AS rate \
              {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1) \
@@ -207,14 +182,10 @@ pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller
          WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3) \
          GROUP BY u.user_id, u.name, a.rate ORDER BY 7 DESC, 2"
     );
-    let rows: Vec<BehaviourRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(filters.window.start)
-        .bind(filters.window.end)
-        .bind(filters.user)
-        .bind(None::<i64>)
+    let rows: Vec<BehaviourRow> = filters.query(sql)
         .fetch_all(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     let data: Vec<Value> = rows
         .into_iter()
         .map(|(id, name, typing, shown, accepted, sessions, queries, rate, days)| {
@@ -222,7 +193,6 @@ pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller
                    "session_count": sessions, "total_queries": queries, "acceptance_rate": rate, "active_days": days})
         })
         .collect();
-    let mut filters_json = filters.json();
-    filters_json.as_object_mut().expect("object").remove("model_id");
+    let filters_json = filters.json();
     Ok(Json(json!({"data": data, "filters": filters_json})))
 }

@@ -17,9 +17,6 @@ fn not_found() -> ApiError {
     ApiError::Detail(StatusCode::NOT_FOUND, "Config not found".into())
 }
 
-fn unavailable(error: sqlx::Error) -> ApiError {
-    ApiError::Unavailable(error.into())
-}
 
 /// The text to store from a `{"config_data": object | string}` body: an object is stored as JSON
 /// (which is HOCON), a string as it is. Either must pass [`user_config::validate`] (400 otherwise,
@@ -51,7 +48,7 @@ fn config_text(body: &Value) -> Result<String, ApiError> {
     ))]
 pub async fn list(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Value>, ApiError> {
     let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT config_id, config_data FROM config ORDER BY config_id").fetch_all(&state.db).await.map_err(unavailable)?;
+        sqlx::query_as("SELECT config_id, config_data FROM config ORDER BY config_id").fetch_all(&state.db).await.map_err(ApiError::database)?;
     Ok(Json(json!({"configs": rows.iter().map(|(id, data)| config_json(*id, data)).collect::<Vec<_>>()})))
 }
 
@@ -64,7 +61,7 @@ pub async fn list(State(state): State<AppState>, _admin: AdminCaller) -> Result<
     ))]
 pub async fn get(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<Value>, ApiError> {
     let data: Option<String> =
-        sqlx::query_scalar("SELECT config_data FROM config WHERE config_id = $1").bind(config_id).fetch_optional(&state.db).await.map_err(unavailable)?;
+        sqlx::query_scalar("SELECT config_data FROM config WHERE config_id = $1").bind(config_id).fetch_optional(&state.db).await.map_err(ApiError::database)?;
     Ok(Json(config_json(config_id, &data.ok_or_else(not_found)?)))
 }
 
@@ -82,7 +79,7 @@ pub async fn create(State(state): State<AppState>, _admin: AdminCaller, JsonBody
         .bind(&text)
         .fetch_one(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     Ok((StatusCode::CREATED, Json(config_json(config_id, &text))))
 }
 
@@ -102,7 +99,7 @@ pub async fn update(State(state): State<AppState>, _admin: AdminCaller, Path(con
         .bind(&text)
         .execute(&state.db)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::database)?;
     if updated.rows_affected() == 0 {
         return Err(not_found());
     }
@@ -126,7 +123,7 @@ pub async fn delete(State(state): State<AppState>, _admin: AdminCaller, Path(con
     .bind(config_id)
     .fetch_one(&state.db)
     .await
-    .map_err(unavailable)?;
+    .map_err(ApiError::database)?;
     if users + studies > 0 {
         return Err(ApiError::Detail(
             StatusCode::CONFLICT,
@@ -141,6 +138,6 @@ pub async fn delete(State(state): State<AppState>, _admin: AdminCaller, Path(con
         Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
             Err(ApiError::Detail(StatusCode::CONFLICT, format!("Config {config_id} is in use; move its users to another config first")))
         }
-        Err(error) => Err(unavailable(error)),
+        Err(error) => Err(ApiError::database(error)),
     }
 }
