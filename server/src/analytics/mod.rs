@@ -26,6 +26,19 @@ pub fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::Detail(StatusCode::BAD_REQUEST, message.into())
 }
 
+/// The parameters every windowed analytics endpoint takes, for the API docs.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read from the query string by name; this type only documents them
+pub struct ScopeParams {
+    /// ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`.
+    start_time: Option<String>,
+    /// ISO 8601; default now.
+    end_time: Option<String>,
+    /// Admins only: one user's rows (ignored for everyone else, who see only their own).
+    user_id: Option<String>,
+}
+
 /// `[start, end]` of the rows an endpoint reads (`meta_query.timestamp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {

@@ -348,3 +348,23 @@ async fn user_behavior_and_ground_truth_analysis() {
     let none = researcher.call(Method::GET, "/api/analytics/models/ground-truth-analysis?end_time=2020-01-01T00:00:00Z&start_time=2019-01-01T00:00:00Z", None).await;
     assert_eq!(none.body["data"], json!([]), "the window applies to the ground truth's time");
 }
+
+#[tokio::test]
+async fn every_analytics_endpoint_is_documented_with_its_parameters() {
+    let app = TestApp::spawn().await;
+    let spec: Value = app.get("/openapi.json").await.json().await.expect("spec");
+    for path in [
+        "/api/analytics/overview/dashboard", "/api/analytics/overview/activity-timeline", "/api/analytics/overview/user-engagement",
+        "/api/analytics/usage/queries-over-time", "/api/analytics/usage/acceptance-rates", "/api/analytics/usage/latency-distribution",
+        "/api/analytics/usage/user-behavior", "/api/analytics/models/comparison", "/api/analytics/models/ground-truth-analysis",
+        "/api/analytics/models/performance-by-context", "/api/analytics/models/model-usage-trends",
+        "/api/analytics/calibration/reliability-diagram", "/api/analytics/calibration/brier-score",
+        "/api/analytics/calibration/confidence-distribution", "/api/analytics/calibration/calibration-summary",
+    ] {
+        let parameters = spec["paths"][path]["get"]["parameters"].as_array().unwrap_or_else(|| panic!("{path} documented"));
+        assert!(parameters.iter().any(|p| p["name"] == "user_id"), "{path} documents user_id");
+    }
+    let reliability = &spec["paths"]["/api/analytics/calibration/reliability-diagram"]["get"]["parameters"];
+    let names: Vec<&str> = reliability.as_array().expect("params").iter().map(|p| p["name"].as_str().expect("name")).collect();
+    assert_eq!(names, ["start_time", "end_time", "user_id", "model_id", "bins"]);
+}

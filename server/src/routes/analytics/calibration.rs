@@ -84,12 +84,9 @@ fn range(bin: i32, bins: i32) -> Value {
 
 /// Per model: for each confidence bin, mean confidence against acceptance, and the ECE.
 #[utoipa::path(get, path = "/api/analytics/calibration/reliability-diagram", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601; default 30 days before end_time"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601; default now"),
+    params(crate::analytics::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model"),
-        ("bins" = Option<i64>, Query, description = "5..=20, default 10"),
-        ("user_id" = Option<String>, Query, description = "Admins only: one user's rows")
+        ("bins" = Option<i64>, Query, description = "5..=20, default 10")
     ),
     responses(
         (status = 200, description = "`{data: [{model_id, model_name, bins: [{bin_number, sample_size, avg_predicted_confidence, empirical_accuracy, bin_range}], total_samples, expected_calibration_error}], bins, filters}`", body = crate::openapi::Detail),
@@ -131,12 +128,9 @@ pub async fn reliability_diagram(State(state): State<AppState>, caller: Research
 
 /// Brier score with its reliability, resolution and uncertainty, per model, config or language.
 #[utoipa::path(get, path = "/api/analytics/calibration/brier-score", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601"),
+    params(crate::analytics::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model"),
-        ("group_by" = Option<String>, Query, description = "model (default), config (the user's current config) or language"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+        ("group_by" = Option<String>, Query, description = "model (default), config (the user's current config) or language")
     ),
     responses(
         (status = 200, description = "`{data: [{group_name, model_id, sample_size, brier_score, base_rate, avg_confidence, uncertainty, skill_score, reliability_component, resolution_component}], group_by, filters}`", body = crate::openapi::Detail),
@@ -169,12 +163,9 @@ pub async fn brier_score(State(state): State<AppState>, caller: ResearchCaller, 
 
 /// Per model: how often each confidence occurs, and how often each bin was accepted.
 #[utoipa::path(get, path = "/api/analytics/calibration/confidence-distribution", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601"),
+    params(crate::analytics::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model"),
-        ("bins" = Option<i64>, Query, description = "10..=50, default 20"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+        ("bins" = Option<i64>, Query, description = "10..=50, default 20")
     ),
     responses(
         (status = 200, description = "`{data: [{model_id, model_name, histogram: [{bin_number, frequency, avg_bin_confidence, bin_acceptance_rate, range}], total_predictions, statistics: {mean_confidence, mode_confidence, most_frequent_bin}}], bins, filters}`", body = crate::openapi::Detail),
@@ -221,11 +212,7 @@ pub async fn confidence_distribution(State(state): State<AppState>, caller: Rese
 /// Per model: confidence against acceptance, over- or under-confidence (a gap beyond 0.05), Brier
 /// score and the spread of confidence; best calibrated (lowest Brier) first.
 #[utoipa::path(get, path = "/api/analytics/calibration/calibration-summary", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
-    ),
+    params(crate::analytics::ScopeParams),
     responses(
         (status = 200, description = "`{data: [{model_id, model_name, total_predictions, avg_confidence, acceptance_rate, confidence_gap, is_overconfident, is_underconfident, brier_score, confidence_std, confidence_range}], filters}`", body = crate::openapi::Detail)
     ))]

@@ -27,11 +27,8 @@ type ComparisonRow = (i64, String, bool, i64, f64, f64, f64, f64, f64, f64, f64,
 /// Per model: volume, acceptance, generation-time percentiles, confidence and its spread, tokens
 /// per completion, users and active days.
 #[utoipa::path(get, path = "/api/analytics/models/comparison", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601"),
-        ("model_ids" = Option<String>, Query, description = "Comma-separated model ids; default all"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+    params(crate::analytics::ScopeParams,
+        ("model_ids" = Option<String>, Query, description = "Comma-separated model ids; default all")
     ),
     responses(
         (status = 200, description = "`{data: [{model_id, model_name, is_instruction_tuned, metrics: {total_generations, acceptance_rate, avg_generation_time, p50_generation_time, p95_generation_time, avg_confidence, confidence_std, avg_logprob_length, unique_users, active_days}}], filters}`", body = crate::openapi::Detail),
@@ -85,11 +82,8 @@ pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Q
 
 /// Each model's use per time bucket.
 #[utoipa::path(get, path = "/api/analytics/models/model-usage-trends", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601"),
-        ("granularity" = Option<String>, Query, description = "hour (1h), day (1d, default), week (1w) or month"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+    params(crate::analytics::ScopeParams,
+        ("granularity" = Option<String>, Query, description = "hour (1h), day (1d, default), week (1w) or month")
     ),
     responses(
         (status = 200, description = "`{data: [{time_bucket, model_id, model_name, usage_count, acceptance_rate, unique_users}], filters}`", body = crate::openapi::Detail),
@@ -133,11 +127,8 @@ type SegmentRow = (String, String, String, String, String, i64, f64, f64, f64);
 /// Per model, language, trigger, document size and caret position: acceptance, generation time
 /// and confidence, for segments with at least five generations.
 #[utoipa::path(get, path = "/api/analytics/models/performance-by-context", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601"),
-        ("model_id" = Option<i64>, Query, description = "One model"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+    params(crate::analytics::ScopeParams,
+        ("model_id" = Option<i64>, Query, description = "One model")
     ),
     responses(
         (status = 200, description = "`{data: [{model_name, language, trigger_type, context: {document_size, document_position}, metrics: {sample_size, acceptance_rate, avg_generation_time, avg_confidence}}], filters}`", body = crate::openapi::Detail)
@@ -181,11 +172,8 @@ type TruthRow = (i64, String, i64, f64, f64, f64, f64, f64, f64);
 /// window): how often the completion equals it (ignoring surrounding whitespace), lengths,
 /// confidence and acceptance.
 #[utoipa::path(get, path = "/api/analytics/models/ground-truth-analysis", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601, on the ground truth's time"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601"),
-        ("model_id" = Option<i64>, Query, description = "One model"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+    params(crate::analytics::ScopeParams,
+        ("model_id" = Option<i64>, Query, description = "One model")
     ),
     responses(
         (status = 200, description = "`{data: [{model_id, model_name, total_with_ground_truth, exact_match_rate, avg_completion_length, avg_ground_truth_length, avg_confidence_with_truth, acceptance_rate_with_truth, avg_length_diff}], filters}`", body = crate::openapi::Detail)

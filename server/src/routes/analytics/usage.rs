@@ -15,11 +15,8 @@ use crate::state::AppState;
 
 /// Acceptance rate per model, config, language or trigger, with a Wilson 95 % interval.
 #[utoipa::path(get, path = "/api/analytics/usage/acceptance-rates", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601; default 30 days before end_time"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601; default now"),
-        ("group_by" = Option<String>, Query, description = "model (default), config (the user's current config), language or trigger"),
-        ("user_id" = Option<String>, Query, description = "Admins only: one user's rows")
+    params(crate::analytics::ScopeParams,
+        ("group_by" = Option<String>, Query, description = "model (default), config (the user's current config), language or trigger")
     ),
     responses(
         (status = 200, description = "`{data: [{group_name, acceptance_rate, sample_size, confidence_interval: {lower, upper}}], group_by, filters}`", body = crate::openapi::Detail),
@@ -55,11 +52,8 @@ pub async fn acceptance_rates(State(state): State<AppState>, caller: ResearchCal
 
 /// Generation-time percentiles per model, and up to 1,000 raw samples (fastest first).
 #[utoipa::path(get, path = "/api/analytics/usage/latency-distribution", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601"),
-        ("model_id" = Option<i64>, Query, description = "One model"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+    params(crate::analytics::ScopeParams,
+        ("model_id" = Option<i64>, Query, description = "One model")
     ),
     responses(
         (status = 200, description = "`{percentiles: [{model_name, p50, p90, p95, p99}], raw_data: [{model_name, config_id, generation_time, total_serving_time}], filters}`", body = crate::openapi::Detail)
@@ -98,14 +92,11 @@ type BucketRow = (DateTime<Utc>, Option<String>, Option<String>, String, i64);
 
 /// Query counts per time bucket, language, trigger and query type.
 #[utoipa::path(get, path = "/api/analytics/usage/queries-over-time", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601"),
+    params(crate::analytics::ScopeParams,
         ("granularity" = Option<String>, Query, description = "5m, 15m, 1h (default) or 1d"),
         ("query_type" = Option<String>, Query, description = "completion or chat"),
         ("language" = Option<String>, Query, description = "A language name, e.g. Python"),
-        ("trigger_type" = Option<String>, Query, description = "A trigger name, e.g. manual"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+        ("trigger_type" = Option<String>, Query, description = "A trigger name, e.g. manual")
     ),
     responses(
         (status = 200, description = "`{data: [{time_bucket, language, trigger_type, query_type, count}], filters}`", body = crate::openapi::Detail),
@@ -161,11 +152,7 @@ type BehaviourRow = (uuid::Uuid, String, Option<f64>, Option<f64>, Option<f64>, 
 /// Per user: typing speed, time since the last shown and accepted completion, sessions, queries,
 /// acceptance and active days.
 #[utoipa::path(get, path = "/api/analytics/usage/user-behavior", tag = "analytics",
-    params(
-        ("start_time" = Option<String>, Query, description = "ISO 8601"),
-        ("end_time" = Option<String>, Query, description = "ISO 8601"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
-    ),
+    params(crate::analytics::ScopeParams),
     responses(
         (status = 200, description = "`{data: [{user_id, user_name, avg_typing_speed, avg_time_since_shown, avg_time_since_accepted, session_count, total_queries, acceptance_rate, active_days}], filters}`", body = crate::openapi::Detail)
     ))]
