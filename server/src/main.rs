@@ -23,6 +23,21 @@ enum Command {
     /// Manage administrators (upstream needs raw SQL for this).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Fill a fresh install with realistic demo telemetry (refuses a database that has queries).
+    DemoData {
+        /// Users to create (demo-user-NNN@example.com).
+        #[arg(long, default_value_t = 40)]
+        users: usize,
+        /// Days of history, ending now.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        /// Mean queries per user on a working day.
+        #[arg(long, default_value_t = 25)]
+        queries_per_day: usize,
+        /// Random seed (the same options give the same data).
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -75,6 +90,21 @@ async fn main() -> anyhow::Result<()> {
                     println!("Promoted({user_id})");
                 }
             }
+        }
+        Command::DemoData { users, days, queries_per_day, seed } => {
+            let pool = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
+            connect::MIGRATOR.run(&pool).await.context("applying database migrations")?;
+            let hasher = code4me_server::auth::password::PasswordHasher::new(settings.password_hash)?;
+            let options = code4me_server::demo::DemoOptions { users, days, queries_per_day, seed };
+            let summary = code4me_server::demo::fill(&pool, &hasher, options).await?;
+            println!(
+                "demo data: {} users (password {}), {} queries, {} generations, {} ground truths, one finished study",
+                summary.users,
+                code4me_server::demo::DEMO_PASSWORD,
+                summary.queries,
+                summary.generations,
+                summary.ground_truths
+            );
         }
         Command::Migrate => {
             let pool = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;

@@ -4,6 +4,7 @@
 mod analytics;
 mod auth_matrix;
 mod config;
+mod demo;
 mod conventions_auth;
 mod docs;
 mod health;

@@ -1,0 +1,39 @@
+//! `code4me-server demo-data`: a fresh install filled with telemetry the dashboard can show —
+//! acceptance that rises with confidence, a finished study with exposure, users who can sign in.
+
+use code4me_server::auth::password::PasswordHasher;
+use code4me_server::demo::{DEMO_PASSWORD, DemoOptions, fill};
+use code4me_shared::settings::PasswordHashSettings;
+use code4me_tests::TestApp;
+use reqwest::Method;
+use serde_json::Value;
+
+#[tokio::test]
+async fn demo_data_fills_a_fresh_install_with_telemetry_worth_studying() {
+    let app = TestApp::spawn().await;
+    let hasher = PasswordHasher::new(PasswordHashSettings { memory_kib: 8, iterations: 1 }).expect("hasher");
+    let summary = fill(&app.db, &hasher, DemoOptions { users: 8, days: 21, queries_per_day: 20, seed: 3 }).await.expect("filled");
+    assert_eq!(summary.users, 8);
+    assert!(summary.queries > 300 && summary.generations > summary.queries / 2 && summary.ground_truths > 10, "{summary:?}");
+    let again = fill(&app.db, &hasher, DemoOptions::default()).await;
+    assert!(again.expect_err("refused").to_string().contains("fresh install"));
+
+    // A demo user signs in, and an admin sees calibration that tracks confidence.
+    let mut user = app.plugin();
+    assert_eq!(user.log_in("demo-user-001@example.com", DEMO_PASSWORD).await.status, 200);
+    sqlx::query("UPDATE \"user\" SET is_admin = TRUE WHERE email = 'demo-user-001@example.com'").execute(&app.db).await.expect("admin");
+    let diagram = user.call(Method::GET, "/api/analytics/calibration/reliability-diagram?bins=5", None).await;
+    assert_eq!(diagram.status, 200, "{}", diagram.text);
+    let smol = diagram.body["data"].as_array().expect("data").iter().find(|m| m["model_id"] == 5).expect("model 5");
+    let bins = smol["bins"].as_array().expect("bins");
+    let accuracy = |b: &Value| b["empirical_accuracy"].as_f64().expect("accuracy");
+    assert!(accuracy(bins.last().expect("top")) > accuracy(&bins[0]) + 0.3, "acceptance rises with confidence: {smol}");
+
+    // The finished study evaluates on its two arms.
+    let studies = user.call(Method::GET, "/api/analytics/studies/list?include_inactive=true", None).await;
+    let study = studies.body["studies"][0]["study_id"].as_str().expect("a study").to_owned();
+    let evaluation = user.call(Method::GET, &format!("/api/analytics/studies/{study}/evaluation"), None).await;
+    let results = evaluation.body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2, "{}", evaluation.text);
+    assert!(results.iter().all(|r| r["metrics"]["total_generations"].as_i64().expect("n") > 20), "{}", evaluation.text);
+}
