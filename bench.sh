@@ -17,6 +17,9 @@
 #            sibling files as the project's context (retrieval on: search time, snippets per request);
 #            when llama-cpp-python[server]
 #            is importable, the same trace against llama.cpp's server (prefix-only, prompt cache on)
+#   analytics  every analytics endpoint as an admin over about a million demo generations
+#            (code4me-server demo-data; BENCH_ANALYTICS_USERS, default 450): median ms per endpoint and
+#            its ratio to one sequential pass over had_generation measured by PostgreSQL in the same run
 #   inference  the worker's engine on SmolLM2 (GGUF): prefill of a 512-token prompt and 64 greedy
 #            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse; when llama-cpp-python is
 #            importable (data/bench-venv, or BENCH_PYTHON) llama.cpp runs on the same ids and threads
@@ -25,9 +28,9 @@
 . "$C4M_ROOT/scripts/infra.sh"
 cd "$C4M_ROOT"
 
-usage() { echo "usage: ./bench.sh health|auth|queue|typing|inference" >&2; exit 2; }
+usage() { echo "usage: ./bench.sh health|auth|queue|typing|analytics|inference" >&2; exit 2; }
 [ $# -ge 1 ] || usage
-case "$1" in health|auth|queue|typing|inference) ;; *) usage ;; esac
+case "$1" in health|auth|queue|typing|analytics|inference) ;; *) usage ;; esac
 
 THREADS="${BENCH_THREADS:-2}" CONNECTIONS="${BENCH_CONNECTIONS:-64}" DURATION="${BENCH_DURATION:-5s}" ROUNDS="${BENCH_ROUNDS:-3}"
 
@@ -151,7 +154,24 @@ if out["llama_cpp_server"]:
 print(json.dumps(out))' "$anchored" "$plain" "$llama" "$retrieval"
 }
 
+# Demo data at scale, then every analytics endpoint against a sequential scan of had_generation.
+run_analytics() {
+  start_bench_stack
+  local users="${BENCH_ANALYTICS_USERS:-450}"
+  info "demo data: $users users, 30 days (about a million generations; a few minutes)"
+  target/release/code4me-server demo-data --users "$users" --days 30 --queries-per-day 100 >&2
+  target/release/code4me-server admin promote --email demo-user-001@example.com >/dev/null
+  local psql=("$C4M_PG_BINDIR/psql" -h "$C4M_DATA_DIR/run" -p "$DB_PORT" -U "$DB_USER" -d "$DB_NAME" -qtA)
+  if is_root; then psql=(runuser -u "$C4M_PG_OS_USER" -- "${psql[@]}"); fi
+  "${psql[@]}" -c "VACUUM ANALYZE" >/dev/null
+  local generations; generations="$("${psql[@]}" -c "SELECT count(*) FROM had_generation")"
+  info "timing the analytics endpoints over $generations generations"
+  python3 bench/analytics_replay.py --base "$BASE" --email demo-user-001@example.com --password DemoUser1 \
+    --generations "$generations" --psql "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "${psql[@]}")"
+}
+
 if [ "$1" = inference ]; then run_inference; exit 0; fi
+if [ "$1" = analytics ]; then run_analytics; exit 0; fi
 if [ "$1" = typing ]; then run_typing; exit 0; fi
 
 start_bench_stack
