@@ -10,9 +10,10 @@ use rand::seq::IndexedRandom;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-/// The active study (if any) and its arms.
+/// The active study (if any) and its arms. The row is share-locked: logins assign concurrently,
+/// while a deactivation waits for them (and they for it), so nobody is assigned to an ended study.
 async fn active_study(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Option<(Uuid, Vec<i64>)>> {
-    let Some(study_id): Option<Uuid> = sqlx::query_scalar("SELECT study_id FROM study WHERE is_active FOR UPDATE").fetch_optional(&mut **tx).await? else {
+    let Some(study_id): Option<Uuid> = sqlx::query_scalar("SELECT study_id FROM study WHERE is_active FOR SHARE").fetch_optional(&mut **tx).await? else {
         return Ok(None);
     };
     Ok(Some((study_id, arms(&mut **tx, study_id).await?)))
