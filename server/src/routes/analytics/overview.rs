@@ -13,13 +13,28 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 
-/// `time_window` among `allowed` (name, length); the first is the default.
-fn time_window(params: &Params, allowed: &[(&'static str, Duration)]) -> Result<(&'static str, Duration), ApiError> {
-    let Some(raw) = params.get("time_window").map(|w| w.trim()).filter(|w| !w.is_empty()) else { return Ok(allowed[0]) };
-    allowed.iter().copied().find(|(name, _)| *name == raw).ok_or_else(|| {
-        let names: Vec<&str> = allowed.iter().map(|(name, _)| *name).collect();
-        bad_request(format!("Invalid time_window: {raw:?} (expected one of {})", names.join(", ")))
-    })
+/// The last `time_window` (one of `allowed`, the first by default) up to now, and whose rows.
+struct Recent {
+    name: &'static str,
+    length: Duration,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    user: Option<Uuid>,
+}
+
+impl Recent {
+    fn parse(caller: ResearchCaller, params: &Params, allowed: &[(&'static str, Duration)]) -> Result<Self, ApiError> {
+        let raw = params.get("time_window").map(|w| w.trim()).filter(|w| !w.is_empty());
+        let (name, length) = match raw {
+            None => allowed[0],
+            Some(raw) => allowed.iter().copied().find(|(name, _)| *name == raw).ok_or_else(|| {
+                let names: Vec<&str> = allowed.iter().map(|(name, _)| *name).collect();
+                bad_request(format!("Invalid time_window: {raw:?} (expected one of {})", names.join(", ")))
+            })?,
+        };
+        let end = Utc::now();
+        Ok(Self { name, length, start: end - length, end, user: user_scope(caller, params)? })
+    }
 }
 
 /// The dashboard's totals over one window.
@@ -89,10 +104,8 @@ fn direction(change: Option<f64>) -> &'static str {
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
 pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
-    let (name, length) = time_window(&params, &[("7d", Duration::days(7)), ("1d", Duration::days(1)), ("30d", Duration::days(30))])?;
-    let user = user_scope(caller, &params)?;
-    let end = Utc::now();
-    let start = end - length;
+    let Recent { name, length, start, end, user } =
+        Recent::parse(caller, &params, &[("7d", Duration::days(7)), ("1d", Duration::days(1)), ("30d", Duration::days(30))])?;
     let now = totals(&state, start, end, user).await?;
     let before = totals(&state, start - length, start, user).await?;
     let queries_change = change_pct(now.queries as f64, before.queries as f64);
@@ -166,12 +179,9 @@ type TimelineRow = (DateTime<Utc>, i64, i64, i64, i64, Option<f64>, Option<f64>)
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
 pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
-    let (name, length) =
-        time_window(&params, &[("24h", Duration::hours(24)), ("1h", Duration::hours(1)), ("6h", Duration::hours(6)), ("7d", Duration::days(7))])?;
+    let windows = [("24h", Duration::hours(24)), ("1h", Duration::hours(1)), ("6h", Duration::hours(6)), ("7d", Duration::days(7))];
+    let Recent { name, start, end, user, .. } = Recent::parse(caller, &params, &windows)?;
     let (granularity, interval) = bucket(&params)?;
-    let user = user_scope(caller, &params)?;
-    let end = Utc::now();
-    let start = end - length;
     let rows: Vec<TimelineRow> = sqlx::query_as(
         "SELECT date_bin($4::interval, mq.\"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00'), count(DISTINCT mq.meta_query_id)::bigint, \
                 count(DISTINCT mq.meta_query_id) FILTER (WHERE mq.query_type = 'completion')::bigint, \
@@ -218,10 +228,8 @@ type EngagementRow = (Uuid, i64, i64, i64, DateTime<Utc>, DateTime<Utc>, f64, Op
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
 pub async fn user_engagement(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
-    let (name, length) = time_window(&params, &[("30d", Duration::days(30)), ("7d", Duration::days(7)), ("90d", Duration::days(90))])?;
-    let user = user_scope(caller, &params)?;
-    let end = Utc::now();
-    let start = end - length;
+    let Recent { name, start, end, user, .. } =
+        Recent::parse(caller, &params, &[("30d", Duration::days(30)), ("7d", Duration::days(7)), ("90d", Duration::days(90))])?;
     let sql = format!(
         "WITH queries AS ( \
              SELECT mq.user_id, count(*)::bigint AS queries, count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint AS days, \
