@@ -106,7 +106,12 @@ impl Filters {
 
     /// Reads the window and the user scope, for endpoints that cover every model.
     pub fn parse_without_model(caller: ResearchCaller, params: &Params) -> Result<Self, ApiError> {
-        Ok(Self { window: Window::from_params(params)?, user: user_scope(caller, params)?, model_id: None, takes_model: false })
+        Ok(Self::over(Window::from_params(params)?, user_scope(caller, params)?))
+    }
+
+    /// Every model's rows of `user` (or everyone) in `window`.
+    pub fn over(window: Window, user: Option<Uuid>) -> Self {
+        Self { window, user, model_id: None, takes_model: false }
     }
 
     /// `filters` of a response.
@@ -144,6 +149,12 @@ pub fn bucket(params: &Params) -> Result<(&'static str, &'static str), ApiError>
 /// `had_generation` rows with their query and model (`hg`, `mq`, `m`).
 pub const GENERATIONS: &str =
     "FROM had_generation hg JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id JOIN model_name m ON m.model_id = hg.model_id";
+
+/// The queries a request may read: `$1`..`$2` the window, `$3` the user scope.
+pub const QUERIES_IN_SCOPE: &str = "mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3)";
+
+/// The share of a group's generations that were accepted.
+pub const ACCEPTANCE_RATE: &str = "avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8";
 
 /// The completion generations a request may read: `$1`..`$2` the window, `$3` the user scope,
 /// `$4` an optional model.

@@ -124,7 +124,7 @@ impl FromRequestParts<AppState> for ResearchCaller {
             .bind(user_id)
             .fetch_optional(&state.db)
             .await
-            .map_err(|e| ApiError::Unavailable(e.into()))?;
+            .map_err(ApiError::database)?;
         let is_admin = is_admin.ok_or_else(failed)?.unwrap_or(false);
         Ok(Self { user_id, is_admin })
     }

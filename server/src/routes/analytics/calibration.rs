@@ -62,7 +62,7 @@ async fn binned(state: &AppState, filters: &Filters, group: GroupBy, bins: i32) 
         .bind(bins)
         .fetch_all(&state.db)
         .await
-        .map_err(|e| ApiError::Unavailable(e.into()))?;
+        .map_err(ApiError::database)?;
     let mut groups: Vec<Binned> = Vec::new();
     for (name, model_id, bin, count, confidence_sum, accepted, squared_error_sum, min, max, squares) in rows {
         let same = groups.last().is_some_and(|g| g.name == name && g.model_id == model_id);

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::analytics::{Filters, GENERATIONS, GENERATIONS_IN_SCOPE, Params, bad_request};
+use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, Params, bad_request};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -39,7 +39,7 @@ pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Q
     let ids = model_ids(&params)?;
     let sql = format!(
         "SELECT hg.model_id, m.model_name, m.is_instruction_tuned, count(*)::bigint, \
-                avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8, avg(hg.generation_time)::float8, \
+                {ACCEPTANCE_RATE}, avg(hg.generation_time)::float8, \
                 percentile_cont(0.5) WITHIN GROUP (ORDER BY hg.generation_time), \
                 percentile_cont(0.95) WITHIN GROUP (ORDER BY hg.generation_time), \
                 avg(hg.confidence), stddev_pop(hg.confidence), avg(cardinality(hg.logprobs))::float8, \
@@ -101,7 +101,7 @@ pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller,
     };
     let sql = format!(
         "SELECT date_trunc($5, mq.\"timestamp\", 'UTC') AS bucket, hg.model_id, m.model_name, count(*)::bigint, \
-                avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8, count(DISTINCT mq.user_id)::bigint \
+                {ACCEPTANCE_RATE}, count(DISTINCT mq.user_id)::bigint \
          {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3 ORDER BY 1, 2"
     );
     let rows: Vec<(DateTime<Utc>, i64, String, i64, f64, i64)> = filters.query(sql)
@@ -141,7 +141,7 @@ pub async fn performance_by_context(State(state): State<AppState>, caller: Resea
                      WHEN ct.document_char_length < 10000 THEN 'medium' WHEN ct.document_char_length < 100000 THEN 'large' ELSE 'xlarge' END, \
                 CASE WHEN ct.relative_document_position IS NULL THEN 'unknown' WHEN ct.relative_document_position < 0.25 THEN 'beginning' \
                      WHEN ct.relative_document_position < 0.75 THEN 'middle' ELSE 'end' END, \
-                count(*)::bigint, avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8, avg(hg.generation_time)::float8, avg(hg.confidence) \
+                count(*)::bigint, {ACCEPTANCE_RATE}, avg(hg.generation_time)::float8, avg(hg.confidence) \
          {GENERATIONS} JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
          JOIN programming_language pl ON pl.language_id = ct.language_id JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id \
          WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 5 ORDER BY 1, 2, 3, 4, 5"
@@ -181,19 +181,19 @@ type TruthRow = (i64, String, i64, f64, f64, f64, f64, f64, f64);
 pub async fn ground_truth_analysis(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let rows: Vec<TruthRow> = filters
-    .query(
-        "WITH truth AS (SELECT DISTINCT ON (completion_query_id) completion_query_id, ground_truth FROM ground_truth \
-                        WHERE truth_timestamp BETWEEN $1 AND $2 ORDER BY completion_query_id, truth_timestamp DESC) \
-         SELECT hg.model_id, m.model_name, count(*)::bigint, \
-                avg(CASE WHEN btrim(hg.completion, E' \\t\\r\\n') = btrim(t.ground_truth, E' \\t\\r\\n') THEN 1.0 ELSE 0.0 END)::float8, \
-                avg(char_length(hg.completion))::float8, avg(char_length(t.ground_truth))::float8, avg(hg.confidence), \
-                avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8, \
-                avg(abs(char_length(hg.completion) - char_length(t.ground_truth)))::float8 \
-         FROM truth t JOIN had_generation hg ON hg.meta_query_id = t.completion_query_id \
-         JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id JOIN model_name m ON m.model_id = hg.model_id \
-         WHERE ($3::uuid IS NULL OR mq.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4) GROUP BY 1, 2 ORDER BY 1".to_owned(),
-    )
-    .fetch_all(&state.db)
+        .query(format!(
+            "WITH truth AS (SELECT DISTINCT ON (completion_query_id) completion_query_id, ground_truth FROM ground_truth \
+                            WHERE truth_timestamp BETWEEN $1 AND $2 ORDER BY completion_query_id, truth_timestamp DESC) \
+             SELECT hg.model_id, m.model_name, count(*)::bigint, \
+                    avg(CASE WHEN btrim(hg.completion, E' \\t\\r\\n') = btrim(t.ground_truth, E' \\t\\r\\n') THEN 1.0 ELSE 0.0 END)::float8, \
+                    avg(char_length(hg.completion))::float8, avg(char_length(t.ground_truth))::float8, avg(hg.confidence), \
+                    {ACCEPTANCE_RATE}, \
+                    avg(abs(char_length(hg.completion) - char_length(t.ground_truth)))::float8 \
+             FROM truth t JOIN had_generation hg ON hg.meta_query_id = t.completion_query_id \
+             JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id JOIN model_name m ON m.model_id = hg.model_id \
+             WHERE ($3::uuid IS NULL OR mq.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4) GROUP BY 1, 2 ORDER BY 1"
+        ))
+        .fetch_all(&state.db)
     .await
     .map_err(ApiError::database)?;
     let data: Vec<Value> = rows

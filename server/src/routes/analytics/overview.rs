@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::analytics::{GENERATIONS, GENERATIONS_IN_SCOPE, Params, bad_request, bucket, user_scope};
+use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, Params, QUERIES_IN_SCOPE, Window, bad_request, bucket, user_scope};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -17,9 +17,7 @@ use crate::state::AppState;
 struct Recent {
     name: &'static str,
     length: Duration,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    user: Option<Uuid>,
+    filters: Filters,
 }
 
 impl Recent {
@@ -33,7 +31,7 @@ impl Recent {
             })?,
         };
         let end = Utc::now();
-        Ok(Self { name, length, start: end - length, end, user: user_scope(caller, params)? })
+        Ok(Self { name, length, filters: Filters::over(Window { start: end - length, end }, user_scope(caller, params)?) })
     }
 }
 
@@ -51,31 +49,23 @@ struct Totals {
     accepted: i64,
 }
 
-async fn totals(state: &AppState, start: DateTime<Utc>, end: DateTime<Utc>, user: Option<Uuid>) -> Result<Totals, ApiError> {
-    let (queries, completions, chats, users, sessions): (i64, i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*)::bigint, (count(*) FILTER (WHERE query_type = 'completion'))::bigint, \
-                (count(*) FILTER (WHERE query_type = 'chat'))::bigint, count(DISTINCT user_id)::bigint, count(DISTINCT session_id)::bigint \
-         FROM meta_query mq WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3)",
-    )
-    .bind(start)
-    .bind(end)
-    .bind(user)
-    .fetch_one(&state.db)
-    .await
-    .map_err(ApiError::database)?;
-    let sql = format!(
-        "SELECT avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8, avg(hg.generation_time)::float8, \
-                count(DISTINCT hg.model_id)::bigint, (count(*) FILTER (WHERE hg.was_accepted))::bigint \
-         {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE}"
-    );
-    let (acceptance, generation_ms, models, accepted): (Option<f64>, Option<f64>, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(start)
-        .bind(end)
-        .bind(user)
-        .bind(None::<i64>)
+async fn totals(state: &AppState, filters: &Filters) -> Result<Totals, ApiError> {
+    let (queries, completions, chats, users, sessions): (i64, i64, i64, i64, i64) = filters
+        .query(format!(
+            "SELECT count(*)::bigint, (count(*) FILTER (WHERE query_type = 'completion'))::bigint, \
+                    (count(*) FILTER (WHERE query_type = 'chat'))::bigint, count(DISTINCT user_id)::bigint, count(DISTINCT session_id)::bigint \
+             FROM meta_query mq WHERE {QUERIES_IN_SCOPE}"
+        ))
         .fetch_one(&state.db)
         .await
         .map_err(ApiError::database)?;
+    let sql = format!(
+        "SELECT {ACCEPTANCE_RATE}, avg(hg.generation_time)::float8, \
+                count(DISTINCT hg.model_id)::bigint, (count(*) FILTER (WHERE hg.was_accepted))::bigint \
+         {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE}"
+    );
+    let (acceptance, generation_ms, models, accepted): (Option<f64>, Option<f64>, i64, i64) =
+        filters.query(sql).fetch_one(&state.db).await.map_err(ApiError::database)?;
     Ok(Totals { queries, completions, chats, users, sessions, acceptance, generation_ms, models, accepted })
 }
 
@@ -104,40 +94,34 @@ fn direction(change: Option<f64>) -> &'static str {
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
 pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
-    let Recent { name, length, start, end, user } =
+    let Recent { name, length, filters } =
         Recent::parse(caller, &params, &[("7d", Duration::days(7)), ("1d", Duration::days(1)), ("30d", Duration::days(30))])?;
-    let now = totals(&state, start, end, user).await?;
-    let before = totals(&state, start - length, start, user).await?;
+    let Window { start, end } = filters.window;
+    let now = totals(&state, &filters).await?;
+    let before = totals(&state, &Filters::over(Window { start: start - length, end: start }, filters.user)).await?;
     let queries_change = change_pct(now.queries as f64, before.queries as f64);
     let users_change = change_pct(now.users as f64, before.users as f64);
     let acceptance_change = now.acceptance.zip(before.acceptance).and_then(|(n, b)| change_pct(n, b));
 
-    let models_sql = format!(
-        "SELECT hg.model_id, m.model_name, count(*)::bigint, avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8 \
-         {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2 ORDER BY 4 DESC, 3 DESC LIMIT 5"
-    );
-    let top_models: Vec<(i64, String, i64, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(models_sql))
-        .bind(start)
-        .bind(end)
-        .bind(user)
-        .bind(None::<i64>)
+    let top_models: Vec<(i64, String, i64, f64)> = filters
+        .query(format!(
+            "SELECT hg.model_id, m.model_name, count(*)::bigint, {ACCEPTANCE_RATE} \
+             {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2 ORDER BY 4 DESC, 3 DESC LIMIT 5"
+        ))
         .fetch_all(&state.db)
         .await
         .map_err(ApiError::database)?;
-    let top_languages: Vec<(String, i64, Option<f64>)> = sqlx::query_as(
-        "SELECT pl.language_name, count(DISTINCT mq.meta_query_id)::bigint, avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8 \
-         FROM meta_query mq JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-         JOIN programming_language pl ON pl.language_id = ct.language_id \
-         LEFT JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id AND mq.query_type = 'completion' \
-         WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3) \
-         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10",
-    )
-    .bind(start)
-    .bind(end)
-    .bind(user)
-    .fetch_all(&state.db)
-    .await
-    .map_err(ApiError::database)?;
+    let top_languages: Vec<(String, i64, Option<f64>)> = filters
+        .query(format!(
+            "SELECT pl.language_name, count(DISTINCT mq.meta_query_id)::bigint, {ACCEPTANCE_RATE} \
+             FROM meta_query mq JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
+             JOIN programming_language pl ON pl.language_id = ct.language_id \
+             LEFT JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id AND mq.query_type = 'completion' \
+             WHERE {QUERIES_IN_SCOPE} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+        ))
+        .fetch_all(&state.db)
+        .await
+        .map_err(ApiError::database)?;
 
     Ok(Json(json!({
         "time_window": name,
@@ -180,24 +164,22 @@ type TimelineRow = (DateTime<Utc>, i64, i64, i64, i64, Option<f64>, Option<f64>)
     ))]
 pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let windows = [("24h", Duration::hours(24)), ("1h", Duration::hours(1)), ("6h", Duration::hours(6)), ("7d", Duration::days(7))];
-    let Recent { name, start, end, user, .. } = Recent::parse(caller, &params, &windows)?;
+    let Recent { name, filters, .. } = Recent::parse(caller, &params, &windows)?;
     let (granularity, interval) = bucket(&params)?;
-    let rows: Vec<TimelineRow> = sqlx::query_as(
-        "SELECT date_bin($4::interval, mq.\"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00'), count(DISTINCT mq.meta_query_id)::bigint, \
-                count(DISTINCT mq.meta_query_id) FILTER (WHERE mq.query_type = 'completion')::bigint, \
-                count(DISTINCT mq.meta_query_id) FILTER (WHERE mq.query_type = 'chat')::bigint, count(DISTINCT mq.user_id)::bigint, \
-                avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END) FILTER (WHERE mq.query_type = 'completion')::float8, \
-                avg(hg.generation_time)::float8 \
-         FROM meta_query mq LEFT JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id \
-         WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3) GROUP BY 1 ORDER BY 1",
-    )
-    .bind(start)
-    .bind(end)
-    .bind(user)
-    .bind(interval)
-    .fetch_all(&state.db)
-    .await
-    .map_err(ApiError::database)?;
+    let rows: Vec<TimelineRow> = filters
+        .query(format!(
+            "SELECT date_bin($5::interval, mq.\"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00'), count(DISTINCT mq.meta_query_id)::bigint, \
+                    count(DISTINCT mq.meta_query_id) FILTER (WHERE mq.query_type = 'completion')::bigint, \
+                    count(DISTINCT mq.meta_query_id) FILTER (WHERE mq.query_type = 'chat')::bigint, count(DISTINCT mq.user_id)::bigint, \
+                    avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END) FILTER (WHERE mq.query_type = 'completion')::float8, \
+                    avg(hg.generation_time)::float8 \
+             FROM meta_query mq LEFT JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id \
+             WHERE {QUERIES_IN_SCOPE} GROUP BY 1 ORDER BY 1"
+        ))
+        .bind(interval)
+        .fetch_all(&state.db)
+        .await
+        .map_err(ApiError::database)?;
     let timeline: Vec<Value> = rows
         .into_iter()
         .map(|(bucket, queries, completions, chats, users, acceptance, generation)| {
@@ -209,8 +191,8 @@ pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCa
         "timeline": timeline,
         "time_window": name,
         "granularity": granularity,
-        "period": {"start": start, "end": end},
-        "filters": {"user_id": user},
+        "period": {"start": filters.window.start, "end": filters.window.end},
+        "filters": {"user_id": filters.user},
     })))
 }
 
@@ -228,29 +210,22 @@ type EngagementRow = (Uuid, i64, i64, i64, DateTime<Utc>, DateTime<Utc>, f64, Op
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
 pub async fn user_engagement(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
-    let Recent { name, start, end, user, .. } =
+    let Recent { name, filters, .. } =
         Recent::parse(caller, &params, &[("30d", Duration::days(30)), ("7d", Duration::days(7)), ("90d", Duration::days(90))])?;
     let sql = format!(
         "WITH queries AS ( \
              SELECT mq.user_id, count(*)::bigint AS queries, count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint AS days, \
                     count(DISTINCT mq.session_id)::bigint AS sessions, min(mq.\"timestamp\") AS first_query, max(mq.\"timestamp\") AS last_query, \
                     avg(extract(hour FROM mq.\"timestamp\" AT TIME ZONE 'UTC'))::float8 AS hour \
-             FROM meta_query mq WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3) AND mq.user_id IS NOT NULL \
+             FROM meta_query mq WHERE {QUERIES_IN_SCOPE} AND mq.user_id IS NOT NULL \
              GROUP BY 1), \
-         acceptance AS (SELECT mq.user_id, avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8 AS rate \
+         acceptance AS (SELECT mq.user_id, {ACCEPTANCE_RATE} AS rate \
              {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1) \
          SELECT q.user_id, q.queries, q.days, q.sessions, q.first_query, q.last_query, q.hour, a.rate \
          FROM queries q LEFT JOIN acceptance a ON a.user_id = q.user_id ORDER BY q.queries"
     );
-    let rows: Vec<EngagementRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(start)
-        .bind(end)
-        .bind(user)
-        .bind(None::<i64>)
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
-    let engagement = match user {
+    let rows: Vec<EngagementRow> = filters.query(sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
+    let engagement = match filters.user {
         Some(user_id) => {
             let row = rows.first();
             json!({
@@ -283,5 +258,5 @@ pub async fn user_engagement(State(state): State<AppState>, caller: ResearchCall
             })
         }
     };
-    Ok(Json(json!({"engagement": engagement, "time_window": name, "period": {"start": start, "end": end}})))
+    Ok(Json(json!({"engagement": engagement, "time_window": name, "period": {"start": filters.window.start, "end": filters.window.end}})))
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::analytics::stats::wilson;
-use crate::analytics::{Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, Params, bad_request, bucket};
+use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, Params, bad_request, bucket};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -159,7 +159,7 @@ type BehaviourRow = (uuid::Uuid, String, Option<f64>, Option<f64>, Option<f64>, 
 pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let sql = format!(
-        "WITH acceptance AS (SELECT mq.user_id, avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8 AS rate \
+        "WITH acceptance AS (SELECT mq.user_id, {ACCEPTANCE_RATE} AS rate \
              {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1) \
          SELECT u.user_id, u.name, avg(bt.typing_speed)::float8, avg(bt.time_since_last_shown)::float8, avg(bt.time_since_last_accepted)::float8, \
                 count(DISTINCT mq.session_id)::bigint, count(*)::bigint, a.rate, count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint \

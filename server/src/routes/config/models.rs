@@ -23,7 +23,7 @@ pub async fn languages(State(state): State<AppState>, _admin: AdminCaller) -> Re
     let rows: Vec<(i64, String)> = sqlx::query_as("SELECT language_id, language_name FROM programming_language ORDER BY language_id")
         .fetch_all(&state.db)
         .await
-        .map_err(|e| ApiError::Unavailable(e.into()))?;
+        .map_err(ApiError::database)?;
     let mapping: BTreeMap<&str, i64> = rows.iter().map(|(id, name)| (name.as_str(), *id)).collect();
     let languages: Vec<Value> = rows.iter().map(|(id, name)| json!({"language_id": id, "language_name": name})).collect();
     Ok(Json(json!({"languages": languages, "mapping": mapping})))
@@ -82,7 +82,7 @@ async fn model_rows(state: &AppState) -> Result<Vec<ModelRow>, ApiError> {
     sqlx::query_as("SELECT model_id, model_name, is_instruction_tuned FROM model_name ORDER BY model_id")
         .fetch_all(&state.db)
         .await
-        .map_err(|e| ApiError::Unavailable(e.into()))
+        .map_err(ApiError::database)
 }
 
 fn model_json((model_id, model_name, instruct): &ModelRow, workers: &[WorkerModelsValue]) -> Value {
