@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use code4me_server::{admin, startup};
+use code4me_server::{admin, router, startup};
 use code4me_shared::{connect, logging, shutdown};
 use code4me_shared::settings::{EnvSource, ServerSettings};
 
@@ -38,6 +38,9 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Print the OpenAPI document (what `/openapi.json` serves) and exit; the website's typed
+    /// client is generated from it.
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -106,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
                 summary.ground_truths
             );
         }
+        Command::Openapi => println!("{}", router::openapi().to_pretty_json()?),
         Command::Migrate => {
             let pool = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
             connect::MIGRATOR.run(&pool).await.context("applying database migrations")?;

@@ -1,67 +1,125 @@
-// First page of the dashboard: what this server is, whether it is healthy, where the API lives.
-// The analytics pages (overview, usage, models, calibration, studies, config) build on this shell.
-import { useEffect, useState } from "react";
-import { fetchHealth, summarizeHealth, type HealthReport } from "./health";
+// The dashboard: a sign-in page until someone is signed in, then the research pages behind a
+// navigation bar. Studies and Config are for admins; everyone else sees only their own data.
+import { NavLink, Route, Routes } from "react-router";
+import { useAuth } from "./auth";
+import { ServerStatus } from "./components/ServerStatus";
 import { Login } from "./Login";
+import { Calibration } from "./pages/Calibration";
+import { Config } from "./pages/Config";
+import { Models } from "./pages/Models";
+import { Overview } from "./pages/Overview";
+import { Studies } from "./pages/Studies";
+import { Usage } from "./pages/Usage";
 
-const REFRESH_MS = 10_000;
+/** The pages, in navigation order. */
+const PAGES = [
+  { path: "/", label: "Overview", element: <Overview />, admin: false },
+  { path: "/usage", label: "Usage", element: <Usage />, admin: false },
+  { path: "/models", label: "Models", element: <Models />, admin: false },
+  { path: "/calibration", label: "Calibration", element: <Calibration />, admin: false },
+  { path: "/studies", label: "Studies", element: <Studies />, admin: true },
+  { path: "/config", label: "Config", element: <Config />, admin: true },
+];
 
 export function App() {
-  const [report, setReport] = useState<HealthReport | null>(null);
-  const [loaded, setLoaded] = useState(false);
+  const { user, checking, signOut } = useAuth();
 
-  useEffect(() => {
-    let cancelled = false;
-    const refresh = async () => {
-      const next = await fetchHealth();
-      if (!cancelled) {
-        setReport(next);
-        setLoaded(true);
-      }
-    };
-    void refresh();
-    const timer = window.setInterval(refresh, REFRESH_MS);
-    return () => {
-      cancelled = true;
-      window.clearInterval(timer);
-    };
-  }, []);
+  if (checking) {
+    return (
+      <main className="page" aria-busy="true">
+        <p role="status">Checking sign-in…</p>
+      </main>
+    );
+  }
 
-  const summary = summarizeHealth(report);
-  return (
-    <main className="page">
-      <header>
-        <h1>Code4me-RS</h1>
-        <p className="lede">
-          Self-hostable code-completion research platform: local models for developers, every completion,
-          acceptance and ground truth for researchers.
-        </p>
-      </header>
-      <Login />
-      <section aria-labelledby="status-heading" className="panel">
-        <h2 id="status-heading">Server status</h2>
-        {loaded ? (
-          <p role="status" data-testid="health-summary" className={`status status-${summary.tone}`}>
-            {summary.headline}
+  if (!user) {
+    return (
+      <main className="page narrow">
+        <header>
+          <h1>Code4me-RS</h1>
+          <p className="lede">
+            Self-hostable code-completion research platform: local models for developers, every completion, acceptance and
+            ground truth for researchers.
           </p>
-        ) : (
-          <p role="status" className="status">Checking…</p>
-        )}
-        {report && (
-          <ul className="checks">
-            <li>PostgreSQL: {report.checks.database}</li>
-            <li>Redis: {report.checks.redis}</li>
+        </header>
+        <Login />
+        <ServerStatus />
+        <DeveloperLinks />
+      </main>
+    );
+  }
+
+  const pages = PAGES.filter((p) => !p.admin || user.is_admin);
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#content">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <span className="brand">Code4me-RS</span>
+        <nav aria-label="Dashboard pages">
+          <ul>
+            {pages.map((p) => (
+              <li key={p.path}>
+                <NavLink to={p.path} end={p.path === "/"}>
+                  {p.label}
+                </NavLink>
+              </li>
+            ))}
           </ul>
-        )}
-      </section>
-      <nav aria-label="Developer links" className="panel">
-        <h2>For developers</h2>
-        <ul>
-          <li><a href="/docs/">API documentation</a></li>
-          <li><a href="/openapi.json">OpenAPI document</a></li>
-          <li><a href="/metrics">Prometheus metrics</a></li>
-        </ul>
-      </nav>
-    </main>
+        </nav>
+        <div className="account" data-testid="signed-in">
+          <span>
+            {user.name}
+            {user.is_admin ? " · admin" : ""}
+          </span>
+          <button type="button" className="secondary" onClick={() => void signOut()}>
+            Log out
+          </button>
+        </div>
+      </header>
+      <main id="content" className="page">
+        <Routes>
+          {PAGES.map((p) => (
+            <Route key={p.path} path={p.path} element={p.admin && !user.is_admin ? <AdminOnly /> : p.element} />
+          ))}
+          <Route path="*" element={<NotFound />} />
+        </Routes>
+        <footer className="footer">
+          <ServerStatus compact />
+          <DeveloperLinks />
+        </footer>
+      </main>
+    </div>
+  );
+}
+
+function DeveloperLinks() {
+  return (
+    <nav aria-label="Developer links" className="dev-links">
+      <a href="/docs/">API documentation</a>
+      <a href="/openapi.json">OpenAPI document</a>
+      <a href="/metrics">Prometheus metrics</a>
+    </nav>
+  );
+}
+
+function AdminOnly() {
+  return (
+    <section className="panel" role="alert">
+      <h1>Admins only</h1>
+      <p>This page manages the platform for everyone; ask an administrator for access.</p>
+    </section>
+  );
+}
+
+function NotFound() {
+  return (
+    <section className="panel">
+      <h1>Page not found</h1>
+      <p>
+        <NavLink to="/">Back to the overview</NavLink>
+      </p>
+    </section>
   );
 }

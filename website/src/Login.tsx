@@ -1,20 +1,18 @@
 // Sign-in panel: e-mail and password (the plugin's account), or Google when the server offers it.
 import { useEffect, useState, type FormEvent } from "react";
-import { ApiError, currentUser, logIn, logOut, providers, type User } from "./api";
+import { providers } from "./api/auth";
+import { api } from "./api/client";
+import { ApiError } from "./api/errors";
+import { useAuth } from "./auth";
 
 export function Login() {
-  const [user, setUser] = useState<User | null>(null);
-  const [checking, setChecking] = useState(true);
+  const { signIn } = useAuth();
   const [google, setGoogle] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    void currentUser()
-      .then(setUser)
-      .catch(() => setUser(null))
-      .finally(() => setChecking(false));
-    void providers()
+    void providers(api)
       .then((p) => setGoogle(p.google))
       .catch(() => setGoogle(false));
   }, []);
@@ -25,40 +23,12 @@ export function Login() {
     setBusy(true);
     setError(null);
     try {
-      setUser(await logIn(String(form.get("email") ?? ""), String(form.get("password") ?? "")));
+      await signIn(String(form.get("email") ?? ""), String(form.get("password") ?? ""));
     } catch (e) {
       setError(e instanceof ApiError ? e.message : "The server could not be reached.");
-    } finally {
       setBusy(false);
     }
   };
-
-  const signOut = async () => {
-    setBusy(true);
-    try {
-      await logOut();
-    } catch {
-      // Already signed out on the server: nothing left to do.
-    }
-    setUser(null);
-    setBusy(false);
-  };
-
-  if (checking) return <section className="panel" aria-busy="true">Checking sign-in…</section>;
-
-  if (user) {
-    return (
-      <section className="panel" aria-labelledby="account-heading">
-        <h2 id="account-heading">Account</h2>
-        <p data-testid="signed-in">
-          Signed in as <strong>{user.name}</strong> ({user.email}){user.is_admin ? " · admin" : ""}
-        </p>
-        <button type="button" onClick={signOut} disabled={busy}>
-          Log out
-        </button>
-      </section>
-    );
-  }
 
   return (
     <section className="panel" aria-labelledby="login-heading">

@@ -1,0 +1,260 @@
+// Calibration: does a model's confidence predict acceptance? The reliability diagram (with the
+// diagonal of perfect calibration and the expected calibration error), the confidence histogram,
+// and the Brier score with its reliability, resolution and uncertainty.
+import { useState } from "react";
+import {
+  Bar,
+  BarChart,
+  CartesianGrid,
+  ReferenceLine,
+  ResponsiveContainer,
+  Scatter,
+  ScatterChart,
+  Tooltip,
+  XAxis,
+  YAxis,
+  ZAxis,
+} from "recharts";
+import { api, unwrap } from "../api/client";
+import { CHART_HEIGHT, rateTick, seriesColor } from "../components/charts";
+import { ScopeBar } from "../components/ScopeBar";
+import { useScope } from "../components/scope";
+import { Section } from "../components/Section";
+import { useLoad } from "../components/useLoad";
+import { count, percent, score } from "../format";
+import { reliabilityPoints } from "../transforms/calibration";
+
+const BINS = 10;
+
+export function Calibration() {
+  const { query } = useScope();
+  const [modelId, setModelId] = useState<number | null>(null);
+  const reliability = useLoad(
+    () => unwrap(api.GET("/api/analytics/calibration/reliability-diagram", { params: { query: { ...query, bins: BINS } } })),
+    [query],
+  );
+  const histogram = useLoad(
+    () => unwrap(api.GET("/api/analytics/calibration/confidence-distribution", { params: { query: { ...query, bins: BINS } } })),
+    [query],
+  );
+  const brier = useLoad(() => unwrap(api.GET("/api/analytics/calibration/brier-score", { params: { query } })), [query]);
+  const summary = useLoad(() => unwrap(api.GET("/api/analytics/calibration/calibration-summary", { params: { query } })), [query]);
+
+  /** The chosen model's entry of a per-model list (the first when none is chosen). */
+  const pick = <T extends { model_id: number }>(list: readonly T[]): T | undefined =>
+    list.find((m) => m.model_id === modelId) ?? list[0];
+
+  const models = reliability.state.status === "ready" ? reliability.state.data.data : [];
+  const modelPicker =
+    models.length > 1 ? (
+      <label>
+        Model{" "}
+        <select value={pick(models)?.model_id ?? ""} onChange={(e) => setModelId(Number(e.target.value))}>
+          {models.map((m) => (
+            <option key={m.model_id} value={m.model_id}>
+              {m.model_name}
+            </option>
+          ))}
+        </select>
+      </label>
+    ) : null;
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Calibration</h1>
+        <ScopeBar />
+      </div>
+
+      <Section
+        title="Reliability diagram"
+        id="reliability"
+        state={reliability.state}
+        onRetry={reliability.reload}
+        isEmpty={(d) => d.data.length === 0}
+        emptyText="No completions with a confidence in this period."
+        actions={modelPicker}
+      >
+        {(d) => {
+          const model = pick(d.data)!;
+          const points = reliabilityPoints(model.bins);
+          return (
+            <>
+              <p className="figure-lede">
+                <strong>{model.model_name}</strong>: expected calibration error{" "}
+                <strong data-testid="ece-value">{score(model.expected_calibration_error)}</strong> over{" "}
+                {count(model.total_samples)} completions. Points on the diagonal are perfectly calibrated; points below
+                it are overconfident.
+              </p>
+              <figure aria-label={`Reliability diagram of ${model.model_name}: acceptance against mean confidence per bin`}>
+                <ResponsiveContainer width="100%" height={CHART_HEIGHT + 40}>
+                  <ScatterChart margin={{ top: 10, right: 20, bottom: 20, left: 0 }}>
+                    <CartesianGrid strokeDasharray="3 3" />
+                    <XAxis
+                      type="number"
+                      dataKey="confidence"
+                      name="Mean confidence"
+                      domain={[0, 1]}
+                      tickFormatter={rateTick}
+                      label={{ value: "Mean confidence", position: "insideBottom", offset: -10 }}
+                    />
+                    <YAxis type="number" dataKey="accuracy" name="Accepted" domain={[0, 1]} tickFormatter={rateTick} />
+                    <ZAxis type="number" dataKey="samples" range={[40, 400]} name="Completions" />
+                    <ReferenceLine
+                      segment={[
+                        { x: 0, y: 0 },
+                        { x: 1, y: 1 },
+                      ]}
+                      stroke="#888"
+                      strokeDasharray="6 4"
+                      ifOverflow="extendDomain"
+                      label={{ value: "perfect calibration", position: "insideTopLeft", fill: "#666" }}
+                    />
+                    <Tooltip formatter={(value, name) => (name === "Completions" ? count(Number(value)) : percent(Number(value)))} />
+                    <Scatter data={points} fill={seriesColor(0)} name={model.model_name} />
+                  </ScatterChart>
+                </ResponsiveContainer>
+              </figure>
+              <table>
+                <caption>Bins of the diagram</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Confidence bin</th>
+                    <th scope="col" className="num">Completions</th>
+                    <th scope="col" className="num">Mean confidence</th>
+                    <th scope="col" className="num">Accepted</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {model.bins
+                    .filter((b) => b.sample_size > 0)
+                    .map((b) => (
+                      <tr key={b.bin_number}>
+                        <th scope="row">{b.bin_range}</th>
+                        <td className="num">{count(b.sample_size)}</td>
+                        <td className="num">{percent(b.avg_predicted_confidence)}</td>
+                        <td className="num">{percent(b.empirical_accuracy)}</td>
+                      </tr>
+                    ))}
+                </tbody>
+              </table>
+            </>
+          );
+        }}
+      </Section>
+
+      <Section
+        title="Confidence histogram"
+        id="confidence-histogram"
+        state={histogram.state}
+        onRetry={histogram.reload}
+        isEmpty={(d) => d.data.length === 0}
+        emptyText="No completions with a confidence in this period."
+      >
+        {(d) => {
+          const model = pick(d.data)!;
+          return (
+            <>
+              <p className="figure-lede">
+                <strong>{model.model_name}</strong>: {count(model.total_predictions)} completions, mean confidence{" "}
+                {percent(model.statistics.mean_confidence)}.
+              </p>
+              <figure aria-label={`How confident ${model.model_name} was`}>
+                <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
+                  <BarChart data={model.histogram}>
+                    <CartesianGrid strokeDasharray="3 3" />
+                    <XAxis dataKey="range" />
+                    <YAxis allowDecimals={false} />
+                    <Tooltip />
+                    <Bar dataKey="frequency" name="Completions" fill={seriesColor(4)} />
+                  </BarChart>
+                </ResponsiveContainer>
+              </figure>
+            </>
+          );
+        }}
+      </Section>
+
+      <Section
+        title="Brier score"
+        id="brier"
+        state={brier.state}
+        onRetry={brier.reload}
+        isEmpty={(d) => d.data.length === 0}
+        emptyText="No completions with a confidence in this period."
+      >
+        {(d) => (
+          <div className="table-scroll" tabIndex={0} role="region" aria-label="Brier score table">
+            <table>
+              <caption>
+                Brier score = reliability − resolution + uncertainty (Murphy's decomposition over 10 bins; lower is better)
+              </caption>
+              <thead>
+                <tr>
+                  <th scope="col">Model</th>
+                  <th scope="col" className="num">Completions</th>
+                  <th scope="col" className="num">Brier</th>
+                  <th scope="col" className="num">Reliability</th>
+                  <th scope="col" className="num">Resolution</th>
+                  <th scope="col" className="num">Uncertainty</th>
+                  <th scope="col" className="num">Skill</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.data.map((row) => (
+                  <tr key={row.group_name}>
+                    <th scope="row">{row.group_name}</th>
+                    <td className="num">{count(row.sample_size)}</td>
+                    <td className="num" data-testid={`brier-${row.group_name}`}>
+                      {score(row.brier_score)}
+                    </td>
+                    <td className="num">{score(row.reliability_component)}</td>
+                    <td className="num">{score(row.resolution_component)}</td>
+                    <td className="num">{score(row.uncertainty)}</td>
+                    <td className="num">{score(row.skill_score)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Section>
+
+      <Section
+        title="Summary"
+        id="calibration-summary"
+        state={summary.state}
+        onRetry={summary.reload}
+        isEmpty={(d) => d.data.length === 0}
+        emptyText="No completions with a confidence in this period."
+      >
+        {(d) => (
+          <div className="table-scroll" tabIndex={0} role="region" aria-label="Calibration summary table">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Model</th>
+                  <th scope="col" className="num">Mean confidence</th>
+                  <th scope="col" className="num">Accepted</th>
+                  <th scope="col" className="num">Gap</th>
+                  <th scope="col">Verdict</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.data.map((m) => (
+                  <tr key={m.model_id}>
+                    <th scope="row">{m.model_name}</th>
+                    <td className="num">{percent(m.avg_confidence)}</td>
+                    <td className="num">{percent(m.acceptance_rate)}</td>
+                    <td className="num">{score(m.confidence_gap)}</td>
+                    <td>{m.is_overconfident ? "overconfident" : m.is_underconfident ? "underconfident" : "well calibrated"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Section>
+    </>
+  );
+}

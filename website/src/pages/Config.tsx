@@ -1,0 +1,219 @@
+// Config (admins): the config rows users are assigned to, edited as HOCON with the server's
+// validation errors shown at the editor; the models with which workers have them loaded; the
+// languages the platform knows.
+import { useEffect, useState } from "react";
+import { api, unwrap } from "../api/client";
+import { ApiError } from "../api/errors";
+import { Section } from "../components/Section";
+import { useLoad } from "../components/useLoad";
+import { configSummary, configText } from "../transforms/config";
+
+export function Config() {
+  const configs = useLoad(() => unwrap(api.GET("/api/config")), []);
+  const models = useLoad(() => unwrap(api.GET("/api/config/models")), []);
+  const languages = useLoad(() => unwrap(api.GET("/api/config/languages")), []);
+  const [selected, setSelected] = useState<number | "new" | null>(null);
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Config</h1>
+      </div>
+
+      <Section title="Config rows" id="configs" state={configs.state} onRetry={configs.reload}>
+        {(d) => {
+          const current = selected ?? d.configs[0]?.config_id ?? "new";
+          const row = d.configs.find((c) => c.config_id === current);
+          return (
+            <div className="editor-layout">
+              <ul className="config-list" aria-label="Config rows">
+                {d.configs.map((c) => (
+                  <li key={c.config_id}>
+                    <button
+                      type="button"
+                      className={c.config_id === current ? "list-item selected" : "list-item"}
+                      aria-pressed={c.config_id === current}
+                      onClick={() => setSelected(c.config_id)}
+                    >
+                      <strong>config {c.config_id}</strong>
+                      <span>{configSummary(c.config_data)}</span>
+                    </button>
+                  </li>
+                ))}
+                <li>
+                  <button
+                    type="button"
+                    className={current === "new" ? "list-item selected" : "list-item"}
+                    aria-pressed={current === "new"}
+                    onClick={() => setSelected("new")}
+                  >
+                    <strong>New config…</strong>
+                  </button>
+                </li>
+              </ul>
+              <ConfigEditor
+                key={String(current)}
+                configId={current === "new" ? null : current}
+                initialText={row ? configText(row.config_data) : "{\n  config {\n  }\n}\n"}
+                onSaved={(id) => {
+                  setSelected(id);
+                  configs.reload();
+                }}
+                onDeleted={() => {
+                  setSelected(null);
+                  configs.reload();
+                }}
+              />
+            </div>
+          );
+        }}
+      </Section>
+
+      <Section
+        title="Models"
+        id="models"
+        state={models.state}
+        onRetry={models.reload}
+        isEmpty={(d) => d.models.length === 0}
+        emptyText="No models are registered."
+      >
+        {(d) => (
+          <div className="table-scroll" tabIndex={0} role="region" aria-label="Models table">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Model</th>
+                  <th scope="col">Kind</th>
+                  <th scope="col">Availability</th>
+                  <th scope="col">Loaded by</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.models.map((m) => (
+                  <tr key={m.model_id}>
+                    <th scope="row">{m.model_name}</th>
+                    <td>{m.is_instruction_tuned ? "chat (instruction-tuned)" : "completion"}</td>
+                    <td data-testid={`model-${m.model_id}-availability`}>
+                      {m.available ? (
+                        <span className="badge badge-good">available</span>
+                      ) : (
+                        <span className="badge badge-bad">no worker</span>
+                      )}
+                      {Object.entries(m.unavailable).map(([worker, reason]) => (
+                        <div key={worker} className="hint">
+                          {worker}: {reason}
+                        </div>
+                      ))}
+                    </td>
+                    <td>{m.loaded_by.length > 0 ? m.loaded_by.join(", ") : "–"}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Section>
+
+      <Section
+        title="Languages"
+        id="languages"
+        state={languages.state}
+        onRetry={languages.reload}
+        isEmpty={(d) => d.languages.length === 0}
+        emptyText="No languages are registered."
+      >
+        {(d) => (
+          <ul className="tags" aria-label="Languages">
+            {d.languages.map((l) => (
+              <li key={l.language_id}>{l.language_name}</li>
+            ))}
+          </ul>
+        )}
+      </Section>
+    </>
+  );
+}
+
+interface EditorProps {
+  configId: number | null;
+  initialText: string;
+  onSaved: (configId: number) => void;
+  onDeleted: () => void;
+}
+
+/** The HOCON editor of one config row (or of a new one): saves, deletes, shows what the server refused. */
+function ConfigEditor({ configId, initialText, onSaved, onDeleted }: EditorProps) {
+  const [text, setText] = useState(initialText);
+  const [error, setError] = useState<string | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => setText(initialText), [initialText]);
+
+  const run = async (action: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    setSaved(null);
+    try {
+      await action();
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : "The server could not be reached.");
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const save = () =>
+    run(async () => {
+      const body = { config_data: text };
+      const result =
+        configId === null
+          ? await unwrap(api.POST("/api/config", { body }))
+          : await unwrap(api.PUT("/api/config/{config_id}", { params: { path: { config_id: configId } }, body }));
+      setSaved(`Saved config ${result.config_id}.`);
+      onSaved(result.config_id);
+    });
+
+  const remove = () =>
+    run(async () => {
+      if (configId === null) return;
+      await unwrap(api.DELETE("/api/config/{config_id}", { params: { path: { config_id: configId } } }));
+      onDeleted();
+    });
+
+  const editorId = `config-editor-${configId ?? "new"}`;
+  return (
+    <div className="editor">
+      <label htmlFor={editorId}>{configId === null ? "New config (HOCON)" : `Config ${configId} (HOCON)`}</label>
+      <textarea
+        id={editorId}
+        className="code"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        rows={16}
+        spellCheck={false}
+        aria-invalid={error !== null}
+        aria-describedby={error ? `${editorId}-error` : undefined}
+      />
+      {error && (
+        <p role="alert" id={`${editorId}-error`} className="field-error" data-testid="config-error">
+          {error}
+        </p>
+      )}
+      {saved && (
+        <p role="status" className="status-good" data-testid="config-saved">
+          {saved}
+        </p>
+      )}
+      <div className="button-row">
+        <button type="button" onClick={() => void save()} disabled={busy}>
+          {configId === null ? "Create config" : "Save config"}
+        </button>
+        {configId !== null && (
+          <button type="button" className="danger" onClick={() => void remove()} disabled={busy}>
+            Delete config
+          </button>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,169 @@
+// Models: the models side by side (acceptance, speed, confidence, reach), their use over time, and
+// how their completions compare with what developers finally wrote (ground truth).
+import { useState } from "react";
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { api, unwrap } from "../api/client";
+import { CHART_HEIGHT, seriesColor } from "../components/charts";
+import { ScopeBar } from "../components/ScopeBar";
+import { useScope } from "../components/scope";
+import { Section } from "../components/Section";
+import { useLoad } from "../components/useLoad";
+import { bucketLabel, count, millis, percent, score } from "../format";
+import { pivot } from "../transforms/pivot";
+
+const TREND_UNITS = [
+  { key: "day", label: "Daily" },
+  { key: "week", label: "Weekly" },
+] as const;
+
+export function Models() {
+  const { query } = useScope();
+  const [unit, setUnit] = useState<(typeof TREND_UNITS)[number]["key"]>("day");
+  const comparison = useLoad(() => unwrap(api.GET("/api/analytics/models/comparison", { params: { query } })), [query]);
+  const trends = useLoad(
+    () => unwrap(api.GET("/api/analytics/models/model-usage-trends", { params: { query: { ...query, granularity: unit } } })),
+    [query, unit],
+  );
+  const truth = useLoad(() => unwrap(api.GET("/api/analytics/models/ground-truth-analysis", { params: { query } })), [query]);
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Models</h1>
+        <ScopeBar />
+      </div>
+
+      <Section
+        title="Side by side"
+        id="model-comparison"
+        state={comparison.state}
+        onRetry={comparison.reload}
+        isEmpty={(d) => d.data.length === 0}
+        emptyText="No generations in this period."
+      >
+        {(d) => {
+          const metrics: Array<[string, (m: (typeof d.data)[number]["metrics"]) => string]> = [
+            ["Generations", (m) => count(m.total_generations)],
+            ["Acceptance rate", (m) => percent(m.acceptance_rate)],
+            ["Mean generation time", (m) => millis(m.avg_generation_time)],
+            ["p50 generation time", (m) => millis(m.p50_generation_time)],
+            ["p95 generation time", (m) => millis(m.p95_generation_time)],
+            ["Mean confidence", (m) => score(m.avg_confidence)],
+            ["Confidence std. dev.", (m) => score(m.confidence_std)],
+            ["Users", (m) => count(m.unique_users)],
+            ["Active days", (m) => count(m.active_days)],
+          ];
+          return (
+            <div className="table-scroll" tabIndex={0} role="region" aria-label="Model comparison table">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Metric</th>
+                    {d.data.map((m) => (
+                      <th scope="col" className="num" key={m.model_id}>
+                        {m.model_name}
+                        {m.is_instruction_tuned ? " (instruct)" : ""}
+                      </th>
+                    ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {metrics.map(([label, show]) => (
+                    <tr key={label}>
+                      <th scope="row">{label}</th>
+                      {d.data.map((m) => (
+                        <td className="num" key={m.model_id} data-testid={`compare-${m.model_id}-${label}`}>
+                          {show(m.metrics)}
+                        </td>
+                      ))}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          );
+        }}
+      </Section>
+
+      <Section
+        title="Use over time"
+        id="model-trends"
+        state={trends.state}
+        onRetry={trends.reload}
+        isEmpty={(d) => d.data.length === 0}
+        emptyText="No generations in this period."
+        actions={
+          <label>
+            Buckets{" "}
+            <select value={unit} onChange={(e) => setUnit(e.target.value as typeof unit)}>
+              {TREND_UNITS.map((u) => (
+                <option key={u.key} value={u.key}>
+                  {u.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        }
+      >
+        {(d) => {
+          const { rows, series } = pivot(d.data, (r) => r.time_bucket, (r) => r.model_name, (r) => r.usage_count);
+          const labelled = rows.map((r) => ({ ...r, label: bucketLabel(r.bucket, false) }));
+          return (
+            <figure aria-label="Generations per model over time">
+              <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
+                <LineChart data={labelled}>
+                  <CartesianGrid strokeDasharray="3 3" />
+                  <XAxis dataKey="label" minTickGap={24} />
+                  <YAxis allowDecimals={false} />
+                  <Tooltip />
+                  <Legend />
+                  {series.map((name, i) => (
+                    <Line key={name} type="monotone" dataKey={name} stroke={seriesColor(i)} dot={false} />
+                  ))}
+                </LineChart>
+              </ResponsiveContainer>
+            </figure>
+          );
+        }}
+      </Section>
+
+      <Section
+        title="Against ground truth"
+        id="ground-truth"
+        state={truth.state}
+        onRetry={truth.reload}
+        isEmpty={(d) => d.data.length === 0}
+        emptyText="No ground truth recorded in this period."
+      >
+        {(d) => (
+          <div className="table-scroll" tabIndex={0} role="region" aria-label="Ground-truth table">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Model</th>
+                  <th scope="col" className="num">With ground truth</th>
+                  <th scope="col" className="num">Exact match</th>
+                  <th scope="col" className="num">Accepted</th>
+                  <th scope="col" className="num">Mean completion length</th>
+                  <th scope="col" className="num">Mean ground-truth length</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.data.map((m) => (
+                  <tr key={m.model_id}>
+                    <th scope="row">{m.model_name}</th>
+                    <td className="num">{count(m.total_with_ground_truth)}</td>
+                    <td className="num">{percent(m.exact_match_rate)}</td>
+                    <td className="num">{percent(m.acceptance_rate_with_truth)}</td>
+                    <td className="num">{count(m.avg_completion_length)}</td>
+                    <td className="num">{count(m.avg_ground_truth_length)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Section>
+    </>
+  );
+}

@@ -1,0 +1,207 @@
+// Overview: the period's headline numbers with their trend against the period before, the
+// activity timeline, the top models and languages, and how users engage.
+import { useState } from "react";
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { api, unwrap } from "../api/client";
+import { CHART_HEIGHT, seriesColor } from "../components/charts";
+import { Kpi } from "../components/Kpi";
+import { Section } from "../components/Section";
+import { useLoad } from "../components/useLoad";
+import { useAuth } from "../auth";
+import { bucketLabel, count, millis, percent } from "../format";
+
+const DASHBOARD_WINDOWS = [
+  { key: "1d", label: "Last day" },
+  { key: "7d", label: "Last 7 days" },
+  { key: "30d", label: "Last 30 days" },
+] as const;
+
+const TIMELINE_WINDOWS = [
+  { key: "24h", label: "Last 24 hours", granularity: "1h" },
+  { key: "7d", label: "Last 7 days", granularity: "1d" },
+] as const;
+
+export function Overview() {
+  const { user } = useAuth();
+  const [window, setWindow] = useState<(typeof DASHBOARD_WINDOWS)[number]["key"]>("7d");
+  const [timelineWindow, setTimelineWindow] = useState<(typeof TIMELINE_WINDOWS)[number]["key"]>("7d");
+  const dashboard = useLoad(
+    () => unwrap(api.GET("/api/analytics/overview/dashboard", { params: { query: { time_window: window } } })),
+    [window],
+  );
+  const granularity = TIMELINE_WINDOWS.find((w) => w.key === timelineWindow)?.granularity ?? "1d";
+  const timeline = useLoad(
+    () =>
+      unwrap(
+        api.GET("/api/analytics/overview/activity-timeline", { params: { query: { time_window: timelineWindow, granularity } } }),
+      ),
+    [timelineWindow, granularity],
+  );
+  const engagement = useLoad(
+    () => unwrap(api.GET("/api/analytics/overview/user-engagement", { params: { query: { time_window: window } } })),
+    [window],
+  );
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Overview</h1>
+        <label>
+          Period{" "}
+          <select value={window} onChange={(e) => setWindow(e.target.value as typeof window)}>
+            {DASHBOARD_WINDOWS.map((w) => (
+              <option key={w.key} value={w.key}>
+                {w.label}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {!user?.is_admin && <p className="hint">These are your own numbers; admins see the whole platform.</p>}
+
+      <Section title="Key figures" id="kpis" state={dashboard.state} onRetry={dashboard.reload}>
+        {({ overview, trends }) => (
+          <dl className="kpis">
+            <Kpi label="Queries" testId="kpi-total-queries" value={count(overview.total_queries)} changePct={trends.queries_change_pct} />
+            <Kpi label="Active users" testId="kpi-active-users" value={count(overview.active_users)} changePct={trends.users_change_pct} />
+            <Kpi
+              label="Acceptance rate"
+              testId="kpi-acceptance-rate"
+              value={percent(overview.overall_acceptance_rate)}
+              changePct={trends.acceptance_change_pct}
+            />
+            <Kpi label="Mean generation time" testId="kpi-generation-time" value={millis(overview.avg_generation_time_ms)} />
+            <Kpi label="Sessions" testId="kpi-sessions" value={count(overview.total_sessions)} />
+            <Kpi label="Models used" testId="kpi-models" value={count(overview.models_used)} />
+          </dl>
+        )}
+      </Section>
+
+      <Section
+        title="Activity"
+        id="activity"
+        state={timeline.state}
+        onRetry={timeline.reload}
+        isEmpty={(t) => t.timeline.every((b) => b.query_count === 0)}
+        emptyText="No queries in this period."
+        actions={
+          <label>
+            Window{" "}
+            <select value={timelineWindow} onChange={(e) => setTimelineWindow(e.target.value as typeof timelineWindow)}>
+              {TIMELINE_WINDOWS.map((w) => (
+                <option key={w.key} value={w.key}>
+                  {w.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        }
+      >
+        {(t) => {
+          const rows = t.timeline.map((b) => ({ ...b, label: bucketLabel(b.time_bucket, granularity !== "1d") }));
+          return (
+            <figure aria-label="Completions and chats per time bucket">
+              <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
+                <LineChart data={rows}>
+                  <CartesianGrid strokeDasharray="3 3" />
+                  <XAxis dataKey="label" minTickGap={24} />
+                  <YAxis allowDecimals={false} />
+                  <Tooltip />
+                  <Legend />
+                  <Line type="monotone" dataKey="completion_count" name="Completions" stroke={seriesColor(0)} dot={false} />
+                  <Line type="monotone" dataKey="chat_count" name="Chats" stroke={seriesColor(1)} dot={false} />
+                  <Line type="monotone" dataKey="active_users" name="Active users" stroke={seriesColor(2)} dot={false} />
+                </LineChart>
+              </ResponsiveContainer>
+            </figure>
+          );
+        }}
+      </Section>
+
+      <div className="columns">
+        <Section
+          title="Top models"
+          id="top-models"
+          state={dashboard.state}
+          isEmpty={(d) => d.top_models.length === 0}
+          emptyText="No completions in this period."
+        >
+          {(d) => (
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Model</th>
+                  <th scope="col" className="num">Generations</th>
+                  <th scope="col" className="num">Accepted</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.top_models.map((m) => (
+                  <tr key={m.model_id}>
+                    <th scope="row">{m.model_name}</th>
+                    <td className="num">{count(m.usage_count)}</td>
+                    <td className="num">{percent(m.acceptance_rate)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Section>
+        <Section
+          title="Top languages"
+          id="top-languages"
+          state={dashboard.state}
+          isEmpty={(d) => d.top_languages.length === 0}
+          emptyText="No queries in this period."
+        >
+          {(d) => (
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Language</th>
+                  <th scope="col" className="num">Queries</th>
+                  <th scope="col" className="num">Accepted</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.top_languages.map((l) => (
+                  <tr key={l.language}>
+                    <th scope="row">{l.language}</th>
+                    <td className="num">{count(l.query_count)}</td>
+                    <td className="num">{percent(l.acceptance_rate)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Section>
+      </div>
+
+      <Section title="Engagement" id="engagement" state={engagement.state} onRetry={engagement.reload}>
+        {({ engagement: e }) => <EngagementList engagement={e} />}
+      </Section>
+    </>
+  );
+}
+
+/** The engagement summary's numbers as a definition list (its keys differ for admins and users). */
+function EngagementList({ engagement }: { engagement: Record<string, unknown> }) {
+  const entries = Object.entries(engagement).filter(([key, value]) => key !== "summary_type" && typeof value === "number");
+  return (
+    <dl className="facts">
+      {entries.map(([key, value]) => (
+        <div key={key}>
+          <dt>{key.replaceAll("_", " ")}</dt>
+          <dd>{formatFact(key, value as number)}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+/** A fact formatted by what its key says it measures. */
+export function formatFact(key: string, value: number): string {
+  if (key.includes("rate")) return percent(value);
+  if (key.endsWith("_ms") || key.includes("time")) return millis(value);
+  return Number.isInteger(value) ? count(value) : value.toFixed(1);
+}

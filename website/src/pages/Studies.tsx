@@ -1,0 +1,275 @@
+// Studies (admins): A/B studies over config rows — create one, activate it (users are put on their
+// arms and keep them), end it, and read its evaluation: per arm against the baseline, the
+// acceptance uplift, the 95% interval of the difference and the z-test's p-value.
+import { useState, type FormEvent } from "react";
+import { api, unwrap } from "../api/client";
+import { ApiError } from "../api/errors";
+import { Section } from "../components/Section";
+import { useLoad } from "../components/useLoad";
+import { count } from "../format";
+import { evaluationRows } from "../transforms/studies";
+
+export function Studies() {
+  const studies = useLoad(
+    () => unwrap(api.GET("/api/analytics/studies/list", { params: { query: { include_inactive: true } } })),
+    [],
+  );
+  const configs = useLoad(() => unwrap(api.GET("/api/config")), []);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [notice, setNotice] = useState<{ tone: "good" | "bad"; text: string } | null>(null);
+
+  const act = async (action: "activate" | "deactivate", studyId: string) => {
+    setNotice(null);
+    try {
+      const path = action === "activate" ? "/api/analytics/studies/{study_id}/activate" : "/api/analytics/studies/{study_id}/deactivate";
+      const result = await unwrap(api.POST(path, { params: { path: { study_id: studyId } } }));
+      setNotice({ tone: "good", text: result.message });
+      studies.reload();
+    } catch (error) {
+      setNotice({ tone: "bad", text: error instanceof ApiError ? error.message : "The server could not be reached." });
+    }
+  };
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Studies</h1>
+      </div>
+      {notice && (
+        <p role={notice.tone === "bad" ? "alert" : "status"} className={`notice notice-${notice.tone}`} data-testid="study-notice">
+          {notice.text}
+        </p>
+      )}
+
+      <Section
+        title="All studies"
+        id="studies"
+        state={studies.state}
+        onRetry={studies.reload}
+        isEmpty={(d) => d.studies.length === 0}
+        emptyText="No studies yet: create one below."
+      >
+        {(d) => (
+          <div className="table-scroll" tabIndex={0} role="region" aria-label="Studies table">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Arms (configs)</th>
+                  <th scope="col" className="num">Users</th>
+                  <th scope="col">Runs</th>
+                  <th scope="col">Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.studies.map((s) => (
+                  <tr key={s.study_id} aria-selected={selected === s.study_id}>
+                    <th scope="row">{s.name}</th>
+                    <td>{s.is_active ? <span className="badge badge-good">active</span> : <span className="badge">inactive</span>}</td>
+                    <td>
+                      {s.config_ids
+                        .map((id) => (id === s.default_config_id ? `${id} (baseline)` : String(id)))
+                        .join(", ")}
+                    </td>
+                    <td className="num">{count(s.assigned_users_count)}</td>
+                    <td>
+                      {new Date(s.starts_at).toLocaleDateString("en-GB")} – {s.ends_at ? new Date(s.ends_at).toLocaleDateString("en-GB") : "open"}
+                    </td>
+                    <td className="actions">
+                      <button type="button" className="secondary" onClick={() => setSelected(s.study_id)}>
+                        Evaluate<span className="sr-only"> {s.name}</span>
+                      </button>
+                      {s.is_active ? (
+                        <button type="button" className="secondary" onClick={() => void act("deactivate", s.study_id)}>
+                          Deactivate<span className="sr-only"> {s.name}</span>
+                        </button>
+                      ) : (
+                        <button type="button" className="secondary" onClick={() => void act("activate", s.study_id)}>
+                          Activate<span className="sr-only"> {s.name}</span>
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Section>
+
+      {selected && <Evaluation studyId={selected} />}
+
+      <Section title="New study" id="new-study" state={configs.state} onRetry={configs.reload}>
+        {(d) => (
+          <CreateStudy
+            configIds={d.configs.map((c) => c.config_id)}
+            onCreated={(id, message) => {
+              setNotice({ tone: "good", text: message });
+              setSelected(id);
+              studies.reload();
+            }}
+          />
+        )}
+      </Section>
+    </>
+  );
+}
+
+/** The evaluation of one study. */
+function Evaluation({ studyId }: { studyId: string }) {
+  const evaluation = useLoad(
+    () => unwrap(api.GET("/api/analytics/studies/{study_id}/evaluation", { params: { path: { study_id: studyId } } })),
+    [studyId],
+  );
+  return (
+    <Section title="Evaluation" id="evaluation" state={evaluation.state} onRetry={evaluation.reload}>
+      {(d) => (
+        <>
+          <p className="figure-lede">
+            <strong>{d.study.name}</strong>: each arm against the baseline (config {d.study.default_config_id}), over the
+            queries each arm served during the study.
+          </p>
+          {d.warnings.length > 0 && (
+            <ul className="warnings" role="status" data-testid="evaluation-warnings">
+              {d.warnings.map((w) => (
+                <li key={w}>{w}</li>
+              ))}
+            </ul>
+          )}
+          <div className="table-scroll" tabIndex={0} role="region" aria-label="Evaluation table">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Arm</th>
+                  <th scope="col" className="num">Users</th>
+                  <th scope="col" className="num">Generations</th>
+                  <th scope="col" className="num">Accepted</th>
+                  <th scope="col" className="num">Uplift</th>
+                  <th scope="col" className="num">Difference, 95% interval</th>
+                  <th scope="col" className="num">p-value</th>
+                  <th scope="col">Verdict</th>
+                </tr>
+              </thead>
+              <tbody>
+                {evaluationRows(d.results).map((r) => (
+                  <tr key={r.configId} data-testid={`arm-${r.configId}`}>
+                    <th scope="row">{r.arm}</th>
+                    <td className="num">{r.users}</td>
+                    <td className="num">{r.generations}</td>
+                    <td className="num">{r.acceptance}</td>
+                    <td className="num">{r.uplift}</td>
+                    <td className="num">{r.interval}</td>
+                    <td className="num" data-testid={`arm-${r.configId}-p`}>
+                      {r.p}
+                    </td>
+                    <td>{r.verdict}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </Section>
+  );
+}
+
+/** The form creating a study over existing config rows. */
+function CreateStudy({ configIds, onCreated }: { configIds: number[]; onCreated: (studyId: string, message: string) => void }) {
+  const [arms, setArms] = useState<number[]>([]);
+  const [baseline, setBaseline] = useState<number | null>(configIds[0] ?? null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const startsAt = String(form.get("starts_at") ?? "");
+    const endsAt = String(form.get("ends_at") ?? "");
+    if (baseline === null) return setError("Choose the baseline config.");
+    setBusy(true);
+    setError(null);
+    try {
+      const created = await unwrap(
+        api.POST("/api/analytics/studies/create", {
+          body: {
+            name: String(form.get("name") ?? ""),
+            description: String(form.get("description") ?? "") || null,
+            starts_at: new Date(startsAt).toISOString(),
+            ends_at: endsAt ? new Date(endsAt).toISOString() : null,
+            config_ids: [...new Set([baseline, ...arms])],
+            default_config_id: baseline,
+          },
+        }),
+      );
+      event.currentTarget?.reset();
+      setArms([]);
+      onCreated(created.study_id, created.message);
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : "The server could not be reached.");
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const toggle = (id: number) => setArms((current) => (current.includes(id) ? current.filter((a) => a !== id) : [...current, id]));
+
+  return (
+    <form className="form" onSubmit={submit} aria-describedby={error ? "study-error" : undefined}>
+      <label>
+        Name
+        <input name="name" required maxLength={200} />
+      </label>
+      <label>
+        Description
+        <textarea name="description" rows={2} />
+      </label>
+      <div className="form-row">
+        <label>
+          Starts
+          <input name="starts_at" type="datetime-local" required defaultValue={localNow()} />
+        </label>
+        <label>
+          Ends (optional)
+          <input name="ends_at" type="datetime-local" />
+        </label>
+      </div>
+      <label>
+        Baseline config
+        <select value={baseline ?? ""} onChange={(e) => setBaseline(Number(e.target.value))}>
+          {configIds.map((id) => (
+            <option key={id} value={id}>
+              config {id}
+            </option>
+          ))}
+        </select>
+      </label>
+      <fieldset>
+        <legend>Arms to test against the baseline</legend>
+        {configIds
+          .filter((id) => id !== baseline)
+          .map((id) => (
+            <label key={id} className="check">
+              <input type="checkbox" checked={arms.includes(id)} onChange={() => toggle(id)} /> config {id}
+            </label>
+          ))}
+      </fieldset>
+      {error && (
+        <p role="alert" id="study-error" className="status-bad">
+          {error}
+        </p>
+      )}
+      <button type="submit" disabled={busy}>
+        {busy ? "Creating…" : "Create study"}
+      </button>
+    </form>
+  );
+}
+
+/** Now, as a `datetime-local` input's value (local time, minutes). */
+function localNow(): string {
+  const now = new Date();
+  now.setMinutes(now.getMinutes() - now.getTimezoneOffset());
+  return now.toISOString().slice(0, 16);
+}

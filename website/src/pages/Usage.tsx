@@ -1,0 +1,217 @@
+// Usage: queries over time, acceptance by model, config, language or trigger with 95% intervals,
+// and generation-time percentiles per model.
+import { useState } from "react";
+import {
+  Bar,
+  BarChart,
+  CartesianGrid,
+  ErrorBar,
+  Legend,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from "recharts";
+import { api, unwrap } from "../api/client";
+import { CHART_HEIGHT, rateTick, seriesColor } from "../components/charts";
+import { ScopeBar } from "../components/ScopeBar";
+import { useScope } from "../components/scope";
+import { Section } from "../components/Section";
+import { useLoad } from "../components/useLoad";
+import { bucketLabel, count, millis } from "../format";
+import { describeInterval, errorBar } from "../transforms/intervals";
+import { pivot } from "../transforms/pivot";
+
+const GROUPS = [
+  { key: "model", label: "Model" },
+  { key: "config", label: "Config" },
+  { key: "language", label: "Language" },
+  { key: "trigger", label: "Trigger" },
+] as const;
+
+const GRANULARITIES = [
+  { key: "1h", label: "Hourly" },
+  { key: "1d", label: "Daily" },
+] as const;
+
+export function Usage() {
+  const { query } = useScope();
+  const [groupBy, setGroupBy] = useState<(typeof GROUPS)[number]["key"]>("model");
+  const [granularity, setGranularity] = useState<(typeof GRANULARITIES)[number]["key"]>("1d");
+  const overTime = useLoad(
+    () => unwrap(api.GET("/api/analytics/usage/queries-over-time", { params: { query: { ...query, granularity } } })),
+    [query, granularity],
+  );
+  const acceptance = useLoad(
+    () => unwrap(api.GET("/api/analytics/usage/acceptance-rates", { params: { query: { ...query, group_by: groupBy } } })),
+    [query, groupBy],
+  );
+  const latency = useLoad(() => unwrap(api.GET("/api/analytics/usage/latency-distribution", { params: { query } })), [query]);
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Usage</h1>
+        <ScopeBar />
+      </div>
+
+      <Section
+        title="Queries over time"
+        id="queries-over-time"
+        state={overTime.state}
+        onRetry={overTime.reload}
+        isEmpty={(d) => d.data.length === 0}
+        emptyText="No queries in this period."
+        actions={
+          <label>
+            Buckets{" "}
+            <select value={granularity} onChange={(e) => setGranularity(e.target.value as typeof granularity)}>
+              {GRANULARITIES.map((g) => (
+                <option key={g.key} value={g.key}>
+                  {g.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        }
+      >
+        {(d) => {
+          const { rows, series } = pivot(d.data, (r) => r.time_bucket, (r) => r.query_type, (r) => r.count);
+          const labelled = rows.map((r) => ({ ...r, label: bucketLabel(r.bucket, granularity !== "1d") }));
+          return (
+            <figure aria-label="Queries per time bucket by query type">
+              <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
+                <BarChart data={labelled}>
+                  <CartesianGrid strokeDasharray="3 3" />
+                  <XAxis dataKey="label" minTickGap={24} />
+                  <YAxis allowDecimals={false} />
+                  <Tooltip />
+                  <Legend />
+                  {series.map((name, i) => (
+                    <Bar key={name} dataKey={name} name={name} stackId="queries" fill={seriesColor(i)} />
+                  ))}
+                </BarChart>
+              </ResponsiveContainer>
+            </figure>
+          );
+        }}
+      </Section>
+
+      <Section
+        title="Acceptance rate"
+        id="acceptance-rates"
+        state={acceptance.state}
+        onRetry={acceptance.reload}
+        isEmpty={(d) => d.data.length === 0}
+        emptyText="No completions in this period."
+        actions={
+          <label>
+            By{" "}
+            <select value={groupBy} onChange={(e) => setGroupBy(e.target.value as typeof groupBy)}>
+              {GROUPS.map((g) => (
+                <option key={g.key} value={g.key}>
+                  {g.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        }
+      >
+        {(d) => {
+          const rows = d.data.map((g) => {
+            const interval = { rate: g.acceptance_rate, lower: g.confidence_interval.lower, upper: g.confidence_interval.upper };
+            return { ...g, interval, error: errorBar(interval) };
+          });
+          return (
+            <>
+              <figure aria-label="Acceptance rate per group with 95% intervals">
+                <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
+                  <BarChart data={rows}>
+                    <CartesianGrid strokeDasharray="3 3" />
+                    <XAxis dataKey="group_name" />
+                    <YAxis domain={[0, 1]} tickFormatter={rateTick} />
+                    <Tooltip formatter={(value) => rateTick(Number(value))} />
+                    <Bar dataKey="acceptance_rate" name="Acceptance rate" fill={seriesColor(0)}>
+                      <ErrorBar dataKey="error" width={6} stroke="#333" />
+                    </Bar>
+                  </BarChart>
+                </ResponsiveContainer>
+              </figure>
+              <table>
+                <caption>Acceptance with its Wilson 95% interval</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">{GROUPS.find((g) => g.key === groupBy)?.label}</th>
+                    <th scope="col" className="num">Generations</th>
+                    <th scope="col" className="num">Acceptance (95% interval)</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((g) => (
+                    <tr key={g.group_name}>
+                      <th scope="row">{g.group_name}</th>
+                      <td className="num">{count(g.sample_size)}</td>
+                      <td className="num" data-testid={`acceptance-${g.group_name}`}>
+                        {describeInterval(g.interval)}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </>
+          );
+        }}
+      </Section>
+
+      <Section
+        title="Generation time"
+        id="latency"
+        state={latency.state}
+        onRetry={latency.reload}
+        isEmpty={(d) => d.percentiles.length === 0}
+        emptyText="No generations in this period."
+      >
+        {(d) => (
+          <>
+            <figure aria-label="Generation-time percentiles per model">
+              <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
+                <BarChart data={d.percentiles}>
+                  <CartesianGrid strokeDasharray="3 3" />
+                  <XAxis dataKey="model_name" />
+                  <YAxis unit=" ms" />
+                  <Tooltip formatter={(value) => millis(Number(value))} />
+                  <Legend />
+                  {(["p50", "p90", "p95", "p99"] as const).map((p, i) => (
+                    <Bar key={p} dataKey={p} name={p} fill={seriesColor(i)} />
+                  ))}
+                </BarChart>
+              </ResponsiveContainer>
+            </figure>
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Model</th>
+                  <th scope="col" className="num">p50</th>
+                  <th scope="col" className="num">p90</th>
+                  <th scope="col" className="num">p95</th>
+                  <th scope="col" className="num">p99</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.percentiles.map((p) => (
+                  <tr key={p.model_name}>
+                    <th scope="row">{p.model_name}</th>
+                    <td className="num">{millis(p.p50)}</td>
+                    <td className="num">{millis(p.p90)}</td>
+                    <td className="num">{millis(p.p95)}</td>
+                    <td className="num">{millis(p.p99)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
+        )}
+      </Section>
+    </>
+  );
+}

@@ -1,0 +1,125 @@
+import { describe, expect, it } from "vitest";
+import { expectedCalibrationError, reliabilityPoints } from "./calibration";
+import { configSummary, configText } from "./config";
+import { describeInterval, errorBar } from "./intervals";
+import { pivot } from "./pivot";
+import { evaluationRows, type ArmResult } from "./studies";
+import { windowOf } from "../components/scope";
+
+describe("pivot", () => {
+  it("makes one row per bucket in time order with a zero for missing series", () => {
+    const rows = [
+      { t: "2026-11-02T00:00:00Z", kind: "chat", n: 2 },
+      { t: "2026-11-01T00:00:00Z", kind: "completion", n: 5 },
+      { t: "2026-11-01T00:00:00Z", kind: "completion", n: 1 },
+      { t: "2026-11-02T00:00:00Z", kind: "completion", n: 3 },
+    ];
+    const wide = pivot(rows, (r) => r.t, (r) => r.kind, (r) => r.n);
+    expect(wide.series).toEqual(["chat", "completion"]);
+    expect(wide.rows).toEqual([
+      { bucket: "2026-11-01T00:00:00Z", completion: 6, chat: 0 },
+      { bucket: "2026-11-02T00:00:00Z", chat: 2, completion: 3 },
+    ]);
+  });
+
+  it("is empty for no rows", () => {
+    expect(pivot([], String, String, Number)).toEqual({ rows: [], series: [] });
+  });
+});
+
+describe("intervals", () => {
+  it("turns bounds into distances below and above the rate", () => {
+    const [below, above] = errorBar({ rate: 0.4, lower: 0.1682, upper: 0.6873 });
+    expect(below).toBeCloseTo(0.2318, 4);
+    expect(above).toBeCloseTo(0.2873, 4);
+  });
+
+  it("never draws a negative bar when a bound sits on the rate (0% or 100%)", () => {
+    expect(errorBar({ rate: 0, lower: 0, upper: 0.2775 })).toEqual([0, 0.2775]);
+    expect(errorBar({ rate: 1, lower: 0.7225, upper: 1 })[1]).toBe(0);
+  });
+
+  it("describes a rate with its interval", () => {
+    expect(describeInterval({ rate: 0.4, lower: 0.1682, upper: 0.6873 })).toBe("40.0% (16.8–68.7%)");
+  });
+});
+
+describe("reliability diagram", () => {
+  // The endpoint tests' hand-built set: 10 completions, ECE 0.2.
+  const bins = [
+    { bin_number: 1, sample_size: 0, avg_predicted_confidence: null, empirical_accuracy: null },
+    { bin_number: 3, sample_size: 5, avg_predicted_confidence: 0.3, empirical_accuracy: 0.2 },
+    { bin_number: 2, sample_size: 0, avg_predicted_confidence: null, empirical_accuracy: null },
+    { bin_number: 9, sample_size: 5, avg_predicted_confidence: 0.9, empirical_accuracy: 0.6 },
+  ];
+
+  it("plots only bins with completions, in bin order, with their gap to the diagonal", () => {
+    const points = reliabilityPoints(bins);
+    expect(points.map((p) => p.bin)).toEqual([3, 9]);
+    expect(points[0].gap).toBeCloseTo(-0.1);
+    expect(points[1].gap).toBeCloseTo(-0.3);
+  });
+
+  it("weights each bin's gap by its share of completions", () => {
+    expect(expectedCalibrationError(reliabilityPoints(bins))).toBeCloseTo(0.2, 10);
+    expect(expectedCalibrationError([])).toBeNull();
+  });
+});
+
+describe("study evaluation rows", () => {
+  const results: ArmResult[] = [
+    {
+      config_id: 3,
+      is_baseline: false,
+      metrics: { total_users: 20, total_generations: 200, acceptance_rate: 0.5 },
+      vs_baseline: {
+        acceptance_rate_uplift_pct: 25,
+        difference_95ci: { lower: 0.0043, upper: 0.1957 },
+        p_value: 0.0337,
+        is_significant: true,
+        is_better_acceptance: true,
+      },
+    },
+    { config_id: 1, is_baseline: true, metrics: { total_users: 21, total_generations: 200, acceptance_rate: 0.4 } },
+    {
+      config_id: 4,
+      is_baseline: false,
+      metrics: { total_users: 2, total_generations: 0, acceptance_rate: null },
+      vs_baseline: { acceptance_rate_uplift_pct: null, difference_95ci: null, p_value: null, is_significant: false, is_better_acceptance: false },
+    },
+  ];
+
+  it("puts the baseline first and spells out each comparison", () => {
+    const rows = evaluationRows(results);
+    expect(rows.map((r) => r.configId)).toEqual([1, 3, 4]);
+    expect(rows[0]).toMatchObject({ arm: "config 1 (baseline)", uplift: "–", p: "–", verdict: "baseline" });
+    expect(rows[1]).toMatchObject({
+      acceptance: "50.0%",
+      uplift: "+25.0%",
+      interval: "+0.4 pp to +19.6 pp",
+      p: "0.034",
+      verdict: "better than baseline",
+    });
+    expect(rows[2]).toMatchObject({ acceptance: "–", interval: "–", verdict: "not enough data" });
+  });
+});
+
+describe("config text", () => {
+  it("edits JSON configs as indented text and HOCON as stored", () => {
+    expect(configText({ a: 1 })).toBe('{\n  "a": 1\n}');
+    expect(configText("config { retrieval.enabled = false }")).toBe("config { retrieval.enabled = false }");
+  });
+
+  it("summarises a config by its first meaningful line", () => {
+    expect(configSummary("# comment\n{\n  config { model = x }\n}")).toBe("config { model = x }");
+    expect(configSummary("")).toBe("(empty)");
+  });
+});
+
+describe("scope window", () => {
+  it("ends now and reaches back the period's length", () => {
+    const now = new Date("2026-12-02T10:00:00Z");
+    expect(windowOf("7d", now)).toEqual({ start_time: "2026-11-25T10:00:00.000Z", end_time: "2026-12-02T10:00:00.000Z" });
+    expect(windowOf("24h", now).start_time).toBe("2026-12-01T10:00:00.000Z");
+  });
+});
