@@ -31,6 +31,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// paths (upstream accepts both forms through 307s; we answer both directly).
 pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> Request> {
     let (api, openapi) = api_routes().split_for_parts();
+    let openapi = with_unique_operation_ids(openapi);
 
     let hsts = state.settings.cookie_secure.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     let router = api
@@ -175,5 +176,63 @@ fn api_routes() -> OpenApiRouter<AppState> {
 /// The OpenAPI document served at `/openapi.json`, without a running server: the website's typed
 /// client is generated from it (`code4me-server openapi`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    with_unique_operation_ids(api_routes().split_for_parts().1)
+}
+
+/// utoipa names each operation after its handler, and handlers of different modules share names
+/// (`create`, `get`, ...); OpenAPI requires unique operation ids (generated clients key on them), so
+/// each is named after its method and path instead:
+/// `GET /api/analytics/studies/{study_id}/evaluation` → `getAnalyticsStudiesStudyIdEvaluation`.
+fn with_unique_operation_ids(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for (path, item) in document.paths.paths.iter_mut() {
+        let operations = [("get", &mut item.get), ("put", &mut item.put), ("post", &mut item.post), ("delete", &mut item.delete), ("patch", &mut item.patch)];
+        for (method, operation) in operations {
+            if let Some(operation) = operation {
+                operation.operation_id = Some(operation_id(method, path));
+            }
+        }
+    }
+    document
+}
+
+/// `method` followed by the words of `path` (without `/api`) in camel case.
+fn operation_id(method: &str, path: &str) -> String {
+    let words = path.trim_start_matches("/api").split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty());
+    let mut id = method.to_owned();
+    for word in words {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            id.push(first.to_ascii_uppercase());
+            id.push_str(chars.as_str());
+        }
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_ids_name_method_and_path() {
+        assert_eq!(operation_id("get", "/api/analytics/studies/{study_id}/evaluation"), "getAnalyticsStudiesStudyIdEvaluation");
+        assert_eq!(operation_id("delete", "/api/session/deactivate/"), "deleteSessionDeactivate");
+    }
+
+    #[test]
+    fn every_operation_id_is_unique() {
+        let document = openapi();
+        let mut ids: Vec<String> = document
+            .paths
+            .paths
+            .values()
+            .flat_map(|item| [&item.get, &item.put, &item.post, &item.delete, &item.patch])
+            .flatten()
+            .map(|operation| operation.operation_id.clone().expect("every operation has an id"))
+            .collect();
+        let total = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), total, "duplicate operation ids");
+    }
 }

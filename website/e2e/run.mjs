@@ -1,5 +1,7 @@
 // End-to-end check of the served website and docs in a real browser (Debian's Chromium, headless,
-// driven by playwright-core). Needs a running server: BASE_URL (default http://127.0.0.1:8008).
+// driven by playwright-core). Needs a running server with demo data and an admin:
+//   BASE_URL (default http://127.0.0.1:8008), E2E_ADMIN_EMAIL / E2E_ADMIN_PASSWORD.
+// Numbers on the pages are compared with the very API responses the pages received.
 // Screenshots go to website/test-results/ (or E2E_ARTIFACTS_DIR) as test artifacts.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -8,43 +10,78 @@ import { chromium } from "playwright-core";
 const baseUrl = process.env.BASE_URL ?? "http://127.0.0.1:8008";
 const artifacts = process.env.E2E_ARTIFACTS_DIR ?? join(import.meta.dirname, "..", "test-results");
 const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const admin = { email: process.env.E2E_ADMIN_EMAIL, password: process.env.E2E_ADMIN_PASSWORD };
+if (!admin.email || !admin.password) throw new Error("set E2E_ADMIN_EMAIL and E2E_ADMIN_PASSWORD (an admin account of the server)");
 mkdirSync(artifacts, { recursive: true });
 
-// An account to sign in with, created through the API as the plugin would.
-const email = `e2e-${Date.now()}@example.com`;
-const password = "Browser123";
+// The dashboard's number formats (website/src/format.ts), to read what a page must show.
+const percent = (rate) => (rate === null ? "–" : `${(rate * 100).toFixed(1)}%`);
+const count = (n) => Math.round(n).toLocaleString("en-US");
+const score = (x) => (x === null ? "–" : x.toFixed(3));
+const pValue = (p) => (p === null ? "–" : p < 0.001 ? "< 0.001" : p.toFixed(3));
+
+// A non-admin account to sign in with, created through the API as the plugin would.
+const user = { email: `e2e-${Date.now()}@example.com`, password: "Browser123" };
 const signUp = await fetch(`${baseUrl}/api/user/create`, {
   method: "POST",
   headers: { "content-type": "application/json" },
-  body: JSON.stringify({ email, name: "Browser Tester", password, config_id: 1 }),
+  body: JSON.stringify({ email: user.email, name: "Browser Tester", password: user.password, config_id: 1 }),
 });
 if (signUp.status !== 201) throw new Error(`could not create the e2e account: ${signUp.status} ${await signUp.text()}`);
 
+function expectEqual(actual, expected, what) {
+  if (actual !== expected) throw new Error(`${what}: the page shows "${actual}", the API said "${expected}"`);
+}
+
+/** Signs in through the form and waits for the dashboard. */
+async function signIn(page, { email, password }) {
+  await page.goto(`${baseUrl}/`);
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("signed-in").waitFor();
+}
+
+/** Opens `path` and returns the JSON body of the first response whose URL contains `endpoint`. */
+async function openAndCapture(page, path, endpoint) {
+  const response = page.waitForResponse((r) => r.url().includes(endpoint) && r.status() === 200);
+  await page.goto(`${baseUrl}${path}`);
+  return (await response).json();
+}
+
+/** The text of a test id, trimmed. */
+async function text(page, testId) {
+  return (await page.getByTestId(testId).first().textContent()).trim();
+}
+
 const checks = [
   {
-    name: "dashboard shows the server as healthy",
+    name: "signed out: the landing page shows the server as healthy",
     async run(page) {
       await page.goto(`${baseUrl}/`);
       await page.getByRole("heading", { name: "Code4me-RS" }).waitFor();
       const summary = page.getByTestId("health-summary");
       await summary.waitFor();
-      const text = await summary.textContent();
-      if (text !== "All systems operational") throw new Error(`health summary was "${text}"`);
-      await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
+      expectEqual(await summary.textContent(), "All systems operational", "health summary");
+      await page.screenshot({ path: join(artifacts, "login.png"), fullPage: true });
     },
   },
   {
-    name: "signing in, staying signed in across a reload, and logging out",
+    name: "a user signs in, stays signed in across a reload, sees only their own data and no admin pages, and logs out",
     async run(page) {
       await page.goto(`${baseUrl}/`);
-      await page.getByLabel("E-mail").fill(email);
+      await page.getByLabel("E-mail").fill(user.email);
       await page.getByLabel("Password").fill("wrong-password");
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.getByRole("alert").filter({ hasText: "Invalid email or password!" }).waitFor();
-      await page.getByLabel("Password").fill(password);
+      await page.getByLabel("Password").fill(user.password);
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.getByTestId("signed-in").filter({ hasText: "Browser Tester" }).waitFor();
-      await page.screenshot({ path: join(artifacts, "signed-in.png"), fullPage: true });
+      await page.getByText("These are your own numbers").waitFor();
+      const nav = page.getByRole("navigation", { name: "Dashboard pages" });
+      if ((await nav.getByRole("link", { name: "Studies" }).count()) !== 0) throw new Error("a non-admin sees the Studies page");
+      await page.goto(`${baseUrl}/config`);
+      await page.getByRole("heading", { name: "Admins only" }).waitFor();
       await page.reload();
       await page.getByTestId("signed-in").waitFor();
       await page.getByRole("button", { name: "Log out" }).click();
@@ -59,6 +96,164 @@ const checks = [
       const response = await page.goto(`${baseUrl}/usage/acceptance`);
       if (response?.status() !== 200) throw new Error(`status ${response?.status()}`);
       await page.getByRole("heading", { name: "Code4me-RS" }).waitFor();
+    },
+  },
+  {
+    name: "admin: overview KPIs match the dashboard endpoint and the activity chart draws",
+    admin: true,
+    async run(page) {
+      const dashboard = await openAndCapture(page, "/", "/api/analytics/overview/dashboard");
+      await page.getByTestId("kpi-total-queries").waitFor();
+      if (dashboard.overview.total_queries === 0) throw new Error("the demo data gave the dashboard no queries");
+      expectEqual(await text(page, "kpi-total-queries"), count(dashboard.overview.total_queries), "total queries");
+      expectEqual(await text(page, "kpi-active-users"), count(dashboard.overview.active_users), "active users");
+      expectEqual(await text(page, "kpi-acceptance-rate"), percent(dashboard.overview.overall_acceptance_rate), "acceptance rate");
+      await page.getByTestId("activity").locator(".recharts-line").first().waitFor();
+      await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
+    },
+  },
+  {
+    name: "admin: usage shows acceptance with the API's intervals and latency percentiles",
+    admin: true,
+    async run(page) {
+      const rates = await openAndCapture(page, "/usage", "/api/analytics/usage/acceptance-rates");
+      const first = rates.data[0];
+      if (!first) throw new Error("no acceptance rates in the demo data");
+      const pct = (x) => (x * 100).toFixed(1);
+      const expected = `${pct(first.acceptance_rate)}% (${pct(first.confidence_interval.lower)}–${pct(first.confidence_interval.upper)}%)`;
+      await page.getByTestId(`acceptance-${first.group_name}`).waitFor();
+      expectEqual(await text(page, `acceptance-${first.group_name}`), expected, `acceptance of ${first.group_name}`);
+      await page.getByTestId("acceptance-rates").locator(".recharts-errorBar").first().waitFor();
+      await page.getByTestId("latency").locator("table").waitFor();
+      await page.getByTestId("queries-over-time").locator(".recharts-bar-rectangle").first().waitFor();
+      await page.screenshot({ path: join(artifacts, "usage.png"), fullPage: true });
+    },
+  },
+  {
+    name: "admin: models are compared side by side as the API reports them",
+    admin: true,
+    async run(page) {
+      const comparison = await openAndCapture(page, "/models", "/api/analytics/models/comparison");
+      const model = comparison.data[0];
+      if (!model) throw new Error("no models in the comparison");
+      const cell = `compare-${model.model_id}-Acceptance rate`;
+      await page.getByTestId(cell).waitFor();
+      expectEqual(await text(page, cell), percent(model.metrics.acceptance_rate), `${model.model_name} acceptance`);
+      expectEqual(await text(page, `compare-${model.model_id}-Generations`), count(model.metrics.total_generations), "generations");
+      await page.getByTestId("model-trends").locator(".recharts-line").first().waitFor();
+      await page.getByTestId("ground-truth").locator("table").waitFor();
+      await page.screenshot({ path: join(artifacts, "models.png"), fullPage: true });
+    },
+  },
+  {
+    name: "admin: calibration shows the reliability diagram with its diagonal, the API's ECE and Brier scores",
+    admin: true,
+    async run(page) {
+      const brier = page.waitForResponse((r) => r.url().includes("/api/analytics/calibration/brier-score") && r.ok());
+      const reliability = await openAndCapture(page, "/calibration", "/api/analytics/calibration/reliability-diagram");
+      const model = reliability.data[0];
+      if (!model) throw new Error("no calibration data");
+      await page.getByTestId("ece-value").waitFor();
+      expectEqual(await text(page, "ece-value"), score(model.expected_calibration_error), "ECE");
+      const diagram = page.getByTestId("reliability");
+      await diagram.locator(".recharts-reference-line").waitFor();
+      await diagram.locator(".recharts-scatter-symbol").first().waitFor();
+      const brierBody = await (await brier).json();
+      const row = brierBody.data[0];
+      expectEqual(await text(page, `brier-${row.group_name}`), score(row.brier_score), `Brier of ${row.group_name}`);
+      await page.getByTestId("confidence-histogram").locator(".recharts-bar-rectangle").first().waitFor();
+      await page.screenshot({ path: join(artifacts, "calibration.png"), fullPage: true });
+    },
+  },
+  {
+    name: "admin: a study is created, activated, evaluated and ended; the finished demo study's p-value matches the API",
+    admin: true,
+    async run(page) {
+      await page.goto(`${baseUrl}/studies`);
+      const form = page.getByTestId("new-study");
+      const name = `Browser study ${Date.now()}`;
+      await form.getByLabel("Name").fill(name);
+      await form.getByLabel("Description").fill("Created by the browser test");
+      // Starting tomorrow, so it is created inactive (a study whose start has come is active at once).
+      await form.getByLabel("Starts").fill(new Date(Date.now() + 86_400_000).toISOString().slice(0, 16));
+      await form.getByLabel("Baseline config").selectOption("1");
+      await form.getByRole("checkbox", { name: "config 2" }).check();
+      await form.getByRole("button", { name: "Create study" }).click();
+      await page.getByTestId("study-notice").filter({ hasText: "Study created successfully" }).waitFor();
+      const row = page.getByRole("row").filter({ hasText: name });
+      await row.getByText("inactive", { exact: true }).waitFor();
+      await row.getByRole("button", { name: /^Activate/ }).click();
+      await page.getByTestId("study-notice").filter({ hasText: /' activated successfully/ }).waitFor();
+      await row.getByText("active", { exact: true }).waitFor();
+      await row.getByRole("button", { name: /^Evaluate/ }).click();
+      await page.getByTestId("evaluation").getByText(name).waitFor();
+      await page.getByTestId("arm-1").getByText("baseline").first().waitFor();
+      await page.getByTestId("evaluation-warnings").waitFor(); // a new study has too few generations per arm
+
+      // The demo's finished study has data: its p-value is the API's.
+      const demoRow = page.getByRole("row").filter({ hasText: "Retrieval context" });
+      const evaluation = page.waitForResponse((r) => r.url().includes("/evaluation") && r.ok());
+      await demoRow.getByRole("button", { name: /^Evaluate/ }).click();
+      const body = await (await evaluation).json();
+      const arm = body.results.find((r) => !r.is_baseline);
+      await page.getByTestId("evaluation").getByText("Retrieval context").waitFor();
+      expectEqual(await text(page, `arm-${arm.config_id}-p`), pValue(arm.vs_baseline.p_value), "p-value of the demo study");
+      await page.screenshot({ path: join(artifacts, "studies.png"), fullPage: true });
+
+      await row.getByRole("button", { name: /^Deactivate/ }).click();
+      await page.getByTestId("study-notice").filter({ hasText: "deactivated successfully" }).waitFor();
+    },
+  },
+  {
+    name: "admin: a config is created, an invalid edit is refused in place, models and languages are listed",
+    admin: true,
+    async run(page) {
+      await page.goto(`${baseUrl}/config`);
+      await page.getByRole("button", { name: "New config…" }).click();
+      const editor = page.getByLabel("New config (HOCON)");
+      await editor.fill("config {\n  retrieval { enabled = false }\n}\n");
+      await page.getByRole("button", { name: "Create config" }).click();
+      const saved = await page.getByTestId("config-saved").textContent();
+      const id = /Saved config (\d+)/.exec(saved)?.[1];
+      if (!id) throw new Error(`no config id in "${saved}"`);
+      const edit = page.getByLabel(`Config ${id} (HOCON)`);
+      await edit.fill("config {\n  retrieval { max_chunks = \n");
+      await page.getByRole("button", { name: "Save config" }).click();
+      const error = page.getByTestId("config-error");
+      await error.filter({ hasText: "Invalid config" }).waitFor();
+      if ((await edit.getAttribute("aria-invalid")) !== "true") throw new Error("the editor is not marked invalid");
+      await page.getByTestId("models").locator("tbody tr").first().waitFor();
+      await page.getByText(/\d+ languages the plugin can report/).click();
+      await page.getByRole("list", { name: "Languages" }).getByText("Python", { exact: true }).waitFor();
+      await page.screenshot({ path: join(artifacts, "config.png"), fullPage: true });
+    },
+  },
+  {
+    name: "admin: the keyboard reaches every page and the layout fits a phone",
+    admin: true,
+    async run(page) {
+      await page.goto(`${baseUrl}/`);
+      await page.getByTestId("kpi-total-queries").waitFor();
+      let reached = false;
+      for (let i = 0; i < 15 && !reached; i += 1) {
+        await page.keyboard.press("Tab");
+        reached = await page.evaluate(() => document.activeElement?.textContent === "Calibration");
+      }
+      if (!reached) throw new Error("Tab never reached the Calibration link");
+      await page.keyboard.press("Enter");
+      await page.getByRole("heading", { level: 1, name: "Calibration" }).waitFor();
+
+      await page.setViewportSize({ width: 390, height: 844 });
+      for (const path of ["/", "/studies", "/config"]) {
+        await page.goto(`${baseUrl}${path}`);
+        await page.getByRole("heading", { level: 1 }).first().waitFor();
+        await page.waitForLoadState("networkidle");
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        if (overflow > 1) throw new Error(`${path} is ${overflow}px wider than a phone screen`);
+      }
+      await page.goto(`${baseUrl}/`);
+      await page.getByTestId("kpi-total-queries").waitFor();
+      await page.screenshot({ path: join(artifacts, "overview-narrow.png"), fullPage: true });
     },
   },
   {
@@ -81,16 +276,27 @@ const browser = await chromium.launch({
 });
 let failures = 0;
 try {
+  // Admin checks share one signed-in browser context; the others start signed out.
+  const adminContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const signInPage = await adminContext.newPage();
+  await signIn(signInPage, admin);
+  await signInPage.close();
   for (const check of checks) {
-    const page = await browser.newPage();
-    const externalRequests = [];
+    const context = check.admin ? adminContext : await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const problems = [];
     page.on("request", (request) => {
-      if (!request.url().startsWith(baseUrl) && !request.url().startsWith("data:")) externalRequests.push(request.url());
+      if (!request.url().startsWith(baseUrl) && !request.url().startsWith("data:")) problems.push(`request left the server: ${request.url()}`);
+    });
+    page.on("pageerror", (error) => problems.push(`uncaught error: ${error.message}`));
+    page.on("console", (message) => {
+      // A failed request's console line is the browser's own (e.g. the expected 401 of a wrong password).
+      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console error: ${message.text()}`);
     });
     try {
-      page.setDefaultTimeout(15_000);
+      page.setDefaultTimeout(20_000);
       await check.run(page);
-      if (externalRequests.length > 0) throw new Error(`requests left the server: ${externalRequests.join(", ")}`);
+      if (problems.length > 0) throw new Error(problems.join("; "));
       console.log(`ok   - ${check.name}`);
     } catch (error) {
       failures += 1;
@@ -98,6 +304,7 @@ try {
       await page.screenshot({ path: join(artifacts, `failed-${failures}.png`), fullPage: true }).catch(() => {});
     } finally {
       await page.close();
+      if (!check.admin) await context.close();
     }
   }
 } finally {

@@ -26,7 +26,7 @@ export async function currentUser(client: Client): Promise<User | null> {
 
 /** Ends the session and revokes the auth token. */
 export async function logOut(client: Client): Promise<void> {
-  await unwrap(client.PUT("/api/session/deactivate/"));
+  await unwrap(client.PUT("/api/session/deactivate"));
 }
 
 /** Which sign-in providers the server offers. */

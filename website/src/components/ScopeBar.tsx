@@ -28,8 +28,7 @@ export function ScopeBar() {
       {user?.is_admin ? (
         <form onSubmit={applyUser} className="user-filter">
           <label>
-            User id{" "}
-            <input value={draft} onChange={(e) => setDraft(e.target.value)} placeholder="all users" size={24} />
+            User id <input value={draft} onChange={(e) => setDraft(e.target.value)} placeholder="all users" size={24} />
           </label>
           <button type="submit" className="secondary">
             Apply

@@ -20,6 +20,7 @@ import { CHART_HEIGHT, rateTick, seriesColor } from "../components/charts";
 import { ScopeBar } from "../components/ScopeBar";
 import { useScope } from "../components/scope";
 import { Section } from "../components/Section";
+import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
 import { count, percent, score } from "../format";
 import { reliabilityPoints } from "../transforms/calibration";
@@ -38,10 +39,13 @@ export function Calibration() {
     [query],
   );
   const brier = useLoad(() => unwrap(api.GET("/api/analytics/calibration/brier-score", { params: { query } })), [query]);
-  const summary = useLoad(() => unwrap(api.GET("/api/analytics/calibration/calibration-summary", { params: { query } })), [query]);
+  const summary = useLoad(
+    () => unwrap(api.GET("/api/analytics/calibration/calibration-summary", { params: { query } })),
+    [query],
+  );
 
   /** The chosen model's entry of a per-model list (the first when none is chosen). */
-  const pick = <T extends { model_id: number }>(list: readonly T[]): T | undefined =>
+  const pick = <T extends { model_id?: number | null }>(list: readonly T[]): T | undefined =>
     list.find((m) => m.model_id === modelId) ?? list[0];
 
   const models = reliability.state.status === "ready" ? reliability.state.data.data : [];
@@ -51,7 +55,7 @@ export function Calibration() {
         Model{" "}
         <select value={pick(models)?.model_id ?? ""} onChange={(e) => setModelId(Number(e.target.value))}>
           {models.map((m) => (
-            <option key={m.model_id} value={m.model_id}>
+            <option key={m.model_id ?? m.model_name} value={m.model_id ?? ""}>
               {m.model_name}
             </option>
           ))}
@@ -83,8 +87,8 @@ export function Calibration() {
               <p className="figure-lede">
                 <strong>{model.model_name}</strong>: expected calibration error{" "}
                 <strong data-testid="ece-value">{score(model.expected_calibration_error)}</strong> over{" "}
-                {count(model.total_samples)} completions. Points on the diagonal are perfectly calibrated; points below
-                it are overconfident.
+                {count(model.total_samples)} completions. Points on the diagonal are perfectly calibrated; points below it are
+                overconfident.
               </p>
               <figure aria-label={`Reliability diagram of ${model.model_name}: acceptance against mean confidence per bin`}>
                 <ResponsiveContainer width="100%" height={CHART_HEIGHT + 40}>
@@ -110,34 +114,44 @@ export function Calibration() {
                       ifOverflow="extendDomain"
                       label={{ value: "perfect calibration", position: "insideTopLeft", fill: "#666" }}
                     />
-                    <Tooltip formatter={(value, name) => (name === "Completions" ? count(Number(value)) : percent(Number(value)))} />
-                    <Scatter data={points} fill={seriesColor(0)} name={model.model_name} />
+                    <Tooltip
+                      formatter={(value, name) => (name === "Completions" ? count(Number(value)) : percent(Number(value)))}
+                    />
+                    <Scatter isAnimationActive={false} data={points} fill={seriesColor(0)} name={model.model_name} />
                   </ScatterChart>
                 </ResponsiveContainer>
               </figure>
-              <table>
-                <caption>Bins of the diagram</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Confidence bin</th>
-                    <th scope="col" className="num">Completions</th>
-                    <th scope="col" className="num">Mean confidence</th>
-                    <th scope="col" className="num">Accepted</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {model.bins
-                    .filter((b) => b.sample_size > 0)
-                    .map((b) => (
-                      <tr key={b.bin_number}>
-                        <th scope="row">{b.bin_range}</th>
-                        <td className="num">{count(b.sample_size)}</td>
-                        <td className="num">{percent(b.avg_predicted_confidence)}</td>
-                        <td className="num">{percent(b.empirical_accuracy)}</td>
-                      </tr>
-                    ))}
-                </tbody>
-              </table>
+              <TableScroll label="Reliability bins table">
+                <table>
+                  <caption>Bins of the diagram</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Confidence bin</th>
+                      <th scope="col" className="num">
+                        Completions
+                      </th>
+                      <th scope="col" className="num">
+                        Mean confidence
+                      </th>
+                      <th scope="col" className="num">
+                        Accepted
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {model.bins
+                      .filter((b) => b.sample_size > 0)
+                      .map((b) => (
+                        <tr key={b.bin_number}>
+                          <th scope="row">{rangeLabel(b.bin_range)}</th>
+                          <td className="num">{count(b.sample_size)}</td>
+                          <td className="num">{percent(b.avg_predicted_confidence)}</td>
+                          <td className="num">{percent(b.empirical_accuracy)}</td>
+                        </tr>
+                      ))}
+                  </tbody>
+                </table>
+              </TableScroll>
             </>
           );
         }}
@@ -161,12 +175,12 @@ export function Calibration() {
               </p>
               <figure aria-label={`How confident ${model.model_name} was`}>
                 <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
-                  <BarChart data={model.histogram}>
+                  <BarChart data={model.histogram.map((b) => ({ ...b, label: rangeLabel(b.range) }))}>
                     <CartesianGrid strokeDasharray="3 3" />
-                    <XAxis dataKey="range" />
+                    <XAxis dataKey="label" />
                     <YAxis allowDecimals={false} />
                     <Tooltip />
-                    <Bar dataKey="frequency" name="Completions" fill={seriesColor(4)} />
+                    <Bar isAnimationActive={false} dataKey="frequency" name="Completions" fill={seriesColor(4)} />
                   </BarChart>
                 </ResponsiveContainer>
               </figure>
@@ -184,7 +198,7 @@ export function Calibration() {
         emptyText="No completions with a confidence in this period."
       >
         {(d) => (
-          <div className="table-scroll" tabIndex={0} role="region" aria-label="Brier score table">
+          <TableScroll label="Brier score table">
             <table>
               <caption>
                 Brier score = reliability − resolution + uncertainty (Murphy's decomposition over 10 bins; lower is better)
@@ -192,12 +206,24 @@ export function Calibration() {
               <thead>
                 <tr>
                   <th scope="col">Model</th>
-                  <th scope="col" className="num">Completions</th>
-                  <th scope="col" className="num">Brier</th>
-                  <th scope="col" className="num">Reliability</th>
-                  <th scope="col" className="num">Resolution</th>
-                  <th scope="col" className="num">Uncertainty</th>
-                  <th scope="col" className="num">Skill</th>
+                  <th scope="col" className="num">
+                    Completions
+                  </th>
+                  <th scope="col" className="num">
+                    Brier
+                  </th>
+                  <th scope="col" className="num">
+                    Reliability
+                  </th>
+                  <th scope="col" className="num">
+                    Resolution
+                  </th>
+                  <th scope="col" className="num">
+                    Uncertainty
+                  </th>
+                  <th scope="col" className="num">
+                    Skill
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -216,7 +242,7 @@ export function Calibration() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         )}
       </Section>
 
@@ -229,14 +255,20 @@ export function Calibration() {
         emptyText="No completions with a confidence in this period."
       >
         {(d) => (
-          <div className="table-scroll" tabIndex={0} role="region" aria-label="Calibration summary table">
+          <TableScroll label="Calibration summary table">
             <table>
               <thead>
                 <tr>
                   <th scope="col">Model</th>
-                  <th scope="col" className="num">Mean confidence</th>
-                  <th scope="col" className="num">Accepted</th>
-                  <th scope="col" className="num">Gap</th>
+                  <th scope="col" className="num">
+                    Mean confidence
+                  </th>
+                  <th scope="col" className="num">
+                    Accepted
+                  </th>
+                  <th scope="col" className="num">
+                    Gap
+                  </th>
                   <th scope="col">Verdict</th>
                 </tr>
               </thead>
@@ -252,9 +284,14 @@ export function Calibration() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         )}
       </Section>
     </>
   );
+}
+
+/** A confidence bin's bounds as a label ("40–50%"). */
+function rangeLabel({ min, max }: { min: number; max: number }): string {
+  return `${Math.round(min * 100)}–${Math.round(max * 100)}%`;
 }

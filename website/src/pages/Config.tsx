@@ -5,6 +5,7 @@ import { useEffect, useState } from "react";
 import { api, unwrap } from "../api/client";
 import { ApiError } from "../api/errors";
 import { Section } from "../components/Section";
+import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
 import { configSummary, configText } from "../transforms/config";
 
@@ -13,6 +14,12 @@ export function Config() {
   const models = useLoad(() => unwrap(api.GET("/api/config/models")), []);
   const languages = useLoad(() => unwrap(api.GET("/api/config/languages")), []);
   const [selected, setSelected] = useState<number | "new" | null>(null);
+  /** What the last save did; kept here because saving a new config re-opens it under its id. */
+  const [saved, setSaved] = useState<string | null>(null);
+  const choose = (next: number | "new") => {
+    setSelected(next);
+    setSaved(null);
+  };
 
   return (
     <>
@@ -33,7 +40,7 @@ export function Config() {
                       type="button"
                       className={c.config_id === current ? "list-item selected" : "list-item"}
                       aria-pressed={c.config_id === current}
-                      onClick={() => setSelected(c.config_id)}
+                      onClick={() => choose(c.config_id)}
                     >
                       <strong>config {c.config_id}</strong>
                       <span>{configSummary(c.config_data)}</span>
@@ -45,7 +52,7 @@ export function Config() {
                     type="button"
                     className={current === "new" ? "list-item selected" : "list-item"}
                     aria-pressed={current === "new"}
-                    onClick={() => setSelected("new")}
+                    onClick={() => choose("new")}
                   >
                     <strong>New config…</strong>
                   </button>
@@ -55,12 +62,15 @@ export function Config() {
                 key={String(current)}
                 configId={current === "new" ? null : current}
                 initialText={row ? configText(row.config_data) : "{\n  config {\n  }\n}\n"}
+                saved={saved}
                 onSaved={(id) => {
                   setSelected(id);
+                  setSaved(`Saved config ${id}.`);
                   configs.reload();
                 }}
-                onDeleted={() => {
+                onDeleted={(id) => {
                   setSelected(null);
+                  setSaved(`Deleted config ${id}.`);
                   configs.reload();
                 }}
               />
@@ -78,7 +88,7 @@ export function Config() {
         emptyText="No models are registered."
       >
         {(d) => (
-          <div className="table-scroll" tabIndex={0} role="region" aria-label="Models table">
+          <TableScroll label="Models table">
             <table>
               <thead>
                 <tr>
@@ -110,7 +120,7 @@ export function Config() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         )}
       </Section>
 
@@ -123,11 +133,14 @@ export function Config() {
         emptyText="No languages are registered."
       >
         {(d) => (
-          <ul className="tags" aria-label="Languages">
-            {d.languages.map((l) => (
-              <li key={l.language_id}>{l.language_name}</li>
-            ))}
-          </ul>
+          <details>
+            <summary>{d.languages.length} languages the plugin can report</summary>
+            <ul className="tags" aria-label="Languages">
+              {d.languages.map((l) => (
+                <li key={l.language_id}>{l.language_name}</li>
+              ))}
+            </ul>
+          </details>
         )}
       </Section>
     </>
@@ -137,22 +150,22 @@ export function Config() {
 interface EditorProps {
   configId: number | null;
   initialText: string;
+  /** The outcome of the last save or delete, shown under the editor. */
+  saved: string | null;
   onSaved: (configId: number) => void;
-  onDeleted: () => void;
+  onDeleted: (configId: number) => void;
 }
 
 /** The HOCON editor of one config row (or of a new one): saves, deletes, shows what the server refused. */
-function ConfigEditor({ configId, initialText, onSaved, onDeleted }: EditorProps) {
+function ConfigEditor({ configId, initialText, saved, onSaved, onDeleted }: EditorProps) {
   const [text, setText] = useState(initialText);
   const [error, setError] = useState<string | null>(null);
-  const [saved, setSaved] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => setText(initialText), [initialText]);
 
   const run = async (action: () => Promise<void>) => {
     setBusy(true);
     setError(null);
-    setSaved(null);
     try {
       await action();
     } catch (e) {
@@ -169,7 +182,6 @@ function ConfigEditor({ configId, initialText, onSaved, onDeleted }: EditorProps
         configId === null
           ? await unwrap(api.POST("/api/config", { body }))
           : await unwrap(api.PUT("/api/config/{config_id}", { params: { path: { config_id: configId } }, body }));
-      setSaved(`Saved config ${result.config_id}.`);
       onSaved(result.config_id);
     });
 
@@ -177,7 +189,7 @@ function ConfigEditor({ configId, initialText, onSaved, onDeleted }: EditorProps
     run(async () => {
       if (configId === null) return;
       await unwrap(api.DELETE("/api/config/{config_id}", { params: { path: { config_id: configId } } }));
-      onDeleted();
+      onDeleted(configId);
     });
 
   const editorId = `config-editor-${configId ?? "new"}`;
@@ -199,7 +211,7 @@ function ConfigEditor({ configId, initialText, onSaved, onDeleted }: EditorProps
           {error}
         </p>
       )}
-      {saved && (
+      {saved && !error && (
         <p role="status" className="status-good" data-testid="config-saved">
           {saved}
         </p>

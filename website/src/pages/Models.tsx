@@ -7,9 +7,10 @@ import { CHART_HEIGHT, seriesColor } from "../components/charts";
 import { ScopeBar } from "../components/ScopeBar";
 import { useScope } from "../components/scope";
 import { Section } from "../components/Section";
+import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
 import { bucketLabel, count, millis, percent, score } from "../format";
-import { pivot } from "../transforms/pivot";
+import { emptyRow, fillGaps, pivot, STEP_MS } from "../transforms/pivot";
 
 const TREND_UNITS = [
   { key: "day", label: "Daily" },
@@ -54,7 +55,7 @@ export function Models() {
             ["Active days", (m) => count(m.active_days)],
           ];
           return (
-            <div className="table-scroll" tabIndex={0} role="region" aria-label="Model comparison table">
+            <TableScroll label="Model comparison table">
               <table>
                 <thead>
                   <tr>
@@ -80,7 +81,7 @@ export function Models() {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </TableScroll>
           );
         }}
       </Section>
@@ -106,8 +107,19 @@ export function Models() {
         }
       >
         {(d) => {
-          const { rows, series } = pivot(d.data, (r) => r.time_bucket, (r) => r.model_name, (r) => r.usage_count);
-          const labelled = rows.map((r) => ({ ...r, label: bucketLabel(r.bucket, false) }));
+          const { rows, series } = pivot(
+            d.data,
+            (r) => r.time_bucket,
+            (r) => r.model_name,
+            (r) => r.usage_count,
+          );
+          const filled = fillGaps(
+            rows,
+            (r) => r.bucket,
+            STEP_MS[unit === "day" ? "1d" : "week"],
+            (bucket) => emptyRow(bucket, series),
+          );
+          const labelled = filled.map((r) => ({ ...r, label: bucketLabel(r.bucket, false) }));
           return (
             <figure aria-label="Generations per model over time">
               <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
@@ -118,7 +130,14 @@ export function Models() {
                   <Tooltip />
                   <Legend />
                   {series.map((name, i) => (
-                    <Line key={name} type="monotone" dataKey={name} stroke={seriesColor(i)} dot={false} />
+                    <Line
+                      isAnimationActive={false}
+                      key={name}
+                      type="monotone"
+                      dataKey={name}
+                      stroke={seriesColor(i)}
+                      dot={false}
+                    />
                   ))}
                 </LineChart>
               </ResponsiveContainer>
@@ -136,16 +155,26 @@ export function Models() {
         emptyText="No ground truth recorded in this period."
       >
         {(d) => (
-          <div className="table-scroll" tabIndex={0} role="region" aria-label="Ground-truth table">
+          <TableScroll label="Ground-truth table">
             <table>
               <thead>
                 <tr>
                   <th scope="col">Model</th>
-                  <th scope="col" className="num">With ground truth</th>
-                  <th scope="col" className="num">Exact match</th>
-                  <th scope="col" className="num">Accepted</th>
-                  <th scope="col" className="num">Mean completion length</th>
-                  <th scope="col" className="num">Mean ground-truth length</th>
+                  <th scope="col" className="num">
+                    With ground truth
+                  </th>
+                  <th scope="col" className="num">
+                    Exact match
+                  </th>
+                  <th scope="col" className="num">
+                    Accepted
+                  </th>
+                  <th scope="col" className="num">
+                    Mean completion length
+                  </th>
+                  <th scope="col" className="num">
+                    Mean ground-truth length
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -161,7 +190,7 @@ export function Models() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         )}
       </Section>
     </>

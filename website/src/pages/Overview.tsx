@@ -6,9 +6,11 @@ import { api, unwrap } from "../api/client";
 import { CHART_HEIGHT, seriesColor } from "../components/charts";
 import { Kpi } from "../components/Kpi";
 import { Section } from "../components/Section";
+import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
 import { useAuth } from "../auth";
 import { bucketLabel, count, millis, percent } from "../format";
+import { fillGaps, STEP_MS } from "../transforms/pivot";
 
 const DASHBOARD_WINDOWS = [
   { key: "1d", label: "Last day" },
@@ -62,8 +64,18 @@ export function Overview() {
       <Section title="Key figures" id="kpis" state={dashboard.state} onRetry={dashboard.reload}>
         {({ overview, trends }) => (
           <dl className="kpis">
-            <Kpi label="Queries" testId="kpi-total-queries" value={count(overview.total_queries)} changePct={trends.queries_change_pct} />
-            <Kpi label="Active users" testId="kpi-active-users" value={count(overview.active_users)} changePct={trends.users_change_pct} />
+            <Kpi
+              label="Queries"
+              testId="kpi-total-queries"
+              value={count(overview.total_queries)}
+              changePct={trends.queries_change_pct}
+            />
+            <Kpi
+              label="Active users"
+              testId="kpi-active-users"
+              value={count(overview.active_users)}
+              changePct={trends.users_change_pct}
+            />
             <Kpi
               label="Acceptance rate"
               testId="kpi-acceptance-rate"
@@ -98,7 +110,19 @@ export function Overview() {
         }
       >
         {(t) => {
-          const rows = t.timeline.map((b) => ({ ...b, label: bucketLabel(b.time_bucket, granularity !== "1d") }));
+          const filled = fillGaps(
+            t.timeline,
+            (b) => b.time_bucket,
+            STEP_MS[granularity],
+            (time_bucket) => ({
+              time_bucket,
+              query_count: 0,
+              completion_count: 0,
+              chat_count: 0,
+              active_users: 0,
+            }),
+          );
+          const rows = filled.map((b) => ({ ...b, label: bucketLabel(b.time_bucket, granularity !== "1d") }));
           return (
             <figure aria-label="Completions and chats per time bucket">
               <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
@@ -108,9 +132,30 @@ export function Overview() {
                   <YAxis allowDecimals={false} />
                   <Tooltip />
                   <Legend />
-                  <Line type="monotone" dataKey="completion_count" name="Completions" stroke={seriesColor(0)} dot={false} />
-                  <Line type="monotone" dataKey="chat_count" name="Chats" stroke={seriesColor(1)} dot={false} />
-                  <Line type="monotone" dataKey="active_users" name="Active users" stroke={seriesColor(2)} dot={false} />
+                  <Line
+                    isAnimationActive={false}
+                    type="monotone"
+                    dataKey="completion_count"
+                    name="Completions"
+                    stroke={seriesColor(0)}
+                    dot={false}
+                  />
+                  <Line
+                    isAnimationActive={false}
+                    type="monotone"
+                    dataKey="chat_count"
+                    name="Chats"
+                    stroke={seriesColor(1)}
+                    dot={false}
+                  />
+                  <Line
+                    isAnimationActive={false}
+                    type="monotone"
+                    dataKey="active_users"
+                    name="Active users"
+                    stroke={seriesColor(2)}
+                    dot={false}
+                  />
                 </LineChart>
               </ResponsiveContainer>
             </figure>
@@ -127,24 +172,30 @@ export function Overview() {
           emptyText="No completions in this period."
         >
           {(d) => (
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Model</th>
-                  <th scope="col" className="num">Generations</th>
-                  <th scope="col" className="num">Accepted</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.top_models.map((m) => (
-                  <tr key={m.model_id}>
-                    <th scope="row">{m.model_name}</th>
-                    <td className="num">{count(m.usage_count)}</td>
-                    <td className="num">{percent(m.acceptance_rate)}</td>
+            <TableScroll label="Top models table">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Model</th>
+                    <th scope="col" className="num">
+                      Generations
+                    </th>
+                    <th scope="col" className="num">
+                      Accepted
+                    </th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {d.top_models.map((m) => (
+                    <tr key={m.model_id}>
+                      <th scope="row">{m.model_name}</th>
+                      <td className="num">{count(m.usage_count)}</td>
+                      <td className="num">{percent(m.acceptance_rate)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </TableScroll>
           )}
         </Section>
         <Section
@@ -155,24 +206,30 @@ export function Overview() {
           emptyText="No queries in this period."
         >
           {(d) => (
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Language</th>
-                  <th scope="col" className="num">Queries</th>
-                  <th scope="col" className="num">Accepted</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.top_languages.map((l) => (
-                  <tr key={l.language}>
-                    <th scope="row">{l.language}</th>
-                    <td className="num">{count(l.query_count)}</td>
-                    <td className="num">{percent(l.acceptance_rate)}</td>
+            <TableScroll label="Top languages table">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Language</th>
+                    <th scope="col" className="num">
+                      Queries
+                    </th>
+                    <th scope="col" className="num">
+                      Accepted
+                    </th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {d.top_languages.map((l) => (
+                    <tr key={l.language}>
+                      <th scope="row">{l.language}</th>
+                      <td className="num">{count(l.query_count)}</td>
+                      <td className="num">{percent(l.acceptance_rate)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </TableScroll>
           )}
         </Section>
       </div>

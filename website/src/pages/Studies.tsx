@@ -5,6 +5,7 @@ import { useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
 import { ApiError } from "../api/errors";
 import { Section } from "../components/Section";
+import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
 import { count } from "../format";
 import { evaluationRows } from "../transforms/studies";
@@ -21,7 +22,8 @@ export function Studies() {
   const act = async (action: "activate" | "deactivate", studyId: string) => {
     setNotice(null);
     try {
-      const path = action === "activate" ? "/api/analytics/studies/{study_id}/activate" : "/api/analytics/studies/{study_id}/deactivate";
+      const path =
+        action === "activate" ? "/api/analytics/studies/{study_id}/activate" : "/api/analytics/studies/{study_id}/deactivate";
       const result = await unwrap(api.POST(path, { params: { path: { study_id: studyId } } }));
       setNotice({ tone: "good", text: result.message });
       studies.reload();
@@ -36,7 +38,11 @@ export function Studies() {
         <h1>Studies</h1>
       </div>
       {notice && (
-        <p role={notice.tone === "bad" ? "alert" : "status"} className={`notice notice-${notice.tone}`} data-testid="study-notice">
+        <p
+          role={notice.tone === "bad" ? "alert" : "status"}
+          className={`notice notice-${notice.tone}`}
+          data-testid="study-notice"
+        >
           {notice.text}
         </p>
       )}
@@ -50,14 +56,16 @@ export function Studies() {
         emptyText="No studies yet: create one below."
       >
         {(d) => (
-          <div className="table-scroll" tabIndex={0} role="region" aria-label="Studies table">
+          <TableScroll label="Studies table">
             <table>
               <thead>
                 <tr>
                   <th scope="col">Name</th>
                   <th scope="col">Status</th>
                   <th scope="col">Arms (configs)</th>
-                  <th scope="col" className="num">Users</th>
+                  <th scope="col" className="num">
+                    Users
+                  </th>
                   <th scope="col">Runs</th>
                   <th scope="col">Actions</th>
                 </tr>
@@ -66,15 +74,14 @@ export function Studies() {
                 {d.studies.map((s) => (
                   <tr key={s.study_id} aria-selected={selected === s.study_id}>
                     <th scope="row">{s.name}</th>
-                    <td>{s.is_active ? <span className="badge badge-good">active</span> : <span className="badge">inactive</span>}</td>
                     <td>
-                      {s.config_ids
-                        .map((id) => (id === s.default_config_id ? `${id} (baseline)` : String(id)))
-                        .join(", ")}
+                      {s.is_active ? <span className="badge badge-good">active</span> : <span className="badge">inactive</span>}
                     </td>
+                    <td>{s.config_ids.map((id) => (id === s.default_config_id ? `${id} (baseline)` : String(id))).join(", ")}</td>
                     <td className="num">{count(s.assigned_users_count)}</td>
                     <td>
-                      {new Date(s.starts_at).toLocaleDateString("en-GB")} – {s.ends_at ? new Date(s.ends_at).toLocaleDateString("en-GB") : "open"}
+                      {new Date(s.starts_at).toLocaleDateString("en-GB")} –{" "}
+                      {s.ends_at ? new Date(s.ends_at).toLocaleDateString("en-GB") : "open"}
                     </td>
                     <td className="actions">
                       <button type="button" className="secondary" onClick={() => setSelected(s.study_id)}>
@@ -94,7 +101,7 @@ export function Studies() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         )}
       </Section>
 
@@ -127,8 +134,8 @@ function Evaluation({ studyId }: { studyId: string }) {
       {(d) => (
         <>
           <p className="figure-lede">
-            <strong>{d.study.name}</strong>: each arm against the baseline (config {d.study.default_config_id}), over the
-            queries each arm served during the study.
+            <strong>{d.study.name}</strong>: each arm against the baseline (config {d.study.default_config_id}), over the queries
+            each arm served during the study.
           </p>
           {d.warnings.length > 0 && (
             <ul className="warnings" role="status" data-testid="evaluation-warnings">
@@ -137,17 +144,29 @@ function Evaluation({ studyId }: { studyId: string }) {
               ))}
             </ul>
           )}
-          <div className="table-scroll" tabIndex={0} role="region" aria-label="Evaluation table">
+          <TableScroll label="Evaluation table">
             <table>
               <thead>
                 <tr>
                   <th scope="col">Arm</th>
-                  <th scope="col" className="num">Users</th>
-                  <th scope="col" className="num">Generations</th>
-                  <th scope="col" className="num">Accepted</th>
-                  <th scope="col" className="num">Uplift</th>
-                  <th scope="col" className="num">Difference, 95% interval</th>
-                  <th scope="col" className="num">p-value</th>
+                  <th scope="col" className="num">
+                    Users
+                  </th>
+                  <th scope="col" className="num">
+                    Generations
+                  </th>
+                  <th scope="col" className="num">
+                    Accepted
+                  </th>
+                  <th scope="col" className="num">
+                    Uplift
+                  </th>
+                  <th scope="col" className="num">
+                    Difference, 95% interval
+                  </th>
+                  <th scope="col" className="num">
+                    p-value
+                  </th>
                   <th scope="col">Verdict</th>
                 </tr>
               </thead>
@@ -168,7 +187,7 @@ function Evaluation({ studyId }: { studyId: string }) {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         </>
       )}
     </Section>
@@ -213,7 +232,8 @@ function CreateStudy({ configIds, onCreated }: { configIds: number[]; onCreated:
     }
   };
 
-  const toggle = (id: number) => setArms((current) => (current.includes(id) ? current.filter((a) => a !== id) : [...current, id]));
+  const toggle = (id: number) =>
+    setArms((current) => (current.includes(id) ? current.filter((a) => a !== id) : [...current, id]));
 
   return (
     <form className="form" onSubmit={submit} aria-describedby={error ? "study-error" : undefined}>

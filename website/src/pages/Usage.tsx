@@ -1,26 +1,17 @@
 // Usage: queries over time, acceptance by model, config, language or trigger with 95% intervals,
 // and generation-time percentiles per model.
 import { useState } from "react";
-import {
-  Bar,
-  BarChart,
-  CartesianGrid,
-  ErrorBar,
-  Legend,
-  ResponsiveContainer,
-  Tooltip,
-  XAxis,
-  YAxis,
-} from "recharts";
+import { Bar, BarChart, CartesianGrid, ErrorBar, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api, unwrap } from "../api/client";
 import { CHART_HEIGHT, rateTick, seriesColor } from "../components/charts";
 import { ScopeBar } from "../components/ScopeBar";
 import { useScope } from "../components/scope";
 import { Section } from "../components/Section";
+import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
 import { bucketLabel, count, millis } from "../format";
 import { describeInterval, errorBar } from "../transforms/intervals";
-import { pivot } from "../transforms/pivot";
+import { emptyRow, fillGaps, pivot, STEP_MS } from "../transforms/pivot";
 
 const GROUPS = [
   { key: "model", label: "Model" },
@@ -76,8 +67,19 @@ export function Usage() {
         }
       >
         {(d) => {
-          const { rows, series } = pivot(d.data, (r) => r.time_bucket, (r) => r.query_type, (r) => r.count);
-          const labelled = rows.map((r) => ({ ...r, label: bucketLabel(r.bucket, granularity !== "1d") }));
+          const { rows, series } = pivot(
+            d.data,
+            (r) => r.time_bucket,
+            (r) => r.query_type,
+            (r) => r.count,
+          );
+          const filled = fillGaps(
+            rows,
+            (r) => r.bucket,
+            STEP_MS[granularity],
+            (bucket) => emptyRow(bucket, series),
+          );
+          const labelled = filled.map((r) => ({ ...r, label: bucketLabel(r.bucket, granularity !== "1d") }));
           return (
             <figure aria-label="Queries per time bucket by query type">
               <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
@@ -88,7 +90,14 @@ export function Usage() {
                   <Tooltip />
                   <Legend />
                   {series.map((name, i) => (
-                    <Bar key={name} dataKey={name} name={name} stackId="queries" fill={seriesColor(i)} />
+                    <Bar
+                      isAnimationActive={false}
+                      key={name}
+                      dataKey={name}
+                      name={name}
+                      stackId="queries"
+                      fill={seriesColor(i)}
+                    />
                   ))}
                 </BarChart>
               </ResponsiveContainer>
@@ -131,33 +140,39 @@ export function Usage() {
                     <XAxis dataKey="group_name" />
                     <YAxis domain={[0, 1]} tickFormatter={rateTick} />
                     <Tooltip formatter={(value) => rateTick(Number(value))} />
-                    <Bar dataKey="acceptance_rate" name="Acceptance rate" fill={seriesColor(0)}>
+                    <Bar isAnimationActive={false} dataKey="acceptance_rate" name="Acceptance rate" fill={seriesColor(0)}>
                       <ErrorBar dataKey="error" width={6} stroke="#333" />
                     </Bar>
                   </BarChart>
                 </ResponsiveContainer>
               </figure>
-              <table>
-                <caption>Acceptance with its Wilson 95% interval</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">{GROUPS.find((g) => g.key === groupBy)?.label}</th>
-                    <th scope="col" className="num">Generations</th>
-                    <th scope="col" className="num">Acceptance (95% interval)</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((g) => (
-                    <tr key={g.group_name}>
-                      <th scope="row">{g.group_name}</th>
-                      <td className="num">{count(g.sample_size)}</td>
-                      <td className="num" data-testid={`acceptance-${g.group_name}`}>
-                        {describeInterval(g.interval)}
-                      </td>
+              <TableScroll label="Acceptance rates table">
+                <table>
+                  <caption>Acceptance with its Wilson 95% interval</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">{GROUPS.find((g) => g.key === groupBy)?.label}</th>
+                      <th scope="col" className="num">
+                        Generations
+                      </th>
+                      <th scope="col" className="num">
+                        Acceptance (95% interval)
+                      </th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
+                  </thead>
+                  <tbody>
+                    {rows.map((g) => (
+                      <tr key={g.group_name}>
+                        <th scope="row">{g.group_name}</th>
+                        <td className="num">{count(g.sample_size)}</td>
+                        <td className="num" data-testid={`acceptance-${g.group_name}`}>
+                          {describeInterval(g.interval)}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </TableScroll>
             </>
           );
         }}
@@ -182,33 +197,43 @@ export function Usage() {
                   <Tooltip formatter={(value) => millis(Number(value))} />
                   <Legend />
                   {(["p50", "p90", "p95", "p99"] as const).map((p, i) => (
-                    <Bar key={p} dataKey={p} name={p} fill={seriesColor(i)} />
+                    <Bar isAnimationActive={false} key={p} dataKey={p} name={p} fill={seriesColor(i)} />
                   ))}
                 </BarChart>
               </ResponsiveContainer>
             </figure>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Model</th>
-                  <th scope="col" className="num">p50</th>
-                  <th scope="col" className="num">p90</th>
-                  <th scope="col" className="num">p95</th>
-                  <th scope="col" className="num">p99</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.percentiles.map((p) => (
-                  <tr key={p.model_name}>
-                    <th scope="row">{p.model_name}</th>
-                    <td className="num">{millis(p.p50)}</td>
-                    <td className="num">{millis(p.p90)}</td>
-                    <td className="num">{millis(p.p95)}</td>
-                    <td className="num">{millis(p.p99)}</td>
+            <TableScroll label="Generation-time percentiles table">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Model</th>
+                    <th scope="col" className="num">
+                      p50
+                    </th>
+                    <th scope="col" className="num">
+                      p90
+                    </th>
+                    <th scope="col" className="num">
+                      p95
+                    </th>
+                    <th scope="col" className="num">
+                      p99
+                    </th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {d.percentiles.map((p) => (
+                    <tr key={p.model_name}>
+                      <th scope="row">{p.model_name}</th>
+                      <td className="num">{millis(p.p50)}</td>
+                      <td className="num">{millis(p.p90)}</td>
+                      <td className="num">{millis(p.p95)}</td>
+                      <td className="num">{millis(p.p99)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </TableScroll>
           </>
         )}
       </Section>

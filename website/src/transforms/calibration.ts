@@ -6,8 +6,8 @@
 export interface ReliabilityBin {
   bin_number: number;
   sample_size: number;
-  avg_predicted_confidence: number | null;
-  empirical_accuracy: number | null;
+  avg_predicted_confidence?: number | null;
+  empirical_accuracy?: number | null;
 }
 
 /** One point of the diagram. */
@@ -23,7 +23,9 @@ export interface ReliabilityPoint {
 /** The points to plot, in bin order; bins without samples are left out (they have no mean). */
 export function reliabilityPoints(bins: readonly ReliabilityBin[]): ReliabilityPoint[] {
   return bins
-    .filter((b) => b.sample_size > 0 && b.avg_predicted_confidence !== null && b.empirical_accuracy !== null)
+    .filter(
+      (b) => b.sample_size > 0 && typeof b.avg_predicted_confidence === "number" && typeof b.empirical_accuracy === "number",
+    )
     .map((b) => ({
       bin: b.bin_number,
       confidence: b.avg_predicted_confidence as number,

@@ -6,12 +6,12 @@ export function configText(data: unknown): string {
   return typeof data === "string" ? data : JSON.stringify(data, null, 2);
 }
 
-/** A short description of a config for lists: its first meaningful line. */
+/** A short description of a config for lists: its first line that sets something. */
 export function configSummary(data: unknown): string {
   const line = configText(data)
     .split("\n")
     .map((l) => l.trim())
-    .find((l) => l !== "" && l !== "{" && !l.startsWith("#") && !l.startsWith("//"));
+    .find((l) => l !== "" && !l.endsWith("{") && !/^[}\]]/.test(l) && !l.startsWith("#") && !l.startsWith("//"));
   if (!line) return "(empty)";
   return line.length > 60 ? `${line.slice(0, 57)}…` : line;
 }

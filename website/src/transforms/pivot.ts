@@ -24,7 +24,34 @@ export function pivot<T>(
     wide[name] = (typeof wide[name] === "number" ? (wide[name] as number) : 0) + valueOf(row);
     byBucket.set(bucket, wide);
   }
-  const wideRows = [...byBucket.values()].sort((a, b) => a.bucket.localeCompare(b.bucket));
-  for (const row of wideRows) for (const name of series) if (row[name] === undefined) row[name] = 0;
+  const wideRows = [...byBucket.values()]
+    .sort((a, b) => a.bucket.localeCompare(b.bucket))
+    .map((row) => ({ ...emptyRow(row.bucket, series), ...row }));
   return { rows: wideRows, series };
 }
+
+/** A bucket's row with zero in every series. */
+export function emptyRow(bucket: string, series: readonly string[]): WideRow {
+  const row: WideRow = { bucket };
+  for (const name of series) row[name] = 0;
+  return row;
+}
+
+/**
+ * `rows` with a row made by `empty` for every missing bucket between the first and the last, `step`
+ * milliseconds apart (the API leaves out buckets without activity; a chart that skips them would
+ * draw a quiet weekend as if it never happened). Rows are returned in time order.
+ */
+export function fillGaps<T>(rows: readonly T[], bucketOf: (row: T) => string, step: number, empty: (bucket: string) => T): T[] {
+  if (rows.length === 0) return [];
+  const byTime = new Map(rows.map((row) => [Date.parse(bucketOf(row)), row]));
+  const times = [...byTime.keys()].sort((a, b) => a - b);
+  const filled: T[] = [];
+  for (let t = times[0]; t <= times[times.length - 1]; t += step) {
+    filled.push(byTime.get(t) ?? empty(new Date(t).toISOString().replace(".000Z", "Z")));
+  }
+  return filled;
+}
+
+/** Milliseconds of the API's fixed bucket sizes. */
+export const STEP_MS = { "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "1d": 86_400_000, week: 7 * 86_400_000 } as const;

@@ -6,11 +6,11 @@ import { change, count, percent, pValue } from "../format";
 export interface ArmResult {
   config_id: number;
   is_baseline: boolean;
-  metrics: { total_users: number; total_generations: number; acceptance_rate: number | null };
+  metrics: { total_users: number; total_generations: number; acceptance_rate?: number | null };
   vs_baseline?: {
-    acceptance_rate_uplift_pct: number | null;
-    difference_95ci: { lower: number; upper: number } | null;
-    p_value: number | null;
+    acceptance_rate_uplift_pct?: number | null;
+    difference_95ci?: { lower: number; upper: number } | null;
+    p_value?: number | null;
     is_significant: boolean;
     is_better_acceptance: boolean;
   } | null;
@@ -39,7 +39,7 @@ function points(x: number): string {
 function verdict(result: ArmResult): string {
   if (result.is_baseline) return "baseline";
   const vs = result.vs_baseline;
-  if (!vs || vs.p_value === null) return "not enough data";
+  if (vs?.p_value === undefined || vs.p_value === null) return "not enough data";
   if (!vs.is_significant) return "no significant difference";
   return vs.is_better_acceptance ? "better than baseline" : "worse than baseline";
 }

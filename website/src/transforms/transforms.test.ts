@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { expectedCalibrationError, reliabilityPoints } from "./calibration";
 import { configSummary, configText } from "./config";
 import { describeInterval, errorBar } from "./intervals";
-import { pivot } from "./pivot";
+import { fillGaps, pivot, STEP_MS } from "./pivot";
 import { evaluationRows, type ArmResult } from "./studies";
 import { windowOf } from "../components/scope";
 
@@ -14,7 +14,12 @@ describe("pivot", () => {
       { t: "2026-11-01T00:00:00Z", kind: "completion", n: 1 },
       { t: "2026-11-02T00:00:00Z", kind: "completion", n: 3 },
     ];
-    const wide = pivot(rows, (r) => r.t, (r) => r.kind, (r) => r.n);
+    const wide = pivot(
+      rows,
+      (r) => r.t,
+      (r) => r.kind,
+      (r) => r.n,
+    );
     expect(wide.series).toEqual(["chat", "completion"]);
     expect(wide.rows).toEqual([
       { bucket: "2026-11-01T00:00:00Z", completion: 6, chat: 0 },
@@ -24,6 +29,40 @@ describe("pivot", () => {
 
   it("is empty for no rows", () => {
     expect(pivot([], String, String, Number)).toEqual({ rows: [], series: [] });
+  });
+});
+
+describe("fillGaps", () => {
+  it("adds an empty bucket for every quiet day between the first and the last", () => {
+    const rows = [
+      { t: "2026-11-27T00:00:00Z", n: 4 },
+      { t: "2026-11-30T00:00:00Z", n: 2 },
+    ];
+    const filled = fillGaps(
+      rows,
+      (r) => r.t,
+      STEP_MS["1d"],
+      (t) => ({ t, n: 0 }),
+    );
+    expect(filled).toEqual([
+      { t: "2026-11-27T00:00:00Z", n: 4 },
+      { t: "2026-11-28T00:00:00Z", n: 0 },
+      { t: "2026-11-29T00:00:00Z", n: 0 },
+      { t: "2026-11-30T00:00:00Z", n: 2 },
+    ]);
+  });
+
+  it("keeps rows that have no gaps and is empty for none", () => {
+    const rows = [{ t: "2026-11-27T10:00:00Z" }, { t: "2026-11-27T11:00:00Z" }];
+    expect(
+      fillGaps(
+        rows,
+        (r) => r.t,
+        STEP_MS["1h"],
+        (t) => ({ t }),
+      ),
+    ).toEqual(rows);
+    expect(fillGaps([], String, STEP_MS["1h"], String)).toEqual([]);
   });
 });
 
@@ -85,7 +124,13 @@ describe("study evaluation rows", () => {
       config_id: 4,
       is_baseline: false,
       metrics: { total_users: 2, total_generations: 0, acceptance_rate: null },
-      vs_baseline: { acceptance_rate_uplift_pct: null, difference_95ci: null, p_value: null, is_significant: false, is_better_acceptance: false },
+      vs_baseline: {
+        acceptance_rate_uplift_pct: null,
+        difference_95ci: null,
+        p_value: null,
+        is_significant: false,
+        is_better_acceptance: false,
+      },
     },
   ];
 
@@ -111,7 +156,10 @@ describe("config text", () => {
   });
 
   it("summarises a config by its first meaningful line", () => {
-    expect(configSummary("# comment\n{\n  config { model = x }\n}")).toBe("config { model = x }");
+    expect(configSummary("# comment\n{\n  config {\n    retrieval { enabled = false }\n  }\n}")).toBe(
+      "retrieval { enabled = false }",
+    );
+    expect(configSummary('{\n  "config": {\n    "model": "x"\n  }\n}')).toBe('"model": "x"');
     expect(configSummary("")).toBe("(empty)");
   });
 });

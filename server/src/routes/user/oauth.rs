@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use code4me_shared::domain::Email;
 use code4me_shared::redis_keys::{self as keys, OAuthFlowValue, key};
 use redis::AsyncCommands;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::auth::browser;
 use crate::db::users::{self, NewUser};
@@ -22,10 +24,16 @@ use crate::{cookies, messages};
 const FLOW_TTL_SECONDS: u64 = 600;
 
 /// Which sign-in providers the website should offer.
-#[utoipa::path(get, path = "/api/user/oauth/providers", tag = "user", responses((status = 200, description = "`{\"google\": bool}`")))]
-pub async fn providers(State(state): State<AppState>) -> Json<Value> {
-    let google = state.google.is_some() && state.settings.google.client_secret.is_some();
-    Json(json!({"google": google}))
+#[utoipa::path(get, path = "/api/user/oauth/providers", tag = "user", responses((status = 200, description = "The providers", body = Providers)))]
+pub async fn providers(State(state): State<AppState>) -> Json<Providers> {
+    Json(Providers { google: state.google.is_some() && state.settings.google.client_secret.is_some() })
+}
+
+/// Body of `GET /api/user/oauth/providers`.
+#[derive(Serialize, ToSchema)]
+pub struct Providers {
+    /// Whether "Sign in with Google" works (client id and secret configured).
+    google: bool,
 }
 
 fn callback_url(state: &AppState) -> String {
