@@ -29,6 +29,7 @@ cargo test --workspace --locked
 
 info "end-to-end: release binaries + headless Chromium"
 cargo build --release --locked -p code4me-server -p code4me-worker
+check_api_client
 "$C4M_ROOT/scripts/e2e.sh"
 
 info "all test suites passed in $(( $(date +%s) - started )) s"

@@ -169,6 +169,23 @@ build_website() {
   fi
 }
 
+# Fails when the website's generated API client (website/openapi.json → src/api/schema.ts) no
+# longer matches the OpenAPI document of the server just built: the website would compile
+# against endpoints and fields the server does not have.
+check_api_client() {
+  local site="$C4M_ROOT/website" fresh
+  fresh="$(mktemp -d)"
+  "$C4M_ROOT/target/release/code4me-server" openapi > "$fresh/openapi.json"
+  (cd "$site" && npx --no-install openapi-typescript "$fresh/openapi.json" -o "$fresh/schema.ts" >/dev/null 2>&1) \
+    || die "openapi-typescript failed on the server's OpenAPI document"
+  if ! cmp -s "$fresh/openapi.json" "$site/openapi.json" || ! cmp -s "$fresh/schema.ts" "$site/src/api/schema.ts"; then
+    rm -rf "$fresh"
+    die "the website's API client is out of date with the server's OpenAPI document" "cd website && npm run api:generate, then commit website/openapi.json and website/src/api/schema.ts"
+  fi
+  rm -rf "$fresh"
+  info "the website's API client matches the server's OpenAPI document"
+}
+
 # --- Application processes ---------------------------------------------------------------------------
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }

@@ -1,15 +1,18 @@
 // The dashboard: a sign-in page until someone is signed in, then the research pages behind a
 // navigation bar. Studies and Config are for admins; everyone else sees only their own data.
+import { lazy, Suspense } from "react";
 import { NavLink, Route, Routes } from "react-router";
 import { useAuth } from "./auth";
 import { ServerStatus } from "./components/ServerStatus";
 import { Login } from "./Login";
-import { Calibration } from "./pages/Calibration";
-import { Config } from "./pages/Config";
-import { Models } from "./pages/Models";
-import { Overview } from "./pages/Overview";
-import { Studies } from "./pages/Studies";
-import { Usage } from "./pages/Usage";
+
+// Pages load on first visit: the sign-in page does not wait for the chart library.
+const Overview = lazy(() => import("./pages/Overview").then((m) => ({ default: m.Overview })));
+const Usage = lazy(() => import("./pages/Usage").then((m) => ({ default: m.Usage })));
+const Models = lazy(() => import("./pages/Models").then((m) => ({ default: m.Models })));
+const Calibration = lazy(() => import("./pages/Calibration").then((m) => ({ default: m.Calibration })));
+const Studies = lazy(() => import("./pages/Studies").then((m) => ({ default: m.Studies })));
+const Config = lazy(() => import("./pages/Config").then((m) => ({ default: m.Config })));
 
 /** The pages, in navigation order. */
 const PAGES = [
@@ -79,12 +82,20 @@ export function App() {
         </div>
       </header>
       <main id="content" className="page">
-        <Routes>
-          {PAGES.map((p) => (
-            <Route key={p.path} path={p.path} element={p.admin && !user.is_admin ? <AdminOnly /> : p.element} />
-          ))}
-          <Route path="*" element={<NotFound />} />
-        </Routes>
+        <Suspense
+          fallback={
+            <p role="status" className="placeholder">
+              Loading…
+            </p>
+          }
+        >
+          <Routes>
+            {PAGES.map((p) => (
+              <Route key={p.path} path={p.path} element={p.admin && !user.is_admin ? <AdminOnly /> : p.element} />
+            ))}
+            <Route path="*" element={<NotFound />} />
+          </Routes>
+        </Suspense>
         <footer className="footer">
           <ServerStatus compact />
           <DeveloperLinks />
