@@ -52,6 +52,8 @@ cat >&2 <<BANNER
   API docs:           http://localhost:$SERVER_PORT/docs/
   Health / metrics:   http://localhost:$SERVER_PORT/api/health  ·  /metrics
   Logs:               $C4M_DATA_DIR/logs/
+  Sign in:            an account of yours; admins (ADMIN_EMAIL/ADMIN_PASSWORD, or
+                      code4me-server admin create-user) see every dashboard page
   Press Ctrl-C to stop.
 
 BANNER
