@@ -1,8 +1,10 @@
 //! The OpenAPI document (served at `/openapi.json`) and its offline docs UI (at `/docs`).
 //!
 //! The schema types below describe the contract's bodies for the docs and for the website's
-//! generated client. Handlers parse requests field by field (to produce FastAPI's error lists) and
-//! build responses as JSON, so these types are documentation only and never constructed.
+//! generated client. Handlers parse requests field by field (to produce FastAPI's error lists), and
+//! most build their responses as JSON, so these types are documentation only and never constructed.
+//! The research endpoints (`/api/analytics/...`, `/api/config/...`) instead return typed bodies
+//! declared next to their handlers, which `utoipa-axum` collects from each `body =`.
 #![allow(dead_code)]
 
 use serde_json::Value;

@@ -9,10 +9,12 @@ use std::collections::HashMap;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
 use sqlx::{FromRow, Postgres};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::extract::ResearchCaller;
@@ -59,11 +61,6 @@ impl Window {
         }
         Ok(Self { start, end })
     }
-
-    /// `{"start_time", "end_time"}` for a response's `filters`.
-    pub fn json(&self) -> Value {
-        json!({"start_time": self.start, "end_time": self.end})
-    }
 }
 
 fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
@@ -95,13 +92,33 @@ pub struct Filters {
     pub user: Option<Uuid>,
     /// `model_id`, when the endpoint takes one and it was given.
     pub model_id: Option<i64>,
-    takes_model: bool,
+}
+
+/// `filters` of a windowed analytics response: the rows it covers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScopeFilters {
+    /// Start of the window (inclusive).
+    pub start_time: DateTime<Utc>,
+    /// End of the window (inclusive).
+    pub end_time: DateTime<Utc>,
+    /// The one user whose rows were read; `null` for everyone's (admins only).
+    pub user_id: Option<Uuid>,
+}
+
+/// `filters` of an analytics response that takes `model_id`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelScopeFilters {
+    /// The window and the user.
+    #[serde(flatten)]
+    pub scope: ScopeFilters,
+    /// The one model read; `null` for every model.
+    pub model_id: Option<i64>,
 }
 
 impl Filters {
     /// Reads the window, the user scope and `model_id`.
     pub fn parse(caller: ResearchCaller, params: &Params) -> Result<Self, ApiError> {
-        Ok(Self { model_id: integer(params, "model_id")?, takes_model: true, ..Self::parse_without_model(caller, params)? })
+        Ok(Self { model_id: integer(params, "model_id")?, ..Self::parse_without_model(caller, params)? })
     }
 
     /// Reads the window and the user scope, for endpoints that cover every model.
@@ -111,17 +128,17 @@ impl Filters {
 
     /// Every model's rows of `user` (or everyone) in `window`.
     pub fn over(window: Window, user: Option<Uuid>) -> Self {
-        Self { window, user, model_id: None, takes_model: false }
+        Self { window, user, model_id: None }
     }
 
-    /// `filters` of a response.
-    pub fn json(&self) -> Value {
-        let mut filters = self.window.json();
-        filters["user_id"] = json!(self.user);
-        if self.takes_model {
-            filters["model_id"] = json!(self.model_id);
-        }
-        filters
+    /// `filters` of a response: the window and the user.
+    pub fn scope(&self) -> ScopeFilters {
+        ScopeFilters { start_time: self.window.start, end_time: self.window.end, user_id: self.user }
+    }
+
+    /// `filters` of a response that takes `model_id`: the window, the user and the model.
+    pub fn with_model(&self) -> ModelScopeFilters {
+        ModelScopeFilters { scope: self.scope(), model_id: self.model_id }
     }
 
     /// `sql` with `$1`..`$4` bound to the window, the user scope and the model (as

@@ -5,10 +5,11 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::analytics::calibration::{Bin, brier, expected_calibration_error};
-use crate::analytics::{Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, Params, bounded};
+use crate::analytics::{Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, ModelScopeFilters, Params, ScopeFilters, bounded};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -78,8 +79,60 @@ async fn binned(state: &AppState, filters: &Filters, group: GroupBy, bins: i32) 
     Ok(groups)
 }
 
-fn range(bin: i32, bins: i32) -> Value {
-    json!({"min": f64::from(bin - 1) / f64::from(bins), "max": f64::from(bin) / f64::from(bins)})
+/// A range of confidence (0..1).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct ConfidenceRange {
+    /// Lowest.
+    pub min: f64,
+    /// Highest.
+    pub max: f64,
+}
+
+/// The confidences bin `bin` of `bins` covers.
+fn range(bin: i32, bins: i32) -> ConfidenceRange {
+    ConfidenceRange { min: f64::from(bin - 1) / f64::from(bins), max: f64::from(bin) / f64::from(bins) }
+}
+
+/// `GET /api/analytics/calibration/reliability-diagram`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReliabilityDiagramResponse {
+    /// One diagram per model with completion generations.
+    pub data: Vec<ModelReliability>,
+    /// Bins asked for (5..=20).
+    pub bins: i32,
+    /// The rows covered.
+    pub filters: ModelScopeFilters,
+}
+
+/// One model's reliability diagram.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelReliability {
+    /// The model.
+    pub model_id: Option<i64>,
+    /// Its name.
+    pub model_name: String,
+    /// The bins with generations, in order (empty bins are left out).
+    pub bins: Vec<ReliabilityBin>,
+    /// Completion generations.
+    pub total_samples: i64,
+    /// Expected calibration error: the generation-weighted mean of |acceptance − confidence| over
+    /// the bins (0..1); `null` without generations.
+    pub expected_calibration_error: Option<f64>,
+}
+
+/// One confidence bin of a reliability diagram.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReliabilityBin {
+    /// 1..=bins.
+    pub bin_number: i32,
+    /// Completion generations in the bin.
+    pub sample_size: i64,
+    /// Their mean confidence (0..1).
+    pub avg_predicted_confidence: f64,
+    /// Share of them accepted (0..1).
+    pub empirical_accuracy: f64,
+    /// The confidences the bin covers.
+    pub bin_range: ConfidenceRange,
 }
 
 /// Per model: for each confidence bin, mean confidence against acceptance, and the ECE.
@@ -89,41 +142,72 @@ fn range(bin: i32, bins: i32) -> Value {
         ("bins" = Option<i64>, Query, description = "5..=20, default 10")
     ),
     responses(
-        (status = 200, description = "`{data: [{model_id, model_name, bins: [{bin_number, sample_size, avg_predicted_confidence, empirical_accuracy, bin_range}], total_samples, expected_calibration_error}], bins, filters}`", body = crate::openapi::Detail),
+        (status = 200, description = "A reliability diagram per model", body = ReliabilityDiagramResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail),
         (status = 401, description = "Not signed in", body = crate::openapi::Detail),
         (status = 422, description = "bins out of range", body = crate::openapi::ValidationError)
     ))]
-pub async fn reliability_diagram(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn reliability_diagram(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ReliabilityDiagramResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let bins = i32::try_from(bounded(&params, "bins", 10, 5, 20)?).expect("bounded");
-    let data: Vec<Value> = binned(&state, &filters, GroupBy::Model, bins)
+    let data = binned(&state, &filters, GroupBy::Model, bins)
         .await?
         .into_iter()
-        .map(|model| {
-            let rows: Vec<Value> = model
+        .map(|model| ModelReliability {
+            bins: model
                 .bins
                 .iter()
-                .map(|(number, bin)| {
-                    json!({
-                        "bin_number": number,
-                        "sample_size": bin.count,
-                        "avg_predicted_confidence": bin.confidence_sum / bin.count as f64,
-                        "empirical_accuracy": bin.accepted as f64 / bin.count as f64,
-                        "bin_range": range(*number, bins),
-                    })
+                .map(|&(bin_number, bin)| ReliabilityBin {
+                    bin_number,
+                    sample_size: bin.count,
+                    avg_predicted_confidence: bin.confidence_sum / bin.count as f64,
+                    empirical_accuracy: bin.accepted as f64 / bin.count as f64,
+                    bin_range: range(bin_number, bins),
                 })
-                .collect();
-            json!({
-                "model_id": model.model_id,
-                "model_name": model.name,
-                "bins": rows,
-                "total_samples": model.count(),
-                "expected_calibration_error": expected_calibration_error(&model.totals()),
-            })
+                .collect(),
+            total_samples: model.count(),
+            expected_calibration_error: expected_calibration_error(&model.totals()),
+            model_id: model.model_id,
+            model_name: model.name,
         })
         .collect();
-    Ok(Json(json!({"data": data, "bins": bins, "filters": filters.json()})))
+    Ok(Json(ReliabilityDiagramResponse { data, bins, filters: filters.with_model() }))
+}
+
+/// `GET /api/analytics/calibration/brier-score`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrierScoreResponse {
+    /// One row per group with completion generations.
+    pub data: Vec<GroupBrierScore>,
+    /// What the rows are grouped by: `model`, `config` or `language`.
+    pub group_by: &'static str,
+    /// The rows covered.
+    pub filters: ModelScopeFilters,
+}
+
+/// One group's Brier score with Murphy's decomposition (over 10 confidence bins).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupBrierScore {
+    /// The model's or language's name, or `config <id>`.
+    pub group_name: String,
+    /// The model, when grouped by model; `null` otherwise.
+    pub model_id: Option<i64>,
+    /// Completion generations.
+    pub sample_size: i64,
+    /// Mean squared difference between confidence and acceptance (0..1; lower is better).
+    pub brier_score: f64,
+    /// Share accepted (0..1).
+    pub base_rate: f64,
+    /// Mean confidence (0..1).
+    pub avg_confidence: f64,
+    /// base_rate × (1 − base_rate).
+    pub uncertainty: f64,
+    /// 1 − brier_score / uncertainty; `null` when the uncertainty is 0.
+    pub skill_score: Option<f64>,
+    /// Reliability term (lower is better).
+    pub reliability_component: f64,
+    /// Resolution term (higher is better).
+    pub resolution_component: f64,
 }
 
 /// Brier score with its reliability, resolution and uncertainty, per model, config or language.
@@ -133,32 +217,84 @@ pub async fn reliability_diagram(State(state): State<AppState>, caller: Research
         ("group_by" = Option<String>, Query, description = "model (default), config (the user's current config) or language")
     ),
     responses(
-        (status = 200, description = "`{data: [{group_name, model_id, sample_size, brier_score, base_rate, avg_confidence, uncertainty, skill_score, reliability_component, resolution_component}], group_by, filters}`", body = crate::openapi::Detail),
+        (status = 200, description = "Brier score per group", body = BrierScoreResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn brier_score(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn brier_score(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<BrierScoreResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let group = GroupBy::parse(params.get("group_by"), &[GroupBy::Model, GroupBy::Config, GroupBy::Language])?;
-    let data: Vec<Value> = binned(&state, &filters, group, DECOMPOSITION_BINS)
+    let data = binned(&state, &filters, group, DECOMPOSITION_BINS)
         .await?
         .into_iter()
         .filter_map(|g| {
             let b = brier(&g.totals())?;
-            Some(json!({
-                "group_name": g.name,
-                "model_id": g.model_id,
-                "sample_size": g.count(),
-                "brier_score": b.score,
-                "base_rate": b.base_rate,
-                "avg_confidence": g.mean_confidence(),
-                "uncertainty": b.uncertainty,
-                "skill_score": b.skill_score,
-                "reliability_component": b.reliability,
-                "resolution_component": b.resolution,
-            }))
+            Some(GroupBrierScore {
+                sample_size: g.count(),
+                brier_score: b.score,
+                base_rate: b.base_rate,
+                avg_confidence: g.mean_confidence(),
+                uncertainty: b.uncertainty,
+                skill_score: b.skill_score,
+                reliability_component: b.reliability,
+                resolution_component: b.resolution,
+                group_name: g.name,
+                model_id: g.model_id,
+            })
         })
         .collect();
-    Ok(Json(json!({"data": data, "group_by": group.name(), "filters": filters.json()})))
+    Ok(Json(BrierScoreResponse { data, group_by: group.name(), filters: filters.with_model() }))
+}
+
+/// `GET /api/analytics/calibration/confidence-distribution`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfidenceDistributionResponse {
+    /// One histogram per model with completion generations.
+    pub data: Vec<ModelConfidenceDistribution>,
+    /// Bins asked for (10..=50).
+    pub bins: i32,
+    /// The rows covered.
+    pub filters: ModelScopeFilters,
+}
+
+/// One model's confidence histogram.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelConfidenceDistribution {
+    /// The model.
+    pub model_id: Option<i64>,
+    /// Its name.
+    pub model_name: String,
+    /// The bins with generations, in order (empty bins are left out).
+    pub histogram: Vec<ConfidenceBin>,
+    /// Completion generations.
+    pub total_predictions: i64,
+    /// Summary of the histogram.
+    pub statistics: ConfidenceStatistics,
+}
+
+/// One bin of a confidence histogram.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfidenceBin {
+    /// 1..=bins.
+    pub bin_number: i32,
+    /// Completion generations in the bin.
+    pub frequency: i64,
+    /// Their mean confidence (0..1).
+    pub avg_bin_confidence: f64,
+    /// Share of them accepted (0..1).
+    pub bin_acceptance_rate: f64,
+    /// The confidences the bin covers.
+    pub range: ConfidenceRange,
+}
+
+/// Summary of a confidence histogram.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfidenceStatistics {
+    /// Mean confidence (0..1).
+    pub mean_confidence: f64,
+    /// Midpoint of the fullest bin (the first of equals), standing for the most common confidence.
+    pub mode_confidence: Option<f64>,
+    /// That bin's number.
+    pub most_frequent_bin: Option<i32>,
 }
 
 /// Per model: how often each confidence occurs, and how often each bin was accepted.
@@ -168,45 +304,79 @@ pub async fn brier_score(State(state): State<AppState>, caller: ResearchCaller, 
         ("bins" = Option<i64>, Query, description = "10..=50, default 20")
     ),
     responses(
-        (status = 200, description = "`{data: [{model_id, model_name, histogram: [{bin_number, frequency, avg_bin_confidence, bin_acceptance_rate, range}], total_predictions, statistics: {mean_confidence, mode_confidence, most_frequent_bin}}], bins, filters}`", body = crate::openapi::Detail),
+        (status = 200, description = "A confidence histogram per model", body = ConfidenceDistributionResponse),
         (status = 422, description = "bins out of range", body = crate::openapi::ValidationError)
     ))]
-pub async fn confidence_distribution(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn confidence_distribution(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ConfidenceDistributionResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let bins = i32::try_from(bounded(&params, "bins", 20, 10, 50)?).expect("bounded");
-    let data: Vec<Value> = binned(&state, &filters, GroupBy::Model, bins)
+    let data = binned(&state, &filters, GroupBy::Model, bins)
         .await?
         .into_iter()
         .map(|model| {
-            let histogram: Vec<Value> = model
+            let histogram = model
                 .bins
                 .iter()
-                .map(|(number, bin)| {
-                    json!({
-                        "bin_number": number,
-                        "frequency": bin.count,
-                        "avg_bin_confidence": bin.confidence_sum / bin.count as f64,
-                        "bin_acceptance_rate": bin.accepted as f64 / bin.count as f64,
-                        "range": range(*number, bins),
-                    })
+                .map(|&(bin_number, bin)| ConfidenceBin {
+                    bin_number,
+                    frequency: bin.count,
+                    avg_bin_confidence: bin.confidence_sum / bin.count as f64,
+                    bin_acceptance_rate: bin.accepted as f64 / bin.count as f64,
+                    range: range(bin_number, bins),
                 })
                 .collect();
             // The first of the fullest bins; its midpoint stands for the most common confidence.
             let mode = model.bins.iter().rev().max_by_key(|(_, bin)| bin.count).map(|(number, _)| *number);
-            json!({
-                "model_id": model.model_id,
-                "model_name": model.name,
-                "histogram": histogram,
-                "total_predictions": model.count(),
-                "statistics": {
-                    "mean_confidence": model.mean_confidence(),
-                    "mode_confidence": mode.map(|n| (f64::from(n) - 0.5) / f64::from(bins)),
-                    "most_frequent_bin": mode,
+            ModelConfidenceDistribution {
+                histogram,
+                total_predictions: model.count(),
+                statistics: ConfidenceStatistics {
+                    mean_confidence: model.mean_confidence(),
+                    mode_confidence: mode.map(|n| (f64::from(n) - 0.5) / f64::from(bins)),
+                    most_frequent_bin: mode,
                 },
-            })
+                model_id: model.model_id,
+                model_name: model.name,
+            }
         })
         .collect();
-    Ok(Json(json!({"data": data, "bins": bins, "filters": filters.json()})))
+    Ok(Json(ConfidenceDistributionResponse { data, bins, filters: filters.with_model() }))
+}
+
+/// `GET /api/analytics/calibration/calibration-summary`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalibrationSummaryResponse {
+    /// One row per model with completion generations, best calibrated (lowest Brier score) first.
+    pub data: Vec<ModelCalibration>,
+    /// The rows covered.
+    pub filters: ScopeFilters,
+}
+
+/// How well one model's confidence predicts acceptance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelCalibration {
+    /// The model.
+    pub model_id: Option<i64>,
+    /// Its name.
+    pub model_name: String,
+    /// Completion generations.
+    pub total_predictions: i64,
+    /// Mean confidence (0..1).
+    pub avg_confidence: f64,
+    /// Share accepted (0..1).
+    pub acceptance_rate: f64,
+    /// avg_confidence − acceptance_rate (−1..1).
+    pub confidence_gap: f64,
+    /// The gap is above 0.05.
+    pub is_overconfident: bool,
+    /// The gap is below −0.05.
+    pub is_underconfident: bool,
+    /// Brier score (0..1; lower is better).
+    pub brier_score: f64,
+    /// Population standard deviation of confidence.
+    pub confidence_std: f64,
+    /// Lowest and highest confidence.
+    pub confidence_range: ConfidenceRange,
 }
 
 /// Per model: confidence against acceptance, over- or under-confidence (a gap beyond 0.05), Brier
@@ -214,11 +384,11 @@ pub async fn confidence_distribution(State(state): State<AppState>, caller: Rese
 #[utoipa::path(get, path = "/api/analytics/calibration/calibration-summary", tag = "analytics",
     params(crate::analytics::ScopeParams),
     responses(
-        (status = 200, description = "`{data: [{model_id, model_name, total_predictions, avg_confidence, acceptance_rate, confidence_gap, is_overconfident, is_underconfident, brier_score, confidence_std, confidence_range}], filters}`", body = crate::openapi::Detail)
+        (status = 200, description = "Calibration per model", body = CalibrationSummaryResponse)
     ))]
-pub async fn calibration_summary(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn calibration_summary(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<CalibrationSummaryResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
-    let mut rows: Vec<(f64, Value)> = binned(&state, &filters, GroupBy::Model, DECOMPOSITION_BINS)
+    let mut data: Vec<ModelCalibration> = binned(&state, &filters, GroupBy::Model, DECOMPOSITION_BINS)
         .await?
         .into_iter()
         .filter_map(|model| {
@@ -226,25 +396,21 @@ pub async fn calibration_summary(State(state): State<AppState>, caller: Research
             let mean = model.mean_confidence();
             let variance = (model.confidence_square_sum / model.count() as f64 - mean * mean).max(0.0);
             let gap = mean - model.acceptance();
-            Some((
-                b.score,
-                json!({
-                    "model_id": model.model_id,
-                    "model_name": model.name,
-                    "total_predictions": model.count(),
-                    "avg_confidence": mean,
-                    "acceptance_rate": model.acceptance(),
-                    "confidence_gap": gap,
-                    "is_overconfident": gap > 0.05,
-                    "is_underconfident": gap < -0.05,
-                    "brier_score": b.score,
-                    "confidence_std": variance.sqrt(),
-                    "confidence_range": {"min": model.confidence_min, "max": model.confidence_max},
-                }),
-            ))
+            Some(ModelCalibration {
+                total_predictions: model.count(),
+                avg_confidence: mean,
+                acceptance_rate: model.acceptance(),
+                confidence_gap: gap,
+                is_overconfident: gap > 0.05,
+                is_underconfident: gap < -0.05,
+                brier_score: b.score,
+                confidence_std: variance.sqrt(),
+                confidence_range: ConfidenceRange { min: model.confidence_min, max: model.confidence_max },
+                model_id: model.model_id,
+                model_name: model.name,
+            })
         })
         .collect();
-    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let filters_json = filters.json();
-    Ok(Json(json!({"data": rows.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), "filters": filters_json})))
+    data.sort_by(|a, b| a.brier_score.total_cmp(&b.brier_score));
+    Ok(Json(CalibrationSummaryResponse { data, filters: filters.scope() }))
 }

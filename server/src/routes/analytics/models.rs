@@ -4,9 +4,10 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, Params, bad_request};
+use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, ModelScopeFilters, Params, ScopeFilters, bad_request};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -24,6 +25,63 @@ fn model_ids(params: &Params) -> Result<Option<Vec<i64>>, ApiError> {
 /// One model's row in the comparison.
 type ComparisonRow = (i64, String, bool, i64, f64, f64, f64, f64, f64, f64, f64, i64, i64);
 
+/// `GET /api/analytics/models/comparison`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelComparisonResponse {
+    /// One row per model with completion generations, by model id.
+    pub data: Vec<ModelComparison>,
+    /// The rows covered.
+    pub filters: ModelComparisonFilters,
+}
+
+/// One model in the comparison.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelComparison {
+    /// The model.
+    pub model_id: i64,
+    /// Its name.
+    pub model_name: String,
+    /// Whether it is instruction-tuned.
+    pub is_instruction_tuned: bool,
+    /// Its completion generations in the window.
+    pub metrics: ModelMetrics,
+}
+
+/// A model's completion generations in the window; generation times in ms.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelMetrics {
+    /// Completion generations.
+    pub total_generations: i64,
+    /// Share accepted (0..1).
+    pub acceptance_rate: f64,
+    /// Mean generation time.
+    pub avg_generation_time: f64,
+    /// Median generation time.
+    pub p50_generation_time: f64,
+    /// 95th percentile of generation time.
+    pub p95_generation_time: f64,
+    /// Mean confidence (0..1).
+    pub avg_confidence: f64,
+    /// Population standard deviation of confidence.
+    pub confidence_std: f64,
+    /// Mean tokens per completion (log-probabilities recorded).
+    pub avg_logprob_length: f64,
+    /// Distinct users.
+    pub unique_users: i64,
+    /// Distinct UTC days with a generation.
+    pub active_days: i64,
+}
+
+/// `filters` of the model comparison.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelComparisonFilters {
+    /// The window and the user.
+    #[serde(flatten)]
+    pub scope: ScopeFilters,
+    /// The models compared; `null` for all.
+    pub model_ids: Option<Vec<i64>>,
+}
+
 /// Per model: volume, acceptance, generation-time percentiles, confidence and its spread, tokens
 /// per completion, users and active days.
 #[utoipa::path(get, path = "/api/analytics/models/comparison", tag = "analytics",
@@ -31,10 +89,10 @@ type ComparisonRow = (i64, String, bool, i64, f64, f64, f64, f64, f64, f64, f64,
         ("model_ids" = Option<String>, Query, description = "Comma-separated model ids; default all")
     ),
     responses(
-        (status = 200, description = "`{data: [{model_id, model_name, is_instruction_tuned, metrics: {total_generations, acceptance_rate, avg_generation_time, p50_generation_time, p95_generation_time, avg_confidence, confidence_std, avg_logprob_length, unique_users, active_days}}], filters}`", body = crate::openapi::Detail),
+        (status = 200, description = "Metrics per model", body = ModelComparisonResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ModelComparisonResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let ids = model_ids(&params)?;
     let sql = format!(
@@ -52,32 +110,63 @@ pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Q
         .fetch_all(&state.db)
         .await
         .map_err(ApiError::database)?;
-    let data: Vec<Value> = rows
+    let data = rows
         .into_iter()
-        .map(|(id, name, instruct, total, acceptance, avg_time, p50, p95, confidence, spread, tokens, users, days)| {
-            json!({
-                "model_id": id,
-                "model_name": name,
-                "is_instruction_tuned": instruct,
-                "metrics": {
-                    "total_generations": total,
-                    "acceptance_rate": acceptance,
-                    "avg_generation_time": avg_time,
-                    "p50_generation_time": p50,
-                    "p95_generation_time": p95,
-                    "avg_confidence": confidence,
-                    "confidence_std": spread,
-                    "avg_logprob_length": tokens,
-                    "unique_users": users,
-                    "active_days": days,
-                },
-            })
+        .map(|(model_id, model_name, is_instruction_tuned, total, acceptance, avg_time, p50, p95, confidence, spread, tokens, users, days)| ModelComparison {
+            model_id,
+            model_name,
+            is_instruction_tuned,
+            metrics: ModelMetrics {
+                total_generations: total,
+                acceptance_rate: acceptance,
+                avg_generation_time: avg_time,
+                p50_generation_time: p50,
+                p95_generation_time: p95,
+                avg_confidence: confidence,
+                confidence_std: spread,
+                avg_logprob_length: tokens,
+                unique_users: users,
+                active_days: days,
+            },
         })
         .collect();
-    let mut filters_json = filters.json();
-    let extra = filters_json.as_object_mut().expect("object");
-    extra.insert("model_ids".into(), json!(ids));
-    Ok(Json(json!({"data": data, "filters": filters_json})))
+    Ok(Json(ModelComparisonResponse { data, filters: ModelComparisonFilters { scope: filters.scope(), model_ids: ids } }))
+}
+
+/// `GET /api/analytics/models/model-usage-trends`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelUsageTrendsResponse {
+    /// One row per bucket and model, oldest first.
+    pub data: Vec<ModelUsageBucket>,
+    /// The rows covered.
+    pub filters: ModelUsageTrendsFilters,
+}
+
+/// One model's completion generations in one time bucket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelUsageBucket {
+    /// Start of the bucket (UTC `date_trunc`).
+    pub time_bucket: DateTime<Utc>,
+    /// The model.
+    pub model_id: i64,
+    /// Its name.
+    pub model_name: String,
+    /// Completion generations.
+    pub usage_count: i64,
+    /// Share accepted (0..1).
+    pub acceptance_rate: f64,
+    /// Distinct users.
+    pub unique_users: i64,
+}
+
+/// `filters` of the model usage trends.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelUsageTrendsFilters {
+    /// The window and the user.
+    #[serde(flatten)]
+    pub scope: ScopeFilters,
+    /// The bucket: `hour`, `day`, `week` or `month`.
+    pub granularity: &'static str,
 }
 
 /// Each model's use per time bucket.
@@ -86,10 +175,10 @@ pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Q
         ("granularity" = Option<String>, Query, description = "hour (1h), day (1d, default), week (1w) or month")
     ),
     responses(
-        (status = 200, description = "`{data: [{time_bucket, model_id, model_name, usage_count, acceptance_rate, unique_users}], filters}`", body = crate::openapi::Detail),
+        (status = 200, description = "Use per bucket and model", body = ModelUsageTrendsResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ModelUsageTrendsResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     // Upstream passes its default "1d" straight to date_trunc, which PostgreSQL rejects (500).
     let unit = match params.get("granularity").map_or("day", |g| g.trim()) {
@@ -109,20 +198,68 @@ pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller,
         .fetch_all(&state.db)
         .await
         .map_err(ApiError::database)?;
-    let data: Vec<Value> = rows
+    let data = rows
         .into_iter()
-        .map(|(bucket, id, name, count, acceptance, users)| {
-            json!({"time_bucket": bucket, "model_id": id, "model_name": name, "usage_count": count, "acceptance_rate": acceptance, "unique_users": users})
+        .map(|(time_bucket, model_id, model_name, usage_count, acceptance_rate, unique_users)| ModelUsageBucket {
+            time_bucket,
+            model_id,
+            model_name,
+            usage_count,
+            acceptance_rate,
+            unique_users,
         })
         .collect();
-    let mut filters_json = filters.json();
-    let extra = filters_json.as_object_mut().expect("object");
-    extra.insert("granularity".into(), json!(unit));
-    Ok(Json(json!({"data": data, "filters": filters_json})))
+    Ok(Json(ModelUsageTrendsResponse { data, filters: ModelUsageTrendsFilters { scope: filters.scope(), granularity: unit } }))
 }
 
 /// One context segment's row.
 type SegmentRow = (String, String, String, String, String, i64, f64, f64, f64);
+
+/// `GET /api/analytics/models/performance-by-context`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PerformanceByContextResponse {
+    /// One row per segment with at least five completion generations.
+    pub data: Vec<ContextPerformance>,
+    /// The rows covered.
+    pub filters: ModelScopeFilters,
+}
+
+/// One model's completion generations in one context segment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContextPerformance {
+    /// The model's name.
+    pub model_name: String,
+    /// The language's name.
+    pub language: String,
+    /// The trigger's name.
+    pub trigger_type: String,
+    /// Where in what size of document.
+    pub context: ContextSegment,
+    /// How the model did there.
+    pub metrics: ContextMetrics,
+}
+
+/// A document size and caret position class.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContextSegment {
+    /// `small` (< 1,000 characters), `medium` (< 10,000), `large` (< 100,000), `xlarge` or `unknown`.
+    pub document_size: String,
+    /// `beginning` (relative position < 0.25), `middle` (< 0.75), `end` or `unknown`.
+    pub document_position: String,
+}
+
+/// A segment's completion generations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContextMetrics {
+    /// Completion generations (at least 5).
+    pub sample_size: i64,
+    /// Share accepted (0..1).
+    pub acceptance_rate: f64,
+    /// Mean generation time, in ms.
+    pub avg_generation_time: f64,
+    /// Mean confidence (0..1).
+    pub avg_confidence: f64,
+}
 
 /// Per model, language, trigger, document size and caret position: acceptance, generation time
 /// and confidence, for segments with at least five generations.
@@ -131,9 +268,9 @@ type SegmentRow = (String, String, String, String, String, i64, f64, f64, f64);
         ("model_id" = Option<i64>, Query, description = "One model")
     ),
     responses(
-        (status = 200, description = "`{data: [{model_name, language, trigger_type, context: {document_size, document_position}, metrics: {sample_size, acceptance_rate, avg_generation_time, avg_confidence}}], filters}`", body = crate::openapi::Detail)
+        (status = 200, description = "Metrics per segment", body = PerformanceByContextResponse)
     ))]
-pub async fn performance_by_context(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn performance_by_context(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<PerformanceByContextResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let sql = format!(
         "SELECT m.model_name, pl.language_name, tt.trigger_type_name, \
@@ -150,23 +287,53 @@ pub async fn performance_by_context(State(state): State<AppState>, caller: Resea
         .fetch_all(&state.db)
         .await
         .map_err(ApiError::database)?;
-    let data: Vec<Value> = rows
+    let data = rows
         .into_iter()
-        .map(|(model, language, trigger, size, position, n, acceptance, time, confidence)| {
-            json!({
-                "model_name": model,
-                "language": language,
-                "trigger_type": trigger,
-                "context": {"document_size": size, "document_position": position},
-                "metrics": {"sample_size": n, "acceptance_rate": acceptance, "avg_generation_time": time, "avg_confidence": confidence},
-            })
+        .map(|(model_name, language, trigger_type, document_size, document_position, n, acceptance, time, confidence)| ContextPerformance {
+            model_name,
+            language,
+            trigger_type,
+            context: ContextSegment { document_size, document_position },
+            metrics: ContextMetrics { sample_size: n, acceptance_rate: acceptance, avg_generation_time: time, avg_confidence: confidence },
         })
         .collect();
-    Ok(Json(json!({"data": data, "filters": filters.json()})))
+    Ok(Json(PerformanceByContextResponse { data, filters: filters.with_model() }))
 }
 
 /// One model's ground-truth row.
 type TruthRow = (i64, String, i64, f64, f64, f64, f64, f64, f64);
+
+/// `GET /api/analytics/models/ground-truth-analysis`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroundTruthAnalysisResponse {
+    /// One row per model with ground truths, by model id.
+    pub data: Vec<GroundTruthStats>,
+    /// The rows covered.
+    pub filters: ModelScopeFilters,
+}
+
+/// One model's completions against their ground truth; lengths in characters.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroundTruthStats {
+    /// The model.
+    pub model_id: i64,
+    /// Its name.
+    pub model_name: String,
+    /// Completions whose query has a ground truth.
+    pub total_with_ground_truth: i64,
+    /// Share equal to the ground truth, ignoring surrounding whitespace (0..1).
+    pub exact_match_rate: f64,
+    /// Mean completion length.
+    pub avg_completion_length: f64,
+    /// Mean ground-truth length.
+    pub avg_ground_truth_length: f64,
+    /// Mean confidence of these completions (0..1).
+    pub avg_confidence_with_truth: f64,
+    /// Share of these completions accepted (0..1).
+    pub acceptance_rate_with_truth: f64,
+    /// Mean absolute difference between completion and ground-truth length.
+    pub avg_length_diff: f64,
+}
 
 /// Per model, over completions whose query has a ground truth (the latest one, recorded in the
 /// window): how often the completion equals it (ignoring surrounding whitespace), lengths,
@@ -176,9 +343,9 @@ type TruthRow = (i64, String, i64, f64, f64, f64, f64, f64, f64);
         ("model_id" = Option<i64>, Query, description = "One model")
     ),
     responses(
-        (status = 200, description = "`{data: [{model_id, model_name, total_with_ground_truth, exact_match_rate, avg_completion_length, avg_ground_truth_length, avg_confidence_with_truth, acceptance_rate_with_truth, avg_length_diff}], filters}`", body = crate::openapi::Detail)
+        (status = 200, description = "Ground-truth statistics per model", body = GroundTruthAnalysisResponse)
     ))]
-pub async fn ground_truth_analysis(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn ground_truth_analysis(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<GroundTruthAnalysisResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let rows: Vec<TruthRow> = filters
         .query(format!(
@@ -196,13 +363,19 @@ pub async fn ground_truth_analysis(State(state): State<AppState>, caller: Resear
         .fetch_all(&state.db)
     .await
     .map_err(ApiError::database)?;
-    let data: Vec<Value> = rows
+    let data = rows
         .into_iter()
-        .map(|(id, name, n, exact, completion_len, truth_len, confidence, acceptance, diff)| {
-            json!({"model_id": id, "model_name": name, "total_with_ground_truth": n, "exact_match_rate": exact,
-                   "avg_completion_length": completion_len, "avg_ground_truth_length": truth_len, "avg_confidence_with_truth": confidence,
-                   "acceptance_rate_with_truth": acceptance, "avg_length_diff": diff})
+        .map(|(model_id, model_name, n, exact, completion_len, truth_len, confidence, acceptance, diff)| GroundTruthStats {
+            model_id,
+            model_name,
+            total_with_ground_truth: n,
+            exact_match_rate: exact,
+            avg_completion_length: completion_len,
+            avg_ground_truth_length: truth_len,
+            avg_confidence_with_truth: confidence,
+            acceptance_rate_with_truth: acceptance,
+            avg_length_diff: diff,
         })
         .collect();
-    Ok(Json(json!({"data": data, "filters": filters.json()})))
+    Ok(Json(GroundTruthAnalysisResponse { data, filters: filters.with_model() }))
 }

@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, Params, QUERIES_IN_SCOPE, Window, bad_request, bucket, user_scope};
@@ -74,12 +75,127 @@ fn change_pct(current: f64, previous: f64) -> Option<f64> {
     (previous != 0.0).then(|| (current - previous) / previous * 100.0)
 }
 
-fn direction(change: Option<f64>) -> &'static str {
+/// Which way a number moved against the previous window.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TrendDirection {
+    /// It grew.
+    Up,
+    /// It shrank.
+    Down,
+    /// Unchanged, or nothing to compare with.
+    Stable,
+}
+
+fn direction(change: Option<f64>) -> TrendDirection {
     match change {
-        Some(c) if c > 0.0 => "up",
-        Some(c) if c < 0.0 => "down",
-        _ => "stable",
+        Some(c) if c > 0.0 => TrendDirection::Up,
+        Some(c) if c < 0.0 => TrendDirection::Down,
+        _ => TrendDirection::Stable,
     }
+}
+
+/// The window a response covers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Period {
+    /// Start (inclusive).
+    pub start: DateTime<Utc>,
+    /// End: now.
+    pub end: DateTime<Utc>,
+}
+
+impl From<Window> for Period {
+    fn from(Window { start, end }: Window) -> Self {
+        Self { start, end }
+    }
+}
+
+/// `GET /api/analytics/overview/dashboard`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardResponse {
+    /// The window: `1d`, `7d` or `30d`.
+    pub time_window: &'static str,
+    /// The window's bounds.
+    pub period: Period,
+    /// Totals over the window.
+    pub overview: DashboardOverview,
+    /// Change against the window of the same length just before.
+    pub trends: DashboardTrends,
+    /// Up to 5 models, highest acceptance rate first.
+    pub top_models: Vec<DashboardModel>,
+    /// Up to 10 languages, most queries first.
+    pub top_languages: Vec<DashboardLanguage>,
+}
+
+/// The dashboard's totals over its window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardOverview {
+    /// Queries (completions and chats).
+    pub total_queries: i64,
+    /// Completion queries.
+    pub completion_queries: i64,
+    /// Chat queries.
+    pub chat_queries: i64,
+    /// Distinct users who queried.
+    pub active_users: i64,
+    /// Distinct sessions that queried.
+    pub total_sessions: i64,
+    /// Share of completion generations accepted (0..1); `null` without any.
+    pub overall_acceptance_rate: Option<f64>,
+    /// Mean generation time of completions, in ms; `null` without any.
+    pub avg_generation_time_ms: Option<f64>,
+    /// Distinct models that generated completions.
+    pub models_used: i64,
+    /// Completion generations accepted.
+    pub total_accepted_generations: i64,
+}
+
+/// The dashboard's change against the previous window, in percent of the previous value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardTrends {
+    /// Change in queries (%); `null` when the previous window had none.
+    pub queries_change_pct: Option<f64>,
+    /// Change in active users (%); `null` when the previous window had none.
+    pub users_change_pct: Option<f64>,
+    /// Change in acceptance rate (%); `null` when either window has no rate or the previous one was 0.
+    pub acceptance_change_pct: Option<f64>,
+    /// Which way each moved.
+    pub direction: DashboardDirections,
+}
+
+/// Which way each of the dashboard's trends moved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardDirections {
+    /// Queries.
+    pub queries: TrendDirection,
+    /// Active users.
+    pub users: TrendDirection,
+    /// Acceptance rate.
+    pub acceptance: TrendDirection,
+}
+
+/// A model among the dashboard's top models.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardModel {
+    /// The model.
+    pub model_id: i64,
+    /// Its name.
+    pub model_name: String,
+    /// Completion generations in the window.
+    pub usage_count: i64,
+    /// Share of them accepted (0..1).
+    pub acceptance_rate: f64,
+}
+
+/// A language among the dashboard's top languages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardLanguage {
+    /// The language's name.
+    pub language: String,
+    /// Queries in it.
+    pub query_count: i64,
+    /// Share of its completion generations accepted (0..1); `null` without any.
+    pub acceptance_rate: Option<f64>,
 }
 
 /// Headline numbers for the window, their change against the window before it, the top models by
@@ -90,10 +206,10 @@ fn direction(change: Option<f64>) -> &'static str {
         ("user_id" = Option<String>, Query, description = "Admins only")
     ),
     responses(
-        (status = 200, description = "`{time_window, period: {start, end}, overview: {...}, trends: {..., direction}, top_models, top_languages}`", body = crate::openapi::Detail),
+        (status = 200, description = "The dashboard", body = DashboardResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<DashboardResponse>, ApiError> {
     let Recent { name, length, filters } =
         Recent::parse(caller, &params, &[("7d", Duration::days(7)), ("1d", Duration::days(1)), ("30d", Duration::days(30))])?;
     let Window { start, end } = filters.window;
@@ -123,33 +239,81 @@ pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Qu
         .await
         .map_err(ApiError::database)?;
 
-    Ok(Json(json!({
-        "time_window": name,
-        "period": {"start": start, "end": end},
-        "overview": {
-            "total_queries": now.queries,
-            "completion_queries": now.completions,
-            "chat_queries": now.chats,
-            "active_users": now.users,
-            "total_sessions": now.sessions,
-            "overall_acceptance_rate": now.acceptance,
-            "avg_generation_time_ms": now.generation_ms,
-            "models_used": now.models,
-            "total_accepted_generations": now.accepted,
+    Ok(Json(DashboardResponse {
+        time_window: name,
+        period: Period { start, end },
+        overview: DashboardOverview {
+            total_queries: now.queries,
+            completion_queries: now.completions,
+            chat_queries: now.chats,
+            active_users: now.users,
+            total_sessions: now.sessions,
+            overall_acceptance_rate: now.acceptance,
+            avg_generation_time_ms: now.generation_ms,
+            models_used: now.models,
+            total_accepted_generations: now.accepted,
         },
-        "trends": {
-            "queries_change_pct": queries_change,
-            "users_change_pct": users_change,
-            "acceptance_change_pct": acceptance_change,
-            "direction": {"queries": direction(queries_change), "users": direction(users_change), "acceptance": direction(acceptance_change)},
+        trends: DashboardTrends {
+            queries_change_pct: queries_change,
+            users_change_pct: users_change,
+            acceptance_change_pct: acceptance_change,
+            direction: DashboardDirections {
+                queries: direction(queries_change),
+                users: direction(users_change),
+                acceptance: direction(acceptance_change),
+            },
         },
-        "top_models": top_models.into_iter().map(|(id, name, n, rate)| json!({"model_id": id, "model_name": name, "usage_count": n, "acceptance_rate": rate})).collect::<Vec<_>>(),
-        "top_languages": top_languages.into_iter().map(|(language, n, rate)| json!({"language": language, "query_count": n, "acceptance_rate": rate})).collect::<Vec<_>>(),
-    })))
+        top_models: top_models
+            .into_iter()
+            .map(|(model_id, model_name, usage_count, acceptance_rate)| DashboardModel { model_id, model_name, usage_count, acceptance_rate })
+            .collect(),
+        top_languages: top_languages
+            .into_iter()
+            .map(|(language, query_count, acceptance_rate)| DashboardLanguage { language, query_count, acceptance_rate })
+            .collect(),
+    }))
 }
 
-/// A timeline bucket.
-type TimelineRow = (DateTime<Utc>, i64, i64, i64, i64, Option<f64>, Option<f64>);
+/// `GET /api/analytics/overview/activity-timeline`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityTimelineResponse {
+    /// Buckets with queries, oldest first (empty buckets are left out).
+    pub timeline: Vec<ActivityBucket>,
+    /// The window: `1h`, `6h`, `24h` or `7d`.
+    pub time_window: &'static str,
+    /// The bucket width: `5m`, `15m`, `1h` or `1d`.
+    pub granularity: &'static str,
+    /// The window's bounds.
+    pub period: Period,
+    /// Whose rows.
+    pub filters: ActivityTimelineFilters,
+}
+
+/// `filters` of the activity timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityTimelineFilters {
+    /// The one user whose rows were read; `null` for everyone's (admins only).
+    pub user_id: Option<Uuid>,
+}
+
+/// One bucket of the activity timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityBucket {
+    /// Start of the bucket (buckets are aligned to 2000-01-01T00:00:00Z).
+    pub time_bucket: DateTime<Utc>,
+    /// Queries.
+    pub query_count: i64,
+    /// Completion queries.
+    pub completion_count: i64,
+    /// Chat queries.
+    pub chat_count: i64,
+    /// Distinct users who queried.
+    pub active_users: i64,
+    /// Share of completion generations accepted (0..1); `null` without any.
+    pub acceptance_rate: Option<f64>,
+    /// Mean generation time, in ms; `null` without any generation.
+    pub avg_generation_time: Option<f64>,
+}
 
 /// Queries, users, acceptance and generation time per time bucket.
 #[utoipa::path(get, path = "/api/analytics/overview/activity-timeline", tag = "analytics",
@@ -159,14 +323,15 @@ type TimelineRow = (DateTime<Utc>, i64, i64, i64, i64, Option<f64>, Option<f64>)
         ("user_id" = Option<String>, Query, description = "Admins only")
     ),
     responses(
-        (status = 200, description = "`{timeline: [{time_bucket, query_count, completion_count, chat_count, active_users, acceptance_rate, avg_generation_time}], time_window, granularity, period, filters}`", body = crate::openapi::Detail),
+        (status = 200, description = "The timeline", body = ActivityTimelineResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ActivityTimelineResponse>, ApiError> {
     let windows = [("24h", Duration::hours(24)), ("1h", Duration::hours(1)), ("6h", Duration::hours(6)), ("7d", Duration::days(7))];
     let Recent { name, filters, .. } = Recent::parse(caller, &params, &windows)?;
     let (granularity, interval) = bucket(&params)?;
-    let rows: Vec<TimelineRow> = filters
+    type Row = (DateTime<Utc>, i64, i64, i64, i64, Option<f64>, Option<f64>);
+    let rows: Vec<Row> = filters
         .query(format!(
             "SELECT date_bin($5::interval, mq.\"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00'), count(DISTINCT mq.meta_query_id)::bigint, \
                     count(DISTINCT mq.meta_query_id) FILTER (WHERE mq.query_type = 'completion')::bigint, \
@@ -180,20 +345,88 @@ pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCa
         .fetch_all(&state.db)
         .await
         .map_err(ApiError::database)?;
-    let timeline: Vec<Value> = rows
+    let timeline = rows
         .into_iter()
-        .map(|(bucket, queries, completions, chats, users, acceptance, generation)| {
-            json!({"time_bucket": bucket, "query_count": queries, "completion_count": completions, "chat_count": chats,
-                   "active_users": users, "acceptance_rate": acceptance, "avg_generation_time": generation})
+        .map(|(time_bucket, query_count, completion_count, chat_count, active_users, acceptance_rate, avg_generation_time)| ActivityBucket {
+            time_bucket,
+            query_count,
+            completion_count,
+            chat_count,
+            active_users,
+            acceptance_rate,
+            avg_generation_time,
         })
         .collect();
-    Ok(Json(json!({
-        "timeline": timeline,
-        "time_window": name,
-        "granularity": granularity,
-        "period": {"start": filters.window.start, "end": filters.window.end},
-        "filters": {"user_id": filters.user},
-    })))
+    Ok(Json(ActivityTimelineResponse {
+        timeline,
+        time_window: name,
+        granularity,
+        period: filters.window.into(),
+        filters: ActivityTimelineFilters { user_id: filters.user },
+    }))
+}
+
+/// `GET /api/analytics/overview/user-engagement`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserEngagementResponse {
+    /// Everyone's summarised, or one user's own.
+    pub engagement: UserEngagement,
+    /// The window: `7d`, `30d` or `90d`.
+    pub time_window: &'static str,
+    /// The window's bounds.
+    pub period: Period,
+}
+
+/// User engagement, told apart by `summary_type`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "summary_type", rename_all = "lowercase")]
+pub enum UserEngagement {
+    /// One user's own (non-admins, or an admin's `user_id`).
+    Personal(PersonalEngagement),
+    /// Every user's, summarised (admins without `user_id`).
+    Aggregated(AggregatedEngagement),
+}
+
+/// One user's engagement in the window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonalEngagement {
+    /// The user.
+    pub user_id: Uuid,
+    /// Their queries.
+    pub total_queries: i64,
+    /// Distinct UTC days with a query.
+    pub active_days: i64,
+    /// Distinct sessions with a query.
+    pub total_sessions: i64,
+    /// Their first query in the window; `null` without any.
+    pub first_query: Option<DateTime<Utc>>,
+    /// Their last query in the window; `null` without any.
+    pub last_query: Option<DateTime<Utc>>,
+    /// Share of their completion generations accepted (0..1); `null` without any.
+    pub acceptance_rate: Option<f64>,
+    /// Mean UTC hour of their queries (0..24); 12 without any.
+    pub avg_hour_of_day: f64,
+}
+
+/// Every active user's engagement in the window, summarised; the means are `null` without users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AggregatedEngagement {
+    /// Users with a query.
+    pub total_active_users: usize,
+    /// Mean queries per active user.
+    pub avg_queries_per_user: Option<f64>,
+    /// Median queries per active user.
+    pub median_queries_per_user: Option<f64>,
+    /// Mean distinct UTC days with a query per active user.
+    pub avg_active_days: Option<f64>,
+    /// Mean sessions per active user.
+    pub avg_sessions_per_user: Option<f64>,
+    /// Mean of the users' acceptance rates (0..1), over users with completion generations.
+    pub avg_user_acceptance_rate: Option<f64>,
+    /// Users with at least 10 queries.
+    pub highly_active_users: usize,
+    /// Users active on at least 5 days.
+    pub regular_users: usize,
 }
 
 /// One user's activity in the window.
@@ -206,10 +439,10 @@ type EngagementRow = (Uuid, i64, i64, i64, DateTime<Utc>, DateTime<Utc>, f64, Op
         ("user_id" = Option<String>, Query, description = "Admins only")
     ),
     responses(
-        (status = 200, description = "`{engagement: {summary_type: aggregated | personal, ...}, time_window, period}`", body = crate::openapi::Detail),
+        (status = 200, description = "The engagement", body = UserEngagementResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn user_engagement(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn user_engagement(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<UserEngagementResponse>, ApiError> {
     let Recent { name, filters, .. } =
         Recent::parse(caller, &params, &[("30d", Duration::days(30)), ("7d", Duration::days(7)), ("90d", Duration::days(90))])?;
     let sql = format!(
@@ -228,16 +461,15 @@ pub async fn user_engagement(State(state): State<AppState>, caller: ResearchCall
     let engagement = match filters.user {
         Some(user_id) => {
             let row = rows.first();
-            json!({
-                "summary_type": "personal",
-                "user_id": user_id,
-                "total_queries": row.map_or(0, |r| r.1),
-                "active_days": row.map_or(0, |r| r.2),
-                "total_sessions": row.map_or(0, |r| r.3),
-                "first_query": row.map(|r| r.4),
-                "last_query": row.map(|r| r.5),
-                "acceptance_rate": row.and_then(|r| r.7),
-                "avg_hour_of_day": row.map_or(12.0, |r| r.6),
+            UserEngagement::Personal(PersonalEngagement {
+                user_id,
+                total_queries: row.map_or(0, |r| r.1),
+                active_days: row.map_or(0, |r| r.2),
+                total_sessions: row.map_or(0, |r| r.3),
+                first_query: row.map(|r| r.4),
+                last_query: row.map(|r| r.5),
+                acceptance_rate: row.and_then(|r| r.7),
+                avg_hour_of_day: row.map_or(12.0, |r| r.6),
             })
         }
         None => {
@@ -245,18 +477,17 @@ pub async fn user_engagement(State(state): State<AppState>, caller: ResearchCall
             let mean = |f: &dyn Fn(&EngagementRow) -> f64| (n > 0).then(|| rows.iter().map(f).sum::<f64>() / n as f64);
             let median = (n > 0).then(|| if n % 2 == 1 { rows[n / 2].1 as f64 } else { (rows[n / 2 - 1].1 + rows[n / 2].1) as f64 / 2.0 });
             let rates: Vec<f64> = rows.iter().filter_map(|r| r.7).collect();
-            json!({
-                "summary_type": "aggregated",
-                "total_active_users": n,
-                "avg_queries_per_user": mean(&|r| r.1 as f64),
-                "median_queries_per_user": median,
-                "avg_active_days": mean(&|r| r.2 as f64),
-                "avg_sessions_per_user": mean(&|r| r.3 as f64),
-                "avg_user_acceptance_rate": (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64),
-                "highly_active_users": rows.iter().filter(|r| r.1 >= 10).count(),
-                "regular_users": rows.iter().filter(|r| r.2 >= 5).count(),
+            UserEngagement::Aggregated(AggregatedEngagement {
+                total_active_users: n,
+                avg_queries_per_user: mean(&|r| r.1 as f64),
+                median_queries_per_user: median,
+                avg_active_days: mean(&|r| r.2 as f64),
+                avg_sessions_per_user: mean(&|r| r.3 as f64),
+                avg_user_acceptance_rate: (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64),
+                highly_active_users: rows.iter().filter(|r| r.1 >= 10).count(),
+                regular_users: rows.iter().filter(|r| r.2 >= 5).count(),
             })
         }
     };
-    Ok(Json(json!({"engagement": engagement, "time_window": name, "period": {"start": filters.window.start, "end": filters.window.end}})))
+    Ok(Json(UserEngagementResponse { engagement, time_window: name, period: filters.window.into() }))
 }

@@ -7,7 +7,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::analytics::stats::two_proportions;
@@ -15,6 +17,7 @@ use crate::analytics::{Params, bad_request};
 use crate::auth::extract::AdminCaller;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::routes::analytics::usage::ConfidenceInterval;
 use crate::state::AppState;
 use crate::studies;
 
@@ -40,10 +43,35 @@ async fn study(state: &AppState, id: Uuid) -> Result<StudyRow, ApiError> {
     sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&state.db).await.map_err(ApiError::database)?.ok_or_else(not_found)
 }
 
-fn study_json(row: &StudyRow, config_ids: &[i64]) -> Value {
-    let (id, name, description, creator, starts_at, ends_at, active, default, created) = row;
-    json!({"study_id": id, "name": name, "description": description, "creator_name": creator, "starts_at": starts_at, "ends_at": ends_at,
-           "is_active": active, "default_config_id": default, "config_ids": config_ids, "created_at": created})
+/// A study.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Study {
+    /// The study.
+    pub study_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// What it tests.
+    pub description: Option<String>,
+    /// The admin who created it.
+    pub creator_name: String,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// When it ends; `null` while open-ended.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Whether it is the active study.
+    pub is_active: bool,
+    /// The baseline arm, where users go when it ends.
+    pub default_config_id: i64,
+    /// Its arms (the baseline included), ascending.
+    pub config_ids: Vec<i64>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Study {
+    fn new((study_id, name, description, creator_name, starts_at, ends_at, is_active, default_config_id, created_at): StudyRow, config_ids: Vec<i64>) -> Self {
+        Self { study_id, name, description, creator_name, starts_at, ends_at, is_active, default_config_id, config_ids, created_at }
+    }
 }
 
 fn parse_time(body: &Value, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
@@ -56,16 +84,29 @@ fn parse_time(body: &Value, name: &str) -> Result<Option<DateTime<Utc>>, ApiErro
     }
 }
 
+/// `201` of `POST /api/analytics/studies/create`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudyCreatedResponse {
+    /// The new study.
+    pub study_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Whether it was activated at once.
+    pub is_active: bool,
+    /// `Study created successfully`.
+    pub message: &'static str,
+}
+
 /// Creates a study; its arms are `config_ids` plus the default config (the baseline). A study
 /// whose start has come (and whose end has not) is activated at once.
 #[utoipa::path(post, path = "/api/analytics/studies/create", tag = "studies",
     request_body(content = crate::openapi::CreateStudyBody),
     responses(
-        (status = 201, description = "`{study_id, name, is_active, message}`", body = crate::openapi::Detail),
+        (status = 201, description = "Created", body = StudyCreatedResponse),
         (status = 400, description = "Invalid field, or a config that does not exist", body = crate::openapi::Detail),
         (status = 403, description = "Not an admin", body = crate::openapi::Detail)
     ))]
-pub async fn create(State(state): State<AppState>, admin: AdminCaller, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(State(state): State<AppState>, admin: AdminCaller, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<StudyCreatedResponse>), ApiError> {
     let name = body.get("name").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| bad_request("Invalid name: required"))?;
     let description = body.get("description").and_then(Value::as_str);
     let starts_at = parse_time(&body, "starts_at")?.ok_or_else(|| bad_request("Invalid starts_at: required"))?;
@@ -109,15 +150,32 @@ pub async fn create(State(state): State<AppState>, admin: AdminCaller, JsonBody(
         studies::activate(&state.db, id).await.map_err(ApiError::database)?;
         state.user_configs.forget_all();
     }
-    Ok((StatusCode::CREATED, Json(json!({"study_id": id, "name": name, "is_active": active, "message": "Study created successfully"}))))
+    Ok((StatusCode::CREATED, Json(StudyCreatedResponse { study_id: id, name: name.to_owned(), is_active: active, message: "Study created successfully" })))
+}
+
+/// `GET /api/analytics/studies/list`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudyListResponse {
+    /// The studies, newest first.
+    pub studies: Vec<ListedStudy>,
+}
+
+/// A study in the list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedStudy {
+    /// The study.
+    #[serde(flatten)]
+    pub study: Study,
+    /// Users ever assigned an arm of it.
+    pub assigned_users_count: i64,
 }
 
 /// Studies, newest first; inactive ones only with `include_inactive=true`.
 #[utoipa::path(get, path = "/api/analytics/studies/list", tag = "studies",
     params(("include_inactive" = Option<bool>, Query, description = "Also list inactive studies (default false)")),
-    responses((status = 200, description = "`{studies: [{study_id, name, description, creator_name, starts_at, ends_at, is_active, default_config_id, config_ids, assigned_users_count, created_at}]}`", body = crate::openapi::Detail))
+    responses((status = 200, description = "The studies", body = StudyListResponse))
 )]
-pub async fn list(State(state): State<AppState>, _admin: AdminCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, _admin: AdminCaller, Query(params): Query<Params>) -> Result<Json<StudyListResponse>, ApiError> {
     let include_inactive = params.get("include_inactive").is_some_and(|v| matches!(v.trim(), "true" | "1" | "yes"));
     let sql = format!(
         "SELECT {STUDY_COLUMNS}, (SELECT count(*) FROM config_assignment_history h WHERE h.study_id = s.study_id)::bigint, \
@@ -126,26 +184,45 @@ pub async fn list(State(state): State<AppState>, _admin: AdminCaller, Query(para
     );
     type ListRow = (Uuid, String, Option<String>, String, DateTime<Utc>, Option<DateTime<Utc>>, bool, i64, DateTime<Utc>, i64, Vec<i64>);
     let rows: Vec<ListRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(include_inactive).fetch_all(&state.db).await.map_err(ApiError::database)?;
-    let studies: Vec<Value> = rows
+    let studies = rows
         .into_iter()
-        .map(|(id, name, description, creator, starts_at, ends_at, active, default, created, assigned, arms)| {
-            let mut study = study_json(&(id, name, description, creator, starts_at, ends_at, active, default, created), &arms);
-            study["assigned_users_count"] = json!(assigned);
-            study
+        .map(|(id, name, description, creator, starts_at, ends_at, active, default, created, assigned_users_count, arms)| ListedStudy {
+            study: Study::new((id, name, description, creator, starts_at, ends_at, active, default, created), arms),
+            assigned_users_count,
         })
         .collect();
-    Ok(Json(json!({"studies": studies})))
+    Ok(Json(StudyListResponse { studies }))
+}
+
+/// `GET /api/analytics/studies/{study_id}/details`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudyDetailsResponse {
+    /// The study.
+    pub study: Study,
+    /// Per arm with assigned users, by config id.
+    pub assignments: Vec<ArmAssignment>,
+}
+
+/// An arm's assigned users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArmAssignment {
+    /// The arm's config.
+    pub config_id: i64,
+    /// Users assigned to it.
+    pub user_count: i64,
+    /// Share of them who queried during the study (0..1).
+    pub engagement_rate: f64,
 }
 
 /// A study with, per arm, its users and the share of them who queried during the study.
 #[utoipa::path(get, path = "/api/analytics/studies/{study_id}/details", tag = "studies",
     params(("study_id" = String, Path, description = "The study")),
     responses(
-        (status = 200, description = "`{study: {...}, assignments: [{config_id, user_count, engagement_rate}]}`", body = crate::openapi::Detail),
+        (status = 200, description = "The study and its arms", body = StudyDetailsResponse),
         (status = 400, description = "Not a UUID", body = crate::openapi::Detail),
         (status = 404, description = "No such study", body = crate::openapi::Detail)
     ))]
-pub async fn details(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn details(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyDetailsResponse>, ApiError> {
     let id = study_id(&raw)?;
     let row = study(&state, id).await?;
     let arms = studies::arms(&state.db, id).await.map_err(ApiError::database)?;
@@ -159,24 +236,48 @@ pub async fn details(State(state): State<AppState>, _admin: AdminCaller, Path(ra
     .fetch_all(&state.db)
     .await
     .map_err(ApiError::database)?;
-    let assignments: Vec<Value> =
-        assignments.into_iter().map(|(config, users, engaged)| json!({"config_id": config, "user_count": users, "engagement_rate": engaged as f64 / users as f64})).collect();
-    Ok(Json(json!({"study": study_json(&row, &arms), "assignments": assignments})))
+    let assignments = assignments
+        .into_iter()
+        .map(|(config_id, user_count, engaged)| ArmAssignment { config_id, user_count, engagement_rate: engaged as f64 / user_count as f64 })
+        .collect();
+    Ok(Json(StudyDetailsResponse { study: Study::new(row, arms), assignments }))
+}
+
+/// `POST /api/analytics/studies/{study_id}/activate`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudyActivatedResponse {
+    /// `Study '<name>' activated successfully`.
+    pub message: String,
+    /// The study.
+    pub study_id: Uuid,
+    /// Verified users put on an arm.
+    pub assigned_users: usize,
 }
 
 /// Activates a study (any other active study ends) and puts every verified user on their arm.
 #[utoipa::path(post, path = "/api/analytics/studies/{study_id}/activate", tag = "studies",
     params(("study_id" = String, Path, description = "The study")),
     responses(
-        (status = 200, description = "`{message, study_id, assigned_users}`", body = crate::openapi::Detail),
+        (status = 200, description = "Activated", body = StudyActivatedResponse),
         (status = 404, description = "No such study", body = crate::openapi::Detail)
     ))]
-pub async fn activate(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn activate(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyActivatedResponse>, ApiError> {
     let id = study_id(&raw)?;
     let (_, name, ..) = study(&state, id).await?;
     let assigned = studies::activate(&state.db, id).await.map_err(ApiError::database)?;
     state.user_configs.forget_all();
-    Ok(Json(json!({"message": format!("Study '{name}' activated successfully"), "study_id": id, "assigned_users": assigned})))
+    Ok(Json(StudyActivatedResponse { message: format!("Study '{name}' activated successfully"), study_id: id, assigned_users: assigned }))
+}
+
+/// `POST /api/analytics/studies/{study_id}/deactivate`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudyDeactivatedResponse {
+    /// `Study '<name>' deactivated successfully`.
+    pub message: String,
+    /// Users moved back to the default config.
+    pub users_reset: u64,
+    /// The study's default config.
+    pub default_config_id: i64,
 }
 
 /// Ends an active study; its users go back to its default config (their arms are kept, so
@@ -184,19 +285,111 @@ pub async fn activate(State(state): State<AppState>, _admin: AdminCaller, Path(r
 #[utoipa::path(post, path = "/api/analytics/studies/{study_id}/deactivate", tag = "studies",
     params(("study_id" = String, Path, description = "The study")),
     responses(
-        (status = 200, description = "`{message, users_reset, default_config_id}`", body = crate::openapi::Detail),
+        (status = 200, description = "Deactivated", body = StudyDeactivatedResponse),
         (status = 404, description = "No such active study", body = crate::openapi::Detail)
     ))]
-pub async fn deactivate(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn deactivate(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyDeactivatedResponse>, ApiError> {
     let id = study_id(&raw)?;
     let (_, name, _, _, _, _, _, default, _) = study(&state, id).await?;
     let reset = studies::deactivate(&state.db, id).await.map_err(ApiError::database)?.ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Active study not found".into()))?;
     state.user_configs.forget_all();
-    Ok(Json(json!({"message": format!("Study '{name}' deactivated successfully"), "users_reset": reset, "default_config_id": default})))
+    Ok(Json(StudyDeactivatedResponse { message: format!("Study '{name}' deactivated successfully"), users_reset: reset, default_config_id: default }))
 }
 
 /// One arm's totals during the study.
 type ArmRow = (i64, i64, i64, i64, i64, i64, Option<f64>, Option<f64>, i64, Option<f64>);
+
+/// `GET /api/analytics/studies/{study_id}/evaluation`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudyEvaluationResponse {
+    /// The study.
+    pub study: EvaluatedStudy,
+    /// One row per arm, by config id.
+    pub results: Vec<ArmEvaluation>,
+    /// One per arm with fewer than `min_generations_per_arm` completion generations.
+    pub warnings: Vec<String>,
+    /// Completion generations an arm needs before its comparison means much.
+    pub min_generations_per_arm: i64,
+}
+
+/// The study an evaluation is about.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvaluatedStudy {
+    /// The study.
+    pub study_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// When it ends; `null` while open-ended (the evaluation runs up to now).
+    pub ends_at: Option<DateTime<Utc>>,
+    /// The baseline arm.
+    pub default_config_id: i64,
+}
+
+/// One arm of an evaluation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArmEvaluation {
+    /// The arm's config.
+    pub config_id: i64,
+    /// Whether it is the baseline (the default config).
+    pub is_baseline: bool,
+    /// The queries it served to its participants during the study.
+    pub metrics: ArmMetrics,
+    /// Against the baseline; absent for the baseline itself (and when the baseline has no row).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vs_baseline: Option<BaselineComparison>,
+}
+
+/// An arm's usage during the study; times in ms, averages `null` without rows to average.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArmMetrics {
+    /// Users assigned to it.
+    pub total_users: i64,
+    /// Of them, users it served a query.
+    pub active_users: i64,
+    /// active_users / total_users (0..1; 0 without users).
+    pub activation_rate: f64,
+    /// Queries it served.
+    pub total_queries: i64,
+    /// Completion generations.
+    pub total_generations: i64,
+    /// Share of them accepted (0..1).
+    pub acceptance_rate: Option<f64>,
+    /// Completion generations accepted.
+    pub total_accepted: i64,
+    /// Mean generation time.
+    pub avg_generation_time: Option<f64>,
+    /// Mean confidence of completion generations (0..1).
+    pub avg_confidence: Option<f64>,
+    /// Distinct sessions.
+    pub total_sessions: i64,
+    /// Mean time the server took per query.
+    pub avg_serving_time: Option<f64>,
+}
+
+/// An arm against the baseline; `null` values when there is nothing to compare.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BaselineComparison {
+    /// Relative change in acceptance rate, in % of the baseline's.
+    pub acceptance_rate_uplift_pct: Option<f64>,
+    /// Arm's acceptance rate − the baseline's (−1..1).
+    pub acceptance_rate_difference: Option<f64>,
+    /// 95 % interval of that difference.
+    pub difference_95ci: Option<ConfidenceInterval>,
+    /// Two-proportion z statistic.
+    pub z: Option<f64>,
+    /// Its two-sided p-value (0..1).
+    pub p_value: Option<f64>,
+    /// p_value < 0.05.
+    pub is_significant: bool,
+    /// The arm's acceptance rate is higher.
+    pub is_better_acceptance: bool,
+    /// Relative change in mean generation time, in % of the baseline's.
+    pub generation_time_change_pct: Option<f64>,
+    /// The arm generates faster.
+    pub is_faster: bool,
+}
 
 /// Per arm, over the queries each served (its exposure) from the study's participants during the
 /// study: usage and acceptance, and against the baseline the acceptance uplift, a 95 % interval of
@@ -204,10 +397,10 @@ type ArmRow = (i64, i64, i64, i64, i64, i64, Option<f64>, Option<f64>, i64, Opti
 #[utoipa::path(get, path = "/api/analytics/studies/{study_id}/evaluation", tag = "studies",
     params(("study_id" = String, Path, description = "The study")),
     responses(
-        (status = 200, description = "`{study, results: [{config_id, is_baseline, metrics: {...}, vs_baseline?: {...}}], warnings, min_generations_per_arm}`", body = crate::openapi::Detail),
+        (status = 200, description = "Per arm against the baseline", body = StudyEvaluationResponse),
         (status = 404, description = "No such study", body = crate::openapi::Detail)
     ))]
-pub async fn evaluation(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn evaluation(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyEvaluationResponse>, ApiError> {
     let id = study_id(&raw)?;
     let (_, name, _, _, starts_at, ends_at, _, default, _) = study(&state, id).await?;
     let rows: Vec<ArmRow> = sqlx::query_as(
@@ -235,7 +428,7 @@ pub async fn evaluation(State(state): State<AppState>, _admin: AdminCaller, Path
     .map_err(ApiError::database)?;
     let baseline = rows.iter().find(|r| r.0 == default).copied();
     let mut warnings: Vec<String> = Vec::new();
-    let results: Vec<Value> = rows
+    let results = rows
         .iter()
         .map(|&(config, users, active, queries, generations, accepted, generation_time, confidence, sessions, serving)| {
             if generations < MIN_GENERATIONS_PER_ARM {
@@ -244,40 +437,47 @@ pub async fn evaluation(State(state): State<AppState>, _admin: AdminCaller, Path
                 ));
             }
             let rate = (generations > 0).then(|| accepted as f64 / generations as f64);
-            let mut result = json!({
-                "config_id": config,
-                "is_baseline": config == default,
-                "metrics": {
-                    "total_users": users, "active_users": active,
-                    "activation_rate": if users > 0 { active as f64 / users as f64 } else { 0.0 },
-                    "total_queries": queries, "total_generations": generations, "acceptance_rate": rate, "total_accepted": accepted,
-                    "avg_generation_time": generation_time, "avg_confidence": confidence, "total_sessions": sessions, "avg_serving_time": serving,
-                },
-            });
-            if let Some(base) = baseline.filter(|_| config != default) {
+            let vs_baseline = baseline.filter(|_| config != default).map(|base| {
                 let comparison = two_proportions(accepted, generations, base.5, base.4);
                 let base_rate = (base.4 > 0).then(|| base.5 as f64 / base.4 as f64);
                 let uplift = rate.zip(base_rate).filter(|(_, b)| *b > 0.0).map(|(r, b)| (r - b) / b * 100.0);
                 let time_change = generation_time.zip(base.6).filter(|(_, b)| *b > 0.0).map(|(t, b)| (t - b) / b * 100.0);
-                result["vs_baseline"] = json!({
-                    "acceptance_rate_uplift_pct": uplift,
-                    "acceptance_rate_difference": comparison.map(|c| c.difference),
-                    "difference_95ci": comparison.map(|c| json!({"lower": c.interval.0, "upper": c.interval.1})),
-                    "z": comparison.map(|c| c.z),
-                    "p_value": comparison.map(|c| c.p_value),
-                    "is_significant": comparison.is_some_and(|c| c.p_value < 0.05),
-                    "is_better_acceptance": comparison.is_some_and(|c| c.difference > 0.0),
-                    "generation_time_change_pct": time_change,
-                    "is_faster": time_change.is_some_and(|c| c < 0.0),
-                });
+                BaselineComparison {
+                    acceptance_rate_uplift_pct: uplift,
+                    acceptance_rate_difference: comparison.map(|c| c.difference),
+                    difference_95ci: comparison.map(|c| c.interval.into()),
+                    z: comparison.map(|c| c.z),
+                    p_value: comparison.map(|c| c.p_value),
+                    is_significant: comparison.is_some_and(|c| c.p_value < 0.05),
+                    is_better_acceptance: comparison.is_some_and(|c| c.difference > 0.0),
+                    generation_time_change_pct: time_change,
+                    is_faster: time_change.is_some_and(|c| c < 0.0),
+                }
+            });
+            ArmEvaluation {
+                config_id: config,
+                is_baseline: config == default,
+                metrics: ArmMetrics {
+                    total_users: users,
+                    active_users: active,
+                    activation_rate: if users > 0 { active as f64 / users as f64 } else { 0.0 },
+                    total_queries: queries,
+                    total_generations: generations,
+                    acceptance_rate: rate,
+                    total_accepted: accepted,
+                    avg_generation_time: generation_time,
+                    avg_confidence: confidence,
+                    total_sessions: sessions,
+                    avg_serving_time: serving,
+                },
+                vs_baseline,
             }
-            result
         })
         .collect();
-    Ok(Json(json!({
-        "study": {"study_id": id, "name": name, "starts_at": starts_at, "ends_at": ends_at, "default_config_id": default},
-        "results": results,
-        "warnings": warnings,
-        "min_generations_per_arm": MIN_GENERATIONS_PER_ARM,
-    })))
+    Ok(Json(StudyEvaluationResponse {
+        study: EvaluatedStudy { study_id: id, name, starts_at, ends_at, default_config_id: default },
+        results,
+        warnings,
+        min_generations_per_arm: MIN_GENERATIONS_PER_ARM,
+    }))
 }

@@ -4,14 +4,54 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::analytics::stats::wilson;
-use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, Params, bad_request, bucket};
+use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, ModelScopeFilters, Params, ScopeFilters, bad_request, bucket};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+
+/// `GET /api/analytics/usage/acceptance-rates`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptanceRatesResponse {
+    /// One row per group, most generations first.
+    pub data: Vec<GroupAcceptance>,
+    /// What the rows are grouped by: `model`, `config`, `language` or `trigger`.
+    pub group_by: &'static str,
+    /// The rows covered.
+    pub filters: ScopeFilters,
+}
+
+/// One group's acceptance rate.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupAcceptance {
+    /// The model's, language's or trigger's name, or `config <id>`.
+    pub group_name: String,
+    /// Share of the group's completion generations accepted (0..1).
+    pub acceptance_rate: f64,
+    /// The group's completion generations.
+    pub sample_size: i64,
+    /// Wilson 95 % interval of the rate.
+    pub confidence_interval: ConfidenceInterval,
+}
+
+/// A 95 % confidence interval.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct ConfidenceInterval {
+    /// Lower bound.
+    pub lower: f64,
+    /// Upper bound.
+    pub upper: f64,
+}
+
+impl From<(f64, f64)> for ConfidenceInterval {
+    fn from((lower, upper): (f64, f64)) -> Self {
+        Self { lower, upper }
+    }
+}
 
 /// Acceptance rate per model, config, language or trigger, with a Wilson 95 % interval.
 #[utoipa::path(get, path = "/api/analytics/usage/acceptance-rates", tag = "analytics",
@@ -19,10 +59,10 @@ use crate::state::AppState;
         ("group_by" = Option<String>, Query, description = "model (default), config (the user's current config), language or trigger")
     ),
     responses(
-        (status = 200, description = "`{data: [{group_name, acceptance_rate, sample_size, confidence_interval: {lower, upper}}], group_by, filters}`", body = crate::openapi::Detail),
+        (status = 200, description = "Acceptance per group", body = AcceptanceRatesResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn acceptance_rates(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn acceptance_rates(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<AcceptanceRatesResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let group = GroupBy::parse(params.get("group_by"), &[GroupBy::Model, GroupBy::Config, GroupBy::Language, GroupBy::Trigger])?;
     let (key, _, joins) = group.sql();
@@ -34,20 +74,55 @@ pub async fn acceptance_rates(State(state): State<AppState>, caller: ResearchCal
         .fetch_all(&state.db)
         .await
         .map_err(ApiError::database)?;
-    let data: Vec<Value> = rows
+    let data = rows
         .into_iter()
-        .map(|(name, accepted, n)| {
-            let (lower, upper) = wilson(accepted, n).expect("groups are never empty");
-            json!({
-                "group_name": name,
-                "acceptance_rate": accepted as f64 / n as f64,
-                "sample_size": n,
-                "confidence_interval": {"lower": lower, "upper": upper},
-            })
+        .map(|(group_name, accepted, n)| GroupAcceptance {
+            group_name,
+            acceptance_rate: accepted as f64 / n as f64,
+            sample_size: n,
+            confidence_interval: wilson(accepted, n).expect("groups are never empty").into(),
         })
         .collect();
-    let filters_json = filters.json();
-    Ok(Json(json!({"data": data, "group_by": group.name(), "filters": filters_json})))
+    Ok(Json(AcceptanceRatesResponse { data, group_by: group.name(), filters: filters.scope() }))
+}
+
+/// `GET /api/analytics/usage/latency-distribution`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LatencyDistributionResponse {
+    /// Generation-time percentiles per model, by model name.
+    pub percentiles: Vec<LatencyPercentiles>,
+    /// Up to 1,000 completion generations, fastest first.
+    pub raw_data: Vec<LatencySample>,
+    /// The rows covered.
+    pub filters: ModelScopeFilters,
+}
+
+/// One model's generation-time percentiles, in ms.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LatencyPercentiles {
+    /// The model's name.
+    pub model_name: String,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+/// One completion generation's latency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LatencySample {
+    /// The model's name.
+    pub model_name: String,
+    /// The user's current config; `null` when the user is gone.
+    pub config_id: Option<i64>,
+    /// Time the model took, in ms.
+    pub generation_time: i32,
+    /// Time the server took for the whole query, in ms; `null` when not recorded.
+    pub total_serving_time: Option<i32>,
 }
 
 /// Generation-time percentiles per model, and up to 1,000 raw samples (fastest first).
@@ -56,9 +131,9 @@ pub async fn acceptance_rates(State(state): State<AppState>, caller: ResearchCal
         ("model_id" = Option<i64>, Query, description = "One model")
     ),
     responses(
-        (status = 200, description = "`{percentiles: [{model_name, p50, p90, p95, p99}], raw_data: [{model_name, config_id, generation_time, total_serving_time}], filters}`", body = crate::openapi::Detail)
+        (status = 200, description = "Latency per model", body = LatencyDistributionResponse)
     ))]
-pub async fn latency_distribution(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn latency_distribution(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<LatencyDistributionResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let percentiles_sql = format!(
         "SELECT m.model_name, \
@@ -80,15 +155,58 @@ pub async fn latency_distribution(State(state): State<AppState>, caller: Researc
         .fetch_all(&state.db)
         .await
         .map_err(ApiError::database)?;
-    Ok(Json(json!({
-        "percentiles": percentiles.into_iter().map(|(model_name, p50, p90, p95, p99)| json!({"model_name": model_name, "p50": p50, "p90": p90, "p95": p95, "p99": p99})).collect::<Vec<_>>(),
-        "raw_data": raw.into_iter().map(|(model_name, config_id, generation_time, total)| json!({"model_name": model_name, "config_id": config_id, "generation_time": generation_time, "total_serving_time": total})).collect::<Vec<_>>(),
-        "filters": filters.json(),
-    })))
+    Ok(Json(LatencyDistributionResponse {
+        percentiles: percentiles.into_iter().map(|(model_name, p50, p90, p95, p99)| LatencyPercentiles { model_name, p50, p90, p95, p99 }).collect(),
+        raw_data: raw
+            .into_iter()
+            .map(|(model_name, config_id, generation_time, total_serving_time)| LatencySample { model_name, config_id, generation_time, total_serving_time })
+            .collect(),
+        filters: filters.with_model(),
+    }))
 }
 
 /// A time bucket's count for one language, trigger and query type.
 type BucketRow = (DateTime<Utc>, Option<String>, Option<String>, String, i64);
+
+/// `GET /api/analytics/usage/queries-over-time`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueriesOverTimeResponse {
+    /// Counts by bucket, then language, trigger and query type (empty combinations are left out).
+    pub data: Vec<QueryCount>,
+    /// The rows covered.
+    pub filters: QueriesOverTimeFilters,
+}
+
+/// Queries of one language, trigger and query type in one time bucket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryCount {
+    /// Start of the bucket (buckets are aligned to 2000-01-01T00:00:00Z).
+    pub time_bucket: DateTime<Utc>,
+    /// The language's name; `null` when the query has no contextual telemetry.
+    pub language: Option<String>,
+    /// The trigger's name; `null` when the query has no contextual telemetry.
+    pub trigger_type: Option<String>,
+    /// `completion` or `chat`.
+    pub query_type: String,
+    /// Queries.
+    pub count: i64,
+}
+
+/// `filters` of queries over time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueriesOverTimeFilters {
+    /// The window and the user.
+    #[serde(flatten)]
+    pub scope: ScopeFilters,
+    /// The bucket width: `5m`, `15m`, `1h` or `1d`.
+    pub granularity: &'static str,
+    /// `completion` or `chat`; `null` for both.
+    pub query_type: Option<String>,
+    /// The one language counted; `null` for all.
+    pub language: Option<String>,
+    /// The one trigger counted; `null` for all.
+    pub trigger_type: Option<String>,
+}
 
 /// Query counts per time bucket, language, trigger and query type.
 #[utoipa::path(get, path = "/api/analytics/usage/queries-over-time", tag = "analytics",
@@ -99,10 +217,10 @@ type BucketRow = (DateTime<Utc>, Option<String>, Option<String>, String, i64);
         ("trigger_type" = Option<String>, Query, description = "A trigger name, e.g. manual")
     ),
     responses(
-        (status = 200, description = "`{data: [{time_bucket, language, trigger_type, query_type, count}], filters}`", body = crate::openapi::Detail),
+        (status = 200, description = "Query counts per bucket", body = QueriesOverTimeResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn queries_over_time(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn queries_over_time(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<QueriesOverTimeResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let (granularity, interval) = bucket(&params)?;
     let query_type = params.get("query_type").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
@@ -133,30 +251,57 @@ pub async fn queries_over_time(State(state): State<AppState>, caller: ResearchCa
     .fetch_all(&state.db)
     .await
     .map_err(ApiError::database)?;
-    let data: Vec<Value> = rows
+    let data = rows
         .into_iter()
-        .map(|(bucket, language, trigger, kind, count)| json!({"time_bucket": bucket, "language": language, "trigger_type": trigger, "query_type": kind, "count": count}))
+        .map(|(time_bucket, language, trigger_type, query_type, count)| QueryCount { time_bucket, language, trigger_type, query_type, count })
         .collect();
-    let mut filters_json = filters.json();
-    let extra = filters_json.as_object_mut().expect("object");
-    extra.insert("granularity".into(), json!(granularity));
-    extra.insert("query_type".into(), json!(query_type));
-    extra.insert("language".into(), json!(language));
-    extra.insert("trigger_type".into(), json!(trigger));
-    Ok(Json(json!({"data": data, "filters": filters_json})))
+    let filters = QueriesOverTimeFilters { scope: filters.scope(), granularity, query_type, language, trigger_type: trigger };
+    Ok(Json(QueriesOverTimeResponse { data, filters }))
 }
 
 /// One user's behaviour row.
 type BehaviourRow = (uuid::Uuid, String, Option<f64>, Option<f64>, Option<f64>, i64, i64, Option<f64>, i64);
+
+/// `GET /api/analytics/usage/user-behavior`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserBehaviorResponse {
+    /// One row per user with queries, most queries first.
+    pub data: Vec<UserBehavior>,
+    /// The rows covered.
+    pub filters: ScopeFilters,
+}
+
+/// One user's behaviour in the window; the means are `null` without behavioural telemetry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserBehavior {
+    /// The user.
+    pub user_id: uuid::Uuid,
+    /// Their display name.
+    pub user_name: String,
+    /// Mean typing speed the plugin reported.
+    pub avg_typing_speed: Option<f64>,
+    /// Mean time since the last completion was shown, in ms.
+    pub avg_time_since_shown: Option<f64>,
+    /// Mean time since the last completion was accepted, in ms.
+    pub avg_time_since_accepted: Option<f64>,
+    /// Distinct sessions with a query.
+    pub session_count: i64,
+    /// Queries.
+    pub total_queries: i64,
+    /// Share of their completion generations accepted (0..1); `null` without any.
+    pub acceptance_rate: Option<f64>,
+    /// Distinct UTC days with a query.
+    pub active_days: i64,
+}
 
 /// Per user: typing speed, time since the last shown and accepted completion, sessions, queries,
 /// acceptance and active days.
 #[utoipa::path(get, path = "/api/analytics/usage/user-behavior", tag = "analytics",
     params(crate::analytics::ScopeParams),
     responses(
-        (status = 200, description = "`{data: [{user_id, user_name, avg_typing_speed, avg_time_since_shown, avg_time_since_accepted, session_count, total_queries, acceptance_rate, active_days}], filters}`", body = crate::openapi::Detail)
+        (status = 200, description = "Behaviour per user", body = UserBehaviorResponse)
     ))]
-pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<Value>, ApiError> {
+pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<UserBehaviorResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let sql = format!(
         "WITH acceptance AS (SELECT mq.user_id, {ACCEPTANCE_RATE} AS rate \
@@ -173,13 +318,21 @@ pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller
         .fetch_all(&state.db)
         .await
         .map_err(ApiError::database)?;
-    let data: Vec<Value> = rows
+    let data = rows
         .into_iter()
-        .map(|(id, name, typing, shown, accepted, sessions, queries, rate, days)| {
-            json!({"user_id": id, "user_name": name, "avg_typing_speed": typing, "avg_time_since_shown": shown, "avg_time_since_accepted": accepted,
-                   "session_count": sessions, "total_queries": queries, "acceptance_rate": rate, "active_days": days})
+        .map(|(user_id, user_name, avg_typing_speed, avg_time_since_shown, avg_time_since_accepted, session_count, total_queries, acceptance_rate, active_days)| {
+            UserBehavior {
+                user_id,
+                user_name,
+                avg_typing_speed,
+                avg_time_since_shown,
+                avg_time_since_accepted,
+                session_count,
+                total_queries,
+                acceptance_rate,
+                active_days,
+            }
         })
         .collect();
-    let filters_json = filters.json();
-    Ok(Json(json!({"data": data, "filters": filters_json})))
+    Ok(Json(UserBehaviorResponse { data, filters: filters.scope() }))
 }

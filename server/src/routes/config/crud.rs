@@ -4,9 +4,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use code4me_shared::validation::{Fields, Rejection};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::config_json;
 use crate::auth::extract::AdminCaller;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
@@ -17,6 +18,38 @@ fn not_found() -> ApiError {
     ApiError::Detail(StatusCode::NOT_FOUND, "Config not found".into())
 }
 
+/// A config row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigRow {
+    /// The config.
+    pub config_id: i64,
+    /// Its text parsed when it is JSON (an object, as the website stores it), otherwise the raw
+    /// text (HOCON), as upstream does.
+    pub config_data: Value,
+}
+
+impl ConfigRow {
+    fn new(config_id: i64, config_data: &str) -> Self {
+        let config_data = serde_json::from_str(config_data).unwrap_or_else(|_| Value::String(config_data.to_owned()));
+        Self { config_id, config_data }
+    }
+}
+
+/// `GET /api/config`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigListResponse {
+    /// Every config row, by id.
+    pub configs: Vec<ConfigRow>,
+}
+
+/// `DELETE /api/config/{config_id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigDeletedResponse {
+    /// Always `true`.
+    pub deleted: bool,
+    /// The deleted config.
+    pub config_id: i64,
+}
 
 /// The text to store from a `{"config_data": object | string}` body: an object is stored as JSON
 /// (which is HOCON), a string as it is. Either must pass [`user_config::validate`] (400 otherwise,
@@ -42,45 +75,45 @@ fn config_text(body: &Value) -> Result<String, ApiError> {
 /// Every config row.
 #[utoipa::path(get, path = "/api/config", tag = "config",
     responses(
-        (status = 200, description = "`{\"configs\": [{config_id, config_data}]}`", body = crate::openapi::Detail),
+        (status = 200, description = "Every config row", body = ConfigListResponse),
         (status = 401, description = "Not signed in", body = crate::openapi::Detail),
         (status = 403, description = "Not an admin", body = crate::openapi::Detail)
     ))]
-pub async fn list(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<ConfigListResponse>, ApiError> {
     let rows: Vec<(i64, String)> =
         sqlx::query_as("SELECT config_id, config_data FROM config ORDER BY config_id").fetch_all(&state.db).await.map_err(ApiError::database)?;
-    Ok(Json(json!({"configs": rows.iter().map(|(id, data)| config_json(*id, data)).collect::<Vec<_>>()})))
+    Ok(Json(ConfigListResponse { configs: rows.iter().map(|(id, data)| ConfigRow::new(*id, data)).collect() }))
 }
 
 /// One config row.
 #[utoipa::path(get, path = "/api/config/{config_id}", tag = "config",
     params(("config_id" = i64, Path, description = "The config")),
     responses(
-        (status = 200, description = "`{config_id, config_data}`", body = crate::openapi::Detail),
+        (status = 200, description = "The config row", body = ConfigRow),
         (status = 404, description = "No such config", body = crate::openapi::Detail)
     ))]
-pub async fn get(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<Value>, ApiError> {
+pub async fn get(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<ConfigRow>, ApiError> {
     let data: Option<String> =
         sqlx::query_scalar("SELECT config_data FROM config WHERE config_id = $1").bind(config_id).fetch_optional(&state.db).await.map_err(ApiError::database)?;
-    Ok(Json(config_json(config_id, &data.ok_or_else(not_found)?)))
+    Ok(Json(ConfigRow::new(config_id, &data.ok_or_else(not_found)?)))
 }
 
 /// Stores a new config row after validating it.
 #[utoipa::path(post, path = "/api/config", tag = "config",
     request_body(content = crate::openapi::ConfigBody),
     responses(
-        (status = 201, description = "`{config_id, config_data}`", body = crate::openapi::Detail),
+        (status = 201, description = "The new config row", body = ConfigRow),
         (status = 400, description = "Not valid HOCON, or a block the server reads is malformed", body = crate::openapi::Detail),
         (status = 422, description = "`config_data` missing or of the wrong type", body = crate::openapi::ValidationError)
     ))]
-pub async fn create(State(state): State<AppState>, _admin: AdminCaller, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn create(State(state): State<AppState>, _admin: AdminCaller, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<ConfigRow>), ApiError> {
     let text = config_text(&body)?;
     let config_id: i64 = sqlx::query_scalar("INSERT INTO config (config_data) VALUES ($1) RETURNING config_id")
         .bind(&text)
         .fetch_one(&state.db)
         .await
         .map_err(ApiError::database)?;
-    Ok((StatusCode::CREATED, Json(config_json(config_id, &text))))
+    Ok((StatusCode::CREATED, Json(ConfigRow::new(config_id, &text))))
 }
 
 /// Replaces a config row after validating the new text; users on it get it within 30 s.
@@ -88,11 +121,11 @@ pub async fn create(State(state): State<AppState>, _admin: AdminCaller, JsonBody
     params(("config_id" = i64, Path, description = "The config")),
     request_body(content = crate::openapi::ConfigBody),
     responses(
-        (status = 200, description = "`{config_id, config_data}`", body = crate::openapi::Detail),
+        (status = 200, description = "The updated config row", body = ConfigRow),
         (status = 400, description = "Not valid HOCON, or a block the server reads is malformed", body = crate::openapi::Detail),
         (status = 404, description = "No such config", body = crate::openapi::Detail)
     ))]
-pub async fn update(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+pub async fn update(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>, JsonBody(body): JsonBody) -> Result<Json<ConfigRow>, ApiError> {
     let text = config_text(&body)?;
     let updated = sqlx::query("UPDATE config SET config_data = $2 WHERE config_id = $1")
         .bind(config_id)
@@ -103,7 +136,7 @@ pub async fn update(State(state): State<AppState>, _admin: AdminCaller, Path(con
     if updated.rows_affected() == 0 {
         return Err(not_found());
     }
-    Ok(Json(config_json(config_id, &text)))
+    Ok(Json(ConfigRow::new(config_id, &text)))
 }
 
 /// Deletes a config row nobody uses: one that users or studies still refer to is a 409 (upstream
@@ -111,11 +144,11 @@ pub async fn update(State(state): State<AppState>, _admin: AdminCaller, Path(con
 #[utoipa::path(delete, path = "/api/config/{config_id}", tag = "config",
     params(("config_id" = i64, Path, description = "The config")),
     responses(
-        (status = 200, description = "`{\"deleted\": true, config_id}`", body = crate::openapi::Detail),
+        (status = 200, description = "Deleted", body = ConfigDeletedResponse),
         (status = 404, description = "No such config", body = crate::openapi::Detail),
         (status = 409, description = "Users or studies still use it", body = crate::openapi::Detail)
     ))]
-pub async fn delete(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<Value>, ApiError> {
+pub async fn delete(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<ConfigDeletedResponse>, ApiError> {
     let (users, studies): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM \"user\" WHERE config_id = $1), \
                 (SELECT count(*) FROM study WHERE default_config_id = $1) + (SELECT count(*) FROM config_assignment_history WHERE assigned_config_id = $1)",
@@ -133,7 +166,7 @@ pub async fn delete(State(state): State<AppState>, _admin: AdminCaller, Path(con
     let deleted = sqlx::query("DELETE FROM config WHERE config_id = $1").bind(config_id).execute(&state.db).await;
     match deleted {
         Ok(done) if done.rows_affected() == 0 => Err(not_found()),
-        Ok(_) => Ok(Json(json!({"deleted": true, "config_id": config_id}))),
+        Ok(_) => Ok(Json(ConfigDeletedResponse { deleted: true, config_id })),
         // Someone took it into use between the check and the delete.
         Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
             Err(ApiError::Detail(StatusCode::CONFLICT, format!("Config {config_id} is in use; move its users to another config first")))

@@ -6,39 +6,81 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Query, State};
 use code4me_shared::redis_keys::{WORKER_MODELS, WorkerModelsValue};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::auth::extract::AdminCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// `GET /api/config/languages`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LanguagesResponse {
+    /// Every language row, by id.
+    pub languages: Vec<ProgrammingLanguage>,
+    /// Language name → id, as the plugin's config uses it.
+    pub mapping: BTreeMap<String, i64>,
+}
+
+/// A `programming_language` row.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ProgrammingLanguage {
+    /// The language.
+    pub language_id: i64,
+    /// Its name, e.g. `Python`.
+    pub language_name: String,
+}
+
 /// `programming_language` rows and the name → id mapping the plugin's config uses.
 #[utoipa::path(get, path = "/api/config/languages", tag = "config",
     responses(
-        (status = 200, description = "`{\"languages\": [{language_id, language_name}], \"mapping\": {name: id}}`", body = crate::openapi::Detail),
+        (status = 200, description = "The languages", body = LanguagesResponse),
         (status = 403, description = "Not an admin", body = crate::openapi::Detail)
     ))]
-pub async fn languages(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Value>, ApiError> {
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT language_id, language_name FROM programming_language ORDER BY language_id")
+pub async fn languages(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<LanguagesResponse>, ApiError> {
+    let languages: Vec<ProgrammingLanguage> = sqlx::query_as("SELECT language_id, language_name FROM programming_language ORDER BY language_id")
         .fetch_all(&state.db)
         .await
         .map_err(ApiError::database)?;
-    let mapping: BTreeMap<&str, i64> = rows.iter().map(|(id, name)| (name.as_str(), *id)).collect();
-    let languages: Vec<Value> = rows.iter().map(|(id, name)| json!({"language_id": id, "language_name": name})).collect();
-    Ok(Json(json!({"languages": languages, "mapping": mapping})))
+    let mapping = languages.iter().map(|l| (l.language_name.clone(), l.language_id)).collect();
+    Ok(Json(LanguagesResponse { languages, mapping }))
+}
+
+/// `GET /api/config/models`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelsResponse {
+    /// Every model row, by id.
+    pub models: Vec<ModelAvailability>,
+}
+
+/// A model row with the live workers that serve it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelAvailability {
+    /// The model.
+    pub model_id: i64,
+    /// Its name, e.g. `HuggingFaceTB/SmolLM2-135M-Instruct`.
+    pub model_name: String,
+    /// Whether it is instruction-tuned.
+    pub is_instruction_tuned: bool,
+    /// Whether some live worker has it loaded.
+    pub available: bool,
+    /// The live workers that have it loaded, by worker id.
+    pub loaded_by: Vec<String>,
+    /// Worker id → why that worker cannot serve it.
+    pub unavailable: BTreeMap<String, String>,
 }
 
 /// Every model row, with the workers serving it now and why the others cannot.
 #[utoipa::path(get, path = "/api/config/models", tag = "config",
     responses(
-        (status = 200, description = "`{\"models\": [{model_id, model_name, is_instruction_tuned, available, loaded_by, unavailable}]}`", body = crate::openapi::Detail),
+        (status = 200, description = "The models", body = ModelsResponse),
         (status = 403, description = "Not an admin", body = crate::openapi::Detail)
     ))]
-pub async fn models(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Value>, ApiError> {
+pub async fn models(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<ModelsResponse>, ApiError> {
     let rows = model_rows(&state).await?;
     let workers = announcements(&state).await?;
-    Ok(Json(json!({"models": rows.iter().map(|row| model_json(row, &workers)).collect::<Vec<_>>()})))
+    Ok(Json(ModelsResponse { models: rows.into_iter().map(|row| ModelAvailability::new(row, &workers)).collect() }))
 }
 
 /// `?name=`.
@@ -47,15 +89,50 @@ pub struct ValidateParams {
     name: Option<String>,
 }
 
+/// `GET /api/config/models/validate`: a known model's row and workers, or why it is unknown.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ModelValidation {
+    /// A model row has this name.
+    Known(KnownModel),
+    /// No model row has this name.
+    Unknown(UnknownModel),
+}
+
+/// A model name that a model row has.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KnownModel {
+    /// The name asked about.
+    pub name: String,
+    /// Always `true`.
+    pub exists: bool,
+    /// The row with its workers.
+    #[serde(flatten)]
+    pub model: ModelAvailability,
+}
+
+/// A model name that no model row has.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnknownModel {
+    /// The name asked about.
+    pub name: String,
+    /// Always `false`.
+    pub exists: bool,
+    /// Always `false`.
+    pub available: bool,
+    /// `no model row has this name`.
+    pub error: &'static str,
+}
+
 /// Whether a model can be used, answered offline (upstream asks huggingface.co): `exists` when a
 /// model row has this name, `available` when some live worker has its weights loaded.
 #[utoipa::path(get, path = "/api/config/models/validate", tag = "config",
     params(("name" = String, Query, description = "A model name, e.g. `HuggingFaceTB/SmolLM2-135M-Instruct`")),
     responses(
-        (status = 200, description = "`{name, exists, available, loaded_by, unavailable, model_id}`", body = crate::openapi::Detail),
+        (status = 200, description = "Whether the model exists and is served", body = ModelValidation),
         (status = 422, description = "`name` missing", body = crate::openapi::ValidationError)
     ))]
-pub async fn validate(State(state): State<AppState>, _admin: AdminCaller, Query(params): Query<ValidateParams>) -> Result<Json<Value>, ApiError> {
+pub async fn validate(State(state): State<AppState>, _admin: AdminCaller, Query(params): Query<ValidateParams>) -> Result<Json<ModelValidation>, ApiError> {
     let Some(name) = params.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) else {
         return Err(ApiError::Validation(vec![code4me_shared::validation::Issue::new(
             "missing",
@@ -66,14 +143,11 @@ pub async fn validate(State(state): State<AppState>, _admin: AdminCaller, Query(
         )]));
     };
     let rows = model_rows(&state).await?;
-    let Some(row) = rows.iter().find(|row| row.1 == name) else {
-        return Ok(Json(json!({"name": name, "exists": false, "available": false, "error": "no model row has this name"})));
+    let Some(row) = rows.into_iter().find(|row| row.1 == name) else {
+        return Ok(Json(ModelValidation::Unknown(UnknownModel { name, exists: false, available: false, error: "no model row has this name" })));
     };
     let workers = announcements(&state).await?;
-    let mut answer = model_json(row, &workers);
-    answer["name"] = json!(name);
-    answer["exists"] = json!(true);
-    Ok(Json(answer))
+    Ok(Json(ModelValidation::Known(KnownModel { name, exists: true, model: ModelAvailability::new(row, &workers) })))
 }
 
 type ModelRow = (i64, String, bool);
@@ -85,18 +159,12 @@ async fn model_rows(state: &AppState) -> Result<Vec<ModelRow>, ApiError> {
         .map_err(ApiError::database)
 }
 
-fn model_json((model_id, model_name, instruct): &ModelRow, workers: &[WorkerModelsValue]) -> Value {
-    let loaded_by: Vec<&str> = workers.iter().filter(|w| w.loaded.contains(model_id)).map(|w| w.worker_id.as_str()).collect();
-    let unavailable: BTreeMap<&str, &str> =
-        workers.iter().filter_map(|w| w.unavailable.get(model_id).map(|reason| (w.worker_id.as_str(), reason.as_str()))).collect();
-    json!({
-        "model_id": model_id,
-        "model_name": model_name,
-        "is_instruction_tuned": instruct,
-        "available": !loaded_by.is_empty(),
-        "loaded_by": loaded_by,
-        "unavailable": unavailable,
-    })
+impl ModelAvailability {
+    fn new((model_id, model_name, is_instruction_tuned): ModelRow, workers: &[WorkerModelsValue]) -> Self {
+        let loaded_by: Vec<String> = workers.iter().filter(|w| w.loaded.contains(&model_id)).map(|w| w.worker_id.clone()).collect();
+        let unavailable = workers.iter().filter_map(|w| w.unavailable.get(&model_id).map(|reason| (w.worker_id.clone(), reason.clone()))).collect();
+        Self { model_id, model_name, is_instruction_tuned, available: !loaded_by.is_empty(), loaded_by, unavailable }
+    }
 }
 
 /// The live workers' announcements (each key expires 30 s after its worker stops refreshing it).
