@@ -46,7 +46,7 @@ pub struct Message {
 /// `{"detail": ...}`: the body of the research endpoints' outcomes and errors (FastAPI style).
 #[derive(ToSchema)]
 pub struct Detail {
-    /// A message, or the endpoint's JSON object on success (see each endpoint's description).
+    /// What went wrong (or, for a few outcomes, what happened).
     detail: Value,
 }
 

@@ -1662,7 +1662,7 @@ export interface components {
         };
         /** @description `{"detail": ...}`: the body of the research endpoints' outcomes and errors (FastAPI style). */
         Detail: {
-            /** @description A message, or the endpoint's JSON object on success (see each endpoint's description). */
+            /** @description What went wrong (or, for a few outcomes, what happened). */
             detail: unknown;
         };
         /** @description The study an evaluation is about. */
