@@ -1,7 +1,8 @@
 // The period picker (and the admin's user filter) above an analytics page.
+import { Choice } from "./Choice";
 import { useState, type FormEvent } from "react";
 import { useAuth } from "../auth";
-import { PERIODS, type PeriodKey, useScope } from "./scope";
+import { PERIODS, useScope } from "./scope";
 
 export function ScopeBar() {
   const { user } = useAuth();
@@ -15,16 +16,7 @@ export function ScopeBar() {
 
   return (
     <div className="scope-bar">
-      <label>
-        Period{" "}
-        <select value={period} onChange={(e) => setPeriod(e.target.value as PeriodKey)}>
-          {PERIODS.map((p) => (
-            <option key={p.key} value={p.key}>
-              {p.label}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Choice label="Period" value={period} options={PERIODS} onChange={setPeriod} />
       {user?.is_admin ? (
         <form onSubmit={applyUser} className="user-filter">
           <label>

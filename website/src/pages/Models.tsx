@@ -1,5 +1,6 @@
 // Models: the models side by side (acceptance, speed, confidence, reach), their use over time, and
 // how their completions compare with what developers finally wrote (ground truth).
+import { Choice } from "../components/Choice";
 import { useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api, unwrap } from "../api/client";
@@ -10,7 +11,7 @@ import { Section } from "../components/Section";
 import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
 import { bucketLabel, count, millis, percent, score } from "../format";
-import { emptyRow, fillGaps, pivot, STEP_MS } from "../transforms/pivot";
+import { STEP_MS, timeSeries } from "../transforms/pivot";
 
 const TREND_UNITS = [
   { key: "day", label: "Daily" },
@@ -93,33 +94,17 @@ export function Models() {
         onRetry={trends.reload}
         isEmpty={(d) => d.data.length === 0}
         emptyText="No generations in this period."
-        actions={
-          <label>
-            Buckets{" "}
-            <select value={unit} onChange={(e) => setUnit(e.target.value as typeof unit)}>
-              {TREND_UNITS.map((u) => (
-                <option key={u.key} value={u.key}>
-                  {u.label}
-                </option>
-              ))}
-            </select>
-          </label>
-        }
+        actions={<Choice label="Buckets" value={unit} options={TREND_UNITS} onChange={setUnit} />}
       >
         {(d) => {
-          const { rows, series } = pivot(
+          const { rows, series } = timeSeries(
             d.data,
             (r) => r.time_bucket,
             (r) => r.model_name,
             (r) => r.usage_count,
-          );
-          const filled = fillGaps(
-            rows,
-            (r) => r.bucket,
             STEP_MS[unit === "day" ? "1d" : "week"],
-            (bucket) => emptyRow(bucket, series),
           );
-          const labelled = filled.map((r) => ({ ...r, label: bucketLabel(r.bucket, false) }));
+          const labelled = rows.map((r) => ({ ...r, label: bucketLabel(r.bucket, false) }));
           return (
             <figure aria-label="Generations per model over time">
               <ResponsiveContainer width="100%" height={CHART_HEIGHT}>

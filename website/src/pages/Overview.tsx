@@ -1,5 +1,6 @@
 // Overview: the period's headline numbers with their trend against the period before, the
 // activity timeline, the top models and languages, and how users engage.
+import { Choice } from "../components/Choice";
 import { useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api, unwrap } from "../api/client";
@@ -48,16 +49,7 @@ export function Overview() {
     <>
       <div className="page-head">
         <h1>Overview</h1>
-        <label>
-          Period{" "}
-          <select value={window} onChange={(e) => setWindow(e.target.value as typeof window)}>
-            {DASHBOARD_WINDOWS.map((w) => (
-              <option key={w.key} value={w.key}>
-                {w.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice label="Period" value={window} options={DASHBOARD_WINDOWS} onChange={setWindow} />
       </div>
       {!user?.is_admin && <p className="hint">These are your own numbers; admins see the whole platform.</p>}
 
@@ -96,18 +88,7 @@ export function Overview() {
         onRetry={timeline.reload}
         isEmpty={(t) => t.timeline.every((b) => b.query_count === 0)}
         emptyText="No queries in this period."
-        actions={
-          <label>
-            Window{" "}
-            <select value={timelineWindow} onChange={(e) => setTimelineWindow(e.target.value as typeof timelineWindow)}>
-              {TIMELINE_WINDOWS.map((w) => (
-                <option key={w.key} value={w.key}>
-                  {w.label}
-                </option>
-              ))}
-            </select>
-          </label>
-        }
+        actions={<Choice label="Window" value={timelineWindow} options={TIMELINE_WINDOWS} onChange={setTimelineWindow} />}
       >
         {(t) => {
           const filled = fillGaps(

@@ -1,5 +1,6 @@
 // Usage: queries over time, acceptance by model, config, language or trigger with 95% intervals,
 // and generation-time percentiles per model.
+import { Choice } from "../components/Choice";
 import { useState } from "react";
 import { Bar, BarChart, CartesianGrid, ErrorBar, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api, unwrap } from "../api/client";
@@ -11,7 +12,7 @@ import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
 import { bucketLabel, count, millis } from "../format";
 import { describeInterval, errorBar } from "../transforms/intervals";
-import { emptyRow, fillGaps, pivot, STEP_MS } from "../transforms/pivot";
+import { STEP_MS, timeSeries } from "../transforms/pivot";
 
 const GROUPS = [
   { key: "model", label: "Model" },
@@ -53,33 +54,17 @@ export function Usage() {
         onRetry={overTime.reload}
         isEmpty={(d) => d.data.length === 0}
         emptyText="No queries in this period."
-        actions={
-          <label>
-            Buckets{" "}
-            <select value={granularity} onChange={(e) => setGranularity(e.target.value as typeof granularity)}>
-              {GRANULARITIES.map((g) => (
-                <option key={g.key} value={g.key}>
-                  {g.label}
-                </option>
-              ))}
-            </select>
-          </label>
-        }
+        actions={<Choice label="Buckets" value={granularity} options={GRANULARITIES} onChange={setGranularity} />}
       >
         {(d) => {
-          const { rows, series } = pivot(
+          const { rows, series } = timeSeries(
             d.data,
             (r) => r.time_bucket,
             (r) => r.query_type,
             (r) => r.count,
-          );
-          const filled = fillGaps(
-            rows,
-            (r) => r.bucket,
             STEP_MS[granularity],
-            (bucket) => emptyRow(bucket, series),
           );
-          const labelled = filled.map((r) => ({ ...r, label: bucketLabel(r.bucket, granularity !== "1d") }));
+          const labelled = rows.map((r) => ({ ...r, label: bucketLabel(r.bucket, granularity !== "1d") }));
           return (
             <figure aria-label="Queries per time bucket by query type">
               <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
@@ -113,18 +98,7 @@ export function Usage() {
         onRetry={acceptance.reload}
         isEmpty={(d) => d.data.length === 0}
         emptyText="No completions in this period."
-        actions={
-          <label>
-            By{" "}
-            <select value={groupBy} onChange={(e) => setGroupBy(e.target.value as typeof groupBy)}>
-              {GROUPS.map((g) => (
-                <option key={g.key} value={g.key}>
-                  {g.label}
-                </option>
-              ))}
-            </select>
-          </label>
-        }
+        actions={<Choice label="By" value={groupBy} options={GROUPS} onChange={setGroupBy} />}
       >
         {(d) => {
           const rows = d.data.map((g) => {

@@ -55,3 +55,26 @@ export function fillGaps<T>(rows: readonly T[], bucketOf: (row: T) => string, st
 
 /** Milliseconds of the API's fixed bucket sizes. */
 export const STEP_MS = { "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "1d": 86_400_000, week: 7 * 86_400_000 } as const;
+
+/**
+ * A chart's time series from the API's long rows: pivoted by series, quiet buckets (`step` apart)
+ * filled with zeros.
+ */
+export function timeSeries<T>(
+  rows: readonly T[],
+  bucketOf: (row: T) => string,
+  seriesOf: (row: T) => string,
+  valueOf: (row: T) => number,
+  step: number,
+): { rows: WideRow[]; series: string[] } {
+  const wide = pivot(rows, bucketOf, seriesOf, valueOf);
+  return {
+    rows: fillGaps(
+      wide.rows,
+      (r) => r.bucket,
+      step,
+      (bucket) => emptyRow(bucket, wide.series),
+    ),
+    series: wide.series,
+  };
+}
