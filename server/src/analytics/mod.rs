@@ -163,9 +163,13 @@ pub fn bucket(params: &Params) -> Result<(&'static str, &'static str), ApiError>
     }
 }
 
-/// `had_generation` rows with their query and model (`hg`, `mq`, `m`).
-pub const GENERATIONS: &str =
-    "FROM had_generation hg JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id JOIN model_name m ON m.model_id = hg.model_id";
+/// `had_generation` rows with their model (`hg`, `m`). A generation carries its query's time, user
+/// and type (`hg.query_timestamp`, `hg.user_id`, `hg.query_type`), so scoping needs no join; add
+/// [`WITH_QUERY`] when other columns of the query are needed.
+pub const GENERATIONS: &str = "FROM had_generation hg JOIN model_name m ON m.model_id = hg.model_id";
+
+/// Joins a generation's query row (`mq`), after [`GENERATIONS`].
+pub const WITH_QUERY: &str = "JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id";
 
 /// The queries a request may read: `$1`..`$2` the window, `$3` the user scope.
 pub const QUERIES_IN_SCOPE: &str = "mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3)";
@@ -175,8 +179,8 @@ pub const ACCEPTANCE_RATE: &str = "avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0
 
 /// The completion generations a request may read: `$1`..`$2` the window, `$3` the user scope,
 /// `$4` an optional model.
-pub const GENERATIONS_IN_SCOPE: &str = "mq.\"timestamp\" BETWEEN $1 AND $2 AND mq.query_type = 'completion' \
-     AND ($3::uuid IS NULL OR mq.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4)";
+pub const GENERATIONS_IN_SCOPE: &str = "hg.query_timestamp BETWEEN $1 AND $2 AND hg.query_type = 'completion' \
+     AND ($3::uuid IS NULL OR hg.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4)";
 
 /// What generations are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,17 +221,19 @@ impl GroupBy {
     pub fn sql(self) -> (&'static str, &'static str, &'static str) {
         match self {
             Self::Model => ("m.model_name", "hg.model_id", ""),
-            Self::Config => ("'config ' || u.config_id", "NULL::bigint", "JOIN \"user\" u ON u.user_id = mq.user_id"),
+            Self::Config => ("'config ' || u.config_id", "NULL::bigint", "JOIN \"user\" u ON u.user_id = hg.user_id"),
             Self::Language => (
                 "pl.language_name",
                 "NULL::bigint",
-                "JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
+                "JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id \
+                 JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
                  JOIN programming_language pl ON pl.language_id = ct.language_id",
             ),
             Self::Trigger => (
                 "tt.trigger_type_name",
                 "NULL::bigint",
-                "JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
+                "JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id \
+                 JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
                  JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id",
             ),
         }

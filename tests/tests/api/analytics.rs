@@ -368,3 +368,25 @@ async fn every_analytics_endpoint_is_documented_with_its_parameters() {
     let names: Vec<&str> = reliability.as_array().expect("params").iter().map(|p| p["name"].as_str().expect("name")).collect();
     assert_eq!(names, ["start_time", "end_time", "user_id", "model_id", "bins"]);
 }
+
+/// A generation carries its query's time, user and type (copied when it is stored); deleting the
+/// account but keeping its data detaches its generations exactly as its queries: an admin asking
+/// for that user finds nothing, while the platform totals still count them.
+#[tokio::test]
+async fn a_deleted_accounts_generations_stay_counted_but_belong_to_no_one() {
+    let app = TestApp::spawn().await;
+    let (mut admin, _) = user(&app, "admin@example.com", true).await;
+    let (mut leaver, leaver_id) = user(&app, "leaver@example.com", false).await;
+    let at = Utc::now() - Duration::hours(1);
+    generation(&app, leaver_id, 5, 0.5, true, at).await;
+    let copied: (DateTime<Utc>, Option<Uuid>, String) =
+        sqlx::query_as("SELECT query_timestamp, user_id, query_type FROM had_generation").fetch_one(&app.db).await.expect("generation");
+    assert_eq!((copied.0.timestamp_micros(), copied.1, copied.2.as_str()), (at.timestamp_micros(), Some(leaver_id), "completion"));
+
+    assert_eq!(leaver.call(Method::DELETE, "/api/user/delete?delete_data=false", None).await.status, 200);
+    let theirs = admin.call(Method::GET, &format!("/api/analytics/models/comparison?user_id={leaver_id}"), None).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.text);
+    assert_eq!(theirs.body["data"], json!([]), "no generation is linked to the deleted account");
+    let everyone = admin.call(Method::GET, "/api/analytics/models/comparison", None).await;
+    assert_eq!(model(&everyone.body, 5)["metrics"]["total_generations"], 1, "the generation itself is kept");
+}

@@ -112,7 +112,7 @@ mod tests {
     fn real_source_files_round_trip_exactly() {
         let t = smollm2();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root");
-        for file in ["shared/src/settings.rs", "website/src/api.ts", "bench/summarize.py", "scripts/infra.sh", "migrations/20261122000001_create_code4me_schema.sql", "website/src/styles.css"] {
+        for file in ["shared/src/settings.rs", "website/src/api/client.ts", "bench/summarize.py", "scripts/infra.sh", "migrations/20261122000001_create_code4me_schema.sql", "website/src/styles.css"] {
             let text = std::fs::read_to_string(root.join(file)).expect("read a source file");
             let encoding = t.encode(text.as_str(), false).expect("encode");
             let decoded = t.decode(encoding.get_ids(), false).expect("decode");

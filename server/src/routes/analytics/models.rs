@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, ModelScopeFilters, Params, ScopeFilters, bad_request};
+use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY, bad_request};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -101,7 +101,7 @@ pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Q
                 percentile_cont(0.5) WITHIN GROUP (ORDER BY hg.generation_time), \
                 percentile_cont(0.95) WITHIN GROUP (ORDER BY hg.generation_time), \
                 avg(hg.confidence), stddev_pop(hg.confidence), avg(cardinality(hg.logprobs))::float8, \
-                count(DISTINCT mq.user_id)::bigint, count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint \
+                count(DISTINCT hg.user_id)::bigint, count(DISTINCT (hg.query_timestamp AT TIME ZONE 'UTC')::date)::bigint \
          {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} AND ($5::bigint[] IS NULL OR hg.model_id = ANY($5)) \
          GROUP BY 1, 2, 3 ORDER BY 1"
     );
@@ -189,8 +189,8 @@ pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller,
         other => return Err(bad_request(format!("Invalid granularity: {other:?} (expected hour, day, week or month)"))),
     };
     let sql = format!(
-        "SELECT date_trunc($5, mq.\"timestamp\", 'UTC') AS bucket, hg.model_id, m.model_name, count(*)::bigint, \
-                {ACCEPTANCE_RATE}, count(DISTINCT mq.user_id)::bigint \
+        "SELECT date_trunc($5, hg.query_timestamp, 'UTC') AS bucket, hg.model_id, m.model_name, count(*)::bigint, \
+                {ACCEPTANCE_RATE}, count(DISTINCT hg.user_id)::bigint \
          {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3 ORDER BY 1, 2"
     );
     let rows: Vec<(DateTime<Utc>, i64, String, i64, f64, i64)> = filters.query(sql)
@@ -279,7 +279,7 @@ pub async fn performance_by_context(State(state): State<AppState>, caller: Resea
                 CASE WHEN ct.relative_document_position IS NULL THEN 'unknown' WHEN ct.relative_document_position < 0.25 THEN 'beginning' \
                      WHEN ct.relative_document_position < 0.75 THEN 'middle' ELSE 'end' END, \
                 count(*)::bigint, {ACCEPTANCE_RATE}, avg(hg.generation_time)::float8, avg(hg.confidence) \
-         {GENERATIONS} JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
+         {GENERATIONS} {WITH_QUERY} JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
          JOIN programming_language pl ON pl.language_id = ct.language_id JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id \
          WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 5 ORDER BY 1, 2, 3, 4, 5"
     );

@@ -37,7 +37,7 @@ impl Recent {
 }
 
 /// The dashboard's totals over one window.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Totals {
     queries: i64,
     completions: i64,
@@ -46,28 +46,64 @@ struct Totals {
     sessions: i64,
     acceptance: Option<f64>,
     generation_ms: Option<f64>,
-    models: i64,
     accepted: i64,
+    /// Per model: `(model_id, model_name, generations, accepted)`, in no particular order.
+    models: Vec<(i64, String, i64, i64)>,
 }
 
+/// One model's completion generations in a window: id, name, generations, accepted, summed
+/// generation time (ms).
+type ModelRow = (i64, String, i64, i64, f64);
+
+/// The window's totals: one pass over its queries and one over its generations, grouped by model
+/// (a hash aggregate; the overall numbers and the top models are summed from the groups).
 async fn totals(state: &AppState, filters: &Filters) -> Result<Totals, ApiError> {
-    let (queries, completions, chats, users, sessions): (i64, i64, i64, i64, i64) = filters
+    let queries = filters
         .query(format!(
             "SELECT count(*)::bigint, (count(*) FILTER (WHERE query_type = 'completion'))::bigint, \
                     (count(*) FILTER (WHERE query_type = 'chat'))::bigint, count(DISTINCT user_id)::bigint, count(DISTINCT session_id)::bigint \
              FROM meta_query mq WHERE {QUERIES_IN_SCOPE}"
         ))
-        .fetch_one(&state.db)
-        .await
-        .map_err(ApiError::database)?;
-    let sql = format!(
-        "SELECT {ACCEPTANCE_RATE}, avg(hg.generation_time)::float8, \
-                count(DISTINCT hg.model_id)::bigint, (count(*) FILTER (WHERE hg.was_accepted))::bigint \
-         {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE}"
-    );
-    let (acceptance, generation_ms, models, accepted): (Option<f64>, Option<f64>, i64, i64) =
-        filters.query(sql).fetch_one(&state.db).await.map_err(ApiError::database)?;
-    Ok(Totals { queries, completions, chats, users, sessions, acceptance, generation_ms, models, accepted })
+        .fetch_one(&state.db);
+    let per_model = filters
+        .query(format!(
+            "SELECT hg.model_id, m.model_name, count(*)::bigint, (count(*) FILTER (WHERE hg.was_accepted))::bigint, \
+                    sum(hg.generation_time)::float8 \
+             {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2"
+        ))
+        .fetch_all(&state.db);
+    let ((queries, completions, chats, users, sessions), rows): ((i64, i64, i64, i64, i64), Vec<ModelRow>) =
+        tokio::try_join!(queries, per_model).map_err(ApiError::database)?;
+    let generations: i64 = rows.iter().map(|r| r.2).sum();
+    let accepted: i64 = rows.iter().map(|r| r.3).sum();
+    let time_sum: f64 = rows.iter().map(|r| r.4).sum();
+    Ok(Totals {
+        queries,
+        completions,
+        chats,
+        users,
+        sessions,
+        acceptance: (generations > 0).then(|| accepted as f64 / generations as f64),
+        generation_ms: (generations > 0).then(|| time_sum / generations as f64),
+        accepted,
+        models: rows.into_iter().map(|(id, name, n, accepted, _)| (id, name, n, accepted)).collect(),
+    })
+}
+
+/// The five models with the highest acceptance (then the most generations).
+fn top_models(models: &[(i64, String, i64, i64)]) -> Vec<DashboardModel> {
+    let mut ranked: Vec<DashboardModel> = models
+        .iter()
+        .map(|(model_id, model_name, n, accepted)| DashboardModel {
+            model_id: *model_id,
+            model_name: model_name.clone(),
+            usage_count: *n,
+            acceptance_rate: *accepted as f64 / *n as f64,
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.acceptance_rate.total_cmp(&a.acceptance_rate).then(b.usage_count.cmp(&a.usage_count)));
+    ranked.truncate(5);
+    ranked
 }
 
 /// Percentage change from `previous` to `current`; `None` when there was nothing before.
@@ -213,31 +249,26 @@ pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Qu
     let Recent { name, length, filters } =
         Recent::parse(caller, &params, &[("7d", Duration::days(7)), ("1d", Duration::days(1)), ("30d", Duration::days(30))])?;
     let Window { start, end } = filters.window;
-    let now = totals(&state, &filters).await?;
-    let before = totals(&state, &Filters::over(Window { start: start - length, end: start }, filters.user)).await?;
+    let previous = Filters::over(Window { start: start - length, end: start }, filters.user);
+    let top_languages = async {
+        filters
+            .query(format!(
+                "SELECT pl.language_name, count(DISTINCT mq.meta_query_id)::bigint, {ACCEPTANCE_RATE} \
+                 FROM meta_query mq JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
+                 JOIN programming_language pl ON pl.language_id = ct.language_id \
+                 LEFT JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id AND mq.query_type = 'completion' \
+                 WHERE {QUERIES_IN_SCOPE} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+            ))
+            .fetch_all(&state.db)
+            .await
+            .map_err(ApiError::database)
+    };
+    // Independent reads, each on its own pooled connection: the answer takes as long as the slowest.
+    let (now, before, top_languages): (Totals, Totals, Vec<(String, i64, Option<f64>)>) =
+        tokio::try_join!(totals(&state, &filters), totals(&state, &previous), top_languages)?;
     let queries_change = change_pct(now.queries as f64, before.queries as f64);
     let users_change = change_pct(now.users as f64, before.users as f64);
     let acceptance_change = now.acceptance.zip(before.acceptance).and_then(|(n, b)| change_pct(n, b));
-
-    let top_models: Vec<(i64, String, i64, f64)> = filters
-        .query(format!(
-            "SELECT hg.model_id, m.model_name, count(*)::bigint, {ACCEPTANCE_RATE} \
-             {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2 ORDER BY 4 DESC, 3 DESC LIMIT 5"
-        ))
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
-    let top_languages: Vec<(String, i64, Option<f64>)> = filters
-        .query(format!(
-            "SELECT pl.language_name, count(DISTINCT mq.meta_query_id)::bigint, {ACCEPTANCE_RATE} \
-             FROM meta_query mq JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-             JOIN programming_language pl ON pl.language_id = ct.language_id \
-             LEFT JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id AND mq.query_type = 'completion' \
-             WHERE {QUERIES_IN_SCOPE} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
-        ))
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
 
     Ok(Json(DashboardResponse {
         time_window: name,
@@ -250,7 +281,7 @@ pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Qu
             total_sessions: now.sessions,
             overall_acceptance_rate: now.acceptance,
             avg_generation_time_ms: now.generation_ms,
-            models_used: now.models,
+            models_used: now.models.len() as i64,
             total_accepted_generations: now.accepted,
         },
         trends: DashboardTrends {
@@ -263,10 +294,7 @@ pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Qu
                 acceptance: direction(acceptance_change),
             },
         },
-        top_models: top_models
-            .into_iter()
-            .map(|(model_id, model_name, usage_count, acceptance_rate)| DashboardModel { model_id, model_name, usage_count, acceptance_rate })
-            .collect(),
+        top_models: top_models(&now.models),
         top_languages: top_languages
             .into_iter()
             .map(|(language, query_count, acceptance_rate)| DashboardLanguage { language, query_count, acceptance_rate })
@@ -452,7 +480,7 @@ pub async fn user_engagement(State(state): State<AppState>, caller: ResearchCall
                     avg(extract(hour FROM mq.\"timestamp\" AT TIME ZONE 'UTC'))::float8 AS hour \
              FROM meta_query mq WHERE {QUERIES_IN_SCOPE} AND mq.user_id IS NOT NULL \
              GROUP BY 1), \
-         acceptance AS (SELECT mq.user_id, {ACCEPTANCE_RATE} AS rate \
+         acceptance AS (SELECT hg.user_id, {ACCEPTANCE_RATE} AS rate \
              {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1) \
          SELECT q.user_id, q.queries, q.days, q.sessions, q.first_query, q.last_query, q.hour, a.rate \
          FROM queries q LEFT JOIN acceptance a ON a.user_id = q.user_id ORDER BY q.queries"

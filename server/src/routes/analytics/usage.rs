@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::analytics::stats::wilson;
-use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, ModelScopeFilters, Params, ScopeFilters, bad_request, bucket};
+use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY, bad_request, bucket};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -148,8 +148,8 @@ pub async fn latency_distribution(State(state): State<AppState>, caller: Researc
         .await
         .map_err(ApiError::database)?;
     let raw_sql = format!(
-        "SELECT m.model_name, u.config_id, hg.generation_time, mq.total_serving_time {GENERATIONS} \
-         LEFT JOIN \"user\" u ON u.user_id = mq.user_id WHERE {GENERATIONS_IN_SCOPE} ORDER BY hg.generation_time LIMIT 1000"
+        "SELECT m.model_name, u.config_id, hg.generation_time, mq.total_serving_time {GENERATIONS} {WITH_QUERY} \
+         LEFT JOIN \"user\" u ON u.user_id = hg.user_id WHERE {GENERATIONS_IN_SCOPE} ORDER BY hg.generation_time LIMIT 1000"
     );
     let raw: Vec<(String, Option<i64>, i32, Option<i32>)> = filters.query(raw_sql)
         .fetch_all(&state.db)
@@ -304,7 +304,7 @@ pub struct UserBehavior {
 pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<UserBehaviorResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let sql = format!(
-        "WITH acceptance AS (SELECT mq.user_id, {ACCEPTANCE_RATE} AS rate \
+        "WITH acceptance AS (SELECT hg.user_id, {ACCEPTANCE_RATE} AS rate \
              {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1) \
          SELECT u.user_id, u.name, avg(bt.typing_speed)::float8, avg(bt.time_since_last_shown)::float8, avg(bt.time_since_last_accepted)::float8, \
                 count(DISTINCT mq.session_id)::bigint, count(*)::bigint, a.rate, count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint \
