@@ -15,10 +15,10 @@ if (!admin.email || !admin.password) throw new Error("set E2E_ADMIN_EMAIL and E2
 mkdirSync(artifacts, { recursive: true });
 
 // The dashboard's number formats (website/src/format.ts), to read what a page must show.
-const percent = (rate) => (rate === null ? "–" : `${(rate * 100).toFixed(1)}%`);
-const count = (n) => Math.round(n).toLocaleString("en-US");
-const score = (x) => (x === null ? "–" : x.toFixed(3));
-const pValue = (p) => (p === null ? "–" : p < 0.001 ? "< 0.001" : p.toFixed(3));
+const percent = (rate) => (rate == null ? "–" : `${(rate * 100).toFixed(1)}%`);
+const count = (n) => (n == null ? "–" : Math.round(n).toLocaleString("en-US"));
+const score = (x) => (x == null ? "–" : x.toFixed(3));
+const pValue = (p) => (p == null ? "–" : p < 0.001 ? "< 0.001" : p.toFixed(3));
 
 // A non-admin account to sign in with, created through the API as the plugin would.
 const user = { email: `e2e-${Date.now()}@example.com`, password: "Browser123" };
@@ -47,6 +47,13 @@ async function openAndCapture(page, path, endpoint) {
   const response = page.waitForResponse((r) => r.url().includes(endpoint) && r.status() === 200);
   await page.goto(`${baseUrl}${path}`);
   return (await response).json();
+}
+
+/** Fails when any panel of the page shows an error (after its requests have settled). */
+async function expectNoPanelErrors(page) {
+  await page.waitForLoadState("networkidle");
+  const errors = await page.locator(".error-box").allTextContents();
+  if (errors.length > 0) throw new Error(`panels show errors: ${errors.join(" | ")}`);
 }
 
 /** The text of a test id, trimmed. */
@@ -109,7 +116,12 @@ const checks = [
       expectEqual(await text(page, "kpi-active-users"), count(dashboard.overview.active_users), "active users");
       expectEqual(await text(page, "kpi-acceptance-rate"), percent(dashboard.overview.overall_acceptance_rate), "acceptance rate");
       await page.getByTestId("activity").locator(".recharts-line").first().waitFor();
+      await expectNoPanelErrors(page);
       await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
+      // Every period works, the shortest included (engagement then reads the last 7 days).
+      await page.getByLabel("Period").selectOption("1d");
+      await page.getByRole("heading", { name: "Engagement, last 7 days" }).waitFor();
+      await expectNoPanelErrors(page);
     },
   },
   {
@@ -126,6 +138,7 @@ const checks = [
       await page.getByTestId("acceptance-rates").locator(".recharts-errorBar").first().waitFor();
       await page.getByTestId("latency").locator("table").waitFor();
       await page.getByTestId("queries-over-time").locator(".recharts-bar-rectangle").first().waitFor();
+      await expectNoPanelErrors(page);
       await page.screenshot({ path: join(artifacts, "usage.png"), fullPage: true });
     },
   },
@@ -142,6 +155,7 @@ const checks = [
       expectEqual(await text(page, `compare-${model.model_id}-Generations`), count(model.metrics.total_generations), "generations");
       await page.getByTestId("model-trends").locator(".recharts-line").first().waitFor();
       await page.getByTestId("ground-truth").locator("table").waitFor();
+      await expectNoPanelErrors(page);
       await page.screenshot({ path: join(artifacts, "models.png"), fullPage: true });
     },
   },
@@ -162,6 +176,7 @@ const checks = [
       const row = brierBody.data[0];
       expectEqual(await text(page, `brier-${row.group_name}`), score(row.brier_score), `Brier of ${row.group_name}`);
       await page.getByTestId("confidence-histogram").locator(".recharts-bar-rectangle").first().waitFor();
+      await expectNoPanelErrors(page);
       await page.screenshot({ path: join(artifacts, "calibration.png"), fullPage: true });
     },
   },
@@ -198,6 +213,7 @@ const checks = [
       const arm = body.results.find((r) => !r.is_baseline);
       await page.getByTestId("evaluation").getByText("Retrieval context").waitFor();
       expectEqual(await text(page, `arm-${arm.config_id}-p`), pValue(arm.vs_baseline.p_value), "p-value of the demo study");
+      await expectNoPanelErrors(page);
       await page.screenshot({ path: join(artifacts, "studies.png"), fullPage: true });
 
       await row.getByRole("button", { name: /^Deactivate/ }).click();
@@ -225,6 +241,7 @@ const checks = [
       await page.getByTestId("models").locator("tbody tr").first().waitFor();
       await page.getByText(/\d+ languages the plugin can report/).click();
       await page.getByRole("list", { name: "Languages" }).getByText("Python", { exact: true }).waitFor();
+      await page.getByTestId("models").locator("tbody tr").first().waitFor();
       await page.screenshot({ path: join(artifacts, "config.png"), fullPage: true });
     },
   },

@@ -1,7 +1,7 @@
 // The dashboard: a sign-in page until someone is signed in, then the research pages behind a
 // navigation bar. Studies and Config are for admins; everyone else sees only their own data.
-import { lazy, Suspense } from "react";
-import { NavLink, Route, Routes } from "react-router";
+import { lazy, Suspense, useEffect } from "react";
+import { NavLink, Route, Routes, useLocation } from "react-router";
 import { useAuth } from "./auth";
 import { ServerStatus } from "./components/ServerStatus";
 import { Login } from "./Login";
@@ -26,6 +26,11 @@ const PAGES = [
 
 export function App() {
   const { user, checking, signOut } = useAuth();
+  const location = useLocation();
+  const page = PAGES.find((p) => p.path === location.pathname);
+  useEffect(() => {
+    document.title = user && page ? `${page.label} · Code4me-RS` : "Code4me-RS";
+  }, [user, page]);
 
   if (checking) {
     return (
@@ -41,8 +46,8 @@ export function App() {
         <header>
           <h1>Code4me-RS</h1>
           <p className="lede">
-            Self-hostable code-completion research platform: local models for developers, every completion, acceptance and
-            ground truth for researchers.
+            Self-hostable code-completion research platform: local models for developers, every completion, acceptance and ground
+            truth for researchers.
           </p>
         </header>
         <Login />
@@ -64,7 +69,8 @@ export function App() {
           <ul>
             {pages.map((p) => (
               <li key={p.path}>
-                <NavLink to={p.path} end={p.path === "/"}>
+                {/* The period and user filter travel with the reader from page to page. */}
+                <NavLink to={{ pathname: p.path, search: location.search }} end={p.path === "/"}>
                   {p.label}
                 </NavLink>
               </li>

@@ -2,7 +2,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { providers } from "./api/auth";
 import { api } from "./api/client";
-import { ApiError } from "./api/errors";
+import { messageOf } from "./api/errors";
 import { useAuth } from "./auth";
 
 export function Login() {
@@ -25,7 +25,7 @@ export function Login() {
     try {
       await signIn(String(form.get("email") ?? ""), String(form.get("password") ?? ""));
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : "The server could not be reached.");
+      setError(messageOf(e));
       setBusy(false);
     }
   };

@@ -2,6 +2,7 @@
 import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
 import { currentUser, logIn, logOut, type User } from "./api/auth";
 import { api } from "./api/client";
+import { SIGNED_OUT_EVENT } from "./api/errors";
 
 interface Auth {
   user: User | null;
@@ -22,6 +23,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       .then(setUser)
       .catch(() => setUser(null))
       .finally(() => setChecking(false));
+    const signedOut = () => setUser(null);
+    window.addEventListener(SIGNED_OUT_EVENT, signedOut);
+    return () => window.removeEventListener(SIGNED_OUT_EVENT, signedOut);
   }, []);
 
   const value: Auth = {

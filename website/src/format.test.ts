@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bucketLabel, change, count, millis, percent, pValue, score } from "./format";
+import { bucketLabel, change, count, millis, percent, points, pValue, score } from "./format";
 
 describe("format", () => {
   it("shows rates as percentages with one decimal and a dash for none", () => {
@@ -29,6 +29,12 @@ describe("format", () => {
     expect(pValue(0.0337)).toBe("0.034");
     expect(pValue(0.0000001)).toBe("< 0.001");
     expect(score(0.28)).toBe("0.280");
+  });
+
+  it("writes differences of rates in signed percentage points", () => {
+    expect(points(0.0312)).toBe("+3.1 pp");
+    expect(points(-0.004)).toBe("−0.4 pp");
+    expect(points(0)).toBe("±0.0 pp");
   });
 
   it("labels buckets by time of day below a day, by date otherwise (UTC)", () => {

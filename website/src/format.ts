@@ -46,3 +46,10 @@ export function bucketLabel(iso: string, subDay: boolean): string {
     : { month: "short", day: "numeric", timeZone: "UTC" };
   return date.toLocaleString("en-GB", options);
 }
+
+/** A difference of two rates in percentage points, signed ("+3.1 pp", "−0.4 pp"). */
+export function points(x: number | null | undefined): string {
+  if (x === null || x === undefined || Number.isNaN(x)) return "–";
+  const value = Math.abs(x * 100).toFixed(1);
+  return x > 0 ? `+${value} pp` : x < 0 ? `−${value} pp` : `±${value} pp`;
+}

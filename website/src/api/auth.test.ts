@@ -13,7 +13,8 @@ function recordingClient(answer: (path: string) => Response, calls: string[] = [
   }) as typeof fetch);
 }
 
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 describe("errorMessage", () => {
   it("prefers the contract's message", () => {
@@ -21,7 +22,12 @@ describe("errorMessage", () => {
   });
 
   it("names the fields of a validation list", () => {
-    const body = { detail: [{ loc: ["body", "email"], msg: "Field required" }, { loc: ["body", "password"], msg: "Field required" }] };
+    const body = {
+      detail: [
+        { loc: ["body", "email"], msg: "Field required" },
+        { loc: ["body", "password"], msg: "Field required" },
+      ],
+    };
     expect(errorMessage(422, body)).toBe("email: Field required; password: Field required");
   });
 

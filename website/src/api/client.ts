@@ -2,7 +2,7 @@
 // the server's OpenAPI document (`npm run api:generate`), so a renamed field breaks the build here
 // instead of a chart in production. Auth rides on the HttpOnly cookies the server sets.
 import createClient from "openapi-fetch";
-import { ApiError, errorMessage } from "./errors";
+import { ApiError, errorMessage, SIGNED_OUT_EVENT } from "./errors";
 import type { components, paths } from "./schema";
 
 export { ApiError } from "./errors";
@@ -18,7 +18,10 @@ export function makeClient(baseUrl = "", fetcher: typeof fetch = (input, init) =
 /** The client the pages use. */
 export const api = makeClient();
 
-/** The body of a successful call, or an `ApiError` with the server's message. */
+/**
+ * The body of a successful call, or an `ApiError` with the server's message. A 401 also tells the
+ * app the session is over (`SIGNED_OUT_EVENT`), so an expired cookie leads back to sign-in.
+ */
 export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   let result: { data?: T; error?: unknown; response: Response };
   try {
@@ -26,6 +29,7 @@ export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; respo
   } catch {
     throw new ApiError(0, "The server could not be reached.");
   }
+  if (result.response.status === 401 && typeof window !== "undefined") window.dispatchEvent(new Event(SIGNED_OUT_EVENT));
   if (!result.response.ok) throw new ApiError(result.response.status, errorMessage(result.response.status, result.error));
   return result.data as T;
 }

@@ -29,3 +29,11 @@ export function errorMessage(status: number, body: unknown): string {
   if (status === 429) return "Too many requests. Please try again later.";
   return `Request failed (${status})`;
 }
+
+/** What to tell the user about a failed call. */
+export function messageOf(error: unknown): string {
+  return error instanceof ApiError ? error.message : "The server could not be reached.";
+}
+
+/** Dispatched on `window` when the server answers 401 to a signed-in page: the session is over. */
+export const SIGNED_OUT_EVENT = "code4me:signed-out";

@@ -26,7 +26,8 @@ export function Kpi({ label, value, changePct, higherIsBetter = true, testId }: 
           {value}
         </span>
         {changePct !== undefined && (
-          <span className={`kpi-change kpi-${tone}`} aria-label={`change against the previous period: ${change(changePct)}`}>
+          <span className={`kpi-change kpi-${tone}`}>
+            <span className="sr-only">relative change against the previous period: </span>
             {change(changePct)}
           </span>
         )}

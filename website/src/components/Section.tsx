@@ -23,7 +23,9 @@ export function Section<T>({ title, id, state, onRetry, isEmpty, emptyText, acti
   return (
     <section className="panel" aria-labelledby={headingId} data-testid={id} aria-busy={state.status === "loading"}>
       <div className="panel-head">
-        <h2 id={headingId}>{title}</h2>
+        <h2 id={headingId} tabIndex={-1}>
+          {title}
+        </h2>
         {actions && <div className="panel-actions">{actions}</div>}
       </div>
       {state.status === "loading" && (

@@ -19,17 +19,18 @@ import { api, unwrap } from "../api/client";
 import { CHART_HEIGHT, rateTick, seriesColor } from "../components/charts";
 import { ScopeBar } from "../components/ScopeBar";
 import { useScope } from "../components/scope";
+import { Choice } from "../components/Choice";
 import { Section } from "../components/Section";
 import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
-import { count, percent, score } from "../format";
+import { count, percent, points, score } from "../format";
 import { reliabilityPoints } from "../transforms/calibration";
 
 const BINS = 10;
 
 export function Calibration() {
   const { query } = useScope();
-  const [modelId, setModelId] = useState<number | null>(null);
+  const [modelName, setModelName] = useState<string | null>(null);
   const reliability = useLoad(
     () => unwrap(api.GET("/api/analytics/calibration/reliability-diagram", { params: { query: { ...query, bins: BINS } } })),
     [query],
@@ -44,23 +45,19 @@ export function Calibration() {
     [query],
   );
 
-  /** The chosen model's entry of a per-model list (the first when none is chosen). */
-  const pick = <T extends { model_id?: number | null }>(list: readonly T[]): T | undefined =>
-    list.find((m) => m.model_id === modelId) ?? list[0];
+  /** The chosen model's entry of a per-model list (the first model until one is chosen). */
+  const pick = <T extends { model_name: string }>(list: readonly T[]): T | undefined =>
+    modelName === null ? list[0] : list.find((m) => m.model_name === modelName);
 
   const models = reliability.state.status === "ready" ? reliability.state.data.data : [];
   const modelPicker =
     models.length > 1 ? (
-      <label>
-        Model{" "}
-        <select value={pick(models)?.model_id ?? ""} onChange={(e) => setModelId(Number(e.target.value))}>
-          {models.map((m) => (
-            <option key={m.model_id ?? m.model_name} value={m.model_id ?? ""}>
-              {m.model_name}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Choice
+        label="Model"
+        value={pick(models)?.model_name ?? ""}
+        options={models.map((m) => ({ key: m.model_name, label: m.model_name }))}
+        onChange={setModelName}
+      />
     ) : null;
 
   return (
@@ -80,8 +77,9 @@ export function Calibration() {
         actions={modelPicker}
       >
         {(d) => {
-          const model = pick(d.data)!;
-          const points = reliabilityPoints(model.bins);
+          const model = pick(d.data);
+          if (!model) return <NoDataFor name={modelName} />;
+          const plotted = reliabilityPoints(model.bins);
           return (
             <>
               <p className="figure-lede">
@@ -117,7 +115,7 @@ export function Calibration() {
                     <Tooltip
                       formatter={(value, name) => (name === "Completions" ? count(Number(value)) : percent(Number(value)))}
                     />
-                    <Scatter isAnimationActive={false} data={points} fill={seriesColor(0)} name={model.model_name} />
+                    <Scatter isAnimationActive={false} data={plotted} fill={seriesColor(0)} name={model.model_name} />
                   </ScatterChart>
                 </ResponsiveContainer>
               </figure>
@@ -166,7 +164,8 @@ export function Calibration() {
         emptyText="No completions with a confidence in this period."
       >
         {(d) => {
-          const model = pick(d.data)!;
+          const model = pick(d.data);
+          if (!model) return <NoDataFor name={modelName} />;
           return (
             <>
               <p className="figure-lede">
@@ -267,7 +266,7 @@ export function Calibration() {
                     Accepted
                   </th>
                   <th scope="col" className="num">
-                    Gap
+                    Confidence − accepted
                   </th>
                   <th scope="col">Verdict</th>
                 </tr>
@@ -278,7 +277,7 @@ export function Calibration() {
                     <th scope="row">{m.model_name}</th>
                     <td className="num">{percent(m.avg_confidence)}</td>
                     <td className="num">{percent(m.acceptance_rate)}</td>
-                    <td className="num">{score(m.confidence_gap)}</td>
+                    <td className="num">{points(m.confidence_gap)}</td>
                     <td>{m.is_overconfident ? "overconfident" : m.is_underconfident ? "underconfident" : "well calibrated"}</td>
                   </tr>
                 ))}
@@ -294,4 +293,9 @@ export function Calibration() {
 /** A confidence bin's bounds as a label ("40–50%"). */
 function rangeLabel({ min, max }: { min: number; max: number }): string {
   return `${Math.round(min * 100)}–${Math.round(max * 100)}%`;
+}
+
+/** What a per-model panel says when the chosen model has nothing in it. */
+function NoDataFor({ name }: { name: string | null }) {
+  return <p className="empty">No completions of {name ?? "this model"} in this period.</p>;
 }

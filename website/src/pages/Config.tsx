@@ -3,7 +3,7 @@
 // languages the platform knows.
 import { useEffect, useState } from "react";
 import { api, unwrap } from "../api/client";
-import { ApiError } from "../api/errors";
+import { messageOf } from "../api/errors";
 import { Section } from "../components/Section";
 import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
@@ -169,7 +169,7 @@ function ConfigEditor({ configId, initialText, saved, onSaved, onDeleted }: Edit
     try {
       await action();
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : "The server could not be reached.");
+      setError(messageOf(e));
     } finally {
       setBusy(false);
     }
@@ -187,7 +187,7 @@ function ConfigEditor({ configId, initialText, saved, onSaved, onDeleted }: Edit
 
   const remove = () =>
     run(async () => {
-      if (configId === null) return;
+      if (configId === null || !window.confirm(`Delete config ${configId}? This cannot be undone.`)) return;
       await unwrap(api.DELETE("/api/config/{config_id}", { params: { path: { config_id: configId } } }));
       onDeleted(configId);
     });

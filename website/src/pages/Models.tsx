@@ -10,7 +10,7 @@ import { useScope } from "../components/scope";
 import { Section } from "../components/Section";
 import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
-import { bucketLabel, count, millis, percent, score } from "../format";
+import { bucketLabel, count, millis, percent } from "../format";
 import { STEP_MS, timeSeries } from "../transforms/pivot";
 
 const TREND_UNITS = [
@@ -50,8 +50,8 @@ export function Models() {
             ["Mean generation time", (m) => millis(m.avg_generation_time)],
             ["p50 generation time", (m) => millis(m.p50_generation_time)],
             ["p95 generation time", (m) => millis(m.p95_generation_time)],
-            ["Mean confidence", (m) => score(m.avg_confidence)],
-            ["Confidence std. dev.", (m) => score(m.confidence_std)],
+            ["Mean confidence", (m) => percent(m.avg_confidence)],
+            ["Confidence std. dev.", (m) => percent(m.confidence_std)],
             ["Users", (m) => count(m.unique_users)],
             ["Active days", (m) => count(m.active_days)],
           ];
@@ -103,6 +103,8 @@ export function Models() {
             (r) => r.model_name,
             (r) => r.usage_count,
             STEP_MS[unit === "day" ? "1d" : "week"],
+            // Weeks start on Mondays, not on the epoch's Thursday: those fill between their first and last row only.
+            unit === "day" ? { start: d.filters.start_time, end: d.filters.end_time } : undefined,
           );
           const labelled = rows.map((r) => ({ ...r, label: bucketLabel(r.bucket, false) }));
           return (

@@ -40,9 +40,11 @@ export function Overview() {
       ),
     [timelineWindow, granularity],
   );
+  // Engagement is measured over a week at least (a day says little about habits).
+  const engagementWindow = window === "1d" ? "7d" : window;
   const engagement = useLoad(
-    () => unwrap(api.GET("/api/analytics/overview/user-engagement", { params: { query: { time_window: window } } })),
-    [window],
+    () => unwrap(api.GET("/api/analytics/overview/user-engagement", { params: { query: { time_window: engagementWindow } } })),
+    [engagementWindow],
   );
 
   return (
@@ -55,29 +57,34 @@ export function Overview() {
 
       <Section title="Key figures" id="kpis" state={dashboard.state} onRetry={dashboard.reload}>
         {({ overview, trends }) => (
-          <dl className="kpis">
-            <Kpi
-              label="Queries"
-              testId="kpi-total-queries"
-              value={count(overview.total_queries)}
-              changePct={trends.queries_change_pct}
-            />
-            <Kpi
-              label="Active users"
-              testId="kpi-active-users"
-              value={count(overview.active_users)}
-              changePct={trends.users_change_pct}
-            />
-            <Kpi
-              label="Acceptance rate"
-              testId="kpi-acceptance-rate"
-              value={percent(overview.overall_acceptance_rate)}
-              changePct={trends.acceptance_change_pct}
-            />
-            <Kpi label="Mean generation time" testId="kpi-generation-time" value={millis(overview.avg_generation_time_ms)} />
-            <Kpi label="Sessions" testId="kpi-sessions" value={count(overview.total_sessions)} />
-            <Kpi label="Models used" testId="kpi-models" value={count(overview.models_used)} />
-          </dl>
+          <>
+            <dl className="kpis">
+              <Kpi
+                label="Queries"
+                testId="kpi-total-queries"
+                value={count(overview.total_queries)}
+                changePct={trends.queries_change_pct}
+              />
+              <Kpi
+                label="Active users"
+                testId="kpi-active-users"
+                value={count(overview.active_users)}
+                changePct={trends.users_change_pct}
+              />
+              <Kpi
+                label="Acceptance rate"
+                testId="kpi-acceptance-rate"
+                value={percent(overview.overall_acceptance_rate)}
+                changePct={trends.acceptance_change_pct}
+              />
+              <Kpi label="Mean generation time" testId="kpi-generation-time" value={millis(overview.avg_generation_time_ms)} />
+              <Kpi label="Sessions" testId="kpi-sessions" value={count(overview.total_sessions)} />
+              <Kpi label="Models used" testId="kpi-models" value={count(overview.models_used)} />
+            </dl>
+            <p className="hint">
+              Changes are relative to the previous period of the same length: an acceptance rate going from 40% to 44% is +10%.
+            </p>
+          </>
         )}
       </Section>
 
@@ -102,6 +109,7 @@ export function Overview() {
               chat_count: 0,
               active_users: 0,
             }),
+            t.period,
           );
           const rows = filled.map((b) => ({ ...b, label: bucketLabel(b.time_bucket, granularity !== "1d") }));
           return (
@@ -215,7 +223,12 @@ export function Overview() {
         </Section>
       </div>
 
-      <Section title="Engagement" id="engagement" state={engagement.state} onRetry={engagement.reload}>
+      <Section
+        title={`Engagement, last ${engagementWindow === "7d" ? "7" : "30"} days`}
+        id="engagement"
+        state={engagement.state}
+        onRetry={engagement.reload}
+      >
         {({ engagement: e }) => <EngagementList engagement={e} />}
       </Section>
     </>

@@ -1,9 +1,9 @@
 // Studies (admins): A/B studies over config rows — create one, activate it (users are put on their
 // arms and keep them), end it, and read its evaluation: per arm against the baseline, the
 // acceptance uplift, the 95% interval of the difference and the z-test's p-value.
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
-import { ApiError } from "../api/errors";
+import { messageOf } from "../api/errors";
 import { Section } from "../components/Section";
 import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
@@ -28,7 +28,7 @@ export function Studies() {
       setNotice({ tone: "good", text: result.message });
       studies.reload();
     } catch (error) {
-      setNotice({ tone: "bad", text: error instanceof ApiError ? error.message : "The server could not be reached." });
+      setNotice({ tone: "bad", text: messageOf(error) });
     }
   };
 
@@ -72,7 +72,7 @@ export function Studies() {
               </thead>
               <tbody>
                 {d.studies.map((s) => (
-                  <tr key={s.study_id} aria-selected={selected === s.study_id}>
+                  <tr key={s.study_id} aria-current={selected === s.study_id ? "true" : undefined}>
                     <th scope="row">{s.name}</th>
                     <td>
                       {s.is_active ? <span className="badge badge-good">active</span> : <span className="badge">inactive</span>}
@@ -129,6 +129,11 @@ function Evaluation({ studyId }: { studyId: string }) {
     () => unwrap(api.GET("/api/analytics/studies/{study_id}/evaluation", { params: { path: { study_id: studyId } } })),
     [studyId],
   );
+  // The evaluation opens below the table: take keyboard and screen-reader focus there.
+  const ready = evaluation.state.status === "ready";
+  useEffect(() => {
+    if (ready) document.getElementById("evaluation-heading")?.focus();
+  }, [ready, studyId]);
   return (
     <Section title="Evaluation" id="evaluation" state={evaluation.state} onRetry={evaluation.reload}>
       {(d) => (
@@ -159,7 +164,7 @@ function Evaluation({ studyId }: { studyId: string }) {
                     Accepted
                   </th>
                   <th scope="col" className="num">
-                    Uplift
+                    Relative uplift
                   </th>
                   <th scope="col" className="num">
                     Difference, 95% interval
@@ -203,10 +208,12 @@ function CreateStudy({ configIds, onCreated }: { configIds: number[]; onCreated:
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const form = new FormData(event.currentTarget);
+    const formElement = event.currentTarget; // React clears currentTarget once the handler awaits
+    const form = new FormData(formElement);
     const startsAt = String(form.get("starts_at") ?? "");
     const endsAt = String(form.get("ends_at") ?? "");
     if (baseline === null) return setError("Choose the baseline config.");
+    if (arms.length === 0) return setError("Choose at least one config to test against the baseline.");
     setBusy(true);
     setError(null);
     try {
@@ -222,11 +229,11 @@ function CreateStudy({ configIds, onCreated }: { configIds: number[]; onCreated:
           },
         }),
       );
-      event.currentTarget?.reset();
+      formElement.reset();
       setArms([]);
       onCreated(created.study_id, created.message);
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : "The server could not be reached.");
+      setError(messageOf(e));
     } finally {
       setBusy(false);
     }
@@ -257,7 +264,14 @@ function CreateStudy({ configIds, onCreated }: { configIds: number[]; onCreated:
       </div>
       <label>
         Baseline config
-        <select value={baseline ?? ""} onChange={(e) => setBaseline(Number(e.target.value))}>
+        <select
+          value={baseline ?? ""}
+          onChange={(e) => {
+            const next = Number(e.target.value);
+            setBaseline(next);
+            setArms((current) => current.filter((id) => id !== next));
+          }}
+        >
           {configIds.map((id) => (
             <option key={id} value={id}>
               config {id}

@@ -10,7 +10,7 @@ import { useScope } from "../components/scope";
 import { Section } from "../components/Section";
 import { TableScroll } from "../components/TableScroll";
 import { useLoad } from "../components/useLoad";
-import { bucketLabel, count, millis } from "../format";
+import { bucketLabel, count, millis, percent } from "../format";
 import { describeInterval, errorBar } from "../transforms/intervals";
 import { STEP_MS, timeSeries } from "../transforms/pivot";
 
@@ -63,6 +63,7 @@ export function Usage() {
             (r) => r.query_type,
             (r) => r.count,
             STEP_MS[granularity],
+            { start: d.filters.start_time, end: d.filters.end_time },
           );
           const labelled = rows.map((r) => ({ ...r, label: bucketLabel(r.bucket, granularity !== "1d") }));
           return (
@@ -113,7 +114,7 @@ export function Usage() {
                     <CartesianGrid strokeDasharray="3 3" />
                     <XAxis dataKey="group_name" />
                     <YAxis domain={[0, 1]} tickFormatter={rateTick} />
-                    <Tooltip formatter={(value) => rateTick(Number(value))} />
+                    <Tooltip formatter={(value) => percent(Number(value))} />
                     <Bar isAnimationActive={false} dataKey="acceptance_rate" name="Acceptance rate" fill={seriesColor(0)}>
                       <ErrorBar dataKey="error" width={6} stroke="#333" />
                     </Bar>

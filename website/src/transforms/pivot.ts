@@ -37,17 +37,34 @@ export function emptyRow(bucket: string, series: readonly string[]): WideRow {
   return row;
 }
 
+/** The span a series should cover: the request's window (ISO 8601 bounds). */
+export interface Span {
+  start: string;
+  end: string;
+}
+
 /**
- * `rows` with a row made by `empty` for every missing bucket between the first and the last, `step`
- * milliseconds apart (the API leaves out buckets without activity; a chart that skips them would
- * draw a quiet weekend as if it never happened). Rows are returned in time order.
+ * `rows` with a row made by `empty` for every missing bucket, `step` milliseconds apart: over
+ * `span` when given (buckets aligned to the Unix epoch, as the API's hour and day buckets are),
+ * otherwise between the first and the last row. The API leaves out buckets without activity; a
+ * chart that skipped them would draw a quiet weekend as if it never happened. Rows come back in
+ * time order.
  */
-export function fillGaps<T>(rows: readonly T[], bucketOf: (row: T) => string, step: number, empty: (bucket: string) => T): T[] {
-  if (rows.length === 0) return [];
+export function fillGaps<T>(
+  rows: readonly T[],
+  bucketOf: (row: T) => string,
+  step: number,
+  empty: (bucket: string) => T,
+  span?: Span,
+): T[] {
   const byTime = new Map(rows.map((row) => [Date.parse(bucketOf(row)), row]));
   const times = [...byTime.keys()].sort((a, b) => a - b);
+  if (times.length === 0 && !span) return [];
+  const floor = (iso: string) => Math.floor(Date.parse(iso) / step) * step;
+  const first = Math.min(span ? floor(span.start) : Infinity, times[0] ?? Infinity);
+  const last = Math.max(span ? floor(span.end) : -Infinity, times[times.length - 1] ?? -Infinity);
   const filled: T[] = [];
-  for (let t = times[0]; t <= times[times.length - 1]; t += step) {
+  for (let t = first; t <= last; t += step) {
     filled.push(byTime.get(t) ?? empty(new Date(t).toISOString().replace(".000Z", "Z")));
   }
   return filled;
@@ -57,8 +74,8 @@ export function fillGaps<T>(rows: readonly T[], bucketOf: (row: T) => string, st
 export const STEP_MS = { "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "1d": 86_400_000, week: 7 * 86_400_000 } as const;
 
 /**
- * A chart's time series from the API's long rows: pivoted by series, quiet buckets (`step` apart)
- * filled with zeros.
+ * A chart's time series from the API's long rows: pivoted by series, quiet buckets (`step` apart,
+ * over `span` when given) filled with zeros.
  */
 export function timeSeries<T>(
   rows: readonly T[],
@@ -66,15 +83,9 @@ export function timeSeries<T>(
   seriesOf: (row: T) => string,
   valueOf: (row: T) => number,
   step: number,
+  span?: Span,
 ): { rows: WideRow[]; series: string[] } {
   const wide = pivot(rows, bucketOf, seriesOf, valueOf);
-  return {
-    rows: fillGaps(
-      wide.rows,
-      (r) => r.bucket,
-      step,
-      (bucket) => emptyRow(bucket, wide.series),
-    ),
-    series: wide.series,
-  };
+  const filled = fillGaps(wide.rows, (r) => r.bucket, step, (bucket) => emptyRow(bucket, wide.series), span);
+  return { rows: filled, series: wide.series };
 }

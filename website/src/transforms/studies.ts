@@ -1,6 +1,6 @@
 // A study's evaluation as the table reads it: one row per arm, baseline first, with the comparison
 // against the baseline spelled out (uplift, interval of the difference, p-value, verdict).
-import { change, count, percent, pValue } from "../format";
+import { change, count, percent, points, pValue } from "../format";
 
 /** An arm's result as the evaluation endpoint reports it (only the fields shown). */
 export interface ArmResult {
@@ -27,12 +27,6 @@ export interface ArmRow {
   interval: string;
   p: string;
   verdict: string;
-}
-
-/** Percentage points with a sign ("+3.1 pp"). */
-function points(x: number): string {
-  const value = (x * 100).toFixed(1);
-  return x > 0 ? `+${value} pp` : `${value.replace("-", "−")} pp`;
 }
 
 /** What the comparison says, in words. */

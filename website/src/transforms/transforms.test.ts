@@ -52,6 +52,28 @@ describe("fillGaps", () => {
     ]);
   });
 
+  it("covers the requested window, not only the days with activity", () => {
+    const rows = [{ t: "2026-11-28T00:00:00Z", n: 1 }];
+    const span = { start: "2026-11-26T09:30:00Z", end: "2026-11-29T09:30:00Z" };
+    const filled = fillGaps(
+      rows,
+      (r) => r.t,
+      STEP_MS["1d"],
+      (t) => ({ t, n: 0 }),
+      span,
+    );
+    expect(filled.map((r) => `${r.t.slice(5, 10)}:${r.n}`)).toEqual(["11-26:0", "11-27:0", "11-28:1", "11-29:0"]);
+    expect(
+      fillGaps(
+        [],
+        (r: { t: string }) => r.t,
+        STEP_MS["1d"],
+        (t) => ({ t }),
+        span,
+      ),
+    ).toHaveLength(4);
+  });
+
   it("keeps rows that have no gaps and is empty for none", () => {
     const rows = [{ t: "2026-11-27T10:00:00Z" }, { t: "2026-11-27T11:00:00Z" }];
     expect(
