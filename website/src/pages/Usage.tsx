@@ -116,7 +116,7 @@ export function Usage() {
                     <YAxis domain={[0, 1]} tickFormatter={rateTick} />
                     <Tooltip formatter={(value) => percent(Number(value))} />
                     <Bar isAnimationActive={false} dataKey="acceptance_rate" name="Acceptance rate" fill={seriesColor(0)}>
-                      <ErrorBar dataKey="error" width={6} stroke="#333" />
+                      <ErrorBar isAnimationActive={false} dataKey="error" width={6} stroke="#333" />
                     </Bar>
                   </BarChart>
                 </ResponsiveContainer>
