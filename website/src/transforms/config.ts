@@ -11,7 +11,7 @@ export function configSummary(data: unknown): string {
   const line = configText(data)
     .split("\n")
     .map((l) => l.trim())
-    .find((l) => l !== "" && !l.endsWith("{") && !/^[}\]]/.test(l) && !l.startsWith("#") && !l.startsWith("//"));
+    .find((l) => l !== "" && !l.endsWith("{") && !l.endsWith("[") && !/^[}\]]/.test(l) && !l.startsWith("#") && !l.startsWith("//"));
   if (!line) return "(empty)";
   return line.length > 60 ? `${line.slice(0, 57)}…` : line;
 }

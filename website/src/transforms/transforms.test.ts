@@ -182,6 +182,7 @@ describe("config text", () => {
       "retrieval { enabled = false }",
     );
     expect(configSummary('{\n  "config": {\n    "model": "x"\n  }\n}')).toBe('"model": "x"');
+    expect(configSummary("config {\n  models = [\n    5\n  ]\n  store = true\n}")).toBe("5");
     expect(configSummary("")).toBe("(empty)");
   });
 });
