@@ -119,7 +119,7 @@ const checks = [
       await expectNoPanelErrors(page);
       await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
       // Every period works, the shortest included (engagement then reads the last 7 days).
-      await page.getByLabel("Period").selectOption("1d");
+      await page.getByRole("combobox", { name: /^Period/ }).selectOption("1d");
       await page.getByRole("heading", { name: "Engagement, last 7 days" }).waitFor();
       await expectNoPanelErrors(page);
     },

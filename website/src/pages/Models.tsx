@@ -1,5 +1,6 @@
 // Models: the models side by side (acceptance, speed, confidence, reach), their use over time, and
 // how their completions compare with what developers finally wrote (ground truth).
+import { ChartData } from "../components/ChartData";
 import { Choice } from "../components/Choice";
 import { useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
@@ -128,6 +129,11 @@ export function Models() {
                   ))}
                 </LineChart>
               </ResponsiveContainer>
+              <ChartData
+                caption="Generations per period and model"
+                rows={labelled}
+                columns={series.map((name) => ({ key: name, label: name }))}
+              />
             </figure>
           );
         }}

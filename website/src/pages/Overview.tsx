@@ -1,5 +1,6 @@
 // Overview: the period's headline numbers with their trend against the period before, the
 // activity timeline, the top models and languages, and how users engage.
+import { ChartData } from "../components/ChartData";
 import { Choice } from "../components/Choice";
 import { useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
@@ -147,6 +148,15 @@ export function Overview() {
                   />
                 </LineChart>
               </ResponsiveContainer>
+              <ChartData
+                caption="Activity per period"
+                rows={rows}
+                columns={[
+                  { key: "completion_count", label: "Completions" },
+                  { key: "chat_count", label: "Chats" },
+                  { key: "active_users", label: "Active users" },
+                ]}
+              />
             </figure>
           );
         }}

@@ -1,5 +1,6 @@
 // Usage: queries over time, acceptance by model, config, language or trigger with 95% intervals,
 // and generation-time percentiles per model.
+import { ChartData } from "../components/ChartData";
 import { Choice } from "../components/Choice";
 import { useState } from "react";
 import { Bar, BarChart, CartesianGrid, ErrorBar, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
@@ -87,6 +88,11 @@ export function Usage() {
                   ))}
                 </BarChart>
               </ResponsiveContainer>
+              <ChartData
+                caption="Queries per period and type"
+                rows={labelled}
+                columns={series.map((name) => ({ key: name, label: name }))}
+              />
             </figure>
           );
         }}
