@@ -121,7 +121,7 @@ export function Models() {
                     <Line
                       isAnimationActive={false}
                       key={name}
-                      type="monotone"
+                      type="linear"
                       dataKey={name}
                       stroke={seriesColor(i)}
                       dot={false}

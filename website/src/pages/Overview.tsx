@@ -124,7 +124,7 @@ export function Overview() {
                   <Legend />
                   <Line
                     isAnimationActive={false}
-                    type="monotone"
+                    type="linear"
                     dataKey="completion_count"
                     name="Completions"
                     stroke={seriesColor(0)}
@@ -132,7 +132,7 @@ export function Overview() {
                   />
                   <Line
                     isAnimationActive={false}
-                    type="monotone"
+                    type="linear"
                     dataKey="chat_count"
                     name="Chats"
                     stroke={seriesColor(1)}
@@ -140,7 +140,7 @@ export function Overview() {
                   />
                   <Line
                     isAnimationActive={false}
-                    type="monotone"
+                    type="linear"
                     dataKey="active_users"
                     name="Active users"
                     stroke={seriesColor(2)}
