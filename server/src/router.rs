@@ -30,8 +30,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole HTTP surface. Returned as a service that first normalises trailing slashes on `/api/`
 /// paths (upstream accepts both forms through 307s; we answer both directly).
 pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> Request> {
-    let (api, openapi) = api_routes().split_for_parts();
-    let openapi = with_unique_operation_ids(openapi);
+    let (api, openapi) = documented_routes();
 
     let hsts = state.settings.cookie_secure.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     let router = api
@@ -176,7 +175,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
 /// The OpenAPI document served at `/openapi.json`, without a running server: the website's typed
 /// client is generated from it (`code4me-server openapi`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    with_unique_operation_ids(api_routes().split_for_parts().1)
+    documented_routes().1
+}
+
+/// The REST routes and the OpenAPI document describing them.
+fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, document) = api_routes().split_for_parts();
+    (routes, with_unique_operation_ids(document))
 }
 
 /// utoipa names each operation after its handler, and handlers of different modules share names

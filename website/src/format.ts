@@ -1,40 +1,48 @@
 // How numbers read on the dashboard: one place, so every page rounds and labels the same way and the
 // browser test can compare what a page shows with what the API returned.
 
+/** What a cell shows for a number the API did not have. */
+const NONE = "–";
+
+/** True for a number that is not there: `null`, `undefined` or NaN. */
+function absent(x: number | null | undefined): x is null | undefined {
+  return x === null || x === undefined || Number.isNaN(x);
+}
+
 /** A 0..1 rate as a percentage with one decimal ("41.7%"); "–" when there is no rate. */
 export function percent(rate: number | null | undefined): string {
-  if (rate === null || rate === undefined || Number.isNaN(rate)) return "–";
+  if (absent(rate)) return NONE;
   return `${(rate * 100).toFixed(1)}%`;
 }
 
 /** A signed percentage change ("+12.5%", "−3.0%"); "–" when there is nothing to compare with. */
 export function change(pct: number | null | undefined): string {
-  if (pct === null || pct === undefined || Number.isNaN(pct)) return "–";
+  if (absent(pct)) return NONE;
   const sign = pct > 0 ? "+" : pct < 0 ? "−" : "±";
   return `${sign}${Math.abs(pct).toFixed(1)}%`;
 }
 
 /** Milliseconds, whole below 10 s ("412 ms"), in seconds above ("12.3 s"). */
 export function millis(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || Number.isNaN(ms)) return "–";
+  if (absent(ms)) return NONE;
   return ms < 10_000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** A count with thousands separators ("12,345"). */
 export function count(n: number | null | undefined): string {
-  if (n === null || n === undefined || Number.isNaN(n)) return "–";
+  if (absent(n)) return NONE;
   return Math.round(n).toLocaleString("en-US");
 }
 
 /** A score in 0..1 with three decimals ("0.183"). */
 export function score(x: number | null | undefined, digits = 3): string {
-  if (x === null || x === undefined || Number.isNaN(x)) return "–";
+  if (absent(x)) return NONE;
   return x.toFixed(digits);
 }
 
 /** A p-value: "< 0.001" below a thousandth, three decimals otherwise. */
 export function pValue(p: number | null | undefined): string {
-  if (p === null || p === undefined || Number.isNaN(p)) return "–";
+  if (absent(p)) return NONE;
   return p < 0.001 ? "< 0.001" : p.toFixed(3);
 }
 
@@ -49,7 +57,7 @@ export function bucketLabel(iso: string, subDay: boolean): string {
 
 /** A difference of two rates in percentage points, signed ("+3.1 pp", "−0.4 pp"). */
 export function points(x: number | null | undefined): string {
-  if (x === null || x === undefined || Number.isNaN(x)) return "–";
+  if (absent(x)) return NONE;
   const value = Math.abs(x * 100).toFixed(1);
   return x > 0 ? `+${value} pp` : x < 0 ? `−${value} pp` : `±${value} pp`;
 }

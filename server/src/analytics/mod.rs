@@ -168,8 +168,15 @@ pub fn bucket(params: &Params) -> Result<(&'static str, &'static str), ApiError>
 /// [`WITH_QUERY`] when other columns of the query are needed.
 pub const GENERATIONS: &str = "FROM had_generation hg JOIN model_name m ON m.model_id = hg.model_id";
 
+/// The join of [`WITH_QUERY`] as a literal, so other joins can be `concat!`-ed onto it.
+macro_rules! with_query {
+    () => {
+        "JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id"
+    };
+}
+
 /// Joins a generation's query row (`mq`), after [`GENERATIONS`].
-pub const WITH_QUERY: &str = "JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id";
+pub const WITH_QUERY: &str = with_query!();
 
 /// The queries a request may read: `$1`..`$2` the window, `$3` the user scope.
 pub const QUERIES_IN_SCOPE: &str = "mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3)";
@@ -225,16 +232,20 @@ impl GroupBy {
             Self::Language => (
                 "pl.language_name",
                 "NULL::bigint",
-                "JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id \
-                 JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-                 JOIN programming_language pl ON pl.language_id = ct.language_id",
+                concat!(
+                    with_query!(),
+                    " JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
+                     JOIN programming_language pl ON pl.language_id = ct.language_id"
+                ),
             ),
             Self::Trigger => (
                 "tt.trigger_type_name",
                 "NULL::bigint",
-                "JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id \
-                 JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-                 JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id",
+                concat!(
+                    with_query!(),
+                    " JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
+                     JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id"
+                ),
             ),
         }
     }

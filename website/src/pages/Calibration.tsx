@@ -21,7 +21,7 @@ import { ScopeBar } from "../components/ScopeBar";
 import { useScope } from "../components/scope";
 import { Choice } from "../components/Choice";
 import { Section } from "../components/Section";
-import { TableScroll } from "../components/TableScroll";
+import { DataTable } from "../components/DataTable";
 import { useLoad } from "../components/useLoad";
 import { count, percent, points, score } from "../format";
 import { reliabilityPoints } from "../transforms/calibration";
@@ -119,37 +119,18 @@ export function Calibration() {
                   </ScatterChart>
                 </ResponsiveContainer>
               </figure>
-              <TableScroll label="Reliability bins table">
-                <table>
-                  <caption>Bins of the diagram</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Confidence bin</th>
-                      <th scope="col" className="num">
-                        Completions
-                      </th>
-                      <th scope="col" className="num">
-                        Mean confidence
-                      </th>
-                      <th scope="col" className="num">
-                        Accepted
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {model.bins
-                      .filter((b) => b.sample_size > 0)
-                      .map((b) => (
-                        <tr key={b.bin_number}>
-                          <th scope="row">{rangeLabel(b.bin_range)}</th>
-                          <td className="num">{count(b.sample_size)}</td>
-                          <td className="num">{percent(b.avg_predicted_confidence)}</td>
-                          <td className="num">{percent(b.empirical_accuracy)}</td>
-                        </tr>
-                      ))}
-                  </tbody>
-                </table>
-              </TableScroll>
+              <DataTable
+                label="Reliability bins"
+                caption="Bins of the diagram"
+                rows={model.bins.filter((b) => b.sample_size > 0)}
+                rowKey={(b) => b.bin_number}
+                header={{ label: "Confidence bin", cell: (b) => rangeLabel(b.bin_range) }}
+                columns={[
+                  { label: "Completions", numeric: true, cell: (b) => count(b.sample_size) },
+                  { label: "Mean confidence", numeric: true, cell: (b) => percent(b.avg_predicted_confidence) },
+                  { label: "Accepted", numeric: true, cell: (b) => percent(b.empirical_accuracy) },
+                ]}
+              />
             </>
           );
         }}
@@ -197,51 +178,26 @@ export function Calibration() {
         emptyText="No completions with a confidence in this period."
       >
         {(d) => (
-          <TableScroll label="Brier score table">
-            <table>
-              <caption>
-                Brier score = reliability − resolution + uncertainty (Murphy's decomposition over 10 bins; lower is better)
-              </caption>
-              <thead>
-                <tr>
-                  <th scope="col">Model</th>
-                  <th scope="col" className="num">
-                    Completions
-                  </th>
-                  <th scope="col" className="num">
-                    Brier
-                  </th>
-                  <th scope="col" className="num">
-                    Reliability
-                  </th>
-                  <th scope="col" className="num">
-                    Resolution
-                  </th>
-                  <th scope="col" className="num">
-                    Uncertainty
-                  </th>
-                  <th scope="col" className="num">
-                    Skill
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.data.map((row) => (
-                  <tr key={row.group_name}>
-                    <th scope="row">{row.group_name}</th>
-                    <td className="num">{count(row.sample_size)}</td>
-                    <td className="num" data-testid={`brier-${row.group_name}`}>
-                      {score(row.brier_score)}
-                    </td>
-                    <td className="num">{score(row.reliability_component)}</td>
-                    <td className="num">{score(row.resolution_component)}</td>
-                    <td className="num">{score(row.uncertainty)}</td>
-                    <td className="num">{score(row.skill_score)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableScroll>
+          <DataTable
+            label="Brier score"
+            caption="Brier score = reliability − resolution + uncertainty (Murphy's decomposition over 10 bins; lower is better)"
+            rows={d.data}
+            rowKey={(row) => row.group_name}
+            header={{ label: "Model", cell: (row) => row.group_name }}
+            columns={[
+              { label: "Completions", numeric: true, cell: (row) => count(row.sample_size) },
+              {
+                label: "Brier",
+                numeric: true,
+                cell: (row) => score(row.brier_score),
+                testId: (row) => `brier-${row.group_name}`,
+              },
+              { label: "Reliability", numeric: true, cell: (row) => score(row.reliability_component) },
+              { label: "Resolution", numeric: true, cell: (row) => score(row.resolution_component) },
+              { label: "Uncertainty", numeric: true, cell: (row) => score(row.uncertainty) },
+              { label: "Skill", numeric: true, cell: (row) => score(row.skill_score) },
+            ]}
+          />
         )}
       </Section>
 
@@ -254,36 +210,21 @@ export function Calibration() {
         emptyText="No completions with a confidence in this period."
       >
         {(d) => (
-          <TableScroll label="Calibration summary table">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Model</th>
-                  <th scope="col" className="num">
-                    Mean confidence
-                  </th>
-                  <th scope="col" className="num">
-                    Accepted
-                  </th>
-                  <th scope="col" className="num">
-                    Confidence − accepted
-                  </th>
-                  <th scope="col">Verdict</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.data.map((m) => (
-                  <tr key={m.model_id}>
-                    <th scope="row">{m.model_name}</th>
-                    <td className="num">{percent(m.avg_confidence)}</td>
-                    <td className="num">{percent(m.acceptance_rate)}</td>
-                    <td className="num">{points(m.confidence_gap)}</td>
-                    <td>{m.is_overconfident ? "overconfident" : m.is_underconfident ? "underconfident" : "well calibrated"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableScroll>
+          <DataTable
+            label="Calibration summary"
+            rows={d.data}
+            rowKey={(m) => m.model_name}
+            header={{ label: "Model", cell: (m) => m.model_name }}
+            columns={[
+              { label: "Mean confidence", numeric: true, cell: (m) => percent(m.avg_confidence) },
+              { label: "Accepted", numeric: true, cell: (m) => percent(m.acceptance_rate) },
+              { label: "Confidence − accepted", numeric: true, cell: (m) => points(m.confidence_gap) },
+              {
+                label: "Verdict",
+                cell: (m) => (m.is_overconfident ? "overconfident" : m.is_underconfident ? "underconfident" : "well calibrated"),
+              },
+            ]}
+          />
         )}
       </Section>
     </>

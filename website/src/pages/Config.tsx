@@ -5,7 +5,7 @@ import { useEffect, useState } from "react";
 import { api, unwrap } from "../api/client";
 import { messageOf } from "../api/errors";
 import { Section } from "../components/Section";
-import { TableScroll } from "../components/TableScroll";
+import { DataTable } from "../components/DataTable";
 import { useLoad } from "../components/useLoad";
 import { configSummary, configText } from "../transforms/config";
 
@@ -88,39 +88,34 @@ export function Config() {
         emptyText="No models are registered."
       >
         {(d) => (
-          <TableScroll label="Models table">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Model</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Availability</th>
-                  <th scope="col">Loaded by</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.models.map((m) => (
-                  <tr key={m.model_id}>
-                    <th scope="row">{m.model_name}</th>
-                    <td>{m.is_instruction_tuned ? "chat (instruction-tuned)" : "completion"}</td>
-                    <td data-testid={`model-${m.model_id}-availability`}>
-                      {m.available ? (
-                        <span className="badge badge-good">available</span>
-                      ) : (
-                        <span className="badge badge-bad">no worker</span>
-                      )}
-                      {Object.entries(m.unavailable).map(([worker, reason]) => (
-                        <div key={worker} className="hint">
-                          {worker}: {reason}
-                        </div>
-                      ))}
-                    </td>
-                    <td>{m.loaded_by.length > 0 ? m.loaded_by.join(", ") : "–"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableScroll>
+          <DataTable
+            label="Models"
+            rows={d.models}
+            rowKey={(m) => m.model_id}
+            header={{ label: "Model", cell: (m) => m.model_name }}
+            columns={[
+              { label: "Kind", cell: (m) => (m.is_instruction_tuned ? "chat (instruction-tuned)" : "completion") },
+              {
+                label: "Availability",
+                testId: (m) => `model-${m.model_id}-availability`,
+                cell: (m) => (
+                  <>
+                    {m.available ? (
+                      <span className="badge badge-good">available</span>
+                    ) : (
+                      <span className="badge badge-bad">no worker</span>
+                    )}
+                    {Object.entries(m.unavailable).map(([worker, reason]) => (
+                      <div key={worker} className="hint">
+                        {worker}: {reason}
+                      </div>
+                    ))}
+                  </>
+                ),
+              },
+              { label: "Loaded by", cell: (m) => (m.loaded_by.length > 0 ? m.loaded_by.join(", ") : "–") },
+            ]}
+          />
         )}
       </Section>
 

@@ -9,7 +9,7 @@ import { CHART_HEIGHT, seriesColor } from "../components/charts";
 import { ScopeBar } from "../components/ScopeBar";
 import { useScope } from "../components/scope";
 import { Section } from "../components/Section";
-import { TableScroll } from "../components/TableScroll";
+import { DataTable, type Column } from "../components/DataTable";
 import { useLoad } from "../components/useLoad";
 import { bucketLabel, count, millis, percent } from "../format";
 import { STEP_MS, timeSeries } from "../transforms/pivot";
@@ -45,45 +45,33 @@ export function Models() {
         emptyText="No generations in this period."
       >
         {(d) => {
-          const metrics: Array<[string, (m: (typeof d.data)[number]["metrics"]) => string]> = [
-            ["Generations", (m) => count(m.total_generations)],
-            ["Acceptance rate", (m) => percent(m.acceptance_rate)],
-            ["Mean generation time", (m) => millis(m.avg_generation_time)],
-            ["p50 generation time", (m) => millis(m.p50_generation_time)],
-            ["p95 generation time", (m) => millis(m.p95_generation_time)],
-            ["Mean confidence", (m) => percent(m.avg_confidence)],
-            ["Confidence std. dev.", (m) => percent(m.confidence_std)],
-            ["Users", (m) => count(m.unique_users)],
-            ["Active days", (m) => count(m.active_days)],
+          type Metric = { label: string; show: (m: (typeof d.data)[number]["metrics"]) => string };
+          const metrics: Metric[] = [
+            { label: "Generations", show: (m) => count(m.total_generations) },
+            { label: "Acceptance rate", show: (m) => percent(m.acceptance_rate) },
+            { label: "Mean generation time", show: (m) => millis(m.avg_generation_time) },
+            { label: "p50 generation time", show: (m) => millis(m.p50_generation_time) },
+            { label: "p95 generation time", show: (m) => millis(m.p95_generation_time) },
+            { label: "Mean confidence", show: (m) => percent(m.avg_confidence) },
+            { label: "Confidence std. dev.", show: (m) => percent(m.confidence_std) },
+            { label: "Users", show: (m) => count(m.unique_users) },
+            { label: "Active days", show: (m) => count(m.active_days) },
           ];
           return (
-            <TableScroll label="Model comparison table">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Metric</th>
-                    {d.data.map((m) => (
-                      <th scope="col" className="num" key={m.model_id}>
-                        {m.model_name}
-                        {m.is_instruction_tuned ? " (instruct)" : ""}
-                      </th>
-                    ))}
-                  </tr>
-                </thead>
-                <tbody>
-                  {metrics.map(([label, show]) => (
-                    <tr key={label}>
-                      <th scope="row">{label}</th>
-                      {d.data.map((m) => (
-                        <td className="num" key={m.model_id} data-testid={`compare-${m.model_id}-${label}`}>
-                          {show(m.metrics)}
-                        </td>
-                      ))}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </TableScroll>
+            <DataTable
+              label="Model comparison"
+              rows={metrics}
+              rowKey={(metric) => metric.label}
+              header={{ label: "Metric", cell: (metric) => metric.label }}
+              columns={d.data.map(
+                (model): Column<Metric> => ({
+                  label: `${model.model_name}${model.is_instruction_tuned ? " (instruct)" : ""}`,
+                  numeric: true,
+                  cell: (metric) => metric.show(model.metrics),
+                  testId: (metric) => `compare-${model.model_id}-${metric.label}`,
+                }),
+              )}
+            />
           );
         }}
       </Section>
@@ -118,14 +106,7 @@ export function Models() {
                   <Tooltip />
                   <Legend />
                   {series.map((name, i) => (
-                    <Line
-                      isAnimationActive={false}
-                      key={name}
-                      type="linear"
-                      dataKey={name}
-                      stroke={seriesColor(i)}
-                      dot={false}
-                    />
+                    <Line isAnimationActive={false} key={name} type="linear" dataKey={name} stroke={seriesColor(i)} dot={false} />
                   ))}
                 </LineChart>
               </ResponsiveContainer>
@@ -148,42 +129,19 @@ export function Models() {
         emptyText="No ground truth recorded in this period."
       >
         {(d) => (
-          <TableScroll label="Ground-truth table">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Model</th>
-                  <th scope="col" className="num">
-                    With ground truth
-                  </th>
-                  <th scope="col" className="num">
-                    Exact match
-                  </th>
-                  <th scope="col" className="num">
-                    Accepted
-                  </th>
-                  <th scope="col" className="num">
-                    Mean completion length
-                  </th>
-                  <th scope="col" className="num">
-                    Mean ground-truth length
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.data.map((m) => (
-                  <tr key={m.model_id}>
-                    <th scope="row">{m.model_name}</th>
-                    <td className="num">{count(m.total_with_ground_truth)}</td>
-                    <td className="num">{percent(m.exact_match_rate)}</td>
-                    <td className="num">{percent(m.acceptance_rate_with_truth)}</td>
-                    <td className="num">{count(m.avg_completion_length)}</td>
-                    <td className="num">{count(m.avg_ground_truth_length)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableScroll>
+          <DataTable
+            label="Against ground truth"
+            rows={d.data}
+            rowKey={(m) => m.model_id}
+            header={{ label: "Model", cell: (m) => m.model_name }}
+            columns={[
+              { label: "With ground truth", numeric: true, cell: (m) => count(m.total_with_ground_truth) },
+              { label: "Exact match", numeric: true, cell: (m) => percent(m.exact_match_rate) },
+              { label: "Accepted", numeric: true, cell: (m) => percent(m.acceptance_rate_with_truth) },
+              { label: "Mean completion length", numeric: true, cell: (m) => count(m.avg_completion_length) },
+              { label: "Mean ground-truth length", numeric: true, cell: (m) => count(m.avg_ground_truth_length) },
+            ]}
+          />
         )}
       </Section>
     </>

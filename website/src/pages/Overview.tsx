@@ -8,7 +8,7 @@ import { api, unwrap } from "../api/client";
 import { CHART_HEIGHT, seriesColor } from "../components/charts";
 import { Kpi } from "../components/Kpi";
 import { Section } from "../components/Section";
-import { TableScroll } from "../components/TableScroll";
+import { DataTable } from "../components/DataTable";
 import { useLoad } from "../components/useLoad";
 import { useAuth } from "../auth";
 import { bucketLabel, count, millis, percent } from "../format";
@@ -171,30 +171,16 @@ export function Overview() {
           emptyText="No completions in this period."
         >
           {(d) => (
-            <TableScroll label="Top models table">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Model</th>
-                    <th scope="col" className="num">
-                      Generations
-                    </th>
-                    <th scope="col" className="num">
-                      Accepted
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.top_models.map((m) => (
-                    <tr key={m.model_id}>
-                      <th scope="row">{m.model_name}</th>
-                      <td className="num">{count(m.usage_count)}</td>
-                      <td className="num">{percent(m.acceptance_rate)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </TableScroll>
+            <DataTable
+              label="Top models"
+              rows={d.top_models}
+              rowKey={(m) => m.model_id}
+              header={{ label: "Model", cell: (m) => m.model_name }}
+              columns={[
+                { label: "Generations", numeric: true, cell: (m) => count(m.usage_count) },
+                { label: "Accepted", numeric: true, cell: (m) => percent(m.acceptance_rate) },
+              ]}
+            />
           )}
         </Section>
         <Section
@@ -205,30 +191,16 @@ export function Overview() {
           emptyText="No queries in this period."
         >
           {(d) => (
-            <TableScroll label="Top languages table">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Language</th>
-                    <th scope="col" className="num">
-                      Queries
-                    </th>
-                    <th scope="col" className="num">
-                      Accepted
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.top_languages.map((l) => (
-                    <tr key={l.language}>
-                      <th scope="row">{l.language}</th>
-                      <td className="num">{count(l.query_count)}</td>
-                      <td className="num">{percent(l.acceptance_rate)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </TableScroll>
+            <DataTable
+              label="Top languages"
+              rows={d.top_languages}
+              rowKey={(l) => l.language}
+              header={{ label: "Language", cell: (l) => l.language }}
+              columns={[
+                { label: "Queries", numeric: true, cell: (l) => count(l.query_count) },
+                { label: "Accepted", numeric: true, cell: (l) => percent(l.acceptance_rate) },
+              ]}
+            />
           )}
         </Section>
       </div>
@@ -261,7 +233,7 @@ function EngagementList({ engagement }: { engagement: Record<string, unknown> })
 }
 
 /** A fact formatted by what its key says it measures. */
-export function formatFact(key: string, value: number): string {
+function formatFact(key: string, value: number): string {
   if (key.includes("rate")) return percent(value);
   if (key.endsWith("_ms") || key.includes("time")) return millis(value);
   return Number.isInteger(value) ? count(value) : value.toFixed(1);

@@ -5,7 +5,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
 import { messageOf } from "../api/errors";
 import { Section } from "../components/Section";
-import { TableScroll } from "../components/TableScroll";
+import { DataTable } from "../components/DataTable";
 import { useLoad } from "../components/useLoad";
 import { count } from "../format";
 import { evaluationRows } from "../transforms/studies";
@@ -56,52 +56,49 @@ export function Studies() {
         emptyText="No studies yet: create one below."
       >
         {(d) => (
-          <TableScroll label="Studies table">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Arms (configs)</th>
-                  <th scope="col" className="num">
-                    Users
-                  </th>
-                  <th scope="col">Runs</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.studies.map((s) => (
-                  <tr key={s.study_id} aria-current={selected === s.study_id ? "true" : undefined}>
-                    <th scope="row">{s.name}</th>
-                    <td>
-                      {s.is_active ? <span className="badge badge-good">active</span> : <span className="badge">inactive</span>}
-                    </td>
-                    <td>{s.config_ids.map((id) => (id === s.default_config_id ? `${id} (baseline)` : String(id))).join(", ")}</td>
-                    <td className="num">{count(s.assigned_users_count)}</td>
-                    <td>
-                      {new Date(s.starts_at).toLocaleDateString("en-GB")} –{" "}
-                      {s.ends_at ? new Date(s.ends_at).toLocaleDateString("en-GB") : "open"}
-                    </td>
-                    <td className="actions">
-                      <button type="button" className="secondary" onClick={() => setSelected(s.study_id)}>
-                        Evaluate<span className="sr-only"> {s.name}</span>
-                      </button>
-                      {s.is_active ? (
-                        <button type="button" className="secondary" onClick={() => void act("deactivate", s.study_id)}>
-                          Deactivate<span className="sr-only"> {s.name}</span>
-                        </button>
-                      ) : (
-                        <button type="button" className="secondary" onClick={() => void act("activate", s.study_id)}>
-                          Activate<span className="sr-only"> {s.name}</span>
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableScroll>
+          <DataTable
+            label="All studies"
+            rows={d.studies}
+            rowKey={(s) => s.study_id}
+            rowProps={(s) => ({ "aria-current": selected === s.study_id ? "true" : undefined })}
+            header={{ label: "Name", cell: (s) => s.name }}
+            columns={[
+              {
+                label: "Status",
+                cell: (s) =>
+                  s.is_active ? <span className="badge badge-good">active</span> : <span className="badge">inactive</span>,
+              },
+              {
+                label: "Arms (configs)",
+                cell: (s) => s.config_ids.map((id) => (id === s.default_config_id ? `${id} (baseline)` : String(id))).join(", "),
+              },
+              { label: "Users", numeric: true, cell: (s) => count(s.assigned_users_count) },
+              {
+                label: "Runs",
+                cell: (s) =>
+                  `${new Date(s.starts_at).toLocaleDateString("en-GB")} – ${s.ends_at ? new Date(s.ends_at).toLocaleDateString("en-GB") : "open"}`,
+              },
+              {
+                label: "Actions",
+                className: "actions",
+                cell: (s) => (
+                  <>
+                    <button type="button" className="secondary" onClick={() => setSelected(s.study_id)}>
+                      Evaluate<span className="sr-only"> {s.name}</span>
+                    </button>
+                    <button
+                      type="button"
+                      className="secondary"
+                      onClick={() => void act(s.is_active ? "deactivate" : "activate", s.study_id)}
+                    >
+                      {s.is_active ? "Deactivate" : "Activate"}
+                      <span className="sr-only"> {s.name}</span>
+                    </button>
+                  </>
+                ),
+              },
+            ]}
+          />
         )}
       </Section>
 
@@ -149,50 +146,22 @@ function Evaluation({ studyId }: { studyId: string }) {
               ))}
             </ul>
           )}
-          <TableScroll label="Evaluation table">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Arm</th>
-                  <th scope="col" className="num">
-                    Users
-                  </th>
-                  <th scope="col" className="num">
-                    Generations
-                  </th>
-                  <th scope="col" className="num">
-                    Accepted
-                  </th>
-                  <th scope="col" className="num">
-                    Relative uplift
-                  </th>
-                  <th scope="col" className="num">
-                    Difference, 95% interval
-                  </th>
-                  <th scope="col" className="num">
-                    p-value
-                  </th>
-                  <th scope="col">Verdict</th>
-                </tr>
-              </thead>
-              <tbody>
-                {evaluationRows(d.results).map((r) => (
-                  <tr key={r.configId} data-testid={`arm-${r.configId}`}>
-                    <th scope="row">{r.arm}</th>
-                    <td className="num">{r.users}</td>
-                    <td className="num">{r.generations}</td>
-                    <td className="num">{r.acceptance}</td>
-                    <td className="num">{r.uplift}</td>
-                    <td className="num">{r.interval}</td>
-                    <td className="num" data-testid={`arm-${r.configId}-p`}>
-                      {r.p}
-                    </td>
-                    <td>{r.verdict}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableScroll>
+          <DataTable
+            label="Evaluation"
+            rows={evaluationRows(d.results)}
+            rowKey={(r) => r.configId}
+            rowProps={(r) => ({ "data-testid": `arm-${r.configId}` })}
+            header={{ label: "Arm", cell: (r) => r.arm }}
+            columns={[
+              { label: "Users", numeric: true, cell: (r) => r.users },
+              { label: "Generations", numeric: true, cell: (r) => r.generations },
+              { label: "Accepted", numeric: true, cell: (r) => r.acceptance },
+              { label: "Relative uplift", numeric: true, cell: (r) => r.uplift },
+              { label: "Difference, 95% interval", numeric: true, cell: (r) => r.interval },
+              { label: "p-value", numeric: true, cell: (r) => r.p, testId: (r) => `arm-${r.configId}-p` },
+              { label: "Verdict", cell: (r) => r.verdict },
+            ]}
+          />
         </>
       )}
     </Section>

@@ -9,7 +9,7 @@ import { CHART_HEIGHT, rateTick, seriesColor } from "../components/charts";
 import { ScopeBar } from "../components/ScopeBar";
 import { useScope } from "../components/scope";
 import { Section } from "../components/Section";
-import { TableScroll } from "../components/TableScroll";
+import { DataTable, type Column } from "../components/DataTable";
 import { useLoad } from "../components/useLoad";
 import { bucketLabel, count, millis, percent } from "../format";
 import { describeInterval, errorBar } from "../transforms/intervals";
@@ -21,6 +21,8 @@ const GROUPS = [
   { key: "language", label: "Language" },
   { key: "trigger", label: "Trigger" },
 ] as const;
+
+const PERCENTILES = ["p50", "p90", "p95", "p99"] as const;
 
 const GRANULARITIES = [
   { key: "1h", label: "Hourly" },
@@ -127,33 +129,22 @@ export function Usage() {
                   </BarChart>
                 </ResponsiveContainer>
               </figure>
-              <TableScroll label="Acceptance rates table">
-                <table>
-                  <caption>Acceptance with its Wilson 95% interval</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">{GROUPS.find((g) => g.key === groupBy)?.label}</th>
-                      <th scope="col" className="num">
-                        Generations
-                      </th>
-                      <th scope="col" className="num">
-                        Acceptance (95% interval)
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {rows.map((g) => (
-                      <tr key={g.group_name}>
-                        <th scope="row">{g.group_name}</th>
-                        <td className="num">{count(g.sample_size)}</td>
-                        <td className="num" data-testid={`acceptance-${g.group_name}`}>
-                          {describeInterval(g.interval)}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </TableScroll>
+              <DataTable
+                label="Acceptance rates"
+                caption="Acceptance with its Wilson 95% interval"
+                rows={rows}
+                rowKey={(g) => g.group_name}
+                header={{ label: GROUPS.find((g) => g.key === groupBy)?.label, cell: (g) => g.group_name }}
+                columns={[
+                  { label: "Generations", numeric: true, cell: (g) => count(g.sample_size) },
+                  {
+                    label: "Acceptance (95% interval)",
+                    numeric: true,
+                    cell: (g) => describeInterval(g.interval),
+                    testId: (g) => `acceptance-${g.group_name}`,
+                  },
+                ]}
+              />
             </>
           );
         }}
@@ -177,44 +168,21 @@ export function Usage() {
                   <YAxis unit=" ms" />
                   <Tooltip formatter={(value) => millis(Number(value))} />
                   <Legend />
-                  {(["p50", "p90", "p95", "p99"] as const).map((p, i) => (
+                  {PERCENTILES.map((p, i) => (
                     <Bar isAnimationActive={false} key={p} dataKey={p} name={p} fill={seriesColor(i)} />
                   ))}
                 </BarChart>
               </ResponsiveContainer>
             </figure>
-            <TableScroll label="Generation-time percentiles table">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Model</th>
-                    <th scope="col" className="num">
-                      p50
-                    </th>
-                    <th scope="col" className="num">
-                      p90
-                    </th>
-                    <th scope="col" className="num">
-                      p95
-                    </th>
-                    <th scope="col" className="num">
-                      p99
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.percentiles.map((p) => (
-                    <tr key={p.model_name}>
-                      <th scope="row">{p.model_name}</th>
-                      <td className="num">{millis(p.p50)}</td>
-                      <td className="num">{millis(p.p90)}</td>
-                      <td className="num">{millis(p.p95)}</td>
-                      <td className="num">{millis(p.p99)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </TableScroll>
+            <DataTable
+              label="Generation-time percentiles"
+              rows={d.percentiles}
+              rowKey={(p) => p.model_name}
+              header={{ label: "Model", cell: (p) => p.model_name }}
+              columns={PERCENTILES.map(
+                (p): Column<(typeof d.percentiles)[number]> => ({ label: p, numeric: true, cell: (row) => millis(row[p]) }),
+              )}
+            />
           </>
         )}
       </Section>

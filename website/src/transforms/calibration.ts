@@ -42,9 +42,3 @@ export function expectedCalibrationError(points: readonly ReliabilityPoint[]): n
   if (total === 0) return null;
   return points.reduce((sum, p) => sum + (p.samples / total) * Math.abs(p.gap), 0);
 }
-
-/** The diagonal of perfect calibration, as a two-point line from (0,0) to (1,1). */
-export const DIAGONAL = [
-  { confidence: 0, ideal: 0 },
-  { confidence: 1, ideal: 1 },
-] as const;

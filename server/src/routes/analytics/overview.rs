@@ -44,19 +44,62 @@ struct Totals {
     chats: i64,
     users: i64,
     sessions: i64,
-    acceptance: Option<f64>,
-    generation_ms: Option<f64>,
-    accepted: i64,
-    /// Per model: `(model_id, model_name, generations, accepted)`, in no particular order.
-    models: Vec<(i64, String, i64, i64)>,
+    /// Completion generations per model, in no particular order.
+    models: Vec<ModelTotals>,
 }
 
-/// One model's completion generations in a window: id, name, generations, accepted, summed
-/// generation time (ms).
-type ModelRow = (i64, String, i64, i64, f64);
+/// One model's completion generations in a window.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct ModelTotals {
+    model_id: i64,
+    model_name: String,
+    generations: i64,
+    accepted: i64,
+    /// Summed generation time, in ms.
+    generation_ms: f64,
+}
 
-/// The window's totals: one pass over its queries and one over its generations, grouped by model
-/// (a hash aggregate; the overall numbers and the top models are summed from the groups).
+impl Totals {
+    fn generations(&self) -> i64 {
+        self.models.iter().map(|m| m.generations).sum()
+    }
+
+    fn accepted(&self) -> i64 {
+        self.models.iter().map(|m| m.accepted).sum()
+    }
+
+    /// Share of the window's completion generations accepted; `None` without any.
+    fn acceptance(&self) -> Option<f64> {
+        let n = self.generations();
+        (n > 0).then(|| self.accepted() as f64 / n as f64)
+    }
+
+    /// Mean generation time in ms; `None` without generations.
+    fn generation_ms(&self) -> Option<f64> {
+        let n = self.generations();
+        (n > 0).then(|| self.models.iter().map(|m| m.generation_ms).sum::<f64>() / n as f64)
+    }
+
+    /// The five models with the highest acceptance (then the most generations).
+    fn top_models(&self) -> Vec<DashboardModel> {
+        let mut ranked: Vec<DashboardModel> = self
+            .models
+            .iter()
+            .map(|m| DashboardModel {
+                model_id: m.model_id,
+                model_name: m.model_name.clone(),
+                usage_count: m.generations,
+                acceptance_rate: m.accepted as f64 / m.generations as f64,
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.acceptance_rate.total_cmp(&a.acceptance_rate).then(b.usage_count.cmp(&a.usage_count)));
+        ranked.truncate(5);
+        ranked
+    }
+}
+
+/// The window's totals: one pass over its queries and one over its generations grouped by model
+/// (a hash aggregate; the overall figures and the top models are summed from the groups).
 async fn totals(state: &AppState, filters: &Filters) -> Result<Totals, ApiError> {
     let queries = filters
         .query(format!(
@@ -65,45 +108,16 @@ async fn totals(state: &AppState, filters: &Filters) -> Result<Totals, ApiError>
              FROM meta_query mq WHERE {QUERIES_IN_SCOPE}"
         ))
         .fetch_one(&state.db);
-    let per_model = filters
+    let models = filters
         .query(format!(
-            "SELECT hg.model_id, m.model_name, count(*)::bigint, (count(*) FILTER (WHERE hg.was_accepted))::bigint, \
-                    sum(hg.generation_time)::float8 \
+            "SELECT hg.model_id, m.model_name, count(*)::bigint AS generations, (count(*) FILTER (WHERE hg.was_accepted))::bigint AS accepted, \
+                    sum(hg.generation_time)::float8 AS generation_ms \
              {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2"
         ))
         .fetch_all(&state.db);
-    let ((queries, completions, chats, users, sessions), rows): ((i64, i64, i64, i64, i64), Vec<ModelRow>) =
-        tokio::try_join!(queries, per_model).map_err(ApiError::database)?;
-    let generations: i64 = rows.iter().map(|r| r.2).sum();
-    let accepted: i64 = rows.iter().map(|r| r.3).sum();
-    let time_sum: f64 = rows.iter().map(|r| r.4).sum();
-    Ok(Totals {
-        queries,
-        completions,
-        chats,
-        users,
-        sessions,
-        acceptance: (generations > 0).then(|| accepted as f64 / generations as f64),
-        generation_ms: (generations > 0).then(|| time_sum / generations as f64),
-        accepted,
-        models: rows.into_iter().map(|(id, name, n, accepted, _)| (id, name, n, accepted)).collect(),
-    })
-}
-
-/// The five models with the highest acceptance (then the most generations).
-fn top_models(models: &[(i64, String, i64, i64)]) -> Vec<DashboardModel> {
-    let mut ranked: Vec<DashboardModel> = models
-        .iter()
-        .map(|(model_id, model_name, n, accepted)| DashboardModel {
-            model_id: *model_id,
-            model_name: model_name.clone(),
-            usage_count: *n,
-            acceptance_rate: *accepted as f64 / *n as f64,
-        })
-        .collect();
-    ranked.sort_by(|a, b| b.acceptance_rate.total_cmp(&a.acceptance_rate).then(b.usage_count.cmp(&a.usage_count)));
-    ranked.truncate(5);
-    ranked
+    let ((queries, completions, chats, users, sessions), models): ((i64, i64, i64, i64, i64), Vec<ModelTotals>) =
+        tokio::try_join!(queries, models).map_err(ApiError::database)?;
+    Ok(Totals { queries, completions, chats, users, sessions, models })
 }
 
 /// Percentage change from `previous` to `current`; `None` when there was nothing before.
@@ -268,7 +282,7 @@ pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Qu
         tokio::try_join!(totals(&state, &filters), totals(&state, &previous), top_languages)?;
     let queries_change = change_pct(now.queries as f64, before.queries as f64);
     let users_change = change_pct(now.users as f64, before.users as f64);
-    let acceptance_change = now.acceptance.zip(before.acceptance).and_then(|(n, b)| change_pct(n, b));
+    let acceptance_change = now.acceptance().zip(before.acceptance()).and_then(|(n, b)| change_pct(n, b));
 
     Ok(Json(DashboardResponse {
         time_window: name,
@@ -279,10 +293,10 @@ pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Qu
             chat_queries: now.chats,
             active_users: now.users,
             total_sessions: now.sessions,
-            overall_acceptance_rate: now.acceptance,
-            avg_generation_time_ms: now.generation_ms,
+            overall_acceptance_rate: now.acceptance(),
+            avg_generation_time_ms: now.generation_ms(),
             models_used: now.models.len() as i64,
-            total_accepted_generations: now.accepted,
+            total_accepted_generations: now.accepted(),
         },
         trends: DashboardTrends {
             queries_change_pct: queries_change,
@@ -294,7 +308,7 @@ pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Qu
                 acceptance: direction(acceptance_change),
             },
         },
-        top_models: top_models(&now.models),
+        top_models: now.top_models(),
         top_languages: top_languages
             .into_iter()
             .map(|(language, query_count, acceptance_rate)| DashboardLanguage { language, query_count, acceptance_rate })
