@@ -67,7 +67,7 @@ pub fn select_context_files(project: &ProjectValue, context: &ContextData) -> (B
     let files = selected.iter().map(|name| ((*name).clone(), redact_lines(&project.multi_file_contexts[*name]))).collect();
     let indexes = selected
         .iter()
-        .map(|name| ((*name).clone(), project.multi_file_context_changes.get(*name).map_or(0, Vec::len)))
+        .map(|name| ((*name).clone(), project.change_count(name)))
         .collect();
     (files, indexes)
 }

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// The body exceeded `MAX_REQUEST_BODY_BYTES`.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// The client sent its body too slowly (`HTTP_BODY_TIMEOUT_SECONDS`).
+    #[error("request body timeout")]
+    RequestTimeout,
     /// The client exceeded its hourly request budget for this path.
     #[error("too many requests")]
     TooManyRequests,
@@ -82,6 +85,7 @@ impl ApiError {
             Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, json!({"detail": issues})),
             Self::Html(status, page) => (status, json!({"detail": page})),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, json!({"detail": "Request body too large"})),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, json!({"detail": "Request body not received in time"})),
             Self::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, json!({"message": messages::TOO_MANY_REQUESTS})),
             Self::Failed { message, source } => {
                 tracing::error!(error = format!("{source:#}"), "{message}");

@@ -18,23 +18,85 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.into_response().status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::Validation(vec![Issue::json_invalid(0, "could not read the body")])
-            }
+        if !is_json_content_type(request.headers()) {
+            return Err(ApiError::Detail(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type: send the body as application/json".to_owned()));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| match rejection.into_response().status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            _ if rejection_is_timeout(&rejection) => ApiError::RequestTimeout,
+            _ => ApiError::Validation(vec![Issue::json_invalid(0, "could not read the body")]),
         })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+        let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
             let position = byte_offset(&bytes, e.line(), e.column());
             ApiError::Validation(vec![Issue::json_invalid(position, &e.to_string())])
-        })
+        })?;
+        refuse_nul(&body)?;
+        Ok(JsonBody(body))
+    }
+}
+
+/// `application/json` or any `application/*+json`, with or without parameters. Browsers send
+/// other types (`text/plain`, forms) cross-site without a CORS preflight: refusing them keeps a
+/// JSON endpoint out of reach of a forged form post, and tells a client that forgot the header.
+fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Whether reading the body failed because the client was too slow (the body deadline layer).
+fn rejection_is_timeout(rejection: &axum::extract::rejection::BytesRejection) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(rejection);
+    while let Some(error) = source {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// Refuses text holding U+0000 anywhere in a JSON document (keys included), naming the first
+/// place. PostgreSQL text cannot store it: accepted, it would fail later, in a worker, where the
+/// user's query would be lost; refused here, the client learns at once (invariant 6).
+pub fn refuse_nul(body: &Value) -> Result<(), ApiError> {
+    match nul_path(body) {
+        None => Ok(()),
+        Some(mut path) => {
+            path.reverse();
+            path.insert(0, Value::from("body"));
+            Err(ApiError::Validation(vec![Issue::new("string_nul", path, "String should not contain NUL (U+0000) characters", Value::Null, None)]))
+        }
+    }
+}
+
+/// The path (innermost first) of the first string or key holding U+0000. JSON nesting is
+/// bounded by serde_json's recursion limit (128), so the recursion is too.
+fn nul_path(value: &Value) -> Option<Vec<Value>> {
+    match value {
+        Value::String(s) => s.contains('\0').then(Vec::new),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_path(v).map(|mut p| {
+            p.push(Value::from(i));
+            p
+        })),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(vec![Value::from(k.replace('\0', "\u{fffd}"))]);
+            }
+            nul_path(v).map(|mut p| {
+                p.push(Value::from(k.as_str()));
+                p
+            })
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => None,
     }
 }
 
 /// Parses a JSON body into `T`, reporting the first problem pydantic-style at its field path
 /// (`["body", "context", "prefix"]`). For nested bodies whose fields need no custom messages.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    // WebSocket frames reach the parsers without passing `JsonBody`.
+    refuse_nul(&body)?;
     let input = body.clone();
     serde_path_to_error::deserialize::<_, T>(body).map_err(|error| {
         let mut loc = vec![Value::from("body")];
@@ -85,6 +147,10 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryFields {
         let query = parts.uri.query().unwrap_or("");
         let mut object = serde_json::Map::new();
         for (key, value) in form_urlencoded_pairs(query) {
+            if key.contains('\0') || value.contains('\0') {
+                let loc = vec![Value::from("query"), Value::from(key.replace('\0', "\u{fffd}"))];
+                return Err(ApiError::Validation(vec![Issue::new("string_nul", loc, "String should not contain NUL (U+0000) characters", Value::Null, None)]));
+            }
             object.insert(key, Value::String(value));
         }
         Ok(Self(Value::Object(object)))
@@ -119,6 +185,27 @@ mod tests {
         let pairs = form_urlencoded_pairs("token=abc&new_password=Pa%24s+word1&empty=");
         assert_eq!(pairs[1], ("new_password".into(), "Pa$s word1".into()));
         assert_eq!(pairs[2], ("empty".into(), String::new()));
+    }
+
+    #[test]
+    fn nul_is_found_anywhere_in_a_document_and_named_by_its_path() {
+        let body = serde_json::json!({"context": {"prefix": "ok", "files": ["a", "b\u{0}c"]}});
+        let ApiError::Validation(issues) = refuse_nul(&body).expect_err("a NUL") else { panic!("a 422") };
+        assert_eq!(serde_json::to_value(&issues[0]).expect("json")["loc"], serde_json::json!(["body", "context", "files", 1]));
+        assert!(refuse_nul(&serde_json::json!({"k\u{0}": 1})).is_err(), "keys too");
+        assert!(refuse_nul(&serde_json::json!({"a": [1, "x", {"b": null}]})).is_ok());
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        let with = |value: &str| {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert(axum::http::header::CONTENT_TYPE, value.parse().expect("header"));
+            is_json_content_type(&headers)
+        };
+        assert!(with("application/json") && with("Application/JSON; charset=utf-8") && with("application/merge-patch+json"));
+        assert!(!with("text/plain") && !with("application/x-www-form-urlencoded") && !with("multipart/form-data; boundary=x"));
+        assert!(!is_json_content_type(&axum::http::HeaderMap::new()));
     }
 
     #[test]

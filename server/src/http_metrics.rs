@@ -48,19 +48,49 @@ pub fn recorder() -> PrometheusHandle {
         .clone()
 }
 
+/// The method label: the standard methods by name, anything else (a client may send any token
+/// as a method) as `other`, so the label set stays closed.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN.iter().find(|(known, _)| known == method).map_or("other", |(_, label)| label)
+}
+
 /// Middleware recording [`REQUESTS_TOTAL`] and [`REQUEST_DURATION`]. The route label is the
 /// matched template (`/api/completion/{query_id}`), never the raw path, so ids cannot explode the
 /// label set; unmatched requests share the label `unmatched`.
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
-    let labels = [("method", method), ("route", route), ("status", response.status().as_u16().to_string())];
+    let labels = [("method", method.to_owned()), ("route", route), ("status", response.status().as_u16().to_string())];
     metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
     metrics::histogram!(REQUEST_DURATION, &labels).record(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&axum::http::Method::GET), "GET");
+        let random = axum::http::Method::from_bytes(b"XKCDQWERTY").expect("a token is a method");
+        assert_eq!(method_label(&random), "other");
+    }
 }

@@ -2,6 +2,7 @@
 //! endpoints and their WebSocket twins, with upstream's field rules (`ge`, `le`, defaults).
 
 use code4me_shared::jobs::{BehavioralRow, ContextRow, ContextualRow};
+use code4me_shared::multi_file::{MAX_CONTEXT_FILES, MAX_FILE_NAME_BYTES};
 use code4me_shared::redaction::redact;
 use code4me_shared::validation::Issue;
 use serde::Deserialize;
@@ -16,6 +17,24 @@ pub const MAX_NEW_TOKENS: i64 = 256;
 
 /// Most models one request may ask for (each is a job on the queue).
 pub const MAX_MODELS_PER_REQUEST: usize = 8;
+
+/// Most extra stop strings a completion may carry, and the longest one (bytes).
+pub const MAX_STOP_SEQUENCES: usize = 16;
+/// Longest stop string (bytes).
+pub const MAX_STOP_SEQUENCE_BYTES: usize = 256;
+
+/// Telemetry ranges: what the analytics can aggregate without overflow, and what a real editor
+/// can report. A value outside is a client bug, refused (422) rather than stored.
+pub mod telemetry_bounds {
+    /// Typing speed, characters per minute (the fastest typists reach about 1,000).
+    pub const MAX_TYPING_SPEED: f64 = 10_000.0;
+    /// Durations in milliseconds: 30 days.
+    pub const MAX_DURATION_MS: i64 = 30 * 24 * 3600 * 1000;
+    /// Caret line (0-based).
+    pub const MAX_CARET_LINE: i64 = 10_000_000;
+    /// Document length in characters.
+    pub const MAX_DOCUMENT_CHARS: i64 = 1_000_000_000;
+}
 
 /// `ContextData`.
 #[derive(Debug, Clone, Deserialize)]
@@ -165,6 +184,7 @@ impl QueryFields {
     fn parse(body: &Value, rules: &mut Rules) -> Result<Self, ApiError> {
         let fields: Self = crate::extract::parse_body(body.clone())?;
         rules.telemetry(&fields.contextual_telemetry, &fields.behavioral_telemetry);
+        rules.context(&fields.context);
         Ok(fields)
     }
 }
@@ -246,13 +266,39 @@ impl Rules {
         }
     }
 
-    fn non_negative_float(&mut self, loc: &[&str], value: Option<f64>, max: Option<f64>) {
+    fn at_most(&mut self, loc: &[&str], value: Option<i64>, max: i64) {
+        if let Some(v) = value.filter(|v| *v > max) {
+            self.0.push(field_issue(loc, "less_than_equal", format!("Input should be less than or equal to {max}"), json!(v)));
+        }
+    }
+
+    fn in_range(&mut self, loc: &[&str], value: Option<i64>, min: i64, max: i64) {
+        self.at_least(loc, value, min);
+        self.at_most(loc, value, max);
+    }
+
+    fn non_negative_float(&mut self, loc: &[&str], value: Option<f64>, max: f64) {
         if let Some(v) = value {
             if !v.is_finite() || v < 0.0 {
                 self.0.push(field_issue(loc, "greater_than_equal", "Input should be greater than or equal to 0", json!(v)));
-            } else if let Some(max) = max.filter(|m| v > *m) {
+            } else if v > max {
                 self.0.push(field_issue(loc, "less_than_equal", format!("Input should be less than or equal to {max}"), json!(v)));
             }
+        }
+    }
+
+    fn at_most_items(&mut self, loc: &[&str], len: usize, max: usize) {
+        if len > max {
+            self.0.push(field_issue(loc, "too_long", format!("List should have at most {max} items after validation, not {len}"), json!(len)));
+        }
+    }
+
+    fn strings_at_most(&mut self, loc: &[&str], items: &[String], max_bytes: usize) {
+        if let Some((i, item)) = items.iter().enumerate().find(|(_, item)| item.len() > max_bytes) {
+            let index = i.to_string();
+            let mut path = loc.to_vec();
+            path.push(&index);
+            self.0.push(field_issue(&path, "string_too_long", format!("String should have at most {max_bytes} bytes"), json!(item.len())));
         }
     }
 
@@ -263,15 +309,23 @@ impl Rules {
     }
 
     fn telemetry(&mut self, c: &ContextualTelemetryData, b: &BehavioralTelemetryData) {
+        use telemetry_bounds::*;
         self.at_least(&["contextual_telemetry", "version_id"], Some(c.version_id), 1);
         self.at_least(&["contextual_telemetry", "trigger_type_id"], Some(c.trigger_type_id), 1);
         self.at_least(&["contextual_telemetry", "language_id"], Some(c.language_id), 1);
-        self.at_least(&["contextual_telemetry", "caret_line"], c.caret_line, 0);
-        self.at_least(&["contextual_telemetry", "document_char_length"], c.document_char_length, 0);
-        self.non_negative_float(&["contextual_telemetry", "relative_document_position"], c.relative_document_position, Some(1.0));
-        self.at_least(&["behavioral_telemetry", "time_since_last_shown"], b.time_since_last_shown, 0);
-        self.at_least(&["behavioral_telemetry", "time_since_last_accepted"], b.time_since_last_accepted, 0);
-        self.non_negative_float(&["behavioral_telemetry", "typing_speed"], b.typing_speed, None);
+        self.in_range(&["contextual_telemetry", "caret_line"], c.caret_line, 0, MAX_CARET_LINE);
+        self.in_range(&["contextual_telemetry", "document_char_length"], c.document_char_length, 0, MAX_DOCUMENT_CHARS);
+        self.non_negative_float(&["contextual_telemetry", "relative_document_position"], c.relative_document_position, 1.0);
+        self.in_range(&["behavioral_telemetry", "time_since_last_shown"], b.time_since_last_shown, 0, MAX_DURATION_MS);
+        self.in_range(&["behavioral_telemetry", "time_since_last_accepted"], b.time_since_last_accepted, 0, MAX_DURATION_MS);
+        self.non_negative_float(&["behavioral_telemetry", "typing_speed"], b.typing_speed, MAX_TYPING_SPEED);
+    }
+
+    fn context(&mut self, context: &ContextData) {
+        if let Some(files) = &context.context_files {
+            self.at_most_items(&["context", "context_files"], files.len(), MAX_CONTEXT_FILES);
+            self.strings_at_most(&["context", "context_files"], files, MAX_FILE_NAME_BYTES);
+        }
     }
 
     fn finish(self) -> Result<(), ApiError> {
@@ -286,10 +340,9 @@ impl RequestCompletion {
         let query = QueryFields::parse(&body, &mut rules)?;
         let own: CompletionFields = crate::extract::parse_body(body)?;
         rules.models(&own.model_ids);
-        rules.at_least(&["max_new_tokens"], own.max_new_tokens, 1);
-        if let Some(n) = own.max_new_tokens.filter(|n| *n > MAX_NEW_TOKENS) {
-            rules.0.push(field_issue(&["max_new_tokens"], "less_than_equal", format!("Input should be less than or equal to {MAX_NEW_TOKENS}"), json!(n)));
-        }
+        rules.in_range(&["max_new_tokens"], own.max_new_tokens, 1, MAX_NEW_TOKENS);
+        rules.at_most_items(&["stop_sequences"], own.stop_sequences.len(), MAX_STOP_SEQUENCES);
+        rules.strings_at_most(&["stop_sequences"], &own.stop_sequences, MAX_STOP_SEQUENCE_BYTES);
         rules.finish()?;
         let max_new_tokens = own.max_new_tokens.and_then(|n| usize::try_from(n).ok());
         Ok(Self { model_ids: own.model_ids, stop_sequences: own.stop_sequences, max_new_tokens, debug: own.debug, query })

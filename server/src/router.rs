@@ -21,7 +21,7 @@ use crate::error::{ApiError, method_not_allowed_body};
 use crate::openapi::ApiDoc;
 use crate::routes::{analytics, chat, completion, config, health, metrics, ping, project, session, user, ws};
 use crate::state::AppState;
-use crate::{http_metrics, rate_limit, website};
+use crate::{http_metrics, rate_limit, request_bounds, website};
 
 /// Header carrying the request id: taken from the client when present, generated otherwise, echoed
 /// back on the response and recorded as `request.id` on every log line of the request.
@@ -46,6 +46,8 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .layer(middleware::from_fn(method_not_allowed_body))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), request_bounds::body_deadline))
+        .layer(middleware::from_fn_with_state(state.clone(), request_bounds::refuse_oversize_length))
         .layer(middleware::from_fn(http_metrics::track))
         .layer(
             ServiceBuilder::new()

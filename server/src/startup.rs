@@ -1,12 +1,9 @@
 //! Building the server from settings, and running it until a shutdown signal.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::ServiceExt;
-use axum::extract::Request;
 use code4me_shared::settings::ServerSettings;
 use code4me_shared::connect;
 use tokio::net::TcpListener;
@@ -63,6 +60,7 @@ pub async fn run(
     let listener_task = tokio::spawn(expiry::listen(state.clone()));
     let sweep_task = tokio::spawn(expiry::sweep_periodically(state.clone(), state.settings.expiry_sweep_interval));
     let _stop_background = AbortOnDrop(vec![listener_task, sweep_task]);
+    let (state_limits, trusted_proxies) = (state.settings.connections, state.settings.rate_limits.trusted_proxies.clone());
     let app = router::build(state);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -70,8 +68,8 @@ pub async fn run(
         tracing::info!("shutting down: no new connections, finishing in-flight requests");
         let _ = signalled_tx.send(());
     };
-    let server = axum::serve(listener, ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
-        .with_graceful_shutdown(signal);
+    let limits = state_limits;
+    let server = crate::serve::serve(listener, app, limits, trusted_proxies, signal);
     tokio::select! {
         result = server => result,
         () = async {

@@ -129,9 +129,29 @@ pub fn parse_uuid(raw: &str) -> Result<uuid::Uuid, Rejection> {
     uuid::Uuid::parse_str(raw.trim()).map_err(|e| Rejection::value_error(format!("Input should be a valid UUID, {e}"), e.to_string()))
 }
 
+/// A secret token (auth, session, project, verification, password reset) in the one form the
+/// server issues: lower-case hex in 8-4-4-4-12 groups. `Uuid::parse_str` also takes upper case,
+/// braces, `urn:uuid:` and the bare 32 digits; accepting those would give every token several
+/// spellings (for caches, logs and rate limits to disagree on), so they are refused.
+pub fn parse_token(raw: &str) -> Option<uuid::Uuid> {
+    let token = uuid::Uuid::try_parse(raw).ok()?;
+    let mut canonical = uuid::Uuid::encode_buffer();
+    (token.hyphenated().encode_lower(&mut canonical) == raw).then_some(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_parse_only_in_the_form_the_server_issues() {
+        let token = uuid::Uuid::new_v4();
+        let issued = token.to_string();
+        assert_eq!(parse_token(&issued), Some(token));
+        for other in [issued.to_uppercase(), format!("{{{issued}}}"), format!("urn:uuid:{issued}"), issued.replace('-', ""), format!(" {issued}")] {
+            assert_eq!(parse_token(&other), None, "{other}");
+        }
+    }
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {

@@ -98,9 +98,23 @@ pub struct ProjectValue {
     /// File name → lines: the project's multi-file context.
     #[serde(default)]
     pub multi_file_contexts: BTreeMap<String, Vec<String>>,
-    /// File name → the raw change records that produced the context.
+    /// File name → the raw change records that produced the context (the most recent ones: the
+    /// log is trimmed to [`crate::multi_file::MAX_CHANGE_LOG_BYTES`], oldest first).
     #[serde(default)]
     pub multi_file_context_changes: BTreeMap<String, Vec<serde_json::Value>>,
+    /// Ours: file name → how many of its oldest change records were trimmed from the log, so a
+    /// file's change count ([`ProjectValue::change_count`]) keeps growing after trimming.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub multi_file_context_changes_trimmed: BTreeMap<String, usize>,
+}
+
+impl ProjectValue {
+    /// How many changes of `file` were ever applied: the version of the file the retrieval index
+    /// and the query telemetry (`multi_file_context_changes_indexes`) refer to.
+    pub fn change_count(&self, file: &str) -> usize {
+        let kept = self.multi_file_context_changes.get(file).map_or(0, Vec::len);
+        kept + self.multi_file_context_changes_trimmed.get(file).copied().unwrap_or(0)
+    }
 }
 
 /// Value of `email_verification:<uuid>`.

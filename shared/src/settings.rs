@@ -402,6 +402,8 @@ pub struct ServerSettings {
     pub cookie_secure: bool,
     /// Largest accepted request body (`MAX_REQUEST_BODY_BYTES`, default 512 KiB); larger → 413.
     pub max_body_bytes: usize,
+    /// Slow and greedy clients: header, body and connection bounds.
+    pub connections: ConnectionSettings,
     /// Outgoing mail.
     pub email: EmailSettings,
     /// Google sign-in.
@@ -429,6 +431,22 @@ pub struct ServerSettings {
 const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3000,http://127.0.0.1:3000,http://localhost:8008,\
 http://127.0.0.1:8008,https://code4me.me,https://www.code4me.me,https://app.code4me.me";
 
+/// What one client may hold of the server: without these bounds a client trickling its headers or
+/// body a byte at a time, or opening connections it never uses, holds file descriptors and tasks
+/// for as long as it likes (slowloris).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionSettings {
+    /// Time to send a request's headers, counted from the moment the server waits for them, so
+    /// an idle keep-alive connection is closed after it too (`HTTP_HEADER_READ_TIMEOUT_SECONDS`, 10).
+    pub header_read_timeout: Duration,
+    /// Time to send a whole request body, counted from its headers (`HTTP_BODY_TIMEOUT_SECONDS`, 30);
+    /// past it the request is answered 408.
+    pub body_timeout: Duration,
+    /// Open connections (WebSockets included) one client IP may hold
+    /// (`HTTP_MAX_CONNECTIONS_PER_IP`, 256); more are answered 429 and closed.
+    pub max_per_ip: usize,
+}
+
 impl ServerSettings {
     /// Reads every server setting.
     pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
@@ -453,6 +471,11 @@ impl ServerSettings {
             public_url,
             cookie_secure: env.parse_or("COOKIE_SECURE", false)?,
             max_body_bytes: env.parse_or("MAX_REQUEST_BODY_BYTES", 512 * 1024)?,
+            connections: ConnectionSettings {
+                header_read_timeout: env.seconds_or("HTTP_HEADER_READ_TIMEOUT_SECONDS", 10)?,
+                body_timeout: env.seconds_or("HTTP_BODY_TIMEOUT_SECONDS", 30)?,
+                max_per_ip: env.parse_or("HTTP_MAX_CONNECTIONS_PER_IP", 256)?,
+            },
             email: EmailSettings::from_env(env)?,
             google: GoogleSettings::from_env(env)?,
             rate_limits: RateLimitSettings::from_env(env)?,

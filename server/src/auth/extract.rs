@@ -5,6 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use code4me_shared::domain::parse_token;
 use code4me_shared::redis_keys::SessionValue;
 use uuid::Uuid;
 
@@ -32,7 +33,7 @@ pub fn presented_token(parts: &Parts) -> Option<Uuid> {
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(|t| t.trim().to_owned())
     };
-    from_cookie.filter(|c| !c.is_empty()).or_else(from_header).and_then(|t| Uuid::parse_str(&t).ok())
+    from_cookie.filter(|c| !c.is_empty()).or_else(from_header).and_then(|t| parse_token(&t))
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
@@ -58,7 +59,7 @@ impl SessionCaller {
     /// The caller and their live session's value (which lists the session's projects).
     async fn resolve(parts: &Parts, state: &AppState) -> Result<(Self, SessionValue), ApiError> {
         let no_session = || ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_SESSION_TOKEN);
-        let session_id = cookies::read(&parts.headers, cookies::SESSION_TOKEN).and_then(|t| Uuid::parse_str(&t).ok()).ok_or_else(no_session)?;
+        let session_id = cookies::read(&parts.headers, cookies::SESSION_TOKEN).and_then(|t| parse_token(&t)).ok_or_else(no_session)?;
         let session = state.tokens.session(session_id).await.map_err(ApiError::Unavailable)?.ok_or_else(no_session)?;
         Ok((Self { user_id: session.user_token, session_id }, session))
     }
@@ -90,7 +91,7 @@ impl FromRequestParts<AppState> for ProjectCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let (SessionCaller { user_id, session_id }, session) = SessionCaller::resolve(parts, state).await?;
         let no_project = || ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_PROJECT_TOKEN);
-        let project_id = cookies::read(&parts.headers, cookies::PROJECT_TOKEN).and_then(|t| Uuid::parse_str(&t).ok()).ok_or_else(no_project)?;
+        let project_id = cookies::read(&parts.headers, cookies::PROJECT_TOKEN).and_then(|t| parse_token(&t)).ok_or_else(no_project)?;
         if !session.project_tokens.contains(&project_id) {
             return Err(no_project());
         }

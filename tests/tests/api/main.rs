@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod conventions_auth;
 mod docs;
+mod hardening;
 mod health;
 mod metrics;
 mod migrations;

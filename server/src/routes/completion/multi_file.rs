@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use code4me_shared::jobs::{DbWrite, FileContents, IndexFilesRecord};
-use code4me_shared::multi_file::{FileContextChange, apply_updates};
+use code4me_shared::multi_file::{ContextLimit, FileContextChange, apply_updates};
 use code4me_shared::redaction::redact_lines;
 use code4me_shared::redis_keys::{self as keys, ProjectValue};
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::auth::extract::ProjectCaller;
 use crate::error::{ApiError, OrFail};
-use crate::extract::{JsonBody, parse_body};
+use crate::extract::{JsonBody, field_issue, parse_body};
 use crate::messages;
 use crate::state::AppState;
 
@@ -44,7 +44,7 @@ pub async fn apply(state: &AppState, caller: ProjectCaller, body: Value) -> Resu
         change.new_lines = redact_lines(&change.new_lines);
     }
     let mut project = state.tokens.project(caller.project_id).await.map_err(ApiError::Unavailable)?.unwrap_or_default();
-    apply_updates(&mut project.multi_file_contexts, &mut project.multi_file_context_changes, &request.context_updates);
+    apply_updates(&mut project, &request.context_updates).map_err(over_limit)?;
     state
         .tokens
         .set_json(&keys::key(keys::PROJECT_TOKEN, caller.project_id), &project, None)
@@ -52,6 +52,18 @@ pub async fn apply(state: &AppState, caller: ProjectCaller, body: Value) -> Resu
         .or_fail(messages::CONTEXT_UPDATE_FAILED)?;
     index_changed_files(state, caller, &project, request.context_updates.keys()).await;
     Ok(json!({"message": messages::CONTEXT_UPDATED, "data": project.multi_file_contexts}))
+}
+
+/// A 422 naming the file (or the whole update) that would take the context past its bounds.
+fn over_limit(limit: ContextLimit) -> ApiError {
+    let mut loc = vec!["context_updates"];
+    if let Some(file) = limit.file() {
+        loc.push(file);
+    }
+    let file = limit.file().map(str::to_owned);
+    // The file name itself may be the oversized part: echo at most its start.
+    let input = file.map_or(serde_json::Value::Null, |f| json!(f.chars().take(64).collect::<String>()));
+    ApiError::Validation(vec![field_issue(&loc, "too_long", format!("Value error, {limit}"), input)])
 }
 
 /// Queues the changed files for the retrieval index when the caller's config uses retrieval. The
@@ -63,7 +75,7 @@ async fn index_changed_files<'a>(state: &AppState, caller: ProjectCaller, projec
     }
     let files = files
         .map(|name| {
-            let version = project.multi_file_context_changes.get(name).map_or(0, Vec::len);
+            let version = project.change_count(name);
             let lines = project.multi_file_contexts.get(name).cloned().unwrap_or_default();
             (name.clone(), FileContents { version: i64::try_from(version).unwrap_or(i64::MAX), lines })
         })

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Html;
-use code4me_shared::domain::{Email, Password, parse_uuid};
+use code4me_shared::domain::{Email, Password, parse_token};
 use code4me_shared::redis_keys::{self as keys, PasswordResetValue, key};
 use code4me_shared::validation::Fields;
 use redis::AsyncCommands;
@@ -41,7 +41,7 @@ pub async fn request(State(state): State<AppState>, QueryFields(query): QueryFie
 }
 
 async fn reset_request(state: &AppState, token: &str) -> Result<Option<(Uuid, PasswordResetValue)>, ApiError> {
-    let Ok(token) = parse_uuid(token) else { return Ok(None) };
+    let Some(token) = parse_token(token) else { return Ok(None) };
     let value = state.tokens.get_json::<PasswordResetValue>(&key(keys::PASSWORD_RESET, token)).await.map_err(ApiError::Unavailable)?;
     Ok(value.map(|v| (token, v)))
 }

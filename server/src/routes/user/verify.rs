@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Html;
-use code4me_shared::domain::parse_uuid;
+use code4me_shared::domain::parse_token;
 use code4me_shared::redis_keys::{self as keys, EmailVerificationValue, key};
 use code4me_shared::validation::Fields;
 use redis::AsyncCommands;
@@ -55,7 +55,7 @@ pub async fn confirm(State(state): State<AppState>, QueryFields(query): QueryFie
     let token = f.required("token", |s| Ok(s.to_owned()));
     f.finish()?;
     let invalid = ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_VERIFICATION_TOKEN);
-    let Some(token) = token.and_then(|t| parse_uuid(&t).ok()) else { return Err(invalid) };
+    let Some(token) = token.and_then(|t| parse_token(&t)) else { return Err(invalid) };
     let redis_key = key(keys::EMAIL_VERIFICATION, token);
     let value: Option<EmailVerificationValue> = state.tokens.get_json(&redis_key).await.map_err(ApiError::Unavailable)?;
     let Some(EmailVerificationValue { user_id }) = value else { return Err(invalid) };
