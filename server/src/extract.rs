@@ -21,10 +21,14 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         if !is_json_content_type(request.headers()) {
             return Err(ApiError::Detail(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type: send the body as application/json".to_owned()));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| match rejection.into_response().status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-            _ if rejection_is_timeout(&rejection) => ApiError::RequestTimeout,
-            _ => ApiError::Validation(vec![Issue::json_invalid(0, "could not read the body")]),
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection_is_timeout(&rejection) {
+                ApiError::RequestTimeout
+            } else if rejection.into_response().status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::Validation(vec![Issue::json_invalid(0, "could not read the body")])
+            }
         })?;
         let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
             let position = byte_offset(&bytes, e.line(), e.column());

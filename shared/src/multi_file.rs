@@ -113,6 +113,7 @@ impl ContextLimit {
 /// [`MAX_CHANGE_LOG_BYTES`], counting what it trims so change counts keep growing.
 pub fn apply_updates(project: &mut ProjectValue, updates: &BTreeMap<String, Vec<FileContextChange>>) -> Result<(), ContextLimit> {
     check_before_applying(&project.multi_file_contexts, updates)?;
+    let bytes_before = context_bytes(&project.multi_file_contexts);
     let contexts = &mut project.multi_file_contexts;
     for (file, changes) in updates {
         let mut lines = contexts.remove(file).unwrap_or_else(|| {
@@ -131,8 +132,9 @@ pub fn apply_updates(project: &mut ProjectValue, updates: &BTreeMap<String, Vec<
             contexts.insert(file.clone(), lines);
         }
     }
-    let bytes: usize = contexts.values().flatten().map(|line| line.len() + 1).sum();
-    if bytes > MAX_CONTEXT_BYTES {
+    // Only growth is refused: a context stored before these bounds existed can still shrink.
+    let bytes = context_bytes(contexts);
+    if bytes > MAX_CONTEXT_BYTES && bytes > bytes_before {
         return Err(ContextLimit::TooLarge { bytes });
     }
     for (file, changes) in updates {
@@ -141,6 +143,11 @@ pub fn apply_updates(project: &mut ProjectValue, updates: &BTreeMap<String, Vec<
     }
     trim_change_log(project);
     Ok(())
+}
+
+/// Bytes of text in a context, a line break counted per line.
+fn context_bytes(contexts: &BTreeMap<String, Vec<String>>) -> usize {
+    contexts.values().flatten().map(|line| line.len() + 1).sum()
 }
 
 /// The checks that must pass before any line is allocated: line numbers and the file count.
@@ -153,8 +160,9 @@ fn check_before_applying(contexts: &BTreeMap<String, Vec<String>>, updates: &BTr
             return Err(ContextLimit::LineOutOfRange { file: file.clone(), line });
         }
     }
-    let files = contexts.len() + updates.keys().filter(|file| !contexts.contains_key(*file)).count();
-    if files > MAX_CONTEXT_FILES {
+    let new_files = updates.keys().filter(|file| !contexts.contains_key(*file)).count();
+    let files = contexts.len() + new_files;
+    if files > MAX_CONTEXT_FILES && new_files > 0 {
         return Err(ContextLimit::TooManyFiles { files });
     }
     Ok(())

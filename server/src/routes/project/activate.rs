@@ -45,6 +45,7 @@ pub async fn activate(State(state): State<AppState>, caller: CurrentUser, JsonBo
             session_tokens: Vec::new(),
             multi_file_contexts: parse_or_empty(stored.multi_file_contexts.as_deref()),
             multi_file_context_changes: parse_or_empty(stored.multi_file_context_changes.as_deref()),
+            ..ProjectValue::default()
         },
     };
     if !projects::is_member(&state.db, project_id, caller.user_id).await.or_fail(messages::PROJECT_ACTIVATE_FAILED)? {
