@@ -10,6 +10,7 @@ mod docs;
 mod health;
 mod metrics;
 mod migrations;
+mod ownership;
 mod ping;
 mod pipeline;
 mod project;
