@@ -1,10 +1,16 @@
 //! Chat end to end, shared by `POST /api/chat/request` and the WebSocket: the conversation goes
 //! to every requested model through the `llm` queue; the turn is recorded through `db`; the
 //! history endpoints read what was recorded.
+//!
+//! The `chat_id` is chosen by the client, so who owns a chat is decided when the turn starts, in
+//! one statement ([`claim`]): the first caller's row wins, everyone else gets the not-found answer
+//! (as for an id that does not exist, so ids cannot be probed). The worker fills in the title and
+//! never attaches a turn to a chat someone else owns.
 
 use std::time::{Duration, Instant};
 
-use code4me_shared::jobs::{ChatTask, LlmTask, QueryKind};
+use axum::http::StatusCode;
+use code4me_shared::jobs::{ChatTask, LlmTask, QueryKind, UNTITLED_CHAT};
 use code4me_shared::redaction::redact;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -33,27 +39,18 @@ pub async fn chat(
     on_token: Option<TokenSink<'_>>,
 ) -> Result<Value, ApiError> {
     let query = Query::start(state, query_id, caller, &request.query).await?;
-    let existing: Option<(Option<Uuid>, Uuid, String)> = sqlx::query_as("SELECT user_id, project_id, title FROM chat WHERE chat_id = $1")
-        .bind(request.chat_id)
-        .fetch_optional(&state.db)
-        .await
-        .or_fail(messages::CHAT_FAILED)?;
-    if let Some((owner, project, _)) = &existing
-        && (*owner != Some(caller.user_id) || *project != caller.project_id)
-    {
-        return Err(ApiError::Message(axum::http::StatusCode::FORBIDDEN, messages::QUERY_FORBIDDEN));
-    }
+    let title = claim(&state.db, request.chat_id, &caller, query.timestamp).await?;
     let user_message = request.messages.iter().rev().find(|(role, _)| role == "user").map(|(_, c)| c.clone()).unwrap_or_default();
-    let task = LlmTask::Chat(ChatTask { messages: with_editor_context(&request), want_title: existing.is_none() });
+    let task = LlmTask::Chat(ChatTask { messages: with_editor_context(&request), want_title: title.is_none() });
     let answers = query.ask(state, &request.model_ids, &task, state.settings.chat_timeout, on_token).await?;
-    let title = match existing {
-        Some((_, _, title)) => title,
-        None => answers
+    let title = title.unwrap_or_else(|| {
+        answers
             .outcomes
             .iter()
             .find_map(|o| o.result.as_ref().ok().and_then(|a| a.title.clone()))
-            .unwrap_or_else(|| "Untitled Chat".to_owned()),
-    };
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| "Untitled Chat".to_owned())
+    });
     let stored_message = redact(&user_message).into_owned();
     let data = json!({
         "chat_id": request.chat_id,
@@ -67,6 +64,31 @@ pub async fn chat(
     query.finish(state, &request.query, kind, Default::default(), &answers, &data).await?;
     wait_until_stored(&state.db, query_id).await;
     Ok(data)
+}
+
+/// Makes the caller the owner of `chat_id` unless someone already is, in one statement: of two
+/// racing first turns, the second waits for the first's row and sees its owner. Returns the chat's
+/// title, `None` while it has none yet (a new chat, or one whose first turn is still on its way);
+/// another user's chat, or the caller's own in another project, is the not-found answer.
+async fn claim(db: &PgPool, chat_id: Uuid, caller: &ProjectCaller, now: chrono::DateTime<chrono::Utc>) -> Result<Option<String>, ApiError> {
+    // `DO UPDATE` with a no-op assignment (not `DO NOTHING`) so that the existing row is returned.
+    let (owner, project, title): (Option<Uuid>, Uuid, String) = sqlx::query_as(
+        "INSERT INTO chat (chat_id, project_id, user_id, title, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (chat_id) DO UPDATE SET chat_id = EXCLUDED.chat_id RETURNING user_id, project_id, title",
+    )
+    .bind(chat_id)
+    .bind(caller.project_id)
+    .bind(caller.user_id)
+    .bind(UNTITLED_CHAT)
+    .bind(now)
+    .fetch_one(db)
+    .await
+    .or_fail(messages::CHAT_FAILED)?;
+    if owner != Some(caller.user_id) || project != caller.project_id {
+        return Err(ApiError::Message(StatusCode::NOT_FOUND, messages::QUERY_NOT_FOUND));
+    }
+    // History pages list only chats with a stored turn, so the placeholder title never shows.
+    Ok(Some(title).filter(|t| t != UNTITLED_CHAT))
 }
 
 /// The conversation as the model sees it: the editor's file, prefix and suffix (and selection)
@@ -106,10 +128,12 @@ async fn wait_until_stored(db: &PgPool, query_id: Uuid) {
 }
 
 /// One page (1-based) of the caller's chats in the active project, newest first, each with its
-/// turns in order.
+/// turns in order. A chat claimed by a turn that never got stored (cancelled, failed) is not shown.
 pub async fn history_page(db: &PgPool, caller: &ProjectCaller, page: i64) -> anyhow::Result<Value> {
     let chats: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT chat_id, title FROM chat WHERE user_id = $1 AND project_id = $2 ORDER BY created_at DESC, chat_id LIMIT $3 OFFSET $4",
+        "SELECT chat_id, title FROM chat WHERE user_id = $1 AND project_id = $2 \
+         AND EXISTS (SELECT 1 FROM chat_query cq WHERE cq.chat_id = chat.chat_id) \
+         ORDER BY created_at DESC, chat_id LIMIT $3 OFFSET $4",
     )
     .bind(caller.user_id)
     .bind(caller.project_id)

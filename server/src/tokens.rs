@@ -3,13 +3,16 @@
 //! database row and releases its projects; a project released by its last session is removed from
 //! Redis, its multi-file context persisted first when every member opted in to storing context.
 //!
+//! Every ending is announced on the revocations channel once its keys are gone, so every server
+//! closes the WebSockets that acted for it (they re-check each message too).
+//!
 //! Every operation is idempotent — the cascade may run from several servers for the same expiry.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use code4me_shared::redis_keys::{
-    self as keys, AuthTokenValue, ProjectValue, SessionValue, UserTokenValue, key,
+    self as keys, AuthTokenValue, ProjectValue, REVOCATIONS_CHANNEL, Revocation, SessionValue, UserTokenValue, key,
 };
 use code4me_shared::settings::TokenSettings;
 use redis::AsyncCommands;
@@ -106,7 +109,8 @@ impl TokenStore {
         Ok(())
     }
 
-    /// Revokes every auth token of the user and ends their session (account deleted, password reset).
+    /// Revokes every auth token of the user and ends every session they still have open (account
+    /// deleted, password reset).
     pub async fn revoke_user(&self, user_id: Uuid) -> anyhow::Result<()> {
         let index = key(keys::USER_AUTH_TOKENS, user_id);
         let tokens: Vec<String> = self.conn().smembers(&index).await.context("SMEMBERS")?;
@@ -117,7 +121,13 @@ impl TokenStore {
                 .context("DEL auth token")?;
         }
         self.conn().del::<_, ()>(&index).await.context("DEL user tokens")?;
-        self.end_user_session(user_id).await
+        self.end_user_session(user_id).await?;
+        // The current session is the usual one, but an older one may still be open (its pointer
+        // was replaced); a WebSocket on it must close too.
+        for session in db::projects::open_sessions_of(&self.db, user_id).await? {
+            self.end_session(session).await?;
+        }
+        Ok(())
     }
 
     // --- sessions ----------------------------------------------------------------------------------
@@ -164,7 +174,8 @@ impl TokenStore {
         self.conn().del::<_, ()>(key(keys::USER_TOKEN, user_id)).await.context("DEL user_token")
     }
 
-    /// Ends a session: closes its database row, removes its keys and releases its projects.
+    /// Ends a session: closes its database row, removes its keys (and says so on the revocations
+    /// channel) and releases its projects.
     pub async fn end_session(&self, token: Uuid) -> anyhow::Result<()> {
         let session: Option<SessionValue> = self.session(token).await?;
         db::projects::end_session(&self.db, token).await?;
@@ -172,6 +183,7 @@ impl TokenStore {
             .del::<_, ()>(&[key(keys::SESSION_TOKEN, token), key(keys::SESSION_TOKEN_HOOK, token)])
             .await
             .context("DEL session")?;
+        self.announce(Revocation { session: token, project: None }).await;
         if let Some(session) = session {
             let pointer: Option<UserTokenValue> = self.get_json(&key(keys::USER_TOKEN, session.user_token)).await?;
             if pointer.is_some_and(|p| p.session_token == token) {
@@ -205,14 +217,28 @@ impl TokenStore {
     }
 
     /// Removes the session from the project; the last session out removes the project from Redis,
-    /// persisting its context first when every member stores context.
+    /// persisting its context first when every member stores context. Announced on the
+    /// revocations channel.
     pub async fn release_project(&self, project_id: Uuid, session_token: Uuid) -> anyhow::Result<()> {
-        let Some(mut project) = self.project(project_id).await? else { return Ok(()) };
-        project.session_tokens.retain(|t| *t != session_token);
-        if project.session_tokens.is_empty() {
-            self.retire_project(project_id, &project).await
-        } else {
-            self.set_json(&key(keys::PROJECT_TOKEN, project_id), &project, None).await
+        if let Some(mut project) = self.project(project_id).await? {
+            project.session_tokens.retain(|t| *t != session_token);
+            if project.session_tokens.is_empty() {
+                self.retire_project(project_id, &project).await?;
+            } else {
+                self.set_json(&key(keys::PROJECT_TOKEN, project_id), &project, None).await?;
+            }
+        }
+        self.announce(Revocation { session: session_token, project: Some(project_id) }).await;
+        Ok(())
+    }
+
+    /// Tells every server that a session ended or lost a project, so the WebSockets acting for it
+    /// close now rather than at their next message. Best effort: the keys are already gone, and
+    /// each WebSocket message re-checks them.
+    async fn announce(&self, revocation: Revocation) {
+        let payload = serde_json::to_string(&revocation).expect("two uuids serialise");
+        if let Err(error) = self.conn().publish::<_, _, i64>(REVOCATIONS_CHANNEL, payload).await {
+            tracing::warn!(%error, session.token = %revocation.session, "could not announce a revocation; open WebSockets notice at their next message");
         }
     }
 
@@ -264,7 +290,7 @@ impl TokenStore {
             .await?;
         for session_id in open {
             if !self.conn().exists::<_, bool>(key(keys::SESSION_TOKEN, session_id)).await.context("EXISTS session")? {
-                db::projects::end_session(&self.db, session_id).await?;
+                self.end_session(session_id).await?;
                 repaired += 1;
             }
         }

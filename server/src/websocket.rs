@@ -21,15 +21,24 @@
 //! frame that way for clients written against it. A new `completion_request` supersedes the one
 //! still running on the connection: dropped from the queue if not started, stopped mid-generation
 //! if started.
+//!
+//! A connection acts for its session only while the session lasts: every request frame re-checks
+//! the session and project in Redis ([`ProjectCaller::recheck`]), and a revocation announced by any
+//! server (logout, account deleted, password reset, session expired) makes it check at once. A
+//! connection that lost its session has what it runs cancelled and is closed with
+//! [`CLOSE_REVOKED`] and the REST 401 message as the reason. A frame over `MAX_REQUEST_BODY_BYTES`
+//! closes it with 1009 (message too big), a broken frame with 1002 or 1007.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use axum::http::{HeaderMap, StatusCode, header};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite;
 use uuid::Uuid;
 
 use crate::auth::extract::ProjectCaller;
@@ -39,6 +48,14 @@ use crate::routes::chat::{delete::delete_chat, get::parse_page};
 use crate::routes::completion::{feedback, multi_file};
 use crate::state::AppState;
 use crate::{chat, completion, messages};
+
+/// Close code for a connection whose session ended or whose project left the session: the private
+/// range's twin of HTTP 401 (as graphql-ws uses it); the reason is the REST 401 message.
+pub const CLOSE_REVOKED: u16 = 4401;
+
+/// How long a connection this server closes waits for the client's answering Close frame, so the
+/// TCP connection ends cleanly instead of being reset.
+const CLOSING_HANDSHAKE: Duration = Duration::from_secs(2);
 
 /// Which of the three endpoints a connection is on (each accepts its own actions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,22 +102,35 @@ struct InFlight {
     supersedable: bool,
 }
 
+/// What the writer task sends: a frame, or the Close that ends the connection.
+enum Outgoing {
+    Frame(Value),
+    Close(CloseFrame),
+}
+
 /// One connection's state.
 struct Connection {
     state: AppState,
     caller: ProjectCaller,
     endpoint: Endpoint,
-    out: mpsc::UnboundedSender<Value>,
+    out: mpsc::UnboundedSender<Outgoing>,
     running: HashMap<Uuid, InFlight>,
 }
 
-/// Serves one upgraded connection until the client leaves; everything still running for it is
-/// cancelled then (nobody is waiting for it).
+/// Serves one upgraded connection until the client leaves, its session is revoked or it sends
+/// what cannot be read; everything still running for it is cancelled then (nobody may wait for it).
 pub async fn serve(socket: WebSocket, state: AppState, caller: ProjectCaller, endpoint: Endpoint, framing: Framing) {
     let (mut sink, mut stream) = socket.split();
-    let (out, mut frames) = mpsc::unbounded_channel::<Value>();
+    let (out, mut frames) = mpsc::unbounded_channel::<Outgoing>();
     let writer = tokio::spawn(async move {
-        while let Some(frame) = frames.recv().await {
+        while let Some(outgoing) = frames.recv().await {
+            let frame = match outgoing {
+                Outgoing::Frame(frame) => frame,
+                Outgoing::Close(close) => {
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    break;
+                }
+            };
             let text = match framing {
                 Framing::Objects => frame.to_string(),
                 Framing::Upstream => Value::String(frame.to_string()).to_string(),
@@ -110,38 +140,75 @@ pub async fn serve(socket: WebSocket, state: AppState, caller: ProjectCaller, en
             }
         }
     });
+    let revocations = state.pipeline.revocations().watch(caller.session_id, caller.project_id);
     let mut connection = Connection { state, caller, endpoint, out, running: HashMap::new() };
-    while let Some(Ok(message)) = stream.next().await {
+    let close = loop {
+        let message = tokio::select! {
+            message = stream.next() => message,
+            () = revocations.changed() => match connection.authorise().await {
+                Err(close) => break Some(close),
+                Ok(_) => continue, // still authorised, or Redis is away: the next request checks again
+            },
+        };
         match message {
-            Message::Text(text) => connection.on_text(text.as_str()).await,
-            Message::Binary(_) => connection.send(json!({"error": "Binary frames are not supported; send JSON text frames"})),
-            Message::Close(_) => break,
-            Message::Ping(_) | Message::Pong(_) => {}
+            Some(Ok(Message::Text(text))) => {
+                if let Err(close) = connection.on_text(text.as_str()).await {
+                    break Some(close);
+                }
+            }
+            Some(Ok(Message::Binary(_))) => connection.send(json!({"error": "Binary frames are not supported; send JSON text frames"})),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Close(_))) | None => break None,
+            Some(Err(error)) => break unreadable(&error),
         }
-    }
+    };
     connection.cancel_where(|_, _| true).await;
+    let closing = close.is_some();
+    if let Some(close) = close {
+        let _ = connection.out.send(Outgoing::Close(close));
+    }
     drop(connection);
     let _ = writer.await;
+    if closing {
+        // The client answers our Close with its own; until then, whatever it still sends is dropped.
+        let _ = tokio::time::timeout(CLOSING_HANDSHAKE, async { while let Some(Ok(_)) = stream.next().await {} }).await;
+    }
+}
+
+/// The Close for a read error: 1009 for a frame or message over the size limit, 1007 for text
+/// that is not UTF-8, 1002 for a broken frame; none when the connection itself is gone.
+fn unreadable(error: &axum::Error) -> Option<CloseFrame> {
+    let inner = std::error::Error::source(error).and_then(|e| e.downcast_ref::<tungstenite::Error>());
+    let (code, reason) = match inner? {
+        tungstenite::Error::Capacity(_) => (close_code::SIZE, "Message too big"),
+        tungstenite::Error::Utf8(_) => (close_code::INVALID, "Text frames must be UTF-8"),
+        tungstenite::Error::Protocol(_) => (close_code::PROTOCOL, "WebSocket protocol error"),
+        _ => return None,
+    };
+    tracing::info!(error = %error, code, "closing a WebSocket that sent what cannot be read");
+    Some(CloseFrame { code, reason: Utf8Bytes::from_static(reason) })
 }
 
 impl Connection {
     fn send(&self, frame: Value) {
-        let _ = self.out.send(frame);
+        let _ = self.out.send(Outgoing::Frame(frame));
     }
 
-    async fn on_text(&mut self, text: &str) {
+    /// Handles one text frame; `Err` with the Close to send when the session is gone.
+    async fn on_text(&mut self, text: &str) -> Result<(), CloseFrame> {
         self.running.retain(|_, r| !r.task.is_finished());
-        let frame: Value = match serde_json::from_str(text) {
-            Ok(frame) => frame,
-            Err(error) => return self.send(json!({"error": format!("Invalid JSON: {error}")})),
+        let (action, body) = match self.parse(text) {
+            Ok(request) => request,
+            Err(error) => {
+                self.send(json!({"error": error}));
+                return Ok(());
+            }
         };
-        let Some((action, body)) = frame.as_object().filter(|o| o.len() == 1).and_then(|o| o.iter().next()) else {
-            return self.send(json!({"error": "Invalid websocket request"}));
-        };
-        if !self.endpoint.accepts(action) {
-            return self.send(json!({"error": "Invalid websocket request"}));
+        // Every request is authorised against the session as it is now, not as it was at the handshake.
+        if let Some(unavailable) = self.authorise().await? {
+            self.send(result_frame(&action, None, Err(unavailable)));
+            return Ok(());
         }
-        let (action, body) = (action.clone(), body.clone());
         match action.as_str() {
             "completion_request" => {
                 self.cancel_where(|_, r| r.supersedable).await;
@@ -157,6 +224,30 @@ impl Connection {
                 self.send(result_frame(&action, None, outcome));
             }
         }
+        Ok(())
+    }
+
+    /// Checks the session as it is now: `Err` with the Close to send when it is gone (a 401 from
+    /// [`ProjectCaller::recheck`]), `Ok(Some(error))` when it cannot be checked (Redis unreachable).
+    async fn authorise(&self) -> Result<Option<ApiError>, CloseFrame> {
+        match self.caller.recheck(&self.state).await {
+            Ok(()) => Ok(None),
+            Err(ApiError::Message(status, reason)) if status == StatusCode::UNAUTHORIZED => {
+                Err(CloseFrame { code: CLOSE_REVOKED, reason: Utf8Bytes::from_static(reason) })
+            }
+            Err(other) => Ok(Some(other)),
+        }
+    }
+
+    /// The action and its body, or why the frame is not a request of this endpoint.
+    fn parse(&self, text: &str) -> Result<(String, Value), String> {
+        let frame: Value = serde_json::from_str(text).map_err(|error| format!("Invalid JSON: {error}"))?;
+        let invalid = || "Invalid websocket request".to_owned();
+        let (action, body) = frame.as_object().filter(|o| o.len() == 1).and_then(|o| o.iter().next()).ok_or_else(invalid)?;
+        if !self.endpoint.accepts(action) {
+            return Err(invalid());
+        }
+        Ok((action.clone(), body.clone()))
     }
 
     /// Actions that answer at once (no model involved).
@@ -189,7 +280,7 @@ impl Connection {
         let task = tokio::spawn(async move {
             let tokens = out.clone();
             let mut on_token = move |model_id: i64, text: &str| {
-                let _ = tokens.send(json!({"type": "token", "request_id": request_id, "model_id": model_id, "text": text}));
+                let _ = tokens.send(Outgoing::Frame(json!({"type": "token", "request_id": request_id, "model_id": model_id, "text": text})));
             };
             let outcome = match action.as_str() {
                 "completion_request" => match RequestCompletion::parse(body) {
@@ -201,7 +292,7 @@ impl Connection {
                     Err(error) => Err(error),
                 },
             };
-            let _ = out.send(result_frame(&action, Some(request_id), outcome));
+            let _ = out.send(Outgoing::Frame(result_frame(&action, Some(request_id), outcome)));
         });
         self.running.insert(request_id, InFlight { task, supersedable });
     }

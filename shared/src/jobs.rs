@@ -204,11 +204,12 @@ pub struct QueryRecord {
 pub enum QueryKind {
     /// `completion_query`.
     Completion,
-    /// `chat_query` (and the `chat` row, created on first use).
+    /// `chat_query` (and the `chat` row: the server claims it when the turn starts, the worker
+    /// creates it when that claim is missing and never attaches the turn to another owner's chat).
     Chat {
         /// The conversation.
         chat_id: Uuid,
-        /// Title for a new conversation.
+        /// Title for a new conversation (replaces [`UNTITLED_CHAT`], never a real title).
         title: String,
         /// `web_enabled` as sent.
         web_enabled: bool,
@@ -216,6 +217,10 @@ pub enum QueryKind {
         user_message: String,
     },
 }
+
+/// The title of a chat row the server claimed for a turn still on its way: the worker replaces it
+/// with the turn's title; a real title is never empty.
+pub const UNTITLED_CHAT: &str = "";
 
 /// `context` row.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -40,6 +40,23 @@ pub const WORKER_MODELS: &str = "worker_models:";
 /// disappears from the list within this many seconds.
 pub const WORKER_MODELS_TTL_SECONDS: u64 = 30;
 
+/// Ours: pub/sub channel `revoked` → [`Revocation`], published by whichever server ends a session
+/// or releases a project from one, and heard by every server: each re-checks the WebSockets it
+/// holds for that session and closes those that lost their authorisation.
+pub const REVOCATIONS_CHANNEL: &str = "revoked";
+
+/// A message on [`REVOCATIONS_CHANNEL`]. Only a hint to look again: receivers re-read the session
+/// from Redis (the keys are gone before it is published), so a late or repeated one closes nothing
+/// that is still authorised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// The session that ended or lost a project.
+    pub session: Uuid,
+    /// The project released from the session; absent when the whole session ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<Uuid>,
+}
+
 /// `<prefix><id>`.
 pub fn key(prefix: &str, id: impl std::fmt::Display) -> String {
     format!("{prefix}{id}")
@@ -173,5 +190,15 @@ mod tests {
             serde_json::json!({"session_tokens": [], "multi_file_contexts": {}, "multi_file_context_changes": {}})
         );
         assert_eq!(key(AUTH_TOKEN, id), format!("auth_token:{id}"));
+    }
+
+    #[test]
+    fn a_revocation_names_its_session_and_only_a_released_project() {
+        let id = Uuid::nil();
+        let ended = Revocation { session: id, project: None };
+        assert_eq!(serde_json::to_value(ended).expect("json"), serde_json::json!({"session": id.to_string()}));
+        let released = Revocation { session: id, project: Some(id) };
+        let text = serde_json::to_string(&released).expect("json");
+        assert_eq!(serde_json::from_str::<Revocation>(&text).expect("parses"), released);
     }
 }

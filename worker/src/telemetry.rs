@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use code4me_shared::jobs::{DbWrite, FeedbackRecord, QueryKind, QueryRecord};
+use code4me_shared::jobs::{DbWrite, FeedbackRecord, QueryKind, QueryRecord, UNTITLED_CHAT};
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -159,10 +159,19 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
         .bind(id).bind(b.time_since_last_shown).bind(b.time_since_last_accepted).bind(b.typing_speed)
         .execute(&mut **tx).await?;
     }
+    // The server claimed the chat when the turn started; this creates it when the claim is gone
+    // (deleted since, or an older server), sets the title of a new one, and attaches the turn only
+    // to a chat of the same user and project (no row back: someone else's).
+    let mut attach = true;
     if let QueryKind::Chat { chat_id, title, .. } = &q.kind {
-        sqlx::query("INSERT INTO chat (chat_id, project_id, user_id, title, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
-            .bind(chat_id).bind(q.project_id).bind(q.user_id).bind(title).bind(q.timestamp)
-            .execute(&mut **tx).await?;
+        attach = sqlx::query_scalar::<_, bool>(
+            "INSERT INTO chat (chat_id, project_id, user_id, title, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (chat_id) DO UPDATE SET title = CASE WHEN chat.title = $6 THEN EXCLUDED.title ELSE chat.title END \
+             WHERE chat.user_id IS NOT DISTINCT FROM EXCLUDED.user_id AND chat.project_id = EXCLUDED.project_id RETURNING true",
+        )
+        .bind(chat_id).bind(q.project_id).bind(q.user_id).bind(title).bind(q.timestamp).bind(UNTITLED_CHAT)
+        .fetch_optional(&mut **tx).await?
+        .is_some();
     }
     let query_type = match q.kind { QueryKind::Completion => "completion", QueryKind::Chat { .. } => "chat" };
     let indexes = serde_json::to_string(&q.multi_file_context_changes_indexes).expect("a map serialises");
@@ -179,6 +188,9 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
     match &q.kind {
         QueryKind::Completion => {
             sqlx::query("INSERT INTO completion_query (meta_query_id) VALUES ($1) ON CONFLICT DO NOTHING").bind(id).execute(&mut **tx).await?;
+        }
+        QueryKind::Chat { chat_id, .. } if !attach => {
+            tracing::warn!(query.id = %id, %chat_id, "a chat turn names a chat another user owns; stored without it");
         }
         QueryKind::Chat { chat_id, web_enabled, user_message, .. } => {
             sqlx::query("INSERT INTO chat_query (meta_query_id, chat_id, web_enabled, user_message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")

@@ -90,13 +90,32 @@ impl FromRequestParts<AppState> for ProjectCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let (SessionCaller { user_id, session_id }, session) = SessionCaller::resolve(parts, state).await?;
-        let no_project = || ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_PROJECT_TOKEN);
         let project_id = cookies::read(&parts.headers, cookies::PROJECT_TOKEN).and_then(|t| parse_token(&t)).ok_or_else(no_project)?;
         if !session.project_tokens.contains(&project_id) {
             return Err(no_project());
         }
         Ok(Self { user_id, session_id, project_id })
     }
+}
+
+impl ProjectCaller {
+    /// Checks again what the extractor checked — the session is live, still this user's, and the
+    /// project still active in it — for a connection that outlives its first request (the
+    /// WebSocket checks each message). The same 401s as the extractor; 503 when Redis is away.
+    pub async fn recheck(&self, state: &AppState) -> Result<(), ApiError> {
+        let session = state.tokens.session(self.session_id).await.map_err(ApiError::Unavailable)?;
+        let Some(session) = session.filter(|s| s.user_token == self.user_id) else {
+            return Err(ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_SESSION_TOKEN));
+        };
+        if !session.project_tokens.contains(&self.project_id) {
+            return Err(no_project());
+        }
+        Ok(())
+    }
+}
+
+fn no_project() -> ApiError {
+    ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_PROJECT_TOKEN)
 }
 
 /// The caller of the research endpoints (analytics, studies, config): the `auth_token` cookie,

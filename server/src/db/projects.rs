@@ -24,6 +24,11 @@ pub async fn end_session(db: impl PgExecutor<'_>, session_id: Uuid) -> sqlx::Res
     Ok(())
 }
 
+/// The user's sessions whose rows have not ended (at most 1,000: normally one).
+pub async fn open_sessions_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar("SELECT session_id FROM session WHERE user_id = $1 AND end_time IS NULL LIMIT 1000").bind(user_id).fetch_all(db).await
+}
+
 /// Creates a project owned by `user_id` and links it to the session, in one transaction.
 pub async fn create(db: &PgPool, project_id: Uuid, name: &str, user_id: Uuid, session_id: Uuid) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;

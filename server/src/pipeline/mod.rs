@@ -1,10 +1,12 @@
 //! The server's side of the queues: model work goes out on `llm` (one job per model, so several
 //! models run in parallel on different workers), answers come back on this instance's reply
-//! channel, telemetry goes out on `db`, and cancellations on the cancel channel.
+//! channel, telemetry goes out on `db`, and cancellations on the cancel channel. The same pub/sub
+//! connection hears revoked sessions for this instance's WebSockets ([`revocations`]).
 //!
 //! Invariant: the server never runs a model and never writes telemetry itself.
 
 pub mod replies;
+pub mod revocations;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,19 +16,23 @@ use anyhow::Context;
 use code4me_shared::jobs::{
     Answer, CANCEL_CHANNEL, CANCELLED_KEY, CANCELLED_TTL_SECONDS, DbJob, DbWrite, Job, LlmJob, LlmTask, ReplyEvent, reply_channel,
 };
+use code4me_shared::pubsub::subscribe_forever;
 use code4me_shared::queue::Producer;
+use code4me_shared::redis_keys::REVOCATIONS_CHANNEL;
 use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use self::replies::{Replies, ReplyRouter};
+use self::revocations::Revocations;
 
 /// Handles to the queues and this instance's reply channel; cheap to clone.
 #[derive(Clone)]
 pub struct Pipeline {
     reply_channel: String,
     router: ReplyRouter,
+    revocations: Revocations,
     llm: Producer<LlmJob>,
     db: Producer<DbJob>,
     redis: ConnectionManager,
@@ -44,21 +50,28 @@ pub struct ModelOutcome {
 }
 
 impl Pipeline {
-    /// Starts this instance's reply subscription (a fresh channel per process).
+    /// Starts this instance's subscription: its reply channel (a fresh one per process) and the
+    /// shared revocations channel.
     pub fn start(redis: ConnectionManager, client: redis::Client) -> Self {
         let channel = reply_channel(&Uuid::new_v4().simple().to_string());
-        let router = ReplyRouter::default();
+        let (router, revocations) = (ReplyRouter::default(), Revocations::default());
         let (ready_tx, ready_rx) = watch::channel(false);
-        let listener = tokio::spawn(router.clone().listen(client, channel.clone(), ready_tx));
+        let listener = tokio::spawn(listen(client, channel.clone(), router.clone(), revocations.clone(), ready_tx));
         Self {
             reply_channel: channel,
             router,
+            revocations,
             llm: Producer::new(redis.clone()),
             db: Producer::new(redis.clone()),
             redis,
             subscribed: ready_rx,
             _listener: Arc::new(AbortOnDrop(listener)),
         }
+    }
+
+    /// The WebSockets of this instance, by session, told when a session is revoked.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
     }
 
     /// Pushes one `llm` job per model for `request_id` and returns the stream of their replies.
@@ -148,6 +161,25 @@ impl Pipeline {
             tracing::warn!(%error, %request_id, "could not cancel a request");
         }
     }
+}
+
+/// This instance's one pub/sub connection, forever (resubscribing after failures): replies on its
+/// own channel go to the waiting requests, revocations to the WebSockets of the revoked session;
+/// `ready` tells whether the subscription is in place, and every (re)subscription makes every
+/// WebSocket re-check its session, since what was published while it was down is lost.
+async fn listen(client: redis::Client, reply_channel: String, router: ReplyRouter, revocations: Revocations, ready: watch::Sender<bool>) {
+    let on_subscribed = |subscribed| {
+        let _ = ready.send(subscribed);
+        if subscribed {
+            revocations.recheck_all();
+        }
+    };
+    let channels = vec![reply_channel, REVOCATIONS_CHANNEL.to_owned()];
+    subscribe_forever(client, channels, "replies", on_subscribed, |channel, payload| {
+        if channel == REVOCATIONS_CHANNEL { revocations.route(&payload) } else { router.route(&payload) }
+        std::future::ready(())
+    })
+    .await;
 }
 
 /// Stops the reply listener with the last handle.

@@ -1,13 +1,13 @@
 //! Replies from workers to this server instance: one pub/sub subscription per instance on its own
-//! channel, fanned out inside the process to whichever request is waiting. Redis pub/sub does not
-//! reconnect by itself; the listener resubscribes after any loss (replies published meanwhile are
-//! lost, and their requests end at their timeout with the contract's error items).
+//! channel (see [`super::listen`]), fanned out inside the process to whichever request is waiting.
+//! Redis pub/sub does not reconnect by itself; the listener resubscribes after any loss (replies
+//! published meanwhile are lost, and their requests end at their timeout with the contract's error
+//! items).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use code4me_shared::jobs::Reply;
-use code4me_shared::pubsub::subscribe_forever;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -45,7 +45,8 @@ impl ReplyRouter {
         Replies { router: self.clone(), request_id, rx }
     }
 
-    fn route(&self, payload: &str) {
+    /// Hands a reply published on this instance's channel to the request waiting for it.
+    pub(super) fn route(&self, payload: &str) {
         let reply: Reply = match serde_json::from_str(payload) {
             Ok(reply) => reply,
             Err(error) => {
@@ -56,18 +57,5 @@ impl ReplyRouter {
         if let Some(tx) = self.waiting.lock().expect("lock").get(&reply.request_id) {
             let _ = tx.send(reply);
         }
-    }
-
-    /// Subscribes to `channel` and routes what arrives, forever, resubscribing after failures;
-    /// `ready` tells whether the subscription is in place.
-    pub async fn listen(self, client: redis::Client, channel: String, ready: tokio::sync::watch::Sender<bool>) {
-        let on_subscribed = |subscribed| {
-            let _ = ready.send(subscribed);
-        };
-        subscribe_forever(client, vec![channel], "replies", on_subscribed, |_, payload| {
-            self.route(&payload);
-            std::future::ready(())
-        })
-        .await;
     }
 }

@@ -11,6 +11,7 @@ mod hardening;
 mod health;
 mod metrics;
 mod migrations;
+mod ownership;
 mod ping;
 mod pipeline;
 mod project;

@@ -109,7 +109,7 @@ async fn unknown_and_unavailable_models_get_the_error_item_while_the_others_answ
 }
 
 #[tokio::test]
-async fn feedback_is_refused_for_another_users_query_and_for_a_model_that_did_not_answer() {
+async fn feedback_is_refused_for_another_users_query_as_for_an_unknown_one_and_for_a_model_that_did_not_answer() {
     let app = TestApp::spawn().await;
     let worker = Worker::start(&app, "owners");
     let (mut alice, _) = app.signed_in("alice@example.com").await;
@@ -118,8 +118,8 @@ async fn feedback_is_refused_for_another_users_query_and_for_a_model_that_did_no
     let query_id = reply.body["data"]["meta_query_id"].clone();
     let on = |model: i64| json!({"meta_query_id": query_id, "model_id": model, "was_accepted": true});
     let stolen = mallory.call(Method::POST, "/api/completion/feedback", Some(on(5))).await;
-    assert_eq!((stolen.status, stolen.message()), (403, "You are not allowed to provide feedback for this query."));
-    assert_eq!(mallory.call(Method::GET, &format!("/api/completion/{}", query_id.as_str().expect("id")), None).await.status, 403);
+    assert_eq!((stolen.status, stolen.message()), (404, "Generation record not found"), "another user's query is not found, not forbidden");
+    assert_eq!(mallory.call(Method::GET, &format!("/api/completion/{}", query_id.as_str().expect("id")), None).await.status, 404);
     let wrong_model = alice.call(Method::POST, "/api/completion/feedback", Some(on(2))).await;
     assert_eq!((wrong_model.status, wrong_model.message()), (404, "Generation record not found"));
     let unknown = alice.call(Method::POST, "/api/completion/feedback", Some(json!({"meta_query_id": uuid::Uuid::new_v4(), "model_id": 5, "was_accepted": false}))).await;

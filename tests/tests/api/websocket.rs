@@ -1,13 +1,16 @@
 //! The WebSocket endpoints with a tokio-tungstenite client: cookie auth and the Origin check before
-//! the upgrade, streamed tokens, results as JSON objects, cancellation, superseded requests, and
-//! results crossing server instances.
+//! the upgrade, streamed tokens, results as JSON objects, cancellation, superseded requests,
+//! results crossing server instances, sockets closed when their session ends (on any server), and
+//! oversize frames closed with 1009.
 
 use std::time::Duration;
 
 use code4me_tests::TestApp;
+use code4me_tests::app::Options;
 use code4me_tests::plugin::{Plugin, completion_body};
 use code4me_tests::worker::Worker;
 use futures::{SinkExt, StreamExt};
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -55,6 +58,26 @@ async fn until_result(socket: &mut Socket, request_id: &Value) -> Vec<Value> {
         }
     }
 }
+
+/// Reads until the server's Close (within 15 s): the frames before it, and its code and reason.
+async fn until_closed(socket: &mut Socket) -> (Vec<Value>, u16, String) {
+    let mut frames = Vec::new();
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(15), socket.next()).await.expect("closed within 15 s");
+        match message {
+            Some(Ok(Message::Text(text))) => frames.push(serde_json::from_str(text.as_str()).expect("frames are JSON")),
+            Some(Ok(Message::Close(Some(close)))) => return (frames, u16::from(close.code), close.reason.to_string()),
+            Some(Ok(Message::Close(None))) => panic!("closed without a code after {frames:?}"),
+            Some(Ok(_)) => {}
+            Some(Err(error)) => panic!("the connection failed instead of closing: {error} (after {frames:?})"),
+            None => panic!("the connection ended without a Close frame (after {frames:?})"),
+        }
+    }
+}
+
+/// The close code and reason of a socket whose session was revoked: upstream's 401 message.
+const REVOKED: (u16, &str) =
+    (4401, "Session not found! You are not authenticated or your session has expired. Login before you can perform this action.");
 
 fn chat_body(chat_id: uuid::Uuid, question: &str) -> Value {
     json!({
@@ -227,4 +250,106 @@ async fn two_servers_and_two_workers_each_socket_gets_its_own_results() {
         worker.stop().await;
     }
     second_server.stop().await;
+}
+
+#[tokio::test]
+async fn a_completion_socket_closes_when_its_session_is_deactivated_and_answers_nothing_after() {
+    let app = TestApp::spawn().await;
+    let (mut plugin, _) = app.signed_in("leaving@example.com").await;
+    let mut socket = open(&app.address, "/api/ws/completion", Some(&plugin), None).await.expect("upgrade");
+    let probe = json!({"completion_feedback": {"meta_query_id": uuid::Uuid::new_v4(), "model_id": 5, "was_accepted": true}});
+    send(&mut socket, probe.clone()).await;
+    assert_eq!(next(&mut socket).await["status_code"], 404, "the socket works while the session lives");
+
+    assert_eq!(plugin.deactivate().await.status, 200);
+    // Sent at once: whether the revocation or this frame reaches the server first, nothing runs.
+    let _ = socket.send(Message::text(json!({"completion_request": completion_body(&[5], "x = ")}).to_string())).await;
+    let _ = socket.send(Message::text(probe.to_string())).await;
+    let (frames, code, reason) = until_closed(&mut socket).await;
+    assert_eq!(frames, Vec::<Value>::new(), "nothing is accepted or answered after the session ended");
+    assert_eq!((code, reason.as_str()), REVOKED);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM meta_query").fetch_one(&app.db).await.expect("count");
+    assert_eq!(stored, 0);
+}
+
+#[tokio::test]
+async fn a_running_chat_answer_is_cancelled_and_never_stored_when_the_session_ends() {
+    let app = TestApp::spawn().await;
+    let worker = Worker::start(&app, "ws-revoked");
+    let (mut plugin, _) = app.signed_in("cut-off@example.com").await;
+    let mut socket = open(&app.address, "/api/ws/chat", Some(&plugin), None).await.expect("upgrade");
+    send(&mut socket, json!({"chat_request": chat_body(uuid::Uuid::new_v4(), "Explain every sorting algorithm you know in detail.")})).await;
+    let accepted = next(&mut socket).await;
+    assert_eq!(next(&mut socket).await["type"], "token", "the answer is running");
+
+    assert_eq!(plugin.deactivate().await.status, 200);
+    let (frames, code, reason) = until_closed(&mut socket).await;
+    assert_eq!((code, reason.as_str()), REVOKED);
+    assert!(frames.iter().all(|f| f["type"] != "result"), "no result after the session ended: {frames:?}");
+    assert!(frames.iter().any(|f| f["type"] == "cancelled" && f["request_id"] == accepted["request_id"]), "{frames:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let query_id: uuid::Uuid = serde_json::from_value(accepted["request_id"].clone()).expect("uuid");
+    let stored: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)").bind(query_id).fetch_one(&app.db).await.expect("query");
+    assert!(!stored, "the cancelled turn was not recorded");
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn every_socket_of_a_user_closes_when_the_account_is_deleted() {
+    let app = TestApp::spawn().await;
+    let (mut plugin, _) = app.signed_in("gone@example.com").await;
+    let mut completion = open(&app.address, "/api/ws/completion", Some(&plugin), None).await.expect("upgrade");
+    let mut context = open(&app.address, "/api/ws/completion/multi-file-context", Some(&plugin), None).await.expect("upgrade");
+    assert_eq!(plugin.call(Method::DELETE, "/api/user/delete?delete_data=true", None).await.status, 200);
+    for socket in [&mut completion, &mut context] {
+        let (frames, code, reason) = until_closed(socket).await;
+        assert_eq!((frames.len(), code, reason.as_str()), (0, REVOKED.0, REVOKED.1));
+    }
+}
+
+#[tokio::test]
+async fn chat_get_is_refused_once_the_session_is_deactivated() {
+    let app = TestApp::spawn().await;
+    let (mut plugin, _) = app.signed_in("history@example.com").await;
+    let mut socket = open(&app.address, "/api/ws/chat", Some(&plugin), None).await.expect("upgrade");
+    send(&mut socket, json!({"chat_get": {"page_number": 1}})).await;
+    assert_eq!(next(&mut socket).await["status_code"], 200);
+    assert_eq!(plugin.deactivate().await.status, 200);
+    let _ = socket.send(Message::text(json!({"chat_get": {"page_number": 1}}).to_string())).await;
+    let (frames, code, reason) = until_closed(&mut socket).await;
+    assert_eq!(frames, Vec::<Value>::new(), "no history after the session ended");
+    assert_eq!((code, reason.as_str()), REVOKED);
+}
+
+#[tokio::test]
+async fn a_logout_on_one_server_closes_the_socket_held_by_another() {
+    let app = TestApp::spawn().await;
+    let second_server = app.start_another_server().await;
+    let (mut plugin, _) = app.signed_in("roaming@example.com").await;
+    let mut on_b = open(&second_server.address, "/api/ws/completion", Some(&plugin), None).await.expect("upgrade on B");
+    assert_eq!(plugin.deactivate().await.status, 200, "logged out through A");
+    // Nothing is sent: the revocation itself reaches B and closes the socket.
+    let (frames, code, reason) = until_closed(&mut on_b).await;
+    assert_eq!((frames.len(), code, reason.as_str()), (0, REVOKED.0, REVOKED.1));
+    second_server.stop().await;
+}
+
+#[tokio::test]
+async fn a_socket_closes_when_its_session_expires() {
+    let options = Options::default().env("SESSION_TOKEN_EXPIRES_IN_SECONDS", "3").env("TOKEN_HOOK_ACTIVATION_IN_SECONDS", "1");
+    let app = TestApp::spawn_with(options).await;
+    let (plugin, _) = app.signed_in("idle@example.com").await;
+    let mut socket = open(&app.address, "/api/ws/chat", Some(&plugin), None).await.expect("upgrade");
+    let (frames, code, reason) = until_closed(&mut socket).await;
+    assert_eq!((frames.len(), code, reason.as_str()), (0, REVOKED.0, REVOKED.1));
+}
+
+#[tokio::test]
+async fn a_five_megabyte_frame_is_closed_with_1009_not_reset() {
+    let app = TestApp::spawn().await;
+    let (plugin, _) = app.signed_in("flood@example.com").await;
+    let mut socket = open(&app.address, "/api/ws/completion/multi-file-context", Some(&plugin), None).await.expect("upgrade");
+    let _ = socket.send(Message::text("x".repeat(5 * 1024 * 1024))).await;
+    let (frames, code, _) = until_closed(&mut socket).await;
+    assert_eq!((frames.len(), code), (0, 1009), "message too big");
 }

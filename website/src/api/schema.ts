@@ -400,7 +400,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Deletes the chat (its turns cascade). Only its owner may. */
+        /**
+         * Deletes the chat (its turns cascade). Only its owner may; anyone else gets the 404 of an id
+         *     that does not exist (upstream's 403 would tell them it does).
+         */
         delete: operations["deleteChatDeleteChatId"];
         options?: never;
         head?: never;
@@ -461,7 +464,8 @@ export interface paths {
          * Records feedback through the `db` queue. Unlike upstream it never answers 404 because the
          *     query's rows are still being written: ownership comes from the query's record in Redis (kept
          *     an hour) or from PostgreSQL, and feedback that overtakes its query's rows is applied when they
-         *     land.
+         *     land. Another user's query answers the 404 of one that does not exist (upstream's 403 would
+         *     tell them it does).
          */
         post: operations["postCompletionFeedback"];
         delete?: never;
@@ -521,7 +525,8 @@ export interface paths {
         };
         /**
          * The query's completions, from PostgreSQL, or from its Redis record while its rows are still
-         *     queued. Only the query's owner may read it.
+         *     queued. Only the query's owner may read it; anyone else gets the 404 of an id that does not
+         *     exist (upstream's 403 would tell them it does).
          */
         get: operations["getCompletionQueryId"];
         put?: never;
@@ -3492,16 +3497,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description Another user's chat */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description No such chat */
+            /** @description No such chat of the caller's (another user's answers the same) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3584,8 +3580,8 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description The chat id belongs to another user or project */
-            403: {
+            /** @description The chat id belongs to another user or project (answered as for a chat that does not exist) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3642,16 +3638,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description Another user's query */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description No such query, or the model did not answer it */
+            /** @description No such query of the caller's (another user's answers the same), or the model did not answer it */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3799,16 +3786,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description Another user's query */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description No such query */
+            /** @description No such query of the caller's (another user's answers the same) */
             404: {
                 headers: {
                     [name: string]: unknown;

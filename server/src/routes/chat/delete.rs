@@ -11,14 +11,14 @@ use crate::error::{ApiError, OrFail};
 use crate::messages;
 use crate::state::AppState;
 
-/// Deletes the chat (its turns cascade). Only its owner may.
+/// Deletes the chat (its turns cascade). Only its owner may; anyone else gets the 404 of an id
+/// that does not exist (upstream's 403 would tell them it does).
 #[utoipa::path(delete, path = "/api/chat/delete/{chat_id}", tag = "chat",
     params(("chat_id" = String, Path, description = "The chat")),
     responses(
         (status = 200, description = "Deleted", body = crate::openapi::Message),
         (status = 401, description = "No live session, or the project is not active in it", body = crate::openapi::Message),
-        (status = 403, description = "Another user's chat", body = crate::openapi::Message),
-        (status = 404, description = "No such chat", body = crate::openapi::Message)
+        (status = 404, description = "No such chat of the caller's (another user's answers the same)", body = crate::openapi::Message)
     ))]
 pub async fn delete(State(state): State<AppState>, caller: ProjectCaller, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
     Ok(Json(delete_chat(&state, caller, &raw).await?))
@@ -33,10 +33,8 @@ pub async fn delete_chat(state: &AppState, caller: ProjectCaller, raw: &str) -> 
         .fetch_optional(&state.db)
         .await
         .or_fail(messages::CHAT_DELETE_FAILED)?;
-    match owner {
-        None => return Err(not_found),
-        Some(owner) if owner != Some(caller.user_id) => return Err(ApiError::Message(StatusCode::FORBIDDEN, messages::QUERY_FORBIDDEN)),
-        Some(_) => {}
+    if owner != Some(Some(caller.user_id)) {
+        return Err(not_found);
     }
     // The turns' meta_query rows go with the chat: chat_query cascades from chat, meta_query does not.
     let mut tx = state.db.begin().await.or_fail(messages::CHAT_DELETE_FAILED)?;

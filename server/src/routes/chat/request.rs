@@ -20,7 +20,7 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "This turn", body = crate::openapi::ChatHistory),
         (status = 401, description = "No live session, or the project is not active in it", body = crate::openapi::Message),
-        (status = 403, description = "The chat id belongs to another user or project", body = crate::openapi::Message),
+        (status = 404, description = "The chat id belongs to another user or project (answered as for a chat that does not exist)", body = crate::openapi::Message),
         (status = 422, description = "Validation failed", body = crate::openapi::ValidationError),
         (status = 503, description = "Redis unreachable; nothing was recorded")
     ))]

@@ -18,14 +18,14 @@ use crate::state::AppState;
 /// Records feedback through the `db` queue. Unlike upstream it never answers 404 because the
 /// query's rows are still being written: ownership comes from the query's record in Redis (kept
 /// an hour) or from PostgreSQL, and feedback that overtakes its query's rows is applied when they
-/// land.
+/// land. Another user's query answers the 404 of one that does not exist (upstream's 403 would
+/// tell them it does).
 #[utoipa::path(post, path = "/api/completion/feedback", tag = "completion",
     request_body(content = crate::openapi::FeedbackBody),
     responses(
         (status = 200, description = "Recorded", body = crate::openapi::Message),
         (status = 401, description = "No live session, or the project is not active in it", body = crate::openapi::Message),
-        (status = 403, description = "Another user's query", body = crate::openapi::Message),
-        (status = 404, description = "No such query, or the model did not answer it", body = crate::openapi::Message),
+        (status = 404, description = "No such query of the caller's (another user's answers the same), or the model did not answer it", body = crate::openapi::Message),
         (status = 422, description = "Validation failed", body = crate::openapi::ValidationError),
         (status = 503, description = "Redis unreachable; not recorded")
     ))]
@@ -56,10 +56,7 @@ pub async fn record(state: &AppState, caller: ProjectCaller, body: Value) -> Res
             (owner, answered)
         }
     };
-    if owner != Some(caller.user_id) {
-        return Err(ApiError::Message(StatusCode::FORBIDDEN, messages::FEEDBACK_FORBIDDEN));
-    }
-    if !answered {
+    if owner != Some(caller.user_id) || !answered {
         return Err(not_found);
     }
     let record = FeedbackRecord {

@@ -12,19 +12,18 @@ use crate::messages;
 use crate::state::AppState;
 
 /// The query's completions, from PostgreSQL, or from its Redis record while its rows are still
-/// queued. Only the query's owner may read it.
+/// queued. Only the query's owner may read it; anyone else gets the 404 of an id that does not
+/// exist (upstream's 403 would tell them it does).
 #[utoipa::path(get, path = "/api/completion/{query_id}", tag = "completion",
     params(("query_id" = String, Path, description = "meta_query_id")),
     responses(
         (status = 200, description = "The query's items", body = crate::openapi::CompletionsResponse),
         (status = 401, description = "No live session", body = crate::openapi::Message),
-        (status = 403, description = "Another user's query", body = crate::openapi::Message),
-        (status = 404, description = "No such query", body = crate::openapi::Message)
+        (status = 404, description = "No such query of the caller's (another user's answers the same)", body = crate::openapi::Message)
     ))]
 pub async fn get(State(state): State<AppState>, caller: SessionCaller, Path(raw_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let not_found = ApiError::Message(StatusCode::NOT_FOUND, messages::QUERY_NOT_FOUND);
-    let forbidden = ApiError::Message(StatusCode::FORBIDDEN, messages::QUERY_FORBIDDEN);
-    let Ok(query_id) = uuid::Uuid::parse_str(&raw_id) else { return Err(not_found) };
+    let not_found = || ApiError::Message(StatusCode::NOT_FOUND, messages::QUERY_NOT_FOUND);
+    let Ok(query_id) = uuid::Uuid::parse_str(&raw_id) else { return Err(not_found()) };
     let owner: Option<Option<uuid::Uuid>> =
         sqlx::query_scalar("SELECT user_id FROM meta_query WHERE meta_query_id = $1 AND query_type = 'completion'")
             .bind(query_id)
@@ -34,14 +33,13 @@ pub async fn get(State(state): State<AppState>, caller: SessionCaller, Path(raw_
     let Some(owner) = owner else {
         let record: Option<QueryRecordValue> =
             state.tokens.get_json(&keys::key(keys::QUERY_RECORD, query_id)).await.map_err(ApiError::Unavailable)?;
-        return match record.filter(|r| r.query_type == "completion") {
-            Some(r) if r.user_id == caller.user_id => Ok(Json(json!({"message": messages::COMPLETIONS_RETRIEVED, "data": r.response}))),
-            Some(_) => Err(forbidden),
-            None => Err(not_found),
+        return match record.filter(|r| r.query_type == "completion" && r.user_id == caller.user_id) {
+            Some(r) => Ok(Json(json!({"message": messages::COMPLETIONS_RETRIEVED, "data": r.response}))),
+            None => Err(not_found()),
         };
     };
     if owner != Some(caller.user_id) {
-        return Err(forbidden);
+        return Err(not_found());
     }
     let rows: Vec<(i64, String, String, i32, f64)> = sqlx::query_as(
         "SELECT g.model_id, m.model_name, g.completion, g.generation_time, g.confidence FROM had_generation g \
