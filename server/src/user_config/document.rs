@@ -60,9 +60,14 @@ pub enum InvalidConfig {
 /// Parses `text` off the async executor after [`check`]ing it.
 pub async fn parse(text: String) -> Result<Config, InvalidConfig> {
     check(&text)?;
-    // The semaphore is never closed, so acquiring cannot fail.
-    let _permit = PARSES.acquire().await.expect("the parse semaphore is never closed");
-    tokio::task::spawn_blocking(move || parse_checked(&text)).await.map_err(|e| InvalidConfig::Syntax(format!("the parser failed: {e}")))?
+    // The semaphore is never closed, so acquiring cannot fail. The permit moves into the task, so
+    // a caller that gives up waiting (a read timeout) does not free a slot the parse still uses.
+    let permit = PARSES.acquire().await.expect("the parse semaphore is never closed");
+    let parsed = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        parse_checked(&text)
+    });
+    parsed.await.map_err(|e| InvalidConfig::Syntax(format!("the parser failed: {e}")))?
 }
 
 /// Parses `text` on the calling thread after [`check`]ing it (for callers already off the executor).
