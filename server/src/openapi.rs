@@ -57,9 +57,11 @@ pub struct CreateStudyBody {
     name: String,
     /// What the study tests.
     description: Option<String>,
-    /// ISO 8601; a study whose start has come is activated at once.
+    /// ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+    /// `2026-01-31T12:00` as upstream's form sends it, `2026-01-31`...); no zone means UTC. A study
+    /// whose start has come is activated at once.
     starts_at: String,
-    /// ISO 8601, after `starts_at`; open-ended when absent.
+    /// ISO 8601 as `starts_at`, after it; open-ended when absent.
     ends_at: Option<String>,
     /// The arms' configs (the default config is always an arm: the baseline).
     config_ids: Vec<i64>,

@@ -1,6 +1,8 @@
 //! What a user's config row (the HOCON the plugin receives at login) means server-side: which row
 //! serves their queries (logged as each query's exposure for studies) and the retrieval context's
 //! limits, from the `config.retrieval` block; and the validation every stored config passes.
+//! Every parse goes through [`document`]: bounded, without includes or substitutions, off the
+//! async executor, so a stored config can never crash or hang a reader.
 //!
 //! Read per query, so it is cached per user for [`CACHE_FOR`]: a config edit or a move to another
 //! config reaches queries within that time without a database read per keystroke (moves made by
@@ -11,8 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use code4me_shared::retrieval::{MAX_BUDGET_CHARS, RetrievalOptions};
+use hocon::Config;
 use sqlx::PgPool;
 use uuid::Uuid;
+
+pub mod document;
+
+pub use document::InvalidConfig;
 
 /// How long a user's parsed config is reused.
 pub const CACHE_FOR: Duration = Duration::from_secs(30);
@@ -94,46 +101,53 @@ async fn read(db: &PgPool, user_id: Uuid) -> Result<Option<UserConfig>, sqlx::Er
             .bind(user_id)
             .fetch_optional(db)
             .await?;
-    Ok(row.map(|(config_id, text)| {
-        let retrieval = retrieval_options(&text).unwrap_or_else(|error| {
-            tracing::warn!(%user_id, %error, "the user's config has an invalid retrieval block; retrieval is off for them");
-            None
-        });
-        UserConfig { config_id, retrieval }
-    }))
+    let Some((config_id, text)) = row else { return Ok(None) };
+    // A row stored before validation was bounded (or written in SQL) goes through the same guarded
+    // parse: at worst it turns retrieval off.
+    let retrieval = match document::parse(text).await {
+        Ok(config) => retrieval_options(&config),
+        Err(error) => Err(error),
+    };
+    let retrieval = retrieval.unwrap_or_else(|error| {
+        tracing::warn!(%user_id, %config_id, %error, "the user's config is invalid; retrieval is off for them");
+        None
+    });
+    Ok(Some(UserConfig { config_id, retrieval }))
 }
 
-/// Checks a config document before it is stored: it must parse as HOCON (without the server's
-/// environment) and every block the server reads must be well-formed. The error says what is wrong,
-/// with the parser's line and column.
-pub fn validate(hocon_text: &str) -> Result<(), String> {
-    retrieval_options(hocon_text).map(|_| ())
+/// Checks a config document before it is stored: it must pass [`document::parse`] (bounded, no
+/// includes, no substitutions) and every block the server reads must be well-formed. The error
+/// says what is wrong, with the parser's line and column.
+pub async fn validate(hocon_text: String) -> Result<(), InvalidConfig> {
+    retrieval_options(&document::parse(hocon_text).await?).map(|_| ())
 }
 
-/// The `config.retrieval` block of a config document: `None` when absent or `enabled = false`,
-/// otherwise its limits (each defaulting to [`RetrievalOptions::default`]). Substitutions do not
-/// see the server's environment.
-pub fn retrieval_options(hocon_text: &str) -> Result<Option<RetrievalOptions>, String> {
-    let config = hocon::parse_with_env(hocon_text, &HashMap::new()).map_err(|e| format!("not valid HOCON: {e}"))?;
+/// The `config.retrieval` block of a parsed config: `None` when absent or `enabled = false`,
+/// otherwise its limits (each defaulting to [`RetrievalOptions::default`]).
+pub fn retrieval_options(config: &Config) -> Result<Option<RetrievalOptions>, InvalidConfig> {
+    let block = |e: hocon::ConfigError| InvalidConfig::Block(e.to_string());
     if !config.has(BLOCK) {
         return Ok(None);
     }
     let path = |key: &str| format!("{BLOCK}.{key}");
-    let enabled = if config.has(&path("enabled")) { config.get_bool(&path("enabled")).map_err(|e| e.to_string())? } else { true };
+    let enabled = if config.has(&path("enabled")) { config.get_bool(&path("enabled")).map_err(block)? } else { true };
     if !enabled {
         return Ok(None);
     }
     let defaults = RetrievalOptions::default();
-    let count = |key: &str, default: usize, max: usize| -> Result<usize, String> {
+    let count = |key: &str, default: usize, max: usize| -> Result<usize, InvalidConfig> {
         if !config.has(&path(key)) {
             return Ok(default);
         }
-        let value = config.get_i64(&path(key)).map_err(|e| e.to_string())?;
-        usize::try_from(value).ok().filter(|v| (1..=max).contains(v)).ok_or_else(|| format!("{} must be between 1 and {max}", path(key)))
+        let value = config.get_i64(&path(key)).map_err(block)?;
+        usize::try_from(value)
+            .ok()
+            .filter(|v| (1..=max).contains(v))
+            .ok_or_else(|| InvalidConfig::Block(format!("{} must be between 1 and {max}", path(key))))
     };
-    let min_score = if config.has(&path("min_score")) { config.get_f64(&path("min_score")).map_err(|e| e.to_string())? } else { f64::from(defaults.min_score) };
+    let min_score = if config.has(&path("min_score")) { config.get_f64(&path("min_score")).map_err(block)? } else { f64::from(defaults.min_score) };
     if !(-1.0..=1.0).contains(&min_score) {
-        return Err(format!("{} must be between -1 and 1", path("min_score")));
+        return Err(InvalidConfig::Block(format!("{} must be between -1 and 1", path("min_score"))));
     }
     Ok(Some(RetrievalOptions {
         budget_chars: count("budget_chars", defaults.budget_chars, MAX_BUDGET_CHARS)?,
@@ -146,6 +160,10 @@ pub fn retrieval_options(hocon_text: &str) -> Result<Option<RetrievalOptions>, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn retrieval_options(text: &str) -> Result<Option<RetrievalOptions>, InvalidConfig> {
+        super::retrieval_options(&document::parse_blocking(text)?)
+    }
 
     #[test]
     fn the_block_turns_retrieval_on_with_its_limits() {
@@ -161,6 +179,20 @@ mod tests {
         assert_eq!(retrieval_options("config { models { available = [] } }").unwrap(), None);
         assert_eq!(retrieval_options("config { retrieval { enabled = false } }").unwrap(), None);
         assert!(retrieval_options("config { retrieval {} }").unwrap().is_some());
+    }
+
+    #[test]
+    fn the_seed_config_passes_the_guard_with_retrieval_on() {
+        // Row 1 as the migrations write it: the seed, then the retrieval block appended.
+        let seed = include_str!("../../migrations/20261122000002_seed_reference_data.sql");
+        let start = seed.find("VALUES (1, '").expect("row 1") + "VALUES (1, '".len();
+        let end = start + seed[start..].find("\n');").expect("end of row 1");
+        let retrieval = include_str!("../../migrations/20261202000001_retrieval_index.sql");
+        let block_start = retrieval.find("config_data || '").expect("block") + "config_data || '".len();
+        let block_end = block_start + retrieval[block_start..].find("'\nWHERE").expect("end of block");
+        let text = format!("{}{}", &seed[start..end], &retrieval[block_start..block_end]).replace("''", "'");
+        assert_eq!(document::check(&text), Ok(()));
+        assert!(retrieval_options(&text).expect("valid").is_some());
     }
 
     #[test]

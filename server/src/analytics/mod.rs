@@ -3,12 +3,14 @@
 //! and answers 500; here they stay 400s).
 
 pub mod calibration;
+pub mod span;
 pub mod stats;
+pub mod time;
 
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::postgres::{PgArguments, PgRow};
@@ -33,9 +35,11 @@ pub fn bad_request(message: impl Into<String>) -> ApiError {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // read from the query string by name; this type only documents them
 pub struct ScopeParams {
-    /// ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`.
+    /// ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+    /// `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+    /// days before `end_time`.
     start_time: Option<String>,
-    /// ISO 8601; default now.
+    /// ISO 8601 as `start_time`; default now.
     end_time: Option<String>,
     /// Admins only: one user's rows (ignored for everyone else, who see only their own).
     user_id: Option<String>,
@@ -51,8 +55,7 @@ pub struct Window {
 }
 
 impl Window {
-    /// `start_time` / `end_time` (ISO 8601; a trailing `Z`, an offset, or none for UTC), defaulting
-    /// to the last 30 days.
+    /// `start_time` / `end_time` ([`parse_time`]), defaulting to the last 30 days.
     pub fn from_params(params: &Params) -> Result<Self, ApiError> {
         let end = params.get("end_time").map(|raw| parse_time("end_time", raw)).transpose()?.unwrap_or_else(Utc::now);
         let start = params.get("start_time").map(|raw| parse_time("start_time", raw)).transpose()?.unwrap_or(end - Duration::days(30));
@@ -61,14 +64,22 @@ impl Window {
         }
         Ok(Self { start, end })
     }
+
+    /// How long it is.
+    pub fn length(&self) -> Duration {
+        self.end - self.start
+    }
 }
 
-fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
-    let raw = raw.trim();
-    DateTime::parse_from_rfc3339(raw)
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc()))
-        .map_err(|_| bad_request(format!("Invalid {name}: expected an ISO 8601 time such as 2026-01-31T12:00:00Z, got {raw:?}")))
+/// The time parameter `name`: any ISO 8601 form [`time::parse_instant`] reads, no zone meaning
+/// UTC; otherwise a 400 naming the parameter and the reason.
+pub fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    time::parse_instant(raw).map_err(|reason| {
+        let shown = if raw.len() <= time::MAX_LEN { format!("{raw:?}") } else { "a longer text".to_owned() };
+        bad_request(format!(
+            "Invalid {name}: expected an ISO 8601 time such as 2026-01-31T12:00:00Z, 2026-01-31T12:00 or 2026-01-31 (no zone means UTC), got {shown} ({reason})"
+        ))
+    })
 }
 
 /// Whose rows a caller sees: a non-admin only their own whatever they ask; an admin everyone's, or
@@ -151,16 +162,34 @@ impl Filters {
     }
 }
 
-/// `granularity` of a time series: 5m, 15m, 1h (the default) or 1d, as its name and a PostgreSQL
-/// interval for `date_bin` (upstream truncates both 5m and 15m to the minute).
-pub fn bucket(params: &Params) -> Result<(&'static str, &'static str), ApiError> {
-    match params.get("granularity").map_or("1h", |g| g.trim()) {
-        "5m" => Ok(("5m", "5 minutes")),
-        "15m" => Ok(("15m", "15 minutes")),
-        "1h" => Ok(("1h", "1 hour")),
-        "1d" => Ok(("1d", "1 day")),
-        other => Err(bad_request(format!("Invalid granularity: {other:?} (expected 5m, 15m, 1h or 1d)"))),
-    }
+/// The API docs' description of a `granularity` read by [`bucket`].
+pub const GRANULARITY_DOC: &str = "Bucket width: a whole number of minutes, hours or days (`5m`, `15m`, `6h`, `1d`...; default `1h`), \
+     at most 3660 days, and cutting the window into at most 10,000 buckets (400 otherwise)";
+
+/// A time series' bucket width.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granularity {
+    /// As answers echo it (`6h`).
+    pub name: String,
+    /// A PostgreSQL interval for `date_bin` (`6 hours`).
+    pub interval: String,
+}
+
+/// `granularity` of a time series over `window`: any whole number of minutes, hours or days
+/// (`Nm`, `Nh`, `Nd`; default `1h`) that cuts the window into at most [`span::MAX_BUCKETS`]
+/// buckets; otherwise a 400. Buckets are aligned to 2000-01-01T00:00:00Z (upstream truncates both
+/// 5m and 15m to the minute).
+pub fn bucket(params: &Params, window: Duration) -> Result<Granularity, ApiError> {
+    let raw = params.get("granularity").map(|g| g.trim()).filter(|g| !g.is_empty()).unwrap_or("1h");
+    let invalid = |reason: span::InvalidSpan| bad_request(format!("Invalid granularity: {}: {reason}", shown(raw)));
+    let width = span::Span::parse(raw).map_err(invalid)?;
+    span::check_buckets(window, width.seconds(), &width.name()).map_err(invalid)?;
+    Ok(Granularity { name: width.name(), interval: width.interval() })
+}
+
+/// `raw` quoted for a message, or a placeholder when it is long.
+pub fn shown(raw: &str) -> String {
+    if raw.chars().count() <= 32 { format!("{raw:?}") } else { "the text given".to_owned() }
 }
 
 /// `had_generation` rows with their model (`hg`, `m`). A generation carries its query's time, user

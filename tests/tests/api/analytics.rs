@@ -225,7 +225,7 @@ async fn usage_acceptance_rates_latency_and_queries_over_time() {
     assert!(daily.body["data"].as_array().expect("data").iter().all(|b| b["query_type"] == "completion" && b["trigger_type"] == "manual"));
     let chats = researcher.call(Method::GET, "/api/analytics/usage/queries-over-time?query_type=chat", None).await;
     assert_eq!(chats.body["data"], json!([]));
-    for bad in ["granularity=2h", "query_type=voice"] {
+    for bad in ["granularity=2w", "query_type=voice"] {
         let reply = researcher.call(Method::GET, &format!("/api/analytics/usage/queries-over-time?{bad}"), None).await;
         assert_eq!(reply.status, 400, "{bad}: {}", reply.text);
     }
@@ -294,7 +294,7 @@ async fn overview_dashboard_timeline_and_engagement() {
     let buckets = timeline.body["timeline"].as_array().expect("timeline");
     let queries: i64 = buckets.iter().map(|b| b["query_count"].as_i64().expect("n")).sum();
     assert_eq!(queries, 12, "{}", timeline.text);
-    assert_eq!(researcher.call(Method::GET, "/api/analytics/overview/activity-timeline?granularity=7m", None).await.status, 400);
+    assert_eq!(researcher.call(Method::GET, "/api/analytics/overview/activity-timeline?granularity=7x", None).await.status, 400);
 
     let personal = researcher.call(Method::GET, "/api/analytics/overview/user-engagement", None).await;
     assert_eq!(personal.status, 200, "{}", personal.text);
@@ -367,6 +367,79 @@ async fn every_analytics_endpoint_is_documented_with_its_parameters() {
     let reliability = &spec["paths"]["/api/analytics/calibration/reliability-diagram"]["get"]["parameters"];
     let names: Vec<&str> = reliability.as_array().expect("params").iter().map(|p| p["name"].as_str().expect("name")).collect();
     assert_eq!(names, ["start_time", "end_time", "user_id", "model_id", "bins"]);
+}
+
+#[tokio::test]
+async fn granularities_and_windows_take_any_whole_number_of_minutes_hours_or_days_within_bounds() {
+    let app = TestApp::spawn().await;
+    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
+    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    data_set(&app, researcher_id, other_id).await;
+    let counted = |reply: &code4me_tests::plugin::Reply, key: &str, field: &str| -> i64 {
+        reply.body[key].as_array().unwrap_or_else(|| panic!("{}", reply.text)).iter().map(|b| b[field].as_i64().expect("count")).sum()
+    };
+
+    // Upstream's website's "6 Hours", and other widths and windows upstream never offered.
+    let six = researcher.call(Method::GET, "/api/analytics/usage/queries-over-time?granularity=6h", None).await;
+    assert_eq!(six.status, 200, "{}", six.text);
+    assert_eq!((six.body["filters"]["granularity"].clone(), counted(&six, "data", "count")), (json!("6h"), 12));
+    let timeline = researcher.call(Method::GET, "/api/analytics/overview/activity-timeline?time_window=48h&granularity=030m", None).await;
+    assert_eq!(timeline.status, 200, "{}", timeline.text);
+    assert_eq!((timeline.body["time_window"].clone(), timeline.body["granularity"].clone()), (json!("48h"), json!("30m")));
+    assert_eq!(counted(&timeline, "timeline", "query_count"), 12);
+    let dashboard = researcher.call(Method::GET, "/api/analytics/overview/dashboard?time_window=14d", None).await;
+    assert_eq!((dashboard.status, dashboard.body["time_window"].clone(), dashboard.body["overview"]["total_queries"].clone()), (200, json!("14d"), json!(12)));
+    let engagement = researcher.call(Method::GET, "/api/analytics/overview/user-engagement?time_window=120m", None).await;
+    assert_eq!((engagement.status, engagement.body["engagement"]["total_queries"].clone()), (200, json!(12)), "{}", engagement.text);
+    let trends = researcher.call(Method::GET, "/api/analytics/models/model-usage-trends?granularity=6h", None).await;
+    assert_eq!((trends.status, trends.body["filters"]["granularity"].clone(), counted(&trends, "data", "usage_count")), (200, json!("6h"), 12));
+
+    // Bounds: N ≥ 1, at most 3660 days, at most 10,000 buckets per window; each a 400 with the reason.
+    for (path, reason) in [
+        ("/api/analytics/usage/queries-over-time?granularity=0h", "must be at least 1"),
+        ("/api/analytics/usage/queries-over-time?granularity=1m", "at most 10000"),
+        ("/api/analytics/usage/queries-over-time?granularity=5m&start_time=2026-01-01&end_time=2026-12-31", "at most 10000"),
+        ("/api/analytics/overview/activity-timeline?time_window=7d&granularity=1m", "at most 10000"),
+        ("/api/analytics/models/model-usage-trends?granularity=hour&start_time=2020-01-01", "at most 10000"),
+        ("/api/analytics/overview/dashboard?time_window=3661d", "at most 3660 days"),
+        ("/api/analytics/overview/dashboard?time_window=2w", "expected a whole number"),
+        ("/api/analytics/usage/queries-over-time?granularity=1.5h", "expected a whole number"),
+    ] {
+        let reply = researcher.call(Method::GET, path, None).await;
+        assert_eq!(reply.status, 400, "{path}: {}", reply.text);
+        assert!(reply.body["detail"].as_str().expect("detail").contains(reason), "{path}: {}", reply.text);
+    }
+}
+
+#[tokio::test]
+async fn time_parameters_take_every_iso_8601_form_python_reads_with_no_zone_meaning_utc() {
+    let app = TestApp::spawn().await;
+    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
+    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    data_set(&app, researcher_id, other_id).await;
+    let today = Utc::now().date_naive();
+    let (from, to) = (today - Duration::days(2), today + Duration::days(2));
+    let cases = [
+        (from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string()),
+        (from.format("%Y%m%d").to_string(), to.format("%Y%m%dT235959").to_string()),
+        (from.format("%Y-%m-%dT00:00").to_string(), to.format("%Y-%m-%d 12").to_string()),
+        (from.format("%Y-%m-%dT01:00:00.5%%2B01:00").to_string(), to.format("%Y-%m-%dT00:00:00.123456789Z").to_string()),
+        (from.format("%G-W%V-%u").to_string(), to.format("%Y-%m-%dT00:00-0530").to_string()),
+    ];
+    for (start, end) in cases {
+        let path = format!("/api/analytics/usage/queries-over-time?granularity=1d&start_time={start}&end_time={end}");
+        let reply = researcher.call(Method::GET, &path, None).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        let total: i64 = reply.body["data"].as_array().expect("data").iter().map(|b| b["count"].as_i64().expect("count")).sum();
+        assert_eq!(total, 12, "{path}");
+    }
+    let zone_less = researcher.call(Method::GET, &format!("/api/analytics/calibration/brier-score?start_time={}T06:30", from.format("%Y-%m-%d")), None).await;
+    assert_eq!(zone_less.body["filters"]["start_time"], json!(format!("{}T06:30:00Z", from.format("%Y-%m-%d"))), "no zone means UTC: {}", zone_less.text);
+    for bad in ["2026-01", "2026-01-31T24:00", "2026-01-31T12:30:60", "31/01/2026", "2026-01-31T12:30%2B24:00"] {
+        let reply = researcher.call(Method::GET, &format!("/api/analytics/usage/queries-over-time?start_time={bad}"), None).await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.text);
+        assert!(reply.body["detail"].as_str().expect("detail").starts_with("Invalid start_time: expected an ISO 8601 time"), "{}", reply.text);
+    }
 }
 
 /// A generation carries its query's time, user and type (copied when it is stored); deleting the

@@ -119,3 +119,80 @@ async fn languages_and_models_answer_instead_of_being_shadowed_and_models_show_t
     assert_eq!(admin.call(Method::GET, "/api/config/models/validate", None).await.status, 422);
     worker.stop().await;
 }
+
+/// `POST /api/config/` with `text` as the HOCON: its status and `detail`.
+async fn submit(admin: &mut Plugin, text: &str) -> (u16, String) {
+    let reply = admin.call(Method::POST, "/api/config/", Some(json!({"config_data": text}))).await;
+    (reply.status, reply.body["detail"].as_str().unwrap_or(&reply.text).to_owned())
+}
+
+#[tokio::test]
+async fn an_include_is_refused_alike_whether_the_file_exists_or_not_and_nothing_of_it_leaks() {
+    let app = TestApp::spawn().await;
+    let mut admin = admin(&app, "include@example.com").await;
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM config").fetch_one(&app.db).await.expect("count");
+    let existing = submit(&mut admin, "a = 1\ninclude file(\"/etc/passwd\")\n").await;
+    let missing = submit(&mut admin, "a = 1\ninclude file(\"/nonexistent/c4m-absent.conf\")\n").await;
+    assert_eq!(existing.0, 400, "{}", existing.1);
+    assert_eq!(existing, missing, "the answer must not tell an existing file from a missing one");
+    assert!(existing.1.starts_with("Invalid config: includes are not allowed"), "{}", existing.1);
+    for leak in ["root", "passwd", "nonexistent", "No such file"] {
+        assert!(!existing.1.contains(leak), "{leak} in {}", existing.1);
+    }
+    for form in ["include \"/etc/passwd\"", "include required(file(\"/etc/passwd\"))", "config { include \"/etc/hostname\" }"] {
+        let (status, detail) = submit(&mut admin, form).await;
+        assert_eq!(status, 400, "{form}: {detail}");
+        assert!(detail.starts_with("Invalid config: includes are not allowed"), "{form}: {detail}");
+    }
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM config").fetch_one(&app.db).await.expect("count");
+    assert_eq!(before, after, "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_document_nested_1000_deep_is_a_400_and_the_server_lives_on() {
+    let app = TestApp::spawn().await;
+    let mut admin = admin(&app, "deep@example.com").await;
+    let brackets = format!("a = {}1{}", "[".repeat(1000), "]".repeat(1000));
+    assert!(brackets.len() < 2100);
+    let (status, detail) = submit(&mut admin, &brackets).await;
+    assert_eq!(status, 400, "{detail}");
+    assert!(detail.starts_with("Invalid config: nested more than 64 levels deep"), "{detail}");
+    let braces = format!("{}{}", "a {".repeat(700), "}".repeat(700));
+    assert_eq!(submit(&mut admin, &braces).await.0, 400);
+    let dotted = format!("{} = 1", vec!["a"; 1000].join("."));
+    assert_eq!(submit(&mut admin, &dotted).await.0, 400);
+    let alive = admin.call(Method::GET, "/api/config/", None).await;
+    assert_eq!(alive.status, 200, "the server still answers: {}", alive.text);
+}
+
+#[tokio::test]
+async fn substitutions_never_read_the_servers_environment() {
+    let app = TestApp::spawn().await;
+    let mut admin = admin(&app, "env@example.com").await;
+    let home = std::env::var("HOME").unwrap_or_default();
+    for text in ["config { home = ${HOME} }", "config { home = ${?HOME} }", "a = 1\nb = ${a}", "a = [1]\na += 2"] {
+        let (status, detail) = submit(&mut admin, text).await;
+        assert_eq!(status, 400, "{text}: {detail}");
+        assert!(detail.starts_with("Invalid config: substitutions are not allowed") || detail.starts_with("Invalid config: `+=` is not allowed"), "{text}: {detail}");
+        assert!(home.len() < 2 || !detail.contains(&home), "{text}: {detail}");
+    }
+    // Inside quotes `${HOME}` is text, stored and returned as written.
+    let quoted = admin.call(Method::POST, "/api/config/", Some(json!({"config_data": "config { home = \"${HOME}\" }"}))).await;
+    assert_eq!(quoted.status, 201, "{}", quoted.text);
+    assert_eq!(quoted.body["config_data"], "config { home = \"${HOME}\" }");
+}
+
+#[tokio::test]
+async fn a_hostile_config_already_stored_turns_retrieval_off_instead_of_crashing_its_readers() {
+    let app = TestApp::spawn().await;
+    let hostile = format!("include file(\"/etc/passwd\")\nhome = ${{HOME}}\na = {}1{}\n", "[".repeat(1000), "]".repeat(1000));
+    sqlx::query("UPDATE config SET config_data = $1 WHERE config_id = 1").bind(&hostile).execute(&app.db).await.expect("store it behind the API's back");
+    let (mut plugin, _) = app.signed_in("reader@example.com").await;
+    // The context update reads the user's config (is retrieval on?) and parses it.
+    let update = json!({"context_updates": {"a.py": [{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": ["x = 1"]}]}});
+    let updated = plugin.call(Method::POST, "/api/completion/multi-file-context/update", Some(update)).await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    let user = plugin.get_user().await;
+    assert_eq!(user.status, 200, "the server still answers: {}", user.text);
+    assert_eq!(user.body["config"], hostile.as_str(), "the plugin gets the stored text as it is");
+}

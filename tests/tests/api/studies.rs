@@ -188,3 +188,38 @@ async fn evaluation_compares_each_arm_with_the_baseline() {
     let (mut user, _) = verified(&app, "curious@example.com", false).await;
     assert_eq!(user.call(Method::GET, "/api/analytics/studies/list", None).await.status, 403);
 }
+
+#[tokio::test]
+async fn a_study_from_the_upstream_websites_form_is_created_with_its_zone_less_times_read_as_utc() {
+    let app = TestApp::spawn().await;
+    let (mut admin, _) = verified(&app, "form@example.com", true).await;
+    // `<input type="datetime-local">` values, as upstream's form sends them: no seconds, no zone.
+    let body = json!({"name": "From the form", "description": "", "starts_at": "2030-03-01T09:30", "ends_at": "2030-04-01T17:00",
+        "config_ids": [1], "default_config_id": 1});
+    let created = admin.call(Method::POST, "/api/analytics/studies/create", Some(body)).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["is_active"], false, "it starts in the future");
+    let id = created.body["study_id"].as_str().expect("id").to_owned();
+    let details = admin.call(Method::GET, &format!("/api/analytics/studies/{id}/details"), None).await;
+    assert_eq!(details.status, 200, "{}", details.text);
+    let stored = |field: &str| chrono::DateTime::parse_from_rfc3339(details.body["study"][field].as_str().expect(field)).expect("RFC 3339 out").to_utc();
+    assert_eq!(stored("starts_at").to_rfc3339(), "2030-03-01T09:30:00+00:00");
+    assert_eq!(stored("ends_at").to_rfc3339(), "2030-04-01T17:00:00+00:00");
+
+    // Other forms Python's fromisoformat reads: a date, a space, an offset without a colon.
+    for (starts_at, expected) in [("2031-01-02", "2031-01-02T00:00:00+00:00"), ("2031-01-02 08:15:00.5", "2031-01-02T08:15:00.500+00:00"), ("2031-01-02T10:00+0200", "2031-01-02T08:00:00+00:00")] {
+        let body = json!({"name": starts_at, "starts_at": starts_at, "config_ids": [1], "default_config_id": 1});
+        let created = admin.call(Method::POST, "/api/analytics/studies/create", Some(body)).await;
+        assert_eq!(created.status, 201, "{starts_at}: {}", created.text);
+        let id = created.body["study_id"].as_str().expect("id").to_owned();
+        let details = admin.call(Method::GET, &format!("/api/analytics/studies/{id}/details"), None).await;
+        let at = chrono::DateTime::parse_from_rfc3339(details.body["study"]["starts_at"].as_str().expect("starts_at")).expect("RFC 3339").to_utc();
+        assert_eq!(at.to_rfc3339(), expected, "{starts_at}");
+    }
+    for bad in ["2031-01", "2031-01-02T25:00", "tomorrow"] {
+        let body = json!({"name": "x", "starts_at": bad, "config_ids": [1], "default_config_id": 1});
+        let refused = admin.call(Method::POST, "/api/analytics/studies/create", Some(body)).await;
+        assert_eq!(refused.status, 400, "{bad}: {}", refused.text);
+        assert!(refused.body["detail"].as_str().expect("detail").starts_with("Invalid starts_at: expected an ISO 8601 time"), "{}", refused.text);
+    }
+}

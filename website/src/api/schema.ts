@@ -735,8 +735,9 @@ export interface paths {
         };
         get?: never;
         /**
-         * Ends the caller's session (closing its row and releasing its projects), revokes the auth token
-         *     used, and clears both cookies.
+         * Ends the caller's session when they have one (closing its row and releasing its projects),
+         *     revokes the auth token used, and clears both cookies — with or without a session, the answer is
+         *     `200 {"message": "Session deactivated successfully."}`.
          */
         put: operations["putSessionDeactivate"];
         post?: never;
@@ -1087,11 +1088,11 @@ export interface components {
         ActivityTimelineResponse: {
             /** @description Whose rows. */
             filters: components["schemas"]["ActivityTimelineFilters"];
-            /** @description The bucket width: `5m`, `15m`, `1h` or `1d`. */
+            /** @description The bucket width as `Nm`, `Nh` or `Nd` (`1h`). */
             granularity: string;
             /** @description The window's bounds. */
             period: components["schemas"]["Period"];
-            /** @description The window: `1h`, `6h`, `24h` or `7d`. */
+            /** @description The window as `Nm`, `Nh` or `Nd` (`24h`). */
             time_window: string;
             /** @description Buckets with queries, oldest first (empty buckets are left out). */
             timeline: components["schemas"]["ActivityBucket"][];
@@ -1513,11 +1514,15 @@ export interface components {
             default_config_id: number;
             /** @description What the study tests. */
             description?: string | null;
-            /** @description ISO 8601, after `starts_at`; open-ended when absent. */
+            /** @description ISO 8601 as `starts_at`, after it; open-ended when absent. */
             ends_at?: string | null;
             /** @description Name. */
             name: string;
-            /** @description ISO 8601; a study whose start has come is activated at once. */
+            /**
+             * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+             *     `2026-01-31T12:00` as upstream's form sends it, `2026-01-31`...); no zone means UTC. A study
+             *     whose start has come is activated at once.
+             */
             starts_at: string;
         };
         /** @description Body of `POST /api/user/create`. */
@@ -1636,7 +1641,7 @@ export interface components {
             overview: components["schemas"]["DashboardOverview"];
             /** @description The window's bounds. */
             period: components["schemas"]["Period"];
-            /** @description The window: `1d`, `7d` or `30d`. */
+            /** @description The window as `Nm`, `Nh` or `Nd` (`7d`). */
             time_window: string;
             /** @description Up to 10 languages, most queries first. */
             top_languages: components["schemas"]["DashboardLanguage"][];
@@ -2155,7 +2160,7 @@ export interface components {
         };
         /** @description `filters` of the model usage trends. */
         ModelUsageTrendsFilters: components["schemas"]["ScopeFilters"] & {
-            /** @description The bucket: `hour`, `day`, `week` or `month`. */
+            /** @description The bucket: `hour`, `day`, `week` or `month`, or a width as `Nm`, `Nh` or `Nd` (`6h`). */
             granularity: string;
         };
         /** @description `GET /api/analytics/models/model-usage-trends`. */
@@ -2272,7 +2277,7 @@ export interface components {
         };
         /** @description `filters` of queries over time. */
         QueriesOverTimeFilters: components["schemas"]["ScopeFilters"] & {
-            /** @description The bucket width: `5m`, `15m`, `1h` or `1d`. */
+            /** @description The bucket width as `Nm`, `Nh` or `Nd` (`6h`). */
             granularity: string;
             /** @description The one language counted; `null` for all. */
             language?: string | null;
@@ -2671,7 +2676,7 @@ export interface components {
             engagement: components["schemas"]["UserEngagement"];
             /** @description The window's bounds. */
             period: components["schemas"]["Period"];
-            /** @description The window: `7d`, `30d` or `90d`. */
+            /** @description The window as `Nm`, `Nh` or `Nd` (`30d`). */
             time_window: string;
         };
         /** @description `201` of `PUT /api/user/update`. */
@@ -2727,9 +2732,13 @@ export interface operations {
     getAnalyticsCalibrationBrierScore: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2767,9 +2776,13 @@ export interface operations {
     getAnalyticsCalibrationCalibrationSummary: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2794,9 +2807,13 @@ export interface operations {
     getAnalyticsCalibrationConfidenceDistribution: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2834,9 +2851,13 @@ export interface operations {
     getAnalyticsCalibrationReliabilityDiagram: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2892,9 +2913,13 @@ export interface operations {
     getAnalyticsModelsComparison: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2930,9 +2955,13 @@ export interface operations {
     getAnalyticsModelsGroundTruthAnalysis: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2959,13 +2988,17 @@ export interface operations {
     getAnalyticsModelsModelUsageTrends: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
-                /** @description hour (1h), day (1d, default), week (1w) or month */
+                /** @description hour (1h), day (1d, default), week (1w) or month (calendar units, UTC), or any other whole number of minutes, hours or days (`Nm`, `Nh`, `Nd`, such as `6h`); at most 10,000 buckets in the window (400 otherwise) */
                 granularity?: string;
             };
             header?: never;
@@ -2983,7 +3016,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelUsageTrendsResponse"];
                 };
             };
-            /** @description Invalid parameter */
+            /** @description Invalid parameter, or more than 10,000 buckets in the window */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2997,9 +3030,13 @@ export interface operations {
     getAnalyticsModelsPerformanceByContext: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3026,9 +3063,9 @@ export interface operations {
     getAnalyticsOverviewActivityTimeline: {
         parameters: {
             query?: {
-                /** @description 1h, 6h, 24h (default) or 7d */
+                /** @description The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1h, 6h, 24h or 7d; default 24h), at most 3660 days */
                 time_window?: string;
-                /** @description 5m, 15m, 1h (default) or 1d */
+                /** @description Bucket width: a whole number of minutes, hours or days (`5m`, `15m`, `6h`, `1d`...; default `1h`), at most 3660 days, and cutting the window into at most 10,000 buckets (400 otherwise) */
                 granularity?: string;
                 /** @description Admins only */
                 user_id?: string;
@@ -3048,7 +3085,7 @@ export interface operations {
                     "application/json": components["schemas"]["ActivityTimelineResponse"];
                 };
             };
-            /** @description Invalid parameter */
+            /** @description Invalid parameter, or more than 10,000 buckets in the window */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3062,7 +3099,7 @@ export interface operations {
     getAnalyticsOverviewDashboard: {
         parameters: {
             query?: {
-                /** @description 1d, 7d (default) or 30d */
+                /** @description The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1d, 7d or 30d; default 7d), at most 3660 days */
                 time_window?: string;
                 /** @description Admins only */
                 user_id?: string;
@@ -3096,7 +3133,7 @@ export interface operations {
     getAnalyticsOverviewUserEngagement: {
         parameters: {
             query?: {
-                /** @description 7d, 30d (default) or 90d */
+                /** @description The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 7d, 30d or 90d; default 30d), at most 3660 days */
                 time_window?: string;
                 /** @description Admins only */
                 user_id?: string;
@@ -3332,9 +3369,13 @@ export interface operations {
     getAnalyticsUsageAcceptanceRates: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3370,9 +3411,13 @@ export interface operations {
     getAnalyticsUsageLatencyDistribution: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3399,13 +3444,17 @@ export interface operations {
     getAnalyticsUsageQueriesOverTime: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
-                /** @description 5m, 15m, 1h (default) or 1d */
+                /** @description Bucket width: a whole number of minutes, hours or days (`5m`, `15m`, `6h`, `1d`...; default `1h`), at most 3660 days, and cutting the window into at most 10,000 buckets (400 otherwise) */
                 granularity?: string;
                 /** @description completion or chat */
                 query_type?: string;
@@ -3429,7 +3478,7 @@ export interface operations {
                     "application/json": components["schemas"]["QueriesOverTimeResponse"];
                 };
             };
-            /** @description Invalid parameter */
+            /** @description Invalid parameter, or more than 10,000 buckets in the window */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3443,9 +3492,13 @@ export interface operations {
     getAnalyticsUsageUserBehavior: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3857,7 +3910,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigRow"];
                 };
             };
-            /** @description Not valid HOCON, or a block the server reads is malformed */
+            /** @description Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); or a block the server reads is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4024,7 +4077,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigRow"];
                 };
             };
-            /** @description Not valid HOCON, or a block the server reads is malformed */
+            /** @description Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); or a block the server reads is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4272,7 +4325,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Logged out; cookies cleared */
+            /** @description Logged out: the auth token is revoked and both cookies cleared, and the session (if any) ended. Also when there was no session or it had expired (upstream: 401 or 404, leaving the user signed in) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4281,17 +4334,8 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description Not authenticated, or no session */
+            /** @description No auth token, or one that is invalid or expired */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description Session already gone */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY, bad_request};
+use crate::analytics::span::{self, Span};
+use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY, bad_request, shown};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -165,36 +166,38 @@ pub struct ModelUsageTrendsFilters {
     /// The window and the user.
     #[serde(flatten)]
     pub scope: ScopeFilters,
-    /// The bucket: `hour`, `day`, `week` or `month`.
-    pub granularity: &'static str,
+    /// The bucket: `hour`, `day`, `week` or `month`, or a width as `Nm`, `Nh` or `Nd` (`6h`).
+    pub granularity: String,
 }
 
 /// Each model's use per time bucket.
 #[utoipa::path(get, path = "/api/analytics/models/model-usage-trends", tag = "analytics",
     params(crate::analytics::ScopeParams,
-        ("granularity" = Option<String>, Query, description = "hour (1h), day (1d, default), week (1w) or month")
+        ("granularity" = Option<String>, Query, description = "hour (1h), day (1d, default), week (1w) or month (calendar units, UTC), or any other whole number of minutes, hours or days (`Nm`, `Nh`, `Nd`, such as `6h`); at most 10,000 buckets in the window (400 otherwise)")
     ),
     responses(
         (status = 200, description = "Use per bucket and model", body = ModelUsageTrendsResponse),
-        (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::openapi::Detail)
     ))]
 pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ModelUsageTrendsResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
-    // Upstream passes its default "1d" straight to date_trunc, which PostgreSQL rejects (500).
-    let unit = match params.get("granularity").map_or("day", |g| g.trim()) {
-        "hour" | "1h" => "hour",
-        "day" | "1d" => "day",
-        "week" | "1w" => "week",
-        "month" => "month",
-        other => return Err(bad_request(format!("Invalid granularity: {other:?} (expected hour, day, week or month)"))),
+    let granularity = TrendBucket::parse(&params, filters.window.length())?;
+    // Calendar units truncate in UTC; other widths are bins aligned to 2000-01-01T00:00:00Z.
+    let bucket_sql = match granularity {
+        TrendBucket::Calendar(_) => "date_trunc($5, hg.query_timestamp, 'UTC')",
+        TrendBucket::Width(_) => "date_bin($5::interval, hg.query_timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
     };
     let sql = format!(
-        "SELECT date_trunc($5, hg.query_timestamp, 'UTC') AS bucket, hg.model_id, m.model_name, count(*)::bigint, \
+        "SELECT {bucket_sql} AS bucket, hg.model_id, m.model_name, count(*)::bigint, \
                 {ACCEPTANCE_RATE}, count(DISTINCT hg.user_id)::bigint \
          {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3 ORDER BY 1, 2"
     );
+    let bound = match granularity {
+        TrendBucket::Calendar(unit) => unit.to_owned(),
+        TrendBucket::Width(width) => width.interval(),
+    };
     let rows: Vec<(DateTime<Utc>, i64, String, i64, f64, i64)> = filters.query(sql)
-        .bind(unit)
+        .bind(bound)
         .fetch_all(&state.db)
         .await
         .map_err(ApiError::database)?;
@@ -209,7 +212,51 @@ pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller,
             unique_users,
         })
         .collect();
-    Ok(Json(ModelUsageTrendsResponse { data, filters: ModelUsageTrendsFilters { scope: filters.scope(), granularity: unit } }))
+    Ok(Json(ModelUsageTrendsResponse { data, filters: ModelUsageTrendsFilters { scope: filters.scope(), granularity: granularity.name() } }))
+}
+
+/// `granularity` of the model usage trends: a calendar unit, or a width as elsewhere.
+#[derive(Debug, Clone, Copy)]
+enum TrendBucket {
+    /// `hour`, `day`, `week` or `month` (also `1h`, `1d`, `1w`), for `date_trunc`.
+    Calendar(&'static str),
+    /// Any other `Nm`, `Nh` or `Nd`, for `date_bin`.
+    Width(Span),
+}
+
+impl TrendBucket {
+    /// Reads `granularity` (default `day`; upstream passes its default "1d" straight to
+    /// date_trunc, which PostgreSQL rejects: 500), bounded to [`span::MAX_BUCKETS`] buckets over
+    /// a window of `window`.
+    fn parse(params: &Params, window: chrono::Duration) -> Result<Self, ApiError> {
+        let raw = params.get("granularity").map(|g| g.trim()).filter(|g| !g.is_empty()).unwrap_or("day");
+        let invalid = |reason: String| bad_request(format!("Invalid granularity: {}: {reason}", shown(raw)));
+        let bucket = match raw {
+            "hour" | "1h" => Self::Calendar("hour"),
+            "day" | "1d" => Self::Calendar("day"),
+            "week" | "1w" => Self::Calendar("week"),
+            "month" => Self::Calendar("month"),
+            other => Self::Width(Span::parse(other).map_err(|_| invalid("expected hour, day, week, month, or a whole number of minutes, hours or days such as 6h".into()))?),
+        };
+        // A month is counted as its shortest, so the bound never lets too many through.
+        let seconds = match bucket {
+            Self::Calendar("hour") => 3600,
+            Self::Calendar("day") => 86_400,
+            Self::Calendar("week") => 7 * 86_400,
+            Self::Calendar(_) => 28 * 86_400,
+            Self::Width(width) => width.seconds(),
+        };
+        span::check_buckets(window, seconds, &bucket.name()).map_err(|reason| invalid(reason.to_string()))?;
+        Ok(bucket)
+    }
+
+    /// As the answer echoes it: the unit, or the width (`6h`).
+    fn name(self) -> String {
+        match self {
+            Self::Calendar(unit) => unit.to_owned(),
+            Self::Width(width) => width.name(),
+        }
+    }
 }
 
 /// One context segment's row.

@@ -8,29 +8,28 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, Params, QUERIES_IN_SCOPE, Window, bad_request, bucket, user_scope};
+use crate::analytics::span::Span;
+use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GRANULARITY_DOC, Params, QUERIES_IN_SCOPE, Window, bad_request, bucket, shown, user_scope};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 
-/// The last `time_window` (one of `allowed`, the first by default) up to now, and whose rows.
+/// The last `time_window` up to now, and whose rows.
 struct Recent {
-    name: &'static str,
+    /// The window's canonical name (`6h`).
+    name: String,
     length: Duration,
     filters: Filters,
 }
 
 impl Recent {
-    fn parse(caller: ResearchCaller, params: &Params, allowed: &[(&'static str, Duration)]) -> Result<Self, ApiError> {
-        let raw = params.get("time_window").map(|w| w.trim()).filter(|w| !w.is_empty());
-        let (name, length) = match raw {
-            None => allowed[0],
-            Some(raw) => allowed.iter().copied().find(|(name, _)| *name == raw).ok_or_else(|| {
-                let names: Vec<&str> = allowed.iter().map(|(name, _)| *name).collect();
-                bad_request(format!("Invalid time_window: {raw:?} (expected one of {})", names.join(", ")))
-            })?,
-        };
+    /// `time_window`: any whole number of minutes, hours or days (`Nm`, `Nh`, `Nd`, at most
+    /// [`crate::analytics::span::MAX_DAYS`] days; upstream offers a few per endpoint, `default` first among them).
+    fn parse(caller: ResearchCaller, params: &Params, default: &str) -> Result<Self, ApiError> {
+        let raw = params.get("time_window").map(|w| w.trim()).filter(|w| !w.is_empty()).unwrap_or(default);
+        let window = Span::parse(raw).map_err(|reason| bad_request(format!("Invalid time_window: {}: {reason}", shown(raw))))?;
+        let (name, length) = (window.name(), window.duration());
         let end = Utc::now();
         Ok(Self { name, length, filters: Filters::over(Window { start: end - length, end }, user_scope(caller, params)?) })
     }
@@ -163,8 +162,8 @@ impl From<Window> for Period {
 /// `GET /api/analytics/overview/dashboard`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DashboardResponse {
-    /// The window: `1d`, `7d` or `30d`.
-    pub time_window: &'static str,
+    /// The window as `Nm`, `Nh` or `Nd` (`7d`).
+    pub time_window: String,
     /// The window's bounds.
     pub period: Period,
     /// Totals over the window.
@@ -252,7 +251,7 @@ pub struct DashboardLanguage {
 /// acceptance and the top languages by queries.
 #[utoipa::path(get, path = "/api/analytics/overview/dashboard", tag = "analytics",
     params(
-        ("time_window" = Option<String>, Query, description = "1d, 7d (default) or 30d"),
+        ("time_window" = Option<String>, Query, description = "The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1d, 7d or 30d; default 7d), at most 3660 days"),
         ("user_id" = Option<String>, Query, description = "Admins only")
     ),
     responses(
@@ -260,8 +259,7 @@ pub struct DashboardLanguage {
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
 pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<DashboardResponse>, ApiError> {
-    let Recent { name, length, filters } =
-        Recent::parse(caller, &params, &[("7d", Duration::days(7)), ("1d", Duration::days(1)), ("30d", Duration::days(30))])?;
+    let Recent { name, length, filters } = Recent::parse(caller, &params, "7d")?;
     let Window { start, end } = filters.window;
     let previous = Filters::over(Window { start: start - length, end: start }, filters.user);
     let top_languages = async {
@@ -321,10 +319,10 @@ pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Qu
 pub struct ActivityTimelineResponse {
     /// Buckets with queries, oldest first (empty buckets are left out).
     pub timeline: Vec<ActivityBucket>,
-    /// The window: `1h`, `6h`, `24h` or `7d`.
-    pub time_window: &'static str,
-    /// The bucket width: `5m`, `15m`, `1h` or `1d`.
-    pub granularity: &'static str,
+    /// The window as `Nm`, `Nh` or `Nd` (`24h`).
+    pub time_window: String,
+    /// The bucket width as `Nm`, `Nh` or `Nd` (`1h`).
+    pub granularity: String,
     /// The window's bounds.
     pub period: Period,
     /// Whose rows.
@@ -360,18 +358,17 @@ pub struct ActivityBucket {
 /// Queries, users, acceptance and generation time per time bucket.
 #[utoipa::path(get, path = "/api/analytics/overview/activity-timeline", tag = "analytics",
     params(
-        ("time_window" = Option<String>, Query, description = "1h, 6h, 24h (default) or 7d"),
-        ("granularity" = Option<String>, Query, description = "5m, 15m, 1h (default) or 1d"),
+        ("time_window" = Option<String>, Query, description = "The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1h, 6h, 24h or 7d; default 24h), at most 3660 days"),
+        ("granularity" = Option<String>, Query, description = GRANULARITY_DOC),
         ("user_id" = Option<String>, Query, description = "Admins only")
     ),
     responses(
         (status = 200, description = "The timeline", body = ActivityTimelineResponse),
-        (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::openapi::Detail)
     ))]
 pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ActivityTimelineResponse>, ApiError> {
-    let windows = [("24h", Duration::hours(24)), ("1h", Duration::hours(1)), ("6h", Duration::hours(6)), ("7d", Duration::days(7))];
-    let Recent { name, filters, .. } = Recent::parse(caller, &params, &windows)?;
-    let (granularity, interval) = bucket(&params)?;
+    let Recent { name, length, filters } = Recent::parse(caller, &params, "24h")?;
+    let granularity = bucket(&params, length)?;
     type Row = (DateTime<Utc>, i64, i64, i64, i64, Option<f64>, Option<f64>);
     let rows: Vec<Row> = filters
         .query(format!(
@@ -383,7 +380,7 @@ pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCa
              FROM meta_query mq LEFT JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id \
              WHERE {QUERIES_IN_SCOPE} GROUP BY 1 ORDER BY 1"
         ))
-        .bind(interval)
+        .bind(&granularity.interval)
         .fetch_all(&state.db)
         .await
         .map_err(ApiError::database)?;
@@ -402,7 +399,7 @@ pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCa
     Ok(Json(ActivityTimelineResponse {
         timeline,
         time_window: name,
-        granularity,
+        granularity: granularity.name,
         period: filters.window.into(),
         filters: ActivityTimelineFilters { user_id: filters.user },
     }))
@@ -413,8 +410,8 @@ pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCa
 pub struct UserEngagementResponse {
     /// Everyone's summarised, or one user's own.
     pub engagement: UserEngagement,
-    /// The window: `7d`, `30d` or `90d`.
-    pub time_window: &'static str,
+    /// The window as `Nm`, `Nh` or `Nd` (`30d`).
+    pub time_window: String,
     /// The window's bounds.
     pub period: Period,
 }
@@ -477,7 +474,7 @@ type EngagementRow = (Uuid, i64, i64, i64, DateTime<Utc>, DateTime<Utc>, f64, Op
 /// Engagement: everyone's summarised (admins without `user_id`), or one user's own.
 #[utoipa::path(get, path = "/api/analytics/overview/user-engagement", tag = "analytics",
     params(
-        ("time_window" = Option<String>, Query, description = "7d, 30d (default) or 90d"),
+        ("time_window" = Option<String>, Query, description = "The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 7d, 30d or 90d; default 30d), at most 3660 days"),
         ("user_id" = Option<String>, Query, description = "Admins only")
     ),
     responses(
@@ -485,8 +482,7 @@ type EngagementRow = (Uuid, i64, i64, i64, DateTime<Utc>, DateTime<Utc>, f64, Op
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
 pub async fn user_engagement(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<UserEngagementResponse>, ApiError> {
-    let Recent { name, filters, .. } =
-        Recent::parse(caller, &params, &[("30d", Duration::days(30)), ("7d", Duration::days(7)), ("90d", Duration::days(90))])?;
+    let Recent { name, filters, .. } = Recent::parse(caller, &params, "30d")?;
     let sql = format!(
         "WITH queries AS ( \
              SELECT mq.user_id, count(*)::bigint AS queries, count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint AS days, \

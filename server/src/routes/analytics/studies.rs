@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::analytics::stats::two_proportions;
-use crate::analytics::{Params, bad_request};
+use crate::analytics::{self, Params, bad_request};
 use crate::auth::extract::AdminCaller;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
@@ -74,12 +74,12 @@ impl Study {
     }
 }
 
+/// The body's time field `name`, when present: any ISO 8601 form [`analytics::parse_time`] reads
+/// (upstream's study form sends `2026-01-31T12:00`), no zone meaning UTC.
 fn parse_time(body: &Value, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(raw)) => DateTime::parse_from_rfc3339(raw.trim())
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|_| bad_request(format!("Invalid {name}: expected an ISO 8601 time such as 2026-01-31T12:00:00Z"))),
+        Some(Value::String(raw)) => analytics::parse_time(name, raw).map(Some),
         Some(_) => Err(bad_request(format!("Invalid {name}: expected an ISO 8601 string"))),
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::analytics::stats::wilson;
-use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY, bad_request, bucket};
+use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY, bad_request, bucket, GRANULARITY_DOC};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -198,8 +198,8 @@ pub struct QueriesOverTimeFilters {
     /// The window and the user.
     #[serde(flatten)]
     pub scope: ScopeFilters,
-    /// The bucket width: `5m`, `15m`, `1h` or `1d`.
-    pub granularity: &'static str,
+    /// The bucket width as `Nm`, `Nh` or `Nd` (`6h`).
+    pub granularity: String,
     /// `completion` or `chat`; `null` for both.
     pub query_type: Option<String>,
     /// The one language counted; `null` for all.
@@ -211,18 +211,18 @@ pub struct QueriesOverTimeFilters {
 /// Query counts per time bucket, language, trigger and query type.
 #[utoipa::path(get, path = "/api/analytics/usage/queries-over-time", tag = "analytics",
     params(crate::analytics::ScopeParams,
-        ("granularity" = Option<String>, Query, description = "5m, 15m, 1h (default) or 1d"),
+        ("granularity" = Option<String>, Query, description = GRANULARITY_DOC),
         ("query_type" = Option<String>, Query, description = "completion or chat"),
         ("language" = Option<String>, Query, description = "A language name, e.g. Python"),
         ("trigger_type" = Option<String>, Query, description = "A trigger name, e.g. manual")
     ),
     responses(
         (status = 200, description = "Query counts per bucket", body = QueriesOverTimeResponse),
-        (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::openapi::Detail)
     ))]
 pub async fn queries_over_time(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<QueriesOverTimeResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
-    let (granularity, interval) = bucket(&params)?;
+    let granularity = bucket(&params, filters.window.length())?;
     let query_type = params.get("query_type").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     if let Some(kind) = query_type.as_deref().filter(|t| !matches!(*t, "completion" | "chat")) {
         return Err(bad_request(format!("Invalid query_type: {kind:?} (expected completion or chat)")));
@@ -246,7 +246,7 @@ pub async fn queries_over_time(State(state): State<AppState>, caller: ResearchCa
     .bind(filters.user)
     .bind(&query_type)
     .bind(&language)
-    .bind(interval)
+    .bind(&granularity.interval)
     .bind(&trigger)
     .fetch_all(&state.db)
     .await
@@ -255,7 +255,7 @@ pub async fn queries_over_time(State(state): State<AppState>, caller: ResearchCa
         .into_iter()
         .map(|(time_bucket, language, trigger_type, query_type, count)| QueryCount { time_bucket, language, trigger_type, query_type, count })
         .collect();
-    let filters = QueriesOverTimeFilters { scope: filters.scope(), granularity, query_type, language, trigger_type: trigger };
+    let filters = QueriesOverTimeFilters { scope: filters.scope(), granularity: granularity.name, query_type, language, trigger_type: trigger };
     Ok(Json(QueriesOverTimeResponse { data, filters }))
 }
 

@@ -53,8 +53,8 @@ pub struct ConfigDeletedResponse {
 
 /// The text to store from a `{"config_data": object | string}` body: an object is stored as JSON
 /// (which is HOCON), a string as it is. Either must pass [`user_config::validate`] (400 otherwise,
-/// with the parser's message).
-fn config_text(body: &Value) -> Result<String, ApiError> {
+/// with the reason: too large or deep, an include or substitution, or the parser's message).
+async fn config_text(body: &Value) -> Result<String, ApiError> {
     let mut fields = Fields::body(body);
     let text = match fields.raw("config_data") {
         Some(Value::Object(object)) => Some(serde_json::to_string(object).expect("a JSON object serialises")),
@@ -68,7 +68,7 @@ fn config_text(body: &Value) -> Result<String, ApiError> {
     };
     fields.finish()?;
     let text = text.expect("present when no issue was found");
-    user_config::validate(&text).map_err(|error| ApiError::Detail(StatusCode::BAD_REQUEST, format!("Invalid config: {error}")))?;
+    user_config::validate(text.clone()).await.map_err(|error| ApiError::Detail(StatusCode::BAD_REQUEST, format!("Invalid config: {error}")))?;
     Ok(text)
 }
 
@@ -103,11 +103,11 @@ pub async fn get(State(state): State<AppState>, _admin: AdminCaller, Path(config
     request_body(content = crate::openapi::ConfigBody),
     responses(
         (status = 201, description = "The new config row", body = ConfigRow),
-        (status = 400, description = "Not valid HOCON, or a block the server reads is malformed", body = crate::openapi::Detail),
+        (status = 400, description = "Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); or a block the server reads is malformed", body = crate::openapi::Detail),
         (status = 422, description = "`config_data` missing or of the wrong type", body = crate::openapi::ValidationError)
     ))]
 pub async fn create(State(state): State<AppState>, _admin: AdminCaller, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<ConfigRow>), ApiError> {
-    let text = config_text(&body)?;
+    let text = config_text(&body).await?;
     let config_id: i64 = sqlx::query_scalar("INSERT INTO config (config_data) VALUES ($1) RETURNING config_id")
         .bind(&text)
         .fetch_one(&state.db)
@@ -122,11 +122,11 @@ pub async fn create(State(state): State<AppState>, _admin: AdminCaller, JsonBody
     request_body(content = crate::openapi::ConfigBody),
     responses(
         (status = 200, description = "The updated config row", body = ConfigRow),
-        (status = 400, description = "Not valid HOCON, or a block the server reads is malformed", body = crate::openapi::Detail),
+        (status = 400, description = "Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); or a block the server reads is malformed", body = crate::openapi::Detail),
         (status = 404, description = "No such config", body = crate::openapi::Detail)
     ))]
 pub async fn update(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>, JsonBody(body): JsonBody) -> Result<Json<ConfigRow>, ApiError> {
-    let text = config_text(&body)?;
+    let text = config_text(&body).await?;
     let updated = sqlx::query("UPDATE config SET config_data = $2 WHERE config_id = $1")
         .bind(config_id)
         .bind(&text)

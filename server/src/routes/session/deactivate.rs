@@ -1,8 +1,13 @@
 //! `PUT /api/session/deactivate/`: log out.
+//!
+//! Upstream answers 401 (no session pointer) or 404 (session expired) *before* revoking anything,
+//! so a signed-in user without a live session — the website's case: it never acquires one — stays
+//! signed in after "Logout". Here logging out always revokes the auth token used and clears both
+//! cookies; only a missing or invalid auth token itself is a 401 (the extractor's).
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use code4me_shared::redis_keys::{self as keys, UserTokenValue, key};
 use serde_json::{Value, json};
 
@@ -11,23 +16,21 @@ use crate::error::{ApiError, OrFail};
 use crate::state::AppState;
 use crate::{cookies, messages};
 
-/// Ends the caller's session (closing its row and releasing its projects), revokes the auth token
-/// used, and clears both cookies.
+/// Ends the caller's session when they have one (closing its row and releasing its projects),
+/// revokes the auth token used, and clears both cookies — with or without a session, the answer is
+/// `200 {"message": "Session deactivated successfully."}`.
 #[utoipa::path(put, path = "/api/session/deactivate", tag = "session", responses(
-    (status = 200, description = "Logged out; cookies cleared", body = crate::openapi::Message),
-    (status = 401, description = "Not authenticated, or no session", body = crate::openapi::Message),
-    (status = 404, description = "Session already gone", body = crate::openapi::Message)
+    (status = 200, description = "Logged out: the auth token is revoked and both cookies cleared, and the session (if any) ended. \
+        Also when there was no session or it had expired (upstream: 401 or 404, leaving the user signed in)", body = crate::openapi::Message),
+    (status = 401, description = "No auth token, or one that is invalid or expired", body = crate::openapi::Message)
 ))]
 pub async fn deactivate(State(state): State<AppState>, caller: CurrentUser) -> Result<(HeaderMap, Json<Value>), ApiError> {
     let pointer: Option<UserTokenValue> =
         state.tokens.get_json(&key(keys::USER_TOKEN, caller.user_id)).await.map_err(ApiError::Unavailable)?;
-    let Some(UserTokenValue { session_token }) = pointer else {
-        return Err(ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_SESSION_TOKEN));
-    };
-    if state.tokens.session(session_token).await.map_err(ApiError::Unavailable)?.is_none() {
-        return Err(ApiError::Message(StatusCode::NOT_FOUND, messages::SESSION_GONE));
+    if let Some(UserTokenValue { session_token }) = pointer {
+        // An expired session still gets its row closed and its pointer dropped.
+        state.tokens.end_session(session_token).await.or_fail(messages::SESSION_DEACTIVATE_FAILED)?;
     }
-    state.tokens.end_session(session_token).await.or_fail(messages::SESSION_DEACTIVATE_FAILED)?;
     state.tokens.revoke_auth_token(caller.auth_token).await.or_fail(messages::SESSION_DEACTIVATE_FAILED)?;
     let secure = state.settings.cookie_secure;
     let mut headers = HeaderMap::new();
