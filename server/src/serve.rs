@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 /// The answer to a connection over its IP's cap, written before anything is read.
-const OVER_CAP_RESPONSE: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 55\r\n\r\n{\"message\":\"Too many requests. Please try again later.\"}";
+const OVER_CAP_RESPONSE: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 56\r\n\r\n{\"message\":\"Too many requests. Please try again later.\"}";
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits for the
 /// open connections to finish their requests (the caller bounds how long).
