@@ -36,8 +36,12 @@
 //!   secret themselves (`password = db_password`, `token = access_token`);
 //! - type annotations after `:` (`password: str`, `token: Option<String>`, `password: &str`, a
 //!   capitalised letters-only word such as `String` or `SecretString`);
-//! - placeholders: templates and environment lookups (`${DB_PASSWORD}`, `{{ secret }}`, `<token>`,
-//!   `%(pw)s`), `changeme`, `xxxx`, `****`, `your_token`, `example`, a value that is itself a secret word.
+//! - placeholders: templates, environment lookups and bind parameters (`${DB_PASSWORD}`,
+//!   `{{ secret }}`, `<token>`, `%(pw)s`, `$2`, `:password`), `changeme`, `xxxx`, `****`,
+//!   `your_token`, `example`, a value that is itself a secret word or a secret's name (the cookie
+//!   name in `AUTH_TOKEN = "auth_token"`);
+//! - prose: a value followed by more words after a spaced operator (`admin password: 8..50
+//!   characters`), and the quote closing a string that holds the name (`split("token=")`).
 //!
 //! The line between a literal and a variable is drawn on the side of caution where syntax cannot
 //! tell them apart: a bare word that ends the line (`.env`, INI, YAML, shell) is taken for a value,
@@ -219,6 +223,12 @@ fn assignment_spans(text: &str) -> Vec<Range<usize>> {
         if comparison || path || (captures.name("annotation").is_some() && !strong) {
             continue;
         }
+        // `"auth_token=" + t`, `split("token=")`: the quote after the operator closes the string that
+        // holds the name; there is no value.
+        let opened_before = text[..name.start()].chars().next_back().filter(|c| matches!(c, '"' | '\'' | '`'));
+        if opened_before.is_some_and(|q| name.end() == op.start() && rest.starts_with(q)) {
+            continue;
+        }
         let gap = rest.len() - rest.trim_start_matches([' ', '\t']).len();
         let spaced = gap > 0 || text[name.end()..op.start()].contains([' ', '\t']);
         let at = op.end() + gap;
@@ -227,6 +237,7 @@ fn assignment_spans(text: &str) -> Vec<Range<usize>> {
             let accepted = !value.is_empty()
                 && !value.contains(char::is_whitespace)
                 && !is_placeholder(value)
+                && !is_secret_name(value)
                 && (strong || value.len() >= 4);
             if accepted {
                 spans.push(body);
@@ -257,6 +268,10 @@ fn quoted_value(text: &str, at: usize) -> Option<Range<usize>> {
     while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
         i += if bytes[i] == b'\\' { 2 } else { 1 };
     }
+    // `B"` may be a value and the quote that closes its string: a prefix needs a closed literal.
+    if prefix > 0 && bytes.get(i) != Some(&quote) {
+        return None;
+    }
     Some(start..i.min(bytes.len()))
 }
 
@@ -266,13 +281,15 @@ fn is_bare_literal(value: &str, after: &str, op: &str, spaced: bool, strong: boo
     let lower = value.to_ascii_lowercase();
     let next = after.trim_start_matches([' ', '\t']);
     let code = value.is_empty()
-        || value.starts_with(['#', '\\']) || value.starts_with("//") || value.starts_with("/*")
+        || value.starts_with(['#', '\\', '|', '?']) || value.starts_with("//") || value.starts_with("/*")
         || ["none", "null", "nil", "undefined", "true", "false", "nan", "self", "this", "super"].contains(&lower.as_str())
         || is_placeholder(value)
         || value.contains(['(', '[', '{', '<'])
         || MEMBER_ACCESS.is_match(value)
         || (value.starts_with(['&', '*']) && value[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '\'' || c == '_'))
-        || (op == ":" && is_type_name(value));
+        || (op == ":" && is_type_name(value))
+        // Prose: `admin password: 8..50 characters`, `SET password = $2 WHERE`.
+        || (spaced && next.starts_with(char::is_alphanumeric));
     if code {
         return false;
     }
@@ -320,6 +337,16 @@ fn is_comment(rest: &str) -> bool {
     rest.starts_with(['#', '\r']) || rest.starts_with("//") || rest.starts_with("/*") || rest.starts_with("--") || rest.starts_with(';')
 }
 
+/// Whether a quoted value is a secret's *name* (a cookie, header or dictionary key: `"auth_token"`,
+/// `"x-api-key"`, `"session_token:"`): letters in words joined by `_ - . :`, one a secret word.
+fn is_secret_name(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    let words: Vec<&str> = lower.split(['_', '-', '.', ':']).filter(|w| !w.is_empty()).collect();
+    words.len() >= 2
+        && lower.chars().all(|c| c.is_ascii_lowercase() || matches!(c, '_' | '-' | '.' | ':'))
+        && words.iter().any(|w| ["password", "passwd", "secret", "token", "pass", "pwd", "key", "apikey"].contains(w))
+}
+
 /// Whether an identifier itself names a secret (`db_password`, `ACCESS_TOKEN`): a variable.
 fn names_a_secret(lower: &str) -> bool {
     ["password", "passwd", "passphrase", "secret", "token", "apikey", "api_key", "credential"].iter().any(|w| lower.contains(w))
@@ -350,8 +377,12 @@ fn ends_in_secret_word(name: &str) -> bool {
 /// secret word itself.
 fn is_placeholder(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
-    let lookup = value.starts_with(['<', '{', '%'])
-        || value.strip_prefix('$').is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '_' | '{' | '(')));
+    // Templates, environment lookups and bind parameters (`$1`, `:password`, `[uuid]`).
+    let lookup = value.starts_with(['<', '{', '%', '['])
+        || value.strip_prefix('$').is_some_and(|rest| {
+            rest.starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '_' | '{' | '(')) || (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+        })
+        || value.strip_prefix(':').is_some_and(|rest| IDENTIFIER.is_match(rest));
     lookup
         || value.chars().all(|c| matches!(c, 'x' | 'X' | '*' | '.' | '•'))
         || ["changeme", "example", "placeholder", "your_", "your-", "dummy", "redacted", "hidden"].iter().any(|p| lower.contains(p))
@@ -540,6 +571,15 @@ mod tests {
             "password: \"Enter your password\"",
             "$password = $_POST['password'];",
             "{ password, token }",
+            "pub const AUTH_TOKEN: &str = \"auth_token\";",
+            "pub const SESSION_TOKEN: &str = \"session_token:\";",
+            "let token = path.split(\"token=\").nth(1).expect(\"token\");",
+            "cookie.starts_with(\"auth_token=\")",
+            "sqlx::query(\"UPDATE users SET password = $2 WHERE id = $1\")",
+            "UPDATE users SET password = :password WHERE id = :id",
+            "anyhow!(\"admin password: 8..50 characters with a digit\")",
+            "let mut on_token = |event: TokenEvent| {",
+            "\".user.auth_token\" => \"[uuid]\",",
         ];
         for line in code {
             let found: Vec<&str> = secret_spans(line).into_iter().map(|s| &line[s]).collect();
