@@ -49,7 +49,7 @@ pub async fn chat(
             .iter()
             .find_map(|o| o.result.as_ref().ok().and_then(|a| a.title.clone()))
             .filter(|t| !t.trim().is_empty())
-            .unwrap_or_else(|| "Untitled Chat".to_owned())
+            .map_or_else(|| "Untitled Chat".to_owned(), |title| redact(&title).into_owned())
     });
     let stored_message = redact(&user_message).into_owned();
     let data = json!({
@@ -91,11 +91,12 @@ async fn claim(db: &PgPool, chat_id: Uuid, caller: &ProjectCaller, now: chrono::
     Ok(Some(title).filter(|t| t != UNTITLED_CHAT))
 }
 
-/// The conversation as the model sees it: the editor's file, prefix and suffix (and selection)
-/// appended to the first user message, as upstream does, when the plugin sent any.
+/// The conversation as the model sees it, redacted (so neither the answer nor the title it writes
+/// can repeat a secret): the editor's file, prefix and suffix (and selection) appended to the
+/// first user message, as upstream does, when the plugin sent any.
 fn with_editor_context(request: &RequestChatCompletion) -> Vec<(String, String)> {
     let context = &request.query.context;
-    let mut messages = request.messages.clone();
+    let mut messages: Vec<(String, String)> = request.messages.iter().map(|(role, content)| (role.clone(), redact(content).into_owned())).collect();
     if context.prefix.is_empty() && context.suffix.is_empty() {
         return messages;
     }

@@ -55,9 +55,10 @@ pub struct ContextData {
 }
 
 impl ContextData {
-    /// The file name as upstream defaults it.
+    /// The file name as upstream defaults it, redacted (`creds_AKIA….py`): every use stores,
+    /// prompts or matches it against the project's (redacted) file names.
     pub fn file_name(&self) -> String {
-        self.file_name.clone().unwrap_or_else(|| "unknown_file".to_owned())
+        self.file_name.as_deref().map_or_else(|| "unknown_file".to_owned(), |name| redact(name).into_owned())
     }
 
     /// The row to store, secrets redacted.
@@ -101,7 +102,7 @@ impl ContextualTelemetryData {
             version_id: self.version_id,
             trigger_type_id: self.trigger_type_id,
             language_id: self.language_id,
-            file_path: self.file_path.clone(),
+            file_path: self.file_path.as_deref().map(|path| redact(path).into_owned()),
             caret_line: self.caret_line.and_then(|v| i32::try_from(v).ok()),
             document_char_length: self.document_char_length.and_then(|v| i32::try_from(v).ok()),
             relative_document_position: self.relative_document_position,

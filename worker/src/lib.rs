@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod llm_jobs;
 pub mod model;
 pub mod models;
+pub mod pg_text;
 pub mod queues;
 pub mod retrieval;
 pub mod signals;

@@ -7,16 +7,26 @@
 //! jobs stay in flight, heartbeats continue); a write PostgreSQL rejects (a row that can never be
 //! stored) is retried alone so it cannot sink its neighbours, then reported and aborted.
 //!
+//! Nothing a client sent can make a write fail for good: every text is bound through
+//! [`pg_text`] (PostgreSQL refuses U+0000), short identifying texts (file names, paths, chat titles)
+//! are redacted once more here, and a query whose user, session or project was deleted while it
+//! waited in the queue is dropped with a log line instead of being rejected ([`write_alone`]).
+//!
 //! Feedback may arrive before its query's rows (the completion's telemetry is still queued):
 //! it is parked in `deferred_feedback` and applied when the query is written. Both paths take the
 //! same per-query advisory lock, so neither can miss the other.
 
 use std::time::Duration;
 
+use std::borrow::Cow;
+
 use code4me_shared::jobs::{DbWrite, FeedbackRecord, QueryKind, QueryRecord, UNTITLED_CHAT};
+use code4me_shared::redaction::redact;
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
+
+use crate::pg_text::{pg_keys, pg_text, pg_text_opt};
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -70,19 +80,58 @@ async fn run_writer(db: PgPool, mut rx: mpsc::Receiver<Pending>) {
 /// PostgreSQL rejects the batch; waits out outages.
 async fn write_batch(db: &PgPool, batch: &[Pending]) -> Vec<Result<(), WriteError>> {
     let writes: Vec<&DbWrite> = batch.iter().map(|(w, _)| w).collect();
-    match with_outage_retry(db, &writes).await {
-        Ok(()) => {
-            metrics::counter!("telemetry_writes_total").increment(writes.len() as u64);
-            writes.iter().map(|_| Ok(())).collect()
-        }
-        Err(_) if writes.len() > 1 => {
-            let mut results = Vec::with_capacity(writes.len());
-            for write in writes {
-                results.push(with_outage_retry(db, &[write]).await.map_err(|e| WriteError::Rejected(e.to_string())));
-            }
-            results
-        }
-        Err(error) => vec![Err(WriteError::Rejected(error.to_string()))],
+    if with_outage_retry(db, &writes).await.is_ok() {
+        metrics::counter!("telemetry_writes_total").increment(writes.len() as u64);
+        return writes.iter().map(|_| Ok(())).collect();
+    }
+    let mut results = Vec::with_capacity(writes.len());
+    for write in writes {
+        results.push(write_alone(db, write).await);
+    }
+    results
+}
+
+/// One write in its own transaction, so a rejected one sinks only itself. A query whose user,
+/// session or project was deleted while it was queued (a foreign key PostgreSQL now refuses) is
+/// dropped — the owner asked for their data to go — and one whose config was deleted is stored
+/// without it; anything else PostgreSQL refuses is [`WriteError::Rejected`].
+async fn write_alone(db: &PgPool, write: &DbWrite) -> Result<(), WriteError> {
+    let rejected = |error: sqlx::Error| WriteError::Rejected(error.to_string());
+    let error = match with_outage_retry(db, &[write]).await {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    let DbWrite::Query(query) = write else { return Err(rejected(error)) };
+    if !matches!(&error, sqlx::Error::Database(e) if e.code().as_deref() == Some("23503")) {
+        return Err(rejected(error));
+    }
+    let (owned, config_kept): (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM \"user\" WHERE user_id = $1) AND EXISTS (SELECT 1 FROM session WHERE session_id = $2) \
+         AND EXISTS (SELECT 1 FROM project WHERE project_id = $3), $4::bigint IS NULL OR EXISTS (SELECT 1 FROM config WHERE config_id = $4)",
+    )
+    .bind(query.user_id).bind(query.session_id).bind(query.project_id).bind(query.config_id)
+    .fetch_one(db)
+    .await
+    .map_err(rejected)?;
+    if !owned {
+        tracing::warn!(query_id = %query.query_id, user_id = %query.user_id, "the query's user, session or project was deleted while its telemetry was queued; not stored");
+        return Ok(());
+    }
+    if !config_kept {
+        let detached = DbWrite::Query(Box::new(QueryRecord { config_id: None, ..(**query).clone() }));
+        return with_outage_retry(db, &[&detached]).await.map_err(rejected);
+    }
+    Err(rejected(error))
+}
+
+/// A short text that identifies something (file name, path, chat title): redacted once more
+/// here, a last line of defence should a door forget, then made storable. Long texts (prefixes,
+/// completions, messages) are redacted once, at the door or by the model worker: scanning them
+/// again for every row would spend the writer's budget (≥ 20,000 rows/s) on a second pass.
+fn identifying(text: &str) -> Cow<'_, str> {
+    match redact(text) {
+        Cow::Borrowed(text) => pg_text(text),
+        Cow::Owned(text) => Cow::Owned(pg_text(&text).into_owned()),
     }
 }
 
@@ -139,7 +188,7 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
     let id = q.query_id;
     if let Some(c) = &q.context {
         sqlx::query("INSERT INTO context (context_id, prefix, suffix, file_name, selected_text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
-            .bind(id).bind(&c.prefix).bind(&c.suffix).bind(&c.file_name).bind(&c.selected_text)
+            .bind(id).bind(pg_text(&c.prefix)).bind(pg_text(&c.suffix)).bind(c.file_name.as_deref().map(identifying)).bind(pg_text_opt(c.selected_text.as_deref()))
             .execute(&mut **tx).await?;
     }
     if let Some(t) = &q.contextual {
@@ -147,7 +196,7 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
             "INSERT INTO contextual_telemetry (contextual_telemetry_id, version_id, trigger_type_id, language_id, file_path, caret_line, \
              document_char_length, relative_document_position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         )
-        .bind(id).bind(t.version_id).bind(t.trigger_type_id).bind(t.language_id).bind(&t.file_path).bind(t.caret_line)
+        .bind(id).bind(t.version_id).bind(t.trigger_type_id).bind(t.language_id).bind(t.file_path.as_deref().map(identifying)).bind(t.caret_line)
         .bind(t.document_char_length).bind(t.relative_document_position)
         .execute(&mut **tx).await?;
     }
@@ -169,12 +218,13 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
              ON CONFLICT (chat_id) DO UPDATE SET title = CASE WHEN chat.title = $6 THEN EXCLUDED.title ELSE chat.title END \
              WHERE chat.user_id IS NOT DISTINCT FROM EXCLUDED.user_id AND chat.project_id = EXCLUDED.project_id RETURNING true",
         )
-        .bind(chat_id).bind(q.project_id).bind(q.user_id).bind(title).bind(q.timestamp).bind(UNTITLED_CHAT)
+        .bind(chat_id).bind(q.project_id).bind(q.user_id).bind(identifying(title)).bind(q.timestamp).bind(UNTITLED_CHAT)
         .fetch_optional(&mut **tx).await?
         .is_some();
     }
     let query_type = match q.kind { QueryKind::Completion => "completion", QueryKind::Chat { .. } => "chat" };
-    let indexes = serde_json::to_string(&q.multi_file_context_changes_indexes).expect("a map serialises");
+    // Keys are file names: a NUL would survive as a `\u0000` escape that a `jsonb` reader refuses.
+    let indexes = serde_json::to_string(&pg_keys(&q.multi_file_context_changes_indexes)).expect("a map serialises");
     sqlx::query(
         "INSERT INTO meta_query (meta_query_id, user_id, contextual_telemetry_id, behavioral_telemetry_id, context_id, session_id, project_id, \
          multi_file_context_changes_indexes, \"timestamp\", total_serving_time, server_version_id, query_type, config_id) \
@@ -194,7 +244,7 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
         }
         QueryKind::Chat { chat_id, web_enabled, user_message, .. } => {
             sqlx::query("INSERT INTO chat_query (meta_query_id, chat_id, web_enabled, user_message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-                .bind(id).bind(chat_id).bind(web_enabled).bind(user_message)
+                .bind(id).bind(chat_id).bind(web_enabled).bind(pg_text(user_message))
                 .execute(&mut **tx).await?;
         }
     }
@@ -203,7 +253,7 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
             "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs) \
              VALUES ($1, $2, $3, $4, ARRAY[$5::timestamptz], FALSE, $6, $7) ON CONFLICT DO NOTHING",
         )
-        .bind(id).bind(g.model_id).bind(&g.completion).bind(g.generation_time_ms).bind(g.shown_at).bind(g.confidence).bind(&g.logprobs)
+        .bind(id).bind(g.model_id).bind(pg_text(&g.completion)).bind(g.generation_time_ms).bind(g.shown_at).bind(g.confidence).bind(&g.logprobs)
         .execute(&mut **tx).await?;
     }
     apply_deferred_feedback(tx, id).await
@@ -231,7 +281,7 @@ async fn write_feedback(tx: &mut Transaction<'_, Postgres>, f: &FeedbackRecord) 
             "INSERT INTO deferred_feedback (meta_query_id, model_id, was_accepted, ground_truth, received_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT DO NOTHING",
         )
-        .bind(f.query_id).bind(f.model_id).bind(f.was_accepted).bind(&f.ground_truth).bind(f.received_at)
+        .bind(f.query_id).bind(f.model_id).bind(f.was_accepted).bind(pg_text_opt(f.ground_truth.as_deref())).bind(f.received_at)
         .execute(&mut **tx).await?;
     }
     Ok(())
@@ -248,7 +298,7 @@ async fn apply_feedback(tx: &mut Transaction<'_, Postgres>, f: &FeedbackRecord) 
     }
     if let Some(truth) = &f.ground_truth {
         sqlx::query("INSERT INTO ground_truth (completion_query_id, truth_timestamp, ground_truth) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(f.query_id).bind(f.received_at).bind(truth)
+            .bind(f.query_id).bind(f.received_at).bind(pg_text(truth))
             .execute(&mut **tx).await?;
     }
     Ok(true)

@@ -3,6 +3,8 @@
 //! Per file: cut it into chunks, reuse the stored vector of every chunk whose text is unchanged,
 //! embed the rest, then replace the file's rows in one transaction — only if the job's version is
 //! newer than the stored one, so a late job never rolls a file back and a repeated job is a no-op.
+//! File names and chunk texts are stored through [`pg_text`], so a NUL in a file can never make the
+//! job one PostgreSQL refuses (the dead set).
 
 use std::collections::HashMap;
 
@@ -13,6 +15,7 @@ use uuid::Uuid;
 
 use super::chunks::chunk_lines;
 use super::{RetrievalError, Retriever, embedded_text};
+use crate::pg_text::pg_text;
 
 /// Chunks embedded per model call.
 const EMBED_BATCH: usize = 16;
@@ -47,6 +50,8 @@ impl Retriever {
         contents: &FileContents,
         report: &mut IndexReport,
     ) -> Result<(), RetrievalError> {
+        // The stored name, so lookups, rows and searches (which exclude by name) agree.
+        let file_name = &*pg_text(file_name);
         let stored: Option<i64> = sqlx::query_scalar("SELECT version FROM retrieval_file WHERE project_id = $1 AND file_name = $2")
             .bind(project_id)
             .bind(file_name)
@@ -113,7 +118,7 @@ impl Retriever {
             .bind(file_name)
             .bind(i32::try_from(chunk.start_line).unwrap_or(i32::MAX))
             .bind(i32::try_from(chunk.end_line).unwrap_or(i32::MAX))
-            .bind(&chunk.text)
+            .bind(pg_text(&chunk.text))
             .bind(hash)
             .bind(&vectors[hash])
             .execute(&mut *tx)

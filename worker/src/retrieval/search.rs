@@ -96,6 +96,9 @@ impl Retriever {
         if query.trim().is_empty() {
             return Ok(Retrieved { query, note: Some("nothing before the caret to search with".into()), ..Retrieved::default() });
         }
+        // Names as the index stores them (see `index`); a NUL in a bound text would fail the search.
+        let exclude: Vec<String> = exclude.iter().map(|name| crate::pg_text::pg_string(name.clone())).collect();
+        let exclude = exclude.as_slice();
         let key = SearchKey { query: query.clone(), exclude: exclude.to_vec(), options: *options };
         if let Some(found) = self.last_searches.get(project_id, &key) {
             return Ok(found);

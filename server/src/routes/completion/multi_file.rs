@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use code4me_shared::jobs::{DbWrite, FileContents, IndexFilesRecord};
 use code4me_shared::multi_file::{ContextLimit, FileContextChange, apply_updates};
-use code4me_shared::redaction::redact_lines;
+use code4me_shared::redaction::{redact_keys, redact_lines};
 use code4me_shared::redis_keys::{self as keys, ProjectValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,8 +24,8 @@ struct UpdateMultiFileContext {
 }
 
 /// Applies the changes with upstream's algorithm (wire contract §8) to the project's context in
-/// Redis and returns the whole context. New lines are redacted before they are kept, so the
-/// context never holds a secret, whether it is later pasted into a prompt or persisted.
+/// Redis and returns the whole context. File names and new lines are redacted before they are
+/// kept, so the context never holds a secret, whether it is later pasted into a prompt or persisted.
 #[utoipa::path(post, path = "/api/completion/multi-file-context/update", tag = "completion",
     request_body(content = crate::openapi::MultiFileUpdateBody),
     responses(
@@ -40,6 +40,7 @@ pub async fn update(State(state): State<AppState>, caller: ProjectCaller, JsonBo
 /// Applies one update body; the response body (REST and WebSocket).
 pub async fn apply(state: &AppState, caller: ProjectCaller, body: Value) -> Result<Value, ApiError> {
     let mut request: UpdateMultiFileContext = parse_body(body)?;
+    request.context_updates = redact_keys(std::mem::take(&mut request.context_updates));
     for change in request.context_updates.values_mut().flatten() {
         change.new_lines = redact_lines(&change.new_lines);
     }

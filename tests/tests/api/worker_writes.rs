@@ -1,0 +1,133 @@
+//! Nothing a client sends can make one of the worker's writes fail for good (issue 19, class 8):
+//! PostgreSQL's `text` cannot hold U+0000 and a write it refuses goes to the dead set, losing the
+//! query's rows. Text the worker writes itself (model output, chunks, jobs an older server queued)
+//! can still carry NULs, and a query's user, session or config can be deleted while it waits.
+
+use std::time::Duration;
+
+use code4me_shared::jobs::{
+    BehavioralRow, ContextRow, ContextualRow, DbJob, DbWrite, FeedbackRecord, FileContents, GenerationRow, IndexFilesRecord, QueryKind,
+    QueryRecord,
+};
+use code4me_tests::TestApp;
+use code4me_tests::worker::Worker;
+use uuid::Uuid;
+
+/// The signed-in user's id and session, and the project.
+async fn owner(app: &TestApp, email: &str) -> (Uuid, Uuid, Uuid) {
+    let (_plugin, project) = app.signed_in(email).await;
+    let user_id: Uuid = sqlx::query_scalar("SELECT user_id FROM \"user\" WHERE email = $1").bind(email).fetch_one(&app.db).await.expect("user");
+    let session_id: Uuid = sqlx::query_scalar("SELECT session_id FROM session WHERE user_id = $1").bind(user_id).fetch_one(&app.db).await.expect("session");
+    (user_id, session_id, project.parse().expect("uuid"))
+}
+
+/// A query with `text` in every text field.
+fn query(owner: (Uuid, Uuid, Uuid), kind: QueryKind, text: &str) -> QueryRecord {
+    let now = chrono::Utc::now();
+    QueryRecord {
+        query_id: Uuid::new_v4(),
+        user_id: owner.0,
+        session_id: owner.1,
+        project_id: owner.2,
+        timestamp: now,
+        total_serving_time_ms: 12,
+        server_version_id: 1,
+        config_id: Some(1),
+        multi_file_context_changes_indexes: [(format!("a{text}.py"), 2)].into(),
+        context: Some(ContextRow { prefix: format!("x = {text}"), suffix: text.into(), file_name: Some(format!("m{text}.py")), selected_text: Some(text.into()) }),
+        contextual: Some(ContextualRow { version_id: 3, trigger_type_id: 2, language_id: 47, file_path: Some(format!("/p/m{text}.py")), ..Default::default() }),
+        behavioral: Some(BehavioralRow { typing_speed: Some(3.0), ..Default::default() }),
+        kind,
+        generations: vec![GenerationRow { model_id: 5, completion: format!("print({text})"), generation_time_ms: 10, shown_at: now, confidence: 0.5, logprobs: vec![-0.7] }],
+    }
+}
+
+async fn dead_db_jobs(app: &TestApp) -> i64 {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
+    let mut redis = client.get_multiplexed_async_connection().await.expect("connect");
+    redis::cmd("SCARD").arg(code4me_shared::queue::config::<DbJob>().dead_jobs_set()).query_async(&mut redis).await.expect("SCARD")
+}
+
+#[tokio::test]
+async fn jobs_with_a_nul_in_every_text_field_are_written_not_moved_to_the_dead_set() {
+    let app = TestApp::spawn().await;
+    let worker = Worker::start(&app, "nul");
+    let owner = owner(&app, "nul@example.com").await;
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
+    let producer = code4me_shared::queue::Producer::<DbJob>::new(client.get_connection_manager().await.expect("connect"));
+
+    let completion = query(owner, QueryKind::Completion, "a\0b");
+    let chat_id = Uuid::new_v4();
+    let chat = query(owner, QueryKind::Chat { chat_id, title: "t\0itle".into(), web_enabled: false, user_message: "hi\0".into() }, "\0");
+    let feedback = FeedbackRecord { query_id: completion.query_id, model_id: 5, was_accepted: true, ground_truth: Some("print(\0)".into()), received_at: chrono::Utc::now() };
+    let index = IndexFilesRecord {
+        project_id: owner.2,
+        files: [("lib\0.py".to_owned(), FileContents { version: 1, lines: vec!["def f():".into(), "    return '\0'".into()] })].into(),
+    };
+    for write in [DbWrite::Feedback(feedback), DbWrite::Query(Box::new(completion.clone())), DbWrite::Query(Box::new(chat.clone())), DbWrite::IndexFiles(index)] {
+        producer.push(DbJob::new(write)).await.expect("push");
+    }
+
+    app.eventually("SELECT EXISTS (SELECT 1 FROM ground_truth WHERE completion_query_id = $1)", completion.query_id).await;
+    app.eventually("SELECT EXISTS (SELECT 1 FROM chat_query WHERE meta_query_id = $1)", chat.query_id).await;
+    app.eventually("SELECT EXISTS (SELECT 1 FROM retrieval_chunk WHERE project_id = $1)", owner.2).await;
+    let stored: (String, String, String, String, String, String) = sqlx::query_as(
+        "SELECT c.prefix, c.file_name, t.file_path, g.completion, gt.ground_truth, mq.multi_file_context_changes_indexes FROM meta_query mq \
+         JOIN context c ON c.context_id = mq.context_id JOIN contextual_telemetry t ON t.contextual_telemetry_id = mq.contextual_telemetry_id \
+         JOIN had_generation g ON g.meta_query_id = mq.meta_query_id JOIN ground_truth gt ON gt.completion_query_id = mq.meta_query_id \
+         WHERE mq.meta_query_id = $1",
+    )
+    .bind(completion.query_id)
+    .fetch_one(&app.db)
+    .await
+    .expect("the completion's rows");
+    assert_eq!(
+        stored,
+        ("x = a\u{FFFD}b".into(), "ma\u{FFFD}b.py".into(), "/p/ma\u{FFFD}b.py".into(), "print(a\u{FFFD}b)".into(), "print(\u{FFFD})".into(), "{\"aa\u{FFFD}b.py\":2}".into())
+    );
+    let (title, message): (String, String) =
+        sqlx::query_as("SELECT c.title, q.user_message FROM chat c JOIN chat_query q ON q.chat_id = c.chat_id WHERE c.chat_id = $1")
+            .bind(chat_id)
+            .fetch_one(&app.db)
+            .await
+            .expect("the chat's rows");
+    assert_eq!((title.as_str(), message.as_str()), ("t\u{FFFD}itle", "hi\u{FFFD}"));
+    let (file, content): (String, String) =
+        sqlx::query_as("SELECT file_name, content FROM retrieval_chunk WHERE project_id = $1").bind(owner.2).fetch_one(&app.db).await.expect("chunk");
+    assert_eq!(file, "lib\u{FFFD}.py");
+    assert!(content.contains("return '\u{FFFD}'"), "{content}");
+    // The jobs were acknowledged after their rows: a dead set would already hold them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(dead_db_jobs(&app).await, 0, "no job in the dead set");
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn a_query_whose_owner_or_config_was_deleted_while_queued_is_settled_not_rejected() {
+    let app = TestApp::spawn().await;
+    let owner = owner(&app, "gone@example.com").await;
+    let writer = code4me_worker::telemetry::BatchWriter::start(app.db.clone());
+
+    // The session is gone (its user deleted with their data): nothing to store, and no error.
+    let orphan = query((owner.0, Uuid::new_v4(), owner.2), QueryKind::Completion, "x");
+    writer.write(DbWrite::Query(Box::new(orphan.clone()))).await.expect("settled, not rejected");
+    let stored: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)").bind(orphan.query_id).fetch_one(&app.db).await.expect("query");
+    assert!(!stored);
+
+    // The config is gone (an admin deleted it): the query is stored without it.
+    let mut unconfigured = query(owner, QueryKind::Completion, "y");
+    unconfigured.config_id = Some(987_654);
+    let neighbour = query(owner, QueryKind::Completion, "z");
+    let (first, second) = tokio::join!(
+        writer.write(DbWrite::Query(Box::new(unconfigured.clone()))),
+        writer.write(DbWrite::Query(Box::new(neighbour.clone())))
+    );
+    first.expect("stored without its config");
+    second.expect("a neighbour in the same batch is stored too");
+    let config: Option<i64> =
+        sqlx::query_scalar("SELECT config_id FROM meta_query WHERE meta_query_id = $1").bind(unconfigured.query_id).fetch_one(&app.db).await.expect("stored");
+    assert_eq!(config, None);
+    let neighbour_config: Option<i64> =
+        sqlx::query_scalar("SELECT config_id FROM meta_query WHERE meta_query_id = $1").bind(neighbour.query_id).fetch_one(&app.db).await.expect("stored");
+    assert_eq!(neighbour_config, Some(1));
+}
