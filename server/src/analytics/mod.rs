@@ -34,11 +34,11 @@ pub fn bad_request(message: impl Into<String>) -> ApiError {
 #[allow(dead_code)] // read from the query string by name; this type only documents them
 pub struct ScopeParams {
     /// ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`.
-    start_time: Option<String>,
+    start_time: Option<DateTime<Utc>>,
     /// ISO 8601; default now.
-    end_time: Option<String>,
+    end_time: Option<DateTime<Utc>>,
     /// Admins only: one user's rows (ignored for everyone else, who see only their own).
-    user_id: Option<String>,
+    user_id: Option<Uuid>,
 }
 
 /// `[start, end]` of the rows an endpoint reads (`meta_query.timestamp`).

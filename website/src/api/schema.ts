@@ -1216,9 +1216,9 @@ export interface components {
         };
         /** @description Body of `POST /api/user/authenticate`: e-mail and password, or `provider: "google"` with a token. */
         AuthenticateBody: {
-            /** @description E-mail address. */
+            /** @description E-mail address (required without `provider: "google"`). */
             email?: string | null;
-            /** @description Password. */
+            /** @description Password (required without `provider: "google"`). */
             password?: string | null;
             /** @description `"google"` for Google sign-in. */
             provider?: string | null;
@@ -1269,6 +1269,24 @@ export interface components {
              */
             z?: number | null;
         };
+        /** @description `BehavioralTelemetryData`. */
+        BehavioralTelemetryBody: {
+            /**
+             * Format: int64
+             * @description ms since a completion was last accepted.
+             */
+            time_since_last_accepted?: number | null;
+            /**
+             * Format: int64
+             * @description ms since a completion was last shown.
+             */
+            time_since_last_shown?: number | null;
+            /**
+             * Format: double
+             * @description Typing speed.
+             */
+            typing_speed?: number | null;
+        };
         /** @description `GET /api/analytics/calibration/brier-score`. */
         BrierScoreResponse: {
             /** @description One row per group with completion generations. */
@@ -1286,6 +1304,11 @@ export interface components {
             filters: components["schemas"]["ScopeFilters"];
         };
         /**
+         * @description `change_type` of a [`FileChange`].
+         * @enum {string}
+         */
+        ChangeType: "update" | "insert" | "remove";
+        /**
          * @description `ChatHistoryResponse`: `{chat_id, title, history: [{user_message: {role, content, timestamp,
          *     meta_query_id}, assistant_responses: [{model_id, model_name, completion, generation_time,
          *     confidence, was_accepted} | {message, model_name}]}]}`.
@@ -1301,6 +1324,8 @@ export interface components {
             /** @description Its title. */
             title: string;
         };
+        /** @description `[role, content]`: one message of a chat. */
+        ChatMessage: string[];
         /** @description `{"page", "per_page": 10, "items": [ChatHistory]}`. */
         ChatPage: {
             /** @description The chats, newest first. */
@@ -1419,7 +1444,11 @@ export interface components {
              * @description The config: a HOCON string, or a JSON object (stored as JSON, which is HOCON). Validated
              *     before it is stored: 400 with the parser's message when it is not valid.
              */
-            config_data: unknown;
+            config_data: components["schemas"]["ConfigData"];
+        };
+        /** @description A config as HOCON text or as a JSON object. */
+        ConfigData: string | {
+            [key: string]: unknown;
         };
         /** @description `DELETE /api/config/{config_id}`. */
         ConfigDeletedResponse: {
@@ -1448,6 +1477,19 @@ export interface components {
              * @description The config.
              */
             config_id: number;
+        };
+        /** @description `ContextData`: the editor around the caret. */
+        ContextBody: {
+            /** @description Project files to put in the prompt: names, or `["*"]` for all but the edited one. */
+            context_files?: string[] | null;
+            /** @description The edited file (default `unknown_file`). */
+            file_name?: string | null;
+            /** @description Text before the caret. */
+            prefix: string;
+            /** @description Selected text. */
+            selected_text?: string | null;
+            /** @description Text after the caret. */
+            suffix: string;
         };
         /** @description A segment's completion generations. */
         ContextMetrics: {
@@ -1492,6 +1534,41 @@ export interface components {
             /** @description `small` (< 1,000 characters), `medium` (< 10,000), `large` (< 100,000), `xlarge` or `unknown`. */
             document_size: string;
         };
+        /** @description `ContextualTelemetryData`. */
+        ContextualTelemetryBody: {
+            /**
+             * Format: int64
+             * @description Caret line.
+             */
+            caret_line?: number | null;
+            /**
+             * Format: int64
+             * @description Document length in characters.
+             */
+            document_char_length?: number | null;
+            /** @description File path. */
+            file_path?: string | null;
+            /**
+             * Format: int64
+             * @description `programming_language` id.
+             */
+            language_id: number;
+            /**
+             * Format: double
+             * @description Caret position in the document, 0..=1.
+             */
+            relative_document_position?: number | null;
+            /**
+             * Format: int64
+             * @description `trigger_type` id.
+             */
+            trigger_type_id: number;
+            /**
+             * Format: int64
+             * @description `plugin_version` id.
+             */
+            version_id: number;
+        };
         /** @description Body of `POST /api/project/create`. */
         CreateProjectBody: {
             /** @description 1..100 characters. */
@@ -1499,7 +1576,7 @@ export interface components {
         };
         /** @description Body of `POST /api/analytics/studies/create`. */
         CreateStudyBody: {
-            /** @description The arms' configs (the default config is always an arm: the baseline). */
+            /** @description The arms' configs (the default config is always an arm: the baseline); each must exist. */
             config_ids: number[];
             /**
              * Format: int64
@@ -1508,21 +1585,30 @@ export interface components {
             default_config_id: number;
             /** @description What the study tests. */
             description?: string | null;
-            /** @description ISO 8601, after `starts_at`; open-ended when absent. */
+            /**
+             * Format: date-time
+             * @description ISO 8601, after `starts_at`; open-ended when absent.
+             */
             ends_at?: string | null;
-            /** @description Name. */
+            /** @description Name (not blank). */
             name: string;
-            /** @description ISO 8601; a study whose start has come is activated at once. */
+            /**
+             * Format: date-time
+             * @description ISO 8601; a study whose start has come is activated at once.
+             */
             starts_at: string;
         };
         /** @description Body of `POST /api/user/create`. */
         CreateUserBody: {
             /**
              * Format: int64
-             * @description Config the plugin will run with (the plugin sends 1).
+             * @description Config the plugin will run with (the plugin sends 1); 404 when it does not exist.
              */
             config_id: number;
-            /** @description E-mail address (3..50 characters; stored lower-cased). */
+            /**
+             * Format: email
+             * @description E-mail address (3..50 characters; stored lower-cased).
+             */
             email: string;
             /** @description Display name (3..50 characters). */
             name: string;
@@ -1706,6 +1792,23 @@ export interface components {
             model_id: number;
             /** @description Whether it was accepted. */
             was_accepted: boolean;
+        };
+        /** @description One change to a file of the multi-file context (lines from 0, end exclusive, as Python slices). */
+        FileChange: {
+            /** @description What the change does. */
+            change_type: components["schemas"]["ChangeType"];
+            /**
+             * Format: int64
+             * @description End line.
+             */
+            end_line: number;
+            /** @description The new lines (`update` and `insert`). */
+            new_lines?: string[];
+            /**
+             * Format: int64
+             * @description First line.
+             */
+            start_line: number;
         };
         /** @description `GET /api/analytics/models/ground-truth-analysis`. */
         GroundTruthAnalysisResponse: {
@@ -2169,8 +2272,10 @@ export interface components {
         };
         /** @description `UpdateMultiFileContext`: `{"context_updates": {"<file>": [{change_type, start_line, end_line, new_lines}]}}`. */
         MultiFileUpdateBody: {
-            /** @description File name → its changes (`change_type`: `update`, `insert` or `remove`). */
-            context_updates: unknown;
+            /** @description File name → its changes, applied from the highest line down. */
+            context_updates: {
+                [key: string]: components["schemas"]["FileChange"][];
+            };
         };
         /**
          * @description Overall status: `ok` when every check passes, else `degraded`.
@@ -2342,37 +2447,43 @@ export interface components {
         /** @description `RequestChatCompletion`. */
         RequestChatBody: {
             /** @description Behavioral telemetry, as for completions. */
-            behavioral_telemetry: unknown;
+            behavioral_telemetry: components["schemas"]["BehavioralTelemetryBody"];
             /**
              * Format: uuid
              * @description The conversation, chosen by the client.
              */
             chat_id: string;
             /** @description Editor context, as for completions. */
-            context: unknown;
+            context: components["schemas"]["ContextBody"];
             /** @description Contextual telemetry, as for completions. */
-            contextual_telemetry: unknown;
-            /** @description `[[role, content], ...]` with role `user`, `assistant` or `system`. */
-            messages: string[][];
+            contextual_telemetry: components["schemas"]["ContextualTelemetryBody"];
+            /** @description `[[role, content], ...]` with role `user`, `assistant` or `system`; at least one `user`. */
+            messages: components["schemas"]["ChatMessage"][];
             /** @description Models to ask. */
             model_ids: number[];
+            /** @description Default true. */
+            store_behavioral_telemetry?: boolean;
+            /** @description Store the (redacted) context; default false. */
+            store_context?: boolean;
+            /** @description Default true. */
+            store_contextual_telemetry?: boolean;
             /** @description Recorded only. */
-            web_enabled?: boolean | null;
+            web_enabled?: boolean;
         };
         /** @description `RequestCompletion` (wire contract §2.1). */
         RequestCompletionBody: {
-            /** @description `{time_since_last_shown?, time_since_last_accepted?, typing_speed?}`. */
-            behavioral_telemetry: unknown;
-            /** @description `{prefix, suffix, file_name?, selected_text?, context_files?}`. */
-            context: unknown;
-            /** @description `{version_id, trigger_type_id, language_id, file_path?, caret_line?, document_char_length?, relative_document_position?}`. */
-            contextual_telemetry: unknown;
+            /** @description Behavioral telemetry (`{}` is valid). */
+            behavioral_telemetry: components["schemas"]["BehavioralTelemetryBody"];
+            /** @description The editor context. */
+            context: components["schemas"]["ContextBody"];
+            /** @description Contextual telemetry. */
+            contextual_telemetry: components["schemas"]["ContextualTelemetryBody"];
             /**
              * @description Ours: add `debug` to each item — the prompt the model saw and the retrieved snippets
              *     (`{prompt, retrieval_enabled, retrieval_query, snippets: [{file_name, start_line, end_line,
              *     score, content}], retrieval_ms, retrieval_reused, note}`). Default false.
              */
-            debug?: boolean | null;
+            debug?: boolean;
             /**
              * Format: int64
              * @description Ours: a new-token budget below the model's, 1..=256.
@@ -2381,13 +2492,13 @@ export interface components {
             /** @description Models to ask, each answered in parallel. */
             model_ids: number[];
             /** @description Extra stop strings. */
-            stop_sequences?: string[] | null;
+            stop_sequences?: string[];
             /** @description Default true. */
-            store_behavioral_telemetry?: boolean | null;
+            store_behavioral_telemetry?: boolean;
             /** @description Store the (redacted) context; default false. */
-            store_context?: boolean | null;
+            store_context?: boolean;
             /** @description Default true. */
-            store_contextual_telemetry?: boolean | null;
+            store_contextual_telemetry?: boolean;
         };
         /** @description The user as every endpoint returns it. */
         ResponseUser: {
@@ -2577,14 +2688,19 @@ export interface components {
              * @description Accepted, not applied (configs are assigned by admins and studies).
              */
             config_id?: number | null;
-            /** @description New address. */
+            /**
+             * Format: email
+             * @description New address (3..50 characters).
+             */
             email?: string | null;
-            /** @description New name. */
+            /** @description New name (3..50 characters). */
             name?: string | null;
-            /** @description New password. */
+            /** @description New password (the rules of `POST /api/user/create`). */
             password?: string | null;
             /** @description Preferences (merged over the defaults). */
-            preference?: unknown;
+            preference?: {
+                [key: string]: unknown;
+            } | null;
             /** @description Checked when given together with `password`. */
             previous_password?: string | null;
             /** @description Accepted, not applied (only the mailed link verifies an address). */
@@ -2757,6 +2873,35 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsCalibrationCalibrationSummary: {
@@ -2782,6 +2927,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CalibrationSummaryResponse"];
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -2815,6 +2998,24 @@ export interface operations {
                     "application/json": components["schemas"]["ConfidenceDistributionResponse"];
                 };
             };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description bins out of range */
             422: {
                 headers: {
@@ -2822,6 +3023,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -2882,6 +3103,26 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsModelsComparison: {
@@ -2920,6 +3161,35 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsModelsGroundTruthAnalysis: {
@@ -2947,6 +3217,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GroundTruthAnalysisResponse"];
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -2987,6 +3295,35 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsModelsPerformanceByContext: {
@@ -3016,6 +3353,44 @@ export interface operations {
                     "application/json": components["schemas"]["PerformanceByContextResponse"];
                 };
             };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsOverviewActivityTimeline: {
@@ -3025,7 +3400,7 @@ export interface operations {
                 time_window?: string;
                 /** @description 5m, 15m, 1h (default) or 1d */
                 granularity?: string;
-                /** @description Admins only */
+                /** @description Admins only: one user's rows (ignored for everyone else) */
                 user_id?: string;
             };
             header?: never;
@@ -3052,6 +3427,35 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsOverviewDashboard: {
@@ -3059,7 +3463,7 @@ export interface operations {
             query?: {
                 /** @description 1d, 7d (default) or 30d */
                 time_window?: string;
-                /** @description Admins only */
+                /** @description Admins only: one user's rows (ignored for everyone else) */
                 user_id?: string;
             };
             header?: never;
@@ -3086,6 +3490,35 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsOverviewUserEngagement: {
@@ -3093,7 +3526,7 @@ export interface operations {
             query?: {
                 /** @description 7d, 30d (default) or 90d */
                 time_window?: string;
-                /** @description Admins only */
+                /** @description Admins only: one user's rows (ignored for everyone else) */
                 user_id?: string;
             };
             header?: never;
@@ -3113,6 +3546,35 @@ export interface operations {
             };
             /** @description Invalid parameter */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3153,8 +3615,64 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Not an admin */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not JSON, or a field is missing or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3185,6 +3703,44 @@ export interface operations {
                     "application/json": components["schemas"]["StudyListResponse"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     postAnalyticsStudiesStudyIdActivate: {
@@ -3208,8 +3764,55 @@ export interface operations {
                     "application/json": components["schemas"]["StudyActivatedResponse"];
                 };
             };
+            /** @description Not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such study */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3240,8 +3843,55 @@ export interface operations {
                     "application/json": components["schemas"]["StudyDeactivatedResponse"];
                 };
             };
+            /** @description Not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such active study */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3281,8 +3931,46 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such study */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3313,8 +4001,55 @@ export interface operations {
                     "application/json": components["schemas"]["StudyEvaluationResponse"];
                 };
             };
+            /** @description Not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such study */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3360,6 +4095,35 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsUsageLatencyDistribution: {
@@ -3387,6 +4151,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LatencyDistributionResponse"];
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -3433,6 +4235,35 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsUsageUserBehavior: {
@@ -3458,6 +4289,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserBehaviorResponse"];
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -3510,6 +4379,26 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getChatGetPageNumber: {
@@ -3549,6 +4438,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -3593,6 +4502,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -3600,6 +4527,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description Redis unreachable; nothing was recorded */
@@ -3660,6 +4598,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -3667,6 +4623,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description Redis unreachable; not recorded */
@@ -3709,6 +4676,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -3716,6 +4701,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -3751,6 +4756,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -3758,6 +4781,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description Redis unreachable; nothing was recorded */
@@ -3817,6 +4851,26 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getConfig: {
@@ -3848,6 +4902,26 @@ export interface operations {
             };
             /** @description Not an admin */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3888,6 +4962,42 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description `config_data` missing or of the wrong type */
             422: {
                 headers: {
@@ -3895,6 +5005,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -3917,8 +5047,37 @@ export interface operations {
                     "application/json": components["schemas"]["LanguagesResponse"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Not an admin */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3946,8 +5105,37 @@ export interface operations {
                     "application/json": components["schemas"]["ModelsResponse"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Not an admin */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3978,6 +5166,33 @@ export interface operations {
                     "application/json": components["schemas"]["ModelValidation"];
                 };
             };
+            /** @description A parameter given twice */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description `name` missing */
             422: {
                 headers: {
@@ -3985,6 +5200,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4010,8 +5245,55 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigRow"];
                 };
             };
+            /** @description `config_id` is not a 64-bit integer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such config */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4046,8 +5328,26 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigRow"];
                 };
             };
-            /** @description Not valid HOCON, or a block the server reads is malformed */
+            /** @description Not valid HOCON, a block the server reads is malformed, or `config_id` is not a 64-bit integer */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4057,6 +5357,53 @@ export interface operations {
             };
             /** @description No such config */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not JSON, or a field is missing or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4087,6 +5434,33 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigDeletedResponse"];
                 };
             };
+            /** @description `config_id` is not a 64-bit integer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such config */
             404: {
                 headers: {
@@ -4098,6 +5472,26 @@ export interface operations {
             };
             /** @description Users or studies still use it */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4194,6 +5588,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -4201,6 +5613,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4236,6 +5668,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -4243,6 +5693,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4283,6 +5753,26 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     putSessionDeactivate: {
@@ -4319,6 +5809,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4363,6 +5873,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -4370,6 +5898,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4424,6 +5972,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -4431,6 +5997,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4474,6 +6060,35 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description `delete_data` is not a boolean */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getUserGet: {
@@ -4512,6 +6127,26 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getUserOauthGoogleCallback: {
@@ -4531,6 +6166,8 @@ export interface operations {
             /** @description Signed in; Set-Cookie auth_token */
             303: {
                 headers: {
+                    /** @description The site path to land on */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4542,6 +6179,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Google sign-in not configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4561,6 +6227,8 @@ export interface operations {
             /** @description To the provider */
             303: {
                 headers: {
+                    /** @description The provider's authorization page */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4570,7 +6238,29 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
             };
         };
     };
@@ -4590,6 +6280,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Providers"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
                 };
             };
         };
@@ -4622,6 +6323,26 @@ export interface operations {
                 };
                 content: {
                     "text/html": unknown;
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4667,6 +6388,26 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     postUserResetPasswordRequest: {
@@ -4706,6 +6447,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4759,6 +6520,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -4766,6 +6545,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4809,6 +6608,35 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description `token` missing */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getUserVerifyCheck: {
@@ -4847,6 +6675,26 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     postUserVerifyResend: {
@@ -4883,6 +6731,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };

@@ -250,10 +250,10 @@ pub struct DashboardLanguage {
 
 /// Headline numbers for the window, their change against the window before it, the top models by
 /// acceptance and the top languages by queries.
-#[utoipa::path(get, path = "/api/analytics/overview/dashboard", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/overview/dashboard", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(
-        ("time_window" = Option<String>, Query, description = "1d, 7d (default) or 30d"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+        ("time_window" = Option<String>, Query, pattern = "^\\s*(1d|7d|30d)?\\s*$", description = "1d, 7d (default) or 30d"),
+        ("user_id" = Option<Uuid>, Query, description = "Admins only: one user's rows (ignored for everyone else)")
     ),
     responses(
         (status = 200, description = "The dashboard", body = DashboardResponse),
@@ -358,11 +358,11 @@ pub struct ActivityBucket {
 }
 
 /// Queries, users, acceptance and generation time per time bucket.
-#[utoipa::path(get, path = "/api/analytics/overview/activity-timeline", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/overview/activity-timeline", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(
-        ("time_window" = Option<String>, Query, description = "1h, 6h, 24h (default) or 7d"),
-        ("granularity" = Option<String>, Query, description = "5m, 15m, 1h (default) or 1d"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+        ("time_window" = Option<String>, Query, pattern = "^\\s*(1h|6h|24h|7d)?\\s*$", description = "1h, 6h, 24h (default) or 7d"),
+        ("granularity" = Option<String>, Query, pattern = "^\\s*(5m|15m|1h|1d)\\s*$", description = "5m, 15m, 1h (default) or 1d"),
+        ("user_id" = Option<Uuid>, Query, description = "Admins only: one user's rows (ignored for everyone else)")
     ),
     responses(
         (status = 200, description = "The timeline", body = ActivityTimelineResponse),
@@ -475,10 +475,10 @@ pub struct AggregatedEngagement {
 type EngagementRow = (Uuid, i64, i64, i64, DateTime<Utc>, DateTime<Utc>, f64, Option<f64>);
 
 /// Engagement: everyone's summarised (admins without `user_id`), or one user's own.
-#[utoipa::path(get, path = "/api/analytics/overview/user-engagement", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/overview/user-engagement", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(
-        ("time_window" = Option<String>, Query, description = "7d, 30d (default) or 90d"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+        ("time_window" = Option<String>, Query, pattern = "^\\s*(7d|30d|90d)?\\s*$", description = "7d, 30d (default) or 90d"),
+        ("user_id" = Option<Uuid>, Query, description = "Admins only: one user's rows (ignored for everyone else)")
     ),
     responses(
         (status = 200, description = "The engagement", body = UserEngagementResponse),

@@ -12,8 +12,8 @@ use crate::messages;
 use crate::state::AppState;
 
 /// Deletes the chat (its turns cascade). Only its owner may.
-#[utoipa::path(delete, path = "/api/chat/delete/{chat_id}", tag = "chat",
-    params(("chat_id" = String, Path, description = "The chat")),
+#[utoipa::path(delete, path = "/api/chat/delete/{chat_id}", tag = "chat", security(("session_token" = [], "project_token" = [])),
+    params(("chat_id" = Uuid, Path, description = "The chat")),
     responses(
         (status = 200, description = "Deleted", body = crate::openapi::Message),
         (status = 401, description = "No live session, or the project is not active in it", body = crate::openapi::Message),

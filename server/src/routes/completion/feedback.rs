@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// query's rows are still being written: ownership comes from the query's record in Redis (kept
 /// an hour) or from PostgreSQL, and feedback that overtakes its query's rows is applied when they
 /// land.
-#[utoipa::path(post, path = "/api/completion/feedback", tag = "completion",
+#[utoipa::path(post, path = "/api/completion/feedback", tag = "completion", security(("session_token" = [], "project_token" = [])),
     request_body(content = crate::openapi::FeedbackBody),
     responses(
         (status = 200, description = "Recorded", body = crate::openapi::Message),

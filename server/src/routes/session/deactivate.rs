@@ -13,7 +13,7 @@ use crate::{cookies, messages};
 
 /// Ends the caller's session (closing its row and releasing its projects), revokes the auth token
 /// used, and clears both cookies.
-#[utoipa::path(put, path = "/api/session/deactivate", tag = "session", responses(
+#[utoipa::path(put, path = "/api/session/deactivate", tag = "session", security(("auth_token" = []), ("bearer" = [])), responses(
     (status = 200, description = "Logged out; cookies cleared", body = crate::openapi::Message),
     (status = 401, description = "Not authenticated, or no session", body = crate::openapi::Message),
     (status = 404, description = "Session already gone", body = crate::openapi::Message)
