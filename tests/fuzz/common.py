@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -77,11 +78,13 @@ class Failures:
 
     lines: list[str] = field(default_factory=list)
     passed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(self, probe: str, operation: str, why: str) -> None:
         line = f"FAIL [{probe}] {operation}: {why}"
-        self.lines.append(line)
-        print(line, flush=True)
+        with self.lock:  # probes run in threads: one whole line at a time
+            self.lines.append(line)
+            print(line, flush=True)
 
     def check(self, ok: bool, probe: str, operation: str, why: str) -> bool:
         if ok:

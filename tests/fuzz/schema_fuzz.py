@@ -20,7 +20,7 @@ import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from common import Failures, Identity, Target, env_float, short
+from common import Failures, Identity, Target, env_float, healthy, short
 
 PROBE = "schemathesis"
 HERE = Path(__file__).resolve().parent
@@ -101,8 +101,15 @@ def report(failures: Failures, role: str, junit: Path) -> int:
 def run(target: Target, failures: Failures, user: Identity, admin: Identity, throwaway: list[Identity], report_dir: Path, seed: int) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     examples = int(env_float("FUZZ_MAX_EXAMPLES", 20))
-    schemathesis(target, failures, "anonymous", {}, max_examples=examples, report_dir=report_dir, seed=seed)
-    schemathesis(target, failures, "user", user.headers(), exclude=DESTRUCTIVE, max_examples=examples, report_dir=report_dir, seed=seed)
-    schemathesis(target, failures, "admin", admin.headers(), exclude=DESTRUCTIVE, max_examples=examples, report_dir=report_dir, seed=seed)
-    for i, account in enumerate(throwaway):
-        schemathesis(target, failures, f"destructive-{i + 1}", account.headers(), include=DESTRUCTIVE[i:i + 1], max_examples=5, report_dir=report_dir, seed=seed)
+    runs = [
+        ("anonymous", {}, {"max_examples": examples}),
+        ("user", user.headers(), {"exclude": DESTRUCTIVE, "max_examples": examples}),
+        ("admin", admin.headers(), {"exclude": DESTRUCTIVE, "max_examples": examples}),
+    ] + [(f"destructive-{i + 1}", account.headers(), {"include": DESTRUCTIVE[i:i + 1], "max_examples": 5}) for i, account in enumerate(throwaway)]
+    for role, headers, options in runs:
+        schemathesis(target, failures, role, headers, report_dir=report_dir, seed=seed, **options)
+        ok, why = healthy(target)
+        if not ok:
+            # A crash: the requests that caused it are the last ones in the run's log.
+            failures.fail(PROBE, f"as {role}", f"the server stopped answering ({why}); see {report_dir}/schemathesis-{role}.log")
+            return
