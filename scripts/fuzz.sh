@@ -24,6 +24,7 @@ ensure_fuzz_venv() {
   if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$stamp" ]; then
     info "installing the fuzzing suite's Python packages (schemathesis, websockets)"
     rm -rf "$venv"
+    python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
     python3 -m venv "$venv" || die "could not create a Python virtual environment" "sudo apt-get install -y python3-venv"
     "$venv/bin/python" -m pip install -q --require-hashes --only-binary=:all: -r "$requirements" \
       || die "could not install tests/fuzz/requirements.txt from PyPI" "check access to pypi.org"

@@ -78,8 +78,8 @@ impl Modify for SecuritySchemes {
 /// - `401` when the operation has a `security` requirement (the research endpoints answer
 ///   FastAPI's `{"detail"}`, the Code4me endpoints `{"message"}`), `403` when it asks for the
 ///   `admin` role;
-/// - for a JSON request body: `413` over `MAX_REQUEST_BODY_BYTES`, `415` without a JSON content
-///   type, `422` when it is not JSON or a field is invalid;
+/// - for any request body `413` over `MAX_REQUEST_BODY_BYTES`; for a JSON one also `415` without a
+///   JSON content type and `422` when it is not JSON or a field is invalid;
 /// - `400` for the analytics endpoints' parameters (window, user, model, grouping);
 /// - `429` with `Retry-After` on rate-limited paths (every `/api/` path but health and ping);
 /// - `503` where PostgreSQL or Redis is needed (every `/api/` path but ping and the provider list).
@@ -113,8 +113,10 @@ fn add_shared_responses(path: &str, operation: &mut Operation) {
     if roles.iter().any(|r| r == scheme::ADMIN) {
         add("403", json_response("Not an admin", "Detail"));
     }
-    if json_body {
+    if operation.request_body.is_some() {
         add("413", json_response("The body is larger than `MAX_REQUEST_BODY_BYTES`", "Detail"));
+    }
+    if json_body {
         add("415", json_response("The body is not sent as `application/json`", "Detail"));
         add("422", json_response("The body is not JSON, or a field is missing or invalid", "ValidationError"));
     }

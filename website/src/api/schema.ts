@@ -6379,6 +6379,15 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description HTML: password rejected */
             422: {
                 headers: {
