@@ -59,7 +59,7 @@ start_app "$bin_dir"
 export FUZZ_SERVER_PID="$C4M_SERVER_PID"
 
 info "fuzzing the server at 127.0.0.1:$SERVER_PORT (reports: $FUZZ_REPORT_DIR)"
-"$FUZZ_PYTHON" "$C4M_ROOT/tests/fuzz/run.py" --report-dir "$FUZZ_REPORT_DIR" "$@" || {
+PYTHONDONTWRITEBYTECODE=1 "$FUZZ_PYTHON" "$C4M_ROOT/tests/fuzz/run.py" --report-dir "$FUZZ_REPORT_DIR" "$@" || {
   warn "the fuzzing suite failed (FAIL lines above); the server log's errors follow"
   grep -E '"level":"(ERROR|WARN)"' "$C4M_DATA_DIR/logs/server.log" | tail -n 30 >&2 || true
   kill -0 "$C4M_SERVER_PID" 2>/dev/null || { warn "the server died; its last lines:"; tail -n 30 "$C4M_DATA_DIR/logs/server.log" >&2; }
