@@ -31,5 +31,6 @@ info "end-to-end: release binaries + headless Chromium"
 cargo build --release --locked -p code4me-server -p code4me-worker
 check_api_client
 "$C4M_ROOT/scripts/e2e.sh"
+"$C4M_ROOT/scripts/fuzz.sh"
 
 info "all test suites passed in $(( $(date +%s) - started )) s"

@@ -211,10 +211,12 @@ stop_ephemeral_stack() {
   case "$C4M_DATA_DIR" in */c4m-stack-*) rm -rf "$C4M_DATA_DIR" ;; esac
 }
 
-# start_app PROFILE: runs the server and worker binaries of target/PROFILE in the background, logging
-# to $C4M_DATA_DIR/logs (and to the console when C4M_APP_CONSOLE=1), and waits for /api/health.
+# start_app PROFILE|DIR: runs the server and worker binaries of target/PROFILE (or of DIR, a path with
+# a slash) in the background, logging to $C4M_DATA_DIR/logs (and to the console when
+# C4M_APP_CONSOLE=1), and waits for /api/health.
 start_app() {
   local profile="$1" bin="$C4M_ROOT/target/$1"
+  case "$1" in */*) bin="$1" ;; esac
   local logs="$C4M_DATA_DIR/logs"
   if [ "${C4M_APP_CONSOLE:-0}" = 1 ]; then
     "$bin/code4me-worker" > >(tee -a "$logs/worker.log") 2>&1 &

@@ -7,8 +7,13 @@
 //! declared next to their handlers, which `utoipa-axum` collects from each `body =`.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Header, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder, Type};
+use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
 /// Top-level API description; each route module adds its own paths through `utoipa-axum`.
@@ -32,9 +37,124 @@ and `project_token` cookies. When a cookie name repeats, the last value wins.",
         (name = "analytics", description = "What researchers study: calibration, usage, models; non-admins see only their own rows"),
         (name = "studies", description = "A/B studies over config rows; admin only"),
         (name = "config", description = "Config rows (HOCON), languages and models; admin only"),
-    )
+    ),
+    components(schemas(Message, Detail, ValidationError)),
+    modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
+
+/// Names of the security schemes operations list in `security(...)`: the auth token as a cookie or
+/// a bearer token, and the plugin's session and project cookies. Admin-only operations ask for the
+/// role `admin` on the auth token (OpenAPI 3.1 allows role names for non-OAuth schemes).
+pub mod scheme {
+    /// `auth_token` cookie.
+    pub const AUTH_TOKEN: &str = "auth_token";
+    /// `Authorization: Bearer <auth token>`.
+    pub const BEARER: &str = "bearer";
+    /// `session_token` cookie.
+    pub const SESSION_TOKEN: &str = "session_token";
+    /// `project_token` cookie.
+    pub const PROJECT_TOKEN: &str = "project_token";
+    /// The role an admin-only operation requires.
+    pub const ADMIN: &str = "admin";
+}
+
+/// Declares the security schemes of [`scheme`].
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let cookie = |name: &str, what: &str| SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(name, what)));
+        components.add_security_scheme(scheme::AUTH_TOKEN, cookie("auth_token", "Set by `POST /api/user/authenticate`"));
+        components.add_security_scheme(scheme::BEARER, SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("UUID").description(Some("The auth token, for non-browser clients")).build()));
+        components.add_security_scheme(scheme::SESSION_TOKEN, cookie("session_token", "Set by `GET /api/session/acquire`"));
+        components.add_security_scheme(scheme::PROJECT_TOKEN, cookie("project_token", "Set by `POST /api/project/create` and `PUT /api/project/activate`"));
+    }
+}
+
+/// Adds to every operation the responses that come from the layers around the handlers rather than
+/// from the handler itself, so the document lists every status an operation really gives:
+/// - `401` when the operation has a `security` requirement (the research endpoints answer
+///   FastAPI's `{"detail"}`, the Code4me endpoints `{"message"}`), `403` when it asks for the
+///   `admin` role;
+/// - for any request body `413` over `MAX_REQUEST_BODY_BYTES`; for a JSON one also `415` without a
+///   JSON content type and `422` when it is not JSON or a field is invalid;
+/// - `400` for the analytics endpoints' parameters (window, user, model, grouping);
+/// - `429` with `Retry-After` on rate-limited paths (every `/api/` path but health and ping);
+/// - `503` where PostgreSQL or Redis is needed (every `/api/` path but ping and the provider list).
+///
+/// A response the handler documents itself is never replaced.
+pub fn with_shared_responses(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for (path, item) in document.paths.paths.iter_mut() {
+        for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head].into_iter().flatten() {
+            add_shared_responses(path, operation);
+        }
+    }
+    document
+}
+
+fn add_shared_responses(path: &str, operation: &mut Operation) {
+    let tags = operation.tags.clone().unwrap_or_default();
+    let research = tags.iter().any(|t| matches!(t.as_str(), "analytics" | "studies" | "config"));
+    let (roles, secured) = security_roles(operation);
+    let json_body = operation.request_body.as_ref().is_some_and(|body| match body {
+        RefOr::T(body) => body.content.contains_key("application/json"),
+        RefOr::Ref(_) => true,
+    });
+    let api = path.starts_with("/api/");
+    let mut add = |status: &str, response: Response| {
+        operation.responses.responses.entry(status.to_owned()).or_insert(RefOr::T(response));
+    };
+    if secured {
+        let why = "Not signed in: the token, session or project is missing, unknown or expired";
+        add("401", json_response(why, if research { "Detail" } else { "Message" }));
+    }
+    if roles.iter().any(|r| r == scheme::ADMIN) {
+        add("403", json_response("Not an admin", "Detail"));
+    }
+    if operation.request_body.is_some() {
+        add("413", json_response("The body is larger than `MAX_REQUEST_BODY_BYTES`", "Detail"));
+    }
+    if json_body {
+        add("415", json_response("The body is not sent as `application/json`", "Detail"));
+        add("422", json_response("The body is not JSON, or a field is missing or invalid", "ValidationError"));
+    }
+    if tags.iter().any(|t| t == "analytics") {
+        add("400", json_response("Invalid parameter", "Detail"));
+    }
+    if api && !matches!(path, "/api/health" | "/api/ping") {
+        let mut retry = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)));
+        retry.description = Some("Seconds until the next hour's budget".to_owned());
+        let mut response = json_response("Too many requests from this address to this path in the current hour", "Message");
+        response.headers.insert("Retry-After".to_owned(), RefOr::T(retry));
+        add("429", response);
+    }
+    if api && !matches!(path, "/api/ping" | "/api/user/oauth/providers") {
+        add("503", json_response("PostgreSQL or Redis is unreachable; try again shortly", "Detail"));
+    }
+}
+
+/// The roles named by an operation's security requirements, and whether it has any.
+fn security_roles(operation: &Operation) -> (Vec<String>, bool) {
+    let Some(requirements) = &operation.security else { return (Vec::new(), false) };
+    // `SecurityRequirement` keeps its map private; its JSON form is `{scheme: [role, ...]}`.
+    let roles = requirements
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .filter_map(|v| serde_json::from_value::<BTreeMap<String, Vec<String>>>(v).ok())
+        .flat_map(|m| m.into_values().flatten())
+        .collect();
+    (roles, !requirements.is_empty())
+}
+
+/// A JSON response whose body is the component schema `schema`.
+fn json_response(description: &str, schema: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build())
+        .build()
+}
 
 /// `{"message": ...}`: the body of most Code4me outcomes.
 #[derive(ToSchema)]
@@ -53,7 +173,8 @@ pub struct Detail {
 /// Body of `POST /api/analytics/studies/create`.
 #[derive(ToSchema)]
 pub struct CreateStudyBody {
-    /// Name.
+    /// Name (not blank).
+    #[schema(pattern = "\\S")]
     name: String,
     /// What the study tests.
     description: Option<String>,
@@ -63,7 +184,8 @@ pub struct CreateStudyBody {
     starts_at: String,
     /// ISO 8601 as `starts_at`, after it; open-ended when absent.
     ends_at: Option<String>,
-    /// The arms' configs (the default config is always an arm: the baseline).
+    /// The arms' configs (the default config is always an arm: the baseline); each must exist.
+    #[schema(min_items = 1)]
     config_ids: Vec<i64>,
     /// The baseline, and where users go when the study ends.
     default_config_id: i64,
@@ -74,7 +196,17 @@ pub struct CreateStudyBody {
 pub struct ConfigBody {
     /// The config: a HOCON string, or a JSON object (stored as JSON, which is HOCON). Validated
     /// before it is stored: 400 with the parser's message when it is not valid.
-    config_data: Value,
+    config_data: ConfigData,
+}
+
+/// A config as HOCON text or as a JSON object.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ConfigData {
+    /// HOCON text.
+    Text(String),
+    /// A JSON object.
+    Object(std::collections::HashMap<String, Value>),
 }
 
 /// One pydantic-style validation issue.
@@ -104,12 +236,16 @@ pub struct ValidationError {
 #[derive(ToSchema)]
 pub struct CreateUserBody {
     /// E-mail address (3..50 characters; stored lower-cased).
+    #[schema(format = Email, min_length = 3, max_length = 50)]
     email: String,
     /// Display name (3..50 characters).
+    #[schema(min_length = 3, max_length = 50)]
     name: String,
     /// 8..50 characters with an upper-case letter, a lower-case letter and a digit, no spaces.
+    #[schema(min_length = 8, max_length = 50, pattern = "^\\S+$")]
     password: String,
-    /// Config the plugin will run with (the plugin sends 1).
+    /// Config the plugin will run with (the plugin sends 1); 404 when it does not exist.
+    #[schema(minimum = 0)]
     config_id: i64,
     /// `"google"` to sign up with a Google ID token; the plugin sends `"no_provider"`.
     provider: Option<String>,
@@ -129,9 +265,11 @@ pub struct UserCreated {
 /// Body of `POST /api/user/authenticate`: e-mail and password, or `provider: "google"` with a token.
 #[derive(ToSchema)]
 pub struct AuthenticateBody {
-    /// E-mail address.
+    /// E-mail address (required without `provider: "google"`).
+    #[schema(min_length = 3, max_length = 50)]
     email: Option<String>,
-    /// Password.
+    /// Password (required without `provider: "google"`).
+    #[schema(min_length = 1)]
     password: Option<String>,
     /// `"google"` for Google sign-in.
     provider: Option<String>,
@@ -189,17 +327,21 @@ pub struct UserWithConfig {
 /// Body of `PUT /api/user/update` (every field optional).
 #[derive(ToSchema)]
 pub struct UpdateUserBody {
-    /// New name.
+    /// New name (3..50 characters).
+    #[schema(min_length = 3, max_length = 50)]
     name: Option<String>,
-    /// New address.
+    /// New address (3..50 characters).
+    #[schema(format = Email, min_length = 3, max_length = 50)]
     email: Option<String>,
     /// Checked when given together with `password`.
     previous_password: Option<String>,
-    /// New password.
+    /// New password (the rules of `POST /api/user/create`).
+    #[schema(min_length = 8, max_length = 50, pattern = "^\\S+$")]
     password: Option<String>,
     /// Preferences (merged over the defaults).
-    preference: Option<Value>,
+    preference: Option<std::collections::HashMap<String, Value>>,
     /// Accepted, not applied (configs are assigned by admins and studies).
+    #[schema(minimum = 1)]
     config_id: Option<i64>,
     /// Accepted, not applied (only the mailed link verifies an address).
     verified: Option<bool>,
@@ -236,6 +378,7 @@ pub struct SessionAcquired {
 #[derive(ToSchema)]
 pub struct CreateProjectBody {
     /// 1..100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     project_name: String,
 }
 
@@ -259,27 +402,88 @@ pub struct ActivateProjectBody {
 #[derive(ToSchema)]
 pub struct RequestCompletionBody {
     /// Models to ask, each answered in parallel.
+    #[schema(max_items = 8)]
     model_ids: Vec<i64>,
-    /// `{prefix, suffix, file_name?, selected_text?, context_files?}`.
-    context: Value,
+    /// The editor context.
+    context: ContextBody,
     /// Store the (redacted) context; default false.
+    #[schema(nullable = false)]
     store_context: Option<bool>,
-    /// `{version_id, trigger_type_id, language_id, file_path?, caret_line?, document_char_length?, relative_document_position?}`.
-    contextual_telemetry: Value,
+    /// Contextual telemetry.
+    contextual_telemetry: ContextualTelemetryBody,
     /// Default true.
+    #[schema(nullable = false)]
     store_contextual_telemetry: Option<bool>,
-    /// `{time_since_last_shown?, time_since_last_accepted?, typing_speed?}`.
-    behavioral_telemetry: Value,
+    /// Behavioral telemetry (`{}` is valid).
+    behavioral_telemetry: BehavioralTelemetryBody,
     /// Default true.
+    #[schema(nullable = false)]
     store_behavioral_telemetry: Option<bool>,
     /// Extra stop strings.
+    #[schema(nullable = false)]
     stop_sequences: Option<Vec<String>>,
     /// Ours: a new-token budget below the model's, 1..=256.
+    #[schema(minimum = 1, maximum = 256)]
     max_new_tokens: Option<i64>,
     /// Ours: add `debug` to each item — the prompt the model saw and the retrieved snippets
     /// (`{prompt, retrieval_enabled, retrieval_query, snippets: [{file_name, start_line, end_line,
     /// score, content}], retrieval_ms, retrieval_reused, note}`). Default false.
+    #[schema(nullable = false)]
     debug: Option<bool>,
+}
+
+/// `ContextData`: the editor around the caret.
+#[derive(ToSchema)]
+pub struct ContextBody {
+    /// Text before the caret.
+    prefix: String,
+    /// Text after the caret.
+    suffix: String,
+    /// The edited file (default `unknown_file`).
+    file_name: Option<String>,
+    /// Selected text.
+    selected_text: Option<String>,
+    /// Project files to put in the prompt: names, or `["*"]` for all but the edited one.
+    context_files: Option<Vec<String>>,
+}
+
+/// `ContextualTelemetryData`.
+#[derive(ToSchema)]
+pub struct ContextualTelemetryBody {
+    /// `plugin_version` id.
+    #[schema(minimum = 1)]
+    version_id: i64,
+    /// `trigger_type` id.
+    #[schema(minimum = 1)]
+    trigger_type_id: i64,
+    /// `programming_language` id.
+    #[schema(minimum = 1)]
+    language_id: i64,
+    /// File path.
+    file_path: Option<String>,
+    /// Caret line.
+    #[schema(minimum = 0)]
+    caret_line: Option<i64>,
+    /// Document length in characters.
+    #[schema(minimum = 0)]
+    document_char_length: Option<i64>,
+    /// Caret position in the document, 0..=1.
+    #[schema(minimum = 0, maximum = 1)]
+    relative_document_position: Option<f64>,
+}
+
+/// `BehavioralTelemetryData`.
+#[derive(ToSchema)]
+pub struct BehavioralTelemetryBody {
+    /// ms since a completion was last shown.
+    #[schema(minimum = 0)]
+    time_since_last_shown: Option<i64>,
+    /// ms since a completion was last accepted.
+    #[schema(minimum = 0)]
+    time_since_last_accepted: Option<i64>,
+    /// Typing speed.
+    #[schema(minimum = 0)]
+    typing_speed: Option<f64>,
 }
 
 /// `{"message", "data": {"meta_query_id", "completions": [item]}}`; an item is
@@ -299,6 +503,7 @@ pub struct FeedbackBody {
     /// The completion query.
     meta_query_id: Uuid,
     /// The model whose completion this is about.
+    #[schema(minimum = 0)]
     model_id: i64,
     /// Whether it was accepted.
     was_accepted: bool,
@@ -309,28 +514,73 @@ pub struct FeedbackBody {
 /// `UpdateMultiFileContext`: `{"context_updates": {"<file>": [{change_type, start_line, end_line, new_lines}]}}`.
 #[derive(ToSchema)]
 pub struct MultiFileUpdateBody {
-    /// File name → its changes (`change_type`: `update`, `insert` or `remove`).
-    context_updates: Value,
+    /// File name → its changes, applied from the highest line down.
+    context_updates: std::collections::HashMap<String, Vec<FileChange>>,
+}
+
+/// One change to a file of the multi-file context (lines from 0, end exclusive, as Python slices).
+#[derive(ToSchema)]
+pub struct FileChange {
+    /// What the change does.
+    change_type: ChangeType,
+    /// First line.
+    #[schema(minimum = 0, maximum = 4294967295_i64)]
+    start_line: i64,
+    /// End line.
+    #[schema(minimum = 0, maximum = 4294967295_i64)]
+    end_line: i64,
+    /// The new lines (`update` and `insert`).
+    #[schema(nullable = false)]
+    new_lines: Option<Vec<String>>,
+}
+
+/// `change_type` of a [`FileChange`].
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ChangeType {
+    /// Replace the lines.
+    Update,
+    /// Insert before `start_line`.
+    Insert,
+    /// Remove the lines.
+    Remove,
 }
 
 /// `RequestChatCompletion`.
 #[derive(ToSchema)]
 pub struct RequestChatBody {
     /// Models to ask.
+    #[schema(max_items = 8)]
     model_ids: Vec<i64>,
     /// The conversation, chosen by the client.
     chat_id: Uuid,
-    /// `[[role, content], ...]` with role `user`, `assistant` or `system`.
-    messages: Vec<Vec<String>>,
+    /// `[[role, content], ...]` with role `user`, `assistant` or `system`; at least one `user`.
+    #[schema(min_items = 1)]
+    messages: Vec<ChatMessage>,
     /// Editor context, as for completions.
-    context: Value,
+    context: ContextBody,
+    /// Store the (redacted) context; default false.
+    #[schema(nullable = false)]
+    store_context: Option<bool>,
     /// Contextual telemetry, as for completions.
-    contextual_telemetry: Value,
+    contextual_telemetry: ContextualTelemetryBody,
+    /// Default true.
+    #[schema(nullable = false)]
+    store_contextual_telemetry: Option<bool>,
     /// Behavioral telemetry, as for completions.
-    behavioral_telemetry: Value,
+    behavioral_telemetry: BehavioralTelemetryBody,
+    /// Default true.
+    #[schema(nullable = false)]
+    store_behavioral_telemetry: Option<bool>,
     /// Recorded only.
+    #[schema(nullable = false)]
     web_enabled: Option<bool>,
 }
+
+/// `[role, content]`: one message of a chat.
+#[derive(ToSchema)]
+#[schema(value_type = Vec<String>, min_items = 2, max_items = 2)]
+pub struct ChatMessage(Vec<String>);
 
 /// `ChatHistoryResponse`: `{chat_id, title, history: [{user_message: {role, content, timestamp,
 /// meta_query_id}, assistant_responses: [{model_id, model_name, completion, generation_time,

@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::{ApiError, method_not_allowed_body};
+use crate::error::{ApiError, method_not_allowed_body, plain_rejection_body};
 use crate::openapi::ApiDoc;
 use crate::routes::{analytics, chat, completion, config, health, metrics, ping, project, session, user, ws};
 use crate::state::AppState;
@@ -44,6 +44,7 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback_service(website::router(&state.settings.website_dist_dir))
         .layer(middleware::from_fn(method_not_allowed_body))
+        .layer(middleware::from_fn(plain_rejection_body))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), request_bounds::body_deadline))
@@ -183,7 +184,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The REST routes and the OpenAPI document describing them.
 fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (routes, document) = api_routes().split_for_parts();
-    (routes, with_unique_operation_ids(document))
+    (routes, crate::openapi::with_shared_responses(with_unique_operation_ids(document)))
 }
 
 /// utoipa names each operation after its handler, and handlers of different modules share names

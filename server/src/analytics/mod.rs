@@ -42,7 +42,7 @@ pub struct ScopeParams {
     /// ISO 8601 as `start_time`; default now.
     end_time: Option<String>,
     /// Admins only: one user's rows (ignored for everyone else, who see only their own).
-    user_id: Option<String>,
+    user_id: Option<Uuid>,
 }
 
 /// `[start, end]` of the rows an endpoint reads (`meta_query.timestamp`).

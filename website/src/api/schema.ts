@@ -400,10 +400,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /**
-         * Deletes the chat (its turns cascade). Only its owner may; anyone else gets the 404 of an id
-         *     that does not exist (upstream's 403 would tell them it does).
-         */
+        /** Deletes the chat (its turns cascade). Only its owner may. */
         delete: operations["deleteChatDeleteChatId"];
         options?: never;
         head?: never;
@@ -464,8 +461,7 @@ export interface paths {
          * Records feedback through the `db` queue. Unlike upstream it never answers 404 because the
          *     query's rows are still being written: ownership comes from the query's record in Redis (kept
          *     an hour) or from PostgreSQL, and feedback that overtakes its query's rows is applied when they
-         *     land. Another user's query answers the 404 of one that does not exist (upstream's 403 would
-         *     tell them it does).
+         *     land.
          */
         post: operations["postCompletionFeedback"];
         delete?: never;
@@ -525,8 +521,7 @@ export interface paths {
         };
         /**
          * The query's completions, from PostgreSQL, or from its Redis record while its rows are still
-         *     queued. Only the query's owner may read it; anyone else gets the 404 of an id that does not
-         *     exist (upstream's 403 would tell them it does).
+         *     queued. Only the query's owner may read it.
          */
         get: operations["getCompletionQueryId"];
         put?: never;
@@ -735,9 +730,8 @@ export interface paths {
         };
         get?: never;
         /**
-         * Ends the caller's session when they have one (closing its row and releasing its projects),
-         *     revokes the auth token used, and clears both cookies — with or without a session, the answer is
-         *     `200 {"message": "Session deactivated successfully."}`.
+         * Ends the caller's session (closing its row and releasing its projects), revokes the auth token
+         *     used, and clears both cookies.
          */
         put: operations["putSessionDeactivate"];
         post?: never;
@@ -1088,11 +1082,11 @@ export interface components {
         ActivityTimelineResponse: {
             /** @description Whose rows. */
             filters: components["schemas"]["ActivityTimelineFilters"];
-            /** @description The bucket width as `Nm`, `Nh` or `Nd` (`1h`). */
+            /** @description The bucket width: `5m`, `15m`, `1h` or `1d`. */
             granularity: string;
             /** @description The window's bounds. */
             period: components["schemas"]["Period"];
-            /** @description The window as `Nm`, `Nh` or `Nd` (`24h`). */
+            /** @description The window: `1h`, `6h`, `24h` or `7d`. */
             time_window: string;
             /** @description Buckets with queries, oldest first (empty buckets are left out). */
             timeline: components["schemas"]["ActivityBucket"][];
@@ -1222,9 +1216,9 @@ export interface components {
         };
         /** @description Body of `POST /api/user/authenticate`: e-mail and password, or `provider: "google"` with a token. */
         AuthenticateBody: {
-            /** @description E-mail address. */
+            /** @description E-mail address (required without `provider: "google"`). */
             email?: string | null;
-            /** @description Password. */
+            /** @description Password (required without `provider: "google"`). */
             password?: string | null;
             /** @description `"google"` for Google sign-in. */
             provider?: string | null;
@@ -1275,6 +1269,24 @@ export interface components {
              */
             z?: number | null;
         };
+        /** @description `BehavioralTelemetryData`. */
+        BehavioralTelemetryBody: {
+            /**
+             * Format: int64
+             * @description ms since a completion was last accepted.
+             */
+            time_since_last_accepted?: number | null;
+            /**
+             * Format: int64
+             * @description ms since a completion was last shown.
+             */
+            time_since_last_shown?: number | null;
+            /**
+             * Format: double
+             * @description Typing speed.
+             */
+            typing_speed?: number | null;
+        };
         /** @description `GET /api/analytics/calibration/brier-score`. */
         BrierScoreResponse: {
             /** @description One row per group with completion generations. */
@@ -1292,6 +1304,11 @@ export interface components {
             filters: components["schemas"]["ScopeFilters"];
         };
         /**
+         * @description `change_type` of a [`FileChange`].
+         * @enum {string}
+         */
+        ChangeType: "update" | "insert" | "remove";
+        /**
          * @description `ChatHistoryResponse`: `{chat_id, title, history: [{user_message: {role, content, timestamp,
          *     meta_query_id}, assistant_responses: [{model_id, model_name, completion, generation_time,
          *     confidence, was_accepted} | {message, model_name}]}]}`.
@@ -1307,6 +1324,8 @@ export interface components {
             /** @description Its title. */
             title: string;
         };
+        /** @description `[role, content]`: one message of a chat. */
+        ChatMessage: string[];
         /** @description `{"page", "per_page": 10, "items": [ChatHistory]}`. */
         ChatPage: {
             /** @description The chats, newest first. */
@@ -1425,7 +1444,11 @@ export interface components {
              * @description The config: a HOCON string, or a JSON object (stored as JSON, which is HOCON). Validated
              *     before it is stored: 400 with the parser's message when it is not valid.
              */
-            config_data: unknown;
+            config_data: components["schemas"]["ConfigData"];
+        };
+        /** @description A config as HOCON text or as a JSON object. */
+        ConfigData: string | {
+            [key: string]: unknown;
         };
         /** @description `DELETE /api/config/{config_id}`. */
         ConfigDeletedResponse: {
@@ -1454,6 +1477,19 @@ export interface components {
              * @description The config.
              */
             config_id: number;
+        };
+        /** @description `ContextData`: the editor around the caret. */
+        ContextBody: {
+            /** @description Project files to put in the prompt: names, or `["*"]` for all but the edited one. */
+            context_files?: string[] | null;
+            /** @description The edited file (default `unknown_file`). */
+            file_name?: string | null;
+            /** @description Text before the caret. */
+            prefix: string;
+            /** @description Selected text. */
+            selected_text?: string | null;
+            /** @description Text after the caret. */
+            suffix: string;
         };
         /** @description A segment's completion generations. */
         ContextMetrics: {
@@ -1498,6 +1534,41 @@ export interface components {
             /** @description `small` (< 1,000 characters), `medium` (< 10,000), `large` (< 100,000), `xlarge` or `unknown`. */
             document_size: string;
         };
+        /** @description `ContextualTelemetryData`. */
+        ContextualTelemetryBody: {
+            /**
+             * Format: int64
+             * @description Caret line.
+             */
+            caret_line?: number | null;
+            /**
+             * Format: int64
+             * @description Document length in characters.
+             */
+            document_char_length?: number | null;
+            /** @description File path. */
+            file_path?: string | null;
+            /**
+             * Format: int64
+             * @description `programming_language` id.
+             */
+            language_id: number;
+            /**
+             * Format: double
+             * @description Caret position in the document, 0..=1.
+             */
+            relative_document_position?: number | null;
+            /**
+             * Format: int64
+             * @description `trigger_type` id.
+             */
+            trigger_type_id: number;
+            /**
+             * Format: int64
+             * @description `plugin_version` id.
+             */
+            version_id: number;
+        };
         /** @description Body of `POST /api/project/create`. */
         CreateProjectBody: {
             /** @description 1..100 characters. */
@@ -1505,7 +1576,7 @@ export interface components {
         };
         /** @description Body of `POST /api/analytics/studies/create`. */
         CreateStudyBody: {
-            /** @description The arms' configs (the default config is always an arm: the baseline). */
+            /** @description The arms' configs (the default config is always an arm: the baseline); each must exist. */
             config_ids: number[];
             /**
              * Format: int64
@@ -1514,14 +1585,16 @@ export interface components {
             default_config_id: number;
             /** @description What the study tests. */
             description?: string | null;
-            /** @description ISO 8601 as `starts_at`, after it; open-ended when absent. */
+            /**
+             * Format: date-time
+             * @description ISO 8601, after `starts_at`; open-ended when absent.
+             */
             ends_at?: string | null;
-            /** @description Name. */
+            /** @description Name (not blank). */
             name: string;
             /**
-             * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-             *     `2026-01-31T12:00` as upstream's form sends it, `2026-01-31`...); no zone means UTC. A study
-             *     whose start has come is activated at once.
+             * Format: date-time
+             * @description ISO 8601; a study whose start has come is activated at once.
              */
             starts_at: string;
         };
@@ -1529,10 +1602,13 @@ export interface components {
         CreateUserBody: {
             /**
              * Format: int64
-             * @description Config the plugin will run with (the plugin sends 1).
+             * @description Config the plugin will run with (the plugin sends 1); 404 when it does not exist.
              */
             config_id: number;
-            /** @description E-mail address (3..50 characters; stored lower-cased). */
+            /**
+             * Format: email
+             * @description E-mail address (3..50 characters; stored lower-cased).
+             */
             email: string;
             /** @description Display name (3..50 characters). */
             name: string;
@@ -1641,7 +1717,7 @@ export interface components {
             overview: components["schemas"]["DashboardOverview"];
             /** @description The window's bounds. */
             period: components["schemas"]["Period"];
-            /** @description The window as `Nm`, `Nh` or `Nd` (`7d`). */
+            /** @description The window: `1d`, `7d` or `30d`. */
             time_window: string;
             /** @description Up to 10 languages, most queries first. */
             top_languages: components["schemas"]["DashboardLanguage"][];
@@ -1716,6 +1792,23 @@ export interface components {
             model_id: number;
             /** @description Whether it was accepted. */
             was_accepted: boolean;
+        };
+        /** @description One change to a file of the multi-file context (lines from 0, end exclusive, as Python slices). */
+        FileChange: {
+            /** @description What the change does. */
+            change_type: components["schemas"]["ChangeType"];
+            /**
+             * Format: int64
+             * @description End line.
+             */
+            end_line: number;
+            /** @description The new lines (`update` and `insert`). */
+            new_lines?: string[];
+            /**
+             * Format: int64
+             * @description First line.
+             */
+            start_line: number;
         };
         /** @description `GET /api/analytics/models/ground-truth-analysis`. */
         GroundTruthAnalysisResponse: {
@@ -2160,7 +2253,7 @@ export interface components {
         };
         /** @description `filters` of the model usage trends. */
         ModelUsageTrendsFilters: components["schemas"]["ScopeFilters"] & {
-            /** @description The bucket: `hour`, `day`, `week` or `month`, or a width as `Nm`, `Nh` or `Nd` (`6h`). */
+            /** @description The bucket: `hour`, `day`, `week` or `month`. */
             granularity: string;
         };
         /** @description `GET /api/analytics/models/model-usage-trends`. */
@@ -2179,8 +2272,10 @@ export interface components {
         };
         /** @description `UpdateMultiFileContext`: `{"context_updates": {"<file>": [{change_type, start_line, end_line, new_lines}]}}`. */
         MultiFileUpdateBody: {
-            /** @description File name → its changes (`change_type`: `update`, `insert` or `remove`). */
-            context_updates: unknown;
+            /** @description File name → its changes, applied from the highest line down. */
+            context_updates: {
+                [key: string]: components["schemas"]["FileChange"][];
+            };
         };
         /**
          * @description Overall status: `ok` when every check passes, else `degraded`.
@@ -2277,7 +2372,7 @@ export interface components {
         };
         /** @description `filters` of queries over time. */
         QueriesOverTimeFilters: components["schemas"]["ScopeFilters"] & {
-            /** @description The bucket width as `Nm`, `Nh` or `Nd` (`6h`). */
+            /** @description The bucket width: `5m`, `15m`, `1h` or `1d`. */
             granularity: string;
             /** @description The one language counted; `null` for all. */
             language?: string | null;
@@ -2352,37 +2447,43 @@ export interface components {
         /** @description `RequestChatCompletion`. */
         RequestChatBody: {
             /** @description Behavioral telemetry, as for completions. */
-            behavioral_telemetry: unknown;
+            behavioral_telemetry: components["schemas"]["BehavioralTelemetryBody"];
             /**
              * Format: uuid
              * @description The conversation, chosen by the client.
              */
             chat_id: string;
             /** @description Editor context, as for completions. */
-            context: unknown;
+            context: components["schemas"]["ContextBody"];
             /** @description Contextual telemetry, as for completions. */
-            contextual_telemetry: unknown;
-            /** @description `[[role, content], ...]` with role `user`, `assistant` or `system`. */
-            messages: string[][];
+            contextual_telemetry: components["schemas"]["ContextualTelemetryBody"];
+            /** @description `[[role, content], ...]` with role `user`, `assistant` or `system`; at least one `user`. */
+            messages: components["schemas"]["ChatMessage"][];
             /** @description Models to ask. */
             model_ids: number[];
+            /** @description Default true. */
+            store_behavioral_telemetry?: boolean;
+            /** @description Store the (redacted) context; default false. */
+            store_context?: boolean;
+            /** @description Default true. */
+            store_contextual_telemetry?: boolean;
             /** @description Recorded only. */
-            web_enabled?: boolean | null;
+            web_enabled?: boolean;
         };
         /** @description `RequestCompletion` (wire contract §2.1). */
         RequestCompletionBody: {
-            /** @description `{time_since_last_shown?, time_since_last_accepted?, typing_speed?}`. */
-            behavioral_telemetry: unknown;
-            /** @description `{prefix, suffix, file_name?, selected_text?, context_files?}`. */
-            context: unknown;
-            /** @description `{version_id, trigger_type_id, language_id, file_path?, caret_line?, document_char_length?, relative_document_position?}`. */
-            contextual_telemetry: unknown;
+            /** @description Behavioral telemetry (`{}` is valid). */
+            behavioral_telemetry: components["schemas"]["BehavioralTelemetryBody"];
+            /** @description The editor context. */
+            context: components["schemas"]["ContextBody"];
+            /** @description Contextual telemetry. */
+            contextual_telemetry: components["schemas"]["ContextualTelemetryBody"];
             /**
              * @description Ours: add `debug` to each item — the prompt the model saw and the retrieved snippets
              *     (`{prompt, retrieval_enabled, retrieval_query, snippets: [{file_name, start_line, end_line,
              *     score, content}], retrieval_ms, retrieval_reused, note}`). Default false.
              */
-            debug?: boolean | null;
+            debug?: boolean;
             /**
              * Format: int64
              * @description Ours: a new-token budget below the model's, 1..=256.
@@ -2391,13 +2492,13 @@ export interface components {
             /** @description Models to ask, each answered in parallel. */
             model_ids: number[];
             /** @description Extra stop strings. */
-            stop_sequences?: string[] | null;
+            stop_sequences?: string[];
             /** @description Default true. */
-            store_behavioral_telemetry?: boolean | null;
+            store_behavioral_telemetry?: boolean;
             /** @description Store the (redacted) context; default false. */
-            store_context?: boolean | null;
+            store_context?: boolean;
             /** @description Default true. */
-            store_contextual_telemetry?: boolean | null;
+            store_contextual_telemetry?: boolean;
         };
         /** @description The user as every endpoint returns it. */
         ResponseUser: {
@@ -2587,14 +2688,19 @@ export interface components {
              * @description Accepted, not applied (configs are assigned by admins and studies).
              */
             config_id?: number | null;
-            /** @description New address. */
+            /**
+             * Format: email
+             * @description New address (3..50 characters).
+             */
             email?: string | null;
-            /** @description New name. */
+            /** @description New name (3..50 characters). */
             name?: string | null;
-            /** @description New password. */
+            /** @description New password (the rules of `POST /api/user/create`). */
             password?: string | null;
             /** @description Preferences (merged over the defaults). */
-            preference?: unknown;
+            preference?: {
+                [key: string]: unknown;
+            } | null;
             /** @description Checked when given together with `password`. */
             previous_password?: string | null;
             /** @description Accepted, not applied (only the mailed link verifies an address). */
@@ -2676,7 +2782,7 @@ export interface components {
             engagement: components["schemas"]["UserEngagement"];
             /** @description The window's bounds. */
             period: components["schemas"]["Period"];
-            /** @description The window as `Nm`, `Nh` or `Nd` (`30d`). */
+            /** @description The window: `7d`, `30d` or `90d`. */
             time_window: string;
         };
         /** @description `201` of `PUT /api/user/update`. */
@@ -2732,13 +2838,9 @@ export interface operations {
     getAnalyticsCalibrationBrierScore: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2771,18 +2873,43 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsCalibrationCalibrationSummary: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2802,18 +2929,52 @@ export interface operations {
                     "application/json": components["schemas"]["CalibrationSummaryResponse"];
                 };
             };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsCalibrationConfidenceDistribution: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2837,6 +2998,24 @@ export interface operations {
                     "application/json": components["schemas"]["ConfidenceDistributionResponse"];
                 };
             };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description bins out of range */
             422: {
                 headers: {
@@ -2846,18 +3025,34 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsCalibrationReliabilityDiagram: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2908,18 +3103,34 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsModelsComparison: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2950,18 +3161,43 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsModelsGroundTruthAnalysis: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2983,22 +3219,56 @@ export interface operations {
                     "application/json": components["schemas"]["GroundTruthAnalysisResponse"];
                 };
             };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsModelsModelUsageTrends: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
-                /** @description hour (1h), day (1d, default), week (1w) or month (calendar units, UTC), or any other whole number of minutes, hours or days (`Nm`, `Nh`, `Nd`, such as `6h`); at most 10,000 buckets in the window (400 otherwise) */
+                /** @description hour (1h), day (1d, default), week (1w) or month */
                 granularity?: string;
             };
             header?: never;
@@ -3016,8 +3286,37 @@ export interface operations {
                     "application/json": components["schemas"]["ModelUsageTrendsResponse"];
                 };
             };
-            /** @description Invalid parameter, or more than 10,000 buckets in the window */
+            /** @description Invalid parameter */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3030,13 +3329,9 @@ export interface operations {
     getAnalyticsModelsPerformanceByContext: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3058,16 +3353,54 @@ export interface operations {
                     "application/json": components["schemas"]["PerformanceByContextResponse"];
                 };
             };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsOverviewActivityTimeline: {
         parameters: {
             query?: {
-                /** @description The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1h, 6h, 24h or 7d; default 24h), at most 3660 days */
+                /** @description 1h, 6h, 24h (default) or 7d */
                 time_window?: string;
-                /** @description Bucket width: a whole number of minutes, hours or days (`5m`, `15m`, `6h`, `1d`...; default `1h`), at most 3660 days, and cutting the window into at most 10,000 buckets (400 otherwise) */
+                /** @description 5m, 15m, 1h (default) or 1d */
                 granularity?: string;
-                /** @description Admins only */
+                /** @description Admins only: one user's rows (ignored for everyone else) */
                 user_id?: string;
             };
             header?: never;
@@ -3085,8 +3418,37 @@ export interface operations {
                     "application/json": components["schemas"]["ActivityTimelineResponse"];
                 };
             };
-            /** @description Invalid parameter, or more than 10,000 buckets in the window */
+            /** @description Invalid parameter */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3099,9 +3461,9 @@ export interface operations {
     getAnalyticsOverviewDashboard: {
         parameters: {
             query?: {
-                /** @description The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1d, 7d or 30d; default 7d), at most 3660 days */
+                /** @description 1d, 7d (default) or 30d */
                 time_window?: string;
-                /** @description Admins only */
+                /** @description Admins only: one user's rows (ignored for everyone else) */
                 user_id?: string;
             };
             header?: never;
@@ -3128,14 +3490,43 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsOverviewUserEngagement: {
         parameters: {
             query?: {
-                /** @description The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 7d, 30d or 90d; default 30d), at most 3660 days */
+                /** @description 7d, 30d (default) or 90d */
                 time_window?: string;
-                /** @description Admins only */
+                /** @description Admins only: one user's rows (ignored for everyone else) */
                 user_id?: string;
             };
             header?: never;
@@ -3155,6 +3546,35 @@ export interface operations {
             };
             /** @description Invalid parameter */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3195,8 +3615,64 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Not an admin */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not JSON, or a field is missing or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3227,6 +3703,44 @@ export interface operations {
                     "application/json": components["schemas"]["StudyListResponse"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     postAnalyticsStudiesStudyIdActivate: {
@@ -3250,8 +3764,55 @@ export interface operations {
                     "application/json": components["schemas"]["StudyActivatedResponse"];
                 };
             };
+            /** @description Not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such study */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3282,8 +3843,55 @@ export interface operations {
                     "application/json": components["schemas"]["StudyDeactivatedResponse"];
                 };
             };
+            /** @description Not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such active study */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3323,8 +3931,46 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such study */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3355,8 +4001,55 @@ export interface operations {
                     "application/json": components["schemas"]["StudyEvaluationResponse"];
                 };
             };
+            /** @description Not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such study */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3369,13 +4062,9 @@ export interface operations {
     getAnalyticsUsageAcceptanceRates: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3406,18 +4095,43 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsUsageLatencyDistribution: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3439,22 +4153,56 @@ export interface operations {
                     "application/json": components["schemas"]["LatencyDistributionResponse"];
                 };
             };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getAnalyticsUsageQueriesOverTime: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
-                /** @description Bucket width: a whole number of minutes, hours or days (`5m`, `15m`, `6h`, `1d`...; default `1h`), at most 3660 days, and cutting the window into at most 10,000 buckets (400 otherwise) */
+                /** @description 5m, 15m, 1h (default) or 1d */
                 granularity?: string;
                 /** @description completion or chat */
                 query_type?: string;
@@ -3478,8 +4226,37 @@ export interface operations {
                     "application/json": components["schemas"]["QueriesOverTimeResponse"];
                 };
             };
-            /** @description Invalid parameter, or more than 10,000 buckets in the window */
+            /** @description Invalid parameter */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3492,13 +4269,9 @@ export interface operations {
     getAnalyticsUsageUserBehavior: {
         parameters: {
             query?: {
-                /**
-                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-                 *     days before `end_time`.
-                 */
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
                 start_time?: string;
-                /** @description ISO 8601 as `start_time`; default now. */
+                /** @description ISO 8601; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3516,6 +4289,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserBehaviorResponse"];
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -3550,13 +4361,42 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description No such chat of the caller's (another user's answers the same) */
+            /** @description Another user's chat */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description No such chat */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -3600,6 +4440,26 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     postChatRequest: {
@@ -3633,13 +4493,31 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description The chat id belongs to another user or project (answered as for a chat that does not exist) */
-            404: {
+            /** @description The chat id belongs to another user or project */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
             /** @description Validation failed */
@@ -3649,6 +4527,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description Redis unreachable; nothing was recorded */
@@ -3691,13 +4580,40 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description No such query of the caller's (another user's answers the same), or the model did not answer it */
+            /** @description Another user's query */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description No such query, or the model did not answer it */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
             /** @description Validation failed */
@@ -3707,6 +4623,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description Redis unreachable; not recorded */
@@ -3749,6 +4676,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -3756,6 +4701,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -3791,6 +4756,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -3798,6 +4781,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description Redis unreachable; nothing was recorded */
@@ -3839,13 +4833,42 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description No such query of the caller's (another user's answers the same) */
+            /** @description Another user's query */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description No such query */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -3886,6 +4909,26 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     postConfig: {
@@ -3910,8 +4953,44 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigRow"];
                 };
             };
-            /** @description Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); or a block the server reads is malformed */
+            /** @description Not valid HOCON, or a block the server reads is malformed */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3926,6 +5005,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -3948,8 +5047,37 @@ export interface operations {
                     "application/json": components["schemas"]["LanguagesResponse"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Not an admin */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3977,8 +5105,37 @@ export interface operations {
                     "application/json": components["schemas"]["ModelsResponse"];
                 };
             };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Not an admin */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4009,6 +5166,33 @@ export interface operations {
                     "application/json": components["schemas"]["ModelValidation"];
                 };
             };
+            /** @description A parameter given twice */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description `name` missing */
             422: {
                 headers: {
@@ -4016,6 +5200,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4041,8 +5245,55 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigRow"];
                 };
             };
+            /** @description `config_id` is not a 64-bit integer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such config */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4077,8 +5328,26 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigRow"];
                 };
             };
-            /** @description Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); or a block the server reads is malformed */
+            /** @description Not valid HOCON, a block the server reads is malformed, or `config_id` is not a 64-bit integer */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4088,6 +5357,53 @@ export interface operations {
             };
             /** @description No such config */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not JSON, or a field is missing or invalid */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4118,6 +5434,33 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigDeletedResponse"];
                 };
             };
+            /** @description `config_id` is not a 64-bit integer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description No such config */
             404: {
                 headers: {
@@ -4129,6 +5472,26 @@ export interface operations {
             };
             /** @description Users or studies still use it */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4225,6 +5588,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -4232,6 +5613,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4267,6 +5668,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -4274,6 +5693,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4314,6 +5753,26 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     putSessionDeactivate: {
@@ -4325,7 +5784,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Logged out: the auth token is revoked and both cookies cleared, and the session (if any) ended. Also when there was no session or it had expired (upstream: 401 or 404, leaving the user signed in) */
+            /** @description Logged out; cookies cleared */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4334,13 +5793,42 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description No auth token, or one that is invalid or expired */
+            /** @description Not authenticated, or no session */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Session already gone */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4385,6 +5873,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -4392,6 +5898,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4446,6 +5972,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -4453,6 +5997,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4496,6 +6060,35 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description `delete_data` is not a boolean */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getUserGet: {
@@ -4534,6 +6127,26 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getUserOauthGoogleCallback: {
@@ -4553,6 +6166,8 @@ export interface operations {
             /** @description Signed in; Set-Cookie auth_token */
             303: {
                 headers: {
+                    /** @description The site path to land on */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4564,6 +6179,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Google sign-in not configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4583,6 +6227,8 @@ export interface operations {
             /** @description To the provider */
             303: {
                 headers: {
+                    /** @description The provider's authorization page */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4592,7 +6238,29 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
             };
         };
     };
@@ -4612,6 +6280,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Providers"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
                 };
             };
         };
@@ -4644,6 +6323,26 @@ export interface operations {
                 };
                 content: {
                     "text/html": unknown;
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4680,6 +6379,15 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description HTML: password rejected */
             422: {
                 headers: {
@@ -4687,6 +6395,26 @@ export interface operations {
                 };
                 content: {
                     "text/html": unknown;
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4728,6 +6456,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4781,6 +6529,24 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
             /** @description Validation failed */
             422: {
                 headers: {
@@ -4788,6 +6554,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -4831,6 +6617,35 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description `token` missing */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     getUserVerifyCheck: {
@@ -4869,6 +6684,26 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
         };
     };
     postUserVerifyResend: {
@@ -4905,6 +6740,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };

@@ -136,10 +136,10 @@ pub struct ReliabilityBin {
 }
 
 /// Per model: for each confidence bin, mean confidence against acceptance, and the ECE.
-#[utoipa::path(get, path = "/api/analytics/calibration/reliability-diagram", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/calibration/reliability-diagram", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model"),
-        ("bins" = Option<i64>, Query, description = "5..=20, default 10")
+        ("bins" = Option<i64>, Query, minimum = 5, maximum = 20, description = "5..=20, default 10")
     ),
     responses(
         (status = 200, description = "A reliability diagram per model", body = ReliabilityDiagramResponse),
@@ -211,10 +211,10 @@ pub struct GroupBrierScore {
 }
 
 /// Brier score with its reliability, resolution and uncertainty, per model, config or language.
-#[utoipa::path(get, path = "/api/analytics/calibration/brier-score", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/calibration/brier-score", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model"),
-        ("group_by" = Option<String>, Query, description = "model (default), config (the user's current config) or language")
+        ("group_by" = Option<String>, Query, pattern = "^\\s*(model|config|language)?\\s*$", description = "model (default), config (the user's current config) or language")
     ),
     responses(
         (status = 200, description = "Brier score per group", body = BrierScoreResponse),
@@ -298,10 +298,10 @@ pub struct ConfidenceStatistics {
 }
 
 /// Per model: how often each confidence occurs, and how often each bin was accepted.
-#[utoipa::path(get, path = "/api/analytics/calibration/confidence-distribution", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/calibration/confidence-distribution", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model"),
-        ("bins" = Option<i64>, Query, description = "10..=50, default 20")
+        ("bins" = Option<i64>, Query, minimum = 10, maximum = 50, description = "10..=50, default 20")
     ),
     responses(
         (status = 200, description = "A confidence histogram per model", body = ConfidenceDistributionResponse),
@@ -381,7 +381,7 @@ pub struct ModelCalibration {
 
 /// Per model: confidence against acceptance, over- or under-confidence (a gap beyond 0.05), Brier
 /// score and the spread of confidence; best calibrated (lowest Brier) first.
-#[utoipa::path(get, path = "/api/analytics/calibration/calibration-summary", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/calibration/calibration-summary", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams),
     responses(
         (status = 200, description = "Calibration per model", body = CalibrationSummaryResponse)

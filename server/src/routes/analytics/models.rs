@@ -85,9 +85,9 @@ pub struct ModelComparisonFilters {
 
 /// Per model: volume, acceptance, generation-time percentiles, confidence and its spread, tokens
 /// per completion, users and active days.
-#[utoipa::path(get, path = "/api/analytics/models/comparison", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/models/comparison", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams,
-        ("model_ids" = Option<String>, Query, description = "Comma-separated model ids; default all")
+        ("model_ids" = Option<String>, Query, pattern = "^\\s*(-?[0-9]{1,18}(\\s*,\\s*-?[0-9]{1,18})*)?\\s*$", description = "Comma-separated model ids; default all")
     ),
     responses(
         (status = 200, description = "Metrics per model", body = ModelComparisonResponse),
@@ -171,9 +171,9 @@ pub struct ModelUsageTrendsFilters {
 }
 
 /// Each model's use per time bucket.
-#[utoipa::path(get, path = "/api/analytics/models/model-usage-trends", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/models/model-usage-trends", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams,
-        ("granularity" = Option<String>, Query, description = "hour (1h), day (1d, default), week (1w) or month (calendar units, UTC), or any other whole number of minutes, hours or days (`Nm`, `Nh`, `Nd`, such as `6h`); at most 10,000 buckets in the window (400 otherwise)")
+        ("granularity" = Option<String>, Query, pattern = "^\\s*(hour|day|week|month|1w|[0-9]+[mhd])?\\s*$", description = "hour (1h), day (1d, default), week (1w) or month (calendar units, UTC), or any other whole number of minutes, hours or days (`Nm`, `Nh`, `Nd`, such as `6h`); at most 10,000 buckets in the window (400 otherwise)")
     ),
     responses(
         (status = 200, description = "Use per bucket and model", body = ModelUsageTrendsResponse),
@@ -310,7 +310,7 @@ pub struct ContextMetrics {
 
 /// Per model, language, trigger, document size and caret position: acceptance, generation time
 /// and confidence, for segments with at least five generations.
-#[utoipa::path(get, path = "/api/analytics/models/performance-by-context", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/models/performance-by-context", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model")
     ),
@@ -385,7 +385,7 @@ pub struct GroundTruthStats {
 /// Per model, over completions whose query has a ground truth (the latest one, recorded in the
 /// window): how often the completion equals it (ignoring surrounding whitespace), lengths,
 /// confidence and acceptance.
-#[utoipa::path(get, path = "/api/analytics/models/ground-truth-analysis", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/models/ground-truth-analysis", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model")
     ),

@@ -249,10 +249,10 @@ pub struct DashboardLanguage {
 
 /// Headline numbers for the window, their change against the window before it, the top models by
 /// acceptance and the top languages by queries.
-#[utoipa::path(get, path = "/api/analytics/overview/dashboard", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/overview/dashboard", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(
-        ("time_window" = Option<String>, Query, description = "The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1d, 7d or 30d; default 7d), at most 3660 days"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+        ("time_window" = Option<String>, Query, pattern = "^\\s*([0-9]+[mhd])?\\s*$", description = "The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1d, 7d or 30d; default 7d), at most 3660 days"),
+        ("user_id" = Option<Uuid>, Query, description = "Admins only: one user's rows (ignored for everyone else)")
     ),
     responses(
         (status = 200, description = "The dashboard", body = DashboardResponse),
@@ -356,11 +356,11 @@ pub struct ActivityBucket {
 }
 
 /// Queries, users, acceptance and generation time per time bucket.
-#[utoipa::path(get, path = "/api/analytics/overview/activity-timeline", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/overview/activity-timeline", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(
-        ("time_window" = Option<String>, Query, description = "The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1h, 6h, 24h or 7d; default 24h), at most 3660 days"),
-        ("granularity" = Option<String>, Query, description = GRANULARITY_DOC),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+        ("time_window" = Option<String>, Query, pattern = "^\\s*([0-9]+[mhd])?\\s*$", description = "The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1h, 6h, 24h or 7d; default 24h), at most 3660 days"),
+        ("granularity" = Option<String>, Query, pattern = "^\\s*([0-9]+[mhd])?\\s*$", description = GRANULARITY_DOC),
+        ("user_id" = Option<Uuid>, Query, description = "Admins only: one user's rows (ignored for everyone else)")
     ),
     responses(
         (status = 200, description = "The timeline", body = ActivityTimelineResponse),
@@ -472,10 +472,10 @@ pub struct AggregatedEngagement {
 type EngagementRow = (Uuid, i64, i64, i64, DateTime<Utc>, DateTime<Utc>, f64, Option<f64>);
 
 /// Engagement: everyone's summarised (admins without `user_id`), or one user's own.
-#[utoipa::path(get, path = "/api/analytics/overview/user-engagement", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/overview/user-engagement", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(
-        ("time_window" = Option<String>, Query, description = "The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 7d, 30d or 90d; default 30d), at most 3660 days"),
-        ("user_id" = Option<String>, Query, description = "Admins only")
+        ("time_window" = Option<String>, Query, pattern = "^\\s*([0-9]+[mhd])?\\s*$", description = "The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 7d, 30d or 90d; default 30d), at most 3660 days"),
+        ("user_id" = Option<Uuid>, Query, description = "Admins only: one user's rows (ignored for everyone else)")
     ),
     responses(
         (status = 200, description = "The engagement", body = UserEngagementResponse),

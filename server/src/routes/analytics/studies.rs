@@ -99,7 +99,7 @@ pub struct StudyCreatedResponse {
 
 /// Creates a study; its arms are `config_ids` plus the default config (the baseline). A study
 /// whose start has come (and whose end has not) is activated at once.
-#[utoipa::path(post, path = "/api/analytics/studies/create", tag = "studies",
+#[utoipa::path(post, path = "/api/analytics/studies/create", tag = "studies", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     request_body(content = crate::openapi::CreateStudyBody),
     responses(
         (status = 201, description = "Created", body = StudyCreatedResponse),
@@ -171,7 +171,7 @@ pub struct ListedStudy {
 }
 
 /// Studies, newest first; inactive ones only with `include_inactive=true`.
-#[utoipa::path(get, path = "/api/analytics/studies/list", tag = "studies",
+#[utoipa::path(get, path = "/api/analytics/studies/list", tag = "studies", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     params(("include_inactive" = Option<bool>, Query, description = "Also list inactive studies (default false)")),
     responses((status = 200, description = "The studies", body = StudyListResponse))
 )]
@@ -215,8 +215,8 @@ pub struct ArmAssignment {
 }
 
 /// A study with, per arm, its users and the share of them who queried during the study.
-#[utoipa::path(get, path = "/api/analytics/studies/{study_id}/details", tag = "studies",
-    params(("study_id" = String, Path, description = "The study")),
+#[utoipa::path(get, path = "/api/analytics/studies/{study_id}/details", tag = "studies", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
+    params(("study_id" = Uuid, Path, description = "The study")),
     responses(
         (status = 200, description = "The study and its arms", body = StudyDetailsResponse),
         (status = 400, description = "Not a UUID", body = crate::openapi::Detail),
@@ -255,10 +255,11 @@ pub struct StudyActivatedResponse {
 }
 
 /// Activates a study (any other active study ends) and puts every verified user on their arm.
-#[utoipa::path(post, path = "/api/analytics/studies/{study_id}/activate", tag = "studies",
-    params(("study_id" = String, Path, description = "The study")),
+#[utoipa::path(post, path = "/api/analytics/studies/{study_id}/activate", tag = "studies", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
+    params(("study_id" = Uuid, Path, description = "The study")),
     responses(
         (status = 200, description = "Activated", body = StudyActivatedResponse),
+        (status = 400, description = "Not a UUID", body = crate::openapi::Detail),
         (status = 404, description = "No such study", body = crate::openapi::Detail)
     ))]
 pub async fn activate(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyActivatedResponse>, ApiError> {
@@ -282,10 +283,11 @@ pub struct StudyDeactivatedResponse {
 
 /// Ends an active study; its users go back to its default config (their arms are kept, so
 /// re-activating puts each back on the same one).
-#[utoipa::path(post, path = "/api/analytics/studies/{study_id}/deactivate", tag = "studies",
-    params(("study_id" = String, Path, description = "The study")),
+#[utoipa::path(post, path = "/api/analytics/studies/{study_id}/deactivate", tag = "studies", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
+    params(("study_id" = Uuid, Path, description = "The study")),
     responses(
         (status = 200, description = "Deactivated", body = StudyDeactivatedResponse),
+        (status = 400, description = "Not a UUID", body = crate::openapi::Detail),
         (status = 404, description = "No such active study", body = crate::openapi::Detail)
     ))]
 pub async fn deactivate(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyDeactivatedResponse>, ApiError> {
@@ -394,10 +396,11 @@ pub struct BaselineComparison {
 /// Per arm, over the queries each served (its exposure) from the study's participants during the
 /// study: usage and acceptance, and against the baseline the acceptance uplift, a 95 % interval of
 /// the difference, the z-test's p-value, and a warning while an arm is too small.
-#[utoipa::path(get, path = "/api/analytics/studies/{study_id}/evaluation", tag = "studies",
-    params(("study_id" = String, Path, description = "The study")),
+#[utoipa::path(get, path = "/api/analytics/studies/{study_id}/evaluation", tag = "studies", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
+    params(("study_id" = Uuid, Path, description = "The study")),
     responses(
         (status = 200, description = "Per arm against the baseline", body = StudyEvaluationResponse),
+        (status = 400, description = "Not a UUID", body = crate::openapi::Detail),
         (status = 404, description = "No such study", body = crate::openapi::Detail)
     ))]
 pub async fn evaluation(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyEvaluationResponse>, ApiError> {

@@ -54,9 +54,9 @@ impl From<(f64, f64)> for ConfidenceInterval {
 }
 
 /// Acceptance rate per model, config, language or trigger, with a Wilson 95 % interval.
-#[utoipa::path(get, path = "/api/analytics/usage/acceptance-rates", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/usage/acceptance-rates", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams,
-        ("group_by" = Option<String>, Query, description = "model (default), config (the user's current config), language or trigger")
+        ("group_by" = Option<String>, Query, pattern = "^\\s*(model|config|language|trigger)?\\s*$", description = "model (default), config (the user's current config), language or trigger")
     ),
     responses(
         (status = 200, description = "Acceptance per group", body = AcceptanceRatesResponse),
@@ -126,7 +126,7 @@ pub struct LatencySample {
 }
 
 /// Generation-time percentiles per model, and up to 1,000 raw samples (fastest first).
-#[utoipa::path(get, path = "/api/analytics/usage/latency-distribution", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/usage/latency-distribution", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model")
     ),
@@ -209,10 +209,10 @@ pub struct QueriesOverTimeFilters {
 }
 
 /// Query counts per time bucket, language, trigger and query type.
-#[utoipa::path(get, path = "/api/analytics/usage/queries-over-time", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/usage/queries-over-time", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams,
-        ("granularity" = Option<String>, Query, description = GRANULARITY_DOC),
-        ("query_type" = Option<String>, Query, description = "completion or chat"),
+        ("granularity" = Option<String>, Query, pattern = "^\\s*([0-9]+[mhd])?\\s*$", description = GRANULARITY_DOC),
+        ("query_type" = Option<String>, Query, pattern = "^\\s*(completion|chat)?\\s*$", description = "completion or chat"),
         ("language" = Option<String>, Query, description = "A language name, e.g. Python"),
         ("trigger_type" = Option<String>, Query, description = "A trigger name, e.g. manual")
     ),
@@ -296,7 +296,7 @@ pub struct UserBehavior {
 
 /// Per user: typing speed, time since the last shown and accepted completion, sessions, queries,
 /// acceptance and active days.
-#[utoipa::path(get, path = "/api/analytics/usage/user-behavior", tag = "analytics",
+#[utoipa::path(get, path = "/api/analytics/usage/user-behavior", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(crate::analytics::ScopeParams),
     responses(
         (status = 200, description = "Behaviour per user", body = UserBehaviorResponse)

@@ -13,8 +13,8 @@ use crate::state::AppState;
 
 /// Deletes the chat (its turns cascade). Only its owner may; anyone else gets the 404 of an id
 /// that does not exist (upstream's 403 would tell them it does).
-#[utoipa::path(delete, path = "/api/chat/delete/{chat_id}", tag = "chat",
-    params(("chat_id" = String, Path, description = "The chat")),
+#[utoipa::path(delete, path = "/api/chat/delete/{chat_id}", tag = "chat", security(("session_token" = [], "project_token" = [])),
+    params(("chat_id" = Uuid, Path, description = "The chat")),
     responses(
         (status = 200, description = "Deleted", body = crate::openapi::Message),
         (status = 401, description = "No live session, or the project is not active in it", body = crate::openapi::Message),

@@ -13,8 +13,8 @@ use crate::state::AppState;
 
 /// Page `page_number` (from 1) of the caller's chats in the active project, newest first. Page 0
 /// or a non-number is a 422 (upstream answers page 0 with a 500).
-#[utoipa::path(get, path = "/api/chat/get/{page_number}", tag = "chat",
-    params(("page_number" = i64, Path, description = "Page, from 1")),
+#[utoipa::path(get, path = "/api/chat/get/{page_number}", tag = "chat", security(("session_token" = [], "project_token" = [])),
+    params(("page_number" = i64, Path, minimum = 1, maximum = 1000000, description = "Page, from 1")),
     responses(
         (status = 200, description = "A page of chats", body = crate::openapi::ChatPage),
         (status = 401, description = "No live session, or the project is not active in it", body = crate::openapi::Message),

@@ -15,7 +15,7 @@ use crate::state::AppState;
 /// Answers the conversation with every requested model (at most `CHAT_TIMEOUT_MS`); the body is
 /// the contract's `ChatHistoryResponse` for this turn, whose user message is what the user wrote
 /// (upstream shows the editor prefix there).
-#[utoipa::path(post, path = "/api/chat/request", tag = "chat",
+#[utoipa::path(post, path = "/api/chat/request", tag = "chat", security(("session_token" = [], "project_token" = [])),
     request_body(content = crate::openapi::RequestChatBody),
     responses(
         (status = 200, description = "This turn", body = crate::openapi::ChatHistory),

@@ -20,7 +20,7 @@ use crate::state::AppState;
 /// an hour) or from PostgreSQL, and feedback that overtakes its query's rows is applied when they
 /// land. Another user's query answers the 404 of one that does not exist (upstream's 403 would
 /// tell them it does).
-#[utoipa::path(post, path = "/api/completion/feedback", tag = "completion",
+#[utoipa::path(post, path = "/api/completion/feedback", tag = "completion", security(("session_token" = [], "project_token" = [])),
     request_body(content = crate::openapi::FeedbackBody),
     responses(
         (status = 200, description = "Recorded", body = crate::openapi::Message),

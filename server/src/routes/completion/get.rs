@@ -14,8 +14,8 @@ use crate::state::AppState;
 /// The query's completions, from PostgreSQL, or from its Redis record while its rows are still
 /// queued. Only the query's owner may read it; anyone else gets the 404 of an id that does not
 /// exist (upstream's 403 would tell them it does).
-#[utoipa::path(get, path = "/api/completion/{query_id}", tag = "completion",
-    params(("query_id" = String, Path, description = "meta_query_id")),
+#[utoipa::path(get, path = "/api/completion/{query_id}", tag = "completion", security(("session_token" = [])),
+    params(("query_id" = uuid::Uuid, Path, description = "meta_query_id")),
     responses(
         (status = 200, description = "The query's items", body = crate::openapi::CompletionsResponse),
         (status = 401, description = "No live session", body = crate::openapi::Message),

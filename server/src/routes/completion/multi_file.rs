@@ -26,7 +26,7 @@ struct UpdateMultiFileContext {
 /// Applies the changes with upstream's algorithm (wire contract §8) to the project's context in
 /// Redis and returns the whole context. File names and new lines are redacted before they are
 /// kept, so the context never holds a secret, whether it is later pasted into a prompt or persisted.
-#[utoipa::path(post, path = "/api/completion/multi-file-context/update", tag = "completion",
+#[utoipa::path(post, path = "/api/completion/multi-file-context/update", tag = "completion", security(("session_token" = [], "project_token" = [])),
     request_body(content = crate::openapi::MultiFileUpdateBody),
     responses(
         (status = 200, description = "The project's whole context", body = crate::openapi::Message),

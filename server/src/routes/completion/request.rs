@@ -15,7 +15,7 @@ use crate::state::AppState;
 /// Runs every requested model in parallel through the `llm` queue and waits for them (at most
 /// `COMPLETION_TIMEOUT_MS`); a model that is unknown, unavailable or silent gets the contract's
 /// error item while the others still answer. The query's telemetry is queued before answering.
-#[utoipa::path(post, path = "/api/completion/request", tag = "completion",
+#[utoipa::path(post, path = "/api/completion/request", tag = "completion", security(("session_token" = [], "project_token" = [])),
     request_body(content = crate::openapi::RequestCompletionBody),
     responses(
         (status = 200, description = "One item per model", body = crate::openapi::CompletionsResponse),

@@ -73,7 +73,7 @@ async fn config_text(body: &Value) -> Result<String, ApiError> {
 }
 
 /// Every config row.
-#[utoipa::path(get, path = "/api/config", tag = "config",
+#[utoipa::path(get, path = "/api/config", tag = "config", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     responses(
         (status = 200, description = "Every config row", body = ConfigListResponse),
         (status = 401, description = "Not signed in", body = crate::openapi::Detail),
@@ -86,10 +86,11 @@ pub async fn list(State(state): State<AppState>, _admin: AdminCaller) -> Result<
 }
 
 /// One config row.
-#[utoipa::path(get, path = "/api/config/{config_id}", tag = "config",
+#[utoipa::path(get, path = "/api/config/{config_id}", tag = "config", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     params(("config_id" = i64, Path, description = "The config")),
     responses(
         (status = 200, description = "The config row", body = ConfigRow),
+        (status = 400, description = "`config_id` is not a 64-bit integer", body = crate::openapi::Detail),
         (status = 404, description = "No such config", body = crate::openapi::Detail)
     ))]
 pub async fn get(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<ConfigRow>, ApiError> {
@@ -99,7 +100,7 @@ pub async fn get(State(state): State<AppState>, _admin: AdminCaller, Path(config
 }
 
 /// Stores a new config row after validating it.
-#[utoipa::path(post, path = "/api/config", tag = "config",
+#[utoipa::path(post, path = "/api/config", tag = "config", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     request_body(content = crate::openapi::ConfigBody),
     responses(
         (status = 201, description = "The new config row", body = ConfigRow),
@@ -117,12 +118,12 @@ pub async fn create(State(state): State<AppState>, _admin: AdminCaller, JsonBody
 }
 
 /// Replaces a config row after validating the new text; users on it get it within 30 s.
-#[utoipa::path(put, path = "/api/config/{config_id}", tag = "config",
+#[utoipa::path(put, path = "/api/config/{config_id}", tag = "config", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     params(("config_id" = i64, Path, description = "The config")),
     request_body(content = crate::openapi::ConfigBody),
     responses(
         (status = 200, description = "The updated config row", body = ConfigRow),
-        (status = 400, description = "Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); or a block the server reads is malformed", body = crate::openapi::Detail),
+        (status = 400, description = "Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); a block the server reads is malformed; or `config_id` is not a 64-bit integer", body = crate::openapi::Detail),
         (status = 404, description = "No such config", body = crate::openapi::Detail)
     ))]
 pub async fn update(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>, JsonBody(body): JsonBody) -> Result<Json<ConfigRow>, ApiError> {
@@ -141,10 +142,11 @@ pub async fn update(State(state): State<AppState>, _admin: AdminCaller, Path(con
 
 /// Deletes a config row nobody uses: one that users or studies still refer to is a 409 (upstream
 /// answers 500), and a missing one a 404 (upstream: 500).
-#[utoipa::path(delete, path = "/api/config/{config_id}", tag = "config",
+#[utoipa::path(delete, path = "/api/config/{config_id}", tag = "config", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     params(("config_id" = i64, Path, description = "The config")),
     responses(
         (status = 200, description = "Deleted", body = ConfigDeletedResponse),
+        (status = 400, description = "`config_id` is not a 64-bit integer", body = crate::openapi::Detail),
         (status = 404, description = "No such config", body = crate::openapi::Detail),
         (status = 409, description = "Users or studies still use it", body = crate::openapi::Detail)
     ))]

@@ -33,7 +33,7 @@ pub struct ProgrammingLanguage {
 }
 
 /// `programming_language` rows and the name → id mapping the plugin's config uses.
-#[utoipa::path(get, path = "/api/config/languages", tag = "config",
+#[utoipa::path(get, path = "/api/config/languages", tag = "config", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     responses(
         (status = 200, description = "The languages", body = LanguagesResponse),
         (status = 403, description = "Not an admin", body = crate::openapi::Detail)
@@ -72,7 +72,7 @@ pub struct ModelAvailability {
 }
 
 /// Every model row, with the workers serving it now and why the others cannot.
-#[utoipa::path(get, path = "/api/config/models", tag = "config",
+#[utoipa::path(get, path = "/api/config/models", tag = "config", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     responses(
         (status = 200, description = "The models", body = ModelsResponse),
         (status = 403, description = "Not an admin", body = crate::openapi::Detail)
@@ -126,10 +126,11 @@ pub struct UnknownModel {
 
 /// Whether a model can be used, answered offline (upstream asks huggingface.co): `exists` when a
 /// model row has this name, `available` when some live worker has its weights loaded.
-#[utoipa::path(get, path = "/api/config/models/validate", tag = "config",
-    params(("name" = String, Query, description = "A model name, e.g. `HuggingFaceTB/SmolLM2-135M-Instruct`")),
+#[utoipa::path(get, path = "/api/config/models/validate", tag = "config", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
+    params(("name" = String, Query, pattern = "\\S", description = "A model name, e.g. `HuggingFaceTB/SmolLM2-135M-Instruct`")),
     responses(
         (status = 200, description = "Whether the model exists and is served", body = ModelValidation),
+        (status = 400, description = "A parameter given twice", body = crate::openapi::Detail),
         (status = 422, description = "`name` missing", body = crate::openapi::ValidationError)
     ))]
 pub async fn validate(State(state): State<AppState>, _admin: AdminCaller, Query(params): Query<ValidateParams>) -> Result<Json<ModelValidation>, ApiError> {

@@ -20,7 +20,7 @@ use crate::{cookies, messages};
 /// Activates the project: from Redis when another session has it active, else from the database
 /// (restoring its stored multi-file context). Only members may activate a project — upstream lets
 /// anyone holding the id in; we answer a non-member exactly like an unknown project.
-#[utoipa::path(put, path = "/api/project/activate", tag = "project",
+#[utoipa::path(put, path = "/api/project/activate", tag = "project", security(("auth_token" = []), ("bearer" = [])),
     request_body(content = crate::openapi::ActivateProjectBody),
     responses(
         (status = 200, description = "Activated; Set-Cookie project_token", body = crate::openapi::Message),

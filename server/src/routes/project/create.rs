@@ -18,7 +18,7 @@ use crate::{cookies, messages};
 
 /// Creates the project (owned by the caller), activates it in their session and sets the
 /// `project_token` cookie; 201 with the token (= the project id).
-#[utoipa::path(post, path = "/api/project/create", tag = "project",
+#[utoipa::path(post, path = "/api/project/create", tag = "project", security(("auth_token" = []), ("bearer" = [])),
     request_body(content = crate::openapi::CreateProjectBody),
     responses(
         (status = 201, description = "Created; Set-Cookie project_token", body = crate::openapi::ProjectCreated),

@@ -12,7 +12,7 @@ use crate::state::AppState;
 use crate::{cookies, messages};
 
 /// Reuses the user's live session or starts one (cookie `session_token`); its lifetime restarts.
-#[utoipa::path(get, path = "/api/session/acquire", tag = "session", responses(
+#[utoipa::path(get, path = "/api/session/acquire", tag = "session", security(("auth_token" = []), ("bearer" = [])), responses(
     (status = 200, description = "Session token; Set-Cookie session_token", body = crate::openapi::SessionAcquired),
     (status = 401, description = "Not authenticated", body = crate::openapi::Message),
     (status = 404, description = "User gone", body = crate::openapi::Message)

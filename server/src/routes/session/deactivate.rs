@@ -19,7 +19,7 @@ use crate::{cookies, messages};
 /// Ends the caller's session when they have one (closing its row and releasing its projects),
 /// revokes the auth token used, and clears both cookies — with or without a session, the answer is
 /// `200 {"message": "Session deactivated successfully."}`.
-#[utoipa::path(put, path = "/api/session/deactivate", tag = "session", responses(
+#[utoipa::path(put, path = "/api/session/deactivate", tag = "session", security(("auth_token" = []), ("bearer" = [])), responses(
     (status = 200, description = "Logged out: the auth token is revoked and both cookies cleared, and the session (if any) ended. \
         Also when there was no session or it had expired (upstream: 401 or 404, leaving the user signed in)", body = crate::openapi::Message),
     (status = 401, description = "No auth token, or one that is invalid or expired", body = crate::openapi::Message)

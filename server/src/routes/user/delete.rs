@@ -18,12 +18,13 @@ use crate::{cookies, messages};
 #[utoipa::path(
     delete,
     path = "/api/user/delete",
-    tag = "user",
+    tag = "user", security(("auth_token" = []), ("bearer" = [])),
     params(("delete_data" = Option<bool>, Query, description = "Also delete the user's data (default false)")),
     responses(
         (status = 200, description = "Deleted; cookies cleared", body = crate::openapi::Message),
         (status = 401, description = "Not authenticated", body = crate::openapi::Message),
-        (status = 404, description = "User gone", body = crate::openapi::Message)
+        (status = 404, description = "User gone", body = crate::openapi::Message),
+        (status = 422, description = "`delete_data` is not a boolean", body = crate::openapi::ValidationError)
     )
 )]
 pub async fn delete(State(state): State<AppState>, caller: CurrentUser, QueryFields(query): QueryFields) -> Result<(HeaderMap, Json<Value>), ApiError> {

@@ -15,7 +15,7 @@ use crate::state::AppState;
 #[utoipa::path(
     get,
     path = "/api/user/get",
-    tag = "user",
+    tag = "user", security(("auth_token" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The caller's account", body = crate::openapi::UserWithConfig),
         (status = 401, description = "Not authenticated", body = crate::openapi::Message),

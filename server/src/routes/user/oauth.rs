@@ -55,7 +55,10 @@ fn unauthorized() -> ApiError {
 /// Sends the browser to the provider (303), remembering the PKCE verifier and nonce.
 #[utoipa::path(get, path = "/api/user/oauth/google/login", tag = "user",
     params(("return_to" = Option<String>, Query, description = "Site path to land on afterwards")),
-    responses((status = 303, description = "To the provider"), (status = 404, description = "Google sign-in not configured")))]
+    responses(
+        (status = 303, description = "To the provider", headers(("Location" = String, description = "The provider's authorization page"))),
+        (status = 404, description = "Google sign-in not configured", body = crate::openapi::Detail)
+    ))]
 pub async fn login(State(state): State<AppState>, QueryFields(query): QueryFields) -> Result<Response, ApiError> {
     let (Some(google), Some(secret)) = (&state.google, &state.settings.google.client_secret) else {
         return Err(ApiError::Detail(StatusCode::NOT_FOUND, "Google sign-in is not configured".into()));
@@ -80,7 +83,11 @@ pub async fn login(State(state): State<AppState>, QueryFields(query): QueryField
 /// the browser back to the site (303).
 #[utoipa::path(get, path = "/api/user/oauth/google/callback", tag = "user",
     params(("code" = String, Query, description = "Authorization code"), ("state" = String, Query, description = "Flow state")),
-    responses((status = 303, description = "Signed in; Set-Cookie auth_token"), (status = 401, description = "Invalid flow or token", body = crate::openapi::Message)))]
+    responses(
+        (status = 303, description = "Signed in; Set-Cookie auth_token", headers(("Location" = String, description = "The site path to land on"))),
+        (status = 401, description = "Invalid flow or token", body = crate::openapi::Message),
+        (status = 404, description = "Google sign-in not configured", body = crate::openapi::Detail)
+    ))]
 pub async fn callback(State(state): State<AppState>, QueryFields(query): QueryFields) -> Result<Response, ApiError> {
     let (Some(google), Some(secret)) = (&state.google, &state.settings.google.client_secret) else {
         return Err(ApiError::Detail(StatusCode::NOT_FOUND, "Google sign-in is not configured".into()));

@@ -21,7 +21,7 @@ use crate::{accounts, messages, pages};
 
 /// Mails a reset link to the account with this address.
 #[utoipa::path(post, path = "/api/user/reset-password/request", tag = "user",
-    params(("email" = String, Query, description = "Address of the account")),
+    params(("email" = String, Query, min_length = 3, max_length = 50, description = "Address of the account")),
     responses(
         (status = 200, description = "Mail sent", body = crate::openapi::Message),
         (status = 404, description = "No such account", body = crate::openapi::Message),

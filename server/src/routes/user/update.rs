@@ -61,7 +61,7 @@ fn stored_preference(sent: Map<String, Value>) -> String {
 #[utoipa::path(
     put,
     path = "/api/user/update",
-    tag = "user",
+    tag = "user", security(("auth_token" = []), ("bearer" = [])),
     request_body(content = crate::openapi::UpdateUserBody),
     responses(
         (status = 201, description = "Updated", body = crate::openapi::UserUpdated),

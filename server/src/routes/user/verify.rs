@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::{accounts, messages, pages};
 
 /// Whether the caller's address is verified.
-#[utoipa::path(get, path = "/api/user/verify/check", tag = "user", responses(
+#[utoipa::path(get, path = "/api/user/verify/check", tag = "user", security(("auth_token" = []), ("bearer" = [])), responses(
     (status = 200, description = "`user_is_verified` tells", body = crate::openapi::VerificationStatus),
     (status = 401, description = "Not authenticated", body = crate::openapi::Message),
     (status = 404, description = "User gone", body = crate::openapi::Message)
@@ -30,7 +30,7 @@ pub async fn check(State(state): State<AppState>, caller: CurrentUser) -> Result
 }
 
 /// Mails a new verification link.
-#[utoipa::path(post, path = "/api/user/verify/resend", tag = "user", responses(
+#[utoipa::path(post, path = "/api/user/verify/resend", tag = "user", security(("auth_token" = []), ("bearer" = [])), responses(
     (status = 200, description = "Sent", body = crate::openapi::Message),
     (status = 401, description = "Not authenticated", body = crate::openapi::Message),
     (status = 404, description = "User gone", body = crate::openapi::Message)
@@ -48,7 +48,8 @@ pub async fn resend(State(state): State<AppState>, caller: CurrentUser) -> Resul
     responses(
         (status = 200, description = "HTML: verified", content_type = "text/html"),
         (status = 401, description = "Invalid or expired token", body = crate::openapi::Message),
-        (status = 404, description = "User gone", body = crate::openapi::Message)
+        (status = 404, description = "User gone", body = crate::openapi::Message),
+        (status = 422, description = "`token` missing", body = crate::openapi::ValidationError)
     ))]
 pub async fn confirm(State(state): State<AppState>, QueryFields(query): QueryFields) -> Result<Html<String>, ApiError> {
     let mut f = Fields::at(&query, vec![json!("query")]);
