@@ -400,7 +400,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Deletes the chat (its turns cascade). Only its owner may. */
+        /**
+         * Deletes the chat (its turns cascade). Only its owner may; anyone else gets the 404 of an id
+         *     that does not exist (upstream's 403 would tell them it does).
+         */
         delete: operations["deleteChatDeleteChatId"];
         options?: never;
         head?: never;
@@ -461,7 +464,8 @@ export interface paths {
          * Records feedback through the `db` queue. Unlike upstream it never answers 404 because the
          *     query's rows are still being written: ownership comes from the query's record in Redis (kept
          *     an hour) or from PostgreSQL, and feedback that overtakes its query's rows is applied when they
-         *     land.
+         *     land. Another user's query answers the 404 of one that does not exist (upstream's 403 would
+         *     tell them it does).
          */
         post: operations["postCompletionFeedback"];
         delete?: never;
@@ -481,8 +485,8 @@ export interface paths {
         put?: never;
         /**
          * Applies the changes with upstream's algorithm (wire contract §8) to the project's context in
-         *     Redis and returns the whole context. New lines are redacted before they are kept, so the
-         *     context never holds a secret, whether it is later pasted into a prompt or persisted.
+         *     Redis and returns the whole context. File names and new lines are redacted before they are
+         *     kept, so the context never holds a secret, whether it is later pasted into a prompt or persisted.
          */
         post: operations["postCompletionMultiFileContextUpdate"];
         delete?: never;
@@ -521,7 +525,8 @@ export interface paths {
         };
         /**
          * The query's completions, from PostgreSQL, or from its Redis record while its rows are still
-         *     queued. Only the query's owner may read it.
+         *     queued. Only the query's owner may read it; anyone else gets the 404 of an id that does not
+         *     exist (upstream's 403 would tell them it does).
          */
         get: operations["getCompletionQueryId"];
         put?: never;
@@ -730,8 +735,9 @@ export interface paths {
         };
         get?: never;
         /**
-         * Ends the caller's session (closing its row and releasing its projects), revokes the auth token
-         *     used, and clears both cookies.
+         * Ends the caller's session when they have one (closing its row and releasing its projects),
+         *     revokes the auth token used, and clears both cookies — with or without a session, the answer is
+         *     `200 {"message": "Session deactivated successfully."}`.
          */
         put: operations["putSessionDeactivate"];
         post?: never;
@@ -1082,11 +1088,11 @@ export interface components {
         ActivityTimelineResponse: {
             /** @description Whose rows. */
             filters: components["schemas"]["ActivityTimelineFilters"];
-            /** @description The bucket width: `5m`, `15m`, `1h` or `1d`. */
+            /** @description The bucket width as `Nm`, `Nh` or `Nd` (`1h`). */
             granularity: string;
             /** @description The window's bounds. */
             period: components["schemas"]["Period"];
-            /** @description The window: `1h`, `6h`, `24h` or `7d`. */
+            /** @description The window as `Nm`, `Nh` or `Nd` (`24h`). */
             time_window: string;
             /** @description Buckets with queries, oldest first (empty buckets are left out). */
             timeline: components["schemas"]["ActivityBucket"][];
@@ -1585,16 +1591,14 @@ export interface components {
             default_config_id: number;
             /** @description What the study tests. */
             description?: string | null;
-            /**
-             * Format: date-time
-             * @description ISO 8601, after `starts_at`; open-ended when absent.
-             */
+            /** @description ISO 8601 as `starts_at`, after it; open-ended when absent. */
             ends_at?: string | null;
             /** @description Name (not blank). */
             name: string;
             /**
-             * Format: date-time
-             * @description ISO 8601; a study whose start has come is activated at once.
+             * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+             *     `2026-01-31T12:00` as upstream's form sends it, `2026-01-31`...); no zone means UTC. A study
+             *     whose start has come is activated at once.
              */
             starts_at: string;
         };
@@ -1717,7 +1721,7 @@ export interface components {
             overview: components["schemas"]["DashboardOverview"];
             /** @description The window's bounds. */
             period: components["schemas"]["Period"];
-            /** @description The window: `1d`, `7d` or `30d`. */
+            /** @description The window as `Nm`, `Nh` or `Nd` (`7d`). */
             time_window: string;
             /** @description Up to 10 languages, most queries first. */
             top_languages: components["schemas"]["DashboardLanguage"][];
@@ -2253,7 +2257,7 @@ export interface components {
         };
         /** @description `filters` of the model usage trends. */
         ModelUsageTrendsFilters: components["schemas"]["ScopeFilters"] & {
-            /** @description The bucket: `hour`, `day`, `week` or `month`. */
+            /** @description The bucket: `hour`, `day`, `week` or `month`, or a width as `Nm`, `Nh` or `Nd` (`6h`). */
             granularity: string;
         };
         /** @description `GET /api/analytics/models/model-usage-trends`. */
@@ -2372,7 +2376,7 @@ export interface components {
         };
         /** @description `filters` of queries over time. */
         QueriesOverTimeFilters: components["schemas"]["ScopeFilters"] & {
-            /** @description The bucket width: `5m`, `15m`, `1h` or `1d`. */
+            /** @description The bucket width as `Nm`, `Nh` or `Nd` (`6h`). */
             granularity: string;
             /** @description The one language counted; `null` for all. */
             language?: string | null;
@@ -2782,7 +2786,7 @@ export interface components {
             engagement: components["schemas"]["UserEngagement"];
             /** @description The window's bounds. */
             period: components["schemas"]["Period"];
-            /** @description The window: `7d`, `30d` or `90d`. */
+            /** @description The window as `Nm`, `Nh` or `Nd` (`30d`). */
             time_window: string;
         };
         /** @description `201` of `PUT /api/user/update`. */
@@ -2838,9 +2842,13 @@ export interface operations {
     getAnalyticsCalibrationBrierScore: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2907,9 +2915,13 @@ export interface operations {
     getAnalyticsCalibrationCalibrationSummary: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -2972,9 +2984,13 @@ export interface operations {
     getAnalyticsCalibrationConfidenceDistribution: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3050,9 +3066,13 @@ export interface operations {
     getAnalyticsCalibrationReliabilityDiagram: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3128,9 +3148,13 @@ export interface operations {
     getAnalyticsModelsComparison: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3195,9 +3219,13 @@ export interface operations {
     getAnalyticsModelsGroundTruthAnalysis: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3262,13 +3290,17 @@ export interface operations {
     getAnalyticsModelsModelUsageTrends: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
-                /** @description hour (1h), day (1d, default), week (1w) or month */
+                /** @description hour (1h), day (1d, default), week (1w) or month (calendar units, UTC), or any other whole number of minutes, hours or days (`Nm`, `Nh`, `Nd`, such as `6h`); at most 10,000 buckets in the window (400 otherwise) */
                 granularity?: string;
             };
             header?: never;
@@ -3286,7 +3318,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelUsageTrendsResponse"];
                 };
             };
-            /** @description Invalid parameter */
+            /** @description Invalid parameter, or more than 10,000 buckets in the window */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3329,9 +3361,13 @@ export interface operations {
     getAnalyticsModelsPerformanceByContext: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -3396,9 +3432,9 @@ export interface operations {
     getAnalyticsOverviewActivityTimeline: {
         parameters: {
             query?: {
-                /** @description 1h, 6h, 24h (default) or 7d */
+                /** @description The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1h, 6h, 24h or 7d; default 24h), at most 3660 days */
                 time_window?: string;
-                /** @description 5m, 15m, 1h (default) or 1d */
+                /** @description Bucket width: a whole number of minutes, hours or days (`5m`, `15m`, `6h`, `1d`...; default `1h`), at most 3660 days, and cutting the window into at most 10,000 buckets (400 otherwise) */
                 granularity?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else) */
                 user_id?: string;
@@ -3418,7 +3454,7 @@ export interface operations {
                     "application/json": components["schemas"]["ActivityTimelineResponse"];
                 };
             };
-            /** @description Invalid parameter */
+            /** @description Invalid parameter, or more than 10,000 buckets in the window */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3461,7 +3497,7 @@ export interface operations {
     getAnalyticsOverviewDashboard: {
         parameters: {
             query?: {
-                /** @description 1d, 7d (default) or 30d */
+                /** @description The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 1d, 7d or 30d; default 7d), at most 3660 days */
                 time_window?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else) */
                 user_id?: string;
@@ -3524,7 +3560,7 @@ export interface operations {
     getAnalyticsOverviewUserEngagement: {
         parameters: {
             query?: {
-                /** @description 7d, 30d (default) or 90d */
+                /** @description The last N minutes, hours or days up to now: `Nm`, `Nh` or `Nd` (upstream: 7d, 30d or 90d; default 30d), at most 3660 days */
                 time_window?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else) */
                 user_id?: string;
@@ -4062,9 +4098,13 @@ export interface operations {
     getAnalyticsUsageAcceptanceRates: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -4129,9 +4169,13 @@ export interface operations {
     getAnalyticsUsageLatencyDistribution: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -4196,13 +4240,17 @@ export interface operations {
     getAnalyticsUsageQueriesOverTime: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
-                /** @description 5m, 15m, 1h (default) or 1d */
+                /** @description Bucket width: a whole number of minutes, hours or days (`5m`, `15m`, `6h`, `1d`...; default `1h`), at most 3660 days, and cutting the window into at most 10,000 buckets (400 otherwise) */
                 granularity?: string;
                 /** @description completion or chat */
                 query_type?: string;
@@ -4226,7 +4274,7 @@ export interface operations {
                     "application/json": components["schemas"]["QueriesOverTimeResponse"];
                 };
             };
-            /** @description Invalid parameter */
+            /** @description Invalid parameter, or more than 10,000 buckets in the window */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4269,9 +4317,13 @@ export interface operations {
     getAnalyticsUsageUserBehavior: {
         parameters: {
             query?: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`); default 30 days before `end_time`. */
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
                 start_time?: string;
-                /** @description ISO 8601; default now. */
+                /** @description ISO 8601 as `start_time`; default now. */
                 end_time?: string;
                 /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
                 user_id?: string;
@@ -4361,16 +4413,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description Another user's chat */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description No such chat */
+            /** @description No such chat of the caller's (another user's answers the same) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4493,8 +4536,8 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description The chat id belongs to another user or project */
-            403: {
+            /** @description The chat id belongs to another user or project (answered as for a chat that does not exist) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4580,16 +4623,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description Another user's query */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description No such query, or the model did not answer it */
+            /** @description No such query of the caller's (another user's answers the same), or the model did not answer it */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4833,16 +4867,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description Another user's query */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description No such query */
+            /** @description No such query of the caller's (another user's answers the same) */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4953,7 +4978,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigRow"];
                 };
             };
-            /** @description Not valid HOCON, or a block the server reads is malformed */
+            /** @description Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); or a block the server reads is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5328,7 +5353,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConfigRow"];
                 };
             };
-            /** @description Not valid HOCON, a block the server reads is malformed, or `config_id` is not a 64-bit integer */
+            /** @description Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); a block the server reads is malformed; or `config_id` is not a 64-bit integer */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5784,7 +5809,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Logged out; cookies cleared */
+            /** @description Logged out: the auth token is revoked and both cookies cleared, and the session (if any) ended. Also when there was no session or it had expired (upstream: 401 or 404, leaving the user signed in) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5793,17 +5818,8 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description Not authenticated, or no session */
+            /** @description No auth token, or one that is invalid or expired */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description Session already gone */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
