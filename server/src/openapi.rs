@@ -102,7 +102,6 @@ fn add_shared_responses(path: &str, operation: &mut Operation) {
         RefOr::T(body) => body.content.contains_key("application/json"),
         RefOr::Ref(_) => true,
     });
-    let api = path.starts_with("/api/");
     let mut add = |status: &str, response: Response| {
         operation.responses.responses.entry(status.to_owned()).or_insert(RefOr::T(response));
     };
@@ -119,6 +118,11 @@ fn add_shared_responses(path: &str, operation: &mut Operation) {
     if json_body {
         add("415", json_response("The body is not sent as `application/json`", "Detail"));
         add("422", json_response("The body is not JSON, or a field is missing or invalid", "ValidationError"));
+    }
+    let api = path.starts_with("/api/");
+    if api {
+        // Every route refuses an encoded U+0000 in its URL (`request_bounds::refuse_nul_in_url`).
+        add("422", json_response("A parameter is missing or invalid, or the URL holds an encoded U+0000", "ValidationError"));
     }
     if tags.iter().any(|t| t == "analytics") {
         add("400", json_response("Invalid parameter", "Detail"));

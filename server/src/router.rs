@@ -49,6 +49,7 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), request_bounds::body_deadline))
         .layer(middleware::from_fn_with_state(state.clone(), request_bounds::refuse_oversize_length))
+        .layer(middleware::from_fn(request_bounds::refuse_nul_in_url))
         .layer(middleware::from_fn(http_metrics::track))
         .layer(
             ServiceBuilder::new()

@@ -89,8 +89,11 @@ async fn text_with_nul_is_refused_at_the_door_wherever_it_is() {
     let update = json!({"context_updates": {"x\u{0}.py": [{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": ["a"]}]}});
     assert_eq!(plugin.call(Method::POST, "/api/completion/multi-file-context/update", Some(update)).await.status, 422);
 
-    let query = app.client.get(app.url("/api/analytics/usage/acceptance-rates?group_by=model%00")).send().await.expect("request");
-    assert!(query.status().is_client_error(), "a NUL in a query parameter: {}", query.status());
+    // A query parameter bound into SQL as text (PostgreSQL would refuse the NUL: a 5xx before).
+    let reply = plugin.call(Method::GET, "/api/analytics/usage/queries-over-time?language=py%00", None).await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    assert_eq!(reply.body["detail"][0]["type"], "string_nul");
+    assert_eq!(plugin.call(Method::GET, "/api/analytics/usage/queries-over-time?language=py%2500", None).await.status, 200, "an encoded percent sign is text");
 }
 
 #[tokio::test]

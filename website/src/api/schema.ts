@@ -2890,6 +2890,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -2957,6 +2966,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -3194,6 +3212,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -3263,6 +3290,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -3336,6 +3372,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -3407,6 +3452,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -3472,6 +3526,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -3535,6 +3598,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -3596,6 +3668,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -3757,6 +3838,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -3834,6 +3924,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -3915,6 +4014,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -3992,6 +4100,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -4073,6 +4190,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -4144,6 +4270,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -4213,6 +4348,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -4292,6 +4436,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -4361,6 +4514,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -4420,6 +4582,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -4876,6 +5047,15 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -4932,6 +5112,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -5090,6 +5279,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -5146,6 +5344,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -5304,6 +5511,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -5504,6 +5720,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -5544,6 +5769,15 @@ export interface operations {
                     "application/json": components["schemas"]["HealthReport"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description At least one dependency is unreachable */
             503: {
                 headers: {
@@ -5570,6 +5804,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
             };
         };
     };
@@ -5778,6 +6021,15 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -5825,6 +6077,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -6143,6 +6404,15 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -6206,6 +6476,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -6258,6 +6537,15 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -6296,6 +6584,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Providers"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -6339,6 +6636,15 @@ export interface operations {
                 };
                 content: {
                     "text/html": unknown;
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
@@ -6700,6 +7006,15 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
@@ -6756,6 +7071,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Too many requests from this address to this path in the current hour */
