@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test suite of the project and exits non-zero on any failure:
+#   0. cargo fmt --check (seconds)
 #   1. website: type-check, unit tests (vitest), production build
 #   2. Rust: unit tests and the integration suite (real PostgreSQL + pgvector, real Redis,
 #      the real server and worker on port 0)
@@ -12,6 +13,11 @@ started=$(date +%s)
 
 need_toolchain
 need_node
+
+# Fast gates first: a formatting slip fails in seconds, not after the suites.
+cargo fmt --version >/dev/null 2>&1 || die "rustfmt is not installed" "rustup component add rustfmt"
+info "cargo fmt --check"
+cargo fmt --check || die "Rust sources are not formatted" "cargo fmt"
 need_cmd curl curl
 need_cmd chromium chromium
 ./setup_data_dir.sh

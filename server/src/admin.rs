@@ -29,15 +29,8 @@ pub async fn ensure_admin(db: &PgPool, hasher: &PasswordHasher, email: &str, nam
     let password = Password::parse(password)
         .map_err(|_| anyhow::anyhow!("admin password: 8..50 characters with upper- and lower-case letters and a digit, no spaces"))?;
     let hash = hasher.hash(password.expose()).await?;
-    let new_user = NewUser {
-        email: &email,
-        name: name.as_str(),
-        password_hash: &hash,
-        config_id: 1,
-        is_oauth_signup: false,
-        verified: true,
-        is_admin: true,
-    };
+    let new_user =
+        NewUser { email: &email, name: name.as_str(), password_hash: &hash, config_id: 1, is_oauth_signup: false, verified: true, is_admin: true };
     let user_id = users::insert(db, &new_user).await?.context("the address was taken concurrently; run again")?;
     Ok(AdminOutcome::Created(user_id))
 }

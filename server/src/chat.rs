@@ -100,12 +100,8 @@ fn with_editor_context(request: &RequestChatCompletion) -> Vec<(String, String)>
     if context.prefix.is_empty() && context.suffix.is_empty() {
         return messages;
     }
-    let mut extra = format!(
-        "\n\nThe code I am editing, in {}:\nPREFIX: {}\n\nSUFFIX: {}",
-        context.file_name(),
-        redact(&context.prefix),
-        redact(&context.suffix)
-    );
+    let mut extra =
+        format!("\n\nThe code I am editing, in {}:\nPREFIX: {}\n\nSUFFIX: {}", context.file_name(), redact(&context.prefix), redact(&context.suffix));
     if let Some(selected) = context.selected_text.as_deref().filter(|s| !s.is_empty()) {
         extra.push_str(&format!("\n\nSELECTED: {}", redact(selected)));
     }

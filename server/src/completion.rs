@@ -65,9 +65,6 @@ pub fn select_context_files(project: &ProjectValue, context: &ContextData) -> (B
         project.multi_file_contexts.keys().filter(|name| wanted.contains(name)).collect()
     };
     let files = selected.iter().map(|name| ((*name).clone(), redact_lines(&project.multi_file_contexts[*name]))).collect();
-    let indexes = selected
-        .iter()
-        .map(|name| ((*name).clone(), project.change_count(name)))
-        .collect();
+    let indexes = selected.iter().map(|name| ((*name).clone(), project.change_count(name))).collect();
     (files, indexes)
 }

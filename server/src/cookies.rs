@@ -39,13 +39,8 @@ pub fn set(name: &'static str, value: &str, lifetime: Option<Duration>, secure: 
 
 /// A `Set-Cookie` value that removes cookie `name` (empty value, expired).
 pub fn clear(name: &'static str, secure: bool) -> HeaderValue {
-    let cookie = Cookie::build((name, ""))
-        .http_only(true)
-        .path("/")
-        .same_site(SameSite::Lax)
-        .secure(secure)
-        .expires(OffsetDateTime::UNIX_EPOCH)
-        .build();
+    let cookie =
+        Cookie::build((name, "")).http_only(true).path("/").same_site(SameSite::Lax).secure(secure).expires(OffsetDateTime::UNIX_EPOCH).build();
     header_value(&cookie)
 }
 

@@ -134,7 +134,8 @@ pub async fn fill(db: &PgPool, hasher: &PasswordHasher, options: DemoOptions) ->
             }
         }
     }
-    let summary = DemoSummary { users: users.len(), queries: rows.queries.len(), generations: rows.generations.len(), ground_truths: rows.truths.len() };
+    let summary =
+        DemoSummary { users: users.len(), queries: rows.queries.len(), generations: rows.generations.len(), ground_truths: rows.truths.len() };
     rows.insert(&mut tx).await?;
     tx.commit().await?;
     Ok(summary)
@@ -191,7 +192,16 @@ struct Generation {
     confidence: f64,
 }
 
-const SNIPPETS: &[&str] = &["return result", "for item in items:", "if err != nil {", "self.cache.get(key)", "await client.fetch(url)", "i += 1", "});", "println!(\"{}\", value);"];
+const SNIPPETS: &[&str] = &[
+    "return result",
+    "for item in items:",
+    "if err != nil {",
+    "self.cache.get(key)",
+    "await client.fetch(url)",
+    "i += 1",
+    "});",
+    "println!(\"{}\", value);",
+];
 
 impl Rows {
     #[allow(clippy::too_many_arguments)]
@@ -220,7 +230,15 @@ impl Rows {
             let chat = uuid_from(rng);
             self.chats.push((chat, project, user, "How do I write this?".into(), at));
             let (ms, c) = (rng.random_range(400..2_500), confidence(rng));
-            self.generations.push(Generation { query: id, model: 5, text: "You can use a list comprehension.".into(), ms, at, accepted: false, confidence: c });
+            self.generations.push(Generation {
+                query: id,
+                model: 5,
+                text: "You can use a list comprehension.".into(),
+                ms,
+                at,
+                accepted: false,
+                confidence: c,
+            });
             // chat_query rows are derived from `chats` in insertion order.
             return;
         }

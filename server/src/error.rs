@@ -151,11 +151,7 @@ pub async fn method_not_allowed_body(request: axum::extract::Request, next: axum
 pub async fn plain_rejection_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let api = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
-    let plain = response
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/plain"));
+    let plain = response.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/plain"));
     if !(api && plain && response.status().is_client_error()) {
         return response;
     }

@@ -79,10 +79,12 @@ pub fn refuse_nul(body: &Value) -> Result<(), ApiError> {
 fn nul_path(value: &Value) -> Option<Vec<Value>> {
     match value {
         Value::String(s) => s.contains('\0').then(Vec::new),
-        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_path(v).map(|mut p| {
-            p.push(Value::from(i));
-            p
-        })),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            nul_path(v).map(|mut p| {
+                p.push(Value::from(i));
+                p
+            })
+        }),
         Value::Object(map) => map.iter().find_map(|(k, v)| {
             if k.contains('\0') {
                 return Some(vec![Value::from(k.replace('\0', "\u{fffd}"))]);
@@ -153,7 +155,13 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryFields {
         for (key, value) in form_urlencoded_pairs(query) {
             if key.contains('\0') || value.contains('\0') {
                 let loc = vec![Value::from("query"), Value::from(key.replace('\0', "\u{fffd}"))];
-                return Err(ApiError::Validation(vec![Issue::new("string_nul", loc, "String should not contain NUL (U+0000) characters", Value::Null, None)]));
+                return Err(ApiError::Validation(vec![Issue::new(
+                    "string_nul",
+                    loc,
+                    "String should not contain NUL (U+0000) characters",
+                    Value::Null,
+                    None,
+                )]));
             }
             object.insert(key, Value::String(value));
         }
@@ -175,9 +183,7 @@ pub fn form_urlencoded_pairs(input: &str) -> Vec<(String, String)> {
 
 fn decode_component(raw: &str) -> String {
     let spaced = raw.replace('+', " ");
-    cookie::Cookie::parse_encoded(format!("x={spaced}"))
-        .map(|c| c.value().to_owned())
-        .unwrap_or(spaced)
+    cookie::Cookie::parse_encoded(format!("x={spaced}")).map(|c| c.value().to_owned()).unwrap_or(spaced)
 }
 
 #[cfg(test)]

@@ -36,9 +36,11 @@ pub fn recorder() -> PrometheusHandle {
             // Histogram samples accumulate until drained; without a scrape they would grow without
             // bound, so a background thread drains them every few seconds.
             let upkeep = handle.clone();
-            let spawned = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || loop {
-                std::thread::sleep(std::time::Duration::from_secs(5));
-                upkeep.run_upkeep();
+            let spawned = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
             });
             if let Err(e) = spawned {
                 tracing::warn!(error = %e, "could not start the metrics upkeep thread");
@@ -72,10 +74,7 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
     let labels = [("method", method.to_owned()), ("route", route), ("status", response.status().as_u16().to_string())];
     metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);

@@ -82,7 +82,9 @@ pub fn verification(to: &str, name: &str, link: &str) -> Mail {
     Mail {
         to: to.to_owned(),
         subject: "Verify your Code4me account".into(),
-        body: format!("Hello {name},\n\nplease confirm your e-mail address by opening this link:\n\n{link}\n\nIf you did not sign up for Code4me, ignore this message.\n"),
+        body: format!(
+            "Hello {name},\n\nplease confirm your e-mail address by opening this link:\n\n{link}\n\nIf you did not sign up for Code4me, ignore this message.\n"
+        ),
     }
 }
 
@@ -91,6 +93,8 @@ pub fn password_reset(to: &str, name: &str, link: &str) -> Mail {
     Mail {
         to: to.to_owned(),
         subject: "Reset your Code4me password".into(),
-        body: format!("Hello {name},\n\nto choose a new password, open this link (valid for a short time):\n\n{link}\n\nIf you did not ask for this, ignore this message; your password stays as it is.\n"),
+        body: format!(
+            "Hello {name},\n\nto choose a new password, open this link (valid for a short time):\n\n{link}\n\nIf you did not ask for this, ignore this message; your password stays as it is.\n"
+        ),
     }
 }

@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use code4me_server::{admin, router, startup};
-use code4me_shared::{connect, logging, shutdown};
 use code4me_shared::settings::{EnvSource, ServerSettings};
+use code4me_shared::{connect, logging, shutdown};
 
 /// Command line of the server binary; everything else is configured through the environment.
 #[derive(Parser)]
@@ -118,9 +118,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             let address = format!("{}:{}", settings.host, settings.port);
             let state = startup::build_state(settings).await?;
-            let listener = tokio::net::TcpListener::bind(&address)
-                .await
-                .with_context(|| format!("cannot listen on {address} (set SERVER_HOST/SERVER_PORT)"))?;
+            let listener =
+                tokio::net::TcpListener::bind(&address).await.with_context(|| format!("cannot listen on {address} (set SERVER_HOST/SERVER_PORT)"))?;
             tracing::info!(address = %listener.local_addr()?, "code4me-server listening");
             startup::run(listener, state, shutdown::signal()).await?;
             tracing::info!("code4me-server stopped");

@@ -5,9 +5,11 @@
 #![allow(missing_docs)]
 
 /// 401 for a missing, expired or revoked `auth_token`.
-pub const INVALID_AUTH_TOKEN: &str = "Authentication token not found! You are not authenticated or your token has expired. Login before you can perform this action.";
+pub const INVALID_AUTH_TOKEN: &str =
+    "Authentication token not found! You are not authenticated or your token has expired. Login before you can perform this action.";
 /// 401 for a missing or expired session.
-pub const INVALID_SESSION_TOKEN: &str = "Session not found! You are not authenticated or your session has expired. Login before you can perform this action.";
+pub const INVALID_SESSION_TOKEN: &str =
+    "Session not found! You are not authenticated or your session has expired. Login before you can perform this action.";
 /// 401 for a project that is not active in the session.
 pub const INVALID_PROJECT_TOKEN: &str = "Invalid or expired project token. Acquire a session token first.";
 

@@ -67,9 +67,19 @@ impl Modify for SecuritySchemes {
         let components = openapi.components.get_or_insert_with(Default::default);
         let cookie = |name: &str, what: &str| SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(name, what)));
         components.add_security_scheme(scheme::AUTH_TOKEN, cookie("auth_token", "Set by `POST /api/user/authenticate`"));
-        components.add_security_scheme(scheme::BEARER, SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("UUID").description(Some("The auth token, for non-browser clients")).build()));
+        components.add_security_scheme(
+            scheme::BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("UUID")
+                    .description(Some("The auth token, for non-browser clients"))
+                    .build(),
+            ),
+        );
         components.add_security_scheme(scheme::SESSION_TOKEN, cookie("session_token", "Set by `GET /api/session/acquire`"));
-        components.add_security_scheme(scheme::PROJECT_TOKEN, cookie("project_token", "Set by `POST /api/project/create` and `PUT /api/project/activate`"));
+        components
+            .add_security_scheme(scheme::PROJECT_TOKEN, cookie("project_token", "Set by `POST /api/project/create` and `PUT /api/project/activate`"));
     }
 }
 

@@ -39,7 +39,10 @@ pub fn reset_form(token: &str, error: Option<&str>) -> String {
 
 /// Shown when a reset link is invalid or expired.
 pub fn reset_link_invalid() -> String {
-    page("Reset your password", "<p class=\"error\" role=\"alert\">This password reset link is invalid or has expired. Request a new one from your IDE.</p>")
+    page(
+        "Reset your password",
+        "<p class=\"error\" role=\"alert\">This password reset link is invalid or has expired. Request a new one from your IDE.</p>",
+    )
 }
 
 /// Shown after the password was changed.

@@ -100,7 +100,10 @@ impl Query {
         data: &Value,
     ) -> Result<(), ApiError> {
         let generations = answers.generations();
-        let query_type = match kind { QueryKind::Completion => "completion", QueryKind::Chat { .. } => "chat" };
+        let query_type = match kind {
+            QueryKind::Completion => "completion",
+            QueryKind::Chat { .. } => "chat",
+        };
         let remembered = QueryRecordValue {
             user_id: self.caller.user_id,
             query_type: query_type.to_owned(),

@@ -35,15 +35,8 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let window = now / WINDOW_SECONDS;
     let key = format!("{RATE_LIMIT}{window}:{ip}:{path}");
-    let counted: redis::RedisResult<(u64,)> = redis::pipe()
-        .incr(&key, 1)
-        .cmd("EXPIRE")
-        .arg(&key)
-        .arg(WINDOW_SECONDS + 60)
-        .arg("NX")
-        .ignore()
-        .query_async(&mut state.redis.clone())
-        .await;
+    let counted: redis::RedisResult<(u64,)> =
+        redis::pipe().incr(&key, 1).cmd("EXPIRE").arg(&key).arg(WINDOW_SECONDS + 60).arg("NX").ignore().query_async(&mut state.redis.clone()).await;
     match counted {
         Ok((count,)) if count > state.settings.rate_limits.limit_for(&path) => {
             let mut response = ApiError::TooManyRequests.into_response();

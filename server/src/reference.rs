@@ -33,11 +33,15 @@ struct Sets {
 impl Sets {
     /// `(field, id)` of each id in `t` this set does not know.
     fn unknown(&self, t: &ContextualTelemetryData) -> Vec<(&'static str, i64)> {
-        [("version_id", t.version_id, &self.versions), ("trigger_type_id", t.trigger_type_id, &self.triggers), ("language_id", t.language_id, &self.languages)]
-            .into_iter()
-            .filter(|(_, id, known)| !known.contains(id))
-            .map(|(field, id, _)| (field, id))
-            .collect()
+        [
+            ("version_id", t.version_id, &self.versions),
+            ("trigger_type_id", t.trigger_type_id, &self.triggers),
+            ("language_id", t.language_id, &self.languages),
+        ]
+        .into_iter()
+        .filter(|(_, id, known)| !known.contains(id))
+        .map(|(field, id, _)| (field, id))
+        .collect()
     }
 }
 
@@ -64,7 +68,9 @@ impl ReferenceIds {
         Err(ApiError::Validation(
             unknown
                 .into_iter()
-                .map(|(field, id)| field_issue(&["contextual_telemetry", field], "value_error", format!("Value error, no row has {field} {id}"), json!(id)))
+                .map(|(field, id)| {
+                    field_issue(&["contextual_telemetry", field], "value_error", format!("Value error, no row has {field} {id}"), json!(id))
+                })
                 .collect(),
         ))
     }

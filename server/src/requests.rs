@@ -360,7 +360,12 @@ impl RequestChatCompletion {
         for (i, (role, _)) in own.messages.iter().enumerate() {
             if !matches!(role.as_str(), "user" | "assistant" | "system") {
                 let index = i.to_string();
-                rules.0.push(field_issue(&["messages", &index, "0"], "literal_error", "Input should be 'user', 'assistant' or 'system'", json!(role)));
+                rules.0.push(field_issue(
+                    &["messages", &index, "0"],
+                    "literal_error",
+                    "Input should be 'user', 'assistant' or 'system'",
+                    json!(role),
+                ));
             }
         }
         if !own.messages.iter().any(|(role, _)| role == "user") {

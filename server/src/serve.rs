@@ -35,7 +35,13 @@ const OVER_CAP_RESPONSE: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\ncontent-typ
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits for the
 /// open connections to finish their requests (the caller bounds how long).
-pub async fn serve<S>(listener: TcpListener, app: S, limits: ConnectionSettings, exempt: Vec<ipnet::IpNet>, shutdown: impl Future<Output = ()>) -> std::io::Result<()>
+pub async fn serve<S>(
+    listener: TcpListener,
+    app: S,
+    limits: ConnectionSettings,
+    exempt: Vec<ipnet::IpNet>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()>
 where
     S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
@@ -80,8 +86,14 @@ where
 
 /// Serves one connection (HTTP/1.1, upgrades to WebSocket included) until it closes, or finishes
 /// its request in flight once `stop` fires.
-async fn serve_connection<S>(stream: TcpStream, service: S, header_read_timeout: Duration, mut stop: watch::Receiver<()>, _done: watch::Receiver<()>, _slot: Slot)
-where
+async fn serve_connection<S>(
+    stream: TcpStream,
+    service: S,
+    header_read_timeout: Duration,
+    mut stop: watch::Receiver<()>,
+    _done: watch::Receiver<()>,
+    _slot: Slot,
+) where
     S: tower::Service<hyper::Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
 {

@@ -4,8 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use code4me_shared::settings::ServerSettings;
 use code4me_shared::connect;
+use code4me_shared::settings::ServerSettings;
 use tokio::net::TcpListener;
 
 use crate::auth::google::GoogleVerifier;
@@ -50,11 +50,7 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets in-flight requests
 /// finish for up to `SHUTDOWN_GRACE_SECONDS`, and returns.
-pub async fn run(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let grace = state.settings.shutdown_grace;
     // Background duties of every server instance; they stop with it.
     let listener_task = tokio::spawn(expiry::listen(state.clone()));

@@ -13,7 +13,8 @@ use uuid::Uuid;
 /// The active study (if any) and its arms. The row is share-locked: logins assign concurrently,
 /// while a deactivation waits for them (and they for it), so nobody is assigned to an ended study.
 async fn active_study(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Option<(Uuid, Vec<i64>)>> {
-    let Some(study_id): Option<Uuid> = sqlx::query_scalar("SELECT study_id FROM study WHERE is_active FOR SHARE").fetch_optional(&mut **tx).await? else {
+    let Some(study_id): Option<Uuid> = sqlx::query_scalar("SELECT study_id FROM study WHERE is_active FOR SHARE").fetch_optional(&mut **tx).await?
+    else {
         return Ok(None);
     };
     Ok(Some((study_id, arms(&mut **tx, study_id).await?)))
@@ -30,7 +31,8 @@ pub async fn arms(db: impl sqlx::PgExecutor<'_>, study_id: Uuid) -> sqlx::Result
 pub async fn assign_on_login(db: &PgPool, user_id: Uuid) -> sqlx::Result<Option<i64>> {
     let mut tx = db.begin().await?;
     let Some((study_id, arms)) = active_study(&mut tx).await? else { return Ok(None) };
-    let verified: bool = sqlx::query_scalar("SELECT coalesce(verified, false) FROM \"user\" WHERE user_id = $1").bind(user_id).fetch_one(&mut *tx).await?;
+    let verified: bool =
+        sqlx::query_scalar("SELECT coalesce(verified, false) FROM \"user\" WHERE user_id = $1").bind(user_id).fetch_one(&mut *tx).await?;
     if !verified || arms.is_empty() {
         return Ok(None);
     }
@@ -96,7 +98,10 @@ pub async fn deactivate(db: &PgPool, study_id: Uuid) -> sqlx::Result<Option<u64>
 
 /// Ends a study: inactive, ended now unless its end is set, its users back on its default config.
 async fn end(tx: &mut Transaction<'_, Postgres>, study_id: Uuid) -> sqlx::Result<u64> {
-    sqlx::query("UPDATE study SET is_active = FALSE, ends_at = COALESCE(ends_at, now()) WHERE study_id = $1").bind(study_id).execute(&mut **tx).await?;
+    sqlx::query("UPDATE study SET is_active = FALSE, ends_at = COALESCE(ends_at, now()) WHERE study_id = $1")
+        .bind(study_id)
+        .execute(&mut **tx)
+        .await?;
     let reset = sqlx::query(
         "UPDATE \"user\" u SET config_id = s.default_config_id FROM study s, config_assignment_history h \
          WHERE s.study_id = $1 AND h.study_id = s.study_id AND h.user_id = u.user_id",

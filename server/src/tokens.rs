@@ -11,9 +11,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use code4me_shared::redis_keys::{
-    self as keys, AuthTokenValue, ProjectValue, REVOCATIONS_CHANNEL, Revocation, SessionValue, UserTokenValue, key,
-};
+use code4me_shared::redis_keys::{self as keys, AuthTokenValue, ProjectValue, REVOCATIONS_CHANNEL, Revocation, SessionValue, UserTokenValue, key};
 use code4me_shared::settings::TokenSettings;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
@@ -98,10 +96,7 @@ impl TokenStore {
     /// Revokes an auth token; as upstream, this also ends its user's session.
     pub async fn revoke_auth_token(&self, token: Uuid) -> anyhow::Result<()> {
         let value: Option<AuthTokenValue> = self.get_json(&key(keys::AUTH_TOKEN, token)).await?;
-        self.conn()
-            .del::<_, ()>(&[key(keys::AUTH_TOKEN, token), key(keys::AUTH_TOKEN_HOOK, token)])
-            .await
-            .context("DEL auth token")?;
+        self.conn().del::<_, ()>(&[key(keys::AUTH_TOKEN, token), key(keys::AUTH_TOKEN_HOOK, token)]).await.context("DEL auth token")?;
         if let Some(AuthTokenValue { user_id }) = value {
             self.conn().srem::<_, _, ()>(key(keys::USER_AUTH_TOKENS, user_id), token.to_string()).await.context("SREM")?;
             self.end_user_session(user_id).await?;
@@ -115,10 +110,7 @@ impl TokenStore {
         let index = key(keys::USER_AUTH_TOKENS, user_id);
         let tokens: Vec<String> = self.conn().smembers(&index).await.context("SMEMBERS")?;
         for token in tokens.iter().filter_map(|t| Uuid::parse_str(t).ok()) {
-            self.conn()
-                .del::<_, ()>(&[key(keys::AUTH_TOKEN, token), key(keys::AUTH_TOKEN_HOOK, token)])
-                .await
-                .context("DEL auth token")?;
+            self.conn().del::<_, ()>(&[key(keys::AUTH_TOKEN, token), key(keys::AUTH_TOKEN_HOOK, token)]).await.context("DEL auth token")?;
         }
         self.conn().del::<_, ()>(&index).await.context("DEL user tokens")?;
         self.end_user_session(user_id).await?;
@@ -179,10 +171,7 @@ impl TokenStore {
     pub async fn end_session(&self, token: Uuid) -> anyhow::Result<()> {
         let session: Option<SessionValue> = self.session(token).await?;
         db::projects::end_session(&self.db, token).await?;
-        self.conn()
-            .del::<_, ()>(&[key(keys::SESSION_TOKEN, token), key(keys::SESSION_TOKEN_HOOK, token)])
-            .await
-            .context("DEL session")?;
+        self.conn().del::<_, ()>(&[key(keys::SESSION_TOKEN, token), key(keys::SESSION_TOKEN_HOOK, token)]).await.context("DEL session")?;
         self.announce(Revocation { session: token, project: None }).await;
         if let Some(session) = session {
             let pointer: Option<UserTokenValue> = self.get_json(&key(keys::USER_TOKEN, session.user_token)).await?;
@@ -204,7 +193,13 @@ impl TokenStore {
     }
 
     /// Makes the project active in the session (both directions), restarting the session lifetime.
-    pub async fn attach_project(&self, session_token: Uuid, mut session: SessionValue, project_id: Uuid, mut project: ProjectValue) -> anyhow::Result<()> {
+    pub async fn attach_project(
+        &self,
+        session_token: Uuid,
+        mut session: SessionValue,
+        project_id: Uuid,
+        mut project: ProjectValue,
+    ) -> anyhow::Result<()> {
         if !project.session_tokens.contains(&session_token) {
             project.session_tokens.push(session_token);
         }
@@ -285,9 +280,8 @@ impl TokenStore {
                 }
             }
         }
-        let open: Vec<Uuid> = sqlx::query_scalar("SELECT session_id FROM session WHERE end_time IS NULL ORDER BY start_time LIMIT 1000")
-            .fetch_all(&self.db)
-            .await?;
+        let open: Vec<Uuid> =
+            sqlx::query_scalar("SELECT session_id FROM session WHERE end_time IS NULL ORDER BY start_time LIMIT 1000").fetch_all(&self.db).await?;
         for session_id in open {
             if !self.conn().exists::<_, bool>(key(keys::SESSION_TOKEN, session_id)).await.context("EXISTS session")? {
                 self.end_session(session_id).await?;

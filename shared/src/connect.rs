@@ -23,20 +23,13 @@ pub fn connect_options(settings: &DatabaseSettings) -> PgConnectOptions {
         .password(settings.expose_password())
         .database(&settings.name)
         .application_name("code4me-rs");
-    if settings.host.starts_with('/') {
-        options.socket(&settings.host)
-    } else {
-        options.host(&settings.host)
-    }
+    if settings.host.starts_with('/') { options.socket(&settings.host) } else { options.host(&settings.host) }
 }
 
 /// A lazily-connecting pool: creating it never fails, and every acquire waits at most
 /// `pool_timeout`, so an outage turns into errors (and a degraded health check), never a hang.
 pub fn lazy_pool(settings: &DatabaseSettings) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(settings.pool_size)
-        .acquire_timeout(settings.pool_timeout)
-        .connect_lazy_with(connect_options(settings))
+    PgPoolOptions::new().max_connections(settings.pool_size).acquire_timeout(settings.pool_timeout).connect_lazy_with(connect_options(settings))
 }
 
 /// Connects, retrying with exponential backoff for up to `give_up_after`, and fails with the
@@ -45,8 +38,8 @@ pub async fn connect_postgres(settings: &DatabaseSettings, give_up_after: Durati
     let pool = lazy_pool(settings);
     let target = format!("postgres://{}@{}:{}/{}", settings.user, settings.host, settings.port, settings.name);
     retry_with_backoff(give_up_after, &target, || sqlx::query("SELECT 1").execute(&pool))
-    .await
-    .with_context(|| format!("PostgreSQL at {target} is unreachable (is it running? are DB_* settings right?)"))?;
+        .await
+        .with_context(|| format!("PostgreSQL at {target} is unreachable (is it running? are DB_* settings right?)"))?;
     Ok(pool)
 }
 

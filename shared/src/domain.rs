@@ -28,9 +28,7 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self, Rejection> {
         let normalised = raw.trim().to_lowercase();
         check_length(&normalised, 3, 50)?;
-        let invalid = |reason: &str| {
-            Rejection::value_error(format!("value is not a valid email address: {reason}"), reason)
-        };
+        let invalid = |reason: &str| Rejection::value_error(format!("value is not a valid email address: {reason}"), reason);
         let Some((local, domain)) = normalised.rsplit_once('@') else {
             return Err(invalid("An email address must have an @-sign."));
         };
@@ -91,10 +89,7 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, Rejection> {
         check_length(raw, 8, 50)?;
         let has = |f: fn(char) -> bool| raw.chars().any(f);
-        let valid = has(|c| c.is_ascii_uppercase())
-            && has(|c| c.is_ascii_lowercase())
-            && has(|c| c.is_ascii_digit())
-            && !has(char::is_whitespace);
+        let valid = has(|c| c.is_ascii_uppercase()) && has(|c| c.is_ascii_lowercase()) && has(|c| c.is_ascii_digit()) && !has(char::is_whitespace);
         if !valid {
             return Err(Rejection::pattern(PASSWORD_PATTERN));
         }

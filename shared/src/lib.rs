@@ -7,13 +7,13 @@
 pub mod connect;
 pub mod domain;
 pub mod jobs;
+pub mod logging;
+pub mod multi_file;
+pub mod pubsub;
 pub mod queue;
 pub mod redaction;
 pub mod redis_keys;
 pub mod retrieval;
-pub mod logging;
-pub mod multi_file;
-pub mod pubsub;
 pub mod settings;
 pub mod shutdown;
 pub mod validation;

@@ -12,12 +12,7 @@ pub fn init(format: LogFormat) {
     // run.sh capture both.
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).with_writer(std::io::stderr);
     let result = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(true)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).with_span_list(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
     // Already installed (a second server in the same test process): keep the first one.

@@ -230,10 +230,13 @@ mod tests {
     #[test]
     fn upstreams_worked_example() {
         let mut p = project(&[("old.py", &["old line"])]);
-        apply_ok(&mut p, json!({"file1.py": [
-            {"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": ["import numpy as np", "np.array([1,2,3])"]},
-            {"change_type": "update", "start_line": 0, "end_line": 1, "new_lines": ["import numpy as npp"]}
-        ]}));
+        apply_ok(
+            &mut p,
+            json!({"file1.py": [
+                {"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": ["import numpy as np", "np.array([1,2,3])"]},
+                {"change_type": "update", "start_line": 0, "end_line": 1, "new_lines": ["import numpy as npp"]}
+            ]}),
+        );
         assert_eq!(
             serde_json::to_value(&p.multi_file_contexts).expect("json"),
             json!({"old.py": ["old line"], "file1.py": ["import numpy as npp", "np.array([1,2,3])", ""]})
@@ -247,21 +250,27 @@ mod tests {
     #[test]
     fn later_lines_change_first_so_earlier_edits_do_not_shift_them() {
         let mut p = project(&[("a.py", &["l0", "l1", "l2", "l3"])]);
-        apply_ok(&mut p, json!({"a.py": [
-            {"change_type": "remove", "start_line": 0, "end_line": 1, "new_lines": []},
-            {"change_type": "update", "start_line": 2, "end_line": 3, "new_lines": ["L2", "L2b"]}
-        ]}));
+        apply_ok(
+            &mut p,
+            json!({"a.py": [
+                {"change_type": "remove", "start_line": 0, "end_line": 1, "new_lines": []},
+                {"change_type": "update", "start_line": 2, "end_line": 3, "new_lines": ["L2", "L2b"]}
+            ]}),
+        );
         assert_eq!(p.multi_file_contexts["a.py"], ["l1", "L2", "L2b", "l3"]);
     }
 
     #[test]
     fn ranges_past_the_end_are_clamped_and_emptied_files_dropped() {
         let mut p = project(&[("a.py", &["only"]), ("c.py", &["c0"])]);
-        apply_ok(&mut p, json!({
-            "a.py": [{"change_type": "remove", "start_line": 0, "end_line": 99}],
-            "b.py": [{"change_type": "insert", "start_line": 7, "end_line": 0, "new_lines": ["x"]}],
-            "c.py": [{"change_type": "update", "start_line": 50, "end_line": 40, "new_lines": ["y"]}]
-        }));
+        apply_ok(
+            &mut p,
+            json!({
+                "a.py": [{"change_type": "remove", "start_line": 0, "end_line": 99}],
+                "b.py": [{"change_type": "insert", "start_line": 7, "end_line": 0, "new_lines": ["x"]}],
+                "c.py": [{"change_type": "update", "start_line": 50, "end_line": 40, "new_lines": ["y"]}]
+            }),
+        );
         let contexts = &p.multi_file_contexts;
         assert!(!contexts.contains_key("a.py"), "a file without lines leaves the context");
         assert_eq!(contexts["b.py"], ["x"], "an insert into a new, empty file lands at its start");
@@ -298,12 +307,16 @@ mod tests {
     #[test]
     fn the_file_count_the_file_length_and_the_context_size_are_bounded() {
         let mut p = ProjectValue::default();
-        let many: serde_json::Map<String, serde_json::Value> =
-            (0..=MAX_CONTEXT_FILES).map(|i| (format!("f{i}.py"), json!([{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": ["x"]}]))).collect();
+        let many: serde_json::Map<String, serde_json::Value> = (0..=MAX_CONTEXT_FILES)
+            .map(|i| (format!("f{i}.py"), json!([{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": ["x"]}])))
+            .collect();
         assert_eq!(apply_updates(&mut p, &changes(json!(many))), Err(ContextLimit::TooManyFiles { files: MAX_CONTEXT_FILES + 1 }));
 
         let lines = vec![json!("x"); MAX_FILE_LINES as usize + 1];
-        let err = apply_updates(&mut ProjectValue::default(), &changes(json!({"long.py": [{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": lines}]})));
+        let err = apply_updates(
+            &mut ProjectValue::default(),
+            &changes(json!({"long.py": [{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": lines}]})),
+        );
         assert!(matches!(err, Err(ContextLimit::FileTooLong { .. })), "{err:?}");
 
         let wide = "y".repeat(200_000);
@@ -311,7 +324,8 @@ mod tests {
         for i in 0..10 {
             apply_ok(&mut p, json!({format!("w{i}.py"): [{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": [wide]}]}));
         }
-        let err = apply_updates(&mut p, &changes(json!({"w10.py": [{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": [wide]}]})));
+        let err =
+            apply_updates(&mut p, &changes(json!({"w10.py": [{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": [wide]}]})));
         assert!(matches!(err, Err(ContextLimit::TooLarge { .. })), "{err:?}");
     }
 

@@ -31,12 +31,7 @@ pub const ORPHANED_AFTER: Duration = Duration::from_secs(HEARTBEAT_INTERVAL.as_s
 
 /// The queue configuration for job type `J`, identical in server and worker.
 pub fn config<J: Job>() -> Config {
-    Config::default()
-        .queue(J::QUEUE)
-        .batch_size(1)
-        .heartbeat_interval(HEARTBEAT_INTERVAL)
-        .missed_heartbeats(MISSED_HEARTBEATS)
-        .emit_events(false)
+    Config::default().queue(J::QUEUE).batch_size(1).heartbeat_interval(HEARTBEAT_INTERVAL).missed_heartbeats(MISSED_HEARTBEATS).emit_events(false)
 }
 
 /// The producer's storage of `J`'s queue over `redis`.

@@ -322,9 +322,42 @@ static IDENTIFIER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[$@]?[A-Za-z
 /// A type after `name:` — a primitive, or a capitalised letters-only word (`String`, `SecretString`).
 fn is_type_name(value: &str) -> bool {
     const PRIMITIVES: &[&str] = &[
-        "str", "string", "bytes", "bytearray", "int", "integer", "float", "double", "bool", "boolean", "number", "bigint", "any",
-        "unknown", "object", "char", "byte", "short", "long", "void", "never", "i8", "i16", "i32", "i64", "i128", "isize", "u8",
-        "u16", "u32", "u64", "u128", "usize", "f32", "f64", "uuid",
+        "str",
+        "string",
+        "bytes",
+        "bytearray",
+        "int",
+        "integer",
+        "float",
+        "double",
+        "bool",
+        "boolean",
+        "number",
+        "bigint",
+        "any",
+        "unknown",
+        "object",
+        "char",
+        "byte",
+        "short",
+        "long",
+        "void",
+        "never",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "i128",
+        "isize",
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "u128",
+        "usize",
+        "f32",
+        "f64",
+        "uuid",
     ];
     PRIMITIVES.contains(&value)
         || (value.starts_with(|c: char| c.is_ascii_uppercase())
@@ -380,7 +413,8 @@ fn is_placeholder(value: &str) -> bool {
     // Templates, environment lookups and bind parameters (`$1`, `:password`, `[uuid]`).
     let lookup = value.starts_with(['<', '{', '%', '['])
         || value.strip_prefix('$').is_some_and(|rest| {
-            rest.starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '_' | '{' | '(')) || (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+            rest.starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '_' | '{' | '('))
+                || (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
         })
         || value.strip_prefix(':').is_some_and(|rest| IDENTIFIER.is_match(rest));
     lookup
@@ -608,8 +642,9 @@ mod tests {
 
     #[test]
     fn lines_keep_their_numbers_when_a_secret_spans_several() {
-        let lines: Vec<String> =
-            ["x = 1", "-----BEGIN PRIVATE KEY-----", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "-----END PRIVATE KEY-----", "y = 2"].map(String::from).to_vec();
+        let lines: Vec<String> = ["x = 1", "-----BEGIN PRIVATE KEY-----", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "-----END PRIVATE KEY-----", "y = 2"]
+            .map(String::from)
+            .to_vec();
         assert_eq!(redact_lines(&lines), ["x = 1", "<hidden>", "", "", "y = 2"]);
         let plain: Vec<String> = vec!["fn main() {}".into()];
         assert_eq!(redact_lines(&plain), plain);

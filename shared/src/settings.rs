@@ -345,9 +345,11 @@ impl RateLimitSettings {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|s| {
-                s.parse::<ipnet::IpNet>()
-                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|e| SettingsError::Invalid { var: "TRUSTED_PROXIES".into(), value: s.to_owned(), reason: e.to_string() })
+                s.parse::<ipnet::IpNet>().or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(|e| SettingsError::Invalid {
+                    var: "TRUSTED_PROXIES".into(),
+                    value: s.to_owned(),
+                    reason: e.to_string(),
+                })
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { default_per_hour: env.parse_or("DEFAULT_MAX_REQUEST_RATE_PER_HOUR", 500)?, per_path, trusted_proxies })

@@ -60,11 +60,7 @@ impl Rejection {
 
     /// Does not match `pattern`.
     pub fn pattern(pattern: &str) -> Self {
-        Self {
-            kind: "string_pattern_mismatch",
-            msg: format!("String should match pattern '{pattern}'"),
-            ctx: Some(json!({"pattern": pattern})),
-        }
+        Self { kind: "string_pattern_mismatch", msg: format!("String should match pattern '{pattern}'"), ctx: Some(json!({"pattern": pattern})) }
     }
 
     /// A `value_error` with pydantic's "Value error, ..." or email-validator's wording.

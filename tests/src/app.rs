@@ -157,11 +157,8 @@ impl TestApp {
         }
         let server = ServerHandle::start(&env).await;
         let db = code4me_shared::connect::lazy_pool(&database);
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("http client");
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(Duration::from_secs(30)).build().expect("http client");
         Self {
             address: server.address.clone(),
             client,

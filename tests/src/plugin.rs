@@ -65,8 +65,7 @@ impl Plugin {
         }
         let response = request.send().await.expect("request reaches the server");
         let status = response.status().as_u16();
-        let set_cookies: Vec<String> =
-            response.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
+        let set_cookies: Vec<String> = response.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
         for cookie in &set_cookies {
             let Some((name, rest)) = cookie.split_once('=') else { continue };
             let value = rest.split(';').next().unwrap_or_default().to_owned();

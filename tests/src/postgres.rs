@@ -59,10 +59,7 @@ impl Cluster {
     async fn create_database(&self, clause: &str) -> DatabaseSettings {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut admin = self.admin_connection().await;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\" {clause}")))
-            .execute(&mut admin)
-            .await
-            .expect("create a test database");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\" {clause}"))).execute(&mut admin).await.expect("create a test database");
         self.settings(&name)
     }
 
@@ -75,9 +72,7 @@ impl Cluster {
     }
 
     async fn admin_connection(&self) -> PgConnection {
-        PgConnection::connect_with(&code4me_shared::connect::connect_options(&self.settings("postgres")))
-            .await
-            .expect("connect to the test cluster")
+        PgConnection::connect_with(&code4me_shared::connect::connect_options(&self.settings("postgres"))).await.expect("connect to the test cluster")
     }
 }
 
@@ -119,10 +114,7 @@ fn start_cluster() -> Cluster {
     let user = "postgres".to_owned();
 
     let mut initdb = Command::new(bindir.join("initdb"));
-    initdb
-        .arg("-D")
-        .arg(&data)
-        .args(["-U", &user, "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync"]);
+    initdb.arg("-D").arg(&data).args(["-U", &user, "--auth=trust", "--no-locale", "-E", "UTF8", "--no-sync"]);
     run_as(&mut initdb, os_user.as_ref());
     let output = initdb.output().expect("run initdb");
     assert!(output.status.success(), "initdb failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -209,10 +201,6 @@ fn run_as(command: &mut Command, user: Option<&User>) {
 /// Statics are never dropped, so the cluster's directory is removed by a small watcher process once
 /// this test process (and with it PostgreSQL) is gone.
 fn remove_when_process_exits(dir: &Path) {
-    let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; sleep 2; rm -rf '{dir}'",
-        pid = std::process::id(),
-        dir = dir.display()
-    );
+    let script = format!("while kill -0 {pid} 2>/dev/null; do sleep 1; done; sleep 2; rm -rf '{dir}'", pid = std::process::id(), dir = dir.display());
     let _ = Command::new("sh").args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
 }

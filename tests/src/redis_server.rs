@@ -56,9 +56,7 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         die_with_parent(&mut command, Signal::SIGKILL);
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary} ({e}); run ./test.sh, which installs redis-server"));
+        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {binary} ({e}); run ./test.sh, which installs redis-server"));
         self.child = Some(child);
         wait_for_port(self.port, Duration::from_secs(10));
     }

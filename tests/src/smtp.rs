@@ -20,7 +20,10 @@ impl Delivered {
     /// The first `http(s)://...` link in the message whose path contains `needle`.
     pub fn link_containing(&self, needle: &str) -> Option<String> {
         let text = self.decoded_body();
-        text.split_whitespace().map(|w| w.trim_matches(|c| c == '<' || c == '>')).find(|w| w.starts_with("http") && w.contains(needle)).map(str::to_owned)
+        text.split_whitespace()
+            .map(|w| w.trim_matches(|c| c == '<' || c == '>'))
+            .find(|w| w.starts_with("http") && w.contains(needle))
+            .map(str::to_owned)
     }
 
     /// The body with quoted-printable soft line breaks and `=3D` undone.

@@ -46,4 +46,3 @@ impl Worker {
         tokio::time::timeout(Duration::from_secs(30), self.task).await.expect("worker stops").expect("task").expect("Ok");
     }
 }
-

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use apalis::prelude::{AbortError, BoxDynError, Data};
-use code4me_shared::jobs::{Answer, CompletionTask, Incoming, Job, LlmJob, LlmTask, Reply, ReplyEvent, CANCELLED_KEY};
+use code4me_shared::jobs::{Answer, CANCELLED_KEY, CompletionTask, Incoming, Job, LlmJob, LlmTask, Reply, ReplyEvent};
 use code4me_shared::redaction::redact;
 use code4me_shared::retrieval::{PromptDebug, Snippet};
 use redis::aio::ConnectionManager;

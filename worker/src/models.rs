@@ -16,12 +16,11 @@ use crate::model::gguf_llama::LoadOptions;
 /// Every `model_name` row. The JSON columns are TEXT (as upstream); a row whose JSON does not parse
 /// is kept with `null`, and the catalog reports it unavailable rather than the worker refusing to start.
 pub async fn model_rows(db: &PgPool) -> anyhow::Result<Vec<ModelRow>> {
-    let rows: Vec<(i64, String, bool, String, String)> = sqlx::query_as(
-        "SELECT model_id, model_name, is_instruction_tuned, prompt_templates, model_parameters FROM model_name ORDER BY model_id",
-    )
-    .fetch_all(db)
-    .await
-    .context("reading the model_name rows")?;
+    let rows: Vec<(i64, String, bool, String, String)> =
+        sqlx::query_as("SELECT model_id, model_name, is_instruction_tuned, prompt_templates, model_parameters FROM model_name ORDER BY model_id")
+            .fetch_all(db)
+            .await
+            .context("reading the model_name rows")?;
     Ok(rows
         .into_iter()
         .map(|(id, name, instruction_tuned, templates, parameters)| ModelRow {
@@ -45,9 +44,8 @@ pub async fn load_catalog(rows: Vec<ModelRow>, settings: &WorkerSettings) -> any
     options.prefix_cache_entries = settings.model_prefix_cache_entries;
     options.device = device(&settings.model_device)?;
     let models_dir = settings.model_cache_dir.clone();
-    let catalog = tokio::task::spawn_blocking(move || Catalog::load(&rows, &models_dir, &options))
-        .await
-        .context("the model loading thread panicked")?;
+    let catalog =
+        tokio::task::spawn_blocking(move || Catalog::load(&rows, &models_dir, &options)).await.context("the model loading thread panicked")?;
     Ok(Arc::new(catalog))
 }
 
@@ -64,9 +62,7 @@ pub fn device(name: &str) -> anyhow::Result<candle_core::Device> {
         },
     };
     if !candle_core::utils::cuda_is_available() {
-        anyhow::bail!(
-            "MODEL_DEVICE={name:?} needs a worker built with CUDA: cargo build --release -p code4me-worker --features cuda"
-        );
+        anyhow::bail!("MODEL_DEVICE={name:?} needs a worker built with CUDA: cargo build --release -p code4me-worker --features cuda");
     }
     candle_core::Device::new_cuda(ordinal).with_context(|| format!("opening MODEL_DEVICE={name:?}"))
 }
@@ -82,11 +78,7 @@ pub fn announcement(worker_id: &str, catalog: &Catalog) -> WorkerModelsValue {
 
 /// Keeps `worker_models:<id>` alive while the worker runs (refreshed at a third of its TTL, so a
 /// Redis restart or a missed beat heals by itself) and deletes it on the way out.
-pub async fn announce_until(
-    mut redis: ConnectionManager,
-    value: WorkerModelsValue,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
+pub async fn announce_until(mut redis: ConnectionManager, value: WorkerModelsValue, shutdown: impl std::future::Future<Output = ()>) {
     let key = redis_keys::key(redis_keys::WORKER_MODELS, &value.worker_id);
     let json = serde_json::to_string(&value).expect("a WorkerModelsValue always serialises");
     let ttl = redis_keys::WORKER_MODELS_TTL_SECONDS;

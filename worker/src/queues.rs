@@ -18,9 +18,9 @@ use code4me_shared::queue;
 use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 
+use crate::db_jobs::{self, DbContext};
 use crate::llm_jobs::{self, LlmContext};
 use crate::signals::Signals;
-use crate::db_jobs::{self, DbContext};
 
 /// A safety-net poll for consumers whose wake-up was lost (pub/sub is fire-and-forget).
 const FALLBACK_POLL: Duration = Duration::from_secs(1);

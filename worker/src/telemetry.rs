@@ -109,7 +109,10 @@ async fn write_alone(db: &PgPool, write: &DbWrite) -> Result<(), WriteError> {
         "SELECT EXISTS (SELECT 1 FROM \"user\" WHERE user_id = $1) AND EXISTS (SELECT 1 FROM session WHERE session_id = $2) \
          AND EXISTS (SELECT 1 FROM project WHERE project_id = $3), $4::bigint IS NULL OR EXISTS (SELECT 1 FROM config WHERE config_id = $4)",
     )
-    .bind(query.user_id).bind(query.session_id).bind(query.project_id).bind(query.config_id)
+    .bind(query.user_id)
+    .bind(query.session_id)
+    .bind(query.project_id)
+    .bind(query.config_id)
     .fetch_one(db)
     .await
     .map_err(rejected)?;
@@ -188,25 +191,41 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
     let id = q.query_id;
     if let Some(c) = &q.context {
         sqlx::query("INSERT INTO context (context_id, prefix, suffix, file_name, selected_text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
-            .bind(id).bind(pg_text(&c.prefix)).bind(pg_text(&c.suffix)).bind(c.file_name.as_deref().map(identifying)).bind(pg_text_opt(c.selected_text.as_deref()))
-            .execute(&mut **tx).await?;
+            .bind(id)
+            .bind(pg_text(&c.prefix))
+            .bind(pg_text(&c.suffix))
+            .bind(c.file_name.as_deref().map(identifying))
+            .bind(pg_text_opt(c.selected_text.as_deref()))
+            .execute(&mut **tx)
+            .await?;
     }
     if let Some(t) = &q.contextual {
         sqlx::query(
             "INSERT INTO contextual_telemetry (contextual_telemetry_id, version_id, trigger_type_id, language_id, file_path, caret_line, \
              document_char_length, relative_document_position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
         )
-        .bind(id).bind(t.version_id).bind(t.trigger_type_id).bind(t.language_id).bind(t.file_path.as_deref().map(identifying)).bind(t.caret_line)
-        .bind(t.document_char_length).bind(t.relative_document_position)
-        .execute(&mut **tx).await?;
+        .bind(id)
+        .bind(t.version_id)
+        .bind(t.trigger_type_id)
+        .bind(t.language_id)
+        .bind(t.file_path.as_deref().map(identifying))
+        .bind(t.caret_line)
+        .bind(t.document_char_length)
+        .bind(t.relative_document_position)
+        .execute(&mut **tx)
+        .await?;
     }
     if let Some(b) = &q.behavioral {
         sqlx::query(
             "INSERT INTO behavioral_telemetry (behavioral_telemetry_id, time_since_last_shown, time_since_last_accepted, typing_speed) \
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
-        .bind(id).bind(b.time_since_last_shown).bind(b.time_since_last_accepted).bind(b.typing_speed)
-        .execute(&mut **tx).await?;
+        .bind(id)
+        .bind(b.time_since_last_shown)
+        .bind(b.time_since_last_accepted)
+        .bind(b.typing_speed)
+        .execute(&mut **tx)
+        .await?;
     }
     // The server claimed the chat when the turn started; this creates it when the claim is gone
     // (deleted since, or an older server), sets the title of a new one, and attaches the turn only
@@ -218,11 +237,20 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
              ON CONFLICT (chat_id) DO UPDATE SET title = CASE WHEN chat.title = $6 THEN EXCLUDED.title ELSE chat.title END \
              WHERE chat.user_id IS NOT DISTINCT FROM EXCLUDED.user_id AND chat.project_id = EXCLUDED.project_id RETURNING true",
         )
-        .bind(chat_id).bind(q.project_id).bind(q.user_id).bind(identifying(title)).bind(q.timestamp).bind(UNTITLED_CHAT)
-        .fetch_optional(&mut **tx).await?
+        .bind(chat_id)
+        .bind(q.project_id)
+        .bind(q.user_id)
+        .bind(identifying(title))
+        .bind(q.timestamp)
+        .bind(UNTITLED_CHAT)
+        .fetch_optional(&mut **tx)
+        .await?
         .is_some();
     }
-    let query_type = match q.kind { QueryKind::Completion => "completion", QueryKind::Chat { .. } => "chat" };
+    let query_type = match q.kind {
+        QueryKind::Completion => "completion",
+        QueryKind::Chat { .. } => "chat",
+    };
     // Keys are file names: a NUL would survive as a `\u0000` escape that a `jsonb` reader refuses.
     let indexes = serde_json::to_string(&pg_keys(&q.multi_file_context_changes_indexes)).expect("a map serialises");
     sqlx::query(
@@ -230,11 +258,21 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
          multi_file_context_changes_indexes, \"timestamp\", total_serving_time, server_version_id, query_type, config_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
     )
-    .bind(id).bind(q.user_id)
-    .bind(q.contextual.as_ref().map(|_| id)).bind(q.behavioral.as_ref().map(|_| id)).bind(q.context.as_ref().map(|_| id))
-    .bind(q.session_id).bind(q.project_id).bind(indexes).bind(q.timestamp).bind(q.total_serving_time_ms).bind(q.server_version_id)
-    .bind(query_type).bind(q.config_id)
-    .execute(&mut **tx).await?;
+    .bind(id)
+    .bind(q.user_id)
+    .bind(q.contextual.as_ref().map(|_| id))
+    .bind(q.behavioral.as_ref().map(|_| id))
+    .bind(q.context.as_ref().map(|_| id))
+    .bind(q.session_id)
+    .bind(q.project_id)
+    .bind(indexes)
+    .bind(q.timestamp)
+    .bind(q.total_serving_time_ms)
+    .bind(q.server_version_id)
+    .bind(query_type)
+    .bind(q.config_id)
+    .execute(&mut **tx)
+    .await?;
     match &q.kind {
         QueryKind::Completion => {
             sqlx::query("INSERT INTO completion_query (meta_query_id) VALUES ($1) ON CONFLICT DO NOTHING").bind(id).execute(&mut **tx).await?;
@@ -244,8 +282,12 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
         }
         QueryKind::Chat { chat_id, web_enabled, user_message, .. } => {
             sqlx::query("INSERT INTO chat_query (meta_query_id, chat_id, web_enabled, user_message) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-                .bind(id).bind(chat_id).bind(web_enabled).bind(pg_text(user_message))
-                .execute(&mut **tx).await?;
+                .bind(id)
+                .bind(chat_id)
+                .bind(web_enabled)
+                .bind(pg_text(user_message))
+                .execute(&mut **tx)
+                .await?;
         }
     }
     for g in &q.generations {
@@ -253,20 +295,26 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
             "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs) \
              VALUES ($1, $2, $3, $4, ARRAY[$5::timestamptz], FALSE, $6, $7) ON CONFLICT DO NOTHING",
         )
-        .bind(id).bind(g.model_id).bind(pg_text(&g.completion)).bind(g.generation_time_ms).bind(g.shown_at).bind(g.confidence).bind(&g.logprobs)
-        .execute(&mut **tx).await?;
+        .bind(id)
+        .bind(g.model_id)
+        .bind(pg_text(&g.completion))
+        .bind(g.generation_time_ms)
+        .bind(g.shown_at)
+        .bind(g.confidence)
+        .bind(&g.logprobs)
+        .execute(&mut **tx)
+        .await?;
     }
     apply_deferred_feedback(tx, id).await
 }
 
 /// Feedback that arrived before its query: applied now, then removed.
 async fn apply_deferred_feedback(tx: &mut Transaction<'_, Postgres>, query_id: Uuid) -> Result<(), sqlx::Error> {
-    let mut parked: Vec<(i64, bool, Option<String>, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "DELETE FROM deferred_feedback WHERE meta_query_id = $1 RETURNING model_id, was_accepted, ground_truth, received_at",
-    )
-    .bind(query_id)
-    .fetch_all(&mut **tx)
-    .await?;
+    let mut parked: Vec<(i64, bool, Option<String>, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("DELETE FROM deferred_feedback WHERE meta_query_id = $1 RETURNING model_id, was_accepted, ground_truth, received_at")
+            .bind(query_id)
+            .fetch_all(&mut **tx)
+            .await?;
     parked.sort_by_key(|p| p.3);
     for (model_id, was_accepted, ground_truth, received_at) in parked {
         apply_feedback(tx, &FeedbackRecord { query_id, model_id, was_accepted, ground_truth, received_at }).await?;
@@ -281,8 +329,13 @@ async fn write_feedback(tx: &mut Transaction<'_, Postgres>, f: &FeedbackRecord) 
             "INSERT INTO deferred_feedback (meta_query_id, model_id, was_accepted, ground_truth, received_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT DO NOTHING",
         )
-        .bind(f.query_id).bind(f.model_id).bind(f.was_accepted).bind(pg_text_opt(f.ground_truth.as_deref())).bind(f.received_at)
-        .execute(&mut **tx).await?;
+        .bind(f.query_id)
+        .bind(f.model_id)
+        .bind(f.was_accepted)
+        .bind(pg_text_opt(f.ground_truth.as_deref()))
+        .bind(f.received_at)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
@@ -290,16 +343,22 @@ async fn write_feedback(tx: &mut Transaction<'_, Postgres>, f: &FeedbackRecord) 
 /// Sets acceptance and records the ground truth; `false` when the generation is not stored yet.
 async fn apply_feedback(tx: &mut Transaction<'_, Postgres>, f: &FeedbackRecord) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query("UPDATE had_generation SET was_accepted = $3 WHERE meta_query_id = $1 AND model_id = $2")
-        .bind(f.query_id).bind(f.model_id).bind(f.was_accepted)
-        .execute(&mut **tx).await?
+        .bind(f.query_id)
+        .bind(f.model_id)
+        .bind(f.was_accepted)
+        .execute(&mut **tx)
+        .await?
         .rows_affected();
     if updated == 0 {
         return Ok(false);
     }
     if let Some(truth) = &f.ground_truth {
         sqlx::query("INSERT INTO ground_truth (completion_query_id, truth_timestamp, ground_truth) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(f.query_id).bind(f.received_at).bind(pg_text(truth))
-            .execute(&mut **tx).await?;
+            .bind(f.query_id)
+            .bind(f.received_at)
+            .bind(pg_text(truth))
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(true)
 }

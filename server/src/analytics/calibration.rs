@@ -28,9 +28,8 @@ impl Bin {
 /// Σ_b (n_b / N) · |acceptance_b − mean confidence_b| over non-empty bins; `None` without samples.
 pub fn expected_calibration_error(bins: &[Bin]) -> Option<f64> {
     let total: i64 = bins.iter().map(|b| b.count).sum();
-    (total > 0).then(|| {
-        bins.iter().filter(|b| b.count > 0).map(|b| b.count as f64 / total as f64 * (b.acceptance() - b.mean_confidence()).abs()).sum()
-    })
+    (total > 0)
+        .then(|| bins.iter().filter(|b| b.count > 0).map(|b| b.count as f64 / total as f64 * (b.acceptance() - b.mean_confidence()).abs()).sum())
 }
 
 /// The Brier score and its parts.
@@ -75,8 +74,7 @@ mod tests {
 
     /// A bin of `confidences`, the first `accepted` of which were accepted.
     fn bin(confidences: &[f64], accepted: usize) -> Bin {
-        let squared_error_sum =
-            confidences.iter().enumerate().map(|(i, c)| (c - if i < accepted { 1.0 } else { 0.0 }).powi(2)).sum();
+        let squared_error_sum = confidences.iter().enumerate().map(|(i, c)| (c - if i < accepted { 1.0 } else { 0.0 }).powi(2)).sum();
         Bin { count: confidences.len() as i64, confidence_sum: confidences.iter().sum(), accepted: accepted as i64, squared_error_sum }
     }
 

@@ -133,7 +133,8 @@ mod tests {
 
     #[test]
     fn any_whole_number_of_minutes_hours_or_days_is_a_span() {
-        let cases = [("5m", 300, "5m", "5 minutes"), ("6h", 21_600, "6h", "6 hours"), ("1d", 86_400, "1d", "1 days"), ("90d", 90 * 86_400, "90d", "90 days")];
+        let cases =
+            [("5m", 300, "5m", "5 minutes"), ("6h", 21_600, "6h", "6 hours"), ("1d", 86_400, "1d", "1 days"), ("90d", 90 * 86_400, "90d", "90 days")];
         for (raw, seconds, name, interval) in cases {
             let span = Span::parse(raw).unwrap();
             assert_eq!((span.seconds(), span.name().as_str(), span.interval().as_str()), (seconds, name, interval), "{raw}");
@@ -145,7 +146,9 @@ mod tests {
 
     #[test]
     fn other_texts_zero_and_overlong_spans_are_refused() {
-        for raw in ["", "h", "6", "6H", "6 h", "-6h", "+6h", "1.5h", "6w", "1y", "6hh", "0x6h", "٦h", "0m", "000d", "3661d", "87841h", "99999999999999d"] {
+        for raw in
+            ["", "h", "6", "6H", "6 h", "-6h", "+6h", "1.5h", "6w", "1y", "6hh", "0x6h", "٦h", "0m", "000d", "3661d", "87841h", "99999999999999d"]
+        {
             assert!(Span::parse(raw).is_err(), "{raw}");
         }
     }

@@ -45,10 +45,7 @@ pub fn parse_instant(raw: &str) -> Result<DateTime<Utc>, InvalidTime> {
     let (h, m, s, nanos) = clock_parts(clock)?;
     let time = NaiveTime::from_hms_nano_opt(h, m, s, nanos).ok_or(InvalidTime("hour, minute or second out of range"))?;
     let offset = offset(zone)?;
-    NaiveDateTime::new(date, time)
-        .checked_sub_signed(offset)
-        .map(|t| t.and_utc())
-        .ok_or(InvalidTime("out of range"))
+    NaiveDateTime::new(date, time).checked_sub_signed(offset).map(|t| t.and_utc()).ok_or(InvalidTime("out of range"))
 }
 
 /// The date at the start of `s`, and what follows it.

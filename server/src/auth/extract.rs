@@ -2,16 +2,16 @@
 //! clients), resolved through Redis.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use code4me_shared::domain::parse_token;
 use code4me_shared::redis_keys::SessionValue;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::{cookies, messages};
 use crate::state::AppState;
+use crate::{cookies, messages};
 
 /// The authenticated caller of an endpoint marked "A" in the contract.
 #[derive(Debug, Clone, Copy)]
@@ -133,7 +133,8 @@ impl FromRequestParts<AppState> for ResearchCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let presented = cookies::read(&parts.headers, cookies::AUTH_TOKEN).is_some_and(|c| !c.is_empty()) || parts.headers.contains_key(AUTHORIZATION);
+        let presented =
+            cookies::read(&parts.headers, cookies::AUTH_TOKEN).is_some_and(|c| !c.is_empty()) || parts.headers.contains_key(AUTHORIZATION);
         if !presented {
             return Err(ApiError::Detail(StatusCode::UNAUTHORIZED, "Authentication required".into()));
         }

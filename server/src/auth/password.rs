@@ -21,8 +21,8 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     /// Builds a hasher; fails when the cost parameters are outside argon2's limits.
     pub fn new(settings: PasswordHashSettings) -> anyhow::Result<Self> {
-        let params = Params::new(settings.memory_kib, settings.iterations, 1, None)
-            .map_err(|e| anyhow::anyhow!("invalid PASSWORD_HASH_* settings: {e}"))?;
+        let params =
+            Params::new(settings.memory_kib, settings.iterations, 1, None).map_err(|e| anyhow::anyhow!("invalid PASSWORD_HASH_* settings: {e}"))?;
         let argon2 = Arc::new(Argon2::new(Algorithm::Argon2id, Version::V0x13, params));
         let decoy_password = uuid::Uuid::new_v4().to_string();
         let decoy = argon2.hash_password(decoy_password.as_bytes()).map_err(|e| anyhow::anyhow!("hashing: {e}"))?.to_string();

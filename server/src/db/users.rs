@@ -43,11 +43,8 @@ impl UserRow {
     /// The contract's `ResponseUser` (password always masked; `preference` parsed once, so nested
     /// values the plugin double-encoded stay strings).
     pub fn to_response(&self, auth_token: Option<Uuid>) -> Value {
-        let preference = self
-            .preference
-            .as_deref()
-            .and_then(|p| serde_json::from_str::<Value>(p).ok())
-            .unwrap_or_else(|| Value::Object(default_preference()));
+        let preference =
+            self.preference.as_deref().and_then(|p| serde_json::from_str::<Value>(p).ok()).unwrap_or_else(|| Value::Object(default_preference()));
         json!({
             "email": self.email,
             "name": self.name,
@@ -72,10 +69,7 @@ pub async fn by_id(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Optio
 
 /// The user with this (normalised) address.
 pub async fn by_email(db: impl PgExecutor<'_>, email: &Email) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM \"user\" WHERE email = $1")))
-        .bind(email.as_str())
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM \"user\" WHERE email = $1"))).bind(email.as_str()).fetch_optional(db).await
 }
 
 /// What a new account starts with.

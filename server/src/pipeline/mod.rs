@@ -134,9 +134,7 @@ impl Pipeline {
             .iter()
             .map(|&model_id| ModelOutcome {
                 model_id,
-                result: outcomes
-                    .remove(&model_id)
-                    .unwrap_or_else(|| Err(format!("no answer within {} ms", timeout.as_millis()))),
+                result: outcomes.remove(&model_id).unwrap_or_else(|| Err(format!("no answer within {} ms", timeout.as_millis()))),
             })
             .collect()
     }
@@ -176,7 +174,11 @@ async fn listen(client: redis::Client, reply_channel: String, router: ReplyRoute
     };
     let channels = vec![reply_channel, REVOCATIONS_CHANNEL.to_owned()];
     subscribe_forever(client, channels, "replies", on_subscribed, |channel, payload| {
-        if channel == REVOCATIONS_CHANNEL { revocations.route(&payload) } else { router.route(&payload) }
+        if channel == REVOCATIONS_CHANNEL {
+            revocations.route(&payload)
+        } else {
+            router.route(&payload)
+        }
         std::future::ready(())
     })
     .await;

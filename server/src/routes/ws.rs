@@ -12,17 +12,35 @@ use crate::state::AppState;
 use crate::websocket::{self, Endpoint, Framing};
 
 /// `/api/ws/completion`.
-pub async fn completion(state: State<AppState>, caller: ProjectCaller, headers: HeaderMap, query: QueryFields, ws: WebSocketUpgrade) -> Result<Response, ApiError> {
+pub async fn completion(
+    state: State<AppState>,
+    caller: ProjectCaller,
+    headers: HeaderMap,
+    query: QueryFields,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
     upgrade(state, caller, headers, query, ws, Endpoint::Completion)
 }
 
 /// `/api/ws/completion/multi-file-context`.
-pub async fn multi_file_context(state: State<AppState>, caller: ProjectCaller, headers: HeaderMap, query: QueryFields, ws: WebSocketUpgrade) -> Result<Response, ApiError> {
+pub async fn multi_file_context(
+    state: State<AppState>,
+    caller: ProjectCaller,
+    headers: HeaderMap,
+    query: QueryFields,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
     upgrade(state, caller, headers, query, ws, Endpoint::MultiFileContext)
 }
 
 /// `/api/ws/chat`.
-pub async fn chat(state: State<AppState>, caller: ProjectCaller, headers: HeaderMap, query: QueryFields, ws: WebSocketUpgrade) -> Result<Response, ApiError> {
+pub async fn chat(
+    state: State<AppState>,
+    caller: ProjectCaller,
+    headers: HeaderMap,
+    query: QueryFields,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
     upgrade(state, caller, headers, query, ws, Endpoint::Chat)
 }
 

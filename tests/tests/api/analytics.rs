@@ -26,8 +26,19 @@ async fn user(app: &TestApp, email: &str, admin: bool) -> (Plugin, Uuid) {
 async fn generation(app: &TestApp, user: Uuid, model_id: i64, confidence: f64, accepted: bool, at: DateTime<Utc>) {
     let (session, project, telemetry, query) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let mut tx = app.db.begin().await.expect("tx");
-    sqlx::query("INSERT INTO session (session_id, user_id, start_time) VALUES ($1, $2, $3)").bind(session).bind(user).bind(at).execute(&mut *tx).await.expect("session");
-    sqlx::query("INSERT INTO project (project_id, project_name, created_at) VALUES ($1, 'p', $2)").bind(project).bind(at).execute(&mut *tx).await.expect("project");
+    sqlx::query("INSERT INTO session (session_id, user_id, start_time) VALUES ($1, $2, $3)")
+        .bind(session)
+        .bind(user)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .expect("session");
+    sqlx::query("INSERT INTO project (project_id, project_name, created_at) VALUES ($1, 'p', $2)")
+        .bind(project)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .expect("project");
     sqlx::query("INSERT INTO contextual_telemetry (contextual_telemetry_id, version_id, trigger_type_id, language_id) VALUES ($1, 3, 1, 47)")
         .bind(telemetry)
         .execute(&mut *tx)
@@ -201,7 +212,8 @@ async fn usage_acceptance_rates_latency_and_queries_over_time() {
 
     let rates = researcher.call(Method::GET, "/api/analytics/usage/acceptance-rates", None).await;
     assert_eq!(rates.status, 200, "{}", rates.text);
-    let smol = rates.body["data"].as_array().expect("data").iter().find(|g| g["group_name"] == "HuggingFaceTB/SmolLM2-135M-Instruct").expect("model 5");
+    let smol =
+        rates.body["data"].as_array().expect("data").iter().find(|g| g["group_name"] == "HuggingFaceTB/SmolLM2-135M-Instruct").expect("model 5");
     assert_eq!(smol["sample_size"], 10);
     assert!(close(&smol["acceptance_rate"], 0.4));
     // Wilson 95 % for 4 of 10: [0.1682, 0.6873].
@@ -209,12 +221,18 @@ async fn usage_acceptance_rates_latency_and_queries_over_time() {
     assert!((interval["lower"].as_f64().expect("lower") - 0.1682).abs() < 1e-4, "{interval}");
     assert!((interval["upper"].as_f64().expect("upper") - 0.6873).abs() < 1e-4, "{interval}");
     let by_trigger = researcher.call(Method::GET, "/api/analytics/usage/acceptance-rates?group_by=trigger", None).await;
-    assert_eq!(by_trigger.body["data"], json!([{"group_name": "manual", "acceptance_rate": 5.0 / 12.0, "sample_size": 12,
-        "confidence_interval": by_trigger.body["data"][0]["confidence_interval"].clone()}]));
+    assert_eq!(
+        by_trigger.body["data"],
+        json!([{"group_name": "manual", "acceptance_rate": 5.0 / 12.0, "sample_size": 12,
+        "confidence_interval": by_trigger.body["data"][0]["confidence_interval"].clone()}])
+    );
 
     let latency = researcher.call(Method::GET, "/api/analytics/usage/latency-distribution?model_id=5", None).await;
     assert_eq!(latency.status, 200, "{}", latency.text);
-    assert_eq!(latency.body["percentiles"], json!([{"model_name": "HuggingFaceTB/SmolLM2-135M-Instruct", "p50": 50.0, "p90": 50.0, "p95": 50.0, "p99": 50.0}]));
+    assert_eq!(
+        latency.body["percentiles"],
+        json!([{"model_name": "HuggingFaceTB/SmolLM2-135M-Instruct", "p50": 50.0, "p90": 50.0, "p95": 50.0, "p99": 50.0}])
+    );
     assert_eq!(latency.body["raw_data"].as_array().expect("raw").len(), 10);
     assert_eq!(latency.body["raw_data"][0]["total_serving_time"], 100);
 
@@ -252,7 +270,12 @@ async fn models_side_by_side_over_time_and_by_context() {
 
     let trends = researcher.call(Method::GET, "/api/analytics/models/model-usage-trends", None).await;
     assert_eq!(trends.status, 200, "upstream's default granularity fails; ours answers: {}", trends.text);
-    let counts: Vec<(i64, i64)> = trends.body["data"].as_array().expect("data").iter().map(|r| (r["model_id"].as_i64().expect("id"), r["usage_count"].as_i64().expect("n"))).collect();
+    let counts: Vec<(i64, i64)> = trends.body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|r| (r["model_id"].as_i64().expect("id"), r["usage_count"].as_i64().expect("n")))
+        .collect();
     assert_eq!(counts, [(1, 2), (5, 10)]);
     assert_eq!(researcher.call(Method::GET, "/api/analytics/models/model-usage-trends?granularity=1h", None).await.status, 200);
     assert_eq!(researcher.call(Method::GET, "/api/analytics/models/model-usage-trends?granularity=fortnight", None).await.status, 400);
@@ -277,12 +300,21 @@ async fn overview_dashboard_timeline_and_engagement() {
     assert_eq!(dashboard.status, 200, "{}", dashboard.text);
     let overview = &dashboard.body["overview"];
     assert_eq!(
-        (overview["total_queries"].clone(), overview["completion_queries"].clone(), overview["chat_queries"].clone(), overview["active_users"].clone()),
+        (
+            overview["total_queries"].clone(),
+            overview["completion_queries"].clone(),
+            overview["chat_queries"].clone(),
+            overview["active_users"].clone()
+        ),
         (json!(12), json!(12), json!(0), json!(1))
     );
     assert_eq!((overview["models_used"].clone(), overview["total_accepted_generations"].clone()), (json!(2), json!(5)));
     assert!(close(&overview["overall_acceptance_rate"], 5.0 / 12.0) && close(&overview["avg_generation_time_ms"], 50.0));
-    assert_eq!(dashboard.body["trends"]["direction"], json!({"queries": "stable", "users": "stable", "acceptance": "stable"}), "nothing the week before");
+    assert_eq!(
+        dashboard.body["trends"]["direction"],
+        json!({"queries": "stable", "users": "stable", "acceptance": "stable"}),
+        "nothing the week before"
+    );
     let top: Vec<&Value> = dashboard.body["top_models"].as_array().expect("models").iter().map(|m| &m["model_id"]).collect();
     assert_eq!(top, [&json!(1), &json!(5)], "by acceptance");
     assert_eq!(dashboard.body["top_languages"][0]["language"], "Python");
@@ -303,7 +335,10 @@ async fn overview_dashboard_timeline_and_engagement() {
     assert!(close(&mine["acceptance_rate"], 5.0 / 12.0));
     let everyone = admin.call(Method::GET, "/api/analytics/overview/user-engagement", None).await;
     let all = &everyone.body["engagement"];
-    assert_eq!((all["summary_type"].clone(), all["total_active_users"].clone(), all["highly_active_users"].clone()), (json!("aggregated"), json!(2), json!(1)));
+    assert_eq!(
+        (all["summary_type"].clone(), all["total_active_users"].clone(), all["highly_active_users"].clone()),
+        (json!("aggregated"), json!(2), json!(1))
+    );
     assert!(close(&all["median_queries_per_user"], 8.5) && close(&all["avg_queries_per_user"], 8.5), "{all}");
 }
 
@@ -318,7 +353,10 @@ async fn user_behavior_and_ground_truth_analysis() {
     assert_eq!(behaviour.status, 200, "{}", behaviour.text);
     let rows = behaviour.body["data"].as_array().expect("data");
     assert_eq!(rows.len(), 1, "only the caller: {}", behaviour.text);
-    assert_eq!((rows[0]["user_name"].clone(), rows[0]["total_queries"].clone(), rows[0]["session_count"].clone()), (json!("Researcher"), json!(12), json!(12)));
+    assert_eq!(
+        (rows[0]["user_name"].clone(), rows[0]["total_queries"].clone(), rows[0]["session_count"].clone()),
+        (json!("Researcher"), json!(12), json!(12))
+    );
     assert!(close(&rows[0]["acceptance_rate"], 5.0 / 12.0));
 
     // Two of model 5's completions ("x") get a ground truth: one equal (up to whitespace), one not.
@@ -345,7 +383,9 @@ async fn user_behavior_and_ground_truth_analysis() {
     assert_eq!(smol["total_with_ground_truth"], 2);
     assert!(close(&smol["exact_match_rate"], 0.5) && close(&smol["avg_completion_length"], 1.0), "{smol}");
     assert!(close(&smol["avg_ground_truth_length"], 2.0) && close(&smol["avg_length_diff"], 1.0), "{smol}");
-    let none = researcher.call(Method::GET, "/api/analytics/models/ground-truth-analysis?end_time=2020-01-01T00:00:00Z&start_time=2019-01-01T00:00:00Z", None).await;
+    let none = researcher
+        .call(Method::GET, "/api/analytics/models/ground-truth-analysis?end_time=2020-01-01T00:00:00Z&start_time=2019-01-01T00:00:00Z", None)
+        .await;
     assert_eq!(none.body["data"], json!([]), "the window applies to the ground truth's time");
 }
 
@@ -354,12 +394,21 @@ async fn every_analytics_endpoint_is_documented_with_its_parameters() {
     let app = TestApp::spawn().await;
     let spec: Value = app.get("/openapi.json").await.json().await.expect("spec");
     for path in [
-        "/api/analytics/overview/dashboard", "/api/analytics/overview/activity-timeline", "/api/analytics/overview/user-engagement",
-        "/api/analytics/usage/queries-over-time", "/api/analytics/usage/acceptance-rates", "/api/analytics/usage/latency-distribution",
-        "/api/analytics/usage/user-behavior", "/api/analytics/models/comparison", "/api/analytics/models/ground-truth-analysis",
-        "/api/analytics/models/performance-by-context", "/api/analytics/models/model-usage-trends",
-        "/api/analytics/calibration/reliability-diagram", "/api/analytics/calibration/brier-score",
-        "/api/analytics/calibration/confidence-distribution", "/api/analytics/calibration/calibration-summary",
+        "/api/analytics/overview/dashboard",
+        "/api/analytics/overview/activity-timeline",
+        "/api/analytics/overview/user-engagement",
+        "/api/analytics/usage/queries-over-time",
+        "/api/analytics/usage/acceptance-rates",
+        "/api/analytics/usage/latency-distribution",
+        "/api/analytics/usage/user-behavior",
+        "/api/analytics/models/comparison",
+        "/api/analytics/models/ground-truth-analysis",
+        "/api/analytics/models/performance-by-context",
+        "/api/analytics/models/model-usage-trends",
+        "/api/analytics/calibration/reliability-diagram",
+        "/api/analytics/calibration/brier-score",
+        "/api/analytics/calibration/confidence-distribution",
+        "/api/analytics/calibration/calibration-summary",
     ] {
         let parameters = spec["paths"][path]["get"]["parameters"].as_array().unwrap_or_else(|| panic!("{path} documented"));
         assert!(parameters.iter().any(|p| p["name"] == "user_id"), "{path} documents user_id");
@@ -388,7 +437,10 @@ async fn granularities_and_windows_take_any_whole_number_of_minutes_hours_or_day
     assert_eq!((timeline.body["time_window"].clone(), timeline.body["granularity"].clone()), (json!("48h"), json!("30m")));
     assert_eq!(counted(&timeline, "timeline", "query_count"), 12);
     let dashboard = researcher.call(Method::GET, "/api/analytics/overview/dashboard?time_window=14d", None).await;
-    assert_eq!((dashboard.status, dashboard.body["time_window"].clone(), dashboard.body["overview"]["total_queries"].clone()), (200, json!("14d"), json!(12)));
+    assert_eq!(
+        (dashboard.status, dashboard.body["time_window"].clone(), dashboard.body["overview"]["total_queries"].clone()),
+        (200, json!("14d"), json!(12))
+    );
     let engagement = researcher.call(Method::GET, "/api/analytics/overview/user-engagement?time_window=120m", None).await;
     assert_eq!((engagement.status, engagement.body["engagement"]["total_queries"].clone()), (200, json!(12)), "{}", engagement.text);
     let trends = researcher.call(Method::GET, "/api/analytics/models/model-usage-trends?granularity=6h", None).await;
@@ -433,8 +485,14 @@ async fn time_parameters_take_every_iso_8601_form_python_reads_with_no_zone_mean
         let total: i64 = reply.body["data"].as_array().expect("data").iter().map(|b| b["count"].as_i64().expect("count")).sum();
         assert_eq!(total, 12, "{path}");
     }
-    let zone_less = researcher.call(Method::GET, &format!("/api/analytics/calibration/brier-score?start_time={}T06:30", from.format("%Y-%m-%d")), None).await;
-    assert_eq!(zone_less.body["filters"]["start_time"], json!(format!("{}T06:30:00Z", from.format("%Y-%m-%d"))), "no zone means UTC: {}", zone_less.text);
+    let zone_less =
+        researcher.call(Method::GET, &format!("/api/analytics/calibration/brier-score?start_time={}T06:30", from.format("%Y-%m-%d")), None).await;
+    assert_eq!(
+        zone_less.body["filters"]["start_time"],
+        json!(format!("{}T06:30:00Z", from.format("%Y-%m-%d"))),
+        "no zone means UTC: {}",
+        zone_less.text
+    );
     for bad in ["2026-01", "2026-01-31T24:00", "2026-01-31T12:30:60", "31/01/2026", "2026-01-31T12:30%2B24:00"] {
         let reply = researcher.call(Method::GET, &format!("/api/analytics/usage/queries-over-time?start_time={bad}"), None).await;
         assert_eq!(reply.status, 400, "{bad}: {}", reply.text);

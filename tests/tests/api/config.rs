@@ -69,7 +69,8 @@ async fn configs_are_validated_as_hocon_and_stored_read_replaced_and_deleted() {
     // Read, replace, and a replacement that fails validation leaves the row as it was.
     let read = admin.call(Method::GET, &format!("/api/config/{id}"), None).await;
     assert_eq!(read.body, json!({"config_id": id, "config_data": hocon}));
-    let replaced = admin.call(Method::PUT, &format!("/api/config/{id}"), Some(json!({"config_data": "config { retrieval { enabled = true } }"}))).await;
+    let replaced =
+        admin.call(Method::PUT, &format!("/api/config/{id}"), Some(json!({"config_data": "config { retrieval { enabled = true } }"}))).await;
     assert_eq!(replaced.status, 200, "{}", replaced.text);
     assert_eq!(admin.call(Method::PUT, &format!("/api/config/{id}"), Some(json!({"config_data": "{{{"}))).await.status, 400);
     assert_eq!(admin.call(Method::GET, &format!("/api/config/{id}"), None).await.body["config_data"], "config { retrieval { enabled = true } }");
@@ -173,7 +174,10 @@ async fn substitutions_never_read_the_servers_environment() {
     for text in ["config { home = ${HOME} }", "config { home = ${?HOME} }", "a = 1\nb = ${a}", "a = [1]\na += 2"] {
         let (status, detail) = submit(&mut admin, text).await;
         assert_eq!(status, 400, "{text}: {detail}");
-        assert!(detail.starts_with("Invalid config: substitutions are not allowed") || detail.starts_with("Invalid config: `+=` is not allowed"), "{text}: {detail}");
+        assert!(
+            detail.starts_with("Invalid config: substitutions are not allowed") || detail.starts_with("Invalid config: `+=` is not allowed"),
+            "{text}: {detail}"
+        );
         assert!(home.len() < 2 || !detail.contains(&home), "{text}: {detail}");
     }
     // Inside quotes `${HOME}` is text, stored and returned as written.
@@ -186,7 +190,11 @@ async fn substitutions_never_read_the_servers_environment() {
 async fn a_hostile_config_already_stored_turns_retrieval_off_instead_of_crashing_its_readers() {
     let app = TestApp::spawn().await;
     let hostile = format!("include file(\"/etc/passwd\")\nhome = ${{HOME}}\na = {}1{}\n", "[".repeat(1000), "]".repeat(1000));
-    sqlx::query("UPDATE config SET config_data = $1 WHERE config_id = 1").bind(&hostile).execute(&app.db).await.expect("store it behind the API's back");
+    sqlx::query("UPDATE config SET config_data = $1 WHERE config_id = 1")
+        .bind(&hostile)
+        .execute(&app.db)
+        .await
+        .expect("store it behind the API's back");
     let (mut plugin, _) = app.signed_in("reader@example.com").await;
     // The context update reads the user's config (is retrieval on?) and parses it.
     let update = json!({"context_updates": {"a.py": [{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": ["x = 1"]}]}});

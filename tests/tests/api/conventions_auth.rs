@@ -42,8 +42,17 @@ fn server_process(app: &TestApp) -> (std::process::Child, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_code4me-server-cli"));
     command.env_clear().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     for key in [
-        "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME", "REDIS_HOST", "REDIS_PORT", "PASSWORD_HASH_MEMORY_KIB",
-        "PASSWORD_HASH_ITERATIONS", "MAX_REQUEST_RATE_PER_HOUR_CONFIG", "WEBSITE_DIST_DIR",
+        "DB_HOST",
+        "DB_PORT",
+        "DB_USER",
+        "DB_PASSWORD",
+        "DB_NAME",
+        "REDIS_HOST",
+        "REDIS_PORT",
+        "PASSWORD_HASH_MEMORY_KIB",
+        "PASSWORD_HASH_ITERATIONS",
+        "MAX_REQUEST_RATE_PER_HOUR_CONFIG",
+        "WEBSITE_DIST_DIR",
     ] {
         if let Some(value) = app.env.raw(key) {
             command.env(key, value);
@@ -82,9 +91,7 @@ async fn the_rate_limit_is_shared_by_server_processes() {
 
 #[tokio::test]
 async fn x_forwarded_for_counts_only_behind_a_trusted_proxy() {
-    let options = Options::default()
-        .env("MAX_REQUEST_RATE_PER_HOUR_CONFIG", r#"{"/api/user/authenticate": 1}"#)
-        .env("TRUSTED_PROXIES", "127.0.0.1");
+    let options = Options::default().env("MAX_REQUEST_RATE_PER_HOUR_CONFIG", r#"{"/api/user/authenticate": 1}"#).env("TRUSTED_PROXIES", "127.0.0.1");
     let app = TestApp::spawn_with(options).await;
     let body = json!({"email": "xff@example.com", "password": "Password1"});
     let call = |ip: &'static str| {
@@ -140,7 +147,8 @@ async fn the_admin_cli_creates_and_promotes_accounts() {
     let created = run(&["admin", "create-user", "--email", "ops@example.com", "--name", "Ops Team", "--password", "Opspass12"]);
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     assert!(String::from_utf8_lossy(&created.stdout).starts_with("Created("), "{}", String::from_utf8_lossy(&created.stdout));
-    let admins: Vec<String> = sqlx::query_scalar("SELECT email FROM \"user\" WHERE is_admin ORDER BY email").fetch_all(&app.db).await.expect("admins");
+    let admins: Vec<String> =
+        sqlx::query_scalar("SELECT email FROM \"user\" WHERE is_admin ORDER BY email").fetch_all(&app.db).await.expect("admins");
     assert_eq!(admins, ["cli@example.com", "ops@example.com"]);
     let missing = run(&["admin", "promote", "--email", "nobody@example.com"]);
     assert!(!missing.status.success());

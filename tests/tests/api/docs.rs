@@ -92,7 +92,9 @@ async fn request_schemas_are_as_strict_as_the_server() {
     let spec: serde_json::Value = app.get("/openapi.json").await.json().await.expect("spec");
     let schemas = &spec["components"]["schemas"];
     // Nested bodies are typed, not "any JSON value" (which admits null).
-    for (body, field) in [("RequestCompletionBody", "context"), ("RequestCompletionBody", "contextual_telemetry"), ("RequestChatBody", "behavioral_telemetry")] {
+    for (body, field) in
+        [("RequestCompletionBody", "context"), ("RequestCompletionBody", "contextual_telemetry"), ("RequestChatBody", "behavioral_telemetry")]
+    {
         assert!(schemas[body]["properties"][field]["$ref"].is_string(), "{body}.{field} is a typed object");
     }
     // Flags the server reads as plain booleans refuse null.

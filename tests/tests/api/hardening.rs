@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use code4me_tests::plugin::{Plugin, completion_body};
 use code4me_tests::TestApp;
 use code4me_tests::app::Options;
+use code4me_tests::plugin::{Plugin, completion_body};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -93,7 +93,11 @@ async fn text_with_nul_is_refused_at_the_door_wherever_it_is() {
     let reply = plugin.call(Method::GET, "/api/analytics/usage/queries-over-time?language=py%00", None).await;
     assert_eq!(reply.status, 422, "{}", reply.text);
     assert_eq!(reply.body["detail"][0]["type"], "string_nul");
-    assert_eq!(plugin.call(Method::GET, "/api/analytics/usage/queries-over-time?language=py%2500", None).await.status, 200, "an encoded percent sign is text");
+    assert_eq!(
+        plugin.call(Method::GET, "/api/analytics/usage/queries-over-time?language=py%2500", None).await.status,
+        200,
+        "an encoded percent sign is text"
+    );
 }
 
 #[tokio::test]
@@ -108,7 +112,14 @@ async fn json_endpoints_refuse_bodies_that_are_not_declared_json() {
         let response = request.send().await.expect("request");
         assert_eq!(response.status(), 415, "{content_type:?}");
     }
-    let response = app.client.post(app.url("/api/user/create")).header("content-type", "application/json; charset=utf-8").body(body).send().await.expect("request");
+    let response = app
+        .client
+        .post(app.url("/api/user/create"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 201);
 }
 
@@ -188,7 +199,10 @@ async fn slow_and_greedy_connections_are_cut_off() {
 
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut slow_body = TcpStream::connect(&address).await.expect("connect");
-    slow_body.write_all(b"POST /api/user/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{").await.expect("write");
+    slow_body
+        .write_all(b"POST /api/user/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .expect("write");
     let mut answer = Vec::new();
     let started = Instant::now();
     let _ = tokio::time::timeout(Duration::from_secs(20), slow_body.read_to_end(&mut answer)).await.expect("closed in time");

@@ -4,8 +4,8 @@
 mod analytics;
 mod auth_matrix;
 mod config;
-mod demo;
 mod conventions_auth;
+mod demo;
 mod docs;
 mod hardening;
 mod health;

@@ -11,9 +11,7 @@ async fn metrics_count_requests_by_route_template_and_status() {
     assert!(response.headers()["content-type"].to_str().expect("ascii").starts_with("text/plain"));
     let text = response.text().await.expect("text");
     let has_line = |metric: &str, route: &str, status: &str| {
-        text.lines().any(|l| {
-            l.starts_with(metric) && l.contains(&format!("route=\"{route}\"")) && l.contains(&format!("status=\"{status}\""))
-        })
+        text.lines().any(|l| l.starts_with(metric) && l.contains(&format!("route=\"{route}\"")) && l.contains(&format!("status=\"{status}\"")))
     };
     assert!(has_line("http_requests_total", "/api/health", "200"), "{text}");
     assert!(has_line("http_requests_total", "/api/ping", "405"), "{text}");

@@ -10,10 +10,28 @@ async fn migrated_pool() -> PgPool {
 }
 
 const TABLES: &[&str] = &[
-    "config", "user", "model_name", "plugin_version", "trigger_type", "programming_language", "context",
-    "contextual_telemetry", "behavioral_telemetry", "project", "project_users", "session", "session_projects",
-    "chat", "meta_query", "completion_query", "chat_query", "had_generation", "ground_truth", "documentation",
-    "study", "config_assignment_history",
+    "config",
+    "user",
+    "model_name",
+    "plugin_version",
+    "trigger_type",
+    "programming_language",
+    "context",
+    "contextual_telemetry",
+    "behavioral_telemetry",
+    "project",
+    "project_users",
+    "session",
+    "session_projects",
+    "chat",
+    "meta_query",
+    "completion_query",
+    "chat_query",
+    "had_generation",
+    "ground_truth",
+    "documentation",
+    "study",
+    "config_assignment_history",
 ];
 
 #[tokio::test]
@@ -38,26 +56,32 @@ async fn migrations_apply_from_zero_and_a_second_run_changes_nothing() {
     for table in TABLES {
         assert!(tables.iter().any(|t| t == table), "table {table} exists");
     }
-    let vector: Option<String> = sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-        .fetch_optional(&pool)
-        .await
-        .expect("extension");
+    let vector: Option<String> =
+        sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetch_optional(&pool).await.expect("extension");
     assert!(vector.is_some(), "pgvector is installed by the first migration");
 }
 
 #[tokio::test]
 async fn all_179_languages_are_seeded_in_the_documented_id_order() {
     let pool = migrated_pool().await;
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT language_id, language_name FROM programming_language ORDER BY language_id")
-        .fetch_all(&pool)
-        .await
-        .expect("languages");
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT language_id, language_name FROM programming_language ORDER BY language_id").fetch_all(&pool).await.expect("languages");
     assert_eq!(rows.len(), 179);
     assert!(rows.iter().enumerate().all(|(i, (id, _))| *id == i as i64 + 1), "ids are 1..=179 without gaps");
     let by_id: BTreeMap<i64, &str> = rows.iter().map(|(id, name)| (*id, name.as_str())).collect();
-    for (id, name) in [(1, "Oracle NetSuite"), (11, "Java"), (41, "TypeScript"), (47, "Python"), (55, "C#"), (82, "Go"),
-        (98, "Kotlin"), (112, "Plain text"), (123, "C/C++"), (169, "JavaScript"), (179, "unknown")]
-    {
+    for (id, name) in [
+        (1, "Oracle NetSuite"),
+        (11, "Java"),
+        (41, "TypeScript"),
+        (47, "Python"),
+        (55, "C#"),
+        (82, "Go"),
+        (98, "Kotlin"),
+        (112, "Plain text"),
+        (123, "C/C++"),
+        (169, "JavaScript"),
+        (179, "unknown"),
+    ] {
         assert_eq!(by_id[&id], name, "language {id}");
     }
 }
@@ -95,8 +119,13 @@ async fn five_models_are_seeded_and_smollm2_is_the_default_for_completion_and_ch
     let names: Vec<String> = rows.iter().map(|r| r.get("model_name")).collect();
     assert_eq!(
         names,
-        ["deepseek-ai/deepseek-coder-1.3b-base", "bigcode/starcoder2-3b", "mistralai/Ministral-8B-Instruct-2410",
-            "JetBrains/Mellum-4b-base", "HuggingFaceTB/SmolLM2-135M-Instruct"]
+        [
+            "deepseek-ai/deepseek-coder-1.3b-base",
+            "bigcode/starcoder2-3b",
+            "mistralai/Ministral-8B-Instruct-2410",
+            "JetBrains/Mellum-4b-base",
+            "HuggingFaceTB/SmolLM2-135M-Instruct"
+        ]
     );
     for row in &rows {
         let templates: serde_json::Value = serde_json::from_str(row.get("prompt_templates")).expect("prompt_templates is JSON");
@@ -123,18 +152,19 @@ async fn five_models_are_seeded_and_smollm2_is_the_default_for_completion_and_ch
 #[tokio::test]
 async fn reference_rows_keep_their_ids_and_new_rows_continue_after_them() {
     let pool = migrated_pool().await;
-    let triggers: Vec<String> = sqlx::query_scalar("SELECT trigger_type_name FROM trigger_type ORDER BY trigger_type_id").fetch_all(&pool).await.expect("triggers");
+    let triggers: Vec<String> =
+        sqlx::query_scalar("SELECT trigger_type_name FROM trigger_type ORDER BY trigger_type_id").fetch_all(&pool).await.expect("triggers");
     assert_eq!(triggers, ["manual", "auto", "idle"]);
-    let versions: Vec<(i64, String, String)> = sqlx::query_as("SELECT version_id, version_name, ide_type FROM plugin_version ORDER BY version_id")
-        .fetch_all(&pool)
-        .await
-        .expect("versions");
+    let versions: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT version_id, version_name, ide_type FROM plugin_version ORDER BY version_id").fetch_all(&pool).await.expect("versions");
     assert_eq!(versions.len(), 4);
     assert_eq!(versions[2], (3, "0.1.0j".to_owned(), "JetBrains".to_owned()));
 
-    let next_config: i64 = sqlx::query_scalar("INSERT INTO config (config_data) VALUES ('{}') RETURNING config_id").fetch_one(&pool).await.expect("insert");
+    let next_config: i64 =
+        sqlx::query_scalar("INSERT INTO config (config_data) VALUES ('{}') RETURNING config_id").fetch_one(&pool).await.expect("insert");
     assert_eq!(next_config, 2, "sequences start after the seeded ids");
-    let next_model: i64 = sqlx::query_scalar("INSERT INTO model_name (model_name) VALUES ('local/x') RETURNING model_id").fetch_one(&pool).await.expect("insert");
+    let next_model: i64 =
+        sqlx::query_scalar("INSERT INTO model_name (model_name) VALUES ('local/x') RETURNING model_id").fetch_one(&pool).await.expect("insert");
     assert_eq!(next_model, 6);
 }
 
@@ -148,10 +178,12 @@ async fn the_schema_enforces_the_contract_constraints() {
     .await
     .expect_err("query_type outside chat/completion is rejected");
     assert!(bad_type.to_string().contains("violates"), "{bad_type}");
-    let orphan_user = sqlx::query("INSERT INTO \"user\" (user_id, joined_at, email, name, password, config_id) VALUES (gen_random_uuid(), now(), 'a@b.c', 'abc', 'x', 999)")
-        .execute(&pool)
-        .await
-        .expect_err("config_id must reference a config");
+    let orphan_user = sqlx::query(
+        "INSERT INTO \"user\" (user_id, joined_at, email, name, password, config_id) VALUES (gen_random_uuid(), now(), 'a@b.c', 'abc', 'x', 999)",
+    )
+    .execute(&pool)
+    .await
+    .expect_err("config_id must reference a config");
     assert!(orphan_user.to_string().contains("foreign key"), "{orphan_user}");
 }
 

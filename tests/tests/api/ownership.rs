@@ -47,7 +47,8 @@ async fn two_users_racing_on_one_fresh_chat_id_leave_it_with_exactly_one_owner()
     );
     let statuses = [a.status, b.status];
     assert!(statuses == [200, 404] || statuses == [404, 200], "exactly one turn succeeds: {} / {}", a.text, b.text);
-    let (winner, loser, winning_text, lost) = if a.status == 200 { (&mut alice, &mut bob, "from alice", &b) } else { (&mut bob, &mut alice, "from bob", &a) };
+    let (winner, loser, winning_text, lost) =
+        if a.status == 200 { (&mut alice, &mut bob, "from alice", &b) } else { (&mut bob, &mut alice, "from bob", &a) };
     assert_eq!((lost.status, lost.message()), NOT_FOUND, "the loser is told the chat does not exist");
 
     assert_eq!(history(winner).await, vec![(json!(chat_id), vec![json!(winning_text)])], "only the owner's turn is in the chat");
@@ -142,10 +143,16 @@ async fn the_worker_never_attaches_a_turn_to_a_chat_another_user_owns() {
     writer.write(DbWrite::Query(Box::new(alices.clone()))).await.expect("written");
     writer.write(DbWrite::Query(Box::new(alices.clone()))).await.expect("written twice, stored once");
 
-    let (owner, title): (Uuid, String) = sqlx::query_as("SELECT user_id, title FROM chat WHERE chat_id = $1").bind(chat_id).fetch_one(&app.db).await.expect("chat");
+    let (owner, title): (Uuid, String) =
+        sqlx::query_as("SELECT user_id, title FROM chat WHERE chat_id = $1").bind(chat_id).fetch_one(&app.db).await.expect("chat");
     assert_eq!((owner, title.as_str()), (alice, "Alice's title"), "the owner's first stored turn names the chat");
-    let turns: Vec<Uuid> = sqlx::query_scalar("SELECT meta_query_id FROM chat_query WHERE chat_id = $1").bind(chat_id).fetch_all(&app.db).await.expect("turns");
+    let turns: Vec<Uuid> =
+        sqlx::query_scalar("SELECT meta_query_id FROM chat_query WHERE chat_id = $1").bind(chat_id).fetch_all(&app.db).await.expect("turns");
     assert_eq!(turns, vec![alices.query_id], "Bob's turn is not in Alice's chat");
-    let kept: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)").bind(bobs.query_id).fetch_one(&app.db).await.expect("query");
+    let kept: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)")
+        .bind(bobs.query_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("query");
     assert!(kept, "Bob's query itself is still recorded (nothing a user sent is lost)");
 }

@@ -122,9 +122,12 @@ async fn feedback_is_refused_for_another_users_query_as_for_an_unknown_one_and_f
     assert_eq!(mallory.call(Method::GET, &format!("/api/completion/{}", query_id.as_str().expect("id")), None).await.status, 404);
     let wrong_model = alice.call(Method::POST, "/api/completion/feedback", Some(on(2))).await;
     assert_eq!((wrong_model.status, wrong_model.message()), (404, "Generation record not found"));
-    let unknown = alice.call(Method::POST, "/api/completion/feedback", Some(json!({"meta_query_id": uuid::Uuid::new_v4(), "model_id": 5, "was_accepted": false}))).await;
+    let unknown = alice
+        .call(Method::POST, "/api/completion/feedback", Some(json!({"meta_query_id": uuid::Uuid::new_v4(), "model_id": 5, "was_accepted": false})))
+        .await;
     assert_eq!(unknown.status, 404);
-    let invalid = alice.call(Method::POST, "/api/completion/feedback", Some(json!({"meta_query_id": "nope", "model_id": -1, "was_accepted": true}))).await;
+    let invalid =
+        alice.call(Method::POST, "/api/completion/feedback", Some(json!({"meta_query_id": "nope", "model_id": -1, "was_accepted": true}))).await;
     assert_eq!(invalid.status, 422, "{}", invalid.text);
     worker.stop().await;
 }
@@ -158,8 +161,10 @@ async fn completion_bodies_that_break_the_contract_get_422s_with_the_field_path(
 async fn feedback_that_overtakes_its_query_is_applied_when_the_query_lands() {
     let app = TestApp::spawn().await;
     let (_plugin, project) = app.signed_in("early@example.com").await;
-    let user_id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM \"user\" WHERE email = 'early@example.com'").fetch_one(&app.db).await.expect("user");
-    let session_id: uuid::Uuid = sqlx::query_scalar("SELECT session_id FROM session WHERE user_id = $1").bind(user_id).fetch_one(&app.db).await.expect("session");
+    let user_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT user_id FROM \"user\" WHERE email = 'early@example.com'").fetch_one(&app.db).await.expect("user");
+    let session_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT session_id FROM session WHERE user_id = $1").bind(user_id).fetch_one(&app.db).await.expect("session");
     let writer = code4me_worker::telemetry::BatchWriter::start(app.db.clone());
     let query_id = uuid::Uuid::new_v4();
     let now = chrono::Utc::now();
@@ -176,11 +181,29 @@ async fn feedback_that_overtakes_its_query_is_applied_when_the_query_lands() {
         server_version_id: 1,
         config_id: Some(1),
         multi_file_context_changes_indexes: Default::default(),
-        context: Some(code4me_shared::jobs::ContextRow { prefix: "print(".into(), suffix: String::new(), file_name: Some("a.py".into()), selected_text: None }),
-        contextual: Some(code4me_shared::jobs::ContextualRow { version_id: 3, trigger_type_id: 2, language_id: 47, caret_line: Some(1), ..Default::default() }),
+        context: Some(code4me_shared::jobs::ContextRow {
+            prefix: "print(".into(),
+            suffix: String::new(),
+            file_name: Some("a.py".into()),
+            selected_text: None,
+        }),
+        contextual: Some(code4me_shared::jobs::ContextualRow {
+            version_id: 3,
+            trigger_type_id: 2,
+            language_id: 47,
+            caret_line: Some(1),
+            ..Default::default()
+        }),
         behavioral: Some(code4me_shared::jobs::BehavioralRow { typing_speed: Some(3.0), ..Default::default() }),
         kind: QueryKind::Completion,
-        generations: vec![GenerationRow { model_id: 5, completion: "print(".into(), generation_time_ms: 10, shown_at: now, confidence: 0.5, logprobs: vec![-0.7] }],
+        generations: vec![GenerationRow {
+            model_id: 5,
+            completion: "print(".into(),
+            generation_time_ms: 10,
+            shown_at: now,
+            confidence: 0.5,
+            logprobs: vec![-0.7],
+        }],
     };
     writer.write(DbWrite::Query(Box::new(record.clone()))).await.expect("written");
     writer.write(DbWrite::Query(Box::new(record))).await.expect("written twice, stored once");

@@ -35,7 +35,8 @@ async fn telemetry_and_feedback_sent_while_postgres_is_down_for_30_s_all_land_af
         queries.push(uuid::Uuid::parse_str(&query_id).expect("uuid"));
     }
     tokio::time::sleep(Duration::from_secs(30).saturating_sub(outage.elapsed())).await;
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM meta_query WHERE meta_query_id = ANY($1)").bind(&queries).fetch_one(&app.db).await.expect("count");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM meta_query WHERE meta_query_id = ANY($1)").bind(&queries).fetch_one(&app.db).await.expect("count");
     assert_eq!(stored, 0, "nothing could be written during the outage");
     relay.restore();
 
@@ -52,7 +53,10 @@ async fn telemetry_and_feedback_sent_while_postgres_is_down_for_30_s_all_land_af
         if (generations, accepted, truths) == (6, 3, 6) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "after the outage: {generations} generations, {accepted} accepted, {truths} ground truths of 6/3/6");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "after the outage: {generations} generations, {accepted} accepted, {truths} ground truths of 6/3/6"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     worker.stop().await;
@@ -108,7 +112,15 @@ async fn a_thousand_malformed_bodies_and_frames_get_client_errors_never_a_5xx_or
     for i in 0..1000 {
         let (path, base) = &targets[i % targets.len()];
         let body = mutate(base, &mut rng);
-        let response = app.client.post(app.url(path)).header("cookie", &cookies).header("content-type", "application/json").body(body.clone()).send().await.expect("answered");
+        let response = app
+            .client
+            .post(app.url(path))
+            .header("cookie", &cookies)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("answered");
         let status = response.status().as_u16();
         assert!(status < 500, "{path} answered {status} to {body:?}");
     }
@@ -124,7 +136,11 @@ async fn a_thousand_malformed_bodies_and_frames_get_client_errors_never_a_5xx_or
     let frames = [("chat_get", json!({"page_number": 1})), ("chat_delete", json!({"chat_id": uuid::Uuid::new_v4()}))];
     for i in 0..1000 {
         let (action, base) = &frames[i % frames.len()];
-        let frame = if i % 3 == 0 { mutate(base, &mut rng) } else { json!({ *action: serde_json::from_str::<Value>(&mutate(base, &mut rng)).unwrap_or(Value::Null) }).to_string() };
+        let frame = if i % 3 == 0 {
+            mutate(base, &mut rng)
+        } else {
+            json!({ *action: serde_json::from_str::<Value>(&mutate(base, &mut rng)).unwrap_or(Value::Null) }).to_string()
+        };
         socket.send(tokio_tungstenite::tungstenite::Message::text(frame.clone())).await.expect("the socket stays open");
         let reply = loop {
             let message = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a reply").expect("open").expect("frame");

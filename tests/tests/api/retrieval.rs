@@ -80,7 +80,10 @@ async fn the_chunk_related_to_the_code_before_the_caret_is_added_to_the_prompt()
     let item = &reply.body["data"]["completions"][0];
     let debug = &item["debug"];
     assert_eq!(debug["retrieval_enabled"], true, "config 1 turns retrieval on: {debug}");
-    assert_eq!(debug["retrieval_query"], "from db.users import get_user_by_email\n\n\ndef login(conn, email, password):\n    user = get_user_by_email(conn, email)\n    if user is None:");
+    assert_eq!(
+        debug["retrieval_query"],
+        "from db.users import get_user_by_email\n\n\ndef login(conn, email, password):\n    user = get_user_by_email(conn, email)\n    if user is None:"
+    );
     let snippets = debug["snippets"].as_array().expect("snippets");
     let files: Vec<&str> = snippets.iter().map(|s| s["file_name"].as_str().expect("file")).collect();
     assert!(files.contains(&"db/users.py"), "the related file is retrieved: {debug}");
@@ -160,7 +163,8 @@ async fn a_config_without_the_retrieval_block_indexes_and_retrieves_nothing() {
     // Telemetry of that completion has landed, so the queue is past the (absent) index job.
     let query_id = Uuid::parse_str(reply.body["data"]["meta_query_id"].as_str().expect("id")).expect("uuid");
     app.eventually("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)", query_id).await;
-    let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM retrieval_file WHERE project_id = $1").bind(project).fetch_one(&app.db).await.expect("count");
+    let indexed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM retrieval_file WHERE project_id = $1").bind(project).fetch_one(&app.db).await.expect("count");
     assert_eq!(indexed, 0);
     worker.stop().await;
 }
@@ -196,6 +200,7 @@ async fn indexing_reuses_unchanged_chunks_and_never_goes_back_a_version() {
     assert!(stored.contains("max(len(values), 1)"), "{stored}");
 
     retriever.index(&record(3, Vec::new())).await.expect("emptied");
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM retrieval_chunk WHERE project_id = $1").bind(project).fetch_one(&app.db).await.expect("count");
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM retrieval_chunk WHERE project_id = $1").bind(project).fetch_one(&app.db).await.expect("count");
     assert_eq!(left, 0, "a file that left the context leaves the index");
 }

@@ -70,7 +70,8 @@ async fn secrets_in_file_names_paths_chat_titles_and_short_passwords_are_neither
     let prompt = completed.body["data"]["completions"][0]["debug"]["prompt"].as_str().expect("the prompt report");
     assert!(prompt.contains("password = '<hidden>'\nsecret=<hidden>"), "{prompt}");
     let query_id = completed.body["data"]["meta_query_id"].as_str().expect("query id").to_owned();
-    let feedback = json!({"meta_query_id": query_id, "model_id": 5, "was_accepted": true, "ground_truth": format!("conn = connect(password=\"{SHORT}\")")});
+    let feedback =
+        json!({"meta_query_id": query_id, "model_id": 5, "was_accepted": true, "ground_truth": format!("conn = connect(password=\"{SHORT}\")")});
     assert_eq!(plugin.call(Method::POST, "/api/completion/feedback", Some(feedback)).await.status, 200);
 
     // A chat whose first message — what the title is made from — carries every secret.
@@ -105,7 +106,8 @@ async fn secrets_in_file_names_paths_chat_titles_and_short_passwords_are_neither
     .await
     .expect("the completion's context and telemetry");
     assert_eq!((file_name.as_str(), file_path.as_str()), ("deploy/creds_<hidden>.py", "/home/dev/deploy/creds_<hidden>.py"));
-    let indexed: String = sqlx::query_scalar("SELECT file_name FROM retrieval_file WHERE project_id = $1").bind(project).fetch_one(&app.db).await.expect("indexed");
+    let indexed: String =
+        sqlx::query_scalar("SELECT file_name FROM retrieval_file WHERE project_id = $1").bind(project).fetch_one(&app.db).await.expect("indexed");
     assert_eq!(indexed, "creds_<hidden>.py");
     worker.stop().await;
 }

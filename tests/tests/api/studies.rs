@@ -36,8 +36,17 @@ async fn arm_of(app: &TestApp, user: Uuid, study: &str) -> (i64, i64) {
 /// `n` completion generations served by `config_id` to `user`, the first `accepted` accepted.
 async fn served(app: &TestApp, user: Uuid, config_id: i64, n: i32, accepted: i32) {
     let (session, project) = (Uuid::new_v4(), Uuid::new_v4());
-    sqlx::query("INSERT INTO session (session_id, user_id, start_time) VALUES ($1, $2, now())").bind(session).bind(user).execute(&app.db).await.expect("session");
-    sqlx::query("INSERT INTO project (project_id, project_name, created_at) VALUES ($1, 'p', now())").bind(project).execute(&app.db).await.expect("project");
+    sqlx::query("INSERT INTO session (session_id, user_id, start_time) VALUES ($1, $2, now())")
+        .bind(session)
+        .bind(user)
+        .execute(&app.db)
+        .await
+        .expect("session");
+    sqlx::query("INSERT INTO project (project_id, project_name, created_at) VALUES ($1, 'p', now())")
+        .bind(project)
+        .execute(&app.db)
+        .await
+        .expect("project");
     sqlx::query(
         "WITH q AS (INSERT INTO meta_query (meta_query_id, user_id, session_id, project_id, \"timestamp\", total_serving_time, query_type, config_id) \
                     SELECT gen_random_uuid(), $1, $2, $3, now(), 100, 'completion', $4 FROM generate_series(1, $5) RETURNING meta_query_id), \
@@ -104,7 +113,10 @@ async fn assignment_is_sticky_new_users_join_on_login_and_queries_log_their_conf
     // answers with their arm's config.
     let mut newcomer = app.plugin();
     assert_eq!(newcomer.sign_up("late@example.com", "Late Comer", "Secret123").await.status, 201);
-    let late: Uuid = sqlx::query_scalar("UPDATE \"user\" SET verified = TRUE WHERE email = 'late@example.com' RETURNING user_id").fetch_one(&app.db).await.expect("user");
+    let late: Uuid = sqlx::query_scalar("UPDATE \"user\" SET verified = TRUE WHERE email = 'late@example.com' RETURNING user_id")
+        .fetch_one(&app.db)
+        .await
+        .expect("user");
     let login = newcomer.log_in("late@example.com", "Secret123").await;
     let (assigned, _) = arm_of(&app, late, &study).await;
     assert_eq!(login.body["user"]["config_id"], assigned, "{}", login.text);
@@ -121,7 +133,8 @@ async fn assignment_is_sticky_new_users_join_on_login_and_queries_log_their_conf
     assert_eq!(reply.status, 200, "{}", reply.text);
     let query = Uuid::parse_str(reply.body["data"]["meta_query_id"].as_str().expect("id")).expect("uuid");
     app.eventually("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)", query).await;
-    let exposure: Option<i64> = sqlx::query_scalar("SELECT config_id FROM meta_query WHERE meta_query_id = $1").bind(query).fetch_one(&app.db).await.expect("row");
+    let exposure: Option<i64> =
+        sqlx::query_scalar("SELECT config_id FROM meta_query WHERE meta_query_id = $1").bind(query).fetch_one(&app.db).await.expect("row");
     assert_eq!(exposure, Some(assigned));
     worker.stop().await;
 }
@@ -135,7 +148,10 @@ async fn evaluation_compares_each_arm_with_the_baseline() {
     let mut arms = Vec::new();
     for _ in 0..2 {
         arms.push(
-            sqlx::query_scalar::<_, i64>("INSERT INTO config (config_data) VALUES ('config {}') RETURNING config_id").fetch_one(&app.db).await.expect("config"),
+            sqlx::query_scalar::<_, i64>("INSERT INTO config (config_data) VALUES ('config {}') RETURNING config_id")
+                .fetch_one(&app.db)
+                .await
+                .expect("config"),
         );
     }
     let (arm_b, arm_c) = (arms[0], arms[1]);
@@ -178,12 +194,26 @@ async fn evaluation_compares_each_arm_with_the_baseline() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].as_str().expect("text").contains(&format!("config {arm_c}")));
 
-    assert_eq!(admin.call(Method::GET, "/api/analytics/studies/not-a-uuid/evaluation", None).await.body, json!({"detail": "Invalid study ID format"}));
+    assert_eq!(
+        admin.call(Method::GET, "/api/analytics/studies/not-a-uuid/evaluation", None).await.body,
+        json!({"detail": "Invalid study ID format"})
+    );
     assert_eq!(admin.call(Method::GET, &format!("/api/analytics/studies/{}/details", Uuid::new_v4()), None).await.status, 404);
-    let bad = admin.call(Method::POST, "/api/analytics/studies/create", Some(json!({"name": "x", "starts_at": "soon", "config_ids": [1], "default_config_id": 1}))).await;
+    let bad = admin
+        .call(
+            Method::POST,
+            "/api/analytics/studies/create",
+            Some(json!({"name": "x", "starts_at": "soon", "config_ids": [1], "default_config_id": 1})),
+        )
+        .await;
     assert_eq!(bad.status, 400, "{}", bad.text);
-    let unknown = admin.call(Method::POST, "/api/analytics/studies/create",
-        Some(json!({"name": "x", "starts_at": Utc::now().to_rfc3339(), "config_ids": [99999], "default_config_id": 1}))).await;
+    let unknown = admin
+        .call(
+            Method::POST,
+            "/api/analytics/studies/create",
+            Some(json!({"name": "x", "starts_at": Utc::now().to_rfc3339(), "config_ids": [99999], "default_config_id": 1})),
+        )
+        .await;
     assert_eq!(unknown.status, 400, "{}", unknown.text);
     let (mut user, _) = verified(&app, "curious@example.com", false).await;
     assert_eq!(user.call(Method::GET, "/api/analytics/studies/list", None).await.status, 403);
@@ -202,12 +232,17 @@ async fn a_study_from_the_upstream_websites_form_is_created_with_its_zone_less_t
     let id = created.body["study_id"].as_str().expect("id").to_owned();
     let details = admin.call(Method::GET, &format!("/api/analytics/studies/{id}/details"), None).await;
     assert_eq!(details.status, 200, "{}", details.text);
-    let stored = |field: &str| chrono::DateTime::parse_from_rfc3339(details.body["study"][field].as_str().expect(field)).expect("RFC 3339 out").to_utc();
+    let stored =
+        |field: &str| chrono::DateTime::parse_from_rfc3339(details.body["study"][field].as_str().expect(field)).expect("RFC 3339 out").to_utc();
     assert_eq!(stored("starts_at").to_rfc3339(), "2030-03-01T09:30:00+00:00");
     assert_eq!(stored("ends_at").to_rfc3339(), "2030-04-01T17:00:00+00:00");
 
     // Other forms Python's fromisoformat reads: a date, a space, an offset without a colon.
-    for (starts_at, expected) in [("2031-01-02", "2031-01-02T00:00:00+00:00"), ("2031-01-02 08:15:00.5", "2031-01-02T08:15:00.500+00:00"), ("2031-01-02T10:00+0200", "2031-01-02T08:00:00+00:00")] {
+    for (starts_at, expected) in [
+        ("2031-01-02", "2031-01-02T00:00:00+00:00"),
+        ("2031-01-02 08:15:00.5", "2031-01-02T08:15:00.500+00:00"),
+        ("2031-01-02T10:00+0200", "2031-01-02T08:00:00+00:00"),
+    ] {
         let body = json!({"name": starts_at, "starts_at": starts_at, "config_ids": [1], "default_config_id": 1});
         let created = admin.call(Method::POST, "/api/analytics/studies/create", Some(body)).await;
         assert_eq!(created.status, 201, "{starts_at}: {}", created.text);

@@ -289,7 +289,11 @@ async fn a_running_chat_answer_is_cancelled_and_never_stored_when_the_session_en
     assert!(frames.iter().any(|f| f["type"] == "cancelled" && f["request_id"] == accepted["request_id"]), "{frames:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let query_id: uuid::Uuid = serde_json::from_value(accepted["request_id"].clone()).expect("uuid");
-    let stored: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)").bind(query_id).fetch_one(&app.db).await.expect("query");
+    let stored: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)")
+        .bind(query_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("query");
     assert!(!stored, "the cancelled turn was not recorded");
     worker.stop().await;
 }

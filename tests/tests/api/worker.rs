@@ -15,11 +15,7 @@ async fn the_worker_becomes_ready_and_stops_when_asked() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!worker.is_finished(), "worker exited early: {:?}", worker.await);
     stop_tx.send(()).expect("worker still listening");
-    tokio::time::timeout(Duration::from_secs(10), worker)
-        .await
-        .expect("worker stops promptly")
-        .expect("worker task")
-        .expect("worker returns Ok");
+    tokio::time::timeout(Duration::from_secs(10), worker).await.expect("worker stops promptly").expect("worker task").expect("worker returns Ok");
 }
 
 #[tokio::test]

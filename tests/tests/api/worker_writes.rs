@@ -6,8 +6,7 @@
 use std::time::Duration;
 
 use code4me_shared::jobs::{
-    BehavioralRow, ContextRow, ContextualRow, DbJob, DbWrite, FeedbackRecord, FileContents, GenerationRow, IndexFilesRecord, QueryKind,
-    QueryRecord,
+    BehavioralRow, ContextRow, ContextualRow, DbJob, DbWrite, FeedbackRecord, FileContents, GenerationRow, IndexFilesRecord, QueryKind, QueryRecord,
 };
 use code4me_tests::TestApp;
 use code4me_tests::worker::Worker;
@@ -17,7 +16,8 @@ use uuid::Uuid;
 async fn owner(app: &TestApp, email: &str) -> (Uuid, Uuid, Uuid) {
     let (_plugin, project) = app.signed_in(email).await;
     let user_id: Uuid = sqlx::query_scalar("SELECT user_id FROM \"user\" WHERE email = $1").bind(email).fetch_one(&app.db).await.expect("user");
-    let session_id: Uuid = sqlx::query_scalar("SELECT session_id FROM session WHERE user_id = $1").bind(user_id).fetch_one(&app.db).await.expect("session");
+    let session_id: Uuid =
+        sqlx::query_scalar("SELECT session_id FROM session WHERE user_id = $1").bind(user_id).fetch_one(&app.db).await.expect("session");
     (user_id, session_id, project.parse().expect("uuid"))
 }
 
@@ -34,11 +34,29 @@ fn query(owner: (Uuid, Uuid, Uuid), kind: QueryKind, text: &str) -> QueryRecord 
         server_version_id: 1,
         config_id: Some(1),
         multi_file_context_changes_indexes: [(format!("a{text}.py"), 2)].into(),
-        context: Some(ContextRow { prefix: format!("x = {text}"), suffix: text.into(), file_name: Some(format!("m{text}.py")), selected_text: Some(text.into()) }),
-        contextual: Some(ContextualRow { version_id: 3, trigger_type_id: 2, language_id: 47, file_path: Some(format!("/p/m{text}.py")), ..Default::default() }),
+        context: Some(ContextRow {
+            prefix: format!("x = {text}"),
+            suffix: text.into(),
+            file_name: Some(format!("m{text}.py")),
+            selected_text: Some(text.into()),
+        }),
+        contextual: Some(ContextualRow {
+            version_id: 3,
+            trigger_type_id: 2,
+            language_id: 47,
+            file_path: Some(format!("/p/m{text}.py")),
+            ..Default::default()
+        }),
         behavioral: Some(BehavioralRow { typing_speed: Some(3.0), ..Default::default() }),
         kind,
-        generations: vec![GenerationRow { model_id: 5, completion: format!("print({text})"), generation_time_ms: 10, shown_at: now, confidence: 0.5, logprobs: vec![-0.7] }],
+        generations: vec![GenerationRow {
+            model_id: 5,
+            completion: format!("print({text})"),
+            generation_time_ms: 10,
+            shown_at: now,
+            confidence: 0.5,
+            logprobs: vec![-0.7],
+        }],
     }
 }
 
@@ -59,12 +77,23 @@ async fn jobs_with_a_nul_in_every_text_field_are_written_not_moved_to_the_dead_s
     let completion = query(owner, QueryKind::Completion, "a\0b");
     let chat_id = Uuid::new_v4();
     let chat = query(owner, QueryKind::Chat { chat_id, title: "t\0itle".into(), web_enabled: false, user_message: "hi\0".into() }, "\0");
-    let feedback = FeedbackRecord { query_id: completion.query_id, model_id: 5, was_accepted: true, ground_truth: Some("print(\0)".into()), received_at: chrono::Utc::now() };
+    let feedback = FeedbackRecord {
+        query_id: completion.query_id,
+        model_id: 5,
+        was_accepted: true,
+        ground_truth: Some("print(\0)".into()),
+        received_at: chrono::Utc::now(),
+    };
     let index = IndexFilesRecord {
         project_id: owner.2,
         files: [("lib\0.py".to_owned(), FileContents { version: 1, lines: vec!["def f():".into(), "    return '\0'".into()] })].into(),
     };
-    for write in [DbWrite::Feedback(feedback), DbWrite::Query(Box::new(completion.clone())), DbWrite::Query(Box::new(chat.clone())), DbWrite::IndexFiles(index)] {
+    for write in [
+        DbWrite::Feedback(feedback),
+        DbWrite::Query(Box::new(completion.clone())),
+        DbWrite::Query(Box::new(chat.clone())),
+        DbWrite::IndexFiles(index),
+    ] {
         producer.push(DbJob::new(write)).await.expect("push");
     }
 
@@ -83,7 +112,14 @@ async fn jobs_with_a_nul_in_every_text_field_are_written_not_moved_to_the_dead_s
     .expect("the completion's rows");
     assert_eq!(
         stored,
-        ("x = a\u{FFFD}b".into(), "ma\u{FFFD}b.py".into(), "/p/ma\u{FFFD}b.py".into(), "print(a\u{FFFD}b)".into(), "print(\u{FFFD})".into(), "{\"aa\u{FFFD}b.py\":2}".into())
+        (
+            "x = a\u{FFFD}b".into(),
+            "ma\u{FFFD}b.py".into(),
+            "/p/ma\u{FFFD}b.py".into(),
+            "print(a\u{FFFD}b)".into(),
+            "print(\u{FFFD})".into(),
+            "{\"aa\u{FFFD}b.py\":2}".into()
+        )
     );
     let (title, message): (String, String) =
         sqlx::query_as("SELECT c.title, q.user_message FROM chat c JOIN chat_query q ON q.chat_id = c.chat_id WHERE c.chat_id = $1")
@@ -111,23 +147,31 @@ async fn a_query_whose_owner_or_config_was_deleted_while_queued_is_settled_not_r
     // The session is gone (its user deleted with their data): nothing to store, and no error.
     let orphan = query((owner.0, Uuid::new_v4(), owner.2), QueryKind::Completion, "x");
     writer.write(DbWrite::Query(Box::new(orphan.clone()))).await.expect("settled, not rejected");
-    let stored: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)").bind(orphan.query_id).fetch_one(&app.db).await.expect("query");
+    let stored: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)")
+        .bind(orphan.query_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("query");
     assert!(!stored);
 
     // The config is gone (an admin deleted it): the query is stored without it.
     let mut unconfigured = query(owner, QueryKind::Completion, "y");
     unconfigured.config_id = Some(987_654);
     let neighbour = query(owner, QueryKind::Completion, "z");
-    let (first, second) = tokio::join!(
-        writer.write(DbWrite::Query(Box::new(unconfigured.clone()))),
-        writer.write(DbWrite::Query(Box::new(neighbour.clone())))
-    );
+    let (first, second) =
+        tokio::join!(writer.write(DbWrite::Query(Box::new(unconfigured.clone()))), writer.write(DbWrite::Query(Box::new(neighbour.clone()))));
     first.expect("stored without its config");
     second.expect("a neighbour in the same batch is stored too");
-    let config: Option<i64> =
-        sqlx::query_scalar("SELECT config_id FROM meta_query WHERE meta_query_id = $1").bind(unconfigured.query_id).fetch_one(&app.db).await.expect("stored");
+    let config: Option<i64> = sqlx::query_scalar("SELECT config_id FROM meta_query WHERE meta_query_id = $1")
+        .bind(unconfigured.query_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("stored");
     assert_eq!(config, None);
-    let neighbour_config: Option<i64> =
-        sqlx::query_scalar("SELECT config_id FROM meta_query WHERE meta_query_id = $1").bind(neighbour.query_id).fetch_one(&app.db).await.expect("stored");
+    let neighbour_config: Option<i64> = sqlx::query_scalar("SELECT config_id FROM meta_query WHERE meta_query_id = $1")
+        .bind(neighbour.query_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("stored");
     assert_eq!(neighbour_config, Some(1));
 }

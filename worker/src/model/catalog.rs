@@ -20,12 +20,7 @@ use super::starcoder2::SafetensorsStarcoder2;
 /// A text model the worker can run: the runtime behind completion and chat.
 pub trait TextModel: Send + Sync {
     /// Generates from `request.prompt`, streaming tokens; blocking, cancellable between tokens.
-    fn generate(
-        &self,
-        request: &GenerationRequest,
-        cancel: &AtomicBool,
-        on_token: &mut dyn FnMut(TokenEvent<'_>),
-    ) -> Result<Generation, ModelError>;
+    fn generate(&self, request: &GenerationRequest, cancel: &AtomicBool, on_token: &mut dyn FnMut(TokenEvent<'_>)) -> Result<Generation, ModelError>;
 
     /// Prompt plus generated tokens the model accepts.
     fn context_limit(&self) -> usize;
@@ -383,7 +378,12 @@ mod tests {
 
         let rows = [row(7, "tiny/plain-starcoder2"), row(8, "tiny/hub-starcoder2"), row(9, "tiny/absent")];
         let catalog = Catalog::load(&rows, models.path(), &LoadOptions::with_threads(1));
-        assert_eq!(catalog.available(), vec![7, 8], "the runtime is inferred from config.json: {:?}", catalog.unavailable().map(|(id, e)| format!("{id}: {e}")).collect::<Vec<_>>());
+        assert_eq!(
+            catalog.available(),
+            vec![7, 8],
+            "the runtime is inferred from config.json: {:?}",
+            catalog.unavailable().map(|(id, e)| format!("{id}: {e}")).collect::<Vec<_>>()
+        );
         let input = CompletionInput { prefix: "def add(a, b):".into(), suffix: "\n".into(), ..Default::default() };
         for id in [7, 8] {
             let out = catalog.get(id).unwrap().complete(&input, &Overrides::default(), &AtomicBool::new(false), &mut |_| {}).unwrap();

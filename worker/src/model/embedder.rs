@@ -35,8 +35,7 @@ impl MiniLm {
             let path = dir.join(name);
             std::fs::read(&path).map_err(|source| ModelError::Io { path: path.display().to_string(), source })
         };
-        let config: Config =
-            serde_json::from_slice(&read("config.json")?).map_err(|e| ModelError::Config(format!("config.json: {e}")))?;
+        let config: Config = serde_json::from_slice(&read("config.json")?).map_err(|e| ModelError::Config(format!("config.json: {e}")))?;
         let mut tokenizer = Tokenizer::from_bytes(read("tokenizer.json")?).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
         tokenizer

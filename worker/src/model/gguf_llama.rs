@@ -64,9 +64,7 @@ impl GgufLlama {
         let content = Content::read(&mut file).map_err(|e| e.with_path(path))?;
         let architecture = content.metadata.get("general.architecture").and_then(|v| v.to_string().ok()).cloned();
         if architecture.as_deref() != Some("llama") {
-            return Err(ModelError::Unsupported(format!(
-                "GGUF architecture {architecture:?}: this runtime runs the llama family only"
-            )));
+            return Err(ModelError::Unsupported(format!("GGUF architecture {architecture:?}: this runtime runs the llama family only")));
         }
         if let Some(scaling) = content.metadata.get("llama.rope.scaling.type").and_then(|v| v.to_string().ok())
             && scaling != "none"
@@ -75,14 +73,10 @@ impl GgufLlama {
                 "RoPE scaling {scaling:?} is not implemented; outputs would be wrong beyond the original context"
             )));
         }
-        let trained_context =
-            content.metadata.get("llama.context_length").and_then(|v| v.to_u32().ok()).map_or(DEFAULT_CONTEXT, |n| n as usize);
+        let trained_context = content.metadata.get("llama.context_length").and_then(|v| v.to_u32().ok()).map_or(DEFAULT_CONTEXT, |n| n as usize);
         let context_limit = options.context_limit.map_or(trained_context, |limit| limit.min(trained_context));
         let tokenizer = tokenizer::from_gguf(&content).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        let end_tokens = generation::model_end_tokens(
-            &tokenizer,
-            content.metadata.get("tokenizer.ggml.eos_token_id").and_then(|v| v.to_u32().ok()),
-        );
+        let end_tokens = generation::model_end_tokens(&tokenizer, content.metadata.get("tokenizer.ggml.eos_token_id").and_then(|v| v.to_u32().ok()));
         let engine = options.pool.install(|| NativeLlama::load(&content, &mut file, context_limit))?;
         Ok(Self { engine, tokenizer, end_tokens, context_limit, pool: options.pool, cache: PrefixCache::new(options.prefix_cache_entries) })
     }
@@ -111,12 +105,7 @@ impl GgufLlama {
 impl TextModel for GgufLlama {
     /// Reuses the cached sequence sharing the longest prefix with the prompt, and caches this one
     /// when done.
-    fn generate(
-        &self,
-        request: &GenerationRequest,
-        cancel: &AtomicBool,
-        on_token: &mut dyn FnMut(TokenEvent<'_>),
-    ) -> Result<Generation, ModelError> {
+    fn generate(&self, request: &GenerationRequest, cancel: &AtomicBool, on_token: &mut dyn FnMut(TokenEvent<'_>)) -> Result<Generation, ModelError> {
         let prompt = generation::encode_prompt(&self.tokenizer, request, self.context_limit)?;
         let end_tokens = generation::end_tokens_with_stops(&self.tokenizer, &self.end_tokens, &request.stop_sequences);
         let sequence = self.cache.take(&prompt).unwrap_or_else(|| self.engine.new_sequence());

@@ -25,11 +25,7 @@ impl PrefixCache {
     /// time, and comes back through [`PrefixCache::store`].
     pub fn take(&self, prompt: &[u32]) -> Option<Sequence> {
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (index, shared) = entries
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (i, common_prefix(s.tokens(), prompt)))
-            .max_by_key(|&(_, shared)| shared)?;
+        let (index, shared) = entries.iter().enumerate().map(|(i, s)| (i, common_prefix(s.tokens(), prompt))).max_by_key(|&(_, shared)| shared)?;
         let usable = shared.min(prompt.len().saturating_sub(1));
         if usable == 0 {
             return None;

@@ -95,14 +95,10 @@ impl PromptTemplates {
     /// multi-file form. With `stable_anchor`, a full sliding-window prefix starts at a stable anchor
     /// line ([`super::anchor`]) so consecutive keystrokes reuse the KV cache.
     pub fn completion_prompt(&self, input: &CompletionInput) -> Result<String, ModelError> {
-        let template = self
-            .fim_template
-            .as_ref()
-            .ok_or_else(|| ModelError::Config("this model has no completion template (fim_template)".into()))?;
+        let template = self.fim_template.as_ref().ok_or_else(|| ModelError::Config("this model has no completion template (fim_template)".into()))?;
         let file_name = input.file_name.as_deref().filter(|n| !n.is_empty()).unwrap_or("unknown_file");
         let context = self.multi_file_context(input, file_name);
-        let chosen =
-            if template.multi_file_template.is_empty() { &template.single_file_template } else { &template.multi_file_template };
+        let chosen = if template.multi_file_template.is_empty() { &template.single_file_template } else { &template.multi_file_template };
         let prefix = if input.stable_anchor { super::anchor::stable_prefix(&input.prefix) } else { &input.prefix };
         Ok(fill(chosen, &[("prefix", prefix), ("suffix", &input.suffix), ("file_name", file_name), ("multi_file_context", &context)]))
     }
@@ -139,8 +135,7 @@ impl PromptTemplates {
                     prompt.push_str(&format!("<|im_start|>system\n{system}<|im_end|>\n"));
                 }
                 for (i, m) in messages.iter().enumerate() {
-                    let content =
-                        if i == 0 && has_system && want_title { format!("{} {TITLE_INSTRUCTION}", m.content) } else { m.content.clone() };
+                    let content = if i == 0 && has_system && want_title { format!("{} {TITLE_INSTRUCTION}", m.content) } else { m.content.clone() };
                     prompt.push_str(&format!("<|im_start|>{}\n{content}<|im_end|>\n", m.role));
                 }
                 prompt.push_str("<|im_start|>assistant\n");
@@ -271,7 +266,10 @@ mod tests {
             ..Default::default()
         };
         let prompt = deepseek().completion_prompt(&input).unwrap();
-        assert_eq!(prompt, "#a.py\nx = 1\n#db.py\ndef get_user(id):\n    ...\n#http.py\ndef fetch(url): ...\n#main.py\n<｜fim▁begin｜>p<｜fim▁hole｜><｜fim▁end｜>");
+        assert_eq!(
+            prompt,
+            "#a.py\nx = 1\n#db.py\ndef get_user(id):\n    ...\n#http.py\ndef fetch(url): ...\n#main.py\n<｜fim▁begin｜>p<｜fim▁hole｜><｜fim▁end｜>"
+        );
         assert!(deepseek().has_context_slot());
         let single = PromptTemplates::from_json(&json!({"fim_template": {"single_file_template": "{prefix}"}})).unwrap();
         assert!(!single.has_context_slot());

@@ -85,12 +85,7 @@ impl TextModel for SafetensorsStarcoder2 {
     }
 
     /// Runs on a clone of the model: shared weights, its own KV cache.
-    fn generate(
-        &self,
-        request: &GenerationRequest,
-        cancel: &AtomicBool,
-        on_token: &mut dyn FnMut(TokenEvent<'_>),
-    ) -> Result<Generation, ModelError> {
+    fn generate(&self, request: &GenerationRequest, cancel: &AtomicBool, on_token: &mut dyn FnMut(TokenEvent<'_>)) -> Result<Generation, ModelError> {
         let prompt = generation::encode_prompt(&self.tokenizer, request, self.context_limit)?;
         let end_tokens = generation::end_tokens_with_stops(&self.tokenizer, &self.end_tokens, &request.stop_sequences);
         let mut step = CandleStep { model: self.model.clone(), device: &self.device, pool: &self.pool, position: 0 };
@@ -146,8 +141,7 @@ pub(crate) fn write_tiny_checkpoint(dir: &Path, max_position_embeddings: usize) 
     std::fs::create_dir_all(dir).expect("checkpoint dir");
     let mut alphabet: Vec<char> = tokenizers::pre_tokenizers::byte_level::ByteLevel::alphabet().into_iter().collect();
     alphabet.sort_unstable();
-    let vocab: serde_json::Map<String, serde_json::Value> =
-        alphabet.iter().enumerate().map(|(i, c)| (c.to_string(), serde_json::json!(i))).collect();
+    let vocab: serde_json::Map<String, serde_json::Value> = alphabet.iter().enumerate().map(|(i, c)| (c.to_string(), serde_json::json!(i))).collect();
     let eos = alphabet.len();
     let tokenizer = serde_json::json!({
         "version": "1.0",
@@ -246,7 +240,8 @@ mod tests {
         let error = model.generate(&request(&"x = 1\n".repeat(10), 8, 1), &AtomicBool::new(false), &mut |_| {}).expect_err("too long");
         assert!(matches!(error, ModelError::ContextTooLong { limit: 32, .. }), "{error}");
 
-        let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).expect("read")).expect("json");
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("config.json")).expect("read")).expect("json");
         config["rope_scaling"] = serde_json::json!({"type": "linear", "factor": 2.0});
         std::fs::write(dir.path().join("config.json"), config.to_string()).expect("write");
         let error = SafetensorsStarcoder2::load(dir.path(), &LoadOptions::with_threads(1)).err().expect("refused");

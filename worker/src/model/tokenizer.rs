@@ -59,15 +59,10 @@ pub fn from_gguf(content: &Content) -> Result<Tokenizer, TokenizerError> {
         return Err(TokenizerError::Unsupported(model));
     }
     let tokens = strings(content, "tokenizer.ggml.tokens")?;
-    let merges: Vec<(String, String)> = strings(content, "tokenizer.ggml.merges")?
-        .into_iter()
-        .filter_map(|m| m.split_once(' ').map(|(a, b)| (a.to_owned(), b.to_owned())))
-        .collect();
+    let merges: Vec<(String, String)> =
+        strings(content, "tokenizer.ggml.merges")?.into_iter().filter_map(|m| m.split_once(' ').map(|(a, b)| (a.to_owned(), b.to_owned()))).collect();
     let vocab: Vocab = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
-    let bpe = BPE::builder()
-        .vocab_and_merges(vocab, merges)
-        .build()
-        .map_err(|e| TokenizerError::Build(e.to_string()))?;
+    let bpe = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| TokenizerError::Build(e.to_string()))?;
     let mut tokenizer = Tokenizer::new(bpe);
     let pre: Vec<PreTokenizerWrapper> = vec![Digits::new(true).into(), ByteLevel::new(false, true, true).into()];
     tokenizer.with_pre_tokenizer(Some(Sequence::new(pre)));
@@ -112,7 +107,14 @@ mod tests {
     fn real_source_files_round_trip_exactly() {
         let t = smollm2();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root");
-        for file in ["shared/src/settings.rs", "website/src/api/client.ts", "bench/summarize.py", "scripts/infra.sh", "migrations/20261122000001_create_code4me_schema.sql", "website/src/styles.css"] {
+        for file in [
+            "shared/src/settings.rs",
+            "website/src/api/client.ts",
+            "bench/summarize.py",
+            "scripts/infra.sh",
+            "migrations/20261122000001_create_code4me_schema.sql",
+            "website/src/styles.css",
+        ] {
             let text = std::fs::read_to_string(root.join(file)).expect("read a source file");
             let encoding = t.encode(text.as_str(), false).expect("encode");
             let decoded = t.decode(encoding.get_ids(), false).expect("decode");

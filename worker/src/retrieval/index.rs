@@ -43,13 +43,7 @@ impl Retriever {
         Ok(report)
     }
 
-    async fn index_file(
-        &self,
-        project_id: Uuid,
-        file_name: &str,
-        contents: &FileContents,
-        report: &mut IndexReport,
-    ) -> Result<(), RetrievalError> {
+    async fn index_file(&self, project_id: Uuid, file_name: &str, contents: &FileContents, report: &mut IndexReport) -> Result<(), RetrievalError> {
         // The stored name, so lookups, rows and searches (which exclude by name) agree.
         let file_name = &*pg_text(file_name);
         let stored: Option<i64> = sqlx::query_scalar("SELECT version FROM retrieval_file WHERE project_id = $1 AND file_name = $2")

@@ -85,13 +85,7 @@ pub fn query_text(prefix: &str) -> &str {
 impl Retriever {
     /// The snippets of `project_id`'s index to add to a prompt for `prefix`, leaving out the files
     /// in `exclude` (the edited file, and files the prompt already holds whole).
-    pub async fn search(
-        &self,
-        project_id: Uuid,
-        prefix: &str,
-        exclude: &[String],
-        options: &RetrievalOptions,
-    ) -> Result<Retrieved, RetrievalError> {
+    pub async fn search(&self, project_id: Uuid, prefix: &str, exclude: &[String], options: &RetrievalOptions) -> Result<Retrieved, RetrievalError> {
         let query = query_text(prefix).to_owned();
         if query.trim().is_empty() {
             return Ok(Retrieved { query, note: Some("nothing before the caret to search with".into()), ..Retrieved::default() });
@@ -103,12 +97,11 @@ impl Retriever {
         if let Some(found) = self.last_searches.get(project_id, &key) {
             return Ok(found);
         }
-        let indexed: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM retrieval_chunk WHERE project_id = $1 AND NOT (file_name = ANY($2)))")
-                .bind(project_id)
-                .bind(exclude)
-                .fetch_one(&self.db)
-                .await?;
+        let indexed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM retrieval_chunk WHERE project_id = $1 AND NOT (file_name = ANY($2)))")
+            .bind(project_id)
+            .bind(exclude)
+            .fetch_one(&self.db)
+            .await?;
         if !indexed {
             let note = "no other file of this project is indexed yet (the plugin's multi-file context updates fill the index)";
             return Ok(Retrieved { query, note: Some(note.into()), ..Retrieved::default() });

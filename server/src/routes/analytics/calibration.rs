@@ -59,11 +59,7 @@ async fn binned(state: &AppState, filters: &Filters, group: GroupBy, bins: i32) 
          GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     );
     type Row = (String, Option<i64>, i32, i64, f64, i64, f64, f64, f64, f64);
-    let rows: Vec<Row> = filters.query(sql)
-        .bind(bins)
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let rows: Vec<Row> = filters.query(sql).bind(bins).fetch_all(&state.db).await.map_err(ApiError::database)?;
     let mut groups: Vec<Binned> = Vec::new();
     for (name, model_id, bin, count, confidence_sum, accepted, squared_error_sum, min, max, squares) in rows {
         let same = groups.last().is_some_and(|g| g.name == name && g.model_id == model_id);
@@ -147,7 +143,11 @@ pub struct ReliabilityBin {
         (status = 401, description = "Not signed in", body = crate::openapi::Detail),
         (status = 422, description = "bins out of range", body = crate::openapi::ValidationError)
     ))]
-pub async fn reliability_diagram(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ReliabilityDiagramResponse>, ApiError> {
+pub async fn reliability_diagram(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<ReliabilityDiagramResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let bins = i32::try_from(bounded(&params, "bins", 10, 5, 20)?).expect("bounded");
     let data = binned(&state, &filters, GroupBy::Model, bins)
@@ -220,7 +220,11 @@ pub struct GroupBrierScore {
         (status = 200, description = "Brier score per group", body = BrierScoreResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn brier_score(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<BrierScoreResponse>, ApiError> {
+pub async fn brier_score(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<BrierScoreResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let group = GroupBy::parse(params.get("group_by"), &[GroupBy::Model, GroupBy::Config, GroupBy::Language])?;
     let data = binned(&state, &filters, group, DECOMPOSITION_BINS)
@@ -307,7 +311,11 @@ pub struct ConfidenceStatistics {
         (status = 200, description = "A confidence histogram per model", body = ConfidenceDistributionResponse),
         (status = 422, description = "bins out of range", body = crate::openapi::ValidationError)
     ))]
-pub async fn confidence_distribution(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ConfidenceDistributionResponse>, ApiError> {
+pub async fn confidence_distribution(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<ConfidenceDistributionResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let bins = i32::try_from(bounded(&params, "bins", 20, 10, 50)?).expect("bounded");
     let data = binned(&state, &filters, GroupBy::Model, bins)
@@ -386,7 +394,11 @@ pub struct ModelCalibration {
     responses(
         (status = 200, description = "Calibration per model", body = CalibrationSummaryResponse)
     ))]
-pub async fn calibration_summary(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<CalibrationSummaryResponse>, ApiError> {
+pub async fn calibration_summary(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<CalibrationSummaryResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let mut data: Vec<ModelCalibration> = binned(&state, &filters, GroupBy::Model, DECOMPOSITION_BINS)
         .await?

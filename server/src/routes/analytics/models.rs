@@ -8,11 +8,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::analytics::span::{self, Span};
-use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY, bad_request, shown};
+use crate::analytics::{
+    ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY, bad_request, shown,
+};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
-
 
 /// `model_ids=1,5` → `[1, 5]`; absent → all models.
 fn model_ids(params: &Params) -> Result<Option<Vec<i64>>, ApiError> {
@@ -93,7 +94,11 @@ pub struct ModelComparisonFilters {
         (status = 200, description = "Metrics per model", body = ModelComparisonResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ModelComparisonResponse>, ApiError> {
+pub async fn comparison(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<ModelComparisonResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let ids = model_ids(&params)?;
     let sql = format!(
@@ -106,29 +111,27 @@ pub async fn comparison(State(state): State<AppState>, caller: ResearchCaller, Q
          {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} AND ($5::bigint[] IS NULL OR hg.model_id = ANY($5)) \
          GROUP BY 1, 2, 3 ORDER BY 1"
     );
-    let rows: Vec<ComparisonRow> = filters.query(sql)
-        .bind(&ids)
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let rows: Vec<ComparisonRow> = filters.query(sql).bind(&ids).fetch_all(&state.db).await.map_err(ApiError::database)?;
     let data = rows
         .into_iter()
-        .map(|(model_id, model_name, is_instruction_tuned, total, acceptance, avg_time, p50, p95, confidence, spread, tokens, users, days)| ModelComparison {
-            model_id,
-            model_name,
-            is_instruction_tuned,
-            metrics: ModelMetrics {
-                total_generations: total,
-                acceptance_rate: acceptance,
-                avg_generation_time: avg_time,
-                p50_generation_time: p50,
-                p95_generation_time: p95,
-                avg_confidence: confidence,
-                confidence_std: spread,
-                avg_logprob_length: tokens,
-                unique_users: users,
-                active_days: days,
-            },
+        .map(|(model_id, model_name, is_instruction_tuned, total, acceptance, avg_time, p50, p95, confidence, spread, tokens, users, days)| {
+            ModelComparison {
+                model_id,
+                model_name,
+                is_instruction_tuned,
+                metrics: ModelMetrics {
+                    total_generations: total,
+                    acceptance_rate: acceptance,
+                    avg_generation_time: avg_time,
+                    p50_generation_time: p50,
+                    p95_generation_time: p95,
+                    avg_confidence: confidence,
+                    confidence_std: spread,
+                    avg_logprob_length: tokens,
+                    unique_users: users,
+                    active_days: days,
+                },
+            }
         })
         .collect();
     Ok(Json(ModelComparisonResponse { data, filters: ModelComparisonFilters { scope: filters.scope(), model_ids: ids } }))
@@ -179,7 +182,11 @@ pub struct ModelUsageTrendsFilters {
         (status = 200, description = "Use per bucket and model", body = ModelUsageTrendsResponse),
         (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::openapi::Detail)
     ))]
-pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ModelUsageTrendsResponse>, ApiError> {
+pub async fn usage_trends(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<ModelUsageTrendsResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let granularity = TrendBucket::parse(&params, filters.window.length())?;
     // Calendar units truncate in UTC; other widths are bins aligned to 2000-01-01T00:00:00Z.
@@ -196,11 +203,8 @@ pub async fn usage_trends(State(state): State<AppState>, caller: ResearchCaller,
         TrendBucket::Calendar(unit) => unit.to_owned(),
         TrendBucket::Width(width) => width.interval(),
     };
-    let rows: Vec<(DateTime<Utc>, i64, String, i64, f64, i64)> = filters.query(sql)
-        .bind(bound)
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let rows: Vec<(DateTime<Utc>, i64, String, i64, f64, i64)> =
+        filters.query(sql).bind(bound).fetch_all(&state.db).await.map_err(ApiError::database)?;
     let data = rows
         .into_iter()
         .map(|(time_bucket, model_id, model_name, usage_count, acceptance_rate, unique_users)| ModelUsageBucket {
@@ -236,7 +240,10 @@ impl TrendBucket {
             "day" | "1d" => Self::Calendar("day"),
             "week" | "1w" => Self::Calendar("week"),
             "month" => Self::Calendar("month"),
-            other => Self::Width(Span::parse(other).map_err(|_| invalid("expected hour, day, week, month, or a whole number of minutes, hours or days such as 6h".into()))?),
+            other => Self::Width(
+                Span::parse(other)
+                    .map_err(|_| invalid("expected hour, day, week, month, or a whole number of minutes, hours or days such as 6h".into()))?,
+            ),
         };
         // A month is counted as its shortest, so the bound never lets too many through.
         let seconds = match bucket {
@@ -317,7 +324,11 @@ pub struct ContextMetrics {
     responses(
         (status = 200, description = "Metrics per segment", body = PerformanceByContextResponse)
     ))]
-pub async fn performance_by_context(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<PerformanceByContextResponse>, ApiError> {
+pub async fn performance_by_context(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<PerformanceByContextResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let sql = format!(
         "SELECT m.model_name, pl.language_name, tt.trigger_type_name, \
@@ -330,10 +341,7 @@ pub async fn performance_by_context(State(state): State<AppState>, caller: Resea
          JOIN programming_language pl ON pl.language_id = ct.language_id JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id \
          WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 5 ORDER BY 1, 2, 3, 4, 5"
     );
-    let rows: Vec<SegmentRow> = filters.query(sql)
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let rows: Vec<SegmentRow> = filters.query(sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
     let data = rows
         .into_iter()
         .map(|(model_name, language, trigger_type, document_size, document_position, n, acceptance, time, confidence)| ContextPerformance {
@@ -392,7 +400,11 @@ pub struct GroundTruthStats {
     responses(
         (status = 200, description = "Ground-truth statistics per model", body = GroundTruthAnalysisResponse)
     ))]
-pub async fn ground_truth_analysis(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<GroundTruthAnalysisResponse>, ApiError> {
+pub async fn ground_truth_analysis(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<GroundTruthAnalysisResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let rows: Vec<TruthRow> = filters
         .query(format!(
@@ -408,8 +420,8 @@ pub async fn ground_truth_analysis(State(state): State<AppState>, caller: Resear
              WHERE ($3::uuid IS NULL OR mq.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4) GROUP BY 1, 2 ORDER BY 1"
         ))
         .fetch_all(&state.db)
-    .await
-    .map_err(ApiError::database)?;
+        .await
+        .map_err(ApiError::database)?;
     let data = rows
         .into_iter()
         .map(|(model_id, model_name, n, exact, completion_len, truth_len, confidence, acceptance, diff)| GroundTruthStats {

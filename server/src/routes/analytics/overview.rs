@@ -9,11 +9,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::analytics::span::Span;
-use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GRANULARITY_DOC, Params, QUERIES_IN_SCOPE, Window, bad_request, bucket, shown, user_scope};
+use crate::analytics::{
+    ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GRANULARITY_DOC, Params, QUERIES_IN_SCOPE, Window, bad_request, bucket, shown,
+    user_scope,
+};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
-
 
 /// The last `time_window` up to now, and whose rows.
 struct Recent {
@@ -258,7 +260,11 @@ pub struct DashboardLanguage {
         (status = 200, description = "The dashboard", body = DashboardResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn dashboard(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<DashboardResponse>, ApiError> {
+pub async fn dashboard(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<DashboardResponse>, ApiError> {
     let Recent { name, length, filters } = Recent::parse(caller, &params, "7d")?;
     let Window { start, end } = filters.window;
     let previous = Filters::over(Window { start: start - length, end: start }, filters.user);
@@ -366,7 +372,11 @@ pub struct ActivityBucket {
         (status = 200, description = "The timeline", body = ActivityTimelineResponse),
         (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::openapi::Detail)
     ))]
-pub async fn activity_timeline(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<ActivityTimelineResponse>, ApiError> {
+pub async fn activity_timeline(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<ActivityTimelineResponse>, ApiError> {
     let Recent { name, length, filters } = Recent::parse(caller, &params, "24h")?;
     let granularity = bucket(&params, length)?;
     type Row = (DateTime<Utc>, i64, i64, i64, i64, Option<f64>, Option<f64>);
@@ -481,7 +491,11 @@ type EngagementRow = (Uuid, i64, i64, i64, DateTime<Utc>, DateTime<Utc>, f64, Op
         (status = 200, description = "The engagement", body = UserEngagementResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn user_engagement(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<UserEngagementResponse>, ApiError> {
+pub async fn user_engagement(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<UserEngagementResponse>, ApiError> {
     let Recent { name, filters, .. } = Recent::parse(caller, &params, "30d")?;
     let sql = format!(
         "WITH queries AS ( \

@@ -24,7 +24,6 @@ use crate::studies;
 /// An arm needs at least this many generations before its comparison is worth reading.
 pub const MIN_GENERATIONS_PER_ARM: i64 = 100;
 
-
 fn study_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw.trim()).map_err(|_| bad_request("Invalid study ID format"))
 }
@@ -36,7 +35,8 @@ fn not_found() -> ApiError {
 /// A study's row.
 type StudyRow = (Uuid, String, Option<String>, String, DateTime<Utc>, Option<DateTime<Utc>>, bool, i64, DateTime<Utc>);
 
-const STUDY_COLUMNS: &str = "s.study_id, s.name, s.description, u.name, s.starts_at, s.ends_at, coalesce(s.is_active, false), s.default_config_id, s.created_at";
+const STUDY_COLUMNS: &str =
+    "s.study_id, s.name, s.description, u.name, s.starts_at, s.ends_at, coalesce(s.is_active, false), s.default_config_id, s.created_at";
 
 async fn study(state: &AppState, id: Uuid) -> Result<StudyRow, ApiError> {
     let sql = format!("SELECT {STUDY_COLUMNS} FROM study s JOIN \"user\" u ON u.user_id = s.created_by WHERE s.study_id = $1");
@@ -69,7 +69,10 @@ pub struct Study {
 }
 
 impl Study {
-    fn new((study_id, name, description, creator_name, starts_at, ends_at, is_active, default_config_id, created_at): StudyRow, config_ids: Vec<i64>) -> Self {
+    fn new(
+        (study_id, name, description, creator_name, starts_at, ends_at, is_active, default_config_id, created_at): StudyRow,
+        config_ids: Vec<i64>,
+    ) -> Self {
         Self { study_id, name, description, creator_name, starts_at, ends_at, is_active, default_config_id, config_ids, created_at }
     }
 }
@@ -106,26 +109,38 @@ pub struct StudyCreatedResponse {
         (status = 400, description = "Invalid field, or a config that does not exist", body = crate::openapi::Detail),
         (status = 403, description = "Not an admin", body = crate::openapi::Detail)
     ))]
-pub async fn create(State(state): State<AppState>, admin: AdminCaller, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<StudyCreatedResponse>), ApiError> {
-    let name = body.get("name").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| bad_request("Invalid name: required"))?;
+pub async fn create(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<StudyCreatedResponse>), ApiError> {
+    let name =
+        body.get("name").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty()).ok_or_else(|| bad_request("Invalid name: required"))?;
     let description = body.get("description").and_then(Value::as_str);
     let starts_at = parse_time(&body, "starts_at")?.ok_or_else(|| bad_request("Invalid starts_at: required"))?;
     let ends_at = parse_time(&body, "ends_at")?;
     if ends_at.is_some_and(|end| end <= starts_at) {
         return Err(bad_request("Invalid ends_at: must be after starts_at"));
     }
-    let default = body.get("default_config_id").and_then(Value::as_i64).ok_or_else(|| bad_request("Invalid default_config_id: an integer is required"))?;
+    let default =
+        body.get("default_config_id").and_then(Value::as_i64).ok_or_else(|| bad_request("Invalid default_config_id: an integer is required"))?;
     let mut arms: Vec<i64> = body
         .get("config_ids")
         .and_then(Value::as_array)
-        .map(|ids| ids.iter().map(|id| id.as_i64().ok_or_else(|| bad_request("Invalid config_ids: integers expected"))).collect::<Result<Vec<_>, _>>())
+        .map(|ids| {
+            ids.iter().map(|id| id.as_i64().ok_or_else(|| bad_request("Invalid config_ids: integers expected"))).collect::<Result<Vec<_>, _>>()
+        })
         .transpose()?
         .filter(|ids| !ids.is_empty())
         .ok_or_else(|| bad_request("Invalid config_ids: at least one config is required"))?;
     arms.push(default);
     arms.sort_unstable();
     arms.dedup();
-    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM config WHERE config_id = ANY($1)").bind(&arms).fetch_one(&state.db).await.map_err(ApiError::database)?;
+    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM config WHERE config_id = ANY($1)")
+        .bind(&arms)
+        .fetch_one(&state.db)
+        .await
+        .map_err(ApiError::database)?;
     if known != arms.len() as i64 {
         return Err(bad_request(format!("Invalid config_ids: some of {arms:?} do not exist")));
     }
@@ -142,7 +157,12 @@ pub async fn create(State(state): State<AppState>, admin: AdminCaller, JsonBody(
         .execute(&mut *tx)
         .await
         .map_err(ApiError::database)?;
-    sqlx::query("INSERT INTO study_config (study_id, config_id) SELECT $1, unnest($2::bigint[])").bind(id).bind(&arms).execute(&mut *tx).await.map_err(ApiError::database)?;
+    sqlx::query("INSERT INTO study_config (study_id, config_id) SELECT $1, unnest($2::bigint[])")
+        .bind(id)
+        .bind(&arms)
+        .execute(&mut *tx)
+        .await
+        .map_err(ApiError::database)?;
     tx.commit().await.map_err(ApiError::database)?;
     let now = Utc::now();
     let active = starts_at <= now && ends_at.is_none_or(|end| end > now);
@@ -150,7 +170,10 @@ pub async fn create(State(state): State<AppState>, admin: AdminCaller, JsonBody(
         studies::activate(&state.db, id).await.map_err(ApiError::database)?;
         state.user_configs.forget_all();
     }
-    Ok((StatusCode::CREATED, Json(StudyCreatedResponse { study_id: id, name: name.to_owned(), is_active: active, message: "Study created successfully" })))
+    Ok((
+        StatusCode::CREATED,
+        Json(StudyCreatedResponse { study_id: id, name: name.to_owned(), is_active: active, message: "Study created successfully" }),
+    ))
 }
 
 /// `GET /api/analytics/studies/list`.
@@ -183,7 +206,8 @@ pub async fn list(State(state): State<AppState>, _admin: AdminCaller, Query(para
          FROM study s JOIN \"user\" u ON u.user_id = s.created_by WHERE $1 OR coalesce(s.is_active, false) ORDER BY s.created_at DESC"
     );
     type ListRow = (Uuid, String, Option<String>, String, DateTime<Utc>, Option<DateTime<Utc>>, bool, i64, DateTime<Utc>, i64, Vec<i64>);
-    let rows: Vec<ListRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(include_inactive).fetch_all(&state.db).await.map_err(ApiError::database)?;
+    let rows: Vec<ListRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(include_inactive).fetch_all(&state.db).await.map_err(ApiError::database)?;
     let studies = rows
         .into_iter()
         .map(|(id, name, description, creator, starts_at, ends_at, active, default, created, assigned_users_count, arms)| ListedStudy {
@@ -290,10 +314,17 @@ pub struct StudyDeactivatedResponse {
         (status = 400, description = "Not a UUID", body = crate::openapi::Detail),
         (status = 404, description = "No such active study", body = crate::openapi::Detail)
     ))]
-pub async fn deactivate(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyDeactivatedResponse>, ApiError> {
+pub async fn deactivate(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(raw): Path<String>,
+) -> Result<Json<StudyDeactivatedResponse>, ApiError> {
     let id = study_id(&raw)?;
     let (_, name, _, _, _, _, _, default, _) = study(&state, id).await?;
-    let reset = studies::deactivate(&state.db, id).await.map_err(ApiError::database)?.ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Active study not found".into()))?;
+    let reset = studies::deactivate(&state.db, id)
+        .await
+        .map_err(ApiError::database)?
+        .ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Active study not found".into()))?;
     state.user_configs.forget_all();
     Ok(Json(StudyDeactivatedResponse { message: format!("Study '{name}' deactivated successfully"), users_reset: reset, default_config_id: default }))
 }
@@ -403,7 +434,11 @@ pub struct BaselineComparison {
         (status = 400, description = "Not a UUID", body = crate::openapi::Detail),
         (status = 404, description = "No such study", body = crate::openapi::Detail)
     ))]
-pub async fn evaluation(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyEvaluationResponse>, ApiError> {
+pub async fn evaluation(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(raw): Path<String>,
+) -> Result<Json<StudyEvaluationResponse>, ApiError> {
     let id = study_id(&raw)?;
     let (_, name, _, _, starts_at, ends_at, _, default, _) = study(&state, id).await?;
     let rows: Vec<ArmRow> = sqlx::query_as(

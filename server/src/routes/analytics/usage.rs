@@ -8,11 +8,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::analytics::stats::wilson;
-use crate::analytics::{ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY, bad_request, bucket, GRANULARITY_DOC};
+use crate::analytics::{
+    ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GRANULARITY_DOC, GroupBy, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY,
+    bad_request, bucket,
+};
 use crate::auth::extract::ResearchCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
-
 
 /// `GET /api/analytics/usage/acceptance-rates`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -62,7 +64,11 @@ impl From<(f64, f64)> for ConfidenceInterval {
         (status = 200, description = "Acceptance per group", body = AcceptanceRatesResponse),
         (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
     ))]
-pub async fn acceptance_rates(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<AcceptanceRatesResponse>, ApiError> {
+pub async fn acceptance_rates(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<AcceptanceRatesResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let group = GroupBy::parse(params.get("group_by"), &[GroupBy::Model, GroupBy::Config, GroupBy::Language, GroupBy::Trigger])?;
     let (key, _, joins) = group.sql();
@@ -70,10 +76,7 @@ pub async fn acceptance_rates(State(state): State<AppState>, caller: ResearchCal
         "SELECT {key}, (count(*) FILTER (WHERE hg.was_accepted))::bigint, count(*)::bigint {GENERATIONS} {joins} \
          WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1 ORDER BY 3 DESC, 1"
     );
-    let rows: Vec<(String, i64, i64)> = filters.query(sql)
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let rows: Vec<(String, i64, i64)> = filters.query(sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
     let data = rows
         .into_iter()
         .map(|(group_name, accepted, n)| GroupAcceptance {
@@ -133,7 +136,11 @@ pub struct LatencySample {
     responses(
         (status = 200, description = "Latency per model", body = LatencyDistributionResponse)
     ))]
-pub async fn latency_distribution(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<LatencyDistributionResponse>, ApiError> {
+pub async fn latency_distribution(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<LatencyDistributionResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
     let percentiles_sql = format!(
         "SELECT m.model_name, \
@@ -143,23 +150,22 @@ pub async fn latency_distribution(State(state): State<AppState>, caller: Researc
                 percentile_cont(0.99) WITHIN GROUP (ORDER BY hg.generation_time) \
          {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1 ORDER BY 1"
     );
-    let percentiles: Vec<(String, f64, f64, f64, f64)> = filters.query(percentiles_sql)
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let percentiles: Vec<(String, f64, f64, f64, f64)> = filters.query(percentiles_sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
     let raw_sql = format!(
         "SELECT m.model_name, u.config_id, hg.generation_time, mq.total_serving_time {GENERATIONS} {WITH_QUERY} \
          LEFT JOIN \"user\" u ON u.user_id = hg.user_id WHERE {GENERATIONS_IN_SCOPE} ORDER BY hg.generation_time LIMIT 1000"
     );
-    let raw: Vec<(String, Option<i64>, i32, Option<i32>)> = filters.query(raw_sql)
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let raw: Vec<(String, Option<i64>, i32, Option<i32>)> = filters.query(raw_sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
     Ok(Json(LatencyDistributionResponse {
         percentiles: percentiles.into_iter().map(|(model_name, p50, p90, p95, p99)| LatencyPercentiles { model_name, p50, p90, p95, p99 }).collect(),
         raw_data: raw
             .into_iter()
-            .map(|(model_name, config_id, generation_time, total_serving_time)| LatencySample { model_name, config_id, generation_time, total_serving_time })
+            .map(|(model_name, config_id, generation_time, total_serving_time)| LatencySample {
+                model_name,
+                config_id,
+                generation_time,
+                total_serving_time,
+            })
             .collect(),
         filters: filters.with_model(),
     }))
@@ -220,7 +226,11 @@ pub struct QueriesOverTimeFilters {
         (status = 200, description = "Query counts per bucket", body = QueriesOverTimeResponse),
         (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::openapi::Detail)
     ))]
-pub async fn queries_over_time(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<QueriesOverTimeResponse>, ApiError> {
+pub async fn queries_over_time(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<QueriesOverTimeResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let granularity = bucket(&params, filters.window.length())?;
     let query_type = params.get("query_type").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
@@ -301,7 +311,11 @@ pub struct UserBehavior {
     responses(
         (status = 200, description = "Behaviour per user", body = UserBehaviorResponse)
     ))]
-pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller, Query(params): Query<Params>) -> Result<Json<UserBehaviorResponse>, ApiError> {
+pub async fn user_behavior(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<UserBehaviorResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let sql = format!(
         "WITH acceptance AS (SELECT hg.user_id, {ACCEPTANCE_RATE} AS rate \
@@ -314,14 +328,11 @@ pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller
          WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3) \
          GROUP BY u.user_id, u.name, a.rate ORDER BY 7 DESC, 2"
     );
-    let rows: Vec<BehaviourRow> = filters.query(sql)
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let rows: Vec<BehaviourRow> = filters.query(sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
     let data = rows
         .into_iter()
-        .map(|(user_id, user_name, avg_typing_speed, avg_time_since_shown, avg_time_since_accepted, session_count, total_queries, acceptance_rate, active_days)| {
-            UserBehavior {
+        .map(
+            |(
                 user_id,
                 user_name,
                 avg_typing_speed,
@@ -331,8 +342,20 @@ pub async fn user_behavior(State(state): State<AppState>, caller: ResearchCaller
                 total_queries,
                 acceptance_rate,
                 active_days,
-            }
-        })
+            )| {
+                UserBehavior {
+                    user_id,
+                    user_name,
+                    avg_typing_speed,
+                    avg_time_since_shown,
+                    avg_time_since_accepted,
+                    session_count,
+                    total_queries,
+                    acceptance_rate,
+                    active_days,
+                }
+            },
+        )
         .collect();
     Ok(Json(UserBehaviorResponse { data, filters: filters.scope() }))
 }

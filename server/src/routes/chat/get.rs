@@ -29,7 +29,13 @@ pub async fn get(State(state): State<AppState>, caller: ProjectCaller, Path(raw)
 pub fn parse_page(raw: &str, place: Value) -> Result<i64, ApiError> {
     let loc = vec![place, json!("page_number")];
     let page: i64 = raw.trim().parse().map_err(|_| {
-        ApiError::Validation(vec![Issue::new("int_parsing", loc.clone(), "Input should be a valid integer, unable to parse string as an integer", json!(raw), None)])
+        ApiError::Validation(vec![Issue::new(
+            "int_parsing",
+            loc.clone(),
+            "Input should be a valid integer, unable to parse string as an integer",
+            json!(raw),
+            None,
+        )])
     })?;
     if !(1..=1_000_000).contains(&page) {
         let issue = if page < 1 {

@@ -38,8 +38,7 @@ pub async fn record(state: &AppState, caller: ProjectCaller, body: Value) -> Res
     let request = FeedbackCompletion::parse(body)?;
     let query_id = request.meta_query_id;
     let not_found = ApiError::Message(StatusCode::NOT_FOUND, messages::GENERATION_NOT_FOUND);
-    let record: Option<QueryRecordValue> =
-        state.tokens.get_json(&keys::key(keys::QUERY_RECORD, query_id)).await.map_err(ApiError::Unavailable)?;
+    let record: Option<QueryRecordValue> = state.tokens.get_json(&keys::key(keys::QUERY_RECORD, query_id)).await.map_err(ApiError::Unavailable)?;
     let (owner, answered) = match record.filter(|r| r.query_type == "completion") {
         Some(record) => (Some(record.user_id), record.answered.contains(&request.model_id)),
         None => {

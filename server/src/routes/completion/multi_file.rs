@@ -46,11 +46,7 @@ pub async fn apply(state: &AppState, caller: ProjectCaller, body: Value) -> Resu
     }
     let mut project = state.tokens.project(caller.project_id).await.map_err(ApiError::Unavailable)?.unwrap_or_default();
     apply_updates(&mut project, &request.context_updates).map_err(over_limit)?;
-    state
-        .tokens
-        .set_json(&keys::key(keys::PROJECT_TOKEN, caller.project_id), &project, None)
-        .await
-        .or_fail(messages::CONTEXT_UPDATE_FAILED)?;
+    state.tokens.set_json(&keys::key(keys::PROJECT_TOKEN, caller.project_id), &project, None).await.or_fail(messages::CONTEXT_UPDATE_FAILED)?;
     index_changed_files(state, caller, &project, request.context_updates.keys()).await;
     Ok(json!({"message": messages::CONTEXT_UPDATED, "data": project.multi_file_contexts}))
 }

@@ -94,8 +94,11 @@ pub async fn list(State(state): State<AppState>, _admin: AdminCaller) -> Result<
         (status = 404, description = "No such config", body = crate::openapi::Detail)
     ))]
 pub async fn get(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<ConfigRow>, ApiError> {
-    let data: Option<String> =
-        sqlx::query_scalar("SELECT config_data FROM config WHERE config_id = $1").bind(config_id).fetch_optional(&state.db).await.map_err(ApiError::database)?;
+    let data: Option<String> = sqlx::query_scalar("SELECT config_data FROM config WHERE config_id = $1")
+        .bind(config_id)
+        .fetch_optional(&state.db)
+        .await
+        .map_err(ApiError::database)?;
     Ok(Json(ConfigRow::new(config_id, &data.ok_or_else(not_found)?)))
 }
 
@@ -126,7 +129,12 @@ pub async fn create(State(state): State<AppState>, _admin: AdminCaller, JsonBody
         (status = 400, description = "Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); a block the server reads is malformed; or `config_id` is not a 64-bit integer", body = crate::openapi::Detail),
         (status = 404, description = "No such config", body = crate::openapi::Detail)
     ))]
-pub async fn update(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>, JsonBody(body): JsonBody) -> Result<Json<ConfigRow>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(config_id): Path<i64>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<ConfigRow>, ApiError> {
     let text = config_text(&body).await?;
     let updated = sqlx::query("UPDATE config SET config_data = $2 WHERE config_id = $1")
         .bind(config_id)

@@ -133,7 +133,11 @@ pub struct UnknownModel {
         (status = 400, description = "A parameter given twice", body = crate::openapi::Detail),
         (status = 422, description = "`name` missing", body = crate::openapi::ValidationError)
     ))]
-pub async fn validate(State(state): State<AppState>, _admin: AdminCaller, Query(params): Query<ValidateParams>) -> Result<Json<ModelValidation>, ApiError> {
+pub async fn validate(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Query(params): Query<ValidateParams>,
+) -> Result<Json<ModelValidation>, ApiError> {
     let Some(name) = params.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) else {
         return Err(ApiError::Validation(vec![code4me_shared::validation::Issue::new(
             "missing",
@@ -197,4 +201,3 @@ async fn announcements(state: &AppState) -> Result<Vec<WorkerModelsValue>, ApiEr
     workers.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
     Ok(workers)
 }
-

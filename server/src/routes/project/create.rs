@@ -25,7 +25,11 @@ use crate::{cookies, messages};
         (status = 401, description = "Not authenticated, or no session", body = crate::openapi::Message),
         (status = 422, description = "Validation failed", body = crate::openapi::ValidationError)
     ))]
-pub async fn create(State(state): State<AppState>, caller: CurrentUser, JsonBody(body): JsonBody) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
     let mut f = Fields::body(&body);
     let name = f.required("project_name", ProjectName::parse);
     f.finish()?;
@@ -33,11 +37,7 @@ pub async fn create(State(state): State<AppState>, caller: CurrentUser, JsonBody
     let (session_token, session) = super::live_session(&state, &caller).await?;
     let project_id = Uuid::new_v4();
     projects::create(&state.db, project_id, name.as_str(), caller.user_id, session_token).await.or_fail(messages::PROJECT_CREATE_FAILED)?;
-    state
-        .tokens
-        .attach_project(session_token, session, project_id, ProjectValue::default())
-        .await
-        .or_fail(messages::PROJECT_CREATE_FAILED)?;
+    state.tokens.attach_project(session_token, session, project_id, ProjectValue::default()).await.or_fail(messages::PROJECT_CREATE_FAILED)?;
     tracing::info!(user.id = %caller.user_id, project.id = %project_id, "project created");
     let mut headers = HeaderMap::new();
     headers.insert(header::SET_COOKIE, cookies::set(cookies::PROJECT_TOKEN, &project_id.to_string(), None, state.settings.cookie_secure));

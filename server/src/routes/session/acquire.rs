@@ -23,7 +23,8 @@ pub async fn acquire(State(state): State<AppState>, caller: CurrentUser) -> Resu
     }
     let token = state.tokens.acquire_session(caller.user_id).await.or_fail(messages::SESSION_ACQUIRE_FAILED)?;
     let mut headers = HeaderMap::new();
-    let cookie = cookies::set(cookies::SESSION_TOKEN, &token.to_string(), Some(state.settings.tokens.session_token_ttl), state.settings.cookie_secure);
+    let cookie =
+        cookies::set(cookies::SESSION_TOKEN, &token.to_string(), Some(state.settings.tokens.session_token_ttl), state.settings.cookie_secure);
     headers.insert(header::SET_COOKIE, cookie);
     Ok((headers, Json(json!({"message": messages::SESSION_ACQUIRED, "session_token": token}))))
 }

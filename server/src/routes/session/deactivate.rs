@@ -25,8 +25,7 @@ use crate::{cookies, messages};
     (status = 401, description = "No auth token, or one that is invalid or expired", body = crate::openapi::Message)
 ))]
 pub async fn deactivate(State(state): State<AppState>, caller: CurrentUser) -> Result<(HeaderMap, Json<Value>), ApiError> {
-    let pointer: Option<UserTokenValue> =
-        state.tokens.get_json(&key(keys::USER_TOKEN, caller.user_id)).await.map_err(ApiError::Unavailable)?;
+    let pointer: Option<UserTokenValue> = state.tokens.get_json(&key(keys::USER_TOKEN, caller.user_id)).await.map_err(ApiError::Unavailable)?;
     if let Some(UserTokenValue { session_token }) = pointer {
         // An expired session still gets its row closed and its pointer dropped.
         state.tokens.end_session(session_token).await.or_fail(messages::SESSION_DEACTIVATE_FAILED)?;

@@ -57,7 +57,8 @@ pub async fn authenticate(State(state): State<AppState>, JsonBody(body): JsonBod
         Credentials::Password { email, password } => {
             let user = users::by_email(&state.db, &email).await.or_fail(messages::AUTHENTICATE_FAILED)?;
             // Verify even when the address is unknown, so both failures take equally long.
-            let matches = state.passwords.verify(&password, user.as_ref().map(|u| u.password.as_str())).await.or_fail(messages::AUTHENTICATE_FAILED)?;
+            let matches =
+                state.passwords.verify(&password, user.as_ref().map(|u| u.password.as_str())).await.or_fail(messages::AUTHENTICATE_FAILED)?;
             match user {
                 Some(user) if matches => (user, messages::AUTHENTICATED_PASSWORD),
                 _ => return Err(ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_CREDENTIALS)),

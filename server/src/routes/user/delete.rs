@@ -27,7 +27,11 @@ use crate::{cookies, messages};
         (status = 422, description = "`delete_data` is not a boolean", body = crate::openapi::ValidationError)
     )
 )]
-pub async fn delete(State(state): State<AppState>, caller: CurrentUser, QueryFields(query): QueryFields) -> Result<(HeaderMap, Json<Value>), ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    QueryFields(query): QueryFields,
+) -> Result<(HeaderMap, Json<Value>), ApiError> {
     let mut f = Fields::at(&query, vec![json!("query")]);
     let delete_data = f.boolean("delete_data");
     f.finish()?;

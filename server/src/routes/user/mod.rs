@@ -20,10 +20,7 @@ use crate::state::AppState;
 
 /// The caller's user row; `404 User not found` when the account is gone, `failure` as the 500.
 pub async fn existing_user(state: &AppState, user_id: Uuid, failure: &'static str) -> Result<UserRow, ApiError> {
-    users::by_id(&state.db, user_id)
-        .await
-        .or_fail(failure)?
-        .ok_or(ApiError::Message(StatusCode::NOT_FOUND, messages::USER_NOT_FOUND))
+    users::by_id(&state.db, user_id).await.or_fail(failure)?.ok_or(ApiError::Message(StatusCode::NOT_FOUND, messages::USER_NOT_FOUND))
 }
 
 /// Verifies a Google ID token; every refusal (and Google sign-in being off) is the contract's

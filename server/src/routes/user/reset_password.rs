@@ -75,9 +75,8 @@ pub async fn change(State(state): State<AppState>, body: Bytes) -> Result<Html<S
     };
     let new_password = fields.get("new_password").map(String::as_str).unwrap_or_default();
     let rejected = |reason: &str| ApiError::Html(StatusCode::UNPROCESSABLE_ENTITY, pages::reset_form(&token, Some(reason)));
-    let password = Password::parse(new_password).map_err(|_| {
-        rejected("The password needs 8 to 50 characters with an upper-case letter, a lower-case letter and a digit, and no spaces.")
-    })?;
+    let password = Password::parse(new_password)
+        .map_err(|_| rejected("The password needs 8 to 50 characters with an upper-case letter, a lower-case letter and a digit, and no spaces."))?;
     if fields.get("confirm_password").is_some_and(|c| c != new_password) {
         return Err(rejected("The two passwords differ."));
     }

@@ -13,9 +13,11 @@ async fn deactivating_ends_the_session_revokes_the_token_and_clears_the_cookies(
     assert_eq!(reply.body, json!({"message": "Session deactivated successfully."}));
     assert_eq!(plugin.auth_token, None, "auth cookie cleared");
     assert_eq!(plugin.session_token, None, "session cookie cleared");
-    let ended: bool = sqlx::query_scalar("SELECT end_time IS NOT NULL FROM session WHERE session_id = $1").bind(session_id).fetch_one(&app.db).await.expect("row");
+    let ended: bool =
+        sqlx::query_scalar("SELECT end_time IS NOT NULL FROM session WHERE session_id = $1").bind(session_id).fetch_one(&app.db).await.expect("row");
     assert!(ended);
-    let reused = app.client.get(app.url("/api/user/get")).header("cookie", format!("auth_token={}", token.expect("token"))).send().await.expect("send");
+    let reused =
+        app.client.get(app.url("/api/user/get")).header("cookie", format!("auth_token={}", token.expect("token"))).send().await.expect("send");
     assert_eq!(reused.status(), 401, "the revoked token is dead");
 }
 

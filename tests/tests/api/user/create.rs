@@ -57,7 +57,8 @@ async fn missing_fields_and_malformed_json_are_422_never_500() {
     assert_eq!(missing_fields, ["name", "password", "config_id"]);
     assert!(body["detail"].as_array().expect("list").iter().all(|i| i["type"] == "missing" && i["msg"] == "Field required"));
 
-    let malformed = app.client.post(app.url("/api/user/create")).header("content-type", "application/json").body("{\"email\": ").send().await.expect("send");
+    let malformed =
+        app.client.post(app.url("/api/user/create")).header("content-type", "application/json").body("{\"email\": ").send().await.expect("send");
     assert_eq!(malformed.status(), 422);
     let body: serde_json::Value = malformed.json().await.expect("json");
     assert_eq!(body["detail"][0]["type"], "json_invalid");

@@ -42,10 +42,8 @@ async fn with_delete_data_the_users_sessions_and_own_projects_go_too() {
     plugin.signed_in_with_project("pia@example.com", "Password1").await;
     let reply = plugin.call(Method::DELETE, "/api/user/delete?delete_data=true", None).await;
     assert_eq!(reply.status, 200);
-    let (sessions, projects): (i64, i64) = sqlx::query_as("SELECT (SELECT count(*) FROM session), (SELECT count(*) FROM project)")
-        .fetch_one(&app.db)
-        .await
-        .expect("counts");
+    let (sessions, projects): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM session), (SELECT count(*) FROM project)").fetch_one(&app.db).await.expect("counts");
     assert_eq!((sessions, projects), (0, 0));
     let cleared: Vec<&String> = reply.set_cookies.iter().filter(|c| c.contains("=;") || c.contains("=\"\";")).collect();
     assert_eq!(cleared.len(), 3, "auth, session and project cookies are cleared: {:?}", reply.set_cookies);

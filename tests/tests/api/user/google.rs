@@ -12,10 +12,8 @@ async fn signing_up_and_in_with_a_valid_google_id_token() {
     let token = app.oidc.id_token("gopher@example.com", true, CLIENT_ID, 600, None);
     let created = app.client.post(app.url("/api/user/create")).json(&google_sign_up("gopher@example.com", &token)).send().await.expect("send");
     assert_eq!(created.status(), 201);
-    let (verified, oauth): (bool, bool) = sqlx::query_as("SELECT verified, is_oauth_signup FROM \"user\" WHERE email = 'gopher@example.com'")
-        .fetch_one(&app.db)
-        .await
-        .expect("row");
+    let (verified, oauth): (bool, bool) =
+        sqlx::query_as("SELECT verified, is_oauth_signup FROM \"user\" WHERE email = 'gopher@example.com'").fetch_one(&app.db).await.expect("row");
     assert!(verified && oauth, "Google vouched for the address");
 
     // The website's body: provider and token only. Also with the plugin's extra fields.
@@ -35,7 +33,8 @@ async fn forged_expired_or_foreign_tokens_are_refused_with_the_contract_401() {
     app.client.post(app.url("/api/user/create")).json(&google_sign_up("gopher@example.com", &valid)).send().await.expect("send");
     let tampered = {
         let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
-        let claims = json!({"iss": app.oidc.issuer, "aud": CLIENT_ID, "email": "admin@example.com", "email_verified": true, "exp": 4_000_000_000_u64});
+        let claims =
+            json!({"iss": app.oidc.issuer, "aud": CLIENT_ID, "email": "admin@example.com", "email_verified": true, "exp": 4_000_000_000_u64});
         parts[1] = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims.to_string());
         parts.join(".")
     };
@@ -48,12 +47,14 @@ async fn forged_expired_or_foreign_tokens_are_refused_with_the_contract_401() {
         ("not a JWT", "definitely.not.ajwt".to_owned()),
     ];
     for (case, token) in cases {
-        let reply = app.client.post(app.url("/api/user/authenticate")).json(&json!({"provider": "google", "token": token})).send().await.expect("send");
+        let reply =
+            app.client.post(app.url("/api/user/authenticate")).json(&json!({"provider": "google", "token": token})).send().await.expect("send");
         assert_eq!(reply.status(), 401, "{case}");
         assert_eq!(reply.json::<serde_json::Value>().await.expect("json"), json!({"message": "Invalid or expired token!"}), "{case}");
     }
     let unknown_user = app.oidc.id_token("stranger@example.com", true, CLIENT_ID, 600, None);
-    let reply = app.client.post(app.url("/api/user/authenticate")).json(&json!({"provider": "google", "token": unknown_user})).send().await.expect("send");
+    let reply =
+        app.client.post(app.url("/api/user/authenticate")).json(&json!({"provider": "google", "token": unknown_user})).send().await.expect("send");
     assert_eq!(reply.status(), 401, "a valid token for an address without an account");
 }
 
@@ -88,7 +89,8 @@ async fn the_websites_google_sign_in_runs_the_pkce_code_flow_and_sets_the_auth_c
     let cookie = callback.headers()["set-cookie"].to_str().expect("ascii").to_owned();
     assert!(cookie.starts_with("auth_token=") && cookie.contains("HttpOnly"), "{cookie}");
     let token = cookie.split(';').next().expect("pair").to_owned();
-    let me: serde_json::Value = app.client.get(app.url("/api/user/get")).header("cookie", &token).send().await.expect("get").json().await.expect("json");
+    let me: serde_json::Value =
+        app.client.get(app.url("/api/user/get")).header("cookie", &token).send().await.expect("get").json().await.expect("json");
     assert_eq!(me["user"]["email"], "web.user@example.com");
     assert_eq!(me["user"]["name"], "Web User");
     assert_eq!(me["user"]["verified"], json!(true));

@@ -22,7 +22,8 @@ async fn a_password_reset_by_mail_link_changes_the_password_and_signs_everyone_o
     assert!(html.contains("action=\"/api/user/reset-password/change\"") && html.contains("name=\"new_password\""));
     let token = path.split("token=").nth(1).expect("token");
 
-    let weak = app.client.post(app.url("/api/user/reset-password/change")).form(&[("token", token), ("new_password", "short")]).send().await.expect("send");
+    let weak =
+        app.client.post(app.url("/api/user/reset-password/change")).form(&[("token", token), ("new_password", "short")]).send().await.expect("send");
     assert_eq!(weak.status(), 422);
     let mismatch = app
         .client
@@ -44,7 +45,13 @@ async fn a_password_reset_by_mail_link_changes_the_password_and_signs_everyone_o
     assert!(done.text().await.expect("html").contains("Password Reset Successful!"));
     assert_eq!(plugin.get_user().await.status, 401, "existing tokens are revoked");
     assert_eq!(app.plugin().log_in("sam@example.com", "Password9").await.status, 200);
-    let reused = app.client.post(app.url("/api/user/reset-password/change")).form(&[("token", token), ("new_password", "Password7")]).send().await.expect("send");
+    let reused = app
+        .client
+        .post(app.url("/api/user/reset-password/change"))
+        .form(&[("token", token), ("new_password", "Password7")])
+        .send()
+        .await
+        .expect("send");
     assert_eq!(reused.status(), 401, "a reset link works once");
 }
 

@@ -47,20 +47,14 @@ pub struct LlamaConfig {
 impl LlamaConfig {
     /// Reads the `llama.*` keys.
     pub fn from_gguf(content: &Content) -> Result<Self> {
-        let get = |key: &str| {
-            content
-                .metadata
-                .get(key)
-                .ok_or_else(|| candle_core::Error::Msg(format!("GGUF metadata lacks {key}")))
-        };
+        let get = |key: &str| content.metadata.get(key).ok_or_else(|| candle_core::Error::Msg(format!("GGUF metadata lacks {key}")));
         let heads = get("llama.attention.head_count")?.to_u32()? as usize;
         Ok(Self {
             layers: get("llama.block_count")?.to_u32()? as usize,
             embedding: get("llama.embedding_length")?.to_u32()? as usize,
             feed_forward: get("llama.feed_forward_length")?.to_u32()? as usize,
             heads,
-            kv_heads: content.metadata.get("llama.attention.head_count_kv").map_or(Ok(heads as u32), |v| v.to_u32())?
-                as usize,
+            kv_heads: content.metadata.get("llama.attention.head_count_kv").map_or(Ok(heads as u32), |v| v.to_u32())? as usize,
             vocab: 0,
             rope_base: content.metadata.get("llama.rope.freq_base").map_or(Ok(10_000.0), |v| v.to_f32())?,
             rms_eps: get("llama.attention.layer_norm_rms_epsilon")?.to_f32()?,
@@ -94,17 +88,7 @@ impl Linear {
         let (rows, cols) = (self.quantized.rows(), self.quantized.cols());
         match &self.dense {
             Some(w) if tokens > 1 => {
-                dense::matmul(
-                    (tokens, rows, cols),
-                    out,
-                    View::rows(0, rows),
-                    x,
-                    View::rows(0, cols),
-                    w,
-                    View::transposed(cols),
-                    false,
-                    threads,
-                );
+                dense::matmul((tokens, rows, cols), out, View::rows(0, rows), x, View::rows(0, cols), w, View::transposed(cols), false, threads);
             }
             _ => {
                 quantize_activations(&x[..tokens * cols], acts);
@@ -168,11 +152,8 @@ impl NativeLlama {
             candle_core::bail!("unsupported head layout: {} heads of {} dims, {} kv heads", config.heads, config.embedding, config.kv_heads);
         }
         let embeddings = read_matrix(content, reader, "token_embd.weight")?;
-        let output = if content.tensor_infos.contains_key("output.weight") {
-            read_matrix(content, reader, "output.weight")?
-        } else {
-            embeddings.clone()
-        };
+        let output =
+            if content.tensor_infos.contains_key("output.weight") { read_matrix(content, reader, "output.weight")? } else { embeddings.clone() };
         config.vocab = output.rows();
         let parameters: usize = content.tensor_infos.values().map(|t| t.shape.elem_count()).sum();
         let keep_dense = parameters <= DENSE_PREFILL_MAX_PARAMETERS;
@@ -184,8 +165,7 @@ impl NativeLlama {
                 read_matrix(content, reader, &name("attn_k"))?,
                 read_matrix(content, reader, &name("attn_v"))?,
             ]);
-            let gate_up =
-                QMatrix::stack(vec![read_matrix(content, reader, &name("ffn_gate"))?, read_matrix(content, reader, &name("ffn_up"))?]);
+            let gate_up = QMatrix::stack(vec![read_matrix(content, reader, &name("ffn_gate"))?, read_matrix(content, reader, &name("ffn_up"))?]);
             layers.push(Layer {
                 attn_norm: read_vector(content, reader, &name("attn_norm"))?,
                 qkv: Linear::new(qkv, keep_dense),
@@ -216,7 +196,12 @@ impl NativeLlama {
             + self
                 .layers
                 .iter()
-                .map(|l| l.qkv.quantized.size_in_bytes() + l.output.quantized.size_in_bytes() + l.gate_up.quantized.size_in_bytes() + l.down.quantized.size_in_bytes())
+                .map(|l| {
+                    l.qkv.quantized.size_in_bytes()
+                        + l.output.quantized.size_in_bytes()
+                        + l.gate_up.quantized.size_in_bytes()
+                        + l.down.quantized.size_in_bytes()
+                })
                 .sum::<usize>()
     }
 

@@ -67,9 +67,7 @@ pub(crate) fn has_avx2() -> bool {
     {
         static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         *DETECTED.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-                && std::arch::is_x86_feature_detected!("f16c")
+            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("f16c")
         })
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -428,10 +426,9 @@ mod tests {
         let x = pseudo_random(cols, 7);
         let mut acts = Vec::new();
         quantize_activations(&x, &mut acts);
-        for matrix in [
-            QMatrix::from_q4_1_bytes(rows, cols, &q4_1_bytes(rows, cols, 3)),
-            QMatrix::quantize_q8_0(rows, cols, &pseudo_random(rows * cols, 5)),
-        ] {
+        for matrix in
+            [QMatrix::from_q4_1_bytes(rows, cols, &q4_1_bytes(rows, cols, 3)), QMatrix::quantize_q8_0(rows, cols, &pseudo_random(rows * cols, 5))]
+        {
             let mut fast = vec![0f32; rows];
             matrix.matvec(&acts, &mut fast);
             let exact = exact_dot(&matrix, &x);

@@ -143,7 +143,16 @@ mod avx2 {
     /// AVX2 and FMA must be available; `head_dim.is_multiple_of(8)`; every key row read is in bounds.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn group_scores(queries: &[f32], head_dim: usize, keys: &[f32], stride: usize, offset: usize, positions: usize, scale: f32, scores: &mut [f32]) {
+    pub unsafe fn group_scores(
+        queries: &[f32],
+        head_dim: usize,
+        keys: &[f32],
+        stride: usize,
+        offset: usize,
+        positions: usize,
+        scale: f32,
+        scores: &mut [f32],
+    ) {
         for p in 0..positions {
             // SAFETY: the caller asserted `p * stride + offset + head_dim <= keys.len()`.
             let key = unsafe { keys.as_ptr().add(p * stride + offset) };
