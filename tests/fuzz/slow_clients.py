@@ -50,6 +50,13 @@ def connect(target: Target) -> socket.socket:
     return sock
 
 
+def send_whole(sock: socket.socket, data: bytes) -> None:
+    """Sends all of `data` at once on a non-blocking socket (a request head, before trickling)."""
+    sock.setblocking(True)
+    sock.sendall(data)
+    sock.setblocking(False)
+
+
 def watch(sock: socket.socket, started: float, until: float, trickle: bytes = b"", interval: float = 0) -> Outcome:
     """Sends `trickle` one byte every `interval` seconds (if any) and reads until the server closes
     the connection or `until` (seconds after `started`) has passed."""
@@ -132,9 +139,7 @@ def body_trickle(target: Target, failures: Failures, interval: float) -> None:
             f"Content-Length: {len(body)}\r\n\r\n").encode()
     sock = connect(target)
     try:
-        sock.setblocking(True)
-        sock.sendall(head)
-        sock.setblocking(False)
+        send_whole(sock, head)
         outcome = watch(sock, time.monotonic(), bound + 2, body, interval)
         expect_closed(failures, f"POST /api/user/authenticate with its body trickled 1 byte every {interval:g} s", outcome, bound)
     finally:
@@ -150,9 +155,7 @@ def oversize_content_length(target: Target, failures: Failures, path: str, cooki
             f"Content-Length: {length}\r\n\r\n").encode()
     sock = connect(target)
     try:
-        sock.setblocking(True)
-        sock.sendall(head)
-        sock.setblocking(False)
+        send_whole(sock, head)
         started = time.monotonic()
         received = b""
         while time.monotonic() - started < bound and b"\r\n\r\n" not in received:
