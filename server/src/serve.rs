@@ -15,7 +15,9 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -75,7 +77,8 @@ where
             request.extensions_mut().insert(ConnectInfo(peer));
             request
         });
-        tokio::spawn(serve_connection(stream, service, limits.header_read_timeout, stop_rx.clone(), done_rx.clone(), slot));
+        let stream = CountedStream { stream, _slot: slot };
+        tokio::spawn(serve_connection(stream, service, limits.header_read_timeout, stop_rx.clone(), done_rx.clone()));
     }
     drop(listener);
     drop(stop_tx);
@@ -87,12 +90,11 @@ where
 /// Serves one connection (HTTP/1.1, upgrades to WebSocket included) until it closes, or finishes
 /// its request in flight once `stop` fires.
 async fn serve_connection<S>(
-    stream: TcpStream,
+    stream: CountedStream,
     service: S,
     header_read_timeout: Duration,
     mut stop: watch::Receiver<()>,
     _done: watch::Receiver<()>,
-    _slot: Slot,
 ) where
     S: tower::Service<hyper::Request<Incoming>, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send,
@@ -125,6 +127,42 @@ async fn refuse(mut stream: TcpStream) {
         let _ = stream.shutdown().await;
     })
     .await;
+}
+
+/// A connection's stream holding its [`Slot`]: an upgraded WebSocket keeps the stream after hyper's
+/// connection future has finished, so the slot must live as long as the stream itself, or open
+/// WebSockets would not count against the cap.
+struct CountedStream {
+    stream: TcpStream,
+    _slot: Slot,
+}
+
+impl tokio::io::AsyncRead for CountedStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for CountedStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
 }
 
 /// Open connections per client IP.

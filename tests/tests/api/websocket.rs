@@ -357,3 +357,31 @@ async fn a_five_megabyte_frame_is_closed_with_1009_not_reset() {
     let (frames, code, _) = until_closed(&mut socket).await;
     assert_eq!((frames.len(), code), (0, 1009), "message too big");
 }
+
+#[tokio::test]
+async fn open_websockets_count_against_the_connections_one_ip_may_hold() {
+    let app = TestApp::spawn_with(Options::default().env("HTTP_MAX_CONNECTIONS_PER_IP", "3").env("HTTP_HEADER_READ_TIMEOUT_SECONDS", "1")).await;
+    let (plugin, _) = app.signed_in("sockets@example.com").await;
+    // The sign-in's idle keep-alive connections close after the header timeout; then only the
+    // sockets below are open.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        sockets.push(open(&app.address, "/api/ws/completion", Some(&plugin), None).await.expect("upgrade"));
+    }
+    // The three upgraded sockets still hold their slots: the next connection is over the cap.
+    let mut extra = TcpStream::connect(app.address.trim_start_matches("http://")).await.expect("connect");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read_to_end(&mut extra, &mut answer))
+        .await
+        .expect("at once")
+        .expect("read");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 429"), "{}", String::from_utf8_lossy(&answer));
+    sockets.clear();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        reqwest::Client::new().get(app.url("/api/health")).send().await.expect("answered").status(),
+        200,
+        "closed sockets give their slots back"
+    );
+}
