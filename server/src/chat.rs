@@ -42,7 +42,15 @@ pub async fn chat(
     let title = claim(&state.db, request.chat_id, &caller, query.timestamp).await?;
     let user_message = request.messages.iter().rev().find(|(role, _)| role == "user").map(|(_, c)| c.clone()).unwrap_or_default();
     let task = LlmTask::Chat(ChatTask { messages: with_editor_context(&request), want_title: title.is_none() });
-    let answers = query.ask(state, &request.model_ids, &task, state.settings.chat_timeout, on_token).await?;
+    let answers = match query.ask(state, &request.model_ids, &task, state.settings.chat_timeout, on_token).await {
+        Ok(answers) => answers,
+        Err(error) => {
+            if title.is_none() {
+                release_claim(&state.db, request.chat_id).await;
+            }
+            return Err(error);
+        }
+    };
     let title = title.unwrap_or_else(|| {
         answers
             .outcomes
@@ -89,6 +97,20 @@ async fn claim(db: &PgPool, chat_id: Uuid, caller: &ProjectCaller, now: chrono::
     }
     // History pages list only chats with a stored turn, so the placeholder title never shows.
     Ok(Some(title).filter(|t| t != UNTITLED_CHAT))
+}
+
+/// Gives up the claim of a chat whose first turn failed before it could be recorded, so failed
+/// requests with fresh ids leave no empty rows behind. Best effort: a row left here is never shown
+/// (history pages list chats with a stored turn), and a turn already on its way keeps its chat.
+async fn release_claim(db: &PgPool, chat_id: Uuid) {
+    let released = sqlx::query("DELETE FROM chat WHERE chat_id = $1 AND title = $2 AND NOT EXISTS (SELECT 1 FROM chat_query WHERE chat_id = $1)")
+        .bind(chat_id)
+        .bind(UNTITLED_CHAT)
+        .execute(db)
+        .await;
+    if let Err(error) = released {
+        tracing::warn!(%error, %chat_id, "could not release the claim of a failed chat turn");
+    }
 }
 
 /// The conversation as the model sees it, redacted (so neither the answer nor the title it writes

@@ -5,6 +5,11 @@
 //! 1 GB and sending nothing must not hold the connection), and the whole body must arrive within
 //! `HTTP_BODY_TIMEOUT_SECONDS` (a body trickled a byte at a time is answered 408). Bodies without a
 //! length are still cut at the limit while they are read (`DefaultBodyLimit` in the router).
+//!
+//! Why not tower-http's `RequestBodyLimitLayer` / `RequestBodyDeadlineLayer`: both change the body
+//! type the router receives, and the limit layer answers with its own plain-text 413 instead of
+//! the contract's JSON; these two functions wrap the same `DeadlineBody` and keep `Body` and our
+//! error bodies.
 
 use axum::body::Body;
 use axum::extract::{Request, State};

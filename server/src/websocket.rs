@@ -122,7 +122,7 @@ struct Connection {
 pub async fn serve(socket: WebSocket, state: AppState, caller: ProjectCaller, endpoint: Endpoint, framing: Framing) {
     let (mut sink, mut stream) = socket.split();
     let (out, mut frames) = mpsc::unbounded_channel::<Outgoing>();
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(async move {
         while let Some(outgoing) = frames.recv().await {
             let frame = match outgoing {
                 Outgoing::Frame(frame) => frame,
@@ -168,7 +168,10 @@ pub async fn serve(socket: WebSocket, state: AppState, caller: ProjectCaller, en
         let _ = connection.out.send(Outgoing::Close(close));
     }
     drop(connection);
-    let _ = writer.await;
+    // A client that stopped reading would hold the writer (and its queued frames) forever.
+    if tokio::time::timeout(CLOSING_HANDSHAKE, &mut writer).await.is_err() {
+        writer.abort();
+    }
     if closing {
         // The client answers our Close with its own; until then, whatever it still sends is dropped.
         let _ = tokio::time::timeout(CLOSING_HANDSHAKE, async { while let Some(Ok(_)) = stream.next().await {} }).await;
@@ -207,6 +210,11 @@ impl Connection {
         // Every request is authorised against the session as it is now, not as it was at the handshake.
         if let Some(unavailable) = self.authorise().await? {
             self.send(result_frame(&action, None, Err(unavailable)));
+            return Ok(());
+        }
+        // The same door as REST bodies (`JsonBody`): text holding U+0000 is refused with a 422.
+        if let Err(refused) = crate::extract::refuse_nul_in(text.as_bytes(), &body) {
+            self.send(result_frame(&action, None, Err(refused)));
             return Ok(());
         }
         match action.as_str() {

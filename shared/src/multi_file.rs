@@ -170,25 +170,37 @@ fn check_before_applying(contexts: &BTreeMap<String, Vec<String>>, updates: &BTr
 
 /// Drops the oldest change records of the largest logs until the whole log fits
 /// [`MAX_CHANGE_LOG_BYTES`]; a file whose log empties and that left the context is forgotten.
+/// Each record is measured once and each log drained once, however many records go.
 fn trim_change_log(project: &mut ProjectValue) {
-    let size = |record: &serde_json::Value| record.to_string().len();
-    let mut sizes: BTreeMap<String, usize> =
-        project.multi_file_context_changes.iter().map(|(file, log)| (file.clone(), log.iter().map(size).sum())).collect();
-    let mut total: usize = sizes.values().sum();
+    struct Log {
+        file: String,
+        sizes: Vec<usize>,
+        dropped: usize,
+        bytes: usize,
+    }
+    let mut logs: Vec<Log> = project
+        .multi_file_context_changes
+        .iter()
+        .map(|(file, log)| {
+            let sizes: Vec<usize> = log.iter().map(|record| record.to_string().len()).collect();
+            Log { file: file.clone(), bytes: sizes.iter().sum(), sizes, dropped: 0 }
+        })
+        .collect();
+    let mut total: usize = logs.iter().map(|log| log.bytes).sum();
     while total > MAX_CHANGE_LOG_BYTES {
-        let Some((file, _)) = sizes.iter().max_by_key(|(_, bytes)| **bytes).map(|(f, b)| (f.clone(), *b)) else { break };
-        let Some(log) = project.multi_file_context_changes.get_mut(&file) else { break };
-        if log.is_empty() {
-            break;
-        }
-        let dropped = size(&log.remove(0));
-        total -= dropped;
-        *sizes.get_mut(&file).expect("sized above") -= dropped;
-        *project.multi_file_context_changes_trimmed.entry(file.clone()).or_default() += 1;
-        if log.is_empty() && !project.multi_file_contexts.contains_key(&file) {
+        let Some(largest) = logs.iter_mut().filter(|log| log.dropped < log.sizes.len()).max_by_key(|log| log.bytes) else { break };
+        let size = largest.sizes[largest.dropped];
+        largest.dropped += 1;
+        largest.bytes -= size;
+        total -= size;
+    }
+    for Log { file, dropped, sizes, .. } in logs.into_iter().filter(|log| log.dropped > 0) {
+        let Some(log) = project.multi_file_context_changes.get_mut(&file) else { continue };
+        log.drain(..dropped);
+        *project.multi_file_context_changes_trimmed.entry(file.clone()).or_default() += dropped;
+        if dropped == sizes.len() && !project.multi_file_contexts.contains_key(&file) {
             project.multi_file_context_changes.remove(&file);
             project.multi_file_context_changes_trimmed.remove(&file);
-            sizes.remove(&file);
         }
     }
 }

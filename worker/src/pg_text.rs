@@ -15,10 +15,11 @@ use std::collections::BTreeMap;
 
 /// What U+0000 becomes.
 pub const NUL_REPLACEMENT: char = '\u{FFFD}';
+const NUL_REPLACEMENT_STR: &str = "\u{FFFD}";
 
 /// `text` as PostgreSQL accepts it; borrowed when it had no NUL (the usual case: no copy).
 pub fn pg_text(text: &str) -> Cow<'_, str> {
-    if text.contains('\0') { Cow::Owned(text.replace('\0', "\u{FFFD}")) } else { Cow::Borrowed(text) }
+    if text.contains('\0') { Cow::Owned(text.replace('\0', NUL_REPLACEMENT_STR)) } else { Cow::Borrowed(text) }
 }
 
 /// [`pg_text`] of an optional text (a nullable column).
@@ -28,7 +29,10 @@ pub fn pg_text_opt(text: Option<&str>) -> Option<Cow<'_, str>> {
 
 /// [`pg_text`] of an owned text, reusing it when it had no NUL.
 pub fn pg_string(text: String) -> String {
-    if text.contains('\0') { text.replace('\0', "\u{FFFD}") } else { text }
+    match pg_text(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(cleaned) => cleaned,
+    }
 }
 
 /// A map whose keys are bound (or serialised into a bound JSON text) with [`pg_text`] applied to

@@ -26,7 +26,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::pg_text::{pg_keys, pg_text, pg_text_opt};
+use crate::pg_text::{pg_keys, pg_string, pg_text, pg_text_opt};
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -102,7 +102,7 @@ async fn write_alone(db: &PgPool, write: &DbWrite) -> Result<(), WriteError> {
         Err(error) => error,
     };
     let DbWrite::Query(query) = write else { return Err(rejected(error)) };
-    if !matches!(&error, sqlx::Error::Database(e) if e.code().as_deref() == Some("23503")) {
+    if !matches!(&error, sqlx::Error::Database(e) if e.is_foreign_key_violation()) {
         return Err(rejected(error));
     }
     let (owned, config_kept): (bool, bool) = sqlx::query_as(
@@ -134,7 +134,7 @@ async fn write_alone(db: &PgPool, write: &DbWrite) -> Result<(), WriteError> {
 fn identifying(text: &str) -> Cow<'_, str> {
     match redact(text) {
         Cow::Borrowed(text) => pg_text(text),
-        Cow::Owned(text) => Cow::Owned(pg_text(&text).into_owned()),
+        Cow::Owned(text) => Cow::Owned(pg_string(text)),
     }
 }
 
