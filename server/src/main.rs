@@ -2,7 +2,9 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use code4me_server::{admin, router, startup};
+use code4me_server::services::auth::password::PasswordHasher;
+use code4me_server::services::{admin, demo};
+use code4me_server::{router, startup};
 use code4me_shared::settings::{EnvSource, ServerSettings};
 use code4me_shared::{connect, logging, shutdown};
 
@@ -84,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
                             line.trim_end_matches(['\r', '\n']).to_owned()
                         }
                     };
-                    let hasher = code4me_server::auth::password::PasswordHasher::new(settings.password_hash)?;
+                    let hasher = PasswordHasher::new(settings.password_hash)?;
                     let outcome = admin::ensure_admin(&pool, &hasher, &email, &name, &password).await?;
                     println!("{outcome:?}");
                 }
@@ -97,13 +99,13 @@ async fn main() -> anyhow::Result<()> {
         Command::DemoData { users, days, queries_per_day, seed } => {
             let pool = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
             connect::MIGRATOR.run(&pool).await.context("applying database migrations")?;
-            let hasher = code4me_server::auth::password::PasswordHasher::new(settings.password_hash)?;
-            let options = code4me_server::demo::DemoOptions { users, days, queries_per_day, seed };
-            let summary = code4me_server::demo::fill(&pool, &hasher, options).await?;
+            let hasher = PasswordHasher::new(settings.password_hash)?;
+            let options = demo::DemoOptions { users, days, queries_per_day, seed };
+            let summary = demo::fill(&pool, &hasher, options).await?;
             println!(
                 "demo data: {} users (password {}), {} queries, {} generations, {} ground truths, one finished study",
                 summary.users,
-                code4me_server::demo::DEMO_PASSWORD,
+                demo::DEMO_PASSWORD,
                 summary.queries,
                 summary.generations,
                 summary.ground_truths

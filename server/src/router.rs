@@ -17,11 +17,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::{ApiError, method_not_allowed_body, plain_rejection_body};
+use crate::contract::error::{ApiError, method_not_allowed_body, plain_rejection_body};
+use crate::http::{metrics as http_metrics, rate_limit, request_bounds, website};
 use crate::openapi::ApiDoc;
 use crate::routes::{analytics, chat, completion, config, health, metrics, ping, project, session, user, ws};
-use crate::state::AppState;
-use crate::{http_metrics, rate_limit, request_bounds, website};
+use crate::services::state::AppState;
 
 /// Header carrying the request id: taken from the client when present, generated otherwise, echoed
 /// back on the response and recorded as `request.id` on every log line of the request.
@@ -34,7 +34,7 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
 
     let hsts = state.settings.cookie_secure.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     let router = api
-        // WebSockets (not in the OpenAPI document, which cannot describe them; see crate::websocket).
+        // WebSockets (not in the OpenAPI document, which cannot describe them; see crate::routes::ws::connection).
         .route("/api/ws/completion", any(ws::completion))
         .route("/api/ws/completion/multi-file-context", any(ws::multi_file_context))
         .route("/api/ws/chat", any(ws::chat))
@@ -138,8 +138,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(project::create::create))
         .routes(routes!(project::activate::activate))
         .routes(routes!(completion::request::request))
-        .routes(routes!(completion::feedback::feedback))
-        .routes(routes!(completion::multi_file::update))
+        .routes(routes!(crate::services::feedback::feedback))
+        .routes(routes!(crate::services::multi_file::update))
         .routes(routes!(completion::get::get))
         .routes(routes!(chat::request::request))
         .routes(routes!(chat::get::get))

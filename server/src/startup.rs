@@ -8,11 +8,13 @@ use code4me_shared::connect;
 use code4me_shared::settings::ServerSettings;
 use tokio::net::TcpListener;
 
-use crate::auth::google::GoogleVerifier;
-use crate::auth::password::PasswordHasher;
-use crate::state::AppState;
-use crate::tokens::TokenStore;
-use crate::{admin, expiry, http_metrics, mail, router};
+use crate::http::metrics as http_metrics;
+use crate::router;
+use crate::services::auth::google::GoogleVerifier;
+use crate::services::auth::password::PasswordHasher;
+use crate::services::state::AppState;
+use crate::services::tokens::TokenStore;
+use crate::services::{admin, expiry, mail};
 
 /// Connects to PostgreSQL and Redis (retrying while they start), applies pending migrations and
 /// returns the state handlers share.
@@ -35,8 +37,8 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
     let pubsub_client = redis::Client::open(settings.redis.url()).context("invalid REDIS_* settings")?;
     Ok(AppState {
         pipeline: crate::pipeline::Pipeline::start(redis.clone(), pubsub_client),
-        reference: crate::reference::ReferenceIds::default(),
-        user_configs: crate::user_config::UserConfigs::default(),
+        reference: crate::services::reference::ReferenceIds::default(),
+        user_configs: crate::services::user_config::UserConfigs::default(),
         tokens: TokenStore::new(redis.clone(), db.clone(), settings.tokens.clone()),
         mailer: mail::from_settings(&settings.email)?,
         google: GoogleVerifier::from_settings(&settings.google, http),
@@ -65,7 +67,7 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
         let _ = signalled_tx.send(());
     };
     let limits = state_limits;
-    let server = crate::serve::serve(listener, app, limits, trusted_proxies, signal);
+    let server = crate::http::serve::serve(listener, app, limits, trusted_proxies, signal);
     tokio::select! {
         result = server => result,
         () = async {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::state::AppState;
+use crate::services::state::AppState;
 
 /// Outcome of one dependency probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

@@ -1,8 +1,8 @@
 //! `code4me-server demo-data`: a fresh install filled with telemetry the dashboard can show —
 //! acceptance that rises with confidence, a finished study with exposure, users who can sign in.
 
-use code4me_server::auth::password::PasswordHasher;
-use code4me_server::demo::{DEMO_PASSWORD, DemoOptions, fill};
+use code4me_server::services::auth::password::PasswordHasher;
+use code4me_server::services::demo::{DEMO_PASSWORD, DemoOptions, fill};
 use code4me_shared::settings::PasswordHashSettings;
 use code4me_tests::TestApp;
 use reqwest::Method;

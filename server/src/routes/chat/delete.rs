@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::auth::extract::ProjectCaller;
-use crate::error::{ApiError, OrFail};
-use crate::messages;
-use crate::state::AppState;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
+use crate::http::auth::ProjectCaller;
+use crate::services::state::AppState;
 
 /// Deletes the chat (its turns cascade). Only its owner may; anyone else gets the 404 of an id
 /// that does not exist (upstream's 403 would tell them it does).

@@ -5,11 +5,11 @@ use axum::extract::{Path, State};
 use code4me_shared::validation::Issue;
 use serde_json::{Value, json};
 
-use crate::auth::extract::ProjectCaller;
-use crate::chat;
-use crate::error::{ApiError, OrFail};
-use crate::messages;
-use crate::state::AppState;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
+use crate::http::auth::ProjectCaller;
+use crate::services::chat;
+use crate::services::state::AppState;
 
 /// Page `page_number` (from 1) of the caller's chats in the active project, newest first. Page 0
 /// or a non-number is a 422 (upstream answers page 0 with a 500).

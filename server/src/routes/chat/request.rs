@@ -5,12 +5,12 @@ use axum::extract::State;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::extract::ProjectCaller;
-use crate::chat;
-use crate::error::ApiError;
-use crate::extract::JsonBody;
-use crate::requests::RequestChatCompletion;
-use crate::state::AppState;
+use crate::contract::error::ApiError;
+use crate::contract::requests::RequestChatCompletion;
+use crate::http::auth::ProjectCaller;
+use crate::http::extract::JsonBody;
+use crate::services::chat;
+use crate::services::state::AppState;
 
 /// Answers the conversation with every requested model (at most `CHAT_TIMEOUT_MS`); the body is
 /// the contract's `ChatHistoryResponse` for this turn, whose user message is what the user wrote

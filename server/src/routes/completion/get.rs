@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use code4me_shared::redis_keys::{self as keys, QueryRecordValue};
 use serde_json::{Value, json};
 
-use crate::auth::extract::SessionCaller;
-use crate::error::{ApiError, OrFail};
-use crate::messages;
-use crate::state::AppState;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
+use crate::http::auth::SessionCaller;
+use crate::services::state::AppState;
 
 /// The query's completions, from PostgreSQL, or from its Redis record while its rows are still
 /// queued. Only the query's owner may read it; anyone else gets the 404 of an id that does not

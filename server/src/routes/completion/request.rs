@@ -5,12 +5,12 @@ use axum::extract::State;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::extract::ProjectCaller;
-use crate::completion;
-use crate::error::ApiError;
-use crate::extract::JsonBody;
-use crate::requests::RequestCompletion;
-use crate::state::AppState;
+use crate::contract::error::ApiError;
+use crate::contract::requests::RequestCompletion;
+use crate::http::auth::ProjectCaller;
+use crate::http::extract::JsonBody;
+use crate::services::completion;
+use crate::services::state::AppState;
 
 /// Runs every requested model in parallel through the `llm` queue and waits for them (at most
 /// `COMPLETION_TIMEOUT_MS`); a model that is unknown, unavailable or silent gets the contract's

@@ -8,11 +8,11 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::auth::extract::AdminCaller;
-use crate::error::ApiError;
-use crate::extract::JsonBody;
-use crate::state::AppState;
-use crate::user_config;
+use crate::contract::error::ApiError;
+use crate::http::auth::AdminCaller;
+use crate::http::extract::JsonBody;
+use crate::services::state::AppState;
+use crate::services::user_config;
 
 fn not_found() -> ApiError {
     ApiError::Detail(StatusCode::NOT_FOUND, "Config not found".into())

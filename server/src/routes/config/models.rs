@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::auth::extract::AdminCaller;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::contract::error::ApiError;
+use crate::http::auth::AdminCaller;
+use crate::services::state::AppState;
 
 /// `GET /api/config/languages`.
 #[derive(Debug, Serialize, ToSchema)]

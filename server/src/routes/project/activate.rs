@@ -10,12 +10,13 @@ use code4me_shared::redis_keys::ProjectValue;
 use code4me_shared::validation::Fields;
 use serde_json::{Value, json};
 
-use crate::auth::extract::CurrentUser;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::projects;
-use crate::error::{ApiError, OrFail};
-use crate::extract::JsonBody;
-use crate::state::AppState;
-use crate::{cookies, messages};
+use crate::http::auth::CurrentUser;
+use crate::http::cookies;
+use crate::http::extract::JsonBody;
+use crate::services::state::AppState;
 
 /// Activates the project: from Redis when another session has it active, else from the database
 /// (restoring its stored multi-file context). Only members may activate a project — upstream lets

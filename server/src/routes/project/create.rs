@@ -9,12 +9,13 @@ use code4me_shared::validation::Fields;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::auth::extract::CurrentUser;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::projects;
-use crate::error::{ApiError, OrFail};
-use crate::extract::JsonBody;
-use crate::state::AppState;
-use crate::{cookies, messages};
+use crate::http::auth::CurrentUser;
+use crate::http::cookies;
+use crate::http::extract::JsonBody;
+use crate::services::state::AppState;
 
 /// Creates the project (owned by the caller), activates it in their session and sets the
 /// `project_token` cookie; 201 with the token (= the project id).

@@ -6,10 +6,10 @@ pub mod create;
 use code4me_shared::redis_keys::SessionValue;
 use uuid::Uuid;
 
-use crate::auth::extract::CurrentUser;
-use crate::error::ApiError;
-use crate::messages;
-use crate::state::AppState;
+use crate::contract::error::ApiError;
+use crate::contract::messages;
+use crate::http::auth::CurrentUser;
+use crate::services::state::AppState;
 
 /// The caller's live session (project endpoints need one: 401 otherwise, as upstream).
 pub async fn live_session(state: &AppState, caller: &CurrentUser) -> Result<(Uuid, SessionValue), ApiError> {

@@ -5,11 +5,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::auth::extract::CurrentUser;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::users;
-use crate::error::{ApiError, OrFail};
-use crate::state::AppState;
-use crate::{cookies, messages};
+use crate::http::auth::CurrentUser;
+use crate::http::cookies;
+use crate::services::state::AppState;
 
 /// Reuses the user's live session or starts one (cookie `session_token`); its lifetime restarts.
 #[utoipa::path(get, path = "/api/session/acquire", tag = "session", security(("auth_token" = []), ("bearer" = [])), responses(

@@ -11,10 +11,11 @@ use axum::http::{HeaderMap, header};
 use code4me_shared::redis_keys::{self as keys, UserTokenValue, key};
 use serde_json::{Value, json};
 
-use crate::auth::extract::CurrentUser;
-use crate::error::{ApiError, OrFail};
-use crate::state::AppState;
-use crate::{cookies, messages};
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
+use crate::http::auth::CurrentUser;
+use crate::http::cookies;
+use crate::services::state::AppState;
 
 /// Ends the caller's session when they have one (closing its row and releasing its projects),
 /// revokes the auth token used, and clears both cookies — with or without a session, the answer is

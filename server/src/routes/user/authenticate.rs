@@ -7,11 +7,12 @@ use code4me_shared::domain::Email;
 use code4me_shared::validation::{Fields, Issue, Rejection};
 use serde_json::{Value, json};
 
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::users::{self, UserRow};
-use crate::error::{ApiError, OrFail};
-use crate::extract::JsonBody;
-use crate::state::AppState;
-use crate::{cookies, messages};
+use crate::http::cookies;
+use crate::http::extract::JsonBody;
+use crate::services::state::AppState;
 
 /// How the caller proves who they are. Dispatch is on `provider == "google"` with a non-empty
 /// token — the plugin always sends `provider:"no_provider", token:""` with its e-mail and password
@@ -79,7 +80,7 @@ pub async fn authenticate(State(state): State<AppState>, JsonBody(body): JsonBod
 pub async fn log_in(state: &AppState, user: &UserRow, message: &'static str) -> Result<(HeaderMap, Json<Value>), ApiError> {
     // While a study is active, a user without an arm gets one now (and the arm's config below).
     let mut user = user.clone();
-    if let Some(arm) = crate::studies::assign_on_login(&state.db, user.user_id).await.or_fail(messages::AUTHENTICATE_FAILED)? {
+    if let Some(arm) = crate::services::studies::assign_on_login(&state.db, user.user_id).await.or_fail(messages::AUTHENTICATE_FAILED)? {
         user.config_id = arm;
         state.user_configs.forget(user.user_id);
     }

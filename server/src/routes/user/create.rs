@@ -7,12 +7,12 @@ use code4me_shared::domain::{Email, Password, UserName};
 use code4me_shared::validation::{Fields, Issue};
 use serde_json::{Value, json};
 
-use crate::accounts;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::users::{self, NewUser};
-use crate::error::{ApiError, OrFail};
-use crate::extract::JsonBody;
-use crate::messages;
-use crate::state::AppState;
+use crate::http::extract::JsonBody;
+use crate::services::accounts;
+use crate::services::state::AppState;
 
 /// A parsed sign-up request. The plugin always sends `provider` and `token` (`"no_provider"`, `""`);
 /// only `provider == "google"` with a non-empty token is a Google sign-up.

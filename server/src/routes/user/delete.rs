@@ -6,12 +6,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use code4me_shared::validation::Fields;
 use serde_json::{Value, json};
 
-use crate::auth::extract::CurrentUser;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::users;
-use crate::error::{ApiError, OrFail};
-use crate::extract::QueryFields;
-use crate::state::AppState;
-use crate::{cookies, messages};
+use crate::http::auth::CurrentUser;
+use crate::http::cookies;
+use crate::http::extract::QueryFields;
+use crate::services::state::AppState;
 
 /// Revokes every token of the user at once (upstream leaves them alive), then deletes the account;
 /// with `delete_data=true` their queries, telemetry, sessions, chats and sole projects go too.

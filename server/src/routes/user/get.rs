@@ -5,11 +5,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::auth::extract::CurrentUser;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::users;
-use crate::error::{ApiError, OrFail};
-use crate::messages;
-use crate::state::AppState;
+use crate::http::auth::CurrentUser;
+use crate::services::state::AppState;
 
 /// The user (password masked) and the HOCON config their plugin runs with.
 #[utoipa::path(

@@ -12,11 +12,11 @@ pub mod verify;
 use axum::http::StatusCode;
 use uuid::Uuid;
 
-use crate::auth::google::GoogleIdentity;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::users::{self, UserRow};
-use crate::error::{ApiError, OrFail};
-use crate::messages;
-use crate::state::AppState;
+use crate::services::auth::google::GoogleIdentity;
+use crate::services::state::AppState;
 
 /// The caller's user row; `404 User not found` when the account is gone, `failure` as the 500.
 pub async fn existing_user(state: &AppState, user_id: Uuid, failure: &'static str) -> Result<UserRow, ApiError> {

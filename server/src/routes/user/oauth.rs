@@ -13,12 +13,13 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::auth::browser;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::users::{self, NewUser};
-use crate::error::{ApiError, OrFail};
-use crate::extract::QueryFields;
-use crate::state::AppState;
-use crate::{cookies, messages};
+use crate::http::cookies;
+use crate::http::extract::QueryFields;
+use crate::services::auth::browser;
+use crate::services::state::AppState;
 
 /// How long a started sign-in may take.
 const FLOW_TTL_SECONDS: u64 = 600;

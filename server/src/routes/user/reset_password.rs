@@ -13,11 +13,13 @@ use redis::AsyncCommands;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::users;
-use crate::error::{ApiError, OrFail};
-use crate::extract::{QueryFields, form_urlencoded_pairs};
-use crate::state::AppState;
-use crate::{accounts, messages, pages};
+use crate::http::extract::{QueryFields, form_urlencoded_pairs};
+use crate::http::pages;
+use crate::services::accounts;
+use crate::services::state::AppState;
 
 /// Mails a reset link to the account with this address.
 #[utoipa::path(post, path = "/api/user/reset-password/request", tag = "user",

@@ -7,12 +7,12 @@ use code4me_shared::domain::{Email, Password, UserName};
 use code4me_shared::validation::{Fields, Issue};
 use serde_json::{Map, Value, json};
 
-use crate::auth::extract::CurrentUser;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::users::{self, UpdateError, UserChanges, default_preference};
-use crate::error::{ApiError, OrFail};
-use crate::extract::JsonBody;
-use crate::messages;
-use crate::state::AppState;
+use crate::http::auth::CurrentUser;
+use crate::http::extract::JsonBody;
+use crate::services::state::AppState;
 
 struct Update {
     name: Option<UserName>,

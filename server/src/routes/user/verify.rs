@@ -11,12 +11,14 @@ use code4me_shared::validation::Fields;
 use redis::AsyncCommands;
 use serde_json::{Value, json};
 
-use crate::auth::extract::CurrentUser;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
 use crate::db::users;
-use crate::error::{ApiError, OrFail};
-use crate::extract::QueryFields;
-use crate::state::AppState;
-use crate::{accounts, messages, pages};
+use crate::http::auth::CurrentUser;
+use crate::http::extract::QueryFields;
+use crate::http::pages;
+use crate::services::accounts;
+use crate::services::state::AppState;
 
 /// Whether the caller's address is verified.
 #[utoipa::path(get, path = "/api/user/verify/check", tag = "user", security(("auth_token" = []), ("bearer" = [])), responses(

@@ -41,13 +41,14 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite;
 use uuid::Uuid;
 
-use crate::auth::extract::ProjectCaller;
-use crate::error::{ApiError, OrFail};
-use crate::requests::{RequestChatCompletion, RequestCompletion};
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
+use crate::contract::requests::{RequestChatCompletion, RequestCompletion};
+use crate::http::auth::ProjectCaller;
 use crate::routes::chat::{delete::delete_chat, get::parse_page};
-use crate::routes::completion::{feedback, multi_file};
-use crate::state::AppState;
-use crate::{chat, completion, messages};
+use crate::services::state::AppState;
+use crate::services::{chat, completion};
+use crate::services::{feedback, multi_file};
 
 /// Close code for a connection whose session ended or whose project left the session: the private
 /// range's twin of HTTP 401 (as graphql-ws uses it); the reason is the REST 401 message.
@@ -213,7 +214,7 @@ impl Connection {
             return Ok(());
         }
         // The same door as REST bodies (`JsonBody`): text holding U+0000 is refused with a 422.
-        if let Err(refused) = crate::extract::refuse_nul_in(text.as_bytes(), &body) {
+        if let Err(refused) = crate::http::extract::refuse_nul_in(text.as_bytes(), &body) {
             self.send(result_frame(&action, None, Err(refused)));
             return Ok(());
         }

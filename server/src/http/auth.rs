@@ -9,9 +9,10 @@ use code4me_shared::domain::parse_token;
 use code4me_shared::redis_keys::SessionValue;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::state::AppState;
-use crate::{cookies, messages};
+use crate::contract::error::ApiError;
+use crate::contract::messages;
+use crate::http::cookies;
+use crate::services::state::AppState;
 
 /// The authenticated caller of an endpoint marked "A" in the contract.
 #[derive(Debug, Clone, Copy)]

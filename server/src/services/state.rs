@@ -7,11 +7,11 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
-use crate::auth::google::GoogleVerifier;
-use crate::auth::password::PasswordHasher;
-use crate::mail::Mailer;
 use crate::pipeline::Pipeline;
-use crate::tokens::TokenStore;
+use crate::services::auth::google::GoogleVerifier;
+use crate::services::auth::password::PasswordHasher;
+use crate::services::mail::Mailer;
+use crate::services::tokens::TokenStore;
 
 /// Handles to the server's dependencies; cheap to clone (everything inside is reference-counted).
 #[derive(Clone)]
@@ -33,9 +33,9 @@ pub struct AppState {
     /// The queues and this instance's reply channel.
     pub pipeline: Pipeline,
     /// Ids telemetry may point at, cached.
-    pub reference: crate::reference::ReferenceIds,
+    pub reference: crate::services::reference::ReferenceIds,
     /// Per-user retrieval settings from their config rows, cached.
-    pub user_configs: crate::user_config::UserConfigs,
+    pub user_configs: crate::services::user_config::UserConfigs,
     /// Renders the process-wide Prometheus registry for `/metrics`.
     pub metrics: PrometheusHandle,
 }

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use code4me_shared::validation::Issue;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::contract::error::ApiError;
 
 /// The request body as JSON, ready for an endpoint's field-by-field parser.
 pub struct JsonBody(pub Value);

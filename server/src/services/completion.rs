@@ -11,12 +11,12 @@ use code4me_shared::redis_keys::ProjectValue;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::auth::extract::ProjectCaller;
-use crate::error::ApiError;
-use crate::messages;
-use crate::query::{Query, TokenSink};
-use crate::requests::{ContextData, RequestCompletion};
-use crate::state::AppState;
+use crate::contract::error::ApiError;
+use crate::contract::messages;
+use crate::contract::requests::{ContextData, RequestCompletion};
+use crate::http::auth::ProjectCaller;
+use crate::services::query::{Query, TokenSink};
+use crate::services::state::AppState;
 
 /// Runs a completion request; returns the contract's response body (`message` and `data`).
 pub async fn complete(

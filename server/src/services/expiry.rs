@@ -3,7 +3,7 @@
 //! while its value is still readable. A periodic sweep repairs what a Redis without notifications
 //! (or a missed event) leaves behind. Both run on every server; every step is idempotent.
 //!
-//! [`TokenStore`]: crate::tokens::TokenStore
+//! [`TokenStore`]: crate::services::tokens::TokenStore
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use code4me_shared::pubsub::subscribe_forever;
 use code4me_shared::redis_keys::{AUTH_TOKEN_HOOK, SESSION_TOKEN_HOOK};
 use uuid::Uuid;
 
-use crate::state::AppState;
+use crate::services::state::AppState;
 
 /// Listens for expired keys forever, resubscribing after connection losses.
 pub async fn listen(state: AppState) {
@@ -42,7 +42,7 @@ async fn on_expired(state: &AppState, key: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs [`crate::tokens::TokenStore::sweep`] every `every`.
+/// Runs [`crate::services::tokens::TokenStore::sweep`] every `every`.
 pub async fn sweep_periodically(state: AppState, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -184,10 +184,10 @@ mod tests {
     #[test]
     fn the_seed_config_passes_the_guard_with_retrieval_on() {
         // Row 1 as the migrations write it: the seed, then the retrieval block appended.
-        let seed = include_str!("../../migrations/20261122000002_seed_reference_data.sql");
+        let seed = include_str!("../../../migrations/20261122000002_seed_reference_data.sql");
         let start = seed.find("VALUES (1, '").expect("row 1") + "VALUES (1, '".len();
         let end = start + seed[start..].find("\n');").expect("end of row 1");
-        let retrieval = include_str!("../../migrations/20261202000001_retrieval_index.sql");
+        let retrieval = include_str!("../../../migrations/20261202000001_retrieval_index.sql");
         let block_start = retrieval.find("config_data || '").expect("block") + "config_data || '".len();
         let block_end = block_start + retrieval[block_start..].find("'\nWHERE").expect("end of block");
         let text = format!("{}{}", &seed[start..end], &retrieval[block_start..block_end]).replace("''", "'");

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::extract::field_issue;
+use crate::contract::error::ApiError;
+use crate::http::extract::field_issue;
 
 /// Largest `max_new_tokens` a completion request may ask for.
 pub const MAX_NEW_TOKENS: i64 = 256;
@@ -183,7 +183,7 @@ impl QueryFields {
 
     /// Parses the shared fields of `body` and checks their rules, collecting issues in `rules`.
     fn parse(body: &Value, rules: &mut Rules) -> Result<Self, ApiError> {
-        let fields: Self = crate::extract::parse_body(body.clone())?;
+        let fields: Self = crate::http::extract::parse_body(body.clone())?;
         rules.telemetry(&fields.contextual_telemetry, &fields.behavioral_telemetry);
         rules.context(&fields.context);
         Ok(fields)
@@ -339,7 +339,7 @@ impl RequestCompletion {
     pub fn parse(body: Value) -> Result<Self, ApiError> {
         let mut rules = Rules::default();
         let query = QueryFields::parse(&body, &mut rules)?;
-        let own: CompletionFields = crate::extract::parse_body(body)?;
+        let own: CompletionFields = crate::http::extract::parse_body(body)?;
         rules.models(&own.model_ids);
         rules.in_range(&["max_new_tokens"], own.max_new_tokens, 1, MAX_NEW_TOKENS);
         rules.at_most_items(&["stop_sequences"], own.stop_sequences.len(), MAX_STOP_SEQUENCES);
@@ -355,7 +355,7 @@ impl RequestChatCompletion {
     pub fn parse(body: Value) -> Result<Self, ApiError> {
         let mut rules = Rules::default();
         let query = QueryFields::parse(&body, &mut rules)?;
-        let own: ChatFields = crate::extract::parse_body(body)?;
+        let own: ChatFields = crate::http::extract::parse_body(body)?;
         rules.models(&own.model_ids);
         for (i, (role, _)) in own.messages.iter().enumerate() {
             if !matches!(role.as_str(), "user" | "assistant" | "system") {
@@ -379,7 +379,7 @@ impl RequestChatCompletion {
 impl FeedbackCompletion {
     /// Parses and checks a body.
     pub fn parse(body: Value) -> Result<Self, ApiError> {
-        let request: Self = crate::extract::parse_body(body)?;
+        let request: Self = crate::http::extract::parse_body(body)?;
         let mut rules = Rules::default();
         rules.at_least(&["model_id"], Some(request.model_id), 0);
         rules.finish()?;

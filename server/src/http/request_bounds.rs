@@ -21,8 +21,8 @@ use tower_http::timeout::DeadlineBody;
 use code4me_shared::validation::Issue;
 use serde_json::Value;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::contract::error::ApiError;
+use crate::services::state::AppState;
 
 /// 413 for a request whose `Content-Length` exceeds the body limit; the rest pass on.
 pub async fn refuse_oversize_length(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -34,7 +34,7 @@ pub async fn refuse_oversize_length(State(state): State<AppState>, request: Requ
 }
 
 /// Gives the request body a deadline, counted from now: reading it afterwards fails, and
-/// [`crate::extract::JsonBody`] answers 408.
+/// [`crate::http::extract::JsonBody`] answers 408.
 pub async fn body_deadline(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let timeout = state.settings.connections.body_timeout;
     next.run(request.map(|body| Body::new(DeadlineBody::new(timeout, body)))).await

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::auth::password::PasswordHasher;
+use crate::services::auth::password::PasswordHasher;
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]

@@ -4,8 +4,8 @@ use code4me_shared::redis_keys::{self as keys, EmailVerificationValue, PasswordR
 use redis::AsyncCommands;
 use uuid::Uuid;
 
-use crate::mail;
-use crate::state::AppState;
+use crate::services::mail;
+use crate::services::state::AppState;
 
 /// Creates a verification token and mails its link. Runs in the background after sign-up (the
 /// response does not wait for SMTP); failures are logged, and the user can ask for a resend.

@@ -16,12 +16,12 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::auth::extract::ProjectCaller;
-use crate::error::{ApiError, OrFail};
-use crate::messages;
-use crate::query::{Query, TokenSink};
-use crate::requests::RequestChatCompletion;
-use crate::state::AppState;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
+use crate::contract::requests::RequestChatCompletion;
+use crate::http::auth::ProjectCaller;
+use crate::services::query::{Query, TokenSink};
+use crate::services::state::AppState;
 
 /// Chats per history page.
 pub const PAGE_SIZE: i64 = 10;

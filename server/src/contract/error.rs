@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use code4me_shared::validation::Issue;
 use serde_json::{Value, json};
 
-use crate::messages;
+use crate::contract::messages;
 
 /// An error a handler returns.
 #[derive(Debug, thiserror::Error)]

@@ -1,15 +1,17 @@
 //! `/api/ws/...`: the WebSocket twins of the completion, multi-file context and chat endpoints
-//! (protocol in [`crate::websocket`]).
+//! (protocol in [`crate::routes::ws::connection`]).
 
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use crate::auth::extract::ProjectCaller;
-use crate::error::ApiError;
-use crate::extract::QueryFields;
-use crate::state::AppState;
-use crate::websocket::{self, Endpoint, Framing};
+use self::connection::{Endpoint, Framing};
+use crate::contract::error::ApiError;
+use crate::http::auth::ProjectCaller;
+use crate::http::extract::QueryFields;
+use crate::services::state::AppState;
+
+pub mod connection;
 
 /// `/api/ws/completion`.
 pub async fn completion(
@@ -53,8 +55,8 @@ fn upgrade(
     ws: WebSocketUpgrade,
     endpoint: Endpoint,
 ) -> Result<Response, ApiError> {
-    websocket::check_origin(&headers, &state)?;
+    connection::check_origin(&headers, &state)?;
     let framing = if query.get("framing").and_then(|v| v.as_str()) == Some("upstream") { Framing::Upstream } else { Framing::Objects };
     let max = state.settings.max_body_bytes;
-    Ok(ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| websocket::serve(socket, state, caller, endpoint, framing)))
+    Ok(ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| connection::serve(socket, state, caller, endpoint, framing)))
 }

@@ -6,8 +6,8 @@ use code4me_shared::domain::{Email, Password, UserName};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::auth::password::PasswordHasher;
 use crate::db::users::{self, NewUser};
+use crate::services::auth::password::PasswordHasher;
 
 /// What [`ensure_admin`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

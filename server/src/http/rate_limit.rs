@@ -12,8 +12,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use code4me_shared::redis_keys::RATE_LIMIT;
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::contract::error::ApiError;
+use crate::services::state::AppState;
 
 const WINDOW_SECONDS: u64 = 3_600;
 

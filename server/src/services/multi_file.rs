@@ -11,11 +11,11 @@ use code4me_shared::redis_keys::{self as keys, ProjectValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::extract::ProjectCaller;
-use crate::error::{ApiError, OrFail};
-use crate::extract::{JsonBody, field_issue, parse_body};
-use crate::messages;
-use crate::state::AppState;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
+use crate::http::auth::ProjectCaller;
+use crate::http::extract::{JsonBody, field_issue, parse_body};
+use crate::services::state::AppState;
 
 /// `UpdateMultiFileContext`.
 #[derive(Deserialize)]

@@ -13,9 +13,9 @@ use std::sync::{Arc, RwLock};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::error::ApiError;
-use crate::extract::field_issue;
-use crate::requests::ContextualTelemetryData;
+use crate::contract::error::ApiError;
+use crate::contract::requests::ContextualTelemetryData;
+use crate::http::extract::field_issue;
 
 /// The cached id sets; cheap to clone.
 #[derive(Clone, Default)]

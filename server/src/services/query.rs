@@ -12,13 +12,13 @@ use code4me_shared::retrieval::PromptDebug;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::auth::extract::ProjectCaller;
-use crate::error::ApiError;
-use crate::messages;
+use crate::contract::error::ApiError;
+use crate::contract::messages;
+use crate::contract::requests::QueryFields;
+use crate::http::auth::ProjectCaller;
 use crate::pipeline::ModelOutcome;
-use crate::requests::QueryFields;
-use crate::state::AppState;
-use crate::user_config::UserConfig;
+use crate::services::state::AppState;
+use crate::services::user_config::UserConfig;
 
 /// Streamed text of one model, for callers that forward tokens (the WebSocket).
 pub type TokenSink<'a> = &'a mut (dyn FnMut(i64, &str) + Send);

@@ -8,12 +8,12 @@ use code4me_shared::redaction::redact;
 use code4me_shared::redis_keys::{self as keys, QueryRecordValue};
 use serde_json::{Value, json};
 
-use crate::auth::extract::ProjectCaller;
-use crate::error::{ApiError, OrFail};
-use crate::extract::JsonBody;
-use crate::messages;
-use crate::requests::FeedbackCompletion;
-use crate::state::AppState;
+use crate::contract::error::{ApiError, OrFail};
+use crate::contract::messages;
+use crate::contract::requests::FeedbackCompletion;
+use crate::http::auth::ProjectCaller;
+use crate::http::extract::JsonBody;
+use crate::services::state::AppState;
 
 /// Records feedback through the `db` queue. Unlike upstream it never answers 404 because the
 /// query's rows are still being written: ownership comes from the query's record in Redis (kept

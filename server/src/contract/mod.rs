@@ -1,0 +1,6 @@
+//! The wire contract both front doors (REST and the WebSocket) speak: the message strings, the
+//! error outcomes with their statuses and bodies, and the parsed request bodies.
+
+pub mod error;
+pub mod messages;
+pub mod requests;

@@ -1,0 +1,12 @@
+//! HTTP plumbing: extractors (bodies, queries, callers), cookies, rate limits, request bounds,
+//! metrics, the accept loop, and the website and HTML pages.
+
+pub mod auth;
+pub mod cookies;
+pub mod extract;
+pub mod metrics;
+pub mod pages;
+pub mod rate_limit;
+pub mod request_bounds;
+pub mod serve;
+pub mod website;
