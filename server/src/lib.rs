@@ -18,8 +18,9 @@ pub mod startup;
 // Old paths the analytics modules still use (helper A2 moves them in another branch); removed when
 // that branch lands.
 pub use contract::error;
+pub use db::studies;
 pub use http::extract;
-pub use services::{state, studies};
+pub use services::state;
 /// Old path of the caller extractors (now [`http::auth`]).
 pub mod auth {
     pub use crate::http::auth as extract;

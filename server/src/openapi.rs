@@ -1,10 +1,13 @@
 //! The OpenAPI document (served at `/openapi.json`) and its offline docs UI (at `/docs`).
 //!
-//! The schema types below describe the contract's bodies for the docs and for the website's
-//! generated client. Handlers parse requests field by field (to produce FastAPI's error lists), and
-//! most build their responses as JSON, so these types are documentation only and never constructed.
-//! The research endpoints (`/api/analytics/...`, `/api/config/...`) instead return typed bodies
-//! declared next to their handlers, which `utoipa-axum` collects from each `body =`.
+//! Response bodies are the structs the handlers serialise: the plugin contract's in
+//! [`crate::contract::responses`], the research endpoints' (`/api/analytics/...`, `/api/config/...`)
+//! next to their handlers; `utoipa-axum` collects each from its `body =`.
+//!
+//! The schema types below describe the *request* bodies and the 422 body. Handlers read requests
+//! field by field (to report problems as FastAPI's error lists, with pydantic's messages) and the
+//! 422 items are `code4me_shared::validation::Issue`s, so these types only document what the
+//! parsers accept and are never constructed.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -15,6 +18,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{ContentBuilder, Header, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder, Type};
 use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
+
+// The research endpoints' docs name `crate::openapi::Detail` (helper A2's branch moves them).
+pub use crate::contract::responses::Detail;
+use crate::contract::responses::Message;
 
 /// Top-level API description; each route module adds its own paths through `utoipa-axum`.
 #[derive(OpenApi)]
@@ -170,20 +177,6 @@ fn json_response(description: &str, schema: &str) -> Response {
         .build()
 }
 
-/// `{"message": ...}`: the body of most Code4me outcomes.
-#[derive(ToSchema)]
-pub struct Message {
-    /// Human-readable outcome (exact strings are part of the contract).
-    message: String,
-}
-
-/// `{"detail": ...}`: the body of the research endpoints' outcomes and errors (FastAPI style).
-#[derive(ToSchema)]
-pub struct Detail {
-    /// What went wrong (or, for a few outcomes, what happened).
-    detail: Value,
-}
-
 /// Body of `POST /api/analytics/studies/create`.
 #[derive(ToSchema)]
 pub struct CreateStudyBody {
@@ -267,15 +260,6 @@ pub struct CreateUserBody {
     token: Option<String>,
 }
 
-/// `201` of `POST /api/user/create`.
-#[derive(ToSchema)]
-pub struct UserCreated {
-    /// Outcome.
-    message: String,
-    /// The new user's id.
-    user_id: Uuid,
-}
-
 /// Body of `POST /api/user/authenticate`: e-mail and password, or `provider: "google"` with a token.
 #[derive(ToSchema)]
 pub struct AuthenticateBody {
@@ -289,53 +273,6 @@ pub struct AuthenticateBody {
     provider: Option<String>,
     /// Google ID token.
     token: Option<String>,
-}
-
-/// The user as every endpoint returns it.
-#[derive(ToSchema)]
-pub struct ResponseUser {
-    /// Address.
-    email: String,
-    /// Display name.
-    name: String,
-    /// Always `"**********"`.
-    password: String,
-    /// Config id.
-    config_id: i64,
-    /// User id.
-    user_id: Uuid,
-    /// Sign-up time (ISO 8601).
-    joined_at: String,
-    /// Address verified.
-    verified: bool,
-    /// Preferences; nested values set by the plugin come back as JSON strings.
-    preference: Value,
-    /// The token just issued (authenticate only).
-    auth_token: Option<Uuid>,
-    /// Admin.
-    is_admin: bool,
-}
-
-/// `200` of `POST /api/user/authenticate`.
-#[derive(ToSchema)]
-pub struct Authenticated {
-    /// Outcome.
-    message: String,
-    /// The user, with `auth_token`.
-    user: ResponseUser,
-    /// The HOCON config the plugin runs with.
-    config: String,
-}
-
-/// `200` of `GET /api/user/get`.
-#[derive(ToSchema)]
-pub struct UserWithConfig {
-    /// Outcome.
-    message: String,
-    /// The user.
-    user: ResponseUser,
-    /// The HOCON config.
-    config: String,
 }
 
 /// Body of `PUT /api/user/update` (every field optional).
@@ -361,48 +298,12 @@ pub struct UpdateUserBody {
     verified: Option<bool>,
 }
 
-/// `201` of `PUT /api/user/update`.
-#[derive(ToSchema)]
-pub struct UserUpdated {
-    /// Outcome.
-    message: String,
-    /// The updated user.
-    user: ResponseUser,
-}
-
-/// `200` of `GET /api/user/verify/check`.
-#[derive(ToSchema)]
-pub struct VerificationStatus {
-    /// Outcome.
-    message: String,
-    /// Whether the address is verified.
-    user_is_verified: bool,
-}
-
-/// `200` of `GET /api/session/acquire`.
-#[derive(ToSchema)]
-pub struct SessionAcquired {
-    /// Outcome.
-    message: String,
-    /// The session token (also set as a cookie).
-    session_token: Uuid,
-}
-
 /// Body of `POST /api/project/create`.
 #[derive(ToSchema)]
 pub struct CreateProjectBody {
     /// 1..100 characters.
     #[schema(min_length = 1, max_length = 100)]
     project_name: String,
-}
-
-/// `201` of `POST /api/project/create`.
-#[derive(ToSchema)]
-pub struct ProjectCreated {
-    /// Outcome.
-    message: String,
-    /// The project's token (= its id; also set as a cookie).
-    project_token: Uuid,
 }
 
 /// Body of `PUT /api/project/activate`.
@@ -500,17 +401,6 @@ pub struct BehavioralTelemetryBody {
     typing_speed: Option<f64>,
 }
 
-/// `{"message", "data": {"meta_query_id", "completions": [item]}}`; an item is
-/// `{model_id, model_name, completion, generation_time, confidence}` (plus `debug` when asked) or,
-/// for a model that failed, `{"message": "Completion for model failed", model_name}`.
-#[derive(ToSchema)]
-pub struct CompletionsResponse {
-    /// Outcome.
-    message: String,
-    /// The query id and its items.
-    data: Value,
-}
-
 /// `FeedbackCompletion`.
 #[derive(ToSchema)]
 pub struct FeedbackBody {
@@ -595,27 +485,3 @@ pub struct RequestChatBody {
 #[derive(ToSchema)]
 #[schema(value_type = Vec<String>, min_items = 2, max_items = 2)]
 pub struct ChatMessage(Vec<String>);
-
-/// `ChatHistoryResponse`: `{chat_id, title, history: [{user_message: {role, content, timestamp,
-/// meta_query_id}, assistant_responses: [{model_id, model_name, completion, generation_time,
-/// confidence, was_accepted} | {message, model_name}]}]}`.
-#[derive(ToSchema)]
-pub struct ChatHistory {
-    /// The chat.
-    chat_id: Uuid,
-    /// Its title.
-    title: String,
-    /// Turns, oldest first.
-    history: Vec<Value>,
-}
-
-/// `{"page", "per_page": 10, "items": [ChatHistory]}`.
-#[derive(ToSchema)]
-pub struct ChatPage {
-    /// This page (from 1).
-    page: i64,
-    /// Chats per page.
-    per_page: i64,
-    /// The chats, newest first.
-    items: Vec<ChatHistory>,
-}

@@ -17,7 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::contract::error::{ApiError, method_not_allowed_body, plain_rejection_body};
+use crate::contract::error::ApiError;
+use crate::http::error::{method_not_allowed_body, plain_rejection_body};
 use crate::http::{metrics as http_metrics, rate_limit, request_bounds, website};
 use crate::openapi::ApiDoc;
 use crate::routes::{analytics, chat, completion, config, health, metrics, ping, project, session, user, ws};
@@ -138,8 +139,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(project::create::create))
         .routes(routes!(project::activate::activate))
         .routes(routes!(completion::request::request))
-        .routes(routes!(crate::services::feedback::feedback))
-        .routes(routes!(crate::services::multi_file::update))
+        .routes(routes!(completion::feedback::feedback))
+        .routes(routes!(completion::multi_file_context::update))
         .routes(routes!(completion::get::get))
         .routes(routes!(chat::request::request))
         .routes(routes!(chat::get::get))

@@ -1,4 +1,7 @@
-//! The one error type handlers return, rendered the way the contract says.
+//! The one error type services and handlers return: every failure as the contract renders it
+//! (status and body), for HTTP responses ([`crate::http::error`]) and WebSocket result frames alike.
+//! It lives with the contract rather than in `http/` because the WebSocket answers with the same
+//! statuses and bodies inside its frames.
 //!
 //! Policy: every failure a client can cause is a variant with a 4xx status and the contract's body —
 //! `{"message": ...}` on the Code4me endpoints, `{"detail": ...}` where upstream (FastAPI) answers
@@ -6,13 +9,12 @@
 //! mails. Anything unexpected is `Failed`/`Internal`: logged once with its whole cause chain, answered
 //! with the endpoint's contract 500 message (or an opaque one). A 500 is a bug to fix.
 
-use axum::Json;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
 use code4me_shared::validation::Issue;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::contract::messages;
+use crate::contract::responses::{Detail, Message, to_body};
 
 /// An error a handler returns.
 #[derive(Debug, thiserror::Error)]
@@ -77,39 +79,30 @@ impl ApiError {
     /// The status and JSON body this error answers with (logging unexpected causes once), for
     /// HTTP responses and WebSocket result frames alike. HTML pages come back as `{"detail": page}`.
     pub fn status_and_body(self) -> (StatusCode, Value) {
-        match self {
-            Self::NotFound => (StatusCode::NOT_FOUND, json!({"detail": "Not Found"})),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, json!({"detail": "Method Not Allowed"})),
-            Self::Message(status, message) => (status, json!({"message": message})),
-            Self::Detail(status, detail) => (status, json!({"detail": detail})),
-            Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, json!({"detail": issues})),
-            Self::Html(status, page) => (status, json!({"detail": page})),
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, json!({"detail": "Request body too large"})),
-            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, json!({"detail": "Request body not received in time"})),
-            Self::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, json!({"message": messages::TOO_MANY_REQUESTS})),
-            Self::Failed { message, source } => {
-                tracing::error!(error = format!("{source:#}"), "{message}");
-                (StatusCode::INTERNAL_SERVER_ERROR, json!({"message": message}))
+        let (status, body) = match self {
+            Self::NotFound => (StatusCode::NOT_FOUND, detail(messages::NOT_FOUND)),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, detail(messages::METHOD_NOT_ALLOWED)),
+            Self::Message(status, text) => (status, message(text)),
+            Self::Detail(status, text) => (status, detail(text)),
+            Self::Validation(issues) => (StatusCode::UNPROCESSABLE_ENTITY, to_body(&Detail { detail: to_body(&issues) })),
+            Self::Html(status, page) => (status, detail(page)),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, detail(messages::PAYLOAD_TOO_LARGE)),
+            Self::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, detail(messages::REQUEST_TIMEOUT)),
+            Self::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, message(messages::TOO_MANY_REQUESTS)),
+            Self::Failed { message: text, source } => {
+                tracing::error!(error = format!("{source:#}"), "{text}");
+                (StatusCode::INTERNAL_SERVER_ERROR, message(text))
             }
             Self::Unavailable(error) => {
                 tracing::error!(error = format!("{error:#}"), "dependency unavailable");
-                (StatusCode::SERVICE_UNAVAILABLE, json!({"detail": "Service temporarily unavailable; try again shortly."}))
+                (StatusCode::SERVICE_UNAVAILABLE, detail(messages::UNAVAILABLE))
             }
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "unexpected error");
-                (StatusCode::INTERNAL_SERVER_ERROR, json!({"detail": "Internal Server Error"}))
+                (StatusCode::INTERNAL_SERVER_ERROR, detail(messages::INTERNAL_ERROR))
             }
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if let Self::Html(status, page) = self {
-            return (status, Html(page)).into_response();
-        }
-        let (status, body) = self.status_and_body();
-        (status, Json(body)).into_response()
+        };
+        (status, body)
     }
 }
 
@@ -131,32 +124,12 @@ impl<T, E: Into<anyhow::Error>> OrFail<T> for Result<T, E> {
     }
 }
 
-/// Gives axum's bodiless 405s (a known path, another method) the contract's JSON body.
-pub async fn method_not_allowed_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let response = next.run(request).await;
-    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
-        let allow = response.headers().get(axum::http::header::ALLOW).cloned();
-        let mut rendered = ApiError::MethodNotAllowed.into_response();
-        if let Some(allow) = allow {
-            rendered.headers_mut().insert(axum::http::header::ALLOW, allow);
-        }
-        return rendered;
-    }
-    response
+/// `{"message": text}`.
+fn message(text: &str) -> Value {
+    to_body(&Message::new(text))
 }
 
-/// Gives axum's own plain-text rejections on API paths (a path segment that is not the declared
-/// integer, a query string its deserializer refuses, a body over the limit read as raw bytes) the
-/// contract's `{"detail": ...}` body, so every 4xx of the API is JSON, as the OpenAPI document says.
-pub async fn plain_rejection_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let api = request.uri().path().starts_with("/api/");
-    let response = next.run(request).await;
-    let plain = response.headers().get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/plain"));
-    if !(api && plain && response.status().is_client_error()) {
-        return response;
-    }
-    let status = response.status();
-    // axum's rejection texts are one short line; anything longer is cut, never buffered whole.
-    let text = axum::body::to_bytes(response.into_body(), 4096).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-    ApiError::Detail(status, text).into_response()
+/// `{"detail": text}`.
+fn detail(text: impl Into<String>) -> Value {
+    to_body(&Detail { detail: Value::String(text.into()) })
 }

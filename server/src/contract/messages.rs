@@ -73,3 +73,33 @@ pub const CHAT_FAILED: &str = "Server failed to generate chat completions.";
 pub const CHAT_GET_FAILED: &str = "Server failed to retrieve chat completions.";
 pub const CHAT_DELETED: &str = "Chat deleted successfully";
 pub const CHAT_DELETE_FAILED: &str = "Server failed to delete chat";
+
+/// 401 `detail` of the research endpoints without a token.
+pub const AUTHENTICATION_REQUIRED: &str = "Authentication required";
+/// 401 `detail` of the research endpoints for a token that names no live user.
+pub const AUTHENTICATION_FAILED: &str = "Authentication failed";
+/// 403 `detail` of the admin-only endpoints.
+pub const ADMIN_REQUIRED: &str = "Admin privileges required";
+
+/// 404 `detail` of a path no route matches (FastAPI's).
+pub const NOT_FOUND: &str = "Not Found";
+/// 405 `detail` of a known path asked with another method (FastAPI's).
+pub const METHOD_NOT_ALLOWED: &str = "Method Not Allowed";
+/// 413 `detail` of a body over `MAX_REQUEST_BODY_BYTES`.
+pub const PAYLOAD_TOO_LARGE: &str = "Request body too large";
+/// 408 `detail` of a body sent too slowly.
+pub const REQUEST_TIMEOUT: &str = "Request body not received in time";
+/// 415 `detail` of a body not sent as JSON.
+pub const UNSUPPORTED_MEDIA_TYPE: &str = "Unsupported Media Type: send the body as application/json";
+/// 503 `detail` while PostgreSQL or Redis is unreachable.
+pub const UNAVAILABLE: &str = "Service temporarily unavailable; try again shortly.";
+/// 500 `detail` of an unexpected failure without a contract message.
+pub const INTERNAL_ERROR: &str = "Internal Server Error";
+/// 403 `detail` of a WebSocket handshake from an origin that is not allowed.
+pub const ORIGIN_NOT_ALLOWED: &str = "Origin not allowed";
+/// WebSocket `{"error"}` for a frame that is not one request of the endpoint.
+pub const INVALID_WEBSOCKET_REQUEST: &str = "Invalid websocket request";
+/// WebSocket `{"error"}` for a binary frame.
+pub const BINARY_FRAMES_UNSUPPORTED: &str = "Binary frames are not supported; send JSON text frames";
+/// 404 `detail` of the Google sign-in endpoints when Google sign-in is not configured.
+pub const GOOGLE_NOT_CONFIGURED: &str = "Google sign-in is not configured";

@@ -1,6 +1,9 @@
 //! The wire contract both front doors (REST and the WebSocket) speak: the message strings, the
 //! error outcomes with their statuses and bodies, and the parsed request bodies.
 
+pub mod accounts;
 pub mod error;
 pub mod messages;
+pub mod parse;
 pub mod requests;
+pub mod responses;

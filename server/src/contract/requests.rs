@@ -1,8 +1,11 @@
 //! Bodies of the completion, feedback and chat requests (wire contract §2.1), shared by the REST
-//! endpoints and their WebSocket twins, with upstream's field rules (`ge`, `le`, defaults).
+//! endpoints and their WebSocket twins, with upstream's field rules (`ge`, `le`, defaults); the
+//! multi-file context update and the history's page number, read the same way by both.
+
+use std::collections::BTreeMap;
 
 use code4me_shared::jobs::{BehavioralRow, ContextRow, ContextualRow};
-use code4me_shared::multi_file::{MAX_CONTEXT_FILES, MAX_FILE_NAME_BYTES};
+use code4me_shared::multi_file::{FileContextChange, MAX_CONTEXT_FILES, MAX_FILE_NAME_BYTES};
 use code4me_shared::redaction::redact;
 use code4me_shared::validation::Issue;
 use serde::Deserialize;
@@ -10,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::contract::error::ApiError;
-use crate::http::extract::field_issue;
+use crate::contract::parse::field_issue;
 
 /// Largest `max_new_tokens` a completion request may ask for.
 pub const MAX_NEW_TOKENS: i64 = 256;
@@ -183,7 +186,7 @@ impl QueryFields {
 
     /// Parses the shared fields of `body` and checks their rules, collecting issues in `rules`.
     fn parse(body: &Value, rules: &mut Rules) -> Result<Self, ApiError> {
-        let fields: Self = crate::http::extract::parse_body(body.clone())?;
+        let fields: Self = crate::contract::parse::parse_body(body.clone())?;
         rules.telemetry(&fields.contextual_telemetry, &fields.behavioral_telemetry);
         rules.context(&fields.context);
         Ok(fields)
@@ -254,6 +257,56 @@ pub struct FeedbackCompletion {
     /// What the user finally typed.
     #[serde(default)]
     pub ground_truth: Option<String>,
+}
+
+/// `UpdateMultiFileContext`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UpdateMultiFileContext {
+    /// File name → its changes, applied from the highest line down.
+    pub context_updates: BTreeMap<String, Vec<FileContextChange>>,
+}
+
+impl UpdateMultiFileContext {
+    /// Parses a body.
+    pub fn parse(body: Value) -> Result<Self, ApiError> {
+        crate::contract::parse::parse_body(body)
+    }
+}
+
+/// Where a page number was sent: the history's REST path or a WebSocket `chat_get` body.
+#[derive(Debug, Clone, Copy)]
+pub enum PageNumberIn {
+    /// `GET /api/chat/get/{page_number}`.
+    Path,
+    /// `{"chat_get": {"page_number": ...}}`.
+    Body,
+}
+
+/// A page number from 1 to a million, or the 422 pydantic would give at `[place, "page_number"]`.
+pub fn parse_page(raw: &str, place: PageNumberIn) -> Result<i64, ApiError> {
+    let place = match place {
+        PageNumberIn::Path => "path",
+        PageNumberIn::Body => "body",
+    };
+    let loc = vec![json!(place), json!("page_number")];
+    let page: i64 = raw.trim().parse().map_err(|_| {
+        ApiError::Validation(vec![Issue::new(
+            "int_parsing",
+            loc.clone(),
+            "Input should be a valid integer, unable to parse string as an integer",
+            json!(raw),
+            None,
+        )])
+    })?;
+    if !(1..=1_000_000).contains(&page) {
+        let issue = if page < 1 {
+            Issue::new("greater_than_equal", loc, "Input should be greater than or equal to 1", json!(page), Some(json!({"ge": 1})))
+        } else {
+            Issue::new("less_than_equal", loc, "Input should be less than or equal to 1000000", json!(page), Some(json!({"le": 1_000_000})))
+        };
+        return Err(ApiError::Validation(vec![issue]));
+    }
+    Ok(page)
 }
 
 /// Collects rule violations the types cannot express.
@@ -339,7 +392,7 @@ impl RequestCompletion {
     pub fn parse(body: Value) -> Result<Self, ApiError> {
         let mut rules = Rules::default();
         let query = QueryFields::parse(&body, &mut rules)?;
-        let own: CompletionFields = crate::http::extract::parse_body(body)?;
+        let own: CompletionFields = crate::contract::parse::parse_body(body)?;
         rules.models(&own.model_ids);
         rules.in_range(&["max_new_tokens"], own.max_new_tokens, 1, MAX_NEW_TOKENS);
         rules.at_most_items(&["stop_sequences"], own.stop_sequences.len(), MAX_STOP_SEQUENCES);
@@ -355,7 +408,7 @@ impl RequestChatCompletion {
     pub fn parse(body: Value) -> Result<Self, ApiError> {
         let mut rules = Rules::default();
         let query = QueryFields::parse(&body, &mut rules)?;
-        let own: ChatFields = crate::http::extract::parse_body(body)?;
+        let own: ChatFields = crate::contract::parse::parse_body(body)?;
         rules.models(&own.model_ids);
         for (i, (role, _)) in own.messages.iter().enumerate() {
             if !matches!(role.as_str(), "user" | "assistant" | "system") {
@@ -379,7 +432,7 @@ impl RequestChatCompletion {
 impl FeedbackCompletion {
     /// Parses and checks a body.
     pub fn parse(body: Value) -> Result<Self, ApiError> {
-        let request: Self = crate::http::extract::parse_body(body)?;
+        let request: Self = crate::contract::parse::parse_body(body)?;
         let mut rules = Rules::default();
         rules.at_least(&["model_id"], Some(request.model_id), 0);
         rules.finish()?;

@@ -1,5 +1,17 @@
-//! PostgreSQL queries, one module per table family. Functions take a pool or transaction and parsed
-//! domain values; they never validate.
+//! Every SQL statement of the server, one module per table family. Functions take a pool or
+//! transaction and parsed domain values, return rows as `FromRow` structs, and never validate.
 
+pub mod chats;
+pub mod configs;
+pub mod demo;
+pub mod models;
 pub mod projects;
+pub mod queries;
+pub mod reference;
+pub mod studies;
 pub mod users;
+
+/// Whether PostgreSQL answers (`SELECT 1`), for the health check.
+pub async fn ping(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1").execute(db).await.map(|_| ())
+}

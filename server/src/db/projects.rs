@@ -104,3 +104,8 @@ pub async fn persist_context(db: impl PgExecutor<'_>, project_id: Uuid, contexts
         .await?;
     Ok(())
 }
+
+/// Sessions whose rows have not ended, oldest first (at most 1,000 per sweep).
+pub async fn open_sessions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar("SELECT session_id FROM session WHERE end_time IS NULL ORDER BY start_time LIMIT 1000").fetch_all(db).await
+}

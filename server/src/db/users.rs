@@ -1,6 +1,6 @@
 //! The `user` and `config` tables.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use code4me_shared::domain::Email;
 use serde_json::{Map, Value, json};
 use sqlx::{PgExecutor, PgPool};
@@ -37,27 +37,6 @@ pub fn default_preference() -> Map<String, Value> {
         unreachable!("a JSON object literal")
     };
     map
-}
-
-impl UserRow {
-    /// The contract's `ResponseUser` (password always masked; `preference` parsed once, so nested
-    /// values the plugin double-encoded stay strings).
-    pub fn to_response(&self, auth_token: Option<Uuid>) -> Value {
-        let preference =
-            self.preference.as_deref().and_then(|p| serde_json::from_str::<Value>(p).ok()).unwrap_or_else(|| Value::Object(default_preference()));
-        json!({
-            "email": self.email,
-            "name": self.name,
-            "password": "**********",
-            "config_id": self.config_id,
-            "user_id": self.user_id,
-            "joined_at": self.joined_at.to_rfc3339_opts(SecondsFormat::AutoSi, false),
-            "verified": self.verified.unwrap_or(false),
-            "preference": preference,
-            "auth_token": auth_token,
-            "is_admin": self.is_admin.unwrap_or(false),
-        })
-    }
 }
 
 const COLUMNS: &str = "user_id, joined_at, email, name, password, is_oauth_signup, verified, config_id, preference, is_admin";
@@ -210,4 +189,11 @@ pub async fn delete(db: &PgPool, user_id: Uuid, delete_data: bool) -> sqlx::Resu
     let done = sqlx::query("DELETE FROM \"user\" WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Whether `user_id` is an admin: `None` when there is no such user.
+pub async fn is_admin(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Option<bool>> {
+    let is_admin: Option<Option<bool>> =
+        sqlx::query_scalar("SELECT is_admin FROM \"user\" WHERE user_id = $1").bind(user_id).fetch_optional(db).await?;
+    Ok(is_admin.map(|admin| admin.unwrap_or(false)))
 }

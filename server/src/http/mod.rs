@@ -3,10 +3,12 @@
 
 pub mod auth;
 pub mod cookies;
+pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod pages;
 pub mod rate_limit;
+pub mod reply;
 pub mod request_bounds;
 pub mod serve;
 pub mod website;

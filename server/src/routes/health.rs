@@ -60,7 +60,7 @@ pub struct HealthReport {
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
     let timeout = state.settings.health_check_timeout;
     let database = async {
-        let probe = sqlx::query("SELECT 1").execute(&state.db);
+        let probe = crate::db::ping(&state.db);
         matches!(tokio::time::timeout(timeout, probe).await, Ok(Ok(_)))
     };
     let mut redis = state.redis.clone();

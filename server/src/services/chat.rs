@@ -1,6 +1,6 @@
 //! Chat end to end, shared by `POST /api/chat/request` and the WebSocket: the conversation goes
 //! to every requested model through the `llm` queue; the turn is recorded through `db`; the
-//! history endpoints read what was recorded.
+//! history endpoints read what was recorded, and its owner may delete it.
 //!
 //! The `chat_id` is chosen by the client, so who owns a chat is decided when the turn starts, in
 //! one statement ([`claim`]): the first caller's row wins, everyone else gets the not-found answer
@@ -10,16 +10,18 @@
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use code4me_shared::jobs::{ChatTask, LlmTask, QueryKind, UNTITLED_CHAT};
 use code4me_shared::redaction::redact;
-use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::contract::error::{ApiError, OrFail};
 use crate::contract::messages;
 use crate::contract::requests::RequestChatCompletion;
-use crate::http::auth::ProjectCaller;
+use crate::contract::responses::{ChatHistory, ChatPage, ChatTurn, CompletionItem, Message, ModelAnswer, UserMessage, to_body};
+use crate::db;
+use crate::services::callers::ProjectCaller;
 use crate::services::query::{Query, TokenSink};
 use crate::services::state::AppState;
 
@@ -37,7 +39,7 @@ pub async fn chat(
     request: RequestChatCompletion,
     query_id: Uuid,
     on_token: Option<TokenSink<'_>>,
-) -> Result<Value, ApiError> {
+) -> Result<ChatHistory, ApiError> {
     let query = Query::start(state, query_id, caller, &request.query).await?;
     let title = claim(&state.db, request.chat_id, &caller, query.timestamp).await?;
     let user_message = request.messages.iter().rev().find(|(role, _)| role == "user").map(|(_, c)| c.clone()).unwrap_or_default();
@@ -60,16 +62,11 @@ pub async fn chat(
             .map_or_else(|| "Untitled Chat".to_owned(), |title| redact(&title).into_owned())
     });
     let stored_message = redact(&user_message).into_owned();
-    let data = json!({
-        "chat_id": request.chat_id,
-        "title": title,
-        "history": [{
-            "user_message": {"role": "user", "content": stored_message, "timestamp": query.timestamp, "meta_query_id": query_id},
-            "assistant_responses": answers.items(true),
-        }],
-    });
+    let turn =
+        ChatTurn { user_message: UserMessage::new(stored_message.clone(), query.timestamp, query_id), assistant_responses: answers.items(true) };
+    let data = ChatHistory { chat_id: request.chat_id, title: title.clone(), history: vec![turn] };
     let kind = QueryKind::Chat { chat_id: request.chat_id, title, web_enabled: request.web_enabled, user_message: stored_message };
-    query.finish(state, &request.query, kind, Default::default(), &answers, &data).await?;
+    query.finish(state, &request.query, kind, Default::default(), &answers, &to_body(&data)).await?;
     wait_until_stored(&state.db, query_id).await;
     Ok(data)
 }
@@ -78,37 +75,20 @@ pub async fn chat(
 /// racing first turns, the second waits for the first's row and sees its owner. Returns the chat's
 /// title, `None` while it has none yet (a new chat, or one whose first turn is still on its way);
 /// another user's chat, or the caller's own in another project, is the not-found answer.
-async fn claim(db: &PgPool, chat_id: Uuid, caller: &ProjectCaller, now: chrono::DateTime<chrono::Utc>) -> Result<Option<String>, ApiError> {
-    // `DO UPDATE` with a no-op assignment (not `DO NOTHING`) so that the existing row is returned.
-    let (owner, project, title): (Option<Uuid>, Uuid, String) = sqlx::query_as(
-        "INSERT INTO chat (chat_id, project_id, user_id, title, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (chat_id) DO UPDATE SET chat_id = EXCLUDED.chat_id RETURNING user_id, project_id, title",
-    )
-    .bind(chat_id)
-    .bind(caller.project_id)
-    .bind(caller.user_id)
-    .bind(UNTITLED_CHAT)
-    .bind(now)
-    .fetch_one(db)
-    .await
-    .or_fail(messages::CHAT_FAILED)?;
-    if owner != Some(caller.user_id) || project != caller.project_id {
+async fn claim(db: &PgPool, chat_id: Uuid, caller: &ProjectCaller, now: DateTime<Utc>) -> Result<Option<String>, ApiError> {
+    let owner = db::chats::claim(db, chat_id, caller.project_id, caller.user_id, UNTITLED_CHAT, now).await.or_fail(messages::CHAT_FAILED)?;
+    if owner.user_id != Some(caller.user_id) || owner.project_id != caller.project_id {
         return Err(ApiError::Message(StatusCode::NOT_FOUND, messages::QUERY_NOT_FOUND));
     }
     // History pages list only chats with a stored turn, so the placeholder title never shows.
-    Ok(Some(title).filter(|t| t != UNTITLED_CHAT))
+    Ok(Some(owner.title).filter(|t| t != UNTITLED_CHAT))
 }
 
 /// Gives up the claim of a chat whose first turn failed before it could be recorded, so failed
 /// requests with fresh ids leave no empty rows behind. Best effort: a row left here is never shown
 /// (history pages list chats with a stored turn), and a turn already on its way keeps its chat.
 async fn release_claim(db: &PgPool, chat_id: Uuid) {
-    let released = sqlx::query("DELETE FROM chat WHERE chat_id = $1 AND title = $2 AND NOT EXISTS (SELECT 1 FROM chat_query WHERE chat_id = $1)")
-        .bind(chat_id)
-        .bind(UNTITLED_CHAT)
-        .execute(db)
-        .await;
-    if let Err(error) = released {
+    if let Err(error) = db::chats::release_unused(db, chat_id, UNTITLED_CHAT).await {
         tracing::warn!(%error, %chat_id, "could not release the claim of a failed chat turn");
     }
 }
@@ -137,9 +117,7 @@ fn with_editor_context(request: &RequestChatCompletion) -> Vec<(String, String)>
 async fn wait_until_stored(db: &PgPool, query_id: Uuid) {
     let deadline = Instant::now() + WAIT_FOR_HISTORY;
     while Instant::now() < deadline {
-        let stored: Result<bool, _> =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM chat_query WHERE meta_query_id = $1)").bind(query_id).fetch_one(db).await;
-        if stored.unwrap_or(false) {
+        if db::chats::turn_is_stored(db, query_id).await.unwrap_or(false) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -148,60 +126,54 @@ async fn wait_until_stored(db: &PgPool, query_id: Uuid) {
 
 /// One page (1-based) of the caller's chats in the active project, newest first, each with its
 /// turns in order. A chat claimed by a turn that never got stored (cancelled, failed) is not shown.
-pub async fn history_page(db: &PgPool, caller: &ProjectCaller, page: i64) -> anyhow::Result<Value> {
-    let chats: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT chat_id, title FROM chat WHERE user_id = $1 AND project_id = $2 \
-         AND EXISTS (SELECT 1 FROM chat_query cq WHERE cq.chat_id = chat.chat_id) \
-         ORDER BY created_at DESC, chat_id LIMIT $3 OFFSET $4",
-    )
-    .bind(caller.user_id)
-    .bind(caller.project_id)
-    .bind(PAGE_SIZE)
-    .bind((page - 1) * PAGE_SIZE)
-    .fetch_all(db)
-    .await?;
+pub async fn history_page(db: &PgPool, caller: &ProjectCaller, page: i64) -> Result<ChatPage, ApiError> {
+    let chats =
+        db::chats::page_of(db, caller.user_id, caller.project_id, PAGE_SIZE, (page - 1) * PAGE_SIZE).await.or_fail(messages::CHAT_GET_FAILED)?;
     let mut items = Vec::with_capacity(chats.len());
-    for (chat_id, title) in chats {
-        items.push(json!({"chat_id": chat_id, "title": title, "history": chat_turns(db, chat_id).await?}));
+    for chat in chats {
+        let history = chat_turns(db, chat.chat_id).await.or_fail(messages::CHAT_GET_FAILED)?;
+        items.push(ChatHistory { chat_id: chat.chat_id, title: chat.title, history });
     }
-    Ok(json!({"page": page, "per_page": PAGE_SIZE, "items": items}))
+    Ok(ChatPage { page, per_page: PAGE_SIZE, items })
 }
 
-/// A stored turn: query id, time, the user's message, the editor prefix (older rows lack the message).
-type Turn = (Uuid, chrono::DateTime<chrono::Utc>, Option<String>, Option<String>);
-
-async fn chat_turns(db: &PgPool, chat_id: Uuid) -> anyhow::Result<Vec<Value>> {
-    let turns: Vec<Turn> = sqlx::query_as(
-        "SELECT mq.meta_query_id, mq.\"timestamp\", cq.user_message, c.prefix FROM chat_query cq \
-         JOIN meta_query mq ON mq.meta_query_id = cq.meta_query_id LEFT JOIN context c ON c.context_id = mq.context_id \
-         WHERE cq.chat_id = $1 ORDER BY mq.\"timestamp\"",
-    )
-    .bind(chat_id)
-    .fetch_all(db)
-    .await?;
-    let generations: Vec<(Uuid, i64, String, String, i32, f64, bool)> = sqlx::query_as(
-        "SELECT g.meta_query_id, g.model_id, m.model_name, g.completion, g.generation_time, g.confidence, g.was_accepted \
-         FROM had_generation g JOIN model_name m ON m.model_id = g.model_id \
-         JOIN chat_query cq ON cq.meta_query_id = g.meta_query_id WHERE cq.chat_id = $1 ORDER BY g.model_id",
-    )
-    .bind(chat_id)
-    .fetch_all(db)
-    .await?;
+/// The stored turns of a chat, each with its models' answers.
+async fn chat_turns(db: &PgPool, chat_id: Uuid) -> sqlx::Result<Vec<ChatTurn>> {
+    let turns = db::chats::turns(db, chat_id).await?;
+    let answers = db::chats::answers(db, chat_id).await?;
     Ok(turns
         .into_iter()
-        .map(|(query_id, timestamp, user_message, prefix)| {
-            let responses: Vec<Value> = generations
+        .map(|turn| {
+            let assistant_responses = answers
                 .iter()
-                .filter(|g| g.0 == query_id)
-                .map(|(_, model_id, model_name, completion, generation_time, confidence, was_accepted)| {
-                    json!({"model_id": model_id, "model_name": model_name, "completion": completion,
-                           "generation_time": generation_time, "confidence": confidence, "was_accepted": was_accepted})
+                .filter(|a| a.meta_query_id == turn.meta_query_id)
+                .map(|a| {
+                    CompletionItem::Answer(ModelAnswer {
+                        model_id: a.model_id,
+                        model_name: a.model_name.clone(),
+                        completion: a.completion.clone(),
+                        generation_time: a.generation_time,
+                        confidence: a.confidence,
+                        was_accepted: Some(a.was_accepted),
+                        debug: None,
+                    })
                 })
                 .collect();
-            json!({
-                "user_message": {"role": "user", "content": user_message.or(prefix).unwrap_or_default(), "timestamp": timestamp, "meta_query_id": query_id},
-                "assistant_responses": responses,
-            })
+            let content = turn.user_message.or(turn.prefix).unwrap_or_default();
+            ChatTurn { user_message: UserMessage::new(content, turn.timestamp, turn.meta_query_id), assistant_responses }
         })
         .collect())
+}
+
+/// Deletes the chat named by `raw` (its turns cascade) if the caller owns it; anyone else gets the
+/// 404 of an id that does not exist (upstream's 403 would tell them it does).
+pub async fn delete(db: &PgPool, caller: &ProjectCaller, raw: &str) -> Result<Message, ApiError> {
+    let not_found = ApiError::Message(StatusCode::NOT_FOUND, messages::QUERY_NOT_FOUND);
+    let Ok(chat_id) = Uuid::parse_str(raw.trim()) else { return Err(not_found) };
+    let owner = db::chats::owner(db, chat_id).await.or_fail(messages::CHAT_DELETE_FAILED)?;
+    if owner != Some(Some(caller.user_id)) {
+        return Err(not_found);
+    }
+    db::chats::delete(db, chat_id).await.or_fail(messages::CHAT_DELETE_FAILED)?;
+    Ok(Message::new(messages::CHAT_DELETED))
 }

@@ -1,20 +1,23 @@
 //! Completions end to end, shared by `POST /api/completion/request` and the WebSocket: redact,
 //! pick the multi-file context, run every requested model through the `llm` queue in parallel,
 //! answer with one item per model (the contract's error item for a model that failed), and queue
-//! the query's telemetry before answering, so an acknowledged completion is never lost.
+//! the query's telemetry before answering, so an acknowledged completion is never lost; and the
+//! lookup of a past completion (`GET /api/completion/{query_id}`).
 
 use std::collections::BTreeMap;
 
+use axum::http::StatusCode;
 use code4me_shared::jobs::{CompletionTask, LlmTask, QueryKind};
 use code4me_shared::redaction::{redact, redact_lines};
-use code4me_shared::redis_keys::ProjectValue;
-use serde_json::{Value, json};
+use code4me_shared::redis_keys::{self as keys, ProjectValue, QueryRecordValue};
 use uuid::Uuid;
 
-use crate::contract::error::ApiError;
+use crate::contract::error::{ApiError, OrFail};
 use crate::contract::messages;
 use crate::contract::requests::{ContextData, RequestCompletion};
-use crate::http::auth::ProjectCaller;
+use crate::contract::responses::{CompletionItem, CompletionsData, CompletionsResponse, ModelAnswer, to_body};
+use crate::db;
+use crate::services::callers::{ProjectCaller, SessionCaller};
 use crate::services::query::{Query, TokenSink};
 use crate::services::state::AppState;
 
@@ -25,7 +28,7 @@ pub async fn complete(
     request: RequestCompletion,
     query_id: Uuid,
     on_token: Option<TokenSink<'_>>,
-) -> Result<Value, ApiError> {
+) -> Result<CompletionsResponse, ApiError> {
     let query = Query::start(state, query_id, caller, &request.query).await?;
     let context = &request.query.context;
     let project = state.tokens.project(caller.project_id).await.map_err(ApiError::Unavailable)?.unwrap_or_default();
@@ -43,15 +46,15 @@ pub async fn complete(
         debug: request.debug,
     });
     let answers = query.ask(state, &request.model_ids, &task, state.settings.completion_timeout, on_token).await?;
-    let mut data = json!({"meta_query_id": query_id, "completions": answers.items(false)});
-    query.finish(state, &request.query, QueryKind::Completion, changes_indexes, &answers, &data).await?;
+    let mut data = CompletionsData { meta_query_id: query_id, completions: answers.items(false) };
+    query.finish(state, &request.query, QueryKind::Completion, changes_indexes, &answers, &to_body(&data)).await?;
     if request.debug {
         // Only in this response: the stored record (`GET /api/completion/{id}`) keeps the contract's items.
-        for (item, debug) in data["completions"].as_array_mut().into_iter().flatten().zip(answers.debug_reports()) {
-            item["debug"] = json!(debug);
+        for (item, debug) in data.completions.iter_mut().zip(answers.debug_reports()) {
+            item.set_debug(debug.cloned());
         }
     }
-    Ok(json!({"message": messages::COMPLETIONS_GENERATED, "data": data}))
+    Ok(CompletionsResponse { message: messages::COMPLETIONS_GENERATED.to_owned(), data })
 }
 
 /// The project files a request asks for (names, or `"*"` for all but the edited file), redacted,
@@ -67,4 +70,40 @@ pub fn select_context_files(project: &ProjectValue, context: &ContextData) -> (B
     let files = selected.iter().map(|name| ((*name).clone(), redact_lines(&project.multi_file_contexts[*name]))).collect();
     let indexes = selected.iter().map(|name| ((*name).clone(), project.change_count(name))).collect();
     (files, indexes)
+}
+
+/// A past completion query's items, from PostgreSQL, or from its Redis record while its rows are
+/// still queued. Only the query's owner may read it; anyone else gets the 404 of an id that does
+/// not exist (upstream's 403 would tell them it does).
+pub async fn stored(state: &AppState, caller: SessionCaller, raw_id: &str) -> Result<CompletionsResponse, ApiError> {
+    let not_found = || ApiError::Message(StatusCode::NOT_FOUND, messages::QUERY_NOT_FOUND);
+    let Ok(query_id) = Uuid::parse_str(raw_id) else { return Err(not_found()) };
+    let retrieved = |data| CompletionsResponse { message: messages::COMPLETIONS_RETRIEVED.to_owned(), data };
+    let Some(owner) = db::queries::completion_owner(&state.db, query_id).await.or_fail(messages::COMPLETIONS_RETRIEVE_FAILED)? else {
+        let record: Option<QueryRecordValue> =
+            state.tokens.get_json(&keys::key(keys::QUERY_RECORD, query_id)).await.map_err(ApiError::Unavailable)?;
+        return match record.filter(|r| r.query_type == "completion" && r.user_id == caller.user_id) {
+            Some(r) => Ok(retrieved(serde_json::from_value(r.response).or_fail(messages::COMPLETIONS_RETRIEVE_FAILED)?)),
+            None => Err(not_found()),
+        };
+    };
+    if owner != Some(caller.user_id) {
+        return Err(not_found());
+    }
+    let rows = db::queries::completions(&state.db, query_id).await.or_fail(messages::COMPLETIONS_RETRIEVE_FAILED)?;
+    let completions = rows
+        .into_iter()
+        .map(|row| {
+            CompletionItem::Answer(ModelAnswer {
+                model_id: row.model_id,
+                model_name: row.model_name,
+                completion: row.completion,
+                generation_time: row.generation_time,
+                confidence: row.confidence,
+                was_accepted: None,
+                debug: None,
+            })
+        })
+        .collect();
+    Ok(retrieved(CompletionsData { meta_query_id: query_id, completions }))
 }

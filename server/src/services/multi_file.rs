@@ -1,45 +1,25 @@
-//! `POST /api/completion/multi-file-context/update`: the plugin's edits of the project's other files.
+//! The project's multi-file context — the plugin's edits of the project's other files, kept in
+//! Redis — shared by `POST /api/completion/multi-file-context/update` and the WebSocket's
+//! `multi_file_context_update`; changed files are queued for the retrieval index.
 
-use std::collections::BTreeMap;
-
-use axum::Json;
-use axum::extract::State;
 use code4me_shared::jobs::{DbWrite, FileContents, IndexFilesRecord};
-use code4me_shared::multi_file::{ContextLimit, FileContextChange, apply_updates};
+use code4me_shared::multi_file::{ContextLimit, apply_updates};
 use code4me_shared::redaction::{redact_keys, redact_lines};
 use code4me_shared::redis_keys::{self as keys, ProjectValue};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::contract::error::{ApiError, OrFail};
 use crate::contract::messages;
-use crate::http::auth::ProjectCaller;
-use crate::http::extract::{JsonBody, field_issue, parse_body};
+use crate::contract::parse::field_issue;
+use crate::contract::requests::UpdateMultiFileContext;
+use crate::contract::responses::ContextUpdated;
+use crate::services::callers::ProjectCaller;
 use crate::services::state::AppState;
-
-/// `UpdateMultiFileContext`.
-#[derive(Deserialize)]
-struct UpdateMultiFileContext {
-    context_updates: BTreeMap<String, Vec<FileContextChange>>,
-}
 
 /// Applies the changes with upstream's algorithm (wire contract §8) to the project's context in
 /// Redis and returns the whole context. File names and new lines are redacted before they are
 /// kept, so the context never holds a secret, whether it is later pasted into a prompt or persisted.
-#[utoipa::path(post, path = "/api/completion/multi-file-context/update", tag = "completion", security(("session_token" = [], "project_token" = [])),
-    request_body(content = crate::openapi::MultiFileUpdateBody),
-    responses(
-        (status = 200, description = "The project's whole context", body = crate::openapi::Message),
-        (status = 401, description = "No live session, or the project is not active in it", body = crate::openapi::Message),
-        (status = 422, description = "Validation failed", body = crate::openapi::ValidationError)
-    ))]
-pub async fn update(State(state): State<AppState>, caller: ProjectCaller, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
-    Ok(Json(apply(&state, caller, body).await?))
-}
-
-/// Applies one update body; the response body (REST and WebSocket).
-pub async fn apply(state: &AppState, caller: ProjectCaller, body: Value) -> Result<Value, ApiError> {
-    let mut request: UpdateMultiFileContext = parse_body(body)?;
+pub async fn apply(state: &AppState, caller: ProjectCaller, mut request: UpdateMultiFileContext) -> Result<ContextUpdated, ApiError> {
     request.context_updates = redact_keys(std::mem::take(&mut request.context_updates));
     for change in request.context_updates.values_mut().flatten() {
         change.new_lines = redact_lines(&change.new_lines);
@@ -48,7 +28,7 @@ pub async fn apply(state: &AppState, caller: ProjectCaller, body: Value) -> Resu
     apply_updates(&mut project, &request.context_updates).map_err(over_limit)?;
     state.tokens.set_json(&keys::key(keys::PROJECT_TOKEN, caller.project_id), &project, None).await.or_fail(messages::CONTEXT_UPDATE_FAILED)?;
     index_changed_files(state, caller, &project, request.context_updates.keys()).await;
-    Ok(json!({"message": messages::CONTEXT_UPDATED, "data": project.multi_file_contexts}))
+    Ok(ContextUpdated { message: messages::CONTEXT_UPDATED.to_owned(), data: project.multi_file_contexts })
 }
 
 /// A 422 naming the file (or the whole update) that would take the context past its bounds.

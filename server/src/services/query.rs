@@ -9,14 +9,15 @@ use chrono::{DateTime, Utc};
 use code4me_shared::jobs::{DbWrite, GenerationRow, LlmTask, QueryKind, QueryRecord};
 use code4me_shared::redis_keys::{self as keys, QueryRecordValue};
 use code4me_shared::retrieval::PromptDebug;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::contract::error::ApiError;
-use crate::contract::messages;
 use crate::contract::requests::QueryFields;
-use crate::http::auth::ProjectCaller;
+use crate::contract::responses::{CompletionItem, FailedModel, ModelAnswer};
+use crate::db;
 use crate::pipeline::ModelOutcome;
+use crate::services::callers::ProjectCaller;
 use crate::services::state::AppState;
 use crate::services::user_config::UserConfig;
 
@@ -137,24 +138,20 @@ impl Query {
 impl Answers {
     /// The contract's items: the answer (with `was_accepted: false` for chat, as upstream's
     /// history shape has it), or `{"message": "Completion for model failed", model_name}`.
-    pub fn items(&self, with_acceptance: bool) -> Vec<Value> {
+    pub fn items(&self, with_acceptance: bool) -> Vec<CompletionItem> {
         self.outcomes
             .iter()
             .map(|outcome| match &outcome.result {
-                Ok(answer) => {
-                    let mut item = json!({
-                        "model_id": outcome.model_id,
-                        "model_name": answer.model_name,
-                        "completion": answer.text,
-                        "generation_time": answer.generation_time_ms,
-                        "confidence": answer.confidence,
-                    });
-                    if with_acceptance {
-                        item["was_accepted"] = json!(false);
-                    }
-                    item
-                }
-                Err(_) => json!({"message": messages::COMPLETION_ITEM_FAILED, "model_name": self.names[&outcome.model_id]}),
+                Ok(answer) => CompletionItem::Answer(ModelAnswer {
+                    model_id: outcome.model_id,
+                    model_name: answer.model_name.clone(),
+                    completion: answer.text.clone(),
+                    generation_time: answer.generation_time_ms,
+                    confidence: answer.confidence,
+                    was_accepted: with_acceptance.then_some(false),
+                    debug: None,
+                }),
+                Err(_) => CompletionItem::Failed(FailedModel::new(self.names[&outcome.model_id].clone())),
             })
             .collect()
     }
@@ -191,15 +188,11 @@ async fn model_names(state: &AppState, outcomes: &[ModelOutcome]) -> BTreeMap<i6
         outcomes.iter().filter_map(|o| o.result.as_ref().ok().map(|a| (o.model_id, a.model_name.clone()))).collect();
     let missing: Vec<i64> = outcomes.iter().map(|o| o.model_id).filter(|id| !names.contains_key(id)).collect();
     if !missing.is_empty() {
-        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT model_id, model_name FROM model_name WHERE model_id = ANY($1)")
-            .bind(&missing)
-            .fetch_all(&state.db)
-            .await
-            .unwrap_or_else(|error| {
-                tracing::warn!(%error, "could not read model names for error items");
-                Vec::new()
-            });
-        names.extend(rows);
+        let rows = db::models::names(&state.db, &missing).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "could not read model names for error items");
+            Vec::new()
+        });
+        names.extend(rows.into_iter().map(|row| (row.model_id, row.model_name)));
     }
     for id in missing {
         names.entry(id).or_insert_with(|| format!("Model ID: {id}"));

@@ -14,8 +14,9 @@ use serde_json::json;
 use sqlx::PgPool;
 
 use crate::contract::error::ApiError;
+use crate::contract::parse::field_issue;
 use crate::contract::requests::ContextualTelemetryData;
-use crate::http::extract::field_issue;
+use crate::db;
 
 /// The cached id sets; cheap to clone.
 #[derive(Clone, Default)]
@@ -77,10 +78,9 @@ impl ReferenceIds {
 }
 
 async fn load(db: &PgPool) -> Result<Sets, sqlx::Error> {
-    let ids = |sql: &'static str| async move { sqlx::query_scalar::<_, i64>(sql).fetch_all(db).await.map(HashSet::from_iter) };
     Ok(Sets {
-        versions: ids("SELECT version_id FROM plugin_version").await?,
-        triggers: ids("SELECT trigger_type_id FROM trigger_type").await?,
-        languages: ids("SELECT language_id FROM programming_language").await?,
+        versions: db::reference::version_ids(db).await?.into_iter().collect(),
+        triggers: db::reference::trigger_type_ids(db).await?.into_iter().collect(),
+        languages: db::reference::language_ids(db).await?.into_iter().collect(),
     })
 }

@@ -280,8 +280,7 @@ impl TokenStore {
                 }
             }
         }
-        let open: Vec<Uuid> =
-            sqlx::query_scalar("SELECT session_id FROM session WHERE end_time IS NULL ORDER BY start_time LIMIT 1000").fetch_all(&self.db).await?;
+        let open = db::projects::open_sessions(&self.db).await?;
         for session_id in open {
             if !self.conn().exists::<_, bool>(key(keys::SESSION_TOKEN, session_id)).await.context("EXISTS session")? {
                 self.end_session(session_id).await?;

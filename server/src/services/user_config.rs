@@ -17,6 +17,9 @@ use hocon::Config;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::db;
+use crate::db::configs::ConfigRow;
+
 pub mod document;
 
 pub use document::InvalidConfig;
@@ -95,13 +98,8 @@ impl UserConfigs {
 }
 
 /// `user_id`'s config from PostgreSQL.
-async fn read(db: &PgPool, user_id: Uuid) -> Result<Option<UserConfig>, sqlx::Error> {
-    let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT c.config_id, c.config_data FROM \"user\" u JOIN config c ON c.config_id = u.config_id WHERE u.user_id = $1")
-            .bind(user_id)
-            .fetch_optional(db)
-            .await?;
-    let Some((config_id, text)) = row else { return Ok(None) };
+async fn read(pool: &PgPool, user_id: Uuid) -> Result<Option<UserConfig>, sqlx::Error> {
+    let Some(ConfigRow { config_id, config_data: text }) = db::configs::of_user(pool, user_id).await? else { return Ok(None) };
     // A row stored before validation was bounded (or written in SQL) goes through the same guarded
     // parse: at worst it turns retrieval off.
     let retrieval = match document::parse(text).await {

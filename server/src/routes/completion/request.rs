@@ -1,14 +1,14 @@
 //! `POST /api/completion/request`: a completion from each requested model.
 
-use axum::Json;
 use axum::extract::State;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::contract::error::ApiError;
 use crate::contract::requests::RequestCompletion;
+use crate::contract::responses::{CompletionsResponse, Message};
 use crate::http::auth::ProjectCaller;
 use crate::http::extract::JsonBody;
+use crate::http::reply::Reply;
 use crate::services::completion;
 use crate::services::state::AppState;
 
@@ -18,12 +18,12 @@ use crate::services::state::AppState;
 #[utoipa::path(post, path = "/api/completion/request", tag = "completion", security(("session_token" = [], "project_token" = [])),
     request_body(content = crate::openapi::RequestCompletionBody),
     responses(
-        (status = 200, description = "One item per model", body = crate::openapi::CompletionsResponse),
-        (status = 401, description = "No live session, or the project is not active in it", body = crate::openapi::Message),
+        (status = 200, description = "One item per model", body = CompletionsResponse),
+        (status = 401, description = "No live session, or the project is not active in it", body = Message),
         (status = 422, description = "Validation failed", body = crate::openapi::ValidationError),
         (status = 503, description = "Redis unreachable; nothing was recorded")
     ))]
-pub async fn request(State(state): State<AppState>, caller: ProjectCaller, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+pub async fn request(State(state): State<AppState>, caller: ProjectCaller, JsonBody(body): JsonBody) -> Result<Reply<CompletionsResponse>, ApiError> {
     let request = RequestCompletion::parse(body)?;
-    Ok(Json(completion::complete(&state, caller, request, Uuid::new_v4(), None).await?))
+    Ok(Reply(completion::complete(&state, caller, request, Uuid::new_v4(), None).await?))
 }

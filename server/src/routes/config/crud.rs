@@ -9,6 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::contract::error::ApiError;
+use crate::db::{configs, users};
 use crate::http::auth::AdminCaller;
 use crate::http::extract::JsonBody;
 use crate::services::state::AppState;
@@ -76,13 +77,12 @@ async fn config_text(body: &Value) -> Result<String, ApiError> {
 #[utoipa::path(get, path = "/api/config", tag = "config", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     responses(
         (status = 200, description = "Every config row", body = ConfigListResponse),
-        (status = 401, description = "Not signed in", body = crate::openapi::Detail),
-        (status = 403, description = "Not an admin", body = crate::openapi::Detail)
+        (status = 401, description = "Not signed in", body = crate::contract::responses::Detail),
+        (status = 403, description = "Not an admin", body = crate::contract::responses::Detail)
     ))]
 pub async fn list(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<ConfigListResponse>, ApiError> {
-    let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT config_id, config_data FROM config ORDER BY config_id").fetch_all(&state.db).await.map_err(ApiError::database)?;
-    Ok(Json(ConfigListResponse { configs: rows.iter().map(|(id, data)| ConfigRow::new(*id, data)).collect() }))
+    let rows = configs::all(&state.db).await.map_err(ApiError::database)?;
+    Ok(Json(ConfigListResponse { configs: rows.iter().map(|row| ConfigRow::new(row.config_id, &row.config_data)).collect() }))
 }
 
 /// One config row.
@@ -90,15 +90,11 @@ pub async fn list(State(state): State<AppState>, _admin: AdminCaller) -> Result<
     params(("config_id" = i64, Path, description = "The config")),
     responses(
         (status = 200, description = "The config row", body = ConfigRow),
-        (status = 400, description = "`config_id` is not a 64-bit integer", body = crate::openapi::Detail),
-        (status = 404, description = "No such config", body = crate::openapi::Detail)
+        (status = 400, description = "`config_id` is not a 64-bit integer", body = crate::contract::responses::Detail),
+        (status = 404, description = "No such config", body = crate::contract::responses::Detail)
     ))]
 pub async fn get(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<ConfigRow>, ApiError> {
-    let data: Option<String> = sqlx::query_scalar("SELECT config_data FROM config WHERE config_id = $1")
-        .bind(config_id)
-        .fetch_optional(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let data = users::config_data(&state.db, config_id).await.map_err(ApiError::database)?;
     Ok(Json(ConfigRow::new(config_id, &data.ok_or_else(not_found)?)))
 }
 
@@ -107,16 +103,12 @@ pub async fn get(State(state): State<AppState>, _admin: AdminCaller, Path(config
     request_body(content = crate::openapi::ConfigBody),
     responses(
         (status = 201, description = "The new config row", body = ConfigRow),
-        (status = 400, description = "Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); or a block the server reads is malformed", body = crate::openapi::Detail),
+        (status = 400, description = "Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); or a block the server reads is malformed", body = crate::contract::responses::Detail),
         (status = 422, description = "`config_data` missing or of the wrong type", body = crate::openapi::ValidationError)
     ))]
 pub async fn create(State(state): State<AppState>, _admin: AdminCaller, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<ConfigRow>), ApiError> {
     let text = config_text(&body).await?;
-    let config_id: i64 = sqlx::query_scalar("INSERT INTO config (config_data) VALUES ($1) RETURNING config_id")
-        .bind(&text)
-        .fetch_one(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let config_id = configs::insert(&state.db, &text).await.map_err(ApiError::database)?;
     Ok((StatusCode::CREATED, Json(ConfigRow::new(config_id, &text))))
 }
 
@@ -126,8 +118,8 @@ pub async fn create(State(state): State<AppState>, _admin: AdminCaller, JsonBody
     request_body(content = crate::openapi::ConfigBody),
     responses(
         (status = 200, description = "The updated config row", body = ConfigRow),
-        (status = 400, description = "Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); a block the server reads is malformed; or `config_id` is not a 64-bit integer", body = crate::openapi::Detail),
-        (status = 404, description = "No such config", body = crate::openapi::Detail)
+        (status = 400, description = "Not valid HOCON; over 256 KiB or nested over 64 levels; an `include`, a `${...}` substitution or a `+=` (never resolved); a block the server reads is malformed; or `config_id` is not a 64-bit integer", body = crate::contract::responses::Detail),
+        (status = 404, description = "No such config", body = crate::contract::responses::Detail)
     ))]
 pub async fn update(
     State(state): State<AppState>,
@@ -136,13 +128,7 @@ pub async fn update(
     JsonBody(body): JsonBody,
 ) -> Result<Json<ConfigRow>, ApiError> {
     let text = config_text(&body).await?;
-    let updated = sqlx::query("UPDATE config SET config_data = $2 WHERE config_id = $1")
-        .bind(config_id)
-        .bind(&text)
-        .execute(&state.db)
-        .await
-        .map_err(ApiError::database)?;
-    if updated.rows_affected() == 0 {
+    if !configs::update(&state.db, config_id, &text).await.map_err(ApiError::database)? {
         return Err(not_found());
     }
     Ok(Json(ConfigRow::new(config_id, &text)))
@@ -154,31 +140,23 @@ pub async fn update(
     params(("config_id" = i64, Path, description = "The config")),
     responses(
         (status = 200, description = "Deleted", body = ConfigDeletedResponse),
-        (status = 400, description = "`config_id` is not a 64-bit integer", body = crate::openapi::Detail),
-        (status = 404, description = "No such config", body = crate::openapi::Detail),
-        (status = 409, description = "Users or studies still use it", body = crate::openapi::Detail)
+        (status = 400, description = "`config_id` is not a 64-bit integer", body = crate::contract::responses::Detail),
+        (status = 404, description = "No such config", body = crate::contract::responses::Detail),
+        (status = 409, description = "Users or studies still use it", body = crate::contract::responses::Detail)
     ))]
 pub async fn delete(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<ConfigDeletedResponse>, ApiError> {
-    let (users, studies): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM \"user\" WHERE config_id = $1), \
-                (SELECT count(*) FROM study WHERE default_config_id = $1) + (SELECT count(*) FROM config_assignment_history WHERE assigned_config_id = $1)",
-    )
-    .bind(config_id)
-    .fetch_one(&state.db)
-    .await
-    .map_err(ApiError::database)?;
+    let configs::ConfigUse { users, studies } = configs::uses(&state.db, config_id).await.map_err(ApiError::database)?;
     if users + studies > 0 {
         return Err(ApiError::Detail(
             StatusCode::CONFLICT,
             format!("Config {config_id} is in use ({users} users, {studies} study references); move them to another config first"),
         ));
     }
-    let deleted = sqlx::query("DELETE FROM config WHERE config_id = $1").bind(config_id).execute(&state.db).await;
-    match deleted {
-        Ok(done) if done.rows_affected() == 0 => Err(not_found()),
-        Ok(_) => Ok(Json(ConfigDeletedResponse { deleted: true, config_id })),
+    match configs::delete(&state.db, config_id).await {
+        Ok(configs::Deleted::NotFound) => Err(not_found()),
+        Ok(configs::Deleted::Deleted) => Ok(Json(ConfigDeletedResponse { deleted: true, config_id })),
         // Someone took it into use between the check and the delete.
-        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+        Ok(configs::Deleted::InUse) => {
             Err(ApiError::Detail(StatusCode::CONFLICT, format!("Config {config_id} is in use; move its users to another config first")))
         }
         Err(error) => Err(ApiError::database(error)),

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::contract::error::ApiError;
+use crate::db::models::{self, ModelRow};
 use crate::http::auth::AdminCaller;
 use crate::services::state::AppState;
 
@@ -24,7 +25,7 @@ pub struct LanguagesResponse {
 }
 
 /// A `programming_language` row.
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProgrammingLanguage {
     /// The language.
     pub language_id: i64,
@@ -36,13 +37,12 @@ pub struct ProgrammingLanguage {
 #[utoipa::path(get, path = "/api/config/languages", tag = "config", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     responses(
         (status = 200, description = "The languages", body = LanguagesResponse),
-        (status = 403, description = "Not an admin", body = crate::openapi::Detail)
+        (status = 403, description = "Not an admin", body = crate::contract::responses::Detail)
     ))]
 pub async fn languages(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<LanguagesResponse>, ApiError> {
-    let languages: Vec<ProgrammingLanguage> = sqlx::query_as("SELECT language_id, language_name FROM programming_language ORDER BY language_id")
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let rows = models::languages(&state.db).await.map_err(ApiError::database)?;
+    let languages: Vec<ProgrammingLanguage> =
+        rows.into_iter().map(|row| ProgrammingLanguage { language_id: row.language_id, language_name: row.language_name }).collect();
     let mapping = languages.iter().map(|l| (l.language_name.clone(), l.language_id)).collect();
     Ok(Json(LanguagesResponse { languages, mapping }))
 }
@@ -75,7 +75,7 @@ pub struct ModelAvailability {
 #[utoipa::path(get, path = "/api/config/models", tag = "config", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
     responses(
         (status = 200, description = "The models", body = ModelsResponse),
-        (status = 403, description = "Not an admin", body = crate::openapi::Detail)
+        (status = 403, description = "Not an admin", body = crate::contract::responses::Detail)
     ))]
 pub async fn models(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<ModelsResponse>, ApiError> {
     let rows = model_rows(&state).await?;
@@ -130,7 +130,7 @@ pub struct UnknownModel {
     params(("name" = String, Query, pattern = "\\S", description = "A model name, e.g. `HuggingFaceTB/SmolLM2-135M-Instruct`")),
     responses(
         (status = 200, description = "Whether the model exists and is served", body = ModelValidation),
-        (status = 400, description = "A parameter given twice", body = crate::openapi::Detail),
+        (status = 400, description = "A parameter given twice", body = crate::contract::responses::Detail),
         (status = 422, description = "`name` missing", body = crate::openapi::ValidationError)
     ))]
 pub async fn validate(
@@ -148,24 +148,19 @@ pub async fn validate(
         )]));
     };
     let rows = model_rows(&state).await?;
-    let Some(row) = rows.into_iter().find(|row| row.1 == name) else {
+    let Some(row) = rows.into_iter().find(|row| row.model_name == name) else {
         return Ok(Json(ModelValidation::Unknown(UnknownModel { name, exists: false, available: false, error: "no model row has this name" })));
     };
     let workers = announcements(&state).await?;
     Ok(Json(ModelValidation::Known(KnownModel { name, exists: true, model: ModelAvailability::new(row, &workers) })))
 }
 
-type ModelRow = (i64, String, bool);
-
 async fn model_rows(state: &AppState) -> Result<Vec<ModelRow>, ApiError> {
-    sqlx::query_as("SELECT model_id, model_name, is_instruction_tuned FROM model_name ORDER BY model_id")
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)
+    models::all(&state.db).await.map_err(ApiError::database)
 }
 
 impl ModelAvailability {
-    fn new((model_id, model_name, is_instruction_tuned): ModelRow, workers: &[WorkerModelsValue]) -> Self {
+    fn new(ModelRow { model_id, model_name, is_instruction_tuned }: ModelRow, workers: &[WorkerModelsValue]) -> Self {
         let loaded_by: Vec<String> = workers.iter().filter(|w| w.loaded.contains(&model_id)).map(|w| w.worker_id.clone()).collect();
         let unavailable = workers.iter().filter_map(|w| w.unavailable.get(&model_id).map(|reason| (w.worker_id.clone(), reason.clone()))).collect();
         Self { model_id, model_name, is_instruction_tuned, available: !loaded_by.is_empty(), loaded_by, unavailable }

@@ -5,16 +5,16 @@
 //! signed in after "Logout". Here logging out always revokes the auth token used and clears both
 //! cookies; only a missing or invalid auth token itself is a 401 (the extractor's).
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
-use code4me_shared::redis_keys::{self as keys, UserTokenValue, key};
-use serde_json::{Value, json};
 
-use crate::contract::error::{ApiError, OrFail};
+use crate::contract::error::ApiError;
 use crate::contract::messages;
+use crate::contract::responses::Message;
 use crate::http::auth::CurrentUser;
 use crate::http::cookies;
+use crate::http::reply::Reply;
+use crate::services::sessions;
 use crate::services::state::AppState;
 
 /// Ends the caller's session when they have one (closing its row and releasing its projects),
@@ -22,19 +22,14 @@ use crate::services::state::AppState;
 /// `200 {"message": "Session deactivated successfully."}`.
 #[utoipa::path(put, path = "/api/session/deactivate", tag = "session", security(("auth_token" = []), ("bearer" = [])), responses(
     (status = 200, description = "Logged out: the auth token is revoked and both cookies cleared, and the session (if any) ended. \
-        Also when there was no session or it had expired (upstream: 401 or 404, leaving the user signed in)", body = crate::openapi::Message),
-    (status = 401, description = "No auth token, or one that is invalid or expired", body = crate::openapi::Message)
+        Also when there was no session or it had expired (upstream: 401 or 404, leaving the user signed in)", body = crate::contract::responses::Message),
+    (status = 401, description = "No auth token, or one that is invalid or expired", body = crate::contract::responses::Message)
 ))]
-pub async fn deactivate(State(state): State<AppState>, caller: CurrentUser) -> Result<(HeaderMap, Json<Value>), ApiError> {
-    let pointer: Option<UserTokenValue> = state.tokens.get_json(&key(keys::USER_TOKEN, caller.user_id)).await.map_err(ApiError::Unavailable)?;
-    if let Some(UserTokenValue { session_token }) = pointer {
-        // An expired session still gets its row closed and its pointer dropped.
-        state.tokens.end_session(session_token).await.or_fail(messages::SESSION_DEACTIVATE_FAILED)?;
-    }
-    state.tokens.revoke_auth_token(caller.auth_token).await.or_fail(messages::SESSION_DEACTIVATE_FAILED)?;
+pub async fn deactivate(State(state): State<AppState>, caller: CurrentUser) -> Result<(HeaderMap, Reply<Message>), ApiError> {
+    sessions::log_out(&state, caller).await?;
     let secure = state.settings.cookie_secure;
     let mut headers = HeaderMap::new();
     headers.append(header::SET_COOKIE, cookies::clear(cookies::AUTH_TOKEN, secure));
     headers.append(header::SET_COOKIE, cookies::clear(cookies::SESSION_TOKEN, secure));
-    Ok((headers, Json(json!({"message": messages::SESSION_DEACTIVATED}))))
+    Ok((headers, Reply(Message::new(messages::SESSION_DEACTIVATED))))
 }

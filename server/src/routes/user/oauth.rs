@@ -4,30 +4,22 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use code4me_shared::domain::Email;
-use code4me_shared::redis_keys::{self as keys, OAuthFlowValue, key};
-use redis::AsyncCommands;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::contract::error::{ApiError, OrFail};
-use crate::contract::messages;
-use crate::db::users::{self, NewUser};
+use crate::contract::error::ApiError;
 use crate::http::cookies;
 use crate::http::extract::QueryFields;
-use crate::services::auth::browser;
+use crate::services::google_sign_in;
 use crate::services::state::AppState;
-
-/// How long a started sign-in may take.
-const FLOW_TTL_SECONDS: u64 = 600;
 
 /// Which sign-in providers the website should offer.
 #[utoipa::path(get, path = "/api/user/oauth/providers", tag = "user", responses((status = 200, description = "The providers", body = Providers)))]
 pub async fn providers(State(state): State<AppState>) -> Json<Providers> {
-    Json(Providers { google: state.google.is_some() && state.settings.google.client_secret.is_some() })
+    Json(Providers { google: google_sign_in::offered(&state) })
 }
 
 /// Body of `GET /api/user/oauth/providers`.
@@ -37,47 +29,16 @@ pub struct Providers {
     google: bool,
 }
 
-fn callback_url(state: &AppState) -> String {
-    format!("{}/api/user/oauth/google/callback", state.settings.public_url)
-}
-
-/// Only same-site paths: an open redirect would let a link send users anywhere after sign-in.
-fn safe_return_path(candidate: Option<&str>) -> String {
-    match candidate {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
-        _ => "/".to_owned(),
-    }
-}
-
-fn unauthorized() -> ApiError {
-    ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_OAUTH_TOKEN)
-}
-
 /// Sends the browser to the provider (303), remembering the PKCE verifier and nonce.
 #[utoipa::path(get, path = "/api/user/oauth/google/login", tag = "user",
     params(("return_to" = Option<String>, Query, description = "Site path to land on afterwards")),
     responses(
         (status = 303, description = "To the provider", headers(("Location" = String, description = "The provider's authorization page"))),
-        (status = 404, description = "Google sign-in not configured", body = crate::openapi::Detail)
+        (status = 404, description = "Google sign-in not configured", body = crate::contract::responses::Detail)
     ))]
 pub async fn login(State(state): State<AppState>, QueryFields(query): QueryFields) -> Result<Response, ApiError> {
-    let (Some(google), Some(secret)) = (&state.google, &state.settings.google.client_secret) else {
-        return Err(ApiError::Detail(StatusCode::NOT_FOUND, "Google sign-in is not configured".into()));
-    };
-    let started = browser::start(google, secret, &callback_url(&state)).await.map_err(ApiError::Unavailable)?;
-    let flow = OAuthFlowValue {
-        pkce_verifier: started.pkce_verifier,
-        nonce: started.nonce,
-        return_to: safe_return_path(query.get("return_to").and_then(Value::as_str)),
-    };
-    let value = serde_json::to_string(&flow).map_err(|e| ApiError::Internal(e.into()))?;
-    state
-        .redis
-        .clone()
-        .set_ex::<_, _, ()>(key(keys::OAUTH_STATE, &started.state), value, FLOW_TTL_SECONDS)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.into()))?;
-    Ok(Redirect::to(&started.redirect_to).into_response())
+    let redirect_to = google_sign_in::start(&state, query.get("return_to").and_then(Value::as_str)).await?;
+    Ok(Redirect::to(&redirect_to).into_response())
 }
 
 /// Finishes the sign-in: exchange, verify, find or create the account, set the cookie, and send
@@ -86,66 +47,14 @@ pub async fn login(State(state): State<AppState>, QueryFields(query): QueryField
     params(("code" = String, Query, description = "Authorization code"), ("state" = String, Query, description = "Flow state")),
     responses(
         (status = 303, description = "Signed in; Set-Cookie auth_token", headers(("Location" = String, description = "The site path to land on"))),
-        (status = 401, description = "Invalid flow or token", body = crate::openapi::Message),
-        (status = 404, description = "Google sign-in not configured", body = crate::openapi::Detail)
+        (status = 401, description = "Invalid flow or token", body = crate::contract::responses::Message),
+        (status = 404, description = "Google sign-in not configured", body = crate::contract::responses::Detail)
     ))]
 pub async fn callback(State(state): State<AppState>, QueryFields(query): QueryFields) -> Result<Response, ApiError> {
-    let (Some(google), Some(secret)) = (&state.google, &state.settings.google.client_secret) else {
-        return Err(ApiError::Detail(StatusCode::NOT_FOUND, "Google sign-in is not configured".into()));
-    };
     let param = |name: &str| query.get(name).and_then(Value::as_str).map(str::to_owned);
-    let (Some(code), Some(flow_state)) = (param("code"), param("state")) else { return Err(unauthorized()) };
-    let flow_key = key(keys::OAUTH_STATE, &flow_state);
-    let flow: Option<OAuthFlowValue> = state.tokens.get_json(&flow_key).await.map_err(ApiError::Unavailable)?;
-    let Some(flow) = flow else { return Err(unauthorized()) };
-    // One use only, whatever happens next.
-    state.redis.clone().del::<_, ()>(&flow_key).await.map_err(|e| ApiError::Unavailable(e.into()))?;
-    let id_token = browser::exchange(google, secret, &callback_url(&state), code, flow.pkce_verifier).await.map_err(|e| {
-        tracing::info!(error = format!("{e:#}"), "Google code exchange refused");
-        unauthorized()
-    })?;
-    let identity = google.verify(&id_token, Some(&flow.nonce)).await.map_err(|e| {
-        tracing::info!(error = %e, "Google ID token refused");
-        unauthorized()
-    })?;
-    let email = Email::parse(&identity.email).map_err(|_| unauthorized())?;
-    let user = match users::by_email(&state.db, &email).await.or_fail(messages::AUTHENTICATE_FAILED)? {
-        Some(user) => user,
-        None => create_google_user(&state, &email, identity.name.as_deref()).await?,
-    };
-    let token = state.tokens.issue_auth_token(user.user_id).await.map_err(ApiError::Unavailable)?;
-    tracing::info!(user.id = %user.user_id, "signed in with Google");
+    let (token, return_to) = google_sign_in::finish(&state, param("code"), param("state")).await?;
     let mut headers = HeaderMap::new();
     let cookie = cookies::set(cookies::AUTH_TOKEN, &token.to_string(), Some(state.settings.tokens.auth_token_ttl), state.settings.cookie_secure);
     headers.insert(header::SET_COOKIE, cookie);
-    Ok((headers, Redirect::to(&flow.return_to)).into_response())
-}
-
-/// A first Google sign-in creates the account (verified: Google vouched for the address). It gets
-/// an unusable random password; the user can set one through the reset flow.
-async fn create_google_user(state: &AppState, email: &Email, name: Option<&str>) -> Result<users::UserRow, ApiError> {
-    let fallback = email.as_str().split('@').next().unwrap_or("user");
-    let mut display: String = name.unwrap_or(fallback).chars().take(50).collect();
-    while display.chars().count() < 3 {
-        display.push('_');
-    }
-    let random = format!("{}Aa1", uuid::Uuid::new_v4().simple());
-    let hash = state.passwords.hash(&random).await.or_fail(messages::USER_CREATE_FAILED)?;
-    let new_user = NewUser { email, name: &display, password_hash: &hash, config_id: 1, is_oauth_signup: true, verified: true, is_admin: false };
-    users::insert(&state.db, &new_user).await.or_fail(messages::USER_CREATE_FAILED)?;
-    users::by_email(&state.db, email).await.or_fail(messages::USER_CREATE_FAILED)?.ok_or_else(unauthorized)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_return_path;
-
-    #[test]
-    fn only_same_site_paths_are_accepted_as_return_targets() {
-        assert_eq!(safe_return_path(Some("/studies")), "/studies");
-        for evil in ["https://evil.example", "//evil.example", "/\\evil.example", "evil"] {
-            assert_eq!(safe_return_path(Some(evil)), "/", "{evil}");
-        }
-        assert_eq!(safe_return_path(None), "/");
-    }
+    Ok((headers, Redirect::to(&return_to)).into_response())
 }

@@ -41,14 +41,14 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite;
 use uuid::Uuid;
 
-use crate::contract::error::{ApiError, OrFail};
+use crate::contract::error::ApiError;
 use crate::contract::messages;
-use crate::contract::requests::{RequestChatCompletion, RequestCompletion};
-use crate::http::auth::ProjectCaller;
-use crate::routes::chat::{delete::delete_chat, get::parse_page};
+use crate::contract::parse::refuse_nul_in;
+use crate::contract::requests::{FeedbackCompletion, PageNumberIn, RequestChatCompletion, RequestCompletion, UpdateMultiFileContext, parse_page};
+use crate::contract::responses::to_body;
+use crate::services::callers::ProjectCaller;
 use crate::services::state::AppState;
-use crate::services::{chat, completion};
-use crate::services::{feedback, multi_file};
+use crate::services::{chat, completion, feedback, multi_file};
 
 /// Close code for a connection whose session ended or whose project left the session: the private
 /// range's twin of HTTP 401 (as graphql-ws uses it); the reason is the REST 401 message.
@@ -93,7 +93,7 @@ pub fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiErro
     let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
     let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
     let allowed = state.settings.cors_allowed_origins.iter().any(|o| o == origin) || state.settings.public_url == origin;
-    if allowed { Ok(()) } else { Err(ApiError::Detail(StatusCode::FORBIDDEN, "Origin not allowed".to_owned())) }
+    if allowed { Ok(()) } else { Err(ApiError::Detail(StatusCode::FORBIDDEN, messages::ORIGIN_NOT_ALLOWED.to_owned())) }
 }
 
 /// A request running on the connection.
@@ -157,7 +157,7 @@ pub async fn serve(socket: WebSocket, state: AppState, caller: ProjectCaller, en
                     break Some(close);
                 }
             }
-            Some(Ok(Message::Binary(_))) => connection.send(json!({"error": "Binary frames are not supported; send JSON text frames"})),
+            Some(Ok(Message::Binary(_))) => connection.send(json!({"error": messages::BINARY_FRAMES_UNSUPPORTED})),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             Some(Ok(Message::Close(_))) | None => break None,
             Some(Err(error)) => break unreadable(&error),
@@ -214,7 +214,7 @@ impl Connection {
             return Ok(());
         }
         // The same door as REST bodies (`JsonBody`): text holding U+0000 is refused with a 422.
-        if let Err(refused) = crate::http::extract::refuse_nul_in(text.as_bytes(), &body) {
+        if let Err(refused) = refuse_nul_in(text.as_bytes(), &body) {
             self.send(result_frame(&action, None, Err(refused)));
             return Ok(());
         }
@@ -251,7 +251,7 @@ impl Connection {
     /// The action and its body, or why the frame is not a request of this endpoint.
     fn parse(&self, text: &str) -> Result<(String, Value), String> {
         let frame: Value = serde_json::from_str(text).map_err(|error| format!("Invalid JSON: {error}"))?;
-        let invalid = || "Invalid websocket request".to_owned();
+        let invalid = || messages::INVALID_WEBSOCKET_REQUEST.to_owned();
         let (action, body) = frame.as_object().filter(|o| o.len() == 1).and_then(|o| o.iter().next()).ok_or_else(invalid)?;
         if !self.endpoint.accepts(action) {
             return Err(invalid());
@@ -261,21 +261,22 @@ impl Connection {
 
     /// Actions that answer at once (no model involved).
     async fn answer_now(&self, action: &str, body: Value) -> Result<Value, ApiError> {
+        let (state, caller) = (&self.state, self.caller);
         match action {
-            "completion_feedback" => feedback::record(&self.state, self.caller, body).await,
-            "multi_file_context_update" => multi_file::apply(&self.state, self.caller, body).await,
+            "completion_feedback" => Ok(to_body(&feedback::record(state, caller, FeedbackCompletion::parse(body)?).await?)),
+            "multi_file_context_update" => Ok(to_body(&multi_file::apply(state, caller, UpdateMultiFileContext::parse(body)?).await?)),
             "chat_get" => {
                 let raw = match body.get("page_number") {
                     Some(Value::String(s)) => s.clone(),
                     Some(other) => other.to_string(),
                     None => String::new(),
                 };
-                let page = parse_page(&raw, json!("body"))?;
-                chat::history_page(&self.state.db, &self.caller, page).await.or_fail(messages::CHAT_GET_FAILED)
+                let page = parse_page(&raw, PageNumberIn::Body)?;
+                Ok(to_body(&chat::history_page(&state.db, &caller, page).await?))
             }
             "chat_delete" => {
                 let raw = body.get("chat_id").and_then(Value::as_str).unwrap_or_default();
-                delete_chat(&self.state, self.caller, raw).await
+                Ok(to_body(&chat::delete(&state.db, &caller, raw).await?))
             }
             _ => Err(ApiError::NotFound),
         }
@@ -293,11 +294,11 @@ impl Connection {
             };
             let outcome = match action.as_str() {
                 "completion_request" => match RequestCompletion::parse(body) {
-                    Ok(request) => completion::complete(&state, caller, request, request_id, Some(&mut on_token)).await,
+                    Ok(request) => completion::complete(&state, caller, request, request_id, Some(&mut on_token)).await.map(|r| to_body(&r)),
                     Err(error) => Err(error),
                 },
                 _ => match RequestChatCompletion::parse(body) {
-                    Ok(request) => chat::chat(&state, caller, request, request_id, Some(&mut on_token)).await,
+                    Ok(request) => chat::chat(&state, caller, request, request_id, Some(&mut on_token)).await.map(|r| to_body(&r)),
                     Err(error) => Err(error),
                 },
             };

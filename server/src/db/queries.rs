@@ -1,0 +1,62 @@
+//! The `meta_query` and `had_generation` tables as the completion endpoints read them (the
+//! worker writes them).
+
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+/// Who asked a completion query, and whether a model answered it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct CompletionAnswered {
+    /// The query's owner (`None` once their account is gone).
+    pub user_id: Option<Uuid>,
+    /// Whether the model has a `had_generation` row for it.
+    pub answered: bool,
+}
+
+/// The owner of completion query `query_id` and whether `model_id` answered it; `None` when the
+/// query is not stored (yet).
+pub async fn completion_answered(db: impl PgExecutor<'_>, query_id: Uuid, model_id: i64) -> sqlx::Result<Option<CompletionAnswered>> {
+    sqlx::query_as(
+        "SELECT mq.user_id, EXISTS (SELECT 1 FROM had_generation g WHERE g.meta_query_id = mq.meta_query_id AND g.model_id = $2) AS answered \
+         FROM meta_query mq WHERE mq.meta_query_id = $1 AND mq.query_type = 'completion'",
+    )
+    .bind(query_id)
+    .bind(model_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The owner of completion query `query_id`: `None` when it is not stored (yet), `Some(None)` when
+/// its owner is gone.
+pub async fn completion_owner(db: impl PgExecutor<'_>, query_id: Uuid) -> sqlx::Result<Option<Option<Uuid>>> {
+    sqlx::query_scalar("SELECT user_id FROM meta_query WHERE meta_query_id = $1 AND query_type = 'completion'")
+        .bind(query_id)
+        .fetch_optional(db)
+        .await
+}
+
+/// A model's stored completion.
+#[derive(Debug, sqlx::FromRow)]
+pub struct StoredCompletion {
+    /// The model.
+    pub model_id: i64,
+    /// Its name.
+    pub model_name: String,
+    /// The completion.
+    pub completion: String,
+    /// How long it took (ms).
+    pub generation_time: i32,
+    /// Its confidence.
+    pub confidence: f64,
+}
+
+/// The stored completions of `query_id`, by model id.
+pub async fn completions(db: impl PgExecutor<'_>, query_id: Uuid) -> sqlx::Result<Vec<StoredCompletion>> {
+    sqlx::query_as(
+        "SELECT g.model_id, m.model_name, g.completion, g.generation_time, g.confidence FROM had_generation g \
+         JOIN model_name m ON m.model_id = g.model_id WHERE g.meta_query_id = $1 ORDER BY g.model_id",
+    )
+    .bind(query_id)
+    .fetch_all(db)
+    .await
+}
