@@ -26,8 +26,8 @@ start_postgres
 start_redis
 ensure_models
 build_website
-info "building server and worker (release; the first build takes several minutes)"
-cargo build --release --locked -p code4me-server -p code4me-worker
+info "building server and worker (the first build takes several minutes)"
+build_stack
 
 cleanup() {
   trap - EXIT INT TERM
@@ -42,10 +42,10 @@ trap 'exit 130' INT TERM
 
 if [ "$demo_data" = 1 ]; then
   info "filling the database with demo data"
-  target/release/code4me-server demo-data || warn "no demo data added (see above): it only goes into a database without queries"
+  target/$C4M_STACK_PROFILE/code4me-server demo-data || warn "no demo data added (see above): it only goes into a database without queries"
 fi
 
-C4M_APP_CONSOLE=1 start_app release
+C4M_APP_CONSOLE=1 start_app "$C4M_STACK_PROFILE"
 cat >&2 <<BANNER
 
   Code4me-RS is up:   http://localhost:$SERVER_PORT/

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test suite of the project and exits non-zero on any failure:
-#   0. cargo fmt --check (seconds)
+#   0. fast gates: cargo fmt --check, the architecture check (scripts/check_layers.py), clippy
 #   1. website: type-check, unit tests (vitest), production build
 #   2. Rust: unit tests and the integration suite (real PostgreSQL + pgvector, real Redis,
 #      the real server and worker on port 0)
-#   3. end-to-end: the release binaries on a throw-away stack, checked in headless Chromium
+#   3. end-to-end: the binaries ./run.sh starts (`stack` profile) on a throw-away stack, checked in
+#      headless Chromium, then the fuzzing suite against them
 # Provisions what it needs first (Debian packages when root, PostgreSQL/pgvector from PyPI, npm packages).
 . "$(dirname "${BASH_SOURCE[0]}")/scripts/lib.sh"
 . "$C4M_ROOT/scripts/infra.sh"
@@ -18,6 +19,11 @@ need_node
 cargo fmt --version >/dev/null 2>&1 || die "rustfmt is not installed" "rustup component add rustfmt"
 info "cargo fmt --check"
 cargo fmt --check || die "Rust sources are not formatted" "cargo fmt"
+info "architecture gate: layers, import cycles, SQL only in server/src/db (scripts/check_layers.py)"
+python3 scripts/check_layers.py || die "the code breaks the layout ARCHITECTURE.md describes (violations listed above)"
+cargo clippy --version >/dev/null 2>&1 || die "clippy is not installed" "rustup component add clippy"
+info "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings || die "clippy found problems (listed above)" "cargo clippy --workspace --all-targets --fix"
 need_cmd curl curl
 need_cmd chromium chromium
 ./setup_data_dir.sh
@@ -33,8 +39,8 @@ info "Rust: unit and integration tests"
 export C4M_PG_BINDIR C4M_PG_OS_USER
 cargo test --workspace --locked
 
-info "end-to-end: release binaries + headless Chromium"
-cargo build --release --locked -p code4me-server -p code4me-worker
+info "end-to-end: the stack's binaries + headless Chromium"
+build_stack
 check_api_client
 "$C4M_ROOT/scripts/e2e.sh"
 "$C4M_ROOT/scripts/fuzz.sh"

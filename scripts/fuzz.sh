@@ -3,18 +3,18 @@
 # against them with short HTTP timeouts and a small per-IP connection cap (so the slow-client probes
 # are quick), then runs tests/fuzz/run.py: slow clients and oversize bodies, schemathesis over
 # /openapi.json as anonymous/user/admin, the WebSocket fuzzer, a random-method storm, resource
-# bounds and the apalis dead-set check. Called by ./test.sh after the release build.
+# bounds and the apalis dead-set check. Called by ./test.sh after `build_stack`.
 #
-# Environment: C4M_FUZZ_BIN_DIR (the binaries; default target/release), FUZZ_SEED (19),
+# Environment: C4M_FUZZ_BIN_DIR (the binaries; default target/stack), FUZZ_SEED (19),
 # FUZZ_MAX_EXAMPLES (schemathesis examples per operation), the HTTP_* limits below, and the
 # FUZZ_* bounds documented in tests/fuzz/*.py. Reports and logs: $FUZZ_REPORT_DIR (data/fuzz-report).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$C4M_ROOT/scripts/infra.sh"
 cd "$C4M_ROOT"
 
-bin_dir="${C4M_FUZZ_BIN_DIR:-$C4M_ROOT/target/release}"
+bin_dir="${C4M_FUZZ_BIN_DIR:-$C4M_ROOT/target/$C4M_STACK_PROFILE}"
 [ -x "$bin_dir/code4me-server" ] && [ -x "$bin_dir/code4me-worker" ] \
-  || die "no code4me-server/code4me-worker in $bin_dir" "cargo build --release -p code4me-server -p code4me-worker (or set C4M_FUZZ_BIN_DIR)"
+  || die "no code4me-server/code4me-worker in $bin_dir" "cargo build --profile stack -p code4me-server -p code4me-worker (or set C4M_FUZZ_BIN_DIR)"
 
 # The suite's Python packages, hash-pinned, in a virtual environment reinstalled only when
 # tests/fuzz/requirements.txt changes.
