@@ -3,6 +3,18 @@
 //! Invariant: the server never runs a model; model work crosses the `llm` queue and telemetry writes
 //! cross the `db` queue ([`pipeline`]). `main.rs` only parses settings and calls
 //! [`startup::run`], so tests start the real server on port 0 and stop it cleanly.
+//!
+//! Layers, each importing only the ones below it (no module imports a layer above it):
+//! - [`router`], [`startup`], [`openapi`]: the route table, middleware order and the document;
+//! - [`routes`] (REST and WebSocket handlers: extract, call one service, map the result) and
+//!   [`http`] (extractors, cookies, the error response, rate limits, bounds, metrics, the accept
+//!   loop, the website);
+//! - [`services`]: the flows REST and the WebSocket share, with the state they run on;
+//! - [`db`]: every SQL statement.
+//!
+//! Beside them: [`contract`] (message strings, the error outcome, request and response bodies;
+//! any layer uses it), [`pipeline`] (the queue client services use) and [`analytics`] (the
+//! research endpoints' statistics).
 
 pub mod analytics;
 pub mod contract;
@@ -15,8 +27,8 @@ pub mod routes;
 pub mod services;
 pub mod startup;
 
-// Old paths the analytics modules still use (helper A2 moves them in another branch); removed when
-// that branch lands.
+// Old paths the analytics modules still use (their move is on another branch); removed when that
+// branch lands.
 pub use contract::error;
 pub use db::studies;
 pub use http::extract;

@@ -1,5 +1,7 @@
-//! The contract's message strings (wire contract §2.3), byte for byte. Clients match on some of
-//! them, so they live in one place and never change.
+//! The contract's message strings (wire contract §2.3), byte for byte: every endpoint's outcome
+//! and error texts, REST and WebSocket alike. Clients match on some of them, so they live in one
+//! place and never change. (The 422 issue texts follow pydantic's wording and are built by the
+//! parsers in [`crate::contract::requests`] and [`crate::contract::parse`].)
 
 // Each constant is named after the outcome it reports; a doc line per constant would repeat the name.
 #![allow(missing_docs)]
@@ -103,3 +105,24 @@ pub const INVALID_WEBSOCKET_REQUEST: &str = "Invalid websocket request";
 pub const BINARY_FRAMES_UNSUPPORTED: &str = "Binary frames are not supported; send JSON text frames";
 /// 404 `detail` of the Google sign-in endpoints when Google sign-in is not configured.
 pub const GOOGLE_NOT_CONFIGURED: &str = "Google sign-in is not configured";
+
+/// 404 `detail` of the config endpoints (not [`CONFIG_NOT_FOUND`], the plugin contract's `message`).
+pub const CONFIG_ROW_NOT_FOUND: &str = "Config not found";
+
+/// 400 `detail` for a config document that does not pass validation.
+pub fn invalid_config(reason: impl std::fmt::Display) -> String {
+    format!("Invalid config: {reason}")
+}
+
+/// 409 `detail` for deleting a config users or studies still refer to.
+pub fn config_in_use(config_id: i64, users: i64, studies: i64) -> String {
+    format!("Config {config_id} is in use ({users} users, {studies} study references); move them to another config first")
+}
+
+/// 409 `detail` when a config was taken into use between the check and the delete.
+pub fn config_taken_into_use(config_id: i64) -> String {
+    format!("Config {config_id} is in use; move its users to another config first")
+}
+
+/// The title of a chat whose models wrote none.
+pub const FALLBACK_CHAT_TITLE: &str = "Untitled Chat";

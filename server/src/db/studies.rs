@@ -1,4 +1,6 @@
-//! A/B studies: which config each user runs with while a study is active.
+//! The study tables (`study`, `study_config`, `config_assignment_history`) and A/B assignment:
+//! which config each user runs with while a study is active. The assignment is drawn inside the
+//! transaction that records it, so it lives with its statements.
 //!
 //! Assignment is sticky — a user keeps their arm for the study's life, across deactivation and
 //! re-activation — and stored in `config_assignment_history`; the arms are stored with the study

@@ -59,7 +59,7 @@ pub async fn chat(
             .iter()
             .find_map(|o| o.result.as_ref().ok().and_then(|a| a.title.clone()))
             .filter(|t| !t.trim().is_empty())
-            .map_or_else(|| "Untitled Chat".to_owned(), |title| redact(&title).into_owned())
+            .map_or_else(|| messages::FALLBACK_CHAT_TITLE.to_owned(), |title| redact(&title).into_owned())
     });
     let stored_message = redact(&user_message).into_owned();
     let turn =

@@ -1,4 +1,5 @@
-//! Shared state every request handler can reach.
+//! The handles every service works with (and handlers reach through axum's `State`): the pools,
+//! the token store, the queues, the caches, the mailer and the settings.
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::contract::error::ApiError;
+use crate::contract::messages;
 use crate::db::{configs, users};
 use crate::http::auth::AdminCaller;
 use crate::http::extract::JsonBody;
@@ -16,7 +17,7 @@ use crate::services::state::AppState;
 use crate::services::user_config;
 
 fn not_found() -> ApiError {
-    ApiError::Detail(StatusCode::NOT_FOUND, "Config not found".into())
+    ApiError::Detail(StatusCode::NOT_FOUND, messages::CONFIG_ROW_NOT_FOUND.into())
 }
 
 /// A config row.
@@ -69,7 +70,7 @@ async fn config_text(body: &Value) -> Result<String, ApiError> {
     };
     fields.finish()?;
     let text = text.expect("present when no issue was found");
-    user_config::validate(text.clone()).await.map_err(|error| ApiError::Detail(StatusCode::BAD_REQUEST, format!("Invalid config: {error}")))?;
+    user_config::validate(text.clone()).await.map_err(|error| ApiError::Detail(StatusCode::BAD_REQUEST, messages::invalid_config(error)))?;
     Ok(text)
 }
 
@@ -147,18 +148,13 @@ pub async fn update(
 pub async fn delete(State(state): State<AppState>, _admin: AdminCaller, Path(config_id): Path<i64>) -> Result<Json<ConfigDeletedResponse>, ApiError> {
     let configs::ConfigUse { users, studies } = configs::uses(&state.db, config_id).await.map_err(ApiError::database)?;
     if users + studies > 0 {
-        return Err(ApiError::Detail(
-            StatusCode::CONFLICT,
-            format!("Config {config_id} is in use ({users} users, {studies} study references); move them to another config first"),
-        ));
+        return Err(ApiError::Detail(StatusCode::CONFLICT, messages::config_in_use(config_id, users, studies)));
     }
     match configs::delete(&state.db, config_id).await {
         Ok(configs::Deleted::NotFound) => Err(not_found()),
         Ok(configs::Deleted::Deleted) => Ok(Json(ConfigDeletedResponse { deleted: true, config_id })),
         // Someone took it into use between the check and the delete.
-        Ok(configs::Deleted::InUse) => {
-            Err(ApiError::Detail(StatusCode::CONFLICT, format!("Config {config_id} is in use; move its users to another config first")))
-        }
+        Ok(configs::Deleted::InUse) => Err(ApiError::Detail(StatusCode::CONFLICT, messages::config_taken_into_use(config_id))),
         Err(error) => Err(ApiError::database(error)),
     }
 }
