@@ -306,3 +306,48 @@ pub struct ChatPage {
     /// The chats, newest first.
     pub items: Vec<ChatHistory>,
 }
+
+/// A frame the WebSocket endpoints send (protocol in [`crate::routes::ws::connection`]).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum WsFrame<'a> {
+    /// A completion or chat request was taken.
+    Accepted {
+        /// Its action.
+        action: &'a str,
+        /// Its id (the query id).
+        request_id: Uuid,
+    },
+    /// Streamed text of one model.
+    Token {
+        /// The request.
+        request_id: Uuid,
+        /// The model.
+        model_id: i64,
+        /// The next piece of text.
+        text: &'a str,
+    },
+    /// A request's outcome: `status_code` and `content` as the REST endpoint answers.
+    Result {
+        /// Its action.
+        action: &'a str,
+        /// Its id; `null` for the actions that answer at once.
+        request_id: Option<Uuid>,
+        /// The REST status.
+        status_code: u16,
+        /// The REST body.
+        content: Value,
+    },
+    /// A request was cancelled or superseded.
+    Cancelled {
+        /// The request.
+        request_id: Uuid,
+    },
+}
+
+/// `{"error": ...}`: a WebSocket frame that is not a request (the connection stays open).
+#[derive(Debug, Clone, Serialize)]
+pub struct WsError<'a> {
+    /// Why.
+    pub error: &'a str,
+}

@@ -35,7 +35,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use axum::http::{HeaderMap, StatusCode, header};
 use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite;
@@ -45,7 +45,7 @@ use crate::contract::error::ApiError;
 use crate::contract::messages;
 use crate::contract::parse::refuse_nul_in;
 use crate::contract::requests::{FeedbackCompletion, PageNumberIn, RequestChatCompletion, RequestCompletion, UpdateMultiFileContext, parse_page};
-use crate::contract::responses::to_body;
+use crate::contract::responses::{WsError, WsFrame, to_body};
 use crate::services::callers::ProjectCaller;
 use crate::services::state::AppState;
 use crate::services::{chat, completion, feedback, multi_file};
@@ -157,7 +157,7 @@ pub async fn serve(socket: WebSocket, state: AppState, caller: ProjectCaller, en
                     break Some(close);
                 }
             }
-            Some(Ok(Message::Binary(_))) => connection.send(json!({"error": messages::BINARY_FRAMES_UNSUPPORTED})),
+            Some(Ok(Message::Binary(_))) => connection.send(to_body(&WsError { error: messages::BINARY_FRAMES_UNSUPPORTED })),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             Some(Ok(Message::Close(_))) | None => break None,
             Some(Err(error)) => break unreadable(&error),
@@ -204,7 +204,7 @@ impl Connection {
         let (action, body) = match self.parse(text) {
             Ok(request) => request,
             Err(error) => {
-                self.send(json!({"error": error}));
+                self.send(to_body(&WsError { error: &error }));
                 return Ok(());
             }
         };
@@ -285,12 +285,12 @@ impl Connection {
     /// Runs a model request in the background, streaming its tokens.
     fn spawn(&mut self, action: String, body: Value, supersedable: bool) {
         let request_id = Uuid::new_v4();
-        self.send(json!({"type": "accepted", "action": action, "request_id": request_id}));
+        self.send(to_body(&WsFrame::Accepted { action: &action, request_id }));
         let (state, caller, out) = (self.state.clone(), self.caller, self.out.clone());
         let task = tokio::spawn(async move {
             let tokens = out.clone();
             let mut on_token = move |model_id: i64, text: &str| {
-                let _ = tokens.send(Outgoing::Frame(json!({"type": "token", "request_id": request_id, "model_id": model_id, "text": text})));
+                let _ = tokens.send(Outgoing::Frame(to_body(&WsFrame::Token { request_id, model_id, text })));
             };
             let outcome = match action.as_str() {
                 "completion_request" => match RequestCompletion::parse(body) {
@@ -315,7 +315,7 @@ impl Connection {
             if let Some(request) = self.running.remove(&id) {
                 request.task.abort();
                 self.state.pipeline.cancel(id).await;
-                self.send(json!({"type": "cancelled", "request_id": id}));
+                self.send(to_body(&WsFrame::Cancelled { request_id: id }));
             }
         }
     }
@@ -327,5 +327,5 @@ fn result_frame(action: &str, request_id: Option<Uuid>, outcome: Result<Value, A
         Ok(content) => (StatusCode::OK, content),
         Err(error) => error.status_and_body(),
     };
-    json!({"type": "result", "action": action, "request_id": request_id, "status_code": status.as_u16(), "content": content})
+    to_body(&WsFrame::Result { action, request_id, status_code: status.as_u16(), content })
 }
