@@ -351,3 +351,11 @@ pub struct WsError<'a> {
     /// Why.
     pub error: &'a str,
 }
+
+/// `{"Status": "Ok"}` of `HEAD /api/ping` (computed, as upstream, though HEAD never sends it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Pong {
+    /// Always `"Ok"`.
+    #[serde(rename = "Status")]
+    pub status: &'static str,
+}
