@@ -4,7 +4,7 @@
 //! cross the `db` queue ([`pipeline`]). `main.rs` only parses settings and calls
 //! [`startup::run`], so tests start the real server on port 0 and stop it cleanly.
 //!
-//! Layers, each importing only the ones below it (no module imports a layer above it):
+//! Layers, each importing only the ones below it (`scripts/check_layers.py` enforces it):
 //! - [`router`], [`startup`], [`openapi`]: the route table, middleware order and the document;
 //! - [`routes`] (REST and WebSocket handlers: extract, call one service, map the result) and
 //!   [`http`] (extractors, cookies, the error response, rate limits, bounds, metrics, the accept
