@@ -1,49 +1,17 @@
-//! What every analytics endpoint shares: who may see which rows, the time window, and the
-//! FastAPI-style `400 {"detail": ...}` for bad parameters (upstream raises its 400s inside a `try`
-//! and answers 500; here they stay 400s).
+//! The research endpoints' domain, free of HTTP and SQL: the time window a request reads, `Nm|Nh|Nd`
+//! spans ([`span`]), the one time-parameter parser ([`time`]), interval estimates and the
+//! two-proportion test ([`stats`]), and calibration arithmetic ([`calibration`]). The endpoints
+//! read their parameters in `routes::analytics::params` and their rows from `db::analytics`.
 
 pub mod calibration;
 pub mod span;
 pub mod stats;
 pub mod time;
 
-use std::collections::HashMap;
-
-use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
-use serde_json::json;
-use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::query::QueryAs;
-use sqlx::{FromRow, Postgres};
-use utoipa::ToSchema;
-use uuid::Uuid;
 
-use crate::auth::extract::ResearchCaller;
-use crate::error::ApiError;
-
-/// The query string as name → value, so each endpoint words its own errors.
-pub type Params = HashMap<String, String>;
-
-/// `400 {"detail": message}`.
-pub fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::Detail(StatusCode::BAD_REQUEST, message.into())
-}
-
-/// The parameters every windowed analytics endpoint takes, for the API docs.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // read from the query string by name; this type only documents them
-pub struct ScopeParams {
-    /// ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
-    /// `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
-    /// days before `end_time`.
-    start_time: Option<String>,
-    /// ISO 8601 as `start_time`; default now.
-    end_time: Option<String>,
-    /// Admins only: one user's rows (ignored for everyone else, who see only their own).
-    user_id: Option<Uuid>,
-}
+/// How far back a window reaches when only its end (or nothing) is given.
+pub const DEFAULT_WINDOW_DAYS: i64 = 30;
 
 /// `[start, end]` of the rows an endpoint reads (`meta_query.timestamp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,14 +23,23 @@ pub struct Window {
 }
 
 impl Window {
-    /// `start_time` / `end_time` ([`parse_time`]), defaulting to the last 30 days.
-    pub fn from_params(params: &Params) -> Result<Self, ApiError> {
-        let end = params.get("end_time").map(|raw| parse_time("end_time", raw)).transpose()?.unwrap_or_else(Utc::now);
-        let start = params.get("start_time").map(|raw| parse_time("start_time", raw)).transpose()?.unwrap_or(end - Duration::days(30));
-        if start > end {
-            return Err(bad_request("Invalid time range: start_time must not be after end_time"));
-        }
-        Ok(Self { start, end })
+    /// `start`..`end`, `end` defaulting to now and `start` to [`DEFAULT_WINDOW_DAYS`] before
+    /// `end`; `None` when `start` is after `end`.
+    pub fn new(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<Self> {
+        let end = end.unwrap_or_else(Utc::now);
+        let start = start.unwrap_or(end - Duration::days(DEFAULT_WINDOW_DAYS));
+        (start <= end).then_some(Self { start, end })
+    }
+
+    /// The last `length` up to now.
+    pub fn last(length: Duration) -> Self {
+        let end = Utc::now();
+        Self { start: end - length, end }
+    }
+
+    /// The window of the same length just before this one.
+    pub fn previous(&self) -> Self {
+        Self { start: self.start - self.length(), end: self.start }
     }
 
     /// How long it is.
@@ -71,237 +48,17 @@ impl Window {
     }
 }
 
-/// The time parameter `name`: any ISO 8601 form [`time::parse_instant`] reads, no zone meaning
-/// UTC; otherwise a 400 naming the parameter and the reason.
-pub fn parse_time(name: &str, raw: &str) -> Result<DateTime<Utc>, ApiError> {
-    time::parse_instant(raw).map_err(|reason| {
-        let shown = if raw.len() <= time::MAX_LEN { format!("{raw:?}") } else { "a longer text".to_owned() };
-        bad_request(format!(
-            "Invalid {name}: expected an ISO 8601 time such as 2026-01-31T12:00:00Z, 2026-01-31T12:00 or 2026-01-31 (no zone means UTC), got {shown} ({reason})"
-        ))
-    })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Whose rows a caller sees: a non-admin only their own whatever they ask; an admin everyone's, or
-/// one user's with `user_id`.
-pub fn user_scope(caller: ResearchCaller, params: &Params) -> Result<Option<Uuid>, ApiError> {
-    if !caller.is_admin {
-        return Ok(Some(caller.user_id));
-    }
-    params
-        .get("user_id")
-        .filter(|raw| !raw.trim().is_empty())
-        .map(|raw| Uuid::parse_str(raw.trim()).map_err(|_| bad_request(format!("Invalid user_id: {raw:?} is not a UUID"))))
-        .transpose()
-}
-
-/// The request's shared parameters.
-pub struct Filters {
-    /// `start_time`..`end_time`.
-    pub window: Window,
-    /// Whose rows ([`user_scope`]).
-    pub user: Option<Uuid>,
-    /// `model_id`, when the endpoint takes one and it was given.
-    pub model_id: Option<i64>,
-}
-
-/// `filters` of a windowed analytics response: the rows it covers.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ScopeFilters {
-    /// Start of the window (inclusive).
-    pub start_time: DateTime<Utc>,
-    /// End of the window (inclusive).
-    pub end_time: DateTime<Utc>,
-    /// The one user whose rows were read; `null` for everyone's (admins only).
-    pub user_id: Option<Uuid>,
-}
-
-/// `filters` of an analytics response that takes `model_id`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ModelScopeFilters {
-    /// The window and the user.
-    #[serde(flatten)]
-    pub scope: ScopeFilters,
-    /// The one model read; `null` for every model.
-    pub model_id: Option<i64>,
-}
-
-impl Filters {
-    /// Reads the window, the user scope and `model_id`.
-    pub fn parse(caller: ResearchCaller, params: &Params) -> Result<Self, ApiError> {
-        Ok(Self { model_id: integer(params, "model_id")?, ..Self::parse_without_model(caller, params)? })
-    }
-
-    /// Reads the window and the user scope, for endpoints that cover every model.
-    pub fn parse_without_model(caller: ResearchCaller, params: &Params) -> Result<Self, ApiError> {
-        Ok(Self::over(Window::from_params(params)?, user_scope(caller, params)?))
-    }
-
-    /// Every model's rows of `user` (or everyone) in `window`.
-    pub fn over(window: Window, user: Option<Uuid>) -> Self {
-        Self { window, user, model_id: None }
-    }
-
-    /// `filters` of a response: the window and the user.
-    pub fn scope(&self) -> ScopeFilters {
-        ScopeFilters { start_time: self.window.start, end_time: self.window.end, user_id: self.user }
-    }
-
-    /// `filters` of a response that takes `model_id`: the window, the user and the model.
-    pub fn with_model(&self) -> ModelScopeFilters {
-        ModelScopeFilters { scope: self.scope(), model_id: self.model_id }
-    }
-
-    /// `sql` with `$1`..`$4` bound to the window, the user scope and the model (as
-    /// [`GENERATIONS_IN_SCOPE`] expects); further parameters follow from `$5`.
-    pub fn query<'q, O>(&self, sql: String) -> QueryAs<'q, Postgres, O, PgArguments>
-    where
-        O: for<'r> FromRow<'r, PgRow>,
-    {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(self.window.start).bind(self.window.end).bind(self.user).bind(self.model_id)
-    }
-}
-
-/// The API docs' description of a `granularity` read by [`bucket`].
-pub const GRANULARITY_DOC: &str = "Bucket width: a whole number of minutes, hours or days (`5m`, `15m`, `6h`, `1d`...; default `1h`), \
-     at most 3660 days, and cutting the window into at most 10,000 buckets (400 otherwise)";
-
-/// A time series' bucket width.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Granularity {
-    /// As answers echo it (`6h`).
-    pub name: String,
-    /// A PostgreSQL interval for `date_bin` (`6 hours`).
-    pub interval: String,
-}
-
-/// `granularity` of a time series over `window`: any whole number of minutes, hours or days
-/// (`Nm`, `Nh`, `Nd`; default `1h`) that cuts the window into at most [`span::MAX_BUCKETS`]
-/// buckets; otherwise a 400. Buckets are aligned to 2000-01-01T00:00:00Z (upstream truncates both
-/// 5m and 15m to the minute).
-pub fn bucket(params: &Params, window: Duration) -> Result<Granularity, ApiError> {
-    let raw = params.get("granularity").map(|g| g.trim()).filter(|g| !g.is_empty()).unwrap_or("1h");
-    let invalid = |reason: span::InvalidSpan| bad_request(format!("Invalid granularity: {}: {reason}", shown(raw)));
-    let width = span::Span::parse(raw).map_err(invalid)?;
-    span::check_buckets(window, width.seconds(), &width.name()).map_err(invalid)?;
-    Ok(Granularity { name: width.name(), interval: width.interval() })
-}
-
-/// `raw` quoted for a message, or a placeholder when it is long.
-pub fn shown(raw: &str) -> String {
-    if raw.chars().count() <= 32 { format!("{raw:?}") } else { "the text given".to_owned() }
-}
-
-/// `had_generation` rows with their model (`hg`, `m`). A generation carries its query's time, user
-/// and type (`hg.query_timestamp`, `hg.user_id`, `hg.query_type`), so scoping needs no join; add
-/// [`WITH_QUERY`] when other columns of the query are needed.
-pub const GENERATIONS: &str = "FROM had_generation hg JOIN model_name m ON m.model_id = hg.model_id";
-
-/// The join of [`WITH_QUERY`] as a literal, so other joins can be `concat!`-ed onto it.
-macro_rules! with_query {
-    () => {
-        "JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id"
-    };
-}
-
-/// Joins a generation's query row (`mq`), after [`GENERATIONS`].
-pub const WITH_QUERY: &str = with_query!();
-
-/// The queries a request may read: `$1`..`$2` the window, `$3` the user scope.
-pub const QUERIES_IN_SCOPE: &str = "mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3)";
-
-/// The share of a group's generations that were accepted.
-pub const ACCEPTANCE_RATE: &str = "avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8";
-
-/// The completion generations a request may read: `$1`..`$2` the window, `$3` the user scope,
-/// `$4` an optional model.
-pub const GENERATIONS_IN_SCOPE: &str = "hg.query_timestamp BETWEEN $1 AND $2 AND hg.query_type = 'completion' \
-     AND ($3::uuid IS NULL OR hg.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4)";
-
-/// What generations are grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupBy {
-    /// The model.
-    Model,
-    /// The user's current config (as upstream groups).
-    Config,
-    /// The editor's language.
-    Language,
-    /// What triggered the completion.
-    Trigger,
-}
-
-impl GroupBy {
-    /// `group_by` among `allowed` (the first is the default); anything else is a 400.
-    pub fn parse(raw: Option<&String>, allowed: &[Self]) -> Result<Self, ApiError> {
-        let raw = raw.map(|s| s.trim()).filter(|s| !s.is_empty());
-        let Some(raw) = raw else { return Ok(allowed[0]) };
-        allowed.iter().copied().find(|g| g.name() == raw).ok_or_else(|| {
-            let names: Vec<&str> = allowed.iter().map(|g| g.name()).collect();
-            bad_request(format!("Invalid group_by: {raw:?} (expected one of {})", names.join(", ")))
-        })
-    }
-
-    /// Its parameter value.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Model => "model",
-            Self::Config => "config",
-            Self::Language => "language",
-            Self::Trigger => "trigger",
-        }
-    }
-
-    /// The group's name, its model id (model groups only), and the joins it needs on
-    /// [`GENERATIONS`].
-    pub fn sql(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Self::Model => ("m.model_name", "hg.model_id", ""),
-            Self::Config => ("'config ' || u.config_id", "NULL::bigint", "JOIN \"user\" u ON u.user_id = hg.user_id"),
-            Self::Language => (
-                "pl.language_name",
-                "NULL::bigint",
-                concat!(
-                    with_query!(),
-                    " JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-                     JOIN programming_language pl ON pl.language_id = ct.language_id"
-                ),
-            ),
-            Self::Trigger => (
-                "tt.trigger_type_name",
-                "NULL::bigint",
-                concat!(
-                    with_query!(),
-                    " JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-                     JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id"
-                ),
-            ),
-        }
-    }
-}
-
-/// An optional integer parameter.
-pub fn integer(params: &Params, name: &str) -> Result<Option<i64>, ApiError> {
-    params
-        .get(name)
-        .filter(|raw| !raw.trim().is_empty())
-        .map(|raw| raw.trim().parse::<i64>().map_err(|_| bad_request(format!("Invalid {name}: {raw:?} is not an integer"))))
-        .transpose()
-}
-
-/// An integer parameter within `min..=max` (`default` when absent); out of range is a 422, as
-/// FastAPI's `Query(ge, le)` answers.
-pub fn bounded(params: &Params, name: &str, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
-    let value = integer(params, name)?.unwrap_or(default);
-    if (min..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(ApiError::Validation(vec![code4me_shared::validation::Issue::new(
-            if value < min { "greater_than_equal" } else { "less_than_equal" },
-            vec![json!("query"), json!(name)],
-            format!("Input should be between {min} and {max}"),
-            json!(value.to_string()),
-            Some(json!({"ge": min, "le": max})),
-        )]))
+    #[test]
+    fn a_window_defaults_to_the_last_thirty_days_and_refuses_a_start_after_its_end() {
+        let end = DateTime::parse_from_rfc3339("2026-01-31T00:00:00Z").expect("RFC 3339").with_timezone(&Utc);
+        let window = Window::new(None, Some(end)).expect("valid");
+        assert_eq!(window.length(), Duration::days(30));
+        assert_eq!(window.previous(), Window { start: end - Duration::days(60), end: end - Duration::days(30) });
+        assert_eq!(Window::new(Some(end), Some(end)), Some(Window { start: end, end }));
+        assert_eq!(Window::new(Some(end + Duration::seconds(1)), Some(end)), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Every SQL statement of the server, one module per table family. Functions take a pool or
 //! transaction and parsed domain values, return rows as `FromRow` structs, and never validate.
 
+pub mod analytics;
 pub mod chats;
 pub mod configs;
 pub mod demo;

@@ -1,6 +1,6 @@
-//! The study tables (`study`, `study_config`, `config_assignment_history`) and A/B assignment:
-//! which config each user runs with while a study is active. The assignment is drawn inside the
-//! transaction that records it, so it lives with its statements.
+//! The study tables (`study`, `study_config`, `config_assignment_history`): studies stored, read
+//! and listed, and A/B assignment — which config each user runs with while a study is active. The
+//! assignment is drawn inside the transaction that records it, so it lives with its statements.
 //!
 //! Assignment is sticky — a user keeps their arm for the study's life, across deactivation and
 //! re-activation — and stored in `config_assignment_history`; the arms are stored with the study
@@ -8,9 +8,121 @@
 //! first time while a study is active are assigned then. Only verified users take part, as
 //! upstream; one study is active at a time.
 
+use chrono::{DateTime, Utc};
 use rand::seq::IndexedRandom;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
+
+/// A study's row, with its creator's name.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StudyRow {
+    /// The study.
+    pub study_id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// What it tests.
+    pub description: Option<String>,
+    /// The name of the admin who created it.
+    pub creator_name: String,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// When it ends; `None` while open-ended.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Whether it is the active study.
+    pub is_active: bool,
+    /// The baseline arm, where users go when it ends.
+    pub default_config_id: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The columns of a [`StudyRow`], over `study s JOIN "user" u` (its creator).
+macro_rules! study_columns {
+    () => {
+        "s.study_id, s.name, s.description, u.name AS creator_name, s.starts_at, s.ends_at, coalesce(s.is_active, false) AS is_active, \
+         s.default_config_id, s.created_at"
+    };
+}
+
+/// The study `study_id`, if there is one.
+pub async fn find(db: impl PgExecutor<'_>, study_id: Uuid) -> sqlx::Result<Option<StudyRow>> {
+    const SQL: &str = concat!("SELECT ", study_columns!(), " FROM study s JOIN \"user\" u ON u.user_id = s.created_by WHERE s.study_id = $1");
+    sqlx::query_as(SQL).bind(study_id).fetch_optional(db).await
+}
+
+/// A study in the list, with its users and arms.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListedStudyRow {
+    /// The study.
+    #[sqlx(flatten)]
+    pub study: StudyRow,
+    /// Users ever assigned an arm of it.
+    pub assigned_users_count: i64,
+    /// Its arms, ascending.
+    pub config_ids: Vec<i64>,
+}
+
+/// The active study, or every study with `include_inactive`; newest first.
+pub async fn list(db: impl PgExecutor<'_>, include_inactive: bool) -> sqlx::Result<Vec<ListedStudyRow>> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        study_columns!(),
+        ", (SELECT count(*) FROM config_assignment_history h WHERE h.study_id = s.study_id)::bigint AS assigned_users_count, \
+           ARRAY(SELECT config_id FROM study_config c WHERE c.study_id = s.study_id ORDER BY config_id) AS config_ids \
+         FROM study s JOIN \"user\" u ON u.user_id = s.created_by WHERE $1 OR coalesce(s.is_active, false) ORDER BY s.created_at DESC"
+    );
+    sqlx::query_as(SQL).bind(include_inactive).fetch_all(db).await
+}
+
+/// How many of `config_ids` (distinct) are config rows.
+pub async fn existing_configs(db: impl PgExecutor<'_>, config_ids: &[i64]) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM config WHERE config_id = ANY($1)").bind(config_ids).fetch_one(db).await
+}
+
+/// A study to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewStudy<'a> {
+    /// Its id, drawn by the caller.
+    pub study_id: Uuid,
+    /// Its name.
+    pub name: &'a str,
+    /// What it tests.
+    pub description: Option<&'a str>,
+    /// The admin creating it.
+    pub created_by: Uuid,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// When it ends; `None` for open-ended.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// The baseline arm.
+    pub default_config_id: i64,
+    /// Every arm, the baseline included, distinct.
+    pub arms: &'a [i64],
+}
+
+/// Stores `study` (inactive) with its arms, in one transaction.
+pub async fn insert(db: &PgPool, study: NewStudy<'_>) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO study (study_id, name, description, created_by, starts_at, ends_at, is_active, default_config_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)",
+    )
+    .bind(study.study_id)
+    .bind(study.name)
+    .bind(study.description)
+    .bind(study.created_by)
+    .bind(study.starts_at)
+    .bind(study.ends_at)
+    .bind(study.default_config_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO study_config (study_id, config_id) SELECT $1, unnest($2::bigint[])")
+        .bind(study.study_id)
+        .bind(study.arms)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
 
 /// The active study (if any) and its arms. The row is share-locked: logins assign concurrently,
 /// while a deactivation waits for them (and they for it), so nobody is assigned to an ended study.

@@ -20,6 +20,7 @@ pub mod query;
 pub mod reference;
 pub mod sessions;
 pub mod state;
+pub mod studies;
 pub mod tokens;
 pub mod user_config;
 pub mod users;

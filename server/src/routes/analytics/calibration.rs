@@ -8,11 +8,13 @@ use axum::extract::{Query, State};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::params::{Filters, ModelScopeFilters, Params, ScopeFilters, bounded, group_by};
 use crate::analytics::calibration::{Bin, brier, expected_calibration_error};
-use crate::analytics::{Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GroupBy, ModelScopeFilters, Params, ScopeFilters, bounded};
-use crate::auth::extract::ResearchCaller;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::contract::error::ApiError;
+use crate::db::analytics::GroupBy;
+use crate::db::analytics::calibration as rows;
+use crate::http::auth::ResearchCaller;
+use crate::services::state::AppState;
 
 /// Bins of the Brier decomposition and the summary.
 const DECOMPOSITION_BINS: i32 = 10;
@@ -48,29 +50,26 @@ impl Binned {
 /// Completion generations in the window, per group and confidence bin (`1..=bins`; a confidence of
 /// exactly 1 falls in the last bin, not in an extra one as with upstream's `width_bucket`).
 async fn binned(state: &AppState, filters: &Filters, group: GroupBy, bins: i32) -> Result<Vec<Binned>, ApiError> {
-    let (key, model_id, joins) = group.sql();
-    let sql = format!(
-        "SELECT {key} AS group_name, {model_id} AS model_id, \
-                GREATEST(LEAST(width_bucket(hg.confidence, 0, 1, $5), $5), 1) AS bin, \
-                count(*)::bigint, sum(hg.confidence), (count(*) FILTER (WHERE hg.was_accepted))::bigint, \
-                sum(power(hg.confidence - CASE WHEN hg.was_accepted THEN 1 ELSE 0 END, 2)), \
-                min(hg.confidence), max(hg.confidence), sum(hg.confidence * hg.confidence) \
-         {GENERATIONS} {joins} WHERE {GENERATIONS_IN_SCOPE} \
-         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-    );
-    type Row = (String, Option<i64>, i32, i64, f64, i64, f64, f64, f64, f64);
-    let rows: Vec<Row> = filters.query(sql).bind(bins).fetch_all(&state.db).await.map_err(ApiError::database)?;
+    let sums = rows::bins(&state.db, &filters.rows(), group, bins).await.map_err(ApiError::database)?;
     let mut groups: Vec<Binned> = Vec::new();
-    for (name, model_id, bin, count, confidence_sum, accepted, squared_error_sum, min, max, squares) in rows {
-        let same = groups.last().is_some_and(|g| g.name == name && g.model_id == model_id);
+    for row in sums {
+        let same = groups.last().is_some_and(|g| g.name == row.group_name && g.model_id == row.model_id);
         if !same {
-            groups.push(Binned { name, model_id, bins: Vec::new(), confidence_min: min, confidence_max: max, confidence_square_sum: 0.0 });
+            groups.push(Binned {
+                name: row.group_name,
+                model_id: row.model_id,
+                bins: Vec::new(),
+                confidence_min: row.confidence_min,
+                confidence_max: row.confidence_max,
+                confidence_square_sum: 0.0,
+            });
         }
         let group = groups.last_mut().expect("just pushed");
-        group.bins.push((bin, Bin { count, confidence_sum, accepted, squared_error_sum }));
-        group.confidence_min = group.confidence_min.min(min);
-        group.confidence_max = group.confidence_max.max(max);
-        group.confidence_square_sum += squares;
+        let bin = Bin { count: row.count, confidence_sum: row.confidence_sum, accepted: row.accepted, squared_error_sum: row.squared_error_sum };
+        group.bins.push((row.bin, bin));
+        group.confidence_min = group.confidence_min.min(row.confidence_min);
+        group.confidence_max = group.confidence_max.max(row.confidence_max);
+        group.confidence_square_sum += row.confidence_square_sum;
     }
     Ok(groups)
 }
@@ -133,7 +132,7 @@ pub struct ReliabilityBin {
 
 /// Per model: for each confidence bin, mean confidence against acceptance, and the ECE.
 #[utoipa::path(get, path = "/api/analytics/calibration/reliability-diagram", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams,
+    params(super::params::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model"),
         ("bins" = Option<i64>, Query, minimum = 5, maximum = 20, description = "5..=20, default 10")
     ),
@@ -212,7 +211,7 @@ pub struct GroupBrierScore {
 
 /// Brier score with its reliability, resolution and uncertainty, per model, config or language.
 #[utoipa::path(get, path = "/api/analytics/calibration/brier-score", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams,
+    params(super::params::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model"),
         ("group_by" = Option<String>, Query, pattern = "^\\s*(model|config|language)?\\s*$", description = "model (default), config (the user's current config) or language")
     ),
@@ -226,7 +225,7 @@ pub async fn brier_score(
     Query(params): Query<Params>,
 ) -> Result<Json<BrierScoreResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
-    let group = GroupBy::parse(params.get("group_by"), &[GroupBy::Model, GroupBy::Config, GroupBy::Language])?;
+    let group = group_by(&params, &[GroupBy::Model, GroupBy::Config, GroupBy::Language])?;
     let data = binned(&state, &filters, group, DECOMPOSITION_BINS)
         .await?
         .into_iter()
@@ -303,7 +302,7 @@ pub struct ConfidenceStatistics {
 
 /// Per model: how often each confidence occurs, and how often each bin was accepted.
 #[utoipa::path(get, path = "/api/analytics/calibration/confidence-distribution", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams,
+    params(super::params::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model"),
         ("bins" = Option<i64>, Query, minimum = 10, maximum = 50, description = "10..=50, default 20")
     ),
@@ -390,7 +389,7 @@ pub struct ModelCalibration {
 /// Per model: confidence against acceptance, over- or under-confidence (a gap beyond 0.05), Brier
 /// score and the spread of confidence; best calibrated (lowest Brier) first.
 #[utoipa::path(get, path = "/api/analytics/calibration/calibration-summary", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams),
+    params(super::params::ScopeParams),
     responses(
         (status = 200, description = "Calibration per model", body = CalibrationSummaryResponse)
     ))]

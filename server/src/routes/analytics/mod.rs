@@ -4,5 +4,6 @@
 pub mod calibration;
 pub mod models;
 pub mod overview;
+pub mod params;
 pub mod studies;
 pub mod usage;

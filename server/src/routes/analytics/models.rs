@@ -7,13 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::params::{Filters, ModelScopeFilters, Params, ScopeFilters, bad_request, shown};
 use crate::analytics::span::{self, Span};
-use crate::analytics::{
-    ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY, bad_request, shown,
-};
-use crate::auth::extract::ResearchCaller;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::contract::error::ApiError;
+use crate::db::analytics::models::{self as rows, TrendBuckets};
+use crate::http::auth::ResearchCaller;
+use crate::services::state::AppState;
 
 /// `model_ids=1,5` → `[1, 5]`; absent → all models.
 fn model_ids(params: &Params) -> Result<Option<Vec<i64>>, ApiError> {
@@ -23,9 +22,6 @@ fn model_ids(params: &Params) -> Result<Option<Vec<i64>>, ApiError> {
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
 }
-
-/// One model's row in the comparison.
-type ComparisonRow = (i64, String, bool, i64, f64, f64, f64, f64, f64, f64, f64, i64, i64);
 
 /// `GET /api/analytics/models/comparison`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,7 +83,7 @@ pub struct ModelComparisonFilters {
 /// Per model: volume, acceptance, generation-time percentiles, confidence and its spread, tokens
 /// per completion, users and active days.
 #[utoipa::path(get, path = "/api/analytics/models/comparison", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams,
+    params(super::params::ScopeParams,
         ("model_ids" = Option<String>, Query, pattern = "^\\s*(-?[0-9]{1,18}(\\s*,\\s*-?[0-9]{1,18})*)?\\s*$", description = "Comma-separated model ids; default all")
     ),
     responses(
@@ -101,37 +97,26 @@ pub async fn comparison(
 ) -> Result<Json<ModelComparisonResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
     let ids = model_ids(&params)?;
-    let sql = format!(
-        "SELECT hg.model_id, m.model_name, m.is_instruction_tuned, count(*)::bigint, \
-                {ACCEPTANCE_RATE}, avg(hg.generation_time)::float8, \
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY hg.generation_time), \
-                percentile_cont(0.95) WITHIN GROUP (ORDER BY hg.generation_time), \
-                avg(hg.confidence), stddev_pop(hg.confidence), avg(cardinality(hg.logprobs))::float8, \
-                count(DISTINCT hg.user_id)::bigint, count(DISTINCT (hg.query_timestamp AT TIME ZONE 'UTC')::date)::bigint \
-         {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} AND ($5::bigint[] IS NULL OR hg.model_id = ANY($5)) \
-         GROUP BY 1, 2, 3 ORDER BY 1"
-    );
-    let rows: Vec<ComparisonRow> = filters.query(sql).bind(&ids).fetch_all(&state.db).await.map_err(ApiError::database)?;
-    let data = rows
+    let data = rows::comparison(&state.db, &filters.rows(), ids.as_deref())
+        .await
+        .map_err(ApiError::database)?
         .into_iter()
-        .map(|(model_id, model_name, is_instruction_tuned, total, acceptance, avg_time, p50, p95, confidence, spread, tokens, users, days)| {
-            ModelComparison {
-                model_id,
-                model_name,
-                is_instruction_tuned,
-                metrics: ModelMetrics {
-                    total_generations: total,
-                    acceptance_rate: acceptance,
-                    avg_generation_time: avg_time,
-                    p50_generation_time: p50,
-                    p95_generation_time: p95,
-                    avg_confidence: confidence,
-                    confidence_std: spread,
-                    avg_logprob_length: tokens,
-                    unique_users: users,
-                    active_days: days,
-                },
-            }
+        .map(|row| ModelComparison {
+            model_id: row.model_id,
+            model_name: row.model_name,
+            is_instruction_tuned: row.is_instruction_tuned,
+            metrics: ModelMetrics {
+                total_generations: row.total_generations,
+                acceptance_rate: row.acceptance_rate,
+                avg_generation_time: row.avg_generation_time,
+                p50_generation_time: row.p50_generation_time,
+                p95_generation_time: row.p95_generation_time,
+                avg_confidence: row.avg_confidence,
+                confidence_std: row.confidence_std,
+                avg_logprob_length: row.avg_logprob_length,
+                unique_users: row.unique_users,
+                active_days: row.active_days,
+            },
         })
         .collect();
     Ok(Json(ModelComparisonResponse { data, filters: ModelComparisonFilters { scope: filters.scope(), model_ids: ids } }))
@@ -175,7 +160,7 @@ pub struct ModelUsageTrendsFilters {
 
 /// Each model's use per time bucket.
 #[utoipa::path(get, path = "/api/analytics/models/model-usage-trends", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams,
+    params(super::params::ScopeParams,
         ("granularity" = Option<String>, Query, pattern = "^\\s*(hour|day|week|month|1w|[0-9]+[mhd])?\\s*$", description = "hour (1h), day (1d, default), week (1w) or month (calendar units, UTC), or any other whole number of minutes, hours or days (`Nm`, `Nh`, `Nd`, such as `6h`); at most 10,000 buckets in the window (400 otherwise)")
     ),
     responses(
@@ -190,30 +175,25 @@ pub async fn usage_trends(
     let filters = Filters::parse_without_model(caller, &params)?;
     let granularity = TrendBucket::parse(&params, filters.window.length())?;
     // Calendar units truncate in UTC; other widths are bins aligned to 2000-01-01T00:00:00Z.
-    let bucket_sql = match granularity {
-        TrendBucket::Calendar(_) => "date_trunc($5, hg.query_timestamp, 'UTC')",
-        TrendBucket::Width(_) => "date_bin($5::interval, hg.query_timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
+    let interval;
+    let buckets = match granularity {
+        TrendBucket::Calendar(unit) => TrendBuckets::Calendar(unit),
+        TrendBucket::Width(width) => {
+            interval = width.interval();
+            TrendBuckets::Bins(&interval)
+        }
     };
-    let sql = format!(
-        "SELECT {bucket_sql} AS bucket, hg.model_id, m.model_name, count(*)::bigint, \
-                {ACCEPTANCE_RATE}, count(DISTINCT hg.user_id)::bigint \
-         {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3 ORDER BY 1, 2"
-    );
-    let bound = match granularity {
-        TrendBucket::Calendar(unit) => unit.to_owned(),
-        TrendBucket::Width(width) => width.interval(),
-    };
-    let rows: Vec<(DateTime<Utc>, i64, String, i64, f64, i64)> =
-        filters.query(sql).bind(bound).fetch_all(&state.db).await.map_err(ApiError::database)?;
-    let data = rows
+    let data = rows::usage_trends(&state.db, &filters.rows(), buckets)
+        .await
+        .map_err(ApiError::database)?
         .into_iter()
-        .map(|(time_bucket, model_id, model_name, usage_count, acceptance_rate, unique_users)| ModelUsageBucket {
-            time_bucket,
-            model_id,
-            model_name,
-            usage_count,
-            acceptance_rate,
-            unique_users,
+        .map(|row| ModelUsageBucket {
+            time_bucket: row.time_bucket,
+            model_id: row.model_id,
+            model_name: row.model_name,
+            usage_count: row.usage_count,
+            acceptance_rate: row.acceptance_rate,
+            unique_users: row.unique_users,
         })
         .collect();
     Ok(Json(ModelUsageTrendsResponse { data, filters: ModelUsageTrendsFilters { scope: filters.scope(), granularity: granularity.name() } }))
@@ -266,9 +246,6 @@ impl TrendBucket {
     }
 }
 
-/// One context segment's row.
-type SegmentRow = (String, String, String, String, String, i64, f64, f64, f64);
-
 /// `GET /api/analytics/models/performance-by-context`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PerformanceByContextResponse {
@@ -318,7 +295,7 @@ pub struct ContextMetrics {
 /// Per model, language, trigger, document size and caret position: acceptance, generation time
 /// and confidence, for segments with at least five generations.
 #[utoipa::path(get, path = "/api/analytics/models/performance-by-context", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams,
+    params(super::params::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model")
     ),
     responses(
@@ -330,33 +307,25 @@ pub async fn performance_by_context(
     Query(params): Query<Params>,
 ) -> Result<Json<PerformanceByContextResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
-    let sql = format!(
-        "SELECT m.model_name, pl.language_name, tt.trigger_type_name, \
-                CASE WHEN ct.document_char_length IS NULL THEN 'unknown' WHEN ct.document_char_length < 1000 THEN 'small' \
-                     WHEN ct.document_char_length < 10000 THEN 'medium' WHEN ct.document_char_length < 100000 THEN 'large' ELSE 'xlarge' END, \
-                CASE WHEN ct.relative_document_position IS NULL THEN 'unknown' WHEN ct.relative_document_position < 0.25 THEN 'beginning' \
-                     WHEN ct.relative_document_position < 0.75 THEN 'middle' ELSE 'end' END, \
-                count(*)::bigint, {ACCEPTANCE_RATE}, avg(hg.generation_time)::float8, avg(hg.confidence) \
-         {GENERATIONS} {WITH_QUERY} JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-         JOIN programming_language pl ON pl.language_id = ct.language_id JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id \
-         WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 5 ORDER BY 1, 2, 3, 4, 5"
-    );
-    let rows: Vec<SegmentRow> = filters.query(sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
-    let data = rows
+    let data = rows::performance_by_context(&state.db, &filters.rows())
+        .await
+        .map_err(ApiError::database)?
         .into_iter()
-        .map(|(model_name, language, trigger_type, document_size, document_position, n, acceptance, time, confidence)| ContextPerformance {
-            model_name,
-            language,
-            trigger_type,
-            context: ContextSegment { document_size, document_position },
-            metrics: ContextMetrics { sample_size: n, acceptance_rate: acceptance, avg_generation_time: time, avg_confidence: confidence },
+        .map(|row| ContextPerformance {
+            model_name: row.model_name,
+            language: row.language,
+            trigger_type: row.trigger_type,
+            context: ContextSegment { document_size: row.document_size, document_position: row.document_position },
+            metrics: ContextMetrics {
+                sample_size: row.sample_size,
+                acceptance_rate: row.acceptance_rate,
+                avg_generation_time: row.avg_generation_time,
+                avg_confidence: row.avg_confidence,
+            },
         })
         .collect();
     Ok(Json(PerformanceByContextResponse { data, filters: filters.with_model() }))
 }
-
-/// One model's ground-truth row.
-type TruthRow = (i64, String, i64, f64, f64, f64, f64, f64, f64);
 
 /// `GET /api/analytics/models/ground-truth-analysis`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -394,7 +363,7 @@ pub struct GroundTruthStats {
 /// window): how often the completion equals it (ignoring surrounding whitespace), lengths,
 /// confidence and acceptance.
 #[utoipa::path(get, path = "/api/analytics/models/ground-truth-analysis", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams,
+    params(super::params::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model")
     ),
     responses(
@@ -406,34 +375,20 @@ pub async fn ground_truth_analysis(
     Query(params): Query<Params>,
 ) -> Result<Json<GroundTruthAnalysisResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
-    let rows: Vec<TruthRow> = filters
-        .query(format!(
-            "WITH truth AS (SELECT DISTINCT ON (completion_query_id) completion_query_id, ground_truth FROM ground_truth \
-                            WHERE truth_timestamp BETWEEN $1 AND $2 ORDER BY completion_query_id, truth_timestamp DESC) \
-             SELECT hg.model_id, m.model_name, count(*)::bigint, \
-                    avg(CASE WHEN btrim(hg.completion, E' \\t\\r\\n') = btrim(t.ground_truth, E' \\t\\r\\n') THEN 1.0 ELSE 0.0 END)::float8, \
-                    avg(char_length(hg.completion))::float8, avg(char_length(t.ground_truth))::float8, avg(hg.confidence), \
-                    {ACCEPTANCE_RATE}, \
-                    avg(abs(char_length(hg.completion) - char_length(t.ground_truth)))::float8 \
-             FROM truth t JOIN had_generation hg ON hg.meta_query_id = t.completion_query_id \
-             JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id JOIN model_name m ON m.model_id = hg.model_id \
-             WHERE ($3::uuid IS NULL OR mq.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4) GROUP BY 1, 2 ORDER BY 1"
-        ))
-        .fetch_all(&state.db)
+    let data = rows::ground_truth(&state.db, &filters.rows())
         .await
-        .map_err(ApiError::database)?;
-    let data = rows
+        .map_err(ApiError::database)?
         .into_iter()
-        .map(|(model_id, model_name, n, exact, completion_len, truth_len, confidence, acceptance, diff)| GroundTruthStats {
-            model_id,
-            model_name,
-            total_with_ground_truth: n,
-            exact_match_rate: exact,
-            avg_completion_length: completion_len,
-            avg_ground_truth_length: truth_len,
-            avg_confidence_with_truth: confidence,
-            acceptance_rate_with_truth: acceptance,
-            avg_length_diff: diff,
+        .map(|row| GroundTruthStats {
+            model_id: row.model_id,
+            model_name: row.model_name,
+            total_with_ground_truth: row.total_with_ground_truth,
+            exact_match_rate: row.exact_match_rate,
+            avg_completion_length: row.avg_completion_length,
+            avg_ground_truth_length: row.avg_ground_truth_length,
+            avg_confidence_with_truth: row.avg_confidence_with_truth,
+            acceptance_rate_with_truth: row.acceptance_rate_with_truth,
+            avg_length_diff: row.avg_length_diff,
         })
         .collect();
     Ok(Json(GroundTruthAnalysisResponse { data, filters: filters.with_model() }))

@@ -8,14 +8,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::params::{Filters, GRANULARITY_DOC, Params, bad_request, bucket, shown, user_scope};
+use crate::analytics::Window;
 use crate::analytics::span::Span;
-use crate::analytics::{
-    ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GRANULARITY_DOC, Params, QUERIES_IN_SCOPE, Window, bad_request, bucket, shown,
-    user_scope,
-};
-use crate::auth::extract::ResearchCaller;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::contract::error::ApiError;
+use crate::db::analytics::overview::{self, EngagementRow, ModelTotals, QueryTotals};
+use crate::http::auth::ResearchCaller;
+use crate::services::state::AppState;
 
 /// The last `time_window` up to now, and whose rows.
 struct Recent {
@@ -32,32 +31,17 @@ impl Recent {
         let raw = params.get("time_window").map(|w| w.trim()).filter(|w| !w.is_empty()).unwrap_or(default);
         let window = Span::parse(raw).map_err(|reason| bad_request(format!("Invalid time_window: {}: {reason}", shown(raw))))?;
         let (name, length) = (window.name(), window.duration());
-        let end = Utc::now();
-        Ok(Self { name, length, filters: Filters::over(Window { start: end - length, end }, user_scope(caller, params)?) })
+        Ok(Self { name, length, filters: Filters::over(Window::last(length), user_scope(caller, params)?) })
     }
 }
 
 /// The dashboard's totals over one window.
 #[derive(Debug, Clone, Default)]
 struct Totals {
-    queries: i64,
-    completions: i64,
-    chats: i64,
-    users: i64,
-    sessions: i64,
+    /// Its queries.
+    queries: QueryTotals,
     /// Completion generations per model, in no particular order.
     models: Vec<ModelTotals>,
-}
-
-/// One model's completion generations in a window.
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct ModelTotals {
-    model_id: i64,
-    model_name: String,
-    generations: i64,
-    accepted: i64,
-    /// Summed generation time, in ms.
-    generation_ms: f64,
 }
 
 impl Totals {
@@ -100,25 +84,12 @@ impl Totals {
 }
 
 /// The window's totals: one pass over its queries and one over its generations grouped by model
-/// (a hash aggregate; the overall figures and the top models are summed from the groups).
+/// (the overall figures and the top models are summed from the groups).
 async fn totals(state: &AppState, filters: &Filters) -> Result<Totals, ApiError> {
-    let queries = filters
-        .query(format!(
-            "SELECT count(*)::bigint, (count(*) FILTER (WHERE query_type = 'completion'))::bigint, \
-                    (count(*) FILTER (WHERE query_type = 'chat'))::bigint, count(DISTINCT user_id)::bigint, count(DISTINCT session_id)::bigint \
-             FROM meta_query mq WHERE {QUERIES_IN_SCOPE}"
-        ))
-        .fetch_one(&state.db);
-    let models = filters
-        .query(format!(
-            "SELECT hg.model_id, m.model_name, count(*)::bigint AS generations, (count(*) FILTER (WHERE hg.was_accepted))::bigint AS accepted, \
-                    sum(hg.generation_time)::float8 AS generation_ms \
-             {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1, 2"
-        ))
-        .fetch_all(&state.db);
-    let ((queries, completions, chats, users, sessions), models): ((i64, i64, i64, i64, i64), Vec<ModelTotals>) =
-        tokio::try_join!(queries, models).map_err(ApiError::database)?;
-    Ok(Totals { queries, completions, chats, users, sessions, models })
+    let scope = filters.rows();
+    let (queries, models) =
+        tokio::try_join!(overview::query_totals(&state.db, &scope), overview::model_totals(&state.db, &scope)).map_err(ApiError::database)?;
+    Ok(Totals { queries, models })
 }
 
 /// Percentage change from `previous` to `current`; `None` when there was nothing before.
@@ -265,38 +236,25 @@ pub async fn dashboard(
     caller: ResearchCaller,
     Query(params): Query<Params>,
 ) -> Result<Json<DashboardResponse>, ApiError> {
-    let Recent { name, length, filters } = Recent::parse(caller, &params, "7d")?;
+    let Recent { name, filters, .. } = Recent::parse(caller, &params, "7d")?;
     let Window { start, end } = filters.window;
-    let previous = Filters::over(Window { start: start - length, end: start }, filters.user);
-    let top_languages = async {
-        filters
-            .query(format!(
-                "SELECT pl.language_name, count(DISTINCT mq.meta_query_id)::bigint, {ACCEPTANCE_RATE} \
-                 FROM meta_query mq JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-                 JOIN programming_language pl ON pl.language_id = ct.language_id \
-                 LEFT JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id AND mq.query_type = 'completion' \
-                 WHERE {QUERIES_IN_SCOPE} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
-            ))
-            .fetch_all(&state.db)
-            .await
-            .map_err(ApiError::database)
-    };
+    let previous = Filters::over(filters.window.previous(), filters.user);
+    let top_languages = async { overview::top_languages(&state.db, &filters.rows()).await.map_err(ApiError::database) };
     // Independent reads, each on its own pooled connection: the answer takes as long as the slowest.
-    let (now, before, top_languages): (Totals, Totals, Vec<(String, i64, Option<f64>)>) =
-        tokio::try_join!(totals(&state, &filters), totals(&state, &previous), top_languages)?;
-    let queries_change = change_pct(now.queries as f64, before.queries as f64);
-    let users_change = change_pct(now.users as f64, before.users as f64);
+    let (now, before, top_languages) = tokio::try_join!(totals(&state, &filters), totals(&state, &previous), top_languages)?;
+    let queries_change = change_pct(now.queries.queries as f64, before.queries.queries as f64);
+    let users_change = change_pct(now.queries.users as f64, before.queries.users as f64);
     let acceptance_change = now.acceptance().zip(before.acceptance()).and_then(|(n, b)| change_pct(n, b));
 
     Ok(Json(DashboardResponse {
         time_window: name,
         period: Period { start, end },
         overview: DashboardOverview {
-            total_queries: now.queries,
-            completion_queries: now.completions,
-            chat_queries: now.chats,
-            active_users: now.users,
-            total_sessions: now.sessions,
+            total_queries: now.queries.queries,
+            completion_queries: now.queries.completions,
+            chat_queries: now.queries.chats,
+            active_users: now.queries.users,
+            total_sessions: now.queries.sessions,
             overall_acceptance_rate: now.acceptance(),
             avg_generation_time_ms: now.generation_ms(),
             models_used: now.models.len() as i64,
@@ -315,7 +273,7 @@ pub async fn dashboard(
         top_models: now.top_models(),
         top_languages: top_languages
             .into_iter()
-            .map(|(language, query_count, acceptance_rate)| DashboardLanguage { language, query_count, acceptance_rate })
+            .map(|row| DashboardLanguage { language: row.language, query_count: row.query_count, acceptance_rate: row.acceptance_rate })
             .collect(),
     }))
 }
@@ -379,37 +337,23 @@ pub async fn activity_timeline(
 ) -> Result<Json<ActivityTimelineResponse>, ApiError> {
     let Recent { name, length, filters } = Recent::parse(caller, &params, "24h")?;
     let granularity = bucket(&params, length)?;
-    type Row = (DateTime<Utc>, i64, i64, i64, i64, Option<f64>, Option<f64>);
-    let rows: Vec<Row> = filters
-        .query(format!(
-            "SELECT date_bin($5::interval, mq.\"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00'), count(DISTINCT mq.meta_query_id)::bigint, \
-                    count(DISTINCT mq.meta_query_id) FILTER (WHERE mq.query_type = 'completion')::bigint, \
-                    count(DISTINCT mq.meta_query_id) FILTER (WHERE mq.query_type = 'chat')::bigint, count(DISTINCT mq.user_id)::bigint, \
-                    avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END) FILTER (WHERE mq.query_type = 'completion')::float8, \
-                    avg(hg.generation_time)::float8 \
-             FROM meta_query mq LEFT JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id \
-             WHERE {QUERIES_IN_SCOPE} GROUP BY 1 ORDER BY 1"
-        ))
-        .bind(&granularity.interval)
-        .fetch_all(&state.db)
-        .await
-        .map_err(ApiError::database)?;
+    let rows = overview::activity(&state.db, &filters.rows(), &granularity.interval()).await.map_err(ApiError::database)?;
     let timeline = rows
         .into_iter()
-        .map(|(time_bucket, query_count, completion_count, chat_count, active_users, acceptance_rate, avg_generation_time)| ActivityBucket {
-            time_bucket,
-            query_count,
-            completion_count,
-            chat_count,
-            active_users,
-            acceptance_rate,
-            avg_generation_time,
+        .map(|row| ActivityBucket {
+            time_bucket: row.time_bucket,
+            query_count: row.query_count,
+            completion_count: row.completion_count,
+            chat_count: row.chat_count,
+            active_users: row.active_users,
+            acceptance_rate: row.acceptance_rate,
+            avg_generation_time: row.avg_generation_time,
         })
         .collect();
     Ok(Json(ActivityTimelineResponse {
         timeline,
         time_window: name,
-        granularity: granularity.name,
+        granularity: granularity.name(),
         period: filters.window.into(),
         filters: ActivityTimelineFilters { user_id: filters.user },
     }))
@@ -478,9 +422,6 @@ pub struct AggregatedEngagement {
     pub regular_users: usize,
 }
 
-/// One user's activity in the window.
-type EngagementRow = (Uuid, i64, i64, i64, DateTime<Utc>, DateTime<Utc>, f64, Option<f64>);
-
 /// Engagement: everyone's summarised (admins without `user_id`), or one user's own.
 #[utoipa::path(get, path = "/api/analytics/overview/user-engagement", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
     params(
@@ -497,47 +438,36 @@ pub async fn user_engagement(
     Query(params): Query<Params>,
 ) -> Result<Json<UserEngagementResponse>, ApiError> {
     let Recent { name, filters, .. } = Recent::parse(caller, &params, "30d")?;
-    let sql = format!(
-        "WITH queries AS ( \
-             SELECT mq.user_id, count(*)::bigint AS queries, count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint AS days, \
-                    count(DISTINCT mq.session_id)::bigint AS sessions, min(mq.\"timestamp\") AS first_query, max(mq.\"timestamp\") AS last_query, \
-                    avg(extract(hour FROM mq.\"timestamp\" AT TIME ZONE 'UTC'))::float8 AS hour \
-             FROM meta_query mq WHERE {QUERIES_IN_SCOPE} AND mq.user_id IS NOT NULL \
-             GROUP BY 1), \
-         acceptance AS (SELECT hg.user_id, {ACCEPTANCE_RATE} AS rate \
-             {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1) \
-         SELECT q.user_id, q.queries, q.days, q.sessions, q.first_query, q.last_query, q.hour, a.rate \
-         FROM queries q LEFT JOIN acceptance a ON a.user_id = q.user_id ORDER BY q.queries"
-    );
-    let rows: Vec<EngagementRow> = filters.query(sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
+    let rows = overview::engagement(&state.db, &filters.rows()).await.map_err(ApiError::database)?;
     let engagement = match filters.user {
         Some(user_id) => {
             let row = rows.first();
             UserEngagement::Personal(PersonalEngagement {
                 user_id,
-                total_queries: row.map_or(0, |r| r.1),
-                active_days: row.map_or(0, |r| r.2),
-                total_sessions: row.map_or(0, |r| r.3),
-                first_query: row.map(|r| r.4),
-                last_query: row.map(|r| r.5),
-                acceptance_rate: row.and_then(|r| r.7),
-                avg_hour_of_day: row.map_or(12.0, |r| r.6),
+                total_queries: row.map_or(0, |r| r.queries),
+                active_days: row.map_or(0, |r| r.active_days),
+                total_sessions: row.map_or(0, |r| r.sessions),
+                first_query: row.map(|r| r.first_query),
+                last_query: row.map(|r| r.last_query),
+                acceptance_rate: row.and_then(|r| r.acceptance_rate),
+                avg_hour_of_day: row.map_or(12.0, |r| r.avg_hour),
             })
         }
         None => {
             let n = rows.len();
             let mean = |f: &dyn Fn(&EngagementRow) -> f64| (n > 0).then(|| rows.iter().map(f).sum::<f64>() / n as f64);
-            let median = (n > 0).then(|| if n % 2 == 1 { rows[n / 2].1 as f64 } else { (rows[n / 2 - 1].1 + rows[n / 2].1) as f64 / 2.0 });
-            let rates: Vec<f64> = rows.iter().filter_map(|r| r.7).collect();
+            let median =
+                (n > 0).then(|| if n % 2 == 1 { rows[n / 2].queries as f64 } else { (rows[n / 2 - 1].queries + rows[n / 2].queries) as f64 / 2.0 });
+            let rates: Vec<f64> = rows.iter().filter_map(|r| r.acceptance_rate).collect();
             UserEngagement::Aggregated(AggregatedEngagement {
                 total_active_users: n,
-                avg_queries_per_user: mean(&|r| r.1 as f64),
+                avg_queries_per_user: mean(&|r| r.queries as f64),
                 median_queries_per_user: median,
-                avg_active_days: mean(&|r| r.2 as f64),
-                avg_sessions_per_user: mean(&|r| r.3 as f64),
+                avg_active_days: mean(&|r| r.active_days as f64),
+                avg_sessions_per_user: mean(&|r| r.sessions as f64),
                 avg_user_acceptance_rate: (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64),
-                highly_active_users: rows.iter().filter(|r| r.1 >= 10).count(),
-                regular_users: rows.iter().filter(|r| r.2 >= 5).count(),
+                highly_active_users: rows.iter().filter(|r| r.queries >= 10).count(),
+                regular_users: rows.iter().filter(|r| r.active_days >= 5).count(),
             })
         }
     };

@@ -12,35 +12,22 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::params::{self, Params, bad_request};
+use super::usage::ConfidenceInterval;
 use crate::analytics::stats::two_proportions;
-use crate::analytics::{self, Params, bad_request};
-use crate::auth::extract::AdminCaller;
-use crate::error::ApiError;
-use crate::extract::JsonBody;
-use crate::routes::analytics::usage::ConfidenceInterval;
-use crate::state::AppState;
-use crate::studies;
+use crate::contract::error::ApiError;
+use crate::db::analytics::studies as arms_db;
+use crate::db::studies::{self, StudyRow};
+use crate::http::auth::AdminCaller;
+use crate::http::extract::JsonBody;
+use crate::services::state::AppState;
+use crate::services::studies::{self as study_flows, StudyDraft};
 
 /// An arm needs at least this many generations before its comparison is worth reading.
 pub const MIN_GENERATIONS_PER_ARM: i64 = 100;
 
 fn study_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw.trim()).map_err(|_| bad_request("Invalid study ID format"))
-}
-
-fn not_found() -> ApiError {
-    ApiError::Detail(StatusCode::NOT_FOUND, "Study not found".into())
-}
-
-/// A study's row.
-type StudyRow = (Uuid, String, Option<String>, String, DateTime<Utc>, Option<DateTime<Utc>>, bool, i64, DateTime<Utc>);
-
-const STUDY_COLUMNS: &str =
-    "s.study_id, s.name, s.description, u.name, s.starts_at, s.ends_at, coalesce(s.is_active, false), s.default_config_id, s.created_at";
-
-async fn study(state: &AppState, id: Uuid) -> Result<StudyRow, ApiError> {
-    let sql = format!("SELECT {STUDY_COLUMNS} FROM study s JOIN \"user\" u ON u.user_id = s.created_by WHERE s.study_id = $1");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&state.db).await.map_err(ApiError::database)?.ok_or_else(not_found)
 }
 
 /// A study.
@@ -69,20 +56,28 @@ pub struct Study {
 }
 
 impl Study {
-    fn new(
-        (study_id, name, description, creator_name, starts_at, ends_at, is_active, default_config_id, created_at): StudyRow,
-        config_ids: Vec<i64>,
-    ) -> Self {
-        Self { study_id, name, description, creator_name, starts_at, ends_at, is_active, default_config_id, config_ids, created_at }
+    fn new(row: StudyRow, config_ids: Vec<i64>) -> Self {
+        Self {
+            study_id: row.study_id,
+            name: row.name,
+            description: row.description,
+            creator_name: row.creator_name,
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            is_active: row.is_active,
+            default_config_id: row.default_config_id,
+            config_ids,
+            created_at: row.created_at,
+        }
     }
 }
 
-/// The body's time field `name`, when present: any ISO 8601 form [`analytics::parse_time`] reads
+/// The body's time field `name`, when present: any ISO 8601 form [`params::parse_time`] reads
 /// (upstream's study form sends `2026-01-31T12:00`), no zone meaning UTC.
 fn parse_time(body: &Value, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(raw)) => analytics::parse_time(name, raw).map(Some),
+        Some(Value::String(raw)) => params::parse_time(name, raw).map(Some),
         Some(_) => Err(bad_request(format!("Invalid {name}: expected an ISO 8601 string"))),
     }
 }
@@ -124,7 +119,7 @@ pub async fn create(
     }
     let default =
         body.get("default_config_id").and_then(Value::as_i64).ok_or_else(|| bad_request("Invalid default_config_id: an integer is required"))?;
-    let mut arms: Vec<i64> = body
+    let config_ids: Vec<i64> = body
         .get("config_ids")
         .and_then(Value::as_array)
         .map(|ids| {
@@ -133,46 +128,16 @@ pub async fn create(
         .transpose()?
         .filter(|ids| !ids.is_empty())
         .ok_or_else(|| bad_request("Invalid config_ids: at least one config is required"))?;
-    arms.push(default);
-    arms.sort_unstable();
-    arms.dedup();
-    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM config WHERE config_id = ANY($1)")
-        .bind(&arms)
-        .fetch_one(&state.db)
-        .await
-        .map_err(ApiError::database)?;
-    if known != arms.len() as i64 {
-        return Err(bad_request(format!("Invalid config_ids: some of {arms:?} do not exist")));
-    }
-    let id = Uuid::new_v4();
-    let mut tx = state.db.begin().await.map_err(ApiError::database)?;
-    sqlx::query("INSERT INTO study (study_id, name, description, created_by, starts_at, ends_at, is_active, default_config_id) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)")
-        .bind(id)
-        .bind(name)
-        .bind(description)
-        .bind(admin.user_id)
-        .bind(starts_at)
-        .bind(ends_at)
-        .bind(default)
-        .execute(&mut *tx)
-        .await
-        .map_err(ApiError::database)?;
-    sqlx::query("INSERT INTO study_config (study_id, config_id) SELECT $1, unnest($2::bigint[])")
-        .bind(id)
-        .bind(&arms)
-        .execute(&mut *tx)
-        .await
-        .map_err(ApiError::database)?;
-    tx.commit().await.map_err(ApiError::database)?;
-    let now = Utc::now();
-    let active = starts_at <= now && ends_at.is_none_or(|end| end > now);
-    if active {
-        studies::activate(&state.db, id).await.map_err(ApiError::database)?;
-        state.user_configs.forget_all();
-    }
+    let draft = StudyDraft { name, description, starts_at, ends_at, default_config_id: default, config_ids };
+    let created = study_flows::create(&state, admin.user_id, draft).await?;
     Ok((
         StatusCode::CREATED,
-        Json(StudyCreatedResponse { study_id: id, name: name.to_owned(), is_active: active, message: "Study created successfully" }),
+        Json(StudyCreatedResponse {
+            study_id: created.study_id,
+            name: name.to_owned(),
+            is_active: created.is_active,
+            message: "Study created successfully",
+        }),
     ))
 }
 
@@ -200,22 +165,13 @@ pub struct ListedStudy {
 )]
 pub async fn list(State(state): State<AppState>, _admin: AdminCaller, Query(params): Query<Params>) -> Result<Json<StudyListResponse>, ApiError> {
     let include_inactive = params.get("include_inactive").is_some_and(|v| matches!(v.trim(), "true" | "1" | "yes"));
-    let sql = format!(
-        "SELECT {STUDY_COLUMNS}, (SELECT count(*) FROM config_assignment_history h WHERE h.study_id = s.study_id)::bigint, \
-                ARRAY(SELECT config_id FROM study_config c WHERE c.study_id = s.study_id ORDER BY config_id) \
-         FROM study s JOIN \"user\" u ON u.user_id = s.created_by WHERE $1 OR coalesce(s.is_active, false) ORDER BY s.created_at DESC"
-    );
-    type ListRow = (Uuid, String, Option<String>, String, DateTime<Utc>, Option<DateTime<Utc>>, bool, i64, DateTime<Utc>, i64, Vec<i64>);
-    let rows: Vec<ListRow> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(include_inactive).fetch_all(&state.db).await.map_err(ApiError::database)?;
-    let studies = rows
+    let listed = studies::list(&state.db, include_inactive)
+        .await
+        .map_err(ApiError::database)?
         .into_iter()
-        .map(|(id, name, description, creator, starts_at, ends_at, active, default, created, assigned_users_count, arms)| ListedStudy {
-            study: Study::new((id, name, description, creator, starts_at, ends_at, active, default, created), arms),
-            assigned_users_count,
-        })
+        .map(|row| ListedStudy { study: Study::new(row.study, row.config_ids), assigned_users_count: row.assigned_users_count })
         .collect();
-    Ok(Json(StudyListResponse { studies }))
+    Ok(Json(StudyListResponse { studies: listed }))
 }
 
 /// `GET /api/analytics/studies/{study_id}/details`.
@@ -248,21 +204,17 @@ pub struct ArmAssignment {
     ))]
 pub async fn details(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyDetailsResponse>, ApiError> {
     let id = study_id(&raw)?;
-    let row = study(&state, id).await?;
+    let row = study_flows::find(&state, id).await?;
     let arms = studies::arms(&state.db, id).await.map_err(ApiError::database)?;
-    let assignments: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT h.assigned_config_id, count(*)::bigint, \
-                (count(*) FILTER (WHERE EXISTS (SELECT 1 FROM meta_query mq WHERE mq.user_id = h.user_id \
-                     AND mq.\"timestamp\" >= s.starts_at AND mq.\"timestamp\" <= coalesce(s.ends_at, now()))))::bigint \
-         FROM config_assignment_history h JOIN study s ON s.study_id = h.study_id WHERE h.study_id = $1 GROUP BY 1 ORDER BY 1",
-    )
-    .bind(id)
-    .fetch_all(&state.db)
-    .await
-    .map_err(ApiError::database)?;
-    let assignments = assignments
+    let assignments = arms_db::assignments(&state.db, id)
+        .await
+        .map_err(ApiError::database)?
         .into_iter()
-        .map(|(config_id, user_count, engaged)| ArmAssignment { config_id, user_count, engagement_rate: engaged as f64 / user_count as f64 })
+        .map(|arm| ArmAssignment {
+            config_id: arm.config_id,
+            user_count: arm.user_count,
+            engagement_rate: arm.engaged as f64 / arm.user_count as f64,
+        })
         .collect();
     Ok(Json(StudyDetailsResponse { study: Study::new(row, arms), assignments }))
 }
@@ -288,10 +240,8 @@ pub struct StudyActivatedResponse {
     ))]
 pub async fn activate(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyActivatedResponse>, ApiError> {
     let id = study_id(&raw)?;
-    let (_, name, ..) = study(&state, id).await?;
-    let assigned = studies::activate(&state.db, id).await.map_err(ApiError::database)?;
-    state.user_configs.forget_all();
-    Ok(Json(StudyActivatedResponse { message: format!("Study '{name}' activated successfully"), study_id: id, assigned_users: assigned }))
+    let (study, assigned) = study_flows::activate(&state, id).await?;
+    Ok(Json(StudyActivatedResponse { message: format!("Study '{}' activated successfully", study.name), study_id: id, assigned_users: assigned }))
 }
 
 /// `POST /api/analytics/studies/{study_id}/deactivate`.
@@ -320,17 +270,13 @@ pub async fn deactivate(
     Path(raw): Path<String>,
 ) -> Result<Json<StudyDeactivatedResponse>, ApiError> {
     let id = study_id(&raw)?;
-    let (_, name, _, _, _, _, _, default, _) = study(&state, id).await?;
-    let reset = studies::deactivate(&state.db, id)
-        .await
-        .map_err(ApiError::database)?
-        .ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Active study not found".into()))?;
-    state.user_configs.forget_all();
-    Ok(Json(StudyDeactivatedResponse { message: format!("Study '{name}' deactivated successfully"), users_reset: reset, default_config_id: default }))
+    let (study, reset) = study_flows::deactivate(&state, id).await?;
+    Ok(Json(StudyDeactivatedResponse {
+        message: format!("Study '{}' deactivated successfully", study.name),
+        users_reset: reset,
+        default_config_id: study.default_config_id,
+    }))
 }
-
-/// One arm's totals during the study.
-type ArmRow = (i64, i64, i64, i64, i64, i64, Option<f64>, Option<f64>, i64, Option<f64>);
 
 /// `GET /api/analytics/studies/{study_id}/evaluation`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -440,35 +386,15 @@ pub async fn evaluation(
     Path(raw): Path<String>,
 ) -> Result<Json<StudyEvaluationResponse>, ApiError> {
     let id = study_id(&raw)?;
-    let (_, name, _, _, starts_at, ends_at, _, default, _) = study(&state, id).await?;
-    let rows: Vec<ArmRow> = sqlx::query_as(
-        "WITH arms AS (SELECT config_id FROM study_config WHERE study_id = $1), \
-              members AS (SELECT user_id, assigned_config_id FROM config_assignment_history WHERE study_id = $1), \
-              served AS (SELECT mq.* FROM meta_query mq JOIN members m ON m.user_id = mq.user_id AND m.assigned_config_id = mq.config_id \
-                         WHERE mq.\"timestamp\" >= $2 AND mq.\"timestamp\" <= coalesce($3, now())) \
-         SELECT a.config_id, \
-                (SELECT count(*) FROM members m WHERE m.assigned_config_id = a.config_id)::bigint, \
-                (SELECT count(DISTINCT user_id) FROM served s WHERE s.config_id = a.config_id)::bigint, \
-                (SELECT count(*) FROM served s WHERE s.config_id = a.config_id)::bigint, \
-                (SELECT count(*) FROM served s JOIN had_generation hg ON hg.meta_query_id = s.meta_query_id WHERE s.config_id = a.config_id AND s.query_type = 'completion')::bigint, \
-                (SELECT count(*) FROM served s JOIN had_generation hg ON hg.meta_query_id = s.meta_query_id WHERE s.config_id = a.config_id AND s.query_type = 'completion' AND hg.was_accepted)::bigint, \
-                (SELECT avg(hg.generation_time)::float8 FROM served s JOIN had_generation hg ON hg.meta_query_id = s.meta_query_id WHERE s.config_id = a.config_id), \
-                (SELECT avg(hg.confidence) FROM served s JOIN had_generation hg ON hg.meta_query_id = s.meta_query_id WHERE s.config_id = a.config_id AND s.query_type = 'completion'), \
-                (SELECT count(DISTINCT session_id) FROM served s WHERE s.config_id = a.config_id)::bigint, \
-                (SELECT avg(total_serving_time)::float8 FROM served s WHERE s.config_id = a.config_id) \
-         FROM arms a ORDER BY a.config_id",
-    )
-    .bind(id)
-    .bind(starts_at)
-    .bind(ends_at)
-    .fetch_all(&state.db)
-    .await
-    .map_err(ApiError::database)?;
-    let baseline = rows.iter().find(|r| r.0 == default).copied();
+    let StudyRow { name, starts_at, ends_at, default_config_id: default, .. } = study_flows::find(&state, id).await?;
+    let rows = arms_db::arm_usage(&state.db, id, starts_at, ends_at).await.map_err(ApiError::database)?;
+    let baseline = rows.iter().find(|r| r.config_id == default).copied();
     let mut warnings: Vec<String> = Vec::new();
     let results = rows
         .iter()
-        .map(|&(config, users, active, queries, generations, accepted, generation_time, confidence, sessions, serving)| {
+        .map(|arm| {
+            let (config, users, active, generations, accepted, generation_time) =
+                (arm.config_id, arm.total_users, arm.active_users, arm.total_generations, arm.total_accepted, arm.avg_generation_time);
             if generations < MIN_GENERATIONS_PER_ARM {
                 warnings.push(format!(
                     "config {config} has {generations} generations; at least {MIN_GENERATIONS_PER_ARM} per arm are needed before its comparison means much"
@@ -476,10 +402,10 @@ pub async fn evaluation(
             }
             let rate = (generations > 0).then(|| accepted as f64 / generations as f64);
             let vs_baseline = baseline.filter(|_| config != default).map(|base| {
-                let comparison = two_proportions(accepted, generations, base.5, base.4);
-                let base_rate = (base.4 > 0).then(|| base.5 as f64 / base.4 as f64);
+                let comparison = two_proportions(accepted, generations, base.total_accepted, base.total_generations);
+                let base_rate = (base.total_generations > 0).then(|| base.total_accepted as f64 / base.total_generations as f64);
                 let uplift = rate.zip(base_rate).filter(|(_, b)| *b > 0.0).map(|(r, b)| (r - b) / b * 100.0);
-                let time_change = generation_time.zip(base.6).filter(|(_, b)| *b > 0.0).map(|(t, b)| (t - b) / b * 100.0);
+                let time_change = generation_time.zip(base.avg_generation_time).filter(|(_, b)| *b > 0.0).map(|(t, b)| (t - b) / b * 100.0);
                 BaselineComparison {
                     acceptance_rate_uplift_pct: uplift,
                     acceptance_rate_difference: comparison.map(|c| c.difference),
@@ -499,14 +425,14 @@ pub async fn evaluation(
                     total_users: users,
                     active_users: active,
                     activation_rate: if users > 0 { active as f64 / users as f64 } else { 0.0 },
-                    total_queries: queries,
+                    total_queries: arm.total_queries,
                     total_generations: generations,
                     acceptance_rate: rate,
                     total_accepted: accepted,
                     avg_generation_time: generation_time,
-                    avg_confidence: confidence,
-                    total_sessions: sessions,
-                    avg_serving_time: serving,
+                    avg_confidence: arm.avg_confidence,
+                    total_sessions: arm.total_sessions,
+                    avg_serving_time: arm.avg_serving_time,
                 },
                 vs_baseline,
             }

@@ -7,14 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::params::{Filters, GRANULARITY_DOC, ModelScopeFilters, Params, ScopeFilters, bad_request, bucket, group_by};
 use crate::analytics::stats::wilson;
-use crate::analytics::{
-    ACCEPTANCE_RATE, Filters, GENERATIONS, GENERATIONS_IN_SCOPE, GRANULARITY_DOC, GroupBy, ModelScopeFilters, Params, ScopeFilters, WITH_QUERY,
-    bad_request, bucket,
-};
-use crate::auth::extract::ResearchCaller;
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::contract::error::ApiError;
+use crate::db::analytics::GroupBy;
+use crate::db::analytics::usage::{self, QueryKinds};
+use crate::http::auth::ResearchCaller;
+use crate::services::state::AppState;
 
 /// `GET /api/analytics/usage/acceptance-rates`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -57,7 +56,7 @@ impl From<(f64, f64)> for ConfidenceInterval {
 
 /// Acceptance rate per model, config, language or trigger, with a Wilson 95 % interval.
 #[utoipa::path(get, path = "/api/analytics/usage/acceptance-rates", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams,
+    params(super::params::ScopeParams,
         ("group_by" = Option<String>, Query, pattern = "^\\s*(model|config|language|trigger)?\\s*$", description = "model (default), config (the user's current config), language or trigger")
     ),
     responses(
@@ -70,20 +69,15 @@ pub async fn acceptance_rates(
     Query(params): Query<Params>,
 ) -> Result<Json<AcceptanceRatesResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
-    let group = GroupBy::parse(params.get("group_by"), &[GroupBy::Model, GroupBy::Config, GroupBy::Language, GroupBy::Trigger])?;
-    let (key, _, joins) = group.sql();
-    let sql = format!(
-        "SELECT {key}, (count(*) FILTER (WHERE hg.was_accepted))::bigint, count(*)::bigint {GENERATIONS} {joins} \
-         WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1 ORDER BY 3 DESC, 1"
-    );
-    let rows: Vec<(String, i64, i64)> = filters.query(sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
+    let group = group_by(&params, &[GroupBy::Model, GroupBy::Config, GroupBy::Language, GroupBy::Trigger])?;
+    let rows = usage::acceptance(&state.db, &filters.rows(), group).await.map_err(ApiError::database)?;
     let data = rows
         .into_iter()
-        .map(|(group_name, accepted, n)| GroupAcceptance {
-            group_name,
-            acceptance_rate: accepted as f64 / n as f64,
-            sample_size: n,
-            confidence_interval: wilson(accepted, n).expect("groups are never empty").into(),
+        .map(|row| GroupAcceptance {
+            acceptance_rate: row.accepted as f64 / row.generations as f64,
+            sample_size: row.generations,
+            confidence_interval: wilson(row.accepted, row.generations).expect("groups are never empty").into(),
+            group_name: row.group_name,
         })
         .collect();
     Ok(Json(AcceptanceRatesResponse { data, group_by: group.name(), filters: filters.scope() }))
@@ -130,7 +124,7 @@ pub struct LatencySample {
 
 /// Generation-time percentiles per model, and up to 1,000 raw samples (fastest first).
 #[utoipa::path(get, path = "/api/analytics/usage/latency-distribution", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams,
+    params(super::params::ScopeParams,
         ("model_id" = Option<i64>, Query, description = "One model")
     ),
     responses(
@@ -142,37 +136,26 @@ pub async fn latency_distribution(
     Query(params): Query<Params>,
 ) -> Result<Json<LatencyDistributionResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
-    let percentiles_sql = format!(
-        "SELECT m.model_name, \
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY hg.generation_time), \
-                percentile_cont(0.9) WITHIN GROUP (ORDER BY hg.generation_time), \
-                percentile_cont(0.95) WITHIN GROUP (ORDER BY hg.generation_time), \
-                percentile_cont(0.99) WITHIN GROUP (ORDER BY hg.generation_time) \
-         {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1 ORDER BY 1"
-    );
-    let percentiles: Vec<(String, f64, f64, f64, f64)> = filters.query(percentiles_sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
-    let raw_sql = format!(
-        "SELECT m.model_name, u.config_id, hg.generation_time, mq.total_serving_time {GENERATIONS} {WITH_QUERY} \
-         LEFT JOIN \"user\" u ON u.user_id = hg.user_id WHERE {GENERATIONS_IN_SCOPE} ORDER BY hg.generation_time LIMIT 1000"
-    );
-    let raw: Vec<(String, Option<i64>, i32, Option<i32>)> = filters.query(raw_sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
+    let scope = filters.rows();
+    let percentiles = usage::latency_percentiles(&state.db, &scope).await.map_err(ApiError::database)?;
+    let raw = usage::latency_samples(&state.db, &scope).await.map_err(ApiError::database)?;
     Ok(Json(LatencyDistributionResponse {
-        percentiles: percentiles.into_iter().map(|(model_name, p50, p90, p95, p99)| LatencyPercentiles { model_name, p50, p90, p95, p99 }).collect(),
+        percentiles: percentiles
+            .into_iter()
+            .map(|row| LatencyPercentiles { model_name: row.model_name, p50: row.p50, p90: row.p90, p95: row.p95, p99: row.p99 })
+            .collect(),
         raw_data: raw
             .into_iter()
-            .map(|(model_name, config_id, generation_time, total_serving_time)| LatencySample {
-                model_name,
-                config_id,
-                generation_time,
-                total_serving_time,
+            .map(|row| LatencySample {
+                model_name: row.model_name,
+                config_id: row.config_id,
+                generation_time: row.generation_time,
+                total_serving_time: row.total_serving_time,
             })
             .collect(),
         filters: filters.with_model(),
     }))
 }
-
-/// A time bucket's count for one language, trigger and query type.
-type BucketRow = (DateTime<Utc>, Option<String>, Option<String>, String, i64);
 
 /// `GET /api/analytics/usage/queries-over-time`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -216,7 +199,7 @@ pub struct QueriesOverTimeFilters {
 
 /// Query counts per time bucket, language, trigger and query type.
 #[utoipa::path(get, path = "/api/analytics/usage/queries-over-time", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams,
+    params(super::params::ScopeParams,
         ("granularity" = Option<String>, Query, pattern = "^\\s*([0-9]+[mhd])?\\s*$", description = GRANULARITY_DOC),
         ("query_type" = Option<String>, Query, pattern = "^\\s*(completion|chat)?\\s*$", description = "completion or chat"),
         ("language" = Option<String>, Query, description = "A language name, e.g. Python"),
@@ -239,38 +222,21 @@ pub async fn queries_over_time(
     }
     let language = params.get("language").map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
     let trigger = params.get("trigger_type").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
-    let rows: Vec<BucketRow> = sqlx::query_as(
-        "SELECT date_bin($6::interval, mq.\"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket, pl.language_name, \
-                tt.trigger_type_name, mq.query_type, count(*)::bigint \
-         FROM meta_query mq \
-         LEFT JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-         LEFT JOIN programming_language pl ON pl.language_id = ct.language_id \
-         LEFT JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id \
-         WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3) \
-           AND ($4::text IS NULL OR mq.query_type = $4) AND ($5::text IS NULL OR pl.language_name = $5) \
-           AND ($7::text IS NULL OR tt.trigger_type_name = $7) \
-         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
-    )
-    .bind(filters.window.start)
-    .bind(filters.window.end)
-    .bind(filters.user)
-    .bind(&query_type)
-    .bind(&language)
-    .bind(&granularity.interval)
-    .bind(&trigger)
-    .fetch_all(&state.db)
-    .await
-    .map_err(ApiError::database)?;
+    let kinds = QueryKinds { query_type: query_type.as_deref(), language: language.as_deref(), trigger_type: trigger.as_deref() };
+    let rows = usage::queries_over_time(&state.db, &filters.rows(), &granularity.interval(), kinds).await.map_err(ApiError::database)?;
     let data = rows
         .into_iter()
-        .map(|(time_bucket, language, trigger_type, query_type, count)| QueryCount { time_bucket, language, trigger_type, query_type, count })
+        .map(|row| QueryCount {
+            time_bucket: row.time_bucket,
+            language: row.language,
+            trigger_type: row.trigger_type,
+            query_type: row.query_type,
+            count: row.count,
+        })
         .collect();
-    let filters = QueriesOverTimeFilters { scope: filters.scope(), granularity: granularity.name, query_type, language, trigger_type: trigger };
+    let filters = QueriesOverTimeFilters { scope: filters.scope(), granularity: granularity.name(), query_type, language, trigger_type: trigger };
     Ok(Json(QueriesOverTimeResponse { data, filters }))
 }
-
-/// One user's behaviour row.
-type BehaviourRow = (uuid::Uuid, String, Option<f64>, Option<f64>, Option<f64>, i64, i64, Option<f64>, i64);
 
 /// `GET /api/analytics/usage/user-behavior`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -307,7 +273,7 @@ pub struct UserBehavior {
 /// Per user: typing speed, time since the last shown and accepted completion, sessions, queries,
 /// acceptance and active days.
 #[utoipa::path(get, path = "/api/analytics/usage/user-behavior", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
-    params(crate::analytics::ScopeParams),
+    params(super::params::ScopeParams),
     responses(
         (status = 200, description = "Behaviour per user", body = UserBehaviorResponse)
     ))]
@@ -317,45 +283,20 @@ pub async fn user_behavior(
     Query(params): Query<Params>,
 ) -> Result<Json<UserBehaviorResponse>, ApiError> {
     let filters = Filters::parse_without_model(caller, &params)?;
-    let sql = format!(
-        "WITH acceptance AS (SELECT hg.user_id, {ACCEPTANCE_RATE} AS rate \
-             {GENERATIONS} WHERE {GENERATIONS_IN_SCOPE} GROUP BY 1) \
-         SELECT u.user_id, u.name, avg(bt.typing_speed)::float8, avg(bt.time_since_last_shown)::float8, avg(bt.time_since_last_accepted)::float8, \
-                count(DISTINCT mq.session_id)::bigint, count(*)::bigint, a.rate, count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint \
-         FROM meta_query mq JOIN \"user\" u ON u.user_id = mq.user_id \
-         LEFT JOIN behavioral_telemetry bt ON bt.behavioral_telemetry_id = mq.behavioral_telemetry_id \
-         LEFT JOIN acceptance a ON a.user_id = mq.user_id \
-         WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3) \
-         GROUP BY u.user_id, u.name, a.rate ORDER BY 7 DESC, 2"
-    );
-    let rows: Vec<BehaviourRow> = filters.query(sql).fetch_all(&state.db).await.map_err(ApiError::database)?;
+    let rows = usage::user_behavior(&state.db, &filters.rows()).await.map_err(ApiError::database)?;
     let data = rows
         .into_iter()
-        .map(
-            |(
-                user_id,
-                user_name,
-                avg_typing_speed,
-                avg_time_since_shown,
-                avg_time_since_accepted,
-                session_count,
-                total_queries,
-                acceptance_rate,
-                active_days,
-            )| {
-                UserBehavior {
-                    user_id,
-                    user_name,
-                    avg_typing_speed,
-                    avg_time_since_shown,
-                    avg_time_since_accepted,
-                    session_count,
-                    total_queries,
-                    acceptance_rate,
-                    active_days,
-                }
-            },
-        )
+        .map(|row| UserBehavior {
+            user_id: row.user_id,
+            user_name: row.user_name,
+            avg_typing_speed: row.avg_typing_speed,
+            avg_time_since_shown: row.avg_time_since_shown,
+            avg_time_since_accepted: row.avg_time_since_accepted,
+            session_count: row.session_count,
+            total_queries: row.total_queries,
+            acceptance_rate: row.acceptance_rate,
+            active_days: row.active_days,
+        })
         .collect();
     Ok(Json(UserBehaviorResponse { data, filters: filters.scope() }))
 }
