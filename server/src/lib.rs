@@ -26,14 +26,3 @@ pub mod router;
 pub mod routes;
 pub mod services;
 pub mod startup;
-
-// Old paths the analytics modules still use (their move is on another branch); removed when that
-// branch lands.
-pub use contract::error;
-pub use db::studies;
-pub use http::extract;
-pub use services::state;
-/// Old path of the caller extractors (now [`http::auth`]).
-pub mod auth {
-    pub use crate::http::auth as extract;
-}

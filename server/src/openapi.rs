@@ -19,9 +19,7 @@ use utoipa::openapi::{ContentBuilder, Header, ObjectBuilder, Ref, RefOr, Respons
 use utoipa::{Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
-// The research endpoints' docs name `crate::openapi::Detail` (helper A2's branch moves them).
-pub use crate::contract::responses::Detail;
-use crate::contract::responses::Message;
+use crate::contract::responses::{Detail, Message};
 
 /// Top-level API description; each route module adds its own paths through `utoipa-axum`.
 #[derive(OpenApi)]

@@ -138,8 +138,8 @@ pub struct ReliabilityBin {
     ),
     responses(
         (status = 200, description = "A reliability diagram per model", body = ReliabilityDiagramResponse),
-        (status = 400, description = "Invalid parameter", body = crate::openapi::Detail),
-        (status = 401, description = "Not signed in", body = crate::openapi::Detail),
+        (status = 400, description = "Invalid parameter", body = crate::contract::responses::Detail),
+        (status = 401, description = "Not signed in", body = crate::contract::responses::Detail),
         (status = 422, description = "bins out of range", body = crate::openapi::ValidationError)
     ))]
 pub async fn reliability_diagram(
@@ -217,7 +217,7 @@ pub struct GroupBrierScore {
     ),
     responses(
         (status = 200, description = "Brier score per group", body = BrierScoreResponse),
-        (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid parameter", body = crate::contract::responses::Detail)
     ))]
 pub async fn brier_score(
     State(state): State<AppState>,

@@ -88,7 +88,7 @@ pub struct ModelComparisonFilters {
     ),
     responses(
         (status = 200, description = "Metrics per model", body = ModelComparisonResponse),
-        (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid parameter", body = crate::contract::responses::Detail)
     ))]
 pub async fn comparison(
     State(state): State<AppState>,
@@ -165,7 +165,7 @@ pub struct ModelUsageTrendsFilters {
     ),
     responses(
         (status = 200, description = "Use per bucket and model", body = ModelUsageTrendsResponse),
-        (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::contract::responses::Detail)
     ))]
 pub async fn usage_trends(
     State(state): State<AppState>,

@@ -229,7 +229,7 @@ pub struct DashboardLanguage {
     ),
     responses(
         (status = 200, description = "The dashboard", body = DashboardResponse),
-        (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid parameter", body = crate::contract::responses::Detail)
     ))]
 pub async fn dashboard(
     State(state): State<AppState>,
@@ -328,7 +328,7 @@ pub struct ActivityBucket {
     ),
     responses(
         (status = 200, description = "The timeline", body = ActivityTimelineResponse),
-        (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::contract::responses::Detail)
     ))]
 pub async fn activity_timeline(
     State(state): State<AppState>,
@@ -430,7 +430,7 @@ pub struct AggregatedEngagement {
     ),
     responses(
         (status = 200, description = "The engagement", body = UserEngagementResponse),
-        (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid parameter", body = crate::contract::responses::Detail)
     ))]
 pub async fn user_engagement(
     State(state): State<AppState>,

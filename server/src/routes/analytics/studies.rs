@@ -101,8 +101,8 @@ pub struct StudyCreatedResponse {
     request_body(content = crate::openapi::CreateStudyBody),
     responses(
         (status = 201, description = "Created", body = StudyCreatedResponse),
-        (status = 400, description = "Invalid field, or a config that does not exist", body = crate::openapi::Detail),
-        (status = 403, description = "Not an admin", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid field, or a config that does not exist", body = crate::contract::responses::Detail),
+        (status = 403, description = "Not an admin", body = crate::contract::responses::Detail)
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -199,8 +199,8 @@ pub struct ArmAssignment {
     params(("study_id" = Uuid, Path, description = "The study")),
     responses(
         (status = 200, description = "The study and its arms", body = StudyDetailsResponse),
-        (status = 400, description = "Not a UUID", body = crate::openapi::Detail),
-        (status = 404, description = "No such study", body = crate::openapi::Detail)
+        (status = 400, description = "Not a UUID", body = crate::contract::responses::Detail),
+        (status = 404, description = "No such study", body = crate::contract::responses::Detail)
     ))]
 pub async fn details(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyDetailsResponse>, ApiError> {
     let id = study_id(&raw)?;
@@ -235,8 +235,8 @@ pub struct StudyActivatedResponse {
     params(("study_id" = Uuid, Path, description = "The study")),
     responses(
         (status = 200, description = "Activated", body = StudyActivatedResponse),
-        (status = 400, description = "Not a UUID", body = crate::openapi::Detail),
-        (status = 404, description = "No such study", body = crate::openapi::Detail)
+        (status = 400, description = "Not a UUID", body = crate::contract::responses::Detail),
+        (status = 404, description = "No such study", body = crate::contract::responses::Detail)
     ))]
 pub async fn activate(State(state): State<AppState>, _admin: AdminCaller, Path(raw): Path<String>) -> Result<Json<StudyActivatedResponse>, ApiError> {
     let id = study_id(&raw)?;
@@ -261,8 +261,8 @@ pub struct StudyDeactivatedResponse {
     params(("study_id" = Uuid, Path, description = "The study")),
     responses(
         (status = 200, description = "Deactivated", body = StudyDeactivatedResponse),
-        (status = 400, description = "Not a UUID", body = crate::openapi::Detail),
-        (status = 404, description = "No such active study", body = crate::openapi::Detail)
+        (status = 400, description = "Not a UUID", body = crate::contract::responses::Detail),
+        (status = 404, description = "No such active study", body = crate::contract::responses::Detail)
     ))]
 pub async fn deactivate(
     State(state): State<AppState>,
@@ -377,8 +377,8 @@ pub struct BaselineComparison {
     params(("study_id" = Uuid, Path, description = "The study")),
     responses(
         (status = 200, description = "Per arm against the baseline", body = StudyEvaluationResponse),
-        (status = 400, description = "Not a UUID", body = crate::openapi::Detail),
-        (status = 404, description = "No such study", body = crate::openapi::Detail)
+        (status = 400, description = "Not a UUID", body = crate::contract::responses::Detail),
+        (status = 404, description = "No such study", body = crate::contract::responses::Detail)
     ))]
 pub async fn evaluation(
     State(state): State<AppState>,

@@ -61,7 +61,7 @@ impl From<(f64, f64)> for ConfidenceInterval {
     ),
     responses(
         (status = 200, description = "Acceptance per group", body = AcceptanceRatesResponse),
-        (status = 400, description = "Invalid parameter", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid parameter", body = crate::contract::responses::Detail)
     ))]
 pub async fn acceptance_rates(
     State(state): State<AppState>,
@@ -207,7 +207,7 @@ pub struct QueriesOverTimeFilters {
     ),
     responses(
         (status = 200, description = "Query counts per bucket", body = QueriesOverTimeResponse),
-        (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::openapi::Detail)
+        (status = 400, description = "Invalid parameter, or more than 10,000 buckets in the window", body = crate::contract::responses::Detail)
     ))]
 pub async fn queries_over_time(
     State(state): State<AppState>,
