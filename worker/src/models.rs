@@ -11,7 +11,7 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
 use crate::model::catalog::{Catalog, ModelRow};
-use crate::model::gguf_llama::LoadOptions;
+use crate::model::LoadOptions;
 
 /// Every `model_name` row. The JSON columns are TEXT (as upstream); a row whose JSON does not parse
 /// is kept with `null`, and the catalog reports it unavailable rather than the worker refusing to start.

@@ -12,19 +12,11 @@ use serde::Deserialize;
 
 use super::error::ModelError;
 use super::generation::{Generation, GenerationRequest, TokenEvent};
-use super::gguf_llama::{GgufLlama, LoadOptions};
+use super::gguf_llama::GgufLlama;
 use super::prompt::{ChatMessage, CompletionInput, PromptTemplates, extract_title};
 use super::sampling::SamplingParams;
 use super::starcoder2::SafetensorsStarcoder2;
-
-/// A text model the worker can run: the runtime behind completion and chat.
-pub trait TextModel: Send + Sync {
-    /// Generates from `request.prompt`, streaming tokens; blocking, cancellable between tokens.
-    fn generate(&self, request: &GenerationRequest, cancel: &AtomicBool, on_token: &mut dyn FnMut(TokenEvent<'_>)) -> Result<Generation, ModelError>;
-
-    /// Prompt plus generated tokens the model accepts.
-    fn context_limit(&self) -> usize;
-}
+use super::{LoadOptions, TextModel};
 
 /// A `model_name` row as the worker reads it.
 #[derive(Debug, Clone)]
