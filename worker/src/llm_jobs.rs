@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::model::catalog::{Catalog, LoadedModel, Overrides};
 use crate::model::generation::Generation;
-use crate::model::prompt::{ChatMessage, CompletionInput};
+use crate::model::prompt::ChatMessage;
 use crate::retrieval::{RetrievalError, Retriever};
 use crate::signals::Signals;
 
@@ -99,20 +99,10 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
         };
         match task {
             LlmTask::Completion(c) => {
-                let input = CompletionInput {
-                    prefix: c.prefix,
-                    suffix: c.suffix,
-                    file_name: c.file_name,
-                    context_files: c.context_files.keys().cloned().collect(),
-                    project_files: c.context_files,
-                    stable_anchor,
-                    retrieved,
-                };
                 if let Some(debug) = debug.as_mut() {
-                    debug.prompt = model.templates().completion_prompt(&input).unwrap_or_default();
+                    debug.prompt = model.templates().completion_prompt(&c, &retrieved, stable_anchor).unwrap_or_default();
                 }
-                let overrides = Overrides { stop_sequences: c.stop_sequences, max_new_tokens: c.max_new_tokens, ..Overrides::default() };
-                model.complete(&input, &overrides, &flag, &mut on_token).map(|g| (model.name.clone(), g, None, debug))
+                model.complete(&c, &retrieved, stable_anchor, &flag, &mut on_token).map(|g| (model.name.clone(), g, None, debug))
             }
             LlmTask::Chat(c) => {
                 let messages: Vec<ChatMessage> = c.messages.into_iter().map(|(role, content)| ChatMessage { role, content }).collect();
