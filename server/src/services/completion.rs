@@ -5,7 +5,8 @@
 //! lookup of a past completion (`GET /api/completion/{query_id}`).
 
 use axum::http::StatusCode;
-use code4me_shared::jobs::{CompletionTask, LlmTask, QueryKind};
+use code4me_shared::jobs::llm::{CompletionTask, LlmTask};
+use code4me_shared::jobs::telemetry::QueryKind;
 use code4me_shared::multi_file::select_context_files;
 use code4me_shared::redaction::redact;
 use code4me_shared::redis_keys::{self as keys, QueryRecordValue};

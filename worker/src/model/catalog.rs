@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use code4me_shared::jobs::CompletionTask;
+use code4me_shared::jobs::llm::CompletionTask;
 use code4me_shared::retrieval::Snippet;
 use serde::Deserialize;
 

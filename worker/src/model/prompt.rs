@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use code4me_shared::jobs::CompletionTask;
+use code4me_shared::jobs::llm::CompletionTask;
 use code4me_shared::retrieval::Snippet;
 
 use super::error::ModelError;
