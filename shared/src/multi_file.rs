@@ -242,11 +242,8 @@ pub struct ContextSelection {
 /// the context does not hold are ignored.
 pub fn select_context_files(project: &ProjectValue, wanted: &[String], current_file: &str) -> ContextSelection {
     let all_others = wanted.iter().any(|f| f == ALL_OTHER_FILES);
-    let selected: Vec<&String> = project
-        .multi_file_contexts
-        .keys()
-        .filter(|name| if all_others { name.as_str() != current_file } else { wanted.contains(name) })
-        .collect();
+    let selected: Vec<&String> =
+        project.multi_file_contexts.keys().filter(|name| if all_others { name.as_str() != current_file } else { wanted.contains(name) }).collect();
     ContextSelection {
         files: selected.iter().map(|name| ((*name).clone(), redact_lines(&project.multi_file_contexts[*name]))).collect(),
         changes_indexes: selected.iter().map(|name| ((*name).clone(), project.change_count(name))).collect(),

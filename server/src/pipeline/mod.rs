@@ -140,9 +140,7 @@ impl Pipeline {
             .iter()
             .map(|&model_id| ModelOutcome {
                 model_id,
-                result: outcomes
-                    .remove(&model_id)
-                    .unwrap_or_else(|| Err(Failure::TimedOut(format!("no answer within {} ms", timeout.as_millis())))),
+                result: outcomes.remove(&model_id).unwrap_or_else(|| Err(Failure::TimedOut(format!("no answer within {} ms", timeout.as_millis())))),
             })
             .collect()
     }

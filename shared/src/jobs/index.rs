@@ -52,4 +52,3 @@ pub struct FileContents {
     /// Redacted lines; empty when the file left the context (its chunks are dropped).
     pub lines: Vec<String>,
 }
-

@@ -40,11 +40,8 @@ async fn a_querys_telemetry_lands_while_a_large_indexing_job_is_still_running() 
     let user_id: Uuid = sqlx::query_scalar("SELECT user_id FROM \"user\" WHERE email = $1").bind(email).fetch_one(&app.db).await.expect("user");
     let session_id: Uuid =
         sqlx::query_scalar("SELECT session_id FROM session WHERE user_id = $1").bind(user_id).fetch_one(&app.db).await.expect("session");
-    let redis = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port()))
-        .expect("url")
-        .get_connection_manager()
-        .await
-        .expect("connect");
+    let redis =
+        redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url").get_connection_manager().await.expect("connect");
 
     // A large indexing job, taken by the worker before the telemetry is queued.
     let files = (0..FILES).map(|n| (format!("pkg/module_{n}.py"), FileContents { version: 1, lines: file(n) })).collect();

@@ -98,7 +98,13 @@ impl<'a> Prepared<'a> {
     /// Runs the decode loop on `model`, whose sequence already holds the first `reused` prompt
     /// tokens (a reused prefix; fewer than the whole prompt, so at least one is evaluated). Calls
     /// `on_token` after each token and checks `cancel` before each forward pass.
-    pub fn generate(&self, reused: usize, model: &mut dyn Step, cancel: &AtomicBool, on_token: &mut dyn FnMut(TokenEvent<'_>)) -> Result<Generation, ModelError> {
+    pub fn generate(
+        &self,
+        reused: usize,
+        model: &mut dyn Step,
+        cancel: &AtomicBool,
+        on_token: &mut dyn FnMut(TokenEvent<'_>),
+    ) -> Result<Generation, ModelError> {
         decode(self, reused, model, cancel, on_token)
     }
 }
