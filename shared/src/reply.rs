@@ -3,7 +3,7 @@
 //! or a typed [`Failure`].
 //!
 //! Replies are pub/sub messages, never stored, but servers and workers of two releases talk to each
-//! other during a rolling deploy: a failure keeps upstream-style `reason` text beside its typed
+//! other during a rolling deploy: a failure keeps its `reason` text beside its typed
 //! `failure` kind, so an older server still reads the text and this one reads an older worker's
 //! text-only failure ([`Failure::from_legacy_reason`]).
 
@@ -173,7 +173,7 @@ mod tests {
         let wire = serde_json::to_value(failed(Failure::ModelUnavailable("model 7 is not available".into()))).expect("json");
         assert_eq!(
             wire,
-            json!({"request_id": Uuid::nil(), "model_id": 5, "event": "failed", "failure": "model_unavailable", "reason": "model 7 is not available"})
+            json!({"request_id": Uuid::nil(), "model_id": 5, "event": {"event": "failed", "failure": "model_unavailable", "reason": "model 7 is not available"}})
         );
         for failure in [
             Failure::Cancelled,
@@ -190,11 +190,11 @@ mod tests {
 
     #[test]
     fn text_only_failures_of_older_workers_are_still_read() {
-        let old = |reason: &str| json!({"request_id": Uuid::nil(), "model_id": 5, "event": "failed", "reason": reason});
+        let old = |reason: &str| json!({"request_id": Uuid::nil(), "model_id": 5, "event": {"event": "failed", "reason": reason}});
         let read = |value| serde_json::from_value::<Reply>(value).expect("parses").event;
         assert_eq!(read(old("cancelled")), ReplyEvent::Failed(Failure::Cancelled));
         assert_eq!(read(old("prompt too long")), ReplyEvent::Failed(Failure::ModelError("prompt too long".into())));
-        let newer = json!({"request_id": Uuid::nil(), "model_id": 5, "event": "failed", "failure": "out_of_memory", "reason": "oom"});
+        let newer = json!({"request_id": Uuid::nil(), "model_id": 5, "event": {"event": "failed", "failure": "out_of_memory", "reason": "oom"}});
         assert_eq!(read(newer), ReplyEvent::Failed(Failure::ModelError("oom".into())));
     }
 }
