@@ -139,8 +139,8 @@ impl Consumers {
 
 /// Deletes the data of jobs finished more than `keep` ago from every queue in `queues`, checking
 /// every minute (or every `keep`, if shorter): apalis-redis never does, and Redis would grow without
-/// bound (apalis-redis #10). Handlers fail plainly only to have a job retried, never as its end, so no
-/// job awaiting a retry is in a terminal state this could delete.
+/// bound (apalis-redis #10). Handlers never fail plainly (they either succeed or abort), so no job
+/// awaiting a retry is in a terminal state this could delete.
 pub async fn vacuum_forever(redis: ConnectionManager, keep: Duration, queues: Vec<&'static str>) {
     // The vacuum only reads each queue's keys: the payload type does not matter.
     let mut storages: Vec<_> = queues.into_iter().map(|name| (name, queue::untyped_storage(redis.clone(), name))).collect();

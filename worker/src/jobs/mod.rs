@@ -7,8 +7,8 @@
 //! - [`index`] — `index`: project files embedded into the retrieval index; its own queue, so
 //!   telemetry never waits behind embedding.
 //!
-//! Every handler is idempotent (delivery is at-least-once) and fails a job only to have it retried;
-//! a job that can never succeed is aborted into the dead set.
+//! Every handler is idempotent (delivery is at-least-once); a job that can never succeed is
+//! aborted into the dead set instead of being retried.
 
 pub mod index;
 pub mod llm;

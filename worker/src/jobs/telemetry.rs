@@ -37,10 +37,14 @@ pub async fn handle(incoming: Incoming<DbJob>, context: Data<TelemetryContext>) 
         return Err(AbortError::new(reason).into());
     }
     if let DbWrite::IndexFiles(record) = &job.write {
-        // Queued before indexing had its own queue: moved there, so this queue never embeds. A
-        // failed push fails the job, which apalis retries (the write is not lost).
+        // Queued before indexing had its own queue: moved there, so this queue never embeds. The
+        // index is derived data, as when the server queues it: should the push fail, the files are
+        // indexed with their next change.
         tracing::info!(project_id = %record.project_id, "moving an index job queued on db to the index queue");
-        return Ok(context.index.push(IndexJob::new(record.clone())).await?);
+        if let Err(error) = context.index.push(IndexJob::new(record.clone())).await {
+            tracing::warn!(%error, project_id = %record.project_id, "could not move an index job to the index queue; dropped");
+        }
+        return Ok(());
     }
     match context.writer.write(job.write.clone()).await {
         Ok(()) => Ok(()),
