@@ -259,7 +259,7 @@ fn assignment_spans(text: &str) -> Vec<Range<usize>> {
 /// prefix), to its closing quote, or to the end of the line when it is cut off there (a prefix
 /// ends at the caret, often inside the string being typed).
 fn quoted_value(text: &str, at: usize) -> Option<Range<usize>> {
-    let rest = text[at..].as_bytes();
+    let rest = &text.as_bytes()[at..];
     let prefix = rest.iter().take_while(|b| matches!(b, b'r' | b'R' | b'b' | b'B' | b'u' | b'U' | b'f' | b'F' | b'@' | b'$')).count();
     let quote = *rest.get(prefix).filter(|&&q| prefix <= 2 && matches!(q, b'"' | b'\'' | b'`'))?;
     let start = at + prefix + 1;
