@@ -1,12 +1,15 @@
 //! The multi-file context: the lines of a project's other open files, kept up to date from the
 //! plugin's change records (`POST /api/completion/multi-file-context/update` and its WebSocket twin)
 //! and pasted into completion prompts. The update algorithm is upstream's, including its quirks, so
-//! a plugin that replays the same changes sees the same context.
+//! a plugin that replays the same changes sees the same context. Which of those files a completion's
+//! prompt gets is chosen here too ([`select_context_files`]), once, by the server: the `llm` job
+//! carries the choice and the worker pastes it as it is.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::redaction::redact_lines;
 use crate::redis_keys::ProjectValue;
 
 /// One edit of a file, as the plugin sends it.
@@ -221,6 +224,32 @@ fn apply(lines: &mut Vec<String>, change: &FileContextChange) {
     }
 }
 
+/// What a request names instead of files: every file of the context but the edited one.
+pub const ALL_OTHER_FILES: &str = "*";
+
+/// The project files a completion's prompt gets, and the version of each it used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContextSelection {
+    /// File name → its lines, redacted: what the `llm` job carries into the prompt.
+    pub files: BTreeMap<String, Vec<String>>,
+    /// File name → its change count ([`ProjectValue::change_count`]): the query's
+    /// `multi_file_context_changes_indexes`.
+    pub changes_indexes: BTreeMap<String, usize>,
+}
+
+/// Upstream's selection rule, and the only place it runs: the files of the project's context that
+/// `wanted` names, or every one but `current_file` when `wanted` holds [`ALL_OTHER_FILES`]. Names
+/// the context does not hold are ignored.
+pub fn select_context_files(project: &ProjectValue, wanted: &[String], current_file: &str) -> ContextSelection {
+    let all_others = wanted.iter().any(|f| f == ALL_OTHER_FILES);
+    let selected: Vec<&String> =
+        project.multi_file_contexts.keys().filter(|name| if all_others { name.as_str() != current_file } else { wanted.contains(name) }).collect();
+    ContextSelection {
+        files: selected.iter().map(|name| ((*name).clone(), redact_lines(&project.multi_file_contexts[*name]))).collect(),
+        changes_indexes: selected.iter().map(|name| ((*name).clone(), project.change_count(name))).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,5 +382,26 @@ mod tests {
         let bytes: usize = p.multi_file_context_changes.values().flatten().map(|r| r.to_string().len()).sum();
         assert!(bytes <= MAX_CHANGE_LOG_BYTES);
         assert_eq!(p.change_count("a.py"), 40, "the count goes on growing");
+    }
+
+    #[test]
+    fn named_files_are_selected_and_star_means_all_but_the_current_one() {
+        let mut project = project(&[("main.py", &["current"]), ("a.py", &["x = 1", "y = 2"]), ("b.py", &["z = 3"])]);
+        project.multi_file_context_changes.insert("b.py".into(), vec![json!({}), json!({})]);
+        let names = |selection: &ContextSelection| selection.files.keys().cloned().collect::<Vec<_>>();
+        let wanted = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+
+        let named = select_context_files(&project, &wanted(&["b.py", "gone.py"]), "main.py");
+        assert_eq!(named.files, BTreeMap::from([("b.py".to_owned(), vec!["z = 3".to_owned()])]));
+        assert_eq!(named.changes_indexes, BTreeMap::from([("b.py".to_owned(), 2)]), "the version the prompt used");
+        assert_eq!(names(&select_context_files(&project, &wanted(&["*"]), "main.py")), ["a.py", "b.py"]);
+        assert_eq!(select_context_files(&project, &[], "main.py"), ContextSelection::default());
+    }
+
+    #[test]
+    fn selected_lines_are_redacted_once_more() {
+        let project = project(&[("cfg.py", &["AWS_SECRET_ACCESS_KEY = \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8Tn2Lp4v\""])]);
+        let selection = select_context_files(&project, &["*".to_owned()], "main.py");
+        assert!(!selection.files["cfg.py"][0].contains("wJalrXUtnFEMI"), "{:?}", selection.files);
     }
 }

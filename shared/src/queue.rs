@@ -18,7 +18,8 @@ use apalis::prelude::TaskSink;
 use apalis_redis::{Config, RedisStorage};
 use redis::aio::ConnectionManager;
 
-use crate::jobs::{Incoming, Job, wake_channel};
+use crate::jobs::{Incoming, Job};
+use crate::redis_keys::wake_channel;
 
 /// How often a worker heartbeats.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
@@ -31,12 +32,22 @@ pub const ORPHANED_AFTER: Duration = Duration::from_secs(HEARTBEAT_INTERVAL.as_s
 
 /// The queue configuration for job type `J`, identical in server and worker.
 pub fn config<J: Job>() -> Config {
-    Config::default().queue(J::QUEUE).batch_size(1).heartbeat_interval(HEARTBEAT_INTERVAL).missed_heartbeats(MISSED_HEARTBEATS).emit_events(false)
+    queue_config(J::QUEUE)
+}
+
+fn queue_config(queue: &str) -> Config {
+    Config::default().queue(queue).batch_size(1).heartbeat_interval(HEARTBEAT_INTERVAL).missed_heartbeats(MISSED_HEARTBEATS).emit_events(false)
 }
 
 /// The producer's storage of `J`'s queue over `redis`.
 pub fn storage<J: Job>(redis: ConnectionManager) -> RedisStorage<J> {
     RedisStorage::new(redis).with_config(config::<J>())
+}
+
+/// The storage of the queue named `queue` (a [`Job::QUEUE`]) without a payload type, for code that
+/// handles every queue alike and never reads a payload (the worker's vacuum).
+pub fn untyped_storage(redis: ConnectionManager, queue: &str) -> RedisStorage<()> {
+    RedisStorage::new(redis).with_config(queue_config(queue))
 }
 
 /// The consumer's storage of `J`'s queue: it reads [`Incoming<J>`], so an undecodable payload

@@ -1,7 +1,9 @@
 //! The Redis key schema (wire contract §5) and the JSON values stored under each key.
 //!
 //! Keys and value shapes are upstream's, so tools written against Code4me V2's Redis keep working.
-//! Our additions are marked; they never change an upstream key's meaning.
+//! Our additions are marked; they never change an upstream key's meaning. Every key and pub/sub
+//! channel name the processes use is here; only apalis' own queue keys are named by apalis, from
+//! each job's queue ([`crate::jobs::Job::QUEUE`]).
 
 use std::collections::BTreeMap;
 
@@ -56,6 +58,29 @@ pub struct Revocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<Uuid>,
 }
+
+/// Ours: pub/sub channel `replies:<instance_id>` → [`crate::reply::Reply`]: each server instance
+/// hears the answers to its own requests on its own channel.
+pub fn reply_channel(instance_id: &str) -> String {
+    format!("replies:{instance_id}")
+}
+
+/// Ours: pub/sub channel `wake:<queue>` → `""`, published right after a push so idle consumers of
+/// `queue` take the job at once (apalis-redis otherwise picks it up only on its next poll).
+pub fn wake_channel(queue: &str) -> String {
+    format!("wake:{queue}")
+}
+
+/// Ours: pub/sub channel `cancel` → a request id ([`crate::cancellation`]): running generations of
+/// that request stop at their next token.
+pub const CANCEL_CHANNEL: &str = "cancel";
+
+/// Ours: `cancelled:<request_id>` → `""`, TTL [`CANCELLED_TTL_SECONDS`] ([`crate::cancellation`]):
+/// a cancelled request's jobs that have not started yet are dropped when a worker takes them.
+pub const CANCELLED_KEY: &str = "cancelled:";
+
+/// Lifetime of a [`CANCELLED_KEY`]: longer than any request timeout.
+pub const CANCELLED_TTL_SECONDS: u64 = 600;
 
 /// `<prefix><id>`.
 pub fn key(prefix: &str, id: impl std::fmt::Display) -> String {

@@ -535,6 +535,9 @@ pub struct WorkerSettings {
     /// Telemetry jobs in flight at once (`DB_CONCURRENCY`); those waiting together are committed
     /// in one transaction.
     pub db_concurrency: usize,
+    /// Indexing jobs in flight at once (`INDEX_CONCURRENCY`). They have their own queue so telemetry
+    /// never waits behind embedding; the embedding itself still runs one batch at a time.
+    pub index_concurrency: usize,
     /// Start a completion prompt whose prefix is the plugin's full sliding window at a stable
     /// anchor line, so consecutive keystrokes reuse the KV cache (`PROMPT_ANCHOR`, default true).
     pub prompt_anchor: bool,
@@ -561,6 +564,7 @@ impl WorkerSettings {
             worker_id: env.string_or("WORKER_ID", &default_worker_id()),
             llm_concurrency: env.parse_or("LLM_CONCURRENCY", 2)?,
             db_concurrency: env.parse_or("DB_CONCURRENCY", 64)?,
+            index_concurrency: env.parse_or("INDEX_CONCURRENCY", 2)?,
             prompt_anchor: env.parse_or("PROMPT_ANCHOR", true)?,
             queue_keep_finished: env.seconds_or("QUEUE_KEEP_FINISHED_SECONDS", 600)?,
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Json)?,

@@ -187,8 +187,8 @@ mod tests {
 
     #[test]
     fn fetch_model_fills_the_cache_the_catalog_reads_and_resumes_a_partial_file() {
+        use crate::model::LoadOptions;
         use crate::model::catalog::{Catalog, ModelRow};
-        use crate::model::gguf_llama::LoadOptions;
 
         let hub = checkpoint_hub();
         let endpoint = fake_hub::start(hub.clone());

@@ -1,15 +1,16 @@
-//! The Code4me-RS worker: consumes the `llm` and `db` queues, runs local models and writes telemetry.
+//! The Code4me-RS worker: consumes the `llm`, `db` and `index` queues, runs local models, writes
+//! telemetry and keeps the retrieval index.
 //!
-//! [`queues`] runs the supervised apalis consumers, [`llm_jobs`] answers model jobs over the
-//! requesting server's reply channel, [`db_jobs`] hands the `db` queue's telemetry to
-//! [`telemetry`] (batched transactions) and its project files to [`retrieval`] (the pgvector index), [`signals`] carries queue wake-ups and cancellations; [`model`] holds the local
+//! [`jobs`] lists every job with its handler and concurrency: `llm` answers model jobs over the
+//! requesting server's reply channel, `db` hands telemetry to [`telemetry`] (batched transactions),
+//! `index` hands project files to [`retrieval`] (the pgvector index). [`queues`] runs the supervised
+//! apalis consumer of each, [`signals`] carries queue wake-ups and cancellations; [`model`] holds the local
 //! model runtime (the native GGUF llama engine, tokenizers, sampling, prompts, embeddings), [`fetch`]
 //! the explicit weight download. `main.rs` only parses its command line and calls [`run`] or
 //! [`fetch::fetch_model`], so tests run the real worker in-process.
 
-pub mod db_jobs;
 pub mod fetch;
-pub mod llm_jobs;
+pub mod jobs;
 pub mod model;
 pub mod models;
 pub mod pg_text;
@@ -22,12 +23,14 @@ use std::future::Future;
 
 use anyhow::Context;
 use code4me_shared::connect;
-use code4me_shared::jobs::{DbJob, Job, LlmJob};
+use code4me_shared::queue::Producer;
 use code4me_shared::settings::WorkerSettings;
 use tokio::sync::watch;
 
-use crate::db_jobs::DbContext;
-use crate::llm_jobs::LlmContext;
+use crate::jobs::Contexts;
+use crate::jobs::index::IndexContext;
+use crate::jobs::llm::LlmContext;
+use crate::jobs::telemetry::TelemetryContext;
 use crate::queues::Consumers;
 use crate::retrieval::Retriever;
 use crate::signals::Signals;
@@ -36,8 +39,8 @@ use crate::telemetry::BatchWriter;
 /// Connects to PostgreSQL and Redis — retrying with backoff for `STARTUP_CONNECT_TIMEOUT_SECONDS`,
 /// then failing with a message that names the unreachable dependency — applies pending
 /// migrations, loads the models whose
-/// weights are present, announces them under `worker_models:<WORKER_ID>`, and consumes the `llm`
-/// and `db` queues until `shutdown` resolves. Stopping finishes the jobs in progress first.
+/// weights are present, announces them under `worker_models:<WORKER_ID>`, and consumes every queue
+/// of [`jobs::registry`] until `shutdown` resolves. Stopping finishes the jobs in progress first.
 pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let db = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
     // A worker may start before any server on a fresh database (compose, scripts); it reads the
@@ -51,25 +54,25 @@ pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -
 
     let signals = Signals::default();
     let client = redis::Client::open(settings.redis.url()).context("invalid REDIS_* settings")?;
-    let listener = tokio::spawn(signals.clone().listen(client, vec![LlmJob::QUEUE, DbJob::QUEUE]));
-    let vacuum = tokio::spawn(queues::vacuum_forever(redis.clone(), settings.queue_keep_finished));
-    let consumers = Consumers {
-        redis: redis.clone(),
-        signals: signals.clone(),
-        worker_id: settings.worker_id.clone(),
-        llm_concurrency: settings.llm_concurrency,
-        db_concurrency: settings.db_concurrency,
-    };
     let retriever = load_retriever(&db, &settings).await;
-    let llm_context = LlmContext {
-        catalog,
-        redis: redis.clone(),
-        signals,
-        worker: settings.worker_id.clone(),
-        prompt_anchor: settings.prompt_anchor,
-        retriever: retriever.clone(),
+    let retrieval = retriever.is_some();
+    let contexts = Contexts {
+        llm: LlmContext {
+            catalog,
+            redis: redis.clone(),
+            signals: signals.clone(),
+            worker: settings.worker_id.clone(),
+            prompt_anchor: settings.prompt_anchor,
+            retriever: retriever.clone(),
+        },
+        telemetry: TelemetryContext { writer: BatchWriter::start(db.clone()), index: Producer::new(redis.clone()) },
+        index: IndexContext { retriever },
     };
-    let db_context = DbContext { writer: BatchWriter::start(db.clone()), retriever };
+    let registry = jobs::registry(contexts, &settings);
+    let queue_names: Vec<&'static str> = registry.iter().map(|registration| registration.queue).collect();
+    let listener = tokio::spawn(signals.clone().listen(client, queue_names.clone()));
+    let vacuum = tokio::spawn(queues::vacuum_forever(redis.clone(), settings.queue_keep_finished, queue_names));
+    let consumers = Consumers { redis: redis.clone(), signals, worker_id: settings.worker_id.clone() };
     let (stop_tx, stop_rx) = watch::channel(false);
     tracing::info!(
         worker = %settings.worker_id,
@@ -79,14 +82,16 @@ pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -
         models_dir = %settings.model_cache_dir.display(),
         loaded = ?announcement.loaded,
         llm_concurrency = settings.llm_concurrency,
-        retrieval = db_context.retriever.is_some(),
+        db_concurrency = settings.db_concurrency,
+        index_concurrency = settings.index_concurrency,
+        retrieval,
         "worker ready"
     );
     let announce = models::announce_until(redis, announcement, async {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    tokio::join!(announce, consumers.run_llm(llm_context, stop_rx.clone()), consumers.run_db(db_context, stop_rx));
+    tokio::join!(announce, consumers.run(&registry, stop_rx));
     tracing::info!("worker shutting down");
     listener.abort();
     vacuum.abort();

@@ -10,8 +10,8 @@ use code4me_shared::settings::WorkerSettings;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
+use crate::model::LoadOptions;
 use crate::model::catalog::{Catalog, ModelRow};
-use crate::model::gguf_llama::LoadOptions;
 
 /// Every `model_name` row. The JSON columns are TEXT (as upstream); a row whose JSON does not parse
 /// is kept with `null`, and the catalog reports it unavailable rather than the worker refusing to start.

@@ -1,5 +1,7 @@
 //! The worker's queue consumers, supervised: apalis workers stop for good on the first Redis
-//! error (a timeout, a restart), so each consumer runs in a loop that rebuilds it.
+//! error (a timeout, a restart), so each consumer runs in a loop that rebuilds it. Which queues
+//! there are, with their handlers and concurrency, is [`crate::jobs::registry`]; every queue gets
+//! the same consumer ([`consumer!`]) and the same supervision here.
 //!
 //! Every (re)start takes a fresh worker name. apalis refuses to register a name that heartbeated
 //! recently and treats two live holders of one name as undefined behaviour; a fresh name avoids
@@ -10,20 +12,71 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use apalis::layers::WorkerBuilderExt;
-use apalis::prelude::{BackendExt, Strategy, WorkerBuilder, WorkerError};
+use apalis::prelude::WorkerError;
 use apalis_core::backend::Vacuum;
-use code4me_shared::jobs::{DbJob, Job, LlmJob};
 use code4me_shared::queue;
+use futures::channel::mpsc::UnboundedReceiver;
 use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 
-use crate::db_jobs::{self, DbContext};
-use crate::llm_jobs::{self, LlmContext};
 use crate::signals::Signals;
 
 /// A safety-net poll for consumers whose wake-up was lost (pub/sub is fire-and-forget).
-const FALLBACK_POLL: Duration = Duration::from_secs(1);
+pub const FALLBACK_POLL: Duration = Duration::from_secs(1);
+
+/// One queue this worker consumes: an entry of [`crate::jobs::registry`].
+pub struct Registration {
+    /// The queue ([`code4me_shared::jobs::Job::QUEUE`]).
+    pub queue: &'static str,
+    /// Jobs of this queue in flight at once (at least one).
+    pub concurrency: usize,
+    /// Builds a fresh consumer of the queue ([`consumer!`]).
+    pub start: StartConsumer,
+}
+
+/// Builds one incarnation of a queue's apalis consumer.
+pub type StartConsumer = Box<dyn Fn(Start) -> ConsumerRun + Send + Sync>;
+
+/// What one (re)start of a consumer gets.
+pub struct Start {
+    /// A fresh apalis worker name (see the module docs).
+    pub name: String,
+    /// Redis for the queue.
+    pub redis: ConnectionManager,
+    /// Wake-ups published when a job is pushed to the queue.
+    pub wake: UnboundedReceiver<()>,
+    /// Jobs in flight at once.
+    pub concurrency: usize,
+    /// Turns true when the worker stops.
+    pub stop: watch::Receiver<bool>,
+}
+
+/// A [`StartConsumer`] for jobs of type `$job` handled by `$handler` (an
+/// `async fn(Incoming<$job>, Data<C>) -> Result<(), BoxDynError>`) with `$context` as its `Data`:
+/// the queue's storage read as [`code4me_shared::jobs::Incoming`], polled on wake-ups with a
+/// [`FALLBACK_POLL`], panics caught, stopped by [`Start::stop`]. A macro rather than a generic
+/// function: apalis' worker future is `Send`, but proving it through generic bounds defeats the
+/// compiler (higher-ranked lifetimes), so each expansion names concrete types.
+macro_rules! consumer {
+    ($job:ty, $handler:path, $context:expr) => {{
+        use apalis::layers::WorkerBuilderExt as _;
+        use apalis::prelude::BackendExt as _;
+        let context = $context;
+        let start: $crate::queues::StartConsumer = Box::new(move |start: $crate::queues::Start| {
+            let polling = apalis::prelude::Strategy::new().stream(start.wake).interval($crate::queues::FALLBACK_POLL);
+            let backend = code4me_shared::queue::consumer_storage::<$job>(start.redis).poll_with_strategy(polling);
+            let worker = apalis::prelude::WorkerBuilder::new(start.name)
+                .backend(backend)
+                .concurrency(start.concurrency)
+                .catch_panic()
+                .data(context.clone())
+                .build($handler);
+            $crate::queues::boxed(worker.run_until($crate::queues::stopped(start.stop)))
+        });
+        start
+    }};
+}
+pub(crate) use consumer;
 
 /// How the consumers of one process are set up.
 pub struct Consumers {
@@ -33,41 +86,24 @@ pub struct Consumers {
     pub signals: Signals,
     /// Base of the apalis worker names (`WORKER_ID`).
     pub worker_id: String,
-    /// Generations run at once.
-    pub llm_concurrency: usize,
-    /// Telemetry jobs in flight at once (they are committed together in batches).
-    pub db_concurrency: usize,
 }
 
 impl Consumers {
-    /// Runs the `llm` consumer until `stop` turns true.
-    pub async fn run_llm(&self, context: LlmContext, stop: watch::Receiver<bool>) {
-        self.supervise(LlmJob::QUEUE, stop, |name, stop| {
-            let backend = queue::consumer_storage::<LlmJob>(self.redis.clone())
-                .poll_with_strategy(Strategy::new().stream(self.signals.wake_stream(LlmJob::QUEUE)).interval(FALLBACK_POLL));
-            let worker = WorkerBuilder::new(name)
-                .backend(backend)
-                .concurrency(self.llm_concurrency.max(1))
-                .catch_panic()
-                .data(context.clone())
-                .build(llm_jobs::handle);
-            boxed(worker.run_until(stopped(stop)))
-        })
-        .await;
+    /// Runs a supervised consumer of every registered queue until `stop` turns true; returns once
+    /// all of them have finished the jobs they hold.
+    pub async fn run(&self, registry: &[Registration], stop: watch::Receiver<bool>) {
+        futures::future::join_all(registry.iter().map(|registration| self.run_one(registration, stop.clone()))).await;
     }
 
-    /// Runs the `db` consumer until `stop` turns true.
-    pub async fn run_db(&self, context: DbContext, stop: watch::Receiver<bool>) {
-        self.supervise(DbJob::QUEUE, stop, |name, stop| {
-            let backend = queue::consumer_storage::<DbJob>(self.redis.clone())
-                .poll_with_strategy(Strategy::new().stream(self.signals.wake_stream(DbJob::QUEUE)).interval(FALLBACK_POLL));
-            let worker = WorkerBuilder::new(name)
-                .backend(backend)
-                .concurrency(self.db_concurrency.max(1))
-                .catch_panic()
-                .data(context.clone())
-                .build(db_jobs::handle);
-            boxed(worker.run_until(stopped(stop)))
+    async fn run_one(&self, registration: &Registration, stop: watch::Receiver<bool>) {
+        self.supervise(registration.queue, stop, |name, stop| {
+            (registration.start)(Start {
+                name,
+                redis: self.redis.clone(),
+                wake: self.signals.wake_stream(registration.queue),
+                concurrency: registration.concurrency.max(1),
+                stop,
+            })
         })
         .await;
     }
@@ -101,21 +137,21 @@ impl Consumers {
     }
 }
 
-/// Deletes the data of jobs finished more than `keep` ago from both queues, checking every minute
-/// (or every `keep`, if shorter): apalis-redis never does, and Redis would grow without bound
-/// (apalis-redis #10). Handlers never fail plainly (they either succeed or abort), so no job
+/// Deletes the data of jobs finished more than `keep` ago from every queue in `queues`, checking
+/// every minute (or every `keep`, if shorter): apalis-redis never does, and Redis would grow without
+/// bound (apalis-redis #10). Handlers never fail plainly (they either succeed or abort), so no job
 /// awaiting a retry is in a terminal state this could delete.
-pub async fn vacuum_forever(redis: ConnectionManager, keep: Duration) {
-    let mut llm = queue::storage::<LlmJob>(redis.clone());
-    let mut db = queue::storage::<DbJob>(redis);
+pub async fn vacuum_forever(redis: ConnectionManager, keep: Duration, queues: Vec<&'static str>) {
+    // The vacuum only reads each queue's keys: the payload type does not matter.
+    let mut storages: Vec<_> = queues.into_iter().map(|name| (name, queue::untyped_storage(redis.clone(), name))).collect();
     let mut interval = tokio::time::interval(keep.clamp(Duration::from_secs(1), Duration::from_secs(60)));
     loop {
         interval.tick().await;
-        for (name, result) in [(LlmJob::QUEUE, llm.vacuum_before(keep).await), (DbJob::QUEUE, db.vacuum_before(keep).await)] {
-            match result {
+        for (name, storage) in &mut storages {
+            match storage.vacuum_before(keep).await {
                 Ok(0) => {}
-                Ok(n) => tracing::debug!(queue = name, removed = n, "vacuumed finished jobs"),
-                Err(error) => tracing::warn!(queue = name, %error, "could not vacuum finished jobs"),
+                Ok(n) => tracing::debug!(queue = *name, removed = n, "vacuumed finished jobs"),
+                Err(error) => tracing::warn!(queue = *name, %error, "could not vacuum finished jobs"),
             }
         }
     }
@@ -123,15 +159,16 @@ pub async fn vacuum_forever(redis: ConnectionManager, keep: Duration) {
 
 /// A consumer's run as a `Send` trait object: apalis' worker futures are `Send`, but proving it
 /// through the generic call chain defeats the compiler (higher-ranked lifetimes), so it is
-/// checked once here with concrete types.
-type ConsumerRun = Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send>>;
+/// checked once per [`consumer!`] expansion with concrete types.
+pub type ConsumerRun = Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send>>;
 
-fn boxed(run: impl Future<Output = Result<(), WorkerError>> + Send + 'static) -> ConsumerRun {
+/// Boxes a consumer's run ([`consumer!`]).
+pub fn boxed(run: impl Future<Output = Result<(), WorkerError>> + Send + 'static) -> ConsumerRun {
     Box::pin(run)
 }
 
 /// Resolves (as apalis' `run_until` wants) once `stop` is true.
-async fn stopped(mut stop: watch::Receiver<bool>) -> Result<(), std::io::Error> {
+pub async fn stopped(mut stop: watch::Receiver<bool>) -> Result<(), std::io::Error> {
     let _ = stop.wait_for(|s| *s).await;
     Ok(())
 }

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use code4me_shared::jobs::{CANCEL_CHANNEL, wake_channel};
+use code4me_shared::cancellation;
 use code4me_shared::pubsub::subscribe_forever;
+use code4me_shared::redis_keys::{CANCEL_CHANNEL, wake_channel};
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use uuid::Uuid;
 
@@ -69,7 +70,7 @@ impl Signals {
     }
 
     fn cancel(&self, payload: &str) {
-        let Ok(id) = Uuid::parse_str(payload.trim()) else { return };
+        let Some(id) = cancellation::parse_announcement(payload) else { return };
         if let Some(flag) = self.inner.running.lock().expect("lock").get(&id) {
             flag.store(true, Ordering::Relaxed);
             tracing::info!(request_id = %id, "generation cancelled");

@@ -1,7 +1,7 @@
 //! Telemetry writes of the `db` queue: telemetry lands in PostgreSQL in batched transactions, each
 //! query's rows together, and nothing is dropped while PostgreSQL is away.
 //!
-//! The handler ([`crate::db_jobs`]) hands each write to one [`BatchWriter`] task and waits for its
+//! The handler ([`crate::jobs::telemetry`]) hands each write to one [`BatchWriter`] task and waits for its
 //! commit, so the job is acknowledged only once its rows are stored. The writer commits whatever has queued up in one
 //! transaction; when PostgreSQL is unreachable it keeps the batch and retries with backoff (the
 //! jobs stay in flight, heartbeats continue); a write PostgreSQL rejects (a row that can never be
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use std::borrow::Cow;
 
-use code4me_shared::jobs::{DbWrite, FeedbackRecord, QueryKind, QueryRecord, UNTITLED_CHAT};
+use code4me_shared::jobs::telemetry::{DbWrite, FeedbackRecord, QueryKind, QueryRecord, UNTITLED_CHAT};
 use code4me_shared::redaction::redact;
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
@@ -171,7 +171,7 @@ async fn write_all(db: &PgPool, writes: &[&DbWrite]) -> Result<(), sqlx::Error> 
         match write {
             DbWrite::Query(query) => write_query(&mut tx, query).await?,
             DbWrite::Feedback(feedback) => write_feedback(&mut tx, feedback).await?,
-            // Indexing embeds before it writes; the `db` handler gives it to the retriever instead.
+            // Legacy index work: the `db` handler moves it to the `index` queue, never here.
             DbWrite::IndexFiles(_) => {}
         }
     }

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use code4me_server::pipeline::Pipeline;
 use code4me_shared::connect;
-use code4me_shared::jobs::{CompletionTask, LlmTask};
+use code4me_shared::jobs::llm::{CompletionTask, LlmTask};
+use code4me_shared::reply::Failure;
 use code4me_shared::settings::{EnvSource, RedisSettings};
 
 #[tokio::main]
@@ -36,7 +37,7 @@ async fn main() -> anyhow::Result<()> {
         let outcome = pipeline.gather(request_id, &mut replies, &[0], Duration::from_secs(10), |_, _| {}).await;
         let elapsed = started.elapsed();
         anyhow::ensure!(
-            outcome[0].result.as_ref().is_err_and(|reason| reason.contains("model")),
+            matches!(outcome[0].result, Err(Failure::ModelUnavailable(_))),
             "expected the worker's 'no such model' answer, got {:?}",
             outcome[0].result
         );

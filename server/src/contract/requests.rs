@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use code4me_shared::jobs::{BehavioralRow, ContextRow, ContextualRow};
+use code4me_shared::jobs::telemetry::{BehavioralRow, ContextRow, ContextualRow};
 use code4me_shared::multi_file::{FileContextChange, MAX_CONTEXT_FILES, MAX_FILE_NAME_BYTES};
 use code4me_shared::redaction::redact;
 use code4me_shared::validation::Issue;

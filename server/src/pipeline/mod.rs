@@ -1,6 +1,7 @@
 //! The server's side of the queues: model work goes out on `llm` (one job per model, so several
 //! models run in parallel on different workers), answers come back on this instance's reply
-//! channel, telemetry goes out on `db`, and cancellations on the cancel channel. The same pub/sub
+//! channel ([`code4me_shared::reply`]), telemetry goes out on `db`, project files for the retrieval
+//! index on `index`, and cancellations through [`code4me_shared::cancellation`]. The same pub/sub
 //! connection hears revoked sessions for this instance's WebSockets ([`revocations`]).
 //!
 //! Invariant: the server never runs a model and never writes telemetry itself.
@@ -13,12 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use code4me_shared::jobs::{
-    Answer, CANCEL_CHANNEL, CANCELLED_KEY, CANCELLED_TTL_SECONDS, DbJob, DbWrite, Job, LlmJob, LlmTask, ReplyEvent, reply_channel,
-};
+use code4me_shared::cancellation;
+use code4me_shared::jobs::Job;
+use code4me_shared::jobs::index::{IndexFilesRecord, IndexJob};
+use code4me_shared::jobs::llm::{LlmJob, LlmTask};
+use code4me_shared::jobs::telemetry::{DbJob, DbWrite};
 use code4me_shared::pubsub::subscribe_forever;
 use code4me_shared::queue::Producer;
-use code4me_shared::redis_keys::REVOCATIONS_CHANNEL;
+use code4me_shared::redis_keys::{REVOCATIONS_CHANNEL, reply_channel};
+use code4me_shared::reply::{Answer, Failure, ReplyEvent};
 use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -35,6 +39,7 @@ pub struct Pipeline {
     revocations: Revocations,
     llm: Producer<LlmJob>,
     db: Producer<DbJob>,
+    index: Producer<IndexJob>,
     redis: ConnectionManager,
     subscribed: watch::Receiver<bool>,
     _listener: Arc<AbortOnDrop>,
@@ -46,7 +51,7 @@ pub struct ModelOutcome {
     /// The model.
     pub model_id: i64,
     /// Its answer, or why there is none.
-    pub result: Result<Answer, String>,
+    pub result: Result<Answer, Failure>,
 }
 
 impl Pipeline {
@@ -63,6 +68,7 @@ impl Pipeline {
             revocations,
             llm: Producer::new(redis.clone()),
             db: Producer::new(redis.clone()),
+            index: Producer::new(redis.clone()),
             redis,
             subscribed: ready_rx,
             _listener: Arc::new(AbortOnDrop(listener)),
@@ -110,7 +116,7 @@ impl Pipeline {
         mut on_token: impl FnMut(i64, &str),
     ) -> Vec<ModelOutcome> {
         let deadline = Instant::now() + timeout;
-        let mut outcomes: BTreeMap<i64, Result<Answer, String>> = BTreeMap::new();
+        let mut outcomes: BTreeMap<i64, Result<Answer, Failure>> = BTreeMap::new();
         while outcomes.len() < model_ids.len() {
             let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await else { break };
             if !model_ids.contains(&reply.model_id) || outcomes.contains_key(&reply.model_id) {
@@ -122,8 +128,8 @@ impl Pipeline {
                 ReplyEvent::Done(answer) => {
                     outcomes.insert(reply.model_id, Ok(*answer));
                 }
-                ReplyEvent::Failed { reason } => {
-                    outcomes.insert(reply.model_id, Err(reason));
+                ReplyEvent::Failed(failure) => {
+                    outcomes.insert(reply.model_id, Err(failure));
                 }
             }
         }
@@ -134,7 +140,7 @@ impl Pipeline {
             .iter()
             .map(|&model_id| ModelOutcome {
                 model_id,
-                result: outcomes.remove(&model_id).unwrap_or_else(|| Err(format!("no answer within {} ms", timeout.as_millis()))),
+                result: outcomes.remove(&model_id).unwrap_or_else(|| Err(Failure::TimedOut(format!("no answer within {} ms", timeout.as_millis())))),
             })
             .collect()
     }
@@ -144,18 +150,17 @@ impl Pipeline {
         self.db.push(DbJob::new(write)).await
     }
 
+    /// Queues project files for the retrieval index (their own queue: embedding is slow, and
+    /// telemetry must not wait behind it); returns once Redis holds them.
+    pub async fn index(&self, record: IndexFilesRecord) -> anyhow::Result<()> {
+        self.index.push(IndexJob::new(record)).await
+    }
+
     /// Cancels a request: jobs not started yet are dropped when taken, running generations stop
     /// at their next token. Best effort (a cancel lost to a Redis failure only wastes work).
     pub async fn cancel(&self, request_id: Uuid) {
         let mut redis = self.redis.clone();
-        let key = format!("{CANCELLED_KEY}{request_id}");
-        let result: redis::RedisResult<()> = async {
-            redis::cmd("SET").arg(&key).arg("").arg("EX").arg(CANCELLED_TTL_SECONDS).query_async::<()>(&mut redis).await?;
-            redis::cmd("PUBLISH").arg(CANCEL_CHANNEL).arg(request_id.to_string()).query_async::<i64>(&mut redis).await?;
-            Ok(())
-        }
-        .await;
-        if let Err(error) = result {
+        if let Err(error) = cancellation::mark(&mut redis, request_id).await {
             tracing::warn!(%error, %request_id, "could not cancel a request");
         }
     }

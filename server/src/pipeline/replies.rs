@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use code4me_shared::jobs::Reply;
+use code4me_shared::reply::Reply;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use code4me_shared::jobs::{ChatTask, LlmTask, QueryKind, UNTITLED_CHAT};
+use code4me_shared::jobs::llm::{ChatTask, LlmTask};
+use code4me_shared::jobs::telemetry::{QueryKind, UNTITLED_CHAT};
 use code4me_shared::redaction::redact;
 use sqlx::PgPool;
 use uuid::Uuid;

@@ -4,17 +4,17 @@
 //! the query's telemetry before answering, so an acknowledged completion is never lost; and the
 //! lookup of a past completion (`GET /api/completion/{query_id}`).
 
-use std::collections::BTreeMap;
-
 use axum::http::StatusCode;
-use code4me_shared::jobs::{CompletionTask, LlmTask, QueryKind};
-use code4me_shared::redaction::{redact, redact_lines};
-use code4me_shared::redis_keys::{self as keys, ProjectValue, QueryRecordValue};
+use code4me_shared::jobs::llm::{CompletionTask, LlmTask};
+use code4me_shared::jobs::telemetry::QueryKind;
+use code4me_shared::multi_file::select_context_files;
+use code4me_shared::redaction::redact;
+use code4me_shared::redis_keys::{self as keys, QueryRecordValue};
 use uuid::Uuid;
 
 use crate::contract::error::{ApiError, OrFail};
 use crate::contract::messages;
-use crate::contract::requests::{ContextData, RequestCompletion};
+use crate::contract::requests::RequestCompletion;
 use crate::contract::responses::{CompletionItem, CompletionsData, CompletionsResponse, ModelAnswer, to_body};
 use crate::db;
 use crate::services::callers::{ProjectCaller, SessionCaller};
@@ -32,13 +32,14 @@ pub async fn complete(
     let query = Query::start(state, query_id, caller, &request.query).await?;
     let context = &request.query.context;
     let project = state.tokens.project(caller.project_id).await.map_err(ApiError::Unavailable)?.unwrap_or_default();
-    let (context_files, changes_indexes) = select_context_files(&project, context);
+    let file_name = context.file_name();
+    let selection = select_context_files(&project, context.context_files.as_deref().unwrap_or_default(), &file_name);
     let retrieval = query.config.and_then(|config| config.retrieval);
     let task = LlmTask::Completion(CompletionTask {
         prefix: redact(&context.prefix).into_owned(),
         suffix: redact(&context.suffix).into_owned(),
-        file_name: Some(context.file_name()),
-        context_files,
+        file_name: Some(file_name),
+        context_files: selection.files,
         stop_sequences: request.stop_sequences.clone(),
         max_new_tokens: request.max_new_tokens,
         project_id: Some(caller.project_id),
@@ -47,7 +48,7 @@ pub async fn complete(
     });
     let answers = query.ask(state, &request.model_ids, &task, state.settings.completion_timeout, on_token).await?;
     let mut data = CompletionsData { meta_query_id: query_id, completions: answers.items(false) };
-    query.finish(state, &request.query, QueryKind::Completion, changes_indexes, &answers, &to_body(&data)).await?;
+    query.finish(state, &request.query, QueryKind::Completion, selection.changes_indexes, &answers, &to_body(&data)).await?;
     if request.debug {
         // Only in this response: the stored record (`GET /api/completion/{id}`) keeps the contract's items.
         for (item, debug) in data.completions.iter_mut().zip(answers.debug_reports()) {
@@ -55,21 +56,6 @@ pub async fn complete(
         }
     }
     Ok(CompletionsResponse { message: messages::COMPLETIONS_GENERATED.to_owned(), data })
-}
-
-/// The project files a request asks for (names, or `"*"` for all but the edited file), redacted,
-/// and `{file: number of changes}` for the query's telemetry.
-pub fn select_context_files(project: &ProjectValue, context: &ContextData) -> (BTreeMap<String, Vec<String>>, BTreeMap<String, usize>) {
-    let wanted = context.context_files.clone().unwrap_or_default();
-    let current = context.file_name();
-    let selected: Vec<&String> = if wanted.iter().any(|f| f == "*") {
-        project.multi_file_contexts.keys().filter(|name| **name != current).collect()
-    } else {
-        project.multi_file_contexts.keys().filter(|name| wanted.contains(name)).collect()
-    };
-    let files = selected.iter().map(|name| ((*name).clone(), redact_lines(&project.multi_file_contexts[*name]))).collect();
-    let indexes = selected.iter().map(|name| ((*name).clone(), project.change_count(name))).collect();
-    (files, indexes)
 }
 
 /// A past completion query's items, from PostgreSQL, or from its Redis record while its rows are

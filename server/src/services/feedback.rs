@@ -7,7 +7,7 @@
 //! of one that does not exist (upstream's 403 would tell them it does).
 
 use axum::http::StatusCode;
-use code4me_shared::jobs::{DbWrite, FeedbackRecord};
+use code4me_shared::jobs::telemetry::{DbWrite, FeedbackRecord};
 use code4me_shared::redaction::redact;
 use code4me_shared::redis_keys::{self as keys, QueryRecordValue};
 

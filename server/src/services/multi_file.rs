@@ -2,7 +2,7 @@
 //! Redis — shared by `POST /api/completion/multi-file-context/update` and the WebSocket's
 //! `multi_file_context_update`; changed files are queued for the retrieval index.
 
-use code4me_shared::jobs::{DbWrite, FileContents, IndexFilesRecord};
+use code4me_shared::jobs::index::{FileContents, IndexFilesRecord};
 use code4me_shared::multi_file::{ContextLimit, apply_updates};
 use code4me_shared::redaction::{redact_keys, redact_lines};
 use code4me_shared::redis_keys::{self as keys, ProjectValue};
@@ -58,7 +58,7 @@ async fn index_changed_files<'a>(state: &AppState, caller: ProjectCaller, projec
         })
         .collect();
     let record = IndexFilesRecord { project_id: caller.project_id, files };
-    if let Err(error) = state.pipeline.record(DbWrite::IndexFiles(record)).await {
+    if let Err(error) = state.pipeline.index(record).await {
         tracing::warn!(%error, project_id = %caller.project_id, "could not queue changed files for the retrieval index");
     }
 }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use code4me_shared::jobs::{DbWrite, GenerationRow, LlmTask, QueryKind, QueryRecord};
+use code4me_shared::jobs::llm::LlmTask;
+use code4me_shared::jobs::telemetry::{DbWrite, GenerationRow, QueryKind, QueryRecord};
 use code4me_shared::redis_keys::{self as keys, QueryRecordValue};
 use code4me_shared::retrieval::PromptDebug;
 use serde_json::Value;

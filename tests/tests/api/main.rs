@@ -25,4 +25,5 @@ mod user;
 mod website;
 mod websocket;
 mod worker;
+mod worker_queues;
 mod worker_writes;

@@ -1,7 +1,7 @@
 //! Who owns what: a client-chosen chat id belongs to whoever's turn created it, even when two users
 //! race on it, and another user's query and chat ids answer exactly like ids that do not exist.
 
-use code4me_shared::jobs::{DbWrite, QueryKind, QueryRecord};
+use code4me_shared::jobs::telemetry::{DbWrite, QueryKind, QueryRecord};
 use code4me_tests::TestApp;
 use code4me_tests::plugin::{Plugin, completion_body};
 use code4me_tests::worker::Worker;

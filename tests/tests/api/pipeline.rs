@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use code4me_shared::jobs::{CompletionTask, DbWrite, FeedbackRecord, GenerationRow, Job, LlmJob, LlmTask, QueryKind, QueryRecord, Reply, ReplyEvent};
+use code4me_shared::jobs::Job;
+use code4me_shared::jobs::llm::{CompletionTask, LlmJob, LlmTask};
+use code4me_shared::jobs::telemetry::{DbWrite, FeedbackRecord, GenerationRow, QueryKind, QueryRecord};
+use code4me_shared::reply::{Failure, Reply, ReplyEvent};
 use code4me_tests::TestApp;
 use code4me_tests::plugin::completion_body;
 use code4me_tests::worker::Worker;
@@ -181,20 +184,20 @@ async fn feedback_that_overtakes_its_query_is_applied_when_the_query_lands() {
         server_version_id: 1,
         config_id: Some(1),
         multi_file_context_changes_indexes: Default::default(),
-        context: Some(code4me_shared::jobs::ContextRow {
+        context: Some(code4me_shared::jobs::telemetry::ContextRow {
             prefix: "print(".into(),
             suffix: String::new(),
             file_name: Some("a.py".into()),
             selected_text: None,
         }),
-        contextual: Some(code4me_shared::jobs::ContextualRow {
+        contextual: Some(code4me_shared::jobs::telemetry::ContextualRow {
             version_id: 3,
             trigger_type_id: 2,
             language_id: 47,
             caret_line: Some(1),
             ..Default::default()
         }),
-        behavioral: Some(code4me_shared::jobs::BehavioralRow { typing_speed: Some(3.0), ..Default::default() }),
+        behavioral: Some(code4me_shared::jobs::telemetry::BehavioralRow { typing_speed: Some(3.0), ..Default::default() }),
         kind: QueryKind::Completion,
         generations: vec![GenerationRow {
             model_id: 5,
@@ -246,7 +249,7 @@ async fn a_job_this_worker_cannot_read_is_aborted_once_not_retried_twenty_five_t
     let worker = Worker::start(&app, "versions");
     let mut replies = Box::pin(push_raw(&app, &raw_job(99)).await);
     let reply = tokio::time::timeout(Duration::from_secs(20), replies.next()).await.expect("answered").expect("reply");
-    assert!(matches!(&reply.event, ReplyEvent::Failed { reason } if reason.contains("version 99")), "{reply:?}");
+    assert!(matches!(&reply.event, ReplyEvent::Failed(Failure::UnsupportedJob(reason)) if reason.contains("version 99")), "{reply:?}");
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
     let mut redis = client.get_multiplexed_async_connection().await.expect("connect");
     let config = code4me_shared::queue::config::<LlmJob>();

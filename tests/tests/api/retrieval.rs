@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use code4me_shared::jobs::{FileContents, IndexFilesRecord};
+use code4me_shared::jobs::index::{FileContents, IndexFilesRecord, IndexJob};
 use code4me_tests::TestApp;
 use code4me_tests::plugin::completion_body;
 use code4me_tests::worker::Worker;
@@ -160,12 +160,18 @@ async fn a_config_without_the_retrieval_block_indexes_and_retrieves_nothing() {
     assert_eq!(debug["snippets"], json!([]));
     assert!(!debug["prompt"].as_str().expect("prompt").contains("get_user_by_email(conn, email):\n"), "no file block was added");
 
-    // Telemetry of that completion has landed, so the queue is past the (absent) index job.
+    // Telemetry of that completion has landed, and no index job was ever queued (indexing has its
+    // own queue, so landed telemetry alone would not prove it).
     let query_id = Uuid::parse_str(reply.body["data"]["meta_query_id"].as_str().expect("id")).expect("uuid");
     app.eventually("SELECT EXISTS (SELECT 1 FROM meta_query WHERE meta_query_id = $1)", query_id).await;
     let indexed: i64 =
         sqlx::query_scalar("SELECT count(*) FROM retrieval_file WHERE project_id = $1").bind(project).fetch_one(&app.db).await.expect("count");
     assert_eq!(indexed, 0);
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
+    let mut redis = client.get_multiplexed_async_connection().await.expect("connect");
+    let index_jobs: i64 =
+        redis::cmd("HLEN").arg(code4me_shared::queue::config::<IndexJob>().job_data_hash()).query_async(&mut redis).await.expect("HLEN");
+    assert_eq!(index_jobs, 0, "no index job was queued");
     worker.stop().await;
 }
 

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use code4me_shared::jobs::{
-    BehavioralRow, ContextRow, ContextualRow, DbJob, DbWrite, FeedbackRecord, FileContents, GenerationRow, IndexFilesRecord, QueryKind, QueryRecord,
+use code4me_shared::jobs::index::{FileContents, IndexFilesRecord};
+use code4me_shared::jobs::telemetry::{
+    BehavioralRow, ContextRow, ContextualRow, DbJob, DbWrite, FeedbackRecord, GenerationRow, QueryKind, QueryRecord,
 };
 use code4me_tests::TestApp;
 use code4me_tests::worker::Worker;

@@ -8,7 +8,8 @@
 
 use std::time::Instant;
 
-use code4me_worker::model::gguf_llama::{GgufLlama, LoadOptions};
+use code4me_worker::model::LoadOptions;
+use code4me_worker::model::gguf_llama::GgufLlama;
 
 const PROMPT_TOKENS: usize = 512;
 const DECODE_TOKENS: usize = 64;

@@ -8,23 +8,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use code4me_shared::jobs::llm::CompletionTask;
+use code4me_shared::retrieval::Snippet;
 use serde::Deserialize;
 
 use super::error::ModelError;
 use super::generation::{Generation, GenerationRequest, TokenEvent};
-use super::gguf_llama::{GgufLlama, LoadOptions};
-use super::prompt::{ChatMessage, CompletionInput, PromptTemplates, extract_title};
+use super::gguf_llama::GgufLlama;
+use super::prompt::{ChatMessage, PromptTemplates, extract_title};
 use super::sampling::SamplingParams;
 use super::starcoder2::SafetensorsStarcoder2;
-
-/// A text model the worker can run: the runtime behind completion and chat.
-pub trait TextModel: Send + Sync {
-    /// Generates from `request.prompt`, streaming tokens; blocking, cancellable between tokens.
-    fn generate(&self, request: &GenerationRequest, cancel: &AtomicBool, on_token: &mut dyn FnMut(TokenEvent<'_>)) -> Result<Generation, ModelError>;
-
-    /// Prompt plus generated tokens the model accepts.
-    fn context_limit(&self) -> usize;
-}
+use super::{LoadOptions, TextModel};
 
 /// A `model_name` row as the worker reads it.
 #[derive(Debug, Clone)]
@@ -152,18 +146,22 @@ impl LoadedModel {
         &self.templates
     }
 
-    /// A code completion at the caret, with the row's template and stops.
+    /// A code completion at the caret for a job's task, with the row's template and stops (after
+    /// the task's own) and the task's token budget; `retrieved` and `stable_anchor` as in
+    /// [`PromptTemplates::completion_prompt`].
     pub fn complete(
         &self,
-        input: &CompletionInput,
-        overrides: &Overrides,
+        task: &CompletionTask,
+        retrieved: &[Snippet],
+        stable_anchor: bool,
         cancel: &AtomicBool,
         on_token: &mut dyn FnMut(TokenEvent<'_>),
     ) -> Result<Generation, ModelError> {
-        let prompt = self.templates.completion_prompt(input)?;
-        let mut stops = overrides.stop_sequences.clone();
+        let prompt = self.templates.completion_prompt(task, retrieved, stable_anchor)?;
+        let mut stops = task.stop_sequences.clone();
         stops.extend(self.templates.stop_tokens.iter().cloned());
-        let request = self.request(prompt, stops, overrides, self.parameters.max_new_tokens);
+        let overrides = Overrides { max_new_tokens: task.max_new_tokens, ..Overrides::default() };
+        let request = self.request(prompt, stops, &overrides, self.parameters.max_new_tokens);
         self.runtime.generate(&request, cancel, on_token)
     }
 
@@ -384,9 +382,9 @@ mod tests {
             "the runtime is inferred from config.json: {:?}",
             catalog.unavailable().map(|(id, e)| format!("{id}: {e}")).collect::<Vec<_>>()
         );
-        let input = CompletionInput { prefix: "def add(a, b):".into(), suffix: "\n".into(), ..Default::default() };
+        let task = CompletionTask { prefix: "def add(a, b):".into(), suffix: "\n".into(), ..Default::default() };
         for id in [7, 8] {
-            let out = catalog.get(id).unwrap().complete(&input, &Overrides::default(), &AtomicBool::new(false), &mut |_| {}).unwrap();
+            let out = catalog.get(id).unwrap().complete(&task, &[], false, &AtomicBool::new(false), &mut |_| {}).unwrap();
             assert!(out.prompt_tokens > 0 && out.tokens.len() <= 8);
         }
         let error = catalog.get(9).err().expect("absent").to_string();
@@ -396,12 +394,12 @@ mod tests {
     #[test]
     fn completion_uses_the_row_template_and_stops() {
         let model = catalog().get(5).unwrap();
-        let input = CompletionInput {
+        let task = CompletionTask {
             prefix: "def fibonacci(n):\n    if n <= 1:\n        return n\n    return ".into(),
             file_name: Some("fib.py".into()),
             ..Default::default()
         };
-        let out = model.complete(&input, &Overrides::default(), &AtomicBool::new(false), &mut |_| {}).unwrap();
+        let out = model.complete(&task, &[], false, &AtomicBool::new(false), &mut |_| {}).unwrap();
         assert!(!out.text.contains("\n\n"), "cut at the row's stop: {:?}", out.text);
         assert!(out.text.contains("fibonacci("), "{:?}", out.text);
     }

@@ -71,17 +71,47 @@ pub trait Step {
     fn step(&mut self, tokens: &[u32]) -> Result<Vec<f32>, ModelError>;
 }
 
-/// The fixed parts of a model the loop needs.
-pub struct Vocabulary<'a> {
-    /// Encoder/decoder.
-    pub tokenizer: &'a Tokenizer,
-    /// Ids that end generation (EOS, end-of-turn).
-    pub end_tokens: &'a [u32],
+/// What every runtime does before its decode loop, done once here: the prompt's token ids (refused
+/// when empty or when they and the requested tokens do not fit the context) and the tokens that end
+/// this request. A runtime then only supplies its [`Step`] and how much of the prompt it already holds.
+pub struct Prepared<'a> {
+    tokenizer: &'a Tokenizer,
+    request: &'a GenerationRequest,
+    prompt: Vec<u32>,
+    end_tokens: Vec<u32>,
+}
+
+impl<'a> Prepared<'a> {
+    /// Encodes `request`'s prompt for a model whose own end tokens are `model_end_tokens` and whose
+    /// context holds `context_limit` tokens.
+    pub fn new(tokenizer: &'a Tokenizer, model_end_tokens: &[u32], request: &'a GenerationRequest, context_limit: usize) -> Result<Self, ModelError> {
+        let prompt = encode_prompt(tokenizer, request, context_limit)?;
+        let end_tokens = end_tokens_with_stops(tokenizer, model_end_tokens, &request.stop_sequences);
+        Ok(Self { tokenizer, request, prompt, end_tokens })
+    }
+
+    /// The prompt's token ids.
+    pub fn prompt(&self) -> &[u32] {
+        &self.prompt
+    }
+
+    /// Runs the decode loop on `model`, whose sequence already holds the first `reused` prompt
+    /// tokens (a reused prefix; fewer than the whole prompt, so at least one is evaluated). Calls
+    /// `on_token` after each token and checks `cancel` before each forward pass.
+    pub fn generate(
+        &self,
+        reused: usize,
+        model: &mut dyn Step,
+        cancel: &AtomicBool,
+        on_token: &mut dyn FnMut(TokenEvent<'_>),
+    ) -> Result<Generation, ModelError> {
+        decode(self, reused, model, cancel, on_token)
+    }
 }
 
 /// The prompt's token ids, refused when it is empty or when it and the requested tokens do not fit
 /// in `context_limit`.
-pub fn encode_prompt(tokenizer: &Tokenizer, request: &GenerationRequest, context_limit: usize) -> Result<Vec<u32>, ModelError> {
+fn encode_prompt(tokenizer: &Tokenizer, request: &GenerationRequest, context_limit: usize) -> Result<Vec<u32>, ModelError> {
     let prompt = tokenizer.encode(request.prompt.as_str(), false).map_err(|e| ModelError::Tokenizer(e.to_string()))?.get_ids().to_vec();
     if prompt.is_empty() {
         return Err(ModelError::Config("the prompt is empty".into()));
@@ -95,7 +125,7 @@ pub fn encode_prompt(tokenizer: &Tokenizer, request: &GenerationRequest, context
 /// The model's end tokens plus every stop sequence that is a single special token (e.g.
 /// `<file_sep>`): decoded text skips special tokens, so such a stop could never match as text and
 /// must end generation as a token instead.
-pub fn end_tokens_with_stops(tokenizer: &Tokenizer, model_end_tokens: &[u32], stops: &[String]) -> Vec<u32> {
+fn end_tokens_with_stops(tokenizer: &Tokenizer, model_end_tokens: &[u32], stops: &[String]) -> Vec<u32> {
     let mut end_tokens = model_end_tokens.to_vec();
     for stop in stops {
         if let Some((&id, _)) = tokenizer.get_added_tokens_decoder().iter().find(|(_, t)| t.special && t.content == *stop)
@@ -122,18 +152,17 @@ pub fn model_end_tokens(tokenizer: &Tokenizer, declared_eos: Option<u32>) -> Vec
     end_tokens
 }
 
-/// Runs the decode loop: `pending` are the prompt tokens not yet in the sequence (at least one),
-/// `prompt` all of them (for the repetition penalty). Calls `on_token` after each token and checks
-/// `cancel` before each forward pass.
-pub fn generate(
-    vocabulary: &Vocabulary<'_>,
-    request: &GenerationRequest,
-    prompt: &[u32],
-    pending: &[u32],
+/// The decode loop: the prompt tokens after `reused` are evaluated first; the whole prompt feeds
+/// the repetition penalty.
+fn decode(
+    prepared: &Prepared<'_>,
+    reused: usize,
     model: &mut dyn Step,
     cancel: &AtomicBool,
     on_token: &mut dyn FnMut(TokenEvent<'_>),
 ) -> Result<Generation, ModelError> {
+    let Prepared { tokenizer, request, prompt, end_tokens } = prepared;
+    let (prompt, pending) = (prompt.as_slice(), &prompt[reused..]);
     let mut sampler = Sampler::new(request.sampling);
     let mut sequence = prompt.to_vec();
     let mut tokens = Vec::new();
@@ -151,11 +180,11 @@ pub fn generate(
         tokens.push(drawn.token);
         logprobs.push(drawn.logprob);
         sequence.push(drawn.token);
-        if vocabulary.end_tokens.contains(&drawn.token) {
+        if end_tokens.contains(&drawn.token) {
             stop_reason = StopReason::EndOfSequence;
             break;
         }
-        let decoded = vocabulary.tokenizer.decode(&tokens, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        let decoded = tokenizer.decode(&tokens, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
         // A token that ends inside a multi-byte character decodes to U+FFFD until the next one
         // completes it; stream only text that will not change.
         let stable = decoded.trim_end_matches('\u{FFFD}');
@@ -170,7 +199,7 @@ pub fn generate(
         }
         input = vec![drawn.token];
     }
-    let full = vocabulary.tokenizer.decode(&tokens, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+    let full = tokenizer.decode(&tokens, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
     let confidence = if logprobs.is_empty() { 0.0 } else { logprobs.iter().map(|l| l.exp()).sum::<f32>() / logprobs.len() as f32 };
     Ok(Generation {
         text: cut_at_stops(&full, &request.stop_sequences),
@@ -178,7 +207,7 @@ pub fn generate(
         logprobs,
         confidence,
         prompt_tokens: prompt.len(),
-        reused_prompt_tokens: prompt.len() - pending.len(),
+        reused_prompt_tokens: reused,
         stop_reason,
     })
 }

@@ -11,37 +11,12 @@ use candle_core::quantized::gguf_file::Content;
 use rayon::ThreadPool;
 use tokenizers::Tokenizer;
 
-use super::catalog::TextModel;
 pub use super::error::ModelError;
-use super::generation::{self, Generation, GenerationRequest, Step, TokenEvent, Vocabulary};
+use super::generation::{self, Generation, GenerationRequest, Prepared, Step, TokenEvent};
 use super::native::{NativeLlama, Sequence};
 use super::prefix_cache::PrefixCache;
 use super::tokenizer;
-
-/// How to load a GGUF model.
-#[derive(Clone)]
-pub struct LoadOptions {
-    /// Upper bound of prompt + generated tokens (the model's trained context if smaller).
-    pub context_limit: Option<usize>,
-    /// Threads that run the forward pass (shared by every model of the worker).
-    pub pool: Arc<ThreadPool>,
-    /// Finished sequences kept for prompt reuse.
-    pub prefix_cache_entries: usize,
-    /// Where candle runtimes (safetensors models) put their tensors; the native GGUF engine is CPU-only.
-    pub device: candle_core::Device,
-}
-
-impl LoadOptions {
-    /// `threads` compute threads, context from the file, four cached sequences.
-    pub fn with_threads(threads: usize) -> Self {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .thread_name(|i| format!("model-{i}"))
-            .build()
-            .expect("building the model thread pool");
-        Self { context_limit: None, pool: Arc::new(pool), prefix_cache_entries: 4, device: candle_core::Device::Cpu }
-    }
-}
+use super::{LoadOptions, TextModel};
 
 /// A loaded GGUF llama model.
 pub struct GgufLlama {
@@ -106,13 +81,11 @@ impl TextModel for GgufLlama {
     /// Reuses the cached sequence sharing the longest prefix with the prompt, and caches this one
     /// when done.
     fn generate(&self, request: &GenerationRequest, cancel: &AtomicBool, on_token: &mut dyn FnMut(TokenEvent<'_>)) -> Result<Generation, ModelError> {
-        let prompt = generation::encode_prompt(&self.tokenizer, request, self.context_limit)?;
-        let end_tokens = generation::end_tokens_with_stops(&self.tokenizer, &self.end_tokens, &request.stop_sequences);
-        let sequence = self.cache.take(&prompt).unwrap_or_else(|| self.engine.new_sequence());
+        let prepared = Prepared::new(&self.tokenizer, &self.end_tokens, request, self.context_limit)?;
+        let sequence = self.cache.take(prepared.prompt()).unwrap_or_else(|| self.engine.new_sequence());
         let reused = sequence.tokens().len();
         let mut stepper = NativeStep { engine: &self.engine, pool: &self.pool, sequence };
-        let vocabulary = Vocabulary { tokenizer: &self.tokenizer, end_tokens: &end_tokens };
-        let result = generation::generate(&vocabulary, request, &prompt, &prompt[reused..], &mut stepper, cancel, on_token);
+        let result = prepared.generate(reused, &mut stepper, cancel, on_token);
         self.cache.store(stepper.sequence);
         result
     }

@@ -2,10 +2,9 @@
 //! suffix-prefix-middle, prefix-only), the multi-file block with the row's file separator, and the
 //! two chat styles — ChatML, and upstream's `[SYSTEM]/[USER]/[ASSISTANT]` with its title request.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 
+use code4me_shared::jobs::llm::CompletionTask;
 use code4me_shared::retrieval::Snippet;
 
 use super::error::ModelError;
@@ -49,25 +48,6 @@ pub enum ChatStyle {
     Bracketed,
 }
 
-/// What the plugin sends for a completion.
-#[derive(Debug, Clone, Default)]
-pub struct CompletionInput {
-    /// Text before the caret.
-    pub prefix: String,
-    /// Text after the caret.
-    pub suffix: String,
-    /// The edited file's name (`unknown_file` when the plugin sends none).
-    pub file_name: Option<String>,
-    /// Other files of the project, by name, as lines.
-    pub project_files: BTreeMap<String, Vec<String>>,
-    /// Which project files to include: names, or `["*"]` for all but the current one.
-    pub context_files: Vec<String>,
-    /// Start a full sliding-window prefix at a stable anchor line (`PROMPT_ANCHOR`).
-    pub stable_anchor: bool,
-    /// Chunks of other project files found by retrieval, pasted after the selected files.
-    pub retrieved: Vec<Snippet>,
-}
-
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
@@ -90,17 +70,18 @@ impl PromptTemplates {
         serde_json::from_value(value.clone()).map_err(|e| ModelError::Config(format!("prompt_templates: {e}")))
     }
 
-    /// The completion prompt: the multi-file template with the selected files (upstream always
-    /// uses it, even with no other files), or the single-file template when the row has no
-    /// multi-file form. With `stable_anchor`, a full sliding-window prefix starts at a stable anchor
-    /// line ([`super::anchor`]) so consecutive keystrokes reuse the KV cache.
-    pub fn completion_prompt(&self, input: &CompletionInput) -> Result<String, ModelError> {
+    /// The completion prompt for a job's task as the server chose it: the multi-file template with
+    /// the task's context files, then the `retrieved` snippets (upstream always uses that template,
+    /// even with no other files), or the single-file template when the row has no multi-file form.
+    /// With `stable_anchor`, a full sliding-window prefix starts at a stable anchor line
+    /// ([`super::anchor`]) so consecutive keystrokes reuse the KV cache.
+    pub fn completion_prompt(&self, task: &CompletionTask, retrieved: &[Snippet], stable_anchor: bool) -> Result<String, ModelError> {
         let template = self.fim_template.as_ref().ok_or_else(|| ModelError::Config("this model has no completion template (fim_template)".into()))?;
-        let file_name = input.file_name.as_deref().filter(|n| !n.is_empty()).unwrap_or("unknown_file");
-        let context = self.multi_file_context(input, file_name);
+        let file_name = task.file_name.as_deref().filter(|n| !n.is_empty()).unwrap_or("unknown_file");
+        let context = self.multi_file_context(task, retrieved);
         let chosen = if template.multi_file_template.is_empty() { &template.single_file_template } else { &template.multi_file_template };
-        let prefix = if input.stable_anchor { super::anchor::stable_prefix(&input.prefix) } else { &input.prefix };
-        Ok(fill(chosen, &[("prefix", prefix), ("suffix", &input.suffix), ("file_name", file_name), ("multi_file_context", &context)]))
+        let prefix = if stable_anchor { super::anchor::stable_prefix(&task.prefix) } else { &task.prefix };
+        Ok(fill(chosen, &[("prefix", prefix), ("suffix", &task.suffix), ("file_name", file_name), ("multi_file_context", &context)]))
     }
 
     /// Whether completion prompts have a place for other files' text (the multi-file template):
@@ -109,18 +90,13 @@ impl PromptTemplates {
         self.fim_template.as_ref().is_some_and(|t| t.multi_file_template.contains("{multi_file_context}"))
     }
 
-    /// Upstream's block: for each selected file, the separator with its name, then its lines
-    /// joined by newlines, then a newline; then each retrieved snippet the same way.
-    fn multi_file_context(&self, input: &CompletionInput, current: &str) -> String {
+    /// Upstream's block: for each file the task carries, the separator with its name, then its
+    /// lines joined by newlines, then a newline; then each retrieved snippet the same way.
+    fn multi_file_context(&self, task: &CompletionTask, retrieved: &[Snippet]) -> String {
         let separator = self.file_separator.as_deref().unwrap_or("");
         let block = |name: &str, text: &str| format!("{}{text}\n", separator.replace("{file_name}", name));
-        let all = input.context_files.iter().any(|f| f == "*");
-        let files = input
-            .project_files
-            .iter()
-            .filter(|(name, _)| if all { name.as_str() != current } else { input.context_files.contains(name) })
-            .map(|(name, lines)| block(name, &lines.join("\n")));
-        let snippets = input.retrieved.iter().map(|s| block(&s.file_name, &s.content));
+        let files = task.context_files.iter().map(|(name, lines)| block(name, &lines.join("\n")));
+        let snippets = retrieved.iter().map(|s| block(&s.file_name, &s.content));
         files.chain(snippets).collect()
     }
 
@@ -210,6 +186,7 @@ pub fn extract_title(answer: &str) -> (Option<String>, String) {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     fn deepseek() -> PromptTemplates {
         PromptTemplates::from_json(&json!({
@@ -225,47 +202,41 @@ mod tests {
 
     #[test]
     fn the_multi_file_template_is_used_even_without_other_files() {
-        let input = CompletionInput { prefix: "def f(x):\n    return {x}".into(), suffix: "\n".into(), ..Default::default() };
+        let task = CompletionTask { prefix: "def f(x):\n    return {x}".into(), suffix: "\n".into(), ..Default::default() };
         assert_eq!(
-            deepseek().completion_prompt(&input).unwrap(),
+            deepseek().completion_prompt(&task, &[], false).unwrap(),
             "#unknown_file\n<｜fim▁begin｜>def f(x):\n    return {x}<｜fim▁hole｜>\n<｜fim▁end｜>"
         );
     }
 
     #[test]
-    fn context_files_select_project_files_and_star_means_all_but_the_current_one() {
-        let mut input = CompletionInput {
+    fn the_tasks_context_files_are_pasted_as_they_are_before_the_edited_file() {
+        let mut task = CompletionTask {
             prefix: "p".into(),
             file_name: Some("main.py".into()),
-            project_files: BTreeMap::from([
-                ("main.py".into(), vec!["current".into()]),
-                ("a.py".into(), vec!["x = 1".into(), "y = 2".into()]),
-                ("b.py".into(), vec!["z = 3".into()]),
-            ]),
-            context_files: vec!["b.py".into()],
+            context_files: BTreeMap::from([("b.py".into(), vec!["z = 3".into()])]),
             ..Default::default()
         };
-        let prompt = deepseek().completion_prompt(&input).unwrap();
+        let prompt = deepseek().completion_prompt(&task, &[], false).unwrap();
         assert!(prompt.starts_with("#b.py\nz = 3\n#main.py\n"), "{prompt}");
-        input.context_files = vec!["*".into()];
-        let prompt = deepseek().completion_prompt(&input).unwrap();
+        task.context_files.insert("a.py".into(), vec!["x = 1".into(), "y = 2".into()]);
+        let prompt = deepseek().completion_prompt(&task, &[], false).unwrap();
         assert!(prompt.starts_with("#a.py\nx = 1\ny = 2\n#b.py\nz = 3\n#main.py\n<｜fim▁begin｜>p"), "{prompt}");
-        input.context_files.clear();
-        assert!(deepseek().completion_prompt(&input).unwrap().starts_with("#main.py\n"));
+        task.context_files.clear();
+        assert!(deepseek().completion_prompt(&task, &[], false).unwrap().starts_with("#main.py\n"));
     }
 
     #[test]
     fn retrieved_snippets_follow_the_selected_files_with_the_same_separator() {
         let snippet = |file: &str, content: &str| Snippet { file_name: file.into(), start_line: 3, end_line: 5, score: 0.8, content: content.into() };
-        let input = CompletionInput {
+        let task = CompletionTask {
             prefix: "p".into(),
             file_name: Some("main.py".into()),
-            project_files: BTreeMap::from([("a.py".into(), vec!["x = 1".into()])]),
-            context_files: vec!["a.py".into()],
-            retrieved: vec![snippet("db.py", "def get_user(id):\n    ..."), snippet("http.py", "def fetch(url): ...")],
+            context_files: BTreeMap::from([("a.py".into(), vec!["x = 1".into()])]),
             ..Default::default()
         };
-        let prompt = deepseek().completion_prompt(&input).unwrap();
+        let retrieved = [snippet("db.py", "def get_user(id):\n    ..."), snippet("http.py", "def fetch(url): ...")];
+        let prompt = deepseek().completion_prompt(&task, &retrieved, false).unwrap();
         assert_eq!(
             prompt,
             "#a.py\nx = 1\n#db.py\ndef get_user(id):\n    ...\n#http.py\ndef fetch(url): ...\n#main.py\n<｜fim▁begin｜>p<｜fim▁hole｜><｜fim▁end｜>"
@@ -281,8 +252,8 @@ mod tests {
             "fim_template": {"single_file_template": "<fim_suffix>{suffix}<fim_prefix>{prefix}<fim_middle>", "multi_file_template": ""}
         }))
         .unwrap();
-        let input = CompletionInput { prefix: "P".into(), suffix: "S".into(), ..Default::default() };
-        assert_eq!(mellum.completion_prompt(&input).unwrap(), "<fim_suffix>S<fim_prefix>P<fim_middle>");
+        let task = CompletionTask { prefix: "P".into(), suffix: "S".into(), ..Default::default() };
+        assert_eq!(mellum.completion_prompt(&task, &[], false).unwrap(), "<fim_suffix>S<fim_prefix>P<fim_middle>");
     }
 
     #[test]

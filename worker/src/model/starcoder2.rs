@@ -17,10 +17,9 @@ use rayon::ThreadPool;
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
-use super::catalog::TextModel;
 use super::error::ModelError;
-use super::generation::{self, Generation, GenerationRequest, Step, TokenEvent, Vocabulary};
-use super::gguf_llama::LoadOptions;
+use super::generation::{self, Generation, GenerationRequest, Prepared, Step, TokenEvent};
+use super::{LoadOptions, TextModel};
 
 /// The parts of `config.json` this runtime checks itself (candle's `Config` keeps its fields private).
 #[derive(Debug, Deserialize)]
@@ -86,12 +85,10 @@ impl TextModel for SafetensorsStarcoder2 {
 
     /// Runs on a clone of the model: shared weights, its own KV cache.
     fn generate(&self, request: &GenerationRequest, cancel: &AtomicBool, on_token: &mut dyn FnMut(TokenEvent<'_>)) -> Result<Generation, ModelError> {
-        let prompt = generation::encode_prompt(&self.tokenizer, request, self.context_limit)?;
-        let end_tokens = generation::end_tokens_with_stops(&self.tokenizer, &self.end_tokens, &request.stop_sequences);
+        let prepared = Prepared::new(&self.tokenizer, &self.end_tokens, request, self.context_limit)?;
         let mut step = CandleStep { model: self.model.clone(), device: &self.device, pool: &self.pool, position: 0 };
         step.model.clear_kv_cache();
-        let vocabulary = Vocabulary { tokenizer: &self.tokenizer, end_tokens: &end_tokens };
-        generation::generate(&vocabulary, request, &prompt, &prompt, &mut step, cancel, on_token)
+        prepared.generate(0, &mut step, cancel, on_token)
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use code4me_shared::jobs::{FileContents, IndexFilesRecord};
+use code4me_shared::jobs::index::{FileContents, IndexFilesRecord};
 use pgvector::Vector;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;

@@ -1,5 +1,5 @@
 //! The retrieval context: project files cut into chunks ([`chunks`]), embedded with
-//! all-MiniLM-L6-v2 into pgvector when the plugin reports them ([`index`], a `db` queue job), and
+//! all-MiniLM-L6-v2 into pgvector when the plugin reports them ([`index`], an `index` queue job), and
 //! the chunks nearest to the code before the caret pasted into completion prompts ([`search`]).
 
 pub mod chunks;

@@ -10,15 +10,18 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use apalis::prelude::{AbortError, BoxDynError, Data};
-use code4me_shared::jobs::{Answer, CANCELLED_KEY, CompletionTask, Incoming, Job, LlmJob, LlmTask, Reply, ReplyEvent};
+use code4me_shared::cancellation;
+use code4me_shared::jobs::llm::{CompletionTask, LlmJob, LlmTask};
+use code4me_shared::jobs::{Incoming, Job};
 use code4me_shared::redaction::redact;
+use code4me_shared::reply::{Answer, Failure, Reply, ReplyEvent};
 use code4me_shared::retrieval::{PromptDebug, Snippet};
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 
 use crate::model::catalog::{Catalog, LoadedModel, Overrides};
 use crate::model::generation::Generation;
-use crate::model::prompt::{ChatMessage, CompletionInput};
+use crate::model::prompt::ChatMessage;
 use crate::retrieval::{RetrievalError, Retriever};
 use crate::signals::Signals;
 
@@ -56,23 +59,23 @@ pub async fn handle(incoming: Incoming<LlmJob>, context: Data<LlmContext>) -> Re
     };
     if job.version() != LlmJob::VERSION {
         let reason = format!("llm job version {} is not supported by this worker (expects {})", job.version, LlmJob::VERSION);
-        publish(&context.redis, &job, ReplyEvent::Failed { reason: reason.clone() }).await;
+        publish(&context.redis, &job, ReplyEvent::Failed(Failure::UnsupportedJob(reason.clone()))).await;
         return Err(AbortError::new(reason).into());
     }
     if chrono::Utc::now().timestamp_millis() > job.deadline_ms {
         tracing::info!(request_id = %job.request_id, "dropping a job whose requester stopped waiting");
         return Ok(());
     }
-    let cancel_key = format!("{CANCELLED_KEY}{}", job.request_id);
     let mut redis = context.redis.clone();
-    if redis::cmd("EXISTS").arg(&cancel_key).query_async::<bool>(&mut redis).await.unwrap_or(false) {
+    // Unknown (Redis away for a moment) counts as not cancelled: the job runs, as it would have.
+    if cancellation::is_marked(&mut redis, job.request_id).await.unwrap_or(false) {
         tracing::info!(request_id = %job.request_id, "dropping a job cancelled before it started");
         return Ok(());
     }
     publish(&context.redis, &job, ReplyEvent::Started { worker: context.worker.clone() }).await;
     let event = match context.catalog.get(job.model_id) {
         Ok(model) => run(&context, &job, model).await,
-        Err(error) => ReplyEvent::Failed { reason: error.to_string() },
+        Err(error) => ReplyEvent::Failed(Failure::ModelUnavailable(error.to_string())),
     };
     publish(&context.redis, &job, event).await;
     Ok(())
@@ -99,20 +102,10 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
         };
         match task {
             LlmTask::Completion(c) => {
-                let input = CompletionInput {
-                    prefix: c.prefix,
-                    suffix: c.suffix,
-                    file_name: c.file_name,
-                    context_files: c.context_files.keys().cloned().collect(),
-                    project_files: c.context_files,
-                    stable_anchor,
-                    retrieved,
-                };
                 if let Some(debug) = debug.as_mut() {
-                    debug.prompt = model.templates().completion_prompt(&input).unwrap_or_default();
+                    debug.prompt = model.templates().completion_prompt(&c, &retrieved, stable_anchor).unwrap_or_default();
                 }
-                let overrides = Overrides { stop_sequences: c.stop_sequences, max_new_tokens: c.max_new_tokens, ..Overrides::default() };
-                model.complete(&input, &overrides, &flag, &mut on_token).map(|g| (model.name.clone(), g, None, debug))
+                model.complete(&c, &retrieved, stable_anchor, &flag, &mut on_token).map(|g| (model.name.clone(), g, None, debug))
             }
             LlmTask::Chat(c) => {
                 let messages: Vec<ChatMessage> = c.messages.into_iter().map(|(role, content)| ChatMessage { role, content }).collect();
@@ -130,7 +123,7 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
     let (result, ()) = tokio::join!(generation, forward);
     let cancelled = tracked.flag.load(Ordering::Relaxed);
     match result {
-        _ if cancelled => ReplyEvent::Failed { reason: "cancelled".to_owned() },
+        _ if cancelled => ReplyEvent::Failed(Failure::Cancelled),
         Ok(Ok((model_name, generation, title, debug))) => ReplyEvent::Done(Box::new(Answer {
             model_name,
             text: redact(&generation.text).into_owned(),
@@ -141,8 +134,8 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
             worker: context.worker.clone(),
             debug,
         })),
-        Ok(Err(error)) => ReplyEvent::Failed { reason: error.to_string() },
-        Err(panic) => ReplyEvent::Failed { reason: format!("the model thread failed: {panic}") },
+        Ok(Err(error)) => ReplyEvent::Failed(Failure::ModelError(error.to_string())),
+        Err(panic) => ReplyEvent::Failed(Failure::WorkerError(format!("the model thread failed: {panic}"))),
     }
 }
 

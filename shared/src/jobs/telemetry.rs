@@ -1,0 +1,220 @@
+//! The `db` queue: telemetry writes — a query's rows and feedback — committed by the worker in
+//! batched transactions. Nothing here waits for a model or the embedding model.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Job;
+use super::index::IndexFilesRecord;
+
+/// Telemetry writes: the `db` queue (its name predates the other queues and never changes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbJob {
+    /// Payload version ([`Job::VERSION`]).
+    pub version: u32,
+    /// What to write.
+    pub write: DbWrite,
+}
+
+impl Job for DbJob {
+    const QUEUE: &'static str = "db";
+    const NAME: &'static str = "db";
+    const VERSION: u32 = 1;
+    fn version(&self) -> u32 {
+        self.version
+    }
+}
+
+impl DbJob {
+    /// A job of the current version.
+    pub fn new(write: DbWrite) -> Self {
+        Self { version: Self::VERSION, write }
+    }
+}
+
+/// One unit of telemetry; each is written in one transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "write", rename_all = "snake_case")]
+pub enum DbWrite {
+    /// A completion or chat query with everything it produced.
+    Query(Box<QueryRecord>),
+    /// Acceptance (and ground truth) of one model's completion.
+    Feedback(FeedbackRecord),
+    /// Legacy: project files for the retrieval index, as servers queued them here before indexing
+    /// had its own queue. This build never writes it; a worker that meets one (queued before an
+    /// upgrade) moves it to the `index` queue ([`super::index::IndexJob`]) instead of embedding on this queue.
+    IndexFiles(IndexFilesRecord),
+}
+
+/// A query's rows: `meta_query` + `completion_query`/`chat_query`, its context and telemetry (as
+/// the `store_*` flags allow) and one `had_generation` per model that answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryRecord {
+    /// `meta_query_id`.
+    pub query_id: Uuid,
+    /// The user.
+    pub user_id: Uuid,
+    /// The session.
+    pub session_id: Uuid,
+    /// The project.
+    pub project_id: Uuid,
+    /// When the request arrived.
+    pub timestamp: DateTime<Utc>,
+    /// Milliseconds from arrival to answer.
+    pub total_serving_time_ms: i32,
+    /// `SERVER_VERSION_ID`.
+    pub server_version_id: i64,
+    /// The config that served the query (the user's when it arrived): a study's exposure log.
+    #[serde(default)]
+    pub config_id: Option<i64>,
+    /// `{file: number of changes}` of the multi-file context used.
+    pub multi_file_context_changes_indexes: BTreeMap<String, usize>,
+    /// Redacted context, when `store_context`.
+    pub context: Option<ContextRow>,
+    /// Contextual telemetry, when `store_contextual_telemetry`.
+    pub contextual: Option<ContextualRow>,
+    /// Behavioral telemetry, when `store_behavioral_telemetry`.
+    pub behavioral: Option<BehavioralRow>,
+    /// Completion or chat specifics.
+    pub kind: QueryKind,
+    /// One per model that answered.
+    pub generations: Vec<GenerationRow>,
+}
+
+/// Whether a query was a completion or a chat turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum QueryKind {
+    /// `completion_query`.
+    Completion,
+    /// `chat_query` (and the `chat` row: the server claims it when the turn starts, the worker
+    /// creates it when that claim is missing and never attaches the turn to another owner's chat).
+    Chat {
+        /// The conversation.
+        chat_id: Uuid,
+        /// Title for a new conversation (replaces [`UNTITLED_CHAT`], never a real title).
+        title: String,
+        /// `web_enabled` as sent.
+        web_enabled: bool,
+        /// What the user asked (upstream keeps only the editor prefix and shows that instead).
+        user_message: String,
+    },
+}
+
+/// The title of a chat row the server claimed for a turn still on its way: the worker replaces it
+/// with the turn's title; a real title is never empty.
+pub const UNTITLED_CHAT: &str = "";
+
+/// `context` row.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ContextRow {
+    /// Redacted prefix.
+    pub prefix: String,
+    /// Redacted suffix.
+    pub suffix: String,
+    /// File name.
+    pub file_name: Option<String>,
+    /// Redacted selection.
+    pub selected_text: Option<String>,
+}
+
+/// `contextual_telemetry` row.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ContextualRow {
+    /// `plugin_version` id.
+    pub version_id: i64,
+    /// `trigger_type` id.
+    pub trigger_type_id: i64,
+    /// `programming_language` id.
+    pub language_id: i64,
+    /// File path.
+    pub file_path: Option<String>,
+    /// Caret line.
+    pub caret_line: Option<i32>,
+    /// Document length in characters.
+    pub document_char_length: Option<i32>,
+    /// Caret position, 0..1.
+    pub relative_document_position: Option<f64>,
+}
+
+/// `behavioral_telemetry` row.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BehavioralRow {
+    /// ms since a completion was last shown.
+    pub time_since_last_shown: Option<i64>,
+    /// ms since a completion was last accepted.
+    pub time_since_last_accepted: Option<i64>,
+    /// Characters per second.
+    pub typing_speed: Option<f64>,
+}
+
+/// `had_generation` row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationRow {
+    /// The model.
+    pub model_id: i64,
+    /// Redacted output.
+    pub completion: String,
+    /// Milliseconds the model took.
+    pub generation_time_ms: i32,
+    /// When it was shown (the answer's time).
+    pub shown_at: DateTime<Utc>,
+    /// Mean token probability.
+    pub confidence: f64,
+    /// Per-token log-probabilities.
+    pub logprobs: Vec<f64>,
+}
+
+/// Feedback on one model's completion: `was_accepted`, and `ground_truth` when sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackRecord {
+    /// The completion query.
+    pub query_id: Uuid,
+    /// The model.
+    pub model_id: i64,
+    /// Whether the user accepted it.
+    pub was_accepted: bool,
+    /// What the user finally typed (redacted).
+    pub ground_truth: Option<String>,
+    /// When the server received it (part of the ground truth's key, so a retry is a no-op).
+    pub received_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::Incoming;
+
+    #[test]
+    fn a_query_record_round_trips_through_its_db_job() {
+        let record = QueryRecord {
+            query_id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            session_id: Uuid::nil(),
+            project_id: Uuid::nil(),
+            timestamp: DateTime::<Utc>::UNIX_EPOCH,
+            total_serving_time_ms: 1,
+            server_version_id: 1,
+            config_id: Some(1),
+            multi_file_context_changes_indexes: BTreeMap::from([("a.py".to_owned(), 2)]),
+            context: Some(ContextRow::default()),
+            contextual: None,
+            behavioral: None,
+            kind: QueryKind::Chat { chat_id: Uuid::nil(), title: "t".into(), web_enabled: false, user_message: "hi".into() },
+            generations: Vec::new(),
+        };
+        let job = DbJob::new(DbWrite::Query(Box::new(record)));
+        let text = serde_json::to_string(&job).expect("json");
+        assert_eq!(serde_json::from_str::<Incoming<DbJob>>(&text).expect("decodes"), Incoming::Job(job));
+    }
+
+    #[test]
+    fn index_writes_queued_before_the_index_queue_still_decode() {
+        let raw = r#"{"version":1,"write":{"write":"index_files","project_id":"00000000-0000-0000-0000-000000000000","files":{"a.py":{"version":3,"lines":["x = 1"]}}}}"#;
+        let job: DbJob = serde_json::from_str(raw).expect("a v1 payload of the old shape");
+        assert!(matches!(job.write, DbWrite::IndexFiles(ref record) if record.files["a.py"].version == 3), "{job:?}");
+    }
+}
