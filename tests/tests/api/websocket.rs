@@ -18,10 +18,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Opens `path` on `base` (an `http://` address) with the plugin's cookies and optional Origin.
-async fn open(base: &str, path: &str, plugin: Option<&Plugin>, origin: Option<&str>) -> Result<Socket, WsError> {
+pub(crate) async fn open(base: &str, path: &str, plugin: Option<&Plugin>, origin: Option<&str>) -> Result<Socket, WsError> {
     let url = format!("{}{path}", base.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request().expect("request");
     if let Some(cookies) = plugin.and_then(Plugin::cookie_header) {
@@ -33,12 +33,12 @@ async fn open(base: &str, path: &str, plugin: Option<&Plugin>, origin: Option<&s
     tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
 }
 
-async fn send(socket: &mut Socket, frame: Value) {
+pub(crate) async fn send(socket: &mut Socket, frame: Value) {
     socket.send(Message::text(frame.to_string())).await.expect("send");
 }
 
 /// The next JSON frame, within 60 s.
-async fn next(socket: &mut Socket) -> Value {
+pub(crate) async fn next(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(60), socket.next()).await.expect("a frame within 60 s").expect("open").expect("frame");
         if let Message::Text(text) = message {
@@ -48,7 +48,7 @@ async fn next(socket: &mut Socket) -> Value {
 }
 
 /// Frames until (and including) the `result` for `request_id`.
-async fn until_result(socket: &mut Socket, request_id: &Value) -> Vec<Value> {
+pub(crate) async fn until_result(socket: &mut Socket, request_id: &Value) -> Vec<Value> {
     let mut frames = Vec::new();
     loop {
         let frame = next(socket).await;
@@ -61,7 +61,7 @@ async fn until_result(socket: &mut Socket, request_id: &Value) -> Vec<Value> {
 }
 
 /// Reads until the server's Close (within 15 s): the frames before it, and its code and reason.
-async fn until_closed(socket: &mut Socket) -> (Vec<Value>, u16, String) {
+pub(crate) async fn until_closed(socket: &mut Socket) -> (Vec<Value>, u16, String) {
     let mut frames = Vec::new();
     loop {
         let message = tokio::time::timeout(Duration::from_secs(15), socket.next()).await.expect("closed within 15 s");
@@ -77,10 +77,10 @@ async fn until_closed(socket: &mut Socket) -> (Vec<Value>, u16, String) {
 }
 
 /// The close code and reason of a socket whose session was revoked: upstream's 401 message.
-const REVOKED: (u16, &str) =
+pub(crate) const REVOKED: (u16, &str) =
     (4401, "Session not found! You are not authenticated or your session has expired. Login before you can perform this action.");
 
-fn chat_body(chat_id: uuid::Uuid, question: &str) -> Value {
+pub(crate) fn chat_body(chat_id: uuid::Uuid, question: &str) -> Value {
     json!({
         "model_ids": [5], "chat_id": chat_id, "messages": [["user", question]],
         "context": {"prefix": "", "suffix": ""}, "contextual_telemetry": {"version_id": 3, "trigger_type_id": 1, "language_id": 47},
