@@ -81,7 +81,8 @@ async fn scan(redis: &mut MultiplexedConnection, pattern: &str) -> redis::RedisR
     let mut cursor = 0u64;
     let mut keys = Vec::new();
     loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(100).query_async(redis).await?;
+        let (next, batch): (u64, Vec<String>) =
+            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(100).query_async(redis).await?;
         keys.extend(batch);
         if next == 0 {
             return Ok(keys);

@@ -78,10 +78,8 @@ impl MailSink {
     }
 
     async fn wait_for_matching(&self, to: &str, wanted: impl Fn(&Delivered) -> bool) -> Delivered {
-        wait_for(&format!("a matching mail to {to}"), Duration::from_secs(10), async || {
-            self.messages_to(to).into_iter().rev().find(|m| wanted(m))
-        })
-        .await
+        wait_for(&format!("a matching mail to {to}"), Duration::from_secs(10), async || self.messages_to(to).into_iter().rev().find(|m| wanted(m)))
+            .await
     }
 
     /// Every message delivered to `to`, oldest first.

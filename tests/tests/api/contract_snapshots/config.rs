@@ -37,7 +37,8 @@ async fn the_config_endpoints_answer_as_snapshotted() {
     assert_json_snapshot!("config_create_from_object", reply(&object));
     let invalid = admin.call(Method::POST, "/api/config/", Some(json!({"config_data": "config { retrieval {"}))).await;
     assert_json_snapshot!("config_create_invalid_hocon", reply(&invalid));
-    let replaced = admin.call(Method::PUT, &format!("/api/config/{id}"), Some(json!({"config_data": "config { retrieval { enabled = true } }"}))).await;
+    let replaced =
+        admin.call(Method::PUT, &format!("/api/config/{id}"), Some(json!({"config_data": "config { retrieval { enabled = true } }"}))).await;
     assert_json_snapshot!("config_update", reply(&replaced));
     let in_use = admin.call(Method::DELETE, "/api/config/1", None).await;
     assert_json_snapshot!("config_delete_in_use", reply(&in_use));

@@ -40,8 +40,10 @@ async fn check_cascade(app: &TestApp, session: Uuid, project: &str) {
             .expect("row")
     })
     .await;
-    wait_until("the project leaves Redis", CASCADE, async || !redis(app).await.exists::<_, bool>(format!("project_token:{project}")).await.expect("exists"))
-        .await;
+    wait_until("the project leaves Redis", CASCADE, async || {
+        !redis(app).await.exists::<_, bool>(format!("project_token:{project}")).await.expect("exists")
+    })
+    .await;
     let stored: String = sqlx::query_scalar("SELECT multi_file_contexts FROM project WHERE project_id = $1")
         .bind(Uuid::parse_str(project).expect("uuid"))
         .fetch_one(&app.db)
@@ -83,8 +85,10 @@ async fn a_projects_context_is_not_persisted_unless_every_member_stores_context(
     let mut plugin = app.plugin();
     let project = plugin.signed_in_with_project("private@example.com", "Password1").await;
     give_project_context(&app, &project).await;
-    wait_until("the project leaves Redis", CASCADE, async || !redis(&app).await.exists::<_, bool>(format!("project_token:{project}")).await.expect("exists"))
-        .await;
+    wait_until("the project leaves Redis", CASCADE, async || {
+        !redis(&app).await.exists::<_, bool>(format!("project_token:{project}")).await.expect("exists")
+    })
+    .await;
     let stored: String = sqlx::query_scalar("SELECT multi_file_contexts FROM project WHERE project_id = $1")
         .bind(Uuid::parse_str(&project).expect("uuid"))
         .fetch_one(&app.db)
