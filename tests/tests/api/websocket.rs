@@ -379,8 +379,10 @@ async fn open_websockets_count_against_the_connections_one_ip_may_hold() {
         .expect("read");
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 429"), "{}", String::from_utf8_lossy(&answer));
     sockets.clear();
+    // While the slots are still held, a probe is refused with a 429 written before its request
+    // is read, which the client may see as a failed request; either way, not yet.
     wait_until("closed sockets give their slots back", Duration::from_secs(10), async || {
-        reqwest::Client::new().get(app.url("/api/health")).send().await.expect("answered").status() == 200
+        reqwest::Client::new().get(app.url("/api/health")).send().await.is_ok_and(|r| r.status() == 200)
     })
     .await;
 }
