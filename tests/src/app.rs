@@ -1,7 +1,12 @@
 //! [`TestApp`]: the real server (and optionally the real worker) on port 0, with a fresh database,
 //! a private Redis, a local SMTP server and a local OpenID provider.
+//!
+//! Queues: [`TestApp::drain_queues`] waits until every job pushed so far has run, and dropping a
+//! `TestApp` fails the test if a job ended in an apalis dead set, unless the test declared it with
+//! [`TestApp::expect_dead_jobs`].
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use code4me_server::startup;
@@ -13,8 +18,14 @@ use tokio::task::JoinHandle;
 use crate::oidc::{self, Provider};
 use crate::plugin::Plugin;
 use crate::postgres::cluster;
+use crate::queues::{self, QueueState};
 use crate::redis_server::RedisServer;
 use crate::smtp::MailSink;
+use crate::wait::poll;
+
+/// How long [`TestApp::drain_queues`] waits: generous, since a loaded machine runs several tests'
+/// generations on few cores.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// How to start a [`TestApp`].
 #[derive(Default)]
@@ -95,6 +106,8 @@ pub struct TestApp {
     pub oidc: Provider,
     _website: tempfile::TempDir,
     server: Option<ServerHandle>,
+    /// Dead jobs the test declared ([`TestApp::expect_dead_jobs`]); any other count fails it at drop.
+    expected_dead_jobs: AtomicU64,
 }
 
 impl TestApp {
@@ -171,6 +184,7 @@ impl TestApp {
             oidc,
             _website: website,
             server: Some(server),
+            expected_dead_jobs: AtomicU64::new(0),
         }
     }
 
@@ -199,12 +213,9 @@ impl TestApp {
     /// Polls `sql` (one boolean, `$1` bound to `bind`) until it is true, for up to 60 s; rows the
     /// workers write land asynchronously.
     pub async fn eventually(&self, sql: &'static str, bind: uuid::Uuid) {
-        for _ in 0..600 {
-            let ok: bool = sqlx::query_scalar(sql).bind(bind).fetch_one(&self.db).await.expect("query");
-            if ok {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let check = async || sqlx::query_scalar::<_, bool>(sql).bind(bind).fetch_one(&self.db).await.expect("query").then_some(());
+        if poll(Duration::from_secs(60), check).await.is_some() {
+            return;
         }
         let rows: (i64, i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM meta_query), (SELECT count(*) FROM had_generation), \
@@ -214,6 +225,32 @@ impl TestApp {
         .await
         .expect("diagnostics");
         panic!("never true within 60 s: {sql} (meta_query, had_generation, deferred_feedback, retrieval_chunk rows: {rows:?})");
+    }
+
+    /// A connection to the test's Redis (for assertions on keys and queues).
+    pub async fn redis_connection(&self) -> redis::aio::MultiplexedConnection {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", self.redis.port())).expect("Redis URL");
+        client.get_multiplexed_async_connection().await.expect("connect to the test's Redis")
+    }
+
+    /// Waits until no queue has a job waiting, retrying or running: every job pushed so far has
+    /// run and been acknowledged (a `db` job only after its rows were committed). Needs a running
+    /// worker; panics with every queue's state after 90 s.
+    pub async fn drain_queues(&self) {
+        let mut redis = self.redis_connection().await;
+        let mut last: Vec<(String, QueueState)> = Vec::new();
+        let drained = poll(DRAIN_TIMEOUT, async || {
+            last = queues::states(&mut redis).await.expect("read the queues");
+            last.iter().all(|(_, state)| state.is_idle()).then_some(())
+        })
+        .await;
+        assert!(drained.is_some(), "the queues did not drain within {DRAIN_TIMEOUT:?} (is a worker running?): {last:?}");
+    }
+
+    /// Declares that `count` jobs end in the apalis dead sets during this test (all queues
+    /// together); without it, any dead job fails the test when the `TestApp` is dropped.
+    pub fn expect_dead_jobs(&self, count: u64) {
+        self.expected_dead_jobs.store(count, Ordering::Relaxed);
     }
 
     /// `http://127.0.0.1:<port><path>`.
@@ -247,5 +284,23 @@ impl TestApp {
         let server = ServerHandle::start(&self.env).await;
         self.address = server.address.clone();
         self.server = Some(server);
+    }
+}
+
+impl Drop for TestApp {
+    /// The teardown check: a job in a dead set means a handler aborted (an unreadable payload, a
+    /// write PostgreSQL refused) and its data is lost, which no test expects unless it says so.
+    /// Skipped when the test already failed, or stopped Redis and left it stopped.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let Some(dead) = queues::dead_jobs_blocking(self.redis.port()) else { return };
+        let total: u64 = dead.iter().map(|(_, n)| n).sum();
+        let expected = self.expected_dead_jobs.load(Ordering::Relaxed);
+        assert_eq!(
+            total, expected,
+            "jobs in the apalis dead sets by queue: {dead:?}; a test that expects dead jobs declares them with app.expect_dead_jobs(n)"
+        );
     }
 }

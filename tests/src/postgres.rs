@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use code4me_shared::connect::{MIGRATOR, connect_postgres};
 use code4me_shared::settings::{DatabaseSettings, EnvSource};
@@ -16,6 +16,7 @@ use nix::unistd::{Uid, User};
 use sqlx::{Connection, PgConnection};
 
 use crate::process::{die_with_parent, free_port, repo_root};
+use crate::wait::wait_for;
 
 /// Name of the migrated database every test database is cloned from.
 pub const TEMPLATE_DB: &str = "c4m_template";
@@ -140,15 +141,12 @@ fn start_cluster() -> Cluster {
     let cluster = Cluster { port, user, dir };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(c) = PgConnection::connect_with(&code4me_shared::connect::connect_options(&cluster.settings("postgres"))).await {
-                c.close().await.ok();
-                break;
-            }
-            assert!(Instant::now() < deadline, "postgres did not start; see {}/postgres.log", cluster.dir.display());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = format!("postgres to start (see {}/postgres.log)", cluster.dir.display());
+        let connection = wait_for(&what, Duration::from_secs(30), async || {
+            PgConnection::connect_with(&code4me_shared::connect::connect_options(&cluster.settings("postgres"))).await.ok()
+        })
+        .await;
+        connection.close().await.ok();
         let mut admin = cluster.admin_connection().await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {TEMPLATE_DB}"))).execute(&mut admin).await.expect("create template");
         let pool = connect_postgres(&cluster.settings(TEMPLATE_DB), Duration::from_secs(10)).await.expect("connect to template");

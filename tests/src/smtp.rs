@@ -2,10 +2,12 @@
 //! DATA, QUIT, RSET, NOOP), keeps every delivered message, and lets a test wait for one.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+
+use crate::wait::wait_for;
 
 /// A delivered message.
 #[derive(Debug, Clone)]
@@ -76,14 +78,8 @@ impl MailSink {
     }
 
     async fn wait_for_matching(&self, to: &str, wanted: impl Fn(&Delivered) -> bool) -> Delivered {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(m) = self.messages_to(to).into_iter().rev().find(|m| wanted(m)) {
-                return m;
-            }
-            assert!(Instant::now() < deadline, "no matching mail to {to} arrived");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        wait_for(&format!("a matching mail to {to}"), Duration::from_secs(10), async || self.messages_to(to).into_iter().rev().find(|m| wanted(m)))
+            .await
     }
 
     /// Every message delivered to `to`, oldest first.

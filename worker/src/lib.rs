@@ -42,6 +42,12 @@ use crate::telemetry::BatchWriter;
 /// weights are present, announces them under `worker_models:<WORKER_ID>`, and consumes every queue
 /// of [`jobs::registry`] until `shutdown` resolves. Stopping finishes the jobs in progress first.
 pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    run_with_ready(settings, shutdown, || {}).await
+}
+
+/// [`run`], calling `ready` once the models are loaded and the consumers start, so a caller (the
+/// test harness) can wait for the worker instead of sleeping.
+pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Output = ()>, ready: impl FnOnce()) -> anyhow::Result<()> {
     let db = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
     // A worker may start before any server on a fresh database (compose, scripts); it reads the
     // model rows at once, so it applies pending migrations itself (sqlx serialises concurrent runs
@@ -87,6 +93,7 @@ pub async fn run(settings: WorkerSettings, shutdown: impl Future<Output = ()>) -
         retrieval,
         "worker ready"
     );
+    ready();
     let announce = models::announce_until(redis, announcement, async {
         shutdown.await;
         let _ = stop_tx.send(true);

@@ -4,6 +4,7 @@
 
 use code4me_tests::TestApp;
 use code4me_tests::plugin::Plugin;
+use code4me_tests::wait::wait_for;
 use code4me_tests::worker::Worker;
 use reqwest::Method;
 use serde_json::json;
@@ -95,17 +96,14 @@ async fn languages_and_models_answer_instead_of_being_shadowed_and_models_show_t
     assert_eq!(languages.body["languages"].as_array().expect("languages").len(), 179);
     assert_eq!(languages.body["mapping"]["Python"], 47);
 
-    let worker = Worker::start(&app, "config-models");
-    let mut smollm = serde_json::Value::Null;
-    for _ in 0..300 {
+    let worker = Worker::start(&app, "config-models").await;
+    let smollm = wait_for("model 5 to be available", std::time::Duration::from_secs(30), async || {
         let models = admin.call(Method::GET, "/api/config/models", None).await;
         assert_eq!(models.status, 200, "{}", models.text);
-        smollm = models.body["models"].as_array().expect("models").iter().find(|m| m["model_id"] == 5).cloned().expect("model 5");
-        if smollm["available"] == true {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        let smollm = models.body["models"].as_array().expect("models").iter().find(|m| m["model_id"] == 5).cloned().expect("model 5");
+        (smollm["available"] == true).then_some(smollm)
+    })
+    .await;
     assert_eq!(smollm["model_name"], "HuggingFaceTB/SmolLM2-135M-Instruct");
     assert_eq!(smollm["available"], true, "{smollm}");
     assert_eq!(smollm["loaded_by"], json!(["config-models"]));

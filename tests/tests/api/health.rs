@@ -1,6 +1,7 @@
 use std::time::{Duration, Instant};
 
 use code4me_tests::TestApp;
+use code4me_tests::wait::wait_for;
 use serde_json::{Value, json};
 
 async fn health(app: &TestApp) -> (u16, Value) {
@@ -11,15 +12,11 @@ async fn health(app: &TestApp) -> (u16, Value) {
 
 /// Polls until the health endpoint reports `expected_status` (reconnects take a moment).
 async fn wait_for_health(app: &TestApp, expected_status: u16) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    wait_for(&format!("health to answer {expected_status}"), Duration::from_secs(15), async || {
         let (status, body) = health(app).await;
-        if status == expected_status {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "health stayed {status} {body}, expected {expected_status}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (status == expected_status).then_some(body)
+    })
+    .await
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod analytics;
 mod auth_matrix;
 mod config;
+mod contract_snapshots;
 mod conventions_auth;
 mod demo;
 mod docs;

@@ -37,7 +37,7 @@ const NOT_FOUND: (u16, &str) = (404, "Query not found");
 #[tokio::test]
 async fn two_users_racing_on_one_fresh_chat_id_leave_it_with_exactly_one_owner() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "race");
+    let worker = Worker::start(&app, "race").await;
     let (mut alice, _) = app.signed_in("alice@example.com").await;
     let (mut bob, _) = app.signed_in("bob@example.com").await;
     let chat_id = Uuid::new_v4();
@@ -68,7 +68,7 @@ async fn two_users_racing_on_one_fresh_chat_id_leave_it_with_exactly_one_owner()
 #[tokio::test]
 async fn another_users_query_and_chat_ids_answer_exactly_like_ids_that_do_not_exist() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "oracle");
+    let worker = Worker::start(&app, "oracle").await;
     let (mut alice, _) = app.signed_in("alice@example.com").await;
     let (mut mallory, _) = app.signed_in("mallory@example.com").await;
     let completion = alice.call(Method::POST, "/api/completion/request", Some(completion_body(&[5], "x = "))).await;

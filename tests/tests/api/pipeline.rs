@@ -9,6 +9,8 @@ use code4me_shared::jobs::telemetry::{DbWrite, FeedbackRecord, GenerationRow, Qu
 use code4me_shared::reply::{Failure, Reply, ReplyEvent};
 use code4me_tests::TestApp;
 use code4me_tests::plugin::completion_body;
+use code4me_tests::queues;
+use code4me_tests::wait::wait_until;
 use code4me_tests::worker::Worker;
 use futures::StreamExt;
 use reqwest::Method;
@@ -17,7 +19,7 @@ use serde_json::{Value, json};
 #[tokio::test]
 async fn the_plugin_flow_completion_feedback_context_chat_and_history_works_and_lands_in_postgres() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "flow");
+    let worker = Worker::start(&app, "flow").await;
     let (mut plugin, _project) = app.signed_in("flow@example.com").await;
 
     // Multi-file context: upstream's worked example, then a completion that uses it.
@@ -99,7 +101,7 @@ async fn the_plugin_flow_completion_feedback_context_chat_and_history_works_and_
 #[tokio::test]
 async fn unknown_and_unavailable_models_get_the_error_item_while_the_others_answer() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "mixed");
+    let worker = Worker::start(&app, "mixed").await;
     let (mut plugin, _) = app.signed_in("mixed@example.com").await;
     let reply = plugin.call(Method::POST, "/api/completion/request", Some(completion_body(&[5, 2, 999], "import os\n"))).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
@@ -114,7 +116,7 @@ async fn unknown_and_unavailable_models_get_the_error_item_while_the_others_answ
 #[tokio::test]
 async fn feedback_is_refused_for_another_users_query_as_for_an_unknown_one_and_for_a_model_that_did_not_answer() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "owners");
+    let worker = Worker::start(&app, "owners").await;
     let (mut alice, _) = app.signed_in("alice@example.com").await;
     let (mut mallory, _) = app.signed_in("mallory@example.com").await;
     let reply = alice.call(Method::POST, "/api/completion/request", Some(completion_body(&[5], "x = "))).await;
@@ -246,24 +248,15 @@ fn raw_job(version: u32) -> LlmJob {
 #[tokio::test]
 async fn a_job_this_worker_cannot_read_is_aborted_once_not_retried_twenty_five_times() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "versions");
+    let worker = Worker::start(&app, "versions").await;
     let mut replies = Box::pin(push_raw(&app, &raw_job(99)).await);
     let reply = tokio::time::timeout(Duration::from_secs(20), replies.next()).await.expect("answered").expect("reply");
     assert!(matches!(&reply.event, ReplyEvent::Failed(Failure::UnsupportedJob(reason)) if reason.contains("version 99")), "{reply:?}");
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
-    let mut redis = client.get_multiplexed_async_connection().await.expect("connect");
-    let config = code4me_shared::queue::config::<LlmJob>();
-    for _ in 0..50 {
-        let dead: i64 = redis::cmd("SCARD").arg(config.dead_jobs_set()).query_async(&mut redis).await.expect("SCARD");
-        if dead == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let dead: i64 = redis::cmd("SCARD").arg(config.dead_jobs_set()).query_async(&mut redis).await.expect("SCARD");
-    let scheduled: i64 = redis::cmd("ZCARD").arg(config.scheduled_jobs_set()).query_async(&mut redis).await.expect("ZCARD");
-    assert_eq!((dead, scheduled), (1, 0), "in the dead set, with no retry scheduled");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.expect_dead_jobs(1);
+    app.drain_queues().await;
+    let llm = queues::state(&mut app.redis_connection().await, LlmJob::QUEUE).await.expect("queue state");
+    assert_eq!((llm.dead, llm.retrying), (1, 0), "in the dead set, with no retry scheduled");
+    // Drained with nothing scheduled: no run of it can still come.
     assert!(tokio::time::timeout(Duration::from_millis(10), replies.next()).await.is_err(), "never run again");
     worker.stop().await;
 }
@@ -271,8 +264,7 @@ async fn a_job_this_worker_cannot_read_is_aborted_once_not_retried_twenty_five_t
 #[tokio::test]
 async fn an_idle_worker_starts_a_pushed_job_at_once_not_at_its_next_poll() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "idle");
-    tokio::time::sleep(Duration::from_secs(3)).await; // worker loaded and idle
+    let worker = Worker::start(&app, "idle").await;
     let mut waits = Vec::new();
     for _ in 0..5 {
         let job = raw_job(LlmJob::VERSION);
@@ -282,7 +274,7 @@ async fn an_idle_worker_starts_a_pushed_job_at_once_not_at_its_next_poll() {
         assert!(matches!(started.event, ReplyEvent::Started { .. }), "{started:?}");
         waits.push(pushed.elapsed());
         let _ = tokio::time::timeout(Duration::from_secs(20), replies.next()).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.drain_queues().await; // idle again: the job is acknowledged
     }
     waits.sort();
     // The fallback poll is 1 s and apalis' own idle poll 30 s; a woken worker starts in milliseconds.
@@ -293,30 +285,19 @@ async fn an_idle_worker_starts_a_pushed_job_at_once_not_at_its_next_poll() {
 #[tokio::test]
 async fn a_killed_workers_job_is_answered_by_another_worker() {
     let app = TestApp::spawn().await;
-    let doomed = Worker::start(&app, "doomed");
+    let doomed = Worker::start(&app, "doomed").await;
     let (mut plugin, _) = app.signed_in("orphan@example.com").await;
-    tokio::time::sleep(Duration::from_secs(3)).await; // doomed is consuming
     let mut body = completion_body(&[5], "class Stack:\n    def __init__(self):\n        ");
     body["stop_sequences"] = json!([]);
     let request = tokio::spawn(async move { plugin.call(Method::POST, "/api/completion/request", Some(body)).await });
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
-    let mut redis = client.get_multiplexed_async_connection().await.expect("connect");
-    // Wait until the doomed worker holds the job, then kill it.
-    let mut held = false;
-    for _ in 0..200 {
-        let keys: Vec<String> = redis::cmd("KEYS").arg("*inflight*doomed*").query_async(&mut redis).await.expect("KEYS");
-        for key in keys {
-            let n: i64 = redis::cmd("SCARD").arg(&key).query_async(&mut redis).await.unwrap_or(0);
-            held |= n > 0;
-        }
-        if held {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(held, "the doomed worker took the job");
+    // Wait until the doomed worker (the only one) holds the job, then kill it.
+    let mut redis = app.redis_connection().await;
+    wait_until("the doomed worker takes the job", Duration::from_secs(30), async || {
+        queues::state(&mut redis, LlmJob::QUEUE).await.expect("queue state").running > 0
+    })
+    .await;
     doomed.kill();
-    let rescuer = Worker::start(&app, "rescuer");
+    let rescuer = Worker::start(&app, "rescuer").await;
     let reply = tokio::time::timeout(Duration::from_secs(60), request).await.expect("answered within the timeout").expect("task");
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.body["data"]["completions"][0]["model_id"], 5, "answered by the rescuer: {}", reply.text);
@@ -326,23 +307,18 @@ async fn a_killed_workers_job_is_answered_by_another_worker() {
 #[tokio::test]
 async fn workers_and_servers_recover_by_themselves_when_redis_restarts() {
     let mut app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "phoenix");
+    let worker = Worker::start(&app, "phoenix").await;
     let (mut plugin, _) = app.signed_in("phoenix@example.com").await;
     let first = plugin.call(Method::POST, "/api/completion/request", Some(completion_body(&[5], "a = "))).await;
     assert_eq!(first.status, 200, "{}", first.text);
     app.redis.restart();
     // Sessions live in Redis (with AOF in production; this test Redis starts empty), so sign in again.
     let (mut plugin, _) = app.signed_in("phoenix2@example.com").await;
-    let mut last = None;
-    for _ in 0..40 {
+    wait_until("completions work again after Redis came back", Duration::from_secs(30), async || {
         let reply = plugin.call(Method::POST, "/api/completion/request", Some(completion_body(&[5], "b = "))).await;
-        if reply.status == 200 && reply.body["data"]["completions"][0]["model_id"] == 5 {
-            last = Some(reply);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert!(last.is_some(), "completions work again after Redis came back");
+        reply.status == 200 && reply.body["data"]["completions"][0]["model_id"] == 5
+    })
+    .await;
     worker.stop().await;
 }
 
@@ -350,7 +326,7 @@ async fn workers_and_servers_recover_by_themselves_when_redis_restarts() {
 async fn a_payload_no_worker_can_decode_goes_to_the_dead_set_and_the_queue_keeps_moving() {
     use apalis::prelude::TaskSink;
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "poison");
+    let worker = Worker::start(&app, "poison").await;
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
     let redis = client.get_connection_manager().await.expect("connect");
     let mut raw = apalis_redis::RedisStorage::<Value>::new(redis).with_config(code4me_shared::queue::config::<LlmJob>());
@@ -358,8 +334,8 @@ async fn a_payload_no_worker_can_decode_goes_to_the_dead_set_and_the_queue_keeps
     let mut replies = Box::pin(push_raw(&app, &raw_job(LlmJob::VERSION)).await);
     let started = tokio::time::timeout(Duration::from_secs(20), replies.next()).await.expect("the next job still runs").expect("reply");
     assert!(matches!(started.event, ReplyEvent::Started { .. }), "{started:?}");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("connect");
-    let dead: i64 = redis::cmd("SCARD").arg(code4me_shared::queue::config::<LlmJob>().dead_jobs_set()).query_async(&mut conn).await.expect("SCARD");
+    app.expect_dead_jobs(1);
+    let dead = queues::state(&mut app.redis_connection().await, LlmJob::QUEUE).await.expect("queue state").dead;
     assert_eq!(dead, 1, "the garbage is in the dead set");
     worker.stop().await;
 }
@@ -367,25 +343,19 @@ async fn a_payload_no_worker_can_decode_goes_to_the_dead_set_and_the_queue_keeps
 #[tokio::test]
 async fn finished_jobs_are_deleted_from_redis_after_the_retention() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start_with(&app, "vacuum", &[("QUEUE_KEEP_FINISHED_SECONDS", "1".to_owned())]);
+    let worker = Worker::start_with(&app, "vacuum", &[("QUEUE_KEEP_FINISHED_SECONDS", "1".to_owned())]).await;
     let mut job = raw_job(LlmJob::VERSION);
     job.model_id = 0; // names no model: answered at once
     let mut replies = Box::pin(push_raw(&app, &job).await);
     for _ in 0..2 {
         tokio::time::timeout(Duration::from_secs(20), replies.next()).await.expect("answered").expect("reply");
     }
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
-    let mut redis = client.get_multiplexed_async_connection().await.expect("connect");
+    let mut redis = app.redis_connection().await;
     let data = code4me_shared::queue::config::<LlmJob>().job_data_hash();
     // apalis-redis alone keeps every finished job's payload and metadata forever.
-    let mut left = -1;
-    for _ in 0..100 {
-        left = redis::cmd("HLEN").arg(&data).query_async(&mut redis).await.expect("HLEN");
-        if left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(left, 0, "the finished job's data is vacuumed once it is older than the retention");
+    wait_until("the finished job's data is vacuumed once it is older than the retention", Duration::from_secs(10), async || {
+        redis::cmd("HLEN").arg(&data).query_async::<i64>(&mut redis).await.expect("HLEN") == 0
+    })
+    .await;
     worker.stop().await;
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 async fn telemetry_and_feedback_sent_while_postgres_is_down_for_30_s_all_land_afterwards() {
     let app = TestApp::spawn().await;
     let relay = TcpProxy::start(app.database.port).await;
-    let worker = Worker::start_with(&app, "outage", &[("DB_PORT", relay.port.to_string())]);
+    let worker = Worker::start_with(&app, "outage", &[("DB_PORT", relay.port.to_string())]).await;
     let (mut plugin, _) = app.signed_in("outage@example.com").await;
     // The worker is up (its models are loaded from PostgreSQL at start) before the outage.
     let warm = plugin.call(Method::POST, "/api/completion/request", Some(completion_body(&[5], "n = "))).await;
@@ -34,31 +34,24 @@ async fn telemetry_and_feedback_sent_while_postgres_is_down_for_30_s_all_land_af
         assert_eq!(plugin.call(Method::POST, "/api/completion/feedback", Some(feedback)).await.status, 200);
         queries.push(uuid::Uuid::parse_str(&query_id).expect("uuid"));
     }
+    // The outage lasting 30 s is the behaviour under test: the worker must hold on that long.
     tokio::time::sleep(Duration::from_secs(30).saturating_sub(outage.elapsed())).await;
     let stored: i64 =
         sqlx::query_scalar("SELECT count(*) FROM meta_query WHERE meta_query_id = ANY($1)").bind(&queries).fetch_one(&app.db).await.expect("count");
     assert_eq!(stored, 0, "nothing could be written during the outage");
     relay.restore();
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let (generations, accepted, truths): (i64, i64, i64) = sqlx::query_as(
-            "SELECT count(*), count(*) FILTER (WHERE was_accepted), (SELECT count(*) FROM ground_truth WHERE completion_query_id = ANY($1)) \
-             FROM had_generation WHERE meta_query_id = ANY($1)",
-        )
-        .bind(&queries)
-        .fetch_one(&app.db)
-        .await
-        .expect("count");
-        if (generations, accepted, truths) == (6, 3, 6) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "after the outage: {generations} generations, {accepted} accepted, {truths} ground truths of 6/3/6"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // Every write retried until PostgreSQL came back, then was acknowledged.
+    app.drain_queues().await;
+    let (generations, accepted, truths): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE was_accepted), (SELECT count(*) FROM ground_truth WHERE completion_query_id = ANY($1)) \
+         FROM had_generation WHERE meta_query_id = ANY($1)",
+    )
+    .bind(&queries)
+    .fetch_one(&app.db)
+    .await
+    .expect("count");
+    assert_eq!((generations, accepted, truths), (6, 3, 6), "after the outage: generations, accepted, ground truths");
     worker.stop().await;
 }
 

@@ -66,7 +66,7 @@ fn login_completion() -> Value {
 #[tokio::test]
 async fn the_chunk_related_to_the_code_before_the_caret_is_added_to_the_prompt() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "retrieval");
+    let worker = Worker::start(&app, "retrieval").await;
     let (mut plugin, project) = app.signed_in("rag@example.com").await;
     let project = Uuid::parse_str(&project).expect("project id");
 
@@ -142,7 +142,7 @@ async fn the_chunk_related_to_the_code_before_the_caret_is_added_to_the_prompt()
 #[tokio::test]
 async fn a_config_without_the_retrieval_block_indexes_and_retrieves_nothing() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "no-retrieval");
+    let worker = Worker::start(&app, "no-retrieval").await;
     let (mut plugin, project) = app.signed_in("plain@example.com").await;
     let project = Uuid::parse_str(&project).expect("project id");
     let config_id: i64 = sqlx::query_scalar("INSERT INTO config (config_data) VALUES ('config { models { available = [] } }') RETURNING config_id")

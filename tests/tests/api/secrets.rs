@@ -42,7 +42,7 @@ async fn stored_rows(app: &TestApp) -> String {
 #[tokio::test]
 async fn secrets_in_file_names_paths_chat_titles_and_short_passwords_are_neither_stored_nor_prompted_nor_answered() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "secrets");
+    let worker = Worker::start(&app, "secrets").await;
     let (mut plugin, project) = app.signed_in("secrets@example.com").await;
     let project = Uuid::parse_str(&project).expect("project id");
 

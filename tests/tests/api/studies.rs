@@ -125,7 +125,7 @@ async fn assignment_is_sticky_new_users_join_on_login_and_queries_log_their_conf
     }
 
     // Each query logs the config that served it.
-    let worker = Worker::start(&app, "study");
+    let worker = Worker::start(&app, "study").await;
     assert_eq!(newcomer.acquire_session().await.status, 200);
     let project = newcomer.call(Method::POST, "/api/project/create", Some(json!({"project_name": "study"}))).await;
     assert_eq!(project.status, 201, "{}", project.text);

@@ -3,17 +3,24 @@ use std::time::Duration;
 use code4me_shared::redis_keys::WorkerModelsValue;
 use code4me_shared::settings::WorkerSettings;
 use code4me_tests::TestApp;
+use code4me_tests::wait::wait_for;
 
 #[tokio::test]
 async fn the_worker_becomes_ready_and_stops_when_asked() {
     let app = TestApp::spawn().await;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(code4me_worker::run(app.worker_settings(), async {
-        let _ = stop_rx.await;
-    }));
-    // Ready means connected: give it a moment, then it must still be running (not failed).
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!worker.is_finished(), "worker exited early: {:?}", worker.await);
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(code4me_worker::run_with_ready(
+        app.worker_settings(),
+        async {
+            let _ = stop_rx.await;
+        },
+        move || {
+            let _ = ready_tx.send(());
+        },
+    ));
+    let ready = tokio::time::timeout(Duration::from_secs(120), ready_rx).await.expect("ready within 120 s");
+    assert!(ready.is_ok() && !worker.is_finished(), "worker exited before it was ready: {:?}", worker.await);
     stop_tx.send(()).expect("worker still listening");
     tokio::time::timeout(Duration::from_secs(10), worker).await.expect("worker stops promptly").expect("worker task").expect("worker returns Ok");
 }
@@ -30,16 +37,12 @@ async fn the_worker_announces_the_models_it_loaded_and_why_the_others_are_unavai
     let mut redis = client.get_multiplexed_async_connection().await.expect("connect");
     let key = "worker_models:announce-test";
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let value: WorkerModelsValue = loop {
-        let raw: Option<String> = redis::cmd("GET").arg(key).query_async(&mut redis).await.expect("GET");
-        if let Some(raw) = raw {
-            break serde_json::from_str(&raw).expect("the announcement is a WorkerModelsValue");
-        }
-        assert!(!worker.is_finished(), "worker exited: {:?}", worker.await);
-        assert!(tokio::time::Instant::now() < deadline, "no announcement within 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let raw: String = wait_for("the worker's announcement", Duration::from_secs(60), async || {
+        assert!(!worker.is_finished(), "worker exited before announcing its models");
+        redis::cmd("GET").arg(key).query_async(&mut redis).await.expect("GET")
+    })
+    .await;
+    let value: WorkerModelsValue = serde_json::from_str(&raw).expect("the announcement is a WorkerModelsValue");
     assert_eq!(value.loaded, vec![5], "SmolLM2 (row 5) loads from data/models; the others have no weights here");
     let reason = &value.unavailable[&2];
     assert!(reason.contains("bigcode/starcoder2-3b"), "the reason names the model: {reason}");

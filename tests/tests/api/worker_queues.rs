@@ -2,7 +2,7 @@
 //! (slow: a model call per batch of chunks) has its own `index` queue, so a query's telemetry on
 //! `db` lands while a large indexing job is still running — even with one job at a time per queue.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use code4me_shared::jobs::index::{FileContents, IndexFilesRecord, IndexJob};
 use code4me_shared::jobs::telemetry::{DbJob, DbWrite, QueryKind, QueryRecord};
@@ -33,7 +33,7 @@ fn file(n: usize) -> Vec<String> {
 async fn a_querys_telemetry_lands_while_a_large_indexing_job_is_still_running() {
     let app = TestApp::spawn().await;
     let one_at_a_time = [("DB_CONCURRENCY", "1".to_owned()), ("INDEX_CONCURRENCY", "1".to_owned())];
-    let worker = Worker::start_with(&app, "queues", &one_at_a_time);
+    let worker = Worker::start_with(&app, "queues", &one_at_a_time).await;
     let email = "queues@example.com";
     let (_plugin, project) = app.signed_in(email).await;
     let project: Uuid = project.parse().expect("project id");
@@ -76,7 +76,6 @@ async fn a_querys_telemetry_lands_while_a_large_indexing_job_is_still_running() 
         indexed < FILES as i64,
         "the index job stored all {FILES} files before the telemetry row landed ({landed_after:?} after it was queued): telemetry waited behind it"
     );
-    assert!(landed_after < Duration::from_secs(5), "telemetry did not wait for the embedding: {landed_after:?}");
     // The index job is still embedding; a graceful stop would wait for it.
     worker.kill();
 }

@@ -3,8 +3,6 @@
 //! query's rows. Text the worker writes itself (model output, chunks, jobs an older server queued)
 //! can still carry NULs, and a query's user, session or config can be deleted while it waits.
 
-use std::time::Duration;
-
 use code4me_shared::jobs::index::{FileContents, IndexFilesRecord};
 use code4me_shared::jobs::telemetry::{
     BehavioralRow, ContextRow, ContextualRow, DbJob, DbWrite, FeedbackRecord, GenerationRow, QueryKind, QueryRecord,
@@ -70,7 +68,7 @@ async fn dead_db_jobs(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn jobs_with_a_nul_in_every_text_field_are_written_not_moved_to_the_dead_set() {
     let app = TestApp::spawn().await;
-    let worker = Worker::start(&app, "nul");
+    let worker = Worker::start(&app, "nul").await;
     let owner = owner(&app, "nul@example.com").await;
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
     let producer = code4me_shared::queue::Producer::<DbJob>::new(client.get_connection_manager().await.expect("connect"));
@@ -133,8 +131,8 @@ async fn jobs_with_a_nul_in_every_text_field_are_written_not_moved_to_the_dead_s
         sqlx::query_as("SELECT file_name, content FROM retrieval_chunk WHERE project_id = $1").bind(owner.2).fetch_one(&app.db).await.expect("chunk");
     assert_eq!(file, "lib\u{FFFD}.py");
     assert!(content.contains("return '\u{FFFD}'"), "{content}");
-    // The jobs were acknowledged after their rows: a dead set would already hold them.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The jobs are acknowledged after their rows: once drained, a dead set would hold them.
+    app.drain_queues().await;
     assert_eq!(dead_db_jobs(&app).await, 0, "no job in the dead set");
     worker.stop().await;
 }

@@ -1,9 +1,10 @@
 //! The expiry cascade (wire contract §5) with short lifetimes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use code4me_tests::TestApp;
 use code4me_tests::app::Options;
+use code4me_tests::wait::wait_until;
 use redis::AsyncCommands;
 use uuid::Uuid;
 
@@ -26,16 +27,12 @@ async fn give_project_context(app: &TestApp, project: &str) {
     let _: () = redis::cmd("SET").arg(&key).arg(value.to_string()).arg("KEEPTTL").query_async(&mut conn).await.expect("set");
 }
 
-async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, mut condition: F) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+/// The longest a cascade may take: the 3 s session lifetime plus the hook, the notification or
+/// the 1 s sweep, and the writes.
+const CASCADE: Duration = Duration::from_secs(15);
 
 async fn check_cascade(app: &TestApp, session: Uuid, project: &str) {
-    wait_until("the session's database row is closed", async || {
+    wait_until("the session's database row is closed", CASCADE, async || {
         sqlx::query_scalar::<_, bool>("SELECT end_time IS NOT NULL FROM session WHERE session_id = $1")
             .bind(session)
             .fetch_one(&app.db)
@@ -43,8 +40,10 @@ async fn check_cascade(app: &TestApp, session: Uuid, project: &str) {
             .expect("row")
     })
     .await;
-    wait_until("the project leaves Redis", async || !redis(app).await.exists::<_, bool>(format!("project_token:{project}")).await.expect("exists"))
-        .await;
+    wait_until("the project leaves Redis", CASCADE, async || {
+        !redis(app).await.exists::<_, bool>(format!("project_token:{project}")).await.expect("exists")
+    })
+    .await;
     let stored: String = sqlx::query_scalar("SELECT multi_file_contexts FROM project WHERE project_id = $1")
         .bind(Uuid::parse_str(project).expect("uuid"))
         .fetch_one(&app.db)
@@ -86,8 +85,10 @@ async fn a_projects_context_is_not_persisted_unless_every_member_stores_context(
     let mut plugin = app.plugin();
     let project = plugin.signed_in_with_project("private@example.com", "Password1").await;
     give_project_context(&app, &project).await;
-    wait_until("the project leaves Redis", async || !redis(&app).await.exists::<_, bool>(format!("project_token:{project}")).await.expect("exists"))
-        .await;
+    wait_until("the project leaves Redis", CASCADE, async || {
+        !redis(&app).await.exists::<_, bool>(format!("project_token:{project}")).await.expect("exists")
+    })
+    .await;
     let stored: String = sqlx::query_scalar("SELECT multi_file_contexts FROM project WHERE project_id = $1")
         .bind(Uuid::parse_str(&project).expect("uuid"))
         .fetch_one(&app.db)
@@ -103,6 +104,7 @@ async fn a_session_in_use_keeps_sliding_past_its_lifetime() {
     plugin.signed_in_with_project("busy@example.com", "Password1").await;
     let session = plugin.session_token.clone();
     for _ in 0..5 {
+        // Time passing is the behaviour under test: each use comes after the previous lifetime's midpoint.
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         let reply = plugin.acquire_session().await;
         assert_eq!(reply.body["session_token"].as_str(), session.as_deref(), "same session after {:?}", reply.body);
