@@ -52,25 +52,24 @@ macro_rules! generations_in_scope {
     };
 }
 
+/// A generation's query and its contextual telemetry (`mq`, `ct`), after `generations!`.
+macro_rules! with_contextual_telemetry {
+    () => {
+        concat!(with_query!(), " JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id")
+    };
+}
+
 /// The joins a [`GroupBy::Language`] grouping needs on `generations!`.
 macro_rules! language_joins {
     () => {
-        concat!(
-            with_query!(),
-            " JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-             JOIN programming_language pl ON pl.language_id = ct.language_id"
-        )
+        concat!(with_contextual_telemetry!(), " JOIN programming_language pl ON pl.language_id = ct.language_id")
     };
 }
 
 /// The joins a [`GroupBy::Trigger`] grouping needs on `generations!`.
 macro_rules! trigger_joins {
     () => {
-        concat!(
-            with_query!(),
-            " JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-             JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id"
-        )
+        concat!(with_contextual_telemetry!(), " JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id")
     };
 }
 

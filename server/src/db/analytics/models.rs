@@ -151,9 +151,8 @@ pub async fn performance_by_context(db: impl PgExecutor<'_>, scope: &Scope) -> s
         " AS acceptance_rate, avg(hg.generation_time)::float8 AS avg_generation_time, avg(hg.confidence) AS avg_confidence ",
         generations!(),
         " ",
-        with_query!(),
-        " JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-         JOIN programming_language pl ON pl.language_id = ct.language_id JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id \
+        with_contextual_telemetry!(),
+        " JOIN programming_language pl ON pl.language_id = ct.language_id JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id \
          WHERE ",
         generations_in_scope!(),
         " GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 5 ORDER BY 1, 2, 3, 4, 5"
