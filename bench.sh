@@ -20,6 +20,10 @@
 #   analytics  every analytics endpoint as an admin over about a million demo generations
 #            (code4me-server demo-data; BENCH_ANALYTICS_USERS, default 450): median ms per endpoint and
 #            its ratio to one sequential pass over had_generation measured by PostgreSQL in the same run
+#   quota    what an API key costs a request: GET /api/usage/quota with `Authorization: Bearer c4m_…`
+#            (key lookup in the Redis cache, the atomic quota script, the handler's counter read, the
+#            usage record queued) against GET /api/ping with no auth, one connection each, p50 per
+#            round; reports quota_added_p50_ms (target ≤ 0.3 ms)
 #   inference  the worker's engine on SmolLM2 (GGUF): prefill of a 512-token prompt and 64 greedy
 #            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse; when llama-cpp-python is
 #            importable (data/bench-venv, or BENCH_PYTHON) llama.cpp runs on the same ids and threads
@@ -28,9 +32,9 @@
 . "$C4M_ROOT/scripts/infra.sh"
 cd "$C4M_ROOT"
 
-usage() { echo "usage: ./bench.sh health|auth|queue|typing|analytics|inference" >&2; exit 2; }
+usage() { echo "usage: ./bench.sh health|auth|quota|queue|typing|analytics|inference" >&2; exit 2; }
 [ $# -ge 1 ] || usage
-case "$1" in health|auth|queue|typing|analytics|inference) ;; *) usage ;; esac
+case "$1" in health|auth|quota|queue|typing|analytics|inference) ;; *) usage ;; esac
 
 THREADS="${BENCH_THREADS:-2}" CONNECTIONS="${BENCH_CONNECTIONS:-64}" DURATION="${BENCH_DURATION:-5s}" ROUNDS="${BENCH_ROUNDS:-3}"
 
@@ -45,7 +49,9 @@ start_bench_stack() {
   cargo build --release --locked -p code4me-server -p code4me-worker >&2
   # The benchmark client is one IP hammering one path: lift the hourly limit (the limiter's Redis
   # round trip still runs on every request).
-  export LOG_FORMAT=json RUST_LOG=warn WEBSITE_DIST_DIR="$C4M_ROOT/website/dist" DEFAULT_MAX_REQUEST_RATE_PER_HOUR=1000000000
+  # Likewise the free tier's quotas, for the key the quota benchmark hammers.
+  export LOG_FORMAT=json RUST_LOG=warn WEBSITE_DIST_DIR="$C4M_ROOT/website/dist" DEFAULT_MAX_REQUEST_RATE_PER_HOUR=1000000000 \
+    TIER_FREE_REQUESTS_PER_HOUR=1000000000 TIER_FREE_REQUESTS_PER_DAY=1000000000
   start_ephemeral_stack >&2
   trap stop_ephemeral_stack EXIT
   start_app release
@@ -191,6 +197,27 @@ case "$1" in
     token="$(curl -fsS -H 'content-type: application/json' -d "{\"email\":\"$email\",\"password\":\"Benchmark1\"}" \
       "$BASE/api/user/authenticate" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["auth_token"])')"
     run_rounds auth "$BASE/api/user/verify/check" -H "Cookie: auth_token=$token"
+    ;;
+  quota)
+    email="bench-$(date +%s)@example.com"
+    curl -fsS -o /dev/null -H 'content-type: application/json' \
+      -d "{\"email\":\"$email\",\"name\":\"Bench\",\"password\":\"Benchmark1\",\"config_id\":1}" "$BASE/api/user/create"
+    token="$(curl -fsS -H 'content-type: application/json' -d "{\"email\":\"$email\",\"password\":\"Benchmark1\"}" \
+      "$BASE/api/user/authenticate" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["auth_token"])')"
+    key="$(curl -fsS -H 'content-type: application/json' -H "Cookie: auth_token=$token" -d '{"name":"bench"}' \
+      "$BASE/api/keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
+    keyed_p50=() ping_p50=() keyed_rps=() ping_rps=()
+    wrk -t1 -c1 -d2s -H "Authorization: Bearer $key" "$BASE/api/usage/quota" >/dev/null
+    for round in $(seq "$ROUNDS"); do
+      info "round $round/$ROUNDS"
+      out="$(wrk -t1 -c1 -d"$DURATION" --latency -H "Authorization: Bearer $key" "$BASE/api/usage/quota")"
+      if grep -q Non-2xx <<<"$out"; then die "the keyed request was refused: $out"; fi
+      keyed_p50+=("$(awk '$1=="50%" {print $2}' <<<"$out")"); keyed_rps+=("$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")")
+      out="$(wrk -t1 -c1 -d"$DURATION" --latency "$BASE/api/ping")"
+      ping_p50+=("$(awk '$1=="50%" {print $2}' <<<"$out")"); ping_rps+=("$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")")
+    done
+    SERIES=(--series quota_p50 "${keyed_p50[*]}" --series ping_p50 "${ping_p50[*]}" --series quota_rps "${keyed_rps[*]}" --series ping_rps "${ping_rps[*]}")
+    CONNECTIONS=1
     ;;
 esac
 python3 "$C4M_ROOT/bench/summarize.py" "$1" "${SERIES[@]}" \

@@ -30,6 +30,10 @@ def main() -> None:
     measured = f"{args.bench}_rps"
     if measured in result and result.get("ping_rps"):
         result[f"ratio_{args.bench}_vs_ping"] = round(result[measured] / result["ping_rps"], 3)
+    added = f"{args.bench}_p50_ms"
+    if added in result and "ping_p50_ms" in result:
+        # What the measured request adds to the reference's median latency (one connection).
+        result[f"{args.bench}_added_p50_ms"] = round(result[added] - result["ping_p50_ms"], 3)
     for item in args.meta:
         key, _, value = item.partition("=")
         result[key] = int(value) if value.isdigit() else value

@@ -22,7 +22,7 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Manage administrators (upstream needs raw SQL for this).
+    /// Manage administrators and tiers (upstream needs raw SQL for this).
     #[command(subcommand)]
     Admin(AdminCommand),
     /// Fill a fresh install with realistic demo telemetry (refuses a database that has queries).
@@ -65,6 +65,15 @@ enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Set an account's tier (quotas of its API keys); servers apply it within a minute.
+    SetTier {
+        /// E-mail address of the account.
+        #[arg(long)]
+        email: String,
+        /// free, pro or enterprise.
+        #[arg(long)]
+        tier: String,
+    },
 }
 
 #[tokio::main]
@@ -93,6 +102,10 @@ async fn main() -> anyhow::Result<()> {
                 AdminCommand::Promote { email } => {
                     let user_id = admin::promote(&pool, &email).await?;
                     println!("Promoted({user_id})");
+                }
+                AdminCommand::SetTier { email, tier } => {
+                    let user_id = admin::set_tier_by_email(&pool, &email, &tier).await?;
+                    println!("TierSet({user_id}, {tier})");
                 }
             }
         }

@@ -29,7 +29,11 @@ use crate::contract::responses::{Detail, Message};
         description = "Self-hostable code-completion research platform, wire-compatible with Code4me V2.\n\n\
 Authentication: the `auth_token` cookie (set by `/api/user/authenticate`), or the same token as \
 `Authorization: Bearer <token>` for non-browser clients. Sessions and projects use the `session_token` \
-and `project_token` cookies. When a cookie name repeats, the last value wins.",
+and `project_token` cookies. When a cookie name repeats, the last value wins.\n\n\
+API keys (`POST /api/keys`) authenticate as `Authorization: Bearer c4m_…` on the usage, research and \
+generation APIs (never on the account endpoints); each request made with one counts against the \
+owner's tier quota and answers with `X-RateLimit-Limit`, `X-RateLimit-Remaining` and \
+`X-RateLimit-Reset` (Unix seconds); a spent quota is a 429 with `Retry-After`.",
         license(name = "MIT OR Apache-2.0")
     ),
     tags(
@@ -42,6 +46,7 @@ and `project_token` cookies. When a cookie name repeats, the last value wins.",
         (name = "analytics", description = "What researchers study: calibration, usage, models; non-admins see only their own rows"),
         (name = "studies", description = "A/B studies over config rows; admin only"),
         (name = "config", description = "Config rows (HOCON), languages and models; admin only"),
+        (name = "keys", description = "API keys, tiers, quotas and usage"),
     ),
     components(schemas(Message, Detail, ValidationError)),
     modifiers(&SecuritySchemes)
@@ -194,6 +199,26 @@ pub struct CreateStudyBody {
     config_ids: Vec<i64>,
     /// The baseline, and where users go when the study ends.
     default_config_id: i64,
+}
+
+/// Body of `POST /api/keys`.
+#[derive(ToSchema)]
+pub struct NewApiKeyBody {
+    /// A label (1–100 characters, no control characters).
+    name: String,
+    /// Bind the key to one of the caller's projects.
+    project_id: Option<Uuid>,
+    /// Days until the key stops working (1–3650); absent: never.
+    #[schema(minimum = 1, maximum = 3650)]
+    expires_in_days: Option<u32>,
+}
+
+/// Body of `PUT /api/admin/users/{user_id}/tier`.
+#[derive(ToSchema)]
+pub struct TierBody {
+    /// `free`, `pro` or `enterprise`.
+    #[schema(example = "pro")]
+    tier: String,
 }
 
 /// Body of `POST /api/config` and `PUT /api/config/{config_id}`.

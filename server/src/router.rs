@@ -19,9 +19,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::contract::error::ApiError;
 use crate::http::error::{method_not_allowed_body, plain_rejection_body};
-use crate::http::{metrics as http_metrics, rate_limit, request_bounds, website};
+use crate::http::{metering, metrics as http_metrics, rate_limit, request_bounds, website};
 use crate::openapi::ApiDoc;
-use crate::routes::{analytics, chat, completion, config, health, metrics, ping, project, session, user, ws};
+use crate::routes::{admin, analytics, chat, completion, config, health, keys, metrics, ping, project, session, usage, user, ws};
 use crate::services::state::AppState;
 
 /// Header carrying the request id: taken from the client when present, generated otherwise, echoed
@@ -47,6 +47,8 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .layer(middleware::from_fn(method_not_allowed_body))
         .layer(middleware::from_fn(plain_rejection_body))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        // Before the per-IP limiter: a request admitted with an API key counts against its quota instead.
+        .layer(middleware::from_fn_with_state(state.clone(), metering::meter))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), request_bounds::body_deadline))
         .layer(middleware::from_fn_with_state(state.clone(), request_bounds::refuse_oversize_length))
@@ -171,6 +173,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(config::models::languages))
         .routes(routes!(config::models::models))
         .routes(routes!(config::models::validate))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::revoke))
+        .routes(routes!(usage::report))
+        .routes(routes!(usage::quota))
+        .routes(routes!(admin::set_tier))
 }
 
 /// The OpenAPI document served at `/openapi.json`, without a running server: the website's typed

@@ -19,4 +19,5 @@ pub mod reply;
 pub mod retrieval;
 pub mod settings;
 pub mod shutdown;
+pub mod tiers;
 pub mod validation;

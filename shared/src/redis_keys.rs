@@ -35,6 +35,19 @@ pub const RATE_LIMIT: &str = "rate_limit:";
 /// Ours: `oauth_state:<state>` → [`OAuthFlowValue`] of a browser sign-in in progress.
 pub const OAUTH_STATE: &str = "oauth_state:";
 
+/// Ours: `api_key:<sha256 hex of the key>` → [`ApiKeyValue`] (a cache of the `api_key` row, which
+/// stays the truth), or [`API_KEY_REVOKED`] for a key revoked while a request may still be filling
+/// the cache; TTL at most [`API_KEY_CACHE_TTL_SECONDS`], so a change made where no Redis is at hand
+/// (the admin CLI's tier change) reaches every server within a minute.
+pub const API_KEY: &str = "api_key:";
+/// The value a revoked key's [`API_KEY`] entry holds, so a concurrent cache fill cannot bring it back.
+pub const API_KEY_REVOKED: &str = "revoked";
+/// Lifetime of an [`API_KEY`] entry.
+pub const API_KEY_CACHE_TTL_SECONDS: u64 = 60;
+/// Ours: `quota:<user_id>:{h,d,t}:<window>` → requests in the hour window, requests in the day
+/// window, generated tokens in the day window; expire after their window.
+pub const QUOTA: &str = "quota:";
+
 /// Ours: `worker_models:<worker_id>` → [`WorkerModelsValue`], TTL [`WORKER_MODELS_TTL_SECONDS`],
 /// refreshed by the live worker: which models each worker serves (the admin model list reads it).
 pub const WORKER_MODELS: &str = "worker_models:";
@@ -184,6 +197,22 @@ pub struct OAuthFlowValue {
     pub nonce: String,
     /// Where to send the browser afterwards (a path on this site).
     pub return_to: String,
+}
+
+/// Value of `api_key:<hash>`: who a key acts for, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyValue {
+    /// The key's row.
+    pub key_id: Uuid,
+    /// Its owner.
+    pub user_id: Uuid,
+    /// The one project it is bound to, if any.
+    pub project_id: Option<Uuid>,
+    /// The owner's tier when the entry was written (a tier change through the API drops the user's
+    /// entries).
+    pub tier: crate::tiers::Tier,
+    /// Unix seconds after which the key no longer works; `None`: never expires.
+    pub expires_at: Option<i64>,
 }
 
 /// Value of `worker_models:<worker_id>`.

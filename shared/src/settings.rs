@@ -412,6 +412,8 @@ pub struct ServerSettings {
     pub google: GoogleSettings,
     /// Request rate limits.
     pub rate_limits: RateLimitSettings,
+    /// Quotas of each user tier, for requests made with API keys.
+    pub tiers: crate::tiers::TierTable,
     /// Password hashing cost.
     pub password_hash: PasswordHashSettings,
     /// How often the expiry sweep runs (`EXPIRY_SWEEP_SECONDS`, default 60).
@@ -481,6 +483,7 @@ impl ServerSettings {
             email: EmailSettings::from_env(env)?,
             google: GoogleSettings::from_env(env)?,
             rate_limits: RateLimitSettings::from_env(env)?,
+            tiers: crate::tiers::TierTable::from_env(env)?,
             password_hash: PasswordHashSettings {
                 memory_kib: env.parse_or("PASSWORD_HASH_MEMORY_KIB", 19 * 1024)?,
                 iterations: env.parse_or("PASSWORD_HASH_ITERATIONS", 2)?,

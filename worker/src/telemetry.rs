@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use std::borrow::Cow;
 
-use code4me_shared::jobs::telemetry::{DbWrite, FeedbackRecord, QueryKind, QueryRecord, UNTITLED_CHAT};
+use code4me_shared::jobs::telemetry::{DbWrite, FeedbackRecord, QueryKind, QueryRecord, UNTITLED_CHAT, UsageRecord};
 use code4me_shared::redaction::redact;
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
@@ -171,11 +171,43 @@ async fn write_all(db: &PgPool, writes: &[&DbWrite]) -> Result<(), sqlx::Error> 
         match write {
             DbWrite::Query(query) => write_query(&mut tx, query).await?,
             DbWrite::Feedback(feedback) => write_feedback(&mut tx, feedback).await?,
+            DbWrite::Usage(usage) => write_usage(&mut tx, usage).await?,
             // Legacy index work: the `db` handler moves it to the `index` queue, never here.
             DbWrite::IndexFiles(_) => {}
         }
     }
     tx.commit().await
+}
+
+/// A metered request's row, and its key's last use. A row whose user was deleted while it was
+/// queued is dropped (the `SELECT ... WHERE EXISTS`), as the owner asked for their data to go; a
+/// key deleted with its user is the same case.
+async fn write_usage(tx: &mut Transaction<'_, Postgres>, u: &UsageRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO api_usage (usage_id, user_id, key_id, endpoint, model, prompt_tokens, generated_tokens, latency_ms, status, at) \
+         SELECT $1, $2, (SELECT key_id FROM api_key WHERE key_id = $3), $4, $5, $6, $7, $8, $9, $10 \
+         WHERE EXISTS (SELECT 1 FROM \"user\" WHERE user_id = $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(u.usage_id)
+    .bind(u.user_id)
+    .bind(u.key_id)
+    .bind(pg_text(&u.endpoint))
+    .bind(u.model.as_deref().map(pg_text))
+    .bind(i32::try_from(u.prompt_tokens).unwrap_or(i32::MAX))
+    .bind(i32::try_from(u.generated_tokens).unwrap_or(i32::MAX))
+    .bind(i32::try_from(u.latency_ms).unwrap_or(i32::MAX))
+    .bind(i16::try_from(u.status).unwrap_or(i16::MAX))
+    .bind(u.at)
+    .execute(&mut **tx)
+    .await?;
+    if let Some(key_id) = u.key_id {
+        sqlx::query("UPDATE api_key SET last_used_at = $2 WHERE key_id = $1 AND (last_used_at IS NULL OR last_used_at < $2)")
+            .bind(key_id)
+            .bind(u.at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Serialises the writers of one query (its rows vs its feedback) until the transaction ends.

@@ -126,3 +126,23 @@ pub fn config_taken_into_use(config_id: i64) -> String {
 
 /// The title of a chat whose models wrote none.
 pub const FALLBACK_CHAT_TITLE: &str = "Untitled Chat";
+
+/// 404 `detail` of `POST /api/keys` for a project the caller is not a member of.
+pub const PROJECT_NOT_FOUND: &str = "Project not found";
+/// 404 `detail` of `DELETE /api/keys/{id}` for a key the caller does not own (or already revoked).
+pub const API_KEY_NOT_FOUND: &str = "API key not found";
+/// 500 `detail` when a key could not be stored.
+pub const API_KEY_CREATE_FAILED: &str = "Server failed to create the API key";
+/// `message` of a revoked key.
+pub const API_KEY_REVOKED: &str = "API key revoked";
+/// 401 `detail` for a key that is malformed, unknown, revoked or expired.
+pub const INVALID_API_KEY: &str = "Invalid, revoked or expired API key";
+/// 403 `detail` for a key presented to an endpoint keys do not open (account endpoints, the plugin's).
+pub const API_KEY_NOT_ALLOWED: &str = "API keys cannot be used on this endpoint; sign in instead";
+/// 404 `detail` of the admin tier endpoint for an unknown user.
+pub const USER_ROW_NOT_FOUND: &str = "User not found";
+
+/// 429 `detail` when a quota is spent.
+pub fn quota_exceeded(tier: &str, window: &str, limit: u64, unit: &str, retry_after_seconds: u64) -> String {
+    format!("Quota exceeded: the {tier} tier's {window} limit of {limit} {unit} is used up; try again in {retry_after_seconds} s")
+}

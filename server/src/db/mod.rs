@@ -2,6 +2,7 @@
 //! transaction and parsed domain values, return rows as `FromRow` structs, and never validate.
 
 pub mod analytics;
+pub mod api_keys;
 pub mod chats;
 pub mod configs;
 pub mod demo;
@@ -10,6 +11,7 @@ pub mod projects;
 pub mod queries;
 pub mod reference;
 pub mod studies;
+pub mod usage;
 pub mod users;
 
 /// Whether PostgreSQL answers (`SELECT 1`), for the health check.

@@ -1,6 +1,7 @@
 //! Who is calling: the `auth_token` cookie (or `Authorization: Bearer <token>` for non-browser
 //! clients), the `session_token` and `project_token` cookies, resolved through Redis into the
-//! callers of [`crate::services::callers`].
+//! callers of [`crate::services::callers`]; or an API key, already resolved and admitted by
+//! [`crate::http::metering`], which the research endpoints accept.
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -14,7 +15,7 @@ use crate::contract::error::ApiError;
 use crate::contract::messages;
 use crate::db;
 use crate::http::cookies;
-pub use crate::services::callers::{AdminCaller, CurrentUser, ProjectCaller, ResearchCaller, SessionCaller};
+pub use crate::services::callers::{AdminCaller, ApiKeyCaller, CurrentUser, KeyOrUser, ProjectCaller, ResearchCaller, SessionCaller};
 use crate::services::callers::{no_project, no_session};
 use crate::services::state::AppState;
 
@@ -74,12 +75,16 @@ impl FromRequestParts<AppState> for ResearchCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let failed = || ApiError::Detail(StatusCode::UNAUTHORIZED, messages::AUTHENTICATION_FAILED.into());
+        if let Some(key) = parts.extensions.get::<ApiKeyCaller>() {
+            let is_admin = db::users::is_admin(&state.db, key.user_id).await.map_err(ApiError::database)?.ok_or_else(failed)?;
+            return Ok(Self { user_id: key.user_id, is_admin });
+        }
         let presented =
             cookies::read(&parts.headers, cookies::AUTH_TOKEN).is_some_and(|c| !c.is_empty()) || parts.headers.contains_key(AUTHORIZATION);
         if !presented {
             return Err(ApiError::Detail(StatusCode::UNAUTHORIZED, messages::AUTHENTICATION_REQUIRED.into()));
         }
-        let failed = || ApiError::Detail(StatusCode::UNAUTHORIZED, messages::AUTHENTICATION_FAILED.into());
         let token = presented_token(parts).ok_or_else(failed)?;
         let user_id = state.tokens.user_of_auth_token(token).await.map_err(ApiError::Unavailable)?.ok_or_else(failed)?;
         let is_admin = db::users::is_admin(&state.db, user_id).await.map_err(ApiError::database)?.ok_or_else(failed)?;
@@ -96,5 +101,17 @@ impl FromRequestParts<AppState> for AdminCaller {
             return Err(ApiError::Detail(StatusCode::FORBIDDEN, messages::ADMIN_REQUIRED.into()));
         }
         Ok(Self { user_id: caller.user_id })
+    }
+}
+
+impl FromRequestParts<AppState> for KeyOrUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(key) = parts.extensions.get::<ApiKeyCaller>() {
+            return Ok(Self { user_id: key.user_id, tier: Some(key.tier) });
+        }
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        Ok(Self { user_id: user.user_id, tier: None })
     }
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cookies;
 pub mod error;
 pub mod extract;
+pub mod metering;
 pub mod metrics;
 pub mod pages;
 pub mod rate_limit;

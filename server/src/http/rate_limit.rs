@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use code4me_shared::redis_keys::RATE_LIMIT;
 
 use crate::contract::error::ApiError;
+use crate::services::callers::ApiKeyCaller;
 use crate::services::state::AppState;
 
 const WINDOW_SECONDS: u64 = 3_600;
@@ -22,37 +23,53 @@ fn exempt(path: &str) -> bool {
     !path.starts_with("/api/") || path == "/api/health" || path == "/api/ping"
 }
 
-/// The middleware.
+/// The middleware. Requests admitted with an API key ([`crate::http::metering`], which runs first)
+/// are counted against their tier's quota instead.
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if exempt(&path) {
+    if exempt(&path) || request.extensions().get::<ApiKeyCaller>().is_some() {
         return next.run(request).await;
     }
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let Some(ip) = client_ip(peer, request.headers(), &state.settings.rate_limits.trusted_proxies) else {
+    let Some(ip) = request_ip(&state, &request) else {
         return next.run(request).await;
     };
+    match spend(&state, ip, &path).await {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    }
+}
+
+/// Counts one request of `ip` in `bucket` (a path, or another name sharing the budget rules);
+/// returns the 429 to answer once the hour's budget is spent, `None` while it is not (or when Redis
+/// cannot count).
+pub async fn spend(state: &AppState, ip: IpAddr, bucket: &str) -> Option<Response> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let window = now / WINDOW_SECONDS;
-    let key = format!("{RATE_LIMIT}{window}:{ip}:{path}");
+    let key = format!("{RATE_LIMIT}{window}:{ip}:{bucket}");
     let counted: redis::RedisResult<(u64,)> =
         redis::pipe().incr(&key, 1).cmd("EXPIRE").arg(&key).arg(WINDOW_SECONDS + 60).arg("NX").ignore().query_async(&mut state.redis.clone()).await;
     match counted {
-        Ok((count,)) if count > state.settings.rate_limits.limit_for(&path) => {
+        Ok((count,)) if count > state.settings.rate_limits.limit_for(bucket) => {
             let mut response = ApiError::TooManyRequests.into_response();
             let retry_after = WINDOW_SECONDS - now % WINDOW_SECONDS;
             if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
-            tracing::info!(client.ip = %ip, http.path = %path, "rate limit exceeded");
-            response
+            tracing::info!(client.ip = %ip, rate_limit.bucket = %bucket, "rate limit exceeded");
+            Some(response)
         }
-        Ok(_) => next.run(request).await,
+        Ok(_) => None,
         Err(e) => {
             tracing::warn!(error = %e, "rate limiter cannot reach Redis; letting the request through");
-            next.run(request).await
+            None
         }
     }
+}
+
+/// The client's address of a request.
+pub fn request_ip(state: &AppState, request: &Request) -> Option<IpAddr> {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    client_ip(peer, request.headers(), &state.settings.rate_limits.trusted_proxies)
 }
 
 /// The client's address: the socket peer, unless the peer is a trusted proxy — then the right-most

@@ -1,13 +1,16 @@
 //! One module per resource or action, mirroring the URL (`/api/user/create` → `routes/user/create.rs`).
 
+pub mod admin;
 pub mod analytics;
 pub mod chat;
 pub mod completion;
 pub mod config;
 pub mod health;
+pub mod keys;
 pub mod metrics;
 pub mod ping;
 pub mod project;
 pub mod session;
+pub mod usage;
 pub mod user;
 pub mod ws;

@@ -154,14 +154,17 @@ fn stored_preference(sent: Map<String, Value>) -> String {
     Value::Object(preference).to_string()
 }
 
-/// Revokes every token of the user at once (upstream leaves them alive), then deletes the account;
+/// Revokes every token and API key of the user at once (upstream leaves tokens alive), then deletes the account;
 /// with `delete_data` their queries, telemetry, sessions, chats and sole projects go too.
 pub async fn delete(state: &AppState, user_id: Uuid, delete_data: bool) -> Result<(), ApiError> {
     state.tokens.revoke_user(user_id).await.map_err(ApiError::Unavailable)?;
+    let cached_keys = crate::services::api_keys::cache_entries_of(state, user_id).await.or_fail(messages::USER_DELETE_FAILED)?;
     let deleted = db::users::delete(&state.db, user_id, delete_data).await.or_fail(messages::USER_DELETE_FAILED)?;
     if !deleted {
         return Err(ApiError::Message(StatusCode::NOT_FOUND, messages::USER_NOT_FOUND));
     }
+    // The keys' rows went with the user; their cached copies go now, not within the minute.
+    crate::services::api_keys::drop_cache_entries(state, cached_keys).await.map_err(ApiError::Unavailable)?;
     tracing::info!(user.id = %user_id, delete_data, "user deleted");
     Ok(())
 }

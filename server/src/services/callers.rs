@@ -81,3 +81,27 @@ pub struct AdminCaller {
     /// The admin.
     pub user_id: Uuid,
 }
+
+/// A request authenticated with an API key (`Authorization: Bearer c4m_…`), admitted by the
+/// quota check ([`crate::http::metering`] puts it in the request's extensions).
+#[derive(Debug, Clone, Copy)]
+pub struct ApiKeyCaller {
+    /// The key's owner.
+    pub user_id: Uuid,
+    /// The key.
+    pub key_id: Uuid,
+    /// The project the key is bound to.
+    pub project_id: Option<Uuid>,
+    /// The owner's tier.
+    pub tier: code4me_shared::tiers::Tier,
+}
+
+/// A caller who may use either door: an API key (already admitted, tier known) or the
+/// `auth_token` cookie / bearer token of a signed-in user.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyOrUser {
+    /// The user.
+    pub user_id: Uuid,
+    /// The tier, when the key told it (a signed-in user's is read from PostgreSQL).
+    pub tier: Option<code4me_shared::tiers::Tier>,
+}

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod api_keys;
 pub mod auth;
 pub mod callers;
 pub mod chat;
@@ -17,11 +18,13 @@ pub mod multi_file;
 pub mod password_reset;
 pub mod projects;
 pub mod query;
+pub mod quotas;
 pub mod reference;
 pub mod sessions;
 pub mod state;
 pub mod studies;
 pub mod tokens;
+pub mod usage;
 pub mod user_config;
 pub mod users;
 pub mod verification;

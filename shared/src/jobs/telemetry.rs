@@ -43,6 +43,9 @@ pub enum DbWrite {
     Query(Box<QueryRecord>),
     /// Acceptance (and ground truth) of one model's completion.
     Feedback(FeedbackRecord),
+    /// One metered request (made with an API key). A worker older than this variant cannot read
+    /// it and moves the job to the dead set; nothing else changes for it.
+    Usage(UsageRecord),
     /// Legacy: project files for the retrieval index, as servers queued them here before indexing
     /// had its own queue. This build never writes it; a worker that meets one (queued before an
     /// upgrade) moves it to the `index` queue ([`super::index::IndexJob`]) instead of embedding on this queue.
@@ -217,4 +220,29 @@ mod tests {
         let job: DbJob = serde_json::from_str(raw).expect("a v1 payload of the old shape");
         assert!(matches!(job.write, DbWrite::IndexFiles(ref record) if record.files["a.py"].version == 3), "{job:?}");
     }
+}
+
+/// One metered request, for `api_usage` and the key's `last_used_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    /// `usage_id` (the row's key: a job delivered twice stores one row).
+    pub usage_id: Uuid,
+    /// Who made the request.
+    pub user_id: Uuid,
+    /// The API key it was made with.
+    pub key_id: Option<Uuid>,
+    /// The route (`/api/usage`, `/v1/completions`, ...), never the raw path.
+    pub endpoint: String,
+    /// The model that served it, for generation endpoints.
+    pub model: Option<String>,
+    /// Prompt tokens read.
+    pub prompt_tokens: u32,
+    /// Tokens generated.
+    pub generated_tokens: u32,
+    /// Milliseconds from arrival to response.
+    pub latency_ms: u32,
+    /// HTTP status answered.
+    pub status: u16,
+    /// When the request arrived.
+    pub at: DateTime<Utc>,
 }

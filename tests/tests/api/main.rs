@@ -10,6 +10,7 @@ mod demo;
 mod docs;
 mod hardening;
 mod health;
+mod keys;
 mod metrics;
 mod migrations;
 mod ownership;

@@ -1,0 +1,197 @@
+//! The API-key door: a request presenting `Authorization: Bearer c4m_…` is authenticated with
+//! that key, admitted by its owner's tier quota, answered with `X-RateLimit-*` headers, and
+//! metered (one usage record, queued after the response). Keys open only the endpoints in
+//! [`KEY_DOORS`]; everywhere else (the account endpoints, the plugin's) they get a 403.
+//!
+//! Handlers read the admitted caller as [`ApiKeyCaller`] from the request's extensions (the
+//! extractors in [`crate::http::auth`] do); generation endpoints attach a [`UsageNote`] to their
+//! response so the record carries the model and token counts, and the tokens are charged.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use code4me_shared::jobs::telemetry::UsageRecord;
+use uuid::Uuid;
+
+use crate::contract::error::ApiError;
+use crate::contract::messages;
+use crate::http::rate_limit;
+use crate::services::api_keys::{self, Cached, KEY_PREFIX};
+use crate::services::quotas::{self, Spent};
+use crate::services::state::AppState;
+use crate::services::usage;
+
+/// Path prefixes API keys open: the usage report, the research API and the operator health, and
+/// the generation APIs that build on keys. Never the account endpoints (password, deletion, keys)
+/// or the plugin's session endpoints.
+pub const KEY_DOORS: &[&str] =
+    &["/api/usage", "/api/analytics/", "/api/config", "/api/health/detailed", "/v1/", "/api/v1/", "/api/ai/", "/api/agent/"];
+
+/// Per-IP budget bucket for key lookups that miss the cache (bounds what unknown keys cost
+/// PostgreSQL).
+const KEY_LOOKUP_BUCKET: &str = "api_key_lookup";
+
+const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// What a generation endpoint reports about the request it served, for its usage record.
+#[derive(Debug, Clone, Default)]
+pub struct UsageNote {
+    /// The model that served it.
+    pub model: Option<String>,
+    /// Prompt tokens read.
+    pub prompt_tokens: u32,
+    /// Tokens generated (charged to the daily token budget).
+    pub generated_tokens: u32,
+}
+
+/// The key a request presents, when its bearer token is one of ours (other bearer tokens are the
+/// auth tokens [`crate::http::auth`] reads).
+pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && token.starts_with(KEY_PREFIX)).then_some(token)
+}
+
+/// Whether keys open `path`: a door ending in `/` opens everything below it, any other door
+/// itself and what is below it.
+pub fn accepts_keys(path: &str) -> bool {
+    KEY_DOORS.iter().any(|door| {
+        if door.ends_with('/') {
+            path.starts_with(door)
+        } else {
+            path.strip_prefix(door).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        }
+    })
+}
+
+/// The middleware.
+pub async fn meter(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(presented) = presented_key(request.headers()).map(str::to_owned) else {
+        return next.run(request).await;
+    };
+    let path = request.uri().path().to_owned();
+    if !accepts_keys(&path) {
+        return ApiError::Detail(StatusCode::FORBIDDEN, messages::API_KEY_NOT_ALLOWED.into()).into_response();
+    }
+    let started = Instant::now();
+    let at = Utc::now();
+    let endpoint = request.extensions().get::<MatchedPath>().map_or(path.clone(), |m| m.as_str().to_owned());
+
+    let resolved = match api_keys::from_cache(&state, &presented).await {
+        Ok(Cached::Miss(key_hash)) => {
+            // Unknown to the cache: the lookup costs PostgreSQL a query, so it spends the client's
+            // per-IP budget (a stream of made-up keys is stopped there).
+            if let Some(ip) = rate_limit::request_ip(&state, &request) {
+                if let Some(refusal) = rate_limit::spend(&state, ip, KEY_LOOKUP_BUCKET).await {
+                    return refusal;
+                }
+            }
+            api_keys::look_up(&state, key_hash).await
+        }
+        other => other,
+    };
+    let caller = match resolved {
+        Err(error) => return ApiError::Unavailable(error).into_response(),
+        Ok(Cached::Valid(caller)) => caller,
+        Ok(Cached::Invalid | Cached::Miss(_)) => {
+            let mut response = ApiError::Detail(StatusCode::UNAUTHORIZED, messages::INVALID_API_KEY.into()).into_response();
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    };
+    let limits = state.settings.tiers.limits(caller.tier);
+    let admission = match quotas::admit(&mut state.redis.clone(), caller.user_id, limits).await {
+        Ok(admission) => admission,
+        Err(error) => return ApiError::Unavailable(error.into()).into_response(),
+    };
+    let binding = admission.state.binding(admission.refused);
+    let mut response = match admission.refused {
+        Some(spent) => {
+            let retry_after = quotas::seconds_until(binding);
+            let (window, unit) = match spent {
+                Spent::HourlyRequests => ("hourly", "requests"),
+                Spent::DailyRequests => ("daily", "requests"),
+                Spent::DailyTokens => ("daily", "generated tokens"),
+            };
+            let text = messages::quota_exceeded(caller.tier.as_str(), window, binding.limit, unit, retry_after);
+            tracing::info!(user.id = %caller.user_id, key.id = %caller.key_id, window, "quota exceeded");
+            let mut response = ApiError::Detail(StatusCode::TOO_MANY_REQUESTS, text).into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        }
+        None => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+    };
+    let headers = response.headers_mut();
+    headers.insert(LIMIT, HeaderValue::from(binding.limit));
+    headers.insert(REMAINING, HeaderValue::from(binding.remaining));
+    headers.insert(RESET, HeaderValue::from(binding.reset));
+
+    let note = response.extensions().get::<UsageNote>().cloned().unwrap_or_default();
+    if note.generated_tokens > 0 {
+        let mut redis = state.redis.clone();
+        let user_id = caller.user_id;
+        tokio::spawn(async move {
+            if let Err(error) = quotas::charge_tokens(&mut redis, user_id, u64::from(note.generated_tokens)).await {
+                tracing::warn!(%error, user.id = %user_id, "generated tokens not charged to the daily budget");
+            }
+        });
+    }
+    usage::queue(
+        &state,
+        UsageRecord {
+            usage_id: Uuid::new_v4(),
+            user_id: caller.user_id,
+            key_id: Some(caller.key_id),
+            endpoint,
+            model: note.model,
+            prompt_tokens: note.prompt_tokens,
+            generated_tokens: note.generated_tokens,
+            latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+            status: response.status().as_u16(),
+            at,
+        },
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_open_the_public_apis_and_never_the_account_endpoints() {
+        for open in ["/api/usage", "/api/analytics/usage/acceptance-rates", "/api/config", "/api/config/3", "/v1/completions", "/api/health/detailed"]
+        {
+            assert!(accepts_keys(open), "{open}");
+        }
+        for closed in
+            ["/api/keys", "/api/keys/1", "/api/user/update", "/api/user/delete", "/api/completion/request", "/api/usagex", "/api/session/acquire"]
+        {
+            assert!(!accepts_keys(closed), "{closed}");
+        }
+    }
+
+    #[test]
+    fn only_our_bearer_tokens_are_keys() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_str(value).expect("ascii"));
+            presented_key(&headers).map(str::to_owned)
+        };
+        assert_eq!(with("Bearer c4m_abc").as_deref(), Some("c4m_abc"));
+        assert_eq!(with("bearer  c4m_abc ").as_deref(), Some("c4m_abc"));
+        assert_eq!(with("Bearer 2b5e4a1c-0000-4000-8000-000000000000"), None);
+        assert_eq!(with("Basic c4m_abc"), None);
+    }
+}
