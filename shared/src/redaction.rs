@@ -184,6 +184,8 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         // Google API keys and OAuth client secrets.
         provider(r"AIza[0-9A-Za-z_\-]{35}", false),
         provider(r"GOCSPX-[A-Za-z0-9_\-]{28}", false),
+        // Our own API keys (`c4m_` and 40 base62 characters).
+        provider(r"c4m_[A-Za-z0-9]{40}", true),
         // Hugging Face, npm, PyPI, SendGrid, Twilio, Discord bot, Telegram bot tokens.
         provider(r"hf_[A-Za-z0-9]{34,}", true),
         provider(r"npm_[A-Za-z0-9]{36}", true),
@@ -469,6 +471,7 @@ mod tests {
         ("google", "const map = new Maps({{ key: '{}' }});"),
         ("google oauth", "let client_secret = \"{}\";"),
         ("hugging face", "login(\"{}\")"),
+        ("code4me key", "curl -H \"Authorization: Bearer {}\" https://code4me.example/v1/models"),
         ("npm", "//registry.npmjs.org/:_authToken={}"),
         ("sendgrid", "sg = SendGridAPIClient(\"{}\")"),
         ("twilio", "api_key_sid = \"{}\""),
@@ -519,6 +522,7 @@ mod tests {
             "google" => "AIzaSyq7Wz9Xv2Lk4Mn8Bp3Rt6Yh1Jd5Fs0Gc4H".into(),
             "google oauth" => "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".into(),
             "hugging face" => "hf_q7Wz9Xv2Lk4Mn8Bp3Rt6Yh1Jd5Fs0Gc4Ha".into(),
+            "code4me key" => "c4m_q7Wz9Xv2Lk4Mn8Bp3Rt6Yh1Jd5Fs0Gc4Ha8Ue2Ko".into(),
             "npm" => "npm_q7Wz9Xv2Lk4Mn8Bp3Rt6Yh1Jd5Fs0Gc4Ha8".into(),
             "sendgrid" => "SG.q7Wz9Xv2Lk4Mn8Bp3Rt6Yh.1Jd5Fs0Gc4Ha8Ue2Ko7Piq7Wz9Xv2Lk4Mn8Bp3Rt6Yh1".into(),
             "twilio" => "SK0123456789abcdef0123456789abcdef".into(),
