@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/admin/users/{user_id}/tier": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Sets the tier; the user's keys get its quotas from their next request. */
+        put: operations["putAdminUsersUserIdTier"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/analytics/calibration/brier-score": {
         parameters: {
             query?: never;
@@ -651,6 +668,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's keys that still work (never the keys themselves). */
+        get: operations["getKeys"];
+        put?: never;
+        /** Creates a key; the response is the only time its text is shown. */
+        post: operations["postKeys"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revokes a key at once: the next request with it is a 401, on every server. */
+        delete: operations["deleteKeysKeyId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ping": {
         parameters: {
             query?: never;
@@ -740,6 +792,40 @@ export interface paths {
          *     `200 {"message": "Session deactivated successfully."}`.
          */
         put: operations["putSessionDeactivate"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Totals and a per-day series by endpoint and model over the period, and the quotas now. */
+        get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/usage/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's quotas now: tier, each window's limit, use, remainder and reset. */
+        get: operations["getUsageQuota"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -1130,6 +1216,72 @@ export interface components {
             regular_users: number;
             /** @description Users with a query. */
             total_active_users: number;
+        };
+        /** @description 201 body of `POST /api/keys`: the only time the key itself is shown. */
+        ApiKeyCreated: {
+            /**
+             * Format: date-time
+             * @description Creation time.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it stops working; `null`: never.
+             */
+            expires_at?: string | null;
+            /**
+             * Format: uuid
+             * @description The key's id (for revoking it).
+             */
+            id: string;
+            /** @description The key: `Authorization: Bearer <key>`. Not retrievable later. */
+            key: string;
+            /** @description Its label. */
+            name: string;
+            /** @description Its first characters, as lists show them. */
+            prefix: string;
+            /**
+             * Format: uuid
+             * @description The project it is bound to.
+             */
+            project_id?: string | null;
+        };
+        /** @description Body of `GET /api/keys`: the caller's keys that still work, newest first. */
+        ApiKeyList: {
+            /** @description The keys. */
+            keys: components["schemas"]["ApiKeySummary"][];
+        };
+        /** @description One key in `GET /api/keys`. */
+        ApiKeySummary: {
+            /**
+             * Format: date-time
+             * @description Creation time.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it stops working.
+             */
+            expires_at?: string | null;
+            /**
+             * Format: uuid
+             * @description The key's id.
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Last request made with it (recorded with its usage, so seconds behind).
+             */
+            last_used_at?: string | null;
+            /** @description Its label. */
+            name: string;
+            /** @description Its first characters. */
+            prefix: string;
+            /**
+             * Format: uuid
+             * @description The project it is bound to.
+             */
+            project_id?: string | null;
         };
         /** @description An arm's assigned users. */
         ArmAssignment: {
@@ -2281,6 +2433,21 @@ export interface components {
                 [key: string]: components["schemas"]["FileChange"][];
             };
         };
+        /** @description Body of `POST /api/keys`. */
+        NewApiKeyBody: {
+            /**
+             * Format: int32
+             * @description Days until the key stops working (1–3650); absent: never.
+             */
+            expires_in_days?: number | null;
+            /** @description A label (1–100 characters, no control characters). */
+            name: string;
+            /**
+             * Format: uuid
+             * @description Bind the key to one of the caller's projects.
+             */
+            project_id?: string | null;
+        };
         /**
          * @description Overall status: `ok` when every check passes, else `degraded`.
          * @enum {string}
@@ -2410,6 +2577,48 @@ export interface components {
             time_bucket: string;
             /** @description The trigger's name; `null` when the query has no contextual telemetry. */
             trigger_type?: string | null;
+        };
+        /** @description The caller's quotas now. */
+        QuotaState: {
+            /**
+             * Format: int64
+             * @description Longest prompt a generation request may send, in characters.
+             */
+            max_prompt_chars: number;
+            /** @description Requests this UTC day. */
+            requests_per_day: components["schemas"]["QuotaWindow"];
+            /** @description Requests this clock hour (UTC). */
+            requests_per_hour: components["schemas"]["QuotaWindow"];
+            /**
+             * @description The user's tier.
+             * @example free
+             */
+            tier: string;
+            /** @description Generated tokens this UTC day. */
+            tokens_per_day: components["schemas"]["QuotaWindow"];
+        };
+        /** @description One quota window's state. */
+        QuotaWindow: {
+            /**
+             * Format: int64
+             * @description The tier's limit.
+             */
+            limit: number;
+            /**
+             * Format: int64
+             * @description Left in the current window.
+             */
+            remaining: number;
+            /**
+             * Format: int64
+             * @description Unix time (seconds) the window resets.
+             */
+            reset: number;
+            /**
+             * Format: int64
+             * @description Spent in the current window.
+             */
+            used: number;
         };
         /** @description One confidence bin of a reliability diagram. */
         ReliabilityBin: {
@@ -2669,6 +2878,27 @@ export interface components {
             /** @description The studies, newest first. */
             studies: components["schemas"]["ListedStudy"][];
         };
+        /** @description Body of `PUT /api/admin/users/{user_id}/tier`. */
+        TierBody: {
+            /**
+             * @description `free`, `pro` or `enterprise`.
+             * @example pro
+             */
+            tier: string;
+        };
+        /** @description Body of `PUT /api/admin/users/{user_id}/tier`. */
+        TierChanged: {
+            /**
+             * @description Their tier now.
+             * @example pro
+             */
+            tier: string;
+            /**
+             * Format: uuid
+             * @description The user.
+             */
+            user_id: string;
+        };
         /**
          * @description Which way a number moved against the previous window.
          * @enum {string}
@@ -2709,6 +2939,87 @@ export interface components {
             previous_password?: string | null;
             /** @description Accepted, not applied (only the mailed link verifies an address). */
             verified?: boolean | null;
+        };
+        /** @description One day's use of one endpoint with one model. */
+        UsageDay: {
+            /**
+             * Format: date
+             * @description The UTC day.
+             */
+            day: string;
+            /** @description The route. */
+            endpoint: string;
+            /**
+             * Format: int64
+             * @description Of which answered with a 4xx or 5xx.
+             */
+            errors: number;
+            /**
+             * Format: int64
+             * @description Tokens generated.
+             */
+            generated_tokens: number;
+            /**
+             * Format: double
+             * @description Median latency in ms.
+             */
+            latency_p50_ms: number;
+            /** @description The model, for generation endpoints. */
+            model?: string | null;
+            /**
+             * Format: int64
+             * @description Prompt tokens read.
+             */
+            prompt_tokens: number;
+            /**
+             * Format: int64
+             * @description Metered requests.
+             */
+            requests: number;
+        };
+        /** @description Body of `GET /api/usage`. */
+        UsageReport: {
+            /**
+             * Format: date-time
+             * @description Start of the period (midnight UTC).
+             */
+            from: string;
+            /** @description `day`, `week` or `month`. */
+            period: string;
+            /** @description The quotas now. */
+            quota: components["schemas"]["QuotaState"];
+            /** @description Per day, endpoint and model, oldest first. */
+            series: components["schemas"]["UsageDay"][];
+            /** @description Totals over the period. */
+            totals: components["schemas"]["UsageTotals"];
+            /**
+             * Format: uuid
+             * @description The user reported on.
+             */
+            user_id: string;
+        };
+        /** @description Totals over the period. */
+        UsageTotals: {
+            /**
+             * Format: int64
+             * @description Of which answered with a 4xx or 5xx.
+             */
+            errors: number;
+            /**
+             * Format: int64
+             * @description Tokens generated.
+             */
+            generated_tokens: number;
+            /**
+             * Format: int64
+             * @description Prompt tokens read.
+             */
+            prompt_tokens: number;
+            /**
+             * Format: int64
+             * @description Metered requests.
+             */
+            requests: number;
         };
         /** @description One user's behaviour in the window; the means are `null` without behavioural telemetry. */
         UserBehavior: {
@@ -2839,6 +3150,107 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    putAdminUsersUserIdTier: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TierBody"];
+            };
+        };
+        responses: {
+            /** @description The tier now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TierChanged"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description `tier` is not free, pro or enterprise */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
     getAnalyticsCalibrationBrierScore: {
         parameters: {
             query?: {
@@ -5789,6 +6201,232 @@ export interface operations {
             };
         };
     };
+    getKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    postKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewApiKeyBody"];
+            };
+        };
+        responses: {
+            /** @description The new key (shown only now) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Presented an API key: keys cannot manage keys */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description `project_id` is not one of the caller's projects */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A field is missing or out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    deleteKeysKeyId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The key's id */
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Not one of the caller's live keys */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
     ping: {
         parameters: {
             query?: never;
@@ -6097,6 +6735,141 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getUsage: {
+        parameters: {
+            query?: {
+                /** @description `day` (default: today), `week` (7 days) or `month` (30 days), in UTC */
+                period?: string;
+                /** @description Another user (admins only) */
+                user_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The usage report */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReport"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description `user_id` of another user without admin rights */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Unknown period or malformed `user_id` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description The key's quota is spent */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getUsageQuota: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The quotas */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotaState"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description The key's quota is spent */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
             /** @description PostgreSQL or Redis is unreachable; try again shortly */
