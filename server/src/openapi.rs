@@ -149,8 +149,10 @@ fn add_shared_responses(path: &str, operation: &mut Operation) {
     }
     if api && !matches!(path, "/api/health" | "/api/ping") {
         let mut retry = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)));
-        retry.description = Some("Seconds until the next hour's budget".to_owned());
-        let mut response = json_response("Too many requests from this address to this path in the current hour", "Message");
+        retry.description = Some("Seconds until the spent budget resets".to_owned());
+        let why = "Too many requests from this address to this path in the current hour (`{\"message\"}`); with an API key, its \
+                   tier's quota is spent (`{\"detail\"}` names the quota; see `X-RateLimit-*`)";
+        let mut response = json_response(why, "Message");
         response.headers.insert("Retry-After".to_owned(), RefOr::T(retry));
         add("429", response);
     }

@@ -89,10 +89,10 @@ pub async fn meter(State(state): State<AppState>, mut request: Request, next: Ne
         Ok(Cached::Miss(key_hash)) => {
             // Unknown to the cache: the lookup costs PostgreSQL a query, so it spends the client's
             // per-IP budget (a stream of made-up keys is stopped there).
-            if let Some(ip) = rate_limit::request_ip(&state, &request) {
-                if let Some(refusal) = rate_limit::spend(&state, ip, KEY_LOOKUP_BUCKET).await {
-                    return refusal;
-                }
+            if let Some(ip) = rate_limit::request_ip(&state, &request)
+                && let Some(refusal) = rate_limit::spend(&state, ip, KEY_LOOKUP_BUCKET).await
+            {
+                return refusal;
             }
             api_keys::look_up(&state, key_hash).await
         }

@@ -22,8 +22,7 @@ use crate::services::usage;
         (status = 401, description = "Not signed in, or an invalid API key", body = crate::contract::responses::Detail),
         (status = 403, description = "`user_id` of another user without admin rights", body = crate::contract::responses::Detail),
         (status = 404, description = "No such user", body = crate::contract::responses::Detail),
-        (status = 422, description = "Unknown period or malformed `user_id`", body = crate::openapi::ValidationError),
-        (status = 429, description = "The key's quota is spent", body = crate::contract::responses::Detail)
+        (status = 422, description = "Unknown period or malformed `user_id`", body = crate::openapi::ValidationError)
     ))]
 pub async fn report(State(state): State<AppState>, caller: ResearchCaller, QueryFields(query): QueryFields) -> Result<Json<UsageReport>, ApiError> {
     Ok(Json(usage::report(&state, caller.user_id, caller.is_admin, &query).await?))
@@ -33,8 +32,7 @@ pub async fn report(State(state): State<AppState>, caller: ResearchCaller, Query
 #[utoipa::path(get, path = "/api/usage/quota", tag = "keys", security(("auth_token" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The quotas", body = QuotaState),
-        (status = 401, description = "Not signed in, or an invalid API key", body = crate::contract::responses::Message),
-        (status = 429, description = "The key's quota is spent", body = crate::contract::responses::Detail)
+        (status = 401, description = "Not signed in, or an invalid API key", body = crate::contract::responses::Message)
     ))]
 pub async fn quota(State(state): State<AppState>, caller: KeyOrUser) -> Result<Json<QuotaState>, ApiError> {
     Ok(Json(usage::quota(&state, caller).await?))

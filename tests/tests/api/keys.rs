@@ -258,3 +258,36 @@ async fn only_admins_read_another_users_usage() {
     let read = bob.call(Method::GET, &format!("/api/usage?user_id={alice_id}"), None).await;
     assert_eq!((read.status, read.body["user_id"].as_str()), (200, Some(alice_id.to_string().as_str())));
 }
+
+#[tokio::test]
+async fn once_the_days_generated_tokens_are_spent_the_next_request_is_refused() {
+    let app = TestApp::spawn_with(Options::default().env("TIER_FREE_TOKENS_PER_DAY", "100")).await;
+    let mut owner = user(&app, "tokens@example.com").await;
+    let key = new_key(&mut owner, json!({"name": "k"})).await["key"].as_str().expect("key").to_owned();
+    let user_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT user_id FROM \"user\" WHERE email = 'tokens@example.com'").fetch_one(&app.db).await.expect("id");
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
+    let mut redis = redis::aio::ConnectionManager::new(client).await.expect("connect");
+
+    // What a generation endpoint charges after answering: 60, then 40 more tokens.
+    code4me_server::services::quotas::charge_tokens(&mut redis, user_id, 60).await.expect("charge");
+    let quota: Value = with_key(&app, Method::GET, "/api/usage/quota", &key).await.json().await.expect("json");
+    assert_eq!((quota["tokens_per_day"]["used"].as_u64(), quota["tokens_per_day"]["remaining"].as_u64()), (Some(60), Some(40)), "{quota}");
+    code4me_server::services::quotas::charge_tokens(&mut redis, user_id, 40).await.expect("charge");
+    let refused = with_key(&app, Method::GET, "/api/usage/quota", &key).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(header(&refused, "x-ratelimit-remaining"), 0);
+    let detail = refused.json::<Value>().await.expect("json")["detail"].as_str().expect("detail").to_owned();
+    assert!(detail.contains("daily limit of 100 generated tokens"), "{detail}");
+}
+
+#[tokio::test]
+async fn the_admin_cli_sets_a_tier_by_e_mail() {
+    let app = TestApp::spawn().await;
+    user(&app, "cli-tier@example.com").await;
+    code4me_server::services::admin::set_tier_by_email(&app.db, "CLI-Tier@example.com", "enterprise").await.expect("set");
+    let tier: String = sqlx::query_scalar("SELECT tier FROM \"user\" WHERE email = 'cli-tier@example.com'").fetch_one(&app.db).await.expect("tier");
+    assert_eq!(tier, "enterprise");
+    assert!(code4me_server::services::admin::set_tier_by_email(&app.db, "cli-tier@example.com", "platinum").await.is_err());
+    assert!(code4me_server::services::admin::set_tier_by_email(&app.db, "nobody@example.com", "pro").await.is_err());
+}

@@ -3229,10 +3229,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3311,10 +3311,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3389,10 +3389,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3471,10 +3471,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3553,10 +3553,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3633,10 +3633,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3713,10 +3713,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3793,10 +3793,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3873,10 +3873,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3947,10 +3947,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4019,10 +4019,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4091,10 +4091,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4189,10 +4189,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4259,10 +4259,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4347,10 +4347,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4435,10 +4435,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4523,10 +4523,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4611,10 +4611,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4691,10 +4691,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4771,10 +4771,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4857,10 +4857,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4935,10 +4935,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5005,10 +5005,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5066,10 +5066,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5155,10 +5155,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5242,10 +5242,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5320,10 +5320,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5400,10 +5400,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5468,10 +5468,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5535,10 +5535,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5633,10 +5633,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5700,10 +5700,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5767,10 +5767,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5846,10 +5846,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5934,10 +5934,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6044,10 +6044,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6141,10 +6141,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6237,10 +6237,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6335,10 +6335,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6405,10 +6405,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6521,10 +6521,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6601,10 +6601,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6668,10 +6668,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6726,10 +6726,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6807,13 +6807,15 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description The key's quota is spent */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Detail"];
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description PostgreSQL or Redis is unreachable; try again shortly */
@@ -6863,13 +6865,15 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description The key's quota is spent */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Detail"];
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description PostgreSQL or Redis is unreachable; try again shortly */
@@ -6950,10 +6954,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7049,10 +7053,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7119,10 +7123,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7186,10 +7190,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7258,10 +7262,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7319,10 +7323,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7368,10 +7372,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7420,10 +7424,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7492,10 +7496,10 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7553,10 +7557,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7651,10 +7655,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7721,10 +7725,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7788,10 +7792,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7855,10 +7859,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
