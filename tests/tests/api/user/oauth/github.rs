@@ -4,7 +4,7 @@ use code4me_tests::TestApp;
 use code4me_tests::github::{GitHubEmail, GitHubUser};
 use serde_json::{Value, json};
 
-use super::{sign_in_through, signed_in_user, started_state, user_count};
+use super::{refuses_used_forged_and_missing_states, sign_in_through, signed_in_user, started_state, user_count};
 
 fn octocat(name: Option<&str>, emails: Vec<GitHubEmail>) -> GitHubUser {
     GitHubUser { login: "octocat".into(), name: name.map(str::to_owned), emails }
@@ -66,16 +66,10 @@ async fn github_sign_in_is_refused_without_a_verified_primary_address() {
 #[tokio::test]
 async fn a_github_callback_with_a_missing_forged_or_used_state_is_refused() {
     let app = TestApp::spawn().await;
-    let signed_in = sign_in_through(&app, "github", "/").await;
-    assert_eq!(signed_in.status(), 303);
-    let replayed = app.client.get(signed_in.url().clone()).send().await.expect("replay");
-    assert_eq!(replayed.status(), 401, "a flow's state is used once");
-    let forged = app.get("/api/user/oauth/github/callback?code=x&state=forged").await;
-    assert_eq!(forged.status(), 401);
-    let missing = app.get("/api/user/oauth/github/callback?code=x").await;
-    assert_eq!(missing.status(), 401);
-    // A real state, but the code was never issued: the exchange fails and the state is spent.
+    refuses_used_forged_and_missing_states(&app, "github").await;
+    // A real state with a code GitHub never issued: the exchange is refused.
     let state = started_state(&app, "github").await;
     let bad_code = app.get(&format!("/api/user/oauth/github/callback?code=never-issued&state={state}")).await;
     assert_eq!(bad_code.status(), 401);
+    assert_eq!(user_count(&app).await, 1, "only the one good sign-in made an account");
 }

@@ -5,7 +5,7 @@ use code4me_tests::TestApp;
 use code4me_tests::oidc::ProviderUser;
 use serde_json::{Value, json};
 
-use super::{sign_in_through, signed_in_user, started_state, user_count};
+use super::{refuses_used_forged_and_missing_states, sign_in_through, signed_in_user, started_state, user_count};
 
 fn account(email: &str, verified: bool) -> ProviderUser {
     ProviderUser { email: email.into(), verified, name: "Ms Account".into() }
@@ -70,14 +70,7 @@ async fn a_microsoft_token_whose_tenant_is_not_its_issuers_is_refused() {
 #[tokio::test]
 async fn a_microsoft_callback_with_a_missing_forged_or_used_state_is_refused() {
     let app = TestApp::spawn().await;
-    let signed_in = sign_in_through(&app, "microsoft", "/").await;
-    assert_eq!(signed_in.status(), 303);
-    let replayed = app.client.get(signed_in.url().clone()).send().await.expect("replay");
-    assert_eq!(replayed.status(), 401, "a flow's state is used once");
-    let forged = app.get("/api/user/oauth/microsoft/callback?code=x&state=forged").await;
-    assert_eq!(forged.status(), 401);
-    let missing = app.get("/api/user/oauth/microsoft/callback?code=x").await;
-    assert_eq!(missing.status(), 401);
+    refuses_used_forged_and_missing_states(&app, "microsoft").await;
     let state = started_state(&app, "microsoft").await;
     let bad_code = app.get(&format!("/api/user/oauth/microsoft/callback?code=never-issued&state={state}")).await;
     assert_eq!(bad_code.status(), 401);
