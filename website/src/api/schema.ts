@@ -907,43 +907,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/user/oauth/google/callback": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Finishes the sign-in: exchange, verify, find or create the account, set the cookie, and send
-         *     the browser back to the site (303).
-         */
-        get: operations["getUserOauthGoogleCallback"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/user/oauth/google/login": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Sends the browser to the provider (303), remembering the PKCE verifier and nonce. */
-        get: operations["getUserOauthGoogleLogin"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/user/oauth/providers": {
         parameters: {
             query?: never;
@@ -953,6 +916,43 @@ export interface paths {
         };
         /** Which sign-in providers the website should offer. */
         get: operations["getUserOauthProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/user/oauth/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Finishes the sign-in: exchange, verify the address, find or create the account, set the
+         *     cookie, and send the browser back to the site (303).
+         */
+        get: operations["getUserOauthProviderCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/user/oauth/{provider}/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sends the browser to the provider (303), remembering the PKCE verifier and nonce. */
+        get: operations["getUserOauthProviderLogin"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2538,8 +2538,12 @@ export interface components {
         };
         /** @description Body of `GET /api/user/oauth/providers`. */
         Providers: {
+            /** @description Whether "Sign in with GitHub" works (client id and secret configured). */
+            github: boolean;
             /** @description Whether "Sign in with Google" works (client id and secret configured). */
             google: boolean;
+            /** @description Whether "Sign in with Microsoft" works (client id and secret configured). */
+            microsoft: boolean;
         };
         /** @description `filters` of queries over time. */
         QueriesOverTimeFilters: components["schemas"]["ScopeFilters"] & {
@@ -7208,139 +7212,6 @@ export interface operations {
             };
         };
     };
-    getUserOauthGoogleCallback: {
-        parameters: {
-            query: {
-                /** @description Authorization code */
-                code: string;
-                /** @description Flow state */
-                state: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Signed in; Set-Cookie auth_token */
-            303: {
-                headers: {
-                    /** @description The site path to land on */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Invalid flow or token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description Google sign-in not configured */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Detail"];
-                };
-            };
-            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ValidationError"];
-                };
-            };
-            /** @description Too many requests from this address to this path in the current hour */
-            429: {
-                headers: {
-                    /** @description Seconds until the next hour's budget */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description PostgreSQL or Redis is unreachable; try again shortly */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Detail"];
-                };
-            };
-        };
-    };
-    getUserOauthGoogleLogin: {
-        parameters: {
-            query?: {
-                /** @description Site path to land on afterwards */
-                return_to?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description To the provider */
-            303: {
-                headers: {
-                    /** @description The provider's authorization page */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Google sign-in not configured */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Detail"];
-                };
-            };
-            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ValidationError"];
-                };
-            };
-            /** @description Too many requests from this address to this path in the current hour */
-            429: {
-                headers: {
-                    /** @description Seconds until the next hour's budget */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description PostgreSQL or Redis is unreachable; try again shortly */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Detail"];
-                };
-            };
-        };
-    };
     getUserOauthProviders: {
         parameters: {
             query?: never;
@@ -7377,6 +7248,145 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+        };
+    };
+    getUserOauthProviderCallback: {
+        parameters: {
+            query: {
+                /** @description Authorization code */
+                code: string;
+                /** @description Flow state */
+                state: string;
+            };
+            header?: never;
+            path: {
+                /** @description `google`, `github` or `microsoft` */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in; Set-Cookie auth_token */
+            303: {
+                headers: {
+                    /** @description The site path to land on */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown, reused or another provider's state; refused code; unverified e-mail */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Unknown provider, or its sign-in is not configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getUserOauthProviderLogin: {
+        parameters: {
+            query?: {
+                /** @description Site path to land on afterwards */
+                return_to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description `google`, `github` or `microsoft` */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider */
+            303: {
+                headers: {
+                    /** @description The provider's authorization page */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown provider, or its sign-in is not configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
