@@ -134,20 +134,21 @@ async fn access_token(State(s): State<Shared>, headers: HeaderMap, Form(form): F
     ([(header::CONTENT_TYPE, "application/x-www-form-urlencoded")], pairs.join("&")).into_response()
 }
 
-/// `Ok` when the request carries an issued token and a `User-Agent`, like GitHub requires.
-fn check_api_request(s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal GitHub would answer, unless the request carries an issued token and a `User-Agent`.
+fn refusal(s: &Shared, headers: &HeaderMap) -> Option<Response> {
     if !headers.contains_key(header::USER_AGENT) {
-        return Err((StatusCode::FORBIDDEN, "Request forbidden by administrative rules. Please make sure your request has a User-Agent header").into_response());
+        let message = "Request forbidden by administrative rules. Please make sure your request has a User-Agent header";
+        return Some((StatusCode::FORBIDDEN, message).into_response());
     }
     let token = headers.get(header::AUTHORIZATION).and_then(|a| a.to_str().ok()).and_then(|a| a.strip_prefix("Bearer ")).unwrap_or_default();
     if !s.tokens.lock().expect("lock").contains(token) {
-        return Err((StatusCode::UNAUTHORIZED, Json(json!({"message": "Bad credentials"}))).into_response());
+        return Some((StatusCode::UNAUTHORIZED, Json(json!({"message": "Bad credentials"}))).into_response());
     }
-    Ok(())
+    None
 }
 
 async fn user_profile(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(refused) = check_api_request(&s, &headers) {
+    if let Some(refused) = refusal(&s, &headers) {
         return refused;
     }
     let user = s.user.lock().expect("lock").clone();
@@ -155,7 +156,7 @@ async fn user_profile(State(s): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 async fn user_emails(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(refused) = check_api_request(&s, &headers) {
+    if let Some(refused) = refusal(&s, &headers) {
         return refused;
     }
     let user = s.user.lock().expect("lock").clone();

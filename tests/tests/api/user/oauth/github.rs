@@ -13,10 +13,8 @@ fn octocat(name: Option<&str>, emails: Vec<GitHubEmail>) -> GitHubUser {
 #[tokio::test]
 async fn a_first_github_sign_in_creates_a_verified_account_for_the_verified_primary_address() {
     let app = TestApp::spawn().await;
-    app.github.sign_in_as(octocat(
-        None,
-        vec![GitHubEmail::new("old@example.com", false, true), GitHubEmail::new("Octo.Cat@Example.com", true, true)],
-    ));
+    app.github
+        .sign_in_as(octocat(None, vec![GitHubEmail::new("old@example.com", false, true), GitHubEmail::new("Octo.Cat@Example.com", true, true)]));
     let callback = sign_in_through(&app, "github", "/studies").await;
     assert_eq!(callback.status(), 303);
     assert_eq!(callback.headers()["location"], "/studies");
@@ -50,7 +48,10 @@ async fn a_github_sign_in_with_an_existing_accounts_address_signs_into_that_acco
 async fn github_sign_in_is_refused_without_a_verified_primary_address() {
     let app = TestApp::spawn().await;
     let cases = [
-        ("unverified primary, verified secondary", vec![GitHubEmail::new("me@example.com", true, false), GitHubEmail::new("alt@example.com", false, true)]),
+        (
+            "unverified primary, verified secondary",
+            vec![GitHubEmail::new("me@example.com", true, false), GitHubEmail::new("alt@example.com", false, true)],
+        ),
         ("no addresses at all", vec![]),
     ];
     for (case, emails) in cases {
