@@ -692,4 +692,24 @@ mod tests {
         let s = ServerSettings::from_env(&env).expect("parses");
         assert_eq!(s.cors_allowed_origins, vec!["https://a.example", "http://b.example"]);
     }
+
+    #[test]
+    fn sign_in_providers_default_to_the_real_endpoints_and_hide_their_secrets() {
+        let s = ServerSettings::from_env(&EnvSource::default()).expect("defaults parse");
+        assert!(s.github.client_id.is_none() && s.microsoft.client_id.is_none(), "off until configured");
+        assert_eq!(s.github.authorize_url, "https://github.com/login/oauth/authorize");
+        assert_eq!(s.github.token_url, "https://github.com/login/oauth/access_token");
+        assert_eq!(s.github.api_url, "https://api.github.com");
+        assert_eq!(s.microsoft.discovery_base(), "https://login.microsoftonline.com/common/v2.0");
+        let env = EnvSource::from_pairs([
+            ("GITHUB_CLIENT_SECRET", "gh-client-secret-value"),
+            ("MICROSOFT_CLIENT_SECRET", "ms-client-secret-value"),
+            ("MICROSOFT_TENANT", "contoso.onmicrosoft.com"),
+            ("MICROSOFT_AUTHORITY", "http://127.0.0.1:9/"),
+        ]);
+        let s = ServerSettings::from_env(&env).expect("parses");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("gh-client-secret-value") && !shown.contains("ms-client-secret-value"), "{shown}");
+        assert_eq!(s.microsoft.discovery_base(), "http://127.0.0.1:9/contoso.onmicrosoft.com/v2.0");
+    }
 }
