@@ -10,7 +10,8 @@ use tokio::net::TcpListener;
 
 use crate::http::metrics as http_metrics;
 use crate::router;
-use crate::services::auth::google::GoogleVerifier;
+use crate::services::auth::github::GitHubApi;
+use crate::services::auth::oidc::OidcVerifier;
 use crate::services::auth::password::PasswordHasher;
 use crate::services::state::AppState;
 use crate::services::tokens::TokenStore;
@@ -41,7 +42,9 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
         user_configs: crate::services::user_config::UserConfigs::default(),
         tokens: TokenStore::new(redis.clone(), db.clone(), settings.tokens.clone()),
         mailer: mail::from_settings(&settings.email)?,
-        google: GoogleVerifier::from_settings(&settings.google, http),
+        google: OidcVerifier::google(&settings.google, http.clone()),
+        microsoft: OidcVerifier::microsoft(&settings.microsoft, http.clone()),
+        github: GitHubApi::from_settings(&settings.github, http),
         db,
         redis,
         passwords,

@@ -197,6 +197,14 @@ pub struct OAuthFlowValue {
     pub nonce: String,
     /// Where to send the browser afterwards (a path on this site).
     pub return_to: String,
+    /// The provider the flow was started with (`google`, `github`, `microsoft`); a callback for
+    /// another provider refuses it. Flows written before providers were named are Google's.
+    #[serde(default = "google")]
+    pub provider: String,
+}
+
+fn google() -> String {
+    "google".to_owned()
 }
 
 /// Value of `api_key:<hash>`: who a key acts for, and until when.

@@ -304,6 +304,70 @@ impl GoogleSettings {
     }
 }
 
+/// GitHub sign-in (OAuth 2 authorization code; GitHub is not an OpenID provider). Every endpoint
+/// is configurable so tests run a local stand-in.
+#[derive(Debug, Clone)]
+pub struct GitHubSettings {
+    /// OAuth app client id (`GITHUB_CLIENT_ID`); `None` disables GitHub sign-in.
+    pub client_id: Option<String>,
+    /// OAuth app client secret (`GITHUB_CLIENT_SECRET`); `None` disables GitHub sign-in.
+    pub client_secret: Option<SecretString>,
+    /// Where the browser is sent (`GITHUB_AUTHORIZE_URL`, default `https://github.com/login/oauth/authorize`).
+    pub authorize_url: String,
+    /// Where a code is exchanged (`GITHUB_TOKEN_URL`, default `https://github.com/login/oauth/access_token`).
+    pub token_url: String,
+    /// The REST API the user's name and addresses come from (`GITHUB_API_URL`, default `https://api.github.com`).
+    pub api_url: String,
+}
+
+impl GitHubSettings {
+    /// Reads the GitHub settings.
+    pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
+        Ok(Self {
+            client_id: env.raw("GITHUB_CLIENT_ID").map(str::to_owned),
+            client_secret: env.raw("GITHUB_CLIENT_SECRET").map(|s| SecretString::from(s.to_owned())),
+            authorize_url: env.string_or("GITHUB_AUTHORIZE_URL", "https://github.com/login/oauth/authorize"),
+            token_url: env.string_or("GITHUB_TOKEN_URL", "https://github.com/login/oauth/access_token"),
+            api_url: env.string_or("GITHUB_API_URL", "https://api.github.com").trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+/// Microsoft sign-in (OpenID Connect on the Microsoft identity platform, v2.0 endpoints).
+#[derive(Debug, Clone)]
+pub struct MicrosoftSettings {
+    /// Application (client) id (`MICROSOFT_CLIENT_ID`); `None` disables Microsoft sign-in.
+    pub client_id: Option<String>,
+    /// Client secret (`MICROSOFT_CLIENT_SECRET`); `None` disables Microsoft sign-in.
+    pub client_secret: Option<SecretString>,
+    /// `common` (any work, school or personal account), `organizations`, `consumers`, or one
+    /// tenant's id or domain (`MICROSOFT_TENANT`, default `common`).
+    pub tenant: String,
+    /// The identity platform's host (`MICROSOFT_AUTHORITY`, default `https://login.microsoftonline.com`);
+    /// tests point it at a local provider.
+    pub authority: String,
+    /// How long fetched signing keys are trusted before being refreshed (`MICROSOFT_JWKS_CACHE_SECONDS`).
+    pub jwks_cache_ttl: Duration,
+}
+
+impl MicrosoftSettings {
+    /// Reads the Microsoft settings.
+    pub fn from_env(env: &EnvSource) -> Result<Self, SettingsError> {
+        Ok(Self {
+            client_id: env.raw("MICROSOFT_CLIENT_ID").map(str::to_owned),
+            client_secret: env.raw("MICROSOFT_CLIENT_SECRET").map(|s| SecretString::from(s.to_owned())),
+            tenant: env.string_or("MICROSOFT_TENANT", "common").trim_matches('/').to_owned(),
+            authority: env.string_or("MICROSOFT_AUTHORITY", "https://login.microsoftonline.com").trim_end_matches('/').to_owned(),
+            jwks_cache_ttl: env.seconds_or("MICROSOFT_JWKS_CACHE_SECONDS", 3_600)?,
+        })
+    }
+
+    /// The OpenID issuer base for the tenant: discovery is at `<this>/.well-known/openid-configuration`.
+    pub fn discovery_base(&self) -> String {
+        format!("{}/{}/v2.0", self.authority, self.tenant)
+    }
+}
+
 /// Upstream's per-path hourly limits (its `.env`), used when `MAX_REQUEST_RATE_PER_HOUR_CONFIG` is unset.
 pub const DEFAULT_RATE_LIMITS: &[(&str, u64)] = &[
     ("/api/completion/feedback", 600),
@@ -410,6 +474,10 @@ pub struct ServerSettings {
     pub email: EmailSettings,
     /// Google sign-in.
     pub google: GoogleSettings,
+    /// GitHub sign-in.
+    pub github: GitHubSettings,
+    /// Microsoft sign-in.
+    pub microsoft: MicrosoftSettings,
     /// Request rate limits.
     pub rate_limits: RateLimitSettings,
     /// Quotas of each user tier, for requests made with API keys.
@@ -482,6 +550,8 @@ impl ServerSettings {
             },
             email: EmailSettings::from_env(env)?,
             google: GoogleSettings::from_env(env)?,
+            github: GitHubSettings::from_env(env)?,
+            microsoft: MicrosoftSettings::from_env(env)?,
             rate_limits: RateLimitSettings::from_env(env)?,
             tiers: crate::tiers::TierTable::from_env(env)?,
             password_hash: PasswordHashSettings {
@@ -621,5 +691,25 @@ mod tests {
         let env = EnvSource::from_pairs([("CORS_ALLOWED_ORIGINS", " https://a.example/ ,http://b.example,, ")]);
         let s = ServerSettings::from_env(&env).expect("parses");
         assert_eq!(s.cors_allowed_origins, vec!["https://a.example", "http://b.example"]);
+    }
+
+    #[test]
+    fn sign_in_providers_default_to_the_real_endpoints_and_hide_their_secrets() {
+        let s = ServerSettings::from_env(&EnvSource::default()).expect("defaults parse");
+        assert!(s.github.client_id.is_none() && s.microsoft.client_id.is_none(), "off until configured");
+        assert_eq!(s.github.authorize_url, "https://github.com/login/oauth/authorize");
+        assert_eq!(s.github.token_url, "https://github.com/login/oauth/access_token");
+        assert_eq!(s.github.api_url, "https://api.github.com");
+        assert_eq!(s.microsoft.discovery_base(), "https://login.microsoftonline.com/common/v2.0");
+        let env = EnvSource::from_pairs([
+            ("GITHUB_CLIENT_SECRET", "gh-client-secret-value"),
+            ("MICROSOFT_CLIENT_SECRET", "ms-client-secret-value"),
+            ("MICROSOFT_TENANT", "contoso.onmicrosoft.com"),
+            ("MICROSOFT_AUTHORITY", "http://127.0.0.1:9/"),
+        ]);
+        let s = ServerSettings::from_env(&env).expect("parses");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("gh-client-secret-value") && !shown.contains("ms-client-secret-value"), "{shown}");
+        assert_eq!(s.microsoft.discovery_base(), "http://127.0.0.1:9/contoso.onmicrosoft.com/v2.0");
     }
 }

@@ -1,5 +1,5 @@
 //! [`TestApp`]: the real server (and optionally the real worker) on port 0, with a fresh database,
-//! a private Redis, a local SMTP server and a local OpenID provider.
+//! a private Redis, a local SMTP server and local sign-in providers (Google, GitHub, Microsoft).
 //!
 //! Queues: [`TestApp::drain_queues`] waits until every job pushed so far has run, and dropping a
 //! `TestApp` fails the test if a job ended in an apalis dead set, unless the test declared it with
@@ -15,6 +15,7 @@ use sqlx::PgPool;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::github::GitHub;
 use crate::oidc::{self, Provider};
 use crate::plugin::Plugin;
 use crate::postgres::cluster;
@@ -104,6 +105,10 @@ pub struct TestApp {
     pub mail: MailSink,
     /// The OpenID provider standing in for Google.
     pub oidc: Provider,
+    /// The stand-in for GitHub's OAuth app and user API.
+    pub github: GitHub,
+    /// The OpenID provider standing in for Microsoft's `common` tenant.
+    pub microsoft: Provider,
     _website: tempfile::TempDir,
     server: Option<ServerHandle>,
     /// Dead jobs the test declared ([`TestApp::expect_dead_jobs`]); any other count fails it at drop.
@@ -131,6 +136,8 @@ impl TestApp {
         let redis = RedisServer::start_with(!options.without_keyspace_notifications);
         let mail = MailSink::start().await;
         let oidc = Provider::start().await;
+        let github = GitHub::start().await;
+        let microsoft = Provider::start_microsoft().await;
         let website = tempfile::Builder::new().prefix("c4m-test-site-").tempdir().expect("website dir");
         std::fs::write(website.path().join("index.html"), "<!doctype html><title>Code4me-RS test site</title><div id=root></div>")
             .expect("write index.html");
@@ -160,11 +167,17 @@ impl TestApp {
             ("GOOGLE_CLIENT_ID", oidc::CLIENT_ID.to_owned()),
             ("GOOGLE_CLIENT_SECRET", "test-secret".to_owned()),
             ("GOOGLE_ISSUER_URL", oidc.issuer.clone()),
+            ("MICROSOFT_CLIENT_ID", oidc::MICROSOFT_CLIENT_ID.to_owned()),
+            ("MICROSOFT_CLIENT_SECRET", oidc::MICROSOFT_CLIENT_SECRET.to_owned()),
+            ("MICROSOFT_AUTHORITY", microsoft.issuer.clone()),
             ("EXPIRY_SWEEP_SECONDS", "3600".to_owned()),
             // The weights ./test.sh provisions; one model thread keeps parallel tests from oversubscribing.
             ("MODEL_CACHE_DIR", crate::process::repo_root().join("data/models").display().to_string()),
             ("MODEL_THREADS", "1".to_owned()),
         ]);
+        for (key, value) in github.env() {
+            env = env.with(key, value);
+        }
         for (key, value) in options.env {
             env = env.with(key, value);
         }
@@ -182,6 +195,8 @@ impl TestApp {
             website_dir: website.path().to_path_buf(),
             mail,
             oidc,
+            github,
+            microsoft,
             _website: website,
             server: Some(server),
             expected_dead_jobs: AtomicU64::new(0),

@@ -1,20 +1,28 @@
-// Sign-in panel: e-mail and password (the plugin's account), or Google when the server offers it.
+// Sign-in panel: e-mail and password (the plugin's account), or Google, GitHub or Microsoft when
+// the server offers them.
 import { useEffect, useState, type FormEvent } from "react";
-import { providers } from "./api/auth";
+import { providers, type Provider } from "./api/auth";
 import { api } from "./api/client";
 import { messageOf } from "./api/errors";
 import { useAuth } from "./auth";
 
+/** The providers' buttons, in the order shown. */
+const PROVIDERS: { id: Provider; label: string }[] = [
+  { id: "google", label: "Sign in with Google" },
+  { id: "github", label: "Sign in with GitHub" },
+  { id: "microsoft", label: "Sign in with Microsoft" },
+];
+
 export function Login() {
   const { signIn } = useAuth();
-  const [google, setGoogle] = useState(false);
+  const [offered, setOffered] = useState<Partial<Record<Provider, boolean>>>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     void providers(api)
-      .then((p) => setGoogle(p.google))
-      .catch(() => setGoogle(false));
+      .then(setOffered)
+      .catch(() => setOffered({}));
   }, []);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
@@ -50,11 +58,11 @@ export function Login() {
         <button type="submit" disabled={busy}>
           {busy ? "Signing in…" : "Sign in"}
         </button>
-        {google && (
-          <a className="google" href={`/api/user/oauth/google/login?return_to=${encodeURIComponent(window.location.pathname)}`}>
-            Sign in with Google
+        {PROVIDERS.filter(({ id }) => offered[id]).map(({ id, label }) => (
+          <a key={id} className="provider" href={`/api/user/oauth/${id}/login?return_to=${encodeURIComponent(window.location.pathname)}`}>
+            {label}
           </a>
-        )}
+        ))}
       </form>
     </section>
   );

@@ -105,6 +105,10 @@ pub const INVALID_WEBSOCKET_REQUEST: &str = "Invalid websocket request";
 pub const BINARY_FRAMES_UNSUPPORTED: &str = "Binary frames are not supported; send JSON text frames";
 /// 404 `detail` of the Google sign-in endpoints when Google sign-in is not configured.
 pub const GOOGLE_NOT_CONFIGURED: &str = "Google sign-in is not configured";
+/// 404 `detail` of the GitHub sign-in endpoints when GitHub sign-in is not configured.
+pub const GITHUB_NOT_CONFIGURED: &str = "GitHub sign-in is not configured";
+/// 404 `detail` of the Microsoft sign-in endpoints when Microsoft sign-in is not configured.
+pub const MICROSOFT_NOT_CONFIGURED: &str = "Microsoft sign-in is not configured";
 
 /// 404 `detail` of the config endpoints (not [`CONFIG_NOT_FOUND`], the plugin contract's `message`).
 pub const CONFIG_ROW_NOT_FOUND: &str = "Config not found";

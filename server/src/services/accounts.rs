@@ -12,14 +12,14 @@ use crate::contract::messages;
 use crate::contract::responses::{Authenticated, UserUpdated, UserWithConfig};
 use crate::db;
 use crate::db::users::{NewUser, UpdateError, UserChanges, UserRow, default_preference};
-use crate::services::auth::google::GoogleIdentity;
+use crate::services::auth::oidc::Identity;
 use crate::services::state::AppState;
 use crate::services::users::{existing_user, response_user};
 use crate::services::verification;
 
 /// Verifies a Google ID token; every refusal (and Google sign-in being off) is the contract's
 /// `401 Invalid or expired token!`, with the reason logged.
-pub async fn verify_google(state: &AppState, token: &str) -> Result<GoogleIdentity, ApiError> {
+pub async fn verify_google(state: &AppState, token: &str) -> Result<Identity, ApiError> {
     let invalid = || ApiError::Message(StatusCode::UNAUTHORIZED, messages::INVALID_OAUTH_TOKEN);
     let google = state.google.as_ref().ok_or_else(invalid)?;
     google.verify(token, None).await.map_err(|e| {

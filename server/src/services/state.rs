@@ -9,7 +9,8 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
 use crate::pipeline::Pipeline;
-use crate::services::auth::google::GoogleVerifier;
+use crate::services::auth::github::GitHubApi;
+use crate::services::auth::oidc::OidcVerifier;
 use crate::services::auth::password::PasswordHasher;
 use crate::services::mail::Mailer;
 use crate::services::tokens::TokenStore;
@@ -28,7 +29,11 @@ pub struct AppState {
     /// Verification and reset mails.
     pub mailer: Arc<dyn Mailer>,
     /// Google ID-token verification; `None` when Google sign-in is not configured.
-    pub google: Option<GoogleVerifier>,
+    pub google: Option<OidcVerifier>,
+    /// GitHub sign-in; `None` when not configured.
+    pub github: Option<GitHubApi>,
+    /// Microsoft ID-token verification; `None` when Microsoft sign-in is not configured.
+    pub microsoft: Option<OidcVerifier>,
     /// Settings the server was started with.
     pub settings: Arc<ServerSettings>,
     /// The queues and this instance's reply channel.

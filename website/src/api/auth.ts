@@ -1,4 +1,4 @@
-// Signing in and out: the plugin's e-mail/password account, or Google when the server offers it.
+// Signing in and out: the plugin's e-mail/password account, or Google, GitHub or Microsoft when the server offers them.
 import { makeClient, unwrap, type Schema } from "./client";
 import { ApiError } from "./errors";
 
@@ -29,7 +29,10 @@ export async function logOut(client: Client): Promise<void> {
   await unwrap(client.PUT("/api/session/deactivate"));
 }
 
+/** A sign-in provider the server may offer. */
+export type Provider = "google" | "github" | "microsoft";
+
 /** Which sign-in providers the server offers. */
-export async function providers(client: Client): Promise<{ google: boolean }> {
+export async function providers(client: Client): Promise<Record<Provider, boolean>> {
   return unwrap(client.GET("/api/user/oauth/providers"));
 }

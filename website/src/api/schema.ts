@@ -907,43 +907,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/user/oauth/google/callback": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Finishes the sign-in: exchange, verify, find or create the account, set the cookie, and send
-         *     the browser back to the site (303).
-         */
-        get: operations["getUserOauthGoogleCallback"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/user/oauth/google/login": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Sends the browser to the provider (303), remembering the PKCE verifier and nonce. */
-        get: operations["getUserOauthGoogleLogin"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/user/oauth/providers": {
         parameters: {
             query?: never;
@@ -953,6 +916,43 @@ export interface paths {
         };
         /** Which sign-in providers the website should offer. */
         get: operations["getUserOauthProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/user/oauth/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Finishes the sign-in: exchange, verify the address, find or create the account, set the
+         *     cookie, and send the browser back to the site (303).
+         */
+        get: operations["getUserOauthProviderCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/user/oauth/{provider}/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sends the browser to the provider (303), remembering the PKCE verifier and nonce. */
+        get: operations["getUserOauthProviderLogin"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2538,8 +2538,12 @@ export interface components {
         };
         /** @description Body of `GET /api/user/oauth/providers`. */
         Providers: {
+            /** @description Whether "Sign in with GitHub" works (client id and secret configured). */
+            github: boolean;
             /** @description Whether "Sign in with Google" works (client id and secret configured). */
             google: boolean;
+            /** @description Whether "Sign in with Microsoft" works (client id and secret configured). */
+            microsoft: boolean;
         };
         /** @description `filters` of queries over time. */
         QueriesOverTimeFilters: components["schemas"]["ScopeFilters"] & {
@@ -3229,10 +3233,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3311,10 +3315,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3389,10 +3393,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3471,10 +3475,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3553,10 +3557,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3633,10 +3637,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3713,10 +3717,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3793,10 +3797,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3873,10 +3877,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3947,10 +3951,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4019,10 +4023,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4091,10 +4095,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4189,10 +4193,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4259,10 +4263,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4347,10 +4351,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4435,10 +4439,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4523,10 +4527,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4611,10 +4615,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4691,10 +4695,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4771,10 +4775,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4857,10 +4861,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4935,10 +4939,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5005,10 +5009,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5066,10 +5070,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5155,10 +5159,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5242,10 +5246,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5320,10 +5324,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5400,10 +5404,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5468,10 +5472,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5535,10 +5539,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5633,10 +5637,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5700,10 +5704,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5767,10 +5771,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5846,10 +5850,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5934,10 +5938,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6044,10 +6048,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6141,10 +6145,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6237,10 +6241,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6335,10 +6339,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6405,10 +6409,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6521,10 +6525,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6601,10 +6605,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6668,10 +6672,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6726,10 +6730,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6807,15 +6811,13 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description The key's quota is spent */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Message"];
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
             /** @description PostgreSQL or Redis is unreachable; try again shortly */
@@ -6865,15 +6867,13 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description The key's quota is spent */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
-                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Message"];
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
             /** @description PostgreSQL or Redis is unreachable; try again shortly */
@@ -6954,10 +6954,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7053,10 +7053,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7123,10 +7123,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7190,143 +7190,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description PostgreSQL or Redis is unreachable; try again shortly */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Detail"];
-                };
-            };
-        };
-    };
-    getUserOauthGoogleCallback: {
-        parameters: {
-            query: {
-                /** @description Authorization code */
-                code: string;
-                /** @description Flow state */
-                state: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Signed in; Set-Cookie auth_token */
-            303: {
-                headers: {
-                    /** @description The site path to land on */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Invalid flow or token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description Google sign-in not configured */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Detail"];
-                };
-            };
-            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ValidationError"];
-                };
-            };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
-            429: {
-                headers: {
-                    /** @description Seconds until the spent budget resets */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Message"];
-                };
-            };
-            /** @description PostgreSQL or Redis is unreachable; try again shortly */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Detail"];
-                };
-            };
-        };
-    };
-    getUserOauthGoogleLogin: {
-        parameters: {
-            query?: {
-                /** @description Site path to land on afterwards */
-                return_to?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description To the provider */
-            303: {
-                headers: {
-                    /** @description The provider's authorization page */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Google sign-in not configured */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Detail"];
-                };
-            };
-            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ValidationError"];
-                };
-            };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
-            429: {
-                headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7372,15 +7239,154 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+        };
+    };
+    getUserOauthProviderCallback: {
+        parameters: {
+            query: {
+                /** @description Authorization code */
+                code: string;
+                /** @description Flow state */
+                state: string;
+            };
+            header?: never;
+            path: {
+                /** @description `google`, `github` or `microsoft` */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in; Set-Cookie auth_token */
+            303: {
+                headers: {
+                    /** @description The site path to land on */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, unknown, reused or another provider's state; refused code; unverified e-mail */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Unknown provider, or its sign-in is not configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getUserOauthProviderLogin: {
+        parameters: {
+            query?: {
+                /** @description Site path to land on afterwards */
+                return_to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description `google`, `github` or `microsoft` */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider */
+            303: {
+                headers: {
+                    /** @description The provider's authorization page */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown provider, or its sign-in is not configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour */
+            429: {
+                headers: {
+                    /** @description Seconds until the next hour's budget */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };
@@ -7424,10 +7430,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7496,10 +7502,10 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7557,10 +7563,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7655,10 +7661,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7725,10 +7731,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7792,10 +7798,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7859,10 +7865,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description Too many requests from this address to this path in the current hour */
             429: {
                 headers: {
-                    /** @description Seconds until the spent budget resets */
+                    /** @description Seconds until the next hour's budget */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };

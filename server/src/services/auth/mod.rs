@@ -1,6 +1,7 @@
-//! Authentication services: password hashing, Google ID tokens and the browser sign-in (the
-//! extractors that check tokens on requests are [`crate::http::auth`]).
+//! Authentication services: password hashing, OpenID ID tokens (Google, Microsoft), GitHub's user
+//! API and the browser sign-in (the extractors that check tokens on requests are [`crate::http::auth`]).
 
 pub mod browser;
-pub mod google;
+pub mod github;
+pub mod oidc;
 pub mod password;

@@ -73,7 +73,7 @@ async fn the_websites_google_sign_in_runs_the_pkce_code_flow_and_sets_the_auth_c
     let app = TestApp::spawn().await;
     app.oidc.sign_in_as(ProviderUser { email: "Web.User@example.com".into(), verified: true, name: "Web User".into() });
     let providers: serde_json::Value = app.get("/api/user/oauth/providers").await.json().await.expect("json");
-    assert_eq!(providers, json!({"google": true}));
+    assert_eq!(providers, json!({"google": true, "github": true, "microsoft": true}));
 
     let start = app.get("/api/user/oauth/google/login?return_to=/studies").await;
     assert_eq!(start.status(), 303);

@@ -3,6 +3,7 @@ mod create;
 mod delete;
 mod get;
 mod google;
+mod oauth;
 mod reset_password;
 mod update;
 mod verify;
