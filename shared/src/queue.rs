@@ -89,3 +89,48 @@ impl<J: Job> Producer<J> {
         Ok(())
     }
 }
+
+/// How many jobs of one queue are in each state, read through apalis-redis' key layout (the
+/// operators' health report; the test harness reads the same keys).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Waiting to be fetched (`<queue>:active`).
+    pub waiting: u64,
+    /// Waiting for a retry after a failure (`<queue>:scheduled`).
+    pub retrying: u64,
+    /// Fetched and not yet acknowledged (the `<queue>:inflight:<consumer>` sets; a killed worker's
+    /// jobs count here until orphan recovery re-queues them).
+    pub running: u64,
+    /// Aborted or out of retries (`<queue>:dead`); apalis never empties it.
+    pub dead: u64,
+}
+
+/// The depth of the queue named `queue` (a [`Job::QUEUE`]). Reads only: the in-flight sets are
+/// found with `SCAN`, never `KEYS`, so a large Redis is not blocked.
+pub async fn depth(redis: &mut ConnectionManager, queue: &str) -> redis::RedisResult<QueueDepth> {
+    let config = queue_config(queue);
+    let pattern = format!("{}:*", config.inflight_jobs_set());
+    let mut running = 0;
+    let mut cursor = 0_u64;
+    loop {
+        let (next, sets): (u64, Vec<String>) =
+            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500).query_async(redis).await?;
+        for set in sets {
+            running += redis::cmd("SCARD").arg(set).query_async::<u64>(redis).await?;
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    let (waiting, retrying, dead): (u64, u64, u64) = redis::pipe()
+        .cmd("LLEN")
+        .arg(config.active_jobs_list())
+        .cmd("ZCARD")
+        .arg(config.scheduled_jobs_set())
+        .cmd("SCARD")
+        .arg(config.dead_jobs_set())
+        .query_async(redis)
+        .await?;
+    Ok(QueueDepth { waiting, retrying, running, dead })
+}

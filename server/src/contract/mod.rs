@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod configs;
 pub mod error;
+pub mod health;
 pub mod messages;
 pub mod parse;
 pub mod requests;

@@ -6,6 +6,7 @@ pub mod cookies;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod operator;
 pub mod pages;
 pub mod rate_limit;
 pub mod reply;

@@ -39,4 +39,6 @@ pub struct AppState {
     pub user_configs: crate::services::user_config::UserConfigs,
     /// Renders the process-wide Prometheus registry for `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Uptime and the default-model cache of the operators' health endpoints.
+    pub health: crate::services::health::HealthState,
 }
