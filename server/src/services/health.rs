@@ -171,7 +171,13 @@ pub async fn detailed(state: &AppState) -> DetailedHealth {
             let mut reports = Vec::new();
             for name in QUEUES {
                 let depth = queue::depth(&mut redis, name).await?;
-                reports.push(QueueReport { queue: name.to_owned(), waiting: depth.waiting, retrying: depth.retrying, running: depth.running, dead: depth.dead });
+                reports.push(QueueReport {
+                    queue: name.to_owned(),
+                    waiting: depth.waiting,
+                    retrying: depth.retrying,
+                    running: depth.running,
+                    dead: depth.dead,
+                });
             }
             Ok::<_, redis::RedisError>(reports)
         };
