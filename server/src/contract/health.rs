@@ -119,10 +119,10 @@ pub struct Components {
 pub struct QueueReport {
     /// `llm`, `db` or `index`.
     pub queue: String,
-    /// Waiting to be taken by a worker.
+    /// Ready to be taken by a worker.
     pub waiting: u64,
-    /// Waiting for a retry after a failure.
-    pub retrying: u64,
+    /// Scheduled for later (a retry after a backoff).
+    pub delayed: u64,
     /// Taken by a worker and not yet finished (a killed worker's jobs stay here until another
     /// worker recovers them).
     pub running: u64,

@@ -174,7 +174,7 @@ pub async fn detailed(state: &AppState) -> DetailedHealth {
                 reports.push(QueueReport {
                     queue: name.to_owned(),
                     waiting: depth.waiting,
-                    retrying: depth.retrying,
+                    delayed: depth.delayed,
                     running: depth.running,
                     dead: depth.dead,
                 });
