@@ -6,10 +6,9 @@
 //! outage makes the answer say so promptly instead of hanging a load balancer's check.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use code4me_shared::jobs::Job;
 use code4me_shared::jobs::index::IndexJob;
 use code4me_shared::jobs::llm::LlmJob;
@@ -35,24 +34,6 @@ const DEFAULT_MODEL_FOR: Duration = Duration::from_secs(30);
 
 /// The queues whose depths are reported, one per kind of job.
 const QUEUES: [&str; 3] = [LlmJob::QUEUE, DbJob::QUEUE, IndexJob::QUEUE];
-
-/// The process's start and the default-model cache; one per server instance, cheap to clone.
-#[derive(Clone)]
-pub struct HealthState {
-    /// When the process started, for uptime (monotonic) ...
-    started: Instant,
-    /// ... and as a wall-clock time for the report.
-    started_at: DateTime<Utc>,
-    /// The default model and when it was read; `None` until the first successful read.
-    default_model: Arc<Mutex<Option<(Instant, DefaultModel)>>>,
-}
-
-impl HealthState {
-    /// Starts the uptime clock now.
-    pub fn starting_now() -> Self {
-        Self { started: Instant::now(), started_at: Utc::now(), default_model: Arc::default() }
-    }
-}
 
 /// Runs `probe` under the health-check timeout; its round trip, or why it failed.
 async fn timed<T, E: std::fmt::Display>(timeout: Duration, probe: impl Future<Output = Result<T, E>>) -> Result<(T, Duration), String> {
@@ -239,11 +220,11 @@ async fn disk(dir: &Path) -> Result<DiskReport, String> {
         .await
         .map_err(|e| format!("the statvfs thread failed: {e}"))?
         .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let fragment = u64::from(stat.fragment_size());
+    let fragment = stat.fragment_size();
     Ok(DiskReport {
         path: dir.display().to_string(),
-        free_bytes: u64::from(stat.blocks_available()).saturating_mul(fragment),
-        total_bytes: u64::from(stat.blocks()).saturating_mul(fragment),
+        free_bytes: stat.blocks_available().saturating_mul(fragment),
+        total_bytes: stat.blocks().saturating_mul(fragment),
     })
 }
 
