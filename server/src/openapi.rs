@@ -65,6 +65,8 @@ pub mod scheme {
     pub const SESSION_TOKEN: &str = "session_token";
     /// `project_token` cookie.
     pub const PROJECT_TOKEN: &str = "project_token";
+    /// `Authorization: Bearer <HEALTH_TOKEN>`.
+    pub const HEALTH_TOKEN: &str = "health_token";
     /// The role an admin-only operation requires.
     pub const ADMIN: &str = "admin";
 }
@@ -90,6 +92,15 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(scheme::SESSION_TOKEN, cookie("session_token", "Set by `GET /api/session/acquire`"));
         components
             .add_security_scheme(scheme::PROJECT_TOKEN, cookie("project_token", "Set by `POST /api/project/create` and `PUT /api/project/activate`"));
+        components.add_security_scheme(
+            scheme::HEALTH_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The operators' `HEALTH_TOKEN`, for monitors (`/api/health/detailed` only)"))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -147,7 +158,7 @@ fn add_shared_responses(path: &str, operation: &mut Operation) {
     if tags.iter().any(|t| t == "analytics") {
         add("400", json_response("Invalid parameter", "Detail"));
     }
-    if api && !matches!(path, "/api/health" | "/api/ping") {
+    if api && path != "/api/ping" && !crate::http::rate_limit::HEALTH_PATHS.contains(&path) {
         let mut retry = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)));
         retry.description = Some("Seconds until the spent budget resets".to_owned());
         let why = "Too many requests from this address to this path in the current hour (`{\"message\"}`); with an API key, its \
@@ -156,7 +167,7 @@ fn add_shared_responses(path: &str, operation: &mut Operation) {
         response.headers.insert("Retry-After".to_owned(), RefOr::T(retry));
         add("429", response);
     }
-    if api && !matches!(path, "/api/ping" | "/api/user/oauth/providers") {
+    if api && !matches!(path, "/api/ping" | "/api/user/oauth/providers" | "/api/health/live") {
         add("503", json_response("PostgreSQL or Redis is unreachable; try again shortly", "Detail"));
     }
 }

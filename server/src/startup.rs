@@ -50,6 +50,7 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
         passwords,
         settings: Arc::new(settings),
         metrics: http_metrics::recorder(),
+        health: crate::services::state::HealthState::starting_now(),
     })
 }
 

@@ -89,3 +89,61 @@ impl<J: Job> Producer<J> {
         Ok(())
     }
 }
+
+/// How many jobs of one queue are in each state, read through apalis-redis' key layout (the
+/// operators' health report; the test harness reads the same keys).
+///
+/// apalis-redis 1.0 pushes every job into `<queue>:scheduled` with "now" as its time (its push
+/// script schedules any job with a run time, and it gives each one) and a consumer's fetch moves
+/// the due ones to `<queue>:active`; so a job is waiting when it is in the active list or due in
+/// the scheduled set, and delayed when its time is still ahead (a retry after a backoff).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Ready to be fetched: `<queue>:active` plus the due part of `<queue>:scheduled`.
+    pub waiting: u64,
+    /// Scheduled for later (`<queue>:scheduled` with a time ahead).
+    pub delayed: u64,
+    /// Fetched and not yet acknowledged (the `<queue>:inflight:<consumer>` sets; a killed worker's
+    /// jobs count here until orphan recovery re-queues them).
+    pub running: u64,
+    /// Aborted or out of retries (`<queue>:dead`); apalis never empties it.
+    pub dead: u64,
+}
+
+/// The depth of the queue named `queue` (a [`Job::QUEUE`]). Reads only: the in-flight sets are
+/// found with `SCAN`, never `KEYS`, so a large Redis is not blocked.
+pub async fn depth(redis: &mut ConnectionManager, queue: &str) -> redis::RedisResult<QueueDepth> {
+    let config = queue_config(queue);
+    let pattern = format!("{}:*", config.inflight_jobs_set());
+    let mut running = 0;
+    let mut cursor = 0_u64;
+    loop {
+        let (next, sets): (u64, Vec<String>) =
+            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500).query_async(redis).await?;
+        for set in sets {
+            running += redis::cmd("SCARD").arg(set).query_async::<u64>(redis).await?;
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    // apalis' own clock: whole seconds since the epoch, read where the job was pushed.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (active, due, delayed, dead): (u64, u64, u64, u64) = redis::pipe()
+        .cmd("LLEN")
+        .arg(config.active_jobs_list())
+        .cmd("ZCOUNT")
+        .arg(config.scheduled_jobs_set())
+        .arg("-inf")
+        .arg(now)
+        .cmd("ZCOUNT")
+        .arg(config.scheduled_jobs_set())
+        .arg(format!("({now}"))
+        .arg("+inf")
+        .cmd("SCARD")
+        .arg(config.dead_jobs_set())
+        .query_async(redis)
+        .await?;
+    Ok(QueueDepth { waiting: active + due, delayed, running, dead })
+}

@@ -232,6 +232,10 @@ pub struct WorkerModelsValue {
     pub loaded: Vec<i64>,
     /// `model_id` → why it is not loaded (weights missing, unsupported architecture...).
     pub unavailable: BTreeMap<i64, String>,
+    /// When the worker last wrote this value (each refresh), for operators; absent from workers
+    /// older than the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[cfg(test)]
@@ -262,5 +266,13 @@ mod tests {
         let released = Revocation { session: id, project: Some(id) };
         let text = serde_json::to_string(&released).expect("json");
         assert_eq!(serde_json::from_str::<Revocation>(&text).expect("parses"), released);
+    }
+
+    #[test]
+    fn a_worker_announcement_without_a_heartbeat_still_reads() {
+        // What workers wrote before `heartbeat_at` existed: servers and workers roll out separately.
+        let old = r#"{"worker_id": "w1", "loaded": [5], "unavailable": {"1": "no weights"}}"#;
+        let value: WorkerModelsValue = serde_json::from_str(old).expect("parses");
+        assert_eq!((value.loaded, value.heartbeat_at), (vec![5], None));
     }
 }

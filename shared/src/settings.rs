@@ -497,6 +497,29 @@ pub struct ServerSettings {
     pub database: DatabaseSettings,
     /// Redis.
     pub redis: RedisSettings,
+    /// The operators' health endpoints.
+    pub health: HealthSettings,
+}
+
+/// What `/api/health/detailed` needs beyond the probes.
+#[derive(Debug, Clone)]
+pub struct HealthSettings {
+    /// A bearer token that opens `/api/health/detailed` to monitoring without an admin account
+    /// (`HEALTH_TOKEN`); unset, only admins read it.
+    pub token: Option<SecretString>,
+    /// The directory whose file system's free space is reported (`C4M_DATA_DIR`, as `run.sh`
+    /// lays it out: database, Redis files, models, logs).
+    pub data_dir: PathBuf,
+}
+
+impl HealthSettings {
+    /// Reads the health settings.
+    pub fn from_env(env: &EnvSource) -> Self {
+        Self {
+            token: env.raw("HEALTH_TOKEN").map(str::trim).filter(|t| !t.is_empty()).map(|t| SecretString::from(t.to_owned())),
+            data_dir: PathBuf::from(env.string_or("C4M_DATA_DIR", "data")),
+        }
+    }
 }
 
 /// Upstream's default CORS origins (its website on port 3000 and the public deployment).
@@ -577,6 +600,7 @@ impl ServerSettings {
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Json)?,
             database: DatabaseSettings::from_env(env)?,
             redis: RedisSettings::from_env(env)?,
+            health: HealthSettings::from_env(env),
         })
     }
 }
@@ -677,11 +701,12 @@ mod tests {
 
     #[test]
     fn secrets_never_appear_in_debug_output() {
-        let env = EnvSource::from_pairs([("DB_PASSWORD", "hunter2-very-secret"), ("REDIS_PASSWORD", "r3dis-pass")]);
+        let env = EnvSource::from_pairs([("DB_PASSWORD", "hunter2-very-secret"), ("REDIS_PASSWORD", "r3dis-pass"), ("HEALTH_TOKEN", "h3alth-token")]);
         let s = ServerSettings::from_env(&env).expect("parses");
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2-very-secret"), "{shown}");
         assert!(!shown.contains("r3dis-pass"), "{shown}");
+        assert!(!shown.contains("h3alth-token"), "{shown}");
         assert_eq!(s.database.expose_password(), "hunter2-very-secret");
         assert!(s.redis.url().starts_with("redis://:r3dis-pass@"));
     }

@@ -309,6 +309,23 @@ try {
     page.on("console", (message) => {
       // A failed request's console line is the browser's own (e.g. the expected 401 of a wrong password).
       if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console error: ${message.text()}`);
+      // The Content-Security-Policy refusing anything (a script, a style, a request) is a failure
+      // whatever the console level.
+      if (message.text().startsWith("Refused to")) problems.push(`CSP: ${message.text()}`);
+    });
+    // Reported by the page itself too (an init script runs outside the page's policy).
+    await page.exposeFunction("__reportCspViolation", (what) => problems.push(`CSP violation: ${what}`));
+    await page.addInitScript(() => {
+      document.addEventListener("securitypolicyviolation", (event) =>
+        window.__reportCspViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`));
+    });
+    // Every page of the website carries the policy (the docs UI is served outside it).
+    page.on("response", (response) => {
+      const url = new URL(response.url());
+      const isPage = response.request().resourceType() === "document" && url.origin === new URL(baseUrl).origin;
+      if (isPage && !url.pathname.startsWith("/docs") && !response.headers()["content-security-policy"]) {
+        problems.push(`no Content-Security-Policy on ${url.pathname}`);
+      }
     });
     try {
       page.setDefaultTimeout(20_000);

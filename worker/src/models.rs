@@ -73,19 +73,23 @@ pub fn announcement(worker_id: &str, catalog: &Catalog) -> WorkerModelsValue {
         worker_id: worker_id.to_owned(),
         loaded: catalog.available(),
         unavailable: catalog.unavailable().map(|(id, error)| (id, error.to_string())).collect(),
+        heartbeat_at: None,
     }
 }
 
 /// Keeps `worker_models:<id>` alive while the worker runs (refreshed at a third of its TTL, so a
-/// Redis restart or a missed beat heals by itself) and deletes it on the way out.
-pub async fn announce_until(mut redis: ConnectionManager, value: WorkerModelsValue, shutdown: impl std::future::Future<Output = ()>) {
+/// Redis restart or a missed beat heals by itself) and deletes it on the way out, so a stopped
+/// worker leaves the readiness check at once rather than when the key expires. Each refresh
+/// stamps `heartbeat_at`, which operators read in `/api/health/detailed`.
+pub async fn announce_until(mut redis: ConnectionManager, mut value: WorkerModelsValue, shutdown: impl std::future::Future<Output = ()>) {
     let key = redis_keys::key(redis_keys::WORKER_MODELS, &value.worker_id);
-    let json = serde_json::to_string(&value).expect("a WorkerModelsValue always serialises");
     let ttl = redis_keys::WORKER_MODELS_TTL_SECONDS;
     let beat = async {
         let mut interval = tokio::time::interval(Duration::from_secs(ttl / 3));
         loop {
             interval.tick().await;
+            value.heartbeat_at = Some(chrono::Utc::now());
+            let json = serde_json::to_string(&value).expect("a WorkerModelsValue always serialises");
             if let Err(error) = redis::cmd("SET").arg(&key).arg(&json).arg("EX").arg(ttl).query_async::<()>(&mut redis).await {
                 tracing::warn!(%error, "could not announce this worker's models; retrying");
             }

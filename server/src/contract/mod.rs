@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod configs;
 pub mod error;
+pub mod health;
 pub mod messages;
 pub mod parse;
 pub mod requests;

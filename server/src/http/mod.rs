@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod metering;
 pub mod metrics;
+pub mod operator;
 pub mod pages;
 pub mod rate_limit;
 pub mod reply;

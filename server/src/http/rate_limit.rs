@@ -20,8 +20,11 @@ const WINDOW_SECONDS: u64 = 3_600;
 
 /// Paths that are never limited: orchestration probes must always answer.
 fn exempt(path: &str) -> bool {
-    !path.starts_with("/api/") || path == "/api/health" || path == "/api/ping"
+    !path.starts_with("/api/") || path == "/api/ping" || HEALTH_PATHS.contains(&path)
 }
+
+/// The health endpoints (load balancers and monitors poll them from few addresses).
+pub const HEALTH_PATHS: [&str; 4] = ["/api/health", "/api/health/live", "/api/health/ready", "/api/health/detailed"];
 
 /// The middleware. Requests admitted with an API key ([`crate::http::metering`], which runs first)
 /// are counted against their tier's quota instead.
@@ -117,6 +120,8 @@ mod tests {
     #[test]
     fn health_and_ping_are_never_limited() {
         assert!(exempt("/api/health") && exempt("/api/ping") && exempt("/docs/"));
+        assert!(exempt("/api/health/live") && exempt("/api/health/ready") && exempt("/api/health/detailed"));
+        assert!(!exempt("/api/health/other"));
         assert!(!exempt("/api/user/authenticate"));
     }
 }

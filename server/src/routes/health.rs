@@ -1,4 +1,5 @@
-//! `GET|HEAD /api/health`: whether the server can reach PostgreSQL and Redis right now.
+//! `GET|HEAD /api/health`: whether the server can reach PostgreSQL and Redis right now (newer
+//! upstream's contract, unchanged). The operators' endpoints are beside it: `live`, `ready`, `detailed`.
 
 use axum::Json;
 use axum::extract::State;
@@ -81,3 +82,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
     let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(report))
 }
+
+pub mod detailed;
+pub mod live;
+pub mod ready;

@@ -11,6 +11,7 @@ pub mod configs;
 pub mod demo;
 pub mod expiry;
 pub mod feedback;
+pub mod health;
 pub mod mail;
 pub mod models;
 pub mod multi_file;

@@ -44,8 +44,9 @@ fn availability(ModelRow { model_id, model_name, is_instruction_tuned }: ModelRo
     ModelAvailability { model_id, model_name, is_instruction_tuned, available: !loaded_by.is_empty(), loaded_by, unavailable }
 }
 
-/// The live workers' announcements (each key expires 30 s after its worker stops refreshing it).
-async fn announcements(state: &AppState) -> Result<Vec<WorkerModelsValue>, ApiError> {
+/// The live workers' announcements (each key expires 30 s after its worker stops refreshing it,
+/// and a worker that stops gracefully deletes its own).
+pub async fn announcements(state: &AppState) -> Result<Vec<WorkerModelsValue>, ApiError> {
     let mut redis = state.redis.clone();
     let mut keys: Vec<String> = Vec::new();
     let mut cursor = 0_u64;

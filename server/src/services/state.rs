@@ -1,13 +1,16 @@
 //! The handles every service works with (and handlers reach through axum's `State`): the pools,
 //! the token store, the queues, the caches, the mailer and the settings.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use code4me_shared::settings::ServerSettings;
 use metrics_exporter_prometheus::PrometheusHandle;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
+use crate::contract::health::DefaultModel;
 use crate::pipeline::Pipeline;
 use crate::services::auth::github::GitHubApi;
 use crate::services::auth::oidc::OidcVerifier;
@@ -44,4 +47,25 @@ pub struct AppState {
     pub user_configs: crate::services::user_config::UserConfigs,
     /// Renders the process-wide Prometheus registry for `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Uptime and the default-model cache of the operators' health endpoints.
+    pub health: HealthState,
+}
+
+/// What the health endpoints keep between requests (`services::health`): the process's start and
+/// the default completion model last read; one per server instance, cheap to clone.
+#[derive(Clone)]
+pub struct HealthState {
+    /// When the process started, for uptime (monotonic) ...
+    pub(crate) started: Instant,
+    /// ... and as a wall-clock time for the report.
+    pub(crate) started_at: DateTime<Utc>,
+    /// The default model and when it was read; `None` until the first successful read.
+    pub(crate) default_model: Arc<Mutex<Option<(Instant, DefaultModel)>>>,
+}
+
+impl HealthState {
+    /// Starts the uptime clock now.
+    pub fn starting_now() -> Self {
+        Self { started: Instant::now(), started_at: Utc::now(), default_model: Arc::default() }
+    }
 }

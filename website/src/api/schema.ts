@@ -668,6 +668,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/health/detailed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Always 200 for an allowed caller, whatever the state of the dependencies: `status` and
+         *     `problems` say what is wrong.
+         */
+        get: operations["getHealthDetailed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Always 200 while the server answers at all. */
+        get: operations["getHealthLive"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** 200 when every check passes, 503 with each check's outcome otherwise. */
+        get: operations["getHealthReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys": {
         parameters: {
             query?: never;
@@ -1499,6 +1553,13 @@ export interface components {
              */
             per_page: number;
         };
+        /** @description One readiness check. */
+        Check: {
+            /** @description Why it failed (absent when it passed). */
+            reason?: string | null;
+            /** @description `ok` or `error`. */
+            status: components["schemas"]["Outcome"];
+        };
         /**
          * @description Outcome of one dependency probe.
          * @enum {string}
@@ -1514,6 +1575,25 @@ export interface components {
             data: unknown;
             /** @description Outcome. */
             message: string;
+        };
+        /** @description A dependency's probe. */
+        Component: {
+            /** @description Why it failed. */
+            error?: string | null;
+            /**
+             * Format: double
+             * @description Round trip of the probe in milliseconds (absent when it failed).
+             */
+            round_trip_ms?: number | null;
+            /** @description `ok` or `error`. */
+            status: components["schemas"]["Outcome"];
+        };
+        /** @description The dependencies. */
+        Components: {
+            /** @description PostgreSQL (`SELECT 1`). */
+            postgres: components["schemas"]["Component"];
+            /** @description Redis (`PING`). */
+            redis: components["schemas"]["Component"];
         };
         /** @description One bin of a confidence histogram. */
         ConfidenceBin: {
@@ -1902,10 +1982,70 @@ export interface components {
              */
             users_change_pct?: number | null;
         };
+        /** @description The model readiness waits for. */
+        DefaultModel: {
+            /**
+             * Format: int64
+             * @description Its `model_id`.
+             */
+            model_id: number;
+            /** @description Its name in the config. */
+            name: string;
+        };
         /** @description `{"detail": ...}`: the body of the research endpoints' outcomes and errors (FastAPI style). */
         Detail: {
             /** @description What went wrong (or, for a few outcomes, what happened). */
             detail: unknown;
+        };
+        /**
+         * @description Body of `GET /api/health/detailed`. Every section is present; one that could not be read is
+         *     empty or `null`, and `problems` says why.
+         */
+        DetailedHealth: {
+            /** @description PostgreSQL and Redis. */
+            components: components["schemas"]["Components"];
+            /** @description This server's PostgreSQL pool. */
+            database_pool: components["schemas"]["PoolReport"];
+            default_completion_model?: components["schemas"]["DefaultModel"] | null;
+            disk?: components["schemas"]["DiskReport"] | null;
+            /**
+             * @description What is wrong, one line each (a failed probe, no worker for the default model, a section
+             *     that could not be read).
+             */
+            problems: string[];
+            /** @description Each queue's depth (empty when Redis cannot be read). */
+            queues: components["schemas"]["QueueReport"][];
+            /**
+             * Format: date-time
+             * @description When this server process started.
+             */
+            started_at: string;
+            /** @description `ok` when `problems` is empty. */
+            status: components["schemas"]["Verdict"];
+            /**
+             * Format: int64
+             * @description Seconds since then.
+             */
+            uptime_seconds: number;
+            /** @description The server's version (its crate version). */
+            version: string;
+            /** @description Live workers (empty when none, or Redis cannot be read). */
+            workers: components["schemas"]["WorkerReport"][];
+        };
+        /** @description Free space on the file system holding the data directory. */
+        DiskReport: {
+            /**
+             * Format: int64
+             * @description Bytes an unprivileged process may still write.
+             */
+            free_bytes: number;
+            /** @description The directory (`C4M_DATA_DIR`). */
+            path: string;
+            /**
+             * Format: int64
+             * @description Size of the file system.
+             */
+            total_bytes: number;
         };
         /** @description The study an evaluation is about. */
         EvaluatedStudy: {
@@ -2176,6 +2316,14 @@ export interface components {
              * @description Users ever assigned an arm of it.
              */
             assigned_users_count: number;
+        };
+        /** @description Body of `GET /api/health/live`: always `{"status": "ok"}` while the process serves. */
+        Liveness: {
+            /**
+             * @description Always `ok`.
+             * @example ok
+             */
+            status: string;
         };
         /** @description `{"message": ...}`: the body of most Code4me outcomes. */
         Message: {
@@ -2449,6 +2597,11 @@ export interface components {
             project_id?: string | null;
         };
         /**
+         * @description Outcome of one check.
+         * @enum {string}
+         */
+        Outcome: "ok" | "error";
+        /**
          * @description Overall status: `ok` when every check passes, else `degraded`.
          * @enum {string}
          */
@@ -2516,6 +2669,29 @@ export interface components {
              */
             user_id: string;
         };
+        /** @description The server's PostgreSQL pool. */
+        PoolReport: {
+            /**
+             * Format: int32
+             * @description Open and idle.
+             */
+            idle: number;
+            /**
+             * Format: int32
+             * @description In use by a request or task.
+             */
+            in_use: number;
+            /**
+             * Format: int32
+             * @description The most it opens (`DB_POOL_SIZE`).
+             */
+            max: number;
+            /**
+             * Format: int32
+             * @description Connections open now (in use or idle).
+             */
+            size: number;
+        };
         /** @description A `programming_language` row. */
         ProgrammingLanguage: {
             /**
@@ -2582,6 +2758,32 @@ export interface components {
             /** @description The trigger's name; `null` when the query has no contextual telemetry. */
             trigger_type?: string | null;
         };
+        /** @description Jobs of one queue by state (apalis-redis' key layout). */
+        QueueReport: {
+            /**
+             * Format: int64
+             * @description Failed for good; apalis never empties this set.
+             */
+            dead: number;
+            /**
+             * Format: int64
+             * @description Scheduled for later (a retry after a backoff).
+             */
+            delayed: number;
+            /** @description `llm`, `db` or `index`. */
+            queue: string;
+            /**
+             * Format: int64
+             * @description Taken by a worker and not yet finished (a killed worker's jobs stay here until another
+             *     worker recovers them).
+             */
+            running: number;
+            /**
+             * Format: int64
+             * @description Ready to be taken by a worker.
+             */
+            waiting: number;
+        };
         /** @description The caller's quotas now. */
         QuotaState: {
             /**
@@ -2624,6 +2826,27 @@ export interface components {
              */
             used: number;
         };
+        /** @description Body of `GET /api/health/ready` (200 when `ready`, 503 otherwise). */
+        Readiness: {
+            /** @description Each check with its outcome. */
+            checks: components["schemas"]["ReadinessChecks"];
+            /** @description `ready` or `not_ready`. */
+            status: components["schemas"]["ReadyStatus"];
+        };
+        /** @description The readiness checks, by what they need. */
+        ReadinessChecks: {
+            /** @description PostgreSQL answered `SELECT 1` within `HEALTH_CHECK_TIMEOUT_MS`. */
+            postgres: components["schemas"]["Check"];
+            /** @description Redis answered `PING` within `HEALTH_CHECK_TIMEOUT_MS`. */
+            redis: components["schemas"]["Check"];
+            /** @description At least one live worker announces the default completion model as loaded. */
+            worker: components["schemas"]["Check"];
+        };
+        /**
+         * @description Whether this instance should receive traffic.
+         * @enum {string}
+         */
+        ReadyStatus: "ready" | "not_ready";
         /** @description One confidence bin of a reliability diagram. */
         ReliabilityBin: {
             /**
@@ -3138,12 +3361,38 @@ export interface components {
             /** @description Kind, e.g. `missing`, `string_too_short`. */
             type: string;
         };
+        /**
+         * @description Overall verdict of the detailed report.
+         * @enum {string}
+         */
+        Verdict: "ok" | "degraded";
         /** @description `200` of `GET /api/user/verify/check`. */
         VerificationStatus: {
             /** @description Outcome. */
             message: string;
             /** @description Whether the address is verified. */
             user_is_verified: boolean;
+        };
+        /** @description A live worker, from its `worker_models:<id>` announcement. */
+        WorkerReport: {
+            /**
+             * Format: double
+             * @description Seconds since then.
+             */
+            heartbeat_age_seconds?: number | null;
+            /**
+             * Format: date-time
+             * @description When it last refreshed its announcement (absent for workers older than the field).
+             */
+            last_heartbeat?: string | null;
+            /** @description `model_id`s it has loaded. */
+            models: number[];
+            /** @description `model_id` → why it could not load it. */
+            unavailable: {
+                [key: string]: string;
+            };
+            /** @description `WORKER_ID`. */
+            worker_id: string;
         };
     };
     responses: never;
@@ -3233,10 +3482,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3315,10 +3564,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3393,10 +3642,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3475,10 +3724,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3557,10 +3806,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3637,10 +3886,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3717,10 +3966,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3797,10 +4046,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3877,10 +4126,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3951,10 +4200,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4023,10 +4272,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4095,10 +4344,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4193,10 +4442,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4263,10 +4512,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4351,10 +4600,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4439,10 +4688,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4527,10 +4776,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4615,10 +4864,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4695,10 +4944,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4775,10 +5024,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4861,10 +5110,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -4939,10 +5188,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5009,10 +5258,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5070,10 +5319,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5159,10 +5408,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5246,10 +5495,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5324,10 +5573,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5404,10 +5653,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5472,10 +5721,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5539,10 +5788,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5637,10 +5886,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5704,10 +5953,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5771,10 +6020,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5850,10 +6099,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -5938,10 +6187,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6048,10 +6297,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6145,10 +6394,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6205,6 +6454,129 @@ export interface operations {
             };
         };
     };
+    getHealthDetailed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report; `status` is `degraded` when `problems` lists anything */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DetailedHealth"];
+                };
+            };
+            /** @description Neither an admin's token nor `HEALTH_TOKEN` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Signed in, but not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getHealthLive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process serves */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Liveness"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+        };
+    };
+    getHealthReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description PostgreSQL, Redis and a worker serving the default completion model are there */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description At least one check failed; each says why */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
     getKeys: {
         parameters: {
             query?: never;
@@ -6241,10 +6613,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6339,10 +6711,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6409,10 +6781,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6525,10 +6897,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6605,10 +6977,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6672,10 +7044,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6730,10 +7102,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -6811,13 +7183,15 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description The key's quota is spent */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Detail"];
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description PostgreSQL or Redis is unreachable; try again shortly */
@@ -6867,13 +7241,15 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description The key's quota is spent */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Detail"];
+                    "application/json": components["schemas"]["Message"];
                 };
             };
             /** @description PostgreSQL or Redis is unreachable; try again shortly */
@@ -6954,10 +7330,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7053,10 +7429,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7123,10 +7499,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7190,10 +7566,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7239,10 +7615,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7305,10 +7681,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7369,10 +7745,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7430,10 +7806,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7502,10 +7878,10 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7563,10 +7939,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7661,10 +8037,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7731,10 +8107,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7798,10 +8174,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -7865,10 +8241,10 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour */
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
             429: {
                 headers: {
-                    /** @description Seconds until the next hour's budget */
+                    /** @description Seconds until the spent budget resets */
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
