@@ -212,12 +212,27 @@ pub async fn finish(state: &AppState, provider: Provider, code: Option<String>, 
     })?;
     let email = Email::parse(&identity.email).map_err(|_| unauthorized())?;
     let user = match users::by_email(&state.db, &email).await.or_fail(messages::AUTHENTICATE_FAILED)? {
-        Some(user) => user,
+        Some(user) if user.verified == Some(true) => user,
+        Some(unverified) => claim_unverified(state, unverified).await?,
         None => create_verified_user(state, &email, identity.name.as_deref()).await?,
     };
     let token = state.tokens.issue_auth_token(user.user_id).await.map_err(ApiError::Unavailable)?;
     tracing::info!(user.id = %user.user_id, provider = provider.as_str(), "signed in with a provider");
     Ok((token, flow.return_to))
+}
+
+/// An account registered with this address but never verified is handed to the address's owner,
+/// whom the provider just vouched for: whoever registered it without proving the address (perhaps
+/// to wait for the owner to sign in and share the account) loses its password, tokens and sessions.
+/// The owner can set a password through the reset flow.
+async fn claim_unverified(state: &AppState, user: UserRow) -> Result<UserRow, ApiError> {
+    state.tokens.revoke_user(user.user_id).await.map_err(ApiError::Unavailable)?;
+    let random = format!("{}Aa1", Uuid::new_v4().simple());
+    let hash = state.passwords.hash(&random).await.or_fail(messages::AUTHENTICATE_FAILED)?;
+    users::set_password(&state.db, user.user_id, &hash).await.or_fail(messages::AUTHENTICATE_FAILED)?;
+    users::set_verified(&state.db, user.user_id).await.or_fail(messages::AUTHENTICATE_FAILED)?;
+    tracing::info!(user.id = %user.user_id, "an unverified account was claimed by its address's verified owner; its password and tokens are void");
+    Ok(UserRow { verified: Some(true), ..user })
 }
 
 /// A first sign-in through a provider creates the account (verified: the provider vouched for

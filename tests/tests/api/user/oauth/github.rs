@@ -45,6 +45,34 @@ async fn a_github_sign_in_with_an_existing_accounts_address_signs_into_that_acco
 }
 
 #[tokio::test]
+async fn an_unverified_account_with_the_address_is_claimed_by_its_owner_and_its_password_voided() {
+    let app = TestApp::spawn().await;
+    // Someone registers the owner's address with a password they know, never verifying it.
+    let mut squatter = app.plugin();
+    assert_eq!(squatter.sign_up("octocat@example.com", "Squatter", "Secret123").await.status, 201);
+    assert_eq!(squatter.log_in("octocat@example.com", "Secret123").await.status, 200);
+    assert_eq!(squatter.get_user().await.status, 200);
+
+    app.github.sign_in_as(octocat(Some("The Octocat"), vec![GitHubEmail::new("octocat@example.com", true, true)]));
+    let callback = sign_in_through(&app, "github", "/").await;
+    assert_eq!(callback.status(), 303);
+    assert_eq!(signed_in_user(&app, &callback).await["verified"], true);
+    assert_eq!(squatter.get_user().await.status, 401, "the squatter's token is revoked");
+    assert_eq!(squatter.log_in("octocat@example.com", "Secret123").await.status, 401, "the squatter's password is void");
+}
+
+#[tokio::test]
+async fn a_verified_account_keeps_its_password_when_its_owner_signs_in_with_github() {
+    let app = TestApp::spawn().await;
+    let mut owner = app.plugin();
+    assert_eq!(owner.sign_up("octocat@example.com", "Owner", "Secret123").await.status, 201);
+    sqlx::query("UPDATE \"user\" SET verified = TRUE WHERE email = 'octocat@example.com'").execute(&app.db).await.expect("verify");
+    app.github.sign_in_as(octocat(Some("The Octocat"), vec![GitHubEmail::new("octocat@example.com", true, true)]));
+    assert_eq!(sign_in_through(&app, "github", "/").await.status(), 303);
+    assert_eq!(owner.log_in("octocat@example.com", "Secret123").await.status, 200, "the owner's password still works");
+}
+
+#[tokio::test]
 async fn github_sign_in_is_refused_without_a_verified_primary_address() {
     let app = TestApp::spawn().await;
     let cases = [
