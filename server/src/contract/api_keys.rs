@@ -101,10 +101,11 @@ pub struct ApiKeyCreated {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// One key in `GET /api/keys`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// One key in `GET /api/keys`, as `db::api_keys` reads it (never the key or its hash).
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ApiKeySummary {
     /// The key's id.
+    #[sqlx(rename = "key_id")]
     pub id: Uuid,
     /// Its label.
     pub name: String,

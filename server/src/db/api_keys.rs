@@ -4,24 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-/// A key as its owner sees it in a list (never the key or its hash).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ApiKeyRow {
-    /// Primary key.
-    pub key_id: Uuid,
-    /// The owner's label.
-    pub name: String,
-    /// The first characters of the key, for recognising it.
-    pub prefix: String,
-    /// The project the key is bound to.
-    pub project_id: Option<Uuid>,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last metered request made with it (written by the worker with the usage row).
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// After this it no longer works.
-    pub expires_at: Option<DateTime<Utc>>,
-}
+use crate::contract::api_keys::ApiKeySummary;
 
 /// What a new key is stored as.
 pub struct NewApiKey<'a> {
@@ -59,7 +42,7 @@ pub async fn insert(db: impl PgExecutor<'_>, key: &NewApiKey<'_>) -> sqlx::Resul
 }
 
 /// The user's keys that still work (neither revoked nor expired), newest first.
-pub async fn live_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<ApiKeyRow>> {
+pub async fn live_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<ApiKeySummary>> {
     sqlx::query_as(
         "SELECT key_id, name, prefix, project_id, created_at, last_used_at, expires_at FROM api_key \
          WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC, key_id",

@@ -14,11 +14,11 @@ use redis::AsyncCommands;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::contract::api_keys::{ApiKeyCreated, ApiKeyList, ApiKeySummary, NewApiKeyRequest};
+use crate::contract::api_keys::{ApiKeyCreated, ApiKeyList, NewApiKeyRequest};
 use crate::contract::error::{ApiError, OrFail};
 use crate::contract::messages;
 use crate::db;
-use crate::db::api_keys::{ApiKeyRow, NewApiKey};
+use crate::db::api_keys::NewApiKey;
 use crate::services::callers::ApiKeyCaller;
 use crate::services::state::AppState;
 
@@ -81,20 +81,7 @@ pub async fn create(state: &AppState, user_id: Uuid, request: NewApiKeyRequest) 
 
 /// The caller's keys that still work.
 pub async fn list(state: &AppState, user_id: Uuid) -> Result<ApiKeyList, ApiError> {
-    let rows = db::api_keys::live_of(&state.db, user_id).await.map_err(ApiError::database)?;
-    Ok(ApiKeyList { keys: rows.into_iter().map(summary).collect() })
-}
-
-fn summary(row: ApiKeyRow) -> ApiKeySummary {
-    ApiKeySummary {
-        id: row.key_id,
-        name: row.name,
-        prefix: row.prefix,
-        project_id: row.project_id,
-        created_at: row.created_at,
-        last_used_at: row.last_used_at,
-        expires_at: row.expires_at,
-    }
+    Ok(ApiKeyList { keys: db::api_keys::live_of(&state.db, user_id).await.map_err(ApiError::database)? })
 }
 
 /// Revokes one of the caller's keys, at once on every server. Another user's key id, an unknown
