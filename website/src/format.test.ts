@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bucketLabel, change, count, millis, percent, points, pValue, score } from "./format";
+import { bucketLabel, change, count, dateTime, millis, percent, points, pValue, score } from "./format";
 
 describe("format", () => {
   it("shows rates as percentages with one decimal and a dash for none", () => {
@@ -40,5 +40,11 @@ describe("format", () => {
   it("labels buckets by time of day below a day, by date otherwise (UTC)", () => {
     expect(bucketLabel("2026-11-30T14:00:00Z", false)).toBe("30 Nov");
     expect(bucketLabel("2026-11-30T14:00:00Z", true)).toBe("30 Nov, 14:00");
+  });
+
+  it("shows moments to the minute in UTC, and the fallback for none", () => {
+    expect(dateTime("2026-12-01T13:04:59Z")).toBe("1 Dec 2026, 13:04 UTC");
+    expect(dateTime(null, "never")).toBe("never");
+    expect(dateTime("not a time")).toBe("–");
   });
 });

@@ -61,3 +61,12 @@ export function points(x: number | null | undefined): string {
   const value = Math.abs(x * 100).toFixed(1);
   return x > 0 ? `+${value} pp` : x < 0 ? `−${value} pp` : `±${value} pp`;
 }
+
+/** A moment to the minute in UTC ("1 Dec 2026, 13:04 UTC"); `fallback` when there is none. */
+export function dateTime(iso: string | null | undefined, fallback = NONE): string {
+  if (!iso) return fallback;
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return fallback;
+  const text = date.toLocaleString("en-GB", { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" });
+  return `${text} UTC`;
+}
