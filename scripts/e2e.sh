@@ -3,7 +3,8 @@
 # them, plays the plugin's start-up (tests/conformance/plugin_startup.mjs) and upstream's whole
 # completion/feedback/context/chat flow with model 5 (tests/conformance/plugin_flow.mjs), and drives the
 # website and docs in headless Chromium (website/e2e/run.mjs) as a user and as an admin over a
-# small set of demo data (`code4me-server demo-data`).
+# small set of demo data (`code4me-server demo-data`), then checks that the logs hold none of the API
+# keys and auth tokens the browser run used.
 # Screenshots: website/test-results/. Called by ./test.sh after `build_stack`.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$C4M_ROOT/scripts/infra.sh"
@@ -26,9 +27,35 @@ node tests/conformance/plugin_flow.mjs "http://127.0.0.1:$SERVER_PORT" || {
   tail -n 30 "$C4M_DATA_DIR/logs/server.log" "$C4M_DATA_DIR/logs/worker.log" >&2
   exit 1
 }
+# The browser run notes every key and auth token it used here (inside the throw-away data directory).
+secrets="$C4M_DATA_DIR/e2e-secrets.txt"
+: >"$secrets"
 BASE_URL="http://127.0.0.1:$SERVER_PORT" E2E_ADMIN_EMAIL="$ADMIN_EMAIL" E2E_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-  node website/e2e/run.mjs || {
+  E2E_SECRETS_FILE="$secrets" node website/e2e/run.mjs || {
   warn "browser checks failed; server log follows"
   tail -n 50 "$C4M_DATA_DIR/logs/server.log" >&2
   exit 1
 }
+
+# Logs never hold keys or tokens: no `c4m_` key anywhere in the server's or worker's log, and none of
+# the auth tokens the browser run saw. Matches are reported by file and line, never printed.
+check_logs_hold_no_secrets() {
+  # (grep finds nothing with status 1: `|| true` keeps `set -e` from ending the script there.)
+  local logs=("$C4M_DATA_DIR/logs/server.log" "$C4M_DATA_DIR/logs/worker.log") log secret found
+  for log in "${logs[@]}"; do
+    [ -s "$log" ] || die "$log is missing or empty: the log check would prove nothing"
+  done
+  found="$(grep -n -o -E 'c4m_[A-Za-z0-9]{40}' "${logs[@]}" | cut -d: -f1,2 | sort -u | tr '\n' ' ' || true)"
+  [ -z "$found" ] || die "an API key (c4m_ and 40 characters) is in the logs at: $found" \
+    "find the log line that prints the key and log its id or prefix instead"
+  grep -q '^c4m_' "$secrets" && grep -q -v '^c4m_' "$secrets" \
+    || die "the browser run recorded no API key or no auth token to look for in the logs"
+  while IFS= read -r secret; do
+    [ -n "$secret" ] || continue
+    found="$(grep -n -F -e "$secret" "${logs[@]}" | cut -d: -f1,2 | sort -u | tr '\n' ' ' || true)"
+    [ -z "$found" ] || die "a key or auth token of the browser run (${secret:0:6}…) is in the logs at: $found" \
+      "find the log line that prints it and leave it out (or redact it)"
+  done <"$secrets"
+  info "the logs hold none of the $(grep -c . "$secrets") keys and auth tokens the browser run used"
+}
+check_logs_hold_no_secrets

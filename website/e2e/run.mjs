@@ -3,7 +3,9 @@
 //   BASE_URL (default http://127.0.0.1:8008), E2E_ADMIN_EMAIL / E2E_ADMIN_PASSWORD.
 // Numbers on the pages are compared with the very API responses the pages received.
 // Screenshots go to website/test-results/ (or E2E_ARTIFACTS_DIR) as test artifacts.
-import { mkdirSync } from "node:fs";
+// E2E_SECRETS_FILE (optional): every API key and auth token the run used is appended there, one a
+// line, so scripts/e2e.sh can check that none of them reached the server's or worker's logs.
+import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -29,6 +31,31 @@ const signUp = await fetch(`${baseUrl}/api/user/create`, {
 });
 if (signUp.status !== 201) throw new Error(`could not create the e2e account: ${signUp.status} ${await signUp.text()}`);
 
+/** Notes a key or token the run used, for the log check of scripts/e2e.sh. */
+function recordSecret(secret) {
+  if (process.env.E2E_SECRETS_FILE && secret) appendFileSync(process.env.E2E_SECRETS_FILE, `${secret}\n`);
+}
+
+/** Notes the auth token cookie(s) a browser context holds. */
+async function recordAuthTokens(context) {
+  for (const cookie of await context.cookies(baseUrl)) {
+    if (cookie.name === "auth_token") recordSecret(cookie.value);
+  }
+}
+
+/** Calls `GET /api/usage` with an API key (no cookies), returning the status. */
+async function usageWithKey(key) {
+  const response = await fetch(`${baseUrl}/api/usage?period=week`, { headers: { authorization: `Bearer ${key}` } });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** Sums the figures of the chart's number table (every endpoint, every day). */
+async function chartTotal(page) {
+  const cells = await page.getByTestId("usage-chart").locator(".chart-data tbody td").allTextContents();
+  return cells.reduce((sum, cell) => sum + (cell.trim() === "–" ? 0 : Number(cell.replaceAll(",", ""))), 0);
+}
+
 function expectEqual(actual, expected, what) {
   if (actual !== expected) throw new Error(`${what}: the page shows "${actual}", the API said "${expected}"`);
 }
@@ -40,6 +67,7 @@ async function signIn(page, { email, password }) {
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByTestId("signed-in").waitFor();
+  await recordAuthTokens(page.context());
 }
 
 /** Opens `path` and returns the JSON body of the first response whose URL contains `endpoint`. */
@@ -84,6 +112,7 @@ const checks = [
       await page.getByLabel("Password").fill(user.password);
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.getByTestId("signed-in").filter({ hasText: "Browser Tester" }).waitFor();
+      await recordAuthTokens(page.context());
       await page.getByText("These are your own numbers").waitFor();
       const nav = page.getByRole("navigation", { name: "Dashboard pages" });
       if ((await nav.getByRole("link", { name: "Studies" }).count()) !== 0) throw new Error("a non-admin sees the Studies page");
@@ -95,6 +124,89 @@ const checks = [
       await page.getByRole("heading", { name: "Sign in" }).waitFor();
       await page.reload();
       await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    },
+  },
+  {
+    name: "a user creates an API key, copies it once, uses it, sees the usage the API reports, and revokes it",
+    async run(page) {
+      const uses = 3;
+      await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: baseUrl });
+      await signIn(page, user);
+      await page.getByRole("navigation", { name: "Dashboard pages" }).getByRole("link", { name: "API keys & usage" }).click();
+      await page.getByRole("heading", { level: 1, name: "API keys & usage" }).waitFor();
+      await page.getByTestId("keys-empty").waitFor();
+
+      const form = page.getByTestId("new-key");
+      await form.getByLabel("Name").fill("Browser key");
+      await form.getByLabel(/^Expires after/).fill("30");
+      const creating = page.waitForResponse((r) => r.url().endsWith("/api/keys") && r.request().method() === "POST");
+      await form.getByRole("button", { name: "Create key" }).click();
+      const created = await (await creating).json();
+      recordSecret(created.key);
+      if (!/^c4m_[A-Za-z0-9]{40}$/.test(created.key)) throw new Error(`unexpected key shape (prefix ${created.prefix})`);
+      expectEqual(await text(page, "created-key"), created.key, "the key shown once");
+      await page.getByTestId("key-once").filter({ hasText: "shown only this once" }).waitFor();
+      await form.getByRole("button", { name: "Copy" }).click();
+      await page.getByTestId("copy-state").filter({ hasText: "Copied" }).waitFor();
+      const clipboard = await page.evaluate(() => navigator.clipboard.readText());
+      if (clipboard !== created.key) throw new Error("the clipboard does not hold the new key");
+
+      // The key works: each call is admitted and metered (the worker writes the rows a moment later).
+      for (let i = 0; i < uses; i += 1) {
+        const status = await usageWithKey(created.key);
+        if (status !== 200) throw new Error(`GET /api/usage with the new key answered ${status}`);
+      }
+      let report;
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        report = await (await page.request.get(`${baseUrl}/api/usage?period=week`)).json();
+        if (report.totals.requests >= uses) break;
+        if (Date.now() > deadline) throw new Error(`usage still shows ${report.totals.requests} of ${uses} requests after 20 s`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expectEqual(report.totals.requests, uses, "metered requests (API)");
+
+      // After a reload the list shows the key's prefix, never the key; the page's numbers are the API's.
+      const shown = page.waitForResponse((r) => r.url().includes("/api/usage?period=week") && r.ok());
+      await page.reload();
+      const body = await (await shown).json();
+      const row = page.getByTestId(`key-${created.id}`);
+      await row.waitFor();
+      expectEqual(await text(page, `key-prefix-${created.id}`), `${created.prefix}…`, "the listed key");
+      if ((await page.content()).includes(created.key)) throw new Error("the page still shows the key after a reload");
+      const listed = await (await page.request.get(`${baseUrl}/api/keys`)).text();
+      if (listed.includes(created.key)) throw new Error("GET /api/keys returns the key itself");
+      expectEqual(body.totals.requests, uses, "metered requests (the page's report)");
+      expectEqual(await text(page, "usage-requests"), count(body.totals.requests), "requests");
+      expectEqual(await text(page, "usage-errors"), count(body.totals.errors), "errors");
+      expectEqual(await text(page, "usage-prompt-tokens"), count(body.totals.prompt_tokens), "prompt tokens");
+      expectEqual(await text(page, "usage-generated-tokens"), count(body.totals.generated_tokens), "generated tokens");
+      await page.getByTestId("usage-chart").locator(".recharts-bar-rectangle").first().waitFor();
+      expectEqual(await chartTotal(page), body.totals.requests, "requests in the chart");
+      expectEqual(await text(page, "quota-tier"), body.quota.tier, "tier");
+      for (const window of ["requests_per_hour", "requests_per_day", "tokens_per_day"]) {
+        const { used, limit } = body.quota[window];
+        expectEqual(await text(page, `quota-${window}-used`), `${count(used)} / ${count(limit)}`, `quota ${window}`);
+      }
+      if (body.quota.requests_per_day.used < uses) throw new Error(`the daily quota counts ${body.quota.requests_per_day.used} of ${uses} requests`);
+      await expectNoPanelErrors(page);
+      await page.screenshot({ path: join(artifacts, "api-keys.png"), fullPage: true });
+
+      // The period selector asks for the month: thirty days on the chart, the same requests.
+      const month = page.waitForResponse((r) => r.url().includes("/api/usage?period=month") && r.ok());
+      await page.getByRole("combobox", { name: /^Period/ }).selectOption("month");
+      const monthBody = await (await month).json();
+      await page.getByTestId("usage-chart").waitFor();
+      expectEqual(await page.getByTestId("usage-chart").locator(".chart-data tbody tr").count(), 30, "days in the month chart");
+      expectEqual(await chartTotal(page), monthBody.totals.requests, "requests in the month chart");
+
+      // Revoked (after confirming), the key is refused at once.
+      page.once("dialog", (dialog) => void dialog.accept());
+      await row.getByRole("button", { name: /^Revoke/ }).click();
+      await page.getByTestId("key-notice").filter({ hasText: created.prefix }).waitFor();
+      await page.getByTestId("keys-empty").waitFor();
+      const after = await usageWithKey(created.key);
+      if (after !== 401) throw new Error(`a revoked key answered ${after}, not 401`);
     },
   },
   {
@@ -261,7 +373,7 @@ const checks = [
       await page.getByRole("heading", { level: 1, name: "Calibration" }).waitFor();
 
       await page.setViewportSize({ width: 390, height: 844 });
-      for (const path of ["/", "/studies", "/config"]) {
+      for (const path of ["/", "/keys", "/studies", "/config"]) {
         await page.goto(`${baseUrl}${path}`);
         await page.getByRole("heading", { level: 1 }).first().waitFor();
         await page.waitForLoadState("networkidle");
@@ -337,6 +449,7 @@ try {
       console.log(`FAIL - ${check.name}: ${error.message}`);
       await page.screenshot({ path: join(artifacts, `failed-${failures}.png`), fullPage: true }).catch(() => {});
     } finally {
+      await recordAuthTokens(context).catch(() => {});
       await page.close();
       if (!check.admin) await context.close();
     }

@@ -1,5 +1,6 @@
 // The dashboard: a sign-in page until someone is signed in, then the research pages behind a
-// navigation bar. Studies and Config are for admins; everyone else sees only their own data.
+// navigation bar. Studies and Config are for admins; everyone else sees only their own data (API keys
+// and usage are everyone's own).
 import { lazy, Suspense, useEffect } from "react";
 import { NavLink, Route, Routes, useLocation } from "react-router";
 import { useAuth } from "./auth";
@@ -13,6 +14,7 @@ const Models = lazy(() => import("./pages/Models").then((m) => ({ default: m.Mod
 const Calibration = lazy(() => import("./pages/Calibration").then((m) => ({ default: m.Calibration })));
 const Studies = lazy(() => import("./pages/Studies").then((m) => ({ default: m.Studies })));
 const Config = lazy(() => import("./pages/Config").then((m) => ({ default: m.Config })));
+const ApiKeys = lazy(() => import("./pages/ApiKeys").then((m) => ({ default: m.ApiKeys })));
 
 /** The pages, in navigation order. */
 const PAGES = [
@@ -20,6 +22,7 @@ const PAGES = [
   { path: "/usage", label: "Usage", element: <Usage />, admin: false },
   { path: "/models", label: "Models", element: <Models />, admin: false },
   { path: "/calibration", label: "Calibration", element: <Calibration />, admin: false },
+  { path: "/keys", label: "API keys & usage", element: <ApiKeys />, admin: false },
   { path: "/studies", label: "Studies", element: <Studies />, admin: true },
   { path: "/config", label: "Config", element: <Config />, admin: true },
 ];

@@ -1305,7 +1305,7 @@ export interface components {
             /** @description The keys. */
             keys: components["schemas"]["ApiKeySummary"][];
         };
-        /** @description One key in `GET /api/keys`. */
+        /** @description One key in `GET /api/keys`, as `db::api_keys` reads it (never the key or its hash). */
         ApiKeySummary: {
             /**
              * Format: date-time
