@@ -36,8 +36,10 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
         tracing::info!(?outcome, "admin account ready");
     }
     let pubsub_client = redis::Client::open(settings.redis.url()).context("invalid REDIS_* settings")?;
+    let pipeline = crate::pipeline::Pipeline::start(redis.clone(), pubsub_client);
     Ok(AppState {
-        pipeline: crate::pipeline::Pipeline::start(redis.clone(), pubsub_client),
+        usage: crate::services::usage_sink::UsageSink::start(pipeline.clone()),
+        pipeline,
         reference: crate::services::reference::ReferenceIds::default(),
         user_configs: crate::services::user_config::UserConfigs::default(),
         tokens: TokenStore::new(redis.clone(), db.clone(), settings.tokens.clone()),

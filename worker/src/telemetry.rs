@@ -171,7 +171,11 @@ async fn write_all(db: &PgPool, writes: &[&DbWrite]) -> Result<(), sqlx::Error> 
         match write {
             DbWrite::Query(query) => write_query(&mut tx, query).await?,
             DbWrite::Feedback(feedback) => write_feedback(&mut tx, feedback).await?,
-            DbWrite::Usage(usage) => write_usage(&mut tx, usage).await?,
+            DbWrite::Usage(batch) => {
+                for usage in &batch.records {
+                    write_usage(&mut tx, usage).await?;
+                }
+            }
             // Legacy index work: the `db` handler moves it to the `index` queue, never here.
             DbWrite::IndexFiles(_) => {}
         }

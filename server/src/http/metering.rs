@@ -1,6 +1,6 @@
 //! The API-key door: a request presenting `Authorization: Bearer c4m_…` is authenticated with
 //! that key, admitted by its owner's tier quota, answered with `X-RateLimit-*` headers, and
-//! metered (one usage record, queued after the response). Keys open only the endpoints in
+//! metered (one usage record, handed to the batching [`crate::services::usage_sink::UsageSink`]). Keys open only the endpoints in
 //! [`KEY_DOORS`]; everywhere else (the account endpoints, the plugin's) they get a 403.
 //!
 //! Handlers read the admitted caller as [`ApiKeyCaller`] from the request's extensions (the
@@ -24,7 +24,6 @@ use crate::http::rate_limit;
 use crate::services::api_keys::{self, Cached, KEY_PREFIX};
 use crate::services::quotas::{self, Spent};
 use crate::services::state::AppState;
-use crate::services::usage;
 
 /// Path prefixes API keys open: the usage report, the research API and the operator health, and
 /// the generation APIs that build on keys. Never the account endpoints (password, deletion, keys)
@@ -129,6 +128,8 @@ pub async fn meter(State(state): State<AppState>, mut request: Request, next: Ne
         }
         None => {
             request.extensions_mut().insert(caller);
+            // The counters as this request left them, for a handler that reports them.
+            request.extensions_mut().insert(admission.state.report(caller.tier, limits));
             next.run(request).await
         }
     };
@@ -147,21 +148,18 @@ pub async fn meter(State(state): State<AppState>, mut request: Request, next: Ne
             }
         });
     }
-    usage::queue(
-        &state,
-        UsageRecord {
-            usage_id: Uuid::new_v4(),
-            user_id: caller.user_id,
-            key_id: Some(caller.key_id),
-            endpoint,
-            model: note.model,
-            prompt_tokens: note.prompt_tokens,
-            generated_tokens: note.generated_tokens,
-            latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
-            status: response.status().as_u16(),
-            at,
-        },
-    );
+    state.usage.record(UsageRecord {
+        usage_id: Uuid::new_v4(),
+        user_id: caller.user_id,
+        key_id: Some(caller.key_id),
+        endpoint,
+        model: note.model,
+        prompt_tokens: note.prompt_tokens,
+        generated_tokens: note.generated_tokens,
+        latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+        status: response.status().as_u16(),
+        at,
+    });
     response
 }
 

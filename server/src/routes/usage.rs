@@ -1,8 +1,8 @@
 //! `GET /api/usage`: the caller's metered use and quotas (an admin may ask about any user);
 //! `GET /api/usage/quota`: the quotas alone, cheaply (what a client checks before a batch).
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 
 use crate::contract::api_keys::{QuotaState, UsageReport};
 use crate::contract::error::ApiError;
@@ -34,6 +34,6 @@ pub async fn report(State(state): State<AppState>, caller: ResearchCaller, Query
         (status = 200, description = "The quotas", body = QuotaState),
         (status = 401, description = "Not signed in, or an invalid API key", body = crate::contract::responses::Message)
     ))]
-pub async fn quota(State(state): State<AppState>, caller: KeyOrUser) -> Result<Json<QuotaState>, ApiError> {
-    Ok(Json(usage::quota(&state, caller).await?))
+pub async fn quota(State(state): State<AppState>, caller: KeyOrUser, admitted: Option<Extension<QuotaState>>) -> Result<Json<QuotaState>, ApiError> {
+    Ok(Json(usage::quota(&state, caller, admitted.map(|Extension(quota)| quota)).await?))
 }

@@ -26,6 +26,7 @@ pub mod state;
 pub mod studies;
 pub mod tokens;
 pub mod usage;
+pub mod usage_sink;
 pub mod user_config;
 pub mod users;
 pub mod verification;

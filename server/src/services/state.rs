@@ -45,6 +45,8 @@ pub struct AppState {
     pub reference: crate::services::reference::ReferenceIds,
     /// Per-user retrieval settings from their config rows, cached.
     pub user_configs: crate::services::user_config::UserConfigs,
+    /// Where metered requests leave their usage records.
+    pub usage: crate::services::usage_sink::UsageSink,
     /// Renders the process-wide Prometheus registry for `/metrics`.
     pub metrics: PrometheusHandle,
     /// Uptime and the default-model cache of the operators' health endpoints.

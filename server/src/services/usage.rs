@@ -1,12 +1,8 @@
-//! Usage metering: one [`UsageRecord`] per metered request, queued on the `db` queue off the
-//! request's path (the worker writes them in batches and waits out PostgreSQL outages), and the
-//! usage report of `GET /api/usage`.
-
-use std::time::Duration;
+//! The usage report of `GET /api/usage` and the quota state of `GET /api/usage/quota`; the records
+//! they read arrive through [`crate::services::usage_sink`].
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration as Days, Utc};
-use code4me_shared::jobs::telemetry::{DbWrite, UsageRecord};
 use code4me_shared::tiers::Tier;
 use serde_json::Value;
 use uuid::Uuid;
@@ -18,33 +14,6 @@ use crate::db;
 use crate::services::callers::KeyOrUser;
 use crate::services::quotas;
 use crate::services::state::AppState;
-
-/// How long a usage record waits for Redis before it is given up (logged with its content).
-const QUEUE_RETRY_FOR: Duration = Duration::from_secs(600);
-
-/// Queues `record` in the background: the response never waits for it. While Redis is away the
-/// record is retried with backoff for [`QUEUE_RETRY_FOR`].
-pub fn queue(state: &AppState, record: UsageRecord) {
-    let pipeline = state.pipeline.clone();
-    tokio::spawn(async move {
-        let mut delay = Duration::from_millis(50);
-        let started = tokio::time::Instant::now();
-        loop {
-            match pipeline.record(DbWrite::Usage(record.clone())).await {
-                Ok(()) => return,
-                Err(error) if started.elapsed() < QUEUE_RETRY_FOR => {
-                    tracing::warn!(error = format!("{error:#}"), usage_id = %record.usage_id, "usage record not queued yet; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-                Err(error) => {
-                    tracing::error!(error = format!("{error:#}"), record = ?record, "usage record lost: Redis was unreachable for 10 minutes");
-                    return;
-                }
-            }
-        }
-    });
-}
 
 /// A report period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +96,12 @@ pub async fn report(state: &AppState, caller: Uuid, caller_is_admin: bool, query
     Ok(UsageReport { user_id, period: period.name().to_owned(), from, totals, series, quota: windows.report(tier, limits) })
 }
 
-/// The caller's quotas now (`GET /api/usage/quota`): with a key, Redis only.
-pub async fn quota(state: &AppState, caller: KeyOrUser) -> Result<QuotaState, ApiError> {
+/// The caller's quotas now (`GET /api/usage/quota`). A keyed request's admission already read the
+/// counters (`admitted`): no further I/O.
+pub async fn quota(state: &AppState, caller: KeyOrUser, admitted: Option<QuotaState>) -> Result<QuotaState, ApiError> {
+    if let Some(admitted) = admitted {
+        return Ok(admitted);
+    }
     let tier = match caller.tier {
         Some(tier) => tier,
         None => {

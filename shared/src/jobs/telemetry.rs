@@ -43,9 +43,9 @@ pub enum DbWrite {
     Query(Box<QueryRecord>),
     /// Acceptance (and ground truth) of one model's completion.
     Feedback(FeedbackRecord),
-    /// One metered request (made with an API key). A worker older than this variant cannot read
-    /// it and moves the job to the dead set; nothing else changes for it.
-    Usage(UsageRecord),
+    /// Metered requests (made with API keys), batched by the server. A worker older than this
+    /// variant cannot read it and moves the job to the dead set; nothing else changes for it.
+    Usage(UsageBatch),
     /// Legacy: project files for the retrieval index, as servers queued them here before indexing
     /// had its own queue. This build never writes it; a worker that meets one (queued before an
     /// upgrade) moves it to the `index` queue ([`super::index::IndexJob`]) instead of embedding on this queue.
@@ -186,6 +186,39 @@ pub struct FeedbackRecord {
     pub received_at: DateTime<Utc>,
 }
 
+/// Metered requests queued together (a struct, not a bare list: the variant tag is a field of the
+/// same JSON object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageBatch {
+    /// The records, oldest first.
+    pub records: Vec<UsageRecord>,
+}
+
+/// One metered request, for `api_usage` and the key's `last_used_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    /// `usage_id` (the row's key: a job delivered twice stores one row).
+    pub usage_id: Uuid,
+    /// Who made the request.
+    pub user_id: Uuid,
+    /// The API key it was made with.
+    pub key_id: Option<Uuid>,
+    /// The route (`/api/usage`, `/v1/completions`, ...), never the raw path.
+    pub endpoint: String,
+    /// The model that served it, for generation endpoints.
+    pub model: Option<String>,
+    /// Prompt tokens read.
+    pub prompt_tokens: u32,
+    /// Tokens generated.
+    pub generated_tokens: u32,
+    /// Milliseconds from arrival to response.
+    pub latency_ms: u32,
+    /// HTTP status answered.
+    pub status: u16,
+    /// When the request arrived.
+    pub at: DateTime<Utc>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,29 +253,23 @@ mod tests {
         let job: DbJob = serde_json::from_str(raw).expect("a v1 payload of the old shape");
         assert!(matches!(job.write, DbWrite::IndexFiles(ref record) if record.files["a.py"].version == 3), "{job:?}");
     }
-}
 
-/// One metered request, for `api_usage` and the key's `last_used_at`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsageRecord {
-    /// `usage_id` (the row's key: a job delivered twice stores one row).
-    pub usage_id: Uuid,
-    /// Who made the request.
-    pub user_id: Uuid,
-    /// The API key it was made with.
-    pub key_id: Option<Uuid>,
-    /// The route (`/api/usage`, `/v1/completions`, ...), never the raw path.
-    pub endpoint: String,
-    /// The model that served it, for generation endpoints.
-    pub model: Option<String>,
-    /// Prompt tokens read.
-    pub prompt_tokens: u32,
-    /// Tokens generated.
-    pub generated_tokens: u32,
-    /// Milliseconds from arrival to response.
-    pub latency_ms: u32,
-    /// HTTP status answered.
-    pub status: u16,
-    /// When the request arrived.
-    pub at: DateTime<Utc>,
+    #[test]
+    fn a_usage_batch_survives_the_queue_encoding() {
+        let record = UsageRecord {
+            usage_id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            key_id: None,
+            endpoint: "/api/usage".into(),
+            model: None,
+            prompt_tokens: 0,
+            generated_tokens: 0,
+            latency_ms: 3,
+            status: 200,
+            at: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let job = DbJob::new(DbWrite::Usage(UsageBatch { records: vec![record.clone(), record] }));
+        let json = serde_json::to_string(&job).expect("encodes");
+        assert_eq!(serde_json::from_str::<DbJob>(&json).expect("decodes"), job);
+    }
 }

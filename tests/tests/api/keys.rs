@@ -7,6 +7,7 @@ use code4me_tests::TestApp;
 use code4me_tests::app::Options;
 use code4me_tests::plugin::Plugin;
 use code4me_tests::tcp_proxy::TcpProxy;
+use code4me_tests::wait::wait_for;
 use code4me_tests::worker::Worker;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -56,9 +57,13 @@ async fn a_key_works_until_it_is_revoked_and_is_shown_only_once() {
     let stored: Vec<u8> = sqlx::query_scalar("SELECT key_hash FROM api_key").fetch_one(&app.db).await.expect("row");
     assert_eq!(stored.len(), 32, "a SHA-256, never the key");
 
-    // The list never shows the key, and shows its last use once the usage row has landed.
-    app.drain_queues().await;
-    let listed = owner.call(Method::GET, "/api/keys", None).await;
+    // The list never shows the key, and shows its last use once the usage row has landed (the
+    // server queues usage in batches, the worker writes them).
+    let listed = wait_for("the key's last use to be recorded", Duration::from_secs(60), async || {
+        let listed = owner.call(Method::GET, "/api/keys", None).await;
+        listed.body["keys"][0]["last_used_at"].is_string().then_some(listed)
+    })
+    .await;
     assert_eq!(listed.status, 200);
     assert!(!listed.text.contains(&key), "the key is never shown again: {}", listed.text);
     let keys = listed.body["keys"].as_array().expect("keys");
