@@ -137,7 +137,8 @@ pub struct WorkerReport {
     pub worker_id: String,
     /// `model_id`s it has loaded.
     pub models: Vec<i64>,
-    /// `model_id` → why it could not load it.
+    /// `model_id` (a JSON object key, so a string of digits) → why it could not load it.
+    #[schema(value_type = BTreeMap<String, String>)]
     pub unavailable: BTreeMap<i64, String>,
     /// When it last refreshed its announcement (absent for workers older than the field).
     pub last_heartbeat: Option<DateTime<Utc>>,

@@ -3387,7 +3387,7 @@ export interface components {
             last_heartbeat?: string | null;
             /** @description `model_id`s it has loaded. */
             models: number[];
-            /** @description `model_id` → why it could not load it. */
+            /** @description `model_id` (a JSON object key, so a string of digits) → why it could not load it. */
             unavailable: {
                 [key: string]: string;
             };
