@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::contract::error::ApiError;
 use crate::contract::messages;
 use crate::http::rate_limit;
-use crate::services::api_keys::{self, Cached, KEY_PREFIX};
+use crate::services::api_keys::{self, KEY_PREFIX, Resolved};
 use crate::services::quotas::{self, Spent};
 use crate::services::state::AppState;
 
@@ -59,6 +59,13 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && token.starts_with(KEY_PREFIX)).then_some(token)
 }
 
+/// `401` for a key that does not work.
+fn invalid_key() -> Response {
+    let mut response = ApiError::Detail(StatusCode::UNAUTHORIZED, messages::INVALID_API_KEY.into()).into_response();
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
 /// Whether keys open `path`: a door ending in `/` opens everything below it, any other door
 /// itself and what is below it.
 pub fn accepts_keys(path: &str) -> bool {
@@ -84,8 +91,11 @@ pub async fn meter(State(state): State<AppState>, mut request: Request, next: Ne
     let at = Utc::now();
     let endpoint = request.extensions().get::<MatchedPath>().map_or(path.clone(), |m| m.as_str().to_owned());
 
-    let resolved = match api_keys::from_cache(&state, &presented).await {
-        Ok(Cached::Miss(key_hash)) => {
+    let (caller, admission) = match api_keys::resolve_cached(&state, &presented).await {
+        Err(error) => return ApiError::Unavailable(error).into_response(),
+        Ok(Resolved::Admitted(caller, admission)) => (caller, admission),
+        Ok(Resolved::Invalid) => return invalid_key(),
+        Ok(Resolved::Miss(key_hash)) => {
             // Unknown to the cache: the lookup costs PostgreSQL a query, so it spends the client's
             // per-IP budget (a stream of made-up keys is stopped there).
             if let Some(ip) = rate_limit::request_ip(&state, &request)
@@ -93,24 +103,18 @@ pub async fn meter(State(state): State<AppState>, mut request: Request, next: Ne
             {
                 return refusal;
             }
-            api_keys::look_up(&state, key_hash).await
-        }
-        other => other,
-    };
-    let caller = match resolved {
-        Err(error) => return ApiError::Unavailable(error).into_response(),
-        Ok(Cached::Valid(caller)) => caller,
-        Ok(Cached::Invalid | Cached::Miss(_)) => {
-            let mut response = ApiError::Detail(StatusCode::UNAUTHORIZED, messages::INVALID_API_KEY.into()).into_response();
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
+            let caller = match api_keys::look_up(&state, key_hash).await {
+                Err(error) => return ApiError::Unavailable(error).into_response(),
+                Ok(None) => return invalid_key(),
+                Ok(Some(caller)) => caller,
+            };
+            match quotas::admit(&mut state.redis.clone(), caller.user_id, state.settings.tiers.limits(caller.tier)).await {
+                Ok(admission) => (caller, admission),
+                Err(error) => return ApiError::Unavailable(error.into()).into_response(),
+            }
         }
     };
     let limits = state.settings.tiers.limits(caller.tier);
-    let admission = match quotas::admit(&mut state.redis.clone(), caller.user_id, limits).await {
-        Ok(admission) => admission,
-        Err(error) => return ApiError::Unavailable(error.into()).into_response(),
-    };
     let binding = admission.state.binding(admission.refused);
     let mut response = match admission.refused {
         Some(spent) => {

@@ -1,8 +1,9 @@
 //! API keys: created (shown once), listed, revoked, and resolved for every request that presents
 //! one. A key is `c4m_` and 40 random base62 characters (238 bits); only its SHA-256 is stored.
 //!
-//! Resolution reads a Redis cache of the `api_key` row (`api_key:<hash>`) and falls back to
-//! PostgreSQL, which stays the truth. Revoking writes a tombstone in the cache before anything
+//! Resolution reads a Redis cache of the `api_key` row (`api_key:<hash>`) — in the same script that
+//! admits the request ([`quotas::admit_cached_key`]) — and falls back to PostgreSQL, which stays the
+//! truth. Revoking writes a tombstone in the cache before anything
 //! else can refill it, so the next request with a revoked key is refused on every server.
 
 use chrono::{DateTime, Duration, Utc};
@@ -20,6 +21,7 @@ use crate::contract::messages;
 use crate::db;
 use crate::db::api_keys::NewApiKey;
 use crate::services::callers::ApiKeyCaller;
+use crate::services::quotas::{self, Admission, CachedKey};
 use crate::services::state::AppState;
 
 /// What every key starts with, so a leaked one is recognisable (and redactable) as ours.
@@ -99,14 +101,14 @@ pub async fn revoke(state: &AppState, user_id: Uuid, raw_key_id: &str) -> Result
     Ok(())
 }
 
-/// What the cache knows about a presented key.
+/// A presented key, resolved and (when it works) its request admitted.
 #[derive(Debug, Clone)]
-pub enum Cached {
-    /// A working key.
-    Valid(ApiKeyCaller),
+pub enum Resolved {
+    /// A working key, and its owner's quota admission (the request is counted when admitted).
+    Admitted(ApiKeyCaller, Admission),
     /// Not a key of ours, revoked, expired, or its owner is gone.
     Invalid,
-    /// Not cached: ask [`look_up`] (which reads PostgreSQL).
+    /// Not cached: ask [`look_up`] (which reads PostgreSQL), then admit with [`quotas::admit`].
     Miss(KeyHash),
 }
 
@@ -114,31 +116,29 @@ pub enum Cached {
 #[derive(Debug, Clone)]
 pub struct KeyHash(Vec<u8>);
 
-/// Resolves a presented key from the Redis cache; `Err` when Redis cannot answer.
-pub async fn from_cache(state: &AppState, presented: &str) -> anyhow::Result<Cached> {
+/// Resolves a presented key from the Redis cache and admits its request, in one round trip;
+/// `Err` when Redis cannot answer.
+pub async fn resolve_cached(state: &AppState, presented: &str) -> anyhow::Result<Resolved> {
     if !looks_like_key(presented) {
-        return Ok(Cached::Invalid);
+        return Ok(Resolved::Invalid);
     }
     let key_hash = hash(presented);
-    let cached: Option<String> = state.redis.clone().get(cache_key(&key_hash)).await?;
-    Ok(match cached.as_deref() {
-        Some(API_KEY_REVOKED | UNKNOWN) => Cached::Invalid,
-        Some(json) => match serde_json::from_str::<ApiKeyValue>(json) {
-            Ok(value) => checked(&value),
-            Err(_) => Cached::Miss(KeyHash(key_hash)),
-        },
-        None => Cached::Miss(KeyHash(key_hash)),
+    let cached = quotas::admit_cached_key(&mut state.redis.clone(), &cache_key(&key_hash), (API_KEY_REVOKED, UNKNOWN), &state.settings.tiers).await?;
+    Ok(match cached {
+        CachedKey::Admitted(value, admission) => Resolved::Admitted(caller_of(&value), admission),
+        CachedKey::Invalid => Resolved::Invalid,
+        CachedKey::Miss => Resolved::Miss(KeyHash(key_hash)),
     })
 }
 
 /// Resolves a key the cache does not know from PostgreSQL, and caches the answer (a "no such key"
 /// too, for five minutes); `Err` when PostgreSQL or Redis cannot answer.
-pub async fn look_up(state: &AppState, KeyHash(key_hash): KeyHash) -> anyhow::Result<Cached> {
+pub async fn look_up(state: &AppState, KeyHash(key_hash): KeyHash) -> anyhow::Result<Option<ApiKeyCaller>> {
     let cache = cache_key(&key_hash);
     let mut redis = state.redis.clone();
     let Some(row) = db::api_keys::live_by_hash(&state.db, &key_hash).await? else {
         let _: redis::RedisResult<()> = redis.set_ex(&cache, UNKNOWN, UNKNOWN_KEY_TTL_SECONDS).await;
-        return Ok(Cached::Invalid);
+        return Ok(None);
     };
     let value = ApiKeyValue {
         key_id: row.key_id,
@@ -148,15 +148,12 @@ pub async fn look_up(state: &AppState, KeyHash(key_hash): KeyHash) -> anyhow::Re
         expires_at: row.expires_at.map(|at| at.timestamp()),
     };
     fill_cache(&mut redis, &cache, &value, row.expires_at).await;
-    Ok(checked(&value))
+    Ok(Some(caller_of(&value)))
 }
 
-/// A cached key, unless it expired since it was cached.
-fn checked(value: &ApiKeyValue) -> Cached {
-    if value.expires_at.is_some_and(|at| at <= Utc::now().timestamp()) {
-        return Cached::Invalid;
-    }
-    Cached::Valid(ApiKeyCaller { user_id: value.user_id, key_id: value.key_id, project_id: value.project_id, tier: value.tier })
+/// Who a key acts for.
+fn caller_of(value: &ApiKeyValue) -> ApiKeyCaller {
+    ApiKeyCaller { user_id: value.user_id, key_id: value.key_id, project_id: value.project_id, tier: value.tier }
 }
 
 /// Caches a key read from PostgreSQL, unless something is cached already (`NX`: a revocation's

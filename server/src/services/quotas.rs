@@ -1,12 +1,14 @@
 //! Tier quotas for requests made with API keys: requests per clock hour and per UTC day, generated
 //! tokens per UTC day. Counted in Redis per user (all of a user's keys and every server instance
-//! share one budget), checked and counted by one Lua script per request: no read-then-write race,
-//! so 50 concurrent requests against 10 remaining let exactly 10 through.
+//! share one budget), checked and counted by one Lua script per request — which also resolves the
+//! key from its cache entry, so a keyed request costs one round trip: no read-then-write race, so
+//! 50 concurrent requests against 10 remaining let exactly 10 through.
 
+use std::sync::LazyLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use code4me_shared::redis_keys::QUOTA;
-use code4me_shared::tiers::{Tier, TierLimits};
+use code4me_shared::redis_keys::{ApiKeyValue, QUOTA};
+use code4me_shared::tiers::{Tier, TierLimits, TierTable};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
@@ -18,22 +20,61 @@ const DAY_SECONDS: u64 = 86_400;
 /// Counters outlive their window by this much, so a clock slightly behind still finds them.
 const COUNTER_GRACE_SECONDS: u64 = 60;
 
-/// Checks the three budgets and, when none is spent, counts the request in both request windows —
-/// atomically. Returns `{admitted, hour, day, tokens, tripped}` where `tripped` is 0 (admitted),
-/// 1 (hourly requests), 2 (daily requests) or 3 (daily tokens).
-const ADMIT: &str = r"
-local hour = tonumber(redis.call('GET', KEYS[1]) or '0')
-local day = tonumber(redis.call('GET', KEYS[2]) or '0')
-local tokens = tonumber(redis.call('GET', KEYS[3]) or '0')
-if hour >= tonumber(ARGV[1]) then return {0, hour, day, tokens, 1} end
-if day >= tonumber(ARGV[2]) then return {0, hour, day, tokens, 2} end
-if tokens >= tonumber(ARGV[3]) then return {0, hour, day, tokens, 3} end
-hour = redis.call('INCR', KEYS[1])
-if hour == 1 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
-day = redis.call('INCR', KEYS[2])
-if day == 1 then redis.call('EXPIRE', KEYS[2], ARGV[5]) end
-return {1, hour, day, tokens, 0}
-";
+/// The admission, as a Lua function both scripts share: checks the three budgets and, when none is
+/// spent, counts the request in both request windows. Returns `{admitted, hour, day, tokens,
+/// tripped}` where `tripped` is 0 (admitted), 1 (hourly requests), 2 (daily requests) or 3 (daily
+/// tokens). A script runs atomically, so concurrent requests are counted one after another.
+macro_rules! admission_lua {
+    () => {
+        r"
+local function admit(hour_key, day_key, tokens_key, hour_limit, day_limit, token_limit, hour_ttl, day_ttl)
+  local hour = tonumber(redis.call('GET', hour_key) or '0')
+  local day = tonumber(redis.call('GET', day_key) or '0')
+  local tokens = tonumber(redis.call('GET', tokens_key) or '0')
+  if hour >= tonumber(hour_limit) then return {0, hour, day, tokens, 1} end
+  if day >= tonumber(day_limit) then return {0, hour, day, tokens, 2} end
+  if tokens >= tonumber(token_limit) then return {0, hour, day, tokens, 3} end
+  hour = redis.call('INCR', hour_key)
+  if hour == 1 then redis.call('EXPIRE', hour_key, hour_ttl) end
+  day = redis.call('INCR', day_key)
+  if day == 1 then redis.call('EXPIRE', day_key, day_ttl) end
+  return {1, hour, day, tokens, 0}
+end
+"
+    };
+}
+
+/// Admission of a known user: KEYS = the three counters, ARGV = the three limits and two TTLs.
+const ADMIT: &str = concat!(admission_lua!(), "return admit(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])");
+
+/// Key resolution and admission in one round trip (what every keyed request pays): KEYS[1] is the
+/// key's cache entry; its user's counters are named from the entry (so this script, like the rest
+/// of the deployment, assumes one Redis, not a cluster). Answers `{'miss'}` (not cached, or
+/// unreadable), `{'invalid'}` (revoked, unknown, expired) or `{'ok', entry, admitted, hour, day,
+/// tokens, tripped}`, all as strings. ARGV: the revoked and unknown markers, now (Unix seconds),
+/// the three limits of free, pro and enterprise, the counter prefix, the hour and day windows, the
+/// two TTLs.
+const ADMIT_CACHED_KEY: &str = concat!(
+    admission_lua!(),
+    r"
+local cached = redis.call('GET', KEYS[1])
+if not cached then return {'miss'} end
+if cached == ARGV[1] or cached == ARGV[2] then return {'invalid'} end
+local ok, key = pcall(cjson.decode, cached)
+if not ok or type(key) ~= 'table' or type(key.user_id) ~= 'string' then return {'miss'} end
+if type(key.expires_at) == 'number' and key.expires_at <= tonumber(ARGV[3]) then return {'invalid'} end
+local limits = {free = {ARGV[4], ARGV[5], ARGV[6]}, pro = {ARGV[7], ARGV[8], ARGV[9]}, enterprise = {ARGV[10], ARGV[11], ARGV[12]}}
+local l = limits[key.tier]
+if not l then return {'miss'} end
+local p = ARGV[13] .. key.user_id
+local r = admit(p .. ':h:' .. ARGV[14], p .. ':d:' .. ARGV[15], p .. ':t:' .. ARGV[15], l[1], l[2], l[3], ARGV[16], ARGV[17])
+return {'ok', cached, tostring(r[1]), tostring(r[2]), tostring(r[3]), tostring(r[4]), tostring(r[5])}
+"
+);
+
+/// The scripts, hashed once (`EVALSHA`, loading them on a `NOSCRIPT`).
+static ADMIT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ADMIT));
+static ADMIT_CACHED_KEY_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ADMIT_CACHED_KEY));
 
 /// The quota that refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +157,17 @@ impl Counters {
         }
     }
 
+    /// The outcome of an admission script's `{admitted, hour, day, tokens, tripped}`.
+    fn admission(&self, limits: TierLimits, (admitted, hour, day, tokens, tripped): (u8, u64, u64, u64, u8)) -> Admission {
+        let refused = match (admitted, tripped) {
+            (1, _) => None,
+            (_, 1) => Some(Spent::HourlyRequests),
+            (_, 2) => Some(Spent::DailyRequests),
+            _ => Some(Spent::DailyTokens),
+        };
+        Admission { refused, state: self.windows(limits, (hour, day, tokens)) }
+    }
+
     fn windows(&self, limits: TierLimits, (hour, day, tokens): (u64, u64, u64)) -> Windows {
         let window = |limit: u64, used: u64, reset: u64| QuotaWindow {
             limit,
@@ -140,7 +192,7 @@ pub fn seconds_until(window: QuotaWindow) -> u64 {
 pub async fn admit(redis: &mut ConnectionManager, user_id: Uuid, limits: TierLimits) -> redis::RedisResult<Admission> {
     let now = now_seconds();
     let counters = Counters::at(user_id, now);
-    let (admitted, hour, day, tokens, tripped): (u8, u64, u64, u64, u8) = Script::new(ADMIT)
+    let counted: (u8, u64, u64, u64, u8) = ADMIT_SCRIPT
         .key(&counters.hour_key)
         .key(&counters.day_key)
         .key(&counters.tokens_key)
@@ -151,13 +203,58 @@ pub async fn admit(redis: &mut ConnectionManager, user_id: Uuid, limits: TierLim
         .arg(counters.day_reset - now + COUNTER_GRACE_SECONDS)
         .invoke_async(redis)
         .await?;
-    let refused = match (admitted, tripped) {
-        (1, _) => None,
-        (_, 1) => Some(Spent::HourlyRequests),
-        (_, 2) => Some(Spent::DailyRequests),
-        _ => Some(Spent::DailyTokens),
-    };
-    Ok(Admission { refused, state: counters.windows(limits, (hour, day, tokens)) })
+    Ok(counters.admission(limits, counted))
+}
+
+/// What [`admit_cached_key`] found.
+#[derive(Debug, Clone)]
+pub enum CachedKey {
+    /// The cache has no (readable) entry: PostgreSQL must be asked.
+    Miss,
+    /// Revoked, unknown or expired.
+    Invalid,
+    /// A working key, and its owner's admission (counted when admitted).
+    Admitted(ApiKeyValue, Admission),
+}
+
+/// Resolves a key from its cache entry `cache_key` and admits its owner's request, in one round
+/// trip; `revoked` and `unknown` are the entry values that mean "refuse".
+pub async fn admit_cached_key(
+    redis: &mut ConnectionManager,
+    cache_key: &str,
+    (revoked, unknown): (&str, &str),
+    tiers: &TierTable,
+) -> redis::RedisResult<CachedKey> {
+    let now = now_seconds();
+    let (hour, day) = (now / HOUR_SECONDS, now / DAY_SECONDS);
+    let mut script = ADMIT_CACHED_KEY_SCRIPT.prepare_invoke();
+    script.key(cache_key);
+    script.arg(revoked).arg(unknown).arg(now);
+    for tier in Tier::ALL {
+        let limits = tiers.limits(tier);
+        script.arg(limits.requests_per_hour).arg(limits.requests_per_day).arg(limits.tokens_per_day);
+    }
+    script.arg(QUOTA).arg(hour).arg(day);
+    script.arg((hour + 1) * HOUR_SECONDS - now + COUNTER_GRACE_SECONDS).arg((day + 1) * DAY_SECONDS - now + COUNTER_GRACE_SECONDS);
+    let answer: Vec<String> = script.invoke_async(redis).await?;
+    Ok(match answer.first().map(String::as_str) {
+        Some("invalid") => CachedKey::Invalid,
+        Some("ok") => match parse_admitted(&answer, now, tiers) {
+            Some((value, admission)) => CachedKey::Admitted(value, admission),
+            None => CachedKey::Miss,
+        },
+        _ => CachedKey::Miss,
+    })
+}
+
+/// The entry and the counts of an `ok` answer.
+fn parse_admitted(answer: &[String], now: u64, tiers: &TierTable) -> Option<(ApiKeyValue, Admission)> {
+    let value: ApiKeyValue = serde_json::from_str(answer.get(1)?).ok()?;
+    let number = |i: usize| answer.get(i)?.parse::<u64>().ok();
+    let counted = (u8::try_from(number(2)?).ok()?, number(3)?, number(4)?, number(5)?, u8::try_from(number(6)?).ok()?);
+    let limits = tiers.limits(value.tier);
+    let admission = Counters::at(value.user_id, now).admission(limits, counted);
+    Some((value, admission))
 }
 
 /// Adds generated tokens to `user_id`'s daily budget (after the generation: a request is never cut

@@ -296,3 +296,21 @@ async fn the_admin_cli_sets_a_tier_by_e_mail() {
     assert!(code4me_server::services::admin::set_tier_by_email(&app.db, "cli-tier@example.com", "platinum").await.is_err());
     assert!(code4me_server::services::admin::set_tier_by_email(&app.db, "nobody@example.com", "pro").await.is_err());
 }
+
+#[tokio::test]
+async fn a_cached_key_is_refused_once_its_expiry_passes() {
+    let app = TestApp::spawn().await;
+    let mut owner = user(&app, "cached-expiry@example.com").await;
+    let key = new_key(&mut owner, json!({"name": "k", "expires_in_days": 1})).await["key"].as_str().expect("key").to_owned();
+    assert_eq!(with_key(&app, Method::GET, "/api/usage/quota", &key).await.status(), 200, "now cached");
+    let mut redis = app.redis_connection().await;
+    let entries: Vec<String> = redis::cmd("KEYS").arg("api_key:*").query_async(&mut redis).await.expect("keys");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let cached: String = redis::cmd("GET").arg(&entries[0]).query_async(&mut redis).await.expect("entry");
+    let mut value: Value = serde_json::from_str(&cached).expect("json");
+    assert!(value["expires_at"].as_i64().is_some_and(|at| at > now_seconds() as i64), "{value}");
+    // The day passes while the entry is still cached.
+    value["expires_at"] = json!(now_seconds() as i64 - 1);
+    let _: () = redis::cmd("SET").arg(&entries[0]).arg(value.to_string()).arg("KEEPTTL").query_async(&mut redis).await.expect("set");
+    assert_eq!(with_key(&app, Method::GET, "/api/usage/quota", &key).await.status(), 401);
+}
