@@ -19,7 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::contract::error::ApiError;
 use crate::http::error::{method_not_allowed_body, plain_rejection_body};
-use crate::http::{metering, metrics as http_metrics, rate_limit, request_bounds, website};
+use crate::http::{dialect_errors, metering, metrics as http_metrics, rate_limit, request_bounds, website};
 use crate::openapi::ApiDoc;
 use crate::routes::{admin, analytics, chat, completion, config, health, keys, metrics, ping, project, session, usage, user, ws};
 use crate::services::state::AppState;
@@ -42,6 +42,8 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         // Unknown API paths get the contract's JSON 404, never the website.
         .route("/api", any(|| async { ApiError::NotFound }))
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))
+        .route("/v1", any(|| async { ApiError::NotFound }))
+        .route("/v1/{*rest}", any(|| async { ApiError::NotFound }))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback_service(website::router(&state.settings.website_dist_dir))
         .layer(middleware::from_fn(method_not_allowed_body))
@@ -53,6 +55,8 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .layer(middleware::from_fn_with_state(state.clone(), request_bounds::body_deadline))
         .layer(middleware::from_fn_with_state(state.clone(), request_bounds::refuse_oversize_length))
         .layer(middleware::from_fn(request_bounds::refuse_nul_in_url))
+        // Outside everything that can refuse a request, so the open APIs' clients read every error in their dialect.
+        .layer(middleware::from_fn(dialect_errors::translate))
         .layer(middleware::from_fn(http_metrics::track))
         .layer(
             ServiceBuilder::new()

@@ -13,6 +13,8 @@ use crate::router;
 use crate::services::auth::github::GitHubApi;
 use crate::services::auth::oidc::OidcVerifier;
 use crate::services::auth::password::PasswordHasher;
+use crate::services::model_directory::ModelDirectory;
+use crate::services::providers::Providers;
 use crate::services::state::AppState;
 use crate::services::tokens::TokenStore;
 use crate::services::{admin, expiry, mail};
@@ -37,7 +39,18 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
     }
     let pubsub_client = redis::Client::open(settings.redis.url()).context("invalid REDIS_* settings")?;
     let pipeline = crate::pipeline::Pipeline::start(redis.clone(), pubsub_client);
+    // The provider chain's client: no overall timeout (a stream may run for minutes; each
+    // provider's own timeout bounds the silence), no redirects (a provider's URL is configured).
+    let provider_http = oauth2::reqwest::Client::builder()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .context("HTTP client for providers")?;
+    let models = ModelDirectory::new(db.clone(), redis.clone());
+    let providers = Arc::new(Providers::new(&settings.open_api, pipeline.clone(), models.clone(), provider_http));
     Ok(AppState {
+        models,
+        providers,
         usage: crate::services::usage_sink::UsageSink::start(pipeline.clone()),
         pipeline,
         reference: crate::services::reference::ReferenceIds::default(),

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod jobs;
 pub mod logging;
 pub mod multi_file;
+pub mod providers;
 pub mod pubsub;
 pub mod queue;
 pub mod redaction;

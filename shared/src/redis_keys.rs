@@ -236,6 +236,9 @@ pub struct WorkerModelsValue {
     /// older than the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether the worker has the embedding model loaded (it answers embedding jobs).
+    #[serde(default)]
+    pub embeddings: bool,
 }
 
 #[cfg(test)]

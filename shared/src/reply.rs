@@ -40,6 +40,9 @@ pub enum ReplyEvent {
     Token {
         /// Text the token added.
         text: String,
+        /// Which of the request's choices it belongs to (`0` unless several were asked for).
+        #[serde(default)]
+        choice: u32,
     },
     /// The finished answer.
     Done(Box<Answer>),
@@ -67,6 +70,62 @@ pub struct Answer {
     /// The prompt and retrieved snippets, when the task asked for them.
     #[serde(default)]
     pub debug: Option<PromptDebug>,
+    /// Tokens of the prompt the model read.
+    #[serde(default)]
+    pub prompt_tokens: u32,
+    /// Tokens generated for this answer (choice 0).
+    #[serde(default)]
+    pub completion_tokens: u32,
+    /// Why generation ended (choice 0).
+    #[serde(default)]
+    pub finish_reason: FinishReason,
+    /// The text each generated token added, in order (choice 0), for per-token log-probabilities.
+    #[serde(default)]
+    pub tokens: Vec<String>,
+    /// Choices 1.. when the task asked for several (choice 0 is the answer's own fields).
+    #[serde(default)]
+    pub more_choices: Vec<ChoiceAnswer>,
+    /// One vector per input of an embedding task.
+    #[serde(default)]
+    pub embeddings: Vec<Vec<f32>>,
+}
+
+/// One further choice of a task that asked for several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChoiceAnswer {
+    /// Generated text, redacted.
+    pub text: String,
+    /// Mean token probability.
+    pub confidence: f64,
+    /// Per-token log-probabilities.
+    pub logprobs: Vec<f64>,
+    /// The text each token added.
+    pub tokens: Vec<String>,
+    /// Tokens generated.
+    pub completion_tokens: u32,
+    /// Why generation ended.
+    pub finish_reason: FinishReason,
+}
+
+/// Why a generation ended, in OpenAI's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// An end token or a stop sequence.
+    #[default]
+    Stop,
+    /// The new-token budget ran out.
+    Length,
+}
+
+impl FinishReason {
+    /// The wire name (`stop`, `length`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+        }
+    }
 }
 
 /// Why a model did not answer a request.

@@ -82,7 +82,8 @@ impl EnvSource {
         self.parse_or(name, default).map(Duration::from_secs)
     }
 
-    fn millis_or(&self, name: &str, default: u64) -> Result<Duration, SettingsError> {
+    /// Parses `name` as whole milliseconds.
+    pub fn millis_or(&self, name: &str, default: u64) -> Result<Duration, SettingsError> {
         self.parse_or(name, default).map(Duration::from_millis)
     }
 }
@@ -482,6 +483,8 @@ pub struct ServerSettings {
     pub rate_limits: RateLimitSettings,
     /// Quotas of each user tier, for requests made with API keys.
     pub tiers: crate::tiers::TierTable,
+    /// The open APIs: the provider chain and the suggestion cache.
+    pub open_api: crate::providers::OpenApiSettings,
     /// Password hashing cost.
     pub password_hash: PasswordHashSettings,
     /// How often the expiry sweep runs (`EXPIRY_SWEEP_SECONDS`, default 60).
@@ -577,6 +580,7 @@ impl ServerSettings {
             microsoft: MicrosoftSettings::from_env(env)?,
             rate_limits: RateLimitSettings::from_env(env)?,
             tiers: crate::tiers::TierTable::from_env(env)?,
+            open_api: crate::providers::OpenApiSettings::from_env(env)?,
             password_hash: PasswordHashSettings {
                 memory_kib: env.parse_or("PASSWORD_HASH_MEMORY_KIB", 19 * 1024)?,
                 iterations: env.parse_or("PASSWORD_HASH_ITERATIONS", 2)?,

@@ -56,12 +56,11 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     let mut redis = connect::connect_redis(&settings.redis, settings.startup_connect_timeout).await?;
     let _: String = redis::cmd("PING").query_async(&mut redis).await.context("Redis PING after connecting")?;
     let catalog = models::load_catalog(models::model_rows(&db).await?, &settings).await?;
-    let announcement = models::announcement(&settings.worker_id, &catalog);
-
     let signals = Signals::default();
     let client = redis::Client::open(settings.redis.url()).context("invalid REDIS_* settings")?;
     let retriever = load_retriever(&db, &settings).await;
     let retrieval = retriever.is_some();
+    let announcement = models::announcement(&settings.worker_id, &catalog, retrieval);
     let contexts = Contexts {
         llm: LlmContext {
             catalog,

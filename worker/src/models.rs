@@ -67,13 +67,15 @@ pub fn device(name: &str) -> anyhow::Result<candle_core::Device> {
     candle_core::Device::new_cuda(ordinal).with_context(|| format!("opening MODEL_DEVICE={name:?}"))
 }
 
-/// What this worker serves, as stored under `worker_models:<id>`.
-pub fn announcement(worker_id: &str, catalog: &Catalog) -> WorkerModelsValue {
+/// What this worker serves, as stored under `worker_models:<id>`; `embeddings` when the
+/// embedding model is loaded.
+pub fn announcement(worker_id: &str, catalog: &Catalog, embeddings: bool) -> WorkerModelsValue {
     WorkerModelsValue {
         worker_id: worker_id.to_owned(),
         loaded: catalog.available(),
         unavailable: catalog.unavailable().map(|(id, error)| (id, error.to_string())).collect(),
         heartbeat_at: None,
+        embeddings,
     }
 }
 

@@ -106,13 +106,17 @@ async fn write_alone(db: &PgPool, write: &DbWrite) -> Result<(), WriteError> {
         return Err(rejected(error));
     }
     let (owned, config_kept): (bool, bool) = sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM \"user\" WHERE user_id = $1) AND EXISTS (SELECT 1 FROM session WHERE session_id = $2) \
-         AND EXISTS (SELECT 1 FROM project WHERE project_id = $3), $4::bigint IS NULL OR EXISTS (SELECT 1 FROM config WHERE config_id = $4)",
+        "SELECT EXISTS (SELECT 1 FROM \"user\" WHERE user_id = $1) \
+         AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM session WHERE session_id = $2)) \
+         AND ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM project WHERE project_id = $3)), \
+         ($4::bigint IS NULL OR EXISTS (SELECT 1 FROM config WHERE config_id = $4)) \
+         AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM api_key WHERE key_id = $5))",
     )
     .bind(query.user_id)
     .bind(query.session_id)
     .bind(query.project_id)
     .bind(query.config_id)
+    .bind(query.api_key_id)
     .fetch_one(db)
     .await
     .map_err(rejected)?;
@@ -121,7 +125,8 @@ async fn write_alone(db: &PgPool, write: &DbWrite) -> Result<(), WriteError> {
         return Ok(());
     }
     if !config_kept {
-        let detached = DbWrite::Query(Box::new(QueryRecord { config_id: None, ..(**query).clone() }));
+        // The config or the API key went: the query stays, without the reference.
+        let detached = DbWrite::Query(Box::new(QueryRecord { config_id: None, api_key_id: None, ..(**query).clone() }));
         return with_outage_retry(db, &[&detached]).await.map_err(rejected);
     }
     Err(rejected(error))
@@ -291,8 +296,8 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
     let indexes = serde_json::to_string(&pg_keys(&q.multi_file_context_changes_indexes)).expect("a map serialises");
     sqlx::query(
         "INSERT INTO meta_query (meta_query_id, user_id, contextual_telemetry_id, behavioral_telemetry_id, context_id, session_id, project_id, \
-         multi_file_context_changes_indexes, \"timestamp\", total_serving_time, server_version_id, query_type, config_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+         multi_file_context_changes_indexes, \"timestamp\", total_serving_time, server_version_id, query_type, config_id, client, api_key_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING",
     )
     .bind(id)
     .bind(q.user_id)
@@ -307,6 +312,8 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
     .bind(q.server_version_id)
     .bind(query_type)
     .bind(q.config_id)
+    .bind(q.client.as_str())
+    .bind(q.api_key_id)
     .execute(&mut **tx)
     .await?;
     match &q.kind {
@@ -328,8 +335,8 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
     }
     for g in &q.generations {
         sqlx::query(
-            "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs) \
-             VALUES ($1, $2, $3, $4, ARRAY[$5::timestamptz], FALSE, $6, $7) ON CONFLICT DO NOTHING",
+            "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs, provider) \
+             VALUES ($1, $2, $3, $4, ARRAY[$5::timestamptz], FALSE, $6, $7, $8) ON CONFLICT DO NOTHING",
         )
         .bind(id)
         .bind(g.model_id)
@@ -338,6 +345,7 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
         .bind(g.shown_at)
         .bind(g.confidence)
         .bind(&g.logprobs)
+        .bind(g.provider.as_deref().map(identifying))
         .execute(&mut **tx)
         .await?;
     }

@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
         let request_id = uuid::Uuid::new_v4();
         let started = Instant::now();
         let mut replies = pipeline.submit(request_id, &[0], &task, false, Duration::from_secs(10)).await?;
-        let outcome = pipeline.gather(request_id, &mut replies, &[0], Duration::from_secs(10), |_, _| {}).await;
+        let outcome = pipeline.gather(request_id, &mut replies, &[0], Duration::from_secs(10), |_, _, _| {}).await;
         let elapsed = started.elapsed();
         anyhow::ensure!(
             matches!(outcome[0].result, Err(Failure::ModelUnavailable(_))),

@@ -45,3 +45,21 @@ pub struct LanguageRow {
 pub async fn languages(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<LanguageRow>> {
     sqlx::query_as("SELECT language_id, language_name FROM programming_language ORDER BY language_id").fetch_all(db).await
 }
+
+/// A `model_name` row with its templates and parameters, for the open APIs.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ModelDefinition {
+    /// The model.
+    pub model_id: i64,
+    /// Its name.
+    pub model_name: String,
+    /// Whether it is a chat model.
+    pub is_instruction_tuned: bool,
+    /// `prompt_templates` JSON text (FIM, chat style, task prompts).
+    pub prompt_templates: String,
+}
+
+/// Every model row with its templates, by id.
+pub async fn definitions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<ModelDefinition>> {
+    sqlx::query_as("SELECT model_id, model_name, is_instruction_tuned, prompt_templates FROM model_name ORDER BY model_id").fetch_all(db).await
+}

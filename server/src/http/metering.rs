@@ -7,8 +7,12 @@
 //! extractors in [`crate::http::auth`] do); generation endpoints attach a [`UsageNote`] to their
 //! response so the record carries the model and token counts, and the tokens are charged.
 
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -48,6 +52,50 @@ pub struct UsageNote {
     pub prompt_tokens: u32,
     /// Tokens generated (charged to the daily token budget).
     pub generated_tokens: u32,
+}
+
+/// A [`UsageNote`] filled in when a streamed response ends: the usage record (and the token
+/// charge) waits until the body is finished or dropped, and reads the note then.
+#[derive(Debug, Clone, Default)]
+pub struct DeferredUsage(pub Arc<Mutex<UsageNote>>);
+
+impl DeferredUsage {
+    /// Sets what the stream served.
+    pub fn set(&self, note: UsageNote) {
+        *self.0.lock().expect("usage note lock") = note;
+    }
+}
+
+/// A response body that calls its hook once when it ends or is dropped (a client that goes away
+/// mid-stream is metered too).
+struct OnEnd<F: FnOnce() + Send + 'static> {
+    inner: Body,
+    hook: Option<F>,
+}
+
+impl<F: FnOnce() + Send + Unpin + 'static> http_body::Body for OnEnd<F> {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<F: FnOnce() + Send + 'static> Drop for OnEnd<F> {
+    fn drop(&mut self) {
+        if let Some(hook) = self.hook.take() {
+            hook();
+        }
+    }
 }
 
 /// The key a request presents, when its bearer token is one of ours (other bearer tokens are the
@@ -142,28 +190,36 @@ pub async fn meter(State(state): State<AppState>, mut request: Request, next: Ne
     headers.insert(REMAINING, HeaderValue::from(binding.remaining));
     headers.insert(RESET, HeaderValue::from(binding.reset));
 
-    let note = response.extensions().get::<UsageNote>().cloned().unwrap_or_default();
-    if note.generated_tokens > 0 {
-        let mut redis = state.redis.clone();
-        let user_id = caller.user_id;
-        tokio::spawn(async move {
-            if let Err(error) = quotas::charge_tokens(&mut redis, user_id, u64::from(note.generated_tokens)).await {
-                tracing::warn!(%error, user.id = %user_id, "generated tokens not charged to the daily budget");
-            }
+    let status = response.status().as_u16();
+    let meter = move |note: UsageNote| {
+        if note.generated_tokens > 0 {
+            let mut redis = state.redis.clone();
+            let user_id = caller.user_id;
+            tokio::spawn(async move {
+                if let Err(error) = quotas::charge_tokens(&mut redis, user_id, u64::from(note.generated_tokens)).await {
+                    tracing::warn!(%error, user.id = %user_id, "generated tokens not charged to the daily budget");
+                }
+            });
+        }
+        state.usage.record(UsageRecord {
+            usage_id: Uuid::new_v4(),
+            user_id: caller.user_id,
+            key_id: Some(caller.key_id),
+            endpoint,
+            model: note.model,
+            prompt_tokens: note.prompt_tokens,
+            generated_tokens: note.generated_tokens,
+            latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+            status,
+            at,
         });
+    };
+    if let Some(deferred) = response.extensions().get::<DeferredUsage>().cloned() {
+        let (parts, body) = response.into_parts();
+        let hook = move || meter(deferred.0.lock().expect("usage note lock").clone());
+        return Response::from_parts(parts, Body::new(OnEnd { inner: body, hook: Some(hook) }));
     }
-    state.usage.record(UsageRecord {
-        usage_id: Uuid::new_v4(),
-        user_id: caller.user_id,
-        key_id: Some(caller.key_id),
-        endpoint,
-        model: note.model,
-        prompt_tokens: note.prompt_tokens,
-        generated_tokens: note.generated_tokens,
-        latency_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
-        status: response.status().as_u16(),
-        at,
-    });
+    meter(response.extensions().get::<UsageNote>().cloned().unwrap_or_default());
     response
 }
 

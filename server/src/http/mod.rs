@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cookies;
+pub mod dialect_errors;
 pub mod error;
 pub mod extract;
 pub mod metering;

@@ -106,14 +106,15 @@ impl Pipeline {
     }
 
     /// Waits for every model's answer until `timeout`; models still silent then get a timeout
-    /// error (and their jobs are cancelled). `on_token` sees streamed text as it arrives.
+    /// error (and their jobs are cancelled). `on_token` sees streamed text as it arrives, with its
+    /// model and choice.
     pub async fn gather(
         &self,
         request_id: Uuid,
         replies: &mut Replies,
         model_ids: &[i64],
         timeout: Duration,
-        mut on_token: impl FnMut(i64, &str),
+        mut on_token: impl FnMut(i64, u32, &str),
     ) -> Vec<ModelOutcome> {
         let deadline = Instant::now() + timeout;
         let mut outcomes: BTreeMap<i64, Result<Answer, Failure>> = BTreeMap::new();
@@ -124,7 +125,7 @@ impl Pipeline {
             }
             match reply.event {
                 ReplyEvent::Started { .. } => {}
-                ReplyEvent::Token { text } => on_token(reply.model_id, &text),
+                ReplyEvent::Token { text, choice } => on_token(reply.model_id, choice, &text),
                 ReplyEvent::Done(answer) => {
                     outcomes.insert(reply.model_id, Ok(*answer));
                 }

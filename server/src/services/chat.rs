@@ -44,7 +44,7 @@ pub async fn chat(
     let query = Query::start(state, query_id, caller, &request.query).await?;
     let title = claim(&state.db, request.chat_id, &caller, query.timestamp).await?;
     let user_message = request.messages.iter().rev().find(|(role, _)| role == "user").map(|(_, c)| c.clone()).unwrap_or_default();
-    let task = LlmTask::Chat(ChatTask { messages: with_editor_context(&request), want_title: title.is_none() });
+    let task = LlmTask::Chat(ChatTask { messages: with_editor_context(&request), want_title: title.is_none(), ..ChatTask::default() });
     let answers = match query.ask(state, &request.model_ids, &task, state.settings.chat_timeout, on_token).await {
         Ok(answers) => answers,
         Err(error) => {

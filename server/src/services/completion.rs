@@ -45,6 +45,7 @@ pub async fn complete(
         project_id: Some(caller.project_id),
         retrieval,
         debug: request.debug,
+        ..CompletionTask::default()
     });
     let answers = query.ask(state, &request.model_ids, &task, state.settings.completion_timeout, on_token).await?;
     let mut data = CompletionsData { meta_query_id: query_id, completions: answers.items(false) };

@@ -1,13 +1,14 @@
 //! The reference tables a config points into: languages, and models with the workers that have
 //! them loaded (from the workers' `worker_models:<id>` announcements, so nothing here goes online).
 
-use code4me_shared::redis_keys::{WORKER_MODELS, WorkerModelsValue};
+use code4me_shared::redis_keys::WorkerModelsValue;
 
 use crate::contract::configs::{
     KnownModel, LanguagesResponse, ModelAvailability, ModelValidation, ModelsResponse, ProgrammingLanguage, UnknownModel,
 };
 use crate::contract::error::ApiError;
 use crate::db::models::{self, ModelRow};
+use crate::services::model_directory;
 use crate::services::state::AppState;
 
 /// `programming_language` rows and the name → id mapping the plugin's config uses.
@@ -45,32 +46,9 @@ fn availability(ModelRow { model_id, model_name, is_instruction_tuned }: ModelRo
 }
 
 /// The live workers' announcements (each key expires 30 s after its worker stops refreshing it,
-/// and a worker that stops gracefully deletes its own).
+/// and a worker that stops gracefully deletes its own), by worker id.
 pub async fn announcements(state: &AppState) -> Result<Vec<WorkerModelsValue>, ApiError> {
-    let mut redis = state.redis.clone();
-    let mut keys: Vec<String> = Vec::new();
-    let mut cursor = 0_u64;
-    loop {
-        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{WORKER_MODELS}*"))
-            .arg("COUNT")
-            .arg(500)
-            .query_async(&mut redis)
-            .await
-            .map_err(|e| ApiError::Unavailable(e.into()))?;
-        keys.extend(batch);
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let values: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(&mut redis).await.map_err(|e| ApiError::Unavailable(e.into()))?;
-    let mut workers: Vec<WorkerModelsValue> = values.into_iter().flatten().filter_map(|raw| serde_json::from_str(&raw).ok()).collect();
+    let mut workers = model_directory::announcements(&mut state.redis.clone()).await.map_err(|e| ApiError::Unavailable(e.into()))?;
     workers.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
     Ok(workers)
 }

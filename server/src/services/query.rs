@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use code4me_shared::jobs::llm::LlmTask;
-use code4me_shared::jobs::telemetry::{DbWrite, GenerationRow, QueryKind, QueryRecord};
+use code4me_shared::jobs::telemetry::{Client, DbWrite, GenerationRow, QueryKind, QueryRecord};
 use code4me_shared::redis_keys::{self as keys, QueryRecordValue};
 use code4me_shared::retrieval::PromptDebug;
 use serde_json::Value;
@@ -73,7 +73,7 @@ impl Query {
             let stream = on_token.is_some();
             let mut replies = state.pipeline.submit(self.id, &model_ids, task, stream, timeout).await.map_err(ApiError::Unavailable)?;
             let mut sink = on_token;
-            let forward = |id: i64, text: &str| {
+            let forward = |id: i64, _choice: u32, text: &str| {
                 if let Some(sink) = sink.as_mut() {
                     sink(id, text);
                 }
@@ -119,8 +119,10 @@ impl Query {
         let record = QueryRecord {
             query_id: self.id,
             user_id: self.caller.user_id,
-            session_id: self.caller.session_id,
-            project_id: self.caller.project_id,
+            session_id: Some(self.caller.session_id),
+            project_id: Some(self.caller.project_id),
+            client: Client::Plugin,
+            api_key_id: None,
             timestamp: self.timestamp,
             total_serving_time_ms: i32::try_from(self.arrived.elapsed().as_millis()).unwrap_or(i32::MAX),
             server_version_id: state.settings.version_id,
@@ -176,6 +178,7 @@ impl Answers {
                     shown_at: self.shown_at,
                     confidence: answer.confidence,
                     logprobs: answer.logprobs.clone(),
+                    provider: None,
                 })
             })
             .collect()

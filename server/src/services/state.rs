@@ -51,6 +51,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Uptime and the default-model cache of the operators' health endpoints.
     pub health: HealthState,
+    /// The model rows and what the live workers serve, for the open APIs.
+    pub models: crate::services::model_directory::ModelDirectory,
+    /// The open APIs' provider chain.
+    pub providers: Arc<crate::services::providers::Providers>,
 }
 
 /// What the health endpoints keep between requests (`services::health`): the process's start and

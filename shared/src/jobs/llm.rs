@@ -38,6 +38,49 @@ pub enum LlmTask {
     Completion(CompletionTask),
     /// A chat answer.
     Chat(ChatTask),
+    /// Sentence embeddings of texts (all-MiniLM-L6-v2); `model_id` is ignored: the worker's
+    /// embedding model answers. A worker older than this variant reads the job as unreadable.
+    Embed(EmbedTask),
+}
+
+/// Per-request sampling choices of the open APIs; each `None` keeps the model row's default.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct SamplingOverrides {
+    /// Softmax temperature (`0` = greedy).
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    /// Nucleus mass.
+    #[serde(default)]
+    pub top_p: Option<f32>,
+    /// RNG seed; choice `i` of several draws with `seed + i`.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Independent answers to generate (OpenAI's `n`); `0` and `1` both mean one.
+    #[serde(default)]
+    pub choices: u32,
+}
+
+impl SamplingOverrides {
+    /// How many answers to generate (at least one).
+    pub fn choice_count(&self) -> u32 {
+        self.choices.max(1)
+    }
+}
+
+/// The embedding model every worker with retrieval serves, by its Hugging Face name.
+pub const EMBEDDING_MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
+
+/// The `model_id` an embedding job carries: no `model_name` row has it (ids start at 1).
+pub const EMBEDDING_MODEL_ID: i64 = 0;
+
+/// The vectors' length.
+pub const EMBEDDING_DIMENSIONS: usize = 384;
+
+/// Texts to embed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct EmbedTask {
+    /// The texts, in order; one vector each.
+    pub inputs: Vec<String>,
 }
 
 /// A completion's prompt material, already redacted.
@@ -68,6 +111,13 @@ pub struct CompletionTask {
     /// Report the prompt and the retrieved snippets in the answer ([`crate::reply::Answer::debug`]).
     #[serde(default)]
     pub debug: bool,
+    /// `prefix` is the whole prompt, used as it is: the row's completion template is not applied
+    /// (an OpenAI-style completion without a `suffix`).
+    #[serde(default)]
+    pub raw_prompt: bool,
+    /// Sampling choices of the request.
+    #[serde(default)]
+    pub sampling: SamplingOverrides,
 }
 
 /// A chat request's conversation.
@@ -77,6 +127,15 @@ pub struct ChatTask {
     pub messages: Vec<(String, String)>,
     /// Ask the model for a conversation title.
     pub want_title: bool,
+    /// Extra stop strings from the request.
+    #[serde(default)]
+    pub stop_sequences: Vec<String>,
+    /// New-token budget overriding the model row's.
+    #[serde(default)]
+    pub max_new_tokens: Option<usize>,
+    /// Sampling choices of the request.
+    #[serde(default)]
+    pub sampling: SamplingOverrides,
 }
 
 impl Job for LlmJob {
@@ -102,7 +161,7 @@ mod tests {
             reply_to: reply_channel("a"),
             stream: false,
             deadline_ms: 1,
-            task: LlmTask::Chat(ChatTask { messages: vec![("user".into(), "hi".into())], want_title: true }),
+            task: LlmTask::Chat(ChatTask { messages: vec![("user".into(), "hi".into())], want_title: true, ..ChatTask::default() }),
         };
         let json = serde_json::to_value(&job).expect("json");
         assert_eq!(json["version"], 1);

@@ -60,10 +60,16 @@ pub struct QueryRecord {
     pub query_id: Uuid,
     /// The user.
     pub user_id: Uuid,
-    /// The session.
-    pub session_id: Uuid,
-    /// The project.
-    pub project_id: Uuid,
+    /// The plugin session (none for the open APIs, whose callers present an API key).
+    pub session_id: Option<Uuid>,
+    /// The project (none for an open-API request whose key is bound to no project).
+    pub project_id: Option<Uuid>,
+    /// Which client dialect sent it (`plugin` when absent: records of servers before the open APIs).
+    #[serde(default)]
+    pub client: Client,
+    /// The API key it was made with.
+    #[serde(default)]
+    pub api_key_id: Option<Uuid>,
     /// When the request arrived.
     pub timestamp: DateTime<Utc>,
     /// Milliseconds from arrival to answer.
@@ -85,6 +91,34 @@ pub struct QueryRecord {
     pub kind: QueryKind,
     /// One per model that answered.
     pub generations: Vec<GenerationRow>,
+}
+
+/// The front door a query came through: `meta_query.client`, so analytics and studies can tell
+/// the dialects apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Client {
+    /// The JetBrains plugin's REST and WebSocket contract.
+    #[default]
+    Plugin,
+    /// The OpenAI-compatible `/v1`.
+    Openai,
+    /// The suggestion API (`/api/v1/completion`).
+    Suggestion,
+    /// The task API (`/api/ai/*`).
+    Task,
+}
+
+impl Client {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plugin => "plugin",
+            Self::Openai => "openai",
+            Self::Suggestion => "suggestion",
+            Self::Task => "task",
+        }
+    }
 }
 
 /// Whether a query was a completion or a chat turn.
@@ -169,6 +203,10 @@ pub struct GenerationRow {
     pub confidence: f64,
     /// Per-token log-probabilities.
     pub logprobs: Vec<f64>,
+    /// The provider of the chain that answered (`local` or a configured provider); absent for
+    /// the plugin's queries, which only the local workers serve.
+    #[serde(default)]
+    pub provider: Option<String>,
 }
 
 /// Feedback on one model's completion: `was_accepted`, and `ground_truth` when sent.
@@ -229,8 +267,10 @@ mod tests {
         let record = QueryRecord {
             query_id: Uuid::nil(),
             user_id: Uuid::nil(),
-            session_id: Uuid::nil(),
-            project_id: Uuid::nil(),
+            session_id: Some(Uuid::nil()),
+            project_id: Some(Uuid::nil()),
+            client: Client::Plugin,
+            api_key_id: None,
             timestamp: DateTime::<Utc>::UNIX_EPOCH,
             total_serving_time_ms: 1,
             server_version_id: 1,

@@ -115,8 +115,10 @@ async fn the_worker_never_attaches_a_turn_to_a_chat_another_user_owns() {
     let turn = |user_id: Uuid, session_id: Uuid, project: &str, title: &str| QueryRecord {
         query_id: Uuid::new_v4(),
         user_id,
-        session_id,
-        project_id: project.parse().expect("uuid"),
+        session_id: Some(session_id),
+        project_id: Some(project.parse().expect("uuid")),
+        client: Default::default(),
+        api_key_id: None,
         timestamp: chrono::Utc::now(),
         total_serving_time_ms: 1,
         server_version_id: 1,

@@ -179,8 +179,10 @@ async fn feedback_that_overtakes_its_query_is_applied_when_the_query_lands() {
     let record = QueryRecord {
         query_id,
         user_id,
-        session_id,
-        project_id: project.parse().expect("uuid"),
+        session_id: Some(session_id),
+        project_id: Some(project.parse().expect("uuid")),
+        client: Default::default(),
+        api_key_id: None,
         timestamp: now,
         total_serving_time_ms: 12,
         server_version_id: 1,
@@ -208,6 +210,7 @@ async fn feedback_that_overtakes_its_query_is_applied_when_the_query_lands() {
             shown_at: now,
             confidence: 0.5,
             logprobs: vec![-0.7],
+            provider: None,
         }],
     };
     writer.write(DbWrite::Query(Box::new(record.clone()))).await.expect("written");

@@ -52,8 +52,10 @@ async fn a_querys_telemetry_lands_while_a_large_indexing_job_is_still_running() 
     let record = QueryRecord {
         query_id,
         user_id,
-        session_id,
-        project_id: project,
+        session_id: Some(session_id),
+        project_id: Some(project),
+        client: Default::default(),
+        api_key_id: None,
         timestamp: chrono::Utc::now(),
         total_serving_time_ms: 12,
         server_version_id: 1,

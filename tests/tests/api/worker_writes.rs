@@ -26,8 +26,10 @@ fn query(owner: (Uuid, Uuid, Uuid), kind: QueryKind, text: &str) -> QueryRecord 
     QueryRecord {
         query_id: Uuid::new_v4(),
         user_id: owner.0,
-        session_id: owner.1,
-        project_id: owner.2,
+        session_id: Some(owner.1),
+        project_id: Some(owner.2),
+        client: Default::default(),
+        api_key_id: None,
         timestamp: now,
         total_serving_time_ms: 12,
         server_version_id: 1,
@@ -55,6 +57,7 @@ fn query(owner: (Uuid, Uuid, Uuid), kind: QueryKind, text: &str) -> QueryRecord 
             shown_at: now,
             confidence: 0.5,
             logprobs: vec![-0.7],
+            provider: None,
         }],
     }
 }

@@ -11,16 +11,17 @@ use std::time::{Duration, Instant};
 
 use apalis::prelude::{AbortError, BoxDynError, Data};
 use code4me_shared::cancellation;
-use code4me_shared::jobs::llm::{CompletionTask, LlmJob, LlmTask};
+use code4me_shared::jobs::llm::{CompletionTask, EmbedTask, LlmJob, LlmTask};
 use code4me_shared::jobs::{Incoming, Job};
 use code4me_shared::redaction::redact;
-use code4me_shared::reply::{Answer, Failure, Reply, ReplyEvent};
+use code4me_shared::reply::{Answer, ChoiceAnswer, Failure, FinishReason, Reply, ReplyEvent};
 use code4me_shared::retrieval::{PromptDebug, Snippet};
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
 
 use crate::model::catalog::{Catalog, LoadedModel, Overrides};
-use crate::model::generation::Generation;
+use crate::model::error::ModelError;
+use crate::model::generation::{Generation, StopReason};
 use crate::model::prompt::ChatMessage;
 use crate::retrieval::{RetrievalError, Retriever};
 use crate::signals::Signals;
@@ -73,69 +74,165 @@ pub async fn handle(incoming: Incoming<LlmJob>, context: Data<LlmContext>) -> Re
         return Ok(());
     }
     publish(&context.redis, &job, ReplyEvent::Started { worker: context.worker.clone() }).await;
-    let event = match context.catalog.get(job.model_id) {
-        Ok(model) => run(&context, &job, model).await,
-        Err(error) => ReplyEvent::Failed(Failure::ModelUnavailable(error.to_string())),
+    let event = match &job.task {
+        LlmTask::Embed(task) => embed(&context, task).await,
+        _ => match context.catalog.get(job.model_id) {
+            Ok(model) => run(&context, &job, model).await,
+            Err(error) => ReplyEvent::Failed(Failure::ModelUnavailable(error.to_string())),
+        },
     };
     publish(&context.redis, &job, event).await;
     Ok(())
 }
 
-/// Runs the model on a blocking thread, forwarding streamed tokens as they come.
+/// One choice's generation, as the model thread hands it back.
+struct Generated {
+    generation: Generation,
+    title: Option<String>,
+    /// The text each token added.
+    tokens: Vec<String>,
+}
+
+/// Runs the model on a blocking thread — once per requested choice — forwarding streamed tokens
+/// as they come.
 async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> ReplyEvent {
     let tracked = context.signals.track(job.request_id);
     let flag = tracked.flag.clone();
-    let (tokens_tx, mut tokens_rx) = mpsc::unbounded_channel::<String>();
+    let (tokens_tx, mut tokens_rx) = mpsc::unbounded_channel::<(u32, String)>();
     let stream = job.stream;
     let stable_anchor = context.prompt_anchor;
     let task = job.task.clone();
     let (retrieved, mut debug) = match &task {
         LlmTask::Completion(c) => retrieve(context, c, &model).await,
-        LlmTask::Chat(_) => (Vec::new(), None),
+        _ => (Vec::new(), None),
     };
     let started = Instant::now();
+    let model_name = model.name.clone();
     let generation = tokio::task::spawn_blocking(move || {
-        let mut on_token = |event: crate::model::generation::TokenEvent<'_>| {
-            if stream && !event.text.is_empty() {
-                let _ = tokens_tx.send(event.text.to_owned());
-            }
+        let choices = match &task {
+            LlmTask::Completion(c) => c.sampling.choice_count(),
+            LlmTask::Chat(c) => c.sampling.choice_count(),
+            LlmTask::Embed(_) => 0,
         };
-        match task {
-            LlmTask::Completion(c) => {
-                if let Some(debug) = debug.as_mut() {
-                    debug.prompt = model.templates().completion_prompt(&c, &retrieved, stable_anchor).unwrap_or_default();
+        let mut generated = Vec::new();
+        for choice in 0..choices {
+            let mut tokens = Vec::new();
+            let mut on_token = |event: crate::model::generation::TokenEvent<'_>| {
+                tokens.push(event.text.to_owned());
+                if stream && !event.text.is_empty() {
+                    let _ = tokens_tx.send((choice, event.text.to_owned()));
                 }
-                model.complete(&c, &retrieved, stable_anchor, &flag, &mut on_token).map(|g| (model.name.clone(), g, None, debug))
-            }
-            LlmTask::Chat(c) => {
-                let messages: Vec<ChatMessage> = c.messages.into_iter().map(|(role, content)| ChatMessage { role, content }).collect();
-                model
-                    .chat(&messages, c.want_title, &Overrides::default(), &flag, &mut on_token)
-                    .map(|answer| (model.name.clone(), Generation { text: answer.text, ..answer.generation }, Some(answer.title), None))
+            };
+            let (generation, title) = match &task {
+                LlmTask::Completion(c) => {
+                    if choice == 0
+                        && let Some(debug) = debug.as_mut()
+                    {
+                        debug.prompt = model.templates().completion_prompt(c, &retrieved, stable_anchor).unwrap_or_default();
+                    }
+                    (model.complete(c, &retrieved, stable_anchor, choice, &flag, &mut on_token)?, None)
+                }
+                LlmTask::Chat(c) => {
+                    let messages: Vec<ChatMessage> =
+                        c.messages.iter().map(|(role, content)| ChatMessage { role: role.clone(), content: content.clone() }).collect();
+                    let overrides = Overrides::of_request(&c.stop_sequences, c.max_new_tokens, &c.sampling, choice);
+                    let answer = model.chat(&messages, c.want_title && choice == 0, &overrides, &flag, &mut on_token)?;
+                    (Generation { text: answer.text, ..answer.generation }, Some(answer.title))
+                }
+                LlmTask::Embed(_) => unreachable!("embedding jobs do not run a text model"),
+            };
+            generated.push(Generated { generation, title, tokens });
+            if flag.load(Ordering::Relaxed) {
+                break;
             }
         }
+        Ok::<_, ModelError>((generated, debug))
     });
     let forward = async {
-        while let Some(text) = tokens_rx.recv().await {
-            publish(&context.redis, job, ReplyEvent::Token { text: redact(&text).into_owned() }).await;
+        while let Some((choice, text)) = tokens_rx.recv().await {
+            publish(&context.redis, job, ReplyEvent::Token { text: redact(&text).into_owned(), choice }).await;
         }
     };
     let (result, ()) = tokio::join!(generation, forward);
     let cancelled = tracked.flag.load(Ordering::Relaxed);
     match result {
         _ if cancelled => ReplyEvent::Failed(Failure::Cancelled),
-        Ok(Ok((model_name, generation, title, debug))) => ReplyEvent::Done(Box::new(Answer {
-            model_name,
-            text: redact(&generation.text).into_owned(),
-            generation_time_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
-            confidence: f64::from(generation.confidence),
-            logprobs: generation.logprobs.iter().map(|&l| f64::from(l)).collect(),
-            title,
-            worker: context.worker.clone(),
-            debug,
-        })),
+        Ok(Ok((generated, debug))) => ReplyEvent::Done(Box::new(answer(context, model_name, generated, started.elapsed(), debug))),
         Ok(Err(error)) => ReplyEvent::Failed(Failure::ModelError(error.to_string())),
         Err(panic) => ReplyEvent::Failed(Failure::WorkerError(format!("the model thread failed: {panic}"))),
+    }
+}
+
+/// The answer of every choice: choice 0 in the answer's own fields, the others after it.
+fn answer(context: &LlmContext, model_name: String, generated: Vec<Generated>, took: Duration, debug: Option<PromptDebug>) -> Answer {
+    let mut choices = generated.into_iter().map(|g| {
+        let prompt_tokens = u32::try_from(g.generation.prompt_tokens).unwrap_or(u32::MAX);
+        let choice = ChoiceAnswer {
+            text: redact(&g.generation.text).into_owned(),
+            confidence: f64::from(g.generation.confidence),
+            logprobs: g.generation.logprobs.iter().map(|&l| f64::from(l)).collect(),
+            tokens: g.tokens.iter().map(|t| redact(t).into_owned()).collect(),
+            completion_tokens: u32::try_from(g.generation.tokens.len()).unwrap_or(u32::MAX),
+            finish_reason: if g.generation.stop_reason == StopReason::Length { FinishReason::Length } else { FinishReason::Stop },
+        };
+        (choice, g.title, prompt_tokens)
+    });
+    let (first, title, prompt_tokens) = choices.next().unwrap_or_else(|| {
+        (
+            ChoiceAnswer {
+                text: String::new(),
+                confidence: 0.0,
+                logprobs: Vec::new(),
+                tokens: Vec::new(),
+                completion_tokens: 0,
+                finish_reason: FinishReason::Stop,
+            },
+            None,
+            0,
+        )
+    });
+    Answer {
+        model_name,
+        text: first.text,
+        generation_time_ms: i32::try_from(took.as_millis()).unwrap_or(i32::MAX),
+        confidence: first.confidence,
+        logprobs: first.logprobs,
+        title,
+        worker: context.worker.clone(),
+        debug,
+        prompt_tokens,
+        completion_tokens: first.completion_tokens,
+        finish_reason: first.finish_reason,
+        tokens: first.tokens,
+        more_choices: choices.map(|(choice, _, _)| choice).collect(),
+        embeddings: Vec::new(),
+    }
+}
+
+/// An embedding job: the worker's embedding model, whatever the job's model id.
+async fn embed(context: &LlmContext, task: &EmbedTask) -> ReplyEvent {
+    let Some(retriever) = &context.retriever else {
+        return ReplyEvent::Failed(Failure::ModelUnavailable("the embedding model (all-MiniLM-L6-v2) is not loaded on this worker".into()));
+    };
+    let started = Instant::now();
+    match retriever.embed(task.inputs.clone()).await {
+        Ok(embeddings) => ReplyEvent::Done(Box::new(Answer {
+            model_name: code4me_shared::jobs::llm::EMBEDDING_MODEL.to_owned(),
+            text: String::new(),
+            generation_time_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
+            confidence: 0.0,
+            logprobs: Vec::new(),
+            title: None,
+            worker: context.worker.clone(),
+            debug: None,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            finish_reason: FinishReason::Stop,
+            tokens: Vec::new(),
+            more_choices: Vec::new(),
+            embeddings,
+        })),
+        Err(error) => ReplyEvent::Failed(Failure::ModelError(error.to_string())),
     }
 }
 

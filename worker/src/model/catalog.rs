@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use code4me_shared::jobs::llm::CompletionTask;
+use code4me_shared::jobs::llm::{CompletionTask, SamplingOverrides};
 use code4me_shared::retrieval::Snippet;
 use serde::Deserialize;
 
@@ -111,8 +111,27 @@ pub struct Overrides {
     pub max_new_tokens: Option<usize>,
     /// Temperature.
     pub temperature: Option<f32>,
+    /// Nucleus mass.
+    pub top_p: Option<f32>,
     /// Seed.
     pub seed: Option<u64>,
+    /// Which of several choices of one request this is: added to the seed, so the choices are
+    /// independent draws.
+    pub choice: u32,
+}
+
+impl Overrides {
+    /// A request's stops, budget and sampling choices, for its `choice`-th answer.
+    pub fn of_request(stop_sequences: &[String], max_new_tokens: Option<usize>, sampling: &SamplingOverrides, choice: u32) -> Self {
+        Self {
+            stop_sequences: stop_sequences.to_vec(),
+            max_new_tokens,
+            temperature: sampling.temperature,
+            top_p: sampling.top_p,
+            seed: sampling.seed,
+            choice,
+        }
+    }
 }
 
 /// A chat answer.
@@ -147,21 +166,27 @@ impl LoadedModel {
     }
 
     /// A code completion at the caret for a job's task, with the row's template and stops (after
-    /// the task's own) and the task's token budget; `retrieved` and `stable_anchor` as in
-    /// [`PromptTemplates::completion_prompt`].
+    /// the task's own) and the task's token budget and sampling (`choice` of several draws);
+    /// `retrieved` and `stable_anchor` as in [`PromptTemplates::completion_prompt`]. A raw-prompt
+    /// task is continued as it is, with only its own stops.
     pub fn complete(
         &self,
         task: &CompletionTask,
         retrieved: &[Snippet],
         stable_anchor: bool,
+        choice: u32,
         cancel: &AtomicBool,
         on_token: &mut dyn FnMut(TokenEvent<'_>),
     ) -> Result<Generation, ModelError> {
-        let prompt = self.templates.completion_prompt(task, retrieved, stable_anchor)?;
-        let mut stops = task.stop_sequences.clone();
-        stops.extend(self.templates.stop_tokens.iter().cloned());
-        let overrides = Overrides { max_new_tokens: task.max_new_tokens, ..Overrides::default() };
-        let request = self.request(prompt, stops, &overrides, self.parameters.max_new_tokens);
+        let (prompt, stops) = if task.raw_prompt {
+            (task.prefix.clone(), task.stop_sequences.clone())
+        } else {
+            let mut stops = task.stop_sequences.clone();
+            stops.extend(self.templates.stop_tokens.iter().cloned());
+            (self.templates.completion_prompt(task, retrieved, stable_anchor)?, stops)
+        };
+        let overrides = Overrides { stop_sequences: stops, ..Overrides::of_request(&[], task.max_new_tokens, &task.sampling, choice) };
+        let request = self.request(prompt, overrides.stop_sequences.clone(), &overrides, self.parameters.max_new_tokens);
         self.runtime.generate(&request, cancel, on_token)
     }
 
@@ -191,9 +216,10 @@ impl LoadedModel {
         if let Some(t) = overrides.temperature {
             sampling.temperature = t;
         }
-        if let Some(seed) = overrides.seed {
-            sampling.seed = seed;
+        if let Some(p) = overrides.top_p {
+            sampling.top_p = p;
         }
+        sampling.seed = overrides.seed.unwrap_or(sampling.seed).wrapping_add(u64::from(overrides.choice));
         GenerationRequest { prompt, max_new_tokens: overrides.max_new_tokens.unwrap_or(default_new), stop_sequences, sampling }
     }
 
@@ -384,7 +410,7 @@ mod tests {
         );
         let task = CompletionTask { prefix: "def add(a, b):".into(), suffix: "\n".into(), ..Default::default() };
         for id in [7, 8] {
-            let out = catalog.get(id).unwrap().complete(&task, &[], false, &AtomicBool::new(false), &mut |_| {}).unwrap();
+            let out = catalog.get(id).unwrap().complete(&task, &[], false, 0, &AtomicBool::new(false), &mut |_| {}).unwrap();
             assert!(out.prompt_tokens > 0 && out.tokens.len() <= 8);
         }
         let error = catalog.get(9).err().expect("absent").to_string();
@@ -399,7 +425,7 @@ mod tests {
             file_name: Some("fib.py".into()),
             ..Default::default()
         };
-        let out = model.complete(&task, &[], false, &AtomicBool::new(false), &mut |_| {}).unwrap();
+        let out = model.complete(&task, &[], false, 0, &AtomicBool::new(false), &mut |_| {}).unwrap();
         assert!(!out.text.contains("\n\n"), "cut at the row's stop: {:?}", out.text);
         assert!(out.text.contains("fibonacci("), "{:?}", out.text);
     }

@@ -32,8 +32,8 @@ impl Retriever {
         Self { db, embedder, indexing: Arc::new(Semaphore::new(1)), last_searches: Arc::default() }
     }
 
-    /// Embeds `texts` on a blocking thread.
-    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, RetrievalError> {
+    /// Embeds `texts` on a blocking thread (also what an embedding job of the open APIs runs).
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, RetrievalError> {
         let embedder = Arc::clone(&self.embedder);
         let vectors = tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
