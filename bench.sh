@@ -24,6 +24,10 @@
 #            (key lookup in the Redis cache, the atomic quota script, the handler's counter read, the
 #            usage record queued) against GET /api/ping with no auth, one connection each, p50 per
 #            round; reports quota_added_p50_ms (target ≤ 0.3 ms)
+#   openai   streamed POST /v1/completions with an API key (bench/openai_latency.py: windows of the
+#            project's sources, 32 new tokens, temperature 0, one at a time): time to first token and
+#            end to end, p50/p90; when llama-cpp-python[server] is importable, the same requests
+#            against llama.cpp's server on the same GGUF in the same run, as ratios (target ≤ 1.0 at p50)
 #   inference  the worker's engine on SmolLM2 (GGUF): prefill of a 512-token prompt and 64 greedy
 #            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse; when llama-cpp-python is
 #            importable (data/bench-venv, or BENCH_PYTHON) llama.cpp runs on the same ids and threads
@@ -32,9 +36,9 @@
 . "$C4M_ROOT/scripts/infra.sh"
 cd "$C4M_ROOT"
 
-usage() { echo "usage: ./bench.sh health|auth|quota|queue|typing|analytics|inference" >&2; exit 2; }
+usage() { echo "usage: ./bench.sh health|auth|quota|queue|typing|openai|analytics|inference" >&2; exit 2; }
 [ $# -ge 1 ] || usage
-case "$1" in health|auth|quota|queue|typing|analytics|inference) ;; *) usage ;; esac
+case "$1" in health|auth|quota|queue|typing|openai|analytics|inference) ;; *) usage ;; esac
 
 THREADS="${BENCH_THREADS:-2}" CONNECTIONS="${BENCH_CONNECTIONS:-64}" DURATION="${BENCH_DURATION:-5s}" ROUNDS="${BENCH_ROUNDS:-3}"
 
@@ -160,6 +164,44 @@ if out["llama_cpp_server"]:
 print(json.dumps(out))' "$anchored" "$plain" "$llama" "$retrieval"
 }
 
+# Streamed /v1/completions: ours (API key, queue hop), then llama.cpp's server on the same GGUF.
+run_openai() {
+  ensure_models
+  export MAX_REQUEST_RATE_PER_HOUR_CONFIG='{}'
+  start_bench_stack
+  local email="bench-$(date +%s)@example.com" token key
+  curl -fsS -o /dev/null -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"name\":\"Bench\",\"password\":\"Benchmark1\",\"config_id\":1}" "$BASE/api/user/create"
+  token="$(curl -fsS -H 'content-type: application/json' -d "{\"email\":\"$email\",\"password\":\"Benchmark1\"}" \
+    "$BASE/api/user/authenticate" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["auth_token"])')"
+  key="$(curl -fsS -H 'content-type: application/json' -H "Cookie: auth_token=$token" -d '{"name":"bench"}' \
+    "$BASE/api/keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
+  for _ in $(seq 300); do
+    curl -fsS -H "Authorization: Bearer $key" "$BASE/v1/models" 2>/dev/null | grep -q SmolLM2 && break; sleep 0.2
+  done
+  local sources=(worker/src/model/sampling.rs worker/src/model/generation.rs shared/src/multi_file.rs)
+  local python="${BENCH_PYTHON:-}" llama_args=()
+  if [ -z "$python" ]; then
+    if [ -x "$C4M_ROOT/data/bench-venv/bin/python" ]; then python="$C4M_ROOT/data/bench-venv/bin/python"; else python=python3; fi
+  fi
+  local pid=""
+  if "$python" -c "import llama_cpp.server" 2>/dev/null; then
+    local port; port="$(free_port)"
+    info "llama.cpp server (llama-cpp-python via $python), 2 threads, prompt cache on"
+    "$python" -m llama_cpp.server --model "$C4M_ROOT/data/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" --n_threads 2 \
+      --n_ctx 2048 --cache true --port "$port" >"$C4M_DATA_DIR/logs/llama-server.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port/v1/models" 2>/dev/null && break; sleep 0.2; done
+    llama_args=(--llama-server "http://127.0.0.1:$port")
+  else
+    warn "llama-cpp-python[server] is not importable by $python: no llama.cpp comparison this run." \
+      "To compare: python3 -m venv data/bench-venv && data/bench-venv/bin/pip install 'llama-cpp-python[server]==0.3.36' numpy"
+  fi
+  info "streamed /v1/completions: ours, then llama.cpp's server when it runs"
+  python3 bench/openai_latency.py --base "$BASE" --key "$key" --sources "${sources[@]}" "${llama_args[@]}"
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+}
+
 # Demo data at scale, then every analytics endpoint against a sequential scan of had_generation.
 run_analytics() {
   start_bench_stack
@@ -179,6 +221,7 @@ run_analytics() {
 if [ "$1" = inference ]; then run_inference; exit 0; fi
 if [ "$1" = analytics ]; then run_analytics; exit 0; fi
 if [ "$1" = typing ]; then run_typing; exit 0; fi
+if [ "$1" = openai ]; then run_openai; exit 0; fi
 
 start_bench_stack
 if [ "$1" = queue ]; then
