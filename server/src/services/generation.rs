@@ -148,7 +148,8 @@ impl Generation {
 
 /// Cancels the generation when dropped before its end.
 struct CancelOnDrop {
-    task: JoinHandle<()>,
+    /// The task running the chain, when there is one.
+    task: Option<JoinHandle<()>>,
     query_id: Uuid,
     state: AppState,
     finished: bool,
@@ -159,7 +160,9 @@ impl Drop for CancelOnDrop {
         if self.finished {
             return;
         }
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
         let (state, query_id) = (self.state.clone(), self.query_id);
         tracing::info!(%query_id, "client went away; cancelling its generation");
         metrics::counter!("open_api_cancelled_total").increment(1);
@@ -313,7 +316,7 @@ pub async fn embed(state: &AppState, inputs: Vec<String>) -> Result<Vec<Vec<f32>
     let timeout = state.settings.open_api.timeout.min(Duration::from_secs(120));
     let ids = [EMBEDDING_MODEL_ID];
     let mut replies = state.pipeline.submit(request_id, &ids, &task, false, timeout).await.map_err(GenerationError::Unavailable)?;
-    let mut guard = CancelOnDrop { task: tokio::spawn(async {}), query_id: request_id, state: state.clone(), finished: false };
+    let mut guard = CancelOnDrop { task: None, query_id: request_id, state: state.clone(), finished: false };
     let outcome = state.pipeline.gather(request_id, &mut replies, &ids, timeout, |_, _, _| {}).await.into_iter().next();
     guard.finished = true;
     match outcome.map(|o| o.result) {
