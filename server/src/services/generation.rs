@@ -214,7 +214,13 @@ pub async fn start(state: &AppState, request: GenerationRequest) -> Result<Gener
         metrics::histogram!("open_api_request_duration_seconds", "client" => client.as_str()).record(arrived.elapsed().as_secs_f64());
         let _ = events_tx.send(event);
     });
-    Ok(Generation { query_id, model: model.name, created, events, guard: CancelOnDrop { task, query_id, state: state.clone(), finished: false } })
+    Ok(Generation {
+        query_id,
+        model: model.name,
+        created,
+        events,
+        guard: CancelOnDrop { task: Some(task), query_id, state: state.clone(), finished: false },
+    })
 }
 
 /// The model row asked for (or the default one), checked to do this kind of job.
