@@ -1,7 +1,9 @@
 //! What the suggestion API learns from the code around the caret before it prompts a model: a
-//! header of comments for the prompt, a one-line description for the client, and a fingerprint
-//! for the cache key. A plain-text reading (the nearest enclosing `def`/`function`/`class` line by
-//! indentation) until the tree-sitter analysis lands.
+//! header of comments for the prompt (the enclosing function and class, imports, names in scope),
+//! a one-line description for the client, and a fingerprint for the cache key. The analysis
+//! itself is `code4me-context`'s (tree-sitter); this module only words it for the suggestion API.
+
+use code4me_context::{CodeContext, Language, analyze, comment_prefix};
 
 /// Longest signature quoted in a description: it is a status line in an editor.
 const DESCRIBED_SIGNATURE_CHARS: usize = 80;
@@ -17,45 +19,28 @@ pub struct Analysed {
     pub fingerprint: String,
 }
 
-/// Analyses `source` at the caret (`line` and `column` 0-based, the column in characters).
-pub fn analyse(language: &str, _file_path: Option<&str>, source: &str, line: usize, _column: usize) -> Analysed {
-    let lines: Vec<&str> = source.lines().take(line + 1).collect();
-    let indent = |l: &str| l.len() - l.trim_start().len();
-    let mut limit = lines.last().map_or(0, |l| indent(l));
-    let (mut function, mut class) = (None, None);
-    for l in lines.iter().rev().skip(1) {
-        let trimmed = l.trim_start();
-        if trimmed.is_empty() || indent(l) >= limit && limit > 0 {
-            continue;
-        }
-        limit = indent(l);
-        if function.is_none()
-            && class.is_none()
-            && (trimmed.starts_with("def ") || trimmed.starts_with("async def ") || trimmed.starts_with("function "))
-        {
-            function = Some(trimmed.trim_end().to_owned());
-        } else if class.is_none() && trimmed.starts_with("class ") {
-            class = trimmed.trim_start_matches("class ").split(|c: char| !c.is_alphanumeric() && c != '_').next().map(str::to_owned);
-        }
-        if limit == 0 {
-            break;
-        }
+/// Analyses `source` at the caret (`line` and `column` 0-based, the column in characters). The
+/// language is the request's name for it, else the file's extension; an unknown one gets no
+/// header and a plain description. CPU-bound (a parse): run it on a blocking thread.
+pub fn analyse(language: &str, file_path: Option<&str>, source: &str, line: usize, column: usize) -> Analysed {
+    let language = Language::from_name(language.trim()).or_else(|| file_path.and_then(Language::from_path));
+    let context = analyze(language, source, line, column);
+    Analysed {
+        header: context.prompt_header(comment_prefix(language)),
+        description: describe(&context),
+        fingerprint: serde_json::to_string(&context).unwrap_or_default(),
     }
-    let prefix = if language.eq_ignore_ascii_case("python") { "#" } else { "//" };
-    let mut header = String::new();
-    if let Some(class) = &class {
-        header.push_str(&format!("{prefix} Enclosing class: {class}\n"));
-    }
-    if let Some(function) = &function {
-        header.push_str(&format!("{prefix} Enclosing function: {function}\n"));
-    }
-    let description = match (function.as_deref().map(elide), &class) {
+}
+
+/// The description of what a suggestion at this caret completes.
+fn describe(context: &CodeContext) -> String {
+    let function = context.enclosing_function.as_deref().map(elide);
+    match (function, &context.enclosing_class) {
         (Some(function), Some(class)) => format!("Completes `{function}` in class `{class}`"),
         (Some(function), None) => format!("Completes `{function}`"),
         (None, Some(class)) => format!("Completes code in class `{class}`"),
         (None, None) => "Completes the code at the caret".to_owned(),
-    };
-    Analysed { fingerprint: header.clone(), header, description }
+    }
 }
 
 /// `text` cut to [`DESCRIBED_SIGNATURE_CHARS`] characters, with an ellipsis when cut.
@@ -65,4 +50,29 @@ fn elide(text: &str) -> String {
     }
     let kept: String = text.chars().take(DESCRIBED_SIGNATURE_CHARS - 1).collect();
     format!("{kept}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_is_described_with_its_class() {
+        let source = "class MathUtils:\n    def fibonacci(self, n):\n        a, b = 0, 1\n        for _ in range(n):\n            ";
+        let analysed = analyse("Python", None, source, 4, 12);
+        assert!(analysed.description.contains("fibonacci") && analysed.description.contains("MathUtils"), "{}", analysed.description);
+        assert!(analysed.header.starts_with("# "), "{}", analysed.header);
+    }
+
+    #[test]
+    fn an_unknown_language_gets_no_header() {
+        let analysed = analyse("brainfuck", None, "+++", 0, 3);
+        assert_eq!(analysed.header, "");
+        assert_eq!(analysed.description, "Completes the code at the caret");
+    }
+
+    #[test]
+    fn long_signatures_are_cut() {
+        assert_eq!(elide(&"x".repeat(200)).chars().count(), DESCRIBED_SIGNATURE_CHARS);
+    }
 }
