@@ -47,6 +47,7 @@ owner's tier quota and answers with `X-RateLimit-Limit`, `X-RateLimit-Remaining`
         (name = "studies", description = "A/B studies over config rows; admin only"),
         (name = "config", description = "Config rows (HOCON), languages and models; admin only"),
         (name = "keys", description = "API keys, tiers, quotas and usage"),
+        (name = "suggestions", description = "The suggestion API (`/api/v1/`): ranked, cached code suggestions for editor plugins"),
     ),
     components(schemas(Message, Detail, ValidationError)),
     modifiers(&SecuritySchemes)

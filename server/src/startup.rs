@@ -49,6 +49,7 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
     let models = ModelDirectory::new(db.clone(), redis.clone());
     let providers = Arc::new(Providers::new(&settings.open_api, pipeline.clone(), models.clone(), provider_http));
     Ok(AppState {
+        suggestion_cache: crate::services::suggestion_cache::SuggestionCache::new(redis.clone()),
         models,
         providers,
         usage: crate::services::usage_sink::UsageSink::start(pipeline.clone()),

@@ -48,6 +48,18 @@ pub const API_KEY_CACHE_TTL_SECONDS: u64 = 60;
 /// window, generated tokens in the day window; expire after their window.
 pub const QUOTA: &str = "quota:";
 
+/// Ours: `suggestion:<user_id>:<context hash>` → the suggestions JSON of the suggestion API
+/// (`POST /api/v1/completion`) for one normalised context (SHA-256 hex of the language, the lines
+/// around the caret, the analysed context, the model and the sampling), TTL
+/// `SUGGESTION_CACHE_TTL_SECONDS`. Namespaced by user so no user is ever served code cached from
+/// another's request.
+pub const SUGGESTION: &str = "suggestion:";
+/// Ours: `suggestion_lock:<user_id>:<context hash>` → a random token, `SET NX PX` by the one server
+/// generating that context's suggestions (single flight across servers); the others wait for the
+/// [`SUGGESTION`] entry instead of generating the same thing again. Expires after the generation
+/// timeout, so a crashed holder blocks no one for long.
+pub const SUGGESTION_LOCK: &str = "suggestion_lock:";
+
 /// Ours: `worker_models:<worker_id>` → [`WorkerModelsValue`], TTL [`WORKER_MODELS_TTL_SECONDS`],
 /// refreshed by the live worker: which models each worker serves (the admin model list reads it).
 pub const WORKER_MODELS: &str = "worker_models:";

@@ -17,6 +17,7 @@ use crate::db;
 use crate::http::cookies;
 pub use crate::services::callers::{AdminCaller, ApiKeyCaller, CurrentUser, KeyOrUser, ProjectCaller, ResearchCaller, SessionCaller};
 use crate::services::callers::{no_project, no_session};
+pub use crate::services::generation::OpenCaller;
 use crate::services::state::AppState;
 
 /// The raw auth token of the request: the cookie, else a bearer token.
@@ -113,5 +114,23 @@ impl FromRequestParts<AppState> for KeyOrUser {
         }
         let user = CurrentUser::from_request_parts(parts, state).await?;
         Ok(Self { user_id: user.user_id, tier: None })
+    }
+}
+
+impl FromRequestParts<AppState> for OpenCaller {
+    type Rejection = ApiError;
+
+    /// The open APIs' caller: the admitted API key (its project, its tier's prompt bound), else
+    /// the signed-in user (bounded by their tier as a key of theirs would be).
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(key) = parts.extensions.get::<ApiKeyCaller>() {
+            let max_prompt_chars = state.settings.tiers.limits(key.tier).max_prompt_chars;
+            return Ok(Self { user_id: key.user_id, key_id: Some(key.key_id), project_id: key.project_id, max_prompt_chars: Some(max_prompt_chars) });
+        }
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        let tier = db::api_keys::tier_of(&state.db, user.user_id).await.map_err(ApiError::database)?;
+        let tier = tier.as_deref().and_then(code4me_shared::tiers::Tier::parse).unwrap_or_default();
+        let max_prompt_chars = state.settings.tiers.limits(tier).max_prompt_chars;
+        Ok(Self { user_id: user.user_id, key_id: None, project_id: None, max_prompt_chars: Some(max_prompt_chars) })
     }
 }

@@ -24,6 +24,9 @@ pub fn recorder() -> PrometheusHandle {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), LATENCY_BUCKETS)
+                // The suggestion API's latencies are histograms too (its users aggregate them
+                // across servers, which summaries' quantiles cannot be).
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Prefix(crate::services::suggestions::METRIC_PREFIX.to_owned()), LATENCY_BUCKETS))
                 // Cannot fail: the bucket list above is a non-empty constant.
                 .expect("non-empty latency buckets");
             let recorder = builder.build_recorder();

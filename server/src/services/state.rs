@@ -55,6 +55,8 @@ pub struct AppState {
     pub models: crate::services::model_directory::ModelDirectory,
     /// The open APIs' provider chain.
     pub providers: Arc<crate::services::providers::Providers>,
+    /// The suggestion API's answers (Redis) and the flights of identical requests on this server.
+    pub suggestion_cache: crate::services::suggestion_cache::SuggestionCache,
 }
 
 /// What the health endpoints keep between requests (`services::health`): the process's start and
