@@ -10,3 +10,4 @@ pub mod messages;
 pub mod parse;
 pub mod requests;
 pub mod responses;
+pub mod tasks;

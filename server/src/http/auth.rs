@@ -115,3 +115,18 @@ impl FromRequestParts<AppState> for KeyOrUser {
         Ok(Self { user_id: user.user_id, tier: None })
     }
 }
+
+/// The open APIs' caller: an API key admitted by the meter (with its tier's prompt bound and
+/// bound project), else a signed-in user (cookie or bearer auth token) without a tier bound.
+impl FromRequestParts<AppState> for crate::services::generation::OpenCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(key) = parts.extensions.get::<ApiKeyCaller>() {
+            let max_prompt_chars = parts.extensions.get::<crate::contract::api_keys::QuotaState>().map(|quota| quota.max_prompt_chars);
+            return Ok(Self { user_id: key.user_id, key_id: Some(key.key_id), project_id: key.project_id, max_prompt_chars });
+        }
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        Ok(Self { user_id: user.user_id, key_id: None, project_id: None, max_prompt_chars: None })
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod ai_status;
 pub mod api_keys;
 pub mod auth;
 pub mod callers;
@@ -27,6 +28,8 @@ pub mod sessions;
 pub mod sign_in;
 pub mod state;
 pub mod studies;
+pub mod task_output;
+pub mod tasks;
 pub mod tokens;
 pub mod usage;
 pub mod usage_sink;

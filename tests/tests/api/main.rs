@@ -23,6 +23,7 @@ mod retrieval;
 mod secrets;
 mod session;
 mod studies;
+mod tasks;
 mod user;
 mod website;
 mod websocket;
