@@ -47,6 +47,14 @@ fn input(name: &str) -> Value {
     json!({"content": content, "language": "python", "max_tokens": 48, "temperature": 0})
 }
 
+/// `input(name)` naming the model: without a live worker, the default chat model is the first chat
+/// row, not the one the workers would serve.
+fn input_for_model(name: &str) -> Value {
+    let mut body = input(name);
+    body["model"] = json!(MODEL);
+    body
+}
+
 /// Asserts the fields every task answer documents.
 fn assert_answer(name: &str, body: &Value, provider: &str) {
     assert_eq!(body["success"], true, "{name}: {body}");
@@ -255,7 +263,7 @@ async fn without_a_local_worker_a_remote_provider_answers_and_is_recorded() {
     let (_user, key) = user_with_key(&app, "fallback@example.com").await;
 
     let started = Instant::now();
-    let (status, body) = task(&app, &key, "refactor", &input("refactor")).await;
+    let (status, body) = task(&app, &key, "refactor", &input_for_model("refactor")).await;
     assert_eq!(status, 200, "{body}");
     eprintln!("task answered by the remote provider: {} ms", started.elapsed().as_millis());
     assert_answer("refactor", &body, "second");
@@ -300,7 +308,7 @@ async fn a_provider_that_never_answers_is_timed_out_once_then_skipped_while_its_
     assert_eq!(health["status"], "degraded", "no local worker: {health}");
 
     let started = Instant::now();
-    let (status, first) = task(&app, &key, "generate", &input("generate")).await;
+    let (status, first) = task(&app, &key, "generate", &input_for_model("generate")).await;
     let first_ms = started.elapsed().as_millis();
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["provider"], "working");
@@ -313,7 +321,7 @@ async fn a_provider_that_never_answers_is_timed_out_once_then_skipped_while_its_
     assert_eq!(health["providers"][2]["circuit_open"], false, "{health}");
 
     let started = Instant::now();
-    let (status, second) = task(&app, &key, "generate", &input("generate")).await;
+    let (status, second) = task(&app, &key, "generate", &input_for_model("generate")).await;
     let second_ms = started.elapsed().as_millis();
     assert_eq!(status, 200, "{second}");
     assert_eq!(second["provider"], "working");

@@ -21,7 +21,8 @@ use crate::services::state::AppState;
         (status = 413, description = "`content` or the body is larger than allowed", body = crate::contract::tasks::TaskError),
         (status = 415, description = "The body is not JSON", body = crate::contract::tasks::TaskError),
         (status = 422, description = "A field is missing, of the wrong type or out of range", body = crate::contract::tasks::TaskError),
-        (status = 429, description = "The key's quota is spent", body = crate::contract::tasks::TaskError),
+        (status = 429, description = "The key's quota (or the address's hourly budget) is spent", body = crate::contract::tasks::TaskError,
+            headers(("Retry-After" = u64, description = "Seconds until the spent budget resets"))),
         (status = 503, description = "No provider could answer", body = crate::contract::tasks::TaskError)
     ))]
 pub async fn complete(State(state): State<AppState>, caller: OpenCaller, body: JsonBody) -> Response {

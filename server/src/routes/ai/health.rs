@@ -14,6 +14,9 @@ use crate::services::state::AppState;
 #[utoipa::path(get, path = "/api/ai/health", tag = "tasks",
     responses(
         (status = 200, description = "Some provider can serve (`ok` or `degraded`)", body = crate::contract::tasks::AiHealth),
+        (status = 422, description = "The URL holds an encoded U+0000", body = crate::contract::tasks::TaskError),
+        (status = 429, description = "Too many requests from this address", body = crate::contract::tasks::TaskError,
+            headers(("Retry-After" = u64, description = "Seconds until the spent budget resets"))),
         (status = 503, description = "No provider can serve (`unavailable`)", body = crate::contract::tasks::AiHealth)
     ))]
 pub async fn health(State(state): State<AppState>) -> Response {
