@@ -21,7 +21,7 @@ use crate::contract::error::ApiError;
 use crate::http::error::{method_not_allowed_body, plain_rejection_body};
 use crate::http::{dialect_errors, metering, metrics as http_metrics, rate_limit, request_bounds, website};
 use crate::openapi::ApiDoc;
-use crate::routes::{admin, analytics, chat, completion, config, health, health_root, keys, metrics, ping, project, session, usage, user, v1, ws};
+use crate::routes::{admin, ai, analytics, chat, completion, config, health, health_root, keys, metrics, ping, project, session, status, usage, user, v1, ws};
 use crate::services::state::AppState;
 
 /// Header carrying the request id: taken from the client when present, generated otherwise, echoed
@@ -188,6 +188,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(v1::completion::complete))
         .routes(routes!(v1::metrics::metrics))
         .routes(routes!(health_root::health))
+        .routes(routes!(ai::generate::generate))
+        .routes(routes!(ai::complete::complete))
+        .routes(routes!(ai::analyze::analyze))
+        .routes(routes!(ai::refactor::refactor))
+        .routes(routes!(ai::document::document))
+        .routes(routes!(ai::health::health))
+        .routes(routes!(status::status))
 }
 
 /// The OpenAPI document served at `/openapi.json`, without a running server: the website's typed

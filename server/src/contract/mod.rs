@@ -11,3 +11,4 @@ pub mod parse;
 pub mod requests;
 pub mod responses;
 pub mod suggestions;
+pub mod tasks;

@@ -1,6 +1,7 @@
 //! One module per resource or action, mirroring the URL (`/api/user/create` → `routes/user/create.rs`).
 
 pub mod admin;
+pub mod ai;
 pub mod analytics;
 pub mod chat;
 pub mod completion;
@@ -12,6 +13,7 @@ pub mod metrics;
 pub mod ping;
 pub mod project;
 pub mod session;
+pub mod status;
 pub mod usage;
 pub mod user;
 pub mod v1;

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod ai_status;
 pub mod api_keys;
 pub mod auth;
 pub mod callers;
@@ -30,6 +31,8 @@ pub mod studies;
 pub mod suggestion_cache;
 pub mod suggestion_context;
 pub mod suggestions;
+pub mod task_output;
+pub mod tasks;
 pub mod tokens;
 pub mod usage;
 pub mod usage_sink;

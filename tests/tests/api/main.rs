@@ -24,6 +24,7 @@ mod secrets;
 mod session;
 mod studies;
 mod suggestions;
+mod tasks;
 mod user;
 mod website;
 mod websocket;

@@ -8,7 +8,9 @@
 pub mod breaker;
 pub mod job;
 pub mod local;
+pub mod openai_wire;
 pub mod remote;
+pub mod sse;
 
 use code4me_shared::providers::{LOCAL_PROVIDER, OpenApiSettings};
 
@@ -87,6 +89,9 @@ pub struct ProviderStatus {
     pub priority: i32,
     /// Whether its circuit is open (it is being skipped).
     pub circuit_open: bool,
+    /// Our model names a remote provider maps (`*` = any); empty for the local workers, whose
+    /// models are what the live workers announce.
+    pub models: Vec<String>,
 }
 
 impl Providers {
@@ -110,7 +115,18 @@ impl Providers {
 
     /// Every provider with its circuit.
     pub fn status(&self) -> Vec<ProviderStatus> {
-        self.links.iter().map(|l| ProviderStatus { name: l.name().to_owned(), priority: l.priority, circuit_open: l.breaker.is_open() }).collect()
+        self.links
+            .iter()
+            .map(|l| ProviderStatus {
+                name: l.name().to_owned(),
+                priority: l.priority,
+                circuit_open: l.breaker.is_open(),
+                models: match &l.provider {
+                    Provider::Local(_) => Vec::new(),
+                    Provider::Remote(remote) => remote.models(),
+                },
+            })
+            .collect()
     }
 
     /// Whether `name` is a provider of the chain.
