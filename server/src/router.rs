@@ -21,7 +21,9 @@ use crate::contract::error::ApiError;
 use crate::http::error::{method_not_allowed_body, plain_rejection_body};
 use crate::http::{dialect_errors, metering, metrics as http_metrics, rate_limit, request_bounds, website};
 use crate::openapi::ApiDoc;
-use crate::routes::{admin, ai, analytics, chat, completion, config, health, health_root, keys, metrics, ping, project, session, status, usage, user, v1, ws};
+use crate::routes::{
+    admin, ai, analytics, chat, completion, config, health, health_root, keys, metrics, ping, project, session, status, usage, user, v1, ws,
+};
 use crate::services::state::AppState;
 
 /// Header carrying the request id: taken from the client when present, generated otherwise, echoed

@@ -92,6 +92,10 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
         retrieval,
         "worker ready"
     );
+    let mut announcement = announcement;
+    if let Err(error) = models::announce(&mut redis.clone(), &mut announcement).await {
+        tracing::warn!(%error, "could not announce this worker's models yet; the heartbeat retries");
+    }
     ready();
     let announce = models::announce_until(redis, announcement, async {
         shutdown.await;

@@ -79,6 +79,15 @@ pub fn announcement(worker_id: &str, catalog: &Catalog, embeddings: bool) -> Wor
     }
 }
 
+/// Writes `worker_models:<id>` once, stamped now. The worker does this before it reports ready, so
+/// a server that sees it ready also sees what it serves (the open APIs route by it).
+pub async fn announce(redis: &mut ConnectionManager, value: &mut WorkerModelsValue) -> redis::RedisResult<()> {
+    let key = redis_keys::key(redis_keys::WORKER_MODELS, &value.worker_id);
+    value.heartbeat_at = Some(chrono::Utc::now());
+    let json = serde_json::to_string(&value).expect("a WorkerModelsValue always serialises");
+    redis::cmd("SET").arg(&key).arg(&json).arg("EX").arg(redis_keys::WORKER_MODELS_TTL_SECONDS).query_async::<()>(redis).await
+}
+
 /// Keeps `worker_models:<id>` alive while the worker runs (refreshed at a third of its TTL, so a
 /// Redis restart or a missed beat heals by itself) and deletes it on the way out, so a stopped
 /// worker leaves the readiness check at once rather than when the key expires. Each refresh
@@ -90,9 +99,7 @@ pub async fn announce_until(mut redis: ConnectionManager, mut value: WorkerModel
         let mut interval = tokio::time::interval(Duration::from_secs(ttl / 3));
         loop {
             interval.tick().await;
-            value.heartbeat_at = Some(chrono::Utc::now());
-            let json = serde_json::to_string(&value).expect("a WorkerModelsValue always serialises");
-            if let Err(error) = redis::cmd("SET").arg(&key).arg(&json).arg("EX").arg(ttl).query_async::<()>(&mut redis).await {
+            if let Err(error) = announce(&mut redis, &mut value).await {
                 tracing::warn!(%error, "could not announce this worker's models; retrying");
             }
         }

@@ -14,6 +14,9 @@ use crate::db::models::{self, ModelDefinition};
 /// How long rows and announcements are reused: a worker that starts is used within this long.
 const CACHE_FOR: Duration = Duration::from_secs(2);
 
+/// A cached answer that lacks a model is read again after this long.
+const RECHECK_AFTER: Duration = Duration::from_millis(200);
+
 /// A model row as the open APIs use it.
 #[derive(Debug, Clone)]
 pub struct ModelEntry {
@@ -75,6 +78,16 @@ impl ModelDirectory {
         Ok(self.entries().await?.iter().find(|m| m.name == name).cloned())
     }
 
+    /// Whether a live worker serves model `id`: the cached announcements, read again when they do
+    /// not list it and are older than [`RECHECK_AFTER`] (a worker that just started is used at once).
+    pub async fn serves(&self, id: i64) -> bool {
+        if self.served().await.models.contains(&id) {
+            return true;
+        }
+        let stale = self.served.lock().expect("served lock").as_ref().is_none_or(|(at, _)| at.elapsed() >= RECHECK_AFTER);
+        stale && self.read_served().await.models.contains(&id)
+    }
+
     /// What the live workers serve now (nothing when Redis cannot say).
     pub async fn served(&self) -> Served {
         if let Some((at, served)) = self.served.lock().expect("served lock").as_ref()
@@ -82,6 +95,11 @@ impl ModelDirectory {
         {
             return served.clone();
         }
+        self.read_served().await
+    }
+
+    /// Reads the announcements and caches them.
+    async fn read_served(&self) -> Served {
         let served = match announcements(&mut self.redis.clone()).await {
             Ok(workers) => Served {
                 models: workers.iter().flat_map(|w| w.loaded.iter().copied()).collect(),

@@ -21,6 +21,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai/analyze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Issues in the given code, with line numbers: `issues` lists those parsed from the model's report (`content`). */
+        post: operations["postAiAnalyze"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The given code completed: `content` is the code so far. */
+        post: operations["postAiComplete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/document": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The given code with docstrings and comments inserted. */
+        post: operations["postAiDocument"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Code from a description: `content` describes what to write. */
+        post: operations["postAiGenerate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The provider chain's health. */
+        get: operations["getAiHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/refactor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The given code refactored: `content` is the new code, `explanation` what changed. */
+        post: operations["postAiRefactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/analytics/calibration/brier-score": {
         parameters: {
             query?: never;
@@ -853,6 +955,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Version, uptime, providers and the default model. */
+        get: operations["getStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/usage": {
         parameters: {
             query?: never;
@@ -1140,6 +1259,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/completion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Suggests completions for the caret: the analysed context heads the prompt, the model's
+         *     answers come back trimmed, deduplicated and ranked by confidence. Identical requests are
+         *     answered from the cache (`cacheHit`) for `SUGGESTION_CACHE_TTL_SECONDS`. `user_id` in the body
+         *     is ignored: the caller is the API key's (or the signed-in) user.
+         */
+        post: operations["postV1Completion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Requests by outcome, cache hits, misses and hit ratio, processing and generation latency
+         *     histograms of the suggestion API (this server instance's counts).
+         */
+        get: operations["getV1Metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether suggestions can be served: the models live workers serve, and the cache. */
+        get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -1270,6 +1448,15 @@ export interface components {
             regular_users: number;
             /** @description Users with a query. */
             total_active_users: number;
+        };
+        /** @description `GET /api/ai/health`. */
+        AiHealth: {
+            /** @description Live local workers. */
+            local_workers: number;
+            /** @description The chain, in order. */
+            providers: components["schemas"]["ProviderHealth"][];
+            /** @description `ok` (every provider can serve), `degraded` (some can) or `unavailable` (none can). */
+            status: string;
         };
         /** @description 201 body of `POST /api/keys`: the only time the key itself is shown. */
         ApiKeyCreated: {
@@ -1508,6 +1695,11 @@ export interface components {
             /** @description What the rows are grouped by: `model`, `config` or `language`. */
             group_by: string;
         };
+        /**
+         * @description Whether the suggestion cache (Redis) answers.
+         * @enum {string}
+         */
+        CacheStatus: "ok" | "unavailable";
         /** @description `GET /api/analytics/calibration/calibration-summary`. */
         CalibrationSummaryResponse: {
             /** @description One row per model with completion generations, best calibrated (lowest Brier score) first. */
@@ -1565,6 +1757,18 @@ export interface components {
          * @enum {string}
          */
         CheckStatus: "ok" | "error";
+        /** @description One issue `analyze` found. */
+        CodeIssue: {
+            /**
+             * Format: int32
+             * @description The line of the input it is about (1-based), when the model named one that exists.
+             */
+            line?: number | null;
+            /** @description What is wrong. */
+            message: string;
+            /** @description How serious it is. */
+            severity: components["schemas"]["Severity"];
+        };
         /**
          * @description `{"message", "data": {"meta_query_id", "completions": [item]}}`; an item is
          *     `{model_id, model_name, completion, generation_time, confidence}` (plus `debug` when asked) or,
@@ -1992,6 +2196,13 @@ export interface components {
             /** @description Its name in the config. */
             name: string;
         };
+        /** @description The default chat model and whether some provider serves it now. */
+        DefaultModelStatus: {
+            /** @description Its name (`null` when no chat model is configured). */
+            name?: string | null;
+            /** @description Whether a live worker or a provider with a closed circuit serves it. */
+            served: boolean;
+        };
         /** @description `{"detail": ...}`: the body of the research endpoints' outcomes and errors (FastAPI style). */
         Detail: {
             /** @description What went wrong (or, for a few outcomes, what happened). */
@@ -2046,6 +2257,21 @@ export interface components {
              * @description Size of the file system.
              */
             total_bytes: number;
+        };
+        /** @description The code around the caret. */
+        EditorContext: {
+            /** @description The caret's line, whole. */
+            currentLine: string;
+            /** @description The file's path, for language detection and templates that name the file. */
+            filePath?: string | null;
+            /** @description The file's language (`python`, `javascript`, ...), any case. */
+            language: string;
+            /** @description The lines after the caret's line. */
+            nextLines?: string[];
+            /** @description Where the caret is. */
+            position: components["schemas"]["Position"];
+            /** @description The lines before the caret's line, at most 2,000. */
+            previousLines: string[];
         };
         /** @description The study an evaluation is about. */
         EvaluatedStudy: {
@@ -2692,6 +2918,19 @@ export interface components {
              */
             size: number;
         };
+        /** @description The caret's place in the file (0-based, as editors count). */
+        Position: {
+            /**
+             * Format: int32
+             * @description Column of the caret in `currentLine`, in characters.
+             */
+            column: number;
+            /**
+             * Format: int32
+             * @description Line of the caret in the file.
+             */
+            line: number;
+        };
         /** @description A `programming_language` row. */
         ProgrammingLanguage: {
             /**
@@ -2711,6 +2950,23 @@ export interface components {
              * @description The project's token (= its id; also set as a cookie).
              */
             project_token: string;
+        };
+        /** @description One provider of the chain, as health reports show it. */
+        ProviderHealth: {
+            /** @description Whether it is being skipped after recent failures. */
+            circuit_open: boolean;
+            /**
+             * @description The models it serves (the live workers' for `local`; the mapping's names, `*` = any, for
+             *     the others).
+             */
+            models: string[];
+            /** @description `local` or the configured name. */
+            name: string;
+            /**
+             * Format: int32
+             * @description Lower is tried first.
+             */
+            priority: number;
         };
         /** @description Body of `GET /api/user/oauth/providers`. */
         Providers: {
@@ -2990,6 +3246,31 @@ export interface components {
              */
             user_id?: string | null;
         };
+        /** @description Body of `GET /health` (the design document's). */
+        ServiceHealth: {
+            /** @description The suggestion cache. */
+            cache: components["schemas"]["CacheStatus"];
+            /** @description The names of the models live workers serve now. */
+            models: string[];
+            /** @description `ok` or `degraded`. */
+            status: components["schemas"]["ServiceStatus"];
+        };
+        /** @description `GET /api/status`. */
+        ServiceStatus: {
+            /** @description The default chat model. */
+            default_model: components["schemas"]["DefaultModelStatus"];
+            /** @description The provider chain. */
+            providers: components["schemas"]["ProviderHealth"][];
+            /** @description Always `true` (the service answered). */
+            success: boolean;
+            /**
+             * Format: int64
+             * @description Seconds since the server started.
+             */
+            uptime_seconds: number;
+            /** @description The server's version. */
+            version: string;
+        };
         /** @description `200` of `GET /api/session/acquire`. */
         SessionAcquired: {
             /** @description Outcome. */
@@ -3000,6 +3281,11 @@ export interface components {
              */
             session_token: string;
         };
+        /**
+         * @description How serious an issue `analyze` found is.
+         * @enum {string}
+         */
+        Severity: "error" | "warning" | "info";
         /** @description A study. */
         Study: {
             /** @description Its arms (the baseline included), ascending. */
@@ -3104,6 +3390,182 @@ export interface components {
         StudyListResponse: {
             /** @description The studies, newest first. */
             studies: components["schemas"]["ListedStudy"][];
+        };
+        /**
+         * @description Always `success` on a 200 (errors carry `error`).
+         * @enum {string}
+         */
+        SuccessStatus: "success";
+        /** @description One suggestion. */
+        Suggestion: {
+            /**
+             * Format: double
+             * @description The mean probability of its tokens, 0–1.
+             */
+            confidence: number;
+            /**
+             * Format: int32
+             * @description Where the caret ends, in characters from the start of the inserted text (its length).
+             */
+            cursorOffset: number;
+            /** @description What it completes, from the analysis of the code around the caret. */
+            description: string;
+            /** @description The text to insert at the caret. */
+            text: string;
+            /** @description `single-line` or `multi-line`. */
+            type: components["schemas"]["SuggestionKind"];
+        };
+        /** @description Every error under `/api/v1/`: `{"status": "error", "error": {"code", "message"}}`. */
+        SuggestionErrorBody: {
+            /** @description What went wrong. */
+            error: components["schemas"]["SuggestionErrorDetail"];
+            /**
+             * @description `error`.
+             * @example error
+             */
+            status: string;
+        };
+        /** @description The error of the suggestion API's dialect. */
+        SuggestionErrorDetail: {
+            /** @description Machine-readable (`invalid_request`, `invalid_api_key`, `rate_limit_exceeded`, ...). */
+            code: string;
+            /** @description For people; names the field for invalid requests. */
+            message: string;
+        };
+        /**
+         * @description Whether a suggestion spans lines.
+         * @enum {string}
+         */
+        SuggestionKind: "single-line" | "multi-line";
+        /** @description How the answer was made. */
+        SuggestionMetadata: {
+            /**
+             * @description Whether the suggestions came from the cache (or from an identical request in flight)
+             *     rather than a generation of this request's own.
+             */
+            cacheHit: boolean;
+            /** @description SHA-256 (hex) of the normalised context: equal for requests that get the same suggestions. */
+            contextHash: string;
+            /** @description The model's name. */
+            modelVersion: string;
+            /**
+             * Format: int64
+             * @description Milliseconds the server spent on the request.
+             */
+            processingTimeMs: number;
+        };
+        /** @description Body of `POST /api/v1/completion` as sent. */
+        SuggestionRequest: {
+            /** @description The code around the caret. */
+            context: components["schemas"]["EditorContext"];
+            /**
+             * Format: int32
+             * @description How many suggestions (1–5, default 3).
+             */
+            max_suggestions?: number | null;
+            /**
+             * Format: int32
+             * @description New tokens per suggestion (1–256, default 48).
+             */
+            max_tokens?: number | null;
+            /** @description The model row's name; the default completion model when absent. */
+            model?: string | null;
+            /**
+             * Format: double
+             * @description Sampling temperature (0–2; default 0.6 when more than one suggestion is asked, else 0.2).
+             */
+            temperature?: number | null;
+            /**
+             * @description Accepted for the design document's clients and ignored: the caller is the API key's or
+             *     the session's user, never a name in the body.
+             */
+            user_id?: string | null;
+        };
+        /** @description Body of a 200 from `POST /api/v1/completion`. */
+        SuggestionResponse: {
+            /** @description How they were made. */
+            metadata: components["schemas"]["SuggestionMetadata"];
+            /** @description `success`. */
+            status: components["schemas"]["SuccessStatus"];
+            /** @description Ranked by confidence, at most `max_suggestions`, possibly none. */
+            suggestions: components["schemas"]["Suggestion"][];
+        };
+        /** @description The task API's error body. */
+        TaskError: {
+            /** @description A machine-readable code (`invalid_request`, `not_found`, `service_unavailable`, ...). */
+            code: string;
+            /** @description What went wrong. */
+            error: string;
+            /** @description Always `false`. */
+            success: boolean;
+        };
+        /** @description The request body as the OpenAPI document shows it. */
+        TaskRequestBody: {
+            /** @description Alias of `content`. */
+            code?: string | null;
+            /**
+             * @description The code (or, for `generate`, the description); at most 64 KiB and the caller's
+             *     `max_prompt_chars`. Either this or `code`.
+             */
+            content?: string | null;
+            /** @description Extra instructions (at most 4 KiB). */
+            instructions?: string | null;
+            /** @description The programming language (at most 64 characters). */
+            language: string;
+            /**
+             * Format: int32
+             * @description New-token budget, 1 to 2048.
+             */
+            max_tokens?: number | null;
+            /** @description A model's name (`GET /api/config/models`); default: the default chat model. */
+            model?: string | null;
+            /** @description Only this provider (`local` or a configured name). */
+            provider?: string | null;
+            /**
+             * Format: double
+             * @description Sampling temperature, 0 to 2.
+             */
+            temperature?: number | null;
+        };
+        /** @description A task's answer. */
+        TaskResponse: {
+            /** @description The result: code (generate, complete, refactor, document) or the model's report (analyze). */
+            content: string;
+            /** @description `refactor` only: what was changed and why. */
+            explanation?: string | null;
+            /** @description `analyze` only: the issues parsed from the report. */
+            issues?: components["schemas"]["CodeIssue"][] | null;
+            /**
+             * Format: int64
+             * @description Milliseconds from the request to the answer.
+             */
+            latency_ms: number;
+            /** @description The model. */
+            model: string;
+            /** @description The provider that answered: `local` (this installation's workers) or a configured name. */
+            provider: string;
+            /** @description Always `true`. */
+            success: boolean;
+            /** @description Token counts. */
+            usage: components["schemas"]["TaskUsage"];
+        };
+        /** @description Token counts of a task. */
+        TaskUsage: {
+            /**
+             * Format: int32
+             * @description Tokens generated.
+             */
+            completion_tokens: number;
+            /**
+             * Format: int32
+             * @description Prompt tokens read.
+             */
+            prompt_tokens: number;
+            /**
+             * Format: int32
+             * @description Both.
+             */
+            total_tokens: number;
         };
         /** @description Body of `PUT /api/admin/users/{user_id}/tier`. */
         TierBody: {
@@ -3500,6 +3962,635 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    postAiAnalyze: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskRequestBody"];
+            };
+        };
+        responses: {
+            /** @description The answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskResponse"];
+                };
+            };
+            /** @description The model has no template for this task, or no provider has that name, or the provider refused the request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The key may not be used here */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description No model has that name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description `content` or the body is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The key's quota (or the address's hourly budget) is spent */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description No provider could answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+        };
+    };
+    postAiComplete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskRequestBody"];
+            };
+        };
+        responses: {
+            /** @description The answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskResponse"];
+                };
+            };
+            /** @description The model has no template for this task, or no provider has that name, or the provider refused the request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The key may not be used here */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description No model has that name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description `content` or the body is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The key's quota (or the address's hourly budget) is spent */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description No provider could answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+        };
+    };
+    postAiDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskRequestBody"];
+            };
+        };
+        responses: {
+            /** @description The answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskResponse"];
+                };
+            };
+            /** @description The model has no template for this task, or no provider has that name, or the provider refused the request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The key may not be used here */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description No model has that name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description `content` or the body is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The key's quota (or the address's hourly budget) is spent */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description No provider could answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+        };
+    };
+    postAiGenerate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskRequestBody"];
+            };
+        };
+        responses: {
+            /** @description The answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskResponse"];
+                };
+            };
+            /** @description The model has no template for this task, or no provider has that name, or the provider refused the request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The key may not be used here */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description No model has that name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description `content` or the body is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The key's quota (or the address's hourly budget) is spent */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description No provider could answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+        };
+    };
+    getAiHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Some provider can serve (`ok` or `degraded`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiHealth"];
+                };
+            };
+            /** @description The URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description Too many requests from this address */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description No provider can serve (`unavailable`) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AiHealth"];
+                };
+            };
+        };
+    };
+    postAiRefactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskRequestBody"];
+            };
+        };
+        responses: {
+            /** @description The answer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskResponse"];
+                };
+            };
+            /** @description The model has no template for this task, or no provider has that name, or the provider refused the request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The key may not be used here */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description No model has that name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The body arrived too slowly */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description `content` or the body is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The key's quota (or the address's hourly budget) is spent */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description No provider could answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
                 };
             };
         };
@@ -7124,6 +8215,55 @@ export interface operations {
             };
         };
     };
+    getStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The service's status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceStatus"];
+                };
+            };
+            /** @description The URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description Too many requests from this address */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+            /** @description The service cannot answer now */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskError"];
+                };
+            };
+        };
+    };
     getUsage: {
         parameters: {
             query?: {
@@ -8259,6 +9399,178 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    postV1Completion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuggestionRequest"];
+            };
+        };
+        responses: {
+            /** @description The suggestions (possibly none) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionResponse"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of bounds (the message names it), the body is not JSON, or the model is unknown */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+            /** @description No credentials, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES`, or the prompt longer than the tier allows */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+            /** @description The URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+            /** @description The API key's quota is spent (see `X-RateLimit-*` and `Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+            /** @description The model's provider failed mid-answer */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+            /** @description No worker serves a completion model now, or PostgreSQL/Redis is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+        };
+    };
+    getV1Metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text format */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": unknown;
+                };
+            };
+            /** @description No credentials, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+            /** @description The URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+            /** @description The API key's quota is spent */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `ok`, or `degraded` when no model is served or the cache is unreachable */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceHealth"];
                 };
             };
         };

@@ -138,8 +138,12 @@ pub struct ProviderAnswer {
 /// Why one provider did not answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderFailure {
-    /// Timeout, 5xx, connection error, no worker: the next provider may answer.
+    /// Timeout, 5xx, connection error: the next provider may answer, and the provider's circuit
+    /// counts it.
     Unavailable(String),
+    /// The provider does not serve this model now (no live worker has it loaded): the next
+    /// provider is asked, and nothing counts against this one's circuit.
+    NotServed(String),
     /// The request itself was refused (e.g. too long for the model's context): no other provider
     /// is tried.
     Rejected(String),

@@ -26,8 +26,8 @@ impl LocalProvider {
 
     /// Runs `job` on a worker.
     pub async fn run(&self, job: &ProviderJob, on_token: TokenSink<'_>) -> Result<ProviderAnswer, ProviderFailure> {
-        if !self.directory.served().await.models.contains(&job.model.id) {
-            return Err(ProviderFailure::Unavailable(format!("no live worker serves {}", job.model.name)));
+        if !self.directory.serves(job.model.id).await {
+            return Err(ProviderFailure::NotServed(format!("no live worker serves {}", job.model.name)));
         }
         let task = task_of(job);
         let ids = [job.model.id];

@@ -176,6 +176,10 @@ impl Providers {
                     link.breaker.abandoned();
                     return Err(ChainFailure::Cancelled);
                 }
+                Err(ProviderFailure::NotServed(reason)) => {
+                    link.breaker.abandoned();
+                    skipped.push((name, reason));
+                }
                 Err(ProviderFailure::Unavailable(reason)) => {
                     link.breaker.failed();
                     tracing::warn!(provider = %name, %reason, request_id = %job.request_id, "provider failed; trying the next");
