@@ -21,7 +21,7 @@ use crate::contract::error::ApiError;
 use crate::http::error::{method_not_allowed_body, plain_rejection_body};
 use crate::http::{dialect_errors, metering, metrics as http_metrics, rate_limit, request_bounds, website};
 use crate::openapi::ApiDoc;
-use crate::routes::{admin, analytics, chat, completion, config, health, keys, metrics, ping, project, session, usage, user, ws};
+use crate::routes::{admin, analytics, chat, completion, config, health, keys, metrics, ping, project, session, usage, user, v1, ws};
 use crate::services::state::AppState;
 
 /// Header carrying the request id: taken from the client when present, generated otherwise, echoed
@@ -185,6 +185,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(usage::report))
         .routes(routes!(usage::quota))
         .routes(routes!(admin::set_tier))
+        .routes(routes!(v1::models::list))
+        .routes(routes!(v1::completions::create))
+        .routes(routes!(v1::chat_completions::create))
+        .routes(routes!(v1::embeddings::create))
 }
 
 /// The OpenAPI document served at `/openapi.json`, without a running server: the website's typed

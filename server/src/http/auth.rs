@@ -11,12 +11,14 @@ use code4me_shared::domain::parse_token;
 use code4me_shared::redis_keys::SessionValue;
 use uuid::Uuid;
 
+use crate::contract::api_keys::QuotaState;
 use crate::contract::error::ApiError;
 use crate::contract::messages;
 use crate::db;
 use crate::http::cookies;
 pub use crate::services::callers::{AdminCaller, ApiKeyCaller, CurrentUser, KeyOrUser, ProjectCaller, ResearchCaller, SessionCaller};
 use crate::services::callers::{no_project, no_session};
+use crate::services::generation::OpenCaller;
 use crate::services::state::AppState;
 
 /// The raw auth token of the request: the cookie, else a bearer token.
@@ -113,5 +115,23 @@ impl FromRequestParts<AppState> for KeyOrUser {
         }
         let user = CurrentUser::from_request_parts(parts, state).await?;
         Ok(Self { user_id: user.user_id, tier: None })
+    }
+}
+
+/// The open APIs' caller: an admitted API key (with its tier's prompt bound), else a signed-in
+/// user (cookie or bearer auth token); neither is a 401, which the `/v1` dialect renders as
+/// OpenAI's `authentication_error`.
+impl FromRequestParts<AppState> for OpenCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(key) = parts.extensions.get::<ApiKeyCaller>() {
+            let max_prompt_chars = parts.extensions.get::<QuotaState>().map(|quota| quota.max_prompt_chars);
+            return Ok(Self { user_id: key.user_id, key_id: Some(key.key_id), project_id: key.project_id, max_prompt_chars });
+        }
+        let unauthenticated = || ApiError::Detail(StatusCode::UNAUTHORIZED, messages::OPEN_API_AUTHENTICATION_REQUIRED.into());
+        let token = presented_token(parts).ok_or_else(unauthenticated)?;
+        let user_id = state.tokens.user_of_auth_token(token).await.map_err(ApiError::Unavailable)?.ok_or_else(unauthenticated)?;
+        Ok(Self { user_id, key_id: None, project_id: None, max_prompt_chars: None })
     }
 }

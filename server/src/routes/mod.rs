@@ -13,4 +13,5 @@ pub mod project;
 pub mod session;
 pub mod usage;
 pub mod user;
+pub mod v1;
 pub mod ws;
