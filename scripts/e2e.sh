@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end suite: starts a throw-away PostgreSQL + Redis, the server and worker (the `stack` profile, as `./run.sh` starts them) against
 # them, plays the plugin's start-up (tests/conformance/plugin_startup.mjs) and upstream's whole
-# completion/feedback/context/chat flow with model 5 (tests/conformance/plugin_flow.mjs), and drives the
+# completion/feedback/context/chat flow with model 5 (tests/conformance/plugin_flow.mjs), the
+# OpenAI-compatible API with the official openai SDK (tests/conformance/openai_sdk.mjs), and drives the
 # website and docs in headless Chromium (website/e2e/run.mjs) as a user and as an admin over a
 # small set of demo data (`code4me-server demo-data`), then checks that the logs hold none of the API
 # keys and auth tokens the browser run used.
@@ -27,9 +28,27 @@ node tests/conformance/plugin_flow.mjs "http://127.0.0.1:$SERVER_PORT" || {
   tail -n 30 "$C4M_DATA_DIR/logs/server.log" "$C4M_DATA_DIR/logs/worker.log" >&2
   exit 1
 }
-# The browser run notes every key and auth token it used here (inside the throw-away data directory).
+# The browser run notes every key and auth token it used here (inside the throw-away data directory);
+# so does the OpenAI SDK check below.
 secrets="$C4M_DATA_DIR/e2e-secrets.txt"
 : >"$secrets"
+# The OpenAI-compatible API (/v1) driven by the official `openai` npm package with an API key, as a
+# user's script or editor would (tests/conformance/openai_sdk.mjs).
+need_node
+(cd tests/conformance && npm ci --no-audit --no-fund >/dev/null)
+openai_email="e2e-openai@example.com"
+curl -fsS -o /dev/null -H 'content-type: application/json' \
+  -d "{\"email\":\"$openai_email\",\"name\":\"SDK\",\"password\":\"OpenAiSdk123\",\"config_id\":1}" "http://127.0.0.1:$SERVER_PORT/api/user/create"
+openai_token="$(curl -fsS -H 'content-type: application/json' -d "{\"email\":\"$openai_email\",\"password\":\"OpenAiSdk123\"}" \
+  "http://127.0.0.1:$SERVER_PORT/api/user/authenticate" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["auth_token"])')"
+openai_key="$(curl -fsS -H 'content-type: application/json' -H "Cookie: auth_token=$openai_token" -d '{"name":"openai sdk"}' \
+  "http://127.0.0.1:$SERVER_PORT/api/keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
+printf '%s\n%s\n' "$openai_key" "$openai_token" >>"$secrets"
+node tests/conformance/openai_sdk.mjs "http://127.0.0.1:$SERVER_PORT" "$openai_key" || {
+  warn "the openai SDK checks failed; server and worker logs follow"
+  tail -n 30 "$C4M_DATA_DIR/logs/server.log" "$C4M_DATA_DIR/logs/worker.log" >&2
+  exit 1
+}
 BASE_URL="http://127.0.0.1:$SERVER_PORT" E2E_ADMIN_EMAIL="$ADMIN_EMAIL" E2E_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
   E2E_SECRETS_FILE="$secrets" node website/e2e/run.mjs || {
   warn "browser checks failed; server log follows"

@@ -48,8 +48,10 @@ owner's tier quota and answers with `X-RateLimit-Limit`, `X-RateLimit-Remaining`
         (name = "config", description = "Config rows (HOCON), languages and models; admin only"),
         (name = "keys", description = "API keys, tiers, quotas and usage"),
         (name = "suggestions", description = "The suggestion API (`/api/v1/`): ranked, cached code suggestions for editor plugins"),
+        (name = "openai", description = "The OpenAI-compatible API (`/v1`): models, completions (FIM with `suffix`), chat, embeddings; \
+errors in OpenAI's `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}` shape"),
     ),
-    components(schemas(Message, Detail, ValidationError)),
+    components(schemas(Message, Detail, ValidationError, crate::contract::openai::OpenAiErrorBody)),
     modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
@@ -137,6 +139,21 @@ fn add_shared_responses(path: &str, operation: &mut Operation) {
     let mut add = |status: &str, response: Response| {
         operation.responses.responses.entry(status.to_owned()).or_insert(RefOr::T(response));
     };
+    if path.starts_with("/v1/") {
+        // The OpenAI dialect: every error in OpenAI's shape (`http::dialect_errors`), bad bodies as 400s.
+        let error = |why: &str| json_response(why, "OpenAiErrorBody");
+        if secured {
+            add("401", error("No working API key or auth token"));
+        }
+        if json_body {
+            add("400", error("The body is not JSON or a field is invalid"));
+            add("413", error("The body is larger than `MAX_REQUEST_BODY_BYTES`"));
+            add("415", error("The body is not sent as `application/json`"));
+        }
+        add("429", error("The API key's tier quota is spent (see `X-RateLimit-*` and `Retry-After`)"));
+        add("503", error("PostgreSQL, Redis or every provider is unreachable; try again shortly"));
+        return;
+    }
     if secured {
         let why = "Not signed in: the token, session or project is missing, unknown or expired";
         add("401", json_response(why, if research { "Detail" } else { "Message" }));
@@ -522,3 +539,86 @@ pub struct RequestChatBody {
 #[derive(ToSchema)]
 #[schema(value_type = Vec<String>, min_items = 2, max_items = 2)]
 pub struct ChatMessage(Vec<String>);
+
+/// `POST /v1/completions` (OpenAI's legacy completions; other OpenAI fields are accepted and ignored).
+#[derive(ToSchema)]
+pub struct OpenAiCompletionBody {
+    /// A model `GET /v1/models` lists.
+    #[schema(min_length = 1, max_length = 256)]
+    model: String,
+    /// The text to continue (a string, or an array holding one string).
+    prompt: String,
+    /// The code after the caret: fill in between `prompt` and it.
+    suffix: Option<String>,
+    #[schema(minimum = 1, maximum = 4096)]
+    max_tokens: Option<u32>,
+    #[schema(minimum = 0, maximum = 2)]
+    temperature: Option<f32>,
+    #[schema(exclusive_minimum = 0, maximum = 1)]
+    top_p: Option<f32>,
+    /// A string or up to four strings.
+    stop: Option<Vec<String>>,
+    #[schema(minimum = 1, maximum = 8)]
+    n: Option<u32>,
+    seed: Option<i64>,
+    #[schema(minimum = 0, maximum = 5)]
+    logprobs: Option<u32>,
+    stream: Option<bool>,
+    stream_options: Option<OpenAiStreamOptions>,
+    /// Only `false`.
+    echo: Option<bool>,
+    user: Option<String>,
+}
+
+/// `stream_options`.
+#[derive(ToSchema)]
+pub struct OpenAiStreamOptions {
+    /// End the stream with a chunk holding the usage.
+    include_usage: Option<bool>,
+}
+
+/// A chat message.
+#[derive(ToSchema)]
+pub struct OpenAiChatMessage {
+    /// `system`, `developer`, `user` or `assistant`.
+    role: String,
+    /// Text, or an array of `{"type": "text", "text": …}` parts.
+    content: String,
+}
+
+/// `POST /v1/chat/completions` (other OpenAI fields are accepted and ignored).
+#[derive(ToSchema)]
+pub struct OpenAiChatBody {
+    #[schema(min_length = 1, max_length = 256)]
+    model: String,
+    #[schema(min_items = 1, max_items = 256)]
+    messages: Vec<OpenAiChatMessage>,
+    #[schema(minimum = 1, maximum = 4096)]
+    max_tokens: Option<u32>,
+    #[schema(minimum = 1, maximum = 4096)]
+    max_completion_tokens: Option<u32>,
+    #[schema(minimum = 0, maximum = 2)]
+    temperature: Option<f32>,
+    #[schema(exclusive_minimum = 0, maximum = 1)]
+    top_p: Option<f32>,
+    stop: Option<Vec<String>>,
+    #[schema(minimum = 1, maximum = 8)]
+    n: Option<u32>,
+    seed: Option<i64>,
+    logprobs: Option<bool>,
+    #[schema(minimum = 0, maximum = 5)]
+    top_logprobs: Option<u32>,
+    stream: Option<bool>,
+    stream_options: Option<OpenAiStreamOptions>,
+}
+
+/// `POST /v1/embeddings`.
+#[derive(ToSchema)]
+pub struct OpenAiEmbeddingBody {
+    /// `sentence-transformers/all-MiniLM-L6-v2`.
+    model: String,
+    /// A text or 1–64 texts of 1–8,192 characters.
+    input: Vec<String>,
+    /// `float` (default) or `base64`.
+    encoding_format: Option<String>,
+}

@@ -22,7 +22,7 @@ use crate::http::error::{method_not_allowed_body, plain_rejection_body};
 use crate::http::{dialect_errors, metering, metrics as http_metrics, rate_limit, request_bounds, website};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    admin, ai, analytics, chat, completion, config, health, health_root, keys, metrics, ping, project, session, status, usage, user, v1, ws,
+    admin, ai, analytics, chat, completion, config, health, health_root, keys, metrics, openai, ping, project, session, status, usage, user, v1, ws,
 };
 use crate::services::state::AppState;
 
@@ -197,6 +197,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ai::document::document))
         .routes(routes!(ai::health::health))
         .routes(routes!(status::status))
+        .routes(routes!(openai::models::list))
+        .routes(routes!(openai::completions::create))
+        .routes(routes!(openai::chat_completions::create))
+        .routes(routes!(openai::embeddings::create))
 }
 
 /// The OpenAPI document served at `/openapi.json`, without a running server: the website's typed

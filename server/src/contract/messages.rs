@@ -150,3 +150,7 @@ pub const USER_ROW_NOT_FOUND: &str = "User not found";
 pub fn quota_exceeded(tier: &str, window: &str, limit: u64, unit: &str, retry_after_seconds: u64) -> String {
     format!("Quota exceeded: the {tier} tier's {window} limit of {limit} {unit} is used up; try again in {retry_after_seconds} s")
 }
+
+/// 401 of the open APIs without a working key or auth token.
+pub const OPEN_API_AUTHENTICATION_REQUIRED: &str =
+    "Authentication required: send an API key as `Authorization: Bearer c4m_…` (create one at /api/keys), or sign in.";

@@ -7,6 +7,7 @@ pub mod configs;
 pub mod error;
 pub mod health;
 pub mod messages;
+pub mod openai;
 pub mod parse;
 pub mod requests;
 pub mod responses;

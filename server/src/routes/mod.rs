@@ -10,6 +10,7 @@ pub mod health;
 pub mod health_root;
 pub mod keys;
 pub mod metrics;
+pub mod openai;
 pub mod ping;
 pub mod project;
 pub mod session;

@@ -18,6 +18,7 @@ pub mod mail;
 pub mod model_directory;
 pub mod models;
 pub mod multi_file;
+pub mod openai;
 pub mod password_reset;
 pub mod projects;
 pub mod providers;

@@ -13,6 +13,7 @@ mod health;
 mod keys;
 mod metrics;
 mod migrations;
+mod openai;
 mod ownership;
 mod ping;
 mod pipeline;
