@@ -127,7 +127,11 @@ impl FromRequestParts<AppState> for OpenCaller {
             let max_prompt_chars = state.settings.tiers.limits(key.tier).max_prompt_chars;
             return Ok(Self { user_id: key.user_id, key_id: Some(key.key_id), project_id: key.project_id, max_prompt_chars: Some(max_prompt_chars) });
         }
-        let user = CurrentUser::from_request_parts(parts, state).await?;
+        // Neither a key nor a signed-in user: say how to get in (the generic 401 would not).
+        let user = CurrentUser::from_request_parts(parts, state).await.map_err(|error| match error {
+            ApiError::Unavailable(cause) => ApiError::Unavailable(cause),
+            _ => ApiError::Detail(StatusCode::UNAUTHORIZED, messages::OPEN_API_AUTHENTICATION_REQUIRED.into()),
+        })?;
         let tier = db::api_keys::tier_of(&state.db, user.user_id).await.map_err(ApiError::database)?;
         let tier = tier.as_deref().and_then(code4me_shared::tiers::Tier::parse).unwrap_or_default();
         let max_prompt_chars = state.settings.tiers.limits(tier).max_prompt_chars;
