@@ -1335,6 +1335,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Answers a conversation (`stream: true` → server-sent events of `chat.completion.chunk`s). */
+        post: operations["postV1ChatCompletions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Completes a prompt (`stream: true` → server-sent events of `text_completion` chunks). */
+        post: operations["postV1Completions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Embeds one text or a batch (`encoding_format: base64` → little-endian `f32` bytes in base64). */
+        post: operations["postV1Embeddings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every model a live worker serves, the embedding model when a worker has it loaded, and the
+         *     models the configured providers map by name.
+         */
+        get: operations["getV1Models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1613,6 +1684,13 @@ export interface components {
              */
             total_users: number;
         };
+        /** @description An assistant message of a chat answer. */
+        AssistantMessage: {
+            /** @description The answer. */
+            content: string;
+            /** @description `assistant`. */
+            role: string;
+        };
         /** @description Body of `POST /api/user/authenticate`: e-mail and password, or `provider: "google"` with a token. */
         AuthenticateBody: {
             /** @description E-mail address (required without `provider: "google"`). */
@@ -1712,6 +1790,39 @@ export interface components {
          * @enum {string}
          */
         ChangeType: "update" | "insert" | "remove";
+        /** @description One choice of a chat answer. */
+        ChatChoice: {
+            /** @description `stop` or `length`. */
+            finish_reason: string;
+            /**
+             * Format: int32
+             * @description Which choice.
+             */
+            index: number;
+            logprobs?: components["schemas"]["ChatLogprobs"] | null;
+            /** @description The answer. */
+            message: components["schemas"]["AssistantMessage"];
+        };
+        /** @description `POST /v1/chat/completions`'s answer. */
+        ChatCompletion: {
+            /** @description The choices. */
+            choices: components["schemas"]["ChatChoice"][];
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            created: number;
+            /** @description `chatcmpl-<query id>`. */
+            id: string;
+            /** @description The model. */
+            model: string;
+            /** @description `chat.completion`. */
+            object: string;
+            /** @description The provider that answered. */
+            provider: string;
+            /** @description Token counts. */
+            usage: components["schemas"]["Usage"];
+        };
         /**
          * @description `ChatHistoryResponse`: `{chat_id, title, history: [{user_message: {role, content, timestamp,
          *     meta_query_id}, assistant_responses: [{model_id, model_name, completion, generation_time,
@@ -1727,6 +1838,11 @@ export interface components {
             history: unknown[];
             /** @description Its title. */
             title: string;
+        };
+        /** @description The chat API's log-probabilities of one choice. */
+        ChatLogprobs: {
+            /** @description The chosen tokens, in order. */
+            content: components["schemas"]["TokenLogprob"][];
         };
         /** @description `[role, content]`: one message of a chat. */
         ChatMessage: string[];
@@ -1768,6 +1884,49 @@ export interface components {
             message: string;
             /** @description How serious it is. */
             severity: components["schemas"]["Severity"];
+        };
+        /** @description `POST /v1/completions`'s answer, and each streamed chunk of it. */
+        Completion: {
+            /** @description The choices. */
+            choices: components["schemas"]["CompletionChoice"][];
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            created: number;
+            /** @description `cmpl-<query id>`. */
+            id: string;
+            /** @description The model. */
+            model: string;
+            /** @description `text_completion`. */
+            object: string;
+            /** @description The provider that answered (`local` or a configured one). */
+            provider?: string | null;
+            usage?: components["schemas"]["Usage"] | null;
+        };
+        /** @description One choice of a completion (or a streamed piece of one). */
+        CompletionChoice: {
+            /** @description `stop` or `length`; `null` in streamed pieces. */
+            finish_reason?: string | null;
+            /**
+             * Format: int32
+             * @description Which choice.
+             */
+            index: number;
+            logprobs?: components["schemas"]["CompletionLogprobs"] | null;
+            /** @description The text (of this piece, when streamed). */
+            text: string;
+        };
+        /** @description The legacy API's log-probabilities of one choice. */
+        CompletionLogprobs: {
+            /** @description Each token's character offset in prompt + completion. */
+            text_offset: number[];
+            /** @description Their log-probabilities. */
+            token_logprobs: number[];
+            /** @description The chosen tokens' texts. */
+            tokens: string[];
+            /** @description Alternatives per token: not reported (`null`). */
+            top_logprobs?: Record<string, never>[] | null;
         };
         /**
          * @description `{"message", "data": {"meta_query_id", "completions": [item]}}`; an item is
@@ -2273,6 +2432,41 @@ export interface components {
             /** @description The lines before the caret's line, at most 2,000. */
             previousLines: string[];
         };
+        /** @description One input's vector. */
+        Embedding: {
+            /** @description The vector (384 dimensions, unit length). */
+            embedding: components["schemas"]["EmbeddingVector"];
+            /** @description The input's position. */
+            index: number;
+            /** @description `embedding`. */
+            object: string;
+        };
+        /** @description `POST /v1/embeddings`'s answer. */
+        EmbeddingList: {
+            /** @description One vector per input, in order. */
+            data: components["schemas"]["Embedding"][];
+            /** @description The model. */
+            model: string;
+            /** @description `list`. */
+            object: string;
+            /** @description Token counts. */
+            usage: components["schemas"]["EmbeddingUsage"];
+        };
+        /** @description Token counts of an embedding request. */
+        EmbeddingUsage: {
+            /**
+             * Format: int32
+             * @description Tokens read (estimated as characters / 4, rounded up).
+             */
+            prompt_tokens: number;
+            /**
+             * Format: int32
+             * @description The same.
+             */
+            total_tokens: number;
+        };
+        /** @description One vector: numbers, or base64 of little-endian `f32`s. */
+        EmbeddingVector: number[] | string;
         /** @description The study an evaluation is about. */
         EvaluatedStudy: {
             /**
@@ -2622,6 +2816,20 @@ export interface components {
              */
             total_predictions: number;
         };
+        /** @description One model a request may name. */
+        ModelCard: {
+            /**
+             * Format: int64
+             * @description Unix seconds (when this server started serving it).
+             */
+            created: number;
+            /** @description The name to send as `model`. */
+            id: string;
+            /** @description `model`. */
+            object: string;
+            /** @description `code4me` for local models, else the provider's name. */
+            owned_by: string;
+        };
         /** @description One model in the comparison. */
         ModelComparison: {
             /** @description Whether it is instruction-tuned. */
@@ -2666,6 +2874,13 @@ export interface components {
              * @description Completion generations.
              */
             total_predictions: number;
+        };
+        /** @description `GET /v1/models`. */
+        ModelList: {
+            /** @description The models. */
+            data: components["schemas"]["ModelCard"][];
+            /** @description `list`. */
+            object: string;
         };
         /** @description A model's completion generations in the window; generation times in ms. */
         ModelMetrics: {
@@ -2821,6 +3036,97 @@ export interface components {
              * @description Bind the key to one of the caller's projects.
              */
             project_id?: string | null;
+        };
+        /** @description `POST /v1/chat/completions` (other OpenAI fields are accepted and ignored). */
+        OpenAiChatBody: {
+            logprobs?: boolean | null;
+            /** Format: int32 */
+            max_completion_tokens?: number | null;
+            /** Format: int32 */
+            max_tokens?: number | null;
+            messages: components["schemas"]["OpenAiChatMessage"][];
+            model: string;
+            /** Format: int32 */
+            n?: number | null;
+            /** Format: int64 */
+            seed?: number | null;
+            stop?: string[] | null;
+            stream?: boolean | null;
+            stream_options?: components["schemas"]["OpenAiStreamOptions"] | null;
+            /** Format: float */
+            temperature?: number | null;
+            /** Format: int32 */
+            top_logprobs?: number | null;
+            /** Format: float */
+            top_p?: number | null;
+        };
+        /** @description A chat message. */
+        OpenAiChatMessage: {
+            /** @description Text, or an array of `{"type": "text", "text": …}` parts. */
+            content: string;
+            /** @description `system`, `developer`, `user` or `assistant`. */
+            role: string;
+        };
+        /** @description `POST /v1/completions` (OpenAI's legacy completions; other OpenAI fields are accepted and ignored). */
+        OpenAiCompletionBody: {
+            /** @description Only `false`. */
+            echo?: boolean | null;
+            /** Format: int32 */
+            logprobs?: number | null;
+            /** Format: int32 */
+            max_tokens?: number | null;
+            /** @description A model `GET /v1/models` lists. */
+            model: string;
+            /** Format: int32 */
+            n?: number | null;
+            /** @description The text to continue (a string, or an array holding one string). */
+            prompt: string;
+            /** Format: int64 */
+            seed?: number | null;
+            /** @description A string or up to four strings. */
+            stop?: string[] | null;
+            stream?: boolean | null;
+            stream_options?: components["schemas"]["OpenAiStreamOptions"] | null;
+            /** @description The code after the caret: fill in between `prompt` and it. */
+            suffix?: string | null;
+            /** Format: float */
+            temperature?: number | null;
+            /** Format: float */
+            top_p?: number | null;
+            user?: string | null;
+        };
+        /** @description `POST /v1/embeddings`. */
+        OpenAiEmbeddingBody: {
+            /** @description `float` (default) or `base64`. */
+            encoding_format?: string | null;
+            /** @description A text or 1–64 texts of 1–8,192 characters. */
+            input: string[];
+            /** @description `sentence-transformers/all-MiniLM-L6-v2`. */
+            model: string;
+        };
+        /** @description OpenAI's error body, as documented. */
+        OpenAiErrorBody: {
+            /** @description The error. */
+            error: components["schemas"]["OpenAiErrorDetail"];
+        };
+        /** @description The inside of [`OpenAiErrorBody`]. */
+        OpenAiErrorDetail: {
+            /** @description A machine-readable code. */
+            code?: string | null;
+            /** @description What went wrong. */
+            message: string;
+            /** @description The request field at fault. */
+            param?: string | null;
+            /**
+             * @description `invalid_request_error`, `authentication_error`, `permission_error`, `not_found_error`,
+             *     `rate_limit_error` or `api_error`.
+             */
+            type: string;
+        };
+        /** @description `stream_options`. */
+        OpenAiStreamOptions: {
+            /** @description End the stream with a chunk holding the usage. */
+            include_usage?: boolean | null;
         };
         /**
          * @description Outcome of one check.
@@ -3588,6 +3894,20 @@ export interface components {
              */
             user_id: string;
         };
+        /** @description One chosen token with its log-probability (chat API). */
+        TokenLogprob: {
+            /** @description Its UTF-8 bytes. */
+            bytes: number[];
+            /**
+             * Format: double
+             * @description Its log-probability.
+             */
+            logprob: number;
+            /** @description The token's text. */
+            token: string;
+            /** @description Alternatives: not reported (empty). */
+            top_logprobs: Record<string, never>[];
+        };
         /**
          * @description Which way a number moved against the previous window.
          * @enum {string}
@@ -3628,6 +3948,24 @@ export interface components {
             previous_password?: string | null;
             /** @description Accepted, not applied (only the mailed link verifies an address). */
             verified?: boolean | null;
+        };
+        /** @description Token counts of a generation. */
+        Usage: {
+            /**
+             * Format: int32
+             * @description Tokens generated over all choices.
+             */
+            completion_tokens: number;
+            /**
+             * Format: int32
+             * @description Tokens read.
+             */
+            prompt_tokens: number;
+            /**
+             * Format: int32
+             * @description Their sum.
+             */
+            total_tokens: number;
         };
         /** @description One day's use of one endpoint with one model. */
         UsageDay: {
@@ -9591,6 +9929,316 @@ export interface operations {
                 };
                 content: {
                     "text/plain": unknown;
+                };
+            };
+        };
+    };
+    postV1ChatCompletions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenAiChatBody"];
+            };
+        };
+        responses: {
+            /** @description The answer; with `stream: true`, `text/event-stream` of `data: {chunk}` lines ending with `data: [DONE]` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatCompletion"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description A field is missing or invalid (`param` names it), the model does not chat, or the prompt is too long */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description No working API key or auth token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description No such model (`model_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The API key's tier quota is spent (see `X-RateLimit-*` and `Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description No provider could answer now */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+        };
+    };
+    postV1Completions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenAiCompletionBody"];
+            };
+        };
+        responses: {
+            /** @description The completion; with `stream: true`, `text/event-stream` of `data: {chunk}` lines ending with `data: [DONE]` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Completion"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description A field is missing or invalid (`param` names it), or the prompt is too long */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description No working API key or auth token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description No such model (`model_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The API key's tier quota is spent (see `X-RateLimit-*` and `Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description No provider could answer now */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+        };
+    };
+    postV1Embeddings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenAiEmbeddingBody"];
+            };
+        };
+        responses: {
+            /** @description One vector per input, in order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmbeddingList"];
+                };
+            };
+            /** @description A field is missing or invalid (`param` names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description No working API key or auth token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description Not the embedding model (`model_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The API key's tier quota is spent (see `X-RateLimit-*` and `Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description No worker has the embedding model loaded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+        };
+    };
+    getV1Models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The models */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description No working API key or auth token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The API key's tier quota is spent (see `X-RateLimit-*` and `Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description PostgreSQL, Redis or every provider is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
                 };
             };
         };
