@@ -232,10 +232,18 @@ fn with_unique_operation_ids(mut document: utoipa::openapi::OpenApi) -> utoipa::
     document
 }
 
-/// `method` followed by the words of `path` (without `/api`) in camel case.
+/// `method` followed by the words of `path` (without `/api`) in camel case; a path outside `/api`
+/// (`/health`, `/v1/…`) gets `Root` first, so it never collides with its `/api` namesake.
 fn operation_id(method: &str, path: &str) -> String {
-    let words = path.trim_start_matches("/api").split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty());
+    let (rest, root) = match path.strip_prefix("/api") {
+        Some(rest) => (rest, false),
+        None => (path, true),
+    };
+    let words = rest.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty());
     let mut id = method.to_owned();
+    if root {
+        id.push_str("Root");
+    }
     for word in words {
         let mut chars = word.chars();
         if let Some(first) = chars.next() {
@@ -254,6 +262,8 @@ mod tests {
     fn operation_ids_name_method_and_path() {
         assert_eq!(operation_id("get", "/api/analytics/studies/{study_id}/evaluation"), "getAnalyticsStudiesStudyIdEvaluation");
         assert_eq!(operation_id("delete", "/api/session/deactivate/"), "deleteSessionDeactivate");
+        assert_eq!(operation_id("get", "/health"), "getRootHealth", "never the same as /api/health's");
+        assert_eq!(operation_id("post", "/v1/chat/completions"), "postRootV1ChatCompletions");
     }
 
     #[test]

@@ -1309,7 +1309,7 @@ export interface paths {
             cookie?: never;
         };
         /** Whether suggestions can be served: the models live workers serve, and the cache. */
-        get: operations["getHealth"];
+        get: operations["getRootHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1326,7 +1326,7 @@ export interface paths {
             cookie?: never;
         };
         /** Renders every metric recorded in this process. */
-        get: operations["getMetrics"];
+        get: operations["getRootMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1345,7 +1345,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Answers a conversation (`stream: true` → server-sent events of `chat.completion.chunk`s). */
-        post: operations["postV1ChatCompletions"];
+        post: operations["postRootV1ChatCompletions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1362,7 +1362,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Completes a prompt (`stream: true` → server-sent events of `text_completion` chunks). */
-        post: operations["postV1Completions"];
+        post: operations["postRootV1Completions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1379,7 +1379,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Embeds one text or a batch (`encoding_format: base64` → little-endian `f32` bytes in base64). */
-        post: operations["postV1Embeddings"];
+        post: operations["postRootV1Embeddings"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1397,7 +1397,7 @@ export interface paths {
          * Every model a live worker serves, the embedding model when a worker has it loaded, and the
          *     models the configured providers map by name.
          */
-        get: operations["getV1Models"];
+        get: operations["getRootV1Models"];
         put?: never;
         post?: never;
         delete?: never;
@@ -9893,7 +9893,7 @@ export interface operations {
             };
         };
     };
-    getHealth: {
+    getRootHealth: {
         parameters: {
             query?: never;
             header?: never;
@@ -9913,7 +9913,7 @@ export interface operations {
             };
         };
     };
-    getMetrics: {
+    getRootMetrics: {
         parameters: {
             query?: never;
             header?: never;
@@ -9933,7 +9933,7 @@ export interface operations {
             };
         };
     };
-    postV1ChatCompletions: {
+    postRootV1ChatCompletions: {
         parameters: {
             query?: never;
             header?: never;
@@ -10021,7 +10021,7 @@ export interface operations {
             };
         };
     };
-    postV1Completions: {
+    postRootV1Completions: {
         parameters: {
             query?: never;
             header?: never;
@@ -10109,7 +10109,7 @@ export interface operations {
             };
         };
     };
-    postV1Embeddings: {
+    postRootV1Embeddings: {
         parameters: {
             query?: never;
             header?: never;
@@ -10196,7 +10196,7 @@ export interface operations {
             };
         };
     };
-    getV1Models: {
+    getRootV1Models: {
         parameters: {
             query?: never;
             header?: never;
