@@ -84,6 +84,12 @@ async fn every_task_answers_on_the_local_model_and_is_stored_as_task_telemetry()
     let app = TestApp::spawn().await;
     let _worker = Worker::start(&app, "tasks").await;
     let (mut user, key) = user_with_key(&app, "tasks@example.com").await;
+    // The worker announces its loaded models on its next refresh after it starts consuming.
+    wait_for("the worker to announce the default model", Duration::from_secs(60), async || {
+        let status: Value = app.get("/api/status").await.json().await.ok()?;
+        (status["default_model"]["served"] == true).then_some(())
+    })
+    .await;
 
     for name in TASKS {
         let started = Instant::now();
