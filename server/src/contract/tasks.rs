@@ -230,6 +230,9 @@ pub struct ProviderHealth {
 /// `GET /api/ai/health`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AiHealth {
+    /// Whether some provider can serve (`false` with the 503, which keeps this body through the
+    /// task dialect's error translation).
+    pub success: bool,
     /// `ok` (every provider can serve), `degraded` (some can) or `unavailable` (none can).
     pub status: String,
     /// The chain, in order.

@@ -42,7 +42,7 @@ pub async fn health(state: &AppState) -> AiHealth {
         n if n == providers.len() => "ok",
         _ => "degraded",
     };
-    AiHealth { status: status.to_owned(), providers, local_workers: workers }
+    AiHealth { success: serving > 0, status: status.to_owned(), providers, local_workers: workers }
 }
 
 /// `GET /api/status`: version, uptime, the chain and whether the default chat model is served.

@@ -84,13 +84,12 @@ async fn every_task_answers_on_the_local_model_and_is_stored_as_task_telemetry()
     let app = TestApp::spawn().await;
     let _worker = Worker::start(&app, "tasks").await;
     let (mut user, key) = user_with_key(&app, "tasks@example.com").await;
-
-    let health = app.get("/api/ai/health").await;
-    assert_eq!(health.status(), 200);
-    let health: Value = health.json().await.expect("json");
-    assert_eq!(health["status"], "ok", "{health}");
-    assert_eq!(health["local_workers"], 1);
-    assert_eq!(health["providers"][0], json!({"name": "local", "priority": 0, "circuit_open": false, "models": [MODEL]}));
+    // The worker announces its loaded models on its next refresh after it starts consuming.
+    wait_for("the worker to announce the default model", Duration::from_secs(60), async || {
+        let status: Value = app.get("/api/status").await.json().await.ok()?;
+        (status["default_model"]["served"] == true).then_some(())
+    })
+    .await;
 
     for name in TASKS {
         let started = Instant::now();
@@ -106,7 +105,7 @@ async fn every_task_answers_on_the_local_model_and_is_stored_as_task_telemetry()
 
     let stored = wait_for("the six task queries to be stored", Duration::from_secs(60), async || {
         let rows: Vec<(Option<String>, bool)> = sqlx::query_as(
-            "SELECT g.provider, q.api_key_id IS NOT NULL FROM meta_query q JOIN had_generation g USING (query_id) WHERE q.client = 'task'",
+            "SELECT g.provider, q.api_key_id IS NOT NULL FROM meta_query q JOIN had_generation g USING (meta_query_id) WHERE q.client = 'task'",
         )
         .fetch_all(&app.db)
         .await
@@ -117,6 +116,12 @@ async fn every_task_answers_on_the_local_model_and_is_stored_as_task_telemetry()
     assert!(stored.iter().all(|(provider, _)| provider.as_deref() == Some("local")), "{stored:?}");
     assert_eq!(stored.iter().filter(|(_, keyed)| *keyed).count(), 5, "the keyed requests carry their key");
 
+    let health = app.get("/api/ai/health").await;
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.expect("json");
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["local_workers"], 1);
+    assert_eq!(health["providers"][0], json!({"name": "local", "priority": 0, "circuit_open": false, "models": [MODEL]}));
     let status: Value = app.get("/api/status").await.json().await.expect("json");
     assert_eq!(status["default_model"], json!({"name": MODEL, "served": true}), "{status}");
     assert!(status["version"].is_string() && status["uptime_seconds"].is_u64(), "{status}");
@@ -281,7 +286,7 @@ async fn without_a_local_worker_a_remote_provider_answers_and_is_recorded() {
     let _worker = Worker::start(&app, "writer").await;
     let query: uuid::Uuid = wait_for("the task query to be stored", Duration::from_secs(60), async || {
         sqlx::query_scalar(
-            "SELECT q.query_id FROM meta_query q JOIN had_generation g USING (query_id) WHERE q.client = 'task' AND g.provider = 'second'",
+            "SELECT q.meta_query_id FROM meta_query q JOIN had_generation g USING (meta_query_id) WHERE q.client = 'task' AND g.provider = 'second'",
         )
         .fetch_optional(&app.db)
         .await

@@ -49,6 +49,9 @@ pub fn request(job: &ProviderJob, remote_model: &str) -> (&'static str, Value) {
     }
     if job.stream {
         body.insert("stream".into(), json!(true));
+        // OpenAI's way to get the usage at the end of a stream (Ollama, vLLM and llama.cpp's
+        // server follow it); without it the streamed pieces are counted.
+        body.insert("stream_options".into(), json!({"include_usage": true}));
     }
     (path, Value::Object(body))
 }
@@ -266,7 +269,7 @@ mod tests {
         assert_eq!(path, "/completions");
         assert_eq!(
             body,
-            json!({"model": "theirs", "prompt": "def f(", "suffix": "\n", "max_tokens": 16, "temperature": 0.0, "stop": ["\n"], "n": 2, "stream": true})
+            json!({"model": "theirs", "prompt": "def f(", "suffix": "\n", "max_tokens": 16, "temperature": 0.0, "stop": ["\n"], "n": 2, "stream": true, "stream_options": {"include_usage": true}})
         );
         let raw = Prompt::Completion { prefix: "x".into(), suffix: "y".into(), file_name: None, raw: true };
         assert!(request(&job(raw, false), "theirs").1.get("suffix").is_none());
