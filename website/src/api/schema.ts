@@ -1528,6 +1528,11 @@ export interface components {
             providers: components["schemas"]["ProviderHealth"][];
             /** @description `ok` (every provider can serve), `degraded` (some can) or `unavailable` (none can). */
             status: string;
+            /**
+             * @description Whether some provider can serve (`false` with the 503, which keeps this body through the
+             *     task dialect's error translation).
+             */
+            success: boolean;
         };
         /** @description 201 body of `POST /api/keys`: the only time the key itself is shown. */
         ApiKeyCreated: {
