@@ -296,6 +296,45 @@ async fn without_a_local_worker_a_remote_provider_answers_and_is_recorded() {
     assert!(!query.is_nil());
 }
 
+/// The provider chain against a real second Code4me-RS installation (its own PostgreSQL database,
+/// Redis and worker): with no local worker, installation A's task is answered by B's `/v1` with
+/// B's API key, says so, and A stores it as `provider = 'second'`; B stores it as its own
+/// `openai`-dialect query.
+#[tokio::test]
+async fn a_second_code4me_installation_answers_when_the_local_workers_are_gone() {
+    let second = TestApp::spawn().await;
+    let _second_worker = Worker::start(&second, "second-installation").await;
+    let (_second_user, second_key) = user_with_key(&second, "installation-b@example.com").await;
+    let providers = json!([{"name": "second", "base_url": format!("{}/v1", second.address), "api_key_env": "SECOND_KEY", "models": {"*": MODEL}, "timeout_ms": 60_000}]);
+    let app = TestApp::spawn_with(Options::default().env("PROVIDERS", &providers.to_string()).env("SECOND_KEY", &second_key)).await;
+    let (_user, key) = user_with_key(&app, "installation-a@example.com").await;
+
+    let started = Instant::now();
+    let (status, body) = task(&app, &key, "complete", &input_for_model("complete")).await;
+    assert_eq!(status, 200, "{body}");
+    eprintln!("task answered by a second installation: {} ms", started.elapsed().as_millis());
+    assert_answer("complete", &body, "second");
+    assert!(body["usage"]["completion_tokens"].as_u64().expect("tokens") > 0, "B's worker generated: {body}");
+
+    let on_b: i64 = wait_for("B to store the request as its own openai query", Duration::from_secs(60), async || {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM meta_query WHERE client = 'openai'").fetch_one(&second.db).await.expect("count");
+        (count > 0).then_some(count)
+    })
+    .await;
+    assert_eq!(on_b, 1);
+    // A's telemetry waits in A's queue for a worker; one that starts now writes it.
+    let _writer = Worker::start(&app, "writer-a").await;
+    wait_for("A to store the task as answered by the second installation", Duration::from_secs(60), async || {
+        sqlx::query_scalar::<_, uuid::Uuid>(
+            "SELECT q.meta_query_id FROM meta_query q JOIN had_generation g USING (meta_query_id) WHERE q.client = 'task' AND g.provider = 'second'",
+        )
+        .fetch_optional(&app.db)
+        .await
+        .expect("query")
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_provider_that_never_answers_is_timed_out_once_then_skipped_while_its_circuit_is_open() {
     const TIMEOUT_MS: u64 = 1_500;
