@@ -176,17 +176,23 @@ fn add_shared_responses(path: &str, operation: &mut Operation) {
     if tags.iter().any(|t| t == "analytics") {
         add("400", json_response("Invalid parameter", "Detail"));
     }
+    let mut rate_limited = None;
     if api && path != "/api/ping" && !crate::http::rate_limit::HEALTH_PATHS.contains(&path) {
         let mut retry = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)));
         retry.description = Some("Seconds until the spent budget resets".to_owned());
         let why = "Too many requests from this address to this path in the current hour (`{\"message\"}`); with an API key, its \
                    tier's quota is spent (`{\"detail\"}` names the quota; see `X-RateLimit-*`)";
         let mut response = json_response(why, "Message");
-        response.headers.insert("Retry-After".to_owned(), RefOr::T(retry));
+        response.headers.insert("Retry-After".to_owned(), RefOr::T(retry.clone()));
         add("429", response);
+        rate_limited = Some(retry);
     }
     if api && !matches!(path, "/api/ping" | "/api/user/oauth/providers" | "/api/health/live") {
         add("503", json_response("PostgreSQL or Redis is unreachable; try again shortly", "Detail"));
+    }
+    // A handler's own 429 (in its dialect's shape) still carries the layer's `Retry-After`.
+    if let (Some(retry), Some(RefOr::T(documented))) = (rate_limited, operation.responses.responses.get_mut("429")) {
+        documented.headers.entry("Retry-After".to_owned()).or_insert(RefOr::T(retry));
     }
 }
 

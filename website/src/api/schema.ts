@@ -9816,6 +9816,8 @@ export interface operations {
             /** @description The API key's quota is spent (see `X-RateLimit-*` and `Retry-After`) */
             429: {
                 headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9881,6 +9883,8 @@ export interface operations {
             /** @description The API key's quota is spent */
             429: {
                 headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
