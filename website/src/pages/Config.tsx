@@ -154,9 +154,14 @@ interface EditorProps {
 /** The HOCON editor of one config row (or of a new one): saves, deletes, shows what the server refused. */
 function ConfigEditor({ configId, initialText, saved, onSaved, onDeleted }: EditorProps) {
   const [text, setText] = useState(initialText);
+  // Edits not saved yet: a refetch of the list (after a save, or another admin's) must not
+  // overwrite what the user is typing.
+  const [dirty, setDirty] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  useEffect(() => setText(initialText), [initialText]);
+  useEffect(() => {
+    if (!dirty) setText(initialText);
+  }, [initialText, dirty]);
 
   const run = async (action: () => Promise<void>) => {
     setBusy(true);
@@ -177,6 +182,7 @@ function ConfigEditor({ configId, initialText, saved, onSaved, onDeleted }: Edit
         configId === null
           ? await unwrap(api.POST("/api/config", { body }))
           : await unwrap(api.PUT("/api/config/{config_id}", { params: { path: { config_id: configId } }, body }));
+      setDirty(false);
       onSaved(result.config_id);
     });
 
@@ -195,7 +201,10 @@ function ConfigEditor({ configId, initialText, saved, onSaved, onDeleted }: Edit
         id={editorId}
         className="code"
         value={text}
-        onChange={(e) => setText(e.target.value)}
+        onChange={(e) => {
+          setDirty(true);
+          setText(e.target.value);
+        }}
         rows={16}
         spellCheck={false}
         aria-invalid={error !== null}
