@@ -259,7 +259,7 @@ pub struct SuggestionErrorBody {
 /// `ok` when everything answers, else `degraded`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum ServiceStatus {
+pub enum SuggestionServiceStatus {
     /// A model is served and the cache answers.
     Ok,
     /// No model is served or the cache is unreachable.
@@ -280,7 +280,7 @@ pub enum CacheStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ServiceHealth {
     /// `ok` or `degraded`.
-    pub status: ServiceStatus,
+    pub status: SuggestionServiceStatus,
     /// The names of the models live workers serve now.
     pub models: Vec<String>,
     /// The suggestion cache.

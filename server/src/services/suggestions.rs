@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::contract::suggestions::{
-    CacheStatus, ServiceHealth, ServiceStatus, SuccessStatus, Suggestion, SuggestionKind, SuggestionMetadata, SuggestionQuery, SuggestionResponse,
+    CacheStatus, ServiceHealth, SuccessStatus, Suggestion, SuggestionKind, SuggestionMetadata, SuggestionQuery, SuggestionResponse,
+    SuggestionServiceStatus,
 };
 use crate::services::generation::{self, GenerationError, GenerationRequest, OpenCaller};
 use crate::services::providers::{GenerationOptions, Prompt};
@@ -218,7 +219,7 @@ pub async fn health(state: &AppState) -> ServiceHealth {
         }
     };
     let cache = if state.suggestion_cache.reachable(state.settings.health_check_timeout).await { CacheStatus::Ok } else { CacheStatus::Unavailable };
-    let status = if !models.is_empty() && cache == CacheStatus::Ok { ServiceStatus::Ok } else { ServiceStatus::Degraded };
+    let status = if !models.is_empty() && cache == CacheStatus::Ok { SuggestionServiceStatus::Ok } else { SuggestionServiceStatus::Degraded };
     ServiceHealth { status, models, cache }
 }
 

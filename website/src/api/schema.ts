@@ -3564,7 +3564,7 @@ export interface components {
             /** @description The names of the models live workers serve now. */
             models: string[];
             /** @description `ok` or `degraded`. */
-            status: components["schemas"]["ServiceStatus"];
+            status: components["schemas"]["SuggestionServiceStatus"];
         };
         /** @description `GET /api/status`. */
         ServiceStatus: {
@@ -3801,6 +3801,11 @@ export interface components {
             /** @description Ranked by confidence, at most `max_suggestions`, possibly none. */
             suggestions: components["schemas"]["Suggestion"][];
         };
+        /**
+         * @description `ok` when everything answers, else `degraded`.
+         * @enum {string}
+         */
+        SuggestionServiceStatus: "ok" | "degraded";
         /** @description The task API's error body. */
         TaskError: {
             /** @description A machine-readable code (`invalid_request`, `not_found`, `service_unavailable`, ...). */
