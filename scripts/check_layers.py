@@ -5,7 +5,8 @@ Checks what ARCHITECTURE.md promises about the crates' insides, so the layout ca
   1. no import cycle between the modules (files) of `server` and `worker`;
   2. the server's layers only look down: routes/http -> services -> pipeline/db -> analytics ->
      contract (http is plumbing beside routes; nothing imports a layer above its own);
-  3. every SQL statement of the server lives under `server/src/db/`.
+  3. every SQL statement of the server lives under `server/src/db/`;
+  4. no two types under `server/src/contract/` share a name (the OpenAPI document keys schemas by it).
 
 A module's imports are the `crate::…`, `super::…` and `self::…` paths in its file (use lines and inline
 paths), resolved to the deepest module file that exists. `mod x;` declarations are containment, not
@@ -27,6 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent if len(sys.argv) < 2 else Path(sys
 SERVER_LAYERS = {"routes": 4, "http": 4, "services": 3, "pipeline": 2, "db": 2, "analytics": 1, "contract": 0}
 SQL_CALL = re.compile(r"\bsqlx::(query|query_as|query_scalar|query_with|query_as_with|raw_sql)\b|\bQueryBuilder\b|\bsqlx::(query|query_as|query_scalar)!")
 PATH = re.compile(r"\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)+|::\{)")
+
+
+CONTRACT_TYPE = re.compile(r"^pub (?:struct|enum) ([A-Za-z0-9_]+)", re.M)
 
 
 def module_of(src: Path, file: Path) -> tuple[str, ...]:
@@ -193,6 +197,19 @@ def main() -> int:
         for number, line in enumerate(strip_comments(file.read_text()).splitlines(), 1):
             if SQL_CALL.search(line):
                 problems.append(f"server: SQL outside server/src/db/: {file.relative_to(ROOT)}:{number}")
+
+    # The OpenAPI document names each schema after its Rust type alone: two contract types of one
+    # name would silently replace each other's schema.
+    defined: dict[str, Path] = {}
+    for file in sorted((ROOT / "server" / "src" / "contract").rglob("*.rs")):
+        for match in CONTRACT_TYPE.finditer(strip_comments(file.read_text())):
+            type_name = match.group(1)
+            if type_name in defined:
+                problems.append(
+                    f"server: contract type {type_name} is defined in {defined[type_name].relative_to(ROOT)} and "
+                    f"{file.relative_to(ROOT)} (one OpenAPI schema name for two types)"
+                )
+            defined.setdefault(type_name, file)
 
     for problem in problems:
         print(problem)
