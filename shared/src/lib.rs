@@ -20,5 +20,7 @@ pub mod reply;
 pub mod retrieval;
 pub mod settings;
 pub mod shutdown;
+pub mod survival;
+pub mod telemetry_bounds;
 pub mod tiers;
 pub mod validation;

@@ -293,6 +293,26 @@ const checks = [
     },
   },
   {
+    name: "admin: the research page shows the API's effort figures and code survival",
+    admin: true,
+    async run(page) {
+      const effortResponse = page.waitForResponse((r) => r.url().includes("/api/analytics/research/effort") && r.ok());
+      const survival = await openAndCapture(page, "/research", "/api/analytics/research/code-survival");
+      const effort = await (await effortResponse).json();
+      await page.getByTestId("effort-shown-rate").waitFor();
+      expectEqual(await text(page, "effort-shown-rate"), percent(effort.shown_rate), "shown / requested");
+      expectEqual(await text(page, "effort-acceptance-per-shown"), percent(effort.acceptance_per_shown), "accepted / shown");
+      expectEqual(await text(page, "effort-suggested-share"), percent(effort.suggested_share_of_new_code), "share of new code");
+      const point = survival.data.find((p) => p.generations > 0);
+      if (!point) throw new Error("no code survival in the demo data");
+      const label = point.checkpoint_seconds < 60 ? `${point.checkpoint_seconds} s` : `${Math.round(point.checkpoint_seconds / 60)} min`;
+      expectEqual(await text(page, `survival-${label}-n`), count(point.generations), `completions scored after ${label}`);
+      await page.getByTestId("code-survival").locator(".recharts-bar-rectangle").first().waitFor();
+      await expectNoPanelErrors(page);
+      await page.screenshot({ path: join(artifacts, "research.png"), fullPage: true });
+    },
+  },
+  {
     name: "admin: a study is created, activated, evaluated and ended; the finished demo study's p-value matches the API",
     admin: true,
     async run(page) {
@@ -325,6 +345,9 @@ const checks = [
       const arm = body.results.find((r) => !r.is_baseline);
       await page.getByTestId("evaluation").getByText("Retrieval context").waitFor();
       expectEqual(await text(page, `arm-${arm.config_id}-p`), pValue(arm.vs_baseline.p_value), "p-value of the demo study");
+      const robust = arm.vs_baseline.robust;
+      expectEqual(await text(page, `arm-${arm.config_id}-robust-p`), robust ? pValue(robust.holm_p_value) : "–", "per-user p-value of the demo study");
+      await page.getByTestId("sample-ratio").waitFor();
       await expectNoPanelErrors(page);
       await page.screenshot({ path: join(artifacts, "studies.png"), fullPage: true });
 
@@ -373,7 +396,7 @@ const checks = [
       await page.getByRole("heading", { level: 1, name: "Calibration" }).waitFor();
 
       await page.setViewportSize({ width: 390, height: 844 });
-      for (const path of ["/", "/keys", "/studies", "/config"]) {
+      for (const path of ["/", "/research", "/keys", "/studies", "/config"]) {
         await page.goto(`${baseUrl}${path}`);
         await page.getByRole("heading", { level: 1 }).first().waitFor();
         await page.waitForLoadState("networkidle");

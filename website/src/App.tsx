@@ -12,6 +12,7 @@ const Overview = lazy(() => import("./pages/Overview").then((m) => ({ default: m
 const Usage = lazy(() => import("./pages/Usage").then((m) => ({ default: m.Usage })));
 const Models = lazy(() => import("./pages/Models").then((m) => ({ default: m.Models })));
 const Calibration = lazy(() => import("./pages/Calibration").then((m) => ({ default: m.Calibration })));
+const Research = lazy(() => import("./pages/Research").then((m) => ({ default: m.Research })));
 const Studies = lazy(() => import("./pages/Studies").then((m) => ({ default: m.Studies })));
 const Config = lazy(() => import("./pages/Config").then((m) => ({ default: m.Config })));
 const ApiKeys = lazy(() => import("./pages/ApiKeys").then((m) => ({ default: m.ApiKeys })));
@@ -22,6 +23,7 @@ const PAGES = [
   { path: "/usage", label: "Usage", element: <Usage />, admin: false },
   { path: "/models", label: "Models", element: <Models />, admin: false },
   { path: "/calibration", label: "Calibration", element: <Calibration />, admin: false },
+  { path: "/research", label: "Research", element: <Research />, admin: false },
   { path: "/keys", label: "API keys & usage", element: <ApiKeys />, admin: false },
   { path: "/studies", label: "Studies", element: <Studies />, admin: true },
   { path: "/config", label: "Config", element: <Config />, admin: true },

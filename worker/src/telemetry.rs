@@ -20,8 +20,9 @@ use std::time::Duration;
 
 use std::borrow::Cow;
 
-use code4me_shared::jobs::telemetry::{DbWrite, FeedbackRecord, QueryKind, QueryRecord, UNTITLED_CHAT, UsageRecord};
+use code4me_shared::jobs::telemetry::{BehavioralRow, ContextualRow, DbWrite, FeedbackRecord, QueryKind, QueryRecord, UNTITLED_CHAT, UsageRecord};
 use code4me_shared::redaction::redact;
+use code4me_shared::survival::edit_similarity_within;
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -240,7 +241,7 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
             .execute(&mut **tx)
             .await?;
     }
-    if let Some(t) = &q.contextual {
+    if let Some(t) = q.contextual.as_ref().map(ContextualRow::within_bounds) {
         sqlx::query(
             "INSERT INTO contextual_telemetry (contextual_telemetry_id, version_id, trigger_type_id, language_id, file_path, caret_line, \
              document_char_length, relative_document_position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
@@ -256,7 +257,7 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
         .execute(&mut **tx)
         .await?;
     }
-    if let Some(b) = &q.behavioral {
+    if let Some(b) = q.behavioral.as_ref().map(BehavioralRow::within_bounds) {
         sqlx::query(
             "INSERT INTO behavioral_telemetry (behavioral_telemetry_id, time_since_last_shown, time_since_last_accepted, typing_speed) \
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -384,25 +385,34 @@ async fn write_feedback(tx: &mut Transaction<'_, Postgres>, f: &FeedbackRecord) 
     Ok(())
 }
 
-/// Sets acceptance and records the ground truth; `false` when the generation is not stored yet.
+/// Sets acceptance (and when it first happened) and records the ground truth, scored for how much
+/// of the completion it still holds; `false` when the generation is not stored yet.
 async fn apply_feedback(tx: &mut Transaction<'_, Postgres>, f: &FeedbackRecord) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query("UPDATE had_generation SET was_accepted = $3 WHERE meta_query_id = $1 AND model_id = $2")
-        .bind(f.query_id)
-        .bind(f.model_id)
-        .bind(f.was_accepted)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    if updated == 0 {
+    let completion: Option<String> = sqlx::query_scalar(
+        "UPDATE had_generation SET was_accepted = $3, accepted_at = CASE WHEN $3 THEN coalesce(accepted_at, $4) END \
+         WHERE meta_query_id = $1 AND model_id = $2 RETURNING completion",
+    )
+    .bind(f.query_id)
+    .bind(f.model_id)
+    .bind(f.was_accepted)
+    .bind(f.received_at)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(completion) = completion else {
         return Ok(false);
-    }
+    };
     if let Some(truth) = &f.ground_truth {
-        sqlx::query("INSERT INTO ground_truth (completion_query_id, truth_timestamp, ground_truth) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(f.query_id)
-            .bind(f.received_at)
-            .bind(pg_text(truth))
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO ground_truth (completion_query_id, truth_timestamp, ground_truth, model_id, similarity) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(f.query_id)
+        .bind(f.received_at)
+        .bind(pg_text(truth))
+        .bind(f.model_id)
+        .bind(edit_similarity_within(&completion, truth))
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(true)
 }

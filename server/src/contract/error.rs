@@ -63,10 +63,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// A PostgreSQL failure where the endpoint has no contract 500 of its own: a 503, so clients
-    /// retry.
+    /// A PostgreSQL failure where the endpoint has no contract 500 of its own: a 503 when the
+    /// database is unreachable, overloaded or restarting (clients retry), and a 500 for everything
+    /// else — a query the data broke (overflow, constraint, decode) is a bug to fix, and reporting
+    /// it as an outage would hide it.
     pub fn database(error: sqlx::Error) -> Self {
-        Self::Unavailable(error.into())
+        if is_unavailability(&error) { Self::Unavailable(error.into()) } else { Self::Internal(error.into()) }
     }
 
     /// `401 {"message": INVALID_AUTH_TOKEN}`.
@@ -124,6 +126,21 @@ impl<T, E: Into<anyhow::Error>> OrFail<T> for Result<T, E> {
     }
 }
 
+/// Whether a PostgreSQL error means the database cannot serve right now (connection lost, pool
+/// exhausted, shutting down, out of resources, statement timeout) rather than that this query is
+/// wrong. SQLSTATE classes 08 (connection exception) and 53 (insufficient resources); 57P01–57P03
+/// (shutdown, cannot connect now) and 57014 (query cancelled: a statement timeout); 40001/40P01
+/// (serialization failure, deadlock: transient, safe to retry).
+fn is_unavailability(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("53") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "57014" | "40001" | "40P01")
+        }),
+        _ => false,
+    }
+}
+
 /// `{"message": text}`.
 fn message(text: &str) -> Value {
     to_body(&Message::new(text))
@@ -132,4 +149,21 @@ fn message(text: &str) -> Value {
 /// `{"detail": text}`.
 fn detail(text: impl Into<String>) -> Value {
     to_body(&Detail { detail: Value::String(text.into()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_a_503_and_a_broken_query_a_500() {
+        for down in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed, sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into())] {
+            assert_eq!(ApiError::database(down).status_and_body().0, StatusCode::SERVICE_UNAVAILABLE);
+        }
+        for bug in [sqlx::Error::RowNotFound, sqlx::Error::ColumnNotFound("typing_speed".into()), sqlx::Error::Protocol("unexpected".into())] {
+            let (status, body) = ApiError::database(bug).status_and_body();
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(body, serde_json::json!({"detail": messages::INTERNAL_ERROR}), "the cause is logged, not sent");
+        }
+    }
 }

@@ -26,19 +26,6 @@ pub const MAX_STOP_SEQUENCES: usize = 16;
 /// Longest stop string (bytes).
 pub const MAX_STOP_SEQUENCE_BYTES: usize = 256;
 
-/// Telemetry ranges: what the analytics can aggregate without overflow, and what a real editor
-/// can report. A value outside is a client bug, refused (422) rather than stored.
-pub mod telemetry_bounds {
-    /// Typing speed, characters per minute (the fastest typists reach about 1,000).
-    pub const MAX_TYPING_SPEED: f64 = 10_000.0;
-    /// Durations in milliseconds: 30 days.
-    pub const MAX_DURATION_MS: i64 = 30 * 24 * 3600 * 1000;
-    /// Caret line (0-based).
-    pub const MAX_CARET_LINE: i64 = 10_000_000;
-    /// Document length in characters.
-    pub const MAX_DOCUMENT_CHARS: i64 = 1_000_000_000;
-}
-
 /// `ContextData`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ContextData {
@@ -363,13 +350,13 @@ impl Rules {
     }
 
     fn telemetry(&mut self, c: &ContextualTelemetryData, b: &BehavioralTelemetryData) {
-        use telemetry_bounds::*;
+        use code4me_shared::telemetry_bounds::*;
         self.at_least(&["contextual_telemetry", "version_id"], Some(c.version_id), 1);
         self.at_least(&["contextual_telemetry", "trigger_type_id"], Some(c.trigger_type_id), 1);
         self.at_least(&["contextual_telemetry", "language_id"], Some(c.language_id), 1);
         self.in_range(&["contextual_telemetry", "caret_line"], c.caret_line, 0, MAX_CARET_LINE);
         self.in_range(&["contextual_telemetry", "document_char_length"], c.document_char_length, 0, MAX_DOCUMENT_CHARS);
-        self.non_negative_float(&["contextual_telemetry", "relative_document_position"], c.relative_document_position, 1.0);
+        self.non_negative_float(&["contextual_telemetry", "relative_document_position"], c.relative_document_position, MAX_RELATIVE_POSITION);
         self.in_range(&["behavioral_telemetry", "time_since_last_shown"], b.time_since_last_shown, 0, MAX_DURATION_MS);
         self.in_range(&["behavioral_telemetry", "time_since_last_accepted"], b.time_since_last_accepted, 0, MAX_DURATION_MS);
         self.non_negative_float(&["behavioral_telemetry", "typing_speed"], b.typing_speed, MAX_TYPING_SPEED);

@@ -18,10 +18,27 @@ pub struct DemoRows {
     pub sessions: Vec<(Uuid, Uuid, DateTime<Utc>)>,
     pub queries: Vec<DemoQuery>,
     pub generations: Vec<DemoGeneration>,
-    /// (query, time, text)
-    pub truths: Vec<(Uuid, DateTime<Utc>, String)>,
+    /// Ground truths of accepted completions.
+    pub truths: Vec<DemoTruth>,
     /// (chat, project, user, title, time)
     pub chats: Vec<(Uuid, Uuid, Uuid, String, DateTime<Utc>)>,
+}
+
+/// Seconds between a demo query and the acceptance of its completion.
+pub const ACCEPTED_AFTER_SECONDS: i64 = 2;
+
+/// A ground truth sent after an accepted completion.
+pub struct DemoTruth {
+    /// The completion query.
+    pub query: Uuid,
+    /// The accepted model.
+    pub model: i64,
+    /// When it was sent.
+    pub at: DateTime<Utc>,
+    /// The text around the completion.
+    pub text: String,
+    /// How much of the completion it still holds (`shared::survival`).
+    pub similarity: f64,
 }
 
 /// One query with its contextual and behavioural telemetry.
@@ -128,8 +145,8 @@ impl DemoRows {
             .await?;
         for batch in self.generations.chunks(BATCH) {
             sqlx::query(
-                "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs) \
-                 SELECT q, m, c, ms, ARRAY[t], a, conf, ARRAY[ln(conf)] \
+                "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs, accepted_at) \
+                 SELECT q, m, c, ms, ARRAY[t], a, conf, ARRAY[ln(conf)], CASE WHEN a THEN t + make_interval(secs => $8) END \
                  FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::timestamptz[], $6::bool[], $7::float8[]) AS x(q, m, c, ms, t, a, conf)",
             )
             .bind(batch.iter().map(|g| g.query).collect::<Vec<_>>())
@@ -139,16 +156,19 @@ impl DemoRows {
             .bind(batch.iter().map(|g| g.at).collect::<Vec<_>>())
             .bind(batch.iter().map(|g| g.accepted).collect::<Vec<_>>())
             .bind(batch.iter().map(|g| g.confidence).collect::<Vec<_>>())
+            .bind(ACCEPTED_AFTER_SECONDS as f64)
             .execute(&mut **tx)
             .await?;
         }
         sqlx::query(
-            "INSERT INTO ground_truth (completion_query_id, truth_timestamp, ground_truth) SELECT q, t, g \
-             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[]) AS x(q, t, g) ON CONFLICT DO NOTHING",
+            "INSERT INTO ground_truth (completion_query_id, truth_timestamp, ground_truth, model_id, similarity) SELECT q, t, g, m, s \
+             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[], $4::bigint[], $5::float8[]) AS x(q, t, g, m, s) ON CONFLICT DO NOTHING",
         )
-        .bind(self.truths.iter().map(|t| t.0).collect::<Vec<_>>())
-        .bind(self.truths.iter().map(|t| t.1).collect::<Vec<_>>())
-        .bind(self.truths.iter().map(|t| t.2.clone()).collect::<Vec<_>>())
+        .bind(self.truths.iter().map(|t| t.query).collect::<Vec<_>>())
+        .bind(self.truths.iter().map(|t| t.at).collect::<Vec<_>>())
+        .bind(self.truths.iter().map(|t| t.text.clone()).collect::<Vec<_>>())
+        .bind(self.truths.iter().map(|t| t.model).collect::<Vec<_>>())
+        .bind(self.truths.iter().map(|t| t.similarity).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
         Ok(())

@@ -13,7 +13,9 @@ use rand::{Rng, SeedableRng};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::db::demo::{self, DemoGeneration, DemoQuery, DemoRows};
+use code4me_shared::survival::edit_similarity_within;
+
+use crate::db::demo::{self, ACCEPTED_AFTER_SECONDS, DemoGeneration, DemoQuery, DemoRows, DemoTruth};
 use crate::services::auth::password::PasswordHasher;
 
 /// What to generate.
@@ -178,8 +180,20 @@ impl DemoRows {
             let accepted = rng.random_bool((c * calibration + boost).clamp(0.0, 1.0));
             let text = SNIPPETS[rng.random_range(0..SNIPPETS.len())].to_owned();
             if accepted && rng.random_bool(0.3) {
-                let truth = if rng.random_bool(0.6) { text.clone() } else { format!("{text} # edited") };
-                self.truths.push((id, at + Duration::seconds(rng.random_range(5..120)), truth));
+                // Ground truths as a plugin sending them 30 s, 2 min, 5 min and 10 min after the
+                // acceptance (`ACCEPTED_AFTER_SECONDS` after the query): code erodes over time.
+                let accepted_at = at + Duration::seconds(ACCEPTED_AFTER_SECONDS);
+                for (span, keeps) in [((30, 60), 0.8), ((120, 170), 0.7), ((300, 400), 0.6), ((600, 700), 0.5)] {
+                    let truth = if rng.random_bool(keeps) { format!("    {text}\n") } else { format!("    {text} # edited\n") };
+                    let similarity = edit_similarity_within(&text, &truth).unwrap_or(0.0);
+                    self.truths.push(DemoTruth {
+                        query: id,
+                        model,
+                        at: accepted_at + Duration::seconds(rng.random_range(span.0..span.1)),
+                        text: truth,
+                        similarity,
+                    });
+                }
             }
             let ms = rng.random_range(time.0..time.1);
             self.generations.push(DemoGeneration { query: id, model, text, ms, at, accepted, confidence: c });

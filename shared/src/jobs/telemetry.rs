@@ -184,7 +184,7 @@ pub struct BehavioralRow {
     pub time_since_last_shown: Option<i64>,
     /// ms since a completion was last accepted.
     pub time_since_last_accepted: Option<i64>,
-    /// Characters per second.
+    /// Typing speed as the plugin reports it (at most `telemetry_bounds::MAX_TYPING_SPEED`).
     pub typing_speed: Option<f64>,
 }
 

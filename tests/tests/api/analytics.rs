@@ -521,3 +521,39 @@ async fn a_deleted_accounts_generations_stay_counted_but_belong_to_no_one() {
     let everyone = admin.call(Method::GET, "/api/analytics/models/comparison", None).await;
     assert_eq!(model(&everyone.body, 5)["metrics"]["total_generations"], 1, "the generation itself is kept");
 }
+
+#[tokio::test]
+async fn poisoned_behavioural_telemetry_is_refused_and_the_behaviour_page_stays_up() {
+    let app = TestApp::spawn().await;
+    let (mut admin, admin_id) = user(&app, "admin@example.com", true).await;
+    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    data_set(&app, admin_id, other_id).await;
+    let mut plugin = app.plugin();
+    plugin.signed_in_with_project("plugin@example.com", "Secret123").await;
+    // The report: one plugin build sends typing_speed 1e308 and a duration near 2^63.
+    let mut body = code4me_tests::plugin::completion_body(&[5], "def f():\n    return ");
+    body["behavioral_telemetry"]["typing_speed"] = json!(1e308);
+    body["behavioral_telemetry"]["time_since_last_shown"] = json!(9_223_372_036_854_775_000_i64);
+    let refused = plugin.call(Method::POST, "/api/completion/request", Some(body)).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    let paths: Vec<&Value> = refused.body["detail"].as_array().expect("issues").iter().map(|issue| &issue["loc"]).collect();
+    assert_eq!(paths, [&json!(["body", "behavioral_telemetry", "time_since_last_shown"]), &json!(["body", "behavioral_telemetry", "typing_speed"])]);
+    // The largest values the ranges allow, on every query, aggregate without overflow.
+    sqlx::query(
+        "WITH b AS (INSERT INTO behavioral_telemetry (behavioral_telemetry_id, time_since_last_shown, time_since_last_accepted, typing_speed) \
+                    SELECT meta_query_id, 2592000000, 2592000000, 10000 FROM meta_query RETURNING behavioral_telemetry_id) \
+         UPDATE meta_query SET behavioral_telemetry_id = meta_query_id",
+    )
+    .execute(&app.db)
+    .await
+    .expect("telemetry at the bounds");
+    let behaviour = admin.call(Method::GET, "/api/analytics/usage/user-behavior", None).await;
+    assert_eq!(behaviour.status, 200, "{}", behaviour.text);
+    assert!(behaviour.body["data"].as_array().expect("rows").iter().all(|row| close(&row["avg_typing_speed"], 10_000.0)), "{}", behaviour.text);
+
+    // A query the database refuses for what it is (here: a table gone) is a bug, reported as a 500
+    // — not as an outage (503) that tells clients to retry.
+    sqlx::query("ALTER TABLE behavioral_telemetry RENAME TO behavioral_telemetry_gone").execute(&app.db).await.expect("rename");
+    let broken = admin.call(Method::GET, "/api/analytics/usage/user-behavior", None).await;
+    assert_eq!((broken.status, broken.body.clone()), (500, json!({"detail": "Internal Server Error"})), "{}", broken.text);
+}

@@ -20,6 +20,7 @@ mod pipeline;
 mod project;
 mod reliability;
 mod request_conventions;
+mod research;
 mod retrieval;
 mod secrets;
 mod session;

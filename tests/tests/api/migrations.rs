@@ -220,3 +220,56 @@ async fn pgvector_cosine_search_returns_the_nearest_documentation_row() {
         .await;
     assert!(wrong_dimension.is_err(), "embeddings must have 384 dimensions");
 }
+
+#[tokio::test]
+async fn telemetry_stored_out_of_range_before_the_door_checked_it_is_repaired_and_kept_out() {
+    let pool = lazy_pool(&cluster().empty_database().await);
+    MIGRATOR.run_to(20261203000003, &pool).await.expect("the schema before the repair");
+    // What an old server let through: the overflowing typing speed of the issue's report, a
+    // duration near 2^63, NaN, negative and oversized positions — beside a sane row.
+    sqlx::query(
+        "INSERT INTO behavioral_telemetry (behavioral_telemetry_id, time_since_last_shown, time_since_last_accepted, typing_speed) VALUES \
+         ('00000000-0000-0000-0000-000000000001', 9223372036854775000, 5, 1e308), \
+         ('00000000-0000-0000-0000-000000000002', 10, -7, 'NaN'), \
+         ('00000000-0000-0000-0000-000000000003', 1200, 5000, 250.5), \
+         ('00000000-0000-0000-0000-000000000004', NULL, NULL, 1e308)",
+    )
+    .execute(&pool)
+    .await
+    .expect("poisoned rows");
+    sqlx::query(
+        "INSERT INTO contextual_telemetry (contextual_telemetry_id, version_id, trigger_type_id, language_id, caret_line, document_char_length, relative_document_position) \
+         VALUES ('00000000-0000-0000-0000-000000000001', 1, 1, 1, -1, 2000000000, 'Infinity'), ('00000000-0000-0000-0000-000000000002', 1, 1, 1, 3, 120, 0.5)",
+    )
+    .execute(&pool)
+    .await
+    .expect("poisoned rows");
+    let overflow = sqlx::query_scalar::<_, Option<f64>>("SELECT avg(typing_speed)::float8 FROM behavioral_telemetry WHERE typing_speed <> 'NaN'")
+        .fetch_one(&pool)
+        .await;
+    assert!(overflow.is_err(), "two poisoned values overflow avg(), as in the report: {overflow:?}");
+
+    MIGRATOR.run(&pool).await.expect("the repair");
+    let behaviour: Vec<(Option<i64>, Option<i64>, Option<f64>)> = sqlx::query_as(
+        "SELECT time_since_last_shown, time_since_last_accepted, typing_speed FROM behavioral_telemetry ORDER BY behavioral_telemetry_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("rows");
+    assert_eq!(behaviour, vec![(None, Some(5), None), (Some(10), None, None), (Some(1200), Some(5000), Some(250.5)), (None, None, None)]);
+    let context: Vec<(Option<i32>, Option<i32>, Option<f64>)> = sqlx::query_as(
+        "SELECT caret_line, document_char_length, relative_document_position FROM contextual_telemetry ORDER BY contextual_telemetry_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("rows");
+    assert_eq!(context, vec![(None, None, None), (Some(3), Some(120), Some(0.5))]);
+    let average: Option<f64> =
+        sqlx::query_scalar("SELECT avg(typing_speed)::float8 FROM behavioral_telemetry").fetch_one(&pool).await.expect("no overflow");
+    assert_eq!(average, Some(250.5));
+    let refused = sqlx::query("INSERT INTO behavioral_telemetry (behavioral_telemetry_id, typing_speed) VALUES (gen_random_uuid(), 1e308)")
+        .execute(&pool)
+        .await;
+    let code = refused.expect_err("the CHECK keeps it out").as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
+    assert_eq!(code.as_deref(), Some("23514"), "check_violation");
+}

@@ -1,6 +1,7 @@
 //! `/api/analytics/studies/...`: sticky assignment of verified users to a study's arms (also on
-//! first login while it runs), the exposure each query logs, and an evaluation whose z-test and
-//! interval are checked against hand-computed values.
+//! first login while it runs), the exposure each query logs, and an evaluation whose z-test,
+//! user-level interval, sample-ratio check and CUPED are checked against reference values
+//! (tests/reference/study_statistics.py).
 
 use chrono::{Duration, Utc};
 use code4me_tests::TestApp;
@@ -188,11 +189,14 @@ async fn evaluation_compares_each_arm_with_the_baseline() {
     assert_eq!((b["is_significant"].clone(), b["is_better_acceptance"].clone()), (json!(true), json!(true)));
     let lower = b["difference_95ci"]["lower"].as_f64().expect("lower");
     assert!((lower - (0.15 - 1.959_964 * 0.069_821)).abs() < 1e-4, "{b}");
+    // One user per arm: no user-level inference, so the pooled result is flagged as unconfirmed.
+    assert_eq!(b["robust"], Value::Null, "{b}");
     // The empty third arm: no comparison, and a warning.
     assert_eq!(result(arm_c)["metrics"]["total_generations"], 0);
-    let warnings: Vec<&Value> = evaluation.body["warnings"].as_array().expect("warnings").iter().collect();
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].as_str().expect("text").contains(&format!("config {arm_c}")));
+    let warnings: Vec<&str> = evaluation.body["warnings"].as_array().expect("warnings").iter().filter_map(Value::as_str).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains(&format!("config {arm_c} has 0 generations"))), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains(&format!("config {arm_b}: significant per generation but not per user"))), "{warnings:?}");
 
     assert_eq!(
         admin.call(Method::GET, "/api/analytics/studies/not-a-uuid/evaluation", None).await.body,
@@ -217,6 +221,119 @@ async fn evaluation_compares_each_arm_with_the_baseline() {
     assert_eq!(unknown.status, 400, "{}", unknown.text);
     let (mut user, _) = verified(&app, "curious@example.com", false).await;
     assert_eq!(user.call(Method::GET, "/api/analytics/studies/list", None).await.status, 403);
+}
+
+/// A study over `arms` (the first the baseline) that started a minute ago, with nobody assigned
+/// yet: the test pins its own participants.
+async fn empty_study(app: &TestApp, admin: &mut Plugin, arms: &[i64]) -> String {
+    let body =
+        json!({"name": "Pinned", "starts_at": (Utc::now() - Duration::minutes(1)).to_rfc3339(), "config_ids": arms, "default_config_id": arms[0]});
+    let created = admin.call(Method::POST, "/api/analytics/studies/create", Some(body)).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let study = created.body["study_id"].as_str().expect("id").to_owned();
+    sqlx::query("DELETE FROM config_assignment_history WHERE study_id = $1::uuid").bind(&study).execute(&app.db).await.expect("unassign");
+    study
+}
+
+/// `n` verified users created straight in the table and assigned to `arm` of `study`.
+async fn participants(app: &TestApp, study: &str, arm: i64, n: i64) -> Vec<Uuid> {
+    sqlx::query_scalar(
+        "WITH u AS (INSERT INTO \"user\" (user_id, joined_at, email, name, password, verified, config_id) \
+                    SELECT gen_random_uuid(), now(), 'p' || gen_random_uuid() || '@example.com', 'Participant', 'x', TRUE, $2 FROM generate_series(1, $3) \
+                    RETURNING user_id) \
+         INSERT INTO config_assignment_history (user_id, study_id, assigned_config_id) SELECT user_id, $1::uuid, $2 FROM u RETURNING user_id",
+    )
+    .bind(study)
+    .bind(arm)
+    .bind(n)
+    .fetch_all(&app.db)
+    .await
+    .expect("participants")
+}
+
+async fn new_config(app: &TestApp) -> i64 {
+    sqlx::query_scalar("INSERT INTO config (config_data) VALUES ('config {}') RETURNING config_id").fetch_one(&app.db).await.expect("config")
+}
+
+#[tokio::test]
+async fn a_difference_carried_by_a_few_heavy_users_is_significant_per_generation_but_not_per_user() {
+    let app = TestApp::spawn().await;
+    let (mut admin, _) = verified(&app, "admin@example.com", true).await;
+    let arm = new_config(&app).await;
+    let study = empty_study(&app, &mut admin, &[1, arm]).await;
+    // tests/reference/study_statistics.py, EQUAL_BASE / EQUAL_ARM: four users per arm with 100
+    // generations each; the users' own rates differ a lot.
+    for (config, accepted) in [(1, [20, 60, 30, 50]), (arm, [50, 70, 30, 60])] {
+        for (user, accepted) in participants(&app, &study, config, 4).await.into_iter().zip(accepted) {
+            served(&app, user, config, 100, accepted).await;
+        }
+    }
+    let evaluation = admin.call(Method::GET, &format!("/api/analytics/studies/{study}/evaluation"), None).await;
+    assert_eq!(evaluation.status, 200, "{}", evaluation.text);
+    let body = &evaluation.body;
+    let arm_row = body["results"].as_array().expect("results").iter().find(|r| r["config_id"] == arm).expect("arm");
+    let vs = &arm_row["vs_baseline"];
+    let number = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("a number in {vs}"));
+    // Pooled: z = 3.5455, p = 0.000392 — "significant".
+    assert!((number(&vs["p_value"]) - 0.000_391_84).abs() < 1e-7, "{vs}");
+    assert_eq!(vs["is_significant"], true);
+    // Per user: SE 0.125, p = 0.3173, interval [−0.12, 0.37] — not.
+    let robust = &vs["robust"];
+    assert!((number(&robust["standard_error"]) - 0.125).abs() < 1e-9, "{vs}");
+    assert!((number(&robust["p_value"]) - 0.317_310_5).abs() < 1e-6, "{vs}");
+    assert!((number(&robust["difference_95ci"]["lower"]) + 0.119_995_5).abs() < 1e-6, "{vs}");
+    assert_eq!((robust["holm_p_value"].clone(), robust["is_significant"].clone()), (robust["p_value"].clone(), json!(false)));
+    // The always-valid view is more careful still, and no pre-study data means no CUPED.
+    assert!(number(&vs["sequential"]["p_value"]) >= number(&robust["p_value"]), "{vs}");
+    assert_eq!(vs["cuped"], Value::Null);
+    let warnings = body["warnings"].to_string();
+    assert!(warnings.contains(&format!("config {arm}: significant per generation but not per user")), "{warnings}");
+    assert_eq!(body["sample_ratio"]["mismatch"], false, "4 and 4 users: {}", body["sample_ratio"]);
+    assert_eq!(body["methods"]["alpha"], 0.05);
+}
+
+#[tokio::test]
+async fn an_assignment_far_from_the_planned_split_raises_the_sample_ratio_warning_and_cuped_uses_pre_study_acceptance() {
+    let app = TestApp::spawn().await;
+    let (mut admin, _) = verified(&app, "admin@example.com", true).await;
+    let arm = new_config(&app).await;
+    let study = empty_study(&app, &mut admin, &[1, arm]).await;
+    let baseline_users = participants(&app, &study, 1, 300).await;
+    let arm_users = participants(&app, &study, arm, 100).await;
+    // Each user accepts about as often as before the study: their pre-study rate explains most
+    // of the between-user variance, which CUPED removes.
+    for (i, user) in baseline_users.iter().take(6).chain(arm_users.iter().take(6)).enumerate() {
+        let (config, rate) = if i < 6 { (1, 10 + 12 * i as i32) } else { (arm, 14 + 12 * (i as i32 - 6)) };
+        served(&app, *user, config, 100, rate).await;
+        served_before(&app, *user, 100, rate - 2).await;
+    }
+    let evaluation = admin.call(Method::GET, &format!("/api/analytics/studies/{study}/evaluation"), None).await;
+    assert_eq!(evaluation.status, 200, "{}", evaluation.text);
+    let srm = &evaluation.body["sample_ratio"];
+    // 300 vs 100 against 200/200: χ² = 100, p ≈ 1.5e-23.
+    assert!((srm["chi_square"].as_f64().expect("χ²") - 100.0).abs() < 1e-9, "{srm}");
+    assert_eq!((srm["mismatch"].clone(), srm["degrees_of_freedom"].clone()), (json!(true), json!(1)));
+    assert!(srm["p_value"].as_f64().expect("p") < 1e-20, "{srm}");
+    assert!(evaluation.body["warnings"].to_string().contains("sample ratio mismatch"), "{}", evaluation.body["warnings"]);
+    let vs = &evaluation.body["results"].as_array().expect("results").iter().find(|r| r["config_id"] == arm).expect("arm")["vs_baseline"];
+    let cuped = &vs["cuped"];
+    assert_eq!(cuped["users_with_covariate"], 12, "{vs}");
+    assert!(cuped["variance_ratio"].as_f64().expect("ratio") < 0.2, "{vs}");
+    assert!(cuped["standard_error"].as_f64().expect("se") < vs["robust"]["standard_error"].as_f64().expect("se"), "CUPED narrows the interval: {vs}");
+}
+
+/// `n` completion generations `user` had a week before the study, under the baseline, `accepted` of them accepted.
+async fn served_before(app: &TestApp, user: Uuid, n: i32, accepted: i32) {
+    served(app, user, 1, n, accepted).await;
+    sqlx::query(
+        "UPDATE meta_query SET \"timestamp\" = now() - interval '7 days' WHERE meta_query_id IN \
+         (SELECT meta_query_id FROM meta_query WHERE user_id = $1 ORDER BY \"timestamp\" DESC LIMIT $2)",
+    )
+    .bind(user)
+    .bind(i64::from(n))
+    .execute(&app.db)
+    .await
+    .expect("back-dated");
 }
 
 #[tokio::test]

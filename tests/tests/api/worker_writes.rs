@@ -177,3 +177,33 @@ async fn a_query_whose_owner_or_config_was_deleted_while_queued_is_settled_not_r
         .expect("stored");
     assert_eq!(neighbour_config, Some(1));
 }
+
+/// time_since_last_shown, time_since_last_accepted, typing_speed, relative_document_position, caret_line.
+type StoredTelemetry = (Option<i64>, Option<i64>, Option<f64>, Option<f64>, Option<i32>);
+
+#[tokio::test]
+async fn telemetry_out_of_range_from_an_older_server_is_stored_as_null_not_refused_with_the_whole_batch() {
+    let app = TestApp::spawn().await;
+    let _worker = Worker::start(&app, "ranges").await;
+    let owner = owner(&app, "ranges@example.com").await;
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
+    let producer = code4me_shared::queue::Producer::<DbJob>::new(client.get_connection_manager().await.expect("connect"));
+    let mut poisoned = query(owner, QueryKind::Completion, "x");
+    poisoned.behavioral =
+        Some(BehavioralRow { time_since_last_shown: Some(i64::MAX), time_since_last_accepted: Some(40), typing_speed: Some(1e308) });
+    poisoned.contextual =
+        Some(ContextualRow { relative_document_position: Some(7.5), caret_line: Some(3), ..poisoned.contextual.clone().expect("set") });
+    producer.push(DbJob::new(DbWrite::Query(Box::new(poisoned.clone())))).await.expect("push");
+    app.eventually("SELECT EXISTS (SELECT 1 FROM had_generation WHERE meta_query_id = $1)", poisoned.query_id).await;
+    let stored: StoredTelemetry = sqlx::query_as(
+        "SELECT b.time_since_last_shown, b.time_since_last_accepted, b.typing_speed, c.relative_document_position, c.caret_line FROM meta_query mq \
+         JOIN behavioral_telemetry b ON b.behavioral_telemetry_id = mq.behavioral_telemetry_id \
+         JOIN contextual_telemetry c ON c.contextual_telemetry_id = mq.contextual_telemetry_id WHERE mq.meta_query_id = $1",
+    )
+    .bind(poisoned.query_id)
+    .fetch_one(&app.db)
+    .await
+    .expect("the query's telemetry");
+    assert_eq!(stored, (None, Some(40), None, None, Some(3)));
+    assert_eq!(dead_db_jobs(&app).await, 0);
+}

@@ -326,6 +326,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/analytics/research/code-survival": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How much of the accepted completions is still in the code after 30 s, 2 min, 5 min and 10
+         *     min: per checkpoint, each accepted completion's earliest ground truth at or after it (and before
+         *     the next), scored when it was stored by the fewest edits turning the completion into part of
+         *     the later text. A checkpoint without ground truths at that time (the JetBrains plugin sends them
+         *     at 15, 45 and 90 s by default) has no generations.
+         */
+        get: operations["getAnalyticsResearchCodeSurvival"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/analytics/research/effort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Effort: how many completions were asked for, shown and accepted, characters accepted per
+         *     active user-day, and the share of new code that came from suggestions.
+         */
+        get: operations["getAnalyticsResearchEffort"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/analytics/studies/create": {
         parameters: {
             query?: never;
@@ -426,8 +469,10 @@ export interface paths {
         };
         /**
          * Per arm, over the queries each served (its exposure) from the study's participants during the
-         *     study: usage and acceptance, and against the baseline the acceptance uplift, a 95 % interval of
-         *     the difference, the z-test's p-value, and a warning while an arm is too small.
+         *     study: usage and acceptance, and against the baseline the pooled z-test, the user-level
+         *     interval with Holm's correction, the always-valid sequential test and CUPED; the sample-ratio
+         *     check over the assignment; warnings for small arms, a mismatch, and per-generation results the
+         *     per-user analysis does not confirm.
          */
         get: operations["getAnalyticsStudiesStudyIdEvaluation"];
         put?: never;
@@ -1689,6 +1734,19 @@ export interface components {
              */
             total_users: number;
         };
+        /** @description An arm's assigned users. */
+        AssignedUsers: {
+            /**
+             * Format: int64
+             * @description The arm's config.
+             */
+            config_id: number;
+            /**
+             * Format: int64
+             * @description Users assigned to it.
+             */
+            users: number;
+        };
         /** @description An assistant message of a chat answer. */
         AssistantMessage: {
             /** @description The answer. */
@@ -1728,6 +1786,7 @@ export interface components {
              * @description Relative change in acceptance rate, in % of the baseline's.
              */
             acceptance_rate_uplift_pct?: number | null;
+            cuped?: components["schemas"]["CupedComparison"] | null;
             difference_95ci?: components["schemas"]["ConfidenceInterval"] | null;
             /**
              * Format: double
@@ -1738,16 +1797,19 @@ export interface components {
             is_better_acceptance: boolean;
             /** @description The arm generates faster. */
             is_faster: boolean;
-            /** @description p_value < 0.05. */
+            /** @description Naive: p_value < 0.05. */
             is_significant: boolean;
             /**
              * Format: double
              * @description Its two-sided p-value (0..1).
              */
             p_value?: number | null;
+            robust?: components["schemas"]["RobustComparison"] | null;
+            sequential?: components["schemas"]["SequentialComparison"] | null;
             /**
              * Format: double
-             * @description Two-proportion z statistic.
+             * @description Pooled two-proportion z statistic (per generation: overstates significance when users
+             *     differ; see `robust`).
              */
             z?: number | null;
         };
@@ -1889,6 +1951,18 @@ export interface components {
             message: string;
             /** @description How serious it is. */
             severity: components["schemas"]["Severity"];
+        };
+        /** @description `GET /api/analytics/research/code-survival`. */
+        CodeSurvivalResponse: {
+            /** @description One row per checkpoint, ascending. */
+            data: components["schemas"]["SurvivalPoint"][];
+            /** @description The rows covered. */
+            filters: components["schemas"]["ModelScopeFilters"];
+            /**
+             * Format: double
+             * @description Edit similarity at or above which a completion counts as mostly unchanged (0.8).
+             */
+            mostly_unchanged_threshold: number;
         };
         /** @description `POST /v1/completions`'s answer, and each streamed chunk of it. */
         Completion: {
@@ -2223,6 +2297,38 @@ export interface components {
             /** @description Google ID token when `provider` is `"google"`; the plugin sends `""`. */
             token?: string | null;
         };
+        /** @description The CUPED-adjusted difference. */
+        CupedComparison: {
+            /**
+             * Format: double
+             * @description Adjusted arm's rate − the baseline's.
+             */
+            difference: number;
+            /** @description 95 % interval. */
+            difference_95ci: components["schemas"]["ConfidenceInterval"];
+            /**
+             * Format: double
+             * @description Two-sided p-value (not Holm-corrected).
+             */
+            p_value: number;
+            /**
+             * Format: double
+             * @description Its standard error.
+             */
+            standard_error: number;
+            /**
+             * Format: double
+             * @description θ, the regression of users' contributions on their pre-study rates.
+             */
+            theta: number;
+            /** @description Participants (both arms) with a pre-study rate. */
+            users_with_covariate: number;
+            /**
+             * Format: double
+             * @description Adjusted / unadjusted variance of the difference (below 1: CUPED helped).
+             */
+            variance_ratio: number;
+        };
         /** @description Which way each of the dashboard's trends moved. */
         DashboardDirections: {
             /** @description Acceptance rate. */
@@ -2437,6 +2543,63 @@ export interface components {
             /** @description The lines before the caret's line, at most 2,000. */
             previousLines: string[];
         };
+        /** @description `GET /api/analytics/research/effort`. */
+        EffortResponse: {
+            /**
+             * Format: double
+             * @description accepted / shown (0..1); `null` without shown completions.
+             */
+            acceptance_per_shown?: number | null;
+            /**
+             * Format: int64
+             * @description Of them, queries whose completion was accepted.
+             */
+            accepted: number;
+            /**
+             * Format: int64
+             * @description Characters of the accepted completions.
+             */
+            accepted_chars: number;
+            /**
+             * Format: double
+             * @description accepted_chars / active_user_days; `null` without active days.
+             */
+            accepted_chars_per_active_user_day?: number | null;
+            /**
+             * Format: int64
+             * @description Distinct (user, UTC day) pairs with a completion query.
+             */
+            active_user_days: number;
+            /**
+             * Format: int64
+             * @description Net growth of the edited documents (per session and file, the largest reported length
+             *     minus the smallest, summed).
+             */
+            document_growth_chars: number;
+            /** @description The rows covered. */
+            filters: components["schemas"]["ModelScopeFilters"];
+            /**
+             * Format: int64
+             * @description Completion queries answered with at least one generation.
+             */
+            requested: number;
+            /**
+             * Format: int64
+             * @description Of them, queries whose completion was shown (non-empty, with a shown time).
+             */
+            shown: number;
+            /**
+             * Format: double
+             * @description shown / requested (0..1); `null` without queries.
+             */
+            shown_rate?: number | null;
+            /**
+             * Format: double
+             * @description accepted_chars / document_growth_chars, at most 1: the share of new code that came from
+             *     suggestions. An estimate — deleting code shrinks the growth — and `null` without growth.
+             */
+            suggested_share_of_new_code?: number | null;
+        };
         /** @description One input's vector. */
         Embedding: {
             /** @description The vector (384 dimensions, unit length). */
@@ -2496,6 +2659,29 @@ export interface components {
              * @description The study.
              */
             study_id: string;
+        };
+        /** @description The parameters behind the figures. */
+        EvaluationMethods: {
+            /**
+             * Format: double
+             * @description Significance level of every test and interval (0.05).
+             */
+            alpha: number;
+            /**
+             * Format: int64
+             * @description Days before the study whose acceptance is each user's CUPED covariate.
+             */
+            cuped_pre_period_days: number;
+            /**
+             * Format: double
+             * @description p-value below which the sample-ratio check raises its warning.
+             */
+            sample_ratio_alarm_p: number;
+            /**
+             * Format: double
+             * @description τ, the standard deviation of the mSPRT's normal mixture over the difference.
+             */
+            sequential_mixing_sd: number;
         };
         /** @description `FeedbackCompletion`. */
         FeedbackBody: {
@@ -3539,6 +3725,52 @@ export interface components {
             /** @description Address verified. */
             verified: boolean;
         };
+        /** @description The difference with users as the unit of analysis (delta method). */
+        RobustComparison: {
+            /**
+             * Format: double
+             * @description Arm's rate − the baseline's.
+             */
+            difference: number;
+            /** @description 95 % interval. */
+            difference_95ci: components["schemas"]["ConfidenceInterval"];
+            /**
+             * Format: double
+             * @description After Holm's correction over the study's arms.
+             */
+            holm_p_value: number;
+            /** @description holm_p_value < alpha. */
+            is_significant: boolean;
+            /**
+             * Format: double
+             * @description Two-sided p-value.
+             */
+            p_value: number;
+            /**
+             * Format: double
+             * @description Its standard error over users.
+             */
+            standard_error: number;
+        };
+        /** @description The sample-ratio check. */
+        SampleRatioCheck: {
+            /** @description Users assigned per arm, by config id. */
+            assigned_users: components["schemas"]["AssignedUsers"][];
+            /**
+             * Format: double
+             * @description Pearson's χ² against the equal split.
+             */
+            chi_square: number;
+            /** @description Arms − 1. */
+            degrees_of_freedom: number;
+            /** @description `p_value` below `methods.sample_ratio_alarm_p`: assignment or logging is broken. */
+            mismatch: boolean;
+            /**
+             * Format: double
+             * @description P(χ² ≥ observed) under the planned split (0..1).
+             */
+            p_value: number;
+        };
         /** @description `filters` of a windowed analytics response: the rows it covers. */
         ScopeFilters: {
             /**
@@ -3556,6 +3788,18 @@ export interface components {
              * @description The one user whose rows were read; `null` for everyone's (admins only).
              */
             user_id?: string | null;
+        };
+        /** @description The mSPRT view of the robust estimate. */
+        SequentialComparison: {
+            /** @description 95 % confidence sequence of the difference. */
+            confidence_sequence: components["schemas"]["ConfidenceInterval"];
+            /** @description p_value < alpha. */
+            is_significant: boolean;
+            /**
+             * Format: double
+             * @description Always-valid p-value at this look.
+             */
+            p_value: number;
         };
         /** @description Body of `GET /health` (the design document's). */
         ServiceHealth: {
@@ -3685,6 +3929,8 @@ export interface components {
         };
         /** @description `GET /api/analytics/studies/{study_id}/evaluation`. */
         StudyEvaluationResponse: {
+            /** @description The methods' parameters. */
+            methods: components["schemas"]["EvaluationMethods"];
             /**
              * Format: int64
              * @description Completion generations an arm needs before its comparison means much.
@@ -3692,9 +3938,14 @@ export interface components {
             min_generations_per_arm: number;
             /** @description One row per arm, by config id. */
             results: components["schemas"]["ArmEvaluation"][];
+            sample_ratio?: components["schemas"]["SampleRatioCheck"] | null;
             /** @description The study. */
             study: components["schemas"]["EvaluatedStudy"];
-            /** @description One per arm with fewer than `min_generations_per_arm` completion generations. */
+            /**
+             * @description What a reader must know before trusting the figures: arms with fewer than
+             *     `min_generations_per_arm` generations, a sample-ratio mismatch, a per-generation result the
+             *     per-user analysis does not confirm.
+             */
             warnings: string[];
         };
         /** @description `GET /api/analytics/studies/list`. */
@@ -3806,6 +4057,36 @@ export interface components {
          * @enum {string}
          */
         SuggestionServiceStatus: "ok" | "degraded";
+        /** @description Survival at one checkpoint. */
+        SurvivalPoint: {
+            /**
+             * Format: double
+             * @description Mean edit similarity (0..1).
+             */
+            avg_similarity?: number | null;
+            /**
+             * Format: int32
+             * @description Seconds after acceptance.
+             */
+            checkpoint_seconds: number;
+            /**
+             * Format: int64
+             * @description Accepted completions with a ground truth at or after the checkpoint (before the next).
+             */
+            generations: number;
+            mostly_unchanged_95ci?: components["schemas"]["ConfidenceInterval"] | null;
+            /**
+             * Format: double
+             * @description Share still there with edit similarity ≥ the threshold (0..1).
+             */
+            mostly_unchanged_rate?: number | null;
+            unchanged_95ci?: components["schemas"]["ConfidenceInterval"] | null;
+            /**
+             * Format: double
+             * @description Share still in the code verbatim (0..1); `null` without generations.
+             */
+            unchanged_rate?: number | null;
+        };
         /** @description The task API's error body. */
         TaskError: {
             /** @description A machine-readable code (`invalid_request`, `not_found`, `service_unavailable`, ...). */
@@ -5754,6 +6035,166 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserEngagementResponse"];
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getAnalyticsResearchCodeSurvival: {
+        parameters: {
+            query?: {
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
+                start_time?: string;
+                /** @description ISO 8601 as `start_time`; default now. */
+                end_time?: string;
+                /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
+                user_id?: string;
+                /** @description One model */
+                model_id?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Survival per checkpoint */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeSurvivalResponse"];
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getAnalyticsResearchEffort: {
+        parameters: {
+            query?: {
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
+                start_time?: string;
+                /** @description ISO 8601 as `start_time`; default now. */
+                end_time?: string;
+                /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
+                user_id?: string;
+                /** @description One model */
+                model_id?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Effort figures */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EffortResponse"];
                 };
             };
             /** @description Invalid parameter */

@@ -1,13 +1,14 @@
 // Studies (admins): A/B studies over config rows — create one, activate it (users are put on their
 // arms and keep them), end it, and read its evaluation: per arm against the baseline, the
-// acceptance uplift, the 95% interval of the difference and the z-test's p-value.
+// acceptance uplift, the per-user 95% interval and Holm-corrected p-value the verdict rests on, the
+// always-valid p-value for a running study, CUPED, the pooled p-value, and the sample-ratio check.
 import { useEffect, useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
 import { messageOf } from "../api/errors";
 import { Section } from "../components/Section";
 import { DataTable } from "../components/DataTable";
 import { useLoad } from "../components/useLoad";
-import { count } from "../format";
+import { count, pValue, score } from "../format";
 import { evaluationRows } from "../transforms/studies";
 
 export function Studies() {
@@ -146,6 +147,20 @@ function Evaluation({ studyId }: { studyId: string }) {
               ))}
             </ul>
           )}
+          {d.sample_ratio && (
+            <p
+              className={d.sample_ratio.mismatch ? "status-bad" : "figure-lede"}
+              role={d.sample_ratio.mismatch ? "alert" : undefined}
+              data-testid="sample-ratio"
+            >
+              Sample ratio:{" "}
+              {d.sample_ratio.assigned_users.map((a) => `config ${a.config_id}: ${count(a.users)} users`).join(", ")} — χ² ={" "}
+              {score(d.sample_ratio.chi_square, 2)}, p = {pValue(d.sample_ratio.p_value)}:{" "}
+              {d.sample_ratio.mismatch
+                ? "the assignment is not the planned equal split; do not trust these comparisons until it is explained."
+                : "consistent with the planned equal split."}
+            </p>
+          )}
           <DataTable
             label="Evaluation"
             rows={evaluationRows(d.results)}
@@ -157,11 +172,45 @@ function Evaluation({ studyId }: { studyId: string }) {
               { label: "Generations", numeric: true, cell: (r) => r.generations },
               { label: "Accepted", numeric: true, cell: (r) => r.acceptance },
               { label: "Relative uplift", numeric: true, cell: (r) => r.uplift },
-              { label: "Difference, 95% interval", numeric: true, cell: (r) => r.interval },
-              { label: "p-value", numeric: true, cell: (r) => r.p, testId: (r) => `arm-${r.configId}-p` },
+              { label: "Difference, 95% interval (per user)", numeric: true, cell: (r) => r.interval },
+              { label: "p (per user, Holm)", numeric: true, cell: (r) => r.robustP, testId: (r) => `arm-${r.configId}-robust-p` },
+              { label: "Always-valid p", numeric: true, cell: (r) => r.sequentialP },
+              { label: "CUPED 95% interval", numeric: true, cell: (r) => r.cuped },
+              { label: "p (pooled, naive)", numeric: true, cell: (r) => r.p, testId: (r) => `arm-${r.configId}-p` },
               { label: "Verdict", cell: (r) => r.verdict },
             ]}
           />
+          <details className="methods" data-testid="evaluation-methods">
+            <summary>How to read these figures</summary>
+            <ul>
+              <li>
+                <strong>Per user</strong>: users are randomised, so users are the unit of analysis. Each arm&apos;s acceptance
+                rate gets its variance from the delta method over users (Deng et al. 2018), and the verdict uses it.
+              </li>
+              <li>
+                <strong>Holm</strong>: with several arms, each p-value is corrected so that the chance of any false
+                &quot;better&quot; stays at {d.methods.alpha} (Holm 1979).
+              </li>
+              <li>
+                <strong>Always-valid p</strong>: safe to read at every look at a running study — a mixture sequential
+                test (mSPRT, τ = {d.methods.sequential_mixing_sd}; Johari et al. 2017). Stop a study when it is below{" "}
+                {d.methods.alpha}.
+              </li>
+              <li>
+                <strong>CUPED</strong>: the same comparison after removing what each user&apos;s acceptance in the{" "}
+                {d.methods.cuped_pre_period_days} days before the study explains (Deng et al. 2013); narrower when
+                users are consistent.
+              </li>
+              <li>
+                <strong>Pooled</strong>: the two-proportion z-test over generations, as if they were independent. It
+                overstates significance when a few users produce most generations; shown for comparison only.
+              </li>
+              <li>
+                <strong>Sample ratio</strong>: a χ² test of assigned users against the equal split; below p ={" "}
+                {d.methods.sample_ratio_alarm_p} assignment or logging is broken (Fabijan et al. 2019).
+              </li>
+            </ul>
+          </details>
         </>
       )}
     </Section>

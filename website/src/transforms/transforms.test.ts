@@ -4,6 +4,7 @@ import { configSummary, configText } from "./config";
 import { describeInterval, errorBar } from "./intervals";
 import { fillGaps, pivot, STEP_MS } from "./pivot";
 import { evaluationRows, type ArmResult } from "./studies";
+import { checkpointLabel, survivalRows } from "./survival";
 import { windowOf } from "../components/scope";
 
 describe("pivot", () => {
@@ -139,6 +140,9 @@ describe("study evaluation rows", () => {
         p_value: 0.0337,
         is_significant: true,
         is_better_acceptance: true,
+        robust: { difference: 0.1, difference_95ci: { lower: 0.02, upper: 0.18 }, holm_p_value: 0.014, is_significant: true },
+        sequential: { p_value: 0.21, confidence_sequence: { lower: -0.05, upper: 0.25 } },
+        cuped: { difference_95ci: { lower: 0.05, upper: 0.15 }, p_value: 0.0001, variance_ratio: 0.4 },
       },
     },
     { config_id: 1, is_baseline: true, metrics: { total_users: 21, total_generations: 200, acceptance_rate: 0.4 } },
@@ -152,22 +156,43 @@ describe("study evaluation rows", () => {
         p_value: null,
         is_significant: false,
         is_better_acceptance: false,
+        robust: null,
+        sequential: null,
+        cuped: null,
+      },
+    },
+    {
+      config_id: 5,
+      is_baseline: false,
+      metrics: { total_users: 1, total_generations: 300, acceptance_rate: 0.6 },
+      vs_baseline: {
+        acceptance_rate_uplift_pct: 50,
+        difference_95ci: { lower: 0.12, upper: 0.28 },
+        p_value: 0.0001,
+        is_significant: true,
+        is_better_acceptance: true,
+        robust: null,
       },
     },
   ];
 
-  it("puts the baseline first and spells out each comparison", () => {
+  it("puts the baseline first and lets the per-user test decide the verdict", () => {
     const rows = evaluationRows(results);
-    expect(rows.map((r) => r.configId)).toEqual([1, 3, 4]);
-    expect(rows[0]).toMatchObject({ arm: "config 1 (baseline)", uplift: "–", p: "–", verdict: "baseline" });
+    expect(rows.map((r) => r.configId)).toEqual([1, 3, 4, 5]);
+    expect(rows[0]).toMatchObject({ arm: "config 1 (baseline)", uplift: "–", p: "–", robustP: "–", verdict: "baseline" });
     expect(rows[1]).toMatchObject({
       acceptance: "50.0%",
       uplift: "+25.0%",
-      interval: "+0.4 pp to +19.6 pp",
+      interval: "+2.0 pp to +18.0 pp",
+      robustP: "0.014",
+      sequentialP: "0.210",
+      cuped: "+5.0 pp to +15.0 pp",
       p: "0.034",
       verdict: "better than baseline",
     });
-    expect(rows[2]).toMatchObject({ acceptance: "–", interval: "–", verdict: "not enough data" });
+    expect(rows[2]).toMatchObject({ acceptance: "–", interval: "–", cuped: "–", verdict: "not enough data" });
+    // Significant per generation, but one user cannot carry a per-user test.
+    expect(rows[3]).toMatchObject({ p: "< 0.001", robustP: "–", verdict: "too few users to tell" });
   });
 });
 
@@ -192,5 +217,27 @@ describe("scope window", () => {
     const now = new Date("2026-12-02T10:00:00Z");
     expect(windowOf("7d", now)).toEqual({ start_time: "2026-11-25T10:00:00.000Z", end_time: "2026-12-02T10:00:00.000Z" });
     expect(windowOf("24h", now).start_time).toBe("2026-12-01T10:00:00.000Z");
+  });
+});
+
+describe("code survival rows", () => {
+  it("labels checkpoints in words, in order, with error bars only where there is data", () => {
+    const rows = survivalRows([
+      { checkpoint_seconds: 120, generations: 0, unchanged_rate: null, unchanged_95ci: null },
+      {
+        checkpoint_seconds: 30,
+        generations: 2,
+        unchanged_rate: 0.5,
+        unchanged_95ci: { lower: 0.0945, upper: 0.9055 },
+        mostly_unchanged_rate: 1,
+        mostly_unchanged_95ci: { lower: 0.3424, upper: 1 },
+      },
+    ]);
+    expect(rows.map((r) => r.label)).toEqual(["30 s", "2 min"]);
+    expect(rows[0].unchangedRate).toBe(0.5);
+    expect(rows[0].unchangedError[0]).toBeCloseTo(0.4055);
+    expect(rows[0].mostlyError).toEqual([expect.closeTo(0.6576), 0]);
+    expect(rows[1]).toMatchObject({ unchanged: null, unchangedRate: null, unchangedError: [0, 0] });
+    expect(checkpointLabel(600)).toBe("10 min");
   });
 });

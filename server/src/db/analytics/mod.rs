@@ -83,6 +83,7 @@ macro_rules! config_joins {
 pub mod calibration;
 pub mod models;
 pub mod overview;
+pub mod research;
 pub mod studies;
 pub mod usage;
 

@@ -1,5 +1,6 @@
 //! The studies' reads: each arm's assigned users and how many of them queried, and each arm's
-//! usage over the queries it served (its exposure: `meta_query.config_id`) during the study.
+//! usage over the queries it served (its exposure: `meta_query.config_id`) during the study, and
+//! each participant's own counts for the user-level statistics.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
@@ -87,6 +88,52 @@ pub async fn arm_usage(
     .bind(study_id)
     .bind(starts_at)
     .bind(ends_at)
+    .fetch_all(db)
+    .await
+}
+
+/// One participant's completion generations in a study: those their arm served them during the
+/// study, and all of theirs in the pre-period before it (the CUPED covariate).
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct ParticipantCounts {
+    /// Their arm.
+    pub config_id: i64,
+    /// Generations their arm served them during the study.
+    pub generations: i64,
+    /// Of them, accepted.
+    pub accepted: i64,
+    /// Their generations between `pre_start` and the study's start, under any config.
+    pub pre_generations: i64,
+    /// Of them, accepted.
+    pub pre_accepted: i64,
+}
+
+/// Per participant of `study_id` (every assigned user, with zeros when they did nothing), ordered by
+/// arm: their counts during [`starts_at`, `ends_at` or now] and during [`pre_start`, `starts_at`).
+pub async fn participant_counts(
+    db: impl PgExecutor<'_>,
+    study_id: Uuid,
+    starts_at: DateTime<Utc>,
+    ends_at: Option<DateTime<Utc>>,
+    pre_start: DateTime<Utc>,
+) -> sqlx::Result<Vec<ParticipantCounts>> {
+    sqlx::query_as(
+        "SELECT h.assigned_config_id AS config_id, d.generations, d.accepted, p.generations AS pre_generations, p.accepted AS pre_accepted \
+         FROM config_assignment_history h \
+         CROSS JOIN LATERAL (SELECT count(*)::bigint AS generations, (count(*) FILTER (WHERE hg.was_accepted))::bigint AS accepted \
+                             FROM meta_query mq JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id \
+                             WHERE mq.user_id = h.user_id AND mq.config_id = h.assigned_config_id AND mq.query_type = 'completion' \
+                               AND mq.\"timestamp\" >= $2 AND mq.\"timestamp\" <= coalesce($3, now())) d \
+         CROSS JOIN LATERAL (SELECT count(*)::bigint AS generations, (count(*) FILTER (WHERE hg.was_accepted))::bigint AS accepted \
+                             FROM meta_query mq JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id \
+                             WHERE mq.user_id = h.user_id AND mq.query_type = 'completion' \
+                               AND mq.\"timestamp\" >= $4 AND mq.\"timestamp\" < $2) p \
+         WHERE h.study_id = $1 ORDER BY h.assigned_config_id",
+    )
+    .bind(study_id)
+    .bind(starts_at)
+    .bind(ends_at)
+    .bind(pre_start)
     .fetch_all(db)
     .await
 }

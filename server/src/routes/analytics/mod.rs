@@ -5,5 +5,7 @@ pub mod calibration;
 pub mod models;
 pub mod overview;
 pub mod params;
+pub mod research;
 pub mod studies;
+pub mod study_evaluation;
 pub mod usage;

@@ -1,7 +1,5 @@
 //! `/api/analytics/studies/...` (admin): A/B studies over config rows — create, list, details,
-//! activate, deactivate, and an evaluation that compares each arm with the baseline (the default
-//! config) by acceptance: uplift, a 95 % interval of the difference, a two-proportion z-test, and a
-//! warning while an arm has too few generations to say anything.
+//! activate, deactivate. Their evaluation is in `study_evaluation.rs`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -13,8 +11,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::params::{self, Params, bad_request};
-use super::usage::ConfidenceInterval;
-use crate::analytics::stats::two_proportions;
 use crate::contract::error::ApiError;
 use crate::db::analytics::studies as arms_db;
 use crate::db::studies::{self, StudyRow};
@@ -23,10 +19,8 @@ use crate::http::extract::JsonBody;
 use crate::services::state::AppState;
 use crate::services::studies::{self as study_flows, StudyDraft};
 
-/// An arm needs at least this many generations before its comparison is worth reading.
-pub const MIN_GENERATIONS_PER_ARM: i64 = 100;
-
-fn study_id(raw: &str) -> Result<Uuid, ApiError> {
+/// The study id in a path; a 400 when it is not a UUID.
+pub(super) fn study_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw.trim()).map_err(|_| bad_request("Invalid study ID format"))
 }
 
@@ -275,173 +269,5 @@ pub async fn deactivate(
         message: format!("Study '{}' deactivated successfully", study.name),
         users_reset: reset,
         default_config_id: study.default_config_id,
-    }))
-}
-
-/// `GET /api/analytics/studies/{study_id}/evaluation`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StudyEvaluationResponse {
-    /// The study.
-    pub study: EvaluatedStudy,
-    /// One row per arm, by config id.
-    pub results: Vec<ArmEvaluation>,
-    /// One per arm with fewer than `min_generations_per_arm` completion generations.
-    pub warnings: Vec<String>,
-    /// Completion generations an arm needs before its comparison means much.
-    pub min_generations_per_arm: i64,
-}
-
-/// The study an evaluation is about.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EvaluatedStudy {
-    /// The study.
-    pub study_id: Uuid,
-    /// Its name.
-    pub name: String,
-    /// When it starts.
-    pub starts_at: DateTime<Utc>,
-    /// When it ends; `null` while open-ended (the evaluation runs up to now).
-    pub ends_at: Option<DateTime<Utc>>,
-    /// The baseline arm.
-    pub default_config_id: i64,
-}
-
-/// One arm of an evaluation.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ArmEvaluation {
-    /// The arm's config.
-    pub config_id: i64,
-    /// Whether it is the baseline (the default config).
-    pub is_baseline: bool,
-    /// The queries it served to its participants during the study.
-    pub metrics: ArmMetrics,
-    /// Against the baseline; absent for the baseline itself (and when the baseline has no row).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vs_baseline: Option<BaselineComparison>,
-}
-
-/// An arm's usage during the study; times in ms, averages `null` without rows to average.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ArmMetrics {
-    /// Users assigned to it.
-    pub total_users: i64,
-    /// Of them, users it served a query.
-    pub active_users: i64,
-    /// active_users / total_users (0..1; 0 without users).
-    pub activation_rate: f64,
-    /// Queries it served.
-    pub total_queries: i64,
-    /// Completion generations.
-    pub total_generations: i64,
-    /// Share of them accepted (0..1).
-    pub acceptance_rate: Option<f64>,
-    /// Completion generations accepted.
-    pub total_accepted: i64,
-    /// Mean generation time.
-    pub avg_generation_time: Option<f64>,
-    /// Mean confidence of completion generations (0..1).
-    pub avg_confidence: Option<f64>,
-    /// Distinct sessions.
-    pub total_sessions: i64,
-    /// Mean time the server took per query.
-    pub avg_serving_time: Option<f64>,
-}
-
-/// An arm against the baseline; `null` values when there is nothing to compare.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BaselineComparison {
-    /// Relative change in acceptance rate, in % of the baseline's.
-    pub acceptance_rate_uplift_pct: Option<f64>,
-    /// Arm's acceptance rate − the baseline's (−1..1).
-    pub acceptance_rate_difference: Option<f64>,
-    /// 95 % interval of that difference.
-    pub difference_95ci: Option<ConfidenceInterval>,
-    /// Two-proportion z statistic.
-    pub z: Option<f64>,
-    /// Its two-sided p-value (0..1).
-    pub p_value: Option<f64>,
-    /// p_value < 0.05.
-    pub is_significant: bool,
-    /// The arm's acceptance rate is higher.
-    pub is_better_acceptance: bool,
-    /// Relative change in mean generation time, in % of the baseline's.
-    pub generation_time_change_pct: Option<f64>,
-    /// The arm generates faster.
-    pub is_faster: bool,
-}
-
-/// Per arm, over the queries each served (its exposure) from the study's participants during the
-/// study: usage and acceptance, and against the baseline the acceptance uplift, a 95 % interval of
-/// the difference, the z-test's p-value, and a warning while an arm is too small.
-#[utoipa::path(get, path = "/api/analytics/studies/{study_id}/evaluation", tag = "studies", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
-    params(("study_id" = Uuid, Path, description = "The study")),
-    responses(
-        (status = 200, description = "Per arm against the baseline", body = StudyEvaluationResponse),
-        (status = 400, description = "Not a UUID", body = crate::contract::responses::Detail),
-        (status = 404, description = "No such study", body = crate::contract::responses::Detail)
-    ))]
-pub async fn evaluation(
-    State(state): State<AppState>,
-    _admin: AdminCaller,
-    Path(raw): Path<String>,
-) -> Result<Json<StudyEvaluationResponse>, ApiError> {
-    let id = study_id(&raw)?;
-    let StudyRow { name, starts_at, ends_at, default_config_id: default, .. } = study_flows::find(&state, id).await?;
-    let rows = arms_db::arm_usage(&state.db, id, starts_at, ends_at).await.map_err(ApiError::database)?;
-    let baseline = rows.iter().find(|r| r.config_id == default).copied();
-    let mut warnings: Vec<String> = Vec::new();
-    let results = rows
-        .iter()
-        .map(|arm| {
-            let (config, users, active, generations, accepted, generation_time) =
-                (arm.config_id, arm.total_users, arm.active_users, arm.total_generations, arm.total_accepted, arm.avg_generation_time);
-            if generations < MIN_GENERATIONS_PER_ARM {
-                warnings.push(format!(
-                    "config {config} has {generations} generations; at least {MIN_GENERATIONS_PER_ARM} per arm are needed before its comparison means much"
-                ));
-            }
-            let rate = (generations > 0).then(|| accepted as f64 / generations as f64);
-            let vs_baseline = baseline.filter(|_| config != default).map(|base| {
-                let comparison = two_proportions(accepted, generations, base.total_accepted, base.total_generations);
-                let base_rate = (base.total_generations > 0).then(|| base.total_accepted as f64 / base.total_generations as f64);
-                let uplift = rate.zip(base_rate).filter(|(_, b)| *b > 0.0).map(|(r, b)| (r - b) / b * 100.0);
-                let time_change = generation_time.zip(base.avg_generation_time).filter(|(_, b)| *b > 0.0).map(|(t, b)| (t - b) / b * 100.0);
-                BaselineComparison {
-                    acceptance_rate_uplift_pct: uplift,
-                    acceptance_rate_difference: comparison.map(|c| c.difference),
-                    difference_95ci: comparison.map(|c| c.interval.into()),
-                    z: comparison.map(|c| c.z),
-                    p_value: comparison.map(|c| c.p_value),
-                    is_significant: comparison.is_some_and(|c| c.p_value < 0.05),
-                    is_better_acceptance: comparison.is_some_and(|c| c.difference > 0.0),
-                    generation_time_change_pct: time_change,
-                    is_faster: time_change.is_some_and(|c| c < 0.0),
-                }
-            });
-            ArmEvaluation {
-                config_id: config,
-                is_baseline: config == default,
-                metrics: ArmMetrics {
-                    total_users: users,
-                    active_users: active,
-                    activation_rate: if users > 0 { active as f64 / users as f64 } else { 0.0 },
-                    total_queries: arm.total_queries,
-                    total_generations: generations,
-                    acceptance_rate: rate,
-                    total_accepted: accepted,
-                    avg_generation_time: generation_time,
-                    avg_confidence: arm.avg_confidence,
-                    total_sessions: arm.total_sessions,
-                    avg_serving_time: arm.avg_serving_time,
-                },
-                vs_baseline,
-            }
-        })
-        .collect();
-    Ok(Json(StudyEvaluationResponse {
-        study: EvaluatedStudy { study_id: id, name, starts_at, ends_at, default_config_id: default },
-        results,
-        warnings,
-        min_generations_per_arm: MIN_GENERATIONS_PER_ARM,
     }))
 }

@@ -1,0 +1,85 @@
+//! The research metrics beside acceptance: code survival at fixed times after acceptance, effort
+//! (characters accepted per active user-day, shown and accepted shares, the share of new code that
+//! came from suggestions) and latency by stage.
+
+use sqlx::PgExecutor;
+
+use super::{Scope, scoped};
+
+/// Accepted completions scored at one checkpoint.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct SurvivalCounts {
+    /// Seconds after acceptance.
+    pub checkpoint_seconds: i32,
+    /// Accepted completion generations with a scored ground truth in this checkpoint's span.
+    pub generations: i64,
+    /// Of them, still there verbatim.
+    pub unchanged: i64,
+    /// Of them, still there with edit similarity ≥ the threshold.
+    pub mostly_unchanged: i64,
+    /// Mean edit similarity; `None` without generations.
+    pub avg_similarity: Option<f64>,
+}
+
+/// Per checkpoint of `checkpoints` (seconds, ascending), over the scope's accepted completion
+/// generations: each generation's earliest scored ground truth at or after the checkpoint and
+/// before the next one (or any time after the last), how many still hold the completion verbatim
+/// and how many with similarity ≥ `mostly`. Acceptance time is `accepted_at`, or the query's time
+/// for generations accepted before it was recorded.
+pub async fn survival(db: impl PgExecutor<'_>, scope: &Scope, checkpoints: &[i32], mostly: f64) -> sqlx::Result<Vec<SurvivalCounts>> {
+    const SQL: &str = concat!(
+        "WITH accepted AS (SELECT hg.meta_query_id, hg.model_id, coalesce(hg.accepted_at, hg.query_timestamp) AS accepted_at ",
+        "FROM had_generation hg WHERE hg.was_accepted AND ",
+        generations_in_scope!(),
+        "), scored AS (SELECT a.meta_query_id, a.model_id, gt.similarity, extract(epoch FROM gt.truth_timestamp - a.accepted_at)::float8 AS elapsed \
+            FROM accepted a JOIN ground_truth gt ON gt.completion_query_id = a.meta_query_id AND gt.model_id = a.model_id \
+            WHERE gt.similarity IS NOT NULL), \
+         placed AS (SELECT DISTINCT ON (s.meta_query_id, s.model_id, c.checkpoint) c.checkpoint, s.similarity \
+            FROM scored s CROSS JOIN LATERAL (SELECT max(cp) AS checkpoint FROM unnest($5::int[]) cp WHERE cp <= s.elapsed) c \
+            WHERE c.checkpoint IS NOT NULL ORDER BY s.meta_query_id, s.model_id, c.checkpoint, s.elapsed) \
+         SELECT cp AS checkpoint_seconds, count(p.checkpoint)::bigint AS generations, \
+                (count(*) FILTER (WHERE p.similarity >= 1.0))::bigint AS unchanged, \
+                (count(*) FILTER (WHERE p.similarity >= $6))::bigint AS mostly_unchanged, avg(p.similarity)::float8 AS avg_similarity \
+         FROM unnest($5::int[]) cp LEFT JOIN placed p ON p.checkpoint = cp GROUP BY cp ORDER BY cp"
+    );
+    scoped(SQL, scope).bind(checkpoints).bind(mostly).fetch_all(db).await
+}
+
+/// Effort counts over the scope's completion queries.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct EffortCounts {
+    /// Completion queries with a generation in scope.
+    pub requested: i64,
+    /// Of them, queries whose completion was shown (a non-empty completion with a shown time).
+    pub shown: i64,
+    /// Of them, queries with an accepted completion.
+    pub accepted: i64,
+    /// Characters of the accepted completions.
+    pub accepted_chars: i64,
+    /// Distinct (user, UTC day) pairs with a completion query.
+    pub active_user_days: i64,
+    /// Net growth of the edited documents: per session and file, the largest document length
+    /// reported minus the smallest, summed.
+    pub document_growth_chars: i64,
+}
+
+/// The scope's effort counts.
+pub async fn effort(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<EffortCounts> {
+    const SQL: &str = concat!(
+        "WITH g AS (SELECT hg.meta_query_id, hg.user_id, hg.query_timestamp, hg.was_accepted, hg.completion, hg.shown_at FROM had_generation hg WHERE ",
+        generations_in_scope!(),
+        "), per_query AS (SELECT meta_query_id, min(user_id::text) AS user_id, min(query_timestamp) AS at, \
+                bool_or(completion <> '' AND cardinality(shown_at) > 0) AS shown, bool_or(was_accepted) AS accepted, \
+                coalesce(sum(char_length(completion)) FILTER (WHERE was_accepted), 0) AS accepted_chars FROM g GROUP BY meta_query_id), \
+         growth AS (SELECT max(ct.document_char_length) - min(ct.document_char_length) AS chars \
+                FROM meta_query mq JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
+                WHERE mq.meta_query_id IN (SELECT meta_query_id FROM per_query) AND ct.file_path IS NOT NULL AND ct.document_char_length IS NOT NULL \
+                GROUP BY mq.session_id, ct.file_path) \
+         SELECT count(*)::bigint AS requested, (count(*) FILTER (WHERE shown))::bigint AS shown, (count(*) FILTER (WHERE accepted))::bigint AS accepted, \
+                coalesce(sum(accepted_chars), 0)::bigint AS accepted_chars, \
+                count(DISTINCT (user_id, date_trunc('day', at AT TIME ZONE 'UTC')))::bigint AS active_user_days, \
+                (SELECT coalesce(sum(chars), 0) FROM growth)::bigint AS document_growth_chars \
+         FROM per_query"
+    );
+    scoped(SQL, scope).fetch_one(db).await
+}

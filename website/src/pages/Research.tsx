@@ -1,0 +1,109 @@
+// Research: what completion studies report besides acceptance — how much of an accepted completion
+// is still in the code 30 s, 2 min, 5 min and 10 min later, and the effort figures (shown and
+// accepted shares, characters accepted per active user-day, the share of new code from suggestions).
+import { Bar, BarChart, CartesianGrid, ErrorBar, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { api, unwrap } from "../api/client";
+import { CHART_HEIGHT, rateTick, seriesColor } from "../components/charts";
+import { DataTable } from "../components/DataTable";
+import { Kpi } from "../components/Kpi";
+import { ScopeBar } from "../components/ScopeBar";
+import { useScope } from "../components/scope";
+import { Section } from "../components/Section";
+import { useLoad } from "../components/useLoad";
+import { count, percent, score } from "../format";
+import { describeInterval } from "../transforms/intervals";
+import { survivalRows } from "../transforms/survival";
+
+export function Research() {
+  const { query } = useScope();
+  const survival = useLoad(() => unwrap(api.GET("/api/analytics/research/code-survival", { params: { query } })), [query]);
+  const effort = useLoad(() => unwrap(api.GET("/api/analytics/research/effort", { params: { query } })), [query]);
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>Research</h1>
+        <ScopeBar />
+      </div>
+
+      <Section title="Effort" id="effort" state={effort.state} onRetry={effort.reload}>
+        {(e) => (
+          <>
+            <dl className="kpis">
+              <Kpi label="Shown / requested" testId="effort-shown-rate" value={percent(e.shown_rate)} />
+              <Kpi label="Accepted / shown" testId="effort-acceptance-per-shown" value={percent(e.acceptance_per_shown)} />
+              <Kpi
+                label="Characters accepted per active user-day"
+                testId="effort-chars-per-day"
+                value={e.accepted_chars_per_active_user_day === null || e.accepted_chars_per_active_user_day === undefined ? "–" : count(Math.round(e.accepted_chars_per_active_user_day))}
+              />
+              <Kpi label="Share of new code from suggestions" testId="effort-suggested-share" value={percent(e.suggested_share_of_new_code)} />
+            </dl>
+            <p className="figure-lede">
+              {count(e.requested)} completions requested, {count(e.shown)} shown, {count(e.accepted)} accepted ({count(e.accepted_chars)}{" "}
+              characters over {count(e.active_user_days)} active user-days). The share of new code is accepted characters over the
+              net growth of the documents edited ({count(e.document_growth_chars)} characters): an estimate, since deleting code
+              shrinks the growth.
+            </p>
+          </>
+        )}
+      </Section>
+
+      <Section
+        title="Code survival"
+        id="code-survival"
+        state={survival.state}
+        onRetry={survival.reload}
+        isEmpty={(d) => d.data.every((p) => p.generations === 0)}
+        emptyText="No scored ground truths in this period: the plugin sends them after a completion is accepted."
+      >
+        {(d) => {
+          const rows = survivalRows(d.data);
+          return (
+            <>
+              <figure aria-label="Share of accepted completions still in the code after each time, with 95% intervals">
+                <ResponsiveContainer width="100%" height={CHART_HEIGHT}>
+                  <BarChart data={rows}>
+                    <CartesianGrid strokeDasharray="3 3" />
+                    <XAxis dataKey="label" />
+                    <YAxis domain={[0, 1]} tickFormatter={rateTick} />
+                    <Tooltip formatter={(value) => percent(Number(value))} />
+                    <Legend />
+                    <Bar isAnimationActive={false} dataKey="unchangedRate" name="Unchanged" fill={seriesColor(0)}>
+                      <ErrorBar isAnimationActive={false} dataKey="unchangedError" width={6} stroke="#333" />
+                    </Bar>
+                    <Bar isAnimationActive={false} dataKey="mostlyRate" name={`Mostly unchanged (similarity ≥ ${d.mostly_unchanged_threshold})`} fill={seriesColor(1)}>
+                      <ErrorBar isAnimationActive={false} dataKey="mostlyError" width={6} stroke="#333" />
+                    </Bar>
+                  </BarChart>
+                </ResponsiveContainer>
+              </figure>
+              <DataTable
+                label="Code survival"
+                caption="Accepted completions still in the code, with Wilson 95% intervals"
+                rows={rows}
+                rowKey={(r) => r.label}
+                header={{ label: "After", cell: (r) => r.label }}
+                columns={[
+                  { label: "Completions", numeric: true, cell: (r) => count(r.generations), testId: (r) => `survival-${r.label}-n` },
+                  {
+                    label: "Unchanged",
+                    numeric: true,
+                    cell: (r) => (r.unchanged ? describeInterval(r.unchanged) : "–"),
+                    testId: (r) => `survival-${r.label}-unchanged`,
+                  },
+                  { label: "Mostly unchanged", numeric: true, cell: (r) => (r.mostly ? describeInterval(r.mostly) : "–") },
+                ]}
+              />
+              <p className="figure-lede">
+                Each accepted completion counts once per time, with its first ground truth at or after it: unchanged when the later
+                text still contains it verbatim, mostly unchanged when some part of it is within {score(1 - d.mostly_unchanged_threshold, 1)}{" "}
+                of its length in edits.
+              </p>
+            </>
+          );
+        }}
+      </Section>
+    </>
+  );
+}
