@@ -93,6 +93,11 @@ pub struct OpenApiSettings {
     pub timeout: Duration,
     /// How long a suggestion stays cached (`SUGGESTION_CACHE_TTL_SECONDS`, default 1 h; 0 = off).
     pub suggestion_cache_ttl: Duration,
+    /// The most tokens one open-API generation may produce whatever a request asks
+    /// (`OPEN_API_MAX_NEW_TOKENS`; unset = the request's or the model's budget). An operator's cap
+    /// on a shared installation's cost per request; the fuzzing suite sets it low so it exercises
+    /// the endpoints' validation rather than the model's speed.
+    pub max_new_tokens: Option<usize>,
 }
 
 impl OpenApiSettings {
@@ -142,6 +147,10 @@ impl OpenApiSettings {
             local_breaker_cooldown: env.millis_or("LOCAL_BREAKER_COOLDOWN_MS", 5_000)?,
             timeout: env.millis_or("OPEN_API_TIMEOUT_MS", 60_000)?,
             suggestion_cache_ttl: env.seconds_or("SUGGESTION_CACHE_TTL_SECONDS", 3_600)?,
+            max_new_tokens: match env.raw("OPEN_API_MAX_NEW_TOKENS") {
+                None => None,
+                Some(_) => Some(env.parse_or("OPEN_API_MAX_NEW_TOKENS", 0_usize)?.max(1)),
+            },
         })
     }
 }

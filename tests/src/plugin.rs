@@ -82,6 +82,16 @@ impl Plugin {
         Reply { status, body, text, set_cookies }
     }
 
+    /// Sends a body-less request with the jar's cookies and returns the response as it is (for
+    /// headers and non-JSON bodies such as file downloads).
+    pub async fn raw(&mut self, method: Method, path: &str) -> reqwest::Response {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(cookies) = self.cookie_header() {
+            request = request.header("cookie", cookies);
+        }
+        request.send().await.expect("request reaches the server")
+    }
+
     /// Sign-up exactly as the plugin sends it (all six fields).
     pub async fn sign_up(&mut self, email: &str, name: &str, password: &str) -> Reply {
         let body = json!({"email": email, "name": name, "password": password, "config_id": 1, "token": "", "provider": "no_provider"});

@@ -184,13 +184,11 @@ pub async fn start(state: &AppState, request: GenerationRequest) -> Result<Gener
         return Err(GenerationError::PromptTooLong { chars, limit });
     }
     let query_id = Uuid::new_v4();
-    let job = ProviderJob {
-        request_id: query_id,
-        model: model.clone(),
-        prompt: redacted(request.prompt),
-        options: request.options,
-        stream: request.stream,
-    };
+    let mut options = request.options;
+    if let Some(cap) = state.settings.open_api.max_new_tokens {
+        options.max_tokens = Some(options.max_tokens.map_or(cap, |asked| asked.min(cap)));
+    }
+    let job = ProviderJob { request_id: query_id, model: model.clone(), prompt: redacted(request.prompt), options, stream: request.stream };
     let (events_tx, events) = mpsc::unbounded_channel();
     let task_state = state.clone();
     let (client, caller, pinned) = (request.client, request.caller, request.provider);

@@ -2,6 +2,7 @@
 //! URL tree; test names are sentences.
 
 mod analytics;
+mod analytics_export;
 mod auth_matrix;
 mod config;
 mod contract_snapshots;

@@ -382,3 +382,19 @@ async fn cancelled_count(app: &TestApp) -> f64 {
     let text = app.get("/metrics").await.text().await.expect("metrics");
     text.lines().filter(|l| l.starts_with("open_api_cancelled_total")).filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok()).sum()
 }
+
+#[tokio::test]
+async fn an_operators_token_cap_bounds_every_open_api_generation_whatever_it_asks() {
+    let app = TestApp::spawn_with(code4me_tests::app::Options::default().env("OPEN_API_MAX_NEW_TOKENS", "3")).await;
+    let _worker = Worker::start(&app, "capped").await;
+    let key = key_for(&app, "capped@example.com").await;
+    let body = json!({"model": MODEL, "prompt": "def fibonacci(n):\n    ", "max_tokens": 64, "temperature": 0});
+    let (status, reply) = post(&app, &key, "/v1/completions", &body).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply["usage"]["completion_tokens"].as_u64().expect("tokens") <= 3, "{reply}");
+    assert_eq!(reply["choices"][0]["finish_reason"], "length", "{reply}");
+    let chat = json!({"model": MODEL, "messages": [{"role": "user", "content": "Write a long poem about Rust."}], "max_tokens": 200});
+    let (status, reply) = post(&app, &key, "/v1/chat/completions", &chat).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply["usage"]["completion_tokens"].as_u64().expect("tokens") <= 3, "{reply}");
+}

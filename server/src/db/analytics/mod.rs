@@ -81,6 +81,7 @@ macro_rules! config_joins {
 }
 
 pub mod calibration;
+pub mod export;
 pub mod models;
 pub mod overview;
 pub mod research;

@@ -2,6 +2,7 @@
 //! everyone's (or one user's with `user_id`).
 
 pub mod calibration;
+pub mod export;
 pub mod models;
 pub mod overview;
 pub mod params;
