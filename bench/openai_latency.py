@@ -5,8 +5,11 @@ server on the same GGUF) in the same run.
 The prompt set is real code: windows of the project's own sources (the last PREFIX characters
 before a line end, as an editor's completion would send), each completed with `max_tokens`
 new tokens at temperature 0, streamed, one request at a time. Per request it records the time to
-the first streamed text (TTFT) and to `data: [DONE]` (end to end). Prompts are sent once to warm
-up (model load, prompt cache), then ROUNDS times; medians and p90 per target.
+the first streamed text (TTFT) and to `data: [DONE]` (end to end). PROMPTS windows warm each target
+up (model load, caches); then ROUNDS × PROMPTS further windows are measured, each new to both
+servers — an editor's prefix is new every time, and replaying a prompt would measure llama.cpp's
+prompt-state cache (`--cache true` restores a seen prompt whole) rather than completion. Both
+targets get the same windows in the same order; medians and p90 per target.
 
 Prints one JSON object on stdout. Standard library only.
 """
@@ -72,15 +75,14 @@ def percentile(samples, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def measure(base, key, model, prompt_set, max_tokens, rounds):
-    for prompt in prompt_set:  # warm-up
+def measure(base, key, model, warm_up, measured, max_tokens):
+    for prompt in warm_up:
         stream_once(base, key, model, prompt, max_tokens)
     ttfts, totals = [], []
-    for _ in range(rounds):
-        for prompt in prompt_set:
-            ttft, total, _ = stream_once(base, key, model, prompt, max_tokens)
-            ttfts.append(ttft)
-            totals.append(total)
+    for prompt in measured:
+        ttft, total, _ = stream_once(base, key, model, prompt, max_tokens)
+        ttfts.append(ttft)
+        totals.append(total)
     return {
         "requests": len(totals),
         "ttft_p50_ms": round(statistics.median(ttfts), 1),
@@ -102,12 +104,13 @@ def main():
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    prompt_set = prompts(args.sources, args.prompts, args.prefix_chars)
-    out = {"bench": "openai", "prompts": len(prompt_set), "max_tokens": args.max_tokens, "rounds": args.rounds}
-    out["ours"] = measure(args.base, args.key, args.model, prompt_set, args.max_tokens, args.rounds)
+    windows = prompts(args.sources, args.prompts * (args.rounds + 1), args.prefix_chars)
+    warm_up, measured = windows[: args.prompts], windows[args.prompts :]
+    out = {"bench": "openai", "prompts": args.prompts, "max_tokens": args.max_tokens, "rounds": args.rounds}
+    out["ours"] = measure(args.base, args.key, args.model, warm_up, measured, args.max_tokens)
     out["llama_cpp_server"] = None
     if args.llama_server:
-        out["llama_cpp_server"] = measure(args.llama_server, None, args.model, prompt_set, args.max_tokens, args.rounds)
+        out["llama_cpp_server"] = measure(args.llama_server, None, args.model, warm_up, measured, args.max_tokens)
         out["ttft_p50_ratio"] = round(out["ours"]["ttft_p50_ms"] / out["llama_cpp_server"]["ttft_p50_ms"], 2)
         out["e2e_p50_ratio"] = round(out["ours"]["e2e_p50_ms"] / out["llama_cpp_server"]["e2e_p50_ms"], 2)
     print(json.dumps(out))
