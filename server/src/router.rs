@@ -164,6 +164,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(analytics::calibration::confidence_distribution))
         .routes(routes!(analytics::research::code_survival))
         .routes(routes!(analytics::research::effort))
+        .routes(routes!(analytics::research::latency_stages))
         .routes(routes!(analytics::export::export))
         .routes(routes!(analytics::calibration::calibration_summary))
         .routes(routes!(analytics::usage::acceptance_rates))

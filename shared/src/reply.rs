@@ -88,6 +88,19 @@ pub struct Answer {
     /// One vector per input of an embedding task.
     #[serde(default)]
     pub embeddings: Vec<Vec<f32>>,
+    /// Where the time went before and inside the model (absent from an older worker).
+    #[serde(default)]
+    pub stages: StageTimings,
+}
+
+/// A generation's latency by stage, in milliseconds; `None` where unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StageTimings {
+    /// From the server queueing the job to a worker starting it (clocks of two machines: as good
+    /// as their synchronisation).
+    pub queue_wait_ms: Option<i32>,
+    /// From the model starting to its first token: reading the prompt (prefill) and one step.
+    pub first_token_ms: Option<i32>,
 }
 
 /// One further choice of a task that asked for several.

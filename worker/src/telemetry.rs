@@ -336,8 +336,8 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
     }
     for g in &q.generations {
         sqlx::query(
-            "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs, provider) \
-             VALUES ($1, $2, $3, $4, ARRAY[$5::timestamptz], FALSE, $6, $7, $8) ON CONFLICT DO NOTHING",
+            "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs, provider, \
+             queue_wait_ms, first_token_ms) VALUES ($1, $2, $3, $4, ARRAY[$5::timestamptz], FALSE, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
         .bind(id)
         .bind(g.model_id)
@@ -347,6 +347,8 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
         .bind(g.confidence)
         .bind(&g.logprobs)
         .bind(g.provider.as_deref().map(identifying))
+        .bind(g.stages.queue_wait_ms.filter(|ms| *ms >= 0))
+        .bind(g.stages.first_token_ms.filter(|ms| *ms >= 0))
         .execute(&mut **tx)
         .await?;
     }

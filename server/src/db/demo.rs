@@ -145,8 +145,10 @@ impl DemoRows {
             .await?;
         for batch in self.generations.chunks(BATCH) {
             sqlx::query(
-                "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs, accepted_at) \
-                 SELECT q, m, c, ms, ARRAY[t], a, conf, ARRAY[ln(conf)], CASE WHEN a THEN t + make_interval(secs => $8) END \
+                "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs, accepted_at, \
+                                             queue_wait_ms, first_token_ms) \
+                 SELECT q, m, c, ms, ARRAY[t], a, conf, ARRAY[ln(conf)], CASE WHEN a THEN t + make_interval(secs => $8) END, \
+                        1 + abs(hashtext(q::text)) % 6, (ms * 0.35)::int \
                  FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::timestamptz[], $6::bool[], $7::float8[]) AS x(q, m, c, ms, t, a, conf)",
             )
             .bind(batch.iter().map(|g| g.query).collect::<Vec<_>>())

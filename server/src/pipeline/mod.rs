@@ -89,7 +89,8 @@ impl Pipeline {
             .context("the reply subscription is not ready (is Redis up?)")?
             .context("the reply listener stopped")?;
         let replies = self.router.expect(request_id);
-        let deadline_ms = chrono::Utc::now().timestamp_millis() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let deadline_ms = now_ms + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
         for &model_id in model_ids {
             let job = LlmJob {
                 version: LlmJob::VERSION,
@@ -98,6 +99,7 @@ impl Pipeline {
                 reply_to: self.reply_channel.clone(),
                 stream,
                 deadline_ms,
+                enqueued_ms: now_ms,
                 task: task.clone(),
             };
             self.llm.push(job).await?;

@@ -282,6 +282,7 @@ async fn record(
             confidence: choice.confidence,
             logprobs: choice.logprobs.clone(),
             provider: Some(answer.provider.clone()),
+            stages: answer.stages,
         })
         .into_iter()
         .collect();

@@ -179,6 +179,7 @@ impl Answers {
                     confidence: answer.confidence,
                     logprobs: answer.logprobs.clone(),
                     provider: None,
+                    stages: answer.stages,
                 })
             })
             .collect()

@@ -26,6 +26,10 @@ pub struct LlmJob {
     pub stream: bool,
     /// Unix milliseconds after which nobody waits for the answer: a job started later is dropped.
     pub deadline_ms: i64,
+    /// Unix milliseconds when the server queued it (0 from an older server): the worker reports
+    /// how long it waited.
+    #[serde(default)]
+    pub enqueued_ms: i64,
     /// What to generate.
     pub task: LlmTask,
 }
@@ -161,6 +165,7 @@ mod tests {
             reply_to: reply_channel("a"),
             stream: false,
             deadline_ms: 1,
+            enqueued_ms: 0,
             task: LlmTask::Chat(ChatTask { messages: vec![("user".into(), "hi".into())], want_title: true, ..ChatTask::default() }),
         };
         let json = serde_json::to_value(&job).expect("json");

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::Job;
 use super::index::IndexFilesRecord;
+use crate::reply::StageTimings;
 
 /// Telemetry writes: the `db` queue (its name predates the other queues and never changes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,6 +208,9 @@ pub struct GenerationRow {
     /// the plugin's queries, which only the local workers serve.
     #[serde(default)]
     pub provider: Option<String>,
+    /// Where the time went (`had_generation.queue_wait_ms`, `first_token_ms`).
+    #[serde(default)]
+    pub stages: StageTimings,
 }
 
 /// Feedback on one model's completion: `was_accepted`, and `ground_truth` when sent.

@@ -211,6 +211,7 @@ async fn feedback_that_overtakes_its_query_is_applied_when_the_query_lands() {
             confidence: 0.5,
             logprobs: vec![-0.7],
             provider: None,
+            stages: Default::default(),
         }],
     };
     writer.write(DbWrite::Query(Box::new(record.clone()))).await.expect("written");
@@ -244,6 +245,7 @@ fn raw_job(version: u32) -> LlmJob {
         reply_to: format!("replies:test-{}", uuid::Uuid::new_v4().simple()),
         stream: false,
         deadline_ms: chrono::Utc::now().timestamp_millis() + 60_000,
+        enqueued_ms: chrono::Utc::now().timestamp_millis(),
         task: LlmTask::Completion(CompletionTask { prefix: "x = 1\n".into(), max_new_tokens: Some(2), ..CompletionTask::default() }),
     }
 }

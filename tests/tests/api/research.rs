@@ -227,6 +227,7 @@ async fn the_worker_scores_each_ground_truth_and_keeps_the_first_acceptance_time
             confidence: 0.5,
             logprobs: vec![-0.7],
             provider: None,
+            stages: Default::default(),
         }],
     };
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
@@ -266,4 +267,42 @@ async fn the_worker_scores_each_ground_truth_and_keeps_the_first_acceptance_time
         .await
         .expect("row");
     assert_eq!(stored.map(|t| t.timestamp_micros()), Some(accepted_at.timestamp_micros()), "the first acceptance's time, not a later feedback's");
+}
+
+#[tokio::test]
+async fn a_real_completion_records_its_latency_by_stage() {
+    let app = TestApp::spawn().await;
+    let _worker = Worker::start(&app, "stages").await;
+    let mut plugin = app.plugin();
+    plugin.signed_in_with_project("stages@example.com", "Secret123").await;
+    let reply =
+        plugin.call(Method::POST, "/api/completion/request", Some(code4me_tests::plugin::completion_body(&[5], "def add(a, b):\n    "))).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let query = Uuid::parse_str(reply.body["data"]["meta_query_id"].as_str().expect("id")).expect("uuid");
+    app.eventually("SELECT EXISTS (SELECT 1 FROM had_generation WHERE meta_query_id = $1)", query).await;
+    let (queue_wait, first_token, generation, serving): (Option<i32>, Option<i32>, i32, Option<i32>) = sqlx::query_as(
+        "SELECT hg.queue_wait_ms, hg.first_token_ms, hg.generation_time, mq.total_serving_time FROM had_generation hg \
+         JOIN meta_query mq USING (meta_query_id) WHERE hg.meta_query_id = $1",
+    )
+    .bind(query)
+    .fetch_one(&app.db)
+    .await
+    .expect("the generation");
+    let (queue_wait, first_token, serving) =
+        (queue_wait.expect("queue wait recorded"), first_token.expect("first token recorded"), serving.expect("serving time"));
+    assert!(first_token > 0 && first_token <= generation, "the first token comes inside the model's time: {first_token} of {generation} ms");
+    assert!(
+        queue_wait + generation <= serving + 5,
+        "queue and model fit in the server's time (±5 ms of two clocks): {queue_wait} + {generation} vs {serving}"
+    );
+
+    let (mut admin, _) = user(&app, "admin@example.com", true).await;
+    let stages = admin.call(Method::GET, "/api/analytics/research/latency-stages", None).await;
+    assert_eq!(stages.status, 200, "{}", stages.text);
+    let row = &stages.body["data"][0];
+    assert_eq!(row["generations"], 1, "{row}");
+    assert!(close(&row["prefill"]["p50_ms"], f64::from(first_token)), "{row}");
+    assert!(close(&row["decode"]["p50_ms"], f64::from(generation - first_token)), "{row}");
+    assert!(close(&row["queue_wait"]["p50_ms"], f64::from(queue_wait)), "{row}");
+    assert!(close(&row["total"]["p50_ms"], f64::from(serving)), "{row}");
 }

@@ -58,6 +58,7 @@ fn query(owner: (Uuid, Uuid, Uuid), kind: QueryKind, text: &str) -> QueryRecord 
             confidence: 0.5,
             logprobs: vec![-0.7],
             provider: None,
+            stages: Default::default(),
         }],
     }
 }

@@ -391,6 +391,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/analytics/research/latency-stages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Completion latency by stage per model — queue wait, prefill, decode, and what the server adds —
+         *     as medians and 90th percentiles over the generations that carry stage timings.
+         */
+        get: operations["getAnalyticsResearchLatencyStages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/analytics/studies/create": {
         parameters: {
             query?: never;
@@ -2942,6 +2962,13 @@ export interface components {
              */
             total_serving_time?: number | null;
         };
+        /** @description `GET /api/analytics/research/latency-stages`. */
+        LatencyStagesResponse: {
+            /** @description One row per model with stage timings, by name. */
+            data: components["schemas"]["ModelStages"][];
+            /** @description The rows covered. */
+            filters: components["schemas"]["ModelScopeFilters"];
+        };
         /** @description A study in the list. */
         ListedStudy: components["schemas"]["Study"] & {
             /**
@@ -3178,6 +3205,30 @@ export interface components {
              * @description The one model read; `null` for every model.
              */
             model_id?: number | null;
+        };
+        /** @description One model's completion latency by stage. */
+        ModelStages: {
+            /** @description The rest of the model's time: generating the tokens after the first. */
+            decode: components["schemas"]["StagePercentiles"];
+            /**
+             * Format: int64
+             * @description Completion generations with stage timings (those stored since they were recorded, by the
+             *     local workers).
+             */
+            generations: number;
+            /** @description The model's name. */
+            model_name: string;
+            /** @description From the model starting to its first token: reading the prompt. */
+            prefill: components["schemas"]["StagePercentiles"];
+            /** @description From the server queueing the job to a worker taking it. */
+            queue_wait: components["schemas"]["StagePercentiles"];
+            /**
+             * @description The server's time for the query beyond queue and model: its own work and the pub/sub hops
+             *     (the client's network is not seen by the server).
+             */
+            server_and_transport: components["schemas"]["StagePercentiles"];
+            /** @description The server's whole time for the query. */
+            total: components["schemas"]["StagePercentiles"];
         };
         /** @description One model's completion generations in one time bucket. */
         ModelUsageBucket: {
@@ -3863,6 +3914,19 @@ export interface components {
          * @enum {string}
          */
         Severity: "error" | "warning" | "info";
+        /** @description A stage's percentiles, in ms; `null` when no generation has it. */
+        StagePercentiles: {
+            /**
+             * Format: double
+             * @description Median.
+             */
+            p50_ms?: number | null;
+            /**
+             * Format: double
+             * @description 90th percentile.
+             */
+            p90_ms?: number | null;
+        };
         /** @description A study. */
         Study: {
             /** @description Its arms (the baseline included), ascending. */
@@ -6303,6 +6367,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EffortResponse"];
+                };
+            };
+            /** @description Invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in: the token, session or project is missing, unknown or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getAnalyticsResearchLatencyStages: {
+        parameters: {
+            query?: {
+                /**
+                 * @description ISO 8601 in any form Python's `datetime.fromisoformat` reads (`2026-01-31T12:00:00Z`,
+                 *     `2026-01-31T12:00`, `2026-01-31`, `+02:00` offsets...); no zone means UTC. Default: 30
+                 *     days before `end_time`.
+                 */
+                start_time?: string;
+                /** @description ISO 8601 as `start_time`; default now. */
+                end_time?: string;
+                /** @description Admins only: one user's rows (ignored for everyone else, who see only their own). */
+                user_id?: string;
+                /** @description One model */
+                model_id?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Latency by stage per model */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LatencyStagesResponse"];
                 };
             };
             /** @description Invalid parameter */

@@ -14,7 +14,7 @@ use code4me_shared::cancellation;
 use code4me_shared::jobs::llm::{CompletionTask, EmbedTask, LlmJob, LlmTask};
 use code4me_shared::jobs::{Incoming, Job};
 use code4me_shared::redaction::redact;
-use code4me_shared::reply::{Answer, ChoiceAnswer, Failure, FinishReason, Reply, ReplyEvent};
+use code4me_shared::reply::{Answer, ChoiceAnswer, Failure, FinishReason, Reply, ReplyEvent, StageTimings};
 use code4me_shared::retrieval::{PromptDebug, Snippet};
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc;
@@ -74,13 +74,18 @@ pub async fn handle(incoming: Incoming<LlmJob>, context: Data<LlmContext>) -> Re
         return Ok(());
     }
     publish(&context.redis, &job, ReplyEvent::Started { worker: context.worker.clone() }).await;
-    let event = match &job.task {
+    let queue_wait_ms =
+        (job.enqueued_ms > 0).then(|| chrono::Utc::now().timestamp_millis() - job.enqueued_ms).and_then(|waited| i32::try_from(waited.max(0)).ok());
+    let mut event = match &job.task {
         LlmTask::Embed(task) => embed(&context, task).await,
         _ => match context.catalog.get(job.model_id) {
             Ok(model) => run(&context, &job, model).await,
             Err(error) => ReplyEvent::Failed(Failure::ModelUnavailable(error.to_string())),
         },
     };
+    if let ReplyEvent::Done(answer) = &mut event {
+        answer.stages.queue_wait_ms = queue_wait_ms;
+    }
     publish(&context.redis, &job, event).await;
     Ok(())
 }
@@ -115,9 +120,11 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
             LlmTask::Embed(_) => 0,
         };
         let mut generated = Vec::new();
+        let mut first_token: Option<Duration> = None;
         for choice in 0..choices {
             let mut tokens = Vec::new();
             let mut on_token = |event: crate::model::generation::TokenEvent<'_>| {
+                first_token.get_or_insert_with(|| started.elapsed());
                 tokens.push(event.text.to_owned());
                 if stream && !event.text.is_empty() {
                     let _ = tokens_tx.send((choice, event.text.to_owned()));
@@ -146,7 +153,7 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
                 break;
             }
         }
-        Ok::<_, ModelError>((generated, debug))
+        Ok::<_, ModelError>((generated, debug, first_token))
     });
     let forward = async {
         while let Some((choice, text)) = tokens_rx.recv().await {
@@ -157,7 +164,11 @@ async fn run(context: &LlmContext, job: &LlmJob, model: Arc<LoadedModel>) -> Rep
     let cancelled = tracked.flag.load(Ordering::Relaxed);
     match result {
         _ if cancelled => ReplyEvent::Failed(Failure::Cancelled),
-        Ok(Ok((generated, debug))) => ReplyEvent::Done(Box::new(answer(context, model_name, generated, started.elapsed(), debug))),
+        Ok(Ok((generated, debug, first_token))) => {
+            let mut answer = answer(context, model_name, generated, started.elapsed(), debug);
+            answer.stages.first_token_ms = first_token.and_then(|t| i32::try_from(t.as_millis()).ok());
+            ReplyEvent::Done(Box::new(answer))
+        }
         Ok(Err(error)) => ReplyEvent::Failed(Failure::ModelError(error.to_string())),
         Err(panic) => ReplyEvent::Failed(Failure::WorkerError(format!("the model thread failed: {panic}"))),
     }
@@ -206,6 +217,7 @@ fn answer(context: &LlmContext, model_name: String, generated: Vec<Generated>, t
         tokens: first.tokens,
         more_choices: choices.map(|(choice, _, _)| choice).collect(),
         embeddings: Vec::new(),
+        stages: StageTimings::default(),
     }
 }
 
@@ -231,6 +243,7 @@ async fn embed(context: &LlmContext, task: &EmbedTask) -> ReplyEvent {
             tokens: Vec::new(),
             more_choices: Vec::new(),
             embeddings,
+            stages: StageTimings::default(),
         })),
         Err(error) => ReplyEvent::Failed(Failure::ModelError(error.to_string())),
     }

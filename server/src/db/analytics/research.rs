@@ -1,6 +1,6 @@
 //! The research metrics beside acceptance: code survival at fixed times after acceptance, effort
 //! (characters accepted per active user-day, shown and accepted shares, the share of new code that
-//! came from suggestions) and latency by stage.
+//! came from suggestions) and latency by stage (queue wait, prefill, decode, the server beyond them).
 
 use sqlx::PgExecutor;
 
@@ -82,4 +82,56 @@ pub async fn effort(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Effo
          FROM per_query"
     );
     scoped(SQL, scope).fetch_one(db).await
+}
+
+/// One model's completion latency by stage, in ms; `None` where no generation has the stage.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StageLatency {
+    /// The model's name.
+    pub model_name: String,
+    /// Completion generations with stage timings.
+    pub generations: i64,
+    /// Queue wait, median.
+    pub queue_wait_p50: Option<f64>,
+    /// Queue wait, 90th percentile.
+    pub queue_wait_p90: Option<f64>,
+    /// Time to the first token (prefill), median.
+    pub prefill_p50: Option<f64>,
+    /// 90th percentile.
+    pub prefill_p90: Option<f64>,
+    /// The rest of the model's time (decode), median.
+    pub decode_p50: Option<f64>,
+    /// 90th percentile.
+    pub decode_p90: Option<f64>,
+    /// The server's time for the query beyond queue and model (server work, pub/sub hops), median.
+    pub server_p50: Option<f64>,
+    /// 90th percentile.
+    pub server_p90: Option<f64>,
+    /// The server's total for the query, median.
+    pub total_p50: Option<f64>,
+    /// 90th percentile.
+    pub total_p90: Option<f64>,
+}
+
+/// Per model (by name), the scope's completion generations that carry stage timings: queue wait,
+/// prefill (time to the first token), decode (the rest of the model's time), and what the server's
+/// total adds beyond them.
+pub async fn stage_latency(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<StageLatency>> {
+    const SQL: &str = concat!(
+        "WITH s AS (SELECT m.model_name, hg.queue_wait_ms AS queue_wait, hg.first_token_ms AS prefill, hg.generation_time - hg.first_token_ms AS decode, \
+                mq.total_serving_time - hg.generation_time - hg.queue_wait_ms AS server, mq.total_serving_time AS total ",
+        generations!(),
+        " ",
+        with_query!(),
+        " WHERE hg.first_token_ms IS NOT NULL AND ",
+        generations_in_scope!(),
+        ") SELECT model_name, count(*)::bigint AS generations, \
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY queue_wait) AS queue_wait_p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY queue_wait) AS queue_wait_p90, \
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY prefill) AS prefill_p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY prefill) AS prefill_p90, \
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY decode) AS decode_p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY decode) AS decode_p90, \
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY server) AS server_p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY server) AS server_p90, \
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY total) AS total_p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY total) AS total_p90 \
+         FROM s GROUP BY 1 ORDER BY 1"
+    );
+    scoped(SQL, scope).fetch_all(db).await
 }

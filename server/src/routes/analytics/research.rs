@@ -1,7 +1,7 @@
 //! `/api/analytics/research/...`: what completion research reports besides acceptance — how much of
-//! an accepted completion survives in the code after 30 s, 2 min, 5 min and 10 min, and the effort
+//! an accepted completion survives in the code after 30 s, 2 min, 5 min and 10 min, the effort
 //! figures (characters accepted per active user-day, shown and accepted shares, the share of new
-//! code that came from suggestions). Same window, scope and authorisation rules as the other
+//! code that came from suggestions), and latency by stage. Same window, scope and authorisation rules as the other
 //! analytics: each user sees their own rows, admins everyone's or one user's.
 
 use axum::Json;
@@ -133,4 +133,71 @@ pub async fn effort(State(state): State<AppState>, caller: ResearchCaller, Query
         suggested_share_of_new_code: ratio(e.accepted_chars, e.document_growth_chars).map(|share| share.min(1.0)),
         filters: filters.with_model(),
     }))
+}
+
+/// `GET /api/analytics/research/latency-stages`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LatencyStagesResponse {
+    /// One row per model with stage timings, by name.
+    pub data: Vec<ModelStages>,
+    /// The rows covered.
+    pub filters: ModelScopeFilters,
+}
+
+/// One model's completion latency by stage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelStages {
+    /// The model's name.
+    pub model_name: String,
+    /// Completion generations with stage timings (those stored since they were recorded, by the
+    /// local workers).
+    pub generations: i64,
+    /// From the server queueing the job to a worker taking it.
+    pub queue_wait: StagePercentiles,
+    /// From the model starting to its first token: reading the prompt.
+    pub prefill: StagePercentiles,
+    /// The rest of the model's time: generating the tokens after the first.
+    pub decode: StagePercentiles,
+    /// The server's time for the query beyond queue and model: its own work and the pub/sub hops
+    /// (the client's network is not seen by the server).
+    pub server_and_transport: StagePercentiles,
+    /// The server's whole time for the query.
+    pub total: StagePercentiles,
+}
+
+/// A stage's percentiles, in ms; `null` when no generation has it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StagePercentiles {
+    /// Median.
+    pub p50_ms: Option<f64>,
+    /// 90th percentile.
+    pub p90_ms: Option<f64>,
+}
+
+/// Completion latency by stage per model — queue wait, prefill, decode, and what the server adds —
+/// as medians and 90th percentiles over the generations that carry stage timings.
+#[utoipa::path(get, path = "/api/analytics/research/latency-stages", tag = "analytics", security(("auth_token" = []), ("bearer" = [])),
+    params(super::params::ScopeParams, ("model_id" = Option<i64>, Query, description = "One model")),
+    responses((status = 200, description = "Latency by stage per model", body = LatencyStagesResponse)))]
+pub async fn latency_stages(
+    State(state): State<AppState>,
+    caller: ResearchCaller,
+    Query(params): Query<Params>,
+) -> Result<Json<LatencyStagesResponse>, ApiError> {
+    let filters = Filters::parse(caller, &params)?;
+    let rows = research::stage_latency(&state.db, &filters.rows()).await.map_err(ApiError::database)?;
+    let stage = |p50_ms, p90_ms| StagePercentiles { p50_ms, p90_ms };
+    let data = rows
+        .into_iter()
+        .map(|r| ModelStages {
+            model_name: r.model_name,
+            generations: r.generations,
+            queue_wait: stage(r.queue_wait_p50, r.queue_wait_p90),
+            prefill: stage(r.prefill_p50, r.prefill_p90),
+            decode: stage(r.decode_p50, r.decode_p90),
+            server_and_transport: stage(r.server_p50, r.server_p90),
+            total: stage(r.total_p50, r.total_p90),
+        })
+        .collect();
+    Ok(Json(LatencyStagesResponse { data, filters: filters.with_model() }))
 }

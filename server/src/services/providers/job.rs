@@ -133,6 +133,9 @@ pub struct ProviderAnswer {
     pub completion_tokens: u32,
     /// Milliseconds the provider took.
     pub generation_time_ms: i32,
+    /// Queue wait and time to the first token, where the provider reports them (the local
+    /// workers do; a remote provider's are unknown).
+    pub stages: code4me_shared::reply::StageTimings,
 }
 
 /// Why one provider did not answer.

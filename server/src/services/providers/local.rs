@@ -96,5 +96,6 @@ fn provider_answer(model: &str, answer: Answer) -> ProviderAnswer {
         prompt_tokens: answer.prompt_tokens,
         completion_tokens,
         generation_time_ms: answer.generation_time_ms,
+        stages: answer.stages,
     }
 }

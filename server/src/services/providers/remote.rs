@@ -90,6 +90,7 @@ impl RemoteProvider {
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
             generation_time_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
+            stages: Default::default(),
         })
     }
 }
