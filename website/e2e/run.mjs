@@ -21,6 +21,7 @@ const percent = (rate) => (rate == null ? "–" : `${(rate * 100).toFixed(1)}%`)
 const count = (n) => (n == null ? "–" : Math.round(n).toLocaleString("en-US"));
 const score = (x) => (x == null ? "–" : x.toFixed(3));
 const pValue = (p) => (p == null ? "–" : p < 0.001 ? "< 0.001" : p.toFixed(3));
+const millis = (ms) => (ms == null ? "–" : ms < 10_000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
 
 // A non-admin account to sign in with, created through the API as the plugin would.
 const user = { email: `e2e-${Date.now()}@example.com`, password: "Browser123" };
@@ -293,10 +294,11 @@ const checks = [
     },
   },
   {
-    name: "admin: the research page shows the API's effort figures and code survival",
+    name: "admin: the research page shows the API's effort figures, code survival and latency by stage",
     admin: true,
     async run(page) {
       const effortResponse = page.waitForResponse((r) => r.url().includes("/api/analytics/research/effort") && r.ok());
+      const stagesResponse = page.waitForResponse((r) => r.url().includes("/api/analytics/research/latency-stages") && r.ok());
       const survival = await openAndCapture(page, "/research", "/api/analytics/research/code-survival");
       const effort = await (await effortResponse).json();
       await page.getByTestId("effort-shown-rate").waitFor();
@@ -308,6 +310,13 @@ const checks = [
       const label = point.checkpoint_seconds < 60 ? `${point.checkpoint_seconds} s` : `${Math.round(point.checkpoint_seconds / 60)} min`;
       expectEqual(await text(page, `survival-${label}-n`), count(point.generations), `completions scored after ${label}`);
       await page.getByTestId("code-survival").locator(".recharts-bar-rectangle").first().waitFor();
+      const stages = (await (await stagesResponse).json()).data[0];
+      if (!stages) throw new Error("no latency stages in the demo data");
+      expectEqual(
+        await text(page, `stages-${stages.model_name}-prefill`),
+        `${millis(stages.prefill.p50_ms)} / ${millis(stages.prefill.p90_ms)}`,
+        `${stages.model_name} prefill p50 / p90`,
+      );
       await expectNoPanelErrors(page);
       await page.screenshot({ path: join(artifacts, "research.png"), fullPage: true });
     },
