@@ -31,6 +31,9 @@ ENDPOINTS = [
     "/api/analytics/calibration/brier-score?group_by=config",
     "/api/analytics/calibration/confidence-distribution",
     "/api/analytics/calibration/calibration-summary",
+    "/api/analytics/research/code-survival",
+    "/api/analytics/research/effort",
+    "/api/analytics/research/latency-stages",
 ]
 
 
