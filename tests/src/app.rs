@@ -225,6 +225,21 @@ impl TestApp {
         (plugin, project)
     }
 
+    /// A user signed up (named "Researcher") and logged in, without a session or project; an admin
+    /// when `admin`. Returns their client and id.
+    pub async fn signed_up(&self, email: &str, admin: bool) -> (Plugin, uuid::Uuid) {
+        let mut plugin = self.plugin();
+        assert_eq!(plugin.sign_up(email, "Researcher", "Secret123").await.status, 201);
+        let id: uuid::Uuid = sqlx::query_scalar("UPDATE \"user\" SET is_admin = $2 WHERE email = $1 RETURNING user_id")
+            .bind(email)
+            .bind(admin)
+            .fetch_one(&self.db)
+            .await
+            .expect("user row");
+        assert_eq!(plugin.log_in(email, "Secret123").await.status, 200);
+        (plugin, id)
+    }
+
     /// Polls `sql` (one boolean, `$1` bound to `bind`) until it is true, for up to 60 s; rows the
     /// workers write land asynchronously.
     pub async fn eventually(&self, sql: &'static str, bind: uuid::Uuid) {

@@ -3,24 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use code4me_tests::TestApp;
-use code4me_tests::plugin::Plugin;
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-/// Signs a user up and in; returns their client and id.
-async fn user(app: &TestApp, email: &str, admin: bool) -> (Plugin, Uuid) {
-    let mut plugin = app.plugin();
-    assert_eq!(plugin.sign_up(email, "Researcher", "Secret123").await.status, 201);
-    let id: Uuid = sqlx::query_scalar("UPDATE \"user\" SET is_admin = $2 WHERE email = $1 RETURNING user_id")
-        .bind(email)
-        .bind(admin)
-        .fetch_one(&app.db)
-        .await
-        .expect("user row");
-    assert_eq!(plugin.log_in(email, "Secret123").await.status, 200);
-    (plugin, id)
-}
 
 /// Stores one completion generation of `user` (Python, in a session and project of their own).
 async fn generation(app: &TestApp, user: Uuid, model_id: i64, confidence: f64, accepted: bool, at: DateTime<Utc>) {
@@ -102,8 +87,8 @@ fn model(body: &Value, model_id: i64) -> &Value {
 #[tokio::test]
 async fn reliability_brier_distribution_and_summary_match_hand_computed_values() {
     let app = TestApp::spawn().await;
-    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
-    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    let (mut researcher, researcher_id) = app.signed_up("researcher@example.com", false).await;
+    let (_other, other_id) = app.signed_up("other@example.com", false).await;
     data_set(&app, researcher_id, other_id).await;
 
     let diagram = researcher.call(Method::GET, "/api/analytics/calibration/reliability-diagram", None).await;
@@ -157,9 +142,9 @@ async fn reliability_brier_distribution_and_summary_match_hand_computed_values()
 #[tokio::test]
 async fn non_admins_see_only_their_rows_and_admins_may_pick_a_user() {
     let app = TestApp::spawn().await;
-    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
-    let (_other, other_id) = user(&app, "other@example.com", false).await;
-    let (mut admin, _) = user(&app, "admin@example.com", true).await;
+    let (mut researcher, researcher_id) = app.signed_up("researcher@example.com", false).await;
+    let (_other, other_id) = app.signed_up("other@example.com", false).await;
+    let (mut admin, _) = app.signed_up("admin@example.com", true).await;
     data_set(&app, researcher_id, other_id).await;
     let path = "/api/analytics/calibration/reliability-diagram";
 
@@ -182,7 +167,7 @@ async fn non_admins_see_only_their_rows_and_admins_may_pick_a_user() {
 #[tokio::test]
 async fn invalid_parameters_are_client_errors_with_a_detail() {
     let app = TestApp::spawn().await;
-    let (mut admin, _) = user(&app, "admin@example.com", true).await;
+    let (mut admin, _) = app.signed_up("admin@example.com", true).await;
     let cases = [
         ("/api/analytics/calibration/reliability-diagram?bins=4", 422),
         ("/api/analytics/calibration/reliability-diagram?bins=21", 422),
@@ -206,8 +191,8 @@ async fn invalid_parameters_are_client_errors_with_a_detail() {
 #[tokio::test]
 async fn usage_acceptance_rates_latency_and_queries_over_time() {
     let app = TestApp::spawn().await;
-    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
-    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    let (mut researcher, researcher_id) = app.signed_up("researcher@example.com", false).await;
+    let (_other, other_id) = app.signed_up("other@example.com", false).await;
     data_set(&app, researcher_id, other_id).await;
 
     let rates = researcher.call(Method::GET, "/api/analytics/usage/acceptance-rates", None).await;
@@ -253,8 +238,8 @@ async fn usage_acceptance_rates_latency_and_queries_over_time() {
 #[tokio::test]
 async fn models_side_by_side_over_time_and_by_context() {
     let app = TestApp::spawn().await;
-    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
-    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    let (mut researcher, researcher_id) = app.signed_up("researcher@example.com", false).await;
+    let (_other, other_id) = app.signed_up("other@example.com", false).await;
     data_set(&app, researcher_id, other_id).await;
 
     let compared = researcher.call(Method::GET, "/api/analytics/models/comparison", None).await;
@@ -291,9 +276,9 @@ async fn models_side_by_side_over_time_and_by_context() {
 #[tokio::test]
 async fn overview_dashboard_timeline_and_engagement() {
     let app = TestApp::spawn().await;
-    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
-    let (_other, other_id) = user(&app, "other@example.com", false).await;
-    let (mut admin, _) = user(&app, "admin@example.com", true).await;
+    let (mut researcher, researcher_id) = app.signed_up("researcher@example.com", false).await;
+    let (_other, other_id) = app.signed_up("other@example.com", false).await;
+    let (mut admin, _) = app.signed_up("admin@example.com", true).await;
     data_set(&app, researcher_id, other_id).await;
 
     let dashboard = researcher.call(Method::GET, "/api/analytics/overview/dashboard", None).await;
@@ -345,8 +330,8 @@ async fn overview_dashboard_timeline_and_engagement() {
 #[tokio::test]
 async fn user_behavior_and_ground_truth_analysis() {
     let app = TestApp::spawn().await;
-    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
-    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    let (mut researcher, researcher_id) = app.signed_up("researcher@example.com", false).await;
+    let (_other, other_id) = app.signed_up("other@example.com", false).await;
     data_set(&app, researcher_id, other_id).await;
 
     let behaviour = researcher.call(Method::GET, "/api/analytics/usage/user-behavior", None).await;
@@ -421,8 +406,8 @@ async fn every_analytics_endpoint_is_documented_with_its_parameters() {
 #[tokio::test]
 async fn granularities_and_windows_take_any_whole_number_of_minutes_hours_or_days_within_bounds() {
     let app = TestApp::spawn().await;
-    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
-    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    let (mut researcher, researcher_id) = app.signed_up("researcher@example.com", false).await;
+    let (_other, other_id) = app.signed_up("other@example.com", false).await;
     data_set(&app, researcher_id, other_id).await;
     let counted = |reply: &code4me_tests::plugin::Reply, key: &str, field: &str| -> i64 {
         reply.body[key].as_array().unwrap_or_else(|| panic!("{}", reply.text)).iter().map(|b| b[field].as_i64().expect("count")).sum()
@@ -466,8 +451,8 @@ async fn granularities_and_windows_take_any_whole_number_of_minutes_hours_or_day
 #[tokio::test]
 async fn time_parameters_take_every_iso_8601_form_python_reads_with_no_zone_meaning_utc() {
     let app = TestApp::spawn().await;
-    let (mut researcher, researcher_id) = user(&app, "researcher@example.com", false).await;
-    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    let (mut researcher, researcher_id) = app.signed_up("researcher@example.com", false).await;
+    let (_other, other_id) = app.signed_up("other@example.com", false).await;
     data_set(&app, researcher_id, other_id).await;
     let today = Utc::now().date_naive();
     let (from, to) = (today - Duration::days(2), today + Duration::days(2));
@@ -506,8 +491,8 @@ async fn time_parameters_take_every_iso_8601_form_python_reads_with_no_zone_mean
 #[tokio::test]
 async fn a_deleted_accounts_generations_stay_counted_but_belong_to_no_one() {
     let app = TestApp::spawn().await;
-    let (mut admin, _) = user(&app, "admin@example.com", true).await;
-    let (mut leaver, leaver_id) = user(&app, "leaver@example.com", false).await;
+    let (mut admin, _) = app.signed_up("admin@example.com", true).await;
+    let (mut leaver, leaver_id) = app.signed_up("leaver@example.com", false).await;
     let at = Utc::now() - Duration::hours(1);
     generation(&app, leaver_id, 5, 0.5, true, at).await;
     let copied: (DateTime<Utc>, Option<Uuid>, String) =
@@ -525,8 +510,8 @@ async fn a_deleted_accounts_generations_stay_counted_but_belong_to_no_one() {
 #[tokio::test]
 async fn poisoned_behavioural_telemetry_is_refused_and_the_behaviour_page_stays_up() {
     let app = TestApp::spawn().await;
-    let (mut admin, admin_id) = user(&app, "admin@example.com", true).await;
-    let (_other, other_id) = user(&app, "other@example.com", false).await;
+    let (mut admin, admin_id) = app.signed_up("admin@example.com", true).await;
+    let (_other, other_id) = app.signed_up("other@example.com", false).await;
     data_set(&app, admin_id, other_id).await;
     let mut plugin = app.plugin();
     plugin.signed_in_with_project("plugin@example.com", "Secret123").await;

@@ -9,17 +9,15 @@ use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
 
+/// A signed-in user, verified (so studies take them), with `preference` stored as their consent.
 async fn user(app: &TestApp, email: &str, admin: bool, preference: Option<&str>) -> (Plugin, Uuid) {
-    let mut plugin = app.plugin();
-    assert_eq!(plugin.sign_up(email, "Participant", "Secret123").await.status, 201);
-    let id: Uuid = sqlx::query_scalar("UPDATE \"user\" SET is_admin = $2, verified = TRUE, preference = $3 WHERE email = $1 RETURNING user_id")
-        .bind(email)
-        .bind(admin)
+    let (plugin, id) = app.signed_up(email, admin).await;
+    sqlx::query("UPDATE \"user\" SET verified = TRUE, preference = $2 WHERE user_id = $1")
+        .bind(id)
         .bind(preference)
-        .fetch_one(&app.db)
+        .execute(&app.db)
         .await
-        .expect("user row");
-    assert_eq!(plugin.log_in(email, "Secret123").await.status, 200);
+        .expect("consent");
     (plugin, id)
 }
 

@@ -4,25 +4,10 @@
 use chrono::{DateTime, Duration, Utc};
 use code4me_shared::jobs::telemetry::{DbJob, DbWrite, FeedbackRecord, GenerationRow, QueryKind, QueryRecord};
 use code4me_tests::TestApp;
-use code4me_tests::plugin::Plugin;
 use code4me_tests::worker::Worker;
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-/// Signs a user up and in; returns their client and id.
-async fn user(app: &TestApp, email: &str, admin: bool) -> (Plugin, Uuid) {
-    let mut plugin = app.plugin();
-    assert_eq!(plugin.sign_up(email, "Researcher", "Secret123").await.status, 201);
-    let id: Uuid = sqlx::query_scalar("UPDATE \"user\" SET is_admin = $2 WHERE email = $1 RETURNING user_id")
-        .bind(email)
-        .bind(admin)
-        .fetch_one(&app.db)
-        .await
-        .expect("user row");
-    assert_eq!(plugin.log_in(email, "Secret123").await.status, 200);
-    (plugin, id)
-}
 
 /// One stored completion of `user` in `session` (query time `at`), its document `length`
 /// characters long in `file`; accepted at `accepted_at` when given.
@@ -111,8 +96,8 @@ fn close(value: &Value, expected: f64) -> bool {
 #[tokio::test]
 async fn survival_counts_each_accepted_completion_once_per_checkpoint_from_its_earliest_ground_truth_there() {
     let app = TestApp::spawn().await;
-    let (mut researcher, me) = user(&app, "me@example.com", false).await;
-    let (_, other) = user(&app, "other@example.com", false).await;
+    let (mut researcher, me) = app.signed_up("me@example.com", false).await;
+    let (_, other) = app.signed_up("other@example.com", false).await;
     let (mine, theirs) = (session_of(&app, me).await, session_of(&app, other).await);
     let accepted = Utc::now() - Duration::hours(1);
     let s = Duration::seconds;
@@ -155,7 +140,7 @@ async fn survival_counts_each_accepted_completion_once_per_checkpoint_from_its_e
     // Wilson intervals: 1 of 2 → [0.0945, 0.9055].
     assert!((at30["unchanged_95ci"]["lower"].as_f64().expect("lower") - 0.0945).abs() < 1e-4, "{at30}");
 
-    let (mut admin, _) = user(&app, "admin@example.com", true).await;
+    let (mut admin, _) = app.signed_up("admin@example.com", true).await;
     let everyone = admin.call(Method::GET, "/api/analytics/research/code-survival", None).await;
     assert_eq!(point(&everyone.body, 30)["generations"], 3, "the admin sees the other user's too: {}", everyone.text);
     let none =
@@ -168,7 +153,7 @@ async fn survival_counts_each_accepted_completion_once_per_checkpoint_from_its_e
 #[tokio::test]
 async fn effort_counts_shown_and_accepted_queries_characters_per_active_day_and_the_suggested_share_of_new_code() {
     let app = TestApp::spawn().await;
-    let (mut researcher, me) = user(&app, "me@example.com", false).await;
+    let (mut researcher, me) = app.signed_up("me@example.com", false).await;
     let session = session_of(&app, me).await;
     let today = Utc::now() - Duration::hours(1);
     let yesterday = today - Duration::days(1);
@@ -296,7 +281,7 @@ async fn a_real_completion_records_its_latency_by_stage() {
         "queue and model fit in the server's time (±5 ms of two clocks): {queue_wait} + {generation} vs {serving}"
     );
 
-    let (mut admin, _) = user(&app, "admin@example.com", true).await;
+    let (mut admin, _) = app.signed_up("admin@example.com", true).await;
     let stages = admin.call(Method::GET, "/api/analytics/research/latency-stages", None).await;
     assert_eq!(stages.status, 200, "{}", stages.text);
     let row = &stages.body["data"][0];
