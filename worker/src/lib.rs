@@ -1,5 +1,5 @@
 //! The Code4me-RS worker: consumes the `llm`, `db` and `index` queues, runs local models, writes
-//! telemetry and keeps the retrieval index.
+//! telemetry, keeps the retrieval index and compacts the analytics rollups ([`rollups`]).
 //!
 //! [`jobs`] lists every job with its handler and concurrency: `llm` answers model jobs over the
 //! requesting server's reply channel, `db` hands telemetry to [`telemetry`] (batched transactions),
@@ -16,6 +16,7 @@ pub mod models;
 pub mod pg_text;
 pub mod queues;
 pub mod retrieval;
+pub mod rollups;
 pub mod signals;
 pub mod telemetry;
 
@@ -77,6 +78,7 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     let queue_names: Vec<&'static str> = registry.iter().map(|registration| registration.queue).collect();
     let listener = tokio::spawn(signals.clone().listen(client, queue_names.clone()));
     let vacuum = tokio::spawn(queues::vacuum_forever(redis.clone(), settings.queue_keep_finished, queue_names));
+    let compaction = tokio::spawn(rollups::compact_forever(db.clone(), rollups::COMPACT_EVERY));
     let consumers = Consumers { redis: redis.clone(), signals, worker_id: settings.worker_id.clone() };
     let (stop_tx, stop_rx) = watch::channel(false);
     tracing::info!(
@@ -105,6 +107,7 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     tracing::info!("worker shutting down");
     listener.abort();
     vacuum.abort();
+    compaction.abort();
     db.close().await;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The research endpoints' domain, free of HTTP and SQL: the time window a request reads, `Nm|Nh|Nd`
 //! spans ([`span`]), the one time-parameter parser ([`time`]), interval estimates and the
-//! two-proportion test ([`stats`]), calibration arithmetic ([`calibration`]), and the study
+//! two-proportion test ([`stats`]), calibration arithmetic ([`calibration`]), percentiles of the
+//! rollups' latency histograms ([`histogram`]), and the study
 //! statistics: user-level inference and CUPED ([`cluster`]), the sample-ratio check ([`srm`]),
 //! Holm's correction ([`multiple_testing`]) and always-valid sequential tests ([`sequential`]). The endpoints
 //! read their parameters in `routes::analytics::params` and their rows from `db::analytics`.
@@ -8,6 +9,7 @@
 pub mod calibration;
 pub mod cluster;
 pub mod evaluation;
+pub mod histogram;
 pub mod multiple_testing;
 pub mod sequential;
 pub mod span;

@@ -3,6 +3,7 @@
 
 mod analytics;
 mod analytics_export;
+mod analytics_rollups;
 mod auth_matrix;
 mod config;
 mod contract_snapshots;

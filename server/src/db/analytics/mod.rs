@@ -1,11 +1,14 @@
-//! The research endpoints' reads: aggregates over `meta_query` and `had_generation` (and their
-//! telemetry, users and models), one file per endpoint family, each statement returning named
-//! rows. Every statement is a `&'static str` assembled from the fragments below with `concat!`;
-//! what varies per request (the window, the user, the model, a grouping's choice among fixed
-//! texts) is bound or picked, never formatted in.
+//! The research endpoints' reads: aggregates over the analytics rollups (migration
+//! `20261205000001_analytics_rollups.sql`) and, where a rollup cannot answer exactly, over
+//! `meta_query` and `had_generation` themselves; one file per endpoint family, each statement
+//! returning named rows. Every statement is a `&'static str` assembled from the fragments below
+//! with `concat!`; what varies per request (the window, the user, the model, a grouping's choice
+//! among fixed texts) is bound or picked, never formatted in.
 //!
-//! Statements built on `generations_in_scope!` or `queries_in_scope!` take `$1`..`$4` from a
-//! [`Scope`] (`scoped`); their own parameters follow from `$5`.
+//! The rollup readers (`analytics_generations`, `analytics_queries`, ...) return the rollup rows of
+//! the window's whole days and hours plus the raw rows at its edges, so sums over them are exact.
+//! Statements built on `generations_in_scope!`, `queries_in_scope!` or the `rolled_*!` readers take
+//! `$1`..`$4` from a [`Scope`] (`scoped`); their own parameters follow from `$5`.
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -13,26 +16,11 @@ use sqlx::query::QueryAs;
 use sqlx::{FromRow, Postgres};
 use uuid::Uuid;
 
-/// `had_generation` rows with their model (`hg`, `m`). A generation carries its query's time, user
-/// and type (`hg.query_timestamp`, `hg.user_id`, `hg.query_type`), so scoping needs no join; add
-/// `with_query!` when other columns of the query are needed.
+/// `had_generation` rows with their model (`hg`, `m`). A generation carries its query's time, user,
+/// type, session, config and telemetry classes (copied when it is stored), so scoping needs no join.
 macro_rules! generations {
     () => {
         "FROM had_generation hg JOIN model_name m ON m.model_id = hg.model_id"
-    };
-}
-
-/// Joins a generation's query row (`mq`), after `generations!`.
-macro_rules! with_query {
-    () => {
-        "JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id"
-    };
-}
-
-/// The queries a request may read: `$1`..`$2` the window, `$3` the user scope.
-macro_rules! queries_in_scope {
-    () => {
-        "mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3)"
     };
 }
 
@@ -52,31 +40,61 @@ macro_rules! generations_in_scope {
     };
 }
 
-/// A generation's query and its contextual telemetry (`mq`, `ct`), after `generations!`.
-macro_rules! with_contextual_telemetry {
+/// The scope's generations (of every query type) as rollup rows `f`, whole days where possible.
+macro_rules! rolled_generations {
     () => {
-        concat!(with_query!(), " JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id")
+        "analytics_generations($1, $2, $3, $4, 'day') f"
     };
 }
 
-/// The joins a [`GroupBy::Language`] grouping needs on `generations!`.
-macro_rules! language_joins {
+/// The scope's queries as rollup rows `f` (the scope's model does not apply), whole days where possible.
+macro_rules! rolled_queries {
     () => {
-        concat!(with_contextual_telemetry!(), " JOIN programming_language pl ON pl.language_id = ct.language_id")
+        "analytics_queries($1, $2, $3, 'day') f"
     };
 }
 
-/// The joins a [`GroupBy::Trigger`] grouping needs on `generations!`.
-macro_rules! trigger_joins {
+/// The scope's per-user rows `f` (queries with `model_id` NULL, completion generations with their
+/// model), whole days where possible.
+macro_rules! rolled_users {
     () => {
-        concat!(with_contextual_telemetry!(), " JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id")
+        "analytics_users($1, $2, $3, 'day') f"
     };
 }
 
-/// The joins a [`GroupBy::Config`] grouping needs on `generations!`.
-macro_rules! config_joins {
+/// The scope's latency histograms `f` (completion generations), whole days where possible.
+macro_rules! rolled_latencies {
     () => {
-        "JOIN \"user\" u ON u.user_id = hg.user_id"
+        "analytics_latencies($1, $2, $3, $4, 'day') f"
+    };
+}
+
+/// The model names of rows `$rows` (`m`).
+macro_rules! model_join {
+    ($rows:ident) => {
+        concat!("JOIN model_name m ON m.model_id = ", stringify!($rows), ".model_id")
+    };
+}
+
+/// The language names of rows `$rows` (`pl`; rows without a language are left out).
+macro_rules! language_join {
+    ($rows:ident) => {
+        concat!("JOIN programming_language pl ON pl.language_id = ", stringify!($rows), ".language_id")
+    };
+}
+
+/// The trigger names of rows `$rows` (`tt`; rows without a trigger are left out).
+macro_rules! trigger_join {
+    ($rows:ident) => {
+        concat!("JOIN trigger_type tt ON tt.trigger_type_id = ", stringify!($rows), ".trigger_type_id")
+    };
+}
+
+/// A config grouping's name for rows `$rows`: the config that served the query (the user's at the
+/// time, for queries stored without one); NULL when neither is known.
+macro_rules! config_name {
+    ($rows:ident) => {
+        concat!("'config ' || ", stringify!($rows), ".config_id")
     };
 }
 
@@ -100,6 +118,41 @@ pub struct Scope {
     pub user: Option<Uuid>,
     /// One model's generations; `None` for every model's (statements over queries ignore it).
     pub model_id: Option<i64>,
+}
+
+/// The coarsest rollup rows a read may use: a time series cannot use rows that span more than one of
+/// its buckets (buckets are aligned to 2000-01-01T00:00:00Z, so a width of whole days never splits
+/// a UTC day, nor one of whole hours an hour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    /// Day rows, hour rows at the edges, raw rows at the very ends.
+    Day,
+    /// Hour rows, raw rows at the ends.
+    Hour,
+    /// Raw rows only.
+    Raw,
+}
+
+impl Grain {
+    /// The coarsest grain that never splits a bucket `seconds` wide.
+    pub fn for_buckets(seconds: i64) -> Self {
+        if seconds % 86_400 == 0 {
+            Self::Day
+        } else if seconds % 3_600 == 0 {
+            Self::Hour
+        } else {
+            Self::Raw
+        }
+    }
+
+    /// The readers' `p_grain` argument.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Hour => "hour",
+            Self::Raw => "raw",
+        }
+    }
 }
 
 /// What generations are grouped by.

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-use super::{Scope, scoped};
+use super::usage::{histograms, stage_histograms};
+use super::{Grain, Scope, scoped};
+use crate::analytics::histogram::percentile_cont;
 
 /// One model's completion generations in a window; generation times in ms.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -37,26 +39,68 @@ pub struct ModelComparison {
     pub active_days: i64,
 }
 
+/// One model's sums over a window, before its percentiles are read from its histogram.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct ModelSums {
+    model_id: i64,
+    model_name: String,
+    is_instruction_tuned: bool,
+    total_generations: i64,
+    acceptance_rate: f64,
+    avg_generation_time: f64,
+    avg_confidence: f64,
+    confidence_std: f64,
+    avg_logprob_length: f64,
+    unique_users: i64,
+    active_days: i64,
+}
+
 /// Per model among `model_ids` (`None`: every model) with completion generations in the scope,
-/// by model id.
-pub async fn comparison(db: impl PgExecutor<'_>, scope: &Scope, model_ids: Option<&[i64]>) -> sqlx::Result<Vec<ModelComparison>> {
+/// by model id: sums from the generation rollup, users from the user rollup, percentiles from the
+/// exact latency histograms.
+pub async fn comparison(db: &sqlx::PgPool, scope: &Scope, model_ids: Option<&[i64]>) -> sqlx::Result<Vec<ModelComparison>> {
     const SQL: &str = concat!(
-        "SELECT hg.model_id, m.model_name, m.is_instruction_tuned, count(*)::bigint AS total_generations, ",
-        acceptance_rate!(),
-        " AS acceptance_rate, avg(hg.generation_time)::float8 AS avg_generation_time, \
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY hg.generation_time) AS p50_generation_time, \
-                percentile_cont(0.95) WITHIN GROUP (ORDER BY hg.generation_time) AS p95_generation_time, \
-                avg(hg.confidence) AS avg_confidence, stddev_pop(hg.confidence) AS confidence_std, \
-                avg(cardinality(hg.logprobs))::float8 AS avg_logprob_length, \
-                count(DISTINCT hg.user_id)::bigint AS unique_users, \
-                count(DISTINCT (hg.query_timestamp AT TIME ZONE 'UTC')::date)::bigint AS active_days ",
-        generations!(),
-        " WHERE ",
-        generations_in_scope!(),
-        " AND ($5::bigint[] IS NULL OR hg.model_id = ANY($5)) \
-         GROUP BY 1, 2, 3 ORDER BY 1"
+        "WITH g AS (SELECT f.model_id, date_trunc('day', f.bucket, 'UTC') AS day, sum(f.generations) AS generations, sum(f.accepted) AS accepted, \
+                           sum(f.generation_ms) AS ms, sum(f.confidence_sum) AS c, sum(f.confidence_square_sum) AS cc, sum(f.logprob_tokens) AS tokens FROM ",
+        rolled_generations!(),
+        " WHERE f.query_type = 'completion' AND ($5::bigint[] IS NULL OR f.model_id = ANY($5)) GROUP BY 1, 2), \
+         models AS (SELECT model_id, sum(generations) AS n, sum(accepted) AS accepted, sum(ms) AS ms, sum(c) AS c, sum(cc) AS cc, sum(tokens) AS tokens, \
+                           count(*) FILTER (WHERE generations > 0) AS days FROM g GROUP BY 1 HAVING sum(generations) > 0), \
+         users AS (SELECT model_id, count(DISTINCT user_id) AS users FROM ( \
+             SELECT f.model_id, f.user_id FROM ",
+        rolled_users!(),
+        " WHERE f.model_id IS NOT NULL AND f.user_id IS NOT NULL AND ($4::bigint IS NULL OR f.model_id = $4) GROUP BY 1, 2 HAVING sum(f.generations) > 0) x GROUP BY 1) \
+         SELECT s.model_id, m.model_name, m.is_instruction_tuned, s.n::bigint AS total_generations, s.accepted::float8 / s.n AS acceptance_rate, \
+                s.ms::float8 / s.n AS avg_generation_time, s.c / s.n AS avg_confidence, sqrt(greatest(s.cc / s.n - (s.c / s.n) ^ 2, 0)) AS confidence_std, \
+                s.tokens::float8 / s.n AS avg_logprob_length, coalesce(u.users, 0)::bigint AS unique_users, s.days::bigint AS active_days \
+         FROM models s ",
+        model_join!(s),
+        " LEFT JOIN users u ON u.model_id = s.model_id ORDER BY 1"
     );
-    scoped(SQL, scope).bind(model_ids).fetch_all(db).await
+    let (sums, latencies) = tokio::try_join!(scoped::<ModelSums>(SQL, scope).bind(model_ids).fetch_all(db), stage_histograms(db, scope, &[0]))?;
+    let latencies = histograms(&latencies);
+    Ok(sums
+        .into_iter()
+        .map(|s| {
+            let values = latencies.iter().find(|(name, _, _)| *name == s.model_name).map(|(_, _, v)| v.as_slice()).unwrap_or_default();
+            let at = |q| percentile_cont(values, q).unwrap_or(0.0);
+            ModelComparison {
+                p50_generation_time: at(0.5),
+                p95_generation_time: at(0.95),
+                model_id: s.model_id,
+                model_name: s.model_name,
+                is_instruction_tuned: s.is_instruction_tuned,
+                total_generations: s.total_generations,
+                acceptance_rate: s.acceptance_rate,
+                avg_generation_time: s.avg_generation_time,
+                avg_confidence: s.avg_confidence,
+                confidence_std: s.confidence_std,
+                avg_logprob_length: s.avg_logprob_length,
+                unique_users: s.unique_users,
+                active_days: s.active_days,
+            }
+        })
+        .collect())
 }
 
 /// The time buckets of [`usage_trends`].
@@ -64,8 +108,9 @@ pub async fn comparison(db: impl PgExecutor<'_>, scope: &Scope, model_ids: Optio
 pub enum TrendBuckets<'a> {
     /// A `date_trunc` unit (`hour`, `day`, `week`, `month`), truncating in UTC.
     Calendar(&'a str),
-    /// A PostgreSQL interval (`6 hours`) for `date_bin`, aligned to 2000-01-01T00:00:00Z.
-    Bins(&'a str),
+    /// A PostgreSQL interval (`6 hours`) for `date_bin`, aligned to 2000-01-01T00:00:00Z, and its
+    /// width in seconds.
+    Bins(&'a str, i64),
 }
 
 /// One model's completion generations in one time bucket.
@@ -85,32 +130,44 @@ pub struct ModelUsageBucket {
     pub unique_users: i64,
 }
 
-/// The statement of [`usage_trends`] with `bucket` as the bucket's expression.
+/// The statement of [`usage_trends`] with `bucket` as the bucket's expression over the rows' `bucket`.
 macro_rules! usage_trends_sql {
     ($bucket:expr) => {
         concat!(
-            "SELECT ",
+            "WITH g AS (SELECT ",
             $bucket,
-            " AS time_bucket, hg.model_id, m.model_name, count(*)::bigint AS usage_count, ",
-            acceptance_rate!(),
-            " AS acceptance_rate, count(DISTINCT hg.user_id)::bigint AS unique_users ",
-            generations!(),
-            " WHERE ",
-            generations_in_scope!(),
-            " GROUP BY 1, 2, 3 ORDER BY 1, 2"
+            " AS b, f.model_id, sum(f.generations) AS n, sum(f.accepted) AS accepted \
+             FROM analytics_generations($1, $2, $3, $4, $6) f WHERE f.query_type = 'completion' GROUP BY 1, 2 HAVING sum(f.generations) > 0), \
+             u AS (SELECT b, model_id, count(DISTINCT user_id) AS users FROM (SELECT ",
+            $bucket,
+            " AS b, f.model_id, f.user_id FROM analytics_users($1, $2, $3, $6) f \
+                   WHERE f.model_id IS NOT NULL AND f.user_id IS NOT NULL AND ($4::bigint IS NULL OR f.model_id = $4) \
+                   GROUP BY 1, 2, 3 HAVING sum(f.generations) > 0) x GROUP BY 1, 2) \
+             SELECT g.b AS time_bucket, g.model_id, m.model_name, g.n::bigint AS usage_count, g.accepted::float8 / g.n AS acceptance_rate, \
+                    coalesce(u.users, 0)::bigint AS unique_users \
+             FROM g ",
+            model_join!(g),
+            " LEFT JOIN u ON u.b = g.b AND u.model_id = g.model_id ORDER BY 1, 2"
         )
     };
 }
 
 /// Each model's completion generations in the scope per bucket, oldest first, then by model id.
 pub async fn usage_trends(db: impl PgExecutor<'_>, scope: &Scope, buckets: TrendBuckets<'_>) -> sqlx::Result<Vec<ModelUsageBucket>> {
-    let (sql, bound) = match buckets {
-        TrendBuckets::Calendar(unit) => (usage_trends_sql!("date_trunc($5, hg.query_timestamp, 'UTC')"), unit),
-        TrendBuckets::Bins(interval) => {
-            (usage_trends_sql!("date_bin($5::interval, hg.query_timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00')"), interval)
+    let (sql, bound, grain) = match buckets {
+        TrendBuckets::Calendar(unit) => {
+            let grain = match unit {
+                "day" | "week" | "month" => Grain::Day,
+                "hour" => Grain::Hour,
+                _ => Grain::Raw,
+            };
+            (usage_trends_sql!("date_trunc($5, f.bucket, 'UTC')"), unit, grain)
+        }
+        TrendBuckets::Bins(interval, seconds) => {
+            (usage_trends_sql!("date_bin($5::interval, f.bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00')"), interval, Grain::for_buckets(seconds))
         }
     };
-    scoped(sql, scope).bind(bound).fetch_all(db).await
+    scoped(sql, scope).bind(bound).bind(grain.name()).fetch_all(db).await
 }
 
 /// One model's completion generations in one context segment.
@@ -141,21 +198,18 @@ pub struct ContextSegment {
 pub async fn performance_by_context(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<ContextSegment>> {
     const SQL: &str = concat!(
         "SELECT m.model_name, pl.language_name AS language, tt.trigger_type_name AS trigger_type, \
-                CASE WHEN ct.document_char_length IS NULL THEN 'unknown' WHEN ct.document_char_length < 1000 THEN 'small' \
-                     WHEN ct.document_char_length < 10000 THEN 'medium' WHEN ct.document_char_length < 100000 THEN 'large' ELSE 'xlarge' END \
-                     AS document_size, \
-                CASE WHEN ct.relative_document_position IS NULL THEN 'unknown' WHEN ct.relative_document_position < 0.25 THEN 'beginning' \
-                     WHEN ct.relative_document_position < 0.75 THEN 'middle' ELSE 'end' END AS document_position, \
-                count(*)::bigint AS sample_size, ",
-        acceptance_rate!(),
-        " AS acceptance_rate, avg(hg.generation_time)::float8 AS avg_generation_time, avg(hg.confidence) AS avg_confidence ",
-        generations!(),
+                (ARRAY['unknown', 'small', 'medium', 'large', 'xlarge'])[f.document_size + 1] AS document_size, \
+                (ARRAY['unknown', 'beginning', 'middle', 'end'])[f.document_position + 1] AS document_position, \
+                sum(f.generations)::bigint AS sample_size, sum(f.accepted)::float8 / sum(f.generations) AS acceptance_rate, \
+                sum(f.generation_ms)::float8 / sum(f.generations) AS avg_generation_time, sum(f.confidence_sum) / sum(f.generations) AS avg_confidence FROM ",
+        rolled_generations!(),
         " ",
-        with_contextual_telemetry!(),
-        " JOIN programming_language pl ON pl.language_id = ct.language_id JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id \
-         WHERE ",
-        generations_in_scope!(),
-        " GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= 5 ORDER BY 1, 2, 3, 4, 5"
+        model_join!(f),
+        " ",
+        language_join!(f),
+        " ",
+        trigger_join!(f),
+        " WHERE f.query_type = 'completion' GROUP BY 1, 2, 3, 4, 5 HAVING sum(f.generations) >= 5 ORDER BY 1, 2, 3, 4, 5"
     );
     scoped(SQL, scope).fetch_all(db).await
 }

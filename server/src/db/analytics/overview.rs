@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use super::{Scope, scoped};
+use super::{Grain, Scope, scoped};
 
 /// A window's queries.
 #[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
@@ -22,14 +22,19 @@ pub struct QueryTotals {
     pub sessions: i64,
 }
 
-/// The window's queries, in one pass.
+/// The window's queries: counts from the query rollup, distinct users and sessions from the
+/// user rollup.
 pub async fn query_totals(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<QueryTotals> {
     const SQL: &str = concat!(
-        "SELECT count(*)::bigint AS queries, (count(*) FILTER (WHERE query_type = 'completion'))::bigint AS completions, \
-                (count(*) FILTER (WHERE query_type = 'chat'))::bigint AS chats, count(DISTINCT user_id)::bigint AS users, \
-                count(DISTINCT session_id)::bigint AS sessions \
-         FROM meta_query mq WHERE ",
-        queries_in_scope!()
+        "WITH q AS (SELECT coalesce(sum(f.queries), 0)::bigint AS queries, \
+                           coalesce(sum(f.queries) FILTER (WHERE f.query_type = 'completion'), 0)::bigint AS completions, \
+                           coalesce(sum(f.queries) FILTER (WHERE f.query_type = 'chat'), 0)::bigint AS chats FROM ",
+        rolled_queries!(),
+        "), s AS (SELECT f.user_id, f.session_id FROM ",
+        rolled_users!(),
+        " WHERE f.model_id IS NULL GROUP BY 1, 2 HAVING sum(f.queries) > 0) \
+         SELECT q.queries, q.completions, q.chats, (SELECT count(DISTINCT user_id) FROM s)::bigint AS users, \
+                (SELECT count(DISTINCT session_id) FROM s)::bigint AS sessions FROM q"
     );
     scoped(SQL, scope).fetch_one(db).await
 }
@@ -49,16 +54,16 @@ pub struct ModelTotals {
     pub generation_ms: f64,
 }
 
-/// The window's completion generations per model, in no particular order (a hash aggregate; the
-/// overall figures are summed from the groups).
+/// The window's completion generations per model, in no particular order (the overall figures
+/// are summed from the groups).
 pub async fn model_totals(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<ModelTotals>> {
     const SQL: &str = concat!(
-        "SELECT hg.model_id, m.model_name, count(*)::bigint AS generations, (count(*) FILTER (WHERE hg.was_accepted))::bigint AS accepted, \
-                sum(hg.generation_time)::float8 AS generation_ms ",
-        generations!(),
-        " WHERE ",
-        generations_in_scope!(),
-        " GROUP BY 1, 2"
+        "SELECT f.model_id, m.model_name, sum(f.generations)::bigint AS generations, sum(f.accepted)::bigint AS accepted, \
+                sum(f.generation_ms)::float8 AS generation_ms FROM ",
+        rolled_generations!(),
+        " ",
+        model_join!(f),
+        " WHERE f.query_type = 'completion' GROUP BY 1, 2 HAVING sum(f.generations) > 0"
     );
     scoped(SQL, scope).fetch_all(db).await
 }
@@ -74,18 +79,20 @@ pub struct LanguageRow {
     pub acceptance_rate: Option<f64>,
 }
 
-/// The ten languages with the most queries in the window (then by name).
+/// The ten languages with the most queries in the window (then by name), with the acceptance of
+/// their completion generations.
 pub async fn top_languages(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<LanguageRow>> {
     const SQL: &str = concat!(
-        "SELECT pl.language_name AS language, count(DISTINCT mq.meta_query_id)::bigint AS query_count, ",
-        acceptance_rate!(),
-        " AS acceptance_rate \
-         FROM meta_query mq JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-         JOIN programming_language pl ON pl.language_id = ct.language_id \
-         LEFT JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id AND mq.query_type = 'completion' \
-         WHERE ",
-        queries_in_scope!(),
-        " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10"
+        "WITH q AS (SELECT f.language_id, sum(f.queries) AS queries FROM ",
+        rolled_queries!(),
+        " WHERE f.language_id IS NOT NULL GROUP BY 1 HAVING sum(f.queries) > 0), \
+         g AS (SELECT f.language_id, sum(f.accepted)::float8 / nullif(sum(f.generations), 0) AS rate FROM ",
+        rolled_generations!(),
+        " WHERE f.query_type = 'completion' GROUP BY 1) \
+         SELECT pl.language_name AS language, q.queries::bigint AS query_count, g.rate AS acceptance_rate \
+         FROM q ",
+        language_join!(q),
+        " LEFT JOIN g ON g.language_id = q.language_id ORDER BY 2 DESC, 1 LIMIT 10"
     );
     scoped(SQL, scope).fetch_all(db).await
 }
@@ -110,22 +117,29 @@ pub struct ActivityRow {
 }
 
 /// The window's queries per bucket of `interval` (a PostgreSQL interval such as `6 hours`;
-/// buckets aligned to 2000-01-01T00:00:00Z), oldest first; empty buckets are left out.
-pub async fn activity(db: impl PgExecutor<'_>, scope: &Scope, interval: &str) -> sqlx::Result<Vec<ActivityRow>> {
+/// buckets aligned to 2000-01-01T00:00:00Z; `grain` the rollup rows that never split one), oldest
+/// first; empty buckets are left out. Acceptance is over completion generations, the mean
+/// generation time over all generations.
+pub async fn activity(db: impl PgExecutor<'_>, scope: &Scope, interval: &str, grain: Grain) -> sqlx::Result<Vec<ActivityRow>> {
     const SQL: &str = concat!(
-        "SELECT date_bin($5::interval, mq.\"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS time_bucket, \
-                count(DISTINCT mq.meta_query_id)::bigint AS query_count, \
-                count(DISTINCT mq.meta_query_id) FILTER (WHERE mq.query_type = 'completion')::bigint AS completion_count, \
-                count(DISTINCT mq.meta_query_id) FILTER (WHERE mq.query_type = 'chat')::bigint AS chat_count, \
-                count(DISTINCT mq.user_id)::bigint AS active_users, \
-                avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END) FILTER (WHERE mq.query_type = 'completion')::float8 AS acceptance_rate, \
-                avg(hg.generation_time)::float8 AS avg_generation_time \
-         FROM meta_query mq LEFT JOIN had_generation hg ON hg.meta_query_id = mq.meta_query_id \
-         WHERE ",
-        queries_in_scope!(),
-        " GROUP BY 1 ORDER BY 1"
+        "WITH q AS (SELECT date_bin($5::interval, f.bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS b, sum(f.queries) AS queries, \
+                           coalesce(sum(f.queries) FILTER (WHERE f.query_type = 'completion'), 0) AS completions, \
+                           coalesce(sum(f.queries) FILTER (WHERE f.query_type = 'chat'), 0) AS chats \
+                    FROM analytics_queries($1, $2, $3, $6) f GROUP BY 1 HAVING sum(f.queries) > 0), \
+         u AS (SELECT b, count(DISTINCT user_id) AS users FROM ( \
+                    SELECT date_bin($5::interval, f.bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS b, f.user_id \
+                    FROM analytics_users($1, $2, $3, $6) f WHERE f.model_id IS NULL GROUP BY 1, 2 HAVING sum(f.queries) > 0) x GROUP BY b), \
+         g AS (SELECT date_bin($5::interval, f.bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS b, \
+                      sum(f.accepted) FILTER (WHERE f.query_type = 'completion') AS accepted, \
+                      sum(f.generations) FILTER (WHERE f.query_type = 'completion') AS completions, \
+                      sum(f.generation_ms) AS ms, sum(f.generations) AS generations \
+               FROM analytics_generations($1, $2, $3, NULL, $6) f GROUP BY 1) \
+         SELECT q.b AS time_bucket, q.queries::bigint AS query_count, q.completions::bigint AS completion_count, q.chats::bigint AS chat_count, \
+                coalesce(u.users, 0)::bigint AS active_users, g.accepted::float8 / nullif(g.completions, 0) AS acceptance_rate, \
+                g.ms::float8 / nullif(g.generations, 0) AS avg_generation_time \
+         FROM q LEFT JOIN u ON u.b = q.b LEFT JOIN g ON g.b = q.b ORDER BY 1"
     );
-    scoped(SQL, scope).bind(interval).fetch_all(db).await
+    sqlx::query_as(SQL).bind(scope.start).bind(scope.end).bind(scope.user).bind(scope.model_id).bind(interval).bind(grain.name()).fetch_all(db).await
 }
 
 /// One user's activity in a window.
@@ -149,26 +163,25 @@ pub struct EngagementRow {
     pub acceptance_rate: Option<f64>,
 }
 
-/// Each user's activity in the window, fewest queries first.
+/// Each user's activity in the window, fewest queries first: queries, days, sessions and hours from
+/// the user rollup's query rows, acceptance from its generation rows (of the scope's model).
 pub async fn engagement(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<EngagementRow>> {
     const SQL: &str = concat!(
-        "WITH queries AS ( \
-             SELECT mq.user_id, count(*)::bigint AS queries, count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint AS days, \
-                    count(DISTINCT mq.session_id)::bigint AS sessions, min(mq.\"timestamp\") AS first_query, max(mq.\"timestamp\") AS last_query, \
-                    avg(extract(hour FROM mq.\"timestamp\" AT TIME ZONE 'UTC'))::float8 AS hour \
-             FROM meta_query mq WHERE ",
-        queries_in_scope!(),
-        " AND mq.user_id IS NOT NULL \
-             GROUP BY 1), \
-         acceptance AS (SELECT hg.user_id, ",
-        acceptance_rate!(),
-        " AS rate ",
-        generations!(),
-        " WHERE ",
-        generations_in_scope!(),
-        " GROUP BY 1) \
-         SELECT q.user_id, q.queries, q.days AS active_days, q.sessions, q.first_query, q.last_query, q.hour AS avg_hour, a.rate AS acceptance_rate \
-         FROM queries q LEFT JOIN acceptance a ON a.user_id = q.user_id ORDER BY q.queries"
+        "WITH r AS (SELECT * FROM ",
+        rolled_users!(),
+        "), queries AS (SELECT user_id, sum(queries)::bigint AS queries, min(first_at) AS first_query, max(last_at) AS last_query, \
+                    sum(hour_sum)::float8 / sum(queries) AS hour \
+             FROM r WHERE model_id IS NULL AND user_id IS NOT NULL GROUP BY 1 HAVING sum(queries) > 0), \
+         days AS (SELECT user_id, count(*)::bigint AS days FROM ( \
+             SELECT user_id, date_trunc('day', bucket, 'UTC') FROM r WHERE model_id IS NULL GROUP BY 1, 2 HAVING sum(queries) > 0) d GROUP BY 1), \
+         sessions AS (SELECT user_id, count(session_id)::bigint AS sessions FROM ( \
+             SELECT user_id, session_id FROM r WHERE model_id IS NULL GROUP BY 1, 2 HAVING sum(queries) > 0) s GROUP BY 1), \
+         acceptance AS (SELECT user_id, sum(accepted)::float8 / nullif(sum(generations), 0) AS rate FROM r \
+             WHERE model_id IS NOT NULL AND ($4::bigint IS NULL OR model_id = $4) GROUP BY 1) \
+         SELECT q.user_id, q.queries, d.days AS active_days, coalesce(s.sessions, 0) AS sessions, q.first_query, q.last_query, \
+                q.hour AS avg_hour, a.rate AS acceptance_rate \
+         FROM queries q JOIN days d ON d.user_id = q.user_id LEFT JOIN sessions s ON s.user_id = q.user_id \
+         LEFT JOIN acceptance a ON a.user_id = q.user_id ORDER BY q.queries"
     );
     scoped(SQL, scope).fetch_all(db).await
 }

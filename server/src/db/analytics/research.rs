@@ -4,7 +4,9 @@
 
 use sqlx::PgExecutor;
 
+use super::usage::{histograms, stage_histograms};
 use super::{Scope, scoped};
+use crate::analytics::histogram::percentile_cont;
 
 /// Accepted completions scored at one checkpoint.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
@@ -85,7 +87,7 @@ pub async fn effort(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Effo
 }
 
 /// One model's completion latency by stage, in ms; `None` where no generation has the stage.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, Default)]
 pub struct StageLatency {
     /// The model's name.
     pub model_name: String,
@@ -115,23 +117,27 @@ pub struct StageLatency {
 
 /// Per model (by name), the scope's completion generations that carry stage timings: queue wait,
 /// prefill (time to the first token), decode (the rest of the model's time), and what the server's
-/// total adds beyond them.
+/// total adds beyond them; percentiles from the exact latency histograms.
 pub async fn stage_latency(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<StageLatency>> {
-    const SQL: &str = concat!(
-        "WITH s AS (SELECT m.model_name, hg.queue_wait_ms AS queue_wait, hg.first_token_ms AS prefill, hg.generation_time - hg.first_token_ms AS decode, \
-                mq.total_serving_time - hg.generation_time - hg.queue_wait_ms AS server, mq.total_serving_time AS total ",
-        generations!(),
-        " ",
-        with_query!(),
-        " WHERE hg.first_token_ms IS NOT NULL AND ",
-        generations_in_scope!(),
-        ") SELECT model_name, count(*)::bigint AS generations, \
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY queue_wait) AS queue_wait_p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY queue_wait) AS queue_wait_p90, \
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY prefill) AS prefill_p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY prefill) AS prefill_p90, \
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY decode) AS decode_p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY decode) AS decode_p90, \
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY server) AS server_p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY server) AS server_p90, \
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY total) AS total_p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY total) AS total_p90 \
-         FROM s GROUP BY 1 ORDER BY 1"
-    );
-    scoped(SQL, scope).fetch_all(db).await
+    let rows = stage_histograms(db, scope, &[1, 2, 3, 4, 5]).await?;
+    let mut out: Vec<StageLatency> = Vec::new();
+    for (model, stage, values) in histograms(&rows) {
+        if out.last().is_none_or(|last| last.model_name != model) {
+            out.push(StageLatency { model_name: model.to_owned(), ..StageLatency::default() });
+        }
+        let latency = out.last_mut().expect("pushed above");
+        let (p50, p90) = (percentile_cont(&values, 0.5), percentile_cont(&values, 0.9));
+        match stage {
+            1 => (latency.queue_wait_p50, latency.queue_wait_p90) = (p50, p90),
+            2 => {
+                // Every generation with stage timings has a prefill time.
+                latency.generations = values.iter().map(|&(_, n)| n).sum();
+                (latency.prefill_p50, latency.prefill_p90) = (p50, p90);
+            }
+            3 => (latency.decode_p50, latency.decode_p90) = (p50, p90),
+            4 => (latency.server_p50, latency.server_p90) = (p50, p90),
+            _ => (latency.total_p50, latency.total_p90) = (p50, p90),
+        }
+    }
+    Ok(out)
 }

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use super::{GroupBy, Scope, scoped};
+use super::{Grain, GroupBy, Scope, scoped};
+use crate::analytics::histogram::percentile_cont;
 
 /// One group's completion generations.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -18,19 +19,19 @@ pub struct GroupAcceptance {
     pub generations: i64,
 }
 
-/// The statement of [`acceptance`] grouped by `key` with `joins` on the generations.
+/// The statement of [`acceptance`] grouped by `key` with `joins` on the rollup rows.
 macro_rules! acceptance_sql {
     ($key:expr, $joins:expr) => {
         concat!(
             "SELECT ",
             $key,
-            " AS group_name, (count(*) FILTER (WHERE hg.was_accepted))::bigint AS accepted, count(*)::bigint AS generations ",
-            generations!(),
+            " AS group_name, sum(f.accepted)::bigint AS accepted, sum(f.generations)::bigint AS generations FROM ",
+            rolled_generations!(),
             " ",
             $joins,
-            " WHERE ",
-            generations_in_scope!(),
-            " GROUP BY 1 ORDER BY 3 DESC, 1"
+            " WHERE f.query_type = 'completion' GROUP BY 1 HAVING sum(f.generations) > 0 AND ",
+            $key,
+            " IS NOT NULL ORDER BY 3 DESC, 1"
         )
     };
 }
@@ -39,10 +40,10 @@ macro_rules! acceptance_sql {
 /// first (then by name).
 pub async fn acceptance(db: impl PgExecutor<'_>, scope: &Scope, group: GroupBy) -> sqlx::Result<Vec<GroupAcceptance>> {
     let sql = match group {
-        GroupBy::Model => acceptance_sql!("m.model_name", ""),
-        GroupBy::Config => acceptance_sql!("'config ' || u.config_id", config_joins!()),
-        GroupBy::Language => acceptance_sql!("pl.language_name", language_joins!()),
-        GroupBy::Trigger => acceptance_sql!("tt.trigger_type_name", trigger_joins!()),
+        GroupBy::Model => acceptance_sql!("m.model_name", model_join!(f)),
+        GroupBy::Config => acceptance_sql!(config_name!(f), ""),
+        GroupBy::Language => acceptance_sql!("pl.language_name", language_join!(f)),
+        GroupBy::Trigger => acceptance_sql!("tt.trigger_type_name", trigger_join!(f)),
     };
     scoped(sql, scope).fetch_all(db).await
 }
@@ -62,20 +63,57 @@ pub struct LatencyPercentiles {
     pub p99: f64,
 }
 
-/// Generation-time percentiles of the scope's completion generations per model, by model name.
-pub async fn latency_percentiles(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<LatencyPercentiles>> {
+/// One value of one model's latency histogram.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistogramRow {
+    /// The model's name.
+    pub model_name: String,
+    /// The stage (see [`stage_histograms`]).
+    pub stage: i16,
+    /// A latency, in ms.
+    pub value_ms: i32,
+    /// How many generations took it.
+    pub n: i64,
+}
+
+/// The scope's latency histograms per model and stage, by model name, stage and value: stage 0 the
+/// model's generation time of every completion generation; for generations with stage timings 1
+/// queue wait, 2 prefill, 3 decode, 4 the server beyond queue and model, 5 the server's total.
+pub async fn stage_histograms(db: impl PgExecutor<'_>, scope: &Scope, stages: &[i16]) -> sqlx::Result<Vec<HistogramRow>> {
     const SQL: &str = concat!(
-        "SELECT m.model_name, \
-                percentile_cont(0.5) WITHIN GROUP (ORDER BY hg.generation_time) AS p50, \
-                percentile_cont(0.9) WITHIN GROUP (ORDER BY hg.generation_time) AS p90, \
-                percentile_cont(0.95) WITHIN GROUP (ORDER BY hg.generation_time) AS p95, \
-                percentile_cont(0.99) WITHIN GROUP (ORDER BY hg.generation_time) AS p99 ",
-        generations!(),
-        " WHERE ",
-        generations_in_scope!(),
-        " GROUP BY 1 ORDER BY 1"
+        "SELECT m.model_name, f.stage, f.value_ms, sum(f.n)::bigint AS n FROM ",
+        rolled_latencies!(),
+        " ",
+        model_join!(f),
+        " WHERE f.stage = ANY($5) GROUP BY 1, 2, 3 HAVING sum(f.n) > 0 ORDER BY 1, 2, 3"
     );
-    scoped(SQL, scope).fetch_all(db).await
+    scoped(SQL, scope).bind(stages).fetch_all(db).await
+}
+
+/// `rows` (ordered by model name, stage, value) as one `(value, count)` histogram per model and
+/// stage, in that order.
+pub fn histograms(rows: &[HistogramRow]) -> Vec<(&str, i16, Vec<(i64, i64)>)> {
+    let mut out: Vec<(&str, i16, Vec<(i64, i64)>)> = Vec::new();
+    for row in rows {
+        match out.last_mut() {
+            Some((model, stage, values)) if *model == row.model_name && *stage == row.stage => values.push((i64::from(row.value_ms), row.n)),
+            _ => out.push((&row.model_name, row.stage, vec![(i64::from(row.value_ms), row.n)])),
+        }
+    }
+    out
+}
+
+/// Generation-time percentiles of the scope's completion generations per model, by model name,
+/// from the exact histograms (equal to `percentile_cont` over the raw rows).
+pub async fn latency_percentiles(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<LatencyPercentiles>> {
+    let rows = stage_histograms(db, scope, &[0]).await?;
+    Ok(histograms(&rows)
+        .into_iter()
+        .map(|(model, _, values)| {
+            let at = |q| percentile_cont(&values, q).unwrap_or(0.0);
+            LatencyPercentiles { model_name: model.to_owned(), p50: at(0.5), p90: at(0.9), p95: at(0.95), p99: at(0.99) }
+        })
+        .collect())
 }
 
 /// One completion generation's latency.
@@ -83,7 +121,7 @@ pub async fn latency_percentiles(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx
 pub struct LatencySample {
     /// The model's name.
     pub model_name: String,
-    /// The user's current config; `None` when the user is gone.
+    /// The config that served its query; `None` when unknown.
     pub config_id: Option<i64>,
     /// Time the model took, in ms.
     pub generation_time: i32,
@@ -91,14 +129,13 @@ pub struct LatencySample {
     pub total_serving_time: Option<i32>,
 }
 
-/// Up to 1,000 of the scope's completion generations, fastest first.
+/// Up to 1,000 of the scope's completion generations, fastest first (an index on generation time
+/// finds them without sorting the window).
 pub async fn latency_samples(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<LatencySample>> {
     const SQL: &str = concat!(
-        "SELECT m.model_name, u.config_id, hg.generation_time, mq.total_serving_time ",
+        "SELECT m.model_name, hg.config_id, hg.generation_time, hg.total_serving_time ",
         generations!(),
-        " ",
-        with_query!(),
-        " LEFT JOIN \"user\" u ON u.user_id = hg.user_id WHERE ",
+        " WHERE ",
         generations_in_scope!(),
         " ORDER BY hg.generation_time LIMIT 1000"
     );
@@ -132,20 +169,25 @@ pub struct QueryCount {
 }
 
 /// The scope's queries of `kinds` per bucket of `interval` (a PostgreSQL interval such as
-/// `6 hours`; buckets aligned to 2000-01-01T00:00:00Z), language, trigger and query type, in that
-/// order; empty combinations are left out. The scope's model is ignored.
-pub async fn queries_over_time(db: impl PgExecutor<'_>, scope: &Scope, interval: &str, kinds: QueryKinds<'_>) -> sqlx::Result<Vec<QueryCount>> {
+/// `6 hours`; buckets aligned to 2000-01-01T00:00:00Z; `grain` the rollup rows that never split
+/// one), language, trigger and query type, in that order; empty combinations are left out. The
+/// scope's model is ignored.
+pub async fn queries_over_time(
+    db: impl PgExecutor<'_>,
+    scope: &Scope,
+    interval: &str,
+    grain: Grain,
+    kinds: QueryKinds<'_>,
+) -> sqlx::Result<Vec<QueryCount>> {
     sqlx::query_as(
-        "SELECT date_bin($6::interval, mq.\"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00') AS time_bucket, pl.language_name AS language, \
-                tt.trigger_type_name AS trigger_type, mq.query_type, count(*)::bigint AS count \
-         FROM meta_query mq \
-         LEFT JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-         LEFT JOIN programming_language pl ON pl.language_id = ct.language_id \
-         LEFT JOIN trigger_type tt ON tt.trigger_type_id = ct.trigger_type_id \
-         WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3) \
-           AND ($4::text IS NULL OR mq.query_type = $4) AND ($5::text IS NULL OR pl.language_name = $5) \
+        "SELECT date_bin($6::interval, f.bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS time_bucket, pl.language_name AS language, \
+                tt.trigger_type_name AS trigger_type, f.query_type, sum(f.queries)::bigint AS count \
+         FROM analytics_queries($1, $2, $3, $8) f \
+         LEFT JOIN programming_language pl ON pl.language_id = f.language_id \
+         LEFT JOIN trigger_type tt ON tt.trigger_type_id = f.trigger_type_id \
+         WHERE ($4::text IS NULL OR f.query_type = $4) AND ($5::text IS NULL OR pl.language_name = $5) \
            AND ($7::text IS NULL OR tt.trigger_type_name = $7) \
-         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+         GROUP BY 1, 2, 3, 4 HAVING sum(f.queries) > 0 ORDER BY 1, 2, 3, 4",
     )
     .bind(scope.start)
     .bind(scope.end)
@@ -154,6 +196,7 @@ pub async fn queries_over_time(db: impl PgExecutor<'_>, scope: &Scope, interval:
     .bind(kinds.language)
     .bind(interval)
     .bind(kinds.trigger_type)
+    .bind(grain.name())
     .fetch_all(db)
     .await
 }
@@ -181,25 +224,28 @@ pub struct UserBehavior {
     pub active_days: i64,
 }
 
-/// Each user's behaviour over the scope's queries, most queries first (then by name).
+/// Each user's behaviour over the scope's queries, most queries first (then by name), from the user
+/// rollup: its query rows for the telemetry means, sessions and days, its generation rows (of the
+/// scope's model) for acceptance.
 pub async fn user_behavior(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<UserBehavior>> {
     const SQL: &str = concat!(
-        "WITH acceptance AS (SELECT hg.user_id, ",
-        acceptance_rate!(),
-        " AS rate ",
-        generations!(),
-        " WHERE ",
-        generations_in_scope!(),
-        " GROUP BY 1) \
-         SELECT u.user_id, u.name AS user_name, avg(bt.typing_speed)::float8 AS avg_typing_speed, \
-                avg(bt.time_since_last_shown)::float8 AS avg_time_since_shown, avg(bt.time_since_last_accepted)::float8 AS avg_time_since_accepted, \
-                count(DISTINCT mq.session_id)::bigint AS session_count, count(*)::bigint AS total_queries, a.rate AS acceptance_rate, \
-                count(DISTINCT (mq.\"timestamp\" AT TIME ZONE 'UTC')::date)::bigint AS active_days \
-         FROM meta_query mq JOIN \"user\" u ON u.user_id = mq.user_id \
-         LEFT JOIN behavioral_telemetry bt ON bt.behavioral_telemetry_id = mq.behavioral_telemetry_id \
-         LEFT JOIN acceptance a ON a.user_id = mq.user_id \
-         WHERE mq.\"timestamp\" BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR mq.user_id = $3) \
-         GROUP BY u.user_id, u.name, a.rate ORDER BY 7 DESC, 2"
+        "WITH r AS (SELECT * FROM ",
+        rolled_users!(),
+        "), queries AS (SELECT user_id, sum(queries)::bigint AS queries, sum(typing_speed_sum) / nullif(sum(typing_speed_n), 0) AS typing_speed, \
+                    sum(since_shown_sum) / nullif(sum(since_shown_n), 0) AS since_shown, \
+                    sum(since_accepted_sum) / nullif(sum(since_accepted_n), 0) AS since_accepted \
+             FROM r WHERE model_id IS NULL AND user_id IS NOT NULL GROUP BY 1 HAVING sum(queries) > 0), \
+         days AS (SELECT user_id, count(*)::bigint AS days FROM ( \
+             SELECT user_id, date_trunc('day', bucket, 'UTC') FROM r WHERE model_id IS NULL GROUP BY 1, 2 HAVING sum(queries) > 0) d GROUP BY 1), \
+         sessions AS (SELECT user_id, count(session_id)::bigint AS sessions FROM ( \
+             SELECT user_id, session_id FROM r WHERE model_id IS NULL GROUP BY 1, 2 HAVING sum(queries) > 0) s GROUP BY 1), \
+         acceptance AS (SELECT user_id, sum(accepted)::float8 / nullif(sum(generations), 0) AS rate FROM r \
+             WHERE model_id IS NOT NULL AND ($4::bigint IS NULL OR model_id = $4) GROUP BY 1) \
+         SELECT u.user_id, u.name AS user_name, q.typing_speed AS avg_typing_speed, q.since_shown AS avg_time_since_shown, \
+                q.since_accepted AS avg_time_since_accepted, coalesce(s.sessions, 0) AS session_count, q.queries AS total_queries, \
+                a.rate AS acceptance_rate, d.days AS active_days \
+         FROM queries q JOIN \"user\" u ON u.user_id = q.user_id JOIN days d ON d.user_id = q.user_id \
+         LEFT JOIN sessions s ON s.user_id = q.user_id LEFT JOIN acceptance a ON a.user_id = q.user_id ORDER BY 7 DESC, 2"
     );
     scoped(SQL, scope).fetch_all(db).await
 }

@@ -180,7 +180,7 @@ pub async fn usage_trends(
         TrendBucket::Calendar(unit) => TrendBuckets::Calendar(unit),
         TrendBucket::Width(width) => {
             interval = width.interval();
-            TrendBuckets::Bins(&interval)
+            TrendBuckets::Bins(&interval, width.seconds())
         }
     };
     let data = rows::usage_trends(&state.db, &filters.rows(), buckets)

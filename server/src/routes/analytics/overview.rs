@@ -12,6 +12,7 @@ use super::params::{Filters, GRANULARITY_DOC, Params, bad_request, bucket, shown
 use crate::analytics::Window;
 use crate::analytics::span::Span;
 use crate::contract::error::ApiError;
+use crate::db::analytics::Grain;
 use crate::db::analytics::overview::{self, EngagementRow, ModelTotals, QueryTotals};
 use crate::http::auth::ResearchCaller;
 use crate::services::state::AppState;
@@ -337,7 +338,9 @@ pub async fn activity_timeline(
 ) -> Result<Json<ActivityTimelineResponse>, ApiError> {
     let Recent { name, length, filters } = Recent::parse(caller, &params, "24h")?;
     let granularity = bucket(&params, length)?;
-    let rows = overview::activity(&state.db, &filters.rows(), &granularity.interval()).await.map_err(ApiError::database)?;
+    let rows = overview::activity(&state.db, &filters.rows(), &granularity.interval(), Grain::for_buckets(granularity.seconds()))
+        .await
+        .map_err(ApiError::database)?;
     let timeline = rows
         .into_iter()
         .map(|row| ActivityBucket {

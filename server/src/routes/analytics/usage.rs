@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use super::params::{Filters, GRANULARITY_DOC, ModelScopeFilters, Params, ScopeFilters, bad_request, bucket, group_by};
 use crate::analytics::stats::wilson;
 use crate::contract::error::ApiError;
-use crate::db::analytics::GroupBy;
 use crate::db::analytics::usage::{self, QueryKinds};
+use crate::db::analytics::{Grain, GroupBy};
 use crate::http::auth::ResearchCaller;
 use crate::services::state::AppState;
 
@@ -223,7 +223,9 @@ pub async fn queries_over_time(
     let language = params.get("language").map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
     let trigger = params.get("trigger_type").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
     let kinds = QueryKinds { query_type: query_type.as_deref(), language: language.as_deref(), trigger_type: trigger.as_deref() };
-    let rows = usage::queries_over_time(&state.db, &filters.rows(), &granularity.interval(), kinds).await.map_err(ApiError::database)?;
+    let rows = usage::queries_over_time(&state.db, &filters.rows(), &granularity.interval(), Grain::for_buckets(granularity.seconds()), kinds)
+        .await
+        .map_err(ApiError::database)?;
     let data = rows
         .into_iter()
         .map(|row| QueryCount {
