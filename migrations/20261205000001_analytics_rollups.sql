@@ -54,8 +54,10 @@ BEGIN
 END
 $$;
 
--- The edges read from raw rows, for queries of every type.
+-- The edges read from raw rows, for queries of every type; the fastest generations of a window
+-- (latency-distribution's samples) without sorting it.
 CREATE INDEX idx_had_generation_time ON had_generation (query_timestamp);
+CREATE INDEX idx_had_generation_type_generation_time ON had_generation (query_type, generation_time);
 CREATE INDEX idx_meta_query_user_time ON meta_query (user_id, "timestamp");
 
 -- Which part of [p_start, p_end] (both inclusive) comes from which rows: day rows for
@@ -303,6 +305,38 @@ RETURNS SETOF analytics_user_rollup LANGUAGE sql STABLE AS $$
 $$;
 
 ----------------------------------------------------------------------------------------------------
+-- Documents: per user, session and file the shortest and longest document a completion query
+-- reported (how much the file grew while its author used completions).
+CREATE TABLE analytics_document_rollup (
+    grain      "char" NOT NULL,
+    bucket     TIMESTAMPTZ NOT NULL,
+    user_id    UUID,
+    session_id UUID,
+    file_path  TEXT NOT NULL,
+    min_length INTEGER NOT NULL,
+    max_length INTEGER NOT NULL,
+    queries    BIGINT NOT NULL,
+    compacted  BOOLEAN NOT NULL DEFAULT false
+);
+CREATE INDEX idx_analytics_document_rollup_bucket ON analytics_document_rollup (grain, bucket);
+CREATE INDEX idx_analytics_document_rollup_loose ON analytics_document_rollup (grain, bucket) WHERE NOT compacted;
+
+CREATE FUNCTION analytics_document_rows(mq meta_query, sign integer, grain "char")
+RETURNS SETOF analytics_document_rollup LANGUAGE sql STABLE AS $$
+    SELECT grain, analytics_bucket(mq."timestamp", grain), mq.user_id, mq.session_id, ct.file_path, ct.document_char_length,
+           ct.document_char_length, sign::bigint, false
+    FROM contextual_telemetry ct
+    WHERE ct.contextual_telemetry_id = mq.contextual_telemetry_id AND mq.query_type = 'completion'
+      AND ct.file_path IS NOT NULL AND ct.document_char_length IS NOT NULL
+$$;
+
+CREATE FUNCTION analytics_document_merge(rows analytics_document_rollup[], merged boolean)
+RETURNS SETOF analytics_document_rollup LANGUAGE sql STABLE AS $$
+    SELECT grain, bucket, user_id, session_id, file_path, min(min_length), max(max_length), sum(queries)::bigint, merged
+    FROM unnest(rows) GROUP BY grain, bucket, user_id, session_id, file_path HAVING sum(queries) <> 0
+$$;
+
+----------------------------------------------------------------------------------------------------
 -- Triggers: each statement's changed rows, signed, merged, appended.
 -- `merged` marks the rows as already one per key (the backfill); the triggers' rows are deltas.
 CREATE FUNCTION analytics_add_generations(rows had_generation[], sign integer, merged boolean DEFAULT false) RETURNS void LANGUAGE plpgsql AS $$
@@ -324,6 +358,8 @@ BEGIN
         SELECT r FROM unnest(rows) mq, (VALUES ('h'::"char"), ('d'::"char")) g (grain), analytics_query_rows(mq, sign, g.grain) r), merged);
     INSERT INTO analytics_user_rollup SELECT * FROM analytics_user_merge(ARRAY(
         SELECT r FROM unnest(rows) mq, (VALUES ('h'::"char"), ('d'::"char")) g (grain), analytics_user_rows_of_query(mq, sign, g.grain) r), merged);
+    INSERT INTO analytics_document_rollup SELECT * FROM analytics_document_merge(ARRAY(
+        SELECT r FROM unnest(rows) mq, (VALUES ('h'::"char"), ('d'::"char")) g (grain), analytics_document_rows(mq, sign, g.grain) r), merged);
 END
 $$;
 
@@ -407,6 +443,10 @@ BEGIN
     WITH touched AS (SELECT DISTINCT grain, bucket FROM analytics_user_rollup WHERE NOT compacted),
     moved AS (DELETE FROM analytics_user_rollup r USING touched t WHERE r.grain = t.grain AND r.bucket = t.bucket RETURNING r.*)
     INSERT INTO analytics_user_rollup SELECT * FROM analytics_user_merge(ARRAY(SELECT m::analytics_user_rollup FROM moved m), true);
+    GET DIAGNOSTICS n = ROW_COUNT; merged := merged + n;
+    WITH touched AS (SELECT DISTINCT grain, bucket FROM analytics_document_rollup WHERE NOT compacted),
+    moved AS (DELETE FROM analytics_document_rollup r USING touched t WHERE r.grain = t.grain AND r.bucket = t.bucket RETURNING r.*)
+    INSERT INTO analytics_document_rollup SELECT * FROM analytics_document_merge(ARRAY(SELECT m::analytics_document_rollup FROM moved m), true);
     GET DIAGNOSTICS n = ROW_COUNT; merged := merged + n;
     RETURN merged;
 END
@@ -502,6 +542,20 @@ RETURNS SETOF analytics_user_rollup LANGUAGE sql STABLE AS $$
     UNION ALL
     SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s, had_generation hg, analytics_user_rows_of_generation(hg, 1, 'r') r
     WHERE (p_user IS NULL OR hg.user_id = p_user) AND hg.query_timestamp >= s.hour_to AND hg.query_timestamp <= p_end
+$$;
+
+CREATE FUNCTION analytics_documents(p_start timestamptz, p_end timestamptz, p_user uuid, p_grain text)
+RETURNS SETOF analytics_document_rollup LANGUAGE sql STABLE AS $$
+    SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s JOIN analytics_document_rollup r
+        ON (r.grain = 'd' AND r.bucket >= s.day_from AND r.bucket < s.day_to)
+        OR (r.grain = 'h' AND ((r.bucket >= s.hour_from AND r.bucket < s.day_from) OR (r.bucket >= s.day_to AND r.bucket < s.hour_to)))
+    WHERE p_user IS NULL OR r.user_id = p_user
+    UNION ALL
+    SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s, meta_query mq, analytics_document_rows(mq, 1, 'r') r
+    WHERE (p_user IS NULL OR mq.user_id = p_user) AND mq."timestamp" >= p_start AND mq."timestamp" < s.hour_from
+    UNION ALL
+    SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s, meta_query mq, analytics_document_rows(mq, 1, 'r') r
+    WHERE (p_user IS NULL OR mq.user_id = p_user) AND mq."timestamp" >= s.hour_to AND mq."timestamp" <= p_end
 $$;
 
 ----------------------------------------------------------------------------------------------------

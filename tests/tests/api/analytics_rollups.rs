@@ -29,8 +29,9 @@ async fn store(app: &TestApp, user: Uuid, session: Uuid, project: Uuid, row: &Ro
     let query = Uuid::new_v4();
     let (length, position) = row.document.map_or((None, None), |(l, p)| (Some(l), Some(p)));
     sqlx::query(
-        "INSERT INTO contextual_telemetry (contextual_telemetry_id, version_id, trigger_type_id, language_id, document_char_length, relative_document_position) \
-         VALUES ($1, 1, $2, $3, $4, $5)",
+        "INSERT INTO contextual_telemetry (contextual_telemetry_id, version_id, trigger_type_id, language_id, document_char_length, relative_document_position, \
+                                           file_path) \
+         VALUES ($1, 1, $2, $3, $4, $5, CASE WHEN $4 IS NULL THEN NULL ELSE 'src/file' || $2 || '.py' END)",
     )
     .bind(query)
     .bind(row.trigger)
@@ -153,6 +154,7 @@ const READS: &[&str] = &[
     "/api/analytics/calibration/confidence-distribution?bins=25",
     "/api/analytics/calibration/calibration-summary",
     "/api/analytics/research/latency-stages",
+    "/api/analytics/research/effort",
 ];
 
 /// The query parameters of `read` for `window`: its start and end, or for the overview's reads

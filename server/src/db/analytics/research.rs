@@ -47,41 +47,40 @@ pub async fn survival(db: impl PgExecutor<'_>, scope: &Scope, checkpoints: &[i32
     scoped(SQL, scope).bind(checkpoints).bind(mostly).fetch_all(db).await
 }
 
-/// Effort counts over the scope's completion queries.
+/// Effort counts over the scope's completion generations (a query two models answered, as in a
+/// comparison study, counts once per generation).
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
 pub struct EffortCounts {
-    /// Completion queries with a generation in scope.
+    /// Completion generations.
     pub requested: i64,
-    /// Of them, queries whose completion was shown (a non-empty completion with a shown time).
+    /// Of them, generations shown (a non-empty completion with a shown time).
     pub shown: i64,
-    /// Of them, queries with an accepted completion.
+    /// Of them, generations accepted.
     pub accepted: i64,
     /// Characters of the accepted completions.
     pub accepted_chars: i64,
-    /// Distinct (user, UTC day) pairs with a completion query.
+    /// Distinct (user, UTC day) pairs with a completion generation.
     pub active_user_days: i64,
-    /// Net growth of the edited documents: per session and file, the largest document length
-    /// reported minus the smallest, summed.
+    /// Net growth of the edited documents: per session and file, the largest document length a
+    /// completion query reported minus the smallest, summed.
     pub document_growth_chars: i64,
 }
 
-/// The scope's effort counts.
+/// The scope's effort counts, from the generation, user and document rollups.
 pub async fn effort(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<EffortCounts> {
     const SQL: &str = concat!(
-        "WITH g AS (SELECT hg.meta_query_id, hg.user_id, hg.query_timestamp, hg.was_accepted, hg.completion, hg.shown_at FROM had_generation hg WHERE ",
-        generations_in_scope!(),
-        "), per_query AS (SELECT meta_query_id, min(user_id::text) AS user_id, min(query_timestamp) AS at, \
-                bool_or(completion <> '' AND cardinality(shown_at) > 0) AS shown, bool_or(was_accepted) AS accepted, \
-                coalesce(sum(char_length(completion)) FILTER (WHERE was_accepted), 0) AS accepted_chars FROM g GROUP BY meta_query_id), \
-         growth AS (SELECT max(ct.document_char_length) - min(ct.document_char_length) AS chars \
-                FROM meta_query mq JOIN contextual_telemetry ct ON ct.contextual_telemetry_id = mq.contextual_telemetry_id \
-                WHERE mq.meta_query_id IN (SELECT meta_query_id FROM per_query) AND ct.file_path IS NOT NULL AND ct.document_char_length IS NOT NULL \
-                GROUP BY mq.session_id, ct.file_path) \
-         SELECT count(*)::bigint AS requested, (count(*) FILTER (WHERE shown))::bigint AS shown, (count(*) FILTER (WHERE accepted))::bigint AS accepted, \
-                coalesce(sum(accepted_chars), 0)::bigint AS accepted_chars, \
-                count(DISTINCT (user_id, date_trunc('day', at AT TIME ZONE 'UTC')))::bigint AS active_user_days, \
-                (SELECT coalesce(sum(chars), 0) FROM growth)::bigint AS document_growth_chars \
-         FROM per_query"
+        "WITH g AS (SELECT coalesce(sum(f.generations), 0)::bigint AS requested, coalesce(sum(f.shown), 0)::bigint AS shown, \
+                           coalesce(sum(f.accepted), 0)::bigint AS accepted, coalesce(sum(f.accepted_chars), 0)::bigint AS accepted_chars FROM ",
+        rolled_generations!(),
+        " WHERE f.query_type = 'completion'), \
+         days AS (SELECT count(*)::bigint AS n FROM (SELECT f.user_id, date_trunc('day', f.bucket, 'UTC') FROM ",
+        rolled_users!(),
+        " WHERE f.model_id IS NOT NULL AND ($4::bigint IS NULL OR f.model_id = $4) GROUP BY 1, 2 HAVING sum(f.generations) > 0) d), \
+         growth AS (SELECT coalesce(sum(chars), 0)::bigint AS chars FROM ( \
+             SELECT max(f.max_length) - min(f.min_length) AS chars FROM analytics_documents($1, $2, $3, 'day') f \
+             GROUP BY f.session_id, f.file_path HAVING sum(f.queries) > 0) x) \
+         SELECT g.requested, g.shown, g.accepted, g.accepted_chars, days.n AS active_user_days, growth.chars AS document_growth_chars \
+         FROM g, days, growth"
     );
     scoped(SQL, scope).fetch_one(db).await
 }

@@ -85,19 +85,19 @@ pub async fn code_survival(
 /// `GET /api/analytics/research/effort`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EffortResponse {
-    /// Completion queries answered with at least one generation.
+    /// Completion generations (a query two models answered counts twice).
     pub requested: i64,
-    /// Of them, queries whose completion was shown (non-empty, with a shown time).
+    /// Of them, generations shown (non-empty, with a shown time).
     pub shown: i64,
-    /// Of them, queries whose completion was accepted.
+    /// Of them, generations accepted.
     pub accepted: i64,
-    /// shown / requested (0..1); `null` without queries.
+    /// shown / requested (0..1); `null` without generations.
     pub shown_rate: Option<f64>,
     /// accepted / shown (0..1); `null` without shown completions.
     pub acceptance_per_shown: Option<f64>,
     /// Characters of the accepted completions.
     pub accepted_chars: i64,
-    /// Distinct (user, UTC day) pairs with a completion query.
+    /// Distinct (user, UTC day) pairs with a completion generation.
     pub active_user_days: i64,
     /// accepted_chars / active_user_days; `null` without active days.
     pub accepted_chars_per_active_user_day: Option<f64>,
