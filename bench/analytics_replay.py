@@ -1,6 +1,7 @@
 """The client side of `./bench.sh analytics`: times every analytics endpoint as an admin over the
 whole demo data set (the default 30-day window, every user), against PostgreSQL's own time for one
-sequential pass over `had_generation` in the same run (read from EXPLAIN ANALYZE through psql).
+sequential pass over `had_generation` and one over the generation rollup in the same run (read
+from EXPLAIN ANALYZE through psql).
 
 Each endpoint is called once to warm up, then ROUNDS times; medians are reported, and each one's
 ratio to the reference scan. Prints one JSON object on stdout. Standard library only.
@@ -58,10 +59,17 @@ def timed(conn, cookie, path):
     return elapsed
 
 
-def reference_scan_ms(psql):
-    sql = "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) SELECT count(*), avg(confidence) FROM had_generation"
-    out = subprocess.run([*psql, "-c", sql], check=True, capture_output=True, text=True).stdout
+def scan_ms(psql, sql):
+    out = subprocess.run([*psql, "-c", f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {sql}"], check=True, capture_output=True, text=True).stdout
     return json.loads(out)[0]["Execution Time"]
+
+
+def reference_scan_ms(psql):
+    return scan_ms(psql, "SELECT count(*), avg(confidence) FROM had_generation")
+
+
+def rollup_scan_ms(psql):
+    return scan_ms(psql, "SELECT count(*), sum(generations), sum(confidence_sum) FROM analytics_generation_rollup")
 
 
 def main():
@@ -76,19 +84,24 @@ def main():
     psql = json.loads(args.psql)
     conn, cookie = login(args.base, args.email, args.password)
     references = []
+    rollup_references = []
     results = {}
     for path in ENDPOINTS:
         timed(conn, cookie, path)
         samples = [timed(conn, cookie, path) for _ in range(args.rounds)]
         references.append(reference_scan_ms(psql))
+        rollup_references.append(rollup_scan_ms(psql))
         results[path.split("/api/analytics/")[1].split("?")[0]] = round(statistics.median(samples), 1)
     reference = statistics.median(references)
+    rollup_reference = statistics.median(rollup_references)
     print(json.dumps({
         "bench": "analytics",
         "generations": args.generations,
         "reference_scan_ms": round(reference, 1),
         "median_ms": results,
         "ratio_to_scan": {name: round(ms / reference, 2) for name, ms in results.items()},
+        "rollup_scan_ms": round(rollup_reference, 1),
+        "ratio_to_rollup_scan": {name: round(ms / rollup_reference, 1) for name, ms in results.items()},
         "worst_ms": max(results.values()),
     }))
 

@@ -273,3 +273,86 @@ async fn telemetry_stored_out_of_range_before_the_door_checked_it_is_repaired_an
     let code = refused.expect_err("the CHECK keeps it out").as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
     assert_eq!(code.as_deref(), Some("23514"), "check_violation");
 }
+
+#[tokio::test]
+async fn the_analytics_rollups_are_backfilled_from_the_rows_stored_before_them() {
+    let pool = lazy_pool(&cluster().empty_database().await);
+    MIGRATOR.run_to(20261204000003, &pool).await.expect("the schema before the rollups");
+    // Three completions over two UTC days and one chat, one user, one session.
+    sqlx::query(
+        "WITH u AS (INSERT INTO \"user\" (user_id, email, name, password, joined_at, verified, config_id) \
+                    VALUES ('00000000-0000-0000-0000-0000000000aa', 'a@example.com', 'A', 'x', now(), true, 1)), \
+              s AS (INSERT INTO session (session_id, user_id, start_time) VALUES ('00000000-0000-0000-0000-0000000000bb', '00000000-0000-0000-0000-0000000000aa', now())) \
+         INSERT INTO project (project_id, project_name, created_at) VALUES ('00000000-0000-0000-0000-0000000000cc', 'p', now())",
+    )
+    .execute(&pool)
+    .await
+    .expect("user, session, project");
+    for (i, (at, kind, accepted)) in [
+        ("2026-11-01T09:15:00Z", "completion", true),
+        ("2026-11-01T23:59:00Z", "completion", false),
+        ("2026-11-02T00:01:00Z", "completion", true),
+        ("2026-11-02T08:00:00Z", "chat", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("00000000-0000-0000-0000-00000000000{i}");
+        sqlx::query(
+            "INSERT INTO contextual_telemetry (contextual_telemetry_id, version_id, trigger_type_id, language_id) VALUES ($1::uuid, 1, 2, 47)",
+        )
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .expect("telemetry");
+        sqlx::query(
+            "INSERT INTO meta_query (meta_query_id, user_id, contextual_telemetry_id, session_id, project_id, \"timestamp\", query_type) \
+             VALUES ($1::uuid, '00000000-0000-0000-0000-0000000000aa', $1::uuid, '00000000-0000-0000-0000-0000000000bb', '00000000-0000-0000-0000-0000000000cc', $2::timestamptz, $3)",
+        )
+        .bind(&id)
+        .bind(at)
+        .bind(kind)
+        .execute(&pool)
+        .await
+        .expect("query");
+        sqlx::query(
+            "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs) \
+             VALUES ($1::uuid, 5, 'x', 100 + $2, '{}', $3, 0.5, '{}')",
+        )
+        .bind(&id)
+        .bind(i as i32)
+        .bind(accepted)
+        .execute(&pool)
+        .await
+        .expect("generation");
+    }
+
+    MIGRATOR.run(&pool).await.expect("the rollups and their backfill");
+    let days: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD'), sum(generations)::bigint, sum(accepted)::bigint FROM analytics_generation_rollup \
+         WHERE grain = 'd' AND query_type = 'completion' GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("day rows");
+    assert_eq!(days, vec![("2026-11-01".to_owned(), 2, 1), ("2026-11-02".to_owned(), 1, 1)]);
+    let hours: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT bucket) FROM analytics_query_rollup WHERE grain = 'h'").fetch_one(&pool).await.expect("hours");
+    assert_eq!(hours, 4);
+    let users: (i64, i64) = sqlx::query_as("SELECT sum(queries)::bigint, sum(generations)::bigint FROM analytics_user_rollup WHERE grain = 'd'")
+        .fetch_one(&pool)
+        .await
+        .expect("user rows");
+    assert_eq!(users, (4, 3), "four queries, three completion generations");
+    let latencies: Vec<i32> = sqlx::query_scalar("SELECT value_ms FROM analytics_latency_rollup WHERE grain = 'd' AND stage = 0 ORDER BY 1")
+        .fetch_all(&pool)
+        .await
+        .expect("histogram");
+    assert_eq!(latencies, vec![100, 101, 102]);
+    let loose: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM analytics_generation_rollup WHERE NOT compacted").fetch_one(&pool).await.expect("loose rows");
+    assert_eq!(loose, 0, "the backfill writes merged rows");
+    let copied: (Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT config_id, language_id FROM had_generation LIMIT 1").fetch_one(&pool).await.expect("copied");
+    assert_eq!(copied, (Some(1), Some(47)), "generations carry their query's telemetry and the user's config");
+}
