@@ -82,6 +82,21 @@ async fn store(app: &TestApp, user: Uuid, session: Uuid, project: Uuid, row: &Ro
     .execute(&app.db)
     .await
     .expect("generation");
+    if row.accepted && !row.chat {
+        // The plugin's ground truths after acceptance: at 40 s (the 30 s checkpoint) and at 150 s
+        // (2 min), the second one scored lower.
+        sqlx::query(
+            "INSERT INTO ground_truth (completion_query_id, truth_timestamp, ground_truth, model_id, similarity) \
+             VALUES ($1, $2 + interval '40 seconds', ' x = 1 ', $3, 1.0), ($1, $2 + interval '150 seconds', 'x = 12', $3, $4)",
+        )
+        .bind(query)
+        .bind(row.at)
+        .bind(row.model)
+        .bind(row.confidence)
+        .execute(&app.db)
+        .await
+        .expect("ground truth");
+    }
     query
 }
 
@@ -155,6 +170,8 @@ const READS: &[&str] = &[
     "/api/analytics/calibration/calibration-summary",
     "/api/analytics/research/latency-stages",
     "/api/analytics/research/effort",
+    "/api/analytics/research/code-survival",
+    "/api/analytics/models/ground-truth-analysis",
 ];
 
 /// The query parameters of `read` for `window`: its start and end, or for the overview's reads
@@ -256,6 +273,16 @@ async fn every_analytics_read_answers_from_the_rollups_exactly_as_from_the_raw_r
         .await
         .expect("raw acceptance");
     assert!(same(&personal["acceptance_rate"], &serde_json::json!(raw_acceptance)), "{personal} vs {raw_acceptance}");
+
+    // Survival is placed by the checkpoints and threshold the database defines: the route reports
+    // the same ones.
+    let survival = admin.call(Method::GET, "/api/analytics/research/code-survival", None).await.body;
+    let checkpoints: Vec<i64> = survival["data"].as_array().expect("data").iter().filter_map(|p| p["checkpoint_seconds"].as_i64()).collect();
+    let (placed, mostly): (Vec<i32>, f64) =
+        sqlx::query_as("SELECT analytics_survival_checkpoints(), analytics_mostly_unchanged()").fetch_one(&app.db).await.expect("definition");
+    assert_eq!(checkpoints, placed.iter().map(|&c| i64::from(c)).collect::<Vec<_>>(), "{survival}");
+    assert_eq!(survival["mostly_unchanged_threshold"].as_f64(), Some(mostly));
+    assert!(survival["data"][0]["generations"].as_i64().unwrap_or(0) > 0, "{survival}");
 
     // The windows above did read rows: the everyone-view counts what was stored.
     let dashboard = admin.call(Method::GET, "/api/analytics/overview/dashboard?time_window=10d", None).await;

@@ -24,13 +24,6 @@ macro_rules! generations {
     };
 }
 
-/// The share of a group's generations that were accepted.
-macro_rules! acceptance_rate {
-    () => {
-        "avg(CASE WHEN hg.was_accepted THEN 1.0 ELSE 0.0 END)::float8"
-    };
-}
-
 /// The completion generations a request may read: `$1`..`$2` the window, `$3` the user scope,
 /// `$4` an optional model.
 macro_rules! generations_in_scope {

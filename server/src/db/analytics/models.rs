@@ -237,23 +237,21 @@ pub struct GroundTruthStats {
     pub avg_length_diff: f64,
 }
 
-/// Per model, by model id, over the generations whose query has a ground truth (the latest one,
-/// recorded in the scope's window), of the scope's user and model.
+/// Per model, by model id, over the generations whose query's latest ground truth was recorded in
+/// the scope's window, of the scope's user and model (from the ground-truth rollup, whose placement
+/// table the ground-truth and generation triggers keep).
 pub async fn ground_truth(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<GroundTruthStats>> {
     const SQL: &str = concat!(
-        "WITH truth AS (SELECT DISTINCT ON (completion_query_id) completion_query_id, ground_truth FROM ground_truth \
-                        WHERE truth_timestamp BETWEEN $1 AND $2 ORDER BY completion_query_id, truth_timestamp DESC) \
-         SELECT hg.model_id, m.model_name, count(*)::bigint AS total_with_ground_truth, \
-                avg(CASE WHEN btrim(hg.completion, E' \\t\\r\\n') = btrim(t.ground_truth, E' \\t\\r\\n') THEN 1.0 ELSE 0.0 END)::float8 \
-                    AS exact_match_rate, \
-                avg(char_length(hg.completion))::float8 AS avg_completion_length, \
-                avg(char_length(t.ground_truth))::float8 AS avg_ground_truth_length, avg(hg.confidence) AS avg_confidence_with_truth, ",
-        acceptance_rate!(),
-        " AS acceptance_rate_with_truth, \
-                avg(abs(char_length(hg.completion) - char_length(t.ground_truth)))::float8 AS avg_length_diff \
-         FROM truth t JOIN had_generation hg ON hg.meta_query_id = t.completion_query_id \
-         JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id JOIN model_name m ON m.model_id = hg.model_id \
-         WHERE ($3::uuid IS NULL OR mq.user_id = $3) AND ($4::bigint IS NULL OR hg.model_id = $4) GROUP BY 1, 2 ORDER BY 1"
+        "SELECT f.model_id, m.model_name, sum(f.generations)::bigint AS total_with_ground_truth, \
+                sum(f.exact)::float8 / sum(f.generations) AS exact_match_rate, \
+                sum(f.completion_chars)::float8 / sum(f.generations) AS avg_completion_length, \
+                sum(f.truth_chars)::float8 / sum(f.generations) AS avg_ground_truth_length, \
+                sum(f.confidence_sum) / sum(f.generations) AS avg_confidence_with_truth, \
+                sum(f.accepted)::float8 / sum(f.generations) AS acceptance_rate_with_truth, \
+                sum(f.length_diff)::float8 / sum(f.generations) AS avg_length_diff \
+         FROM analytics_truths($1, $2, $3, $4, 'day') f ",
+        model_join!(f),
+        " GROUP BY 1, 2 HAVING sum(f.generations) > 0 ORDER BY 1"
     );
     scoped(SQL, scope).fetch_all(db).await
 }

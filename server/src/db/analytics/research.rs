@@ -23,28 +23,19 @@ pub struct SurvivalCounts {
     pub avg_similarity: Option<f64>,
 }
 
-/// Per checkpoint of `checkpoints` (seconds, ascending), over the scope's accepted completion
-/// generations: each generation's earliest scored ground truth at or after the checkpoint and
-/// before the next one (or any time after the last), how many still hold the completion verbatim
-/// and how many with similarity ≥ `mostly`. Acceptance time is `accepted_at`, or the query's time
-/// for generations accepted before it was recorded.
-pub async fn survival(db: impl PgExecutor<'_>, scope: &Scope, checkpoints: &[i32], mostly: f64) -> sqlx::Result<Vec<SurvivalCounts>> {
-    const SQL: &str = concat!(
-        "WITH accepted AS (SELECT hg.meta_query_id, hg.model_id, coalesce(hg.accepted_at, hg.query_timestamp) AS accepted_at ",
-        "FROM had_generation hg WHERE hg.was_accepted AND ",
-        generations_in_scope!(),
-        "), scored AS (SELECT a.meta_query_id, a.model_id, gt.similarity, extract(epoch FROM gt.truth_timestamp - a.accepted_at)::float8 AS elapsed \
-            FROM accepted a JOIN ground_truth gt ON gt.completion_query_id = a.meta_query_id AND gt.model_id = a.model_id \
-            WHERE gt.similarity IS NOT NULL), \
-         placed AS (SELECT DISTINCT ON (s.meta_query_id, s.model_id, c.checkpoint) c.checkpoint, s.similarity \
-            FROM scored s CROSS JOIN LATERAL (SELECT max(cp) AS checkpoint FROM unnest($5::int[]) cp WHERE cp <= s.elapsed) c \
-            WHERE c.checkpoint IS NOT NULL ORDER BY s.meta_query_id, s.model_id, c.checkpoint, s.elapsed) \
-         SELECT cp AS checkpoint_seconds, count(p.checkpoint)::bigint AS generations, \
-                (count(*) FILTER (WHERE p.similarity >= 1.0))::bigint AS unchanged, \
-                (count(*) FILTER (WHERE p.similarity >= $6))::bigint AS mostly_unchanged, avg(p.similarity)::float8 AS avg_similarity \
-         FROM unnest($5::int[]) cp LEFT JOIN placed p ON p.checkpoint = cp GROUP BY cp ORDER BY cp"
-    );
-    scoped(SQL, scope).bind(checkpoints).bind(mostly).fetch_all(db).await
+/// Per checkpoint of `checkpoints` (seconds, ascending; those `analytics_survival_checkpoints()`
+/// places ground truths at), over the scope's accepted completion generations: each generation's
+/// earliest scored ground truth at or after the checkpoint and before the next one (or any time
+/// after the last), how many still hold the completion verbatim and how many with similarity ≥
+/// `analytics_mostly_unchanged()`. Acceptance time is `accepted_at`, or the query's time for
+/// generations accepted before it was recorded. Read from the survival rollup, whose placement
+/// table the ground-truth and generation triggers keep.
+pub async fn survival(db: impl PgExecutor<'_>, scope: &Scope, checkpoints: &[i32]) -> sqlx::Result<Vec<SurvivalCounts>> {
+    const SQL: &str = "SELECT cp AS checkpoint_seconds, coalesce(sum(f.generations), 0)::bigint AS generations, \
+                coalesce(sum(f.unchanged), 0)::bigint AS unchanged, coalesce(sum(f.mostly_unchanged), 0)::bigint AS mostly_unchanged, \
+                sum(f.similarity_sum) / nullif(sum(f.generations), 0) AS avg_similarity \
+         FROM unnest($5::int[]) cp LEFT JOIN analytics_survival($1, $2, $3, $4, 'day') f ON f.checkpoint = cp GROUP BY cp ORDER BY cp";
+    scoped(SQL, scope).bind(checkpoints).fetch_all(db).await
 }
 
 /// Effort counts over the scope's completion generations (a query two models answered, as in a

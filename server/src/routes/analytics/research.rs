@@ -65,7 +65,7 @@ pub async fn code_survival(
     Query(params): Query<Params>,
 ) -> Result<Json<CodeSurvivalResponse>, ApiError> {
     let filters = Filters::parse(caller, &params)?;
-    let rows = research::survival(&state.db, &filters.rows(), &SURVIVAL_CHECKPOINTS, MOSTLY_UNCHANGED).await.map_err(ApiError::database)?;
+    let rows = research::survival(&state.db, &filters.rows(), &SURVIVAL_CHECKPOINTS).await.map_err(ApiError::database)?;
     let share = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
     let data = rows
         .into_iter()
