@@ -82,7 +82,7 @@ pub async fn comparison(db: &sqlx::PgPool, scope: &Scope, model_ids: Option<&[i6
     Ok(sums
         .into_iter()
         .map(|s| {
-            let values = latencies.iter().find(|(name, _, _)| *name == s.model_name).map(|(_, _, v)| v.as_slice()).unwrap_or_default();
+            let values = latencies.iter().find(|h| h.model == s.model_name).map(|h| h.values.as_slice()).unwrap_or_default();
             let at = |q| percentile_cont(values, q).unwrap_or(0.0);
             ModelComparison {
                 p50_generation_time: at(0.5),

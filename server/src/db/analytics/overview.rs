@@ -121,8 +121,7 @@ pub struct ActivityRow {
 /// first; empty buckets are left out. Acceptance is over completion generations, the mean
 /// generation time over all generations.
 pub async fn activity(db: impl PgExecutor<'_>, scope: &Scope, interval: &str, grain: Grain) -> sqlx::Result<Vec<ActivityRow>> {
-    const SQL: &str = concat!(
-        "WITH q AS (SELECT date_bin($5::interval, f.bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS b, sum(f.queries) AS queries, \
+    const SQL: &str = "WITH q AS (SELECT date_bin($5::interval, f.bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS b, sum(f.queries) AS queries, \
                            coalesce(sum(f.queries) FILTER (WHERE f.query_type = 'completion'), 0) AS completions, \
                            coalesce(sum(f.queries) FILTER (WHERE f.query_type = 'chat'), 0) AS chats \
                     FROM analytics_queries($1, $2, $3, $6) f GROUP BY 1 HAVING sum(f.queries) > 0), \
@@ -137,8 +136,7 @@ pub async fn activity(db: impl PgExecutor<'_>, scope: &Scope, interval: &str, gr
          SELECT q.b AS time_bucket, q.queries::bigint AS query_count, q.completions::bigint AS completion_count, q.chats::bigint AS chat_count, \
                 coalesce(u.users, 0)::bigint AS active_users, g.accepted::float8 / nullif(g.completions, 0) AS acceptance_rate, \
                 g.ms::float8 / nullif(g.generations, 0) AS avg_generation_time \
-         FROM q LEFT JOIN u ON u.b = q.b LEFT JOIN g ON g.b = q.b ORDER BY 1"
-    );
+         FROM q LEFT JOIN u ON u.b = q.b LEFT JOIN g ON g.b = q.b ORDER BY 1";
     sqlx::query_as(SQL).bind(scope.start).bind(scope.end).bind(scope.user).bind(scope.model_id).bind(interval).bind(grain.name()).fetch_all(db).await
 }
 

@@ -111,7 +111,8 @@ pub struct StageLatency {
 pub async fn stage_latency(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<StageLatency>> {
     let rows = stage_histograms(db, scope, &[1, 2, 3, 4, 5]).await?;
     let mut out: Vec<StageLatency> = Vec::new();
-    for (model, stage, values) in histograms(&rows) {
+    for histogram in histograms(&rows) {
+        let (model, stage, values) = (histogram.model, histogram.stage, histogram.values);
         if out.last().is_none_or(|last| last.model_name != model) {
             out.push(StageLatency { model_name: model.to_owned(), ..StageLatency::default() });
         }

@@ -90,14 +90,25 @@ pub async fn stage_histograms(db: impl PgExecutor<'_>, scope: &Scope, stages: &[
     scoped(SQL, scope).bind(stages).fetch_all(db).await
 }
 
-/// `rows` (ordered by model name, stage, value) as one `(value, count)` histogram per model and
-/// stage, in that order.
-pub fn histograms(rows: &[HistogramRow]) -> Vec<(&str, i16, Vec<(i64, i64)>)> {
-    let mut out: Vec<(&str, i16, Vec<(i64, i64)>)> = Vec::new();
+/// One model's histogram of one stage: `(value in ms, count)` in ascending value order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram<'a> {
+    /// The model's name.
+    pub model: &'a str,
+    /// The stage (see [`stage_histograms`]).
+    pub stage: i16,
+    /// `(value, count)`, ascending.
+    pub values: Vec<(i64, i64)>,
+}
+
+/// `rows` (ordered by model name, stage, value) as one histogram per model and stage, in that order.
+pub fn histograms(rows: &[HistogramRow]) -> Vec<Histogram<'_>> {
+    let mut out: Vec<Histogram<'_>> = Vec::new();
     for row in rows {
+        let value = (i64::from(row.value_ms), row.n);
         match out.last_mut() {
-            Some((model, stage, values)) if *model == row.model_name && *stage == row.stage => values.push((i64::from(row.value_ms), row.n)),
-            _ => out.push((&row.model_name, row.stage, vec![(i64::from(row.value_ms), row.n)])),
+            Some(last) if last.model == row.model_name && last.stage == row.stage => last.values.push(value),
+            _ => out.push(Histogram { model: &row.model_name, stage: row.stage, values: vec![value] }),
         }
     }
     out
@@ -109,9 +120,9 @@ pub async fn latency_percentiles(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx
     let rows = stage_histograms(db, scope, &[0]).await?;
     Ok(histograms(&rows)
         .into_iter()
-        .map(|(model, _, values)| {
-            let at = |q| percentile_cont(&values, q).unwrap_or(0.0);
-            LatencyPercentiles { model_name: model.to_owned(), p50: at(0.5), p90: at(0.9), p95: at(0.95), p99: at(0.99) }
+        .map(|h| {
+            let at = |q| percentile_cont(&h.values, q).unwrap_or(0.0);
+            LatencyPercentiles { model_name: h.model.to_owned(), p50: at(0.5), p90: at(0.9), p95: at(0.95), p99: at(0.99) }
         })
         .collect())
 }
