@@ -2594,7 +2594,7 @@ export interface components {
             acceptance_per_shown?: number | null;
             /**
              * Format: int64
-             * @description Of them, queries whose completion was accepted.
+             * @description Of them, generations accepted.
              */
             accepted: number;
             /**
@@ -2609,7 +2609,7 @@ export interface components {
             accepted_chars_per_active_user_day?: number | null;
             /**
              * Format: int64
-             * @description Distinct (user, UTC day) pairs with a completion query.
+             * @description Distinct (user, UTC day) pairs with a completion generation.
              */
             active_user_days: number;
             /**
@@ -2622,17 +2622,17 @@ export interface components {
             filters: components["schemas"]["ModelScopeFilters"];
             /**
              * Format: int64
-             * @description Completion queries answered with at least one generation.
+             * @description Completion generations (a query two models answered counts twice).
              */
             requested: number;
             /**
              * Format: int64
-             * @description Of them, queries whose completion was shown (non-empty, with a shown time).
+             * @description Of them, generations shown (non-empty, with a shown time).
              */
             shown: number;
             /**
              * Format: double
-             * @description shown / requested (0..1); `null` without queries.
+             * @description shown / requested (0..1); `null` without generations.
              */
             shown_rate?: number | null;
             /**
