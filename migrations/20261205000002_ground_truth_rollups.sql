@@ -4,7 +4,7 @@
 --
 -- Both depend on more than one row (a generation and its ground truths, which arrive later and in
 -- any order), so each keeps a placement table first: what the endpoint counts for each generation,
--- recomputed for that generation whenever one of its rows changes (row triggers on ground_truth
+-- recomputed for its query whenever one of its rows changes (statement triggers on ground_truth
 -- and had_generation). Statement triggers on the placement tables append the rollups' deltas.
 
 -- Code survival's checkpoints (seconds after acceptance) and its "mostly unchanged" similarity:
@@ -70,36 +70,64 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION analytics_truth_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Statement triggers: one recompute per statement for all the queries it touched (a loader's
+-- batch of a hundred thousand truths is one set-based pass, not one per row).
+CREATE FUNCTION analytics_truths_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM analytics_place_truths(ARRAY[OLD.completion_query_id]);
-    END IF;
-    IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.completion_query_id <> OLD.completion_query_id) THEN
-        PERFORM analytics_place_truths(ARRAY[NEW.completion_query_id]);
-    END IF;
+    PERFORM analytics_place_truths(ARRAY(SELECT DISTINCT n.completion_query_id FROM new_rows n));
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER analytics_truth_changed AFTER INSERT OR UPDATE OR DELETE ON ground_truth
-    FOR EACH ROW EXECUTE FUNCTION analytics_truth_changed();
+CREATE FUNCTION analytics_truths_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM analytics_place_truths(ARRAY(SELECT o.completion_query_id FROM old_rows o UNION SELECT n.completion_query_id FROM new_rows n));
+    RETURN NULL;
+END
+$$;
+CREATE FUNCTION analytics_truths_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM analytics_place_truths(ARRAY(SELECT DISTINCT o.completion_query_id FROM old_rows o));
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER analytics_truths_inserted AFTER INSERT ON ground_truth
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_truths_inserted();
+CREATE TRIGGER analytics_truths_updated AFTER UPDATE ON ground_truth
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_truths_updated();
+CREATE TRIGGER analytics_truths_deleted AFTER DELETE ON ground_truth
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_truths_deleted();
 
--- A generation's acceptance, its time or its user changing (or a generation stored after its
--- query's ground truth) moves what its truths count for.
-CREATE FUNCTION analytics_generation_truths_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A generation stored after its query's ground truth, or whose acceptance, its time or its user
+-- changed, moves what its query's truths count for.
+CREATE FUNCTION analytics_generations_truths_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    touched uuid[] := ARRAY(SELECT DISTINCT n.meta_query_id FROM new_rows n
+                            WHERE EXISTS (SELECT 1 FROM ground_truth gt WHERE gt.completion_query_id = n.meta_query_id));
 BEGIN
-    IF EXISTS (SELECT 1 FROM ground_truth WHERE completion_query_id = NEW.meta_query_id) THEN
-        PERFORM analytics_place_truths(ARRAY[NEW.meta_query_id]);
+    IF cardinality(touched) > 0 THEN
+        PERFORM analytics_place_truths(touched);
     END IF;
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER analytics_generation_truths_inserted AFTER INSERT ON had_generation
-    FOR EACH ROW EXECUTE FUNCTION analytics_generation_truths_changed();
-CREATE TRIGGER analytics_generation_truths_updated AFTER UPDATE ON had_generation
-    FOR EACH ROW WHEN (OLD.was_accepted IS DISTINCT FROM NEW.was_accepted OR OLD.accepted_at IS DISTINCT FROM NEW.accepted_at
-                       OR OLD.user_id IS DISTINCT FROM NEW.user_id)
-    EXECUTE FUNCTION analytics_generation_truths_changed();
+CREATE FUNCTION analytics_generations_truths_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    touched uuid[] := ARRAY(SELECT DISTINCT n.meta_query_id FROM new_rows n
+                            JOIN old_rows o ON o.meta_query_id = n.meta_query_id AND o.model_id = n.model_id
+                            WHERE (o.was_accepted IS DISTINCT FROM n.was_accepted OR o.accepted_at IS DISTINCT FROM n.accepted_at
+                                   OR o.user_id IS DISTINCT FROM n.user_id)
+                              AND EXISTS (SELECT 1 FROM ground_truth gt WHERE gt.completion_query_id = n.meta_query_id));
+BEGIN
+    IF cardinality(touched) > 0 THEN
+        PERFORM analytics_place_truths(touched);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER analytics_generations_truths_inserted AFTER INSERT ON had_generation
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_generations_truths_inserted();
+CREATE TRIGGER analytics_generations_truths_updated AFTER UPDATE ON had_generation
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_generations_truths_updated();
 
 ----------------------------------------------------------------------------------------------------
 -- Survival per query time, model and checkpoint.
