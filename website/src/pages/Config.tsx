@@ -1,7 +1,7 @@
 // Config (admins): the config rows users are assigned to, edited as HOCON with the server's
 // validation errors shown at the editor; the models with which workers have them loaded; the
 // languages the platform knows.
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { api, unwrap } from "../api/client";
 import { messageOf } from "../api/errors";
 import { Section } from "../components/Section";
@@ -153,16 +153,13 @@ interface EditorProps {
 
 /** The HOCON editor of one config row (or of a new one): saves, deletes, shows what the server refused. */
 function ConfigEditor({ configId, initialText, saved, onSaved, onDeleted }: EditorProps) {
-  const [text, setText] = useState(initialText);
-  // Edits not saved yet: a refetch of the list (after a save, or another admin's) must not
-  // overwrite what the user is typing.
-  const [dirty, setDirty] = useState(false);
+  // What the user typed, else the stored text: derived at render, not copied by an effect, so a
+  // refetch of the list (after a save, or another admin's) can never overwrite a keystroke that
+  // lands while it commits. A saved edit stays shown as typed.
+  const [edited, setEdited] = useState<string | null>(null);
+  const text = edited ?? initialText;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    if (!dirty) setText(initialText);
-  }, [initialText, dirty]);
-
   const run = async (action: () => Promise<void>) => {
     setBusy(true);
     setError(null);
@@ -182,7 +179,6 @@ function ConfigEditor({ configId, initialText, saved, onSaved, onDeleted }: Edit
         configId === null
           ? await unwrap(api.POST("/api/config", { body }))
           : await unwrap(api.PUT("/api/config/{config_id}", { params: { path: { config_id: configId } }, body }));
-      setDirty(false);
       onSaved(result.config_id);
     });
 
@@ -201,10 +197,7 @@ function ConfigEditor({ configId, initialText, saved, onSaved, onDeleted }: Edit
         id={editorId}
         className="code"
         value={text}
-        onChange={(e) => {
-          setDirty(true);
-          setText(e.target.value);
-        }}
+        onChange={(e) => setEdited(e.target.value)}
         rows={16}
         spellCheck={false}
         aria-invalid={error !== null}
