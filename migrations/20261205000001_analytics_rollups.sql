@@ -82,6 +82,18 @@ LANGUAGE sql STABLE AS $$
     SELECT hf, df, CASE WHEN p_grain = 'day' THEN greatest(date_trunc('day', ht, 'UTC'), df) ELSE ht END, ht FROM days
 $$;
 
+-- The same as rollup key ranges: day rows in [day_from, day_to), hour rows in the two edge spans.
+-- Readers join these (a nested loop of at most three index range scans) rather than one OR of the
+-- ranges, which PostgreSQL can only answer with a bitmap scan of the heap; the rollups' covering
+-- indexes then answer from the index alone.
+CREATE FUNCTION analytics_ranges(p_start timestamptz, p_end timestamptz, p_grain text)
+RETURNS TABLE (grain "char", bucket_from timestamptz, bucket_to timestamptz) LANGUAGE sql STABLE AS $$
+    SELECT x.grain, x.bucket_from, x.bucket_to FROM analytics_spans(p_start, p_end, p_grain) s,
+        LATERAL (VALUES ('d'::"char", s.day_from, s.day_to), ('h'::"char", s.hour_from, s.day_from), ('h'::"char", s.day_to, s.hour_to))
+            x (grain, bucket_from, bucket_to)
+    WHERE x.bucket_from < x.bucket_to
+$$;
+
 -- The bucket of `at` in `grain` ('h' hour, 'd' day, 'r' the time itself).
 CREATE FUNCTION analytics_bucket(at timestamptz, grain "char") RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE grain WHEN 'h' THEN date_trunc('hour', at, 'UTC') WHEN 'd' THEN date_trunc('day', at, 'UTC') ELSE at END
@@ -118,7 +130,8 @@ CREATE TABLE analytics_generation_rollup (
     accepted_chars          BIGINT NOT NULL,
     compacted               BOOLEAN NOT NULL DEFAULT false
 );
-CREATE INDEX idx_analytics_generation_rollup_bucket ON analytics_generation_rollup (grain, bucket);
+CREATE INDEX idx_analytics_generation_rollup_bucket ON analytics_generation_rollup (grain, bucket)
+    INCLUDE (query_type, model_id, config_id, language_id, trigger_type_id, document_size, document_position, generations, accepted, shown, generation_ms, confidence_sum, confidence_square_sum, logprob_tokens, accepted_chars, compacted);
 CREATE INDEX idx_analytics_generation_rollup_loose ON analytics_generation_rollup (grain, bucket) WHERE NOT compacted;
 
 CREATE FUNCTION analytics_generation_rows(hg had_generation, sign integer, grain "char")
@@ -157,7 +170,8 @@ CREATE TABLE analytics_latency_rollup (
     n         BIGINT NOT NULL,
     compacted BOOLEAN NOT NULL DEFAULT false
 );
-CREATE INDEX idx_analytics_latency_rollup_bucket ON analytics_latency_rollup (grain, bucket);
+CREATE INDEX idx_analytics_latency_rollup_bucket ON analytics_latency_rollup (grain, bucket)
+    INCLUDE (model_id, stage, value_ms, n, compacted);
 CREATE INDEX idx_analytics_latency_rollup_loose ON analytics_latency_rollup (grain, bucket) WHERE NOT compacted;
 
 CREATE FUNCTION analytics_latency_rows(hg had_generation, sign integer, grain "char")
@@ -198,7 +212,8 @@ CREATE TABLE analytics_confidence_rollup (
     confidence_max          DOUBLE PRECISION,
     compacted               BOOLEAN NOT NULL DEFAULT false
 );
-CREATE INDEX idx_analytics_confidence_rollup_bucket ON analytics_confidence_rollup (grain, bucket);
+CREATE INDEX idx_analytics_confidence_rollup_bucket ON analytics_confidence_rollup (grain, bucket)
+    INCLUDE (model_id, group_kind, group_id, cell, n, accepted, confidence_sum, confidence_square_sum, accepted_confidence_sum, confidence_min, confidence_max, compacted);
 CREATE INDEX idx_analytics_confidence_rollup_loose ON analytics_confidence_rollup (grain, bucket) WHERE NOT compacted;
 
 CREATE FUNCTION analytics_confidence_rows(hg had_generation, sign integer, grain "char")
@@ -229,7 +244,8 @@ CREATE TABLE analytics_query_rollup (
     queries         BIGINT NOT NULL,
     compacted       BOOLEAN NOT NULL DEFAULT false
 );
-CREATE INDEX idx_analytics_query_rollup_bucket ON analytics_query_rollup (grain, bucket);
+CREATE INDEX idx_analytics_query_rollup_bucket ON analytics_query_rollup (grain, bucket)
+    INCLUDE (query_type, language_id, trigger_type_id, queries, compacted);
 CREATE INDEX idx_analytics_query_rollup_loose ON analytics_query_rollup (grain, bucket) WHERE NOT compacted;
 
 CREATE FUNCTION analytics_query_rows(mq meta_query, sign integer, grain "char")
@@ -270,7 +286,8 @@ CREATE TABLE analytics_user_rollup (
     accepted             BIGINT NOT NULL,
     compacted            BOOLEAN NOT NULL DEFAULT false
 );
-CREATE INDEX idx_analytics_user_rollup_bucket ON analytics_user_rollup (grain, bucket);
+CREATE INDEX idx_analytics_user_rollup_bucket ON analytics_user_rollup (grain, bucket)
+    INCLUDE (user_id, session_id, model_id, queries, completions, chats, first_at, last_at, hour_sum, typing_speed_sum, typing_speed_n, since_shown_sum, since_shown_n, since_accepted_sum, since_accepted_n, generations, accepted, compacted);
 CREATE INDEX idx_analytics_user_rollup_loose ON analytics_user_rollup (grain, bucket) WHERE NOT compacted;
 
 CREATE FUNCTION analytics_user_rows_of_query(mq meta_query, sign integer, grain "char")
@@ -318,7 +335,8 @@ CREATE TABLE analytics_document_rollup (
     queries    BIGINT NOT NULL,
     compacted  BOOLEAN NOT NULL DEFAULT false
 );
-CREATE INDEX idx_analytics_document_rollup_bucket ON analytics_document_rollup (grain, bucket);
+CREATE INDEX idx_analytics_document_rollup_bucket ON analytics_document_rollup (grain, bucket)
+    INCLUDE (user_id, session_id, file_path, min_length, max_length, queries, compacted);
 CREATE INDEX idx_analytics_document_rollup_loose ON analytics_document_rollup (grain, bucket) WHERE NOT compacted;
 
 CREATE FUNCTION analytics_document_rows(mq meta_query, sign integer, grain "char")
@@ -328,6 +346,9 @@ RETURNS SETOF analytics_document_rollup LANGUAGE sql STABLE AS $$
     FROM contextual_telemetry ct
     WHERE ct.contextual_telemetry_id = mq.contextual_telemetry_id AND mq.query_type = 'completion'
       AND ct.file_path IS NOT NULL AND ct.document_char_length IS NOT NULL
+    -- A fence: the telemetry row is looked up per query, never scanned for rows with a file path
+    -- (where few have one, the planner would otherwise start from a scan of all the telemetry).
+    OFFSET 0
 $$;
 
 CREATE FUNCTION analytics_document_merge(rows analytics_document_rollup[], merged boolean)
@@ -457,9 +478,8 @@ $$;
 -- that user's raw rows only), all of one model when p_model is set.
 CREATE FUNCTION analytics_generations(p_start timestamptz, p_end timestamptz, p_user uuid, p_model bigint, p_grain text)
 RETURNS SETOF analytics_generation_rollup LANGUAGE sql STABLE AS $$
-    SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s JOIN analytics_generation_rollup r
-        ON (r.grain = 'd' AND r.bucket >= s.day_from AND r.bucket < s.day_to)
-        OR (r.grain = 'h' AND ((r.bucket >= s.hour_from AND r.bucket < s.day_from) OR (r.bucket >= s.day_to AND r.bucket < s.hour_to)))
+    SELECT r.* FROM analytics_ranges(p_start, p_end, p_grain) x JOIN analytics_generation_rollup r
+        ON r.grain = x.grain AND r.bucket >= x.bucket_from AND r.bucket < x.bucket_to
     WHERE p_user IS NULL AND (p_model IS NULL OR r.model_id = p_model)
     UNION ALL
     SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s, had_generation hg, analytics_generation_rows(hg, 1, 'r') r
@@ -474,9 +494,8 @@ $$;
 
 CREATE FUNCTION analytics_latencies(p_start timestamptz, p_end timestamptz, p_user uuid, p_model bigint, p_grain text)
 RETURNS SETOF analytics_latency_rollup LANGUAGE sql STABLE AS $$
-    SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s JOIN analytics_latency_rollup r
-        ON (r.grain = 'd' AND r.bucket >= s.day_from AND r.bucket < s.day_to)
-        OR (r.grain = 'h' AND ((r.bucket >= s.hour_from AND r.bucket < s.day_from) OR (r.bucket >= s.day_to AND r.bucket < s.hour_to)))
+    SELECT r.* FROM analytics_ranges(p_start, p_end, p_grain) x JOIN analytics_latency_rollup r
+        ON r.grain = x.grain AND r.bucket >= x.bucket_from AND r.bucket < x.bucket_to
     WHERE p_user IS NULL AND (p_model IS NULL OR r.model_id = p_model)
     UNION ALL
     SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s, had_generation hg, analytics_latency_rows(hg, 1, 'r') r
@@ -491,9 +510,8 @@ $$;
 
 CREATE FUNCTION analytics_confidences(p_start timestamptz, p_end timestamptz, p_user uuid, p_model bigint, p_grain text)
 RETURNS SETOF analytics_confidence_rollup LANGUAGE sql STABLE AS $$
-    SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s JOIN analytics_confidence_rollup r
-        ON (r.grain = 'd' AND r.bucket >= s.day_from AND r.bucket < s.day_to)
-        OR (r.grain = 'h' AND ((r.bucket >= s.hour_from AND r.bucket < s.day_from) OR (r.bucket >= s.day_to AND r.bucket < s.hour_to)))
+    SELECT r.* FROM analytics_ranges(p_start, p_end, p_grain) x JOIN analytics_confidence_rollup r
+        ON r.grain = x.grain AND r.bucket >= x.bucket_from AND r.bucket < x.bucket_to
     WHERE p_user IS NULL AND (p_model IS NULL OR r.model_id = p_model)
     UNION ALL
     SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s, had_generation hg, analytics_confidence_rows(hg, 1, 'r') r
@@ -508,9 +526,8 @@ $$;
 
 CREATE FUNCTION analytics_queries(p_start timestamptz, p_end timestamptz, p_user uuid, p_grain text)
 RETURNS SETOF analytics_query_rollup LANGUAGE sql STABLE AS $$
-    SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s JOIN analytics_query_rollup r
-        ON (r.grain = 'd' AND r.bucket >= s.day_from AND r.bucket < s.day_to)
-        OR (r.grain = 'h' AND ((r.bucket >= s.hour_from AND r.bucket < s.day_from) OR (r.bucket >= s.day_to AND r.bucket < s.hour_to)))
+    SELECT r.* FROM analytics_ranges(p_start, p_end, p_grain) x JOIN analytics_query_rollup r
+        ON r.grain = x.grain AND r.bucket >= x.bucket_from AND r.bucket < x.bucket_to
     WHERE p_user IS NULL
     UNION ALL
     SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s, meta_query mq, analytics_query_rows(mq, 1, 'r') r
@@ -526,9 +543,8 @@ $$;
 -- The user rollup carries users, so one user's rows come from it too; only the edges are raw.
 CREATE FUNCTION analytics_users(p_start timestamptz, p_end timestamptz, p_user uuid, p_grain text)
 RETURNS SETOF analytics_user_rollup LANGUAGE sql STABLE AS $$
-    SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s JOIN analytics_user_rollup r
-        ON (r.grain = 'd' AND r.bucket >= s.day_from AND r.bucket < s.day_to)
-        OR (r.grain = 'h' AND ((r.bucket >= s.hour_from AND r.bucket < s.day_from) OR (r.bucket >= s.day_to AND r.bucket < s.hour_to)))
+    SELECT r.* FROM analytics_ranges(p_start, p_end, p_grain) x JOIN analytics_user_rollup r
+        ON r.grain = x.grain AND r.bucket >= x.bucket_from AND r.bucket < x.bucket_to
     WHERE p_user IS NULL OR r.user_id = p_user
     UNION ALL
     SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s, meta_query mq, analytics_user_rows_of_query(mq, 1, 'r') r
@@ -546,9 +562,8 @@ $$;
 
 CREATE FUNCTION analytics_documents(p_start timestamptz, p_end timestamptz, p_user uuid, p_grain text)
 RETURNS SETOF analytics_document_rollup LANGUAGE sql STABLE AS $$
-    SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s JOIN analytics_document_rollup r
-        ON (r.grain = 'd' AND r.bucket >= s.day_from AND r.bucket < s.day_to)
-        OR (r.grain = 'h' AND ((r.bucket >= s.hour_from AND r.bucket < s.day_from) OR (r.bucket >= s.day_to AND r.bucket < s.hour_to)))
+    SELECT r.* FROM analytics_ranges(p_start, p_end, p_grain) x JOIN analytics_document_rollup r
+        ON r.grain = x.grain AND r.bucket >= x.bucket_from AND r.bucket < x.bucket_to
     WHERE p_user IS NULL OR r.user_id = p_user
     UNION ALL
     SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s, meta_query mq, analytics_document_rows(mq, 1, 'r') r

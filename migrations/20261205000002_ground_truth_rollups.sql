@@ -142,7 +142,8 @@ CREATE TABLE analytics_survival_rollup (
     similarity_sum   DOUBLE PRECISION NOT NULL,
     compacted        BOOLEAN NOT NULL DEFAULT false
 );
-CREATE INDEX idx_analytics_survival_rollup_bucket ON analytics_survival_rollup (grain, bucket);
+CREATE INDEX idx_analytics_survival_rollup_bucket ON analytics_survival_rollup (grain, bucket)
+    INCLUDE (model_id, checkpoint, generations, unchanged, mostly_unchanged, similarity_sum, compacted);
 CREATE INDEX idx_analytics_survival_rollup_loose ON analytics_survival_rollup (grain, bucket) WHERE NOT compacted;
 
 CREATE FUNCTION analytics_survival_rows(p analytics_survival_placement, sign integer, grain "char")
@@ -173,7 +174,8 @@ CREATE TABLE analytics_truth_rollup (
     accepted         BIGINT NOT NULL,
     compacted        BOOLEAN NOT NULL DEFAULT false
 );
-CREATE INDEX idx_analytics_truth_rollup_bucket ON analytics_truth_rollup (grain, bucket);
+CREATE INDEX idx_analytics_truth_rollup_bucket ON analytics_truth_rollup (grain, bucket)
+    INCLUDE (model_id, generations, exact, completion_chars, truth_chars, length_diff, confidence_sum, accepted, compacted);
 CREATE INDEX idx_analytics_truth_rollup_loose ON analytics_truth_rollup (grain, bucket) WHERE NOT compacted;
 
 CREATE FUNCTION analytics_truth_rows(p analytics_truth_placement, sign integer, grain "char")
@@ -243,9 +245,8 @@ CREATE TRIGGER analytics_truths_unplaced AFTER DELETE ON analytics_truth_placeme
 -- truths' time; one user's rows from the placements.
 CREATE FUNCTION analytics_survival(p_start timestamptz, p_end timestamptz, p_user uuid, p_model bigint, p_grain text)
 RETURNS SETOF analytics_survival_rollup LANGUAGE sql STABLE AS $$
-    SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s JOIN analytics_survival_rollup r
-        ON (r.grain = 'd' AND r.bucket >= s.day_from AND r.bucket < s.day_to)
-        OR (r.grain = 'h' AND ((r.bucket >= s.hour_from AND r.bucket < s.day_from) OR (r.bucket >= s.day_to AND r.bucket < s.hour_to)))
+    SELECT r.* FROM analytics_ranges(p_start, p_end, p_grain) x JOIN analytics_survival_rollup r
+        ON r.grain = x.grain AND r.bucket >= x.bucket_from AND r.bucket < x.bucket_to
     WHERE p_user IS NULL AND (p_model IS NULL OR r.model_id = p_model)
     UNION ALL
     SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s, analytics_survival_placement p, analytics_survival_rows(p, 1, 'r') r
@@ -260,9 +261,8 @@ $$;
 
 CREATE FUNCTION analytics_truths(p_start timestamptz, p_end timestamptz, p_user uuid, p_model bigint, p_grain text)
 RETURNS SETOF analytics_truth_rollup LANGUAGE sql STABLE AS $$
-    SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s JOIN analytics_truth_rollup r
-        ON (r.grain = 'd' AND r.bucket >= s.day_from AND r.bucket < s.day_to)
-        OR (r.grain = 'h' AND ((r.bucket >= s.hour_from AND r.bucket < s.day_from) OR (r.bucket >= s.day_to AND r.bucket < s.hour_to)))
+    SELECT r.* FROM analytics_ranges(p_start, p_end, p_grain) x JOIN analytics_truth_rollup r
+        ON r.grain = x.grain AND r.bucket >= x.bucket_from AND r.bucket < x.bucket_to
     WHERE p_user IS NULL AND (p_model IS NULL OR r.model_id = p_model)
     UNION ALL
     SELECT r.* FROM analytics_spans(p_start, p_end, p_grain) s, analytics_truth_placement p, analytics_truth_rows(p, 1, 'r') r

@@ -55,6 +55,32 @@ macro_rules! rolled_users {
     };
 }
 
+/// Per user of the scope (`activity`): their queries with their first and last, mean UTC hour and
+/// behavioural telemetry means, active UTC days, sessions, and the acceptance of their completion
+/// generations of the scope's model (`rate`), from the user rollup; opens a `WITH`.
+macro_rules! user_activity {
+    () => {
+        concat!(
+            "WITH r AS (SELECT * FROM ",
+            rolled_users!(),
+            "), queries AS (SELECT user_id, sum(queries)::bigint AS queries, min(first_at) AS first_query, max(last_at) AS last_query, \
+                        sum(hour_sum)::float8 / sum(queries) AS avg_hour, sum(typing_speed_sum) / nullif(sum(typing_speed_n), 0) AS typing_speed, \
+                        sum(since_shown_sum) / nullif(sum(since_shown_n), 0) AS since_shown, \
+                        sum(since_accepted_sum) / nullif(sum(since_accepted_n), 0) AS since_accepted \
+                 FROM r WHERE model_id IS NULL AND user_id IS NOT NULL GROUP BY 1 HAVING sum(queries) > 0), \
+             days AS (SELECT user_id, count(*)::bigint AS days FROM ( \
+                 SELECT user_id, date_trunc('day', bucket, 'UTC') FROM r WHERE model_id IS NULL GROUP BY 1, 2 HAVING sum(queries) > 0) d GROUP BY 1), \
+             sessions AS (SELECT user_id, count(session_id)::bigint AS sessions FROM ( \
+                 SELECT user_id, session_id FROM r WHERE model_id IS NULL GROUP BY 1, 2 HAVING sum(queries) > 0) s GROUP BY 1), \
+             acceptance AS (SELECT user_id, sum(accepted)::float8 / nullif(sum(generations), 0) AS rate FROM r \
+                 WHERE model_id IS NOT NULL AND ($4::bigint IS NULL OR model_id = $4) GROUP BY 1), \
+             activity AS (SELECT q.*, d.days, coalesce(s.sessions, 0) AS sessions, a.rate \
+                 FROM queries q JOIN days d ON d.user_id = q.user_id LEFT JOIN sessions s ON s.user_id = q.user_id \
+                 LEFT JOIN acceptance a ON a.user_id = q.user_id) "
+        )
+    };
+}
+
 /// The scope's latency histograms `f` (completion generations), whole days where possible.
 macro_rules! rolled_latencies {
     () => {

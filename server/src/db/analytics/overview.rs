@@ -165,21 +165,9 @@ pub struct EngagementRow {
 /// the user rollup's query rows, acceptance from its generation rows (of the scope's model).
 pub async fn engagement(db: impl PgExecutor<'_>, scope: &Scope) -> sqlx::Result<Vec<EngagementRow>> {
     const SQL: &str = concat!(
-        "WITH r AS (SELECT * FROM ",
-        rolled_users!(),
-        "), queries AS (SELECT user_id, sum(queries)::bigint AS queries, min(first_at) AS first_query, max(last_at) AS last_query, \
-                    sum(hour_sum)::float8 / sum(queries) AS hour \
-             FROM r WHERE model_id IS NULL AND user_id IS NOT NULL GROUP BY 1 HAVING sum(queries) > 0), \
-         days AS (SELECT user_id, count(*)::bigint AS days FROM ( \
-             SELECT user_id, date_trunc('day', bucket, 'UTC') FROM r WHERE model_id IS NULL GROUP BY 1, 2 HAVING sum(queries) > 0) d GROUP BY 1), \
-         sessions AS (SELECT user_id, count(session_id)::bigint AS sessions FROM ( \
-             SELECT user_id, session_id FROM r WHERE model_id IS NULL GROUP BY 1, 2 HAVING sum(queries) > 0) s GROUP BY 1), \
-         acceptance AS (SELECT user_id, sum(accepted)::float8 / nullif(sum(generations), 0) AS rate FROM r \
-             WHERE model_id IS NOT NULL AND ($4::bigint IS NULL OR model_id = $4) GROUP BY 1) \
-         SELECT q.user_id, q.queries, d.days AS active_days, coalesce(s.sessions, 0) AS sessions, q.first_query, q.last_query, \
-                q.hour AS avg_hour, a.rate AS acceptance_rate \
-         FROM queries q JOIN days d ON d.user_id = q.user_id LEFT JOIN sessions s ON s.user_id = q.user_id \
-         LEFT JOIN acceptance a ON a.user_id = q.user_id ORDER BY q.queries"
+        user_activity!(),
+        "SELECT user_id, queries, days AS active_days, sessions, first_query, last_query, avg_hour, rate AS acceptance_rate \
+         FROM activity ORDER BY queries"
     );
     scoped(SQL, scope).fetch_all(db).await
 }
