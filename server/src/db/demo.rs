@@ -27,6 +27,9 @@ pub struct DemoRows {
 /// Seconds between a demo query and the acceptance of its completion.
 pub const ACCEPTED_AFTER_SECONDS: i64 = 2;
 
+/// The longest queue wait of a demo generation (they wait 1 ms to this many).
+pub const QUEUE_WAIT_MAX_MS: i32 = 6;
+
 /// A ground truth sent after an accepted completion.
 pub struct DemoTruth {
     /// The completion query.
@@ -148,7 +151,7 @@ impl DemoRows {
                 "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs, accepted_at, \
                                              queue_wait_ms, first_token_ms) \
                  SELECT q, m, c, ms, ARRAY[t], a, conf, ARRAY[ln(conf)], CASE WHEN a THEN t + make_interval(secs => $8) END, \
-                        1 + abs(hashtext(q::text)) % 6, (ms * 0.35)::int \
+                        1 + abs(hashtext(q::text)) % $9, (ms * 0.35)::int \
                  FROM UNNEST($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::timestamptz[], $6::bool[], $7::float8[]) AS x(q, m, c, ms, t, a, conf)",
             )
             .bind(batch.iter().map(|g| g.query).collect::<Vec<_>>())
@@ -159,6 +162,7 @@ impl DemoRows {
             .bind(batch.iter().map(|g| g.accepted).collect::<Vec<_>>())
             .bind(batch.iter().map(|g| g.confidence).collect::<Vec<_>>())
             .bind(ACCEPTED_AFTER_SECONDS as f64)
+            .bind(QUEUE_WAIT_MAX_MS)
             .execute(&mut **tx)
             .await?;
         }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use code4me_shared::survival::edit_similarity_within;
 
-use crate::db::demo::{self, ACCEPTED_AFTER_SECONDS, DemoGeneration, DemoQuery, DemoRows, DemoTruth};
+use crate::db::demo::{self, ACCEPTED_AFTER_SECONDS, DemoGeneration, DemoQuery, DemoRows, DemoTruth, QUEUE_WAIT_MAX_MS};
 use crate::services::auth::password::PasswordHasher;
 
 /// What to generate.
@@ -138,14 +138,16 @@ impl DemoRows {
         let is_chat = rng.random_bool(0.12);
         let trigger = *[1, 2, 2, 2, 3].get(rng.random_range(0..5)).expect("in range");
         let language = languages[rng.random_range(0..languages.len())];
-        let serving = rng.random_range(120..900);
+        // The server's own time beyond queue and model; the slowest generation and the longest
+        // queue wait `db::demo` stores are added below, so the stages add up.
+        let overhead = rng.random_range(8..60);
         self.queries.push(DemoQuery {
             id,
             user,
             session,
             project,
             at,
-            serving_ms: serving,
+            serving_ms: overhead,
             is_chat,
             config_id: config,
             trigger,
@@ -158,6 +160,7 @@ impl DemoRows {
             let chat = uuid_from(rng);
             self.chats.push((chat, project, user, "How do I write this?".into(), at));
             let (ms, c) = (rng.random_range(400..2_500), confidence(rng));
+            self.queries.last_mut().expect("pushed above").serving_ms += ms + QUEUE_WAIT_MAX_MS;
             self.generations.push(DemoGeneration {
                 query: id,
                 model: 5,
@@ -198,5 +201,7 @@ impl DemoRows {
             let ms = rng.random_range(time.0..time.1);
             self.generations.push(DemoGeneration { query: id, model, text, ms, at, accepted, confidence: c });
         }
+        let slowest = self.generations.iter().rev().take_while(|g| g.query == id).map(|g| g.ms).max().unwrap_or(0);
+        self.queries.last_mut().expect("pushed above").serving_ms += slowest + QUEUE_WAIT_MAX_MS;
     }
 }

@@ -15,6 +15,16 @@ async fn demo_data_fills_a_fresh_install_with_telemetry_worth_studying() {
     let summary = fill(&app.db, &hasher, DemoOptions { users: 8, days: 21, queries_per_day: 20, seed: 3 }).await.expect("filled");
     assert_eq!(summary.users, 8);
     assert!(summary.queries > 300 && summary.generations > summary.queries / 2 && summary.ground_truths > 10, "{summary:?}");
+    // Latency by stage adds up: no query's server time is shorter than a generation's queue wait
+    // and model time together.
+    let shortfall: Option<i32> = sqlx::query_scalar(
+        "SELECT max(hg.generation_time + hg.queue_wait_ms - mq.total_serving_time) FROM had_generation hg \
+         JOIN meta_query mq ON mq.meta_query_id = hg.meta_query_id",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("shortfall");
+    assert!(shortfall.expect("generations") <= 0, "a generation outlasts its query by {shortfall:?} ms");
     let again = fill(&app.db, &hasher, DemoOptions::default()).await;
     assert!(again.expect_err("refused").to_string().contains("fresh install"));
 
