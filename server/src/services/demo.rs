@@ -187,7 +187,18 @@ impl DemoRows {
                 // acceptance (`ACCEPTED_AFTER_SECONDS` after the query): code erodes over time.
                 let accepted_at = at + Duration::seconds(ACCEPTED_AFTER_SECONDS);
                 for (span, keeps) in [((30, 60), 0.8), ((120, 170), 0.7), ((300, 400), 0.6), ((600, 700), 0.5)] {
-                    let truth = if rng.random_bool(keeps) { format!("    {text}\n") } else { format!("    {text} # edited\n") };
+                    // Kept verbatim, else lightly edited (its last tenth rewritten: mostly unchanged)
+                    // or mostly rewritten (three fifths of it gone).
+                    let kept = if rng.random_bool(keeps) {
+                        1.0
+                    } else if rng.random_bool(0.5) {
+                        0.9
+                    } else {
+                        0.4
+                    };
+                    let length = text.chars().count();
+                    let start: String = text.chars().take((length as f64 * kept).round() as usize).collect();
+                    let truth = if kept < 1.0 { format!("    {start}  # edited\n") } else { format!("    {text}\n") };
                     let similarity = edit_similarity_within(&text, &truth).unwrap_or(0.0);
                     self.truths.push(DemoTruth {
                         query: id,

@@ -39,6 +39,18 @@ async fn demo_data_fills_a_fresh_install_with_telemetry_worth_studying() {
     let accuracy = |b: &Value| b["empirical_accuracy"].as_f64().expect("accuracy");
     assert!(accuracy(bins.last().expect("top")) > accuracy(&bins[0]) + 0.3, "acceptance rises with confidence: {smol}");
 
+    // Accepted code erodes: fewer completions survive verbatim at 10 minutes than at 30 seconds,
+    // and some edited ones stay mostly unchanged.
+    let survival = user.call(Method::GET, "/api/analytics/research/code-survival", None).await;
+    assert_eq!(survival.status, 200, "{}", survival.text);
+    let rate = |checkpoint: i64, field: &str| {
+        let points = survival.body["data"].as_array().expect("data");
+        let point = points.iter().find(|p| p["checkpoint_seconds"] == checkpoint).expect("checkpoint");
+        point[field].as_f64().expect("a rate")
+    };
+    assert!(rate(600, "unchanged_rate") < rate(30, "unchanged_rate") - 0.1, "{}", survival.text);
+    assert!(rate(600, "mostly_unchanged_rate") > rate(600, "unchanged_rate") + 0.05, "{}", survival.text);
+
     // The finished study evaluates on its two arms.
     let studies = user.call(Method::GET, "/api/analytics/studies/list?include_inactive=true", None).await;
     let study = studies.body["studies"][0]["study_id"].as_str().expect("a study").to_owned();
