@@ -1,7 +1,8 @@
 """The client side of `./bench.sh analytics`: times every analytics endpoint as an admin over the
 whole demo data set (the default 30-day window, every user), against PostgreSQL's own time for one
-sequential pass over `had_generation` and one over the generation rollup in the same run (read
-from EXPLAIN ANALYZE through psql).
+sequential pass over `had_generation` and one pass over the 30-day window's generation rollup rows
+as the endpoints read them (`analytics_generations`: day rows, hour rows, raw edges) in the same
+run (read from EXPLAIN ANALYZE through psql).
 
 Each endpoint is called once to warm up, then ROUNDS times; medians are reported, and each one's
 ratio to the reference scan. Prints one JSON object on stdout. Standard library only.
@@ -69,7 +70,10 @@ def reference_scan_ms(psql):
 
 
 def rollup_scan_ms(psql):
-    return scan_ms(psql, "SELECT count(*), sum(generations), sum(confidence_sum) FROM analytics_generation_rollup")
+    return scan_ms(
+        psql,
+        "SELECT count(*), sum(generations), sum(confidence_sum) FROM analytics_generations(now() - interval '30 days', now(), NULL, NULL, 'day')",
+    )
 
 
 def main():
