@@ -132,6 +132,13 @@ run_typing() {
   info "typing replay with the stable prompt anchor and retrieval over $(dirname "$source")"
   local retrieval
   retrieval="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --label retrieval --context-dir "$(dirname "$source")")"
+  info "typing replay with the contract's default budget (no max_new_tokens: 64), speculative decoding on"
+  local budget budget_plain
+  budget="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --max-new 0 --label default_budget)"
+  stop_app
+  info "the same without drafts (MODEL_MAX_DRAFT_TOKENS=0)"
+  MODEL_MAX_DRAFT_TOKENS=0 start_app release
+  budget_plain="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --max-new 0 --label default_budget_no_drafts)"
   stop_app
   info "typing replay without it (PROMPT_ANCHOR=false)"
   PROMPT_ANCHOR=false start_app release
@@ -155,13 +162,15 @@ run_typing() {
       "To compare: python3 -m venv data/bench-venv && data/bench-venv/bin/pip install 'llama-cpp-python[server]==0.3.36' numpy"
   fi
   python3 -c 'import json,sys
-a, p, l, r = (json.loads(x) for x in sys.argv[1:5])
+a, p, l, r, b, bp = (json.loads(x) for x in sys.argv[1:7])
 out = {"bench": "typing", **a, "plain": p["plain"], "retrieval": r["retrieval"], "llama_cpp_server": l.get("llama_cpp_server")}
+out["default_budget"], out["default_budget_no_drafts"] = b["default_budget"], bp["default_budget_no_drafts"]
+out["speculative_vs_no_drafts_p50"] = round(b["default_budget"]["p50_ms"] / bp["default_budget_no_drafts"]["p50_ms"], 2)
 out["anchored_vs_plain_p50"] = round(a["anchored"]["p50_ms"] / p["plain"]["p50_ms"], 2)
 out["retrieval_vs_anchored_p50"] = round(r["retrieval"]["p50_ms"] / a["anchored"]["p50_ms"], 2)
 if out["llama_cpp_server"]:
     out["anchored_vs_llama_cpp_p50"] = round(a["anchored"]["p50_ms"] / out["llama_cpp_server"]["p50_ms"], 2)
-print(json.dumps(out))' "$anchored" "$plain" "$llama" "$retrieval"
+print(json.dumps(out))' "$anchored" "$plain" "$llama" "$retrieval" "$budget" "$budget_plain"
 }
 
 # Streamed /v1/completions: ours (API key, queue hop), then llama.cpp's server on the same GGUF.

@@ -72,7 +72,8 @@ def summary(latencies):
 
 
 def completion_body(prefix, suffix, file_name, max_new, debug):
-    return {
+    """The plugin's request; `max_new` 0 leaves max_new_tokens out (the contract's default budget)."""
+    body = {
         "model_ids": [5],
         "context": {"prefix": prefix, "suffix": suffix, "file_name": file_name, "selected_text": "", "context_files": []},
         "contextual_telemetry": {"version_id": 3, "trigger_type_id": 2, "language_id": 1},
@@ -80,6 +81,9 @@ def completion_body(prefix, suffix, file_name, max_new, debug):
         "max_new_tokens": max_new,
         "debug": debug,
     }
+    if max_new <= 0:
+        del body["max_new_tokens"]
+    return body
 
 
 def upload_context(client, source, directory):
@@ -135,7 +139,7 @@ def replay_llama(base, trace, max_new):
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
     latencies = []
     for prefix, _suffix in trace:
-        body = json.dumps({"prompt": prefix, "max_tokens": max_new, "temperature": 0.2, "top_p": 0.95, "top_k": 50, "repeat_penalty": 1.1})
+        body = json.dumps({"prompt": prefix, "max_tokens": max_new if max_new > 0 else 64, "temperature": 0.2, "top_p": 0.95, "top_k": 50, "repeat_penalty": 1.1})
         started = time.perf_counter()
         conn.request("POST", "/v1/completions", body=body, headers={"content-type": "application/json"})
         response = conn.getresponse()
@@ -152,7 +156,7 @@ def main():
     parser.add_argument("--llama-server", help="llama.cpp server address (optional)")
     parser.add_argument("--source", required=True)
     parser.add_argument("--chars", type=int, default=2000)
-    parser.add_argument("--max-new", type=int, default=16)
+    parser.add_argument("--max-new", type=int, default=16, help="0: omit max_new_tokens (the contract's default of 64)")
     parser.add_argument("--label", default="code4me")
     parser.add_argument("--context-dir", help="send this directory's other files as the multi-file context (retrieval)")
     args = parser.parse_args()

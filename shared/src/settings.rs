@@ -625,6 +625,9 @@ pub struct WorkerSettings {
     pub model_threads: usize,
     /// Finished sequences each model keeps for prompt-prefix reuse (`MODEL_PREFIX_CACHE_ENTRIES`).
     pub model_prefix_cache_entries: usize,
+    /// Longest draft a speculative decoding step verifies (`MODEL_MAX_DRAFT_TOKENS`, default 8;
+    /// 0 turns speculation off). Output is the same either way; only speed changes.
+    pub model_max_draft_tokens: usize,
     /// Where candle runtimes run (`MODEL_DEVICE`: `cpu`, or `cuda` / `cuda:N` in a build with the
     /// `cuda` feature). The native GGUF engine is CPU-only.
     pub model_device: String,
@@ -661,6 +664,7 @@ impl WorkerSettings {
             model_cache_dir: PathBuf::from(env.string_or("MODEL_CACHE_DIR", DEFAULT_MODEL_CACHE_DIR)),
             model_threads: env.parse_or("MODEL_THREADS", 0)?,
             model_prefix_cache_entries: env.parse_or("MODEL_PREFIX_CACHE_ENTRIES", 8)?,
+            model_max_draft_tokens: env.parse_or("MODEL_MAX_DRAFT_TOKENS", 8)?,
             model_device: env.string_or("MODEL_DEVICE", "cpu"),
             worker_id: env.string_or("WORKER_ID", &default_worker_id()),
             llm_concurrency: env.parse_or("LLM_CONCURRENCY", 2)?,

@@ -4,15 +4,67 @@
 //! first 512 tokens of SOURCE.txt, written to TOKENS_OUT.json (`{"prompt": [...], "decode": 64}`)
 //! so llama.cpp is timed on the very same ids. Prefill evaluates the prompt on a fresh sequence; decode
 //! then evaluates `n` tokens one at a time (greedy, so the same work every round); reuse times a
-//! prompt that extends a cached one by 16 tokens. Prints one JSON line with medians.
+//! prompt that extends a cached one by 16 tokens. Speculative decoding is timed on a code-completion
+//! workload: greedy completions of up to 64 tokens at line starts of SOURCE.txt (the 512 tokens
+//! before each as the prompt), decoded with drafts and plainly by the same engine; decode speed is
+//! tokens after the first over the time from the first to the last. Prints one JSON line with medians.
 
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use code4me_worker::model::LoadOptions;
+use code4me_worker::model::generation::GenerationRequest;
 use code4me_worker::model::gguf_llama::GgufLlama;
+use code4me_worker::model::sampling::SamplingParams;
+use code4me_worker::model::{LoadOptions, TextModel};
 
 const PROMPT_TOKENS: usize = 512;
 const DECODE_TOKENS: usize = 64;
+/// Completion points of the speculative-decoding workload.
+const COMPLETIONS: usize = 12;
+
+/// Prompts ending at line starts spread over `text` (skipping its first `PROMPT_TOKENS`-odd
+/// characters), each the text before the point cut to the last `PROMPT_TOKENS` tokens.
+fn completion_prompts(model: &GgufLlama, text: &str) -> anyhow::Result<Vec<String>> {
+    let line_starts: Vec<usize> = text.match_indices('\n').map(|(i, _)| i + 1).filter(|&i| i > 4 * PROMPT_TOKENS && i < text.len()).collect();
+    anyhow::ensure!(line_starts.len() >= COMPLETIONS, "the source text is too short for {COMPLETIONS} completion points");
+    let step = line_starts.len() / COMPLETIONS;
+    let mut prompts = Vec::new();
+    for &end in line_starts.iter().step_by(step).take(COMPLETIONS) {
+        let before = &text[..end];
+        let ids = model.tokenizer().encode(before, false).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let offsets = ids.get_offsets();
+        let first = offsets.len().saturating_sub(PROMPT_TOKENS);
+        prompts.push(before[offsets[first].0..].to_owned());
+    }
+    Ok(prompts)
+}
+
+/// Decode speed over the prompts (tokens after the first, over the time from the first to the
+/// last), the drafts' acceptance, and every completion's tokens (to check both decoders agree).
+fn time_completions(model: &GgufLlama, prompts: &[String]) -> anyhow::Result<(f64, f64, Vec<Vec<u32>>)> {
+    let (mut tokens, mut seconds, mut proposed, mut accepted, mut outputs) = (0usize, 0f64, 0usize, 0usize, Vec::new());
+    for prompt in prompts {
+        let request = GenerationRequest {
+            prompt: prompt.clone(),
+            max_new_tokens: DECODE_TOKENS,
+            stop_sequences: Vec::new(),
+            sampling: SamplingParams { temperature: 0.0, ..SamplingParams::default() },
+        };
+        let (mut first, mut last) = (None, Instant::now());
+        let generation = model.generate(&request, &AtomicBool::new(false), &mut |_| {
+            last = Instant::now();
+            first.get_or_insert(last);
+        })?;
+        if let Some(first) = first {
+            tokens += generation.tokens.len() - 1;
+            seconds += (last - first).as_secs_f64();
+        }
+        proposed += generation.drafts.proposed;
+        accepted += generation.drafts.accepted;
+        outputs.push(generation.tokens);
+    }
+    Ok((tokens as f64 / seconds, if proposed == 0 { 0.0 } else { accepted as f64 / proposed as f64 }, outputs))
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -77,6 +129,31 @@ fn main() -> anyhow::Result<()> {
         }
         eprintln!("round {round}: prefill {:.0} tok/s, decode {:.1} tok/s", prompt.len() as f64 / prefill_s, decode as f64 / decode_s);
     }
+    // Peak memory of one loaded model at work, before the two below are loaded.
+    let peak_rss = peak_rss_mib();
+    // Speculative decoding on completions: the same weights with and without drafts, cold prompts
+    // (no prefix cache, so no earlier completion to draw on: the conservative case).
+    let speculative = GgufLlama::load(std::path::Path::new(&args[1]), LoadOptions { prefix_cache_entries: 0, ..LoadOptions::with_threads(threads) })?;
+    let plain = GgufLlama::load(
+        std::path::Path::new(&args[1]),
+        LoadOptions { prefix_cache_entries: 0, max_draft_tokens: 0, ..LoadOptions::with_threads(threads) },
+    )?;
+    let prompts = completion_prompts(&speculative, &text)?;
+    let (mut spec_rates, mut plain_rates, mut acceptance) = (Vec::new(), Vec::new(), 0.0);
+    for round in 0..=rounds {
+        let (spec_rate, accepted, spec_out) = time_completions(&speculative, &prompts)?;
+        let (plain_rate, _, plain_out) = time_completions(&plain, &prompts)?;
+        anyhow::ensure!(spec_out == plain_out, "speculative decoding changed a greedy completion");
+        eprintln!(
+            "round {round}: completions decode {spec_rate:.1} tok/s speculative, {plain_rate:.1} plain; {:.0}% of drafts accepted",
+            accepted * 100.0
+        );
+        if round > 0 {
+            spec_rates.push(spec_rate);
+            plain_rates.push(plain_rate);
+            acceptance = accepted;
+        }
+    }
     let result = serde_json::json!({
         "prompt_tokens": prompt.len(),
         "decode_tokens": decode,
@@ -85,8 +162,12 @@ fn main() -> anyhow::Result<()> {
         "decode_tok_s": median(decoding),
         "extend_by_16_cold_ms": median(cold_extend),
         "extend_by_16_reused_ms": median(warm_extend),
+        "completions": prompts.len(),
+        "spec_decode_tok_s": median(spec_rates),
+        "completion_plain_decode_tok_s": median(plain_rates),
+        "draft_acceptance": acceptance,
         "decode_weight_mib": engine.decode_bytes() as f64 / (1024.0 * 1024.0),
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": peak_rss,
     });
     println!("{result}");
     Ok(())

@@ -1,13 +1,23 @@
 //! The decode loop every text model shares: sample, detokenize, stream, stop. A runtime only
 //! provides [`Step`] (evaluate tokens, return the last logits); stop sequences, end tokens,
 //! cancellation, log-probabilities and confidence behave the same for all of them, as upstream's.
+//!
+//! A runtime that can also score several tokens exactly as it would one at a time
+//! ([`Step::verify`]) gets speculative decoding: each step scores the last token plus a
+//! [drafted](super::speculative) continuation in one pass, then samples position by position from
+//! those logits — the very draws plain decoding makes, with the same random numbers — and keeps
+//! going while the drawn token is the drafted one. So the output is token for token that of plain
+//! decoding, greedy or sampled (a drawn token equals the draft with exactly its probability under
+//! the processed distribution: the standard speculative-sampling acceptance for a point-mass
+//! draft), and a step emits every accepted token plus one.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokenizers::Tokenizer;
 
 use super::error::ModelError;
-use super::sampling::{Sampler, SamplingParams};
+use super::sampling::{Sampled, Sampler, SamplingParams};
+use super::speculative::{DraftStats, NgramDrafter};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -63,12 +73,28 @@ pub struct Generation {
     pub reused_prompt_tokens: usize,
     /// Why it ended.
     pub stop_reason: StopReason,
+    /// Drafted tokens scored and accepted (zero when the runtime or the request did not speculate).
+    pub drafts: DraftStats,
 }
 
 /// A model's forward pass over one sequence.
 pub trait Step {
     /// Evaluates `tokens` after what the sequence holds; returns the last token's logits.
     fn step(&mut self, tokens: &[u32]) -> Result<Vec<f32>, ModelError>;
+
+    /// Whether [`verify`](Step::verify) and [`rewind`](Step::rewind) work (speculative decoding).
+    fn can_verify(&self) -> bool {
+        false
+    }
+
+    /// Evaluates `tokens` and returns the logits after each of them, identical to one
+    /// [`step`](Step::step) per token.
+    fn verify(&mut self, _tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        Err(ModelError::Unsupported("this runtime cannot verify drafts".into()))
+    }
+
+    /// Forgets every evaluated token after the first `len` (rejected draft tokens).
+    fn rewind(&mut self, _len: usize) {}
 }
 
 /// What every runtime does before its decode loop, done once here: the prompt's token ids (refused
@@ -79,6 +105,8 @@ pub struct Prepared<'a> {
     request: &'a GenerationRequest,
     prompt: Vec<u32>,
     end_tokens: Vec<u32>,
+    max_draft: usize,
+    history: Vec<Vec<u32>>,
 }
 
 impl<'a> Prepared<'a> {
@@ -87,7 +115,15 @@ impl<'a> Prepared<'a> {
     pub fn new(tokenizer: &'a Tokenizer, model_end_tokens: &[u32], request: &'a GenerationRequest, context_limit: usize) -> Result<Self, ModelError> {
         let prompt = encode_prompt(tokenizer, request, context_limit)?;
         let end_tokens = end_tokens_with_stops(tokenizer, model_end_tokens, &request.stop_sequences);
-        Ok(Self { tokenizer, request, prompt, end_tokens })
+        Ok(Self { tokenizer, request, prompt, end_tokens, max_draft: 0, history: Vec::new() })
+    }
+
+    /// Speculates with drafts of at most `max_draft` tokens (0: never) looked up in the sequence and
+    /// in `history` (earlier outputs, e.g. the previous completion of the same document).
+    pub fn with_drafts(mut self, max_draft: usize, history: Vec<Vec<u32>>) -> Self {
+        self.max_draft = max_draft;
+        self.history = history;
+        self
     }
 
     /// The prompt's token ids.
@@ -153,7 +189,8 @@ pub fn model_end_tokens(tokenizer: &Tokenizer, declared_eos: Option<u32>) -> Vec
 }
 
 /// The decode loop: the prompt tokens after `reused` are evaluated first; the whole prompt feeds
-/// the repetition penalty.
+/// the repetition penalty. With drafts, a step scores `[last token, draft…]` and emits tokens while
+/// they match the draft (see the module's documentation).
 fn decode(
     prepared: &Prepared<'_>,
     reused: usize,
@@ -161,45 +198,72 @@ fn decode(
     cancel: &AtomicBool,
     on_token: &mut dyn FnMut(TokenEvent<'_>),
 ) -> Result<Generation, ModelError> {
-    let Prepared { tokenizer, request, prompt, end_tokens } = prepared;
-    let (prompt, pending) = (prompt.as_slice(), &prompt[reused..]);
-    let mut sampler = Sampler::new(request.sampling);
-    let mut sequence = prompt.to_vec();
-    let mut tokens = Vec::new();
-    let mut logprobs = Vec::new();
-    let mut text = String::new();
-    let mut stop_reason = StopReason::Length;
-    let mut input = pending.to_vec();
-    while tokens.len() < request.max_new_tokens {
+    let Prepared { request, prompt, history, .. } = prepared;
+    let mut state = Decoding {
+        prepared,
+        sampler: Sampler::new(request.sampling),
+        sequence: prompt.clone(),
+        tokens: Vec::new(),
+        logprobs: Vec::new(),
+        text: String::new(),
+    };
+    let mut drafter = NgramDrafter::new(if model.can_verify() { prepared.max_draft } else { 0 });
+    let mut evaluated = reused;
+    let mut input = prompt[reused..].to_vec();
+    let stop_reason = loop {
+        if state.tokens.len() >= request.max_new_tokens {
+            break StopReason::Length;
+        }
         if cancel.load(Ordering::Relaxed) {
-            stop_reason = StopReason::Cancelled;
-            break;
+            break StopReason::Cancelled;
         }
-        let logits = model.step(&input)?;
-        let drawn = sampler.sample(&logits, &sequence);
-        tokens.push(drawn.token);
-        logprobs.push(drawn.logprob);
-        sequence.push(drawn.token);
-        if end_tokens.contains(&drawn.token) {
-            stop_reason = StopReason::EndOfSequence;
-            break;
+        // Never draft more than the budget can emit: a step emits the accepted drafts plus one.
+        let remaining = request.max_new_tokens - state.tokens.len();
+        let guess = if input.len() == 1 { drafter.propose(&state.sequence, history, remaining - 1) } else { Vec::new() };
+        let worthwhile = drafter.worthwhile_length();
+        if guess.is_empty() || worthwhile == 0 {
+            let logits = model.step(&input)?;
+            evaluated += input.len();
+            let drawn = state.sampler.sample(&logits, &state.sequence);
+            // Not verified, still judged: would the guess's first token have been accepted?
+            if let Some(&first) = guess.first() {
+                drafter.observe(first == drawn.token);
+            }
+            if let Some(reason) = state.emit(drawn, on_token)? {
+                break reason;
+            }
+            input = vec![drawn.token];
+            continue;
         }
-        let decoded = tokenizer.decode(&tokens, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        // A token that ends inside a multi-byte character decodes to U+FFFD until the next one
-        // completes it; stream only text that will not change.
-        let stable = decoded.trim_end_matches('\u{FFFD}');
-        let delta = stable.get(text.len()..).unwrap_or_default().to_owned();
-        if stable.len() >= text.len() {
-            text = stable.to_owned();
+        let draft = &guess[..worthwhile.min(guess.len())];
+        let scored: Vec<u32> = input.iter().chain(draft).copied().collect();
+        let rows = model.verify(&scored)?;
+        let input_len = input.len();
+        let mut accepted = 0;
+        let mut ended = None;
+        for (position, logits) in rows.iter().enumerate() {
+            let drawn = state.sampler.sample(logits, &state.sequence);
+            let matches_draft = draft.get(position) == Some(&drawn.token);
+            accepted += usize::from(matches_draft);
+            ended = state.emit(drawn, on_token)?;
+            if ended.is_none() && cancel.load(Ordering::Relaxed) {
+                ended = Some(StopReason::Cancelled);
+            }
+            input = vec![drawn.token];
+            if ended.is_some() || !matches_draft {
+                break;
+            }
         }
-        on_token(TokenEvent { text: &delta, id: drawn.token, logprob: drawn.logprob });
-        if request.stop_sequences.iter().any(|s| !s.is_empty() && decoded.contains(s.as_str())) {
-            stop_reason = StopReason::StopSequence;
-            break;
+        // Keep the scored tokens that are now the sequence's: the input and the accepted drafts.
+        evaluated += input_len + accepted;
+        model.rewind(evaluated);
+        drafter.record(draft.len(), accepted);
+        if let Some(reason) = ended {
+            break reason;
         }
-        input = vec![drawn.token];
-    }
-    let full = tokenizer.decode(&tokens, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+    };
+    let Decoding { tokens, logprobs, .. } = state;
+    let full = prepared.tokenizer.decode(&tokens, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
     let confidence = if logprobs.is_empty() { 0.0 } else { logprobs.iter().map(|l| l.exp()).sum::<f32>() / logprobs.len() as f32 };
     Ok(Generation {
         text: cut_at_stops(&full, &request.stop_sequences),
@@ -209,7 +273,46 @@ fn decode(
         prompt_tokens: prompt.len(),
         reused_prompt_tokens: reused,
         stop_reason,
+        drafts: drafter.stats(),
     })
+}
+
+/// What the decode loop has produced so far.
+struct Decoding<'p, 'a> {
+    prepared: &'p Prepared<'a>,
+    sampler: Sampler,
+    /// Prompt and generated tokens (the repetition penalty's and the drafter's view).
+    sequence: Vec<u32>,
+    tokens: Vec<u32>,
+    logprobs: Vec<f32>,
+    /// Streamed text: what the generated tokens decode to, without a trailing incomplete character.
+    text: String,
+}
+
+impl Decoding<'_, '_> {
+    /// Records and streams one drawn token; says why generation ends when it does.
+    fn emit(&mut self, drawn: Sampled, on_token: &mut dyn FnMut(TokenEvent<'_>)) -> Result<Option<StopReason>, ModelError> {
+        let Prepared { tokenizer, request, end_tokens, .. } = self.prepared;
+        self.tokens.push(drawn.token);
+        self.logprobs.push(drawn.logprob);
+        self.sequence.push(drawn.token);
+        if end_tokens.contains(&drawn.token) {
+            return Ok(Some(StopReason::EndOfSequence));
+        }
+        let decoded = tokenizer.decode(&self.tokens, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        // A token that ends inside a multi-byte character decodes to U+FFFD until the next one
+        // completes it; stream only text that will not change.
+        let stable = decoded.trim_end_matches('\u{FFFD}');
+        let delta = stable.get(self.text.len()..).unwrap_or_default().to_owned();
+        if stable.len() >= self.text.len() {
+            self.text = stable.to_owned();
+        }
+        on_token(TokenEvent { text: &delta, id: drawn.token, logprob: drawn.logprob });
+        if request.stop_sequences.iter().any(|s| !s.is_empty() && decoded.contains(s.as_str())) {
+            return Ok(Some(StopReason::StopSequence));
+        }
+        Ok(None)
+    }
 }
 
 /// Upstream's truncation: `text.split(stop)[0]` for each stop in order, i.e. everything before the

@@ -18,6 +18,7 @@ pub mod native;
 pub mod prefix_cache;
 pub mod prompt;
 pub mod sampling;
+pub mod speculative;
 pub mod starcoder2;
 pub mod tokenizer;
 
@@ -38,6 +39,9 @@ pub trait TextModel: Send + Sync {
     fn context_limit(&self) -> usize;
 }
 
+/// The draft length cap unless configured (`MODEL_MAX_DRAFT_TOKENS`).
+pub const DEFAULT_MAX_DRAFT_TOKENS: usize = 8;
+
 /// How to load a model, whatever its runtime.
 #[derive(Clone)]
 pub struct LoadOptions {
@@ -49,6 +53,9 @@ pub struct LoadOptions {
     pub prefix_cache_entries: usize,
     /// Where candle runtimes (safetensors models) put their tensors; the native GGUF engine is CPU-only.
     pub device: candle_core::Device,
+    /// Longest draft a speculative decoding step verifies (0 turns speculation off); runtimes
+    /// that cannot verify drafts ignore it.
+    pub max_draft_tokens: usize,
 }
 
 impl LoadOptions {
@@ -59,6 +66,12 @@ impl LoadOptions {
             .thread_name(|i| format!("model-{i}"))
             .build()
             .expect("building the model thread pool");
-        Self { context_limit: None, pool: Arc::new(pool), prefix_cache_entries: 4, device: candle_core::Device::Cpu }
+        Self {
+            context_limit: None,
+            pool: Arc::new(pool),
+            prefix_cache_entries: 4,
+            device: candle_core::Device::Cpu,
+            max_draft_tokens: DEFAULT_MAX_DRAFT_TOKENS,
+        }
     }
 }

@@ -20,10 +20,11 @@ impl PrefixCache {
     }
 
     /// The cached sequence sharing the longest prefix with `prompt`, cut to that prefix (always
-    /// leaving at least the last prompt token to evaluate, whose logits start the generation), or
-    /// `None` when nothing is shared. The sequence leaves the cache: it belongs to one request at a
-    /// time, and comes back through [`PrefixCache::store`].
-    pub fn take(&self, prompt: &[u32]) -> Option<Sequence> {
+    /// leaving at least the last prompt token to evaluate, whose logits start the generation), with
+    /// the tokens cut off — typically the previous completion of the same document, which drafts
+    /// for speculative decoding draw on — or `None` when nothing is shared. The sequence leaves the
+    /// cache: it belongs to one request at a time, and comes back through [`PrefixCache::store`].
+    pub fn take(&self, prompt: &[u32]) -> Option<(Sequence, Vec<u32>)> {
         let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (index, shared) = entries.iter().enumerate().map(|(i, s)| (i, common_prefix(s.tokens(), prompt))).max_by_key(|&(_, shared)| shared)?;
         let usable = shared.min(prompt.len().saturating_sub(1));
@@ -31,8 +32,9 @@ impl PrefixCache {
             return None;
         }
         let mut sequence = entries.remove(index)?;
+        let cut_off = sequence.tokens()[usable..].to_vec();
         sequence.truncate(usable);
-        Some(sequence)
+        Some((sequence, cut_off))
     }
 
     /// Offers a finished sequence for reuse, evicting the least recently used beyond capacity.

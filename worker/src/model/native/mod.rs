@@ -82,12 +82,12 @@ impl Linear {
         Self { quantized, dense }
     }
 
-    /// `out (tokens × rows) = x (tokens × cols) · Wᵀ`, `acts` being `x` quantized (decode and the
-    /// quantized prefill path).
-    fn forward(&self, x: &[f32], acts: &mut Vec<ActBlock>, tokens: usize, out: &mut [f32], threads: usize) {
+    /// `out (tokens × rows) = x (tokens × cols) · Wᵀ`, `acts` being `x` quantized (decode, exact
+    /// passes and the quantized prefill path).
+    fn forward(&self, x: &[f32], acts: &mut Vec<ActBlock>, tokens: usize, out: &mut [f32], pass: Pass, threads: usize) {
         let (rows, cols) = (self.quantized.rows(), self.quantized.cols());
         match &self.dense {
-            Some(w) if tokens > 1 => {
+            Some(w) if tokens > 1 && pass == Pass::Prompt => {
                 dense::matmul((tokens, rows, cols), out, View::rows(0, rows), x, View::rows(0, cols), w, View::transposed(cols), false, threads);
             }
             _ => {
@@ -100,6 +100,15 @@ impl Linear {
             }
         }
     }
+}
+
+/// How a multi-token forward pass computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// As fast as possible: dense GEMM and batched causal attention (prompts).
+    Prompt,
+    /// Each token exactly as a single-token decode step would compute it (draft verification).
+    Exact,
 }
 
 struct Layer {
@@ -206,8 +215,27 @@ impl NativeLlama {
     }
 
     /// Evaluates `tokens` after what `sequence` holds and returns the logits of the last one.
+    /// Several tokens (a prompt) take the fast prompt path: dense GEMM and batched attention.
     /// Runs on the current rayon pool; call it from a blocking thread.
     pub fn forward(&self, sequence: &mut Sequence, tokens: &[u32]) -> Result<Vec<f32>> {
+        let hidden = self.layers_forward(sequence, tokens, Pass::Prompt)?;
+        let d = self.config.embedding;
+        Ok(self.logits(&hidden[hidden.len() - d..], 1))
+    }
+
+    /// Evaluates `tokens` after what `sequence` holds and returns the logits after each of them,
+    /// bit for bit what one [`forward`](Self::forward) per token would return: every product runs
+    /// on the decode kernels, every query attends as a decode step does — while each weight is
+    /// streamed once for all of them. This is how speculative decoding verifies a draft.
+    pub fn forward_each(&self, sequence: &mut Sequence, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let hidden = self.layers_forward(sequence, tokens, Pass::Exact)?;
+        let logits = self.logits(&hidden, tokens.len());
+        Ok(logits.chunks_exact(self.config.vocab).map(<[f32]>::to_vec).collect())
+    }
+
+    /// The transformer blocks over `tokens`, appending their keys and values to `sequence`;
+    /// returns the final hidden states (`tokens × embedding`).
+    fn layers_forward(&self, sequence: &mut Sequence, tokens: &[u32], pass: Pass) -> Result<Vec<f32>> {
         let c = &self.config;
         let t = tokens.len();
         let start = sequence.tokens.len();
@@ -236,7 +264,7 @@ impl NativeLlama {
         let mut acts = Vec::new();
         for (layer, cache) in self.layers.iter().zip(&mut sequence.layers) {
             rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut normed);
-            layer.qkv.forward(&normed, &mut acts, t, &mut qkv, threads);
+            layer.qkv.forward(&normed, &mut acts, t, &mut qkv, pass, threads);
             for (i, row) in qkv.chunks_exact_mut(qkv_width).enumerate() {
                 let position = start + i;
                 let (q, rest) = row.split_at_mut(d);
@@ -246,12 +274,15 @@ impl NativeLlama {
                 cache.k.extend_from_slice(k);
                 cache.v.extend_from_slice(v);
             }
-            attention(c, &qkv, cache, start, t, &mut attended);
-            layer.output.forward(&attended, &mut acts, t, &mut projected, threads);
+            match pass {
+                Pass::Prompt if t > 1 => prompt_attention(c, &qkv, cache, start, t, &mut attended),
+                _ => decode_attention(c, &qkv, cache, start, t, &mut attended),
+            }
+            layer.output.forward(&attended, &mut acts, t, &mut projected, pass, threads);
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
 
             rms_norm(&x, &layer.ffn_norm, c.rms_eps, &mut normed);
-            layer.gate_up.forward(&normed, &mut acts, t, &mut gate_up, threads);
+            layer.gate_up.forward(&normed, &mut acts, t, &mut gate_up, pass, threads);
             // SiLU(gate) · up, with e^-gate computed in one vector pass.
             for (gu, h) in gate_up.chunks_exact(2 * ff).zip(hidden.chunks_exact_mut(ff)) {
                 let (gate, up) = gu.split_at(ff);
@@ -261,17 +292,27 @@ impl NativeLlama {
                     *h = g / (1.0 + *h) * u;
                 }
             }
-            layer.down.forward(&hidden, &mut acts, t, &mut projected, threads);
+            layer.down.forward(&hidden, &mut acts, t, &mut projected, pass, threads);
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
         }
-        let last = &x[(t - 1) * d..];
-        let mut last_normed = vec![0f32; d];
-        rms_norm(last, &self.output_norm, c.rms_eps, &mut last_normed);
-        quantize_activations(&last_normed, &mut acts);
-        let mut logits = vec![0f32; c.vocab];
-        self.output.matvec(&acts, &mut logits);
         sequence.tokens.extend_from_slice(tokens);
-        Ok(logits)
+        Ok(x)
+    }
+
+    /// Output logits (`rows × vocab`) of the final hidden states `hidden` (`rows × embedding`).
+    fn logits(&self, hidden: &[f32], rows: usize) -> Vec<f32> {
+        let c = &self.config;
+        let mut normed = vec![0f32; rows * c.embedding];
+        rms_norm(hidden, &self.output_norm, c.rms_eps, &mut normed);
+        let mut acts = Vec::new();
+        quantize_activations(&normed, &mut acts);
+        let mut logits = vec![0f32; rows * c.vocab];
+        if rows == 1 {
+            self.output.matvec(&acts, &mut logits);
+        } else {
+            self.output.matmul(&acts, rows, &mut logits);
+        }
+        logits
     }
 
     /// Rotates each head's consecutive pairs `(x[2i], x[2i+1])` by `position · θ_i` (GGUF llama
@@ -314,26 +355,20 @@ fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     }
 }
 
-/// Causal attention of `t` new queries (rows of `qkv`, positions `start..start + t`) over the
-/// cache.
-fn attention(c: &LlamaConfig, qkv: &[f32], cache: &LayerCache, start: usize, t: usize, out: &mut [f32]) {
-    if t == 1 {
-        decode_attention(c, qkv, cache, out);
-    } else {
-        prompt_attention(c, qkv, cache, start, t, out);
-    }
-}
-
-/// One query per head: one task per key/value head, which serves its whole group of query heads
-/// while each cached key and value row is read once.
-fn decode_attention(c: &LlamaConfig, q: &[f32], cache: &LayerCache, out: &mut [f32]) {
-    let (kv, hd) = (c.kv_dim(), c.head_dim());
+/// Attention as a decode step computes it, for each of `t` new queries (rows of `qkv`, positions
+/// `start..start + t`) over the cache up to its own position: one task per query and key/value
+/// head, which serves its whole group of query heads while each cached key and value row is read
+/// once. A query's result does not depend on `t`, which is what makes draft verification exact.
+fn decode_attention(c: &LlamaConfig, qkv: &[f32], cache: &LayerCache, start: usize, t: usize, out: &mut [f32]) {
+    let (d, kv, hd) = (c.embedding, c.kv_dim(), c.head_dim());
+    let qkv_width = d + 2 * kv;
     let group = c.heads / c.kv_heads;
     let scale = 1.0 / (hd as f32).sqrt();
-    let positions = cache.k.len() / kv;
-    out[..c.embedding].par_chunks_mut(group * hd).enumerate().for_each(|(g, out)| {
+    out[..t * d].par_chunks_mut(group * hd).enumerate().for_each(|(task, out)| {
+        let (i, g) = (task / c.kv_heads, task % c.kv_heads);
+        let positions = start + i + 1;
         let kv_offset = g * hd;
-        let queries = &q[g * group * hd..(g + 1) * group * hd];
+        let queries = &qkv[i * qkv_width + g * group * hd..i * qkv_width + (g + 1) * group * hd];
         let mut scores = vec![0f32; group * positions];
         vector::group_scores(queries, hd, &cache.k, kv, kv_offset, positions, scale, &mut scores);
         for row in scores.chunks_exact_mut(positions) {
@@ -526,6 +561,24 @@ mod tests {
         sequence.truncate(tokens.len());
         let warm = native.forward(&mut sequence, &[tokens[0]]).unwrap();
         assert_eq!(cold, warm);
+    }
+
+    #[test]
+    fn scoring_several_tokens_at_once_equals_one_decode_step_each_bit_for_bit() {
+        let (native, _, tokens) = load();
+        let (prompt, continuation) = tokens.split_at(tokens.len() - 6);
+        let mut stepped = native.new_sequence();
+        native.forward(&mut stepped, prompt).unwrap();
+        let one_by_one: Vec<Vec<f32>> = continuation.iter().map(|&token| native.forward(&mut stepped, &[token]).unwrap()).collect();
+        let mut batched = native.new_sequence();
+        native.forward(&mut batched, prompt).unwrap();
+        let at_once = native.forward_each(&mut batched, continuation).unwrap();
+        assert_eq!(at_once, one_by_one);
+        assert_eq!(batched.tokens(), stepped.tokens());
+        // Rewinding after a verification leaves the cache as if the rejected tokens were never seen.
+        batched.truncate(prompt.len() + 2);
+        stepped.truncate(prompt.len() + 2);
+        assert_eq!(native.forward(&mut batched, &[continuation[0]]).unwrap(), native.forward(&mut stepped, &[continuation[0]]).unwrap());
     }
 
     #[test]

@@ -18,6 +18,10 @@ use rayon::prelude::*;
 /// Elements per quantization block (every format here).
 pub const BLOCK: usize = 32;
 
+/// Tokens whose products share one unpacking of each weight block (enough accumulators to fill
+/// the AVX2 registers without spilling).
+const TOKEN_GROUP: usize = 4;
+
 /// 32 weights as `d * q + m`, `q` in 0..16, two per byte: byte `j` holds element `j` in its low
 /// nibble and element `j + 16` in its high nibble (GGML's Q4_1).
 #[derive(Debug, Clone, Copy)]
@@ -222,8 +226,10 @@ impl QMatrix {
         out.par_chunks_mut(chunk).enumerate().for_each(|(c, out)| self.rows_dot(c * chunk, x, out));
     }
 
-    /// `out[t][r] = row_r · x_t` for `tokens` activation rows (the quantized prefill path): each
-    /// weight row is read once for all tokens while it is in cache.
+    /// `out[t][r] = row_r · x_t` for `tokens` activation rows (draft verification, batched decode
+    /// steps and the quantized prefill path). Each weight block is unpacked once for up to
+    /// [`TOKEN_GROUP`] tokens, and every `(row, token)` product is computed exactly as
+    /// [`matvec`](Self::matvec) computes it, bit for bit.
     pub fn matmul(&self, x: &[ActBlock], tokens: usize, out: &mut [f32]) {
         let per_row = self.cols / BLOCK;
         assert_eq!(x.len(), tokens * per_row, "activation blocks");
@@ -231,17 +237,42 @@ impl QMatrix {
         let chunk = (self.rows / (4 * rayon::current_num_threads())).clamp(8, 256);
         let mut transposed = vec![0f32; self.rows * tokens];
         transposed.par_chunks_mut(chunk * tokens).enumerate().for_each(|(c, block)| {
-            let mut one = vec![0f32; 1];
             for (i, per_token) in block.chunks_exact_mut(tokens).enumerate() {
-                for (t, o) in per_token.iter_mut().enumerate() {
-                    self.rows_dot(c * chunk + i, &x[t * per_row..(t + 1) * per_row], &mut one);
-                    *o = one[0];
-                }
+                self.row_dot_tokens(c * chunk + i, x, per_token);
             }
         });
         for r in 0..self.rows {
             for t in 0..tokens {
                 out[t * self.rows + r] = transposed[r * tokens + t];
+            }
+        }
+    }
+
+    /// Row `row` dotted with each of the `out.len()` activation rows of `x`, a group of tokens at a
+    /// time.
+    fn row_dot_tokens(&self, row: usize, x: &[ActBlock], out: &mut [f32]) {
+        let per_row = self.cols / BLOCK;
+        let range = row * per_row..(row + 1) * per_row;
+        let fast = has_avx2();
+        for (group, out) in out.chunks_mut(TOKEN_GROUP).enumerate() {
+            let x = &x[group * TOKEN_GROUP * per_row..(group * TOKEN_GROUP + out.len()) * per_row];
+            match &self.blocks {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `has_avx2` checked the CPU features the kernels are compiled for.
+                Blocks::Q4_1(b) if fast => unsafe { avx2::dot_q4_1_tokens(&b[range.clone()], x, out) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above.
+                Blocks::Q8_0(b) if fast => unsafe { avx2::dot_q8_0_tokens(&b[range.clone()], x, out) },
+                Blocks::Q4_1(b) => {
+                    for (o, x) in out.iter_mut().zip(x.chunks_exact(per_row)) {
+                        *o = scalar::dot_q4_1(&b[range.clone()], x);
+                    }
+                }
+                Blocks::Q8_0(b) => {
+                    for (o, x) in out.iter_mut().zip(x.chunks_exact(per_row)) {
+                        *o = scalar::dot_q8_0(&b[range.clone()], x);
+                    }
+                }
             }
         }
     }
@@ -350,37 +381,111 @@ mod avx2 {
     /// The CPU must support AVX2, FMA and F16C; `w` and `x` have the same length.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn dot_q4_1(w: &[BlockQ4_1], x: &[ActBlock]) -> f32 {
-        let mut acc = _mm256_setzero_ps();
-        let mut offsets = 0f32;
-        let low_nibbles = _mm256_set1_epi8(0x0F);
-        for (w, x) in w.iter().zip(x) {
-            let (d, m) = halves(w.d, w.m);
-            offsets += m * x.s;
-            // SAFETY: `qs` is 16 bytes and `x.qs` 32; unaligned loads read exactly those.
-            let packed = unsafe { _mm_loadu_si128(w.qs.as_ptr().cast()) };
-            let both = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(packed), _mm_srli_epi16::<4>(packed));
-            let qw = _mm256_and_si256(both, low_nibbles);
-            let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), mul_sum_us8(qw, qx), acc);
-        }
-        hsum(acc) + offsets
+        let mut out = [0f32];
+        // SAFETY: the caller's guarantees.
+        unsafe { q4_1_tokens::<1>(w, x, &mut out) };
+        out[0]
     }
 
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C; `w` and `x` have the same length.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn dot_q8_0(w: &[BlockQ8_0], x: &[ActBlock]) -> f32 {
-        let mut acc = _mm256_setzero_ps();
-        for (w, x) in w.iter().zip(x) {
-            let (d, _) = halves(w.d, 0);
-            // SAFETY: both `qs` are 32 bytes; unaligned loads read exactly those.
-            let qw = unsafe { _mm256_loadu_si256(w.qs.as_ptr().cast()) };
-            let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
-            // |w| × (x with w's sign): maddubs needs one unsigned operand.
-            let dot = mul_sum_us8(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), dot, acc);
+        let mut out = [0f32];
+        // SAFETY: the caller's guarantees.
+        unsafe { q8_0_tokens::<1>(w, x, &mut out) };
+        out[0]
+    }
+
+    /// `out[j] = w · x_j` for the `out.len()` (1 to 4) activation rows of `x`, each `w.len()` blocks.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C; `x` holds `out.len()` rows of `w.len()` blocks.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dot_q4_1_tokens(w: &[BlockQ4_1], x: &[ActBlock], out: &mut [f32]) {
+        // SAFETY (each arm): the caller's guarantees, `out` sized to the arm's count.
+        unsafe {
+            match out.len() {
+                1 => q4_1_tokens::<1>(w, x, out),
+                2 => q4_1_tokens::<2>(w, x, out),
+                3 => q4_1_tokens::<3>(w, x, out),
+                4 => q4_1_tokens::<4>(w, x, out),
+                n => unreachable!("token groups hold 1 to 4 tokens, not {n}"),
+            }
         }
-        hsum(acc)
+    }
+
+    /// As [`dot_q4_1_tokens`] for Q8_0 weights.
+    ///
+    /// # Safety
+    /// As [`dot_q4_1_tokens`].
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dot_q8_0_tokens(w: &[BlockQ8_0], x: &[ActBlock], out: &mut [f32]) {
+        // SAFETY (each arm): the caller's guarantees, `out` sized to the arm's count.
+        unsafe {
+            match out.len() {
+                1 => q8_0_tokens::<1>(w, x, out),
+                2 => q8_0_tokens::<2>(w, x, out),
+                3 => q8_0_tokens::<3>(w, x, out),
+                4 => q8_0_tokens::<4>(w, x, out),
+                n => unreachable!("token groups hold 1 to 4 tokens, not {n}"),
+            }
+        }
+    }
+
+    /// `N` dot products sharing each weight block's unpacking; each token's accumulation runs in
+    /// the same order as a lone product's, so the results do not depend on `N`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn q4_1_tokens<const N: usize>(w: &[BlockQ4_1], x: &[ActBlock], out: &mut [f32]) {
+        let blocks = w.len();
+        assert!(x.len() == N * blocks && out.len() == N);
+        let mut acc = [_mm256_setzero_ps(); N];
+        let mut offsets = [0f32; N];
+        let low_nibbles = _mm256_set1_epi8(0x0F);
+        for (b, w) in w.iter().enumerate() {
+            let (d, m) = halves(w.d, w.m);
+            // SAFETY: `qs` is 16 bytes; the unaligned load reads exactly those.
+            let packed = unsafe { _mm_loadu_si128(w.qs.as_ptr().cast()) };
+            let both = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(packed), _mm_srli_epi16::<4>(packed));
+            let qw = _mm256_and_si256(both, low_nibbles);
+            for j in 0..N {
+                let x = &x[j * blocks + b];
+                offsets[j] += m * x.s;
+                // SAFETY: `x.qs` is 32 bytes.
+                let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
+                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), mul_sum_us8(qw, qx), acc[j]);
+            }
+        }
+        for j in 0..N {
+            out[j] = hsum(acc[j]) + offsets[j];
+        }
+    }
+
+    /// As [`q4_1_tokens`] for Q8_0 weights.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn q8_0_tokens<const N: usize>(w: &[BlockQ8_0], x: &[ActBlock], out: &mut [f32]) {
+        let blocks = w.len();
+        assert!(x.len() == N * blocks && out.len() == N);
+        let mut acc = [_mm256_setzero_ps(); N];
+        for (b, w) in w.iter().enumerate() {
+            let (d, _) = halves(w.d, 0);
+            // SAFETY: `qs` is 32 bytes.
+            let qw = unsafe { _mm256_loadu_si256(w.qs.as_ptr().cast()) };
+            let magnitudes = _mm256_sign_epi8(qw, qw);
+            for j in 0..N {
+                let x = &x[j * blocks + b];
+                // SAFETY: `x.qs` is 32 bytes.
+                let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
+                // |w| × (x with w's sign): maddubs needs one unsigned operand.
+                let dot = mul_sum_us8(magnitudes, _mm256_sign_epi8(qx, qw));
+                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), dot, acc[j]);
+            }
+        }
+        for j in 0..N {
+            out[j] = hsum(acc[j]);
+        }
     }
 }
 
@@ -446,18 +551,24 @@ mod tests {
     }
 
     #[test]
-    fn matmul_equals_one_matvec_per_token() {
-        let (rows, cols, tokens) = (50, 4 * BLOCK, 3);
-        let matrix = QMatrix::from_q4_1_bytes(rows, cols, &q4_1_bytes(rows, cols, 11));
-        let x = pseudo_random(tokens * cols, 13);
-        let mut acts = Vec::new();
-        quantize_activations(&x, &mut acts);
-        let mut batched = vec![0f32; tokens * rows];
-        matrix.matmul(&acts, tokens, &mut batched);
-        for t in 0..tokens {
-            let mut single = vec![0f32; rows];
-            matrix.matvec(&acts[t * cols / BLOCK..(t + 1) * cols / BLOCK], &mut single);
-            assert_eq!(&batched[t * rows..(t + 1) * rows], single.as_slice());
+    fn matmul_equals_one_matvec_per_token_bit_for_bit_in_every_group_size() {
+        let (rows, cols) = (50, 4 * BLOCK);
+        let q4_1 = QMatrix::from_q4_1_bytes(rows, cols, &q4_1_bytes(rows, cols, 11));
+        let q8_0 = QMatrix::quantize_q8_0(rows, cols, &pseudo_random(rows * cols, 17));
+        for matrix in [q4_1, q8_0] {
+            // 1 to 9 tokens: whole groups of four, partial groups, and both.
+            for tokens in 1..=9 {
+                let x = pseudo_random(tokens * cols, 13 + tokens as u32);
+                let mut acts = Vec::new();
+                quantize_activations(&x, &mut acts);
+                let mut batched = vec![0f32; tokens * rows];
+                matrix.matmul(&acts, tokens, &mut batched);
+                for t in 0..tokens {
+                    let mut single = vec![0f32; rows];
+                    matrix.matvec(&acts[t * cols / BLOCK..(t + 1) * cols / BLOCK], &mut single);
+                    assert_eq!(&batched[t * rows..(t + 1) * rows], single.as_slice(), "token {t} of {tokens}");
+                }
+            }
         }
     }
 

@@ -1,0 +1,167 @@
+//! Drafts for speculative decoding without a draft model ("prompt lookup"): code repeats itself —
+//! identifiers, call shapes, the lines above, the completion shown a keystroke ago — so the tokens
+//! that followed the last few tokens' previous occurrence are a cheap guess at what comes next. The
+//! decode loop ([`generation`](super::generation)) has the model score a guess in one batched pass
+//! and keeps the longest prefix the model itself would have produced, so drafts change speed only,
+//! never output.
+//!
+//! Verification is not free: scoring `k` extra tokens costs about [`EXTRA_TOKEN_COST`] of a decode
+//! step each (measured on the native engine: the weight blocks are unpacked once for a group of
+//! tokens, but every token's products still run). So the draft length is chosen per step to
+//! maximise expected tokens per unit of work, from a running estimate of how often a drafted token
+//! is the model's own choice — and is zero, plain decoding, when drafts fare too poorly to pay.
+//! While not speculating, drafts are still proposed and compared with what decoding produces, at
+//! no cost, so the estimate recovers when the text turns repetitive.
+
+/// Longest n-gram matched against the history; longer keys find fewer but better continuations.
+const MAX_NGRAM: usize = 3;
+/// Shortest: a single token is a weak key, tried only when no longer one matches.
+const MIN_NGRAM: usize = 1;
+/// Cost of verifying one more token, as a fraction of a single-token decode step (the native
+/// engine on 2 AVX2 cores: 2 tokens ≈ 1.3 steps, 4 ≈ 2.1).
+pub const EXTRA_TOKEN_COST: f64 = 0.4;
+/// The acceptance estimate a generation starts from: code completions accept about half their
+/// drafted tokens, so the first drafts are short ones.
+const PRIOR_ACCEPTANCE: f64 = 0.6;
+/// Weight of the newest observation in the running acceptance estimate.
+const SMOOTHING: f64 = 0.2;
+
+/// Proposes continuations for one generation and sizes them to their expected payoff.
+#[derive(Debug, Clone)]
+pub struct NgramDrafter {
+    max_draft: usize,
+    /// Running estimate of the probability that a drafted token is accepted.
+    acceptance: f64,
+    proposed: usize,
+    accepted: usize,
+}
+
+/// How a generation's drafts fared.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DraftStats {
+    /// Draft tokens scored by the model.
+    pub proposed: usize,
+    /// Of those, the ones the model produced itself (emitted without a forward pass of their own).
+    pub accepted: usize,
+}
+
+impl NgramDrafter {
+    /// A drafter proposing at most `max_draft` tokens at a time (0 never proposes).
+    pub fn new(max_draft: usize) -> Self {
+        Self { max_draft, acceptance: PRIOR_ACCEPTANCE, proposed: 0, accepted: 0 }
+    }
+
+    /// The draft length worth verifying now: the `k` maximising expected emitted tokens
+    /// `(1 − p^(k+1)) / (1 − p)` per unit of work `1 + k · EXTRA_TOKEN_COST` (0: decode plainly).
+    pub fn worthwhile_length(&self) -> usize {
+        let p = self.acceptance.clamp(0.0, 0.999);
+        let payoff = |k: usize| (1.0 - p.powi(k as i32 + 1)) / (1.0 - p) / (1.0 + k as f64 * EXTRA_TOKEN_COST);
+        (0..=self.max_draft).max_by(|&a, &b| payoff(a).total_cmp(&payoff(b))).unwrap_or(0)
+    }
+
+    /// The continuation after the latest earlier occurrence of `sequence`'s last n tokens (n from
+    /// [`MAX_NGRAM`] down to [`MIN_NGRAM`]), looked up first in `history` (earlier outputs, most
+    /// relevant first), then in `sequence` itself; at most `limit` tokens. Empty when nothing matches.
+    pub fn propose(&self, sequence: &[u32], history: &[Vec<u32>], limit: usize) -> Vec<u32> {
+        let want = self.max_draft.min(limit);
+        if want == 0 {
+            return Vec::new();
+        }
+        for n in (MIN_NGRAM..=MAX_NGRAM).rev() {
+            if sequence.len() <= n {
+                continue;
+            }
+            let key = &sequence[sequence.len() - n..];
+            // What followed this spot last time (the shown suggestion) beats a match elsewhere.
+            if let Some(found) = history.iter().find_map(|h| continuation(h, key, want)).or_else(|| continuation(sequence, key, want)) {
+                return found.to_vec();
+            }
+        }
+        Vec::new()
+    }
+
+    /// Records a verified draft: `accepted` of `proposed` tokens were kept. Each accepted token is
+    /// a success; the first rejected one, if any, a failure (later ones were never judged).
+    pub fn record(&mut self, proposed: usize, accepted: usize) {
+        self.proposed += proposed;
+        self.accepted += accepted;
+        for _ in 0..accepted {
+            self.observe(true);
+        }
+        if accepted < proposed {
+            self.observe(false);
+        }
+    }
+
+    /// Updates the acceptance estimate with one drafted token judged (verified, or compared with
+    /// what plain decoding produced).
+    pub fn observe(&mut self, accepted: bool) {
+        self.acceptance += SMOOTHING * (f64::from(u8::from(accepted)) - self.acceptance);
+    }
+
+    /// Totals for this generation.
+    pub fn stats(&self) -> DraftStats {
+        DraftStats { proposed: self.proposed, accepted: self.accepted }
+    }
+}
+
+/// Up to `want` tokens that follow the last occurrence of `key` in `haystack` with at least one
+/// token after it (so a key taken from the end of `haystack` never matches itself), or `None`.
+fn continuation<'a>(haystack: &'a [u32], key: &[u32], want: usize) -> Option<&'a [u32]> {
+    let n = key.len();
+    if haystack.len() <= n {
+        return None;
+    }
+    (0..haystack.len() - n).rev().find(|&at| haystack[at..at + n] == *key).map(|at| &haystack[at + n..(at + n + want).min(haystack.len())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_occurrence_of_the_longest_key_wins() {
+        let drafter = NgramDrafter::new(4);
+        // No earlier "0 2 3"; "2 3" occurs twice, the later one followed by 7 8 0 2.
+        let sequence = [1, 2, 3, 4, 5, 9, 1, 2, 3, 7, 8, 0, 2, 3];
+        assert_eq!(drafter.propose(&sequence, &[], 8), vec![7, 8, 0, 2]);
+        // Only the one-token key "3" matches in `[5, 3, 6, 3]`.
+        assert_eq!(drafter.propose(&[5, 3, 6, 3], &[], 8), vec![6, 3]);
+    }
+
+    #[test]
+    fn history_comes_first_and_limits_apply() {
+        let drafter = NgramDrafter::new(8);
+        let history = vec![vec![40, 41, 42, 43, 44, 45, 46]];
+        assert_eq!(drafter.propose(&[41, 42, 7, 41, 42], &history, 3), vec![43, 44, 45]);
+        assert_eq!(drafter.propose(&[1, 2, 41, 42], &history, 2), vec![43, 44]);
+        assert_eq!(drafter.propose(&[1, 2, 41, 42], &history, 0), Vec::<u32>::new());
+        assert_eq!(drafter.propose(&[1, 2, 99], &history, 8), Vec::<u32>::new());
+        assert_eq!(NgramDrafter::new(0).propose(&[1, 1, 1], &history, 8), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn drafts_are_as_long_as_their_acceptance_pays_for() {
+        let mut drafter = NgramDrafter::new(8);
+        // The prior (0.6) pays for a short draft only.
+        let first = drafter.worthwhile_length();
+        assert!((1..=3).contains(&first), "{first}");
+        // A run of accepted drafts lengthens them up to the cap...
+        for _ in 0..20 {
+            drafter.record(4, 4);
+        }
+        assert_eq!(drafter.worthwhile_length(), 8);
+        // ...and rejections make plain decoding the better deal.
+        for _ in 0..10 {
+            drafter.record(2, 0);
+        }
+        assert_eq!(drafter.worthwhile_length(), 0);
+        // Free observations (drafts compared with plain decoding's tokens) bring it back.
+        for _ in 0..20 {
+            drafter.observe(true);
+        }
+        assert!(drafter.worthwhile_length() >= 4);
+        assert_eq!(drafter.stats(), DraftStats { proposed: 100, accepted: 80 });
+        assert_eq!(NgramDrafter::new(0).worthwhile_length(), 0);
+    }
+}
