@@ -36,9 +36,9 @@
 . "$C4M_ROOT/scripts/infra.sh"
 cd "$C4M_ROOT"
 
-usage() { echo "usage: ./bench.sh health|auth|quota|queue|typing|openai|analytics|inference" >&2; exit 2; }
+usage() { echo "usage: ./bench.sh health|auth|quota|queue|typing|concurrent|openai|analytics|inference" >&2; exit 2; }
 [ $# -ge 1 ] || usage
-case "$1" in health|auth|quota|queue|typing|openai|analytics|inference) ;; *) usage ;; esac
+case "$1" in health|auth|quota|queue|typing|concurrent|openai|analytics|inference) ;; *) usage ;; esac
 
 THREADS="${BENCH_THREADS:-2}" CONNECTIONS="${BENCH_CONNECTIONS:-64}" DURATION="${BENCH_DURATION:-5s}" ROUNDS="${BENCH_ROUNDS:-3}"
 
@@ -173,6 +173,31 @@ if out["llama_cpp_server"]:
 print(json.dumps(out))' "$anchored" "$plain" "$llama" "$retrieval" "$budget" "$budget_plain"
 }
 
+# Several typists at once: without batching (each generation steps alone, LLM_CONCURRENCY=2, the
+# configuration before continuous batching), then with it (LLM_CONCURRENCY=8), the same traces.
+run_concurrent() {
+  ensure_models
+  export MAX_REQUEST_RATE_PER_HOUR_CONFIG='{}'
+  local typists="${BENCH_TYPISTS:-8}" sources=()
+  # One real source file per typist (each at least the typed length).
+  while IFS= read -r file; do sources+=("$file"); done < <(find worker/src server/src -name '*.rs' -size +3k | sort | head -n "$typists")
+  [ "${#sources[@]}" -eq "$typists" ] || die "need $typists source files of at least 3 kB for the typists"
+  LLM_CONCURRENCY=2 MODEL_BATCHING=false start_bench_stack
+  info "$typists typists, each generation stepping alone (LLM_CONCURRENCY=2, MODEL_BATCHING=false)"
+  local alone batched
+  alone="$(python3 bench/concurrent_typists.py --base "$BASE" --sources "${sources[@]}" --label unbatched)"
+  stop_app
+  info "$typists typists, continuous batching (LLM_CONCURRENCY=$typists)"
+  LLM_CONCURRENCY="$typists" MODEL_BATCHING=true start_app release
+  batched="$(python3 bench/concurrent_typists.py --base "$BASE" --sources "${sources[@]}" --label batched)"
+  python3 -c 'import json,sys
+a, b = (json.loads(x) for x in sys.argv[1:3])
+out = {"bench": "concurrent", **a, **b}
+out["batched_vs_unbatched_p50"] = round(b["batched"]["p50_ms"] / a["unbatched"]["p50_ms"], 2)
+out["batched_vs_unbatched_throughput"] = round(b["batched"]["completions_per_s"] / a["unbatched"]["completions_per_s"], 2)
+print(json.dumps(out))' "$alone" "$batched"
+}
+
 # Streamed /v1/completions: ours (API key, queue hop), then llama.cpp's server on the same GGUF.
 run_openai() {
   ensure_models
@@ -233,6 +258,7 @@ run_analytics() {
 if [ "$1" = inference ]; then run_inference; exit 0; fi
 if [ "$1" = analytics ]; then run_analytics; exit 0; fi
 if [ "$1" = typing ]; then run_typing; exit 0; fi
+if [ "$1" = concurrent ]; then run_concurrent; exit 0; fi
 if [ "$1" = openai ]; then run_openai; exit 0; fi
 
 start_bench_stack

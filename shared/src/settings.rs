@@ -628,13 +628,16 @@ pub struct WorkerSettings {
     /// Longest draft a speculative decoding step verifies (`MODEL_MAX_DRAFT_TOKENS`, default 8;
     /// 0 turns speculation off). Output is the same either way; only speed changes.
     pub model_max_draft_tokens: usize,
+    /// Decode a model's concurrent generations in shared batched steps (`MODEL_BATCHING`, default
+    /// true; false runs each generation's steps on their own, as before continuous batching).
+    pub model_batching: bool,
     /// Where candle runtimes run (`MODEL_DEVICE`: `cpu`, or `cuda` / `cuda:N` in a build with the
     /// `cuda` feature). The native GGUF engine is CPU-only.
     pub model_device: String,
     /// Name this worker reports itself under (`WORKER_ID`; default host name and process id).
     pub worker_id: String,
-    /// Generations this worker runs at once (`LLM_CONCURRENCY`). They share the model threads, so
-    /// more than a few only adds latency on a CPU.
+    /// Generations this worker runs at once (`LLM_CONCURRENCY`, default 8): the width of a GGUF
+    /// model's continuous batch, whose concurrent sequences decode in shared steps.
     pub llm_concurrency: usize,
     /// Telemetry jobs in flight at once (`DB_CONCURRENCY`); those waiting together are committed
     /// in one transaction.
@@ -665,9 +668,10 @@ impl WorkerSettings {
             model_threads: env.parse_or("MODEL_THREADS", 0)?,
             model_prefix_cache_entries: env.parse_or("MODEL_PREFIX_CACHE_ENTRIES", 8)?,
             model_max_draft_tokens: env.parse_or("MODEL_MAX_DRAFT_TOKENS", 8)?,
+            model_batching: env.parse_or("MODEL_BATCHING", true)?,
             model_device: env.string_or("MODEL_DEVICE", "cpu"),
             worker_id: env.string_or("WORKER_ID", &default_worker_id()),
-            llm_concurrency: env.parse_or("LLM_CONCURRENCY", 2)?,
+            llm_concurrency: env.parse_or("LLM_CONCURRENCY", 8)?,
             db_concurrency: env.parse_or("DB_CONCURRENCY", 64)?,
             index_concurrency: env.parse_or("INDEX_CONCURRENCY", 2)?,
             prompt_anchor: env.parse_or("PROMPT_ANCHOR", true)?,

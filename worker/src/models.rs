@@ -43,6 +43,7 @@ pub async fn load_catalog(rows: Vec<ModelRow>, settings: &WorkerSettings) -> any
     let mut options = LoadOptions::with_threads(threads);
     options.prefix_cache_entries = settings.model_prefix_cache_entries;
     options.max_draft_tokens = settings.model_max_draft_tokens;
+    options.batching = settings.model_batching;
     options.device = device(&settings.model_device)?;
     let models_dir = settings.model_cache_dir.clone();
     let catalog =

@@ -11,6 +11,7 @@ use candle_core::quantized::gguf_file::Content;
 use rayon::ThreadPool;
 use tokenizers::Tokenizer;
 
+use super::batch::{BatchStats, Evaluation, StepBatcher};
 pub use super::error::ModelError;
 use super::generation::{self, Generation, GenerationRequest, Prepared, Step, TokenEvent};
 use super::native::{NativeLlama, Sequence};
@@ -27,6 +28,8 @@ pub struct GgufLlama {
     pool: Arc<ThreadPool>,
     cache: PrefixCache,
     max_draft_tokens: usize,
+    /// `None` when batching is off: every generation steps on its own.
+    batcher: Option<StepBatcher>,
 }
 
 /// The llama context when the file does not say (llama.cpp's default as well).
@@ -62,6 +65,7 @@ impl GgufLlama {
             pool: options.pool,
             cache: PrefixCache::new(options.prefix_cache_entries),
             max_draft_tokens: options.max_draft_tokens,
+            batcher: options.batching.then(StepBatcher::default),
         })
     }
 
@@ -84,6 +88,11 @@ impl GgufLlama {
     pub fn cached_sequences(&self) -> usize {
         self.cache.len()
     }
+
+    /// What continuous batching has done so far.
+    pub fn batch_stats(&self) -> BatchStats {
+        self.batcher.as_ref().map(StepBatcher::stats).unwrap_or_default()
+    }
 }
 
 impl TextModel for GgufLlama {
@@ -94,8 +103,10 @@ impl TextModel for GgufLlama {
         let (sequence, previous) = self.cache.take(prepared.prompt()).unwrap_or_else(|| (self.engine.new_sequence(), Vec::new()));
         let prepared = prepared.with_drafts(self.max_draft_tokens, vec![previous]);
         let reused = sequence.tokens().len();
-        let mut stepper = NativeStep { engine: &self.engine, pool: &self.pool, sequence };
+        let mut stepper = NativeStep { engine: &self.engine, pool: &self.pool, batcher: self.batcher.as_ref(), sequence };
+        let membership = self.batcher.as_ref().map(StepBatcher::join);
         let result = prepared.generate(reused, &mut stepper, cancel, on_token);
+        drop(membership);
         self.cache.store(stepper.sequence);
         result
     }
@@ -105,16 +116,22 @@ impl TextModel for GgufLlama {
     }
 }
 
-/// The native engine stepping one sequence on the model's pool.
+/// The native engine stepping one sequence on the model's pool, batched with the model's other
+/// decoding sequences.
 struct NativeStep<'a> {
     engine: &'a NativeLlama,
     pool: &'a ThreadPool,
+    batcher: Option<&'a StepBatcher>,
     sequence: Sequence,
 }
 
 impl Step for NativeStep<'_> {
     fn step(&mut self, tokens: &[u32]) -> Result<Vec<f32>, ModelError> {
-        Ok(self.pool.install(|| self.engine.forward(&mut self.sequence, tokens))?)
+        let Some(batcher) = self.batcher else {
+            return Ok(self.pool.install(|| self.engine.forward(&mut self.sequence, tokens))?);
+        };
+        let mut rows = batcher.evaluate(self.engine, self.pool, &mut self.sequence, tokens, Evaluation::Last)?;
+        rows.pop().ok_or_else(|| ModelError::Config("the step returned no logits".into()))
     }
 
     fn can_verify(&self) -> bool {
@@ -122,7 +139,10 @@ impl Step for NativeStep<'_> {
     }
 
     fn verify(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
-        Ok(self.pool.install(|| self.engine.forward_each(&mut self.sequence, tokens))?)
+        match self.batcher {
+            Some(batcher) => batcher.evaluate(self.engine, self.pool, &mut self.sequence, tokens, Evaluation::Each),
+            None => Ok(self.pool.install(|| self.engine.forward_each(&mut self.sequence, tokens))?),
+        }
     }
 
     fn rewind(&mut self, len: usize) {
@@ -289,6 +309,78 @@ pub(crate) mod tests {
         assert_eq!(again.tokens, run(&plain, &greedy).tokens);
         assert!(again.reused_prompt_tokens > 0);
         assert!(again.drafts.accepted >= 12, "{:?} for {:?}", again.drafts, again.text);
+    }
+
+    /// A model of its own, so its batching statistics count only this test's generations.
+    fn fresh_model() -> GgufLlama {
+        GgufLlama::load(&smollm2_path(), LoadOptions { prefix_cache_entries: 0, ..LoadOptions::with_threads(2) }).expect("load")
+    }
+
+    #[test]
+    fn concurrent_generations_step_together_and_each_gets_exactly_its_lone_output() {
+        let batched = fresh_model();
+        let requests: Vec<GenerationRequest> = REPETITIVE_SOURCES
+            .iter()
+            .enumerate()
+            .map(|(i, source)| {
+                let temperature = if i % 2 == 0 { 0.0 } else { 0.8 };
+                GenerationRequest { sampling: SamplingParams { temperature, seed: i as u64, ..SamplingParams::default() }, ..request(source, 24) }
+            })
+            .collect();
+        let together: Vec<Generation> = std::thread::scope(|scope| {
+            requests.iter().map(|r| scope.spawn(|| run(&batched, r))).collect::<Vec<_>>().into_iter().map(|h| h.join().expect("thread")).collect()
+        });
+        for (request, output) in requests.iter().zip(&together) {
+            let alone = run(plain_model(), request);
+            assert_eq!(output.tokens, alone.tokens, "{:?}", request.prompt);
+            assert_eq!(output.logprobs, alone.logprobs);
+        }
+        let stats = batched.batch_stats();
+        assert!(stats.widest >= 3, "{stats:?}");
+        assert!(stats.sequences > stats.steps, "steps were shared: {stats:?}");
+    }
+
+    #[test]
+    fn a_cancelled_sequence_leaves_the_batch_at_once_and_a_new_one_joins_mid_flight() {
+        let batched = fresh_model();
+        let greedy = |source: &str, max| GenerationRequest {
+            sampling: SamplingParams { temperature: 0.0, ..SamplingParams::default() },
+            ..request(source, max)
+        };
+        let (long, cancelled, late) = (greedy(REPETITIVE_SOURCES[1], 48), greedy(REPETITIVE_SOURCES[2], 48), greedy(REPETITIVE_SOURCES[3], 16));
+        let long_progress = std::sync::atomic::AtomicUsize::new(0);
+        let (long_out, cancelled_out, late_out) = std::thread::scope(|scope| {
+            let long_thread = scope.spawn(|| {
+                batched
+                    .generate(&long, &AtomicBool::new(false), &mut |_| {
+                        long_progress.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .expect("long")
+            });
+            let cancelled_thread = scope.spawn(|| {
+                let cancel = AtomicBool::new(false);
+                let mut seen = 0;
+                batched
+                    .generate(&cancelled, &cancel, &mut |_| {
+                        seen += 1;
+                        if seen == 3 {
+                            cancel.store(true, Ordering::Relaxed);
+                        }
+                    })
+                    .expect("cancelled")
+            });
+            // The late request starts once the long one is well under way.
+            while long_progress.load(Ordering::SeqCst) < 8 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let late_thread = scope.spawn(|| run(&batched, &late));
+            (long_thread.join().expect("long"), cancelled_thread.join().expect("cancelled"), late_thread.join().expect("late"))
+        });
+        assert_eq!(cancelled_out.stop_reason, StopReason::Cancelled);
+        assert_eq!(cancelled_out.tokens.len(), 3);
+        assert_eq!(long_out.tokens, run(plain_model(), &long).tokens);
+        assert_eq!(late_out.tokens, run(plain_model(), &late).tokens);
+        assert!(batched.batch_stats().widest >= 2, "{:?}", batched.batch_stats());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! ([`generation`]), sampling, tokenizers and the native engine.
 
 pub mod anchor;
+pub mod batch;
 pub mod catalog;
 pub mod embedder;
 pub mod error;
@@ -56,6 +57,8 @@ pub struct LoadOptions {
     /// Longest draft a speculative decoding step verifies (0 turns speculation off); runtimes
     /// that cannot verify drafts ignore it.
     pub max_draft_tokens: usize,
+    /// Decode concurrent generations of a model in shared steps (continuous batching).
+    pub batching: bool,
 }
 
 impl LoadOptions {
@@ -72,6 +75,7 @@ impl LoadOptions {
             prefix_cache_entries: 4,
             device: candle_core::Device::Cpu,
             max_draft_tokens: DEFAULT_MAX_DRAFT_TOKENS,
+            batching: true,
         }
     }
 }

@@ -218,7 +218,7 @@ impl NativeLlama {
     /// Several tokens (a prompt) take the fast prompt path: dense GEMM and batched attention.
     /// Runs on the current rayon pool; call it from a blocking thread.
     pub fn forward(&self, sequence: &mut Sequence, tokens: &[u32]) -> Result<Vec<f32>> {
-        let hidden = self.layers_forward(sequence, tokens, Pass::Prompt)?;
+        let hidden = self.layers_forward(&mut [Segment { sequence, tokens }], Pass::Prompt)?;
         let d = self.config.embedding;
         Ok(self.logits(&hidden[hidden.len() - d..], 1))
     }
@@ -228,31 +228,60 @@ impl NativeLlama {
     /// on the decode kernels, every query attends as a decode step does — while each weight is
     /// streamed once for all of them. This is how speculative decoding verifies a draft.
     pub fn forward_each(&self, sequence: &mut Sequence, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
-        let hidden = self.layers_forward(sequence, tokens, Pass::Exact)?;
-        let logits = self.logits(&hidden, tokens.len());
-        Ok(logits.chunks_exact(self.config.vocab).map(<[f32]>::to_vec).collect())
+        Ok(self.forward_batch(&mut [Segment { sequence, tokens }])?.pop().unwrap_or_default())
     }
 
-    /// The transformer blocks over `tokens`, appending their keys and values to `sequence`;
-    /// returns the final hidden states (`tokens × embedding`).
-    fn layers_forward(&self, sequence: &mut Sequence, tokens: &[u32], pass: Pass) -> Result<Vec<f32>> {
-        let c = &self.config;
-        let t = tokens.len();
+    /// [`forward_each`](Self::forward_each) for several sequences in one pass — a continuous
+    /// batching step: the weights are streamed once for every row of every segment, each segment
+    /// attends over its own cache only, and each row's logits are bit for bit those it would get
+    /// alone. Returns each segment's rows of logits, in order.
+    pub fn forward_batch(&self, segments: &mut [Segment<'_>]) -> Result<Vec<Vec<Vec<f32>>>> {
+        let hidden = self.layers_forward(segments, Pass::Exact)?;
+        let rows = segments.iter().map(|s| s.tokens.len()).sum();
+        let logits = self.logits(&hidden, rows);
+        let mut rows = logits.chunks_exact(self.config.vocab).map(<[f32]>::to_vec);
+        Ok(segments.iter().map(|s| rows.by_ref().take(s.tokens.len()).collect()).collect())
+    }
+
+    /// Why `tokens` cannot be evaluated after `sequence` (nothing, beyond the context, unknown ids),
+    /// or `Ok`.
+    pub fn check(&self, sequence: &Sequence, tokens: &[u32]) -> Result<()> {
         let start = sequence.tokens.len();
-        if t == 0 {
+        if tokens.is_empty() {
             candle_core::bail!("nothing to evaluate");
         }
-        if start + t > self.context_limit {
-            candle_core::bail!("{} positions exceed the context limit of {}", start + t, self.context_limit);
+        if start + tokens.len() > self.context_limit {
+            candle_core::bail!("{} positions exceed the context limit of {}", start + tokens.len(), self.context_limit);
         }
-        if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= c.vocab) {
-            candle_core::bail!("token id {bad} outside the vocabulary of {}", c.vocab);
+        if let Some(&bad) = tokens.iter().find(|&&id| id as usize >= self.config.vocab) {
+            candle_core::bail!("token id {bad} outside the vocabulary of {}", self.config.vocab);
         }
+        Ok(())
+    }
+
+    /// The transformer blocks over every segment's tokens (their rows stacked), appending keys and
+    /// values to each segment's sequence; returns the final hidden states (`rows × embedding`). The
+    /// prompt pass takes one segment.
+    fn layers_forward(&self, segments: &mut [Segment<'_>], pass: Pass) -> Result<Vec<f32>> {
+        for segment in segments.iter() {
+            self.check(segment.sequence, segment.tokens)?;
+        }
+        if pass == Pass::Prompt && segments.len() != 1 {
+            candle_core::bail!("the prompt pass evaluates one sequence at a time");
+        }
+        let c = &self.config;
+        // Every row's segment and position.
+        let rows: Vec<(usize, usize)> = segments
+            .iter()
+            .enumerate()
+            .flat_map(|(s, segment)| (0..segment.tokens.len()).map(move |i| (s, segment.sequence.tokens.len() + i)))
+            .collect();
+        let t = rows.len();
         let threads = rayon::current_num_threads();
         let (d, kv, ff) = (c.embedding, c.kv_dim(), c.feed_forward);
         let qkv_width = d + 2 * kv;
         let mut x = vec![0f32; t * d];
-        for (row, &id) in x.chunks_exact_mut(d).zip(tokens) {
+        for (row, &id) in x.chunks_exact_mut(d).zip(segments.iter().flat_map(|s| s.tokens)) {
             self.embeddings.dequantize_row(id as usize, row);
         }
         let mut normed = vec![0f32; t * d];
@@ -262,21 +291,22 @@ impl NativeLlama {
         let mut gate_up = vec![0f32; t * 2 * ff];
         let mut hidden = vec![0f32; t * ff];
         let mut acts = Vec::new();
-        for (layer, cache) in self.layers.iter().zip(&mut sequence.layers) {
+        for (l, layer) in self.layers.iter().enumerate() {
             rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut normed);
             layer.qkv.forward(&normed, &mut acts, t, &mut qkv, pass, threads);
-            for (i, row) in qkv.chunks_exact_mut(qkv_width).enumerate() {
-                let position = start + i;
+            for (row, &(s, position)) in qkv.chunks_exact_mut(qkv_width).zip(&rows) {
                 let (q, rest) = row.split_at_mut(d);
                 let (k, v) = rest.split_at_mut(kv);
                 self.apply_rope(q, position);
                 self.apply_rope(k, position);
+                let cache = &mut segments[s].sequence.layers[l];
                 cache.k.extend_from_slice(k);
                 cache.v.extend_from_slice(v);
             }
+            let caches: Vec<&LayerCache> = segments.iter().map(|s| &s.sequence.layers[l]).collect();
             match pass {
-                Pass::Prompt if t > 1 => prompt_attention(c, &qkv, cache, start, t, &mut attended),
-                _ => decode_attention(c, &qkv, cache, start, t, &mut attended),
+                Pass::Prompt if t > 1 => prompt_attention(c, &qkv, caches[0], rows[0].1, t, &mut attended),
+                _ => decode_attention(c, &qkv, &caches, &rows, &mut attended),
             }
             layer.output.forward(&attended, &mut acts, t, &mut projected, pass, threads);
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
@@ -295,7 +325,9 @@ impl NativeLlama {
             layer.down.forward(&hidden, &mut acts, t, &mut projected, pass, threads);
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
         }
-        sequence.tokens.extend_from_slice(tokens);
+        for segment in segments.iter_mut() {
+            segment.sequence.tokens.extend_from_slice(segment.tokens);
+        }
         Ok(x)
     }
 
@@ -355,18 +387,21 @@ fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     }
 }
 
-/// Attention as a decode step computes it, for each of `t` new queries (rows of `qkv`, positions
-/// `start..start + t`) over the cache up to its own position: one task per query and key/value
-/// head, which serves its whole group of query heads while each cached key and value row is read
-/// once. A query's result does not depend on `t`, which is what makes draft verification exact.
-fn decode_attention(c: &LlamaConfig, qkv: &[f32], cache: &LayerCache, start: usize, t: usize, out: &mut [f32]) {
+/// Attention as a decode step computes it, for each new query row (its segment's cache and its
+/// position in `rows`) over its cache up to its own position: one task per row and key/value head,
+/// which serves its whole group of query heads while each cached key and value row is read once.
+/// A row's result depends on nothing else in the batch, which is what makes draft verification
+/// and batched decoding exact.
+fn decode_attention(c: &LlamaConfig, qkv: &[f32], caches: &[&LayerCache], rows: &[(usize, usize)], out: &mut [f32]) {
     let (d, kv, hd) = (c.embedding, c.kv_dim(), c.head_dim());
     let qkv_width = d + 2 * kv;
     let group = c.heads / c.kv_heads;
     let scale = 1.0 / (hd as f32).sqrt();
-    out[..t * d].par_chunks_mut(group * hd).enumerate().for_each(|(task, out)| {
+    out[..rows.len() * d].par_chunks_mut(group * hd).enumerate().for_each(|(task, out)| {
         let (i, g) = (task / c.kv_heads, task % c.kv_heads);
-        let positions = start + i + 1;
+        let (segment, position) = rows[i];
+        let cache = caches[segment];
+        let positions = position + 1;
         let kv_offset = g * hd;
         let queries = &qkv[i * qkv_width + g * group * hd..i * qkv_width + (g + 1) * group * hd];
         let mut scores = vec![0f32; group * positions];
@@ -445,6 +480,14 @@ fn prompt_attention(c: &LlamaConfig, qkv: &[f32], cache: &LayerCache, start: usi
 struct LayerCache {
     k: Vec<f32>,
     v: Vec<f32>,
+}
+
+/// Tokens to evaluate after what a sequence holds: one part of a batched forward pass.
+pub struct Segment<'a> {
+    /// The sequence, whose cache grows by the tokens.
+    pub sequence: &'a mut Sequence,
+    /// The tokens.
+    pub tokens: &'a [u32],
 }
 
 /// One sequence's state: the tokens evaluated so far and their keys/values per layer.

@@ -1,0 +1,79 @@
+"""The client side of `./bench.sh concurrent`: several developers typing at once on one stack.
+
+Each simulated typist replays the typing trace of bench/typing_replay.py (a real source file typed
+from its start, a completion after every word end, the plugin's prefix/suffix windows,
+max_new_tokens 16) through the real REST API with its own account, session and project, and its own
+source file. Typists start offset in time (--offset seconds apart) and pause --think seconds (the
+plugin's debounce) between a completion's answer and their next request, so the server sees
+overlapping requests the way a team produces them. Prints one JSON object: p50/p90 latency over
+all completions, completions per second over the run, and per-typist counts. Standard library only.
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import threading
+import time
+import uuid
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from typing_replay import Client, completion_body, percentile, word_end_carets  # noqa: E402
+
+
+def typist(base, source, chars, requests, delay, think, out, errors):
+    try:
+        time.sleep(delay)
+        client = Client(base)
+        email = f"typist-{uuid.uuid4().hex[:8]}@example.com"
+        client.call("POST", "/api/user/create", {"email": email, "name": "Typist", "password": "Typing123", "config_id": 1})
+        client.call("POST", "/api/user/authenticate", {"email": email, "password": "Typing123"})
+        client.call("GET", "/api/session/acquire")
+        client.call("POST", "/api/project/create", {"project_name": "typing"})
+        text = pathlib.Path(source).read_text(encoding="utf-8")
+        typed = text[:chars]
+        trace = [(typed[max(0, c - 512) : c], text[c : c + 256]) for c in word_end_carets(typed)][:requests]
+        for prefix, suffix in trace:
+            started = time.perf_counter()
+            answer = client.call("POST", "/api/completion/request", completion_body(prefix, suffix, pathlib.Path(source).name, 16, False))
+            finished = time.perf_counter()
+            if "completion" not in answer["data"]["completions"][0]:
+                raise RuntimeError(f"the model did not answer: {answer}")
+            out.append((started, finished))
+            time.sleep(think)
+    except BaseException as error:  # reported by the main thread
+        errors.append(f"{source}: {error!r}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--sources", nargs="+", required=True, help="one source file per typist")
+    parser.add_argument("--chars", type=int, default=1200)
+    parser.add_argument("--requests", type=int, default=40, help="completions per typist")
+    parser.add_argument("--offset", type=float, default=0.4)
+    parser.add_argument("--think", type=float, default=0.25)
+    parser.add_argument("--label", default="code4me")
+    args = parser.parse_args()
+    spans, errors, threads = [], [], []
+    for i, source in enumerate(args.sources):
+        thread = threading.Thread(target=typist, args=(args.base, source, args.chars, args.requests, i * args.offset, args.think, spans, errors))
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join()
+    if errors:
+        sys.exit("; ".join(errors))
+    latencies = [(end - start) * 1000 for start, end in spans]
+    wall = max(end for _, end in spans) - min(start for start, _ in spans)
+    print(json.dumps({args.label: {
+        "typists": len(args.sources),
+        "completions": len(spans),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p90_ms": round(percentile(latencies, 90), 1),
+        "completions_per_s": round(len(spans) / wall, 2),
+    }}))
+
+
+if __name__ == "__main__":
+    main()
