@@ -8,8 +8,9 @@
 //! decoding now — `LLM_CONCURRENCY` generations at most.
 //!
 //! A leader waits briefly ([`GATHER_WINDOW`]) for members still sampling their previous token, so a
-//! step is not taken by one member while the others arrive a moment later. A prompt (many tokens
-//! on the fast prompt path) is evaluated alone, ahead of the step's decode rows.
+//! step is not taken by one member while the others arrive a moment later. A long prompt (the fast
+//! prompt path) is evaluated alone, ahead of the step's decode rows; a short one — a prompt that
+//! extends a cached prefix by a few tokens — joins the rows.
 //!
 //! Rows never influence each other: a member's logits are bit for bit what it would get alone.
 
@@ -160,9 +161,10 @@ impl StepBatcher {
     }
 }
 
-/// One step: prompts alone on the prompt path, then every other submission in one exact pass.
+/// One step: long prompts alone on the prompt path, then every other submission in one exact pass.
 fn run_step(engine: &NativeLlama, batch: Vec<Submission>) -> Vec<(u64, Outcome)> {
-    let (prompts, rows): (Vec<Submission>, Vec<Submission>) = batch.into_iter().partition(|s| s.evaluation == Evaluation::Last && s.tokens.len() > 1);
+    let (prompts, rows): (Vec<Submission>, Vec<Submission>) =
+        batch.into_iter().partition(|s| s.evaluation == Evaluation::Last && NativeLlama::takes_prompt_pass(s.tokens.len()));
     let mut outcomes = Vec::new();
     for mut prompt in prompts {
         let logits = engine.forward(&mut prompt.sequence, &prompt.tokens).map(|last| vec![last]).map_err(ModelError::from);
@@ -178,7 +180,10 @@ fn run_step(engine: &NativeLlama, batch: Vec<Submission>) -> Vec<(u64, Outcome)>
     };
     match result {
         Ok(per_segment) => {
-            for (submission, logits) in rows.into_iter().zip(per_segment) {
+            for (submission, mut logits) in rows.into_iter().zip(per_segment) {
+                if submission.evaluation == Evaluation::Last {
+                    logits.drain(..logits.len() - 1);
+                }
                 outcomes.push((submission.ticket, (submission.sequence, Ok(logits))));
             }
         }
