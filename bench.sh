@@ -28,6 +28,10 @@
 #            project's sources, 32 new tokens, temperature 0, one at a time): time to first token and
 #            end to end, p50/p90; when llama-cpp-python[server] is importable, the same requests
 #            against llama.cpp's server on the same GGUF in the same run, as ratios (target ≤ 1.0 at p50)
+#   ingest   telemetry at scale (server/src/bin/bench_ingest.rs): BENCH_INGEST_QUERIES (30,000) completion
+#            queries and their feedback queued through the server's pipeline by 32 concurrent pushers
+#            while PostgreSQL is polled: rows landed per second (7 per query; target ≥ 20,000), the
+#            queue's accept rate, the largest backlog, and rows lost (must be 0)
 #   inference  the worker's engine on SmolLM2 (GGUF): prefill of a 512-token prompt and 64 greedy
 #            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse; when llama-cpp-python is
 #            importable (data/bench-venv, or BENCH_PYTHON) llama.cpp runs on the same ids and threads
@@ -36,9 +40,9 @@
 . "$C4M_ROOT/scripts/infra.sh"
 cd "$C4M_ROOT"
 
-usage() { echo "usage: ./bench.sh health|auth|quota|queue|typing|concurrent|openai|analytics|inference" >&2; exit 2; }
+usage() { echo "usage: ./bench.sh health|auth|quota|queue|ingest|typing|concurrent|openai|analytics|inference" >&2; exit 2; }
 [ $# -ge 1 ] || usage
-case "$1" in health|auth|quota|queue|typing|concurrent|openai|analytics|inference) ;; *) usage ;; esac
+case "$1" in health|auth|quota|queue|ingest|typing|concurrent|openai|analytics|inference) ;; *) usage ;; esac
 
 THREADS="${BENCH_THREADS:-2}" CONNECTIONS="${BENCH_CONNECTIONS:-64}" DURATION="${BENCH_DURATION:-5s}" ROUNDS="${BENCH_ROUNDS:-3}"
 
@@ -265,6 +269,11 @@ start_bench_stack
 if [ "$1" = queue ]; then
   info "queue round trips: ${BENCH_SAMPLES:-500} jobs, one at a time"
   target/release/bench_queue
+  exit 0
+fi
+if [ "$1" = ingest ]; then
+  info "telemetry ingest: ${BENCH_INGEST_QUERIES:-30000} queries and their feedback, as fast as the queue takes them"
+  target/release/bench_ingest
   exit 0
 fi
 case "$1" in

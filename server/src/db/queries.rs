@@ -60,3 +60,30 @@ pub async fn completions(db: impl PgExecutor<'_>, query_id: Uuid) -> sqlx::Resul
     .fetch_all(db)
     .await
 }
+
+/// What is stored of `user_id`'s completion queries: how many queries, and how many rows they
+/// span (each query's context, contextual and behavioral telemetry, completion marker,
+/// generations and ground truths) — what `./bench.sh ingest` counts as landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredTelemetry {
+    /// Completion queries.
+    pub queries: i64,
+    /// Rows of every table, all queries together.
+    pub rows: i64,
+}
+
+/// [`StoredTelemetry`] of `user_id`.
+pub async fn stored_telemetry_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<StoredTelemetry> {
+    sqlx::query_as(
+        "WITH q AS (SELECT meta_query_id, context_id, contextual_telemetry_id, behavioral_telemetry_id FROM meta_query \
+                    WHERE user_id = $1 AND query_type = 'completion') \
+         SELECT (SELECT count(*) FROM q) AS queries, \
+                (SELECT count(*) + count(context_id) + count(contextual_telemetry_id) + count(behavioral_telemetry_id) FROM q) \
+                + (SELECT count(*) FROM completion_query c JOIN q USING (meta_query_id)) \
+                + (SELECT count(*) FROM had_generation g JOIN q USING (meta_query_id)) \
+                + (SELECT count(*) FROM ground_truth t JOIN q ON q.meta_query_id = t.completion_query_id) AS rows",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}

@@ -8,7 +8,9 @@ use code4me_shared::jobs::telemetry::{
     BehavioralRow, ContextRow, ContextualRow, DbJob, DbWrite, FeedbackRecord, GenerationRow, QueryKind, QueryRecord,
 };
 use code4me_tests::TestApp;
+use code4me_tests::tcp_proxy::TcpProxy;
 use code4me_tests::worker::Worker;
+use futures::StreamExt;
 use uuid::Uuid;
 
 /// The signed-in user's id and session, and the project.
@@ -207,4 +209,107 @@ async fn telemetry_out_of_range_from_an_older_server_is_stored_as_null_not_refus
     .expect("the query's telemetry");
     assert_eq!(stored, (None, Some(40), None, None, Some(3)));
     assert_eq!(dead_db_jobs(&app).await, 0);
+}
+
+/// Completion queries of `user_id` stored without one of their rows (context, telemetry, the
+/// completion marker, the generation).
+const INCOMPLETE_QUERIES: &str = "SELECT count(*) FROM meta_query mq WHERE mq.user_id = $1 AND NOT ( \
+     mq.context_id IS NOT NULL AND mq.contextual_telemetry_id IS NOT NULL AND mq.behavioral_telemetry_id IS NOT NULL \
+     AND EXISTS (SELECT 1 FROM completion_query c WHERE c.meta_query_id = mq.meta_query_id) \
+     AND EXISTS (SELECT 1 FROM had_generation g WHERE g.meta_query_id = mq.meta_query_id))";
+
+#[tokio::test]
+async fn thousands_of_queries_and_their_feedback_land_whole_through_a_postgres_outage_mid_run() {
+    const QUERIES: usize = 1500;
+    let app = TestApp::spawn().await;
+    let relay = TcpProxy::start(app.database.port).await;
+    let worker = Worker::start_with(&app, "ingest", &[("DB_PORT", relay.port.to_string())]).await;
+    let owner = owner(&app, "ingest@example.com").await;
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
+    let producer = code4me_shared::queue::Producer::<DbJob>::new(client.get_connection_manager().await.expect("connect"));
+    // Logprobs as a model gives them, a -inf among them: each row's list has its own length.
+    let logprobs = [-0.25, -1e-300, f64::NEG_INFINITY, -123.456_789];
+    let queries: Vec<QueryRecord> = (0..QUERIES)
+        .map(|i| {
+            let mut q = query(owner, QueryKind::Completion, &format!("v{i}"));
+            q.generations[0].logprobs = logprobs[..=i % logprobs.len()].to_vec();
+            q
+        })
+        .collect();
+    let feedback = |i: usize| {
+        DbWrite::Feedback(FeedbackRecord {
+            query_id: queries[i].query_id,
+            model_id: 5,
+            was_accepted: i.is_multiple_of(3),
+            ground_truth: Some(format!("print(v{i}) # {i}")),
+            received_at: chrono::Utc::now(),
+        })
+    };
+
+    // Never may a reader see a query with only some of its rows.
+    let (stop_watching, mut stopped) = tokio::sync::watch::channel(false);
+    let db = app.db.clone();
+    let watcher = tokio::spawn(async move {
+        let mut worst = 0i64;
+        while !*stopped.borrow() {
+            let incomplete: i64 = sqlx::query_scalar(INCOMPLETE_QUERIES).bind(owner.0).fetch_one(&db).await.expect("count");
+            worst = worst.max(incomplete);
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(20), stopped.changed()).await;
+        }
+        worst
+    });
+
+    // Feedback before its query for every even one (parked until the rows come), then the queries
+    // and the rest of the feedback from sixteen pushers at once, PostgreSQL going away halfway.
+    let push = |write: DbWrite| {
+        let producer = producer.clone();
+        async move { producer.push(DbJob::new(write)).await.expect("push") }
+    };
+    futures::stream::iter((0..QUERIES).step_by(2).map(|i| push(feedback(i)))).buffer_unordered(16).collect::<Vec<()>>().await;
+    let rest: Vec<DbWrite> = (0..QUERIES)
+        .flat_map(|i| {
+            let query = DbWrite::Query(Box::new(queries[i].clone()));
+            if i % 2 == 0 { vec![query] } else { vec![query, feedback(i)] }
+        })
+        .collect();
+    let half = rest.len() / 2;
+    let mut rest = rest.into_iter();
+    futures::stream::iter(rest.by_ref().take(half).map(push)).buffer_unordered(16).collect::<Vec<()>>().await;
+    relay.cut();
+    futures::stream::iter(rest.map(push)).buffer_unordered(16).collect::<Vec<()>>().await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    relay.restore();
+    app.drain_queues().await;
+    stop_watching.send(true).expect("watcher");
+    assert_eq!(watcher.await.expect("watcher"), 0, "a query was visible with only some of its rows");
+
+    let counted: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE g.was_accepted), \
+         (SELECT count(*) FROM ground_truth gt JOIN meta_query m ON m.meta_query_id = gt.completion_query_id WHERE m.user_id = $1), \
+         (SELECT count(*) FROM deferred_feedback) \
+         FROM meta_query mq JOIN had_generation g ON g.meta_query_id = mq.meta_query_id WHERE mq.user_id = $1",
+    )
+    .bind(owner.0)
+    .fetch_one(&app.db)
+    .await
+    .expect("count");
+    let accepted = (0..QUERIES).filter(|i| i.is_multiple_of(3)).count() as i64;
+    assert_eq!(counted, (QUERIES as i64, accepted, QUERIES as i64, 0), "queries, accepted, ground truths, parked feedback");
+    let incomplete: i64 = sqlx::query_scalar(INCOMPLETE_QUERIES).bind(owner.0).fetch_one(&app.db).await.expect("count");
+    assert_eq!(incomplete, 0, "queries missing some of their rows");
+    for i in [0, 1, 2, 3, QUERIES - 1] {
+        let (stored, truth): (Vec<f64>, String) = sqlx::query_as(
+            "SELECT g.logprobs, gt.ground_truth FROM had_generation g JOIN ground_truth gt ON gt.completion_query_id = g.meta_query_id \
+             WHERE g.meta_query_id = $1",
+        )
+        .bind(queries[i].query_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("stored");
+        let sent = &queries[i].generations[0].logprobs;
+        assert_eq!(stored.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), sent.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        assert_eq!(truth, format!("print(v{i}) # {i}"));
+    }
+    assert_eq!(dead_db_jobs(&app).await, 0);
+    worker.stop().await;
 }

@@ -1,9 +1,11 @@
 //! Telemetry writes of the `db` queue: telemetry lands in PostgreSQL in batched transactions, each
 //! query's rows together, and nothing is dropped while PostgreSQL is away.
 //!
-//! The handler ([`crate::jobs::telemetry`]) hands each write to one [`BatchWriter`] task and waits for its
-//! commit, so the job is acknowledged only once its rows are stored. The writer commits whatever has queued up in one
-//! transaction; when PostgreSQL is unreachable it keeps the batch and retries with backoff (the
+//! The handler ([`crate::jobs::telemetry`]) hands each write to one [`BatchWriter`] task and waits
+//! for its commit, so the job is acknowledged only once its rows are stored. The writer commits
+//! whatever has queued up in one transaction, the completions among it with one multi-row
+//! statement per table ([`bulk`]: the writer's throughput is round trips and per-statement
+//! triggers); when PostgreSQL is unreachable it keeps the batch and retries with backoff (the
 //! jobs stay in flight, heartbeats continue); a write PostgreSQL rejects (a row that can never be
 //! stored) is retried alone so it cannot sink its neighbours, then reported and aborted.
 //!
@@ -28,6 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::pg_text::{pg_keys, pg_string, pg_text, pg_text_opt};
+
+mod bulk;
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -173,8 +177,19 @@ pub fn is_rejection(error: &sqlx::Error) -> bool {
 
 async fn write_all(db: &PgPool, writes: &[&DbWrite]) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
+    lock_queries(&mut tx, writes).await?;
+    let completions: Vec<&QueryRecord> = writes
+        .iter()
+        .filter_map(|write| match write {
+            DbWrite::Query(query) if matches!(query.kind, QueryKind::Completion) => Some(&**query),
+            _ => None,
+        })
+        .collect();
+    bulk::write_completions(&mut tx, &completions).await?;
+    apply_deferred_feedback(&mut tx, &completions.iter().map(|q| q.query_id).collect::<Vec<_>>()).await?;
     for write in writes {
         match write {
+            DbWrite::Query(query) if matches!(query.kind, QueryKind::Completion) => {}
             DbWrite::Query(query) => write_query(&mut tx, query).await?,
             DbWrite::Feedback(feedback) => write_feedback(&mut tx, feedback).await?,
             DbWrite::Usage(batch) => {
@@ -220,16 +235,34 @@ async fn write_usage(tx: &mut Transaction<'_, Postgres>, u: &UsageRecord) -> Res
     Ok(())
 }
 
-/// Serialises the writers of one query (its rows vs its feedback) until the transaction ends.
-async fn lock_query(tx: &mut Transaction<'_, Postgres>, query_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))").bind(query_id).execute(&mut **tx).await?;
+/// Serialises the writers of each query the batch touches (its rows vs its feedback) until the
+/// transaction ends. One statement for the whole batch, taking the locks in one global order, so
+/// two workers' batches cannot deadlock over them.
+async fn lock_queries(tx: &mut Transaction<'_, Postgres>, writes: &[&DbWrite]) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = writes
+        .iter()
+        .filter_map(|write| match write {
+            DbWrite::Query(query) => Some(query.query_id),
+            DbWrite::Feedback(feedback) => Some(feedback.query_id),
+            DbWrite::Usage(_) | DbWrite::IndexFiles(_) => None,
+        })
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "SELECT count(pg_advisory_xact_lock(key)) FROM \
+         (SELECT DISTINCT hashtextextended(id::text, 0) AS key FROM unnest($1::uuid[]) AS id ORDER BY key) AS keys",
+    )
+    .bind(&ids)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
 /// A query's rows. The context and telemetry rows reuse the query id as their own id (one of each
 /// per query), which makes every insert naturally idempotent.
 async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Result<(), sqlx::Error> {
-    lock_query(tx, q.query_id).await?;
     let id = q.query_id;
     if let Some(c) = &q.context {
         sqlx::query("INSERT INTO context (context_id, prefix, suffix, file_name, selected_text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
@@ -352,25 +385,32 @@ async fn write_query(tx: &mut Transaction<'_, Postgres>, q: &QueryRecord) -> Res
         .execute(&mut **tx)
         .await?;
     }
-    apply_deferred_feedback(tx, id).await
+    apply_deferred_feedback(tx, &[id]).await
 }
 
-/// Feedback that arrived before its query: applied now, then removed.
-async fn apply_deferred_feedback(tx: &mut Transaction<'_, Postgres>, query_id: Uuid) -> Result<(), sqlx::Error> {
-    let mut parked: Vec<(i64, bool, Option<String>, chrono::DateTime<chrono::Utc>)> =
-        sqlx::query_as("DELETE FROM deferred_feedback WHERE meta_query_id = $1 RETURNING model_id, was_accepted, ground_truth, received_at")
-            .bind(query_id)
-            .fetch_all(&mut **tx)
-            .await?;
-    parked.sort_by_key(|p| p.3);
-    for (model_id, was_accepted, ground_truth, received_at) in parked {
+/// A `deferred_feedback` row: query, model, acceptance, ground truth, when it came.
+type ParkedFeedback = (Uuid, i64, bool, Option<String>, chrono::DateTime<chrono::Utc>);
+
+/// Feedback that arrived before its queries: applied now (each query's in the order it came),
+/// then removed.
+async fn apply_deferred_feedback(tx: &mut Transaction<'_, Postgres>, query_ids: &[Uuid]) -> Result<(), sqlx::Error> {
+    if query_ids.is_empty() {
+        return Ok(());
+    }
+    let mut parked: Vec<ParkedFeedback> = sqlx::query_as(
+        "DELETE FROM deferred_feedback WHERE meta_query_id = ANY($1) RETURNING meta_query_id, model_id, was_accepted, ground_truth, received_at",
+    )
+    .bind(query_ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    parked.sort_by_key(|p| p.4);
+    for (query_id, model_id, was_accepted, ground_truth, received_at) in parked {
         apply_feedback(tx, &FeedbackRecord { query_id, model_id, was_accepted, ground_truth, received_at }).await?;
     }
     Ok(())
 }
 
 async fn write_feedback(tx: &mut Transaction<'_, Postgres>, f: &FeedbackRecord) -> Result<(), sqlx::Error> {
-    lock_query(tx, f.query_id).await?;
     if !apply_feedback(tx, f).await? {
         sqlx::query(
             "INSERT INTO deferred_feedback (meta_query_id, model_id, was_accepted, ground_truth, received_at) VALUES ($1, $2, $3, $4, $5) \
