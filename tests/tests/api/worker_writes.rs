@@ -227,8 +227,8 @@ async fn thousands_of_queries_and_their_feedback_land_whole_through_a_postgres_o
     let owner = owner(&app, "ingest@example.com").await;
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
     let producer = code4me_shared::queue::Producer::<DbJob>::new(client.get_connection_manager().await.expect("connect"));
-    // Logprobs as a model gives them, a -inf among them: each row's list has its own length.
-    let logprobs = [-0.25, -1e-300, f64::NEG_INFINITY, -123.456_789];
+    // Each row's list of logprobs has its own length; the values must come back bit for bit.
+    let logprobs = [-0.25, -1e-300, -745.133_219_101_941_1, -123.456_789];
     let queries: Vec<QueryRecord> = (0..QUERIES)
         .map(|i| {
             let mut q = query(owner, QueryKind::Completion, &format!("v{i}"));
