@@ -9,6 +9,11 @@
 //! - **Head-of-line.** `batch_size` 1: a worker holds only the job it runs, so a slow generation
 //!   never parks queued jobs in its in-flight set while other workers idle.
 //! - **Events.** Task-event publishing is off: nobody listens, and it costs a PUBLISH per job.
+//! - **Backlogs.** apalis-redis pushes every job into the queue's scheduled set, and its fetch
+//!   moves *all* due jobs to the active list with one Lua `unpack`, which takes about 8,000 values
+//!   at most: past that backlog (a burst while every consumer is busy, jobs queued while no worker
+//!   ran) every fetch fails, and the queue stalls for good. Workers run [`promote_due`] a few
+//!   times a second, moving due jobs in chunks, so the scheduled set never holds that many.
 
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -29,6 +34,48 @@ pub const MISSED_HEARTBEATS: usize = 5;
 
 /// How long a dead worker's in-flight jobs wait before another worker takes them over.
 pub const ORPHANED_AFTER: Duration = Duration::from_secs(HEARTBEAT_INTERVAL.as_secs() * MISSED_HEARTBEATS as u64);
+
+/// Most due jobs one promotion script moves (well below Lua's `unpack` limit).
+const PROMOTE_CHUNK: u64 = 1_000;
+
+/// Moves up to `ARGV[2]` jobs due by `ARGV[1]` from the scheduled set (`KEYS[1]`) to the active
+/// list (`KEYS[2]`) and raises the signal list (`KEYS[3]`) — what apalis-redis' fetch does with
+/// every due job, in bounded chunks. Atomic, so workers promoting at once never move a job twice.
+const PROMOTE_DUE: &str = r"
+local ids = redis.call('zrangebyscore', KEYS[1], 0, ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #ids > 0 then
+  redis.call('rpush', KEYS[2], unpack(ids))
+  redis.call('zrem', KEYS[1], unpack(ids))
+  redis.call('del', KEYS[3])
+  redis.call('lpush', KEYS[3], 1)
+end
+return #ids
+";
+
+/// Moves every job of the queue named `queue` that is due now from its scheduled set to its
+/// active list, a chunk at a time (see the module docs: a large due backlog makes apalis' own
+/// fetch fail); returns how many moved. Delayed jobs (retries after a backoff) stay scheduled.
+pub async fn promote_due(redis: &mut ConnectionManager, queue: &str) -> redis::RedisResult<u64> {
+    let config = queue_config(queue);
+    let script = redis::Script::new(PROMOTE_DUE);
+    // apalis' clock: whole seconds since the epoch.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut moved = 0;
+    loop {
+        let chunk: u64 = script
+            .key(config.scheduled_jobs_set())
+            .key(config.active_jobs_list())
+            .key(config.signal_list())
+            .arg(now)
+            .arg(PROMOTE_CHUNK)
+            .invoke_async(redis)
+            .await?;
+        moved += chunk;
+        if chunk < PROMOTE_CHUNK {
+            return Ok(moved);
+        }
+    }
+}
 
 /// The queue configuration for job type `J`, identical in server and worker.
 pub fn config<J: Job>() -> Config {

@@ -77,6 +77,7 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     let registry = jobs::registry(contexts, &settings);
     let queue_names: Vec<&'static str> = registry.iter().map(|registration| registration.queue).collect();
     let listener = tokio::spawn(signals.clone().listen(client, queue_names.clone()));
+    let promoter = tokio::spawn(queues::promote_forever(redis.clone(), queues::PROMOTE_EVERY, queue_names.clone()));
     let vacuum = tokio::spawn(queues::vacuum_forever(redis.clone(), settings.queue_keep_finished, queue_names));
     let compaction = tokio::spawn(rollups::compact_forever(db.clone(), rollups::COMPACT_EVERY));
     let consumers = Consumers { redis: redis.clone(), signals, worker_id: settings.worker_id.clone() };
@@ -106,6 +107,7 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     tokio::join!(announce, consumers.run(&registry, stop_rx));
     tracing::info!("worker shutting down");
     listener.abort();
+    promoter.abort();
     vacuum.abort();
     compaction.abort();
     db.close().await;

@@ -157,6 +157,28 @@ pub async fn vacuum_forever(redis: ConnectionManager, keep: Duration, queues: Ve
     }
 }
 
+/// How often [`promote_forever`] moves due jobs: at 30,000 pushes a second, a tenth of a second
+/// leaves at most a few thousand jobs for apalis' fetch to promote at once.
+pub const PROMOTE_EVERY: Duration = Duration::from_millis(100);
+
+/// Moves due jobs of every queue in `queues` from the scheduled set to the active list every
+/// `every`, in bounded chunks ([`queue::promote_due`]): apalis-redis' fetch promotes every due job
+/// at once and fails for good past about 8,000 of them.
+pub async fn promote_forever(mut redis: ConnectionManager, every: Duration, queues: Vec<&'static str>) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        for name in &queues {
+            match queue::promote_due(&mut redis, name).await {
+                Ok(0) => {}
+                Ok(n) => tracing::trace!(queue = *name, promoted = n, "promoted due jobs"),
+                Err(error) => tracing::warn!(queue = *name, %error, "could not promote due jobs"),
+            }
+        }
+    }
+}
+
 /// A consumer's run as a `Send` trait object: apalis' worker futures are `Send`, but proving it
 /// through the generic call chain defeats the compiler (higher-ranked lifetimes), so it is
 /// checked once per [`consumer!`] expansion with concrete types.

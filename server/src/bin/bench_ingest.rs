@@ -107,7 +107,7 @@ struct Owner {
 
 /// A fresh user with a session and a project, for the queries to belong to.
 async fn bench_owner(pool: &sqlx::PgPool) -> anyhow::Result<Owner> {
-    let email = Email::parse(&format!("ingest-{}@example.com", Uuid::new_v4().simple())).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let email = Email::parse(&format!("ingest-{}@example.com", &Uuid::new_v4().simple().to_string()[..12])).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let user = db::users::NewUser {
         email: &email,
         name: "Ingest bench",

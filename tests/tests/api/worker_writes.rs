@@ -313,3 +313,36 @@ async fn thousands_of_queries_and_their_feedback_land_whole_through_a_postgres_o
     assert_eq!(dead_db_jobs(&app).await, 0);
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn a_backlog_of_twelve_thousand_jobs_queued_while_no_worker_ran_is_consumed() {
+    // apalis-redis' fetch promotes every due job with one Lua `unpack`, which fails past about
+    // 8,000: without the worker's chunked promotion this backlog stalls the queue for good.
+    const JOBS: usize = 12_000;
+    let app = TestApp::spawn().await;
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
+    let producer = code4me_shared::queue::Producer::<DbJob>::new(client.get_connection_manager().await.expect("connect"));
+    // Feedback for queries not stored yet: each job parks one row, the cheapest write there is.
+    let queries: Vec<Uuid> = (0..JOBS).map(|_| Uuid::new_v4()).collect();
+    futures::stream::iter(queries.iter().map(|&query_id| {
+        let producer = producer.clone();
+        async move {
+            let feedback = FeedbackRecord { query_id, model_id: 5, was_accepted: false, ground_truth: None, received_at: chrono::Utc::now() };
+            producer.push(DbJob::new(DbWrite::Feedback(feedback))).await.expect("push");
+        }
+    }))
+    .buffer_unordered(32)
+    .collect::<Vec<()>>()
+    .await;
+
+    let worker = Worker::start(&app, "backlog").await;
+    app.drain_queues().await;
+    let parked: i64 = sqlx::query_scalar("SELECT count(*) FROM deferred_feedback WHERE meta_query_id = ANY($1)")
+        .bind(&queries)
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(parked, JOBS as i64, "every queued job ran");
+    assert_eq!(dead_db_jobs(&app).await, 0);
+    worker.stop().await;
+}
