@@ -6,8 +6,9 @@
 //!   [`wake_channel`] and workers poll on that signal (plus a slow interval as a safety net).
 //! - **Orphans.** A killed worker's in-flight jobs come back once its heartbeat is
 //!   [`ORPHANED_AFTER`] old (300 s with apalis' defaults), taken over by any live worker.
-//! - **Head-of-line.** `batch_size` 1: a worker holds only the job it runs, so a slow generation
-//!   never parks queued jobs in its in-flight set while other workers idle.
+//! - **Head-of-line.** `batch_size` 1 for generations: a worker holds only the job it runs, so a
+//!   slow generation never parks queued jobs in its in-flight set while other workers idle.
+//!   Telemetry jobs are short and fetched many at a time ([`Job::FETCH_BATCH`]).
 //! - **Events.** Task-event publishing is off: nobody listens, and it costs a PUBLISH per job.
 //! - **Backlogs.** apalis-redis pushes every job into the queue's scheduled set, and its fetch
 //!   moves *all* due jobs to the active list with one Lua `unpack`, which takes about 8,000 values
@@ -79,7 +80,7 @@ pub async fn promote_due(redis: &mut ConnectionManager, queue: &str) -> redis::R
 
 /// The queue configuration for job type `J`, identical in server and worker.
 pub fn config<J: Job>() -> Config {
-    queue_config(J::QUEUE)
+    queue_config(J::QUEUE).batch_size(J::FETCH_BATCH.max(1))
 }
 
 fn queue_config(queue: &str) -> Config {

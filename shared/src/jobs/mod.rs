@@ -29,6 +29,11 @@ pub trait Job: Serialize + serde::de::DeserializeOwned + Send + Sync + Unpin + '
     const NAME: &'static str;
     /// The payload version this build writes and reads.
     const VERSION: u32;
+    /// Jobs a consumer takes off the queue with one fetch. One for jobs that may run long (a
+    /// generation): a fetched job waits in its consumer's in-flight set, so a larger batch would
+    /// park queued work behind a slow job while other workers idle. Short jobs take many: each
+    /// fetch is a Redis round trip and a script, which would otherwise bound the queue's rate.
+    const FETCH_BATCH: usize = 1;
     /// The version a received payload carries.
     fn version(&self) -> u32;
 }

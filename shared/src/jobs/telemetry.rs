@@ -24,6 +24,8 @@ impl Job for DbJob {
     const QUEUE: &'static str = "db";
     const NAME: &'static str = "db";
     const VERSION: u32 = 1;
+    /// A write takes milliseconds, and the batching writer commits what arrives together.
+    const FETCH_BATCH: usize = 64;
     fn version(&self) -> u32 {
         self.version
     }

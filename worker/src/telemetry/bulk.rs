@@ -7,11 +7,16 @@
 //! text preparation and the same `ON CONFLICT DO NOTHING`, so a job run twice (or written once
 //! alone after its batch was refused) stores its rows once. Chat turns keep the per-query path: the
 //! chat they attach to decides which rows they get.
+//!
+//! Feedback is bulk too ([`write_feedback`]): one `UPDATE` sets the acceptance of every generation
+//! the batch has feedback for, one `INSERT` stores the ground truths, one parks the feedback that
+//! came before its query.
 
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use code4me_shared::jobs::telemetry::{BehavioralRow, ContextualRow, QueryRecord};
+use code4me_shared::jobs::telemetry::{BehavioralRow, ContextualRow, FeedbackRecord, QueryRecord};
+use code4me_shared::survival::edit_similarity_within;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -236,6 +241,101 @@ async fn insert_generations(tx: &mut Transaction<'_, Postgres>, queries: &[&Quer
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Applies `feedback` (at most one record per query and model: the caller writes repeats one by
+/// one, in order): sets each generation's acceptance (and when it first happened), stores each
+/// ground truth scored for how much of the completion it still holds, and parks the feedback
+/// whose generation is not stored yet, for [`super::apply_deferred_feedback`].
+pub async fn write_feedback(tx: &mut Transaction<'_, Postgres>, feedback: &[&FeedbackRecord]) -> Result<(), sqlx::Error> {
+    if feedback.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = feedback.iter().map(|f| f.query_id).collect();
+    let models: Vec<i64> = feedback.iter().map(|f| f.model_id).collect();
+    let accepted: Vec<bool> = feedback.iter().map(|f| f.was_accepted).collect();
+    let received: Vec<DateTime<Utc>> = feedback.iter().map(|f| f.received_at).collect();
+    let updated: Vec<(Uuid, i64, String)> = sqlx::query_as(
+        "UPDATE had_generation g SET was_accepted = f.accepted, accepted_at = CASE WHEN f.accepted THEN coalesce(g.accepted_at, f.at) END \
+         FROM unnest($1::uuid[], $2::bigint[], $3::boolean[], $4::timestamptz[]) AS f(id, model, accepted, at) \
+         WHERE g.meta_query_id = f.id AND g.model_id = f.model RETURNING g.meta_query_id, g.model_id, g.completion",
+    )
+    .bind(&ids)
+    .bind(&models)
+    .bind(&accepted)
+    .bind(&received)
+    .fetch_all(&mut **tx)
+    .await?;
+    let completions: std::collections::HashMap<(Uuid, i64), String> =
+        updated.into_iter().map(|(id, model, completion)| ((id, model), completion)).collect();
+
+    let (mut truths, mut parked) = (TruthColumns::default(), ParkedColumns::default());
+    for f in feedback {
+        match completions.get(&(f.query_id, f.model_id)) {
+            Some(completion) => {
+                let Some(truth) = &f.ground_truth else { continue };
+                truths.ids.push(f.query_id);
+                truths.at.push(f.received_at);
+                truths.texts.push(pg_text(truth));
+                truths.models.push(f.model_id);
+                truths.similarities.push(edit_similarity_within(completion, truth));
+            }
+            None => {
+                parked.ids.push(f.query_id);
+                parked.models.push(f.model_id);
+                parked.accepted.push(f.was_accepted);
+                parked.truths.push(pg_text_opt(f.ground_truth.as_deref()));
+                parked.at.push(f.received_at);
+            }
+        }
+    }
+    if !truths.ids.is_empty() {
+        sqlx::query(
+            "INSERT INTO ground_truth (completion_query_id, truth_timestamp, ground_truth, model_id, similarity) \
+             SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::bigint[], $5::float8[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(&truths.ids)
+        .bind(&truths.at)
+        .bind(&truths.texts)
+        .bind(&truths.models)
+        .bind(&truths.similarities)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !parked.ids.is_empty() {
+        sqlx::query(
+            "INSERT INTO deferred_feedback (meta_query_id, model_id, was_accepted, ground_truth, received_at) \
+             SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::boolean[], $4::text[], $5::timestamptz[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(&parked.ids)
+        .bind(&parked.models)
+        .bind(&parked.accepted)
+        .bind(&parked.truths)
+        .bind(&parked.at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The `ground_truth` columns of a batch.
+#[derive(Default)]
+struct TruthColumns<'a> {
+    ids: Vec<Uuid>,
+    at: Vec<DateTime<Utc>>,
+    texts: Vec<Cow<'a, str>>,
+    models: Vec<i64>,
+    similarities: Vec<Option<f64>>,
+}
+
+/// The `deferred_feedback` columns of a batch.
+#[derive(Default)]
+struct ParkedColumns<'a> {
+    ids: Vec<Uuid>,
+    models: Vec<i64>,
+    accepted: Vec<bool>,
+    truths: Vec<Option<Cow<'a, str>>>,
+    at: Vec<DateTime<Utc>>,
 }
 
 /// `values` as a PostgreSQL array literal (`{-0.5,-1.25}`), every value round-tripping exactly:

@@ -18,9 +18,9 @@
 //! it is parked in `deferred_feedback` and applied when the query is written. Both paths take the
 //! same per-query advisory lock, so neither can miss the other.
 
-use std::time::Duration;
-
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::Duration;
 
 use code4me_shared::jobs::telemetry::{BehavioralRow, ContextualRow, DbWrite, FeedbackRecord, QueryKind, QueryRecord, UNTITLED_CHAT, UsageRecord};
 use code4me_shared::redaction::redact;
@@ -187,11 +187,30 @@ async fn write_all(db: &PgPool, writes: &[&DbWrite]) -> Result<(), sqlx::Error> 
         .collect();
     bulk::write_completions(&mut tx, &completions).await?;
     apply_deferred_feedback(&mut tx, &completions.iter().map(|q| q.query_id).collect::<Vec<_>>()).await?;
+    // Feedback in bulk, except a generation's second word within one batch, which must follow
+    // its first: those go one by one, in order, afterwards.
+    let feedback: Vec<&FeedbackRecord> = writes
+        .iter()
+        .filter_map(|write| match write {
+            DbWrite::Feedback(feedback) => Some(feedback),
+            _ => None,
+        })
+        .collect();
+    let mut per_generation: HashMap<(Uuid, i64), usize> = HashMap::new();
+    for f in &feedback {
+        *per_generation.entry((f.query_id, f.model_id)).or_default() += 1;
+    }
+    let (single, repeated): (Vec<&FeedbackRecord>, Vec<&FeedbackRecord>) =
+        feedback.into_iter().partition(|f| per_generation[&(f.query_id, f.model_id)] == 1);
+    bulk::write_feedback(&mut tx, &single).await?;
+    for f in repeated {
+        write_feedback(&mut tx, f).await?;
+    }
     for write in writes {
         match write {
             DbWrite::Query(query) if matches!(query.kind, QueryKind::Completion) => {}
             DbWrite::Query(query) => write_query(&mut tx, query).await?,
-            DbWrite::Feedback(feedback) => write_feedback(&mut tx, feedback).await?,
+            DbWrite::Feedback(_) => {}
             DbWrite::Usage(batch) => {
                 for usage in &batch.records {
                     write_usage(&mut tx, usage).await?;
