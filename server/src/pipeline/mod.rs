@@ -1,13 +1,14 @@
 //! The server's side of the queues: model work goes out on `llm` (one job per model, so several
 //! models run in parallel on different workers), answers come back on this instance's reply
-//! channel ([`code4me_shared::reply`]), telemetry goes out on `db`, project files for the retrieval
-//! index on `index`, and cancellations through [`code4me_shared::cancellation`]. The same pub/sub
+//! channel ([`code4me_shared::reply`]), telemetry goes out on `db` (writes recorded together share a
+//! job: [`telemetry`]), project files for the retrieval index on `index`, and cancellations through [`code4me_shared::cancellation`]. The same pub/sub
 //! connection hears revoked sessions for this instance's WebSockets ([`revocations`]).
 //!
 //! Invariant: the server never runs a model and never writes telemetry itself.
 
 pub mod replies;
 pub mod revocations;
+pub mod telemetry;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use code4me_shared::cancellation;
 use code4me_shared::jobs::Job;
 use code4me_shared::jobs::index::{IndexFilesRecord, IndexJob};
 use code4me_shared::jobs::llm::{LlmJob, LlmTask};
-use code4me_shared::jobs::telemetry::{DbJob, DbWrite};
+use code4me_shared::jobs::telemetry::DbWrite;
 use code4me_shared::pubsub::subscribe_forever;
 use code4me_shared::queue::Producer;
 use code4me_shared::redis_keys::{REVOCATIONS_CHANNEL, reply_channel};
@@ -30,6 +31,7 @@ use uuid::Uuid;
 
 use self::replies::{Replies, ReplyRouter};
 use self::revocations::Revocations;
+use self::telemetry::TelemetrySink;
 
 /// Handles to the queues and this instance's reply channel; cheap to clone.
 #[derive(Clone)]
@@ -38,7 +40,7 @@ pub struct Pipeline {
     router: ReplyRouter,
     revocations: Revocations,
     llm: Producer<LlmJob>,
-    db: Producer<DbJob>,
+    db: TelemetrySink,
     index: Producer<IndexJob>,
     redis: ConnectionManager,
     subscribed: watch::Receiver<bool>,
@@ -67,7 +69,7 @@ impl Pipeline {
             router,
             revocations,
             llm: Producer::new(redis.clone()),
-            db: Producer::new(redis.clone()),
+            db: TelemetrySink::start(Producer::new(redis.clone())),
             index: Producer::new(redis.clone()),
             redis,
             subscribed: ready_rx,
@@ -148,9 +150,10 @@ impl Pipeline {
             .collect()
     }
 
-    /// Queues telemetry; returns once Redis holds it (then it is never lost).
+    /// Queues telemetry; returns once Redis holds it (then it is never lost). Writes recorded at
+    /// the same time share a job ([`TelemetrySink`]).
     pub async fn record(&self, write: DbWrite) -> anyhow::Result<()> {
-        self.db.push(DbJob::new(write)).await
+        self.db.record(write).await
     }
 
     /// Queues project files for the retrieval index (their own queue: embedding is slow, and

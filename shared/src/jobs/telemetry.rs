@@ -53,6 +53,19 @@ pub enum DbWrite {
     /// had its own queue. This build never writes it; a worker that meets one (queued before an
     /// upgrade) moves it to the `index` queue ([`super::index::IndexJob`]) instead of embedding on this queue.
     IndexFiles(IndexFilesRecord),
+    /// Writes a server queued together ([`WriteBatch`]): under load, one job carries many, so the
+    /// queue's per-job cost (a push, a fetch, an acknowledgement) is paid once for all of them.
+    /// Each write is still its own unit; the worker hands them to its writer together. A worker
+    /// older than this variant moves the job to the dead set: upgrade workers before servers.
+    Batch(WriteBatch),
+}
+
+/// Writes queued in one job (a struct, not a bare list: the variant tag is a field of the same
+/// JSON object). Never nested: a server puts only single writes in a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteBatch {
+    /// The writes, in the order they were recorded.
+    pub writes: Vec<DbWrite>,
 }
 
 /// A query's rows: `meta_query` + `completion_query`/`chat_query`, its context and telemetry (as

@@ -346,3 +346,35 @@ async fn a_backlog_of_twelve_thousand_jobs_queued_while_no_worker_ran_is_consume
     assert_eq!(dead_db_jobs(&app).await, 0);
     worker.stop().await;
 }
+
+#[tokio::test]
+async fn telemetry_recorded_at_once_shares_jobs_and_every_write_lands() {
+    const QUERIES: usize = 300;
+    let app = TestApp::spawn().await;
+    let owner = owner(&app, "coalesced@example.com").await;
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/0", app.redis.port())).expect("url");
+    let pipeline = code4me_server::pipeline::Pipeline::start(client.get_connection_manager().await.expect("connect"), client.clone());
+    let queries: Vec<QueryRecord> = (0..QUERIES).map(|i| query(owner, QueryKind::Completion, &format!("c{i}"))).collect();
+    // The server's path, from many requests at once, with no worker running yet.
+    futures::stream::iter(queries.iter().map(|q| pipeline.record(DbWrite::Query(Box::new(q.clone())))))
+        .buffer_unordered(64)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<()>>>()
+        .expect("recorded");
+    let mut redis = app.redis_connection().await;
+    let jobs: usize = redis::cmd("HLEN").arg(code4me_shared::queue::config::<DbJob>().job_data_hash()).query_async(&mut redis).await.expect("HLEN");
+    assert!(jobs < QUERIES / 2, "{jobs} jobs for {QUERIES} writes recorded at once");
+    assert!(jobs >= QUERIES.div_ceil(code4me_server::pipeline::telemetry::MAX_WRITES_PER_JOB), "{jobs} jobs");
+
+    let worker = Worker::start(&app, "coalesced").await;
+    app.drain_queues().await;
+    let ids: Vec<Uuid> = queries.iter().map(|q| q.query_id).collect();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM had_generation WHERE meta_query_id = ANY($1)").bind(&ids).fetch_one(&app.db).await.expect("count");
+    assert_eq!(stored, QUERIES as i64);
+    let incomplete: i64 = sqlx::query_scalar(INCOMPLETE_QUERIES).bind(owner.0).fetch_one(&app.db).await.expect("count");
+    assert_eq!(incomplete, 0);
+    worker.stop().await;
+}

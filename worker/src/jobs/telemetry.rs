@@ -1,5 +1,5 @@
-//! The `db` queue's handler: telemetry goes to the batching writer ([`crate::telemetry`]) and the
-//! job is acknowledged once its rows are committed.
+//! The `db` queue's handler: telemetry (one write, or a server's batch of them) goes to the
+//! batching writer ([`crate::telemetry`]) and the job is acknowledged once its rows are committed.
 //!
 //! Idempotent: rows are keyed by their ids and written with `ON CONFLICT DO NOTHING`, so a job run
 //! twice stores its rows once.
@@ -36,23 +36,47 @@ pub async fn handle(incoming: Incoming<DbJob>, context: Data<TelemetryContext>) 
         tracing::error!(job = ?job, "{reason}");
         return Err(AbortError::new(reason).into());
     }
-    if let DbWrite::IndexFiles(record) = &job.write {
-        // Queued before indexing had its own queue: moved there, so this queue never embeds. The
-        // index is derived data, as when the server queues it: should the push fail, the files are
-        // indexed with their next change.
-        tracing::info!(project_id = %record.project_id, "moving an index job queued on db to the index queue");
-        if let Err(error) = context.index.push(IndexJob::new(record.clone())).await {
-            tracing::warn!(%error, project_id = %record.project_id, "could not move an index job to the index queue; dropped");
+    let writes = match job.write {
+        DbWrite::Batch(batch) => batch.writes,
+        write => vec![write],
+    };
+    // The writer commits what reaches it together: a batch's writes go in at once and usually
+    // share a transaction.
+    let results = futures::future::join_all(writes.into_iter().map(|write| write_one(&context, write))).await;
+    let mut rejected = Vec::new();
+    for result in results {
+        match result {
+            Ok(()) => {}
+            Err(WriteError::Rejected(reason)) => rejected.push(reason),
+            // Stopping: the job goes back to the queue with the worker's other in-flight jobs (its
+            // writes that landed are written again, idempotently).
+            Err(WriteError::Stopped) => return Err(WriteError::Stopped.into()),
         }
+    }
+    if rejected.is_empty() {
         return Ok(());
     }
-    match context.writer.write(job.write.clone()).await {
-        Ok(()) => Ok(()),
-        Err(WriteError::Rejected(reason)) => {
-            tracing::error!(job = ?job, %reason, "telemetry PostgreSQL will never accept; moved to the dead set");
-            Err(AbortError::new(reason).into())
+    // The job is kept whole in the dead set; re-running it rewrites its stored writes idempotently.
+    let reason = rejected.join("; ");
+    tracing::error!(%reason, rejected = rejected.len(), "telemetry PostgreSQL will never accept; the job moved to the dead set");
+    Err(AbortError::new(reason).into())
+}
+
+/// One write of a job: legacy index work moves to its own queue, a nested batch is refused (no
+/// server writes one), anything else goes to the batching writer.
+async fn write_one(context: &TelemetryContext, write: DbWrite) -> Result<(), WriteError> {
+    match write {
+        DbWrite::IndexFiles(record) => {
+            // Queued before indexing had its own queue: moved there, so this queue never embeds. The
+            // index is derived data, as when the server queues it: should the push fail, the files are
+            // indexed with their next change.
+            tracing::info!(project_id = %record.project_id, "moving an index job queued on db to the index queue");
+            if let Err(error) = context.index.push(IndexJob::new(record.clone())).await {
+                tracing::warn!(%error, project_id = %record.project_id, "could not move an index job to the index queue; dropped");
+            }
+            Ok(())
         }
-        // Stopping: the job goes back to the queue with the worker's other in-flight jobs.
-        Err(WriteError::Stopped) => Err(WriteError::Stopped.into()),
+        DbWrite::Batch(_) => Err(WriteError::Rejected("a batch of writes inside a batch".into())),
+        write => context.writer.write(write).await,
     }
 }

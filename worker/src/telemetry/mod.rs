@@ -216,8 +216,9 @@ async fn write_all(db: &PgPool, writes: &[&DbWrite]) -> Result<(), sqlx::Error> 
                     write_usage(&mut tx, usage).await?;
                 }
             }
-            // Legacy index work: the `db` handler moves it to the `index` queue, never here.
-            DbWrite::IndexFiles(_) => {}
+            // Legacy index work (moved to the `index` queue) and batches (unpacked) never come
+            // here: the `db` handler takes care of them.
+            DbWrite::IndexFiles(_) | DbWrite::Batch(_) => {}
         }
     }
     tx.commit().await
@@ -263,7 +264,7 @@ async fn lock_queries(tx: &mut Transaction<'_, Postgres>, writes: &[&DbWrite]) -
         .filter_map(|write| match write {
             DbWrite::Query(query) => Some(query.query_id),
             DbWrite::Feedback(feedback) => Some(feedback.query_id),
-            DbWrite::Usage(_) | DbWrite::IndexFiles(_) => None,
+            DbWrite::Usage(_) | DbWrite::IndexFiles(_) | DbWrite::Batch(_) => None,
         })
         .collect();
     if ids.is_empty() {
