@@ -72,6 +72,19 @@ pub struct StoredTelemetry {
     pub rows: i64,
 }
 
+/// Ground truths stored, all users together: a cheap progress figure for `./bench.sh ingest`
+/// (whose throw-away database holds only its own rows), read many times a second while
+/// [`stored_telemetry_of`] is read once at the end.
+pub async fn ground_truth_count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM ground_truth").fetch_one(db).await
+}
+
+/// Refreshes the planner's statistics of every table (autovacuum does it about once a minute);
+/// for `./bench.sh ingest` between its cold and its measured round.
+pub async fn analyze(db: impl PgExecutor<'_>) -> sqlx::Result<()> {
+    sqlx::query("ANALYZE").execute(db).await.map(|_| ())
+}
+
 /// [`StoredTelemetry`] of `user_id`.
 pub async fn stored_telemetry_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<StoredTelemetry> {
     sqlx::query_as(
