@@ -77,6 +77,8 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     let registry = jobs::registry(contexts, &settings);
     let queue_names: Vec<&'static str> = registry.iter().map(|registration| registration.queue).collect();
     let listener = tokio::spawn(signals.clone().listen(client, queue_names.clone()));
+    // A backlog left from before this worker started is promoted before any consumer fetches.
+    queues::promote_all(&mut redis.clone(), &queue_names).await;
     let promoter = tokio::spawn(queues::promote_forever(redis.clone(), queues::PROMOTE_EVERY, queue_names.clone()));
     let vacuum = tokio::spawn(queues::vacuum_forever(redis.clone(), settings.queue_keep_finished, queue_names));
     let compaction = tokio::spawn(rollups::compact_forever(db.clone(), rollups::COMPACT_EVERY));

@@ -169,12 +169,17 @@ pub async fn promote_forever(mut redis: ConnectionManager, every: Duration, queu
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        for name in &queues {
-            match queue::promote_due(&mut redis, name).await {
-                Ok(0) => {}
-                Ok(n) => tracing::trace!(queue = *name, promoted = n, "promoted due jobs"),
-                Err(error) => tracing::warn!(queue = *name, %error, "could not promote due jobs"),
-            }
+        promote_all(&mut redis, &queues).await;
+    }
+}
+
+/// One promotion pass over `queues` ([`queue::promote_due`]); failures are logged, the next pass retries.
+pub async fn promote_all(redis: &mut ConnectionManager, queues: &[&'static str]) {
+    for name in queues {
+        match queue::promote_due(redis, name).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(queue = *name, promoted = n, "promoted due jobs"),
+            Err(error) => tracing::warn!(queue = *name, %error, "could not promote due jobs"),
         }
     }
 }

@@ -56,7 +56,8 @@ pub async fn handle(incoming: Incoming<DbJob>, context: Data<TelemetryContext>) 
     if rejected.is_empty() {
         return Ok(());
     }
-    // The job is kept whole in the dead set; re-running it rewrites its stored writes idempotently.
+    // The job is kept whole in the dead set. Re-running it stores nothing twice, but applies its
+    // feedback again: an acceptance newer than the job's would be overwritten by the job's.
     let reason = rejected.join("; ");
     tracing::error!(%reason, rejected = rejected.len(), "telemetry PostgreSQL will never accept; the job moved to the dead set");
     Err(AbortError::new(reason).into())

@@ -216,9 +216,10 @@ async fn write_all(db: &PgPool, writes: &[&DbWrite]) -> Result<(), sqlx::Error> 
                     write_usage(&mut tx, usage).await?;
                 }
             }
-            // Legacy index work (moved to the `index` queue) and batches (unpacked) never come
-            // here: the `db` handler takes care of them.
-            DbWrite::IndexFiles(_) | DbWrite::Batch(_) => {}
+            // Legacy index work: the `db` handler moves it to the `index` queue, never here.
+            DbWrite::IndexFiles(_) => {}
+            // The handler unpacks batches; one that got here would be acknowledged unwritten.
+            DbWrite::Batch(_) => return Err(sqlx::Error::Encode("a batch of writes must be unpacked before the writer".into())),
         }
     }
     tx.commit().await
