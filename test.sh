@@ -4,7 +4,8 @@
 #   1. website: type-check, unit tests (vitest), production build
 #   2. Rust: unit tests and the integration suite (real PostgreSQL + pgvector, real Redis,
 #      the real server and worker on port 0)
-#   3. end-to-end: the binaries ./run.sh starts (`stack` profile) on a throw-away stack, checked in
+#   3. the worker's GPU path compiled without a GPU (scripts/cuda_check.sh: CUDA 13 wheels from PyPI)
+#   4. end-to-end: the binaries ./run.sh starts (`stack` profile) on a throw-away stack, checked in
 #      headless Chromium, then the fuzzing suite against them
 # Provisions what it needs first (Debian packages when root, PostgreSQL/pgvector from PyPI, npm packages).
 . "$(dirname "${BASH_SOURCE[0]}")/scripts/lib.sh"
@@ -39,6 +40,9 @@ info "Rust: unit and integration tests"
 export C4M_PG_BINDIR C4M_PG_OS_USER
 # INSTA_UPDATE=no: a response that drifted from its contract snapshot fails; nothing is rewritten.
 INSTA_UPDATE=no cargo test --workspace --locked
+
+info "GPU path: cargo check --features cuda with NVIDIA's compiler from PyPI (scripts/cuda_check.sh)"
+"$C4M_ROOT/scripts/cuda_check.sh"
 
 info "end-to-end: the stack's binaries + headless Chromium"
 build_stack

@@ -11,10 +11,14 @@ need_toolchain
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/code4me-rs"
 venv="$cache/cuda-venv"
 if ! "$venv/bin/python" -c "import nvidia" 2>/dev/null || [ ! -x "$(ls -d "$venv"/lib/python3*/site-packages/nvidia/cu13/bin 2>/dev/null)/nvcc" ] \
-  || [ ! -e "$(ls -d "$venv"/lib/python3*/site-packages/nvidia/cu13/include 2>/dev/null)/nv/target" ]; then
+  || [ ! -e "$(ls -d "$venv"/lib/python3*/site-packages/nvidia/cu13/include 2>/dev/null)/nv/target" ] \
+  || [ "$("$venv/bin/pip" show nvidia-nvvm 2>/dev/null | awk '/^Version:/ {print $2}')" != 13.0.88 ]; then
   info "installing NVIDIA's CUDA 13.0 compiler and headers from PyPI into $venv"
   python3 -m venv "$venv" || die "python3 -m venv failed" "apt-get install python3-venv"
-  "$venv/bin/pip" install --quiet "nvidia-cuda-nvcc==13.0.88" "nvidia-cuda-runtime==13.0.96" "nvidia-cuda-cccl==13.0.85" \
+  # nvvm and crt pinned too: nvcc's own requirement on them is open, and a newer cicc writes PTX
+  # that this ptxas refuses ("Unsupported .version").
+  "$venv/bin/pip" install --quiet "nvidia-cuda-nvcc==13.0.88" "nvidia-nvvm==13.0.88" "nvidia-cuda-crt==13.0.88" \
+    "nvidia-cuda-runtime==13.0.96" "nvidia-cuda-cccl==13.0.85" \
     || die "could not install nvidia-cuda-nvcc/nvidia-cuda-runtime/nvidia-cuda-cccl from PyPI"
 fi
 cuda="$(ls -d "$venv"/lib/python3*/site-packages/nvidia/cu13)"
