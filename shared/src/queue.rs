@@ -53,17 +53,19 @@ end
 return #ids
 ";
 
+/// [`PROMOTE_DUE`], hashed once: workers run it several times a second.
+static PROMOTE_DUE_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(PROMOTE_DUE));
+
 /// Moves every job of the queue named `queue` that is due now from its scheduled set to its
 /// active list, a chunk at a time (see the module docs: a large due backlog makes apalis' own
 /// fetch fail); returns how many moved. Delayed jobs (retries after a backoff) stay scheduled.
 pub async fn promote_due(redis: &mut ConnectionManager, queue: &str) -> redis::RedisResult<u64> {
     let config = queue_config(queue);
-    let script = redis::Script::new(PROMOTE_DUE);
     // apalis' clock: whole seconds since the epoch.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut moved = 0;
     loop {
-        let chunk: u64 = script
+        let chunk: u64 = PROMOTE_DUE_SCRIPT
             .key(config.scheduled_jobs_set())
             .key(config.active_jobs_list())
             .key(config.signal_list())
