@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks: ./bench.sh NAME. Each prints progress to stderr and a final JSON line on stdout.
 # Figures are reported as ratios against a reference measured in the same run (absolute numbers on
-# shared machines are noisy), with medians over repeated rounds. The reference is GET /api/ping,
+# shared machines are noisy), with medians over repeated rounds. BENCH_BIN_DIR=DIR benchmarks the
+# server and worker binaries in DIR instead of building them (a before/after comparison). The reference is GET /api/ping,
 # answered 405 by the same middleware stack with no dependency I/O. (wrk cannot time HEAD: it waits
 # for a body that never comes.)
 #   health   GET /api/health: one PostgreSQL and one Redis round trip per request
-#   auth     GET /api/user/verify/check with an auth cookie — the cheapest authenticated endpoint
-#            of the contract: rate-limit counter and token lookup in Redis, the user row from PostgreSQL
+#   auth     GET /api/user/get with an auth cookie, 32 connections (BENCH_CONNECTIONS): the plugin's
+#            account read — rate-limit counter and token owner in one Redis round trip, the user and
+#            their config from the per-server profile cache (PostgreSQL on a miss)
 #   queue    the queue round trip as the server sees it (push an llm job → a worker takes it →
 #            publishes → the server receives) with a job that does no model work, one at a time with
 #            an idle pause; reference: a Redis PING round trip in the same run
@@ -53,8 +55,14 @@ start_bench_stack() {
   need_toolchain
   ensure_postgres_binaries
   ensure_redis_binary
-  info "building the release server"
-  cargo build --release --locked -p code4me-server -p code4me-worker >&2
+  local bin=release
+  if [ -n "${BENCH_BIN_DIR:-}" ]; then
+    bin="$BENCH_BIN_DIR"
+    info "benchmarking the binaries in $bin (BENCH_BIN_DIR)"
+  else
+    info "building the release server"
+    cargo build --release --locked -p code4me-server -p code4me-worker >&2
+  fi
   # The benchmark client is one IP hammering one path: lift the hourly limit (the limiter's Redis
   # round trip still runs on every request).
   # Likewise the free tier's quotas, for the key the quota benchmark hammers.
@@ -62,7 +70,7 @@ start_bench_stack() {
     TIER_FREE_REQUESTS_PER_HOUR=1000000000 TIER_FREE_REQUESTS_PER_DAY=1000000000
   start_ephemeral_stack >&2
   trap stop_ephemeral_stack EXIT
-  start_app release
+  start_app "$bin"
   BASE="http://127.0.0.1:$SERVER_PORT"
 }
 
@@ -286,7 +294,8 @@ case "$1" in
       -d "{\"email\":\"$email\",\"name\":\"Bench\",\"password\":\"Benchmark1\",\"config_id\":1}" "$BASE/api/user/create"
     token="$(curl -fsS -H 'content-type: application/json' -d "{\"email\":\"$email\",\"password\":\"Benchmark1\"}" \
       "$BASE/api/user/authenticate" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["auth_token"])')"
-    run_rounds auth "$BASE/api/user/verify/check" -H "Cookie: auth_token=$token"
+    CONNECTIONS="${BENCH_CONNECTIONS:-32}"
+    run_rounds auth "$BASE/api/user/get" -H "Cookie: auth_token=$token"
     ;;
   quota)
     email="bench-$(date +%s)@example.com"

@@ -15,9 +15,9 @@ use crate::services::auth::oidc::OidcVerifier;
 use crate::services::auth::password::PasswordHasher;
 use crate::services::model_directory::ModelDirectory;
 use crate::services::providers::Providers;
-use crate::services::state::AppState;
+use crate::services::state::{AppState, Handles};
 use crate::services::tokens::TokenStore;
-use crate::services::{admin, expiry, mail};
+use crate::services::{admin, expiry, mail, profile_cache};
 
 /// Connects to PostgreSQL and Redis (retrying while they start), applies pending migrations and
 /// returns the state handlers share.
@@ -48,7 +48,7 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
         .context("HTTP client for providers")?;
     let models = ModelDirectory::new(db.clone(), redis.clone());
     let providers = Arc::new(Providers::new(&settings.open_api, pipeline.clone(), models.clone(), provider_http));
-    Ok(AppState {
+    Ok(AppState::new(Handles {
         suggestion_cache: crate::services::suggestion_cache::SuggestionCache::new(redis.clone()),
         models,
         providers,
@@ -56,6 +56,7 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
         pipeline,
         reference: crate::services::reference::ReferenceIds::default(),
         user_configs: crate::services::user_config::UserConfigs::default(),
+        profiles: crate::services::profile_cache::ProfileCache::default(),
         tokens: TokenStore::new(redis.clone(), db.clone(), settings.tokens.clone()),
         mailer: mail::from_settings(&settings.email)?,
         google: OidcVerifier::google(&settings.google, http.clone()),
@@ -67,7 +68,7 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
         settings: Arc::new(settings),
         metrics: http_metrics::recorder(),
         health: crate::services::state::HealthState::starting_now(),
-    })
+    }))
 }
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets in-flight requests
@@ -77,7 +78,8 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     // Background duties of every server instance; they stop with it.
     let listener_task = tokio::spawn(expiry::listen(state.clone()));
     let sweep_task = tokio::spawn(expiry::sweep_periodically(state.clone(), state.settings.expiry_sweep_interval));
-    let _stop_background = AbortOnDrop(vec![listener_task, sweep_task]);
+    let changes_task = tokio::spawn(profile_cache::follow_changes(state.db.clone(), state.profiles.clone(), state.user_configs.clone()));
+    let _stop_background = AbortOnDrop(vec![listener_task, sweep_task, changes_task]);
     let (state_limits, trusted_proxies) = (state.settings.connections, state.settings.rate_limits.trusted_proxies.clone());
     let app = router::build(state);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();

@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod api_keys;
+pub mod changes;
 pub mod chats;
 pub mod configs;
 pub mod demo;

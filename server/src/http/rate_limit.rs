@@ -12,9 +12,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use code4me_shared::redis_keys::RATE_LIMIT;
 
+use uuid::Uuid;
+
 use crate::contract::error::ApiError;
+use crate::http::auth::{self, PrefetchedAuthToken};
 use crate::services::callers::ApiKeyCaller;
 use crate::services::state::AppState;
+use crate::services::tokens;
 
 const WINDOW_SECONDS: u64 = 3_600;
 
@@ -27,44 +31,68 @@ fn exempt(path: &str) -> bool {
 pub const HEALTH_PATHS: [&str; 4] = ["/api/health", "/api/health/live", "/api/health/ready", "/api/health/detailed"];
 
 /// The middleware. Requests admitted with an API key ([`crate::http::metering`], which runs first)
-/// are counted against their tier's quota instead.
-pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    if exempt(&path) || request.extensions().get::<ApiKeyCaller>().is_some() {
+/// are counted against their tier's quota instead. A request presenting an auth token has its
+/// owner read in the counter's round trip ([`PrefetchedAuthToken`]).
+pub async fn limit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if exempt(path) || request.extensions().get::<ApiKeyCaller>().is_some() {
         return next.run(request).await;
     }
     let Some(ip) = request_ip(&state, &request) else {
         return next.run(request).await;
     };
-    match spend(&state, ip, &path).await {
-        Some(refusal) => refusal,
-        None => next.run(request).await,
+    let token = auth::presented_token(request.headers());
+    let (refusal, owner) = count(&state, ip, path, token).await;
+    if let Some(refusal) = refusal {
+        return refusal;
     }
+    if let (Some(token), Some(user_id)) = (token, owner) {
+        request.extensions_mut().insert(PrefetchedAuthToken { token, user_id });
+    }
+    next.run(request).await
 }
 
 /// Counts one request of `ip` in `bucket` (a path, or another name sharing the budget rules);
 /// returns the 429 to answer once the hour's budget is spent, `None` while it is not (or when Redis
 /// cannot count).
 pub async fn spend(state: &AppState, ip: IpAddr, bucket: &str) -> Option<Response> {
+    count(state, ip, bucket, None).await.0
+}
+
+/// [`spend`], reading the owner of `token` in the same pipeline when one is given: the refusal,
+/// and `Some(owner)` when the token was read (`Some(None)`: not a live token; `None`: not read,
+/// Redis failed).
+async fn count(state: &AppState, ip: IpAddr, bucket: &str, token: Option<Uuid>) -> (Option<Response>, Option<Option<Uuid>>) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let window = now / WINDOW_SECONDS;
     let key = format!("{RATE_LIMIT}{window}:{ip}:{bucket}");
-    let counted: redis::RedisResult<(u64,)> =
-        redis::pipe().incr(&key, 1).cmd("EXPIRE").arg(&key).arg(WINDOW_SECONDS + 60).arg("NX").ignore().query_async(&mut state.redis.clone()).await;
+    let mut pipe = redis::pipe();
+    pipe.incr(&key, 1).cmd("EXPIRE").arg(&key).arg(WINDOW_SECONDS + 60).arg("NX").ignore();
+    let token_key = token.map(tokens::auth_token_key);
+    if let Some(token_key) = &token_key {
+        pipe.get(token_key);
+    }
+    let counted: redis::RedisResult<(u64, Option<Option<String>>)> = match &token_key {
+        Some(_) => pipe.query_async(&mut state.redis.clone()).await.map(|(count, raw): (u64, Option<String>)| (count, Some(raw))),
+        None => pipe.query_async(&mut state.redis.clone()).await.map(|(count,): (u64,)| (count, None)),
+    };
     match counted {
-        Ok((count,)) if count > state.settings.rate_limits.limit_for(bucket) => {
+        Ok((count, _)) if count > state.settings.rate_limits.limit_for(bucket) => {
             let mut response = ApiError::TooManyRequests.into_response();
             let retry_after = WINDOW_SECONDS - now % WINDOW_SECONDS;
             if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
             tracing::info!(client.ip = %ip, rate_limit.bucket = %bucket, "rate limit exceeded");
-            Some(response)
+            (Some(response), None)
         }
-        Ok(_) => None,
+        Ok((_, raw)) => {
+            let owner = raw.zip(token_key).map(|(raw, key)| tokens::owner_of_auth_token_value(&key, raw));
+            (None, owner)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "rate limiter cannot reach Redis; letting the request through");
-            None
+            (None, None)
         }
     }
 }

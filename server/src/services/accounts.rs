@@ -2,6 +2,7 @@
 //! changes and deletion. Cookies are the routes' business; these flows return what to set.
 
 use axum::http::StatusCode;
+use bytes::Bytes;
 use code4me_shared::domain::Email;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -9,7 +10,7 @@ use uuid::Uuid;
 use crate::contract::accounts::{Credentials, SignUp, UserUpdate};
 use crate::contract::error::{ApiError, OrFail};
 use crate::contract::messages;
-use crate::contract::responses::{Authenticated, UserUpdated, UserWithConfig};
+use crate::contract::responses::{Authenticated, UserUpdated, UserWithConfig, to_body};
 use crate::db;
 use crate::db::users::{NewUser, UpdateError, UserChanges, UserRow, default_preference};
 use crate::services::auth::oidc::Identity;
@@ -96,6 +97,7 @@ pub async fn log_in(state: &AppState, user: &UserRow, message: &'static str) -> 
     if let Some(arm) = db::studies::assign_on_login(&state.db, user.user_id).await.or_fail(messages::AUTHENTICATE_FAILED)? {
         user.config_id = arm;
         state.user_configs.forget(user.user_id);
+        state.profiles.changed();
     }
     let config = db::users::config_data(&state.db, user.config_id)
         .await
@@ -106,14 +108,22 @@ pub async fn log_in(state: &AppState, user: &UserRow, message: &'static str) -> 
     Ok((token, Authenticated { message: message.to_owned(), user: response_user(&user, Some(token)), config }))
 }
 
-/// The caller's account and the HOCON config their plugin runs with.
-pub async fn profile(state: &AppState, user_id: Uuid) -> Result<UserWithConfig, ApiError> {
+/// The caller's account and the HOCON config their plugin runs with, as the response's JSON body;
+/// served from the per-server [`crate::services::profile_cache`] while no change was heard.
+pub async fn profile(state: &AppState, user_id: Uuid) -> Result<Bytes, ApiError> {
+    if let Some(body) = state.profiles.get(user_id) {
+        return Ok(body);
+    }
+    let started = state.profiles.load_started();
     let user = existing_user(state, user_id, messages::USER_GET_FAILED).await?;
     let config = db::users::config_data(&state.db, user.config_id)
         .await
         .or_fail(messages::USER_GET_FAILED)?
         .ok_or(ApiError::Message(StatusCode::NOT_FOUND, messages::CONFIG_NOT_FOUND))?;
-    Ok(UserWithConfig { message: messages::USER_RETRIEVED.to_owned(), user: response_user(&user, None), config })
+    let view = UserWithConfig { message: messages::USER_RETRIEVED.to_owned(), user: response_user(&user, None), config };
+    let body = Bytes::from(serde_json::to_vec(&to_body(&view)).expect("a JSON value serialises"));
+    state.profiles.store(user_id, started, body.clone());
+    Ok(body)
 }
 
 /// Applies the changes (a new password only with the right previous one, when one is given);
@@ -131,7 +141,9 @@ pub async fn update(state: &AppState, user_id: Uuid, update: UserUpdate) -> Resu
         changes.password_hash = Some(state.passwords.hash(password.expose()).await.or_fail(messages::USER_UPDATE_FAILED)?);
     }
     changes.preference = update.preference.map(stored_preference);
-    match db::users::update(&state.db, user_id, changes).await {
+    let updated = db::users::update(&state.db, user_id, changes).await;
+    state.profiles.changed();
+    match updated {
         Ok(Some(user)) => Ok(UserUpdated { message: messages::USER_UPDATED.to_owned(), user: response_user(&user, None) }),
         Ok(None) => Err(ApiError::Message(StatusCode::NOT_FOUND, messages::USER_NOT_FOUND)),
         Err(UpdateError::EmailTaken) => Err(ApiError::Message(StatusCode::CONFLICT, messages::USER_EXISTS)),
@@ -160,6 +172,7 @@ pub async fn delete(state: &AppState, user_id: Uuid, delete_data: bool) -> Resul
     state.tokens.revoke_user(user_id).await.map_err(ApiError::Unavailable)?;
     let cached_keys = crate::services::api_keys::cache_entries_of(state, user_id).await.or_fail(messages::USER_DELETE_FAILED)?;
     let deleted = db::users::delete(&state.db, user_id, delete_data).await.or_fail(messages::USER_DELETE_FAILED)?;
+    state.profiles.changed();
     if !deleted {
         return Err(ApiError::Message(StatusCode::NOT_FOUND, messages::USER_NOT_FOUND));
     }

@@ -44,7 +44,9 @@ pub async fn create(state: &AppState, text: String) -> Result<ConfigRow, ApiErro
 /// Replaces a config row after validating the new text.
 pub async fn update(state: &AppState, config_id: i64, text: String) -> Result<ConfigRow, ApiError> {
     let text = validated(text).await?;
-    if !configs::update(&state.db, config_id, &text).await.map_err(ApiError::database)? {
+    let updated = configs::update(&state.db, config_id, &text).await.map_err(ApiError::database)?;
+    state.profiles.changed();
+    if !updated {
         return Err(not_found());
     }
     Ok(ConfigRow::new(config_id, &text))

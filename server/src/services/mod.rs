@@ -21,6 +21,7 @@ pub mod models;
 pub mod multi_file;
 pub mod openai;
 pub mod password_reset;
+pub mod profile_cache;
 pub mod projects;
 pub mod providers;
 pub mod query;

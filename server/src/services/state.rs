@@ -18,9 +18,28 @@ use crate::services::auth::password::PasswordHasher;
 use crate::services::mail::Mailer;
 use crate::services::tokens::TokenStore;
 
-/// Handles to the server's dependencies; cheap to clone (everything inside is reference-counted).
+/// Handles to the server's dependencies, shared by every request: a clone is one reference count
+/// (every middleware and handler takes its own, so a per-field clone would cost dozens per request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Handles>);
+
+impl AppState {
+    /// The state over these handles.
+    pub fn new(handles: Handles) -> Self {
+        Self(Arc::new(handles))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Handles;
+
+    fn deref(&self) -> &Handles {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Handles {
     /// PostgreSQL pool: users, projects, telemetry reads.
     pub db: PgPool,
     /// Multiplexed Redis connection that reconnects by itself after Redis restarts.
@@ -45,6 +64,8 @@ pub struct AppState {
     pub reference: crate::services::reference::ReferenceIds,
     /// Per-user retrieval settings from their config rows, cached.
     pub user_configs: crate::services::user_config::UserConfigs,
+    /// The account views `GET /api/user/get` serves, cached until a user or config changes.
+    pub profiles: crate::services::profile_cache::ProfileCache,
     /// Where metered requests leave their usage records.
     pub usage: crate::services::usage_sink::UsageSink,
     /// Renders the process-wide Prometheus registry for `/metrics`.

@@ -78,6 +78,7 @@ pub async fn create(state: &AppState, admin: Uuid, draft: StudyDraft<'_>) -> Res
     if is_active {
         studies::activate(&state.db, study_id).await.map_err(ApiError::database)?;
         state.user_configs.forget_all();
+        state.profiles.changed();
     }
     Ok(Created { study_id, is_active })
 }
@@ -88,6 +89,7 @@ pub async fn activate(state: &AppState, study_id: Uuid) -> Result<(StudyRow, usi
     let study = find(state, study_id).await?;
     let assigned = studies::activate(&state.db, study_id).await.map_err(ApiError::database)?;
     state.user_configs.forget_all();
+    state.profiles.changed();
     Ok((study, assigned))
 }
 
@@ -100,5 +102,6 @@ pub async fn deactivate(state: &AppState, study_id: Uuid) -> Result<(StudyRow, u
         .map_err(ApiError::database)?
         .ok_or_else(|| ApiError::Detail(StatusCode::NOT_FOUND, "Active study not found".into()))?;
     state.user_configs.forget_all();
+    state.profiles.changed();
     Ok((study, reset))
 }

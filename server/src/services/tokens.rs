@@ -22,6 +22,28 @@ use uuid::Uuid;
 
 use crate::db;
 
+/// The Redis key holding an auth token's owner (read by [`TokenStore::user_of_auth_token`], or in
+/// another round trip's pipeline and decoded with [`owner_of_auth_token_value`]).
+pub fn auth_token_key(token: Uuid) -> String {
+    key(keys::AUTH_TOKEN, token)
+}
+
+/// The owner recorded in the raw value read at an [`auth_token_key`] (`None`: no such live token).
+pub fn owner_of_auth_token_value(key: &str, raw: Option<String>) -> Option<Uuid> {
+    parse_json::<AuthTokenValue>(key, raw).map(|v| v.user_id)
+}
+
+/// A JSON value read from `key`; one that does not parse is treated as absent (and logged).
+fn parse_json<T: DeserializeOwned>(key: &str, raw: Option<String>) -> Option<T> {
+    raw.and_then(|text| match serde_json::from_str(&text) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            tracing::warn!(redis.key = key, error = %e, "unreadable value in Redis; ignoring it");
+            None
+        }
+    })
+}
+
 /// Redis-backed token store.
 #[derive(Clone)]
 pub struct TokenStore {
@@ -48,13 +70,7 @@ impl TokenStore {
     /// The JSON value at `key`; a value that does not parse is treated as absent (and logged).
     pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> anyhow::Result<Option<T>> {
         let raw: Option<String> = self.conn().get(key).await.with_context(|| format!("GET {key}"))?;
-        Ok(raw.and_then(|text| match serde_json::from_str(&text) {
-            Ok(value) => Some(value),
-            Err(e) => {
-                tracing::warn!(redis.key = key, error = %e, "unreadable value in Redis; ignoring it");
-                None
-            }
-        }))
+        Ok(parse_json(key, raw))
     }
 
     /// Stores `value` as JSON at `key`, with a lifetime or keeping the current one (`KEEPTTL`).
@@ -90,7 +106,7 @@ impl TokenStore {
 
     /// The user an auth token belongs to, if it is live.
     pub async fn user_of_auth_token(&self, token: Uuid) -> anyhow::Result<Option<Uuid>> {
-        Ok(self.get_json::<AuthTokenValue>(&key(keys::AUTH_TOKEN, token)).await?.map(|v| v.user_id))
+        Ok(self.get_json::<AuthTokenValue>(&auth_token_key(token)).await?.map(|v| v.user_id))
     }
 
     /// Revokes an auth token; as upstream, this also ends its user's session.

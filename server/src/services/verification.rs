@@ -54,7 +54,9 @@ pub async fn confirm(state: &AppState, raw_token: Option<String>) -> Result<(), 
     let redis_key = key(keys::EMAIL_VERIFICATION, token);
     let value: Option<EmailVerificationValue> = state.tokens.get_json(&redis_key).await.map_err(ApiError::Unavailable)?;
     let Some(EmailVerificationValue { user_id }) = value else { return Err(invalid) };
-    if !db::users::set_verified(&state.db, user_id).await.or_fail(messages::VERIFY_FAILED)? {
+    let verified = db::users::set_verified(&state.db, user_id).await.or_fail(messages::VERIFY_FAILED)?;
+    state.profiles.changed();
+    if !verified {
         return Err(ApiError::Message(StatusCode::NOT_FOUND, messages::USER_NOT_FOUND));
     }
     state.redis.clone().del::<_, ()>(&redis_key).await.map_err(|e| ApiError::Unavailable(e.into()))?;

@@ -3,9 +3,8 @@
 use axum::extract::State;
 
 use crate::contract::error::ApiError;
-use crate::contract::responses::UserWithConfig;
 use crate::http::auth::CurrentUser;
-use crate::http::reply::Reply;
+use crate::http::reply::SerializedReply;
 use crate::services::accounts;
 use crate::services::state::AppState;
 
@@ -20,6 +19,6 @@ use crate::services::state::AppState;
         (status = 404, description = "User or config gone", body = crate::contract::responses::Message)
     )
 )]
-pub async fn get(State(state): State<AppState>, caller: CurrentUser) -> Result<Reply<UserWithConfig>, ApiError> {
-    Ok(Reply(accounts::profile(&state, caller.user_id).await?))
+pub async fn get(State(state): State<AppState>, caller: CurrentUser) -> Result<SerializedReply, ApiError> {
+    Ok(SerializedReply(accounts::profile(&state, caller.user_id).await?))
 }
