@@ -35,7 +35,9 @@
 #            while PostgreSQL is polled: rows landed per second (7 per query; target ≥ 20,000), the
 #            queue's accept rate, the largest backlog, and rows lost (must be 0)
 #   inference  the worker's engine on SmolLM2 (GGUF): prefill of a 512-token prompt and 64 greedy
-#            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse; when llama-cpp-python is
+#            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse, the kernel set in use;
+#            with AVX-512 VNNI, the same again capped at AVX2 (MODEL_CPU_KERNELS=avx2) and the
+#            kernels' ratios; when llama-cpp-python is
 #            importable (data/bench-venv, or BENCH_PYTHON) llama.cpp runs on the same ids and threads
 #            in the same run and the line carries prefill_ratio / decode_ratio (native / llama.cpp)
 . "$(dirname "${BASH_SOURCE[0]}")/scripts/lib.sh"
@@ -116,6 +118,18 @@ run_inference() {
   info "native engine: $threads threads, $rounds rounds + warm-up"
   local native
   native="$(target/release/bench_inference "$model" "$work/source.txt" "$threads" "$rounds" "$work/tokens.json")"
+  # Beyond AVX2 (AVX-512 VNNI), the same run capped at AVX2 as the reference for the wider kernels.
+  if [ "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["kernels"])' "$native")" = avx512vnni ]; then
+    info "native engine capped at AVX2 (MODEL_CPU_KERNELS=avx2), for the kernels' ratio"
+    local capped
+    capped="$(MODEL_CPU_KERNELS=avx2 target/release/bench_inference "$model" "$work/source.txt" "$threads" "$rounds" "$work/tokens-avx2.json")"
+    native="$(python3 -c 'import json,sys
+n, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for key in ("prefill_tok_s", "decode_tok_s", "spec_decode_tok_s"):
+    n["avx2_" + key] = a[key]
+    n["kernels_" + key.replace("_tok_s", "") + "_ratio"] = round(n[key] / a[key], 3) if a[key] else None
+print(json.dumps(n))' "$native" "$capped")"
+  fi
   local python="${BENCH_PYTHON:-}"
   if [ -z "$python" ]; then
     if [ -x "$C4M_DATA_DIR/bench-venv/bin/python" ]; then python="$C4M_DATA_DIR/bench-venv/bin/python"; else python=python3; fi

@@ -158,6 +158,7 @@ fn main() -> anyhow::Result<()> {
         "prompt_tokens": prompt.len(),
         "decode_tokens": decode,
         "threads": threads,
+        "kernels": code4me_worker::model::native::quant::Kernels::in_use().name(),
         "prefill_tok_s": median(prefill),
         "decode_tok_s": median(decoding),
         "extend_by_16_cold_ms": median(cold_extend),

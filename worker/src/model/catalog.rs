@@ -250,7 +250,7 @@ impl Catalog {
         for row in rows {
             match load_row(row, models_dir, options) {
                 Ok(model) => {
-                    tracing::info!(model.id = row.id, model.name = %row.name, context = model.context_limit(), "model loaded");
+                    tracing::info!(model.id = row.id, model.name = %row.name, context = model.context_limit(), cpu_kernels = crate::model::native::quant::Kernels::in_use().name(), "model loaded");
                     catalog.loaded.insert(row.id, Arc::new(model));
                 }
                 Err(error) => {

@@ -252,47 +252,108 @@ impl QMatrix {
     /// time.
     fn row_dot_tokens(&self, row: usize, x: &[ActBlock], out: &mut [f32]) {
         let per_row = self.cols / BLOCK;
-        let range = row * per_row..(row + 1) * per_row;
-        let fast = has_avx2();
+        let kernels = Kernels::in_use();
         for (group, out) in out.chunks_mut(TOKEN_GROUP).enumerate() {
             let x = &x[group * TOKEN_GROUP * per_row..(group * TOKEN_GROUP + out.len()) * per_row];
-            match &self.blocks {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `has_avx2` checked the CPU features the kernels are compiled for.
-                Blocks::Q4_1(b) if fast => unsafe { avx2::dot_q4_1_tokens(&b[range.clone()], x, out) },
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: as above.
-                Blocks::Q8_0(b) if fast => unsafe { avx2::dot_q8_0_tokens(&b[range.clone()], x, out) },
-                Blocks::Q4_1(b) => {
-                    for (o, x) in out.iter_mut().zip(x.chunks_exact(per_row)) {
-                        *o = scalar::dot_q4_1(&b[range.clone()], x);
-                    }
-                }
-                Blocks::Q8_0(b) => {
-                    for (o, x) in out.iter_mut().zip(x.chunks_exact(per_row)) {
-                        *o = scalar::dot_q8_0(&b[range.clone()], x);
-                    }
-                }
-            }
+            self.row_dot_group(kernels, row, x, out);
         }
     }
 
     /// Dot products of rows `first..first + out.len()` with `x`.
     fn rows_dot(&self, first: usize, x: &[ActBlock], out: &mut [f32]) {
-        let per_row = self.cols / BLOCK;
-        let fast = has_avx2();
+        let kernels = Kernels::in_use();
         for (i, o) in out.iter_mut().enumerate() {
-            let range = (first + i) * per_row..(first + i + 1) * per_row;
-            *o = match &self.blocks {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `has_avx2` checked the CPU features the kernel is compiled for.
-                Blocks::Q4_1(b) if fast => unsafe { avx2::dot_q4_1(&b[range], x) },
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: as above.
-                Blocks::Q8_0(b) if fast => unsafe { avx2::dot_q8_0(&b[range], x) },
-                Blocks::Q4_1(b) => scalar::dot_q4_1(&b[range], x),
-                Blocks::Q8_0(b) => scalar::dot_q8_0(&b[range], x),
+            self.row_dot_group(kernels, first + i, x, std::slice::from_mut(o));
+        }
+    }
+
+    /// Row `row` dotted with the `out.len()` (1 to [`TOKEN_GROUP`]) activation rows of `x`, with
+    /// `kernels` (which the CPU must have: [`Kernels::in_use`] or [`Kernels::available`]).
+    fn row_dot_group(&self, kernels: Kernels, row: usize, x: &[ActBlock], out: &mut [f32]) {
+        let per_row = self.cols / BLOCK;
+        let range = row * per_row..(row + 1) * per_row;
+        match (kernels, &self.blocks) {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller chose kernels this CPU has.
+            (Kernels::Avx512Vnni, Blocks::Q4_1(b)) => unsafe { avx512_vnni::dot_q4_1_tokens(&b[range], x, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            (Kernels::Avx512Vnni, Blocks::Q8_0(b)) => unsafe { avx512_vnni::dot_q8_0_tokens(&b[range], x, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            (Kernels::Avx2, Blocks::Q4_1(b)) => unsafe { avx2::dot_q4_1_tokens(&b[range], x, out) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            (Kernels::Avx2, Blocks::Q8_0(b)) => unsafe { avx2::dot_q8_0_tokens(&b[range], x, out) },
+            (_, Blocks::Q4_1(b)) => {
+                for (o, x) in out.iter_mut().zip(x.chunks_exact(per_row)) {
+                    *o = scalar::dot_q4_1(&b[range.clone()], x);
+                }
+            }
+            (_, Blocks::Q8_0(b)) => {
+                for (o, x) in out.iter_mut().zip(x.chunks_exact(per_row)) {
+                    *o = scalar::dot_q8_0(&b[range.clone()], x);
+                }
+            }
+        }
+    }
+}
+
+/// The instruction set the quantized kernels run with, chosen at run time from what the CPU has:
+/// AVX-512 VNNI, else AVX2, else plain Rust. The two SIMD sets give bit-identical results (see
+/// [`avx512_vnni`]), so the choice changes speed, never output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kernels {
+    /// The reference kernels, any CPU.
+    Scalar,
+    /// AVX2 with FMA and F16C.
+    Avx2,
+    /// AVX2's set plus AVX-512 F, BW, VL and VNNI.
+    Avx512Vnni,
+}
+
+impl Kernels {
+    /// Every set, slowest first.
+    pub const ALL: [Kernels; 3] = [Kernels::Scalar, Kernels::Avx2, Kernels::Avx512Vnni];
+
+    /// Whether this CPU can run the set.
+    pub fn available(self) -> bool {
+        match self {
+            Kernels::Scalar => true,
+            Kernels::Avx2 => has_avx2(),
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512Vnni => {
+                has_avx2()
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512vnni")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernels::Avx512Vnni => false,
+        }
+    }
+
+    /// The set the worker runs: the best available, capped by `MODEL_CPU_KERNELS`
+    /// (`scalar`, `avx2`, `avx512vnni`; for measuring one against another). Chosen once.
+    pub fn in_use() -> Kernels {
+        static CHOSEN: std::sync::OnceLock<Kernels> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let cap = match std::env::var("MODEL_CPU_KERNELS").ok().as_deref().map(str::trim) {
+                Some("scalar") => Kernels::Scalar,
+                Some("avx2") => Kernels::Avx2,
+                _ => Kernels::Avx512Vnni,
             };
+            Kernels::ALL.into_iter().filter(|k| *k <= cap && k.available()).max().unwrap_or(Kernels::Scalar)
+        })
+    }
+
+    /// Its name, as `MODEL_CPU_KERNELS` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernels::Scalar => "scalar",
+            Kernels::Avx2 => "avx2",
+            Kernels::Avx512Vnni => "avx512vnni",
         }
     }
 }
@@ -344,22 +405,134 @@ mod scalar {
     }
 }
 
+/// The SIMD kernels, stamped out once per instruction set: every kernel is the same code, with
+/// the module's `mul_sum_us8` (the 32-lane integer dot product) inside, so two instruction sets
+/// produce the same integer sums and round their floats in the same order — bit-identical results.
+#[cfg(target_arch = "x86_64")]
+macro_rules! int8_kernels {
+    ($features:literal) => {
+        use super::{ActBlock, BlockQ4_1, BlockQ8_0};
+        use std::arch::x86_64::*;
+
+        /// Horizontal sum of 8 lanes.
+        #[inline]
+        #[target_feature(enable = $features)]
+        fn hsum(v: __m256) -> f32 {
+            let lo = _mm256_castps256_ps128(v);
+            let hi = _mm256_extractf128_ps::<1>(v);
+            let s = _mm_add_ps(lo, hi);
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+            _mm_cvtss_f32(s)
+        }
+
+        /// Two f16 scales to f32.
+        #[inline]
+        #[target_feature(enable = $features)]
+        fn halves(a: u16, b: u16) -> (f32, f32) {
+            let v = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, 0, 0, b as i16, a as i16));
+            (_mm_cvtss_f32(v), _mm_cvtss_f32(_mm_movehdup_ps(v)))
+        }
+
+        /// `out[j] = w · x_j` for the `out.len()` (1 to 4) activation rows of `x`, each `w.len()` blocks.
+        ///
+        /// # Safety
+        /// The CPU must support the module's features; `x` holds `out.len()` rows of `w.len()` blocks.
+        #[target_feature(enable = $features)]
+        pub unsafe fn dot_q4_1_tokens(w: &[BlockQ4_1], x: &[ActBlock], out: &mut [f32]) {
+            // SAFETY (each arm): the caller's guarantees, `out` sized to the arm's count.
+            unsafe {
+                match out.len() {
+                    1 => q4_1_tokens::<1>(w, x, out),
+                    2 => q4_1_tokens::<2>(w, x, out),
+                    3 => q4_1_tokens::<3>(w, x, out),
+                    4 => q4_1_tokens::<4>(w, x, out),
+                    n => unreachable!("token groups hold 1 to 4 tokens, not {n}"),
+                }
+            }
+        }
+
+        /// As [`dot_q4_1_tokens`] for Q8_0 weights.
+        ///
+        /// # Safety
+        /// As [`dot_q4_1_tokens`].
+        #[target_feature(enable = $features)]
+        pub unsafe fn dot_q8_0_tokens(w: &[BlockQ8_0], x: &[ActBlock], out: &mut [f32]) {
+            // SAFETY (each arm): the caller's guarantees, `out` sized to the arm's count.
+            unsafe {
+                match out.len() {
+                    1 => q8_0_tokens::<1>(w, x, out),
+                    2 => q8_0_tokens::<2>(w, x, out),
+                    3 => q8_0_tokens::<3>(w, x, out),
+                    4 => q8_0_tokens::<4>(w, x, out),
+                    n => unreachable!("token groups hold 1 to 4 tokens, not {n}"),
+                }
+            }
+        }
+
+        /// `N` dot products sharing each weight block's unpacking; each token's accumulation runs in
+        /// the same order as a lone product's, so the results do not depend on `N`.
+        #[inline]
+        #[target_feature(enable = $features)]
+        unsafe fn q4_1_tokens<const N: usize>(w: &[BlockQ4_1], x: &[ActBlock], out: &mut [f32]) {
+            let blocks = w.len();
+            assert!(x.len() == N * blocks && out.len() == N);
+            let mut acc = [_mm256_setzero_ps(); N];
+            let mut offsets = [0f32; N];
+            let low_nibbles = _mm256_set1_epi8(0x0F);
+            for (b, w) in w.iter().enumerate() {
+                let (d, m) = halves(w.d, w.m);
+                // SAFETY: `qs` is 16 bytes; the unaligned load reads exactly those.
+                let packed = unsafe { _mm_loadu_si128(w.qs.as_ptr().cast()) };
+                let both = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(packed), _mm_srli_epi16::<4>(packed));
+                let qw = _mm256_and_si256(both, low_nibbles);
+                for j in 0..N {
+                    let x = &x[j * blocks + b];
+                    offsets[j] += m * x.s;
+                    // SAFETY: `x.qs` is 32 bytes.
+                    let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
+                    acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), mul_sum_us8(qw, qx), acc[j]);
+                }
+            }
+            for j in 0..N {
+                out[j] = hsum(acc[j]) + offsets[j];
+            }
+        }
+
+        /// As [`q4_1_tokens`] for Q8_0 weights.
+        #[inline]
+        #[target_feature(enable = $features)]
+        unsafe fn q8_0_tokens<const N: usize>(w: &[BlockQ8_0], x: &[ActBlock], out: &mut [f32]) {
+            let blocks = w.len();
+            assert!(x.len() == N * blocks && out.len() == N);
+            let mut acc = [_mm256_setzero_ps(); N];
+            for (b, w) in w.iter().enumerate() {
+                let (d, _) = halves(w.d, 0);
+                // SAFETY: `qs` is 32 bytes.
+                let qw = unsafe { _mm256_loadu_si256(w.qs.as_ptr().cast()) };
+                let magnitudes = _mm256_sign_epi8(qw, qw);
+                for j in 0..N {
+                    let x = &x[j * blocks + b];
+                    // SAFETY: `x.qs` is 32 bytes.
+                    let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
+                    // |w| × (x with w's sign): maddubs needs one unsigned operand.
+                    let dot = mul_sum_us8(magnitudes, _mm256_sign_epi8(qx, qw));
+                    acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), dot, acc[j]);
+                }
+            }
+            for j in 0..N {
+                out[j] = hsum(acc[j]);
+            }
+        }
+    };
+}
+
+/// AVX2 (+FMA, F16C): `vpmaddubsw` then `vpmaddwd` for each block's integer dot product. No
+/// pair of products can saturate the 16-bit step: Q4_1's are at most 2 · 15 · 127 and Q8_0's
+/// 2 · 128 · 127, below 32,767.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{ActBlock, BlockQ4_1, BlockQ8_0};
-    use std::arch::x86_64::*;
-
-    /// Horizontal sum of 8 lanes.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    fn hsum(v: __m256) -> f32 {
-        let lo = _mm256_castps256_ps128(v);
-        let hi = _mm256_extractf128_ps::<1>(v);
-        let s = _mm_add_ps(lo, hi);
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        _mm_cvtss_f32(s)
-    }
+    int8_kernels!("avx2,fma,f16c");
 
     /// Σ over 32 lanes of unsigned `a` × signed `b`, as 8 f32 partial sums.
     #[inline]
@@ -368,124 +541,21 @@ mod avx2 {
         let pairs = _mm256_maddubs_epi16(a, b);
         _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
     }
+}
 
-    /// Two f16 scales to f32.
+/// AVX-512 VNNI at 256 bits (EVEX `vpdpbusd` on ymm registers): one instruction per block's
+/// integer dot product instead of two. The sums are the AVX2 kernel's exactly (its 16-bit step
+/// never saturates), so the two give the same floats bit for bit; 256 bits rather than 512 keeps
+/// that accumulation order, and CPUs that split 512-bit operations (AMD Zen 4) lose nothing.
+#[cfg(target_arch = "x86_64")]
+mod avx512_vnni {
+    int8_kernels!("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni");
+
+    /// Σ over 32 lanes of unsigned `a` × signed `b`, as 8 f32 partial sums.
     #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    fn halves(a: u16, b: u16) -> (f32, f32) {
-        let v = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, 0, 0, b as i16, a as i16));
-        (_mm_cvtss_f32(v), _mm_cvtss_f32(_mm_movehdup_ps(v)))
-    }
-
-    /// # Safety
-    /// The CPU must support AVX2, FMA and F16C; `w` and `x` have the same length.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn dot_q4_1(w: &[BlockQ4_1], x: &[ActBlock]) -> f32 {
-        let mut out = [0f32];
-        // SAFETY: the caller's guarantees.
-        unsafe { q4_1_tokens::<1>(w, x, &mut out) };
-        out[0]
-    }
-
-    /// # Safety
-    /// The CPU must support AVX2, FMA and F16C; `w` and `x` have the same length.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn dot_q8_0(w: &[BlockQ8_0], x: &[ActBlock]) -> f32 {
-        let mut out = [0f32];
-        // SAFETY: the caller's guarantees.
-        unsafe { q8_0_tokens::<1>(w, x, &mut out) };
-        out[0]
-    }
-
-    /// `out[j] = w · x_j` for the `out.len()` (1 to 4) activation rows of `x`, each `w.len()` blocks.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2, FMA and F16C; `x` holds `out.len()` rows of `w.len()` blocks.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn dot_q4_1_tokens(w: &[BlockQ4_1], x: &[ActBlock], out: &mut [f32]) {
-        // SAFETY (each arm): the caller's guarantees, `out` sized to the arm's count.
-        unsafe {
-            match out.len() {
-                1 => q4_1_tokens::<1>(w, x, out),
-                2 => q4_1_tokens::<2>(w, x, out),
-                3 => q4_1_tokens::<3>(w, x, out),
-                4 => q4_1_tokens::<4>(w, x, out),
-                n => unreachable!("token groups hold 1 to 4 tokens, not {n}"),
-            }
-        }
-    }
-
-    /// As [`dot_q4_1_tokens`] for Q8_0 weights.
-    ///
-    /// # Safety
-    /// As [`dot_q4_1_tokens`].
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn dot_q8_0_tokens(w: &[BlockQ8_0], x: &[ActBlock], out: &mut [f32]) {
-        // SAFETY (each arm): the caller's guarantees, `out` sized to the arm's count.
-        unsafe {
-            match out.len() {
-                1 => q8_0_tokens::<1>(w, x, out),
-                2 => q8_0_tokens::<2>(w, x, out),
-                3 => q8_0_tokens::<3>(w, x, out),
-                4 => q8_0_tokens::<4>(w, x, out),
-                n => unreachable!("token groups hold 1 to 4 tokens, not {n}"),
-            }
-        }
-    }
-
-    /// `N` dot products sharing each weight block's unpacking; each token's accumulation runs in
-    /// the same order as a lone product's, so the results do not depend on `N`.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn q4_1_tokens<const N: usize>(w: &[BlockQ4_1], x: &[ActBlock], out: &mut [f32]) {
-        let blocks = w.len();
-        assert!(x.len() == N * blocks && out.len() == N);
-        let mut acc = [_mm256_setzero_ps(); N];
-        let mut offsets = [0f32; N];
-        let low_nibbles = _mm256_set1_epi8(0x0F);
-        for (b, w) in w.iter().enumerate() {
-            let (d, m) = halves(w.d, w.m);
-            // SAFETY: `qs` is 16 bytes; the unaligned load reads exactly those.
-            let packed = unsafe { _mm_loadu_si128(w.qs.as_ptr().cast()) };
-            let both = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(packed), _mm_srli_epi16::<4>(packed));
-            let qw = _mm256_and_si256(both, low_nibbles);
-            for j in 0..N {
-                let x = &x[j * blocks + b];
-                offsets[j] += m * x.s;
-                // SAFETY: `x.qs` is 32 bytes.
-                let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
-                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), mul_sum_us8(qw, qx), acc[j]);
-            }
-        }
-        for j in 0..N {
-            out[j] = hsum(acc[j]) + offsets[j];
-        }
-    }
-
-    /// As [`q4_1_tokens`] for Q8_0 weights.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn q8_0_tokens<const N: usize>(w: &[BlockQ8_0], x: &[ActBlock], out: &mut [f32]) {
-        let blocks = w.len();
-        assert!(x.len() == N * blocks && out.len() == N);
-        let mut acc = [_mm256_setzero_ps(); N];
-        for (b, w) in w.iter().enumerate() {
-            let (d, _) = halves(w.d, 0);
-            // SAFETY: `qs` is 32 bytes.
-            let qw = unsafe { _mm256_loadu_si256(w.qs.as_ptr().cast()) };
-            let magnitudes = _mm256_sign_epi8(qw, qw);
-            for j in 0..N {
-                let x = &x[j * blocks + b];
-                // SAFETY: `x.qs` is 32 bytes.
-                let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
-                // |w| × (x with w's sign): maddubs needs one unsigned operand.
-                let dot = mul_sum_us8(magnitudes, _mm256_sign_epi8(qx, qw));
-                acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), dot, acc[j]);
-            }
-        }
-        for j in 0..N {
-            out[j] = hsum(acc[j]);
-        }
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn mul_sum_us8(a: __m256i, b: __m256i) -> __m256 {
+        _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b))
     }
 }
 
@@ -546,6 +616,60 @@ mod tests {
                 assert!((fast[r] - reference).abs() <= 1e-4 * (1.0 + reference.abs()), "row {r}: {} vs {reference}", fast[r]);
                 // 8-bit activations: a few hundredths on a 256-term product of magnitude ~5.
                 assert!((fast[r] - exact[r]).abs() < 0.2, "row {r}: {} vs exact {}", fast[r], exact[r]);
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_set_this_cpu_has_matches_the_scalar_reference_and_the_simd_sets_agree_bit_for_bit() {
+        let (rows, cols) = (19, 12 * BLOCK);
+        let available: Vec<Kernels> = Kernels::ALL.into_iter().filter(|k| k.available()).collect();
+        eprintln!("kernel sets on this CPU: {:?} (in use: {:?})", available, Kernels::in_use());
+        let q4_1 = QMatrix::from_q4_1_bytes(rows, cols, &q4_1_bytes(rows, cols, 23));
+        // Extreme Q8_0 weights (±127, and -128 as a GGUF file may hold) against extreme activations:
+        // the largest products the integer steps must carry without saturating.
+        let mut extreme = QMatrix::quantize_q8_0(rows, cols, &pseudo_random(rows * cols, 29));
+        if let Blocks::Q8_0(blocks) = &mut extreme.blocks {
+            for (i, block) in blocks.iter_mut().enumerate() {
+                block.qs = std::array::from_fn(|j| {
+                    if (i + j) % 3 == 0 {
+                        -128
+                    } else if j % 2 == 0 {
+                        127
+                    } else {
+                        -127
+                    }
+                });
+            }
+        }
+        let q8_0 = QMatrix::quantize_q8_0(rows, cols, &pseudo_random(rows * cols, 31));
+        for matrix in [q4_1, q8_0, extreme] {
+            for tokens in 1..=TOKEN_GROUP {
+                let mut x = pseudo_random(tokens * cols, 37 + tokens as u32);
+                x[0] = 1.0; // some blocks quantize to exactly ±127
+                x[cols / 2] = -1.0;
+                let mut acts = Vec::new();
+                quantize_activations(&x, &mut acts);
+                let results: Vec<Vec<f32>> = available
+                    .iter()
+                    .map(|&kernels| {
+                        let mut out = vec![0f32; rows * tokens];
+                        for (row, out) in out.chunks_exact_mut(tokens).enumerate() {
+                            matrix.row_dot_group(kernels, row, &acts, out);
+                        }
+                        out
+                    })
+                    .collect();
+                let reference = &results[0];
+                for (kernels, result) in available.iter().zip(&results) {
+                    for (got, want) in result.iter().zip(reference) {
+                        assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "{kernels:?}: {got} vs scalar {want}");
+                    }
+                }
+                // The SIMD sets: the same sums in the same order.
+                for pair in results[1..].windows(2) {
+                    assert_eq!(pair[0], pair[1], "{tokens} tokens: the SIMD sets differ");
+                }
             }
         }
     }
