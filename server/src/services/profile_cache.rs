@@ -105,9 +105,12 @@ impl ProfileCache {
 /// account views and the cached per-user configs ([`UserConfigs`], which would otherwise follow
 /// within their own lifetime). Listens again after a failure, the cache off meanwhile.
 pub async fn follow_changes(db: PgPool, profiles: ProfileCache, configs: UserConfigs) {
+    // An outage is reported once, not at every retry.
+    let mut reported = false;
     loop {
         match db::changes::listen_for_user_data_changes(&db).await {
             Ok(mut listener) => {
+                reported = false;
                 profiles.set_trusted(true);
                 // `try_recv` says `None` when the connection was lost: what was sent meanwhile is gone.
                 while let Ok(Some(_)) = listener.try_recv().await {
@@ -118,7 +121,11 @@ pub async fn follow_changes(db: PgPool, profiles: ProfileCache, configs: UserCon
                 configs.forget_all();
                 tracing::warn!("lost the user-change listener; account views are read from PostgreSQL until it listens again");
             }
-            Err(error) => tracing::warn!(%error, "cannot listen for user changes; account views are read from PostgreSQL"),
+            Err(error) if !reported => {
+                reported = true;
+                tracing::warn!(%error, "cannot listen for user changes; account views are read from PostgreSQL until it can");
+            }
+            Err(error) => tracing::debug!(%error, "still cannot listen for user changes"),
         }
         tokio::time::sleep(RELISTEN_AFTER).await;
     }
