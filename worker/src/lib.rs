@@ -59,7 +59,7 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     let catalog = models::load_catalog(models::model_rows(&db).await?, &settings).await?;
     let signals = Signals::default();
     let client = redis::Client::open(settings.redis.url()).context("invalid REDIS_* settings")?;
-    let retriever = load_retriever(&db, &settings).await;
+    let retriever = open_retriever(&db, &settings);
     let retrieval = retriever.is_some();
     let announcement = models::announcement(&settings.worker_id, &catalog, retrieval);
     let contexts = Contexts {
@@ -116,18 +116,14 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     Ok(())
 }
 
-/// The retrieval index over all-MiniLM-L6-v2 from `MODEL_CACHE_DIR/all-minilm-l6-v2`; without the
-/// weights the worker still serves completions, without retrieved snippets (and says so at start).
-async fn load_retriever(db: &sqlx::PgPool, settings: &WorkerSettings) -> Option<Retriever> {
-    let dir = settings.model_cache_dir.join(EMBEDDING_MODEL_DIR);
-    match tokio::task::spawn_blocking(move || model::embedder::MiniLm::load(&dir)).await {
-        Ok(Ok(embedder)) => Some(Retriever::new(db.clone(), std::sync::Arc::new(embedder))),
-        Ok(Err(error)) => {
+/// The retrieval index over all-MiniLM-L6-v2 from `MODEL_CACHE_DIR/all-minilm-l6-v2`, loaded at its
+/// first use (only configs with retrieval on send index jobs and searches); without the weights
+/// the worker still serves completions, without retrieved snippets (and says so at start).
+fn open_retriever(db: &sqlx::PgPool, settings: &WorkerSettings) -> Option<Retriever> {
+    match model::embedder::LazyMiniLm::open(&settings.model_cache_dir.join(EMBEDDING_MODEL_DIR)) {
+        Ok(embedder) => Some(Retriever::new(db.clone(), std::sync::Arc::new(embedder))),
+        Err(error) => {
             tracing::warn!(%error, "all-MiniLM-L6-v2 is not available: completions get no retrieval context (./run.sh fetches it)");
-            None
-        }
-        Err(panic) => {
-            tracing::warn!(%panic, "loading all-MiniLM-L6-v2 failed: completions get no retrieval context");
             None
         }
     }

@@ -1,7 +1,8 @@
 //! Sentence embeddings with all-MiniLM-L6-v2 on candle's BERT: mean pooling over real tokens,
 //! L2-normalised, 384 dimensions — what the retrieval context stores in pgvector.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -78,14 +79,100 @@ impl Embedder for MiniLm {
     }
 }
 
+/// all-MiniLM-L6-v2 loaded at its first use: a worker whose users never turn retrieval on (no
+/// index job, no retrieval search, no embedding request) never holds its ~90 MB of f32 weights.
+/// Opening checks the files are there, so a worker without them still says so at start.
+pub struct LazyMiniLm {
+    dir: PathBuf,
+    dimensions: usize,
+    /// Empty until the first embedding; a failed load leaves it empty and is tried again.
+    loaded: Mutex<Option<Arc<MiniLm>>>,
+}
+
+impl LazyMiniLm {
+    /// Checks `dir` holds the model (its config, tokenizer and weights) without loading it.
+    pub fn open(dir: &Path) -> Result<Self, ModelError> {
+        let config_path = dir.join("config.json");
+        let config = std::fs::read(&config_path).map_err(|source| ModelError::Io { path: config_path.display().to_string(), source })?;
+        let config: Config = serde_json::from_slice(&config).map_err(|e| ModelError::Config(format!("config.json: {e}")))?;
+        for name in ["tokenizer.json", "model.safetensors"] {
+            let path = dir.join(name);
+            if !path.is_file() {
+                return Err(ModelError::Io { path: path.display().to_string(), source: std::io::ErrorKind::NotFound.into() });
+            }
+        }
+        Ok(Self { dir: dir.to_path_buf(), dimensions: config.hidden_size, loaded: Mutex::new(None) })
+    }
+
+    /// Whether the weights are in memory.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some()
+    }
+
+    /// The model, loading it on the first call (callers run on blocking threads; concurrent first
+    /// callers wait for the one load).
+    fn model(&self) -> Result<Arc<MiniLm>, ModelError> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(model) = loaded.as_ref() {
+            return Ok(Arc::clone(model));
+        }
+        let started = std::time::Instant::now();
+        let model = Arc::new(MiniLm::load(&self.dir)?);
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "all-MiniLM-L6-v2 loaded at its first use");
+        *loaded = Some(Arc::clone(&model));
+        Ok(model)
+    }
+}
+
+impl Embedder for LazyMiniLm {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.model()?.embed(texts)
+    }
+
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn model() -> MiniLm {
+    fn model_dir() -> PathBuf {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
-        let dir = std::env::var("MODEL_CACHE_DIR").map_or_else(|_| root.join("data/models"), std::path::PathBuf::from);
-        MiniLm::load(&dir.join("all-minilm-l6-v2")).expect("load all-MiniLM-L6-v2 (./test.sh provisions it)")
+        let dir = std::env::var("MODEL_CACHE_DIR").map_or_else(|_| root.join("data/models"), PathBuf::from);
+        dir.join("all-minilm-l6-v2")
+    }
+
+    fn model() -> MiniLm {
+        MiniLm::load(&model_dir()).expect("load all-MiniLM-L6-v2 (./test.sh provisions it)")
+    }
+
+    #[test]
+    fn the_lazy_model_loads_at_its_first_embedding_and_embeds_the_same() {
+        let lazy = LazyMiniLm::open(&model_dir()).unwrap();
+        assert_eq!(lazy.dimensions(), 384);
+        assert!(!lazy.is_loaded(), "opening must not load the weights");
+        assert!(lazy.embed(&[]).unwrap().is_empty());
+        assert!(!lazy.is_loaded(), "nothing to embed needs no model");
+        let text = "fn parse(input: &str) -> Result<Ast, Error>";
+        let vectors = lazy.embed(&[text]).unwrap();
+        assert!(lazy.is_loaded());
+        assert_eq!(vectors, model().embed(&[text]).unwrap());
+    }
+
+    #[test]
+    fn opening_a_folder_without_the_weights_fails_at_once() {
+        let empty = std::env::temp_dir().join(format!("no-minilm-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        assert!(matches!(LazyMiniLm::open(&empty), Err(ModelError::Io { .. })));
+        std::fs::copy(model_dir().join("config.json"), empty.join("config.json")).unwrap();
+        let missing = LazyMiniLm::open(&empty).err().expect("weights are missing");
+        assert!(missing.to_string().contains("tokenizer.json"), "{missing}");
+        std::fs::remove_dir_all(&empty).unwrap();
     }
 
     fn dot(a: &[f32], b: &[f32]) -> f32 {

@@ -5,8 +5,9 @@
 //! - **Decode** (one token): every matrix-vector product runs on the file's own quantized blocks
 //!   ([`quant`]) against 8-bit activations, with Q/K/V stacked into one matrix and gate/up into
 //!   another, so a layer is four parallel products and a few vector loops over preallocated buffers.
-//! - **Prefill** (a prompt): compute-bound, so layers use dense f32 copies of the weights and tiled
-//!   GEMM ([`dense`]); models too large for a dense copy use the quantized batched product instead.
+//! - **Prefill** (a prompt): compute-bound, so layers run f32 GEMM ([`dense`]) over weights
+//!   expanded from the quantized blocks one cache-sized tile at a time: no resident f32 copy of the
+//!   model, and the same speed, since streaming a quarter of the bytes pays for the expansion.
 //!
 //! One [`NativeLlama`] holds the weights, shared by any number of [`Sequence`]s, each with its own
 //! KV cache. candle still parses the GGUF file and dequantizes formats without a kernel here.
@@ -14,6 +15,8 @@
 pub mod dense;
 pub mod quant;
 pub mod vector;
+
+use std::sync::Arc;
 
 use candle_core::quantized::GgmlDType;
 use candle_core::quantized::gguf_file::Content;
@@ -70,34 +73,30 @@ impl LlamaConfig {
     }
 }
 
-/// A weight matrix: quantized for decode, optionally dense for prefill.
+/// A weight matrix, kept in its quantized blocks.
 struct Linear {
     quantized: QMatrix,
-    dense: Option<Vec<f32>>,
 }
 
 impl Linear {
-    fn new(quantized: QMatrix, keep_dense: bool) -> Self {
-        let dense = keep_dense.then(|| quantized.dequantize());
-        Self { quantized, dense }
+    fn new(quantized: QMatrix) -> Self {
+        Self { quantized }
     }
 
-    /// `out (tokens × rows) = x (tokens × cols) · Wᵀ`, `acts` being `x` quantized (decode, exact
-    /// passes and the quantized prefill path).
-    fn forward(&self, x: &[f32], acts: &mut Vec<ActBlock>, tokens: usize, out: &mut [f32], pass: Pass, threads: usize) {
+    /// `out (tokens × rows) = x (tokens × cols) · Wᵀ`: on the prompt pass f32 GEMM over weight
+    /// tiles expanded on the fly; otherwise integer products against `acts`, `x` quantized (decode
+    /// steps and exact passes).
+    fn forward(&self, x: &[f32], acts: &mut Vec<ActBlock>, tokens: usize, out: &mut [f32], pass: Pass) {
         let (rows, cols) = (self.quantized.rows(), self.quantized.cols());
-        match &self.dense {
-            Some(w) if tokens > 1 && pass == Pass::Prompt => {
-                dense::matmul((tokens, rows, cols), out, View::rows(0, rows), x, View::rows(0, cols), w, View::transposed(cols), false, threads);
-            }
-            _ => {
-                quantize_activations(&x[..tokens * cols], acts);
-                if tokens == 1 {
-                    self.quantized.matvec(acts, &mut out[..rows]);
-                } else {
-                    self.quantized.matmul(acts, tokens, &mut out[..tokens * rows]);
-                }
-            }
+        if tokens > 1 && pass == Pass::Prompt {
+            dense::matmul_by_weight_tiles((tokens, rows, cols), out, x, |range, tile| self.quantized.dequantize_rows(range, tile));
+            return;
+        }
+        quantize_activations(&x[..tokens * cols], acts);
+        if tokens == 1 {
+            self.quantized.matvec(acts, &mut out[..rows]);
+        } else {
+            self.quantized.matmul(acts, tokens, &mut out[..tokens * rows]);
         }
     }
 }
@@ -123,10 +122,11 @@ struct Layer {
 /// The weights of one model, shared by all its sequences.
 pub struct NativeLlama {
     config: LlamaConfig,
-    embeddings: QMatrix,
+    /// Token embeddings; the same allocation as `output` when the model ties them (SmolLM2 does).
+    embeddings: Arc<QMatrix>,
     layers: Vec<Layer>,
     output_norm: Vec<f32>,
-    output: QMatrix,
+    output: Arc<QMatrix>,
     /// cos/sin of every position × frequency, interleaved: `[cos, sin]` pairs.
     rope: Vec<f32>,
     context_limit: usize,
@@ -135,9 +135,6 @@ pub struct NativeLlama {
 /// Fewest tokens evaluated on the prompt path (SmolLM2-135M on 2 AVX2 cores: 2 tokens cost 52 ms
 /// there and 13 ms on the decode kernels, 16 tokens about the same on both, 64 tokens 225 vs 415 ms).
 pub const PROMPT_PASS_MIN_TOKENS: usize = 16;
-
-/// Above this many parameters the dense prefill copy (4 bytes each) is not kept.
-const DENSE_PREFILL_MAX_PARAMETERS: usize = 600_000_000;
 
 fn read_matrix<R: std::io::Read + std::io::Seek>(content: &Content, reader: &mut R, name: &str) -> Result<QMatrix> {
     let tensor = content.tensor(reader, name, &Device::Cpu)?;
@@ -164,12 +161,13 @@ impl NativeLlama {
         if config.embedding % config.heads != 0 || config.heads % config.kv_heads != 0 {
             candle_core::bail!("unsupported head layout: {} heads of {} dims, {} kv heads", config.heads, config.embedding, config.kv_heads);
         }
-        let embeddings = read_matrix(content, reader, "token_embd.weight")?;
-        let output =
-            if content.tensor_infos.contains_key("output.weight") { read_matrix(content, reader, "output.weight")? } else { embeddings.clone() };
+        let embeddings = Arc::new(read_matrix(content, reader, "token_embd.weight")?);
+        let output = if content.tensor_infos.contains_key("output.weight") {
+            Arc::new(read_matrix(content, reader, "output.weight")?)
+        } else {
+            Arc::clone(&embeddings)
+        };
         config.vocab = output.rows();
-        let parameters: usize = content.tensor_infos.values().map(|t| t.shape.elem_count()).sum();
-        let keep_dense = parameters <= DENSE_PREFILL_MAX_PARAMETERS;
         let mut layers = Vec::with_capacity(config.layers);
         for i in 0..config.layers {
             let name = |suffix: &str| format!("blk.{i}.{suffix}.weight");
@@ -181,11 +179,11 @@ impl NativeLlama {
             let gate_up = QMatrix::stack(vec![read_matrix(content, reader, &name("ffn_gate"))?, read_matrix(content, reader, &name("ffn_up"))?]);
             layers.push(Layer {
                 attn_norm: read_vector(content, reader, &name("attn_norm"))?,
-                qkv: Linear::new(qkv, keep_dense),
-                output: Linear::new(read_matrix(content, reader, &name("attn_output"))?, keep_dense),
+                qkv: Linear::new(qkv),
+                output: Linear::new(read_matrix(content, reader, &name("attn_output"))?),
                 ffn_norm: read_vector(content, reader, &name("ffn_norm"))?,
-                gate_up: Linear::new(gate_up, keep_dense),
-                down: Linear::new(read_matrix(content, reader, &name("ffn_down"))?, keep_dense),
+                gate_up: Linear::new(gate_up),
+                down: Linear::new(read_matrix(content, reader, &name("ffn_down"))?),
             });
         }
         let output_norm = read_vector(content, reader, "output_norm.weight")?;
@@ -290,7 +288,6 @@ impl NativeLlama {
             .flat_map(|(s, segment)| (0..segment.tokens.len()).map(move |i| (s, segment.sequence.tokens.len() + i)))
             .collect();
         let t = rows.len();
-        let threads = rayon::current_num_threads();
         let (d, kv, ff) = (c.embedding, c.kv_dim(), c.feed_forward);
         let qkv_width = d + 2 * kv;
         let mut x = vec![0f32; t * d];
@@ -306,7 +303,7 @@ impl NativeLlama {
         let mut acts = Vec::new();
         for (l, layer) in self.layers.iter().enumerate() {
             rms_norm(&x, &layer.attn_norm, c.rms_eps, &mut normed);
-            layer.qkv.forward(&normed, &mut acts, t, &mut qkv, pass, threads);
+            layer.qkv.forward(&normed, &mut acts, t, &mut qkv, pass);
             for (row, &(s, position)) in qkv.chunks_exact_mut(qkv_width).zip(&rows) {
                 let (q, rest) = row.split_at_mut(d);
                 let (k, v) = rest.split_at_mut(kv);
@@ -321,11 +318,11 @@ impl NativeLlama {
                 Pass::Prompt if t > 1 => prompt_attention(c, &qkv, caches[0], rows[0].1, t, &mut attended),
                 _ => decode_attention(c, &qkv, &caches, &rows, &mut attended),
             }
-            layer.output.forward(&attended, &mut acts, t, &mut projected, pass, threads);
+            layer.output.forward(&attended, &mut acts, t, &mut projected, pass);
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
 
             rms_norm(&x, &layer.ffn_norm, c.rms_eps, &mut normed);
-            layer.gate_up.forward(&normed, &mut acts, t, &mut gate_up, pass, threads);
+            layer.gate_up.forward(&normed, &mut acts, t, &mut gate_up, pass);
             // SiLU(gate) · up, with e^-gate computed in one vector pass.
             for (gu, h) in gate_up.chunks_exact(2 * ff).zip(hidden.chunks_exact_mut(ff)) {
                 let (gate, up) = gu.split_at(ff);
@@ -335,7 +332,7 @@ impl NativeLlama {
                     *h = g / (1.0 + *h) * u;
                 }
             }
-            layer.down.forward(&hidden, &mut acts, t, &mut projected, pass, threads);
+            layer.down.forward(&hidden, &mut acts, t, &mut projected, pass);
             x.iter_mut().zip(&projected).for_each(|(x, p)| *x += p);
         }
         for segment in segments.iter_mut() {
@@ -535,18 +532,6 @@ impl Sequence {
     }
 }
 
-impl NativeLlama {
-    /// Drops the dense prefill copies: prompts then run on the quantized batched product (less
-    /// memory, slower prompts).
-    pub fn drop_dense_weights(&mut self) {
-        for layer in &mut self.layers {
-            for linear in [&mut layer.qkv, &mut layer.output, &mut layer.gate_up, &mut layer.down] {
-                linear.dense = None;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,19 +573,23 @@ mod tests {
 
     #[test]
     fn matches_candle_on_prefill_and_decode_with_both_prompt_paths() {
-        let (mut native, mut reference, tokens) = load();
+        let (native, mut reference, tokens) = load();
+        assert!(NativeLlama::takes_prompt_pass(tokens.len()), "the prompt must take the tiled GEMM path");
         let input = Tensor::new(tokens.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
         let expected_prefill = reference.forward(&input, 0).unwrap().squeeze(0).unwrap().to_vec1::<f32>().unwrap();
         let next = argmax(&expected_prefill) as u32;
         let step = Tensor::new(&[next], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
         let expected_decode = reference.forward(&step, tokens.len()).unwrap().squeeze(0).unwrap().to_vec1::<f32>().unwrap();
 
-        for dense in [true, false] {
-            if !dense {
-                native.drop_dense_weights();
-            }
+        // The prompt pass (f32 GEMM over expanded weight tiles), then the exact pass (integer
+        // products, as speculative verification evaluates a prompt).
+        for prompt_pass in [true, false] {
             let mut sequence = native.new_sequence();
-            let prefill = native.forward(&mut sequence, &tokens).unwrap();
+            let prefill = if prompt_pass {
+                native.forward(&mut sequence, &tokens).unwrap()
+            } else {
+                native.forward_each(&mut sequence, &tokens).unwrap().pop().unwrap()
+            };
             assert_close(&prefill, &expected_prefill);
             let decode = native.forward(&mut sequence, &[next]).unwrap();
             assert_close(&decode, &expected_decode);

@@ -171,7 +171,7 @@ impl QMatrix {
         }
     }
 
-    /// The matrix as f32, row-major (for the dense prefill path and for tests).
+    /// The matrix as f32, row-major (re-quantizing mixed stacks, and tests).
     pub fn dequantize(&self) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.rows * self.cols);
         match &self.blocks {
@@ -194,8 +194,16 @@ impl QMatrix {
 
     /// One row as f32 (an embedding lookup).
     pub fn dequantize_row(&self, row: usize, out: &mut [f32]) {
+        self.dequantize_rows(row..row + 1, out);
+    }
+
+    /// Rows `rows` as f32, row-major, into `out` (`rows.len() × cols`): a prompt pass expands one
+    /// cache-sized tile of weights at a time instead of keeping a dense copy of the model.
+    pub fn dequantize_rows(&self, rows: std::ops::Range<usize>, out: &mut [f32]) {
+        assert!(rows.end <= self.rows, "rows out of range");
+        assert_eq!(out.len(), rows.len() * self.cols, "output size");
         let per_row = self.cols / BLOCK;
-        let range = row * per_row..(row + 1) * per_row;
+        let range = rows.start * per_row..rows.end * per_row;
         match &self.blocks {
             Blocks::Q4_1(blocks) => {
                 for (b, o) in blocks[range].iter().zip(out.chunks_exact_mut(BLOCK)) {
