@@ -22,7 +22,8 @@ use crate::http::error::{method_not_allowed_body, plain_rejection_body};
 use crate::http::{dialect_errors, metering, metrics as http_metrics, rate_limit, request_bounds, website};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    admin, ai, analytics, chat, completion, config, health, health_root, keys, metrics, openai, ping, project, session, status, usage, user, v1, ws,
+    admin, ai, analytics, chat, completion, config, editor, health, health_root, keys, metrics, openai, ping, project, session, status, usage, user,
+    v1, ws,
 };
 use crate::services::state::AppState;
 
@@ -41,6 +42,8 @@ pub fn build(state: AppState) -> tower::util::MapRequest<Router, fn(Request) -> 
         .route("/api/ws/completion", any(ws::completion))
         .route("/api/ws/completion/multi-file-context", any(ws::multi_file_context))
         .route("/api/ws/chat", any(ws::chat))
+        // The editor's collaboration rooms: y-sync over WebSocket (crate::routes::editor).
+        .route("/api/editor/rooms/{project_id}", any(editor::room))
         // Unknown API paths get the contract's JSON 404, never the website.
         .route("/api", any(|| async { ApiError::NotFound }))
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))

@@ -57,6 +57,7 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
         reference: crate::services::reference::ReferenceIds::default(),
         user_configs: crate::services::user_config::UserConfigs::default(),
         profiles: crate::services::profile_cache::ProfileCache::default(),
+        rooms: crate::services::rooms::Rooms::new(db.clone()),
         tokens: TokenStore::new(redis.clone(), db.clone(), settings.tokens.clone()),
         mailer: mail::from_settings(&settings.email)?,
         google: OidcVerifier::google(&settings.google, http.clone()),

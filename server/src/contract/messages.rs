@@ -99,6 +99,9 @@ pub const UNAVAILABLE: &str = "Service temporarily unavailable; try again shortl
 pub const INTERNAL_ERROR: &str = "Internal Server Error";
 /// 403 `detail` of a WebSocket handshake from an origin that is not allowed.
 pub const ORIGIN_NOT_ALLOWED: &str = "Origin not allowed";
+
+/// A project's collaboration room refused to someone who is not one of its members.
+pub const NOT_A_PROJECT_MEMBER: &str = "You are not a member of this project";
 /// WebSocket `{"error"}` for a frame that is not one request of the endpoint.
 pub const INVALID_WEBSOCKET_REQUEST: &str = "Invalid websocket request";
 /// WebSocket `{"error"}` for a binary frame.

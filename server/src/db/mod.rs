@@ -7,6 +7,7 @@ pub mod changes;
 pub mod chats;
 pub mod configs;
 pub mod demo;
+pub mod editor_documents;
 pub mod models;
 pub mod projects;
 pub mod queries;

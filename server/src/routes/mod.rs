@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod chat;
 pub mod completion;
 pub mod config;
+pub mod editor;
 pub mod health;
 pub mod health_root;
 pub mod keys;

@@ -27,6 +27,7 @@ pub mod providers;
 pub mod query;
 pub mod quotas;
 pub mod reference;
+pub mod rooms;
 pub mod sessions;
 pub mod sign_in;
 pub mod state;

@@ -66,6 +66,8 @@ pub struct Handles {
     pub user_configs: crate::services::user_config::UserConfigs,
     /// The account views `GET /api/user/get` serves, cached until a user or config changes.
     pub profiles: crate::services::profile_cache::ProfileCache,
+    /// The web editor's collaboration rooms open on this server.
+    pub rooms: crate::services::rooms::Rooms,
     /// Where metered requests leave their usage records.
     pub usage: crate::services::usage_sink::UsageSink,
     /// Renders the process-wide Prometheus registry for `/metrics`.

@@ -1,0 +1,136 @@
+//! `GET /api/editor/rooms/{project_id}?file=NAME`: a WebSocket onto the collaboration room of one
+//! file of a project ([`crate::services::rooms`]), speaking the y-sync protocol in binary frames —
+//! what `y-websocket`'s provider speaks, so a browser's Yjs document binds to it unchanged.
+//!
+//! Before the upgrade: the `auth_token` and `session_token` cookies (401 with the contract's
+//! messages), the `Origin` (403 unless allowed, as the other sockets), the file name (422) and
+//! membership of the project (403). After it: the server greets with its state vector and the
+//! room's awareness, then answers and relays every message. The socket ends when the session ends
+//! (logout on any server: close 4401 with the REST 401 message), on a frame that is not y-sync
+//! (1003), on a document over its size limit (1009) and when the document cannot be stored (1011:
+//! reconnect, and the client's resync stores what was refused).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
+use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use tokio::sync::{broadcast, mpsc};
+use uuid::Uuid;
+
+use crate::contract::error::ApiError;
+use crate::contract::messages;
+use crate::http::auth::SessionCaller;
+use crate::http::extract::QueryFields;
+use crate::routes::ws::connection::{CLOSE_REVOKED, check_origin};
+use crate::services::rooms::{self, Room, RoomError};
+use crate::services::state::AppState;
+
+/// How long a closing socket waits for the client's answering Close.
+const CLOSING_HANDSHAKE: Duration = Duration::from_secs(2);
+
+/// Frames queued for one editor beyond which it is too slow to keep (it reconnects and resyncs).
+const OUTGOING_FRAMES: usize = 1024;
+
+/// `GET /api/editor/rooms/{project_id}?file=NAME` (WebSocket).
+pub async fn room(
+    State(state): State<AppState>,
+    caller: SessionCaller,
+    Path(project_id): Path<String>,
+    headers: HeaderMap,
+    QueryFields(query): QueryFields,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    check_origin(&headers, &state)?;
+    // A project id that is not a UUID names no project the caller is a member of.
+    let project_id =
+        Uuid::parse_str(&project_id).map_err(|_| ApiError::Detail(axum::http::StatusCode::FORBIDDEN, messages::NOT_A_PROJECT_MEMBER.to_owned()))?;
+    let key = rooms::admit(&state, caller, project_id, query.get("file").and_then(|v| v.as_str())).await?;
+    let room = state.rooms.join(key).await.map_err(|error| match error {
+        RoomError::Storage(error) => ApiError::database(error),
+        other => ApiError::Unavailable(other.into()),
+    })?;
+    let max = state.settings.max_body_bytes;
+    Ok(ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| serve(socket, state, caller, room)))
+}
+
+/// Serves one editor until it leaves, its session ends, it misbehaves or the room closes.
+async fn serve(socket: WebSocket, state: AppState, caller: SessionCaller, room: Arc<Room>) {
+    let peer = state.rooms.next_peer();
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut outgoing) = mpsc::channel::<Message>(OUTGOING_FRAMES);
+    let mut writer = tokio::spawn(async move {
+        while let Some(message) = outgoing.recv().await {
+            let closing = matches!(message, Message::Close(_));
+            if sink.send(message).await.is_err() || closing {
+                break;
+            }
+        }
+    });
+    let send = |bytes: bytes::Bytes| out.try_send(Message::Binary(bytes)).is_ok();
+    let mut relayed = room.subscribe();
+    for greeting in room.greeting() {
+        send(greeting);
+    }
+    let revocations = state.pipeline.revocations().watch(caller.session_id, room.key().project_id);
+    let mut announced = HashSet::new();
+    let mut closed = room.closed();
+    let close = loop {
+        tokio::select! {
+            message = stream.next() => match message {
+                Some(Ok(Message::Binary(frame))) => match room.handle(peer, &frame).await {
+                    Ok(handled) => {
+                        announced.extend(handled.announced);
+                        if !handled.replies.into_iter().all(send) {
+                            break Some(close(close_code::POLICY, "Too slow to keep up"));
+                        }
+                    }
+                    Err(RoomError::Malformed(reason)) => {
+                        tracing::info!(%reason, "closing an editor socket that sent what is not y-sync");
+                        break Some(close(close_code::UNSUPPORTED, "Frames must be y-sync messages"));
+                    }
+                    Err(RoomError::TooLarge) => break Some(close(close_code::SIZE, "The document is too large")),
+                    Err(RoomError::Storage(_)) => break Some(close(close_code::ERROR, "The document could not be stored; reconnect")),
+                },
+                Some(Ok(Message::Text(_))) => break Some(close(close_code::UNSUPPORTED, "Frames must be y-sync messages")),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) | None => break None,
+                Some(Err(error)) => break Some(close(close_code::SIZE, &format!("Unreadable frame: {error}"))),
+            },
+            relay = relayed.recv() => match relay {
+                Ok(relay) if relay.from == peer => {}
+                Ok(relay) => if !send(relay.message) { break Some(close(close_code::POLICY, "Too slow to keep up")) },
+                // Fell behind the relay: the whole document brings it up to date (merging is idempotent).
+                Err(broadcast::error::RecvError::Lagged(_)) => if !send(room.full_state()) { break Some(close(close_code::POLICY, "Too slow to keep up")) },
+                Err(broadcast::error::RecvError::Closed) => break Some(close(close_code::ERROR, "The room closed; reconnect")),
+            },
+            () = revocations.changed() => match rooms::session_is_live(&state, caller).await {
+                Ok(false) => break Some(CloseFrame { code: CLOSE_REVOKED, reason: Utf8Bytes::from_static(messages::INVALID_SESSION_TOKEN) }),
+                Ok(true) | Err(_) => {} // still live, or Redis cannot tell: the next signal checks again
+            },
+            _ = closed.changed() => break Some(close(close_code::ERROR, "The document could not be stored; reconnect")),
+        }
+    };
+    room.leave(peer, &announced);
+    drop(relayed);
+    if let Some(frame) = close {
+        let _ = out.try_send(Message::Close(Some(frame)));
+    }
+    drop(out);
+    if tokio::time::timeout(CLOSING_HANDSHAKE, &mut writer).await.is_err() {
+        writer.abort();
+    }
+}
+
+fn close(code: u16, reason: &str) -> CloseFrame {
+    // A close reason is at most 123 bytes.
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    CloseFrame { code, reason: Utf8Bytes::from(reason[..end].to_owned()) }
+}

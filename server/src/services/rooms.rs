@@ -1,0 +1,411 @@
+//! The web editor's collaboration rooms: one per file of a project, each a Yjs document served
+//! with the y-sync protocol (the design document's `join_room` is opening the room's socket,
+//! `code_change` a client's `Update`, `code_update` the same update relayed to the others).
+//!
+//! A [`Room`] holds the document (yrs, the Rust port of Yjs) and the editors' awareness (who is
+//! here, their cursors and selections). Every update is stored before it is relayed
+//! ([`crate::db::editor_documents`]: appended, never overwritten), so a reload or a restart loses
+//! nothing. When PostgreSQL refuses an update the room is closed and forgotten: its editors
+//! reconnect, the room is loaded again from what was stored, and the y-sync handshake has each
+//! client send what the stored document lacks, so the refused update is stored then.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
+use sqlx::PgPool;
+use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
+use yrs::encoding::read::Cursor;
+use yrs::sync::protocol::{MessageReader, SyncMessage};
+use yrs::sync::{Awareness, Message};
+use yrs::updates::decoder::{Decode, DecoderV1};
+use yrs::updates::encoder::Encode;
+use yrs::{ClientID, Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
+
+use axum::http::StatusCode;
+use code4me_shared::validation::Issue;
+
+use crate::contract::error::ApiError;
+use crate::contract::messages;
+use crate::db::editor_documents;
+use crate::services::callers::SessionCaller;
+use crate::services::state::AppState;
+
+/// The shared text every editor binds to (`ydoc.getText("content")` in the browser).
+pub const TEXT_NAME: &str = "content";
+
+/// Bytes of text (UTF-8) a document may hold; an update that finds it larger is refused (the
+/// room's socket closes with 1009).
+pub const MAX_DOCUMENT_BYTES: usize = 1_000_000;
+
+/// Longest file name, in characters (the column's width).
+pub const MAX_FILE_NAME_CHARS: usize = 512;
+
+/// Stored updates after which a room merges its rows into one.
+const COMPACT_AFTER_UPDATES: u64 = 500;
+
+/// Relayed messages a slow editor may fall behind by before it is sent the whole document again.
+const RELAY_CAPACITY: usize = 256;
+
+/// Which room: a project's file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoomKey {
+    /// The project.
+    pub project_id: Uuid,
+    /// The file's name within it.
+    pub file_name: String,
+}
+
+/// A message for the room's editors, from `from` (which does not receive it back).
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    /// The sending peer.
+    pub from: u64,
+    /// One encoded y-sync message.
+    pub message: Bytes,
+}
+
+/// Why a room refused what an editor sent.
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    /// Not a y-sync message, or an update that does not decode.
+    #[error("not a y-sync message: {0}")]
+    Malformed(String),
+    /// The document is over [`MAX_DOCUMENT_BYTES`].
+    #[error("the document holds more than {MAX_DOCUMENT_BYTES} bytes of text")]
+    TooLarge,
+    /// PostgreSQL did not store the update (the room is closed).
+    #[error("the document could not be stored: {0}")]
+    Storage(#[from] sqlx::Error),
+}
+
+/// One file's live document, shared by the connections editing it.
+pub struct Room {
+    key: RoomKey,
+    db: PgPool,
+    awareness: Mutex<Awareness>,
+    relay: broadcast::Sender<Relayed>,
+    /// Turns true when the room is closed (a storage failure): every connection ends.
+    closed: watch::Sender<bool>,
+    /// Updates stored since the last compaction, and the newest stored row's id.
+    stored: Mutex<(u64, i64)>,
+    registry: Weak<Mutex<HashMap<RoomKey, Weak<Room>>>>,
+}
+
+/// What one incoming frame produced.
+#[derive(Debug, Default)]
+pub struct Handled {
+    /// Messages for the sender only.
+    pub replies: Vec<Bytes>,
+    /// Awareness clients the sender announced (removed when it leaves).
+    pub announced: Vec<ClientID>,
+}
+
+impl Room {
+    /// The room's key.
+    pub fn key(&self) -> &RoomKey {
+        &self.key
+    }
+
+    /// A receiver of the messages relayed to the room's editors.
+    pub fn subscribe(&self) -> broadcast::Receiver<Relayed> {
+        self.relay.subscribe()
+    }
+
+    /// A signal that turns true when the room is closed.
+    pub fn closed(&self) -> watch::Receiver<bool> {
+        self.closed.subscribe()
+    }
+
+    /// What the server says first: its state vector (`SyncStep1`, so the client sends what the
+    /// server lacks) and, when anyone is here, everyone's awareness.
+    pub fn greeting(&self) -> Vec<Bytes> {
+        let awareness = self.awareness.lock().expect("room lock");
+        let mut messages = vec![encode(&Message::Sync(SyncMessage::SyncStep1(awareness.doc().transact().state_vector())))];
+        if let Ok(update) = awareness.update()
+            && !update.clients.is_empty()
+        {
+            messages.push(encode(&Message::Awareness(update)));
+        }
+        messages
+    }
+
+    /// The whole document as one update (for an editor that fell behind the relay).
+    pub fn full_state(&self) -> Bytes {
+        let awareness = self.awareness.lock().expect("room lock");
+        let update = awareness.doc().transact().encode_state_as_update_v1(&StateVector::default());
+        encode(&Message::Sync(SyncMessage::Update(update)))
+    }
+
+    /// The document's text.
+    pub fn text(&self) -> String {
+        let awareness = self.awareness.lock().expect("room lock");
+        let text = awareness.doc().get_or_insert_text(TEXT_NAME);
+        text.get_string(&awareness.doc().transact())
+    }
+
+    /// Handles one binary frame from peer `from` (one or more y-sync messages): answers sync
+    /// requests, applies, stores and relays updates, relays awareness.
+    pub async fn handle(&self, from: u64, frame: &[u8]) -> Result<Handled, RoomError> {
+        let messages = decode_all(frame)?;
+        let mut handled = Handled::default();
+        for message in messages {
+            match message {
+                Message::Sync(SyncMessage::SyncStep1(remote)) => {
+                    let awareness = self.awareness.lock().expect("room lock");
+                    let diff = awareness.doc().transact().encode_state_as_update_v1(&remote);
+                    handled.replies.push(encode(&Message::Sync(SyncMessage::SyncStep2(diff))));
+                }
+                Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => self.apply(from, update).await?,
+                Message::Awareness(update) => {
+                    handled.announced.extend(update.clients.keys().copied());
+                    let message = encode(&Message::Awareness(update.clone()));
+                    self.awareness.lock().expect("room lock").apply_update(update).map_err(|e| RoomError::Malformed(e.to_string()))?;
+                    let _ = self.relay.send(Relayed { from, message });
+                }
+                Message::AwarenessQuery => {
+                    let awareness = self.awareness.lock().expect("room lock");
+                    if let Ok(update) = awareness.update() {
+                        handled.replies.push(encode(&Message::Awareness(update)));
+                    }
+                }
+                Message::Auth(_) | Message::Custom(..) => {}
+            }
+        }
+        Ok(handled)
+    }
+
+    /// Applies an update (refused when it does not decode or the document is full), stores it,
+    /// then relays it. An update that changes nothing (already known) is neither stored nor relayed.
+    async fn apply(&self, from: u64, update: Vec<u8>) -> Result<(), RoomError> {
+        let decoded = Update::decode_v1(&update).map_err(|e| RoomError::Malformed(e.to_string()))?;
+        {
+            let awareness = self.awareness.lock().expect("room lock");
+            let doc = awareness.doc();
+            let text = doc.get_or_insert_text(TEXT_NAME);
+            if text.len(&doc.transact()) as usize > MAX_DOCUMENT_BYTES {
+                return Err(RoomError::TooLarge);
+            }
+            // Already known (a client's resync repeating what it sent): nothing to store or relay.
+            if !decoded.extends(&doc.transact().state_vector()) && decoded.delete_set().is_empty() {
+                return Ok(());
+            }
+            doc.transact_mut().apply_update(decoded).map_err(|e| RoomError::Malformed(e.to_string()))?;
+        }
+        match editor_documents::append(&self.db, self.key.project_id, &self.key.file_name, std::slice::from_ref(&update)).await {
+            Ok(last) => self.stored(last),
+            Err(error) => {
+                tracing::warn!(%error, project_id = %self.key.project_id, "an editor's update could not be stored; closing the room");
+                self.close();
+                return Err(RoomError::Storage(error));
+            }
+        }
+        let _ = self.relay.send(Relayed { from, message: encode(&Message::Sync(SyncMessage::Update(update))) });
+        Ok(())
+    }
+
+    /// Counts a stored update; past [`COMPACT_AFTER_UPDATES`], merges the stored rows in the background.
+    fn stored(&self, last: i64) {
+        let through = {
+            let mut stored = self.stored.lock().expect("room lock");
+            stored.0 += 1;
+            stored.1 = stored.1.max(last);
+            if stored.0 < COMPACT_AFTER_UPDATES {
+                return;
+            }
+            stored.0 = 0;
+            stored.1
+        };
+        let (db, key) = (self.db.clone(), self.key.clone());
+        tokio::spawn(async move {
+            if let Err(error) = editor_documents::compact(&db, key.project_id, &key.file_name, through, merge_updates).await {
+                tracing::warn!(%error, project_id = %key.project_id, "compacting a document's updates failed; they stay as they are");
+            }
+        });
+    }
+
+    /// Removes the awareness states a leaving peer announced and tells the others.
+    pub fn leave(&self, from: u64, announced: &HashSet<ClientID>) {
+        if announced.is_empty() {
+            return;
+        }
+        let mut awareness = self.awareness.lock().expect("room lock");
+        for &client in announced {
+            awareness.remove_state(client);
+        }
+        if let Ok(update) = awareness.update_with_clients(announced.iter().copied()) {
+            let _ = self.relay.send(Relayed { from, message: encode(&Message::Awareness(update)) });
+        }
+    }
+
+    /// Closes the room: its connections end and the next join loads it from PostgreSQL again.
+    fn close(&self) {
+        if let Some(registry) = self.registry.upgrade() {
+            let mut rooms = registry.lock().expect("rooms lock");
+            if rooms.get(&self.key).is_some_and(|weak| std::ptr::eq(weak.as_ptr(), self)) {
+                rooms.remove(&self.key);
+            }
+        }
+        self.closed.send_replace(true);
+    }
+}
+
+fn encode(message: &Message) -> Bytes {
+    Bytes::from(message.encode_v1())
+}
+
+/// Every message of a frame (y-sync allows several back to back).
+fn decode_all(frame: &[u8]) -> Result<Vec<Message>, RoomError> {
+    if frame.is_empty() {
+        return Err(RoomError::Malformed("empty frame".to_owned()));
+    }
+    let mut decoder = DecoderV1::new(Cursor::new(frame));
+    let messages: Vec<Message> =
+        MessageReader::new(&mut decoder).map(|m| m.map_err(|e| RoomError::Malformed(e.to_string()))).collect::<Result<_, _>>()?;
+    // The reader stops silently at a message cut short (or a length past the frame's end): every
+    // byte must belong to a whole message, which re-encoding them tells (Yjs encodes canonically).
+    let whole: usize = messages.iter().map(|m| m.encode_v1().len()).sum();
+    if whole != frame.len() {
+        return Err(RoomError::Malformed(format!("{} of {} bytes are not a whole message", frame.len() - whole.min(frame.len()), frame.len())));
+    }
+    Ok(messages)
+}
+
+/// The merge of stored updates into one (for compaction); `None` when one does not decode.
+fn merge_updates(updates: Vec<Vec<u8>>) -> Option<Vec<u8>> {
+    let doc = Doc::new();
+    {
+        let mut txn = doc.transact_mut();
+        for update in updates {
+            txn.apply_update(Update::decode_v1(&update).ok()?).ok()?;
+        }
+    }
+    Some(doc.transact().encode_state_as_update_v1(&StateVector::default()))
+}
+
+/// The live rooms of this server; cheap to clone.
+#[derive(Clone)]
+pub struct Rooms {
+    db: PgPool,
+    open: Arc<Mutex<HashMap<RoomKey, Weak<Room>>>>,
+    next_peer: Arc<AtomicU64>,
+}
+
+impl Rooms {
+    /// No room open yet.
+    pub fn new(db: PgPool) -> Self {
+        Self { db, open: Arc::default(), next_peer: Arc::new(AtomicU64::new(1)) }
+    }
+
+    /// A new peer id for a connection.
+    pub fn next_peer(&self) -> u64 {
+        self.next_peer.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The room of `key`, loaded from PostgreSQL when no connection of this server has it open.
+    pub async fn join(&self, key: RoomKey) -> Result<Arc<Room>, RoomError> {
+        if let Some(room) = self.open.lock().expect("rooms lock").get(&key).and_then(Weak::upgrade) {
+            return Ok(room);
+        }
+        let (updates, last) = editor_documents::updates(&self.db, key.project_id, &key.file_name).await?;
+        let doc = Doc::new();
+        doc.get_or_insert_text(TEXT_NAME);
+        {
+            let mut txn = doc.transact_mut();
+            for update in updates {
+                match Update::decode_v1(&update) {
+                    Ok(update) => txn.apply_update(update).map_err(|e| RoomError::Malformed(e.to_string()))?,
+                    Err(error) => tracing::warn!(%error, project_id = %key.project_id, "a stored document update does not decode; skipped"),
+                }
+            }
+        }
+        let mut open = self.open.lock().expect("rooms lock");
+        // Another connection may have loaded it meanwhile: theirs wins, so edits meet in one room.
+        if let Some(room) = open.get(&key).and_then(Weak::upgrade) {
+            return Ok(room);
+        }
+        let room = Arc::new(Room {
+            key: key.clone(),
+            db: self.db.clone(),
+            awareness: Mutex::new(Awareness::new(doc)),
+            relay: broadcast::channel(RELAY_CAPACITY).0,
+            closed: watch::channel(false).0,
+            stored: Mutex::new((0, last)),
+            registry: Arc::downgrade(&self.open),
+        });
+        open.retain(|_, weak| weak.strong_count() > 0);
+        open.insert(key, Arc::downgrade(&room));
+        Ok(room)
+    }
+}
+
+/// The room a caller asks for: `file` checked (1–512 characters, no control characters) and the
+/// caller a member of the project (403 otherwise: members are who may edit a project's files).
+pub async fn admit(state: &AppState, caller: SessionCaller, project_id: Uuid, file: Option<&str>) -> Result<RoomKey, ApiError> {
+    let file_name = file.unwrap_or_default();
+    let bad = |kind: &str, msg: &str| {
+        let input = serde_json::Value::from(file_name.chars().take(64).collect::<String>());
+        ApiError::Validation(vec![Issue::new(kind, vec!["query".into(), "file".into()], msg, input, None)])
+    };
+    if file_name.is_empty() {
+        return Err(bad("missing", "Field required"));
+    }
+    if file_name.chars().count() > MAX_FILE_NAME_CHARS {
+        return Err(bad("string_too_long", "String should have at most 512 characters"));
+    }
+    if file_name.chars().any(char::is_control) {
+        return Err(bad("value_error", "Value error, file names cannot hold control characters"));
+    }
+    let member = crate::db::projects::is_member(&state.db, project_id, caller.user_id).await.map_err(ApiError::database)?;
+    if !member {
+        return Err(ApiError::Detail(StatusCode::FORBIDDEN, messages::NOT_A_PROJECT_MEMBER.to_owned()));
+    }
+    Ok(RoomKey { project_id, file_name: file_name.to_owned() })
+}
+
+/// Whether the caller's session is still live (checked again when any server announces a
+/// revocation); `Err` when Redis cannot tell.
+pub async fn session_is_live(state: &AppState, caller: SessionCaller) -> anyhow::Result<bool> {
+    Ok(state.tokens.session(caller.session_id).await?.is_some_and(|session| session.user_token == caller.user_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client document with `text` typed by client `id`, and its update from empty.
+    fn client_with(id: u64, text: &str) -> (Doc, Vec<u8>) {
+        let doc = Doc::with_client_id(id);
+        let shared = doc.get_or_insert_text(TEXT_NAME);
+        shared.insert(&mut doc.transact_mut(), 0, text);
+        let update = doc.transact().encode_state_as_update_v1(&StateVector::default());
+        (doc, update)
+    }
+
+    #[test]
+    fn frames_decode_every_message_and_refuse_garbage() {
+        let (_, update) = client_with(1, "x");
+        let mut frame = Message::Sync(SyncMessage::Update(update)).encode_v1();
+        frame.extend(Message::AwarenessQuery.encode_v1());
+        assert_eq!(decode_all(&frame).unwrap().len(), 2);
+        assert!(decode_all(&[]).is_err());
+        assert!(decode_all(&[0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f]).is_err(), "a length past the frame");
+        assert!(decode_all(&[0, 9]).is_err(), "an unknown sync step");
+    }
+
+    #[test]
+    fn merging_stored_updates_gives_the_same_document() {
+        let (a, first) = client_with(1, "hello");
+        let shared = a.get_or_insert_text(TEXT_NAME);
+        let sv = a.transact().state_vector();
+        shared.insert(&mut a.transact_mut(), 5, " world");
+        let second = a.transact().encode_diff_v1(&sv);
+        let merged = merge_updates(vec![first, second]).unwrap();
+        let (restored, _) = (Doc::new(), ());
+        restored.transact_mut().apply_update(Update::decode_v1(&merged).unwrap()).unwrap();
+        assert_eq!(restored.get_or_insert_text(TEXT_NAME).get_string(&restored.transact()), "hello world");
+        assert!(merge_updates(vec![vec![1, 2, 3]]).is_none(), "a row that does not decode stops the compaction");
+    }
+}

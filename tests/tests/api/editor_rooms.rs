@@ -1,0 +1,283 @@
+//! The editor's collaboration rooms (`/api/editor/rooms/{project_id}?file=`) with real yrs
+//! documents as clients, speaking y-sync as a browser's Yjs provider does: edits reach the other
+//! members within a second, concurrent edits converge, presence comes and goes, the document
+//! survives a restart, and outsiders, bad input and ended sessions are refused.
+
+use std::time::Duration;
+
+use code4me_tests::TestApp;
+use code4me_tests::plugin::Plugin;
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use yrs::encoding::read::Cursor;
+use yrs::sync::protocol::{MessageReader, SyncMessage};
+use yrs::sync::{Awareness, Message as SyncFrame};
+use yrs::updates::decoder::{Decode, DecoderV1};
+use yrs::updates::encoder::Encode;
+use yrs::{Doc, GetString, ReadTxn, Text, Transact, Update};
+
+use crate::websocket::{REVOKED, Socket, open, until_closed};
+
+/// The shared text's name (the server's `TEXT_NAME`).
+const TEXT: &str = "content";
+
+/// One editor: a socket onto a room and the client's own Yjs document.
+struct Editor {
+    socket: Socket,
+    awareness: Awareness,
+    /// Awareness states other editors announced, by client id (`None` once removed).
+    others: std::collections::HashMap<u64, Option<String>>,
+}
+
+fn room_path(project: &str, file: &str) -> String {
+    format!("/api/editor/rooms/{project}?file={}", urlencoding(file))
+}
+
+fn urlencoding(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+impl Editor {
+    /// Joins the room and completes the y-sync handshake (the server's state is applied).
+    async fn join(base: &str, plugin: &Plugin, project: &str, file: &str, client_id: u64) -> Self {
+        let socket = open(base, &room_path(project, file), Some(plugin), None).await.expect("upgrade");
+        let mut editor = Self { socket, awareness: Awareness::new(Doc::with_client_id(client_id)), others: Default::default() };
+        let step1 = SyncFrame::Sync(SyncMessage::SyncStep1(editor.doc().transact().state_vector()));
+        editor.send(&step1).await;
+        // The server's answer to our step 1 is its state: wait for it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let frames = editor.read_one(deadline).await.expect("the server answers the handshake");
+            if frames.iter().any(|f| matches!(f, SyncFrame::Sync(SyncMessage::SyncStep2(_)))) {
+                break;
+            }
+        }
+        editor
+    }
+
+    fn doc(&self) -> &Doc {
+        self.awareness.doc()
+    }
+
+    fn text(&self) -> String {
+        let text = self.doc().get_or_insert_text(TEXT);
+        text.get_string(&self.doc().transact())
+    }
+
+    async fn send(&mut self, frame: &SyncFrame) {
+        self.socket.send(Message::binary(frame.encode_v1())).await.expect("send");
+    }
+
+    /// Types `text` at `index` and sends the update, as a Yjs provider does after a transaction.
+    async fn type_at(&mut self, index: u32, text: &str) {
+        let before = self.doc().transact().state_vector();
+        let shared = self.doc().get_or_insert_text(TEXT);
+        shared.insert(&mut self.doc().transact_mut(), index, text);
+        let update = self.doc().transact().encode_diff_v1(&before);
+        self.send(&SyncFrame::Sync(SyncMessage::Update(update))).await;
+    }
+
+    /// Announces this editor's cursor.
+    async fn announce_cursor(&mut self, name: &str, at: u32) {
+        self.awareness.set_local_state_raw(format!(r#"{{"user":{{"name":"{name}"}},"cursor":{at}}}"#));
+        let update = self.awareness.update().expect("awareness update");
+        self.send(&SyncFrame::Awareness(update)).await;
+    }
+
+    /// Reads one frame (before `deadline`) and applies what it carries; `None` on timeout.
+    async fn read_one(&mut self, deadline: tokio::time::Instant) -> Option<Vec<SyncFrame>> {
+        let message = tokio::time::timeout_at(deadline, self.socket.next()).await.ok()?;
+        let Some(Ok(Message::Binary(bytes))) = message else { panic!("expected a binary y-sync frame, got {message:?}") };
+        let mut decoder = DecoderV1::new(Cursor::new(&bytes));
+        let frames: Vec<SyncFrame> = MessageReader::new(&mut decoder).map(|m| m.expect("the server sends y-sync")).collect();
+        for frame in &frames {
+            match frame {
+                SyncFrame::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
+                    self.doc().transact_mut().apply_update(Update::decode_v1(update).expect("update")).expect("apply");
+                }
+                SyncFrame::Sync(SyncMessage::SyncStep1(remote)) => {
+                    let diff = self.doc().transact().encode_state_as_update_v1(remote);
+                    self.send(&SyncFrame::Sync(SyncMessage::SyncStep2(diff))).await;
+                }
+                SyncFrame::Awareness(update) => {
+                    for (client, entry) in &update.clients {
+                        let state = (entry.json.as_ref() != "null").then(|| entry.json.to_string());
+                        self.others.insert(client.get(), state);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Some(frames)
+    }
+
+    /// Reads frames until `done` holds, for up to `within`; whether it did.
+    async fn until(&mut self, within: Duration, done: impl Fn(&Self) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while !done(self) {
+            if self.read_one(deadline).await.is_none() {
+                return done(self);
+            }
+        }
+        true
+    }
+}
+
+/// Two signed-in users; the second made a member of the first's project. Returns both plugins and
+/// the project id.
+async fn two_members(app: &TestApp) -> (Plugin, Plugin, String) {
+    let (owner, project) = app.signed_in("owner@example.com").await;
+    let (guest, _) = app.signed_in("guest@example.com").await;
+    sqlx::query(
+        "INSERT INTO project_users (project_id, user_id, joined_at) SELECT $1::uuid, user_id, now() FROM \"user\" WHERE email = 'guest@example.com'",
+    )
+    .bind(&project)
+    .execute(&app.db)
+    .await
+    .expect("membership");
+    (owner, guest, project)
+}
+
+#[tokio::test]
+async fn members_see_each_others_edits_within_a_second_and_concurrent_edits_converge() {
+    let app = TestApp::spawn().await;
+    let (owner, guest, project) = two_members(&app).await;
+    let mut a = Editor::join(&app.address, &owner, &project, "src/main.py", 1).await;
+    let mut b = Editor::join(&app.address, &guest, &project, "src/main.py", 2).await;
+
+    a.type_at(0, "def main():\n    pass\n").await;
+    assert!(b.until(Duration::from_secs(1), |b| b.text() == "def main():\n    pass\n").await, "B sees A's edit within 1 s: {:?}", b.text());
+    b.type_at(0, "import os\n").await;
+    assert!(a.until(Duration::from_secs(1), |a| a.text().starts_with("import os\n")).await, "A sees B's edit: {:?}", a.text());
+
+    // Both type at the same spot before seeing the other's edit.
+    let end = a.text().chars().count() as u32;
+    a.type_at(end, "# from A\n").await;
+    b.type_at(end, "# from B\n").await;
+    let both = |e: &Editor| e.text().contains("# from A\n") && e.text().contains("# from B\n");
+    assert!(a.until(Duration::from_secs(2), both).await && b.until(Duration::from_secs(2), both).await);
+    assert_eq!(a.text(), b.text(), "concurrent edits converge to the same text");
+
+    // Other files are other rooms.
+    let other = Editor::join(&app.address, &owner, &project, "README.md", 3).await;
+    assert_eq!(other.text(), "");
+}
+
+#[tokio::test]
+async fn presence_is_relayed_and_removed_when_an_editor_leaves() {
+    let app = TestApp::spawn().await;
+    let (owner, guest, project) = two_members(&app).await;
+    let mut a = Editor::join(&app.address, &owner, &project, "app.js", 11).await;
+    let mut b = Editor::join(&app.address, &guest, &project, "app.js", 12).await;
+    a.announce_cursor("Ada", 0).await;
+    assert!(b.until(Duration::from_secs(1), |b| b.others.get(&11).is_some_and(|s| s.as_deref().is_some_and(|s| s.contains("Ada")))).await);
+
+    // A newcomer is greeted with everyone already here.
+    let mut c = Editor::join(&app.address, &owner, &project, "app.js", 13).await;
+    assert!(c.until(Duration::from_secs(1), |c| c.others.get(&11).is_some_and(Option::is_some)).await, "{:?}", c.others);
+
+    a.socket.close(None).await.expect("close");
+    assert!(b.until(Duration::from_secs(2), |b| b.others.get(&11) == Some(&None)).await, "A's cursor disappears: {:?}", b.others);
+}
+
+#[tokio::test]
+async fn the_document_survives_a_server_restart() {
+    let mut app = TestApp::spawn().await;
+    let (owner, _, project) = two_members(&app).await;
+    let mut a = Editor::join(&app.address, &owner, &project, "lib.rs", 21).await;
+    a.type_at(0, "fn answer() -> u32 {\n    42\n}\n").await;
+    let shared = a.doc().get_or_insert_text(TEXT);
+    let before = a.doc().transact().state_vector();
+    shared.remove_range(&mut a.doc().transact_mut(), 0, 3);
+    let deletion = a.doc().transact().encode_diff_v1(&before);
+    a.send(&SyncFrame::Sync(SyncMessage::Update(deletion))).await;
+    let expected = a.text();
+    // The server stores an update before relaying it: a second editor seeing both means both are stored.
+    let mut watcher = Editor::join(&app.address, &owner, &project, "lib.rs", 22).await;
+    assert!(watcher.until(Duration::from_secs(2), |w| w.text() == expected).await);
+    drop((a, watcher));
+
+    app.restart_server().await;
+    let mut owner = owner;
+    owner.use_server(&app.address);
+    let reloaded = Editor::join(&app.address, &owner, &project, "lib.rs", 23).await;
+    assert_eq!(reloaded.text(), "answer() -> u32 {\n    42\n}\n");
+}
+
+#[tokio::test]
+async fn outsiders_bad_input_and_garbage_frames_are_refused() {
+    let app = TestApp::spawn().await;
+    let (owner, _, project) = two_members(&app).await;
+    let (stranger, _) = app.signed_in("stranger@example.com").await;
+
+    let refused = |result: Result<Socket, tokio_tungstenite::tungstenite::Error>| match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap_or_default();
+            (response.status().as_u16(), body)
+        }
+        other => panic!("expected an HTTP refusal, got {:?}", other.map(|_| "an upgraded socket")),
+    };
+    let (status, body) = refused(open(&app.address, &room_path(&project, "a.py"), Some(&stranger), None).await);
+    assert_eq!((status, body.as_str()), (403, r#"{"detail":"You are not a member of this project"}"#));
+    let (status, _) = refused(open(&app.address, &room_path(&project, "a.py"), None, None).await);
+    assert_eq!(status, 401);
+    for path in [
+        format!("/api/editor/rooms/{project}"),
+        room_path(&project, "bad\u{0}name"),
+        room_path(&project, "line\nbreak"),
+        room_path(&project, &"x".repeat(513)),
+    ] {
+        let (status, body) = refused(open(&app.address, &path, Some(&owner), None).await);
+        assert_eq!(status, 422, "{path}: {body}");
+    }
+    let (status, _) = refused(open(&app.address, &room_path("not-a-uuid", "a.py"), Some(&owner), None).await);
+    assert_eq!(status, 403);
+    let (status, _) = refused(open(&app.address, &room_path(&uuid::Uuid::new_v4().to_string(), "a.py"), Some(&owner), None).await);
+    assert_eq!(status, 403, "a project that does not exist is refused like another's");
+    let (status, _) = refused(open(&app.address, &room_path(&project, "a.py"), Some(&owner), Some("https://evil.example")).await);
+    assert_eq!(status, 403);
+
+    // Frames that are not y-sync close the socket with 1003; the room keeps serving the others.
+    for frame in [Message::binary(vec![0u8, 2, 0xff, 0xff, 0xff, 0xff, 0x0f]), Message::binary(Vec::new()), Message::text("{\"join_room\": 1}")] {
+        let mut editor = Editor::join(&app.address, &owner, &project, "a.py", 31).await;
+        editor.socket.send(frame).await.expect("send");
+        let (_, code, _) = until_closed(&mut editor.socket).await;
+        assert_eq!(code, 1003);
+    }
+    let mut fine = Editor::join(&app.address, &owner, &project, "a.py", 32).await;
+    fine.type_at(0, "ok").await;
+    let mut watcher = Editor::join(&app.address, &owner, &project, "a.py", 33).await;
+    assert!(watcher.until(Duration::from_secs(2), |w| w.text() == "ok").await, "{:?}", watcher.text());
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM editor_document_update").fetch_one(&app.db).await.expect("count");
+    assert_eq!(stored, 1, "only the real edit was stored");
+}
+
+#[tokio::test]
+async fn a_room_socket_closes_when_its_session_ends() {
+    let app = TestApp::spawn().await;
+    let (owner, mut guest, project) = two_members(&app).await;
+    let mut b = Editor::join(&app.address, &guest, &project, "notes.md", 41).await;
+    assert_eq!(guest.deactivate().await.status, 200);
+    let (_, code, reason) = until_closed(&mut b.socket).await;
+    assert_eq!((code, reason.as_str()), REVOKED);
+    // The owner's edits go on, and the ended session cannot rejoin.
+    let mut a = Editor::join(&app.address, &owner, &project, "notes.md", 42).await;
+    a.type_at(0, "still here").await;
+    assert!(open(&app.address, &room_path(&project, "notes.md"), Some(&guest), None).await.is_err());
+}
+
+#[tokio::test]
+async fn a_document_over_the_size_limit_takes_no_more_edits() {
+    let app = TestApp::spawn().await;
+    let (owner, _, project) = two_members(&app).await;
+    let mut a = Editor::join(&app.address, &owner, &project, "big.txt", 51).await;
+    // Just over the limit, in pieces under the frame limit.
+    let piece = "y".repeat(500_001);
+    a.type_at(0, &piece).await;
+    a.type_at(0, &piece).await;
+    let mut b = Editor::join(&app.address, &owner, &project, "big.txt", 52).await;
+    assert!(b.until(Duration::from_secs(5), |b| b.text().len() == 1_000_002).await);
+    b.type_at(0, "one more").await;
+    let (_, code, _) = until_closed(&mut b.socket).await;
+    assert_eq!(code, 1009);
+}
