@@ -27,7 +27,8 @@ use crate::contract::messages;
 use crate::http::auth::SessionCaller;
 use crate::http::extract::QueryFields;
 use crate::routes::ws::connection::{CLOSE_REVOKED, check_origin};
-use crate::services::rooms::{self, Room, RoomError};
+use crate::services::editor;
+use crate::services::rooms::{Room, RoomError};
 use crate::services::state::AppState;
 
 /// How long a closing socket waits for the client's answering Close.
@@ -49,7 +50,7 @@ pub async fn room(
     // A project id that is not a UUID names no project the caller is a member of.
     let project_id =
         Uuid::parse_str(&project_id).map_err(|_| ApiError::Detail(axum::http::StatusCode::FORBIDDEN, messages::NOT_A_PROJECT_MEMBER.to_owned()))?;
-    let key = rooms::admit(&state, caller, project_id, query.get("file").and_then(|v| v.as_str())).await?;
+    let key = editor::admit(&state, caller, project_id, query.get("file").and_then(|v| v.as_str())).await?;
     let room = state.rooms.join(key).await.map_err(|error| match error {
         RoomError::Storage(error) => ApiError::database(error),
         other => ApiError::Unavailable(other.into()),
@@ -108,9 +109,9 @@ async fn serve(socket: WebSocket, state: AppState, caller: SessionCaller, room: 
                 Err(broadcast::error::RecvError::Lagged(_)) => if !send(room.full_state()) { break Some(close(close_code::POLICY, "Too slow to keep up")) },
                 Err(broadcast::error::RecvError::Closed) => break Some(close(close_code::ERROR, "The room closed; reconnect")),
             },
-            () = revocations.changed() => match rooms::session_is_live(&state, caller).await {
-                Ok(false) => break Some(CloseFrame { code: CLOSE_REVOKED, reason: Utf8Bytes::from_static(messages::INVALID_SESSION_TOKEN) }),
-                Ok(true) | Err(_) => {} // still live, or Redis cannot tell: the next signal checks again
+            // Still live, or Redis cannot tell: the next signal checks again.
+            () = revocations.changed() => if let Ok(false) = editor::session_is_live(&state, caller).await {
+                break Some(CloseFrame { code: CLOSE_REVOKED, reason: Utf8Bytes::from_static(messages::INVALID_SESSION_TOKEN) });
             },
             _ = closed.changed() => break Some(close(close_code::ERROR, "The document could not be stored; reconnect")),
         }

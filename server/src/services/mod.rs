@@ -10,6 +10,7 @@ pub mod chat;
 pub mod completion;
 pub mod configs;
 pub mod demo;
+pub mod editor;
 pub mod expiry;
 pub mod export;
 pub mod feedback;
