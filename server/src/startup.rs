@@ -57,7 +57,7 @@ pub async fn build_state(settings: ServerSettings) -> anyhow::Result<AppState> {
         reference: crate::services::reference::ReferenceIds::default(),
         user_configs: crate::services::user_config::UserConfigs::default(),
         profiles: crate::services::profile_cache::ProfileCache::default(),
-        rooms: crate::services::rooms::Rooms::new(db.clone()),
+        rooms: crate::services::rooms::Rooms::new(db.clone(), crate::pipeline::room_relay::RoomRelay::new(redis.clone())),
         tokens: TokenStore::new(redis.clone(), db.clone(), settings.tokens.clone()),
         mailer: mail::from_settings(&settings.email)?,
         google: OidcVerifier::google(&settings.google, http.clone()),
@@ -80,7 +80,14 @@ pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<O
     let listener_task = tokio::spawn(expiry::listen(state.clone()));
     let sweep_task = tokio::spawn(expiry::sweep_periodically(state.clone(), state.settings.expiry_sweep_interval));
     let changes_task = tokio::spawn(profile_cache::follow_changes(state.db.clone(), state.profiles.clone(), state.user_configs.clone()));
-    let _stop_background = AbortOnDrop(vec![listener_task, sweep_task, changes_task]);
+    let rooms_task = match redis::Client::open(state.settings.redis.url()) {
+        Ok(client) => tokio::spawn(crate::services::rooms::follow_other_servers(client, state.rooms.clone())),
+        Err(error) => {
+            tracing::warn!(%error, "editor rooms will not span servers: invalid REDIS_* settings");
+            tokio::spawn(async {})
+        }
+    };
+    let _stop_background = AbortOnDrop(vec![listener_task, sweep_task, changes_task, rooms_task]);
     let (state_limits, trusted_proxies) = (state.settings.connections, state.settings.rate_limits.trusted_proxies.clone());
     let app = router::build(state);
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();

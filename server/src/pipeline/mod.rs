@@ -8,6 +8,7 @@
 
 pub mod replies;
 pub mod revocations;
+pub mod room_relay;
 pub mod telemetry;
 
 use std::collections::BTreeMap;

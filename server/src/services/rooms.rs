@@ -25,6 +25,7 @@ use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
 
 use crate::db::editor_documents;
+use crate::pipeline::room_relay::{self, RoomMessage, RoomRelay};
 
 /// The shared text every editor binds to (`ydoc.getText("content")` in the browser).
 pub const TEXT_NAME: &str = "content";
@@ -41,6 +42,9 @@ const COMPACT_AFTER_UPDATES: u64 = 500;
 
 /// Relayed messages a slow editor may fall behind by before it is sent the whole document again.
 const RELAY_CAPACITY: usize = 256;
+
+/// The sender of what another server relayed (no local connection has this id).
+const FROM_ANOTHER_SERVER: u64 = 0;
 
 /// Which room: a project's file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -80,6 +84,8 @@ pub struct Room {
     db: PgPool,
     awareness: Mutex<Awareness>,
     relay: broadcast::Sender<Relayed>,
+    /// Publishes what this server accepted to the other servers.
+    peers: RoomRelay,
     /// Turns true when the room is closed (a storage failure): every connection ends.
     closed: watch::Sender<bool>,
     /// Updates stored since the last compaction, and the newest stored row's id.
@@ -156,7 +162,7 @@ impl Room {
                     handled.announced.extend(update.clients.keys().copied());
                     let message = encode(&Message::Awareness(update.clone()));
                     self.awareness.lock().expect("room lock").apply_update(update).map_err(|e| RoomError::Malformed(e.to_string()))?;
-                    let _ = self.relay.send(Relayed { from, message });
+                    self.share(from, message);
                 }
                 Message::AwarenessQuery => {
                     let awareness = self.awareness.lock().expect("room lock");
@@ -195,7 +201,56 @@ impl Room {
                 return Err(RoomError::Storage(error));
             }
         }
-        let _ = self.relay.send(Relayed { from, message: encode(&Message::Sync(SyncMessage::Update(update))) });
+        self.share(from, encode(&Message::Sync(SyncMessage::Update(update))));
+        Ok(())
+    }
+
+    /// Relays a message accepted from local peer `from` to this server's other editors and
+    /// publishes it to the other servers.
+    fn share(&self, from: u64, message: Bytes) {
+        let _ = self.relay.send(Relayed { from, message: message.clone() });
+        let (peers, key) = (self.peers.clone(), self.key.clone());
+        tokio::spawn(async move { peers.publish(key.project_id, &key.file_name, &message).await });
+    }
+
+    /// Applies what another server accepted (already stored by it) and relays it to this
+    /// server's editors.
+    fn apply_remote(&self, frame: &[u8]) {
+        let Ok(messages) = decode_all(frame) else { return };
+        for message in messages {
+            let accepted = match &message {
+                Message::Sync(SyncMessage::Update(update)) => Update::decode_v1(update)
+                    .ok()
+                    .is_some_and(|update| self.awareness.lock().expect("room lock").doc().transact_mut().apply_update(update).is_ok()),
+                Message::Awareness(update) => self.awareness.lock().expect("room lock").apply_update(update.clone()).is_ok(),
+                _ => false,
+            };
+            if accepted {
+                let _ = self.relay.send(Relayed { from: FROM_ANOTHER_SERVER, message: encode(&message) });
+            }
+        }
+    }
+
+    /// Applies every stored update again (a no-op for those already applied) and relays what was
+    /// new to this server's editors: how a room catches up on what other servers stored while
+    /// their messages could not reach it.
+    async fn catch_up(&self) -> Result<(), sqlx::Error> {
+        let (updates, _) = editor_documents::updates(&self.db, self.key.project_id, &self.key.file_name).await?;
+        let diff = {
+            let awareness = self.awareness.lock().expect("room lock");
+            let doc = awareness.doc();
+            let before = doc.transact().state_vector();
+            {
+                let mut txn = doc.transact_mut();
+                for update in updates.iter().filter_map(|u| Update::decode_v1(u).ok()) {
+                    let _ = txn.apply_update(update);
+                }
+            }
+            (doc.transact().state_vector() != before).then(|| doc.transact().encode_diff_v1(&before))
+        };
+        if let Some(diff) = diff {
+            let _ = self.relay.send(Relayed { from: FROM_ANOTHER_SERVER, message: encode(&Message::Sync(SyncMessage::Update(diff))) });
+        }
         Ok(())
     }
 
@@ -229,7 +284,7 @@ impl Room {
             awareness.remove_state(client);
         }
         if let Ok(update) = awareness.update_with_clients(announced.iter().copied()) {
-            let _ = self.relay.send(Relayed { from, message: encode(&Message::Awareness(update)) });
+            self.share(from, encode(&Message::Awareness(update)));
         }
     }
 
@@ -282,14 +337,36 @@ fn merge_updates(updates: Vec<Vec<u8>>) -> Option<Vec<u8>> {
 #[derive(Clone)]
 pub struct Rooms {
     db: PgPool,
+    peers: RoomRelay,
     open: Arc<Mutex<HashMap<RoomKey, Weak<Room>>>>,
     next_peer: Arc<AtomicU64>,
 }
 
 impl Rooms {
-    /// No room open yet.
-    pub fn new(db: PgPool) -> Self {
-        Self { db, open: Arc::default(), next_peer: Arc::new(AtomicU64::new(1)) }
+    /// No room open yet; `peers` carries the rooms' traffic to and from the other servers.
+    pub fn new(db: PgPool, peers: RoomRelay) -> Self {
+        Self { db, peers, open: Arc::default(), next_peer: Arc::new(AtomicU64::new(FROM_ANOTHER_SERVER + 1)) }
+    }
+
+    /// The open room of `key`, if any.
+    fn open_room(&self, key: &RoomKey) -> Option<Arc<Room>> {
+        self.open.lock().expect("rooms lock").get(key).and_then(Weak::upgrade)
+    }
+
+    /// Registers a freshly loaded room unless another is open for `key` (returned then).
+    fn register(&self, key: RoomKey, room: &Arc<Room>) -> Option<Arc<Room>> {
+        let mut open = self.open.lock().expect("rooms lock");
+        if let Some(theirs) = open.get(&key).and_then(Weak::upgrade) {
+            return Some(theirs);
+        }
+        open.retain(|_, weak| weak.strong_count() > 0);
+        open.insert(key, Arc::downgrade(room));
+        None
+    }
+
+    /// Every open room.
+    fn open_rooms(&self) -> Vec<Arc<Room>> {
+        self.open.lock().expect("rooms lock").values().filter_map(Weak::upgrade).collect()
     }
 
     /// A new peer id for a connection.
@@ -299,7 +376,7 @@ impl Rooms {
 
     /// The room of `key`, loaded from PostgreSQL when no connection of this server has it open.
     pub async fn join(&self, key: RoomKey) -> Result<Arc<Room>, RoomError> {
-        if let Some(room) = self.open.lock().expect("rooms lock").get(&key).and_then(Weak::upgrade) {
+        if let Some(room) = self.open_room(&key) {
             return Ok(room);
         }
         let (updates, last) = editor_documents::updates(&self.db, key.project_id, &key.file_name).await?;
@@ -314,24 +391,51 @@ impl Rooms {
                 }
             }
         }
-        let mut open = self.open.lock().expect("rooms lock");
-        // Another connection may have loaded it meanwhile: theirs wins, so edits meet in one room.
-        if let Some(room) = open.get(&key).and_then(Weak::upgrade) {
-            return Ok(room);
-        }
         let room = Arc::new(Room {
             key: key.clone(),
             db: self.db.clone(),
             awareness: Mutex::new(Awareness::new(doc)),
             relay: broadcast::channel(RELAY_CAPACITY).0,
+            peers: self.peers.clone(),
             closed: watch::channel(false).0,
             stored: Mutex::new((0, last)),
             registry: Arc::downgrade(&self.open),
         });
-        open.retain(|_, weak| weak.strong_count() > 0);
-        open.insert(key, Arc::downgrade(&room));
+        // Another connection may have loaded it meanwhile: theirs wins, so edits meet in one room.
+        if let Some(theirs) = self.register(key, &room) {
+            return Ok(theirs);
+        }
+        // What another server stored between the load and the registration was published before
+        // this room could hear it: read once more (now anything later arrives on the channel).
+        room.catch_up().await?;
         Ok(room)
     }
+}
+
+/// Applies the other servers' room traffic to this server's open rooms, forever; whenever the
+/// subscription is (back) in place, every open room catches up from PostgreSQL, since what was
+/// published meanwhile is lost.
+pub async fn follow_other_servers(client: redis::Client, rooms: Rooms) {
+    let origin = rooms.peers.origin();
+    let on_subscribed = |subscribed: bool| {
+        if subscribed {
+            let rooms = rooms.clone();
+            tokio::spawn(async move {
+                for room in rooms.open_rooms() {
+                    if let Err(error) = room.catch_up().await {
+                        tracing::warn!(%error, project_id = %room.key.project_id, "a room could not catch up; it does at its next reopening");
+                    }
+                }
+            });
+        }
+    };
+    let on_message = |message: RoomMessage| {
+        let key = RoomKey { project_id: message.project_id, file_name: message.file_name.clone() };
+        if let (Some(room), Some(bytes)) = (rooms.open_room(&key), message.bytes()) {
+            room.apply_remote(&bytes);
+        }
+    };
+    room_relay::follow(client, origin, on_subscribed, on_message).await;
 }
 
 #[cfg(test)]

@@ -281,3 +281,27 @@ async fn a_document_over_the_size_limit_takes_no_more_edits() {
     let (_, code, _) = until_closed(&mut b.socket).await;
     assert_eq!(code, 1009);
 }
+
+#[tokio::test]
+async fn editors_on_two_servers_share_one_room() {
+    let app = TestApp::spawn().await;
+    let (owner, guest, project) = two_members(&app).await;
+    let second = app.start_another_server().await;
+    let mut a = Editor::join(&app.address, &owner, &project, "shared.go", 61).await;
+    let mut b = Editor::join(&second.address, &guest, &project, "shared.go", 62).await;
+
+    a.type_at(0, "package main\n").await;
+    assert!(b.until(Duration::from_secs(1), |b| b.text() == "package main\n").await, "across servers within 1 s: {:?}", b.text());
+    b.announce_cursor("Grace", 3).await;
+    assert!(a.until(Duration::from_secs(1), |a| a.others.get(&62).is_some_and(Option::is_some)).await, "presence crosses servers too");
+    let end = a.text().len() as u32;
+    a.type_at(end, "// A\n").await;
+    b.type_at(end, "// B\n").await;
+    let both = |e: &Editor| e.text().contains("// A\n") && e.text().contains("// B\n");
+    assert!(a.until(Duration::from_secs(2), both).await && b.until(Duration::from_secs(2), both).await);
+    assert_eq!(a.text(), b.text());
+
+    // Stored once, by the server that accepted each edit.
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM editor_document_update").fetch_one(&app.db).await.expect("count");
+    assert_eq!(stored, 3);
+}
