@@ -47,6 +47,7 @@ owner's tier quota and answers with `X-RateLimit-Limit`, `X-RateLimit-Remaining`
         (name = "studies", description = "A/B studies over config rows; admin only"),
         (name = "config", description = "Config rows (HOCON), languages and models; admin only"),
         (name = "keys", description = "API keys, tiers, quotas and usage"),
+        (name = "editor", description = "The web editor: project members (who may join its collaboration rooms)"),
         (name = "suggestions", description = "The suggestion API (`/api/v1/`): ranked, cached code suggestions for editor plugins"),
         (name = "openai", description = "The OpenAI-compatible API (`/v1`): models, completions (FIM with `suffix`), chat, embeddings; \
 errors in OpenAI's `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}` shape"),
@@ -248,6 +249,14 @@ pub struct NewApiKeyBody {
     /// Days until the key stops working (1–3650); absent: never.
     #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<u32>,
+}
+
+/// Body of `POST /api/editor/projects/{project_id}/members`.
+#[derive(ToSchema)]
+pub struct AddMemberBody {
+    /// The e-mail address of the account to add.
+    #[schema(format = "email")]
+    email: String,
 }
 
 /// Body of `PUT /api/admin/users/{user_id}/tier`.

@@ -191,6 +191,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(config::models::validate))
         .routes(routes!(keys::create, keys::list))
         .routes(routes!(keys::revoke))
+        .routes(routes!(editor::members, editor::add_member))
         .routes(routes!(usage::report))
         .routes(routes!(usage::quota))
         .routes(routes!(admin::set_tier))

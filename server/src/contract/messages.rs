@@ -102,6 +102,12 @@ pub const ORIGIN_NOT_ALLOWED: &str = "Origin not allowed";
 
 /// A project's collaboration room refused to someone who is not one of its members.
 pub const NOT_A_PROJECT_MEMBER: &str = "You are not a member of this project";
+
+/// A member who did not create the project tried to add someone.
+pub const ONLY_THE_OWNER_ADDS_MEMBERS: &str = "Only the project's owner can add members";
+
+/// No account is registered with the e-mail address a project's owner tried to add.
+pub const NO_ACCOUNT_WITH_THIS_EMAIL: &str = "No account has this e-mail address";
 /// WebSocket `{"error"}` for a frame that is not one request of the endpoint.
 pub const INVALID_WEBSOCKET_REQUEST: &str = "Invalid websocket request";
 /// WebSocket `{"error"}` for a binary frame.

@@ -109,3 +109,38 @@ pub async fn persist_context(db: impl PgExecutor<'_>, project_id: Uuid, contexts
 pub async fn open_sessions(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar("SELECT session_id FROM session WHERE end_time IS NULL ORDER BY start_time LIMIT 1000").fetch_all(db).await
 }
+
+/// A member of a project, with their account's name and e-mail.
+#[derive(Debug, sqlx::FromRow)]
+pub struct MemberRow {
+    /// The member.
+    pub user_id: Uuid,
+    /// Their display name.
+    pub name: String,
+    /// Their e-mail address.
+    pub email: String,
+    /// When they joined.
+    pub joined_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A project's members, the earliest (its creator) first.
+pub async fn members(db: impl PgExecutor<'_>, project_id: Uuid) -> sqlx::Result<Vec<MemberRow>> {
+    sqlx::query_as(
+        "SELECT u.user_id, u.name, u.email, pu.joined_at FROM project_users pu JOIN \"user\" u ON u.user_id = pu.user_id \
+         WHERE pu.project_id = $1 ORDER BY pu.joined_at, u.user_id LIMIT 1000",
+    )
+    .bind(project_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Adds a member (nothing when they already are one); returns whether they were added.
+pub async fn add_member(db: impl PgExecutor<'_>, project_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
+    let added = sqlx::query("INSERT INTO project_users (project_id, user_id, joined_at) VALUES ($1, $2, now()) ON CONFLICT DO NOTHING")
+        .bind(project_id)
+        .bind(user_id)
+        .execute(db)
+        .await?
+        .rows_affected();
+    Ok(added == 1)
+}

@@ -1,3 +1,6 @@
+//! The web editor's endpoints: who is a member of a project (`/api/editor/projects/{project_id}/members`,
+//! REST) and the collaboration rooms.
+//!
 //! `GET /api/editor/rooms/{project_id}?file=NAME`: a WebSocket onto the collaboration room of one
 //! file of a project ([`crate::services::rooms`]), speaking the y-sync protocol in binary frames —
 //! what `y-websocket`'s provider speaks, so a browser's Yjs document binds to it unchanged.
@@ -14,18 +17,19 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use axum::extract::{Path, State, WebSocketUpgrade};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc};
-use uuid::Uuid;
 
+use crate::contract::editor::{AddMemberRequest, ProjectMember, ProjectMembers};
 use crate::contract::error::ApiError;
 use crate::contract::messages;
-use crate::http::auth::SessionCaller;
-use crate::http::extract::QueryFields;
+use crate::http::auth::{CurrentUser, SessionCaller};
+use crate::http::extract::{JsonBody, QueryFields};
 use crate::routes::ws::connection::{CLOSE_REVOKED, check_origin};
 use crate::services::editor;
 use crate::services::rooms::{Room, RoomError};
@@ -37,6 +41,42 @@ const CLOSING_HANDSHAKE: Duration = Duration::from_secs(2);
 /// Frames queued for one editor beyond which it is too slow to keep (it reconnects and resyncs).
 const OUTGOING_FRAMES: usize = 1024;
 
+/// The members of one of the caller's projects.
+#[utoipa::path(get, path = "/api/editor/projects/{project_id}/members", tag = "editor", security(("auth_token" = []), ("bearer" = [])),
+    params(("project_id" = String, Path, description = "The project's id")),
+    responses(
+        (status = 200, description = "The members, owner first", body = ProjectMembers),
+        (status = 401, description = "Not signed in", body = crate::contract::responses::Message),
+        (status = 403, description = "Not a member of this project", body = crate::contract::responses::Detail)
+    ))]
+pub async fn members(State(state): State<AppState>, user: CurrentUser, Path(project_id): Path<String>) -> Result<Json<ProjectMembers>, ApiError> {
+    Ok(Json(editor::members(&state, user.user_id, editor::project_id(&project_id)?).await?))
+}
+
+/// Adds an account to a project, by e-mail: it may then join the project's rooms. Owner only.
+#[utoipa::path(post, path = "/api/editor/projects/{project_id}/members", tag = "editor", security(("auth_token" = []), ("bearer" = [])),
+    params(("project_id" = String, Path, description = "The project's id")),
+    request_body(content = crate::openapi::AddMemberBody),
+    responses(
+        (status = 201, description = "Added", body = ProjectMember),
+        (status = 200, description = "Already a member", body = ProjectMember),
+        (status = 401, description = "Not signed in", body = crate::contract::responses::Message),
+        (status = 403, description = "Not this project's owner", body = crate::contract::responses::Detail),
+        (status = 404, description = "No account has this e-mail address", body = crate::contract::responses::Detail),
+        (status = 422, description = "`email` is missing or not an address", body = crate::openapi::ValidationError)
+    ))]
+pub async fn add_member(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(project_id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<ProjectMember>), ApiError> {
+    let project_id = editor::project_id(&project_id)?;
+    let request = AddMemberRequest::parse(&body)?;
+    let (added, member) = editor::add_member(&state, user.user_id, project_id, request).await?;
+    Ok((if added { StatusCode::CREATED } else { StatusCode::OK }, Json(member)))
+}
+
 /// `GET /api/editor/rooms/{project_id}?file=NAME` (WebSocket).
 pub async fn room(
     State(state): State<AppState>,
@@ -47,9 +87,7 @@ pub async fn room(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     check_origin(&headers, &state)?;
-    // A project id that is not a UUID names no project the caller is a member of.
-    let project_id =
-        Uuid::parse_str(&project_id).map_err(|_| ApiError::Detail(axum::http::StatusCode::FORBIDDEN, messages::NOT_A_PROJECT_MEMBER.to_owned()))?;
+    let project_id = editor::project_id(&project_id)?;
     let key = editor::admit(&state, caller, project_id, query.get("file").and_then(|v| v.as_str())).await?;
     let room = state.rooms.join(key).await.map_err(|error| match error {
         RoomError::Storage(error) => ApiError::database(error),

@@ -8,6 +8,8 @@ use std::time::Duration;
 use code4me_tests::TestApp;
 use code4me_tests::plugin::Plugin;
 use futures::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use yrs::encoding::read::Cursor;
 use yrs::sync::protocol::{MessageReader, SyncMessage};
@@ -123,19 +125,53 @@ impl Editor {
     }
 }
 
-/// Two signed-in users; the second made a member of the first's project. Returns both plugins and
-/// the project id.
+/// Two signed-in users; the owner added the second to their project by e-mail. Returns both
+/// plugins and the project id.
 async fn two_members(app: &TestApp) -> (Plugin, Plugin, String) {
-    let (owner, project) = app.signed_in("owner@example.com").await;
+    let (mut owner, project) = app.signed_in("owner@example.com").await;
     let (guest, _) = app.signed_in("guest@example.com").await;
-    sqlx::query(
-        "INSERT INTO project_users (project_id, user_id, joined_at) SELECT $1::uuid, user_id, now() FROM \"user\" WHERE email = 'guest@example.com'",
-    )
-    .bind(&project)
-    .execute(&app.db)
-    .await
-    .expect("membership");
+    let added = owner.call(Method::POST, &format!("/api/editor/projects/{project}/members"), Some(json!({"email": "Guest@Example.com "}))).await;
+    assert_eq!(added.status, 201, "{}", added.text);
     (owner, guest, project)
+}
+
+#[tokio::test]
+async fn the_owner_adds_members_by_email_and_nobody_else_can() {
+    let app = TestApp::spawn().await;
+    let (mut owner, mut guest, project) = two_members(&app).await;
+    let (mut stranger, strangers_project) = app.signed_in("stranger@example.com").await;
+    let path = format!("/api/editor/projects/{project}/members");
+
+    let listed = guest.call(Method::GET, &path, None).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let members = listed.body["members"].as_array().expect("members");
+    assert_eq!(members.len(), 2);
+    assert_eq!((members[0]["email"].as_str(), members[0]["is_owner"].as_bool()), (Some("owner@example.com"), Some(true)));
+    assert_eq!((members[1]["email"].as_str(), members[1]["is_owner"].as_bool()), (Some("guest@example.com"), Some(false)));
+
+    let again = owner.call(Method::POST, &path, Some(json!({"email": "guest@example.com"}))).await;
+    assert_eq!(again.status, 200, "adding a member twice changes nothing");
+    let by_guest = guest.call(Method::POST, &path, Some(json!({"email": "stranger@example.com"}))).await;
+    assert_eq!((by_guest.status, by_guest.body["detail"].as_str()), (403, Some("Only the project's owner can add members")));
+    for (who, target) in [(&mut stranger, &path), (&mut owner, &format!("/api/editor/projects/{strangers_project}/members"))] {
+        let refused = who.call(Method::GET, target, None).await;
+        assert_eq!((refused.status, refused.body["detail"].as_str()), (403, Some("You are not a member of this project")));
+        let refused = who.call(Method::POST, target, Some(json!({"email": "guest@example.com"}))).await;
+        assert_eq!(refused.status, 403);
+    }
+    let unknown = owner.call(Method::POST, &path, Some(json!({"email": "nobody@example.com"}))).await;
+    assert_eq!((unknown.status, unknown.body["detail"].as_str()), (404, Some("No account has this e-mail address")));
+    for body in [json!({}), json!({"email": "not-an-address"}), json!({"email": "a\u{0}b@example.com"}), json!({"email": 7}), json!([1])] {
+        let refused = owner.call(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(refused.status, 422, "{body}: {}", refused.text);
+    }
+    for bad in ["not-a-uuid", "00000000-0000-0000-0000-000000000000"] {
+        assert_eq!(owner.call(Method::GET, &format!("/api/editor/projects/{bad}/members"), None).await.status, 403);
+    }
+    assert_eq!(app.plugin().call(Method::GET, &path, None).await.status, 401);
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM project_users WHERE project_id = $1::uuid").bind(&project).fetch_one(&app.db).await.expect("count");
+    assert_eq!(count, 2);
 }
 
 #[tokio::test]
