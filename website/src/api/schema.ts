@@ -837,6 +837,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/editor/projects/{project_id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The members of one of the caller's projects. */
+        get: operations["getEditorProjectsProjectIdMembers"];
+        put?: never;
+        /** Adds an account to a project, by e-mail: it may then join the project's rooms. Owner only. */
+        post: operations["postEditorProjectsProjectIdMembers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -1572,6 +1590,14 @@ export interface components {
             time_window: string;
             /** @description Buckets with queries, oldest first (empty buckets are left out). */
             timeline: components["schemas"]["ActivityBucket"][];
+        };
+        /** @description Body of `POST /api/editor/projects/{project_id}/members`. */
+        AddMemberBody: {
+            /**
+             * Format: email
+             * @description The e-mail address of the account to add.
+             */
+            email: string;
         };
         /** @description Every active user's engagement in the window, summarised; the means are `null` without users. */
         AggregatedEngagement: {
@@ -3520,6 +3546,30 @@ export interface components {
              * @description The project's token (= its id; also set as a cookie).
              */
             project_token: string;
+        };
+        /** @description One member of a project. */
+        ProjectMember: {
+            /** @description Their e-mail address. */
+            email: string;
+            /** @description Whether they created it (the one member who may add others). */
+            is_owner: boolean;
+            /**
+             * Format: date-time
+             * @description When they joined the project.
+             */
+            joined_at: string;
+            /** @description Their display name. */
+            name: string;
+            /**
+             * Format: uuid
+             * @description The member's account.
+             */
+            user_id: string;
+        };
+        /** @description `GET /api/editor/projects/{project_id}/members`: the members, owner first. */
+        ProjectMembers: {
+            /** @description The members. */
+            members: components["schemas"]["ProjectMember"][];
         };
         /** @description One provider of the chain, as health reports show it. */
         ProviderHealth: {
@@ -8518,6 +8568,186 @@ export interface operations {
                 };
             };
             /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getEditorProjectsProjectIdMembers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The members, owner first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectMembers"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Not a member of this project */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    postEditorProjectsProjectIdMembers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id */
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddMemberBody"];
+            };
+        };
+        responses: {
+            /** @description Already a member */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectMember"];
+                };
+            };
+            /** @description Added */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectMember"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Not this project's owner */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description No account has this e-mail address */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description `email` is missing or not an address */
             422: {
                 headers: {
                     [name: string]: unknown;
