@@ -18,8 +18,9 @@ use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 use yrs::encoding::read::Cursor;
+use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::protocol::{MessageReader, SyncMessage};
-use yrs::sync::{Awareness, Message};
+use yrs::sync::{Awareness, AwarenessUpdate, Message};
 use yrs::updates::decoder::{Decode, DecoderV1};
 use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
@@ -88,6 +89,8 @@ pub struct Room {
     peers: RoomRelay,
     /// Turns true when the room is closed (a storage failure): every connection ends.
     closed: watch::Sender<bool>,
+    /// Which socket speaks for each awareness client ([`FROM_ANOTHER_SERVER`] for other servers').
+    owners: Mutex<HashMap<ClientID, u64>>,
     /// Updates stored since the last compaction, and the newest stored row's id.
     stored: Mutex<(u64, i64)>,
     registry: Weak<Mutex<HashMap<RoomKey, Weak<Room>>>>,
@@ -159,6 +162,7 @@ impl Room {
                 }
                 Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => self.apply(from, update).await?,
                 Message::Awareness(update) => {
+                    let Some(update) = self.claim(from, update) else { continue };
                     handled.announced.extend(update.clients.keys().copied());
                     let message = encode(&Message::Awareness(update.clone()));
                     self.awareness.lock().expect("room lock").apply_update(update).map_err(|e| RoomError::Malformed(e.to_string()))?;
@@ -222,7 +226,19 @@ impl Room {
                 Message::Sync(SyncMessage::Update(update)) => Update::decode_v1(update)
                     .ok()
                     .is_some_and(|update| self.awareness.lock().expect("room lock").doc().transact_mut().apply_update(update).is_ok()),
-                Message::Awareness(update) => self.awareness.lock().expect("room lock").apply_update(update.clone()).is_ok(),
+                Message::Awareness(update) => {
+                    // Another server's editors: no local socket may speak for them.
+                    let mut owners = self.owners.lock().expect("room lock");
+                    for (client, entry) in &update.clients {
+                        if is_removal(entry) {
+                            owners.remove(client);
+                        } else {
+                            owners.entry(*client).or_insert(FROM_ANOTHER_SERVER);
+                        }
+                    }
+                    drop(owners);
+                    self.awareness.lock().expect("room lock").apply_update(update.clone()).is_ok()
+                }
                 _ => false,
             };
             if accepted {
@@ -279,6 +295,7 @@ impl Room {
         if announced.is_empty() {
             return;
         }
+        self.owners.lock().expect("room lock").retain(|_, owner| *owner != from);
         let mut awareness = self.awareness.lock().expect("room lock");
         for &client in announced {
             awareness.remove_state(client);
@@ -286,6 +303,15 @@ impl Room {
         if let Ok(update) = awareness.update_with_clients(announced.iter().copied()) {
             self.share(from, encode(&Message::Awareness(update)));
         }
+    }
+
+    /// The part of an awareness update that peer `from` may send: the states of awareness
+    /// clients it speaks for (the first socket to announce a client id owns it until it leaves),
+    /// so a member cannot move or clear someone else's cursor. `None` when nothing is left.
+    fn claim(&self, from: u64, mut update: AwarenessUpdate) -> Option<AwarenessUpdate> {
+        let mut owners = self.owners.lock().expect("room lock");
+        update.clients.retain(|client, _| *owners.entry(*client).or_insert(from) == from);
+        (!update.clients.is_empty()).then_some(update)
     }
 
     /// Closes the room: its connections end and the next join loads it from PostgreSQL again.
@@ -298,6 +324,11 @@ impl Room {
         }
         self.closed.send_replace(true);
     }
+}
+
+/// Whether an awareness entry removes its client (a `null` state).
+fn is_removal(entry: &AwarenessUpdateEntry) -> bool {
+    entry.json.as_ref() == "null"
 }
 
 fn encode(message: &Message) -> Bytes {
@@ -398,6 +429,7 @@ impl Rooms {
             relay: broadcast::channel(RELAY_CAPACITY).0,
             peers: self.peers.clone(),
             closed: watch::channel(false).0,
+            owners: Mutex::default(),
             stored: Mutex::new((0, last)),
             registry: Arc::downgrade(&self.open),
         });

@@ -212,6 +212,18 @@ async fn presence_is_relayed_and_removed_when_an_editor_leaves() {
     let mut c = Editor::join(&app.address, &owner, &project, "app.js", 13).await;
     assert!(c.until(Duration::from_secs(1), |c| c.others.get(&11).is_some_and(Option::is_some)).await, "{:?}", c.others);
 
+    // B cannot speak for A: a forged removal of A's cursor reaches nobody.
+    let mut forged = yrs::sync::Awareness::new(Doc::with_client_id(11));
+    forged.set_local_state_raw(r#"{"user":{"name":"Mallory"}}"#);
+    let mut update = forged.update().expect("update");
+    if let Some(entry) = update.clients.values_mut().next() {
+        entry.clock += 100;
+    }
+    b.send(&SyncFrame::Awareness(update)).await;
+    b.announce_cursor("Bob", 1).await;
+    assert!(c.until(Duration::from_secs(1), |c| c.others.get(&12).is_some_and(Option::is_some)).await);
+    assert!(c.others[&11].as_deref().is_some_and(|s| s.contains("Ada")), "A's state is untouched: {:?}", c.others);
+
     a.socket.close(None).await.expect("close");
     assert!(b.until(Duration::from_secs(2), |b| b.others.get(&11) == Some(&None)).await, "A's cursor disappears: {:?}", b.others);
 }
