@@ -134,13 +134,18 @@ pub async fn members(db: impl PgExecutor<'_>, project_id: Uuid) -> sqlx::Result<
     .await
 }
 
-/// Adds a member (nothing when they already are one); returns whether they were added.
-pub async fn add_member(db: impl PgExecutor<'_>, project_id: Uuid, user_id: Uuid) -> sqlx::Result<bool> {
-    let added = sqlx::query("INSERT INTO project_users (project_id, user_id, joined_at) VALUES ($1, $2, now()) ON CONFLICT DO NOTHING")
-        .bind(project_id)
-        .bind(user_id)
-        .execute(db)
-        .await?
-        .rows_affected();
-    Ok(added == 1)
+/// Adds a member (nothing when they already are one); returns whether they were added and when
+/// they joined. One statement, so two owners adding the same account at once both get an answer.
+pub async fn add_member(db: impl PgExecutor<'_>, project_id: Uuid, user_id: Uuid) -> sqlx::Result<(bool, chrono::DateTime<chrono::Utc>)> {
+    // DO UPDATE (to the same value) rather than DO NOTHING: the existing row is returned even when
+    // a racing insert committed after this statement's snapshot; `xmax = 0` tells a fresh insert.
+    sqlx::query_as(
+        "INSERT INTO project_users (project_id, user_id, joined_at) VALUES ($1, $2, now()) \
+         ON CONFLICT (project_id, user_id) DO UPDATE SET joined_at = project_users.joined_at \
+         RETURNING (xmax = 0), joined_at",
+    )
+    .bind(project_id)
+    .bind(user_id)
+    .fetch_one(db)
+    .await
 }

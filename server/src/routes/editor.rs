@@ -15,7 +15,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
@@ -30,13 +29,10 @@ use crate::contract::error::ApiError;
 use crate::contract::messages;
 use crate::http::auth::{CurrentUser, SessionCaller};
 use crate::http::extract::{JsonBody, QueryFields};
-use crate::routes::ws::connection::{CLOSE_REVOKED, check_origin};
+use crate::routes::ws::connection::{CLOSE_REVOKED, CLOSING_HANDSHAKE, check_origin, unreadable};
 use crate::services::editor;
 use crate::services::rooms::{Room, RoomError};
 use crate::services::state::AppState;
-
-/// How long a closing socket waits for the client's answering Close.
-const CLOSING_HANDSHAKE: Duration = Duration::from_secs(2);
 
 /// Frames queued for one editor beyond which it is too slow to keep (it reconnects and resyncs).
 const OUTGOING_FRAMES: usize = 1024;
@@ -89,10 +85,7 @@ pub async fn room(
     check_origin(&headers, &state)?;
     let project_id = editor::project_id(&project_id)?;
     let key = editor::admit(&state, caller, project_id, query.get("file").and_then(|v| v.as_str())).await?;
-    let room = state.rooms.join(key).await.map_err(|error| match error {
-        RoomError::Storage(error) => ApiError::database(error),
-        other => ApiError::Unavailable(other.into()),
-    })?;
+    let room = state.rooms.join(key).await.map_err(ApiError::database)?;
     let max = state.settings.max_body_bytes;
     Ok(ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| serve(socket, state, caller, room)))
 }
@@ -138,7 +131,7 @@ async fn serve(socket: WebSocket, state: AppState, caller: SessionCaller, room: 
                 Some(Ok(Message::Text(_))) => break Some(close(close_code::UNSUPPORTED, "Frames must be y-sync messages")),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | None => break None,
-                Some(Err(error)) => break Some(close(close_code::SIZE, &format!("Unreadable frame: {error}"))),
+                Some(Err(error)) => break unreadable(&error),
             },
             relay = relayed.recv() => match relay {
                 Ok(relay) if relay.from == peer => {}
@@ -165,11 +158,6 @@ async fn serve(socket: WebSocket, state: AppState, caller: SessionCaller, room: 
     }
 }
 
-fn close(code: u16, reason: &str) -> CloseFrame {
-    // A close reason is at most 123 bytes.
-    let mut end = reason.len().min(123);
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    CloseFrame { code, reason: Utf8Bytes::from(reason[..end].to_owned()) }
+fn close(code: u16, reason: &'static str) -> CloseFrame {
+    CloseFrame { code, reason: Utf8Bytes::from_static(reason) }
 }

@@ -82,8 +82,7 @@ pub async fn add_member(state: &AppState, user_id: Uuid, project_id: Uuid, reque
     let Some(account) = account else {
         return Err(ApiError::Detail(StatusCode::NOT_FOUND, messages::NO_ACCOUNT_WITH_THIS_EMAIL.to_owned()));
     };
-    let added = db::projects::add_member(&state.db, project_id, account.user_id).await.map_err(ApiError::database)?;
-    let rows = db::projects::members(&state.db, project_id).await.map_err(ApiError::database)?;
-    let member = rows.into_iter().find(|row| row.user_id == account.user_id).ok_or_else(not_a_member)?;
+    let (added, joined_at) = db::projects::add_member(&state.db, project_id, account.user_id).await.map_err(ApiError::database)?;
+    let member = MemberRow { user_id: account.user_id, name: account.name, email: account.email, joined_at };
     Ok((added, member_view(member, owner)))
 }

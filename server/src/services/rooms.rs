@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 use sqlx::PgPool;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{OnceCell, broadcast, watch};
 use uuid::Uuid;
 use yrs::encoding::read::Cursor;
 use yrs::sync::awareness::AwarenessUpdateEntry;
@@ -23,7 +23,7 @@ use yrs::sync::protocol::{MessageReader, SyncMessage};
 use yrs::sync::{Awareness, AwarenessUpdate, Message};
 use yrs::updates::decoder::{Decode, DecoderV1};
 use yrs::updates::encoder::Encode;
-use yrs::{ClientID, Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
+use yrs::{ClientID, Doc, ReadTxn, StateVector, Text, Transact, Update};
 
 use crate::db::editor_documents;
 use crate::pipeline::room_relay::{self, RoomMessage, RoomRelay};
@@ -93,6 +93,8 @@ pub struct Room {
     owners: Mutex<HashMap<ClientID, u64>>,
     /// Updates stored since the last compaction, and the newest stored row's id.
     stored: Mutex<(u64, i64)>,
+    /// Set once the stored updates have been read (the first join reads them; the others wait).
+    loaded: OnceCell<()>,
     registry: Weak<Mutex<HashMap<RoomKey, Weak<Room>>>>,
 }
 
@@ -139,13 +141,6 @@ impl Room {
         let awareness = self.awareness.lock().expect("room lock");
         let update = awareness.doc().transact().encode_state_as_update_v1(&StateVector::default());
         encode(&Message::Sync(SyncMessage::Update(update)))
-    }
-
-    /// The document's text.
-    pub fn text(&self) -> String {
-        let awareness = self.awareness.lock().expect("room lock");
-        let text = awareness.doc().get_or_insert_text(TEXT_NAME);
-        text.get_string(&awareness.doc().transact())
     }
 
     /// Handles one binary frame from peer `from` (one or more y-sync messages): answers sync
@@ -247,19 +242,28 @@ impl Room {
         }
     }
 
-    /// Applies every stored update again (a no-op for those already applied) and relays what was
-    /// new to this server's editors: how a room catches up on what other servers stored while
-    /// their messages could not reach it.
+    /// Applies every stored update (a no-op for those already applied) and relays what was new
+    /// to this server's editors: how a room loads, and how it catches up on what other servers
+    /// stored while their messages could not reach it.
     async fn catch_up(&self) -> Result<(), sqlx::Error> {
-        let (updates, _) = editor_documents::updates(&self.db, self.key.project_id, &self.key.file_name).await?;
+        let (updates, last) = editor_documents::updates(&self.db, self.key.project_id, &self.key.file_name).await?;
+        {
+            let mut stored = self.stored.lock().expect("room lock");
+            stored.1 = stored.1.max(last);
+        }
         let diff = {
             let awareness = self.awareness.lock().expect("room lock");
             let doc = awareness.doc();
             let before = doc.transact().state_vector();
             {
                 let mut txn = doc.transact_mut();
-                for update in updates.iter().filter_map(|u| Update::decode_v1(u).ok()) {
-                    let _ = txn.apply_update(update);
+                for update in &updates {
+                    match Update::decode_v1(update) {
+                        Ok(update) => {
+                            let _ = txn.apply_update(update);
+                        }
+                        Err(error) => tracing::warn!(%error, project_id = %self.key.project_id, "a stored document update does not decode; skipped"),
+                    }
                 }
             }
             (doc.transact().state_vector() != before).then(|| doc.transact().encode_diff_v1(&before))
@@ -384,17 +388,6 @@ impl Rooms {
         self.open.lock().expect("rooms lock").get(key).and_then(Weak::upgrade)
     }
 
-    /// Registers a freshly loaded room unless another is open for `key` (returned then).
-    fn register(&self, key: RoomKey, room: &Arc<Room>) -> Option<Arc<Room>> {
-        let mut open = self.open.lock().expect("rooms lock");
-        if let Some(theirs) = open.get(&key).and_then(Weak::upgrade) {
-            return Some(theirs);
-        }
-        open.retain(|_, weak| weak.strong_count() > 0);
-        open.insert(key, Arc::downgrade(room));
-        None
-    }
-
     /// Every open room.
     fn open_rooms(&self) -> Vec<Arc<Room>> {
         self.open.lock().expect("rooms lock").values().filter_map(Weak::upgrade).collect()
@@ -406,40 +399,35 @@ impl Rooms {
     }
 
     /// The room of `key`, loaded from PostgreSQL when no connection of this server has it open.
-    pub async fn join(&self, key: RoomKey) -> Result<Arc<Room>, RoomError> {
-        if let Some(room) = self.open_room(&key) {
-            return Ok(room);
-        }
-        let (updates, last) = editor_documents::updates(&self.db, key.project_id, &key.file_name).await?;
-        let doc = Doc::new();
-        doc.get_or_insert_text(TEXT_NAME);
-        {
-            let mut txn = doc.transact_mut();
-            for update in updates {
-                match Update::decode_v1(&update) {
-                    Ok(update) => txn.apply_update(update).map_err(|e| RoomError::Malformed(e.to_string()))?,
-                    Err(error) => tracing::warn!(%error, project_id = %key.project_id, "a stored document update does not decode; skipped"),
+    ///
+    /// A new room is registered before its updates are read, so whatever another server stores
+    /// after that read is published to a room that already hears it; joins racing the first wait
+    /// for its one read (and retry it if it failed).
+    pub async fn join(&self, key: RoomKey) -> sqlx::Result<Arc<Room>> {
+        let room = {
+            let mut open = self.open.lock().expect("rooms lock");
+            match open.get(&key).and_then(Weak::upgrade) {
+                Some(room) => room,
+                None => {
+                    let room = Arc::new(Room {
+                        key: key.clone(),
+                        db: self.db.clone(),
+                        awareness: Mutex::new(Awareness::new(Doc::new())),
+                        relay: broadcast::channel(RELAY_CAPACITY).0,
+                        peers: self.peers.clone(),
+                        closed: watch::channel(false).0,
+                        owners: Mutex::default(),
+                        stored: Mutex::new((0, 0)),
+                        loaded: OnceCell::new(),
+                        registry: Arc::downgrade(&self.open),
+                    });
+                    open.retain(|_, weak| weak.strong_count() > 0);
+                    open.insert(key, Arc::downgrade(&room));
+                    room
                 }
             }
-        }
-        let room = Arc::new(Room {
-            key: key.clone(),
-            db: self.db.clone(),
-            awareness: Mutex::new(Awareness::new(doc)),
-            relay: broadcast::channel(RELAY_CAPACITY).0,
-            peers: self.peers.clone(),
-            closed: watch::channel(false).0,
-            owners: Mutex::default(),
-            stored: Mutex::new((0, last)),
-            registry: Arc::downgrade(&self.open),
-        });
-        // Another connection may have loaded it meanwhile: theirs wins, so edits meet in one room.
-        if let Some(theirs) = self.register(key, &room) {
-            return Ok(theirs);
-        }
-        // What another server stored between the load and the registration was published before
-        // this room could hear it: read once more (now anything later arrives on the channel).
-        room.catch_up().await?;
+        };
+        room.loaded.get_or_try_init(|| room.catch_up()).await?;
         Ok(room)
     }
 }
@@ -473,6 +461,7 @@ pub async fn follow_other_servers(client: redis::Client, rooms: Rooms) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use yrs::GetString;
 
     /// A client document with `text` typed by client `id`, and its update from empty.
     fn client_with(id: u64, text: &str) -> (Doc, Vec<u8>) {

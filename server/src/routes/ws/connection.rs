@@ -56,7 +56,7 @@ pub const CLOSE_REVOKED: u16 = 4401;
 
 /// How long a connection this server closes waits for the client's answering Close frame, so the
 /// TCP connection ends cleanly instead of being reset.
-const CLOSING_HANDSHAKE: Duration = Duration::from_secs(2);
+pub const CLOSING_HANDSHAKE: Duration = Duration::from_secs(2);
 
 /// Which of the three endpoints a connection is on (each accepts its own actions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +181,7 @@ pub async fn serve(socket: WebSocket, state: AppState, caller: ProjectCaller, en
 
 /// The Close for a read error: 1009 for a frame or message over the size limit, 1007 for text
 /// that is not UTF-8, 1002 for a broken frame; none when the connection itself is gone.
-fn unreadable(error: &axum::Error) -> Option<CloseFrame> {
+pub fn unreadable(error: &axum::Error) -> Option<CloseFrame> {
     let inner = std::error::Error::source(error).and_then(|e| e.downcast_ref::<tungstenite::Error>());
     let (code, reason) = match inner? {
         tungstenite::Error::Capacity(_) => (close_code::SIZE, "Message too big"),
