@@ -119,6 +119,57 @@ impl ProjectName {
     }
 }
 
+/// The name of a file in a web-editor project (a path such as `src/main.py`): 1..=512 characters
+/// (the column's width), no control characters, no backslash, no white space at either end, not
+/// absolute, and no empty, `.` or `..` segment. The one rule for the file endpoints and the
+/// collaboration rooms, so a name the editor can create is a room it can join and no name can
+/// pose as a path outside the project when files are exported or shown as a tree.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileName(String);
+
+impl FileName {
+    /// Longest name, in characters.
+    pub const MAX_CHARS: usize = 512;
+
+    /// Parses a file name.
+    pub fn parse(raw: &str) -> Result<Self, Rejection> {
+        check_length(raw, 1, Self::MAX_CHARS)?;
+        let refuse = |why: &str| Err(Rejection::value_error(format!("Value error, file names {why}"), why));
+        if raw.chars().any(char::is_control) {
+            return refuse("cannot hold control characters");
+        }
+        if raw.contains('\\') {
+            return refuse("cannot hold a backslash (separate folders with '/')");
+        }
+        if raw.trim() != raw {
+            return refuse("cannot start or end with white space");
+        }
+        if raw.starts_with('/') {
+            return refuse("cannot start with '/'");
+        }
+        if raw.split('/').any(|segment| matches!(segment, "" | "." | "..")) {
+            return refuse("cannot have an empty, '.' or '..' segment");
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for FileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A UUID (tokens, ids), with pydantic's error when it does not parse.
 pub fn parse_uuid(raw: &str) -> Result<uuid::Uuid, Rejection> {
     uuid::Uuid::parse_str(raw.trim()).map_err(|e| Rejection::value_error(format!("Input should be a valid UUID, {e}"), e.to_string()))
@@ -193,5 +244,41 @@ mod tests {
         assert!(ProjectName::parse("").is_err());
         assert!(ProjectName::parse("p").is_ok());
         assert!(ProjectName::parse(&"p".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn file_names_are_relative_paths_without_tricks() {
+        for good in ["main.py", "src/main.py", "a/b/c.d.e", "with space.txt", ".gitignore", "src/.env", "..hidden", "a..b/c", "ü/数据.rs"] {
+            assert_eq!(FileName::parse(good).expect(good).as_str(), good);
+        }
+        assert_eq!(FileName::parse("").expect_err("empty"), Rejection::too_short(1));
+        assert_eq!(FileName::parse(&"x".repeat(513)).expect_err("long"), Rejection::too_long(512));
+        assert!(FileName::parse(&"x".repeat(512)).is_ok());
+        assert!(FileName::parse(&"ü".repeat(512)).is_ok(), "characters, not bytes");
+        for bad in [
+            "a\u{0}b",
+            "line\nbreak",
+            "tab\there",
+            "\u{7f}",
+            "/abs",
+            "/",
+            "../x",
+            "a/../b",
+            "./a",
+            "a/./b",
+            "a//b",
+            "a/",
+            "..",
+            ".",
+            "a\\b",
+            "C:\\x",
+            " lead",
+            "trail ",
+            "\u{a0}nbsp",
+            "a/b ",
+        ] {
+            let issue = FileName::parse(bad).expect_err(bad).at(Vec::new(), serde_json::Value::Null);
+            assert_eq!(issue.kind, "value_error", "{bad:?}");
+        }
     }
 }
