@@ -47,7 +47,7 @@ owner's tier quota and answers with `X-RateLimit-Limit`, `X-RateLimit-Remaining`
         (name = "studies", description = "A/B studies over config rows; admin only"),
         (name = "config", description = "Config rows (HOCON), languages and models; admin only"),
         (name = "keys", description = "API keys, tiers, quotas and usage"),
-        (name = "editor", description = "The web editor: project members (who may join its collaboration rooms)"),
+        (name = "editor", description = "The web editor: the caller's projects, their members (who may join the collaboration rooms) and files"),
         (name = "suggestions", description = "The suggestion API (`/api/v1/`): ranked, cached code suggestions for editor plugins"),
         (name = "openai", description = "The OpenAI-compatible API (`/v1`): models, completions (FIM with `suffix`), chat, embeddings; \
 errors in OpenAI's `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}` shape"),
@@ -257,6 +257,27 @@ pub struct AddMemberBody {
     /// The e-mail address of the account to add.
     #[schema(format = "email")]
     email: String,
+}
+
+/// Body of `POST /api/editor/projects/{project_id}/files`.
+#[derive(ToSchema)]
+pub struct NewFileBody {
+    /// The file's name: a relative path such as `src/main.py`, 1–512 characters, no control
+    /// characters or backslash, no white space at either end, no leading `/`, no empty, `.` or
+    /// `..` segment.
+    #[schema(min_length = 1, max_length = 512, example = "src/main.py")]
+    name: String,
+}
+
+/// Body of `POST /api/editor/projects/{project_id}/files/rename`.
+#[derive(ToSchema)]
+pub struct RenameFileBody {
+    /// The file's current name.
+    #[schema(min_length = 1, max_length = 512, example = "src/main.py")]
+    from: String,
+    /// Its new name (the same rule as a new file's).
+    #[schema(min_length = 1, max_length = 512, example = "src/app.py")]
+    to: String,
 }
 
 /// Body of `PUT /api/admin/users/{user_id}/tier`.

@@ -51,3 +51,23 @@ pub struct ProjectMembers {
     /// The members.
     pub members: Vec<ProjectMember>,
 }
+
+/// One of the caller's projects, for the editor's project picker.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EditorProject {
+    /// The project.
+    pub project_id: Uuid,
+    /// Its name.
+    pub project_name: String,
+    /// Whether the caller created it (and so may add members).
+    pub is_owner: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET /api/editor/projects`: the projects the caller is a member of, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EditorProjects {
+    /// The projects.
+    pub projects: Vec<EditorProject>,
+}

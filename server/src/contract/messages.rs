@@ -108,6 +108,19 @@ pub const ONLY_THE_OWNER_ADDS_MEMBERS: &str = "Only the project's owner can add 
 
 /// No account is registered with the e-mail address a project's owner tried to add.
 pub const NO_ACCOUNT_WITH_THIS_EMAIL: &str = "No account has this e-mail address";
+
+/// 409 `detail` when an editor file is created or renamed onto a name the project already has.
+pub const FILE_ALREADY_EXISTS: &str = "A file with this name already exists";
+
+/// 409 `detail` when a project already has `MAX_FILES_PER_PROJECT` (500) editor files.
+pub const TOO_MANY_FILES: &str = "This project already has 500 files, the most it can have; delete one first";
+
+/// 404 `detail` for an editor file (or its collaboration room) the project does not have.
+pub const NO_SUCH_FILE: &str = "No such file in this project";
+
+/// Close reason (code 4404) of a collaboration room's sockets when its file is renamed or deleted.
+pub const FILE_RENAMED_OR_DELETED: &str = "The file was renamed or deleted";
+
 /// WebSocket `{"error"}` for a frame that is not one request of the endpoint.
 pub const INVALID_WEBSOCKET_REQUEST: &str = "Invalid websocket request";
 /// WebSocket `{"error"}` for a binary frame.

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod configs;
 pub mod editor;
+pub mod editor_files;
 pub mod error;
 pub mod health;
 pub mod messages;

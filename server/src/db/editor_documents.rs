@@ -1,5 +1,7 @@
 //! The `editor_document_update` table: each collaboration room's Yjs document as the y-sync
 //! updates its editors sent, appended in order (see the migration for why nothing is overwritten).
+//! Each references its file in `editor_file` ([`crate::db::editor_files`]), so an update for a
+//! file renamed or deleted is refused (a foreign-key violation: [`is_file_gone`]).
 
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
@@ -33,7 +35,8 @@ pub async fn append(db: impl PgExecutor<'_>, project_id: Uuid, file_name: &str, 
 /// Replaces the document's rows up to `through` (inclusive) by `merge` of them, in one
 /// transaction: the rows merged are exactly the rows deleted (`DELETE … RETURNING`), so a row
 /// committed late with a smaller id, or appended meanwhile by another server, is never dropped
-/// unmerged. Returns whether anything was replaced (fewer than two rows are left as they are).
+/// unmerged. Returns whether anything was replaced (fewer than two rows are left as they are, and
+/// so is a file renamed or deleted meanwhile).
 pub async fn compact(
     db: &PgPool,
     project_id: Uuid,
@@ -42,6 +45,18 @@ pub async fn compact(
     merge: impl FnOnce(Vec<Vec<u8>>) -> Option<Vec<u8>>,
 ) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
+    // The file's row first, as a rename or delete locks it before cascading to these rows: taking
+    // the two in the other order (rows, then the row's key for the merged insert) could deadlock
+    // with one. After a rename or delete committed, nothing matches and nothing is compacted.
+    let file: Option<i32> = sqlx::query_scalar("SELECT 1 FROM editor_file WHERE project_id = $1 AND file_name = $2 FOR KEY SHARE")
+        .bind(project_id)
+        .bind(file_name)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if file.is_none() {
+        tx.rollback().await?;
+        return Ok(false);
+    }
     let rows: Vec<(i64, Vec<u8>)> =
         sqlx::query_as("DELETE FROM editor_document_update WHERE project_id = $1 AND file_name = $2 AND update_id <= $3 RETURNING update_id, update")
             .bind(project_id)
@@ -65,4 +80,9 @@ pub async fn compact(
         .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Whether a failed append was refused because its file no longer exists (renamed or deleted).
+pub fn is_file_gone(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_foreign_key_violation())
 }

@@ -8,6 +8,7 @@ pub mod chats;
 pub mod configs;
 pub mod demo;
 pub mod editor_documents;
+pub mod editor_files;
 pub mod models;
 pub mod projects;
 pub mod queries;

@@ -149,3 +149,30 @@ pub async fn add_member(db: impl PgExecutor<'_>, project_id: Uuid, user_id: Uuid
     .fetch_one(db)
     .await
 }
+
+/// One of a user's projects.
+#[derive(Debug, sqlx::FromRow)]
+pub struct MembershipRow {
+    /// The project.
+    pub project_id: Uuid,
+    /// Its name.
+    pub project_name: String,
+    /// When it was created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Whether the user is its owner (its earliest member, as [`members`] orders them).
+    pub is_owner: bool,
+}
+
+/// The projects `user_id` is a member of, newest first (at most 1,000).
+pub async fn of_member(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<MembershipRow>> {
+    sqlx::query_as(
+        "SELECT p.project_id, p.project_name, p.created_at, NOT EXISTS ( \
+             SELECT 1 FROM project_users o WHERE o.project_id = pu.project_id AND (o.joined_at, o.user_id) < (pu.joined_at, pu.user_id) \
+         ) AS is_owner \
+         FROM project_users pu JOIN project p ON p.project_id = pu.project_id \
+         WHERE pu.user_id = $1 ORDER BY p.created_at DESC, p.project_id LIMIT 1000",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}

@@ -1,17 +1,22 @@
 //! The web editor's endpoints: who is a member of a project (`/api/editor/projects/{project_id}/members`,
-//! REST) and the collaboration rooms.
+//! REST), the caller's projects ([`projects`]), a project's files ([`files`]) and the
+//! collaboration rooms.
 //!
 //! `GET /api/editor/rooms/{project_id}?file=NAME`: a WebSocket onto the collaboration room of one
 //! file of a project ([`crate::services::rooms`]), speaking the y-sync protocol in binary frames —
 //! what `y-websocket`'s provider speaks, so a browser's Yjs document binds to it unchanged.
 //!
 //! Before the upgrade: the `auth_token` and `session_token` cookies (401 with the contract's
-//! messages), the `Origin` (403 unless allowed, as the other sockets), the file name (422) and
-//! membership of the project (403). After it: the server greets with its state vector and the
-//! room's awareness, then answers and relays every message. The socket ends when the session ends
-//! (logout on any server: close 4401 with the REST 401 message), on a frame that is not y-sync
-//! (1003), on a document over its size limit (1009) and when the document cannot be stored (1011:
-//! reconnect, and the client's resync stores what was refused).
+//! messages), the `Origin` (403 unless allowed, as the other sockets), the file name (422),
+//! membership of the project (403) and the file (404: create it first). After it: the server
+//! greets with its state vector and the room's awareness, then answers and relays every message.
+//! The socket ends when the session ends (logout on any server: close 4401 with the REST 401
+//! message), on a frame that is not y-sync (1003), on a document over its size limit (1009), when
+//! the document cannot be stored (1011: reconnect, and the client's resync stores what was
+//! refused) and when the file is renamed or deleted ([`CLOSE_FILE_GONE`]: rejoining is refused).
+
+pub mod files;
+pub mod projects;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -31,11 +36,16 @@ use crate::http::auth::{CurrentUser, SessionCaller};
 use crate::http::extract::{JsonBody, QueryFields};
 use crate::routes::ws::connection::{CLOSE_REVOKED, CLOSING_HANDSHAKE, check_origin, unreadable};
 use crate::services::editor;
-use crate::services::rooms::{Room, RoomError};
+use crate::services::rooms::{Closed, Room, RoomError};
 use crate::services::state::AppState;
 
 /// Frames queued for one editor beyond which it is too slow to keep (it reconnects and resyncs).
 const OUTGOING_FRAMES: usize = 1024;
+
+/// Close code of a room's sockets when its file is renamed or deleted (on any server), or an
+/// update reaches storage after that: the file is gone, so reconnecting would be refused (404);
+/// the editor lists the files again instead. 4000–4999 are the application's; 4404 reads as 404.
+pub const CLOSE_FILE_GONE: u16 = 4404;
 
 /// The members of one of the caller's projects.
 #[utoipa::path(get, path = "/api/editor/projects/{project_id}/members", tag = "editor", security(("auth_token" = []), ("bearer" = [])),
@@ -84,8 +94,7 @@ pub async fn room(
 ) -> Result<Response, ApiError> {
     check_origin(&headers, &state)?;
     let project_id = editor::project_id(&project_id)?;
-    let key = editor::admit(&state, caller, project_id, query.get("file").and_then(|v| v.as_str())).await?;
-    let room = state.rooms.join(key).await.map_err(ApiError::database)?;
+    let room = editor::enter(&state, caller, project_id, query.get("file").and_then(|v| v.as_str())).await?;
     let max = state.settings.max_body_bytes;
     Ok(ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| serve(socket, state, caller, room)))
 }
@@ -111,6 +120,10 @@ async fn serve(socket: WebSocket, state: AppState, caller: SessionCaller, room: 
     let revocations = state.pipeline.revocations().watch(caller.session_id, room.key().project_id);
     let mut announced = HashSet::new();
     let mut closed = room.closed();
+    // Closed between the join and now (its file deleted meanwhile): the first wait sees it too.
+    if closed.borrow().is_some() {
+        closed.mark_changed();
+    }
     let close = loop {
         tokio::select! {
             message = stream.next() => match message {
@@ -126,7 +139,8 @@ async fn serve(socket: WebSocket, state: AppState, caller: SessionCaller, room: 
                         break Some(close(close_code::UNSUPPORTED, "Frames must be y-sync messages"));
                     }
                     Err(RoomError::TooLarge) => break Some(close(close_code::SIZE, "The document is too large")),
-                    Err(RoomError::Storage(_)) => break Some(close(close_code::ERROR, "The document could not be stored; reconnect")),
+                    Err(RoomError::Storage(_)) => break Some(closed_frame(Closed::StorageFailed)),
+                    Err(RoomError::FileGone) => break Some(closed_frame(Closed::FileGone)),
                 },
                 Some(Ok(Message::Text(_))) => break Some(close(close_code::UNSUPPORTED, "Frames must be y-sync messages")),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
@@ -144,7 +158,7 @@ async fn serve(socket: WebSocket, state: AppState, caller: SessionCaller, room: 
             () = revocations.changed() => if let Ok(false) = editor::session_is_live(&state, caller).await {
                 break Some(CloseFrame { code: CLOSE_REVOKED, reason: Utf8Bytes::from_static(messages::INVALID_SESSION_TOKEN) });
             },
-            _ = closed.changed() => break Some(close(close_code::ERROR, "The document could not be stored; reconnect")),
+            _ = closed.changed() => break Some(closed_frame((*closed.borrow()).unwrap_or(Closed::StorageFailed))),
         }
     };
     room.leave(peer, &announced);
@@ -160,4 +174,12 @@ async fn serve(socket: WebSocket, state: AppState, caller: SessionCaller, room: 
 
 fn close(code: u16, reason: &'static str) -> CloseFrame {
     CloseFrame { code, reason: Utf8Bytes::from_static(reason) }
+}
+
+/// The close frame of a room that was closed.
+fn closed_frame(why: Closed) -> CloseFrame {
+    match why {
+        Closed::StorageFailed => close(close_code::ERROR, "The document could not be stored; reconnect"),
+        Closed::FileGone => close(CLOSE_FILE_GONE, messages::FILE_RENAMED_OR_DELETED),
+    }
 }

@@ -1,40 +1,71 @@
 //! Who may enter the editor's collaboration rooms ([`crate::services::rooms`]): members of the
-//! project, with a live session, asking for a sensible file name.
+//! project, with a live session, asking for a file the project has. Also the project side of the
+//! editor: the caller's projects and each project's members.
+
+use std::sync::Arc;
 
 use axum::http::StatusCode;
+use code4me_shared::domain::FileName;
 use code4me_shared::validation::Issue;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::contract::editor::{AddMemberRequest, ProjectMember, ProjectMembers};
+use crate::contract::editor::{AddMemberRequest, EditorProject, EditorProjects, ProjectMember, ProjectMembers};
 use crate::contract::error::ApiError;
 use crate::contract::messages;
 use crate::db;
 use crate::db::projects::MemberRow;
 use crate::services::callers::SessionCaller;
-use crate::services::rooms::{MAX_FILE_NAME_CHARS, RoomKey};
+use crate::services::rooms::{Room, RoomKey};
 use crate::services::state::AppState;
 
-/// The room a caller asks for: `file` checked (1–512 characters, no control characters) and the
-/// caller a member of the project (403 otherwise: members are who may edit a project's files).
-pub async fn admit(state: &AppState, caller: SessionCaller, project_id: Uuid, file: Option<&str>) -> Result<RoomKey, ApiError> {
-    let file_name = file.unwrap_or_default();
-    let bad = |kind: &str, msg: &str| {
-        let input = serde_json::Value::from(file_name.chars().take(64).collect::<String>());
-        ApiError::Validation(vec![Issue::new(kind, vec!["query".into(), "file".into()], msg, input, None)])
+/// Opens the room a caller asks for: `file` a valid file name (422, [`FileName`]'s rule), the
+/// caller a member of the project (403 otherwise: members are who may edit a project's files),
+/// then the file one the project has (404; after membership, so outsiders learn nothing).
+///
+/// The file is checked again once the room is registered: a delete committed after the first
+/// check closed the rooms registered before it, and this check sees it for one registered after.
+pub async fn enter(state: &AppState, caller: SessionCaller, project_id: Uuid, file: Option<&str>) -> Result<Arc<Room>, ApiError> {
+    let file_name = file_in_query(file)?;
+    require_member(state, caller.user_id, project_id).await?;
+    require_file(state, project_id, file_name.as_str()).await?;
+    let room = state.rooms.join(RoomKey { project_id, file_name: file_name.into_string() }).await.map_err(ApiError::database)?;
+    require_file(state, project_id, &room.key().file_name).await?;
+    Ok(room)
+}
+
+/// The room's `?file=` parameter, parsed.
+fn file_in_query(file: Option<&str>) -> Result<FileName, ApiError> {
+    let loc = vec![json!("query"), json!("file")];
+    let Some(raw) = file.filter(|raw| !raw.is_empty()) else {
+        return Err(ApiError::Validation(vec![Issue::new("missing", loc, "Field required", json!({}), None)]));
     };
-    if file_name.is_empty() {
-        return Err(bad("missing", "Field required"));
-    }
-    if file_name.chars().count() > MAX_FILE_NAME_CHARS {
-        return Err(bad("string_too_long", "String should have at most 512 characters"));
-    }
-    if file_name.chars().any(char::is_control) {
-        return Err(bad("value_error", "Value error, file names cannot hold control characters"));
-    }
-    if !db::projects::is_member(&state.db, project_id, caller.user_id).await.map_err(ApiError::database)? {
-        return Err(not_a_member());
-    }
-    Ok(RoomKey { project_id, file_name: file_name.to_owned() })
+    FileName::parse(raw).map_err(|rejection| ApiError::Validation(vec![rejection.at(loc, Value::from(raw.chars().take(64).collect::<String>()))]))
+}
+
+/// 403 unless `user_id` is a member of the project (whether or not it exists).
+pub async fn require_member(state: &AppState, user_id: Uuid, project_id: Uuid) -> Result<(), ApiError> {
+    if db::projects::is_member(&state.db, project_id, user_id).await.map_err(ApiError::database)? { Ok(()) } else { Err(not_a_member()) }
+}
+
+/// 404 unless the project has the file.
+async fn require_file(state: &AppState, project_id: Uuid, file_name: &str) -> Result<(), ApiError> {
+    if db::editor_files::exists(&state.db, project_id, file_name).await.map_err(ApiError::database)? { Ok(()) } else { Err(no_such_file()) }
+}
+
+/// `404 {"detail": NO_SUCH_FILE}`.
+pub fn no_such_file() -> ApiError {
+    ApiError::Detail(StatusCode::NOT_FOUND, messages::NO_SUCH_FILE.to_owned())
+}
+
+/// The projects the caller is a member of, newest first (the editor's project picker).
+pub async fn projects(state: &AppState, user_id: Uuid) -> Result<EditorProjects, ApiError> {
+    let rows = db::projects::of_member(&state.db, user_id).await.map_err(ApiError::database)?;
+    let projects = rows
+        .into_iter()
+        .map(|row| EditorProject { project_id: row.project_id, project_name: row.project_name, is_owner: row.is_owner, created_at: row.created_at })
+        .collect();
+    Ok(EditorProjects { projects })
 }
 
 /// Whether the caller's session is still live (checked again when any server announces a

@@ -11,6 +11,7 @@ pub mod completion;
 pub mod configs;
 pub mod demo;
 pub mod editor;
+pub mod editor_files;
 pub mod expiry;
 pub mod export;
 pub mod feedback;

@@ -8,6 +8,11 @@
 //! nothing. When PostgreSQL refuses an update the room is closed and forgotten: its editors
 //! reconnect, the room is loaded again from what was stored, and the y-sync handshake has each
 //! client send what the stored document lacks, so the refused update is stored then.
+//!
+//! A room exists only for a file the project has (`editor_file`). When the file is renamed or
+//! deleted, every server closes its room for the old name ([`Rooms::close_file`]): the sockets end
+//! with [`Closed::FileGone`] and rejoining is refused, so nobody keeps editing, or brings back, a
+//! document that no longer has that name.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,8 +30,8 @@ use yrs::updates::decoder::{Decode, DecoderV1};
 use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, ReadTxn, StateVector, Text, Transact, Update};
 
-use crate::db::editor_documents;
-use crate::pipeline::room_relay::{self, RoomMessage, RoomRelay};
+use crate::db::{editor_documents, editor_files};
+use crate::pipeline::room_relay::{self, RoomClosed, RoomEvent, RoomMessage, RoomRelay};
 
 /// The shared text every editor binds to (`ydoc.getText("content")` in the browser).
 pub const TEXT_NAME: &str = "content";
@@ -34,9 +39,6 @@ pub const TEXT_NAME: &str = "content";
 /// Bytes of text (UTF-8) a document may hold; an update that finds it larger is refused (the
 /// room's socket closes with 1009).
 pub const MAX_DOCUMENT_BYTES: usize = 1_000_000;
-
-/// Longest file name, in characters (the column's width).
-pub const MAX_FILE_NAME_CHARS: usize = 512;
 
 /// Stored updates after which a room merges its rows into one.
 const COMPACT_AFTER_UPDATES: u64 = 500;
@@ -77,6 +79,18 @@ pub enum RoomError {
     /// PostgreSQL did not store the update (the room is closed).
     #[error("the document could not be stored: {0}")]
     Storage(#[from] sqlx::Error),
+    /// The file was renamed or deleted before the update was stored (the room is closed).
+    #[error("the file was renamed or deleted")]
+    FileGone,
+}
+
+/// Why a room was closed: every socket on it ends, and it is forgotten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// PostgreSQL refused an update: the editors reconnect and their resync stores what was refused.
+    StorageFailed,
+    /// The file was renamed or deleted (on this server or another): rejoining is refused.
+    FileGone,
 }
 
 /// One file's live document, shared by the connections editing it.
@@ -87,8 +101,8 @@ pub struct Room {
     relay: broadcast::Sender<Relayed>,
     /// Publishes what this server accepted to the other servers.
     peers: RoomRelay,
-    /// Turns true when the room is closed (a storage failure): every connection ends.
-    closed: watch::Sender<bool>,
+    /// Set when the room is closed: every connection ends.
+    closed: watch::Sender<Option<Closed>>,
     /// Which socket speaks for each awareness client ([`FROM_ANOTHER_SERVER`] for other servers').
     owners: Mutex<HashMap<ClientID, u64>>,
     /// Updates stored since the last compaction, and the newest stored row's id.
@@ -118,8 +132,9 @@ impl Room {
         self.relay.subscribe()
     }
 
-    /// A signal that turns true when the room is closed.
-    pub fn closed(&self) -> watch::Receiver<bool> {
+    /// A signal that is set when the room is closed (check it once before waiting: a room may
+    /// close between a join and the first wait).
+    pub fn closed(&self) -> watch::Receiver<Option<Closed>> {
         self.closed.subscribe()
     }
 
@@ -194,9 +209,14 @@ impl Room {
         }
         match editor_documents::append(&self.db, self.key.project_id, &self.key.file_name, std::slice::from_ref(&update)).await {
             Ok(last) => self.stored(last),
+            // Renamed or deleted since this room opened: what its editors typed has nowhere to go.
+            Err(error) if editor_documents::is_file_gone(&error) => {
+                self.close(Closed::FileGone);
+                return Err(RoomError::FileGone);
+            }
             Err(error) => {
                 tracing::warn!(%error, project_id = %self.key.project_id, "an editor's update could not be stored; closing the room");
-                self.close();
+                self.close(Closed::StorageFailed);
                 return Err(RoomError::Storage(error));
             }
         }
@@ -318,15 +338,16 @@ impl Room {
         (!update.clients.is_empty()).then_some(update)
     }
 
-    /// Closes the room: its connections end and the next join loads it from PostgreSQL again.
-    fn close(&self) {
+    /// Closes the room: its connections end and the next join loads it from PostgreSQL again (or
+    /// is refused, for a file that is gone).
+    fn close(&self, why: Closed) {
         if let Some(registry) = self.registry.upgrade() {
             let mut rooms = registry.lock().expect("rooms lock");
             if rooms.get(&self.key).is_some_and(|weak| std::ptr::eq(weak.as_ptr(), self)) {
                 rooms.remove(&self.key);
             }
         }
-        self.closed.send_replace(true);
+        self.closed.send_replace(Some(why));
     }
 }
 
@@ -415,7 +436,7 @@ impl Rooms {
                         awareness: Mutex::new(Awareness::new(Doc::new())),
                         relay: broadcast::channel(RELAY_CAPACITY).0,
                         peers: self.peers.clone(),
-                        closed: watch::channel(false).0,
+                        closed: watch::channel(None).0,
                         owners: Mutex::default(),
                         stored: Mutex::new((0, 0)),
                         loaded: OnceCell::new(),
@@ -430,11 +451,35 @@ impl Rooms {
         room.loaded.get_or_try_init(|| room.catch_up()).await?;
         Ok(room)
     }
+
+    /// Closes the rooms of a file that was renamed or deleted, here and (through Redis) on every
+    /// other server: their sockets end with [`Closed::FileGone`] and are forgotten.
+    pub async fn close_file(&self, project_id: Uuid, file_name: &str) {
+        self.close_here(&RoomKey { project_id, file_name: file_name.to_owned() }, Closed::FileGone);
+        self.peers.publish_closed(project_id, file_name, RoomClosed::FileGone).await;
+    }
+
+    /// Closes this server's room of `key`, if open.
+    fn close_here(&self, key: &RoomKey, why: Closed) {
+        if let Some(room) = self.open_room(key) {
+            room.close(why);
+        }
+    }
+
+    /// Brings an open room up to date after messages may have been lost: closes it when its file
+    /// is gone (the close was among them), else catches up on the stored updates.
+    async fn recover(&self, room: &Room) -> sqlx::Result<()> {
+        if !editor_files::exists(&self.db, room.key.project_id, &room.key.file_name).await? {
+            room.close(Closed::FileGone);
+            return Ok(());
+        }
+        room.catch_up().await
+    }
 }
 
 /// Applies the other servers' room traffic to this server's open rooms, forever; whenever the
-/// subscription is (back) in place, every open room catches up from PostgreSQL, since what was
-/// published meanwhile is lost.
+/// subscription is (back) in place, every open room catches up from PostgreSQL (or closes, when
+/// its file is gone), since what was published meanwhile is lost.
 pub async fn follow_other_servers(client: redis::Client, rooms: Rooms) {
     let origin = rooms.peers.origin();
     let on_subscribed = |subscribed: bool| {
@@ -442,7 +487,7 @@ pub async fn follow_other_servers(client: redis::Client, rooms: Rooms) {
             let rooms = rooms.clone();
             tokio::spawn(async move {
                 for room in rooms.open_rooms() {
-                    if let Err(error) = room.catch_up().await {
+                    if let Err(error) = rooms.recover(&room).await {
                         tracing::warn!(%error, project_id = %room.key.project_id, "a room could not catch up; it does at its next reopening");
                     }
                 }
@@ -451,8 +496,13 @@ pub async fn follow_other_servers(client: redis::Client, rooms: Rooms) {
     };
     let on_message = |message: RoomMessage| {
         let key = RoomKey { project_id: message.project_id, file_name: message.file_name.clone() };
-        if let (Some(room), Some(bytes)) = (rooms.open_room(&key), message.bytes()) {
-            room.apply_remote(&bytes);
+        match message.event {
+            RoomEvent::Closed { closed: RoomClosed::FileGone } => rooms.close_here(&key, Closed::FileGone),
+            RoomEvent::Sync { .. } => {
+                if let (Some(room), Some(bytes)) = (rooms.open_room(&key), message.bytes()) {
+                    room.apply_remote(&bytes);
+                }
+            }
         }
     };
     room_relay::follow(client, origin, on_subscribed, on_message).await;

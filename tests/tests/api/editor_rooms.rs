@@ -1,7 +1,8 @@
 //! The editor's collaboration rooms (`/api/editor/rooms/{project_id}?file=`) with real yrs
 //! documents as clients, speaking y-sync as a browser's Yjs provider does: edits reach the other
 //! members within a second, concurrent edits converge, presence comes and goes, the document
-//! survives a restart, and outsiders, bad input and ended sessions are refused.
+//! survives a restart, and outsiders, bad input, files the project does not have and ended
+//! sessions are refused. A room's file is created first (`editor_files.rs` tests the files).
 
 use std::time::Duration;
 
@@ -24,24 +25,25 @@ use crate::websocket::{REVOKED, Socket, open, until_closed};
 const TEXT: &str = "content";
 
 /// One editor: a socket onto a room and the client's own Yjs document.
-struct Editor {
-    socket: Socket,
+pub(crate) struct Editor {
+    pub(crate) socket: Socket,
     awareness: Awareness,
     /// Awareness states other editors announced, by client id (`None` once removed).
     others: std::collections::HashMap<u64, Option<String>>,
 }
 
-fn room_path(project: &str, file: &str) -> String {
+pub(crate) fn room_path(project: &str, file: &str) -> String {
     format!("/api/editor/rooms/{project}?file={}", urlencoding(file))
 }
 
-fn urlencoding(text: &str) -> String {
+/// Percent-encodes everything but letters, digits and `._-` (for query values).
+pub(crate) fn urlencoding(text: &str) -> String {
     text.bytes().map(|b| if b.is_ascii_alphanumeric() || b"._-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 impl Editor {
     /// Joins the room and completes the y-sync handshake (the server's state is applied).
-    async fn join(base: &str, plugin: &Plugin, project: &str, file: &str, client_id: u64) -> Self {
+    pub(crate) async fn join(base: &str, plugin: &Plugin, project: &str, file: &str, client_id: u64) -> Self {
         let socket = open(base, &room_path(project, file), Some(plugin), None).await.expect("upgrade");
         let mut editor = Self { socket, awareness: Awareness::new(Doc::with_client_id(client_id)), others: Default::default() };
         let step1 = SyncFrame::Sync(SyncMessage::SyncStep1(editor.doc().transact().state_vector()));
@@ -61,7 +63,7 @@ impl Editor {
         self.awareness.doc()
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let text = self.doc().get_or_insert_text(TEXT);
         text.get_string(&self.doc().transact())
     }
@@ -71,7 +73,7 @@ impl Editor {
     }
 
     /// Types `text` at `index` and sends the update, as a Yjs provider does after a transaction.
-    async fn type_at(&mut self, index: u32, text: &str) {
+    pub(crate) async fn type_at(&mut self, index: u32, text: &str) {
         let before = self.doc().transact().state_vector();
         let shared = self.doc().get_or_insert_text(TEXT);
         shared.insert(&mut self.doc().transact_mut(), index, text);
@@ -114,7 +116,7 @@ impl Editor {
     }
 
     /// Reads frames until `done` holds, for up to `within`; whether it did.
-    async fn until(&mut self, within: Duration, done: impl Fn(&Self) -> bool) -> bool {
+    pub(crate) async fn until(&mut self, within: Duration, done: impl Fn(&Self) -> bool) -> bool {
         let deadline = tokio::time::Instant::now() + within;
         while !done(self) {
             if self.read_one(deadline).await.is_none() {
@@ -125,20 +127,41 @@ impl Editor {
     }
 }
 
-/// Two signed-in users; the owner added the second to their project by e-mail. Returns both
-/// plugins and the project id.
-async fn two_members(app: &TestApp) -> (Plugin, Plugin, String) {
+/// Two signed-in users; the owner added the second to their project by e-mail and created
+/// `files` in it (a room exists only for a file the project has). Returns both plugins and the
+/// project id.
+pub(crate) async fn two_members(app: &TestApp, files: &[&str]) -> (Plugin, Plugin, String) {
     let (mut owner, project) = app.signed_in("owner@example.com").await;
     let (guest, _) = app.signed_in("guest@example.com").await;
     let added = owner.call(Method::POST, &format!("/api/editor/projects/{project}/members"), Some(json!({"email": "Guest@Example.com "}))).await;
     assert_eq!(added.status, 201, "{}", added.text);
+    for file in files {
+        create_file(&mut owner, &project, file).await;
+    }
     (owner, guest, project)
+}
+
+/// Creates a file in the project (201 expected).
+pub(crate) async fn create_file(plugin: &mut Plugin, project: &str, name: &str) {
+    let created = plugin.call(Method::POST, &format!("/api/editor/projects/{project}/files"), Some(json!({"name": name}))).await;
+    assert_eq!(created.status, 201, "creating {name:?}: {}", created.text);
+}
+
+/// The status and body of a refused WebSocket handshake.
+pub(crate) fn refusal(result: Result<Socket, tokio_tungstenite::tungstenite::Error>) -> (u16, String) {
+    match result {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap_or_default();
+            (response.status().as_u16(), body)
+        }
+        other => panic!("expected an HTTP refusal, got {:?}", other.map(|_| "an upgraded socket")),
+    }
 }
 
 #[tokio::test]
 async fn the_owner_adds_members_by_email_and_nobody_else_can() {
     let app = TestApp::spawn().await;
-    let (mut owner, mut guest, project) = two_members(&app).await;
+    let (mut owner, mut guest, project) = two_members(&app, &[]).await;
     let (mut stranger, strangers_project) = app.signed_in("stranger@example.com").await;
     let path = format!("/api/editor/projects/{project}/members");
 
@@ -177,7 +200,7 @@ async fn the_owner_adds_members_by_email_and_nobody_else_can() {
 #[tokio::test]
 async fn members_see_each_others_edits_within_a_second_and_concurrent_edits_converge() {
     let app = TestApp::spawn().await;
-    let (owner, guest, project) = two_members(&app).await;
+    let (owner, guest, project) = two_members(&app, &["src/main.py", "README.md"]).await;
     let mut a = Editor::join(&app.address, &owner, &project, "src/main.py", 1).await;
     let mut b = Editor::join(&app.address, &guest, &project, "src/main.py", 2).await;
 
@@ -202,7 +225,7 @@ async fn members_see_each_others_edits_within_a_second_and_concurrent_edits_conv
 #[tokio::test]
 async fn presence_is_relayed_and_removed_when_an_editor_leaves() {
     let app = TestApp::spawn().await;
-    let (owner, guest, project) = two_members(&app).await;
+    let (owner, guest, project) = two_members(&app, &["app.js"]).await;
     let mut a = Editor::join(&app.address, &owner, &project, "app.js", 11).await;
     let mut b = Editor::join(&app.address, &guest, &project, "app.js", 12).await;
     a.announce_cursor("Ada", 0).await;
@@ -231,7 +254,7 @@ async fn presence_is_relayed_and_removed_when_an_editor_leaves() {
 #[tokio::test]
 async fn the_document_survives_a_server_restart() {
     let mut app = TestApp::spawn().await;
-    let (owner, _, project) = two_members(&app).await;
+    let (owner, _, project) = two_members(&app, &["lib.rs"]).await;
     let mut a = Editor::join(&app.address, &owner, &project, "lib.rs", 21).await;
     a.type_at(0, "fn answer() -> u32 {\n    42\n}\n").await;
     let shared = a.doc().get_or_insert_text(TEXT);
@@ -255,34 +278,34 @@ async fn the_document_survives_a_server_restart() {
 #[tokio::test]
 async fn outsiders_bad_input_and_garbage_frames_are_refused() {
     let app = TestApp::spawn().await;
-    let (owner, _, project) = two_members(&app).await;
+    let (owner, _, project) = two_members(&app, &["a.py"]).await;
     let (stranger, _) = app.signed_in("stranger@example.com").await;
 
-    let refused = |result: Result<Socket, tokio_tungstenite::tungstenite::Error>| match result {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap_or_default();
-            (response.status().as_u16(), body)
-        }
-        other => panic!("expected an HTTP refusal, got {:?}", other.map(|_| "an upgraded socket")),
-    };
-    let (status, body) = refused(open(&app.address, &room_path(&project, "a.py"), Some(&stranger), None).await);
+    let (status, body) = refusal(open(&app.address, &room_path(&project, "a.py"), Some(&stranger), None).await);
     assert_eq!((status, body.as_str()), (403, r#"{"detail":"You are not a member of this project"}"#));
-    let (status, _) = refused(open(&app.address, &room_path(&project, "a.py"), None, None).await);
+    // A stranger learns nothing of which files exist; a member asking for a missing one gets 404.
+    let (status, _) = refusal(open(&app.address, &room_path(&project, "missing.py"), Some(&stranger), None).await);
+    assert_eq!(status, 403);
+    let (status, body) = refusal(open(&app.address, &room_path(&project, "missing.py"), Some(&owner), None).await);
+    assert_eq!((status, body.as_str()), (404, r#"{"detail":"No such file in this project"}"#));
+    let (status, _) = refusal(open(&app.address, &room_path(&project, "a.py"), None, None).await);
     assert_eq!(status, 401);
     for path in [
         format!("/api/editor/rooms/{project}"),
         room_path(&project, "bad\u{0}name"),
         room_path(&project, "line\nbreak"),
         room_path(&project, &"x".repeat(513)),
+        room_path(&project, "../a.py"),
+        room_path(&project, "/a.py"),
     ] {
-        let (status, body) = refused(open(&app.address, &path, Some(&owner), None).await);
+        let (status, body) = refusal(open(&app.address, &path, Some(&owner), None).await);
         assert_eq!(status, 422, "{path}: {body}");
     }
-    let (status, _) = refused(open(&app.address, &room_path("not-a-uuid", "a.py"), Some(&owner), None).await);
+    let (status, _) = refusal(open(&app.address, &room_path("not-a-uuid", "a.py"), Some(&owner), None).await);
     assert_eq!(status, 403);
-    let (status, _) = refused(open(&app.address, &room_path(&uuid::Uuid::new_v4().to_string(), "a.py"), Some(&owner), None).await);
+    let (status, _) = refusal(open(&app.address, &room_path(&uuid::Uuid::new_v4().to_string(), "a.py"), Some(&owner), None).await);
     assert_eq!(status, 403, "a project that does not exist is refused like another's");
-    let (status, _) = refused(open(&app.address, &room_path(&project, "a.py"), Some(&owner), Some("https://evil.example")).await);
+    let (status, _) = refusal(open(&app.address, &room_path(&project, "a.py"), Some(&owner), Some("https://evil.example")).await);
     assert_eq!(status, 403);
 
     // Frames that are not y-sync close the socket with 1003; the room keeps serving the others.
@@ -303,7 +326,7 @@ async fn outsiders_bad_input_and_garbage_frames_are_refused() {
 #[tokio::test]
 async fn a_room_socket_closes_when_its_session_ends() {
     let app = TestApp::spawn().await;
-    let (owner, mut guest, project) = two_members(&app).await;
+    let (owner, mut guest, project) = two_members(&app, &["notes.md"]).await;
     let mut b = Editor::join(&app.address, &guest, &project, "notes.md", 41).await;
     assert_eq!(guest.deactivate().await.status, 200);
     let (_, code, reason) = until_closed(&mut b.socket).await;
@@ -317,7 +340,7 @@ async fn a_room_socket_closes_when_its_session_ends() {
 #[tokio::test]
 async fn a_document_over_the_size_limit_takes_no_more_edits() {
     let app = TestApp::spawn().await;
-    let (owner, _, project) = two_members(&app).await;
+    let (owner, _, project) = two_members(&app, &["big.txt"]).await;
     let mut a = Editor::join(&app.address, &owner, &project, "big.txt", 51).await;
     // Just over the limit, in pieces under the frame limit.
     let piece = "y".repeat(500_001);
@@ -333,7 +356,7 @@ async fn a_document_over_the_size_limit_takes_no_more_edits() {
 #[tokio::test]
 async fn editors_on_two_servers_share_one_room() {
     let app = TestApp::spawn().await;
-    let (owner, guest, project) = two_members(&app).await;
+    let (owner, guest, project) = two_members(&app, &["shared.go"]).await;
     let second = app.start_another_server().await;
     let mut a = Editor::join(&app.address, &owner, &project, "shared.go", 61).await;
     let mut b = Editor::join(&second.address, &guest, &project, "shared.go", 62).await;

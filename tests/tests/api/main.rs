@@ -10,6 +10,7 @@ mod contract_snapshots;
 mod conventions_auth;
 mod demo;
 mod docs;
+mod editor_files;
 mod editor_rooms;
 mod hardening;
 mod health;
