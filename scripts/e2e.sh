@@ -14,7 +14,13 @@ cd "$C4M_ROOT"
 ensure_postgres_binaries
 export WEBSITE_DIST_DIR="$C4M_ROOT/website/dist" LOG_FORMAT=json
 start_ephemeral_stack
-trap stop_ephemeral_stack EXIT
+# A second server process on the same PostgreSQL and Redis, for the editor's cross-server rooms.
+SERVER2_PORT="$(free_port)"
+C4M_SERVER2_PID=""
+stop_second_server() { [ -z "$C4M_SERVER2_PID" ] || { kill -TERM "$C4M_SERVER2_PID" 2>/dev/null; wait "$C4M_SERVER2_PID" 2>/dev/null; } || true; }
+trap 'stop_second_server; stop_ephemeral_stack' EXIT
+# The browser opens WebSockets from both servers' pages: both origins are allowed.
+export CORS_ALLOWED_ORIGINS="http://127.0.0.1:$SERVER_PORT,http://127.0.0.1:$SERVER2_PORT"
 export ADMIN_EMAIL="e2e-admin@example.com" ADMIN_PASSWORD="E2eAdmin123"
 target/$C4M_STACK_PROFILE/code4me-server demo-data --users 12 --days 14 --queries-per-day 12 >/dev/null
 start_app "$C4M_STACK_PROFILE"
@@ -56,11 +62,33 @@ BASE_URL="http://127.0.0.1:$SERVER_PORT" E2E_ADMIN_EMAIL="$ADMIN_EMAIL" E2E_ADMI
   exit 1
 }
 
+# The web editor (website/e2e/editor.mjs): the owner on server 1, a member on server 2, then server
+# 1 (and the worker) restarted and the document checked on both.
+SERVER_PORT="$SERVER2_PORT" target/$C4M_STACK_PROFILE/code4me-server >>"$C4M_DATA_DIR/logs/server2.log" 2>&1 &
+C4M_SERVER2_PID=$!
+for _ in $(seq 600); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$SERVER2_PORT/api/health" 2>/dev/null && break
+  kill -0 "$C4M_SERVER2_PID" 2>/dev/null || die "the second server exited during start-up (see $C4M_DATA_DIR/logs/server2.log)"
+  sleep 0.1
+done
+editor_check() {
+  E2E_PHASE="$1" BASE_URL="http://127.0.0.1:$SERVER_PORT" BASE_URL_2="http://127.0.0.1:$SERVER2_PORT" \
+    E2E_STATE_FILE="$C4M_DATA_DIR/editor-state.json" E2E_SECRETS_FILE="$secrets" node website/e2e/editor.mjs || {
+    warn "editor checks ($1) failed; server and worker logs follow"
+    tail -n 30 "$C4M_DATA_DIR/logs/server.log" "$C4M_DATA_DIR/logs/server2.log" "$C4M_DATA_DIR/logs/worker.log" >&2
+    exit 1
+  }
+}
+editor_check live
+stop_app
+start_app "$C4M_STACK_PROFILE"
+editor_check after-restart
+
 # Logs never hold keys or tokens: no `c4m_` key anywhere in the server's or worker's log, and none of
 # the auth tokens the browser run saw. Matches are reported by file and line, never printed.
 check_logs_hold_no_secrets() {
   # (grep finds nothing with status 1: `|| true` keeps `set -e` from ending the script there.)
-  local logs=("$C4M_DATA_DIR/logs/server.log" "$C4M_DATA_DIR/logs/worker.log") log secret found
+  local logs=("$C4M_DATA_DIR/logs/server.log" "$C4M_DATA_DIR/logs/server2.log" "$C4M_DATA_DIR/logs/worker.log") log secret found
   for log in "${logs[@]}"; do
     [ -s "$log" ] || die "$log is missing or empty: the log check would prove nothing"
   done

@@ -7,11 +7,10 @@
 // line, so scripts/e2e.sh can check that none of them reached the server's or worker's logs.
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch, signIn as signInAt, watchPage } from "./browser.mjs";
 
 const baseUrl = process.env.BASE_URL ?? "http://127.0.0.1:8008";
 const artifacts = process.env.E2E_ARTIFACTS_DIR ?? join(import.meta.dirname, "..", "test-results");
-const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const admin = { email: process.env.E2E_ADMIN_EMAIL, password: process.env.E2E_ADMIN_PASSWORD };
 if (!admin.email || !admin.password) throw new Error("set E2E_ADMIN_EMAIL and E2E_ADMIN_PASSWORD (an admin account of the server)");
 mkdirSync(artifacts, { recursive: true });
@@ -62,12 +61,8 @@ function expectEqual(actual, expected, what) {
 }
 
 /** Signs in through the form and waits for the dashboard. */
-async function signIn(page, { email, password }) {
-  await page.goto(`${baseUrl}/`);
-  await page.getByLabel("E-mail").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByTestId("signed-in").waitFor();
+async function signIn(page, account) {
+  await signInAt(page, baseUrl, account);
   await recordAuthTokens(page.context());
 }
 
@@ -428,13 +423,7 @@ const checks = [
   },
 ];
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  // Our machines have no outside network: keep Chromium from trying to reach Google's services.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 let failures = 0;
 try {
   // Admin checks share one signed-in browser context; the others start signed out.
@@ -449,20 +438,7 @@ try {
     page.on("request", (request) => {
       if (!request.url().startsWith(baseUrl) && !request.url().startsWith("data:")) problems.push(`request left the server: ${request.url()}`);
     });
-    page.on("pageerror", (error) => problems.push(`uncaught error: ${error.message}`));
-    page.on("console", (message) => {
-      // A failed request's console line is the browser's own (e.g. the expected 401 of a wrong password).
-      if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console error: ${message.text()}`);
-      // The Content-Security-Policy refusing anything (a script, a style, a request) is a failure
-      // whatever the console level.
-      if (message.text().startsWith("Refused to")) problems.push(`CSP: ${message.text()}`);
-    });
-    // Reported by the page itself too (an init script runs outside the page's policy).
-    await page.exposeFunction("__reportCspViolation", (what) => problems.push(`CSP violation: ${what}`));
-    await page.addInitScript(() => {
-      document.addEventListener("securitypolicyviolation", (event) =>
-        window.__reportCspViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`));
-    });
+    await watchPage(page, problems);
     // Every page of the website carries the policy (the docs UI is served outside it).
     page.on("response", (response) => {
       const url = new URL(response.url());

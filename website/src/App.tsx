@@ -16,6 +16,7 @@ const Research = lazy(() => import("./pages/Research").then((m) => ({ default: m
 const Studies = lazy(() => import("./pages/Studies").then((m) => ({ default: m.Studies })));
 const Config = lazy(() => import("./pages/Config").then((m) => ({ default: m.Config })));
 const ApiKeys = lazy(() => import("./pages/ApiKeys").then((m) => ({ default: m.ApiKeys })));
+const Editor = lazy(() => import("./pages/Editor").then((m) => ({ default: m.Editor })));
 
 /** The pages, in navigation order. */
 const PAGES = [
@@ -25,6 +26,7 @@ const PAGES = [
   { path: "/calibration", label: "Calibration", element: <Calibration />, admin: false },
   { path: "/research", label: "Research", element: <Research />, admin: false },
   { path: "/keys", label: "API keys & usage", element: <ApiKeys />, admin: false },
+  { path: "/editor", label: "Editor", element: <Editor />, admin: false },
   { path: "/studies", label: "Studies", element: <Studies />, admin: true },
   { path: "/config", label: "Config", element: <Config />, admin: true },
 ];
@@ -32,7 +34,8 @@ const PAGES = [
 export function App() {
   const { user, checking, signOut } = useAuth();
   const location = useLocation();
-  const page = PAGES.find((p) => p.path === location.pathname);
+  // `/editor/{project_id}` is the Editor page too.
+  const page = PAGES.find((p) => p.path === location.pathname || (p.path !== "/" && location.pathname.startsWith(`${p.path}/`)));
   useEffect(() => {
     document.title = user && page ? `${page.label} · Code4me-RS` : "Code4me-RS";
   }, [user, page]);
@@ -92,7 +95,7 @@ export function App() {
           </button>
         </div>
       </header>
-      <main id="content" className="page">
+      <main id="content" className={page?.path === "/editor" ? "page wide" : "page"}>
         <Suspense
           fallback={
             <p role="status" className="placeholder">
@@ -104,6 +107,7 @@ export function App() {
             {PAGES.map((p) => (
               <Route key={p.path} path={p.path} element={p.admin && !user.is_admin ? <AdminOnly /> : p.element} />
             ))}
+            <Route path="/editor/:projectId" element={<Editor />} />
             <Route path="*" element={<NotFound />} />
           </Routes>
         </Suspense>

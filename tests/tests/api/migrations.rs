@@ -157,8 +157,9 @@ async fn reference_rows_keep_their_ids_and_new_rows_continue_after_them() {
     assert_eq!(triggers, ["manual", "auto", "idle"]);
     let versions: Vec<(i64, String, String)> =
         sqlx::query_as("SELECT version_id, version_name, ide_type FROM plugin_version ORDER BY version_id").fetch_all(&pool).await.expect("versions");
-    assert_eq!(versions.len(), 4);
+    assert_eq!(versions.len(), 5);
     assert_eq!(versions[2], (3, "0.1.0j".to_owned(), "JetBrains".to_owned()));
+    assert_eq!(versions[4], (5, "0.1.0w".to_owned(), "Web".to_owned()), "the web editor's queries carry their own version");
 
     let next_config: i64 =
         sqlx::query_scalar("INSERT INTO config (config_data) VALUES ('{}') RETURNING config_id").fetch_one(&pool).await.expect("insert");
