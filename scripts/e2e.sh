@@ -73,7 +73,7 @@ for _ in $(seq 600); do
 done
 editor_check() {
   E2E_PHASE="$1" BASE_URL="http://127.0.0.1:$SERVER_PORT" BASE_URL_2="http://127.0.0.1:$SERVER2_PORT" \
-    E2E_STATE_FILE="$C4M_DATA_DIR/editor-state.json" E2E_SECRETS_FILE="$secrets" node website/e2e/editor.mjs || {
+    E2E_STATE_FILE="$C4M_DATA_DIR/editor-state.json" E2E_SECRETS_FILE="$secrets" E2E_PSQL="$C4M_PG_BINDIR/psql" node website/e2e/editor.mjs || {
     warn "editor checks ($1) failed; server and worker logs follow"
     tail -n 30 "$C4M_DATA_DIR/logs/server.log" "$C4M_DATA_DIR/logs/server2.log" "$C4M_DATA_DIR/logs/worker.log" >&2
     exit 1

@@ -11,13 +11,15 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The dashboard's Content-Security-Policy: everything from this origin only, no inline or
-/// `eval`'d script, no plugins, no framing, forms and `<base>` kept on this origin. The built site
-/// needs nothing more: Vite emits only external module scripts and stylesheets, the charts
-/// (recharts) set styles through the CSSOM (which `style-src` does not restrict), and every
-/// request goes to this server's `/api`. The Swagger UI at `/docs` is not served from here and
+/// `eval`'d script, no plugins, no framing, forms and `<base>` kept on this origin. Vite emits only
+/// external module scripts and stylesheets, the charts (recharts) set styles through the CSSOM, and
+/// every request goes to this server's `/api` (its WebSockets included: `'self'` covers `ws:` on
+/// this origin). Inline *styles* are allowed: the editor's CodeMirror writes its theme into a
+/// `<style>` element at run time and the Yjs binding colours collaborators' cursors with `style`
+/// attributes. Styles run no code, and scripts stay restricted to this origin's files. The Swagger UI at `/docs` is not served from here and
 /// gets no policy: its vendored stylesheet draws its icons from `data:` URIs, and this one would
 /// hide them.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; \
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; font-src 'self'; \
 connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 /// Page shown when the website has not been built, so `/` explains itself instead of a bare 404.

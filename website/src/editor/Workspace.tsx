@@ -27,7 +27,11 @@ export function Workspace({ projectId, user }: { projectId: string; user: User }
   const openFile = params.get("file");
   const files = useLoad(() => unwrap(api.GET("/api/editor/projects/{project_id}/files", { params: { path: { project_id: projectId } } })), [projectId]);
 
+  // Activated once the file list showed the caller is a member: activating a project that is not
+  // theirs answers 401, which would sign them out of the whole dashboard.
+  const member = files.state.status === "ready";
   useEffect(() => {
+    if (!member) return;
     let live = true;
     setReady({ status: "loading" });
     (async () => {
@@ -40,7 +44,7 @@ export function Workspace({ projectId, user }: { projectId: string; user: User }
     return () => {
       live = false;
     };
-  }, [projectId]);
+  }, [projectId, member]);
 
   const open = (name: string | null) => setParams(name ? { file: name } : {}, { replace: false });
   const call = async (promise: Promise<unknown>) => {
@@ -105,6 +109,9 @@ export function Workspace({ projectId, user }: { projectId: string; user: User }
   );
 }
 
+/** How often the edited file's own text is sent as multi-file context. */
+const CURRENT_FILE_CONTEXT_MS = 10_000;
+
 /** Texts of the files this tab has had open: the multi-file context the plugin would send. */
 const openTexts = new Map<string, string>();
 const mirror = new ContextMirror();
@@ -140,9 +147,15 @@ function FileSession({ projectId, fileName, user, onGone }: { projectId: string;
     };
   }, [projectId, fileName]);
 
+  const currentSentAt = useRef(0);
   const syncContext = useCallback(async (): Promise<string[]> => {
     const texts = new Map(openTexts);
-    if (view.current) texts.set(fileName, view.current.state.doc.toString());
+    // The edited file changes with every keystroke, and its prompt holds it anyway: it goes to the
+    // context (and the retrieval index) at most every 10 s, not before every request.
+    if (view.current && Date.now() - currentSentAt.current > CURRENT_FILE_CONTEXT_MS) {
+      texts.set(fileName, view.current.state.doc.toString());
+      currentSentAt.current = Date.now();
+    }
     const updates = mirror.updates(texts);
     if (Object.keys(updates).length > 0) {
       await unwrap(api.POST("/api/completion/multi-file-context/update", { body: { context_updates: updates } }));
