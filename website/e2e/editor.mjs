@@ -302,6 +302,16 @@ if (phase === "live") {
     await openFile(member, base2, state.projectId);
     if ((await docText(member)) !== state.text) throw new Error("the second server shows another document");
   });
+
+  check("at phone width the editor stacks its columns and the page does not scroll sideways", async () => {
+    await owner.setViewportSize({ width: 390, height: 844 });
+    await owner.locator(".cm-content").waitFor();
+    const overflow = await owner.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 1) throw new Error(`the page is ${overflow} px wider than the screen`);
+    const [tree, code] = [await owner.getByTestId("file-tree").boundingBox(), await owner.getByTestId("code-editor").boundingBox()];
+    if (!(tree && code && code.y > tree.y)) throw new Error("the file tree and the code are not stacked");
+    await owner.screenshot({ path: join(artifacts, "editor-narrow.png"), fullPage: true });
+  });
 }
 
 let failures = 0;

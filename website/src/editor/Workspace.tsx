@@ -112,9 +112,20 @@ export function Workspace({ projectId, user }: { projectId: string; user: User }
 /** How often the edited file's own text is sent as multi-file context. */
 const CURRENT_FILE_CONTEXT_MS = 10_000;
 
-/** Texts of the files this tab has had open: the multi-file context the plugin would send. */
-const openTexts = new Map<string, string>();
-const mirror = new ContextMirror();
+/**
+ * Per project: the texts of the files this tab has had open (the multi-file context the plugin
+ * would send) and what of them the server already has.
+ */
+const projectContexts = new Map<string, { openTexts: Map<string, string>; mirror: ContextMirror }>();
+
+function projectContext(projectId: string) {
+  let context = projectContexts.get(projectId);
+  if (!context) {
+    context = { openTexts: new Map(), mirror: new ContextMirror() };
+    projectContexts.set(projectId, context);
+  }
+  return context;
+}
 
 function FileSession({ projectId, fileName, user, onGone }: { projectId: string; fileName: string; user: User; onGone: () => void }) {
   const [room, setRoom] = useState<Room | null>(null);
@@ -128,11 +139,19 @@ function FileSession({ projectId, fileName, user, onGone }: { projectId: string;
   const [ask, setAsk] = useState<AskRequest | null>(null);
   const view = useRef<EditorView | null>(null);
   const language = languageOf(fileName);
+  const { openTexts, mirror } = projectContext(projectId);
 
   useEffect(() => {
+    let gone = false;
     const joined = joinRoom(projectId, fileName, { id: user.user_id, name: user.name }, (code, reason) => {
       setClosed(code === 4404 ? "This file was renamed or deleted by a member." : reason || `The room closed (${code}).`);
-      if (code === 4404) onGone();
+      if (code === 4404) {
+        // Its name no longer belongs in the project's context.
+        gone = true;
+        openTexts.delete(fileName);
+        mirror.forget(fileName);
+        onGone();
+      }
       // The session ended (logout elsewhere, expiry): back to sign-in, like a REST 401.
       if (code === 4401) window.dispatchEvent(new Event(SIGNED_OUT_EVENT));
     });
@@ -142,7 +161,7 @@ function FileSession({ projectId, fileName, user, onGone }: { projectId: string;
     people();
     setRoom(joined);
     return () => {
-      openTexts.set(fileName, joined.text.toString());
+      if (!gone) openTexts.set(fileName, joined.text.toString());
       joined.leave();
     };
   }, [projectId, fileName]);
@@ -162,7 +181,7 @@ function FileSession({ projectId, fileName, user, onGone }: { projectId: string;
       mirror.sentUpdates(texts, updates);
     }
     return [...texts.keys()].filter((name) => name !== fileName);
-  }, [fileName]);
+  }, [fileName, openTexts, mirror]);
 
   const completions = useMemo(
     () =>
