@@ -513,14 +513,24 @@ pub struct HealthSettings {
     /// The directory whose file system's free space is reported (`C4M_DATA_DIR`, as `run.sh`
     /// lays it out: database, Redis files, models, logs).
     pub data_dir: PathBuf,
+    /// The JSON log files `GET /api/agent/health` and `code4me-server logs analyze` read
+    /// (`LOG_FILES`, comma-separated). The processes log to stderr; these are where the scripts
+    /// send it: by default `<C4M_DATA_DIR>/logs/server.log` and `worker.log`, as `run.sh` writes them.
+    pub log_files: Vec<PathBuf>,
 }
 
 impl HealthSettings {
     /// Reads the health settings.
     pub fn from_env(env: &EnvSource) -> Self {
+        let data_dir = PathBuf::from(env.string_or("C4M_DATA_DIR", "data"));
+        let log_files = match env.raw("LOG_FILES").map(str::trim).filter(|f| !f.is_empty()) {
+            Some(files) => files.split(',').map(str::trim).filter(|f| !f.is_empty()).map(PathBuf::from).collect(),
+            None => vec![data_dir.join("logs/server.log"), data_dir.join("logs/worker.log")],
+        };
         Self {
             token: env.raw("HEALTH_TOKEN").map(str::trim).filter(|t| !t.is_empty()).map(|t| SecretString::from(t.to_owned())),
-            data_dir: PathBuf::from(env.string_or("C4M_DATA_DIR", "data")),
+            data_dir,
+            log_files,
         }
     }
 }
@@ -721,6 +731,14 @@ mod tests {
         assert!(!shown.contains("h3alth-token"), "{shown}");
         assert_eq!(s.database.expose_password(), "hunter2-very-secret");
         assert!(s.redis.url().starts_with("redis://:r3dis-pass@"));
+    }
+
+    #[test]
+    fn the_log_files_default_to_the_data_dirs_and_can_be_listed() {
+        let s = ServerSettings::from_env(&EnvSource::from_pairs([("C4M_DATA_DIR", "/srv/c4m")])).expect("parses");
+        assert_eq!(s.health.log_files, [PathBuf::from("/srv/c4m/logs/server.log"), PathBuf::from("/srv/c4m/logs/worker.log")]);
+        let s = ServerSettings::from_env(&EnvSource::from_pairs([("LOG_FILES", " /var/log/a.log, ,b.log ")])).expect("parses");
+        assert_eq!(s.health.log_files, [PathBuf::from("/var/log/a.log"), PathBuf::from("b.log")]);
     }
 
     #[test]
