@@ -8,6 +8,7 @@ pub mod editor;
 pub mod editor_files;
 pub mod error;
 pub mod health;
+pub mod log_report;
 pub mod messages;
 pub mod openai;
 pub mod parse;

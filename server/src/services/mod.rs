@@ -17,6 +17,7 @@ pub mod export;
 pub mod feedback;
 pub mod generation;
 pub mod health;
+pub mod log_analysis;
 pub mod mail;
 pub mod model_directory;
 pub mod models;
