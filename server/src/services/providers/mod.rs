@@ -158,13 +158,17 @@ impl Providers {
                 skipped.push((name, "skipped: its circuit is open after recent failures".to_owned()));
                 continue;
             }
+            let started = std::time::Instant::now();
             let outcome = match &link.provider {
                 Provider::Local(local) => local.run(job, &mut sink).await,
                 Provider::Remote(remote) => remote.run(job, &mut sink).await,
             };
+            // `provider` with `provider.outcome` is what the log analyzer counts as an attempt.
+            let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match outcome {
                 Ok(answer) => {
                     link.breaker.succeeded();
+                    tracing::info!(provider = %name, provider.outcome = "answered", latency_ms, request_id = %job.request_id, "provider answered");
                     metrics::counter!("open_api_provider_requests_total", "provider" => name, "outcome" => "answered").increment(1);
                     return Ok(answer);
                 }
@@ -182,7 +186,7 @@ impl Providers {
                 }
                 Err(ProviderFailure::Unavailable(reason)) => {
                     link.breaker.failed();
-                    tracing::warn!(provider = %name, %reason, request_id = %job.request_id, "provider failed; trying the next");
+                    tracing::warn!(provider = %name, provider.outcome = "failed", latency_ms, %reason, request_id = %job.request_id, "provider failed; trying the next");
                     metrics::counter!("open_api_provider_requests_total", "provider" => name.clone(), "outcome" => "failed").increment(1);
                     if streamed.load(std::sync::atomic::Ordering::Relaxed) {
                         return Err(ChainFailure::Interrupted(reason));
