@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use code4me_server::services::auth::password::PasswordHasher;
+use code4me_server::services::log_analysis::{self, Analyzer, source, text};
 use code4me_server::services::{admin, demo};
 use code4me_server::{router, startup};
 use code4me_shared::settings::{EnvSource, ServerSettings};
@@ -43,6 +44,26 @@ enum Command {
     /// Print the OpenAPI document (what `/openapi.json` serves) and exit; the website's typed
     /// client is generated from it.
     Openapi,
+    /// Read our JSON logs (LOG_FORMAT=json).
+    #[command(subcommand)]
+    Logs(LogsCommand),
+}
+
+#[derive(Subcommand)]
+enum LogsCommand {
+    /// Report errors by kind, latency by route and stage, the slowest requests, provider success
+    /// rates and a 0-100 health score with its reasons.
+    Analyze {
+        /// Only lines of the last DURATION: a whole number and s, m, h, d or w (30m, 1h, 2d).
+        #[arg(long, value_name = "DURATION", value_parser = log_analysis::parse_since)]
+        since: Option<chrono::TimeDelta>,
+        /// Print the report as one JSON object (the body of GET /api/agent/health).
+        #[arg(long)]
+        json: bool,
+        /// Log files, `-` for standard input; default LOG_FILES, else
+        /// $C4M_DATA_DIR/logs/server.log and worker.log (those that exist).
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +146,34 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Openapi => println!("{}", router::openapi().to_pretty_json()?),
+        Command::Logs(LogsCommand::Analyze { since, json, files }) => {
+            let now = chrono::Utc::now();
+            let mut analyzer = Analyzer::new(since.and_then(|window| now.checked_sub_signed(window)));
+            if files.is_empty() {
+                // The default files: those that exist; none at all is an error worth a message.
+                let existing: Vec<_> = settings.health.log_files.iter().filter(|f| f.is_file()).collect();
+                if existing.is_empty() {
+                    let looked: Vec<_> = settings.health.log_files.iter().map(|f| f.display().to_string()).collect();
+                    anyhow::bail!("no log file at {} (set LOG_FILES or C4M_DATA_DIR, or name files; - reads standard input)", looked.join(", "));
+                }
+                for file in existing {
+                    source::feed_file(&mut analyzer, file, None).with_context(|| format!("reading {}", file.display()))?;
+                }
+            }
+            for file in &files {
+                if file.as_os_str() == "-" {
+                    source::feed_stdin(&mut analyzer).context("reading standard input")?;
+                } else {
+                    source::feed_file(&mut analyzer, file, None).with_context(|| format!("reading {}", file.display()))?;
+                }
+            }
+            let report = analyzer.finish(now);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", text::render(&report));
+            }
+        }
         Command::Migrate => {
             let pool = connect::connect_postgres(&settings.database, settings.startup_connect_timeout).await?;
             connect::MIGRATOR.run(&pool).await.context("applying database migrations")?;

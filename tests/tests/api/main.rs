@@ -15,6 +15,7 @@ mod editor_rooms;
 mod hardening;
 mod health;
 mod keys;
+mod log_analyzer;
 mod metrics;
 mod migrations;
 mod openai;
