@@ -22,8 +22,8 @@ use crate::http::error::{method_not_allowed_body, plain_rejection_body};
 use crate::http::{dialect_errors, metering, metrics as http_metrics, rate_limit, request_bounds, website};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    admin, ai, analytics, chat, completion, config, editor, health, health_root, keys, metrics, openai, ping, project, session, status, usage, user,
-    v1, ws,
+    admin, agent, ai, analytics, chat, completion, config, editor, health, health_root, keys, metrics, openai, ping, project, session, status, usage,
+    user, v1, ws,
 };
 use crate::services::state::AppState;
 
@@ -208,6 +208,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ai::document::document))
         .routes(routes!(ai::health::health))
         .routes(routes!(status::status))
+        .routes(routes!(agent::health::health))
         .routes(routes!(openai::models::list))
         .routes(routes!(openai::completions::create))
         .routes(routes!(openai::chat_completions::create))

@@ -1,6 +1,7 @@
 //! One module per resource or action, mirroring the URL (`/api/user/create` → `routes/user/create.rs`).
 
 pub mod admin;
+pub mod agent;
 pub mod ai;
 pub mod analytics;
 pub mod chat;

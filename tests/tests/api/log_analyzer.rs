@@ -1,10 +1,12 @@
 //! The log analyzer from the outside: `code4me-server logs analyze` run as a process on log files
-//! the tests write with known counts.
+//! the tests write with known counts, and `GET /api/agent/health` over the server's `LOG_FILES`.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use code4me_tests::app::{Options, TestApp};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 /// A line as our JSON logs write it, at `time`, inside the request `request` (method, route, id)
@@ -166,4 +168,43 @@ fn logs_analyze_fails_naming_a_file_it_cannot_read() {
     let output = run(&["logs", "analyze"], &[("C4M_DATA_DIR", empty.path().to_str().expect("a UTF-8 path"))], None);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no log file"), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[tokio::test]
+async fn agent_health_is_for_admins_and_reports_the_servers_log_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("server.log");
+    let app = TestApp::spawn_with(Options::default().env("LOG_FILES", file.to_str().expect("a UTF-8 path"))).await;
+
+    let anonymous = app.plugin().call(Method::GET, "/api/agent/health", None).await;
+    assert_eq!((anonymous.status, anonymous.body), (401, json!({"detail": "Authentication required"})));
+    let (mut user, _) = app.signed_up("user@example.com", false).await;
+    let refused = user.call(Method::GET, "/api/agent/health", None).await;
+    assert_eq!((refused.status, refused.body), (403, json!({"detail": "Admin privileges required"})));
+
+    // No log file yet: 200, no score, and the source says why.
+    let (mut admin, _) = app.signed_up("admin@example.com", true).await;
+    let missing = admin.call(Method::GET, "/api/agent/health", None).await;
+    assert_eq!(missing.status, 200, "{}", missing.text);
+    assert_eq!(missing.body["health"], json!({"score": null, "status": "unknown", "reasons": []}));
+    assert_eq!(missing.body["sources"][0]["name"], file.to_str().expect("a UTF-8 path"));
+    assert!(missing.body["sources"][0]["error"].is_string(), "{}", missing.body);
+
+    // The default window is the last hour: the request from 2020 is outside it.
+    write(&file, &fixture(Utc::now()));
+    let report = admin.call(Method::GET, "/api/agent/health", None).await;
+    assert_eq!(report.status, 200, "{}", report.text);
+    assert_eq!(report.body["lines"], json!({"total": 18, "parsed": 17, "unparsable": 1, "before_window": 1}));
+    assert_eq!(report.body["requests"]["count"], 10);
+    assert_eq!(report.body["providers"][0]["success_rate"], 0.75);
+    assert_eq!(report.body["health"]["score"], 53);
+    assert!(report.body["sources"][0].get("error").is_none(), "{}", report.body);
+
+    // A shorter window leaves every recent line out; a window that is not one is refused.
+    let narrow = admin.call(Method::GET, "/api/agent/health?since=1m", None).await;
+    assert_eq!(narrow.body["lines"]["before_window"], 19);
+    assert_eq!(narrow.body["health"]["status"], "unknown");
+    let bad = admin.call(Method::GET, "/api/agent/health?since=soon", None).await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert_eq!(bad.body["detail"][0]["loc"], json!(["query", "since"]));
 }
