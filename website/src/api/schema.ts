@@ -21,6 +21,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/agent/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The health report of the last `since` (default `1h`) of the server's logs. */
+        get: operations["getAgentHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai/analyze": {
         parameters: {
             query?: never;
@@ -3101,6 +3118,277 @@ export interface components {
              */
             status: string;
         };
+        /** @description One deduction from 100. */
+        LogDeduction: {
+            /**
+             * Format: double
+             * @description The measured figure: a percentage (`server_errors`, `unparsable`), lines per 1,000
+             *     requests (`error_lines`) or milliseconds (`slow_route`: the route's p90).
+             */
+            figure: number;
+            /** @description What it is for. */
+            kind: components["schemas"]["LogDeductionKind"];
+            /**
+             * Format: double
+             * @description Points deducted.
+             */
+            points: number;
+            /** @description The deduction in words, with its figure. */
+            reason: string;
+        };
+        /**
+         * @description What a deduction is for.
+         * @enum {string}
+         */
+        LogDeductionKind: "server_errors" | "error_lines" | "slow_route" | "unparsable";
+        /** @description ERROR or WARN lines of one kind. */
+        LogErrorKind: {
+            /**
+             * Format: int64
+             * @description Lines of this kind.
+             */
+            count: number;
+            /**
+             * @description The line's `error.kind` field when it has one; for tower-http's failed responses
+             *     `response failed: <classification>`; otherwise its message (at most 160 characters).
+             */
+            kind: string;
+            /**
+             * Format: date-time
+             * @description The newest line's time.
+             */
+            last_seen?: string | null;
+            /** @description `ERROR` or `WARN`. */
+            level: string;
+            /** @description How many of them were logged while serving each route (`METHOD /route/template`). */
+            routes: {
+                [key: string]: number;
+            };
+            /** @description The module that logged it (`target`). */
+            target: string;
+        };
+        /** @description How healthy the window looks. */
+        LogHealth: {
+            /** @description Every deduction, the largest first; empty for a clean window. */
+            reasons: components["schemas"]["LogDeduction"][];
+            /**
+             * Format: int32
+             * @description 0–100: 100 less the deductions, rounded; absent when the window holds no line.
+             */
+            score?: number | null;
+            /** @description `healthy` (≥ 90), `degraded` (≥ 70), `unhealthy`, or `unknown` without lines. */
+            status: components["schemas"]["LogHealthStatus"];
+        };
+        /**
+         * @description The score's verdict.
+         * @enum {string}
+         */
+        LogHealthStatus: "healthy" | "degraded" | "unhealthy" | "unknown";
+        /**
+         * @description Latency percentiles in milliseconds, by the nearest-rank definition: the p-th percentile of n
+         *     sorted values is the value at rank ⌈p·n/100⌉ (so it is always a latency that was observed).
+         */
+        LogLatency: {
+            /**
+             * Format: int64
+             * @description How many values.
+             */
+            count: number;
+            /**
+             * Format: double
+             * @description The largest.
+             */
+            max_ms: number;
+            /**
+             * Format: double
+             * @description Median.
+             */
+            p50_ms: number;
+            /**
+             * Format: double
+             * @description 90th percentile.
+             */
+            p90_ms: number;
+            /**
+             * Format: double
+             * @description 99th percentile.
+             */
+            p99_ms: number;
+        };
+        /** @description Line counts over every source. */
+        LogLineCounts: {
+            /**
+             * Format: int64
+             * @description Lines older than the window, not counted anywhere else.
+             */
+            before_window: number;
+            /**
+             * Format: int64
+             * @description JSON objects with a `level` (our JSON logs).
+             */
+            parsed: number;
+            /**
+             * Format: int64
+             * @description Non-empty lines in the window (`parsed + unparsable`).
+             */
+            total: number;
+            /**
+             * Format: int64
+             * @description Everything else: pretty-format lines, panics, lines cut short.
+             */
+            unparsable: number;
+        };
+        /** @description One provider's attempts. */
+        LogProvider: {
+            /**
+             * Format: int64
+             * @description Attempts that failed (`failed`, `error`, `timeout` or `unavailable`).
+             */
+            failed: number;
+            latency?: components["schemas"]["LogLatency"] | null;
+            /**
+             * Format: int64
+             * @description Other outcomes (`rejected`, `cancelled`, ...): neither the provider's success nor its fault.
+             */
+            other: number;
+            /** @description The `provider` field. */
+            provider: string;
+            /**
+             * Format: int64
+             * @description Attempts that answered (`provider.outcome` `answered`, `ok`, `success` or `succeeded`).
+             */
+            succeeded: number;
+            /**
+             * Format: double
+             * @description `succeeded / (succeeded + failed)`; absent when both are 0.
+             */
+            success_rate?: number | null;
+        };
+        /** @description The whole report over the lines of a window. */
+        LogReport: {
+            /** @description ERROR and WARN lines grouped by kind: ERROR first, then by count, most first. */
+            errors: components["schemas"]["LogErrorKind"][];
+            /**
+             * Format: date-time
+             * @description When the report was made (the end of the window).
+             */
+            generated_at: string;
+            /** @description The 0–100 score and every deduction behind it. */
+            health: components["schemas"]["LogHealth"];
+            /** @description How the lines read were counted. */
+            lines: components["schemas"]["LogLineCounts"];
+            /** @description Provider attempts (lines carrying `provider` and `provider.outcome`), by provider name. */
+            providers: components["schemas"]["LogProvider"][];
+            /** @description Every HTTP request the window holds (tower-http's `finished processing request` lines). */
+            requests: components["schemas"]["LogRequests"];
+            /** @description Latency by route template and method, the busiest first. */
+            routes: components["schemas"]["LogRouteLatency"][];
+            /**
+             * Format: date-time
+             * @description Start of the window (`--since`, `?since=`); absent: every line read.
+             */
+            since?: string | null;
+            /** @description The ten slowest requests, slowest first. */
+            slowest: components["schemas"]["LogSlowRequest"][];
+            /** @description The files (or standard input) read, in order. */
+            sources: components["schemas"]["LogSource"][];
+            /** @description Latency by stage, from lines carrying `stage` and a duration; the busiest first. */
+            stages: components["schemas"]["LogStageLatency"][];
+        };
+        /** @description The requests of the window, all routes together. */
+        LogRequests: {
+            /**
+             * Format: int64
+             * @description Answered 4xx.
+             */
+            client_errors: number;
+            /**
+             * Format: int64
+             * @description Requests answered.
+             */
+            count: number;
+            latency?: components["schemas"]["LogLatency"] | null;
+            /**
+             * Format: double
+             * @description `server_errors / count` (0 without requests).
+             */
+            server_error_rate: number;
+            /**
+             * Format: int64
+             * @description Answered 5xx.
+             */
+            server_errors: number;
+        };
+        /** @description Requests of one route template and method. */
+        LogRouteLatency: {
+            /** @description Their latency. */
+            latency: components["schemas"]["LogLatency"];
+            /** @description `GET`, `POST`, ... */
+            method: string;
+            /**
+             * Format: double
+             * @description The p90 budget the health score holds this route to (absent: none, e.g. generation routes
+             *     whose time is the model's).
+             */
+            p90_budget_ms?: number | null;
+            /**
+             * @description The matched route template (`/api/config/{config_id}`); `(unmatched)` for the website and
+             *     unknown paths.
+             */
+            route: string;
+            /**
+             * Format: int64
+             * @description Answered 5xx.
+             */
+            server_errors: number;
+        };
+        /** @description One request among the slowest. */
+        LogSlowRequest: {
+            /**
+             * Format: double
+             * @description Time to the response's headers.
+             */
+            latency_ms: number;
+            /** @description `GET`, `POST`, ... */
+            method: string;
+            /** @description The path asked for. */
+            path: string;
+            /** @description `request.id` (the `x-request-id` header), when logged. */
+            request_id?: string | null;
+            /** @description The matched route template. */
+            route: string;
+            /**
+             * Format: int32
+             * @description The response status.
+             */
+            status: number;
+            /**
+             * Format: date-time
+             * @description When the response was logged.
+             */
+            timestamp?: string | null;
+        };
+        /** @description One input of the report. */
+        LogSource: {
+            /** @description Why it could not be read (absent when it was). */
+            error?: string | null;
+            /**
+             * Format: int64
+             * @description Non-empty lines read from it (in the window or not).
+             */
+            lines: number;
+            /** @description The path as given, or `-` for standard input. */
+            name: string;
+            /** @description Only the file's last bytes were read (`GET /api/agent/health` reads at most 16 MiB of each). */
+            truncated: boolean;
+        };
+        /** @description Timed lines of one stage. */
+        LogStageLatency: {
+            /** @description Their durations. */
+            latency: components["schemas"]["LogLatency"];
+            /** @description The `stage` field. */
+            stage: string;
+        };
         /** @description `{"message": ...}`: the body of most Code4me outcomes. */
         Message: {
             /** @description Human-readable outcome (exact strings are part of the contract). */
@@ -4814,6 +5102,76 @@ export interface operations {
                 };
             };
             /** @description `tier` is not free, pro or enterprise */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getAgentHealth: {
+        parameters: {
+            query?: {
+                /** @description Window: a whole number and `s`, `m`, `h`, `d` or `w` (`30m`, `1h`, `2d`); default `1h` */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report; without a readable log file `health.score` is null and `sources` say why */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogReport"];
+                };
+            };
+            /** @description Not signed in (`{"detail"}`, as every admin endpoint) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description `since` is not a window */
             422: {
                 headers: {
                     [name: string]: unknown;
