@@ -93,7 +93,15 @@ export class ActionSocket {
     const opening = new Promise<WebSocket>((resolve, reject) => {
       const ws = new WebSocket(url);
       ws.onopen = () => resolve(ws);
-      ws.onmessage = (event) => this.receive(JSON.parse(String(event.data)) as ServerFrame);
+      ws.onmessage = (event) => {
+        let frame: ServerFrame;
+        try {
+          frame = JSON.parse(String(event.data)) as ServerFrame;
+        } catch {
+          return; // not one of ours: nothing waits for it
+        }
+        this.receive(frame);
+      };
       ws.onclose = (event) => {
         if (this.socket === opening) this.socket = null;
         if (event.code === SESSION_OVER) window.dispatchEvent(new Event(SIGNED_OUT_EVENT));
