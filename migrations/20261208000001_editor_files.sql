@@ -16,6 +16,17 @@ CREATE TABLE editor_file (
     PRIMARY KEY (project_id, file_name)
 );
 
+-- No update lands between the backfill and the foreign key (a previous-release server may still
+-- be storing updates during a rolling deploy).
+LOCK TABLE editor_document_update IN SHARE ROW EXCLUSIVE MODE;
+
+-- Documents under names today's rule refuses (a leading '/', a backslash, white space at either
+-- end, an empty, '.' or '..' segment) could be neither opened, renamed nor deleted as files: they
+-- are dropped. Only the rooms' old rule (1–512 characters, no control characters) admitted them.
+DELETE FROM editor_document_update
+WHERE file_name ~ '^/' OR strpos(file_name, E'\\') > 0 OR file_name ~ '^\s|\s$'
+   OR ('/' || file_name || '/') ~ '/(\.\.?)?/';
+
 -- Every document stored so far becomes a file, created when its first update was.
 INSERT INTO editor_file (project_id, file_name, created_at)
 SELECT project_id, file_name, min(created_at) FROM editor_document_update GROUP BY project_id, file_name;

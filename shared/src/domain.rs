@@ -138,6 +138,9 @@ impl FileName {
         if raw.chars().any(char::is_control) {
             return refuse("cannot hold control characters");
         }
+        if raw.chars().any(is_invisible_format) {
+            return refuse("cannot hold invisible or direction-changing characters");
+        }
         if raw.contains('\\') {
             return refuse("cannot hold a backslash (separate folders with '/')");
         }
@@ -168,6 +171,13 @@ impl fmt::Display for FileName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Unicode format characters that are invisible or reorder text (zero-width characters, the
+/// bidirectional overrides and isolates, the BOM, the soft hyphen): a name holding them can look
+/// like another in a file tree or a confirmation dialog.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// A UUID (tokens, ids), with pydantic's error when it does not parse.
@@ -256,6 +266,9 @@ mod tests {
         assert!(FileName::parse(&"x".repeat(512)).is_ok());
         assert!(FileName::parse(&"ü".repeat(512)).is_ok(), "characters, not bytes");
         for bad in [
+            "evil\u{202E}yp.exe",
+            "zero\u{200B}width.py",
+            "\u{FEFF}bom.py",
             "a\u{0}b",
             "line\nbreak",
             "tab\there",

@@ -89,10 +89,12 @@ export function Workspace({ projectId, user }: { projectId: string; user: User }
           }}
           onRename={async (from, to) => {
             await call(unwrap(api.POST("/api/editor/projects/{project_id}/files/rename", { ...path, body: { from, to } })));
+            forgetFile(projectId, from);
             if (openFile === from) open(to);
           }}
           onDelete={async (name) => {
             await call(unwrap(api.DELETE("/api/editor/projects/{project_id}/files", { params: { path: { project_id: projectId }, query: { name } } })));
+            forgetFile(projectId, name);
             if (openFile === name) open(null);
           }}
         />
@@ -116,15 +118,23 @@ const CURRENT_FILE_CONTEXT_MS = 10_000;
  * Per project: the texts of the files this tab has had open (the multi-file context the plugin
  * would send) and what of them the server already has.
  */
-const projectContexts = new Map<string, { openTexts: Map<string, string>; mirror: ContextMirror }>();
+const projectContexts = new Map<string, { openTexts: Map<string, string>; mirror: ContextMirror; gone: Set<string> }>();
 
 function projectContext(projectId: string) {
   let context = projectContexts.get(projectId);
   if (!context) {
-    context = { openTexts: new Map(), mirror: new ContextMirror() };
+    context = { openTexts: new Map(), mirror: new ContextMirror(), gone: new Set() };
     projectContexts.set(projectId, context);
   }
   return context;
+}
+
+/** A renamed or deleted file leaves the project's context. */
+function forgetFile(projectId: string, fileName: string) {
+  const { openTexts, mirror, gone } = projectContext(projectId);
+  openTexts.delete(fileName);
+  mirror.forget(fileName);
+  gone.add(fileName);
 }
 
 function FileSession({ projectId, fileName, user, onGone }: { projectId: string; fileName: string; user: User; onGone: () => void }) {
@@ -142,14 +152,12 @@ function FileSession({ projectId, fileName, user, onGone }: { projectId: string;
   const { openTexts, mirror } = projectContext(projectId);
 
   useEffect(() => {
-    let gone = false;
+    const context = projectContext(projectId);
+    context.gone.delete(fileName);
     const joined = joinRoom(projectId, fileName, { id: user.user_id, name: user.name }, (code, reason) => {
       setClosed(code === 4404 ? "This file was renamed or deleted by a member." : reason || `The room closed (${code}).`);
       if (code === 4404) {
-        // Its name no longer belongs in the project's context.
-        gone = true;
-        openTexts.delete(fileName);
-        mirror.forget(fileName);
+        forgetFile(projectId, fileName);
         onGone();
       }
       // The session ended (logout elsewhere, expiry): back to sign-in, like a REST 401.
@@ -157,11 +165,17 @@ function FileSession({ projectId, fileName, user, onGone }: { projectId: string;
     });
     const people = () => setPeople(collaborators(joined));
     joined.provider.awareness.on("change", people);
-    joined.provider.on("status", ({ status }) => setStatus(status));
+    joined.provider.on("status", ({ status }) => {
+      setStatus(status);
+      // A refused reconnect looks like any dropped connection: the file list says whether the
+      // file is still there (a deleted one then closes this view).
+      if (status === "disconnected") onGone();
+    });
     people();
     setRoom(joined);
     return () => {
-      if (!gone) openTexts.set(fileName, joined.text.toString());
+      // A file renamed or deleted meanwhile stays out of the context.
+      if (!context.gone.has(fileName)) context.openTexts.set(fileName, joined.text.toString());
       joined.leave();
     };
   }, [projectId, fileName]);

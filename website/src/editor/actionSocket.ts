@@ -29,11 +29,13 @@ interface Pending {
 type ServerFrame =
   | { type: "accepted"; request_id: string }
   | { type: "token"; request_id: string; text: string }
-  | { type: "result"; request_id: string | null; status_code: number; content: unknown }
+  | { type: "result"; action?: string; request_id: string | null; status_code: number; content: unknown }
   | { type: "cancelled"; request_id: string }
   | { error: string };
 
 const SESSION_OVER = 4401;
+/** Actions answered with `accepted` first (model requests); the others answer at once. */
+const MODEL_ACTIONS = new Set(["completion_request", "chat_request"]);
 
 export class ActionSocket {
   private socket: Promise<WebSocket> | null = null;
@@ -131,13 +133,22 @@ export class ActionSocket {
         if (pending.cancelled) void this.frame({ cancel: { request_id: frame.request_id } });
         return;
       }
-      case "token":
-        this.running.get(frame.request_id)?.onToken?.(frame.text);
+      case "token": {
+        const pending = this.running.get(frame.request_id);
+        if (pending && !pending.cancelled) pending.onToken?.(frame.text);
         return;
+      }
       case "result": {
-        const pending = frame.request_id ? this.running.get(frame.request_id) : this.awaitingResult.shift();
+        // A model request refused before it was taken (a 422 body, Redis down) has no id: it is
+        // the oldest model request still waiting, not an immediate action's answer.
+        const pending = frame.request_id
+          ? this.running.get(frame.request_id)
+          : MODEL_ACTIONS.has(frame.action ?? "")
+            ? this.awaitingAccept.shift()
+            : this.awaitingResult.shift();
         if (frame.request_id) this.running.delete(frame.request_id);
-        pending?.resolve({ status_code: frame.status_code, content: frame.content });
+        // A cancelled request's late answer is not shown.
+        pending?.resolve(pending.cancelled ? null : { status_code: frame.status_code, content: frame.content });
         return;
       }
       case "cancelled":

@@ -14,6 +14,8 @@ export interface GhostTextHooks {
   request(view: EditorView, trigger: Trigger): void;
   /** The user typed: a request still in flight is stale. */
   supersede(): void;
+  /** A keystroke, for the typing-speed telemetry. */
+  keystroke(): void;
   accepted(suggestion: Suggestion, view: EditorView): void;
   /** Rejected (Esc, a different edit, the caret moved) or typed out by hand. */
   dismissed(suggestion: Suggestion, how: "rejected" | "typed-out"): void;
@@ -148,13 +150,17 @@ export function ghostText(hooks: GhostTextHooks): Extension {
       timer: ReturnType<typeof setTimeout> | undefined;
       constructor(readonly view: EditorView) {}
       update(update: ViewUpdate) {
-        const state = update.state.field(ghostState);
-        if (state.ended) {
-          const { suggestion, how } = state.ended;
-          if (how === "accepted") hooks.accepted(suggestion, update.view);
-          else hooks.dismissed(suggestion, how);
+        // Each transaction's ending is reported once: an update without transactions (layout,
+        // scrolling, focus) carries the same state and must not report it again.
+        for (const tr of update.transactions) {
+          const ended = tr.state.field(ghostState).ended;
+          if (!ended) continue;
+          if (ended.how === "accepted") hooks.accepted(ended.suggestion, update.view);
+          else hooks.dismissed(ended.suggestion, ended.how);
         }
+        const state = update.state.field(ghostState);
         const typed = update.transactions.some((tr) => tr.docChanged && isTyping(tr));
+        if (typed) hooks.keystroke();
         // Typing into the suggestion keeps it, and the generation still streaming into it.
         if (!typed || state.current) return;
         hooks.supersede();

@@ -48,6 +48,7 @@ export class InlineCompletions implements GhostTextHooks {
   private lastAcceptedAt: number | null = null;
   private keystrokes: number[] = [];
   private timers = new Set<ReturnType<typeof setTimeout>>();
+  private closed = false;
 
   constructor(private readonly context: CompletionContext) {}
 
@@ -56,10 +57,13 @@ export class InlineCompletions implements GhostTextHooks {
   }
 
   supersede() {
-    const now = Date.now();
-    this.keystrokes = [...this.keystrokes.filter((t) => now - t < 10_000), now];
     this.inFlight?.run.cancel();
     this.inFlight = null;
+  }
+
+  keystroke() {
+    const now = Date.now();
+    this.keystrokes = [...this.keystrokes.filter((t) => now - t < 10_000), now];
   }
 
   accepted(suggestion: Suggestion, view: EditorView) {
@@ -70,7 +74,7 @@ export class InlineCompletions implements GhostTextHooks {
     this.holding = queryId;
     const inserted = { from: suggestion.at, to: suggestion.at + suggestion.text.length };
     void queryId.then((id) => {
-      if (!id) return;
+      if (!id || this.closed) return;
       void this.feedback(id, suggestion.modelId, null);
       for (const delay of GROUND_TRUTH_AFTER_MS) {
         const timer = setTimeout(() => {
@@ -90,6 +94,7 @@ export class InlineCompletions implements GhostTextHooks {
   }
 
   close() {
+    this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.supersede();
     this.socket.close();
@@ -145,8 +150,9 @@ export class InlineCompletions implements GhostTextHooks {
     const show = (completion: string, queryId: string) => {
       const current = currentSuggestion(view);
       if (!current) {
-        // The first words: shown only if nothing moved since the request was made.
-        if (view.state.doc !== state.doc || view.state.selection.main.head !== caret || !completion.trim()) return;
+        // The first words: shown only while this request is the one in flight and nothing moved
+        // since it was made (a dismissed suggestion's late tokens do not bring it back).
+        if (this.inFlight?.key !== key || view.state.doc !== state.doc || view.state.selection.main.head !== caret || !completion.trim()) return;
         const suggestion = { text: completion, at: caret, completion, queryId, modelId: EDITOR_MODEL_ID, shownAt: Date.now() };
         this.lastShownAt = suggestion.shownAt;
         view.dispatch({ effects: showSuggestion.of(suggestion) });

@@ -37,5 +37,7 @@ export function languageOf(fileName: string): FileLanguage {
   const dot = fileName.lastIndexOf(".");
   const slash = fileName.lastIndexOf("/");
   if (dot <= slash + 1) return PLAIN;
-  return LANGUAGES[fileName.slice(dot + 1).toLowerCase()] ?? PLAIN;
+  const extension = fileName.slice(dot + 1).toLowerCase();
+  // Own keys only: "x.constructor" must not find Object's.
+  return Object.hasOwn(LANGUAGES, extension) ? LANGUAGES[extension] : PLAIN;
 }

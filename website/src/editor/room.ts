@@ -49,6 +49,13 @@ export function joinRoom(
   const colour = colourOf(user.id);
   provider.awareness.setLocalStateField("user", { name: user.name, color: colour, colorLight: `${colour}33` });
   provider.on("closed", ({ code, reason }) => onClosed(code, reason));
+  // Collaborators' colours end up in `style` attributes (y-codemirror.next): what another client
+  // announced is checked before it is drawn, so a member cannot inject CSS into everyone's editor.
+  provider.awareness.on("change", ({ added, updated }: { added: number[]; updated: number[] }) => {
+    for (const clientId of [...added, ...updated]) {
+      if (clientId !== doc.clientID) sanitisePresence(provider.awareness.getStates().get(clientId));
+    }
+  });
   return {
     doc,
     text: doc.getText("content"),
@@ -58,6 +65,19 @@ export function joinRoom(
       doc.destroy();
     },
   };
+}
+
+const HEX_COLOUR = /^#[0-9a-fA-F]{6}$/;
+const HEX_COLOUR_ALPHA = /^#[0-9a-fA-F]{8}$/;
+const MAX_NAME_CHARS = 64;
+
+/** Makes another client's announced presence safe to draw: hex colours only, a bounded name. */
+export function sanitisePresence(state: Record<string, unknown> | undefined) {
+  const user = state?.user as Record<string, unknown> | undefined;
+  if (!user || typeof user !== "object") return;
+  if (typeof user.color !== "string" || !HEX_COLOUR.test(user.color)) user.color = "#555555";
+  if (typeof user.colorLight !== "string" || !HEX_COLOUR_ALPHA.test(user.colorLight)) user.colorLight = `${user.color}33`;
+  user.name = typeof user.name === "string" ? user.name.slice(0, MAX_NAME_CHARS) : "Someone";
 }
 
 /** Everyone in the room, this user included, from the awareness states. */
