@@ -95,12 +95,13 @@ pub async fn room(
     check_origin(&headers, &state)?;
     let project_id = editor::project_id(&project_id)?;
     let room = editor::enter(&state, caller, project_id, query.get("file").and_then(|v| v.as_str())).await?;
+    let name = editor::account_name(&state, caller.user_id).await?;
     let max = state.settings.max_body_bytes;
-    Ok(ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| serve(socket, state, caller, room)))
+    Ok(ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| serve(socket, state, caller, room, name)))
 }
 
 /// Serves one editor until it leaves, its session ends, it misbehaves or the room closes.
-async fn serve(socket: WebSocket, state: AppState, caller: SessionCaller, room: Arc<Room>) {
+async fn serve(socket: WebSocket, state: AppState, caller: SessionCaller, room: Arc<Room>, name: String) {
     let peer = state.rooms.next_peer();
     let (mut sink, mut stream) = socket.split();
     let (out, mut outgoing) = mpsc::channel::<Message>(OUTGOING_FRAMES);
@@ -127,7 +128,7 @@ async fn serve(socket: WebSocket, state: AppState, caller: SessionCaller, room: 
     let close = loop {
         tokio::select! {
             message = stream.next() => match message {
-                Some(Ok(Message::Binary(frame))) => match room.handle(peer, &frame).await {
+                Some(Ok(Message::Binary(frame))) => match room.handle(peer, &name, &frame).await {
                     Ok(handled) => {
                         announced.extend(handled.announced);
                         if !handled.replies.into_iter().all(send) {

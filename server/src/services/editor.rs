@@ -34,6 +34,12 @@ pub async fn enter(state: &AppState, caller: SessionCaller, project_id: Uuid, fi
     Ok(room)
 }
 
+/// The account's name: what the rooms show as this editor's presence, whatever its browser says.
+pub async fn account_name(state: &AppState, user_id: Uuid) -> Result<String, ApiError> {
+    let user = db::users::by_id(&state.db, user_id).await.map_err(ApiError::database)?;
+    user.map(|user| user.name).ok_or_else(not_a_member)
+}
+
 /// The room's `?file=` parameter, parsed.
 fn file_in_query(file: Option<&str>) -> Result<FileName, ApiError> {
     let loc = vec![json!("query"), json!("file")];

@@ -30,6 +30,7 @@ pub mod providers;
 pub mod query;
 pub mod quotas;
 pub mod reference;
+pub mod room_presence;
 pub mod rooms;
 pub mod sessions;
 pub mod sign_in;

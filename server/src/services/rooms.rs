@@ -32,6 +32,7 @@ use yrs::{ClientID, Doc, ReadTxn, StateVector, Text, Transact, Update};
 
 use crate::db::{editor_documents, editor_files};
 use crate::pipeline::room_relay::{self, RoomClosed, RoomEvent, RoomMessage, RoomRelay};
+use crate::services::room_presence::stamp_presence;
 
 /// The shared text every editor binds to (`ydoc.getText("content")` in the browser).
 pub const TEXT_NAME: &str = "content";
@@ -159,8 +160,9 @@ impl Room {
     }
 
     /// Handles one binary frame from peer `from` (one or more y-sync messages): answers sync
-    /// requests, applies, stores and relays updates, relays awareness.
-    pub async fn handle(&self, from: u64, frame: &[u8]) -> Result<Handled, RoomError> {
+    /// requests, applies, stores and relays updates, relays awareness — under `speaker`, the
+    /// account's name ([`stamp_presence`]).
+    pub async fn handle(&self, from: u64, speaker: &str, frame: &[u8]) -> Result<Handled, RoomError> {
         let messages = decode_all(frame)?;
         let mut handled = Handled::default();
         for message in messages {
@@ -172,7 +174,7 @@ impl Room {
                 }
                 Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => self.apply(from, update).await?,
                 Message::Awareness(update) => {
-                    let Some(update) = self.claim(from, update) else { continue };
+                    let Some(update) = self.claim(from, update).and_then(|update| stamped(update, speaker)) else { continue };
                     handled.announced.extend(update.clients.keys().copied());
                     let message = encode(&Message::Awareness(update.clone()));
                     self.awareness.lock().expect("room lock").apply_update(update).map_err(|e| RoomError::Malformed(e.to_string()))?;
@@ -349,6 +351,19 @@ impl Room {
         }
         self.closed.send_replace(Some(why));
     }
+}
+
+/// The update with each state as the other members get it ([`stamp_presence`]); `None` when
+/// nothing is left.
+fn stamped(mut update: AwarenessUpdate, speaker: &str) -> Option<AwarenessUpdate> {
+    update.clients.retain(|_, entry| match stamp_presence(&entry.json, speaker) {
+        Some(json) => {
+            entry.json = json.into();
+            true
+        }
+        None => false,
+    });
+    (!update.clients.is_empty()).then_some(update)
 }
 
 /// Whether an awareness entry removes its client (a `null` state).

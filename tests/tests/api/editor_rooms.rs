@@ -81,9 +81,14 @@ impl Editor {
         self.send(&SyncFrame::Sync(SyncMessage::Update(update))).await;
     }
 
-    /// Announces this editor's cursor.
+    /// Announces this editor's cursor, under `name` and in `colour` (what its browser claims).
     async fn announce_cursor(&mut self, name: &str, at: u32) {
-        self.awareness.set_local_state_raw(format!(r#"{{"user":{{"name":"{name}"}},"cursor":{at}}}"#));
+        self.announce(&format!(r##"{{"user":{{"name":"{name}","color":"#1f77b4"}},"cursor":{at}}}"##)).await;
+    }
+
+    /// Announces an awareness state, as raw JSON.
+    async fn announce(&mut self, state: &str) {
+        self.awareness.set_local_state_raw(state.to_owned());
         let update = self.awareness.update().expect("awareness update");
         self.send(&SyncFrame::Awareness(update)).await;
     }
@@ -228,8 +233,11 @@ async fn presence_is_relayed_and_removed_when_an_editor_leaves() {
     let (owner, guest, project) = two_members(&app, &["app.js"]).await;
     let mut a = Editor::join(&app.address, &owner, &project, "app.js", 11).await;
     let mut b = Editor::join(&app.address, &guest, &project, "app.js", 12).await;
+    // A browser may claim any name: the others see the account's ("Test User"), and the colour.
     a.announce_cursor("Ada", 0).await;
-    assert!(b.until(Duration::from_secs(1), |b| b.others.get(&11).is_some_and(|s| s.as_deref().is_some_and(|s| s.contains("Ada")))).await);
+    let shown = |s: &str| s.contains(r#""name":"Test User""#) && s.contains(r##""color":"#1f77b4""##) && s.contains(r#""cursor":0"#);
+    assert!(b.until(Duration::from_secs(1), |b| b.others.get(&11).is_some_and(|s| s.as_deref().is_some_and(shown))).await, "{:?}", b.others);
+    assert!(!b.others[&11].as_deref().unwrap_or_default().contains("Ada"), "{:?}", b.others);
 
     // A newcomer is greeted with everyone already here.
     let mut c = Editor::join(&app.address, &owner, &project, "app.js", 13).await;
@@ -245,7 +253,15 @@ async fn presence_is_relayed_and_removed_when_an_editor_leaves() {
     b.send(&SyncFrame::Awareness(update)).await;
     b.announce_cursor("Bob", 1).await;
     assert!(c.until(Duration::from_secs(1), |c| c.others.get(&12).is_some_and(Option::is_some)).await);
-    assert!(c.others[&11].as_deref().is_some_and(|s| s.contains("Ada")), "A's state is untouched: {:?}", c.others);
+    assert!(c.others[&11].as_deref().is_some_and(|s| s.contains(r#""cursor":0"#)), "A's state is untouched: {:?}", c.others);
+    // CSS smuggled in as a cursor colour reaches nobody.
+    b.announce(r#"{"user":{"name":"B","color":"red;position:fixed;inset:0"},"cursor":2}"#).await;
+    assert!(
+        c.until(Duration::from_secs(1), |c| c.others.get(&12).is_some_and(|s| s.as_deref().is_some_and(|s| s.contains(r#""cursor":2"#)))).await,
+        "{:?}",
+        c.others
+    );
+    assert!(!c.others[&12].as_deref().unwrap_or_default().contains("position"), "{:?}", c.others);
 
     a.socket.close(None).await.expect("close");
     assert!(b.until(Duration::from_secs(2), |b| b.others.get(&11) == Some(&None)).await, "A's cursor disappears: {:?}", b.others);
