@@ -53,10 +53,16 @@ pub struct DeleteFileQuery {
 impl DeleteFileQuery {
     /// Parses the query (every value a string, as `QueryFields` gives it).
     pub fn parse(query: &Value) -> Result<Self, Vec<Issue>> {
-        let mut f = Fields::at(query, vec![json!("query")]);
-        let name = f.required("name", FileName::parse);
-        finish(f, name.map(|name| Self { name }))
+        file_in_query(query, "name").map(|name| Self { name })
     }
+}
+
+/// The file a query names in `field` (`?name=` to delete, the room's `?file=`): one rule and one
+/// error shape for every place a file is named in a URL.
+pub fn file_in_query(query: &Value, field: &str) -> Result<FileName, Vec<Issue>> {
+    let mut f = Fields::at(query, vec![json!("query")]);
+    let name = f.required(field, FileName::parse);
+    finish(f, name)
 }
 
 fn finish<T>(fields: Fields<'_>, parsed: Option<T>) -> Result<T, Vec<Issue>> {

@@ -94,7 +94,7 @@ pub async fn room(
 ) -> Result<Response, ApiError> {
     check_origin(&headers, &state)?;
     let project_id = editor::project_id(&project_id)?;
-    let room = editor::enter(&state, caller, project_id, query.get("file").and_then(|v| v.as_str())).await?;
+    let room = editor::enter(&state, caller, project_id, &query).await?;
     let name = editor::account_name(&state, caller.user_id).await?;
     let max = state.settings.max_body_bytes;
     Ok(ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| serve(socket, state, caller, room, name)))

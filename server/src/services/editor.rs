@@ -5,12 +5,11 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use code4me_shared::domain::FileName;
-use code4me_shared::validation::Issue;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::contract::editor::{AddMemberRequest, EditorProject, EditorProjects, ProjectMember, ProjectMembers};
+use crate::contract::editor_files::file_in_query;
 use crate::contract::error::ApiError;
 use crate::contract::messages;
 use crate::db;
@@ -25,8 +24,8 @@ use crate::services::state::AppState;
 ///
 /// The file is checked again once the room is registered: a delete committed after the first
 /// check closed the rooms registered before it, and this check sees it for one registered after.
-pub async fn enter(state: &AppState, caller: SessionCaller, project_id: Uuid, file: Option<&str>) -> Result<Arc<Room>, ApiError> {
-    let file_name = file_in_query(file)?;
+pub async fn enter(state: &AppState, caller: SessionCaller, project_id: Uuid, query: &Value) -> Result<Arc<Room>, ApiError> {
+    let file_name = file_in_query(query, "file")?;
     require_member(state, caller.user_id, project_id).await?;
     require_file(state, project_id, file_name.as_str()).await?;
     let room = state.rooms.join(RoomKey { project_id, file_name: file_name.into_string() }).await.map_err(ApiError::database)?;
@@ -38,15 +37,6 @@ pub async fn enter(state: &AppState, caller: SessionCaller, project_id: Uuid, fi
 pub async fn account_name(state: &AppState, user_id: Uuid) -> Result<String, ApiError> {
     let user = db::users::by_id(&state.db, user_id).await.map_err(ApiError::database)?;
     user.map(|user| user.name).ok_or_else(not_a_member)
-}
-
-/// The room's `?file=` parameter, parsed.
-fn file_in_query(file: Option<&str>) -> Result<FileName, ApiError> {
-    let loc = vec![json!("query"), json!("file")];
-    let Some(raw) = file.filter(|raw| !raw.is_empty()) else {
-        return Err(ApiError::Validation(vec![Issue::new("missing", loc, "Field required", json!({}), None)]));
-    };
-    FileName::parse(raw).map_err(|rejection| ApiError::Validation(vec![rejection.at(loc, Value::from(raw.chars().take(64).collect::<String>()))]))
 }
 
 /// 403 unless `user_id` is a member of the project (whether or not it exists).

@@ -199,13 +199,15 @@ impl Room {
         {
             let awareness = self.awareness.lock().expect("room lock");
             let doc = awareness.doc();
+            // Already known (a client's resync repeating what it sent, a newcomer's empty
+            // handshake reply): nothing to store or relay — and never refused, so a document at
+            // its size limit can still be opened.
+            if !decoded.extends(&doc.transact().state_vector()) && decoded.delete_set().is_empty() {
+                return Ok(());
+            }
             let text = doc.get_or_insert_text(TEXT_NAME);
             if text.len(&doc.transact()) as usize > MAX_DOCUMENT_BYTES {
                 return Err(RoomError::TooLarge);
-            }
-            // Already known (a client's resync repeating what it sent): nothing to store or relay.
-            if !decoded.extends(&doc.transact().state_vector()) && decoded.delete_set().is_empty() {
-                return Ok(());
             }
             doc.transact_mut().apply_update(decoded).map_err(|e| RoomError::Malformed(e.to_string()))?;
         }

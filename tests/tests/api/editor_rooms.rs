@@ -364,6 +364,9 @@ async fn a_document_over_the_size_limit_takes_no_more_edits() {
     a.type_at(0, &piece).await;
     let mut b = Editor::join(&app.address, &owner, &project, "big.txt", 52).await;
     assert!(b.until(Duration::from_secs(5), |b| b.text().len() == 1_000_002).await);
+    // A full document still opens: a newcomer's empty handshake reply is no edit.
+    let mut c = Editor::join(&app.address, &owner, &project, "big.txt", 53).await;
+    assert!(c.until(Duration::from_secs(5), |c| c.text().len() == 1_000_002).await);
     b.type_at(0, "one more").await;
     let (_, code, _) = until_closed(&mut b.socket).await;
     assert_eq!(code, 1009);

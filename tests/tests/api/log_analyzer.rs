@@ -207,4 +207,11 @@ async fn agent_health_is_for_admins_and_reports_the_servers_log_files() {
     let bad = admin.call(Method::GET, "/api/agent/health?since=soon", None).await;
     assert_eq!(bad.status, 422, "{}", bad.text);
     assert_eq!(bad.body["detail"][0]["loc"], json!(["query", "since"]));
+    // Attacker-shaped queries answer in the contract's shape too: a repeated field, a NUL, a huge number.
+    for query in ["since=1h&since=zz", "since=1%00h", "since=99999999999999999999d", "since=-5m"] {
+        let odd = admin.call(Method::GET, &format!("/api/agent/health?{query}"), None).await;
+        assert_eq!(odd.status, 422, "{query}: {}", odd.text);
+        // (a NUL anywhere in a query is refused for the whole query, before any field)
+        assert_eq!(odd.body["detail"][0]["loc"][0], "query", "{query}: {}", odd.text);
+    }
 }

@@ -2,6 +2,7 @@
 // ("src/main.py"); the list is sorted by name, so a folder's files stand together.
 import { useState, type FormEvent } from "react";
 import { messageOf } from "../api/errors";
+import { Notice } from "../components/Notice";
 
 export interface ProjectFile {
   name: string;
@@ -85,11 +86,7 @@ export function FileTree({ files, open, onOpen, onCreate, onRename, onDelete }: 
           Create
         </button>
       </form>
-      {error && (
-        <p role="alert" className="notice notice-bad">
-          {error}
-        </p>
-      )}
+      <Notice notice={error ? { tone: "bad", text: error } : null} />
     </nav>
   );
 }

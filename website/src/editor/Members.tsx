@@ -2,12 +2,13 @@
 import { useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
 import { messageOf } from "../api/errors";
+import { Notice, type NoticeText } from "../components/Notice";
 import { useLoad } from "../components/useLoad";
 
 export function Members({ projectId, userId }: { projectId: string; userId: string }) {
   const members = useLoad(() => unwrap(api.GET("/api/editor/projects/{project_id}/members", { params: { path: { project_id: projectId } } })), [projectId]);
   const [email, setEmail] = useState("");
-  const [notice, setNotice] = useState<{ tone: "good" | "bad"; text: string } | null>(null);
+  const [notice, setNotice] = useState<NoticeText | null>(null);
   const isOwner = members.state.status === "ready" && members.state.data.members.some((m) => m.is_owner && m.user_id === userId);
 
   const invite = async (event: FormEvent) => {
@@ -44,11 +45,7 @@ export function Members({ projectId, userId }: { projectId: string; userId: stri
           <button type="submit">Add</button>
         </form>
       )}
-      {notice && (
-        <p role={notice.tone === "bad" ? "alert" : "status"} className={`notice notice-${notice.tone}`}>
-          {notice.text}
-        </p>
-      )}
+      <Notice notice={notice} />
     </section>
   );
 }

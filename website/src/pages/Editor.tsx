@@ -6,6 +6,7 @@ import { Link, useNavigate, useParams } from "react-router";
 import { api, unwrap } from "../api/client";
 import { messageOf } from "../api/errors";
 import { useAuth } from "../auth";
+import { Notice } from "../components/Notice";
 import { useLoad } from "../components/useLoad";
 import { Workspace } from "../editor/Workspace";
 import { dateTime } from "../format";
@@ -66,11 +67,7 @@ function Projects() {
             Create
           </button>
         </form>
-        {error && (
-          <p role="alert" className="notice notice-bad">
-            {error}
-          </p>
-        )}
+        <Notice notice={error ? { tone: "bad", text: error } : null} />
       </section>
     </>
   );

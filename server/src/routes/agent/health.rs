@@ -8,25 +8,19 @@
 //! says what it could not see.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use code4me_shared::validation::Issue;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::contract::error::ApiError;
 use crate::contract::log_report::LogReport;
 use crate::http::auth::AdminCaller;
+use crate::http::extract::QueryFields;
 use crate::services::log_analysis::{self, source};
 use crate::services::state::AppState;
 
 /// The window the dashboard looks at unless it asks for another.
 const DEFAULT_WINDOW: &str = "1h";
-
-/// `?since=`.
-#[derive(Debug, Deserialize)]
-pub struct Params {
-    since: Option<String>,
-}
 
 /// The health report of the last `since` (default `1h`) of the server's logs.
 #[utoipa::path(get, path = "/api/agent/health", tag = "agent", security(("auth_token" = ["admin"]), ("bearer" = ["admin"])),
@@ -37,8 +31,9 @@ pub struct Params {
         (status = 403, description = "Not an admin", body = crate::contract::responses::Detail),
         (status = 422, description = "`since` is not a window", body = crate::openapi::ValidationError)
     ))]
-pub async fn health(State(state): State<AppState>, _admin: AdminCaller, Query(params): Query<Params>) -> Result<Json<LogReport>, ApiError> {
-    let text = params.since.unwrap_or_else(|| DEFAULT_WINDOW.to_owned());
+pub async fn health(State(state): State<AppState>, _admin: AdminCaller, QueryFields(query): QueryFields) -> Result<Json<LogReport>, ApiError> {
+    // Through the contract's query reader: a repeated or odd `since` is our 422, never axum's text 400.
+    let text = query.get("since").and_then(Value::as_str).unwrap_or(DEFAULT_WINDOW).to_owned();
     let window = log_analysis::parse_since(&text).map_err(|why| {
         let loc = vec![json!("query"), json!("since")];
         ApiError::Validation(vec![Issue::new("value_error", loc, format!("Value error, {why}"), Value::String(text.clone()), None)])

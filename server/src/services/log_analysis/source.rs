@@ -15,17 +15,36 @@ use crate::contract::log_report::LogReport;
 /// never parses a log of many gigabytes. The command line reads whole files.
 pub const ENDPOINT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Longest line kept in memory; a longer one (no log line of ours is near it) is read past and
+/// counted by its first part, which does not parse: a file without newlines cannot fill memory.
+pub const MAX_LINE_BYTES: u64 = 1024 * 1024;
+
 /// Feeds every line of `reader` (invalid UTF-8 replaced, a last line without newline included).
 pub fn feed(analyzer: &mut Analyzer, reader: impl BufRead) -> io::Result<()> {
     let mut reader = reader;
     let mut buffer = Vec::new();
     loop {
         buffer.clear();
-        if reader.read_until(b'\n', &mut buffer)? == 0 {
+        if (&mut reader).take(MAX_LINE_BYTES).read_until(b'\n', &mut buffer)? == 0 {
             return Ok(());
+        }
+        if buffer.last() != Some(&b'\n') && buffer.len() as u64 == MAX_LINE_BYTES {
+            skip_rest_of_line(&mut reader)?;
         }
         let line = String::from_utf8_lossy(&buffer);
         analyzer.line(line.trim_end_matches(['\n', '\r']));
+    }
+}
+
+/// Reads past the rest of an over-long line, a bounded chunk at a time.
+fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<()> {
+    let mut scratch = Vec::new();
+    loop {
+        scratch.clear();
+        let read = reader.take(MAX_LINE_BYTES).read_until(b'\n', &mut scratch)?;
+        if read == 0 || scratch.last() == Some(&b'\n') {
+            return Ok(());
+        }
     }
 }
 

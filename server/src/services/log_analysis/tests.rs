@@ -331,3 +331,17 @@ fn windows_are_whole_numbers_with_a_unit() {
         assert!(parse_since(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn an_over_long_line_is_one_unparsable_line_and_the_next_line_still_counts() {
+    let mut analyzer = Analyzer::new(None);
+    analyzer.begin_source("huge.log");
+    let mut input = "x".repeat(source::MAX_LINE_BYTES as usize * 2 + 17).into_bytes();
+    input.push(b'\n');
+    input.extend(request(1, "GET", "/api/health", 200, 5, "r1").into_bytes());
+    input.push(b'\n');
+    source::feed(&mut analyzer, std::io::Cursor::new(input)).expect("read");
+    let report = analyzer.finish(t0() + TimeDelta::hours(1));
+    assert_eq!(report.lines, LogLineCounts { total: 2, parsed: 1, unparsable: 1, before_window: 0 });
+    assert_eq!(report.requests.count, 1);
+}
