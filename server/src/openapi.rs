@@ -51,7 +51,7 @@ owner's tier quota and answers with `X-RateLimit-Limit`, `X-RateLimit-Remaining`
         (name = "suggestions", description = "The suggestion API (`/api/v1/`): ranked, cached code suggestions for editor plugins"),
         (name = "openai", description = "The OpenAI-compatible API (`/v1`): models, completions (FIM with `suffix`), chat, embeddings; \
 errors in OpenAI's `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}` shape"),
-        (name = "agent", description = "The repository agent; for now the admins' health report made from the server's own logs"),
+        (name = "agent", description = "The repository agent: a prompt becomes a branch and a pull request, streamed as server-sent events; the runs and their event logs; the admins' health report made from the logs"),
     ),
     components(schemas(Message, Detail, ValidationError, crate::contract::openai::OpenAiErrorBody)),
     modifiers(&SecuritySchemes)

@@ -5,6 +5,7 @@
 //! Invariant: this crate depends on neither axum nor the server or worker crates; both processes
 //! and the test harness build on it, never the other way round.
 
+pub mod agent;
 pub mod cancellation;
 pub mod connect;
 pub mod domain;

@@ -502,6 +502,10 @@ pub struct ServerSettings {
     pub redis: RedisSettings,
     /// The operators' health endpoints.
     pub health: HealthSettings,
+    /// How long an agent run goes on after its last open stream closed
+    /// (`AGENT_DISCONNECT_GRACE_SECONDS`, default 10): long enough to reconnect with
+    /// `Last-Event-ID`, short enough that closing the browser stops the agent.
+    pub agent_disconnect_grace: Duration,
 }
 
 /// What `/api/health/detailed` needs beyond the probes.
@@ -615,6 +619,7 @@ impl ServerSettings {
             database: DatabaseSettings::from_env(env)?,
             redis: RedisSettings::from_env(env)?,
             health: HealthSettings::from_env(env),
+            agent_disconnect_grace: env.seconds_or("AGENT_DISCONNECT_GRACE_SECONDS", 10)?,
         })
     }
 }
@@ -667,6 +672,10 @@ pub struct WorkerSettings {
     pub database: DatabaseSettings,
     /// Redis.
     pub redis: RedisSettings,
+    /// The repository agent (`AGENT_*`).
+    pub agent: crate::agent::AgentSettings,
+    /// The open APIs' provider chain (`PROVIDERS`): the agent may ask a remote provider.
+    pub providers: crate::providers::OpenApiSettings,
 }
 
 impl WorkerSettings {
@@ -689,6 +698,8 @@ impl WorkerSettings {
             log_format: env.parse_or("LOG_FORMAT", LogFormat::Json)?,
             database: DatabaseSettings::from_env(env)?,
             redis: RedisSettings::from_env(env)?,
+            agent: crate::agent::AgentSettings::from_env(env)?,
+            providers: crate::providers::OpenApiSettings::from_env(env)?,
         })
     }
 }

@@ -1,4 +1,4 @@
-//! The Code4me-RS worker: consumes the `llm`, `db` and `index` queues, runs local models, writes
+//! The Code4me-RS worker: consumes the `llm`, `db`, `index` and `agent` queues, runs local models, writes
 //! telemetry, keeps the retrieval index and compacts the analytics rollups ([`rollups`]).
 //!
 //! [`jobs`] lists every job with its handler and concurrency: `llm` answers model jobs over the
@@ -9,6 +9,7 @@
 //! the explicit weight download. `main.rs` only parses its command line and calls [`run`] or
 //! [`fetch::fetch_model`], so tests run the real worker in-process.
 
+pub mod agent;
 pub mod fetch;
 pub mod jobs;
 pub mod model;
@@ -57,6 +58,7 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     let mut redis = connect::connect_redis(&settings.redis, settings.startup_connect_timeout).await?;
     let _: String = redis::cmd("PING").query_async(&mut redis).await.context("Redis PING after connecting")?;
     let catalog = models::load_catalog(models::model_rows(&db).await?, &settings).await?;
+    let catalog_for_agent = catalog.clone();
     let signals = Signals::default();
     let client = redis::Client::open(settings.redis.url()).context("invalid REDIS_* settings")?;
     let retriever = open_retriever(&db, &settings);
@@ -73,7 +75,15 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
         },
         telemetry: TelemetryContext { writer: BatchWriter::start(db.clone()), index: Producer::new(redis.clone()) },
         index: IndexContext { retriever },
+        agent: None,
     };
+    let mut contexts = contexts;
+    let mut sandbox_keeper = None;
+    if settings.agent.concurrency > 0 {
+        let (context, keeper) = start_agent(&settings, &db, &redis, catalog_for_agent, signals.clone()).await?;
+        contexts.agent = Some(context);
+        sandbox_keeper = Some(keeper);
+    }
     let registry = jobs::registry(contexts, &settings);
     let queue_names: Vec<&'static str> = registry.iter().map(|registration| registration.queue).collect();
     let listener = tokio::spawn(signals.clone().listen(client, queue_names.clone()));
@@ -112,8 +122,49 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     promoter.abort();
     vacuum.abort();
     compaction.abort();
+    if let Some(keeper) = sandbox_keeper {
+        keeper.abort();
+    }
     db.close().await;
     Ok(())
+}
+
+/// The repository agent: probes the sandbox (bubblewrap, the unprivileged account), makes this
+/// instance's sandbox directory, sweeps the directories of dead workers and keeps this one's
+/// liveness key. Returns the handler context and the keeper task.
+async fn start_agent(
+    settings: &WorkerSettings,
+    db: &sqlx::PgPool,
+    redis: &redis::aio::ConnectionManager,
+    catalog: std::sync::Arc<model::catalog::Catalog>,
+    signals: Signals,
+) -> anyhow::Result<(jobs::agent::AgentContext, tokio::task::JoinHandle<()>)> {
+    let isolation = agent::sandbox::Isolation::probe(&settings.agent).await.map_err(anyhow::Error::msg)?;
+    if let Some(why) = &isolation.without_bubblewrap {
+        tracing::warn!(reason = %why, "agent runs are sandboxed without bubblewrap (own directory, unprivileged account, limits only)");
+    }
+    let base = settings.agent.sandbox_dir.clone();
+    let instance = uuid::Uuid::new_v4().to_string();
+    let instance_dir = base.join(&instance);
+    std::fs::create_dir_all(&instance_dir).with_context(|| format!("creating the agent sandbox directory {}", instance_dir.display()))?;
+    let mut redis = redis.clone();
+    agent::sweep::announce(&mut redis, &instance).await.context("announcing the agent sandbox directory")?;
+    if let Err(error) = agent::sweep::sweep(&mut redis, &base, &instance).await {
+        tracing::warn!(%error, "could not sweep orphaned agent sandboxes at start");
+    }
+    let keeper = tokio::spawn(agent::sweep::keep_alive_and_sweep(redis.clone(), base, instance.clone()));
+    let chain = agent::model::ModelChain::new(catalog, &settings.providers, settings.agent.max_new_tokens);
+    let agent = agent::Agent {
+        settings: std::sync::Arc::new(settings.agent.clone()),
+        isolation,
+        chain,
+        db: db.clone(),
+        redis,
+        instance_dir,
+        worker: settings.worker_id.clone(),
+        http: reqwest::Client::new(),
+    };
+    Ok((jobs::agent::AgentContext { agent, signals }, keeper))
 }
 
 /// The retrieval index over all-MiniLM-L6-v2 from `MODEL_CACHE_DIR/all-minilm-l6-v2`, loaded at its

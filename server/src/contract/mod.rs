@@ -2,6 +2,7 @@
 //! error outcomes with their statuses and bodies, and the parsed request bodies.
 
 pub mod accounts;
+pub mod agent;
 pub mod api_keys;
 pub mod configs;
 pub mod editor;

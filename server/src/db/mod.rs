@@ -1,6 +1,7 @@
 //! Every SQL statement of the server, one module per table family. Functions take a pool or
 //! transaction and parsed domain values, return rows as `FromRow` structs, and never validate.
 
+pub mod agent_runs;
 pub mod analytics;
 pub mod api_keys;
 pub mod changes;

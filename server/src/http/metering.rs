@@ -33,7 +33,7 @@ use crate::services::state::AppState;
 /// the generation APIs that build on keys. Never the account endpoints (password, deletion, keys)
 /// or the plugin's session endpoints.
 pub const KEY_DOORS: &[&str] =
-    &["/api/usage", "/api/analytics/", "/api/config", "/api/health/detailed", "/v1/", "/api/v1/", "/api/ai/", "/api/agent/"];
+    &["/api/usage", "/api/analytics/", "/api/config", "/api/health/detailed", "/v1/", "/api/v1/", "/api/ai/", "/api/agent/", "/code"];
 
 /// Per-IP budget bucket for key lookups that miss the cache (bounds what unknown keys cost
 /// PostgreSQL).

@@ -18,6 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 use code4me_shared::cancellation;
 use code4me_shared::jobs::Job;
+use code4me_shared::jobs::agent::AgentJob;
 use code4me_shared::jobs::index::{IndexFilesRecord, IndexJob};
 use code4me_shared::jobs::llm::{LlmJob, LlmTask};
 use code4me_shared::jobs::telemetry::DbWrite;
@@ -43,6 +44,7 @@ pub struct Pipeline {
     llm: Producer<LlmJob>,
     db: TelemetrySink,
     index: Producer<IndexJob>,
+    agent: Producer<AgentJob>,
     redis: ConnectionManager,
     subscribed: watch::Receiver<bool>,
     _listener: Arc<AbortOnDrop>,
@@ -72,6 +74,7 @@ impl Pipeline {
             llm: Producer::new(redis.clone()),
             db: TelemetrySink::start(Producer::new(redis.clone())),
             index: Producer::new(redis.clone()),
+            agent: Producer::new(redis.clone()),
             redis,
             subscribed: ready_rx,
             _listener: Arc::new(AbortOnDrop(listener)),
@@ -161,6 +164,11 @@ impl Pipeline {
     /// telemetry must not wait behind it); returns once Redis holds them.
     pub async fn index(&self, record: IndexFilesRecord) -> anyhow::Result<()> {
         self.index.push(IndexJob::new(record)).await
+    }
+
+    /// Queues a repository agent run on `agent`.
+    pub async fn agent(&self, job: AgentJob) -> anyhow::Result<()> {
+        self.agent.push(job).await
     }
 
     /// Cancels a request: jobs not started yet are dropped when taken, running generations stop

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod agent;
 pub mod ai_status;
 pub mod api_keys;
 pub mod auth;

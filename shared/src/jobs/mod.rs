@@ -1,4 +1,4 @@
-//! The queues' job payloads, one file per job: [`llm`] (model work, queue `llm`), [`telemetry`]
+//! The queues' job payloads, one file per job: [`agent`] (a repository agent run, queue `agent`), [`llm`] (model work, queue `llm`), [`telemetry`]
 //! (a query's rows and feedback, queue `db`) and [`index`] (project files for the retrieval index,
 //! queue `index`, so telemetry never waits behind embedding work). Each payload type names its queue,
 //! its name and its version through [`Job`]. What workers publish back is [`crate::reply`]; every
@@ -14,6 +14,7 @@
 //! their ids and written with `ON CONFLICT DO NOTHING`; an index job never replaces a newer version
 //! of a file.
 
+pub mod agent;
 pub mod index;
 pub mod llm;
 pub mod telemetry;

@@ -211,6 +211,24 @@ impl LoadedModel {
         Ok(ChatAnswer { title, title_from_model, text, generation })
     }
 
+    /// Continues the assistant's turn of `messages` from `assistant_start` (the start of the
+    /// answer, already written for the model): a small model keeps to a format it is already in.
+    /// Returns the generated text after `assistant_start`.
+    pub fn continue_chat(
+        &self,
+        messages: &[ChatMessage],
+        assistant_start: &str,
+        overrides: &Overrides,
+        cancel: &AtomicBool,
+        on_token: &mut dyn FnMut(TokenEvent<'_>),
+    ) -> Result<Generation, ModelError> {
+        let prompt = format!("{}{assistant_start}", self.templates.chat_prompt(messages, false));
+        let mut stops = overrides.stop_sequences.clone();
+        stops.extend(self.templates.chat_stops());
+        let request = self.request(prompt, stops, overrides, self.parameters.chat_max_new_tokens);
+        self.runtime.generate(&request, cancel, on_token)
+    }
+
     fn request(&self, prompt: String, stop_sequences: Vec<String>, overrides: &Overrides, default_new: usize) -> GenerationRequest {
         let mut sampling = self.parameters.sampling();
         if let Some(t) = overrides.temperature {

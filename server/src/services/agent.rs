@@ -1,0 +1,225 @@
+//! The repository agent's front door: a run is stored and queued on `agent` (a worker runs it and
+//! writes its events), and any server streams its events from PostgreSQL — woken by the worker's
+//! announcement on `agent_events:<run_id>`, with a poll as a safety net — so a stream can start
+//! late, resume after `Last-Event-ID`, or move to another server without losing an event.
+//!
+//! Each open stream is a watcher (`agent_watchers:<run_id>`, heartbeated). When the last watcher
+//! has been gone for `AGENT_DISCONNECT_GRACE_SECONDS`, the run is cancelled: closing the browser or
+//! the curl stops the agent; reconnecting in time does not.
+
+use std::time::Duration;
+
+use code4me_shared::agent::{AgentEvent, RunStatus};
+use code4me_shared::cancellation;
+use code4me_shared::jobs::Job;
+use code4me_shared::jobs::agent::AgentJob;
+use code4me_shared::pubsub::subscribe_forever;
+use code4me_shared::redaction::redact;
+use code4me_shared::redis_keys::{agent_events_channel, agent_watchers};
+use redis::AsyncCommands;
+use tokio::sync::{Notify, mpsc};
+use uuid::Uuid;
+
+use crate::contract::agent::{AgentCodeRequest, AgentRun};
+use crate::contract::error::ApiError;
+use crate::db;
+use crate::db::agent_runs::{NewRun, RunRow};
+use crate::services::state::AppState;
+
+/// Runs listed at most.
+pub const LIST_LIMIT: i64 = 100;
+/// How often a stream looks at the table without an announcement.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How often a stream renews its watcher entry.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// A watcher entry older than this belongs to a server that died.
+const WATCHER_STALE: Duration = Duration::from_secs(30);
+/// Events read per query.
+const PAGE: i64 = 200;
+
+/// Stores and queues a run; returns its id.
+pub async fn start(state: &AppState, user_id: Uuid, request: &AgentCodeRequest) -> Result<Uuid, ApiError> {
+    let run_id = Uuid::new_v4();
+    let prompt = redact(&request.prompt);
+    let run = NewRun {
+        run_id,
+        user_id,
+        repo_url: &request.repo_url,
+        prompt: &prompt,
+        base_branch: request.base_branch.as_deref(),
+        provider: request.provider.as_deref(),
+    };
+    db::agent_runs::insert(&state.db, &run).await.map_err(ApiError::database)?;
+    let job = AgentJob {
+        version: AgentJob::VERSION,
+        run_id,
+        user_id,
+        repo_url: request.repo_url.clone(),
+        prompt: prompt.into_owned(),
+        base_branch: request.base_branch.clone(),
+        provider: request.provider.clone(),
+        enqueued_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    if let Err(error) = state.pipeline.agent(job).await {
+        // The row stays, failed, so the caller's run list says what happened.
+        let _ = db::agent_runs::fail_unqueued(&state.db, run_id, "the run could not be queued (Redis unavailable)").await;
+        return Err(ApiError::Unavailable(error));
+    }
+    tracing::info!(request_id = %run_id, "agent run queued");
+    Ok(run_id)
+}
+
+/// Asks a run of the user's to stop; `Ok(false)` when it is not theirs or has ended.
+pub async fn cancel(state: &AppState, user_id: Uuid, run_id: Uuid) -> Result<bool, ApiError> {
+    if !db::agent_runs::request_cancel(&state.db, user_id, run_id).await.map_err(ApiError::database)? {
+        return Ok(false);
+    }
+    cancellation::mark(&mut state.redis.clone(), run_id).await.map_err(|e| ApiError::Unavailable(e.into()))?;
+    tracing::info!(request_id = %run_id, "agent run cancel requested");
+    Ok(true)
+}
+
+/// The user's runs, newest first.
+pub async fn list(state: &AppState, user_id: Uuid) -> Result<Vec<AgentRun>, ApiError> {
+    let rows = db::agent_runs::list(&state.db, user_id, LIST_LIMIT).await.map_err(ApiError::database)?;
+    Ok(rows.into_iter().map(run_of).collect())
+}
+
+/// One run of the user's (404 for anyone else's).
+pub async fn get(state: &AppState, user_id: Uuid, run_id: Uuid) -> Result<AgentRun, ApiError> {
+    let row = db::agent_runs::get(&state.db, user_id, run_id).await.map_err(ApiError::database)?;
+    row.map(run_of).ok_or(ApiError::NotFound)
+}
+
+/// Every stored event of a run.
+pub async fn events(state: &AppState, run_id: Uuid) -> Result<Vec<AgentEvent>, ApiError> {
+    let mut events = Vec::new();
+    loop {
+        let after = events.last().map_or(0, |e: &AgentEvent| e.seq);
+        let page = db::agent_runs::events_after(&state.db, run_id, after, PAGE).await.map_err(ApiError::database)?;
+        let done = (page.len() as i64) < PAGE;
+        events.extend(page.into_iter().filter_map(|value| serde_json::from_value::<AgentEvent>(value).ok()));
+        if done {
+            return Ok(events);
+        }
+    }
+}
+
+fn run_of(row: RunRow) -> AgentRun {
+    AgentRun {
+        run_id: row.run_id,
+        status: RunStatus::parse(&row.status).unwrap_or(RunStatus::Failed),
+        repo_url: row.repo_url,
+        prompt: row.prompt,
+        base_branch: row.base_branch,
+        provider: row.provider,
+        branch: row.branch,
+        commit: row.commit_sha,
+        pr_url: row.pr_url,
+        error: row.error,
+        created_at: row.created_at,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+    }
+}
+
+/// Streams the run's events after `after` until its final event, as a channel the caller turns
+/// into server-sent events. The stream counts as a watcher while it is open.
+pub fn follow(state: AppState, run_id: Uuid, after: i64) -> mpsc::Receiver<AgentEvent> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let watcher = Uuid::new_v4().to_string();
+        let finished = pump(&state, run_id, after, &watcher, &tx).await;
+        let mut redis = state.redis.clone();
+        let _: Result<i64, _> = redis.zrem(agent_watchers(run_id), &watcher).await;
+        if !finished {
+            cancel_if_abandoned(&state, run_id).await;
+        }
+    });
+    rx
+}
+
+/// Sends events until the final one (`true`) or until the receiver is gone (`false`).
+async fn pump(state: &AppState, run_id: Uuid, mut after: i64, watcher: &str, tx: &mpsc::Sender<AgentEvent>) -> bool {
+    let wake = std::sync::Arc::new(Notify::new());
+    let listener = match redis::Client::open(state.settings.redis.url()) {
+        Ok(client) => {
+            let wake = wake.clone();
+            let channel = agent_events_channel(run_id);
+            Some(tokio::spawn(subscribe_forever(
+                client,
+                vec![channel],
+                "agent events",
+                |_| {},
+                move |_, _| {
+                    wake.notify_one();
+                    std::future::ready(())
+                },
+            )))
+        }
+        Err(_) => None,
+    };
+    let _listener = AbortOnDrop(listener);
+    let mut redis = state.redis.clone();
+    let mut last_heartbeat: Option<tokio::time::Instant> = None;
+    loop {
+        if last_heartbeat.is_none_or(|at| at.elapsed() >= HEARTBEAT_EVERY) {
+            let now = chrono::Utc::now().timestamp_millis();
+            let _: Result<i64, _> = redis.zadd(agent_watchers(run_id), watcher, now).await;
+            let _: Result<bool, _> = redis.expire(agent_watchers(run_id), 3600).await;
+            last_heartbeat = Some(tokio::time::Instant::now());
+        }
+        match db::agent_runs::events_after(&state.db, run_id, after, PAGE).await {
+            Ok(page) => {
+                for value in page {
+                    let Ok(event) = serde_json::from_value::<AgentEvent>(value) else { continue };
+                    after = event.seq;
+                    let last = event.kind.is_final();
+                    if tx.send(event).await.is_err() {
+                        return false;
+                    }
+                    if last {
+                        return true;
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(request_id = %run_id, %error, "reading agent events failed; retrying"),
+        }
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(POLL_EVERY) => {}
+            () = tx.closed() => return false,
+        }
+    }
+}
+
+/// After the grace period, cancels the run if no watcher came back and it has not ended.
+async fn cancel_if_abandoned(state: &AppState, run_id: Uuid) {
+    tokio::time::sleep(state.settings.agent_disconnect_grace).await;
+    let mut redis = state.redis.clone();
+    let stale_before = chrono::Utc::now().timestamp_millis() - WATCHER_STALE.as_millis() as i64;
+    let _: Result<i64, _> = redis.zrembyscore(agent_watchers(run_id), "-inf", stale_before).await;
+    let watchers: i64 = redis.zcard(agent_watchers(run_id)).await.unwrap_or(1);
+    if watchers > 0 {
+        return;
+    }
+    let Ok(Some(status)) = db::agent_runs::status(&state.db, run_id).await else { return };
+    if RunStatus::parse(&status).is_some_and(RunStatus::is_finished) {
+        return;
+    }
+    let owner: Option<Uuid> = db::agent_runs::owner(&state.db, run_id).await.ok().flatten();
+    if let Some(owner) = owner {
+        tracing::info!(request_id = %run_id, "every stream of the agent run closed; cancelling it");
+        let _ = cancel(state, owner, run_id).await;
+    }
+}
+
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
+}

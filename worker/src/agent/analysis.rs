@@ -1,0 +1,213 @@
+//! The `analysis` stage: what the model is shown of a checkout. The tree (paths and sizes,
+//! `.git` and binary files left out), the language mix by extension, the key files (manifests,
+//! README), and the contents of the files most likely to matter — those the prompt names first,
+//! then key files, then files sharing words with the prompt — within a character budget. Code is
+//! redacted before it reaches a prompt (invariant: secrets never leave the repository through us).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use code4me_shared::redaction::redact;
+use serde_json::{Value, json};
+
+/// Files a remote model sees listed at most.
+pub const MAX_LISTED: usize = 300;
+/// Files read at most (bigger trees are listed partly).
+const MAX_FILES: usize = 5_000;
+/// A file larger than this is never shown whole.
+const MAX_SHOWN_FILE: u64 = 24 * 1024;
+
+/// File names whose presence says what a project is.
+const KEY_FILES: &[&str] = &[
+    "README.md",
+    "README",
+    "README.rst",
+    "Cargo.toml",
+    "package.json",
+    "pyproject.toml",
+    "setup.py",
+    "requirements.txt",
+    "go.mod",
+    "pom.xml",
+    "build.gradle",
+    "Makefile",
+    "Dockerfile",
+];
+
+/// What the model is told about the repository.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// Every listed file with its size, sorted.
+    pub files: Vec<(String, u64)>,
+    /// Files per language.
+    pub languages: BTreeMap<&'static str, usize>,
+    /// Key files present.
+    pub key_files: Vec<String>,
+    /// Files shown whole: path → redacted text.
+    pub shown: Vec<(String, String)>,
+    /// More files exist than were listed.
+    pub truncated: bool,
+}
+
+impl Overview {
+    /// The `analysis` event's details.
+    pub fn details(&self) -> Value {
+        json!({
+            "files": self.files.len(),
+            "languages": self.languages,
+            "key_files": self.key_files,
+            "shown": self.shown.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            "truncated": self.truncated,
+        })
+    }
+
+    /// The prompt's description of the repository: at most `listed` paths and `budget`
+    /// characters of shown files (a small model's context is short).
+    pub fn describe(&self, listed: usize, budget: usize) -> String {
+        let mut text = String::from("Repository files:\n");
+        for (path, size) in self.files.iter().take(listed) {
+            text.push_str(&format!("- {path} ({size} bytes)\n"));
+        }
+        if self.files.len() > listed || self.truncated {
+            text.push_str("- … (more files not listed)\n");
+        }
+        let mix: Vec<String> = self.languages.iter().map(|(l, n)| format!("{l}: {n}")).collect();
+        text.push_str(&format!("Languages: {}\n", mix.join(", ")));
+        let mut used = 0;
+        for (path, content) in &self.shown {
+            used += content.len();
+            if used > budget {
+                break;
+            }
+            text.push_str(&format!("\n=== FILE: {path}\n{content}"));
+            if !content.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str("=== END FILE\n");
+        }
+        text
+    }
+}
+
+/// Reads the checkout at `repo` for `prompt`, showing at most `budget` characters of file text.
+pub fn analyse(repo: &Path, prompt: &str, budget: usize) -> Overview {
+    let (files, truncated) = list_files(repo);
+    let mut languages = BTreeMap::new();
+    for (path, _) in &files {
+        if let Some(language) = language_of(path) {
+            *languages.entry(language).or_insert(0) += 1;
+        }
+    }
+    let key_files: Vec<String> = files.iter().map(|(p, _)| p).filter(|p| KEY_FILES.contains(&p.as_str())).cloned().collect();
+    let shown = choose_shown(repo, prompt, &files, &key_files, budget);
+    Overview { files, languages, key_files, shown, truncated }
+}
+
+fn list_files(repo: &Path) -> (Vec<(String, u64)>, bool) {
+    let mut files = Vec::new();
+    let mut pending = vec![repo.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = path.symlink_metadata() else { continue };
+            let Ok(relative) = path.strip_prefix(repo) else { continue };
+            let relative = relative.to_string_lossy().into_owned();
+            if relative == ".git" {
+                continue;
+            }
+            if meta.is_dir() {
+                pending.push(path);
+            } else if meta.is_file() {
+                if files.len() >= MAX_FILES {
+                    return (sorted(files), true);
+                }
+                files.push((relative, meta.len()));
+            }
+        }
+    }
+    (sorted(files), false)
+}
+
+fn sorted(mut files: Vec<(String, u64)>) -> Vec<(String, u64)> {
+    files.sort();
+    files
+}
+
+/// Files named in the prompt first, then key files, then by words shared with the prompt.
+fn choose_shown(repo: &Path, prompt: &str, files: &[(String, u64)], key_files: &[String], budget: usize) -> Vec<(String, String)> {
+    let words: Vec<String> = prompt.split(|c: char| !c.is_alphanumeric() && c != '_').filter(|w| w.len() >= 3).map(str::to_lowercase).collect();
+    let mut ranked: Vec<(i64, &String)> = files
+        .iter()
+        .filter(|(_, size)| *size <= MAX_SHOWN_FILE)
+        .map(|(path, _)| {
+            let lower = path.to_lowercase();
+            let named = prompt.contains(path.as_str()) || prompt.contains(path.rsplit('/').next().unwrap_or(path));
+            let shared = words.iter().filter(|w| lower.contains(w.as_str())).count() as i64;
+            let score =
+                if named { 1_000 } else { 0 } + if key_files.contains(path) { 100 } else { 0 } + shared * 10 - lower.matches('/').count() as i64;
+            (score, path)
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let mut shown = Vec::new();
+    let mut used = 0;
+    for (_, path) in ranked {
+        let Ok(bytes) = std::fs::read(repo.join(path)) else { continue };
+        if bytes.contains(&0) {
+            continue;
+        }
+        let text = redact(&String::from_utf8_lossy(&bytes)).into_owned();
+        if used + text.len() > budget {
+            continue;
+        }
+        used += text.len();
+        shown.push((path.clone(), text));
+    }
+    shown
+}
+
+/// The language of a file by its extension, for the mix.
+fn language_of(path: &str) -> Option<&'static str> {
+    let extension = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase())?;
+    Some(match extension.as_str() {
+        "py" => "Python",
+        "rs" => "Rust",
+        "js" | "mjs" | "cjs" | "jsx" => "JavaScript",
+        "ts" | "tsx" => "TypeScript",
+        "java" => "Java",
+        "go" => "Go",
+        "c" | "h" => "C",
+        "cc" | "cpp" | "hpp" | "cxx" => "C++",
+        "rb" => "Ruby",
+        "kt" | "kts" => "Kotlin",
+        "md" | "rst" | "txt" => "Text",
+        "toml" | "yaml" | "yml" | "json" => "Config",
+        "sh" | "bash" => "Shell",
+        "html" | "css" => "Web",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_named_file_is_shown_first_and_git_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join(".git/config"), "[core]").unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/util.py"), "def add(a, b):\n    return a + b\n").unwrap();
+        std::fs::write(dir.path().join("README.md"), "# Demo\n").unwrap();
+        std::fs::write(dir.path().join("logo.bin"), [0u8, 1, 2]).unwrap();
+        let overview = analyse(dir.path(), "Add a docstring to src/util.py", 10_000);
+        assert_eq!(overview.files.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["README.md", "logo.bin", "src/util.py"]);
+        assert_eq!(overview.shown[0].0, "src/util.py");
+        assert!(overview.shown.iter().all(|(p, _)| p != "logo.bin"), "binary files are not shown");
+        assert_eq!(overview.languages["Python"], 1);
+        assert_eq!(overview.key_files, ["README.md"]);
+        assert!(overview.describe(MAX_LISTED, 10_000).contains("=== FILE: src/util.py\ndef add"));
+    }
+}
