@@ -21,6 +21,9 @@ load_env
 need_toolchain
 need_node
 need_cmd curl curl
+# The repository agent clones and pushes with git, sandboxed by bubblewrap.
+need_cmd git git
+need_cmd bwrap bubblewrap
 ./setup_data_dir.sh
 start_postgres
 start_redis

@@ -27,6 +27,9 @@ info "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings || die "clippy found problems (listed above)" "cargo clippy --workspace --all-targets --fix"
 need_cmd curl curl
 need_cmd chromium chromium
+# The repository agent's tests clone and push with git inside bubblewrap (AGENT_BUBBLEWRAP=required).
+need_cmd git git
+need_cmd bwrap bubblewrap
 ./setup_data_dir.sh
 ensure_postgres_binaries
 ensure_redis_binary

@@ -253,6 +253,29 @@ pub struct WorkerModelsValue {
     pub embeddings: bool,
 }
 
+/// Ours: pub/sub channel `agent_events:<run_id>` → the event's `seq`, published by the worker right
+/// after the event is stored, so servers streaming the run read the table at once instead of on
+/// their next poll.
+pub fn agent_events_channel(run_id: uuid::Uuid) -> String {
+    format!("agent_events:{run_id}")
+}
+
+/// Ours: `agent_watchers:<run_id>` → a sorted set of the run's open streams (member: a stream id,
+/// score: its last heartbeat in Unix ms). A run whose streams have all been gone for the grace
+/// period is cancelled: closing the browser stops the agent, reconnecting in time does not.
+pub fn agent_watchers(run_id: uuid::Uuid) -> String {
+    format!("agent_watchers:{run_id}")
+}
+
+/// Ours: `agent_sandbox:<instance>` → `""`, TTL [`AGENT_SANDBOX_TTL_SECONDS`]: a worker instance whose
+/// agent sandboxes live under `<AGENT_SANDBOX_DIR>/<instance>`, refreshed while it runs. A directory
+/// whose key has expired belongs to a dead worker and is swept.
+pub fn agent_sandbox_owner(instance: &str) -> String {
+    format!("agent_sandbox:{instance}")
+}
+/// Lifetime of an [`agent_sandbox_owner`] key; refreshed at a third of it.
+pub const AGENT_SANDBOX_TTL_SECONDS: u64 = 30;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,26 +314,3 @@ mod tests {
         assert_eq!((value.loaded, value.heartbeat_at), (vec![5], None));
     }
 }
-
-/// Ours: pub/sub channel `agent_events:<run_id>` → the event's `seq`, published by the worker right
-/// after the event is stored, so servers streaming the run read the table at once instead of on
-/// their next poll.
-pub fn agent_events_channel(run_id: uuid::Uuid) -> String {
-    format!("agent_events:{run_id}")
-}
-
-/// Ours: `agent_watchers:<run_id>` → a sorted set of the run's open streams (member: a stream id,
-/// score: its last heartbeat in Unix ms). A run whose streams have all been gone for the grace
-/// period is cancelled: closing the browser stops the agent, reconnecting in time does not.
-pub fn agent_watchers(run_id: uuid::Uuid) -> String {
-    format!("agent_watchers:{run_id}")
-}
-
-/// Ours: `agent_sandbox:<instance>` → `""`, TTL [`AGENT_SANDBOX_TTL_SECONDS`]: a worker instance whose
-/// agent sandboxes live under `<AGENT_SANDBOX_DIR>/<instance>`, refreshed while it runs. A directory
-/// whose key has expired belongs to a dead worker and is swept.
-pub fn agent_sandbox_owner(instance: &str) -> String {
-    format!("agent_sandbox:{instance}")
-}
-/// Lifetime of an [`agent_sandbox_owner`] key; refreshed at a third of it.
-pub const AGENT_SANDBOX_TTL_SECONDS: u64 = 30;

@@ -10,6 +10,7 @@
 //! Dropping a [`TestApp`] fails the test if a job ended in a dead set it did not expect.
 
 pub mod app;
+pub mod forge;
 pub mod github;
 pub mod oidc;
 pub mod plugin;

@@ -147,6 +147,13 @@ async fn start_agent(
     let instance = uuid::Uuid::new_v4().to_string();
     let instance_dir = base.join(&instance);
     std::fs::create_dir_all(&instance_dir).with_context(|| format!("creating the agent sandbox directory {}", instance_dir.display()))?;
+    // The sandbox account must pass through both to reach its run's directory (and nothing more:
+    // execute without read, so it cannot list the other runs).
+    for dir in [&base, &instance_dir] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o111))?;
+    }
     let mut redis = redis.clone();
     agent::sweep::announce(&mut redis, &instance).await.context("announcing the agent sandbox directory")?;
     if let Err(error) = agent::sweep::sweep(&mut redis, &base, &instance).await {

@@ -1,6 +1,7 @@
 //! Black-box tests against the real server, PostgreSQL + pgvector and Redis. Modules mirror the
 //! URL tree; test names are sentences.
 
+mod agent;
 mod analytics;
 mod analytics_export;
 mod analytics_rollups;

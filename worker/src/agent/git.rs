@@ -108,6 +108,9 @@ impl<'a> Git<'a> {
         let repo = repo.to_string_lossy();
         args.extend(["--", &self.repository.clone_url, &repo]);
         let finished = self.git(&args, Network::RepositoryHost, Some(max_bytes)).await?;
+        if finished.past_file_limit {
+            return Err(SandboxError::TooLarge(max_bytes).into());
+        }
         if !finished.success {
             return Err(GitError(format!("git clone failed: {}", last_lines(&finished.stderr))));
         }

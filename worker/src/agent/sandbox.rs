@@ -25,6 +25,8 @@ use tokio::process::Command;
 
 /// How often a running command's cancel flag, deadline and directory size are checked.
 const WATCH_EVERY: Duration = Duration::from_millis(100);
+/// The signal a process gets for writing past `RLIMIT_FSIZE`.
+const SIGXFSZ: i32 = 25;
 /// Most of a command's stdout kept (a diff is read from it).
 const STDOUT_CAP: usize = 4 * 1024 * 1024;
 /// Most of a command's stderr kept (for the error event).
@@ -56,6 +58,9 @@ pub struct Finished {
     pub stdout: String,
     /// Its standard error (capped).
     pub stderr: String,
+    /// It was killed for writing past the file-size limit (`SIGXFSZ`; under bubblewrap, the
+    /// shell convention's exit code 128 + 25).
+    pub past_file_limit: bool,
 }
 
 /// Whether a command may use the network.
@@ -238,7 +243,8 @@ impl Sandbox {
         let status = outcome?;
         let stdout = stdout.await.unwrap_or_default();
         let stderr = stderr.await.unwrap_or_default();
-        Ok(Finished { success: status.success(), stdout, stderr })
+        let past_file_limit = std::os::unix::process::ExitStatusExt::signal(&status) == Some(SIGXFSZ) || status.code() == Some(128 + SIGXFSZ);
+        Ok(Finished { success: status.success(), stdout, stderr, past_file_limit })
     }
 
     fn command(&self, program: &str, args: &[&str], cwd: &Path, network: Network, binds: &[PathBuf]) -> Command {

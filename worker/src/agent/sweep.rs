@@ -2,7 +2,7 @@
 //! at start and every minute a worker removes the instance directories under `AGENT_SANDBOX_DIR`
 //! whose key has expired (their worker was killed and never removed them).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use code4me_shared::redis_keys::{AGENT_SANDBOX_TTL_SECONDS, agent_sandbox_owner};
@@ -20,7 +20,7 @@ pub async fn announce(redis: &mut ConnectionManager, instance: &str) -> redis::R
 }
 
 /// Removes the directories of dead instances under `base`; returns how many.
-pub async fn sweep(redis: &mut ConnectionManager, base: &PathBuf, instance: &str) -> redis::RedisResult<usize> {
+pub async fn sweep(redis: &mut ConnectionManager, base: &Path, instance: &str) -> redis::RedisResult<usize> {
     let mut dead = Vec::new();
     for name in instance_dirs(base) {
         if name == instance {
