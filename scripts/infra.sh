@@ -207,6 +207,7 @@ start_ephemeral_stack() {
   export DB_PORT; DB_PORT="$(free_port)"
   export REDIS_PORT; REDIS_PORT="$(free_port)"
   export SERVER_PORT; SERVER_PORT="$(free_port)"
+  export WORKER_METRICS_ADDR; WORKER_METRICS_ADDR="127.0.0.1:$(free_port)"
   export DB_HOST=127.0.0.1 REDIS_HOST=127.0.0.1 SERVER_HOST=127.0.0.1 DB_USER=code4me DB_PASSWORD=code4me DB_NAME=code4me
   "$C4M_ROOT/setup_data_dir.sh"
   start_postgres

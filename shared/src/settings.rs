@@ -674,6 +674,9 @@ pub struct WorkerSettings {
     pub redis: RedisSettings,
     /// The repository agent (`AGENT_*`).
     pub agent: crate::agent::AgentSettings,
+    /// Where the worker serves Prometheus metrics (`WORKER_METRICS_ADDR`, `host:port`; unset =
+    /// nowhere).
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// The open APIs' provider chain (`PROVIDERS`): the agent may ask a remote provider.
     pub providers: crate::providers::OpenApiSettings,
 }
@@ -699,6 +702,14 @@ impl WorkerSettings {
             database: DatabaseSettings::from_env(env)?,
             redis: RedisSettings::from_env(env)?,
             agent: crate::agent::AgentSettings::from_env(env)?,
+            metrics_addr: match env.raw("WORKER_METRICS_ADDR").map(str::trim).filter(|a| !a.is_empty()) {
+                Some(text) => Some(text.parse().map_err(|e| SettingsError::Invalid {
+                    var: "WORKER_METRICS_ADDR".into(),
+                    value: text.into(),
+                    reason: format!("expected host:port ({e})"),
+                })?),
+                None => None,
+            },
             providers: crate::providers::OpenApiSettings::from_env(env)?,
         })
     }

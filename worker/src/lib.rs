@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod fetch;
 pub mod jobs;
+pub mod metrics_endpoint;
 pub mod model;
 pub mod models;
 pub mod pg_text;
@@ -57,6 +58,10 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     connect::MIGRATOR.run(&db).await.context("applying database migrations")?;
     let mut redis = connect::connect_redis(&settings.redis, settings.startup_connect_timeout).await?;
     let _: String = redis::cmd("PING").query_async(&mut redis).await.context("Redis PING after connecting")?;
+    let metrics_server = match settings.metrics_addr {
+        Some(address) => Some(metrics_endpoint::serve(address).await?.1),
+        None => None,
+    };
     let catalog = models::load_catalog(models::model_rows(&db).await?, &settings).await?;
     let catalog_for_agent = catalog.clone();
     let signals = Signals::default();
@@ -122,8 +127,8 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     promoter.abort();
     vacuum.abort();
     compaction.abort();
-    if let Some(keeper) = sandbox_keeper {
-        keeper.abort();
+    for task in [sandbox_keeper, metrics_server].into_iter().flatten() {
+        task.abort();
     }
     db.close().await;
     Ok(())

@@ -18,6 +18,7 @@ use code4me_shared::redaction::redact;
 use code4me_shared::redis_keys::{agent_events_channel, agent_watchers};
 use redis::AsyncCommands;
 use tokio::sync::{Notify, mpsc};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::contract::agent::{AgentCodeRequest, AgentRun};
@@ -127,7 +128,8 @@ fn run_of(row: RunRow) -> AgentRun {
 /// into server-sent events. The stream counts as a watcher while it is open.
 pub fn follow(state: AppState, run_id: Uuid, after: i64) -> mpsc::Receiver<AgentEvent> {
     let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(async move {
+    let span = tracing::info_span!("agent_stream", request_id = %run_id);
+    let streaming = async move {
         let watcher = Uuid::new_v4().to_string();
         let finished = pump(&state, run_id, after, &watcher, &tx).await;
         let mut redis = state.redis.clone();
@@ -135,7 +137,8 @@ pub fn follow(state: AppState, run_id: Uuid, after: i64) -> mpsc::Receiver<Agent
         if !finished {
             cancel_if_abandoned(&state, run_id).await;
         }
-    });
+    };
+    tokio::spawn(streaming.instrument(span));
     rx
 }
 

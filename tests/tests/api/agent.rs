@@ -223,6 +223,17 @@ async fn a_run_clones_edits_pushes_a_branch_and_opens_a_pull_request_reporting_e
     assert!(success["pr_url"].as_str().expect("pr_url").ends_with("/acme/calc/pull/1"));
     assert!(stack.leftover_sandboxes().is_empty(), "{:?}", stack.leftover_sandboxes());
 
+    // Stage timings and the provider's latency as metrics (the in-process worker records into
+    // the server's recorder here; a worker process serves its own at WORKER_METRICS_ADDR).
+    let metrics = stack.app.get("/metrics").await.text().await.expect("metrics");
+    for stage in ["clone", "ai_processing", "push", "pr_creation"] {
+        assert!(
+            metrics.lines().any(|l| l.starts_with("agent_stage_seconds") && l.contains(&format!("stage=\"{stage}\""))),
+            "{stage} timed:\n{metrics}"
+        );
+    }
+    assert!(metrics.lines().any(|l| l.starts_with("agent_provider_seconds") && l.contains("provider=\"standin\"")), "{metrics}");
+
     // The run list and the stored log; replay after Last-Event-ID sends only what came later.
     let listed = user.call(reqwest::Method::GET, "/api/agent/runs", None).await;
     assert_eq!(listed.body["runs"][0]["run_id"], run_id.as_str());

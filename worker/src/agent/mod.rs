@@ -143,12 +143,14 @@ impl Agent {
         let forge = repository.host.as_ref().and_then(|host| settings.forges.get(host));
         log.finish("the repository URL is allowed", Some(json!({"host": repository.host, "forge": forge.map(|f| &f.api_base)}))).await?;
 
+        alive(&cancel)?;
         log.begin(Stage::SandboxInit, "preparing the sandbox").await?;
         let sandbox = Sandbox::create(&self.instance_dir, job.run_id, self.isolation.clone(), settings, cancel.clone())
             .map_err(|e| Stop::new(format!("the sandbox could not be made: {e}")))?;
         let isolation = json!({"bubblewrap": self.isolation.bubblewrap, "without_bubblewrap": self.isolation.without_bubblewrap, "unprivileged_account": self.isolation.account.is_some()});
         log.finish("sandbox ready", Some(isolation)).await?;
 
+        alive(&cancel)?;
         log.begin(Stage::Clone, format!("cloning {}", redact(&job.repo_url))).await?;
         let token = forge.and_then(|f| f.token.as_ref()).map(|t| t.expose_secret().to_owned());
         let git = Git::new(&sandbox, &repository, token.as_deref(), settings.command_timeout);
@@ -160,6 +162,7 @@ impl Agent {
         let bytes = sandbox::directory_bytes(&sandbox.repo());
         log.finish(format!("cloned {base} ({bytes} bytes)"), Some(json!({"base_branch": base, "bytes": bytes}))).await?;
 
+        alive(&cancel)?;
         log.begin(Stage::Analysis, "reading the repository").await?;
         let repo_dir = sandbox.repo();
         let prompt = job.prompt.clone();
@@ -168,6 +171,7 @@ impl Agent {
             .map_err(|e| Stop::new(format!("the analysis failed: {e}")))?;
         log.finish(format!("{} files", overview.files.len()), Some(overview.details())).await?;
 
+        alive(&cancel)?;
         log.begin(Stage::AiProcessing, "asking the model for edits").await?;
         let answer = self.ask(job, log, &overview, cancel.clone()).await?;
         let edits = edits::parse(&answer.text).map_err(|why| Stop { message: why, details: Some(json!({"provider": answer.provider})) })?;
@@ -178,6 +182,7 @@ impl Agent {
         )
         .await?;
 
+        alive(&cancel)?;
         log.begin(Stage::Apply, "checking and applying the edits").await?;
         git.apply(&edits).await?;
         let diff = git.stage().await?;
@@ -193,6 +198,7 @@ impl Agent {
         .await?;
         log.finish("edits applied", None).await?;
 
+        alive(&cancel)?;
         log.begin(Stage::Commit, "committing").await?;
         let branch = branch_name(&job.prompt, job.run_id);
         let title = title_of(&job.prompt);
@@ -200,10 +206,12 @@ impl Agent {
         let commit = git.commit(&branch, &message).await?;
         log.finish(format!("commit {commit} on {branch}"), None).await?;
 
+        alive(&cancel)?;
         log.begin(Stage::Push, format!("pushing {branch}")).await?;
         git.push(&branch).await?;
         log.finish(format!("{branch} pushed"), None).await?;
 
+        alive(&cancel)?;
         log.begin(Stage::PrCreation, "opening the pull request").await?;
         let pr_url = match (forge, token.as_deref(), &repository.forge_path) {
             (Some(forge), Some(token), Some((owner, repo))) => {
@@ -245,7 +253,11 @@ impl Agent {
                 Extra { details: Some(json!({"provider": provider, "prompt": pg_string(sent)})), ..Extra::default() },
             )
             .await?;
-            match self.chain.ask(provider, &question, cancel.clone()).await {
+            let asked = tokio::select! {
+                answer = self.chain.ask(provider, &question, cancel.clone()) => answer,
+                () = cancelled(&cancel) => return Err(Stop::new("the run was cancelled")),
+            };
+            match asked {
                 Ok(answer) => {
                     metrics::histogram!("agent_provider_seconds", "provider" => provider.clone(), "outcome" => "succeeded")
                         .record(answer.latency.as_secs_f64());
@@ -271,6 +283,19 @@ impl Agent {
             }
         }
         Err(Stop { message: "no provider answered".into(), details: Some(json!({"failures": failures})) })
+    }
+}
+
+/// Stops the run between stages once it is cancelled.
+fn alive(cancel: &AtomicBool) -> Result<(), Stop> {
+    if cancel.load(Ordering::Relaxed) { Err(Stop::new("the run was cancelled")) } else { Ok(()) }
+}
+
+/// Resolves once the run is cancelled (a provider's request is dropped at once; the local model
+/// sees the same flag between tokens).
+async fn cancelled(cancel: &AtomicBool) {
+    while !cancel.load(Ordering::Relaxed) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

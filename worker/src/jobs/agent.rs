@@ -10,6 +10,7 @@ use apalis::prelude::{AbortError, BoxDynError, Data};
 use code4me_shared::cancellation;
 use code4me_shared::jobs::agent::AgentJob;
 use code4me_shared::jobs::{Incoming, Job};
+use tracing::Instrument;
 
 use crate::agent::Agent;
 use crate::signals::Signals;
@@ -43,7 +44,9 @@ pub async fn handle(incoming: Incoming<AgentJob>, context: Data<AgentContext>) -
     if cancellation::is_marked(&mut redis, job.run_id).await.unwrap_or(false) {
         tracked.flag.store(true, Ordering::Relaxed);
     }
-    if let Err(error) = context.agent.run(&job, tracked.flag.clone()).await {
+    // Every line the run logs carries its id (JSON lines carry their spans' fields).
+    let span = tracing::info_span!("agent_run", request_id = %job.run_id);
+    if let Err(error) = context.agent.run(&job, tracked.flag.clone()).instrument(span).await {
         tracing::error!(request_id = %job.run_id, %error, "agent run could not be recorded");
     }
     Ok(())
