@@ -52,8 +52,26 @@ pub struct NewRun<'a> {
     pub provider: Option<&'a str>,
 }
 
+/// Stores a queued run unless the user has `max_active` runs queued or running already (then
+/// `false`). The user's advisory lock makes the count and the insert one step, so two racing
+/// requests cannot both pass.
+pub async fn insert_within(db: &PgPool, run: &NewRun<'_>, max_active: i64) -> sqlx::Result<bool> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('agent_run:' || $1::text, 0))").bind(run.user_id).execute(&mut *tx).await?;
+    let active: i64 = sqlx::query_scalar("SELECT count(*) FROM agent_run WHERE user_id = $1 AND status IN ('queued', 'running')")
+        .bind(run.user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if active >= max_active {
+        return Ok(false);
+    }
+    insert(&mut *tx, run).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Stores a queued run.
-pub async fn insert(db: impl PgExecutor<'_>, run: &NewRun<'_>) -> sqlx::Result<()> {
+async fn insert(db: impl PgExecutor<'_>, run: &NewRun<'_>) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO agent_run (run_id, user_id, repo_url, prompt, base_branch, provider) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(run.run_id)
         .bind(run.user_id)

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use code4me_shared::agent::{AgentEvent, RunStatus};
 use code4me_shared::cancellation;
 use code4me_shared::jobs::Job;
@@ -27,6 +28,9 @@ use crate::db;
 use crate::db::agent_runs::{NewRun, RunRow};
 use crate::services::state::AppState;
 
+/// Runs one user may have queued or running at once: a run holds a worker for minutes, so one user
+/// cannot fill the `agent` queue for everyone.
+pub const MAX_ACTIVE_RUNS: i64 = 3;
 /// Runs listed at most.
 pub const LIST_LIMIT: i64 = 100;
 /// How often a stream looks at the table without an announcement.
@@ -50,7 +54,12 @@ pub async fn start(state: &AppState, user_id: Uuid, request: &AgentCodeRequest) 
         base_branch: request.base_branch.as_deref(),
         provider: request.provider.as_deref(),
     };
-    db::agent_runs::insert(&state.db, &run).await.map_err(ApiError::database)?;
+    if !db::agent_runs::insert_within(&state.db, &run, MAX_ACTIVE_RUNS).await.map_err(ApiError::database)? {
+        return Err(ApiError::Detail(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("you have {MAX_ACTIVE_RUNS} agent runs queued or running; wait for one to end or cancel it"),
+        ));
+    }
     let job = AgentJob {
         version: AgentJob::VERSION,
         run_id,
@@ -173,6 +182,16 @@ async fn pump(state: &AppState, run_id: Uuid, mut after: i64, watcher: &str, tx:
             last_heartbeat = Some(tokio::time::Instant::now());
         }
         match db::agent_runs::events_after(&state.db, run_id, after, PAGE).await {
+            // Nothing newer: a run that has ended (a client asking after its last event, or after
+            // more than it has) gets an empty stream rather than one that never ends.
+            Ok(page) if page.is_empty() => {
+                let status = db::agent_runs::status(&state.db, run_id).await.ok().flatten();
+                if status.as_deref().and_then(RunStatus::parse).is_some_and(RunStatus::is_finished)
+                    && db::agent_runs::events_after(&state.db, run_id, after, 1).await.is_ok_and(|p| p.is_empty())
+                {
+                    return true;
+                }
+            }
             Ok(page) => {
                 for value in page {
                     let Ok(event) = serde_json::from_value::<AgentEvent>(value) else { continue };

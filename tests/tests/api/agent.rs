@@ -248,6 +248,15 @@ async fn a_run_clones_edits_pushes_a_branch_and_opens_a_pull_request_reporting_e
     assert_eq!(replayed.first().and_then(|e| e["seq"].as_u64()), Some(6));
     assert_eq!(replayed.len(), events.len() - 5);
 
+    let mut beyond = stack
+        .app
+        .client
+        .get(stack.app.url(&format!("/api/agent/runs/{run_id}")))
+        .header("accept", "text/event-stream")
+        .header("last-event-id", "999");
+    beyond = beyond.header("cookie", user.cookie_header().expect("cookies")).timeout(Duration::from_secs(30));
+    assert!(parse_sse(&beyond.send().await.expect("beyond").text().await.expect("body")).is_empty(), "an ended run's stream ends");
+
     // Another user sees none of it.
     let mut other = stack.user("other@example.com").await;
     assert_eq!(other.call(reqwest::Method::GET, &format!("/api/agent/runs/{run_id}"), None).await.status, 404);
@@ -452,4 +461,38 @@ async fn the_local_model_makes_a_small_edit_through_the_whole_path() {
         _ => assert_eq!(assert_one_error(&events, "change nothing")["stage"], "apply"),
     }
     assert!(stack.leftover_sandboxes().is_empty());
+}
+
+#[tokio::test]
+async fn one_user_has_at_most_three_runs_in_flight() {
+    let stack = AgentStack::start(&[]).await;
+    let mut user = stack.user("busy@example.com").await;
+    let url = stack.forge.create_repo("acme", "busy", &[("a.txt", "a\n")]);
+    *stack.script.delay.lock().expect("lock") = Duration::from_secs(600);
+    let start = async || {
+        let request = stack.app.client.post(stack.app.url("/api/agent/code")).json(&json!({"repo_url": url, "prompt": "x", "provider": "standin"}));
+        request.header("cookie", user.cookie_header().expect("cookies")).send().await.expect("request")
+    };
+    // Three open streams (one running, two queued behind it on the one-run worker).
+    let streams = vec![start().await, start().await, start().await];
+    assert!(streams.iter().all(|r| r.status() == 200));
+    let fourth = start().await;
+    assert_eq!(fourth.status().as_u16(), 429);
+    assert!(fourth.text().await.expect("body").contains("3 agent runs"));
+    let others = stack.user("not-busy@example.com").await;
+    let request = stack.app.client.post(stack.app.url("/api/agent/code")).json(&json!({"repo_url": url, "prompt": "x", "provider": "standin"}));
+    let theirs = request.header("cookie", others.cookie_header().expect("cookies")).send().await.expect("request");
+    assert_eq!(theirs.status(), 200, "the cap is per user");
+    for stream in &streams {
+        let run_id = stream.headers()["x-agent-run-id"].to_str().expect("id").to_owned();
+        assert_eq!(user.call(reqwest::Method::DELETE, &format!("/api/agent/runs/{run_id}"), None).await.status, 202);
+    }
+    let run_id = theirs.headers()["x-agent-run-id"].to_str().expect("id").to_owned();
+    let mut others = others;
+    assert_eq!(others.call(reqwest::Method::DELETE, &format!("/api/agent/runs/{run_id}"), None).await.status, 202);
+    for stream in streams {
+        let events = parse_sse(&stream.text().await.expect("body"));
+        assert_one_error(&events, "cancelled");
+    }
+    assert_one_error(&parse_sse(&theirs.text().await.expect("body")), "cancelled");
 }

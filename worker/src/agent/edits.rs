@@ -83,8 +83,15 @@ fn diffs(answer: &str) -> Result<Vec<Edit>, String> {
         let patch = &rest[body_start..body_end.min(rest.len())];
         let mut paths = Vec::new();
         for line in patch.lines() {
-            for marker in ["--- ", "+++ "] {
-                if let Some(name) = line.strip_prefix(marker) {
+            let names: Vec<&str> = match line.strip_prefix("diff --git ") {
+                Some(rest) => rest.split(' ').collect(),
+                None => ["--- ", "+++ ", "rename from ", "rename to ", "copy from ", "copy to "]
+                    .iter()
+                    .filter_map(|marker| line.strip_prefix(marker))
+                    .collect(),
+            };
+            for name in names {
+                {
                     let name = name.split('\t').next().unwrap_or_default().trim();
                     if name == "/dev/null" {
                         continue;
@@ -164,6 +171,8 @@ mod tests {
         }
         let diff = "```diff\n--- a/../../etc/passwd\n+++ b/../../etc/passwd\n@@ -1 +1 @@\n-a\n+b\n```";
         assert!(parse(diff).is_err());
+        let rename = "```diff\ndiff --git a/x b/.git/config\nsimilarity index 100%\nrename from x\nrename to .git/config\n```";
+        assert!(parse(rename).is_err(), "renames are checked too");
     }
 
     #[test]

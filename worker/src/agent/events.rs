@@ -5,12 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use code4me_shared::agent::{AgentEvent, EventKind, Stage};
+use code4me_shared::agent::{AgentEvent, EventKind, RunStatus, Stage};
 use code4me_shared::redis_keys::agent_events_channel;
 use redis::aio::ConnectionManager;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
+
+use super::run_row::{Outcome, close};
 
 /// Attempts to store one event while PostgreSQL is away, then the run gives up.
 const STORE_ATTEMPTS: u32 = 8;
@@ -72,8 +74,47 @@ impl EventLog {
         self.emit(EventKind::Info, message.into(), Extra { details, elapsed: Some(elapsed), ..Extra::default() }).await
     }
 
+    /// Appends the run's final event and closes its row in one transaction: whoever sees the
+    /// event sees the run ended, and a stream that finds the run ended has its final event.
+    pub async fn close(&mut self, kind: EventKind, message: String, extra: Extra, status: RunStatus, outcome: &Outcome) -> anyhow::Result<()> {
+        let event = self.next(kind, message, extra);
+        let json = serde_json::to_value(&event)?;
+        let mut wait = Duration::from_millis(200);
+        for attempt in 1..=STORE_ATTEMPTS {
+            let stored = async {
+                let mut tx = self.db.begin().await?;
+                insert(&mut *tx, self.run_id, event.seq, &json).await?;
+                close(&mut *tx, self.run_id, status, outcome).await?;
+                tx.commit().await
+            };
+            match stored.await {
+                Ok(()) => break,
+                Err(error) if attempt == STORE_ATTEMPTS => return Err(error.into()),
+                Err(error) => {
+                    tracing::warn!(request_id = %self.run_id, %error, attempt, "closing an agent run failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        self.announce().await;
+        Ok(())
+    }
+
     /// Appends one event of the current stage.
     pub async fn emit(&mut self, kind: EventKind, message: String, extra: Extra) -> anyhow::Result<()> {
+        let event = self.next(kind, message, extra);
+        self.store(&event).await?;
+        self.announce().await;
+        Ok(())
+    }
+
+    async fn announce(&mut self) {
+        let _: Result<i64, _> = redis::cmd("PUBLISH").arg(agent_events_channel(self.run_id)).arg(self.seq).query_async(&mut self.redis).await;
+    }
+
+    /// The next event of the current stage, logged.
+    fn next(&mut self, kind: EventKind, message: String, extra: Extra) -> AgentEvent {
         self.progress = self.progress.max(self.stage.progress());
         self.seq += 1;
         let event = AgentEvent {
@@ -98,21 +139,14 @@ impl EventLog {
                 tracing::info!(request_id = %self.run_id, stage = self.stage.as_str(), progress = self.progress, message = %event.message, "agent event")
             }
         }
-        self.store(&event).await?;
-        let _: Result<i64, _> = redis::cmd("PUBLISH").arg(agent_events_channel(self.run_id)).arg(self.seq).query_async(&mut self.redis).await;
-        Ok(())
+        event
     }
 
     async fn store(&self, event: &AgentEvent) -> anyhow::Result<()> {
         let json = serde_json::to_value(event)?;
         let mut wait = Duration::from_millis(200);
         for attempt in 1..=STORE_ATTEMPTS {
-            let stored = sqlx::query("INSERT INTO agent_run_event (run_id, seq, event) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(self.run_id)
-                .bind(event.seq)
-                .bind(&json)
-                .execute(&self.db)
-                .await;
+            let stored = insert(&self.db, self.run_id, event.seq, &json).await;
             match stored {
                 Ok(_) => return Ok(()),
                 Err(error) if attempt == STORE_ATTEMPTS => return Err(error.into()),
@@ -125,4 +159,14 @@ impl EventLog {
         }
         unreachable!("the loop returns on its last attempt")
     }
+}
+
+async fn insert(db: impl sqlx::PgExecutor<'_>, run_id: Uuid, seq: i64, event: &Value) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO agent_run_event (run_id, seq, event) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(run_id)
+        .bind(seq)
+        .bind(event)
+        .execute(db)
+        .await?;
+    Ok(())
 }

@@ -115,14 +115,13 @@ impl Agent {
                 };
                 let extra =
                     Extra { branch: outcome.branch.clone(), commit: outcome.commit.clone(), pr_url: outcome.pr_url.clone(), ..Extra::default() };
-                log.emit(EventKind::Success, message, extra).await?;
-                run_row::close(&self.db, job.run_id, RunStatus::Succeeded, &outcome).await?;
+                log.close(EventKind::Success, message, extra, RunStatus::Succeeded, &outcome).await?;
             }
             Err(stop) => {
                 let message = if cancelled { "the run was cancelled".to_owned() } else { stop.message };
-                log.emit(EventKind::Error, pg_string(message.clone()), Extra { details: stop.details, ..Extra::default() }).await?;
                 let status = if cancelled { RunStatus::Cancelled } else { RunStatus::Failed };
-                run_row::close(&self.db, job.run_id, status, &Outcome { error: Some(message), ..Outcome::default() }).await?;
+                let outcome = Outcome { error: Some(message.clone()), ..Outcome::default() };
+                log.close(EventKind::Error, pg_string(message), Extra { details: stop.details, ..Extra::default() }, status, &outcome).await?;
             }
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! The `agent_run` row as the worker keeps it: claimed when a run starts, closed when it ends.
 
 use code4me_shared::agent::RunStatus;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 /// What claiming a run found.
@@ -57,7 +57,7 @@ pub struct Outcome {
 }
 
 /// Closes the run with `status`.
-pub async fn close(db: &PgPool, run_id: Uuid, status: RunStatus, outcome: &Outcome) -> Result<(), sqlx::Error> {
+pub async fn close(db: impl PgExecutor<'_>, run_id: Uuid, status: RunStatus, outcome: &Outcome) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE agent_run SET status = $2, branch = $3, commit_sha = $4, pr_url = $5, error = $6, finished_at = now() WHERE run_id = $1")
         .bind(run_id)
         .bind(status.as_str())
