@@ -22,6 +22,8 @@ trap 'stop_second_server; stop_ephemeral_stack' EXIT
 # The browser opens WebSockets from both servers' pages: both origins are allowed.
 export CORS_ALLOWED_ORIGINS="http://127.0.0.1:$SERVER_PORT,http://127.0.0.1:$SERVER2_PORT"
 export ADMIN_EMAIL="e2e-admin@example.com" ADMIN_PASSWORD="E2eAdmin123"
+# The agent page's check runs on a local repository: this stack allows local paths.
+export AGENT_ALLOW_LOCAL=true AGENT_MAX_NEW_TOKENS=64
 target/$C4M_STACK_PROFILE/code4me-server demo-data --users 12 --days 14 --queries-per-day 12 >/dev/null
 start_app "$C4M_STACK_PROFILE"
 node tests/conformance/plugin_startup.mjs "http://127.0.0.1:$SERVER_PORT" || {
@@ -80,6 +82,26 @@ editor_check() {
   }
 }
 editor_check live
+
+# The repository agent's page (website/e2e/agent.mjs): a run on a local bare repository the
+# sandbox account may write, with the real local model; then the worker's own metrics list its stages.
+agent_repo="$(mktemp -d -t c4m-agent-e2e-XXXXXX)"
+chmod 755 "$agent_repo"
+git -C "$agent_repo" init -q -b main work
+printf '# Calc\n\nAdds numbers.\n' >"$agent_repo/work/README.md"
+printf 'def add(a, b):\n    return a + b\n' >"$agent_repo/work/calc.py"
+git -C "$agent_repo/work" add -A
+git -C "$agent_repo/work" -c user.name=E2E -c user.email=e2e@example.com commit -q -m "Initial commit"
+git clone -q --bare "$agent_repo/work" "$agent_repo/calc.git"
+if is_root; then chown -R "${AGENT_SANDBOX_USER:-nobody}" "$agent_repo/calc.git"; fi
+BASE_URL="http://127.0.0.1:$SERVER_PORT" E2E_AGENT_REPO="$agent_repo/calc.git" node website/e2e/agent.mjs || {
+  warn "agent page checks failed; server and worker logs follow"
+  tail -n 30 "$C4M_DATA_DIR/logs/server.log" "$C4M_DATA_DIR/logs/worker.log" >&2
+  exit 1
+}
+curl -fsS "http://$WORKER_METRICS_ADDR/metrics" | grep -q '^agent_stage_seconds_count{stage="push"} 1' \
+  || die "the worker's /metrics ($WORKER_METRICS_ADDR) does not count the agent run's push stage"
+rm -rf "$agent_repo"
 stop_app
 start_app "$C4M_STACK_PROFILE"
 editor_check after-restart

@@ -1,6 +1,6 @@
 // The dashboard: a sign-in page until someone is signed in, then the research pages behind a
-// navigation bar. Studies and Config are for admins; everyone else sees only their own data (API keys
-// and usage are everyone's own).
+// navigation bar. Studies and Config are for admins; everyone else sees only their own data (API keys,
+// usage and agent runs are everyone's own).
 import { lazy, Suspense, useEffect } from "react";
 import { NavLink, Route, Routes, useLocation } from "react-router";
 import { useAuth } from "./auth";
@@ -17,6 +17,7 @@ const Studies = lazy(() => import("./pages/Studies").then((m) => ({ default: m.S
 const Config = lazy(() => import("./pages/Config").then((m) => ({ default: m.Config })));
 const ApiKeys = lazy(() => import("./pages/ApiKeys").then((m) => ({ default: m.ApiKeys })));
 const Editor = lazy(() => import("./pages/Editor").then((m) => ({ default: m.Editor })));
+const Agent = lazy(() => import("./pages/Agent").then((m) => ({ default: m.Agent })));
 
 /** The pages, in navigation order. */
 const PAGES = [
@@ -27,6 +28,7 @@ const PAGES = [
   { path: "/research", label: "Research", element: <Research />, admin: false },
   { path: "/keys", label: "API keys & usage", element: <ApiKeys />, admin: false },
   { path: "/editor", label: "Editor", element: <Editor />, admin: false },
+  { path: "/agent", label: "Agent", element: <Agent />, admin: false },
   { path: "/studies", label: "Studies", element: <Studies />, admin: true },
   { path: "/config", label: "Config", element: <Config />, admin: true },
 ];

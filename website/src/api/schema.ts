@@ -21,6 +21,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/agent/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Starts a repository agent run and streams its progress as server-sent events. */
+        post: operations["postAgentCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agent/health": {
         parameters: {
             query?: never;
@@ -33,6 +50,47 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's runs, newest first (at most 100). */
+        get: operations["getAgentRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/agent/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One run with its stored events; with `Accept: text/event-stream`, its events after
+         *     `Last-Event-ID` as a stream that follows the run to its end.
+         */
+        get: operations["getAgentRunsRunId"];
+        put?: never;
+        post?: never;
+        /**
+         * Stops a run: its worker kills the running command, removes the sandbox and ends the run with
+         *     an `error` event ("cancelled").
+         */
+        delete: operations["deleteAgentRunsRunId"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1476,6 +1534,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /code`: the same as `POST /api/agent/code`. */
+        post: operations["postRootCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -1668,6 +1743,120 @@ export interface components {
              * @description The e-mail address of the account to add.
              */
             email: string;
+        };
+        /** @description `POST /api/agent/code`, as documented. */
+        AgentCodeBody: {
+            /**
+             * @description The branch to start from and to open the pull request against (default: the repository's
+             *     default branch).
+             */
+            base_branch?: string | null;
+            /** @description What to change (1–8,000 characters). */
+            prompt: string;
+            /** @description Use only this provider (`local` or a configured provider's name); default: the chain. */
+            provider?: string | null;
+            /**
+             * @description The repository: an `https` URL on an allowed host (`AGENT_ALLOWED_HOSTS`), or a local path
+             *     when the installation allows local repositories.
+             */
+            repo_url: string;
+        };
+        /**
+         * @description One event of a run, as stored and as streamed (`data:` of a server-sent event whose `id:` is
+         *     `seq`).
+         */
+        AgentEvent: {
+            /** @description When it happened (RFC 3339). */
+            at: string;
+            /** @description `success`: the pushed branch. */
+            branch?: string | null;
+            /** @description `success`: the commit on it. */
+            commit?: string | null;
+            /** @description Further details (the language mix, the provider and its latency, file lists). */
+            details?: Record<string, never> | null;
+            /** @description `diff` events: the change as a unified diff. */
+            diff?: string | null;
+            /**
+             * Format: int64
+             * @description Milliseconds the stage took, on the event that ends a stage.
+             */
+            elapsed_ms?: number | null;
+            /** @description For people. */
+            message: string;
+            /** @description `success`: the pull request, when the host has a forge API. */
+            pr_url?: string | null;
+            /**
+             * Format: int32
+             * @description 0–100, never falling within a run.
+             */
+            progress: number;
+            /**
+             * Format: uuid
+             * @description The run.
+             */
+            request_id: string;
+            /**
+             * Format: int64
+             * @description Position in the run's log, from 1; the SSE event id.
+             */
+            seq: number;
+            /** @description The stage it belongs to. */
+            stage: components["schemas"]["Stage"];
+            /** @description What it reports. */
+            type: components["schemas"]["EventKind"];
+        };
+        /** @description One run, as its owner sees it. */
+        AgentRun: {
+            /** @description The base branch asked for, if any. */
+            base_branch?: string | null;
+            /** @description The pushed branch. */
+            branch?: string | null;
+            /** @description Its commit. */
+            commit?: string | null;
+            /**
+             * Format: date-time
+             * @description When it was requested.
+             */
+            created_at: string;
+            /** @description Why it failed. */
+            error?: string | null;
+            /**
+             * Format: date-time
+             * @description When it ended.
+             */
+            finished_at?: string | null;
+            /** @description The pull request. */
+            pr_url?: string | null;
+            /** @description The request. */
+            prompt: string;
+            /** @description The pinned provider, if any. */
+            provider?: string | null;
+            /** @description The repository as given. */
+            repo_url: string;
+            /**
+             * Format: uuid
+             * @description The run (every event's `request_id`).
+             */
+            run_id: string;
+            /**
+             * Format: date-time
+             * @description When a worker took it.
+             */
+            started_at?: string | null;
+            /** @description Where it stands. */
+            status: components["schemas"]["RunStatus"];
+        };
+        /** @description `GET /api/agent/runs/{run_id}` (JSON): the run and its stored events. */
+        AgentRunDetail: {
+            /** @description Its events in order. */
+            events: components["schemas"]["AgentEvent"][];
+            /** @description The run. */
+            run: components["schemas"]["AgentRun"];
+        };
+        /** @description `GET /api/agent/runs`: the caller's runs, newest first. */
+        AgentRuns: {
+            /** @description The runs. */
+            runs: components["schemas"]["AgentRun"][];
         };
         /** @description Every active user's engagement in the window, summarised; the means are `null` without users. */
         AggregatedEngagement: {
@@ -2858,6 +3047,11 @@ export interface components {
              */
             sequential_mixing_sd: number;
         };
+        /**
+         * @description What an event reports.
+         * @enum {string}
+         */
+        EventKind: "info" | "thinking" | "diff" | "success" | "error";
         /** @description `FeedbackCompletion`. */
         FeedbackBody: {
             /** @description What the user finally typed. */
@@ -4276,6 +4470,11 @@ export interface components {
              */
             standard_error: number;
         };
+        /**
+         * @description Where a run stands.
+         * @enum {string}
+         */
+        RunStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
         /** @description The sample-ratio check. */
         SampleRatioCheck: {
             /** @description Users assigned per arm, by config id. */
@@ -4365,6 +4564,11 @@ export interface components {
          * @enum {string}
          */
         Severity: "error" | "warning" | "info";
+        /**
+         * @description The stage a run is in, in the order a run passes them.
+         * @enum {string}
+         */
+        Stage: "validation" | "sandbox_init" | "clone" | "analysis" | "ai_processing" | "apply" | "commit" | "push" | "pr_creation" | "complete";
         /** @description A stage's percentiles, in ms; `null` when no generation has it. */
         StagePercentiles: {
             /**
@@ -5132,6 +5336,86 @@ export interface operations {
             };
         };
     };
+    postAgentCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentCodeBody"];
+            };
+        };
+        responses: {
+            /** @description `text/event-stream`: `id:` the event's `seq`, `event:` its type, `data:` an `AgentEvent`; ends after the `success` or `error` event. The run's id is in `X-Agent-Run-Id`. Closing the stream cancels the run unless a stream reopens within the grace period (`GET /api/agent/runs/{run_id}` with `Last-Event-ID`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["AgentEvent"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is larger than allowed */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description The key's quota (or the address's budget) is spent, or the caller has three runs queued or running */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unavailable: nothing was queued */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
     getAgentHealth: {
         parameters: {
             query?: {
@@ -5172,6 +5456,216 @@ export interface operations {
                 };
             };
             /** @description `since` is not a window */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getAgentRuns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The runs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentRuns"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A parameter is missing or invalid, or the URL holds an encoded U+0000 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    getAgentRunsRunId: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description With `Accept: text/event-stream`: the last event the client has; only later ones are sent */
+                "Last-Event-ID"?: number | null;
+            };
+            path: {
+                /** @description The run */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run and its events (JSON), or the event stream (`text/event-stream`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentRunDetail"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description No run of the caller's has that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description `run_id` is not a UUID, or `Last-Event-ID` not a sequence number */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            429: {
+                headers: {
+                    /** @description Seconds until the spent budget resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+        };
+    };
+    deleteAgentRunsRunId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The run */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run is being stopped */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description No run of the caller's has that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The run has ended already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description `run_id` is not a UUID */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -11716,6 +12210,75 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SuggestionErrorBody"];
+                };
+            };
+        };
+    };
+    postRootCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentCodeBody"];
+            };
+        };
+        responses: {
+            /** @description As `POST /api/agent/code` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["AgentEvent"];
+                };
+            };
+            /** @description Not signed in, or an invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is larger than `MAX_REQUEST_BODY_BYTES` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description The body is not sent as `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description A field is missing, of the wrong type or out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
         };

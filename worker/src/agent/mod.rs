@@ -258,9 +258,9 @@ impl Agent {
             };
             match asked {
                 Ok(answer) => {
-                    metrics::histogram!("agent_provider_seconds", "provider" => provider.clone(), "outcome" => "succeeded")
+                    metrics::histogram!("agent_provider_seconds", "provider" => provider.clone(), "outcome" => "answered")
                         .record(answer.latency.as_secs_f64());
-                    tracing::info!(request_id = %job.run_id, provider = %provider, provider.outcome = "succeeded", latency_ms = answer.latency.as_millis() as u64, "agent model answered");
+                    tracing::info!(request_id = %job.run_id, provider = %provider, provider.outcome = "answered", latency_ms = answer.latency.as_millis() as u64, "agent model answered");
                     let raw: String = redact(&answer.text).chars().take(THINKING_CAP).collect();
                     log.emit(
                         EventKind::Thinking,

@@ -21,7 +21,7 @@ use crate::services::state::AppState;
         (status = 401, description = "Not signed in, or an invalid API key", body = crate::contract::responses::Detail),
         (status = 413, description = "The body is larger than allowed", body = crate::contract::responses::Detail),
         (status = 422, description = "A field is missing, of the wrong type or out of range", body = crate::openapi::ValidationError),
-        (status = 429, description = "The key's quota (or the address's budget) is spent", body = crate::contract::responses::Detail),
+        (status = 429, description = "The key's quota (or the address's budget) is spent, or the caller has three runs queued or running", body = crate::contract::responses::Detail),
         (status = 503, description = "PostgreSQL or Redis is unavailable: nothing was queued", body = crate::contract::responses::Detail)
     ))]
 pub async fn code(State(state): State<AppState>, caller: OpenCaller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
