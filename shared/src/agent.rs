@@ -233,6 +233,11 @@ pub struct AgentSettings {
     pub memory_bytes: u64,
     /// Tokens the local model may write (`AGENT_MAX_NEW_TOKENS`, default 512).
     pub max_new_tokens: usize,
+    /// Let the model's edits touch CI configuration (`.github/workflows/`, `.gitlab-ci.yml`, …)
+    /// (`AGENT_ALLOW_CI_EDITS`, default false): a pushed workflow runs with the repository's
+    /// secrets, so a request (or a prompt injected through the repository's own text) must not
+    /// write one unless the operator wants it.
+    pub allow_ci_edits: bool,
     /// Forge per host (`AGENT_FORGE_API_URLS` `host=url,…` and `AGENT_FORGE_TOKENS` `host=token,…`);
     /// `github.com` → `https://api.github.com` unless set.
     pub forges: BTreeMap<String, ForgeSettings>,
@@ -283,9 +288,25 @@ impl AgentSettings {
             cpu_seconds: env.parse_or("AGENT_CPU_SECONDS", 60)?,
             memory_bytes: env.parse_or("AGENT_MEMORY_BYTES", 2 * 1024 * 1024 * 1024)?,
             max_new_tokens: env.parse_or("AGENT_MAX_NEW_TOKENS", 512)?,
+            allow_ci_edits: env.parse_or("AGENT_ALLOW_CI_EDITS", false)?,
             forges,
         })
     }
+}
+
+/// A branch name git accepts and nobody can mistake for an option or a path trick: letters,
+/// digits, `.`, `_`, `-` and `/`, at most 255 bytes, no leading `-`, `.` or `/`, no `..`, `//`,
+/// `@{`, and no trailing `/`, `.` or `.lock` (git's `check-ref-format` rules, narrowed).
+pub fn is_branch_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+        && !name.starts_with(['-', '.', '/'])
+        && !name.ends_with(['/', '.'])
+        && !name.ends_with(".lock")
+        && !name.contains("..")
+        && !name.contains("//")
+        && !name.split('/').any(|part| part.starts_with('.'))
 }
 
 fn list(text: &str) -> impl Iterator<Item = &str> {
@@ -328,6 +349,16 @@ mod tests {
         assert!(settings.forges["github.com"].token.is_some());
         let env = EnvSource::from_pairs([("AGENT_FORGE_TOKENS", "git.example=t0k")]);
         assert!(AgentSettings::from_env(&env).is_err(), "a token for a host without an API URL is a mistake");
+    }
+
+    #[test]
+    fn branch_names_are_plain() {
+        for good in ["main", "release/1.2", "feature_x-y"] {
+            assert!(is_branch_name(good), "{good}");
+        }
+        for bad in ["", "-x", "--upload-pack=evil", "a..b", "a//b", "/a", "a/", "a.lock", "a b", "a\0b", "x/.hidden", "@{-1}", "a~1"] {
+            assert!(!is_branch_name(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -267,14 +267,6 @@ pub fn agent_watchers(run_id: uuid::Uuid) -> String {
     format!("agent_watchers:{run_id}")
 }
 
-/// Ours: `agent_sandbox:<instance>` → `""`, TTL [`AGENT_SANDBOX_TTL_SECONDS`]: a worker instance whose
-/// agent sandboxes live under `<AGENT_SANDBOX_DIR>/<instance>`, refreshed while it runs. A directory
-/// whose key has expired belongs to a dead worker and is swept.
-pub fn agent_sandbox_owner(instance: &str) -> String {
-    format!("agent_sandbox:{instance}")
-}
-/// Lifetime of an [`agent_sandbox_owner`] key; refreshed at a third of it.
-pub const AGENT_SANDBOX_TTL_SECONDS: u64 = 30;
 
 #[cfg(test)]
 mod tests {

@@ -83,11 +83,11 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
         agent: None,
     };
     let mut contexts = contexts;
-    let mut sandbox_keeper = None;
+    let mut agent_tasks = Vec::new();
     if settings.agent.concurrency > 0 {
-        let (context, keeper) = start_agent(&settings, &db, &redis, catalog_for_agent, signals.clone()).await?;
+        let (context, tasks) = start_agent(&settings, &db, &redis, catalog_for_agent, signals.clone()).await;
         contexts.agent = Some(context);
-        sandbox_keeper = Some(keeper);
+        agent_tasks = tasks;
     }
     let registry = jobs::registry(contexts, &settings);
     let queue_names: Vec<&'static str> = registry.iter().map(|registration| registration.queue).collect();
@@ -127,7 +127,7 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
     promoter.abort();
     vacuum.abort();
     compaction.abort();
-    for task in [sandbox_keeper, metrics_server].into_iter().flatten() {
+    for task in agent_tasks.into_iter().chain(metrics_server) {
         task.abort();
     }
     db.close().await;
@@ -135,48 +135,49 @@ pub async fn run_with_ready(settings: WorkerSettings, shutdown: impl Future<Outp
 }
 
 /// The repository agent: probes the sandbox (bubblewrap, the unprivileged account), makes this
-/// instance's sandbox directory, sweeps the directories of dead workers and keeps this one's
-/// liveness key. Returns the handler context and the keeper task.
+/// instance's locked directory under `AGENT_SANDBOX_DIR`, sweeps the directories of dead workers,
+/// and starts the sweeper and the reaper of lost runs. When runs cannot be sandboxed here the
+/// consumer still runs, and each run ends at `sandbox_init` saying why.
 async fn start_agent(
     settings: &WorkerSettings,
     db: &sqlx::PgPool,
     redis: &redis::aio::ConnectionManager,
     catalog: std::sync::Arc<model::catalog::Catalog>,
     signals: Signals,
-) -> anyhow::Result<(jobs::agent::AgentContext, tokio::task::JoinHandle<()>)> {
-    let isolation = agent::sandbox::Isolation::probe(&settings.agent).await.map_err(anyhow::Error::msg)?;
-    if let Some(why) = &isolation.without_bubblewrap {
-        tracing::warn!(reason = %why, "agent runs are sandboxed without bubblewrap (own directory, unprivileged account, limits only)");
-    }
+) -> (jobs::agent::AgentContext, Vec<tokio::task::JoinHandle<()>>) {
     let base = settings.agent.sandbox_dir.clone();
-    let instance = uuid::Uuid::new_v4().to_string();
-    let instance_dir = base.join(&instance);
-    std::fs::create_dir_all(&instance_dir).with_context(|| format!("creating the agent sandbox directory {}", instance_dir.display()))?;
-    // The sandbox account must pass through both to reach its run's directory (and nothing more:
-    // execute without read, so it cannot list the other runs).
-    for dir in [&base, &instance_dir] {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir)?.permissions().mode();
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o111))?;
-    }
-    let mut redis = redis.clone();
-    agent::sweep::announce(&mut redis, &instance).await.context("announcing the agent sandbox directory")?;
-    if let Err(error) = agent::sweep::sweep(&mut redis, &base, &instance).await {
-        tracing::warn!(%error, "could not sweep orphaned agent sandboxes at start");
-    }
-    let keeper = tokio::spawn(agent::sweep::keep_alive_and_sweep(redis.clone(), base, instance.clone()));
-    let chain = agent::model::ModelChain::new(catalog, &settings.providers, settings.agent.max_new_tokens);
+    let isolation = agent::sandbox::Isolation::probe(&settings.agent).await;
+    let sandboxing = isolation.and_then(|isolation| {
+        let instance = agent::sweep::Instance::start(&base)?;
+        Ok(agent::Sandboxing { isolation, instance: std::sync::Arc::new(instance) })
+    });
+    let mut tasks = vec![tokio::spawn(agent::run_row::reap_forever(db.clone(), settings.agent.run_timeout))];
+    let worker = match &sandboxing {
+        Ok(sandboxing) => {
+            if let Some(why) = &sandboxing.isolation.without_bubblewrap {
+                tracing::warn!(reason = %why, "agent runs are sandboxed without bubblewrap (own directory, unprivileged account, limits only)");
+            }
+            let own = sandboxing.instance.dir().to_path_buf();
+            let (sweep_base, sweep_own) = (base.clone(), own.clone());
+            let _ = tokio::task::spawn_blocking(move || agent::sweep::sweep(&sweep_base, &sweep_own)).await;
+            tasks.push(tokio::spawn(agent::sweep::sweep_forever(base, own.clone())));
+            format!("{}/{}", settings.worker_id, own.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        }
+        Err(why) => {
+            tracing::error!(reason = %why, "agent runs cannot be sandboxed on this worker: each will end at sandbox_init");
+            format!("{}/{}", settings.worker_id, uuid::Uuid::new_v4())
+        }
+    };
     let agent = agent::Agent {
         settings: std::sync::Arc::new(settings.agent.clone()),
-        isolation,
-        chain,
+        sandboxing,
+        chain: agent::model::ModelChain::new(catalog, &settings.providers, settings.agent.max_new_tokens),
         db: db.clone(),
-        redis,
-        instance_dir,
-        worker: settings.worker_id.clone(),
+        redis: redis.clone(),
+        worker,
         http: reqwest::Client::new(),
     };
-    Ok((jobs::agent::AgentContext { agent, signals }, keeper))
+    (jobs::agent::AgentContext { agent, signals }, tasks)
 }
 
 /// The retrieval index over all-MiniLM-L6-v2 from `MODEL_CACHE_DIR/all-minilm-l6-v2`, loaded at its

@@ -28,7 +28,12 @@ pub async fn serve(address: SocketAddr) -> anyhow::Result<(SocketAddr, tokio::ta
     Ok((bound, task))
 }
 
+/// The process's recorder, installed once (a test process may start many workers).
 fn install() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
     let recorder = PrometheusBuilder::new().set_buckets_for_metric(Matcher::Prefix("agent_".into()), BUCKETS)?.build_recorder();
     let handle = recorder.handle();
     if metrics::set_global_recorder(recorder).is_err() {
@@ -43,5 +48,5 @@ fn install() -> anyhow::Result<PrometheusHandle> {
             upkeep.run_upkeep();
         }
     })?;
-    Ok(handle)
+    Ok(HANDLE.get_or_init(|| handle).clone())
 }

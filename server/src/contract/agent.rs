@@ -49,7 +49,13 @@ impl AgentCodeRequest {
         let mut f = Fields::body(body);
         let repo_url = f.required("repo_url", |s| text(s, MAX_URL_CHARS));
         let prompt = f.required("prompt", |s| text(s, MAX_PROMPT_CHARS));
-        let base_branch = f.optional("base_branch", |s| text(s, 255));
+        let base_branch = f.optional("base_branch", |s| {
+            if code4me_shared::agent::is_branch_name(s) {
+                Ok(s.to_owned())
+            } else {
+                Err(Rejection::value_error("not a branch name: letters, digits, '.', '_', '-' and '/', without '..' or a leading '-'", "branch"))
+            }
+        });
         let provider = f.optional("provider", |s| text(s, 100));
         let issues = f.finish();
         match (repo_url, prompt, base_branch, provider, issues) {
@@ -72,6 +78,19 @@ fn text(s: &str, max: usize) -> Result<String, Rejection> {
         return Err(Rejection::value_error("must not contain NUL characters", "NUL"));
     }
     Ok(s.to_owned())
+}
+
+/// One server-sent event of a run's stream, as the wire carries it (the OpenAPI document describes
+/// the envelope; `data` is an `AgentEvent` as JSON).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AgentStreamEvent {
+    /// The event's `seq`: what a client sends back as `Last-Event-ID`.
+    pub id: String,
+    /// The event's `type`: `info`, `thinking`, `diff`, `success` or `error`.
+    pub event: String,
+    /// The `AgentEvent`, as JSON.
+    pub data: String,
 }
 
 /// One run, as its owner sees it.
@@ -138,5 +157,6 @@ mod tests {
         assert!(AgentCodeRequest::parse(&json!({"repo_url": "https://github.com/a/b", "prompt": "a\u{0}b"})).is_err());
         assert!(AgentCodeRequest::parse(&json!({"repo_url": "https://github.com/a/b", "prompt": "   "})).is_err());
         assert!(AgentCodeRequest::parse(&json!([1, 2])).is_err());
+        assert!(AgentCodeRequest::parse(&json!({"repo_url": "https://github.com/a/b", "prompt": "x", "base_branch": "--upload-pack=x"})).is_err());
     }
 }

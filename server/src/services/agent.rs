@@ -22,7 +22,7 @@ use tokio::sync::{Notify, mpsc};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::contract::agent::{AgentCodeRequest, AgentRun};
+use crate::contract::agent::{AgentCodeRequest, AgentRun, MAX_PROMPT_CHARS};
 use crate::contract::error::ApiError;
 use crate::db;
 use crate::db::agent_runs::{NewRun, RunRow};
@@ -45,7 +45,8 @@ const PAGE: i64 = 200;
 /// Stores and queues a run; returns its id.
 pub async fn start(state: &AppState, user_id: Uuid, request: &AgentCodeRequest) -> Result<Uuid, ApiError> {
     let run_id = Uuid::new_v4();
-    let prompt = redact(&request.prompt);
+    // Redaction may lengthen the text (`<hidden>` for a short secret); the column's bound holds.
+    let prompt: String = redact(&request.prompt).chars().take(MAX_PROMPT_CHARS).collect();
     let run = NewRun {
         run_id,
         user_id,
@@ -65,7 +66,7 @@ pub async fn start(state: &AppState, user_id: Uuid, request: &AgentCodeRequest) 
         run_id,
         user_id,
         repo_url: request.repo_url.clone(),
-        prompt: prompt.into_owned(),
+        prompt,
         base_branch: request.base_branch.clone(),
         provider: request.provider.clone(),
         enqueued_ms: chrono::Utc::now().timestamp_millis(),
@@ -108,7 +109,7 @@ pub async fn events(state: &AppState, run_id: Uuid) -> Result<Vec<AgentEvent>, A
         let after = events.last().map_or(0, |e: &AgentEvent| e.seq);
         let page = db::agent_runs::events_after(&state.db, run_id, after, PAGE).await.map_err(ApiError::database)?;
         let done = (page.len() as i64) < PAGE;
-        events.extend(page.into_iter().filter_map(|value| serde_json::from_value::<AgentEvent>(value).ok()));
+        events.extend(page.into_iter().filter_map(|(_, value)| serde_json::from_value::<AgentEvent>(value).ok()));
         if done {
             return Ok(events);
         }
@@ -134,13 +135,22 @@ fn run_of(row: RunRow) -> AgentRun {
 }
 
 /// Streams the run's events after `after` until its final event, as a channel the caller turns
-/// into server-sent events. The stream counts as a watcher while it is open.
-pub fn follow(state: AppState, run_id: Uuid, after: i64) -> mpsc::Receiver<AgentEvent> {
+/// into server-sent events; 429 when the user already has [`MAX_STREAMS_PER_USER`] streams open on
+/// this server. The stream counts as a watcher while it is open. It ends after
+/// [`MAX_STREAM_LIFETIME`] (the client resumes with `Last-Event-ID`) and when its client stops
+/// reading for [`SEND_TIMEOUT`].
+pub fn follow(state: AppState, user_id: Uuid, run_id: Uuid, after: i64) -> Result<mpsc::Receiver<AgentEvent>, ApiError> {
+    let slot = StreamSlot::take(user_id)?;
     let (tx, rx) = mpsc::channel(64);
     let span = tracing::info_span!("agent_stream", request_id = %run_id);
     let streaming = async move {
+        let _slot = slot;
         let watcher = Uuid::new_v4().to_string();
-        let finished = pump(&state, run_id, after, &watcher, &tx).await;
+        let finished = match tokio::time::timeout(MAX_STREAM_LIFETIME, pump(&state, run_id, after, &watcher, &tx)).await {
+            Ok(finished) => finished,
+            // Not a departure: the client reconnects from its last event.
+            Err(_) => true,
+        };
         let mut redis = state.redis.clone();
         let _: Result<i64, _> = redis.zrem(agent_watchers(run_id), &watcher).await;
         if !finished {
@@ -148,7 +158,46 @@ pub fn follow(state: AppState, run_id: Uuid, after: i64) -> mpsc::Receiver<Agent
         }
     };
     tokio::spawn(streaming.instrument(span));
-    rx
+    Ok(rx)
+}
+
+/// Streams one user may hold open on this server.
+pub const MAX_STREAMS_PER_USER: usize = 16;
+/// The longest one stream lasts.
+const MAX_STREAM_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// How long an event may wait for a client that does not read.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One of a user's open streams on this server, given back when dropped.
+struct StreamSlot(Uuid);
+
+fn open_streams() -> &'static std::sync::Mutex<std::collections::HashMap<Uuid, usize>> {
+    static OPEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<Uuid, usize>>> = std::sync::OnceLock::new();
+    OPEN.get_or_init(Default::default)
+}
+
+impl StreamSlot {
+    fn take(user_id: Uuid) -> Result<Self, ApiError> {
+        let mut open = open_streams().lock().expect("lock");
+        let count = open.entry(user_id).or_default();
+        if *count >= MAX_STREAMS_PER_USER {
+            return Err(ApiError::Detail(StatusCode::TOO_MANY_REQUESTS, format!("you have {MAX_STREAMS_PER_USER} agent event streams open; close one first")));
+        }
+        *count += 1;
+        Ok(Self(user_id))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = open_streams().lock().expect("lock");
+        if let Some(count) = open.get_mut(&self.0) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.0);
+            }
+        }
+    }
 }
 
 /// Sends events until the final one (`true`) or until the receiver is gone (`false`).
@@ -183,22 +232,28 @@ async fn pump(state: &AppState, run_id: Uuid, mut after: i64, watcher: &str, tx:
         }
         match db::agent_runs::events_after(&state.db, run_id, after, PAGE).await {
             // Nothing newer: a run that has ended (a client asking after its last event, or after
-            // more than it has) gets an empty stream rather than one that never ends.
+            // more than it has) or that is gone gets an empty stream rather than one that never ends.
             Ok(page) if page.is_empty() => {
-                let status = db::agent_runs::status(&state.db, run_id).await.ok().flatten();
-                if status.as_deref().and_then(RunStatus::parse).is_some_and(RunStatus::is_finished)
+                let status = match db::agent_runs::status(&state.db, run_id).await {
+                    Ok(None) => return true,
+                    Ok(Some(status)) => RunStatus::parse(&status),
+                    Err(_) => None,
+                };
+                if status.is_some_and(RunStatus::is_finished)
                     && db::agent_runs::events_after(&state.db, run_id, after, 1).await.is_ok_and(|p| p.is_empty())
                 {
                     return true;
                 }
             }
             Ok(page) => {
-                for value in page {
+                for (seq, value) in page {
+                    // An event this build cannot read is passed over, never waited for.
+                    after = seq;
                     let Ok(event) = serde_json::from_value::<AgentEvent>(value) else { continue };
-                    after = event.seq;
                     let last = event.kind.is_final();
-                    if tx.send(event).await.is_err() {
-                        return false;
+                    match tokio::time::timeout(SEND_TIMEOUT, tx.send(event)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) | Err(_) => return false,
                     }
                     if last {
                         return true;

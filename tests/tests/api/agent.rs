@@ -496,3 +496,41 @@ async fn one_user_has_at_most_three_runs_in_flight() {
     }
     assert_one_error(&parse_sse(&theirs.text().await.expect("body")), "cancelled");
 }
+
+#[tokio::test]
+async fn a_lost_run_is_reaped_and_a_worker_that_lost_its_run_writes_nothing_more() {
+    use code4me_shared::agent::RunStatus;
+    use code4me_worker::agent::run_row::{self, Claim, Outcome};
+
+    let stack = AgentStack::start(&[]).await;
+    let (_, user_id) = stack.app.signed_up("lost@example.com", false).await;
+    let insert = |run_id: uuid::Uuid, started: &'static str| {
+        sqlx::query(&format!(
+            "INSERT INTO agent_run (run_id, user_id, repo_url, prompt, status, worker_id, started_at) VALUES ($1, $2, 'https://github.com/a/b', 'x', 'running', 'gone/1', now() - interval '{started}')"
+        ))
+        .bind(run_id)
+        .bind(user_id)
+        .execute(&stack.app.db)
+    };
+    let (old, recent) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    insert(old, "2 hours").await.expect("old run");
+    insert(recent, "1 minute").await.expect("recent run");
+
+    assert_eq!(run_row::reap(&stack.app.db, Duration::from_secs(300)).await.expect("reap"), 1, "only the run far past the deadline");
+    let (status, event): (String, Value) = sqlx::query_as("SELECT r.status, e.event FROM agent_run r JOIN agent_run_event e USING (run_id) WHERE run_id = $1")
+        .bind(old)
+        .fetch_one(&stack.app.db)
+        .await
+        .expect("reaped");
+    assert_eq!(status, "failed");
+    assert_eq!((event["type"].as_str(), event["seq"].as_i64()), (Some("error"), Some(1)));
+
+    // The recent run's job comes back to another worker, which takes it over: the first worker's
+    // late close changes nothing.
+    assert_eq!(run_row::claim(&stack.app.db, recent, "new/2").await.expect("claim"), Claim::Abandoned { cancel_requested: false });
+    let late = Outcome { branch: Some("code4me/late".into()), ..Outcome::default() };
+    assert!(!run_row::close(&stack.app.db, recent, "gone/1", RunStatus::Succeeded, &late).await.expect("close"), "the old worker holds the run no more");
+    assert!(run_row::close(&stack.app.db, recent, "new/2", RunStatus::Failed, &Outcome::default()).await.expect("close"));
+    let branch: Option<String> = sqlx::query_scalar("SELECT branch FROM agent_run WHERE run_id = $1").bind(recent).fetch_one(&stack.app.db).await.expect("row");
+    assert_eq!(branch, None);
+}

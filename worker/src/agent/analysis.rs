@@ -5,6 +5,7 @@
 //! redacted before it reaches a prompt (invariant: secrets never leave the repository through us).
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use code4me_shared::redaction::redact;
@@ -91,7 +92,8 @@ impl Overview {
 
 /// Reads the checkout at `repo` for `prompt`, showing at most `budget` characters of file text.
 pub fn analyse(repo: &Path, prompt: &str, budget: usize) -> Overview {
-    let (files, truncated) = list_files(repo);
+    let (listed, truncated) = list_files(repo);
+    let files: Vec<(String, u64)> = listed.iter().map(|f| (f.path.clone(), f.size)).collect();
     let mut languages = BTreeMap::new();
     for (path, _) in &files {
         if let Some(language) = language_of(path) {
@@ -99,11 +101,20 @@ pub fn analyse(repo: &Path, prompt: &str, budget: usize) -> Overview {
         }
     }
     let key_files: Vec<String> = files.iter().map(|(p, _)| p).filter(|p| KEY_FILES.contains(&p.as_str())).cloned().collect();
-    let shown = choose_shown(repo, prompt, &files, &key_files, budget);
+    let shown = choose_shown(repo, prompt, &listed, &key_files, budget);
     Overview { files, languages, key_files, shown, truncated }
 }
 
-fn list_files(repo: &Path) -> (Vec<(String, u64)>, bool) {
+/// A regular file of the checkout, as listed (its identity is checked again when it is read: the
+/// sandbox account owns the tree and could swap a directory for a link in between).
+struct Listed {
+    path: String,
+    size: u64,
+    dev: u64,
+    ino: u64,
+}
+
+fn list_files(repo: &Path) -> (Vec<Listed>, bool) {
     let mut files = Vec::new();
     let mut pending = vec![repo.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -122,38 +133,54 @@ fn list_files(repo: &Path) -> (Vec<(String, u64)>, bool) {
                 if files.len() >= MAX_FILES {
                     return (sorted(files), true);
                 }
-                files.push((relative, meta.len()));
+                files.push(Listed { path: relative, size: meta.len(), dev: meta.dev(), ino: meta.ino() });
             }
         }
     }
     (sorted(files), false)
 }
 
-fn sorted(mut files: Vec<(String, u64)>) -> Vec<(String, u64)> {
-    files.sort();
+fn sorted(mut files: Vec<Listed>) -> Vec<Listed> {
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     files
 }
 
+/// The file's bytes if it is still the file that was listed (no link followed at its end, the same
+/// inode wherever the path now leads).
+fn read_listed(repo: &Path, file: &Listed) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut handle = std::fs::OpenOptions::new().read(true).custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits() | nix::fcntl::OFlag::O_NONBLOCK.bits()).open(repo.join(&file.path)).ok()?;
+    let meta = handle.metadata().ok()?;
+    if !meta.is_file() || meta.dev() != file.dev || meta.ino() != file.ino {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    handle.by_ref().take(MAX_SHOWN_FILE + 1).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
 /// Files named in the prompt first, then key files, then by words shared with the prompt.
-fn choose_shown(repo: &Path, prompt: &str, files: &[(String, u64)], key_files: &[String], budget: usize) -> Vec<(String, String)> {
+fn choose_shown(repo: &Path, prompt: &str, files: &[Listed], key_files: &[String], budget: usize) -> Vec<(String, String)> {
     let words: Vec<String> = prompt.split(|c: char| !c.is_alphanumeric() && c != '_').filter(|w| w.len() >= 3).map(str::to_lowercase).collect();
-    let mut ranked: Vec<(i64, &String)> = files
+    let mut ranked: Vec<(i64, &Listed)> = files
         .iter()
-        .filter(|(_, size)| *size <= MAX_SHOWN_FILE)
-        .map(|(path, _)| {
+        .filter(|file| file.size <= MAX_SHOWN_FILE)
+        .map(|file| {
+            let path = &file.path;
             let lower = path.to_lowercase();
             let named = prompt.contains(path.as_str()) || prompt.contains(path.rsplit('/').next().unwrap_or(path));
             let shared = words.iter().filter(|w| lower.contains(w.as_str())).count() as i64;
             let score =
                 if named { 1_000 } else { 0 } + if key_files.contains(path) { 100 } else { 0 } + shared * 10 - lower.matches('/').count() as i64;
-            (score, path)
+            (score, file)
         })
         .collect();
-    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.path.cmp(&b.1.path)));
     let mut shown = Vec::new();
     let mut used = 0;
-    for (_, path) in ranked {
-        let Ok(bytes) = std::fs::read(repo.join(path)) else { continue };
+    for (_, file) in ranked {
+        let path = &file.path;
+        let Some(bytes) = read_listed(repo, file) else { continue };
         if bytes.contains(&0) {
             continue;
         }

@@ -117,6 +117,26 @@ fn diffs(answer: &str) -> Result<Vec<Edit>, String> {
     Ok(edits)
 }
 
+/// Paths (lower-cased prefixes) of CI configuration: what runs with the repository's secrets once
+/// pushed.
+const CI_PATHS: &[&str] =
+    &[".github/workflows/", ".github/actions/", ".gitlab-ci.yml", ".gitlab/", ".circleci/", ".travis.yml", "azure-pipelines.yml", "jenkinsfile", ".buildkite/", ".drone.yml", ".woodpecker"];
+
+/// Refuses edits to CI configuration (unless the operator allows them: `AGENT_ALLOW_CI_EDITS`).
+pub fn refuse_ci(edits: &[Edit]) -> Result<(), String> {
+    let paths = edits.iter().flat_map(|edit| match edit {
+        Edit::WholeFile { path, .. } => std::slice::from_ref(path),
+        Edit::Diff { paths, .. } => paths.as_slice(),
+    });
+    for path in paths {
+        let lower = path.to_ascii_lowercase();
+        if CI_PATHS.iter().any(|ci| lower.starts_with(ci)) {
+            return Err(format!("refused path {path:?}: CI configuration is not edited (AGENT_ALLOW_CI_EDITS is off)"));
+        }
+    }
+    Ok(())
+}
+
 /// A repository-relative path that stays inside the repository and out of `.git`.
 pub fn checked_path(path: &str) -> Result<String, String> {
     let refuse = |why: &str| Err(format!("refused path {path:?}: {why}"));
@@ -173,6 +193,15 @@ mod tests {
         assert!(parse(diff).is_err());
         let rename = "```diff\ndiff --git a/x b/.git/config\nsimilarity index 100%\nrename from x\nrename to .git/config\n```";
         assert!(parse(rename).is_err(), "renames are checked too");
+    }
+
+    #[test]
+    fn ci_configuration_is_refused() {
+        let edits = parse("=== FILE: .github/workflows/ci.yml\non: push\n=== END FILE\n").unwrap();
+        assert!(refuse_ci(&edits).is_err());
+        let edits = parse("=== FILE: .GitLab-CI.yml\nx\n=== END FILE\n").unwrap();
+        assert!(refuse_ci(&edits).is_err());
+        assert!(refuse_ci(&parse("=== FILE: src/ci.rs\nx\n=== END FILE\n").unwrap()).is_ok());
     }
 
     #[test]

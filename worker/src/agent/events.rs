@@ -1,7 +1,9 @@
 //! A run's event log: every event is stored in `agent_run_event` first, then announced on
 //! `agent_events:<run_id>` (servers stream from the table), and logged with the run's request id.
-//! Progress never falls; each finished stage logs its duration (`stage`, `latency_ms`: the log
-//! analyzer's stage percentiles) and records `agent_stage_seconds{stage}`.
+//! Progress never falls (a run taken over continues from its last event); each finished stage logs
+//! its duration (`stage`, `latency_ms`: the log analyzer's stage percentiles) and records
+//! `agent_stage_seconds{stage}`. Text reaches PostgreSQL without U+0000 (neither text nor JSONB
+//! can hold it, and git or a model may print one).
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::run_row::{Outcome, close};
+use crate::pg_text::pg_string;
 
 /// Attempts to store one event while PostgreSQL is away, then the run gives up.
 const STORE_ATTEMPTS: u32 = 8;
@@ -45,16 +48,22 @@ pub struct Extra {
     pub elapsed: Option<Duration>,
 }
 
-impl EventLog {
-    /// The log of `run_id`, continuing after any events already stored.
-    pub async fn open(db: PgPool, redis: ConnectionManager, run_id: Uuid) -> Result<Self, sqlx::Error> {
-        let seq: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM agent_run_event WHERE run_id = $1").bind(run_id).fetch_one(&db).await?;
-        Ok(Self { db, redis, run_id, seq, progress: 0, stage: Stage::Validation, stage_started: Instant::now() })
-    }
+/// Another worker instance holds the run now: this one must write nothing more.
+#[derive(Debug, thiserror::Error)]
+#[error("another worker has taken this agent run over")]
+pub struct TakenOver;
 
-    /// The stage now.
-    pub fn stage(&self) -> Stage {
-        self.stage
+impl EventLog {
+    /// The log of `run_id`, continuing after any events already stored (and from their progress).
+    pub async fn open(db: PgPool, redis: ConnectionManager, run_id: Uuid) -> Result<Self, sqlx::Error> {
+        let (seq, progress): (i64, i64) = sqlx::query_as(
+            "SELECT coalesce(max(seq), 0), coalesce(max((event->>'progress')::bigint), 0) FROM agent_run_event WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .fetch_one(&db)
+        .await?;
+        let progress = u8::try_from(progress.clamp(0, 100)).unwrap_or(0);
+        Ok(Self { db, redis, run_id, seq, progress, stage: Stage::Validation, stage_started: Instant::now() })
     }
 
     /// Enters `stage` with an info event.
@@ -74,47 +83,65 @@ impl EventLog {
         self.emit(EventKind::Info, message.into(), Extra { details, elapsed: Some(elapsed), ..Extra::default() }).await
     }
 
-    /// Appends the run's final event and closes its row in one transaction: whoever sees the
-    /// event sees the run ended, and a stream that finds the run ended has its final event.
-    pub async fn close(&mut self, kind: EventKind, message: String, extra: Extra, status: RunStatus, outcome: &Outcome) -> anyhow::Result<()> {
-        let event = self.next(kind, message, extra);
-        let json = serde_json::to_value(&event)?;
+    /// Appends one event of the current stage.
+    pub async fn emit(&mut self, kind: EventKind, message: String, extra: Extra) -> anyhow::Result<()> {
+        let (seq, json) = self.next(kind, message, extra)?;
+        let (db, run_id) = (self.db.clone(), self.run_id);
+        self.retrying("storing an agent event", async || {
+            let mut tx = db.begin().await?;
+            insert(&mut *tx, run_id, seq, &json).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.announce().await;
+        Ok(())
+    }
+
+    /// Appends the run's final event and closes its row (if `worker` still holds it) in one
+    /// transaction: whoever sees the event sees the run ended, and a stream that finds the run ended
+    /// has its final event.
+    pub async fn close(&mut self, kind: EventKind, message: String, extra: Extra, status: RunStatus, outcome: &Outcome, worker: &str) -> anyhow::Result<()> {
+        let (seq, json) = self.next(kind, message, extra)?;
+        let (db, run_id) = (self.db.clone(), self.run_id);
+        self.retrying("closing an agent run", async || {
+            let mut tx = db.begin().await?;
+            insert(&mut *tx, run_id, seq, &json).await?;
+            if !close(&mut *tx, run_id, worker, status, outcome).await? {
+                return Err(TakenOver.into());
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.announce().await;
+        Ok(())
+    }
+
+    /// Runs `write` until it succeeds, with backoff while PostgreSQL is away; a takeover or a
+    /// conflicting event ends the run's writing at once.
+    async fn retrying(&self, what: &str, mut write: impl AsyncFnMut() -> anyhow::Result<()>) -> anyhow::Result<()> {
         let mut wait = Duration::from_millis(200);
-        for attempt in 1..=STORE_ATTEMPTS {
-            let stored = async {
-                let mut tx = self.db.begin().await?;
-                insert(&mut *tx, self.run_id, event.seq, &json).await?;
-                close(&mut *tx, self.run_id, status, outcome).await?;
-                tx.commit().await
-            };
-            match stored.await {
-                Ok(()) => break,
-                Err(error) if attempt == STORE_ATTEMPTS => return Err(error.into()),
+        for attempt in 1.. {
+            match write().await {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt == STORE_ATTEMPTS || error.is::<TakenOver>() => return Err(error),
                 Err(error) => {
-                    tracing::warn!(request_id = %self.run_id, %error, attempt, "closing an agent run failed; retrying");
+                    tracing::warn!(request_id = %self.run_id, %error, attempt, "{what} failed; retrying");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
             }
         }
-        self.announce().await;
-        Ok(())
-    }
-
-    /// Appends one event of the current stage.
-    pub async fn emit(&mut self, kind: EventKind, message: String, extra: Extra) -> anyhow::Result<()> {
-        let event = self.next(kind, message, extra);
-        self.store(&event).await?;
-        self.announce().await;
-        Ok(())
+        unreachable!("the loop returns by its last attempt")
     }
 
     async fn announce(&mut self) {
         let _: Result<i64, _> = redis::cmd("PUBLISH").arg(agent_events_channel(self.run_id)).arg(self.seq).query_async(&mut self.redis).await;
     }
 
-    /// The next event of the current stage, logged.
-    fn next(&mut self, kind: EventKind, message: String, extra: Extra) -> AgentEvent {
+    /// The next event of the current stage, logged, as its sequence number and stored JSON.
+    fn next(&mut self, kind: EventKind, message: String, extra: Extra) -> anyhow::Result<(i64, Value)> {
         self.progress = self.progress.max(self.stage.progress());
         self.seq += 1;
         let event = AgentEvent {
@@ -123,14 +150,14 @@ impl EventLog {
             kind,
             stage: self.stage,
             progress: self.progress,
-            message,
+            message: pg_string(message),
             at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             elapsed_ms: extra.elapsed.map(|e| e.as_millis() as u64),
-            diff: extra.diff,
+            diff: extra.diff.map(pg_string),
             branch: extra.branch,
             commit: extra.commit,
             pr_url: extra.pr_url,
-            details: extra.details,
+            details: extra.details.map(without_nul),
         };
         match kind {
             EventKind::Error => tracing::warn!(request_id = %self.run_id, stage = self.stage.as_str(), message = %event.message, "agent run failed"),
@@ -139,34 +166,39 @@ impl EventLog {
                 tracing::info!(request_id = %self.run_id, stage = self.stage.as_str(), progress = self.progress, message = %event.message, "agent event")
             }
         }
-        event
-    }
-
-    async fn store(&self, event: &AgentEvent) -> anyhow::Result<()> {
-        let json = serde_json::to_value(event)?;
-        let mut wait = Duration::from_millis(200);
-        for attempt in 1..=STORE_ATTEMPTS {
-            let stored = insert(&self.db, self.run_id, event.seq, &json).await;
-            match stored {
-                Ok(_) => return Ok(()),
-                Err(error) if attempt == STORE_ATTEMPTS => return Err(error.into()),
-                Err(error) => {
-                    tracing::warn!(request_id = %self.run_id, %error, attempt, "storing an agent event failed; retrying");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-        unreachable!("the loop returns on its last attempt")
+        Ok((self.seq, serde_json::to_value(&event)?))
     }
 }
 
-async fn insert(db: impl sqlx::PgExecutor<'_>, run_id: Uuid, seq: i64, event: &Value) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO agent_run_event (run_id, seq, event) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(run_id)
-        .bind(seq)
-        .bind(event)
-        .execute(db)
-        .await?;
+/// `value` with U+0000 replaced in every string (JSONB refuses `\u0000`).
+fn without_nul(value: Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(pg_string(text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nul).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (pg_string(k), without_nul(v))).collect()),
+        other => other,
+    }
+}
+
+/// Stores one event; a `seq` already taken means another worker writes this run.
+async fn insert(db: impl sqlx::PgExecutor<'_>, run_id: Uuid, seq: i64, event: &Value) -> anyhow::Result<()> {
+    let inserted =
+        sqlx::query("INSERT INTO agent_run_event (run_id, seq, event) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING").bind(run_id).bind(seq).bind(event).execute(db).await?;
+    if inserted.rows_affected() == 0 {
+        return Err(TakenOver.into());
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn nul_leaves_every_string_of_the_details() {
+        let cleaned = without_nul(json!({"a\u{0}": ["x\u{0}y", 1, {"b": "\u{0}"}]}));
+        assert_eq!(cleaned, json!({"a\u{FFFD}": ["x\u{FFFD}y", 1, {"b": "\u{FFFD}"}]}));
+    }
 }

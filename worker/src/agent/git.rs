@@ -1,13 +1,14 @@
-//! The run's git commands, each in the sandbox: a shallow clone within the size and time limits,
-//! checking and applying the edits, one commit, the push of a new branch.
+//! The run's git commands and file writes, each in the sandbox as its account: a shallow clone
+//! within the size and time limits, checking and applying the edits, one commit, the push of a new
+//! branch.
 //!
 //! git is configured per command, never from the repository's or the machine's files: no system or
 //! global config, no redirects followed (a redirect could leave the allowed host), only http(s)
 //! (plus `file` for allowed local repositories), hooks off, no terminal prompts. A token reaches
-//! git as an `http.extraHeader` through `GIT_CONFIG_*` variables, so it never shows in a process
-//! list or an error message.
+//! git as an `http.<repository URL>.extraHeader` through `GIT_CONFIG_*` variables, so it never
+//! shows in a process list or an error message and is sent to that repository only.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine;
@@ -15,7 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::edits::Edit;
 use super::repo_url::Repository;
-use super::sandbox::{CommandSpec, Finished, Network, Sandbox, SandboxError};
+use super::sandbox::{Access, CommandSpec, Finished, Network, Sandbox, SandboxError};
 
 /// The author of the agent's commits.
 const AUTHOR_NAME: &str = "Code4me Agent";
@@ -35,16 +36,19 @@ impl From<SandboxError> for GitError {
 pub struct Git<'a> {
     sandbox: &'a Sandbox,
     repository: &'a Repository,
-    /// `http.extraHeader` with the host's token, when it has one.
-    auth_header: Option<String>,
+    /// `http.<url>.extraHeader` and its value, when the host has a token.
+    auth: Option<(String, String)>,
     timeout: Duration,
 }
 
 impl<'a> Git<'a> {
     /// git for `repository` in `sandbox`, pushing with `token` when given.
     pub fn new(sandbox: &'a Sandbox, repository: &'a Repository, token: Option<&str>, timeout: Duration) -> Self {
-        let auth_header = token.map(|t| format!("Authorization: Basic {}", STANDARD.encode(format!("x-access-token:{t}"))));
-        Self { sandbox, repository, auth_header, timeout }
+        let auth = token.map(|t| {
+            let key = format!("http.{}.extraHeader", repository.clone_url);
+            (key, format!("Authorization: Basic {}", STANDARD.encode(format!("x-access-token:{t}"))))
+        });
+        Self { sandbox, repository, auth, timeout }
     }
 
     fn protocol_config(&self) -> Vec<&'static str> {
@@ -66,32 +70,25 @@ impl<'a> Git<'a> {
         config
     }
 
-    async fn git(&self, args: &[&str], network: Network, size_limit: Option<u64>) -> Result<Finished, GitError> {
+    async fn git(&self, args: &[&str], network: Network, size_limit: Option<u64>, stdin: Option<&[u8]>) -> Result<Finished, GitError> {
         let mut full = self.protocol_config();
         full.extend_from_slice(args);
-        let auth;
         let mut env: Vec<(&str, &str)> = Vec::new();
-        if let (Network::RepositoryHost, Some(header)) = (network, &self.auth_header) {
-            auth = header.clone();
-            env.extend([("GIT_CONFIG_COUNT", "1"), ("GIT_CONFIG_KEY_0", "http.extraHeader"), ("GIT_CONFIG_VALUE_0", auth.as_str())]);
+        if let (Network::RepositoryHost, Some((key, value))) = (network, &self.auth) {
+            env.extend([("GIT_CONFIG_COUNT", "1"), ("GIT_CONFIG_KEY_0", key.as_str()), ("GIT_CONFIG_VALUE_0", value.as_str())]);
         }
         let cwd = if args.first() == Some(&"clone") { self.sandbox.root().to_path_buf() } else { self.sandbox.repo() };
-        let extra_binds = self.local_binds(network);
-        let spec = CommandSpec { program: "git", args: &full, cwd: &cwd, network, env: &env, timeout: self.timeout, size_limit, binds: &extra_binds };
-        let finished = self.sandbox.run(spec).await?;
-        Ok(finished)
-    }
-
-    /// A local repository must be visible inside bubblewrap for clone and push.
-    fn local_binds(&self, network: Network) -> Vec<PathBuf> {
-        match (network, self.repository.clone_url.strip_prefix("file://")) {
-            (Network::RepositoryHost, Some(path)) => vec![PathBuf::from(path)],
-            _ => Vec::new(),
-        }
+        // A local repository is visible inside bubblewrap for clone (read-only) and push.
+        let local_repository = match (network, self.repository.local_path()) {
+            (Network::RepositoryHost, Some(path)) => Some((path, if args.first() == Some(&"push") { Access::Writable } else { Access::ReadOnly })),
+            _ => None,
+        };
+        let spec = CommandSpec { program: "git", args: &full, cwd: &cwd, network, env: &env, timeout: self.timeout, size_limit, local_repository, stdin };
+        Ok(self.sandbox.run(spec).await?)
     }
 
     async fn checked(&self, what: &str, args: &[&str], network: Network) -> Result<String, GitError> {
-        let finished = self.git(args, network, None).await?;
+        let finished = self.git(args, network, None, None).await?;
         if !finished.success {
             return Err(GitError(format!("{what} failed: {}", last_lines(&finished.stderr))));
         }
@@ -107,7 +104,7 @@ impl<'a> Git<'a> {
         let repo = self.sandbox.repo();
         let repo = repo.to_string_lossy();
         args.extend(["--", &self.repository.clone_url, &repo]);
-        let finished = self.git(&args, Network::RepositoryHost, Some(max_bytes)).await?;
+        let finished = self.git(&args, Network::RepositoryHost, Some(max_bytes), None).await?;
         if finished.past_file_limit {
             return Err(SandboxError::TooLarge(max_bytes).into());
         }
@@ -122,63 +119,69 @@ impl<'a> Git<'a> {
         Ok(self.checked("git rev-parse", &["rev-parse", "--abbrev-ref", "HEAD"], Network::None).await?.trim().to_owned())
     }
 
-    /// Applies the edits; a diff that `git apply --check` refuses fails the step before anything
-    /// changes.
+    /// Applies the edits in order; a diff that `git apply --check` refuses (against the tree as the
+    /// edits before it left it) fails the step. Every write is the sandbox account's.
     pub async fn apply(&self, edits: &[Edit]) -> Result<(), GitError> {
-        let repo = self.sandbox.repo();
-        for (n, edit) in edits.iter().enumerate() {
-            if let Edit::Diff { patch, .. } = edit {
-                let file = self.sandbox.root().join(format!("edit-{n}.patch"));
-                std::fs::write(&file, patch).map_err(|e| GitError(format!("writing the patch: {e}")))?;
-                self.sandbox.hand_over(&file).map_err(|e| GitError(format!("writing the patch: {e}")))?;
-                let file = file.to_string_lossy().into_owned();
-                let check = self.git(&["apply", "--check", "--", &file], Network::None, None).await?;
-                if !check.success {
-                    return Err(GitError(format!("the model's diff does not apply: {}", last_lines(&check.stderr))));
-                }
-            }
-        }
-        for (n, edit) in edits.iter().enumerate() {
+        for edit in edits {
             match edit {
-                Edit::Diff { .. } => {
-                    let file = self.sandbox.root().join(format!("edit-{n}.patch"));
-                    self.checked("git apply", &["apply", "--", &file.to_string_lossy()], Network::None).await?;
+                Edit::Diff { patch, .. } => {
+                    let check = self.git(&["apply", "--check", "-"], Network::None, None, Some(patch.as_bytes())).await?;
+                    if !check.success {
+                        return Err(GitError(format!("the model's diff does not apply: {}", last_lines(&check.stderr))));
+                    }
+                    let applied = self.git(&["apply", "-"], Network::None, None, Some(patch.as_bytes())).await?;
+                    if !applied.success {
+                        return Err(GitError(format!("git apply failed: {}", last_lines(&applied.stderr))));
+                    }
                 }
-                Edit::WholeFile { path, content } => self.write_file(&repo, path, content)?,
+                Edit::WholeFile { path, content } => self.write_file(path, content).await?,
             }
         }
         Ok(())
     }
 
-    /// Writes one whole file, refusing any path whose existing part is a symbolic link (a link
-    /// could lead out of the repository).
-    fn write_file(&self, repo: &Path, path: &str, content: &str) -> Result<(), GitError> {
-        let mut at = repo.to_path_buf();
+    /// Writes one whole file as the sandbox account (`mkdir -p`, then the content through stdin),
+    /// refusing a path whose existing part is a symbolic link or a file where a directory must be.
+    async fn write_file(&self, path: &str, content: &str) -> Result<(), GitError> {
+        let repo = self.sandbox.repo();
+        let mut at = repo.clone();
         let parts: Vec<&str> = path.split('/').collect();
         for (i, part) in parts.iter().enumerate() {
             at.push(part);
+            let last = i + 1 == parts.len();
             match at.symlink_metadata() {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    return Err(GitError(format!("refused path {path:?}: {} is a symbolic link", at.display())));
-                }
-                Ok(meta) if i + 1 < parts.len() && !meta.is_dir() => return Err(GitError(format!("refused path {path:?}: {part} is a file"))),
-                Ok(meta) if i + 1 == parts.len() && meta.is_dir() => return Err(GitError(format!("refused path {path:?}: it is a directory"))),
-                Ok(_) => {}
-                Err(_) if i + 1 < parts.len() => {
-                    std::fs::create_dir(&at).map_err(|e| GitError(format!("creating {part}: {e}")))?;
-                    self.sandbox.hand_over(&at).map_err(|e| GitError(e.to_string()))?;
-                }
-                Err(_) => {}
+                Ok(meta) if meta.file_type().is_symlink() => return Err(GitError(format!("refused path {path:?}: {} is a symbolic link", at.display()))),
+                Ok(meta) if !last && !meta.is_dir() => return Err(GitError(format!("refused path {path:?}: {part} is a file"))),
+                Ok(meta) if last && !meta.is_file() => return Err(GitError(format!("refused path {path:?}: it is not a regular file"))),
+                _ => {}
             }
         }
-        std::fs::write(&at, content).map_err(|e| GitError(format!("writing {path}: {e}")))?;
-        self.sandbox.hand_over(&at).map_err(|e| GitError(e.to_string()))
+        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            self.run_checked("mkdir", &["-p", "--", &parent.to_string_lossy()], None).await?;
+        }
+        self.run_checked("sh", &["-c", "cat > \"$1\"", "sh", path], Some(content.as_bytes())).await
+    }
+
+    async fn run_checked(&self, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<(), GitError> {
+        let repo = self.sandbox.repo();
+        let spec = CommandSpec { program, args, cwd: &repo, network: Network::None, env: &[], timeout: self.timeout, size_limit: None, local_repository: None, stdin };
+        let finished = self.sandbox.run(spec).await?;
+        if !finished.success {
+            return Err(GitError(format!("writing the edits failed: {}", last_lines(&finished.stderr))));
+        }
+        Ok(())
     }
 
     /// Stages everything and returns the staged diff (empty when the edits changed nothing).
     pub async fn stage(&self) -> Result<String, GitError> {
         self.checked("git add", &["add", "--all"], Network::None).await?;
         self.checked("git diff", &["diff", "--cached", "--no-color", "--no-ext-diff"], Network::None).await
+    }
+
+    /// The files the staged change touches.
+    pub async fn staged_files(&self) -> Result<Vec<String>, GitError> {
+        let names = self.checked("git diff", &["diff", "--cached", "--name-only", "-z"], Network::None).await?;
+        Ok(names.split('\0').filter(|n| !n.is_empty()).map(str::to_owned).collect())
     }
 
     /// Commits on a new branch; returns the commit id.

@@ -17,11 +17,10 @@ pub mod run_row;
 pub mod sandbox;
 pub mod sweep;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use code4me_shared::agent::{AgentSettings, EventKind, RunStatus, Stage};
+use code4me_shared::agent::{AgentSettings, EventKind, RunStatus, Stage, is_branch_name};
 use code4me_shared::jobs::agent::AgentJob;
 use code4me_shared::redaction::redact;
 use redis::aio::ConnectionManager;
@@ -35,6 +34,7 @@ use self::git::Git;
 use self::model::{ModelChain, Question};
 use self::run_row::{Claim, Outcome};
 use self::sandbox::{Isolation, Sandbox};
+use self::sweep::Instance;
 use crate::pg_text::pg_string;
 
 /// Characters of the model's answer kept in the thinking log.
@@ -47,31 +47,41 @@ const DIFF_CAP: usize = 256 * 1024;
 pub struct Agent {
     /// `AGENT_*`.
     pub settings: Arc<AgentSettings>,
-    /// bubblewrap and the sandbox account, probed at start.
-    pub isolation: Isolation,
+    /// bubblewrap, the sandbox account and this instance's directory, set up at start; why runs
+    /// cannot be sandboxed here when they cannot (each run then ends at `sandbox_init` saying so).
+    pub sandboxing: Result<Sandboxing, String>,
     /// The models.
     pub chain: ModelChain,
     /// Runs and events.
     pub db: PgPool,
     /// Event announcements.
     pub redis: ConnectionManager,
-    /// `<AGENT_SANDBOX_DIR>/<instance>`: this worker's sandboxes.
-    pub instance_dir: PathBuf,
-    /// This worker's name, stored on the runs it takes.
+    /// This worker instance's name, stored on the runs it takes (only it may close them).
     pub worker: String,
     /// For the forge API.
     pub http: reqwest::Client,
+}
+
+/// How this worker sandboxes runs.
+#[derive(Clone)]
+pub struct Sandboxing {
+    /// bubblewrap and the sandbox account.
+    pub isolation: Isolation,
+    /// `<AGENT_SANDBOX_DIR>/<instance>`, locked while this worker lives.
+    pub instance: Arc<Instance>,
 }
 
 /// Why a run stopped early: where, and what the user is told.
 struct Stop {
     message: String,
     details: Option<serde_json::Value>,
+    /// What the run had done when it stopped (a branch pushed before the pull request failed).
+    partial: Outcome,
 }
 
 impl Stop {
     fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), details: None }
+        Self { message: message.into(), details: None, partial: Outcome::default() }
     }
 }
 
@@ -91,7 +101,7 @@ impl From<anyhow::Error> for Stop {
 impl Agent {
     /// Runs `job` to its end (or to `cancel`), leaving its events and its row's final status.
     pub async fn run(&self, job: &AgentJob, cancel: Arc<AtomicBool>) -> anyhow::Result<()> {
-        let claim = run_row::claim(&self.db, job.run_id, &self.worker).await?;
+        let claim = run_row::claim_retrying(&self.db, job.run_id, &self.worker).await?;
         if claim == Claim::Gone {
             tracing::info!(request_id = %job.run_id, "agent run already ended or deleted; skipped");
             return Ok(());
@@ -99,13 +109,24 @@ impl Agent {
         let mut log = EventLog::open(self.db.clone(), self.redis.clone(), job.run_id).await?;
         let result = match claim {
             Claim::CancelledBeforeStart => Err(Stop::new("the run was cancelled before it started")),
-            Claim::Abandoned => Err(Stop::new("the worker running this run stopped; start the run again")),
+            Claim::Abandoned { cancel_requested: true } => Err(Stop::new("the run was cancelled")),
+            Claim::Abandoned { .. } => Err(Stop::new("the worker running this run stopped; start the run again")),
             _ => match tokio::time::timeout(self.settings.run_timeout, self.stages(job, &mut log, cancel.clone())).await {
                 Ok(result) => result,
-                Err(_) => Err(Stop::new(format!("the run took longer than {} s and was stopped", self.settings.run_timeout.as_secs()))),
+                Err(_) => {
+                    // The local model sees the flag between tokens; the commands were killed with
+                    // the dropped stages.
+                    cancel.store(true, Ordering::Relaxed);
+                    return self.end(job, &mut log, Err(Stop::new(format!("the run took longer than {} s and was stopped", self.settings.run_timeout.as_secs()))), false).await;
+                }
             },
         };
-        let cancelled = cancel.load(Ordering::Relaxed) || claim == Claim::CancelledBeforeStart;
+        let cancelled = cancel.load(Ordering::Relaxed) || matches!(claim, Claim::CancelledBeforeStart | Claim::Abandoned { cancel_requested: true });
+        self.end(job, &mut log, result, cancelled).await
+    }
+
+    /// The run's final event and status, in one transaction.
+    async fn end(&self, job: &AgentJob, log: &mut EventLog, result: Result<Outcome, Stop>, cancelled: bool) -> anyhow::Result<()> {
         match result {
             Ok(outcome) => {
                 log.begin(Stage::Complete, "done").await?;
@@ -115,15 +136,17 @@ impl Agent {
                 };
                 let extra =
                     Extra { branch: outcome.branch.clone(), commit: outcome.commit.clone(), pr_url: outcome.pr_url.clone(), ..Extra::default() };
-                log.close(EventKind::Success, message, extra, RunStatus::Succeeded, &outcome).await?;
+                log.close(EventKind::Success, message, extra, RunStatus::Succeeded, &outcome, &self.worker).await?;
             }
             Err(stop) => {
                 let message = if cancelled { "the run was cancelled".to_owned() } else { stop.message };
                 let status = if cancelled { RunStatus::Cancelled } else { RunStatus::Failed };
-                let outcome = Outcome { error: Some(message.clone()), ..Outcome::default() };
-                log.close(EventKind::Error, pg_string(message), Extra { details: stop.details, ..Extra::default() }, status, &outcome).await?;
+                let message = pg_string(message);
+                let outcome = Outcome { error: Some(message.clone()), ..stop.partial };
+                log.close(EventKind::Error, message, Extra { details: stop.details, ..Extra::default() }, status, &outcome, &self.worker).await?;
             }
         }
+        tracing::debug!(request_id = %job.run_id, "agent run ended");
         Ok(())
     }
 
@@ -136,20 +159,27 @@ impl Agent {
         {
             return Err(Stop::new(format!("no provider is named {provider}")));
         }
-        if let Some(branch) = &job.base_branch {
-            edits::checked_path(branch).map_err(|_| Stop::new(format!("{branch:?} is not a branch name")))?;
+        if let Some(branch) = &job.base_branch
+            && !is_branch_name(branch)
+        {
+            return Err(Stop::new(format!("{branch:?} is not a branch name")));
         }
         let forge = repository.host.as_ref().and_then(|host| settings.forges.get(host));
+        if forge.is_some_and(|f| f.token.is_some()) && !repository.sends_secrets_safely() {
+            return Err(Stop::new("refusing to send this host's token over plain http: use https"));
+        }
         log.finish("the repository URL is allowed", Some(json!({"host": repository.host, "forge": forge.map(|f| &f.api_base)}))).await?;
 
-        alive(&cancel)?;
+        self.alive(job, &cancel).await?;
         log.begin(Stage::SandboxInit, "preparing the sandbox").await?;
-        let sandbox = Sandbox::create(&self.instance_dir, job.run_id, self.isolation.clone(), settings, cancel.clone())
+        let sandboxing = self.sandboxing.as_ref().map_err(|why| Stop::new(format!("this worker cannot sandbox runs: {why}")))?;
+        let isolation = &sandboxing.isolation;
+        let sandbox = Sandbox::create(sandboxing.instance.dir(), job.run_id, isolation.clone(), settings, cancel.clone())
             .map_err(|e| Stop::new(format!("the sandbox could not be made: {e}")))?;
-        let isolation = json!({"bubblewrap": self.isolation.bubblewrap, "without_bubblewrap": self.isolation.without_bubblewrap, "unprivileged_account": self.isolation.account.is_some()});
-        log.finish("sandbox ready", Some(isolation)).await?;
+        let details = json!({"bubblewrap": isolation.bubblewrap, "without_bubblewrap": isolation.without_bubblewrap, "unprivileged_account": isolation.account.is_some()});
+        log.finish("sandbox ready", Some(details)).await?;
 
-        alive(&cancel)?;
+        self.alive(job, &cancel).await?;
         log.begin(Stage::Clone, format!("cloning {}", redact(&job.repo_url))).await?;
         let token = forge.and_then(|f| f.token.as_ref()).map(|t| t.expose_secret().to_owned());
         let git = Git::new(&sandbox, &repository, token.as_deref(), settings.command_timeout);
@@ -158,10 +188,11 @@ impl Agent {
             Some(branch) => branch.clone(),
             None => git.current_branch().await?,
         };
-        let bytes = sandbox::directory_bytes(&sandbox.repo());
+        let repo_dir = sandbox.repo();
+        let bytes = tokio::task::spawn_blocking(move || sandbox::directory_bytes(&repo_dir)).await.unwrap_or(0);
         log.finish(format!("cloned {base} ({bytes} bytes)"), Some(json!({"base_branch": base, "bytes": bytes}))).await?;
 
-        alive(&cancel)?;
+        self.alive(job, &cancel).await?;
         log.begin(Stage::Analysis, "reading the repository").await?;
         let repo_dir = sandbox.repo();
         let prompt = job.prompt.clone();
@@ -170,10 +201,14 @@ impl Agent {
             .map_err(|e| Stop::new(format!("the analysis failed: {e}")))?;
         log.finish(format!("{} files", overview.files.len()), Some(overview.details())).await?;
 
-        alive(&cancel)?;
+        self.alive(job, &cancel).await?;
         log.begin(Stage::AiProcessing, "asking the model for edits").await?;
         let answer = self.ask(job, log, &overview, cancel.clone()).await?;
-        let edits = edits::parse(&answer.text).map_err(|why| Stop { message: why, details: Some(json!({"provider": answer.provider})) })?;
+        let refuse = |why: String| Stop { message: why, details: Some(json!({"provider": answer.provider})), partial: Outcome::default() };
+        let edits = edits::parse(&answer.text).map_err(refuse)?;
+        if !settings.allow_ci_edits {
+            edits::refuse_ci(&edits).map_err(refuse)?;
+        }
         let latency_ms = answer.latency.as_millis() as u64;
         log.finish(
             format!("{} answered in {latency_ms} ms with {} edit(s)", answer.provider, edits.len()),
@@ -181,23 +216,19 @@ impl Agent {
         )
         .await?;
 
-        alive(&cancel)?;
+        self.alive(job, &cancel).await?;
         log.begin(Stage::Apply, "checking and applying the edits").await?;
         git.apply(&edits).await?;
         let diff = git.stage().await?;
         if diff.trim().is_empty() {
             return Err(Stop::new("the model's edits change nothing"));
         }
+        let files = git.staged_files().await?;
         let shown: String = diff.chars().take(DIFF_CAP).collect();
-        log.emit(
-            EventKind::Diff,
-            format!("{} file(s) changed", edit_paths(&edits).len()),
-            Extra { diff: Some(pg_string(shown)), ..Extra::default() },
-        )
-        .await?;
+        log.emit(EventKind::Diff, format!("{} file(s) changed", files.len()), Extra { diff: Some(shown), details: Some(json!({"files": files})), ..Extra::default() }).await?;
         log.finish("edits applied", None).await?;
 
-        alive(&cancel)?;
+        self.alive(job, &cancel).await?;
         log.begin(Stage::Commit, "committing").await?;
         let branch = branch_name(&job.prompt, job.run_id);
         let title = title_of(&job.prompt);
@@ -205,18 +236,19 @@ impl Agent {
         let commit = git.commit(&branch, &message).await?;
         log.finish(format!("commit {commit} on {branch}"), None).await?;
 
-        alive(&cancel)?;
+        self.alive(job, &cancel).await?;
         log.begin(Stage::Push, format!("pushing {branch}")).await?;
         git.push(&branch).await?;
         log.finish(format!("{branch} pushed"), None).await?;
 
-        alive(&cancel)?;
+        self.alive(job, &cancel).await?;
         log.begin(Stage::PrCreation, "opening the pull request").await?;
         let pr_url = match (forge, token.as_deref(), &repository.forge_path) {
             (Some(forge), Some(token), Some((owner, repo))) => {
                 let body = format!("{}\n\nOpened by the Code4me agent, run `{}`.", redact(&job.prompt), job.run_id);
                 let pr = forge::PullRequest { owner, repo, title: &title, head: &branch, base: &base, body: &body };
-                let url = forge::open(&self.http, &forge.api_base, token, &pr).await.map_err(Stop::new)?;
+                let pushed = Outcome { branch: Some(branch.clone()), commit: Some(commit.clone()), ..Outcome::default() };
+                let url = forge::open(&self.http, &forge.api_base, token, &pr).await.map_err(|why| Stop { partial: pushed, ..Stop::new(why) })?;
                 log.finish(format!("pull request {url}"), None).await?;
                 Some(url)
             }
@@ -227,6 +259,15 @@ impl Agent {
         };
         drop(sandbox);
         Ok(Outcome { branch: Some(branch), commit: Some(commit), pr_url, error: None })
+    }
+
+    /// Stops the run between stages once it is cancelled: by the announcement (the flag) or, should
+    /// that have been missed while Redis was away, by the row.
+    async fn alive(&self, job: &AgentJob, cancel: &AtomicBool) -> Result<(), Stop> {
+        if !cancel.load(Ordering::Relaxed) && run_row::cancel_requested(&self.db, job.run_id).await.unwrap_or(false) {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        if cancel.load(Ordering::Relaxed) { Err(Stop::new("the run was cancelled")) } else { Ok(()) }
     }
 
     /// Tries the providers in order; the thinking log gets each prompt, answer and failure.
@@ -285,10 +326,6 @@ impl Agent {
     }
 }
 
-/// Stops the run between stages once it is cancelled.
-fn alive(cancel: &AtomicBool) -> Result<(), Stop> {
-    if cancel.load(Ordering::Relaxed) { Err(Stop::new("the run was cancelled")) } else { Ok(()) }
-}
 
 /// Resolves once the run is cancelled (a provider's request is dropped at once; the local model
 /// sees the same flag between tokens).
@@ -306,6 +343,7 @@ fn edit_paths(edits: &[Edit]) -> Vec<String> {
             Edit::Diff { paths, .. } => paths.clone(),
         })
         .collect();
+    paths.sort();
     paths.dedup();
     paths
 }

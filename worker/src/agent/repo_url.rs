@@ -25,6 +25,20 @@ impl Repository {
     pub fn is_local(&self) -> bool {
         self.host.is_none()
     }
+
+    /// The local repository's path.
+    pub fn local_path(&self) -> Option<&std::path::Path> {
+        self.clone_url.strip_prefix("file://").map(std::path::Path::new)
+    }
+
+    /// Whether a token may travel to it: over TLS, or to this machine.
+    pub fn sends_secrets_safely(&self) -> bool {
+        let loopback = self.host.as_deref().is_some_and(|h| {
+            let name = h.rsplit_once(':').map_or(h, |(name, _)| name);
+            name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        });
+        self.clone_url.starts_with("https://") || loopback
+    }
 }
 
 /// Checks `text` against the settings.
@@ -61,6 +75,10 @@ pub fn check(text: &str, settings: &AgentSettings) -> Result<Repository, String>
     }
     let name = segments[segments.len() - 1].trim_end_matches(".git").to_owned();
     let owner = segments[segments.len() - 2].to_owned();
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !plain(&owner) || !plain(&name) {
+        return Err("the repository's owner and name may hold only letters, digits, '.', '_' and '-'".into());
+    }
     Ok(Repository { clone_url: url.to_string(), host: Some(with_port), forge_path: Some((owner, name)) })
 }
 
@@ -115,6 +133,7 @@ mod tests {
             "/tmp/repo",
             "file:///tmp/repo",
             "https://github.com/a/b\0",
+            "https://github.com/a/b%2F..%2Fc",
         ] {
             assert!(check(url, &defaults).is_err(), "{url} must be refused");
         }
@@ -125,6 +144,14 @@ mod tests {
         let listed = settings(&[("AGENT_ALLOWED_HOSTS", "127.0.0.1:9418")]);
         assert!(check("http://127.0.0.1:9418/o/r.git", &listed).is_ok());
         assert!(check("http://127.0.0.1:9419/o/r.git", &listed).is_err());
+    }
+
+    #[test]
+    fn tokens_travel_over_tls_or_to_this_machine_only() {
+        let listed = settings(&[("AGENT_ALLOWED_HOSTS", "github.com,127.0.0.1:8080,git.example")]);
+        assert!(check("https://github.com/a/b", &listed).unwrap().sends_secrets_safely());
+        assert!(check("http://127.0.0.1:8080/a/b", &listed).unwrap().sends_secrets_safely());
+        assert!(!check("http://git.example/a/b", &listed).unwrap().sends_secrets_safely());
     }
 
     #[test]

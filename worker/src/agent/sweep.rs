@@ -1,58 +1,141 @@
-//! Orphaned sandboxes: each worker instance keeps `agent_sandbox:<instance>` alive while it runs;
-//! at start and every minute a worker removes the instance directories under `AGENT_SANDBOX_DIR`
-//! whose key has expired (their worker was killed and never removed them).
+//! The sandbox directory of a worker instance, and the sweep of dead instances' directories.
+//!
+//! `AGENT_SANDBOX_DIR` must be a real directory of the worker's own that nobody else may write (the
+//! worker deletes trees under it as root). Each worker instance makes `<base>/<uuid>` and holds
+//! [`LOCK_FILE`] in it under an exclusive `flock` for as long as it lives; the kernel releases the
+//! lock when the process dies, however it dies. The sweep (at start and every minute) removes the
+//! instance directories whose lock it can take: their worker is gone. Only UUID-named real
+//! directories are ever touched, and several workers (of several installations) may share a base.
 
+use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use code4me_shared::redis_keys::{AGENT_SANDBOX_TTL_SECONDS, agent_sandbox_owner};
-use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use nix::fcntl::{Flock, FlockArg, OFlag};
 
-use super::sandbox::{instance_dirs, remove_instances};
+use super::sandbox::LOCK_FILE;
 
-/// How often orphans are looked for.
+/// How often dead instances are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// A directory without its lock file this old was left half-made by a worker that died at start.
+const HALF_MADE_AFTER: Duration = Duration::from_secs(60);
 
-/// Announces `instance` as alive.
-pub async fn announce(redis: &mut ConnectionManager, instance: &str) -> redis::RedisResult<()> {
-    redis.set_ex(agent_sandbox_owner(instance), "", AGENT_SANDBOX_TTL_SECONDS).await
+/// This worker instance's directory, alive while this value is.
+pub struct Instance {
+    dir: PathBuf,
+    _lock: Flock<File>,
 }
 
-/// Removes the directories of dead instances under `base`; returns how many.
-pub async fn sweep(redis: &mut ConnectionManager, base: &Path, instance: &str) -> redis::RedisResult<usize> {
-    let mut dead = Vec::new();
-    for name in instance_dirs(base) {
-        if name == instance {
+impl Instance {
+    /// Checks `base` (making it, mode 0711, when missing) and makes this instance's directory in it.
+    pub fn start(base: &Path) -> Result<Self, String> {
+        if base.symlink_metadata().is_err() {
+            std::fs::DirBuilder::new().recursive(true).mode(0o711).create(base).map_err(|e| format!("creating AGENT_SANDBOX_DIR {}: {e}", base.display()))?;
+        }
+        let meta = base.symlink_metadata().map_err(|e| format!("AGENT_SANDBOX_DIR {}: {e}", base.display()))?;
+        if !meta.is_dir() {
+            return Err(format!("AGENT_SANDBOX_DIR {} is not a directory (a symbolic link is refused)", base.display()));
+        }
+        if meta.uid() != nix::unistd::geteuid().as_raw() || meta.mode() & 0o022 != 0 {
+            return Err(format!("AGENT_SANDBOX_DIR {} must be the worker's own and writable by nobody else (it is uid {}, mode {:o})", base.display(), meta.uid(), meta.mode() & 0o7777));
+        }
+        let dir = base.join(uuid::Uuid::new_v4().to_string());
+        // Execute without read for others: the account reaches its run's directory, lists nothing.
+        std::fs::DirBuilder::new().mode(0o711).create(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(dir.join(LOCK_FILE)).map_err(|e| format!("creating the lock of {}: {e}", dir.display()))?;
+        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| format!("locking {}: {e}", dir.display()))?;
+        Ok(Self { dir, _lock: lock })
+    }
+
+    /// `<base>/<uuid>`: where this instance's runs live.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Removes the directories of dead instances under `base` (not `own`); returns how many.
+pub fn sweep(base: &Path, own: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(base) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_instance = entry.file_name().to_str().is_some_and(|name| uuid::Uuid::parse_str(name).is_ok());
+        let is_real_dir = path.symlink_metadata().is_ok_and(|m| m.is_dir());
+        if !is_instance || !is_real_dir || path == own {
             continue;
         }
-        let alive: bool = redis.exists(agent_sandbox_owner(&name)).await?;
-        if !alive {
-            dead.push(name);
+        let lock = std::fs::OpenOptions::new().read(true).custom_flags(OFlag::O_NOFOLLOW.bits()).open(path.join(LOCK_FILE));
+        // Taking the lock proves the worker gone; it is held while the removal runs.
+        let held = match lock {
+            Ok(file) => match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(held) => Some(held),
+                Err(_) => continue, // a live worker
+            },
+            Err(_) if older_than(&path, HALF_MADE_AFTER) => None,
+            Err(_) => continue, // being made right now
+        };
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => removed += 1,
+            Err(error) => tracing::warn!(%error, dir = %path.display(), "could not remove an orphaned agent sandbox"),
         }
+        drop(held);
     }
-    let removed = remove_instances(base, &dead);
     if removed > 0 {
         tracing::info!(removed, dir = %base.display(), "removed the agent sandboxes of workers that are gone");
     }
-    Ok(removed)
+    removed
 }
 
-/// Keeps the instance alive and sweeps, until aborted.
-pub async fn keep_alive_and_sweep(mut redis: ConnectionManager, base: PathBuf, instance: String) {
-    let mut since_sweep = Duration::ZERO;
-    let every = Duration::from_secs(AGENT_SANDBOX_TTL_SECONDS / 3);
+fn older_than(path: &Path, age: Duration) -> bool {
+    path.symlink_metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok()).is_some_and(|elapsed| elapsed > age)
+}
+
+/// Sweeps every minute, until aborted.
+pub async fn sweep_forever(base: PathBuf, own: PathBuf) {
     loop {
-        tokio::time::sleep(every).await;
-        if let Err(error) = announce(&mut redis, &instance).await {
-            tracing::warn!(%error, "could not refresh this worker's agent sandbox key");
-        }
-        since_sweep += every;
-        if since_sweep >= SWEEP_EVERY {
-            since_sweep = Duration::ZERO;
-            if let Err(error) = sweep(&mut redis, &base, &instance).await {
-                tracing::warn!(%error, "could not sweep orphaned agent sandboxes");
-            }
-        }
+        tokio::time::sleep(SWEEP_EVERY).await;
+        let (base, own) = (base.clone(), own.clone());
+        let _ = tokio::task::spawn_blocking(move || sweep(&base, &own)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_instances_go_and_live_ones_and_strangers_stay() {
+        let base = tempfile::tempdir().unwrap();
+        let base = base.path().join("agent");
+        let live = Instance::start(&base).unwrap();
+        let other = Instance::start(&base).unwrap();
+        let dead_dir = {
+            let dead = Instance::start(&base).unwrap();
+            std::fs::write(dead.dir().join("leftover"), "x").unwrap();
+            dead.dir().to_path_buf()
+        };
+        std::fs::create_dir(base.join("not-a-uuid")).unwrap();
+        let victim = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(victim.path(), base.join(uuid::Uuid::new_v4().to_string())).unwrap();
+
+        assert_eq!(sweep(&base, live.dir()), 1);
+        assert!(!dead_dir.exists(), "the dead instance's directory is gone");
+        assert!(live.dir().exists() && other.dir().exists(), "live instances stay");
+        assert!(base.join("not-a-uuid").exists(), "only instance directories are touched");
+        assert!(victim.path().exists(), "a link is never followed");
+    }
+
+    #[test]
+    fn a_base_others_may_write_or_a_link_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(Instance::start(&open).is_err());
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+        assert!(Instance::start(&link).is_err());
     }
 }

@@ -33,10 +33,12 @@ pub async fn list(State(state): State<AppState>, caller: OpenCaller) -> Result<J
     params(("run_id" = String, Path, description = "The run"),
         ("Last-Event-ID" = Option<i64>, Header, description = "With `Accept: text/event-stream`: the last event the client has; only later ones are sent")),
     responses(
-        (status = 200, description = "The run and its events (JSON), or the event stream (`text/event-stream`)", body = AgentRunDetail),
+        (status = 200, description = "The run and its events (JSON), or the event stream (`text/event-stream`)",
+            content((AgentRunDetail = "application/json"), (crate::contract::agent::AgentStreamEvent = "text/event-stream"))),
         (status = 401, description = "Not signed in, or an invalid API key", body = crate::contract::responses::Detail),
         (status = 404, description = "No run of the caller's has that id", body = crate::contract::responses::Detail),
-        (status = 422, description = "`run_id` is not a UUID, or `Last-Event-ID` not a sequence number", body = crate::openapi::ValidationError)
+        (status = 422, description = "`run_id` is not a UUID, or `Last-Event-ID` not a sequence number", body = crate::openapi::ValidationError),
+        (status = 429, description = "The caller has 16 event streams open on this server", body = crate::contract::responses::Detail)
     ))]
 pub async fn get(State(state): State<AppState>, caller: OpenCaller, Path(run_id): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let run_id = run_id_of(&run_id)?;
@@ -52,7 +54,7 @@ pub async fn get(State(state): State<AppState>, caller: OpenCaller, Path(run_id)
                 None,
             )]));
         };
-        return Ok(sse::stream(state, run_id, after));
+        return sse::stream(state, caller.user_id, run_id, after);
     }
     let events = agent::events(&state, run_id).await?;
     Ok(Json(AgentRunDetail { run, events }).into_response())

@@ -11,15 +11,16 @@ use axum::response::{IntoResponse, Response};
 use futures::stream;
 use uuid::Uuid;
 
+use crate::contract::error::ApiError;
 use crate::services::agent;
 use crate::services::state::AppState;
 
 /// The header naming the run of a stream.
 pub const RUN_ID_HEADER: &str = "x-agent-run-id";
 
-/// The stream of `run_id`'s events after `after`.
-pub fn stream(state: AppState, run_id: Uuid, after: i64) -> Response {
-    let events = agent::follow(state, run_id, after);
+/// The stream of `run_id`'s events after `after` (429 past the user's open streams).
+pub fn stream(state: AppState, user_id: Uuid, run_id: Uuid, after: i64) -> Result<Response, ApiError> {
+    let events = agent::follow(state, user_id, run_id, after)?;
     let sse = stream::unfold(events, |mut events| async move {
         let event = events.recv().await?;
         let data = serde_json::to_string(&event).expect("events serialise");
@@ -30,7 +31,7 @@ pub fn stream(state: AppState, run_id: Uuid, after: i64) -> Response {
     response.headers_mut().insert(RUN_ID_HEADER, HeaderValue::from_str(&run_id.to_string()).expect("a UUID is a header value"));
     response.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
     response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    Ok(response)
 }
 
 /// Whether the client asked for an event stream.
