@@ -18,12 +18,14 @@ start_ephemeral_stack
 SERVER2_PORT="$(free_port)"
 C4M_SERVER2_PID=""
 stop_second_server() { [ -z "$C4M_SERVER2_PID" ] || { kill -TERM "$C4M_SERVER2_PID" 2>/dev/null; wait "$C4M_SERVER2_PID" 2>/dev/null; } || true; }
-trap 'stop_second_server; stop_ephemeral_stack' EXIT
+trap 'stop_second_server; stop_ephemeral_stack; rm -rf "${AGENT_SANDBOX_DIR:-}" "${agent_repo:-}"' EXIT
 # The browser opens WebSockets from both servers' pages: both origins are allowed.
 export CORS_ALLOWED_ORIGINS="http://127.0.0.1:$SERVER_PORT,http://127.0.0.1:$SERVER2_PORT"
 export ADMIN_EMAIL="e2e-admin@example.com" ADMIN_PASSWORD="E2eAdmin123"
 # The agent page's check runs on a local repository: this stack allows local paths.
 export AGENT_ALLOW_LOCAL=true AGENT_MAX_NEW_TOKENS=64
+# Its own sandbox directory, so it never meets another stack's runs on this machine.
+export AGENT_SANDBOX_DIR; AGENT_SANDBOX_DIR="$(mktemp -d -t c4m-agent-sandbox-XXXXXX)"
 target/$C4M_STACK_PROFILE/code4me-server demo-data --users 12 --days 14 --queries-per-day 12 >/dev/null
 start_app "$C4M_STACK_PROFILE"
 node tests/conformance/plugin_startup.mjs "http://127.0.0.1:$SERVER_PORT" || {

@@ -267,7 +267,6 @@ pub fn agent_watchers(run_id: uuid::Uuid) -> String {
     format!("agent_watchers:{run_id}")
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

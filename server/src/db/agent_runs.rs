@@ -118,9 +118,9 @@ pub async fn get(db: &PgPool, user_id: Uuid, run_id: Uuid) -> sqlx::Result<Optio
     .await
 }
 
-/// The run's events after `after`, in order, at most `limit`.
-pub async fn events_after(db: &PgPool, run_id: Uuid, after: i64, limit: i64) -> sqlx::Result<Vec<serde_json::Value>> {
-    sqlx::query_scalar("SELECT event FROM agent_run_event WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+/// The run's events after `after`, in order, at most `limit`, each with its `seq`.
+pub async fn events_after(db: &PgPool, run_id: Uuid, after: i64, limit: i64) -> sqlx::Result<Vec<(i64, serde_json::Value)>> {
+    sqlx::query_as("SELECT seq, event FROM agent_run_event WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
         .bind(run_id)
         .bind(after)
         .bind(limit)

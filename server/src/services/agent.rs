@@ -146,11 +146,9 @@ pub fn follow(state: AppState, user_id: Uuid, run_id: Uuid, after: i64) -> Resul
     let streaming = async move {
         let _slot = slot;
         let watcher = Uuid::new_v4().to_string();
-        let finished = match tokio::time::timeout(MAX_STREAM_LIFETIME, pump(&state, run_id, after, &watcher, &tx)).await {
-            Ok(finished) => finished,
-            // Not a departure: the client reconnects from its last event.
-            Err(_) => true,
-        };
+        // Past its lifetime a stream ends as if finished (not a departure): the client reconnects
+        // from its last event.
+        let finished = tokio::time::timeout(MAX_STREAM_LIFETIME, pump(&state, run_id, after, &watcher, &tx)).await.unwrap_or(true);
         let mut redis = state.redis.clone();
         let _: Result<i64, _> = redis.zrem(agent_watchers(run_id), &watcher).await;
         if !finished {
@@ -181,7 +179,10 @@ impl StreamSlot {
         let mut open = open_streams().lock().expect("lock");
         let count = open.entry(user_id).or_default();
         if *count >= MAX_STREAMS_PER_USER {
-            return Err(ApiError::Detail(StatusCode::TOO_MANY_REQUESTS, format!("you have {MAX_STREAMS_PER_USER} agent event streams open; close one first")));
+            return Err(ApiError::Detail(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("you have {MAX_STREAMS_PER_USER} agent event streams open; close one first"),
+            ));
         }
         *count += 1;
         Ok(Self(user_id))

@@ -102,11 +102,12 @@ impl AgentStack {
         (status, if status == 200 { parse_sse(&text) } else { vec![serde_json::from_str(&text).unwrap_or(Value::String(text))] }, run_id)
     }
 
-    /// Runs left in the sandbox directory (every instance directory must be empty).
+    /// Runs left in the sandbox directory (no instance directory may hold a run's directory).
     fn leftover_sandboxes(&self) -> Vec<String> {
         let mut left = Vec::new();
         for instance in std::fs::read_dir(&self.sandboxes).into_iter().flatten().flatten() {
-            for run in std::fs::read_dir(instance.path()).into_iter().flatten().flatten() {
+            // Each instance directory holds its worker's `.lock`; a run is a directory.
+            for run in std::fs::read_dir(instance.path()).into_iter().flatten().flatten().filter(|e| e.path().is_dir()) {
                 left.push(run.path().display().to_string());
             }
         }
@@ -504,24 +505,27 @@ async fn a_lost_run_is_reaped_and_a_worker_that_lost_its_run_writes_nothing_more
 
     let stack = AgentStack::start(&[]).await;
     let (_, user_id) = stack.app.signed_up("lost@example.com", false).await;
-    let insert = |run_id: uuid::Uuid, started: &'static str| {
-        sqlx::query(&format!(
-            "INSERT INTO agent_run (run_id, user_id, repo_url, prompt, status, worker_id, started_at) VALUES ($1, $2, 'https://github.com/a/b', 'x', 'running', 'gone/1', now() - interval '{started}')"
-        ))
+    let insert = |run_id: uuid::Uuid, started_secs_ago: f64| {
+        sqlx::query(
+            "INSERT INTO agent_run (run_id, user_id, repo_url, prompt, status, worker_id, started_at) \
+             VALUES ($1, $2, 'https://github.com/a/b', 'x', 'running', 'gone/1', now() - make_interval(secs => $3))",
+        )
         .bind(run_id)
         .bind(user_id)
+        .bind(started_secs_ago)
         .execute(&stack.app.db)
     };
     let (old, recent) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-    insert(old, "2 hours").await.expect("old run");
-    insert(recent, "1 minute").await.expect("recent run");
+    insert(old, 7200.0).await.expect("old run");
+    insert(recent, 60.0).await.expect("recent run");
 
     assert_eq!(run_row::reap(&stack.app.db, Duration::from_secs(300)).await.expect("reap"), 1, "only the run far past the deadline");
-    let (status, event): (String, Value) = sqlx::query_as("SELECT r.status, e.event FROM agent_run r JOIN agent_run_event e USING (run_id) WHERE run_id = $1")
-        .bind(old)
-        .fetch_one(&stack.app.db)
-        .await
-        .expect("reaped");
+    let (status, event): (String, Value) =
+        sqlx::query_as("SELECT r.status, e.event FROM agent_run r JOIN agent_run_event e USING (run_id) WHERE run_id = $1")
+            .bind(old)
+            .fetch_one(&stack.app.db)
+            .await
+            .expect("reaped");
     assert_eq!(status, "failed");
     assert_eq!((event["type"].as_str(), event["seq"].as_i64()), (Some("error"), Some(1)));
 
@@ -529,8 +533,12 @@ async fn a_lost_run_is_reaped_and_a_worker_that_lost_its_run_writes_nothing_more
     // late close changes nothing.
     assert_eq!(run_row::claim(&stack.app.db, recent, "new/2").await.expect("claim"), Claim::Abandoned { cancel_requested: false });
     let late = Outcome { branch: Some("code4me/late".into()), ..Outcome::default() };
-    assert!(!run_row::close(&stack.app.db, recent, "gone/1", RunStatus::Succeeded, &late).await.expect("close"), "the old worker holds the run no more");
+    assert!(
+        !run_row::close(&stack.app.db, recent, "gone/1", RunStatus::Succeeded, &late).await.expect("close"),
+        "the old worker holds the run no more"
+    );
     assert!(run_row::close(&stack.app.db, recent, "new/2", RunStatus::Failed, &Outcome::default()).await.expect("close"));
-    let branch: Option<String> = sqlx::query_scalar("SELECT branch FROM agent_run WHERE run_id = $1").bind(recent).fetch_one(&stack.app.db).await.expect("row");
+    let branch: Option<String> =
+        sqlx::query_scalar("SELECT branch FROM agent_run WHERE run_id = $1").bind(recent).fetch_one(&stack.app.db).await.expect("row");
     assert_eq!(branch, None);
 }

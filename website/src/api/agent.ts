@@ -18,7 +18,9 @@ export async function listRuns(client: Client): Promise<Schema<"AgentRun">[]> {
 
 /** One run and its stored events. */
 export async function getRun(client: Client, runId: string): Promise<Schema<"AgentRunDetail">> {
-  return unwrap(client.GET("/api/agent/runs/{run_id}", { params: { path: { run_id: runId } } }));
+  // Asked as JSON (the default `Accept`); the same URL streams the events to an EventSource.
+  const detail = await unwrap(client.GET("/api/agent/runs/{run_id}", { params: { path: { run_id: runId } } }));
+  return detail as Schema<"AgentRunDetail">;
 }
 
 /** Asks the run's worker to stop it (an `ApiError` with status 409 when it has ended already). */

@@ -1858,6 +1858,18 @@ export interface components {
             /** @description The runs. */
             runs: components["schemas"]["AgentRun"][];
         };
+        /**
+         * @description One server-sent event of a run's stream, as the wire carries it (the OpenAPI document describes
+         *     the envelope; `data` is an `AgentEvent` as JSON).
+         */
+        AgentStreamEvent: {
+            /** @description The `AgentEvent`, as JSON. */
+            data: string;
+            /** @description The event's `type`: `info`, `thinking`, `diff`, `success` or `error`. */
+            event: string;
+            /** @description The event's `seq`: what a client sends back as `Last-Event-ID`. */
+            id: string;
+        };
         /** @description Every active user's engagement in the window, summarised; the means are `null` without users. */
         AggregatedEngagement: {
             /**
@@ -5355,7 +5367,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["AgentEvent"];
+                    "text/event-stream": components["schemas"]["AgentStreamEvent"];
                 };
             };
             /** @description Not signed in, or an invalid API key */
@@ -5394,7 +5406,7 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description The key's quota (or the address's budget) is spent, or the caller has three runs queued or running */
+            /** @description The key's quota (or the address's budget) is spent, or the caller has three runs queued or running (or 16 event streams open) */
             429: {
                 headers: {
                     /** @description Seconds until the spent budget resets */
@@ -5566,6 +5578,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AgentRunDetail"];
+                    "text/event-stream": components["schemas"]["AgentStreamEvent"];
                 };
             };
             /** @description Not signed in, or an invalid API key */
@@ -5595,7 +5608,7 @@ export interface operations {
                     "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Too many requests from this address to this path in the current hour (`{"message"}`); with an API key, its tier's quota is spent (`{"detail"}` names the quota; see `X-RateLimit-*`) */
+            /** @description The caller has 16 event streams open on this server */
             429: {
                 headers: {
                     /** @description Seconds until the spent budget resets */
@@ -5603,7 +5616,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Message"];
+                    "application/json": components["schemas"]["Detail"];
                 };
             };
             /** @description PostgreSQL or Redis is unreachable; try again shortly */
@@ -12233,7 +12246,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["AgentEvent"];
+                    "text/event-stream": components["schemas"]["AgentStreamEvent"];
                 };
             };
             /** @description Not signed in, or an invalid API key */

@@ -149,7 +149,11 @@ fn sorted(mut files: Vec<Listed>) -> Vec<Listed> {
 /// inode wherever the path now leads).
 fn read_listed(repo: &Path, file: &Listed) -> Option<Vec<u8>> {
     use std::io::Read;
-    let mut handle = std::fs::OpenOptions::new().read(true).custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits() | nix::fcntl::OFlag::O_NONBLOCK.bits()).open(repo.join(&file.path)).ok()?;
+    let mut handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits() | nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(repo.join(&file.path))
+        .ok()?;
     let meta = handle.metadata().ok()?;
     if !meta.is_file() || meta.dev() != file.dev || meta.ino() != file.ino {
         return None;

@@ -119,8 +119,19 @@ fn diffs(answer: &str) -> Result<Vec<Edit>, String> {
 
 /// Paths (lower-cased prefixes) of CI configuration: what runs with the repository's secrets once
 /// pushed.
-const CI_PATHS: &[&str] =
-    &[".github/workflows/", ".github/actions/", ".gitlab-ci.yml", ".gitlab/", ".circleci/", ".travis.yml", "azure-pipelines.yml", "jenkinsfile", ".buildkite/", ".drone.yml", ".woodpecker"];
+const CI_PATHS: &[&str] = &[
+    ".github/workflows/",
+    ".github/actions/",
+    ".gitlab-ci.yml",
+    ".gitlab/",
+    ".circleci/",
+    ".travis.yml",
+    "azure-pipelines.yml",
+    "jenkinsfile",
+    ".buildkite/",
+    ".drone.yml",
+    ".woodpecker",
+];
 
 /// Refuses edits to CI configuration (unless the operator allows them: `AGENT_ALLOW_CI_EDITS`).
 pub fn refuse_ci(edits: &[Edit]) -> Result<(), String> {

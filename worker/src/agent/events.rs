@@ -56,12 +56,11 @@ pub struct TakenOver;
 impl EventLog {
     /// The log of `run_id`, continuing after any events already stored (and from their progress).
     pub async fn open(db: PgPool, redis: ConnectionManager, run_id: Uuid) -> Result<Self, sqlx::Error> {
-        let (seq, progress): (i64, i64) = sqlx::query_as(
-            "SELECT coalesce(max(seq), 0), coalesce(max((event->>'progress')::bigint), 0) FROM agent_run_event WHERE run_id = $1",
-        )
-        .bind(run_id)
-        .fetch_one(&db)
-        .await?;
+        let (seq, progress): (i64, i64) =
+            sqlx::query_as("SELECT coalesce(max(seq), 0), coalesce(max((event->>'progress')::bigint), 0) FROM agent_run_event WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_one(&db)
+                .await?;
         let progress = u8::try_from(progress.clamp(0, 100)).unwrap_or(0);
         Ok(Self { db, redis, run_id, seq, progress, stage: Stage::Validation, stage_started: Instant::now() })
     }
@@ -87,11 +86,14 @@ impl EventLog {
     pub async fn emit(&mut self, kind: EventKind, message: String, extra: Extra) -> anyhow::Result<()> {
         let (seq, json) = self.next(kind, message, extra)?;
         let (db, run_id) = (self.db.clone(), self.run_id);
-        self.retrying("storing an agent event", async || {
-            let mut tx = db.begin().await?;
-            insert(&mut *tx, run_id, seq, &json).await?;
-            tx.commit().await?;
-            Ok(())
+        self.retrying("storing an agent event", || {
+            let (db, json) = (db.clone(), json.clone());
+            async move {
+                let mut tx = db.begin().await?;
+                insert(&mut *tx, run_id, seq, &json).await?;
+                tx.commit().await?;
+                Ok(())
+            }
         })
         .await?;
         self.announce().await;
@@ -101,17 +103,28 @@ impl EventLog {
     /// Appends the run's final event and closes its row (if `worker` still holds it) in one
     /// transaction: whoever sees the event sees the run ended, and a stream that finds the run ended
     /// has its final event.
-    pub async fn close(&mut self, kind: EventKind, message: String, extra: Extra, status: RunStatus, outcome: &Outcome, worker: &str) -> anyhow::Result<()> {
+    pub async fn close(
+        &mut self,
+        kind: EventKind,
+        message: String,
+        extra: Extra,
+        status: RunStatus,
+        outcome: &Outcome,
+        worker: &str,
+    ) -> anyhow::Result<()> {
         let (seq, json) = self.next(kind, message, extra)?;
         let (db, run_id) = (self.db.clone(), self.run_id);
-        self.retrying("closing an agent run", async || {
-            let mut tx = db.begin().await?;
-            insert(&mut *tx, run_id, seq, &json).await?;
-            if !close(&mut *tx, run_id, worker, status, outcome).await? {
-                return Err(TakenOver.into());
+        self.retrying("closing an agent run", || {
+            let (db, json, outcome, worker) = (db.clone(), json.clone(), outcome.clone(), worker.to_owned());
+            async move {
+                let mut tx = db.begin().await?;
+                insert(&mut *tx, run_id, seq, &json).await?;
+                if !close(&mut *tx, run_id, &worker, status, &outcome).await? {
+                    return Err(TakenOver.into());
+                }
+                tx.commit().await?;
+                Ok(())
             }
-            tx.commit().await?;
-            Ok(())
         })
         .await?;
         self.announce().await;
@@ -120,7 +133,11 @@ impl EventLog {
 
     /// Runs `write` until it succeeds, with backoff while PostgreSQL is away; a takeover or a
     /// conflicting event ends the run's writing at once.
-    async fn retrying(&self, what: &str, mut write: impl AsyncFnMut() -> anyhow::Result<()>) -> anyhow::Result<()> {
+    async fn retrying<Write, Written>(&self, what: &str, mut write: Write) -> anyhow::Result<()>
+    where
+        Write: FnMut() -> Written,
+        Written: Future<Output = anyhow::Result<()>>,
+    {
         let mut wait = Duration::from_millis(200);
         for attempt in 1.. {
             match write().await {
@@ -182,8 +199,12 @@ fn without_nul(value: Value) -> Value {
 
 /// Stores one event; a `seq` already taken means another worker writes this run.
 async fn insert(db: impl sqlx::PgExecutor<'_>, run_id: Uuid, seq: i64, event: &Value) -> anyhow::Result<()> {
-    let inserted =
-        sqlx::query("INSERT INTO agent_run_event (run_id, seq, event) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING").bind(run_id).bind(seq).bind(event).execute(db).await?;
+    let inserted = sqlx::query("INSERT INTO agent_run_event (run_id, seq, event) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(run_id)
+        .bind(seq)
+        .bind(event)
+        .execute(db)
+        .await?;
     if inserted.rows_affected() == 0 {
         return Err(TakenOver.into());
     }

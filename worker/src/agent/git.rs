@@ -83,7 +83,8 @@ impl<'a> Git<'a> {
             (Network::RepositoryHost, Some(path)) => Some((path, if args.first() == Some(&"push") { Access::Writable } else { Access::ReadOnly })),
             _ => None,
         };
-        let spec = CommandSpec { program: "git", args: &full, cwd: &cwd, network, env: &env, timeout: self.timeout, size_limit, local_repository, stdin };
+        let spec =
+            CommandSpec { program: "git", args: &full, cwd: &cwd, network, env: &env, timeout: self.timeout, size_limit, local_repository, stdin };
         Ok(self.sandbox.run(spec).await?)
     }
 
@@ -150,7 +151,9 @@ impl<'a> Git<'a> {
             at.push(part);
             let last = i + 1 == parts.len();
             match at.symlink_metadata() {
-                Ok(meta) if meta.file_type().is_symlink() => return Err(GitError(format!("refused path {path:?}: {} is a symbolic link", at.display()))),
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(GitError(format!("refused path {path:?}: {} is a symbolic link", at.display())));
+                }
                 Ok(meta) if !last && !meta.is_dir() => return Err(GitError(format!("refused path {path:?}: {part} is a file"))),
                 Ok(meta) if last && !meta.is_file() => return Err(GitError(format!("refused path {path:?}: it is not a regular file"))),
                 _ => {}
@@ -164,7 +167,17 @@ impl<'a> Git<'a> {
 
     async fn run_checked(&self, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<(), GitError> {
         let repo = self.sandbox.repo();
-        let spec = CommandSpec { program, args, cwd: &repo, network: Network::None, env: &[], timeout: self.timeout, size_limit: None, local_repository: None, stdin };
+        let spec = CommandSpec {
+            program,
+            args,
+            cwd: &repo,
+            network: Network::None,
+            env: &[],
+            timeout: self.timeout,
+            size_limit: None,
+            local_repository: None,
+            stdin,
+        };
         let finished = self.sandbox.run(spec).await?;
         if !finished.success {
             return Err(GitError(format!("writing the edits failed: {}", last_lines(&finished.stderr))));

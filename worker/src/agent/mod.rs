@@ -117,7 +117,14 @@ impl Agent {
                     // The local model sees the flag between tokens; the commands were killed with
                     // the dropped stages.
                     cancel.store(true, Ordering::Relaxed);
-                    return self.end(job, &mut log, Err(Stop::new(format!("the run took longer than {} s and was stopped", self.settings.run_timeout.as_secs()))), false).await;
+                    return self
+                        .end(
+                            job,
+                            &mut log,
+                            Err(Stop::new(format!("the run took longer than {} s and was stopped", self.settings.run_timeout.as_secs()))),
+                            false,
+                        )
+                        .await;
                 }
             },
         };
@@ -225,7 +232,12 @@ impl Agent {
         }
         let files = git.staged_files().await?;
         let shown: String = diff.chars().take(DIFF_CAP).collect();
-        log.emit(EventKind::Diff, format!("{} file(s) changed", files.len()), Extra { diff: Some(shown), details: Some(json!({"files": files})), ..Extra::default() }).await?;
+        log.emit(
+            EventKind::Diff,
+            format!("{} file(s) changed", files.len()),
+            Extra { diff: Some(shown), details: Some(json!({"files": files})), ..Extra::default() },
+        )
+        .await?;
         log.finish("edits applied", None).await?;
 
         self.alive(job, &cancel).await?;
@@ -322,10 +334,9 @@ impl Agent {
                 }
             }
         }
-        Err(Stop { message: "no provider answered".into(), details: Some(json!({"failures": failures})) })
+        Err(Stop { details: Some(json!({"failures": failures})), ..Stop::new("no provider answered") })
     }
 }
-
 
 /// Resolves once the run is cancelled (a provider's request is dropped at once; the local model
 /// sees the same flag between tokens).

@@ -82,7 +82,7 @@ pub async fn cancel_requested(db: &PgPool, run_id: Uuid) -> Result<bool, sqlx::E
 }
 
 /// The outcome of a run.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Outcome {
     /// The pushed branch.
     pub branch: Option<String>,
@@ -118,24 +118,26 @@ pub async fn close(db: impl PgExecutor<'_>, run_id: Uuid, worker: &str, status: 
 /// a final error event, in one transaction with its status. Returns how many.
 pub async fn reap(db: &PgPool, run_timeout: Duration) -> Result<usize, sqlx::Error> {
     let limit = (run_timeout + REAP_GRACE).as_secs() as f64;
-    let stuck: Vec<Uuid> = sqlx::query_scalar("SELECT run_id FROM agent_run WHERE status = 'running' AND started_at < now() - make_interval(secs => $1)")
-        .bind(limit)
-        .fetch_all(db)
-        .await?;
+    let stuck: Vec<Uuid> =
+        sqlx::query_scalar("SELECT run_id FROM agent_run WHERE status = 'running' AND started_at < now() - make_interval(secs => $1)")
+            .bind(limit)
+            .fetch_all(db)
+            .await?;
     let mut reaped = 0;
     for run_id in stuck {
         let mut tx = db.begin().await?;
-        let still: Option<String> =
-            sqlx::query_scalar("SELECT status FROM agent_run WHERE run_id = $1 AND status = 'running' FOR UPDATE").bind(run_id).fetch_optional(&mut *tx).await?;
+        let still: Option<String> = sqlx::query_scalar("SELECT status FROM agent_run WHERE run_id = $1 AND status = 'running' FOR UPDATE")
+            .bind(run_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         if still.is_none() {
             continue;
         }
-        let (seq, progress): (i64, i64) = sqlx::query_as(
-            "SELECT coalesce(max(seq), 0) + 1, coalesce(max((event->>'progress')::bigint), 0) FROM agent_run_event WHERE run_id = $1",
-        )
-        .bind(run_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (seq, progress): (i64, i64) =
+            sqlx::query_as("SELECT coalesce(max(seq), 0) + 1, coalesce(max((event->>'progress')::bigint), 0) FROM agent_run_event WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_one(&mut *tx)
+                .await?;
         let message = "the run's worker stopped without ending it; start the run again";
         let event = AgentEvent {
             request_id: run_id,
@@ -153,8 +155,17 @@ pub async fn reap(db: &PgPool, run_timeout: Duration) -> Result<usize, sqlx::Err
             details: None,
         };
         let json = serde_json::to_value(&event).expect("events serialise");
-        sqlx::query("INSERT INTO agent_run_event (run_id, seq, event) VALUES ($1, $2, $3)").bind(run_id).bind(seq).bind(json).execute(&mut *tx).await?;
-        sqlx::query("UPDATE agent_run SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1").bind(run_id).bind(message).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO agent_run_event (run_id, seq, event) VALUES ($1, $2, $3)")
+            .bind(run_id)
+            .bind(seq)
+            .bind(json)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE agent_run SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1")
+            .bind(run_id)
+            .bind(message)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         tracing::warn!(request_id = %run_id, "reaped an agent run its worker lost");
         reaped += 1;

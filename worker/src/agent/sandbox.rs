@@ -141,7 +141,9 @@ impl Isolation {
                 Ok(()) => (true, None),
                 Err(why) if settings.bubblewrap == Bubblewrap::Required => return Err(format!("AGENT_BUBBLEWRAP=required, but {why}")),
                 Err(why) if account.is_none() => {
-                    return Err(format!("{why}, and the worker is not root (no account to drop to): runs need one of them (or AGENT_BUBBLEWRAP=off)"));
+                    return Err(format!(
+                        "{why}, and the worker is not root (no account to drop to): runs need one of them (or AGENT_BUBBLEWRAP=off)"
+                    ));
                 }
                 Err(why) => (false, Some(why)),
             },
@@ -152,7 +154,11 @@ impl Isolation {
 
 async fn bwrap_works(account: Option<(u32, u32)>) -> Result<(), String> {
     let mut probe = Command::new("bwrap");
-    probe.args(["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    probe
+        .args(["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     if let Some((uid, gid)) = account {
         probe.uid(uid).gid(gid);
     }
@@ -175,7 +181,13 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Makes `<instance_dir>/<run_id>` with `home/`, owned by the sandbox account (mode 0700).
-    pub fn create(instance_dir: &Path, run_id: uuid::Uuid, isolation: Isolation, settings: &AgentSettings, cancel: Arc<AtomicBool>) -> io::Result<Self> {
+    pub fn create(
+        instance_dir: &Path,
+        run_id: uuid::Uuid,
+        isolation: Isolation,
+        settings: &AgentSettings,
+        cancel: Arc<AtomicBool>,
+    ) -> io::Result<Self> {
         let root = instance_dir.join(run_id.to_string());
         if root.symlink_metadata().is_ok() {
             std::fs::remove_dir_all(&root)?;
@@ -184,7 +196,14 @@ impl Sandbox {
         // link in here between these calls; then the run's directory is handed to the account.
         std::fs::DirBuilder::new().mode(0o700).create(&root)?;
         std::fs::DirBuilder::new().mode(0o700).create(root.join("home"))?;
-        let sandbox = Self { root, isolation, cpu_seconds: settings.cpu_seconds, memory_bytes: settings.memory_bytes, file_bytes: settings.max_repo_bytes, cancel };
+        let sandbox = Self {
+            root,
+            isolation,
+            cpu_seconds: settings.cpu_seconds,
+            memory_bytes: settings.memory_bytes,
+            file_bytes: settings.max_repo_bytes,
+            cancel,
+        };
         if let Some((uid, gid)) = sandbox.isolation.account {
             std::os::unix::fs::chown(sandbox.root.join("home"), Some(uid), Some(gid))?;
             std::os::unix::fs::chown(&sandbox.root, Some(uid), Some(gid))?;
@@ -241,7 +260,7 @@ impl Sandbox {
                         Some(SandboxError::Cancelled)
                     } else if started.elapsed() > timeout {
                         Some(SandboxError::TimedOut(label.clone(), timeout))
-                    } else if let Some(limit) = size_limit.filter(|_| ticks % SIZE_EVERY_TICKS == 0) {
+                    } else if let Some(limit) = size_limit.filter(|_| ticks.is_multiple_of(SIZE_EVERY_TICKS)) {
                         let root = self.root.clone();
                         let bytes = tokio::task::spawn_blocking(move || directory_bytes(&root)).await.unwrap_or(0);
                         (bytes > limit).then_some(SandboxError::TooLarge(limit))
@@ -266,7 +285,12 @@ impl Sandbox {
     }
 
     fn command(&self, program: &str, args: &[&str], cwd: &Path, network: Network, local_repository: Option<(&Path, Access)>) -> Command {
-        let limits = [format!("--cpu={}", self.cpu_seconds), format!("--as={}", self.memory_bytes), format!("--fsize={}", self.file_bytes), "--nofile=1024".to_owned()];
+        let limits = [
+            format!("--cpu={}", self.cpu_seconds),
+            format!("--as={}", self.memory_bytes),
+            format!("--fsize={}", self.file_bytes),
+            "--nofile=1024".to_owned(),
+        ];
         let mut command = if self.isolation.bubblewrap {
             let mut bwrap = Command::new("bwrap");
             // --new-session: no terminal to push keystrokes into (TIOCSTI).

@@ -31,19 +31,39 @@ impl Instance {
     /// Checks `base` (making it, mode 0711, when missing) and makes this instance's directory in it.
     pub fn start(base: &Path) -> Result<Self, String> {
         if base.symlink_metadata().is_err() {
-            std::fs::DirBuilder::new().recursive(true).mode(0o711).create(base).map_err(|e| format!("creating AGENT_SANDBOX_DIR {}: {e}", base.display()))?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o711)
+                .create(base)
+                .map_err(|e| format!("creating AGENT_SANDBOX_DIR {}: {e}", base.display()))?;
         }
         let meta = base.symlink_metadata().map_err(|e| format!("AGENT_SANDBOX_DIR {}: {e}", base.display()))?;
         if !meta.is_dir() {
             return Err(format!("AGENT_SANDBOX_DIR {} is not a directory (a symbolic link is refused)", base.display()));
         }
         if meta.uid() != nix::unistd::geteuid().as_raw() || meta.mode() & 0o022 != 0 {
-            return Err(format!("AGENT_SANDBOX_DIR {} must be the worker's own and writable by nobody else (it is uid {}, mode {:o})", base.display(), meta.uid(), meta.mode() & 0o7777));
+            return Err(format!(
+                "AGENT_SANDBOX_DIR {} must be the worker's own and writable by nobody else (it is uid {}, mode {:o})",
+                base.display(),
+                meta.uid(),
+                meta.mode() & 0o7777
+            ));
+        }
+        if meta.mode() & 0o111 != 0o111 {
+            // The sandbox account passes through it to its run's directory (and lists nothing).
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(base, std::fs::Permissions::from_mode((meta.mode() & 0o7777) | 0o111))
+                .map_err(|e| format!("AGENT_SANDBOX_DIR {}: {e}", base.display()))?;
         }
         let dir = base.join(uuid::Uuid::new_v4().to_string());
         // Execute without read for others: the account reaches its run's directory, lists nothing.
         std::fs::DirBuilder::new().mode(0o711).create(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(dir.join(LOCK_FILE)).map_err(|e| format!("creating the lock of {}: {e}", dir.display()))?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.join(LOCK_FILE))
+            .map_err(|e| format!("creating the lock of {}: {e}", dir.display()))?;
         let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| format!("locking {}: {e}", dir.display()))?;
         Ok(Self { dir, _lock: lock })
     }
