@@ -1,8 +1,10 @@
 //! The `analysis` stage: what the model is shown of a checkout. The tree (paths and sizes,
 //! `.git` and binary files left out), the language mix by extension, the key files (manifests,
-//! README), and the contents of the files most likely to matter — those the prompt names first,
-//! then key files, then files sharing words with the prompt — within a character budget. Code is
-//! redacted before it reaches a prompt (invariant: secrets never leave the repository through us).
+//! README), the contents of the files most likely to matter — those the prompt names first, then
+//! key files, then files sharing words with the prompt — within a character budget, and for other
+//! source files an outline from the tree-sitter analysis the suggestion API uses
+//! (`code4me-context`: the file's imports and its top-level names). Code is redacted before it
+//! reaches a prompt (invariant: secrets never leave the repository through us).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -17,6 +19,13 @@ pub const MAX_LISTED: usize = 300;
 const MAX_FILES: usize = 5_000;
 /// A file larger than this is never shown whole.
 const MAX_SHOWN_FILE: u64 = 24 * 1024;
+/// Source files outlined at most, and the largest one outlined.
+const MAX_OUTLINED: usize = 40;
+const MAX_OUTLINED_FILE: u64 = 256 * 1024;
+/// The time outlining may take in all (each file's analysis is bounded too, at 500 ms).
+const OUTLINE_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+/// Imports and names one outline lists at most.
+const OUTLINE_ITEMS: usize = 12;
 
 /// File names whose presence says what a project is.
 const KEY_FILES: &[&str] = &[
@@ -46,6 +55,8 @@ pub struct Overview {
     pub key_files: Vec<String>,
     /// Files shown whole: path → redacted text.
     pub shown: Vec<(String, String)>,
+    /// Other source files' outlines: path → one redacted line (imports, top-level names).
+    pub outlines: Vec<(String, String)>,
     /// More files exist than were listed.
     pub truncated: bool,
 }
@@ -58,6 +69,7 @@ impl Overview {
             "languages": self.languages,
             "key_files": self.key_files,
             "shown": self.shown.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            "outlined": self.outlines.len(),
             "truncated": self.truncated,
         })
     }
@@ -75,6 +87,17 @@ impl Overview {
         let mix: Vec<String> = self.languages.iter().map(|(l, n)| format!("{l}: {n}")).collect();
         text.push_str(&format!("Languages: {}\n", mix.join(", ")));
         let mut used = 0;
+        if !self.outlines.is_empty() {
+            text.push_str("Outlines of other source files:\n");
+            for (path, outline) in &self.outlines {
+                let line = format!("- {path}: {outline}\n");
+                used += line.len();
+                if used > budget / 4 {
+                    break;
+                }
+                text.push_str(&line);
+            }
+        }
         for (path, content) in &self.shown {
             used += content.len();
             if used > budget {
@@ -102,7 +125,8 @@ pub fn analyse(repo: &Path, prompt: &str, budget: usize) -> Overview {
     }
     let key_files: Vec<String> = files.iter().map(|(p, _)| p).filter(|p| KEY_FILES.contains(&p.as_str())).cloned().collect();
     let shown = choose_shown(repo, prompt, &listed, &key_files, budget);
-    Overview { files, languages, key_files, shown, truncated }
+    let outlines = outline_others(repo, &listed, &shown);
+    Overview { files, languages, key_files, shown, outlines, truncated }
 }
 
 /// A regular file of the checkout, as listed (its identity is checked again when it is read: the
@@ -147,7 +171,7 @@ fn sorted(mut files: Vec<Listed>) -> Vec<Listed> {
 
 /// The file's bytes if it is still the file that was listed (no link followed at its end, the same
 /// inode wherever the path now leads).
-fn read_listed(repo: &Path, file: &Listed) -> Option<Vec<u8>> {
+fn read_listed(repo: &Path, file: &Listed, cap: u64) -> Option<Vec<u8>> {
     use std::io::Read;
     let mut handle = std::fs::OpenOptions::new()
         .read(true)
@@ -159,7 +183,7 @@ fn read_listed(repo: &Path, file: &Listed) -> Option<Vec<u8>> {
         return None;
     }
     let mut bytes = Vec::new();
-    handle.by_ref().take(MAX_SHOWN_FILE + 1).read_to_end(&mut bytes).ok()?;
+    handle.by_ref().take(cap + 1).read_to_end(&mut bytes).ok()?;
     Some(bytes)
 }
 
@@ -184,7 +208,7 @@ fn choose_shown(repo: &Path, prompt: &str, files: &[Listed], key_files: &[String
     let mut used = 0;
     for (_, file) in ranked {
         let path = &file.path;
-        let Some(bytes) = read_listed(repo, file) else { continue };
+        let Some(bytes) = read_listed(repo, file, MAX_SHOWN_FILE) else { continue };
         if bytes.contains(&0) {
             continue;
         }
@@ -196,6 +220,37 @@ fn choose_shown(repo: &Path, prompt: &str, files: &[Listed], key_files: &[String
         shown.push((path.clone(), text));
     }
     shown
+}
+
+/// Outlines of the source files not shown whole: what each imports and defines at its top level.
+fn outline_others(repo: &Path, files: &[Listed], shown: &[(String, String)]) -> Vec<(String, String)> {
+    let mut outlines = Vec::new();
+    let started = std::time::Instant::now();
+    for file in files {
+        if outlines.len() >= MAX_OUTLINED || started.elapsed() > OUTLINE_BUDGET {
+            break;
+        }
+        let Some(language) = code4me_context::Language::from_path(&file.path) else { continue };
+        if file.size > MAX_OUTLINED_FILE || shown.iter().any(|(path, _)| *path == file.path) {
+            continue;
+        }
+        let Some(bytes) = read_listed(repo, file, MAX_OUTLINED_FILE) else { continue };
+        let source = String::from_utf8_lossy(&bytes);
+        // At the end of the file the names in scope are its top-level ones.
+        let context = code4me_context::analyze(Some(language), &source, source.lines().count(), 0);
+        let mut parts = Vec::new();
+        if !context.imports.is_empty() {
+            parts.push(format!("imports {}", context.imports.iter().take(OUTLINE_ITEMS).cloned().collect::<Vec<_>>().join("; ")));
+        }
+        if !context.variables_in_scope.is_empty() {
+            parts.push(format!("defines {}", context.variables_in_scope.iter().take(OUTLINE_ITEMS).cloned().collect::<Vec<_>>().join(", ")));
+        }
+        if !parts.is_empty() {
+            let line: String = redact(&parts.join(" | ")).chars().take(400).collect();
+            outlines.push((file.path.clone(), line));
+        }
+    }
+    outlines
 }
 
 /// The language of a file by its extension, for the mix.
@@ -240,5 +295,21 @@ mod tests {
         assert_eq!(overview.languages["Python"], 1);
         assert_eq!(overview.key_files, ["README.md"]);
         assert!(overview.describe(MAX_LISTED, 10_000).contains("=== FILE: src/util.py\ndef add"));
+    }
+
+    #[test]
+    fn source_files_not_shown_whole_are_outlined() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = "a".repeat(25_000);
+        let big = format!("import os\nfrom json import dumps\n\ndef load(path):\n    return os.path.exists(path)\n\nLIMIT = 3\nDATA = \"{data}\"\n");
+        std::fs::write(dir.path().join("big.py"), big).unwrap();
+        std::fs::write(dir.path().join("small.py"), "def tiny():\n    pass\n").unwrap();
+        let overview = analyse(dir.path(), "Fix tiny in small.py", 10_000);
+        assert_eq!(overview.shown.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["small.py"], "big.py is over the shown size");
+        let (path, outline) = &overview.outlines[0];
+        assert_eq!(path, "big.py");
+        assert!(outline.contains("import os") && outline.contains("from json import dumps"), "{outline}");
+        assert!(outline.contains("defines LIMIT, DATA"), "{outline}");
+        assert!(overview.describe(MAX_LISTED, 10_000).contains("- big.py: imports import os"));
     }
 }
