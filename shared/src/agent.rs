@@ -3,7 +3,7 @@
 //! settings (`AGENT_*`).
 //!
 //! The worker writes each event to PostgreSQL first and then announces it on
-//! `agent_events:<run_id>`; servers stream from the table, so a watcher that connects late, loses
+//! `agent_events` with the run's id; servers stream from the table, so a watcher that connects late, loses
 //! its connection or reaches another server replays exactly what it missed (`Last-Event-ID`).
 
 use std::collections::BTreeMap;

@@ -253,12 +253,10 @@ pub struct WorkerModelsValue {
     pub embeddings: bool,
 }
 
-/// Ours: pub/sub channel `agent_events:<run_id>` → the event's `seq`, published by the worker right
-/// after the event is stored, so servers streaming the run read the table at once instead of on
-/// their next poll.
-pub fn agent_events_channel(run_id: uuid::Uuid) -> String {
-    format!("agent_events:{run_id}")
-}
+/// Ours: pub/sub channel `agent_events` → a run's id, published by the worker right after it stored
+/// one of the run's events, so servers streaming the run read the table at once instead of on
+/// their next poll (one subscription per server, whatever the number of streams).
+pub const AGENT_EVENTS_CHANNEL: &str = "agent_events";
 
 /// Ours: `agent_watchers:<run_id>` → a sorted set of the run's open streams (member: a stream id,
 /// score: its last heartbeat in Unix ms). A run whose streams have all been gone for the grace

@@ -215,18 +215,23 @@ impl Forge {
     }
 }
 
-/// Runs git in `dir` without the user's or the system's configuration, with the fixed identity.
-fn try_git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = std::process::Command::new("git")
+/// `git args` in `dir` without the user's or the system's configuration, with the fixed identity.
+fn hermetic_git(dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new("git");
+    command
         .args(args)
         .current_dir(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_TERMINAL_PROMPT", "0")
         .envs(IDENTITY)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run git");
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs git in `dir` ([`hermetic_git`]); its stdout, or why it failed.
+fn try_git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = hermetic_git(dir, args).output().expect("run git");
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -424,17 +429,7 @@ mod tests {
 
     /// Runs a git client command in `dir` (hermetic, like the forge's own), returning its stderr.
     fn client(dir: &Path, args: &[&str], extra_env: &[(&str, &str)]) -> Result<String, String> {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .envs(IDENTITY)
-            .envs(extra_env.iter().copied())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run git");
+        let out = hermetic_git(dir, args).envs(extra_env.iter().copied()).output().expect("run git");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if out.status.success() { Ok(stderr) } else { Err(format!("git {args:?}: {}\n{stderr}", out.status)) }
     }

@@ -103,3 +103,13 @@ pub async fn set_tier(db: impl PgExecutor<'_>, user_id: Uuid, tier: &str) -> sql
     let done = sqlx::query("UPDATE \"user\" SET tier = $2 WHERE user_id = $1").bind(user_id).bind(tier).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Whether the key is live (neither revoked nor expired).
+pub async fn is_live(db: impl PgExecutor<'_>, key_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM api_key WHERE key_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()))",
+    )
+    .bind(key_id)
+    .fetch_one(db)
+    .await
+}

@@ -143,7 +143,13 @@ impl FromRequestParts<AppState> for OpenCaller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(key) = parts.extensions.get::<ApiKeyCaller>() {
             let max_prompt_chars = state.settings.tiers.limits(key.tier).max_prompt_chars;
-            return Ok(Self { user_id: key.user_id, key_id: Some(key.key_id), project_id: key.project_id, max_prompt_chars: Some(max_prompt_chars) });
+            return Ok(Self {
+                user_id: key.user_id,
+                key_id: Some(key.key_id),
+                project_id: key.project_id,
+                max_prompt_chars: Some(max_prompt_chars),
+                auth_token: None,
+            });
         }
         // Neither a key nor a signed-in user: say how to get in (the generic 401 would not).
         let user = CurrentUser::from_request_parts(parts, state).await.map_err(|error| match error {
@@ -153,6 +159,12 @@ impl FromRequestParts<AppState> for OpenCaller {
         let tier = db::api_keys::tier_of(&state.db, user.user_id).await.map_err(ApiError::database)?;
         let tier = tier.as_deref().and_then(code4me_shared::tiers::Tier::parse).unwrap_or_default();
         let max_prompt_chars = state.settings.tiers.limits(tier).max_prompt_chars;
-        Ok(Self { user_id: user.user_id, key_id: None, project_id: None, max_prompt_chars: Some(max_prompt_chars) })
+        Ok(Self {
+            user_id: user.user_id,
+            key_id: None,
+            project_id: None,
+            max_prompt_chars: Some(max_prompt_chars),
+            auth_token: Some(user.auth_token),
+        })
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! Invariant: the server never runs a model and never writes telemetry itself.
 
+pub mod agent_events;
 pub mod replies;
 pub mod revocations;
 pub mod room_relay;
@@ -24,13 +25,14 @@ use code4me_shared::jobs::llm::{LlmJob, LlmTask};
 use code4me_shared::jobs::telemetry::DbWrite;
 use code4me_shared::pubsub::subscribe_forever;
 use code4me_shared::queue::Producer;
-use code4me_shared::redis_keys::{REVOCATIONS_CHANNEL, reply_channel};
+use code4me_shared::redis_keys::{AGENT_EVENTS_CHANNEL, REVOCATIONS_CHANNEL, reply_channel};
 use code4me_shared::reply::{Answer, Failure, ReplyEvent};
 use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use self::agent_events::AgentEvents;
 use self::replies::{Replies, ReplyRouter};
 use self::revocations::Revocations;
 use self::telemetry::TelemetrySink;
@@ -41,6 +43,7 @@ pub struct Pipeline {
     reply_channel: String,
     router: ReplyRouter,
     revocations: Revocations,
+    agent_events: AgentEvents,
     llm: Producer<LlmJob>,
     db: TelemetrySink,
     index: Producer<IndexJob>,
@@ -64,13 +67,14 @@ impl Pipeline {
     /// shared revocations channel.
     pub fn start(redis: ConnectionManager, client: redis::Client) -> Self {
         let channel = reply_channel(&Uuid::new_v4().simple().to_string());
-        let (router, revocations) = (ReplyRouter::default(), Revocations::default());
+        let (router, revocations, agent_events) = (ReplyRouter::default(), Revocations::default(), AgentEvents::default());
         let (ready_tx, ready_rx) = watch::channel(false);
-        let listener = tokio::spawn(listen(client, channel.clone(), router.clone(), revocations.clone(), ready_tx));
+        let listener = tokio::spawn(listen(client, channel.clone(), router.clone(), revocations.clone(), agent_events.clone(), ready_tx));
         Self {
             reply_channel: channel,
             router,
             revocations,
+            agent_events,
             llm: Producer::new(redis.clone()),
             db: TelemetrySink::start(Producer::new(redis.clone())),
             index: Producer::new(redis.clone()),
@@ -84,6 +88,11 @@ impl Pipeline {
     /// The WebSockets of this instance, by session, told when a session is revoked.
     pub fn revocations(&self) -> &Revocations {
         &self.revocations
+    }
+
+    /// The agent event streams of this instance, by run, told when a run has a new event.
+    pub fn agent_events(&self) -> &AgentEvents {
+        &self.agent_events
     }
 
     /// Pushes one `llm` job per model for `request_id` and returns the stream of their replies.
@@ -185,17 +194,27 @@ impl Pipeline {
 /// own channel go to the waiting requests, revocations to the WebSockets of the revoked session;
 /// `ready` tells whether the subscription is in place, and every (re)subscription makes every
 /// WebSocket re-check its session, since what was published while it was down is lost.
-async fn listen(client: redis::Client, reply_channel: String, router: ReplyRouter, revocations: Revocations, ready: watch::Sender<bool>) {
+async fn listen(
+    client: redis::Client,
+    reply_channel: String,
+    router: ReplyRouter,
+    revocations: Revocations,
+    agent_events: AgentEvents,
+    ready: watch::Sender<bool>,
+) {
     let on_subscribed = |subscribed| {
         let _ = ready.send(subscribed);
         if subscribed {
             revocations.recheck_all();
+            agent_events.signal_all();
         }
     };
-    let channels = vec![reply_channel, REVOCATIONS_CHANNEL.to_owned()];
+    let channels = vec![reply_channel, REVOCATIONS_CHANNEL.to_owned(), AGENT_EVENTS_CHANNEL.to_owned()];
     subscribe_forever(client, channels, "replies", on_subscribed, |channel, payload| {
         if channel == REVOCATIONS_CHANNEL {
             revocations.route(&payload)
+        } else if channel == AGENT_EVENTS_CHANNEL {
+            agent_events.route(&payload)
         } else {
             router.route(&payload)
         }

@@ -1,6 +1,7 @@
 //! The repository agent's front door: a run is stored and queued on `agent` (a worker runs it and
 //! writes its events), and any server streams its events from PostgreSQL — woken by the worker's
-//! announcement on `agent_events:<run_id>`, with a poll as a safety net — so a stream can start
+//! announcement on `agent_events` (one subscription per server: `pipeline::agent_events`), with a
+//! poll as a safety net — so a stream can start
 //! late, resume after `Last-Event-ID`, or move to another server without losing an event.
 //!
 //! Each open stream is a watcher (`agent_watchers:<run_id>`, heartbeated). When the last watcher
@@ -14,11 +15,10 @@ use code4me_shared::agent::{AgentEvent, RunStatus};
 use code4me_shared::cancellation;
 use code4me_shared::jobs::Job;
 use code4me_shared::jobs::agent::AgentJob;
-use code4me_shared::pubsub::subscribe_forever;
 use code4me_shared::redaction::redact;
-use code4me_shared::redis_keys::{agent_events_channel, agent_watchers};
+use code4me_shared::redis_keys::agent_watchers;
 use redis::AsyncCommands;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -26,6 +26,7 @@ use crate::contract::agent::{AgentCodeRequest, AgentRun, MAX_PROMPT_CHARS};
 use crate::contract::error::ApiError;
 use crate::db;
 use crate::db::agent_runs::{NewRun, RunRow};
+use crate::services::generation::OpenCaller;
 use crate::services::state::AppState;
 
 /// Runs one user may have queued or running at once: a run holds a worker for minutes, so one user
@@ -135,12 +136,12 @@ fn run_of(row: RunRow) -> AgentRun {
 }
 
 /// Streams the run's events after `after` until its final event, as a channel the caller turns
-/// into server-sent events; 429 when the user already has [`MAX_STREAMS_PER_USER`] streams open on
+/// into server-sent events, for as long as the caller stays signed in; 429 when the user already has [`MAX_STREAMS_PER_USER`] streams open on
 /// this server. The stream counts as a watcher while it is open. It ends after
 /// [`MAX_STREAM_LIFETIME`] (the client resumes with `Last-Event-ID`) and when its client stops
 /// reading for [`SEND_TIMEOUT`].
-pub fn follow(state: AppState, user_id: Uuid, run_id: Uuid, after: i64) -> Result<mpsc::Receiver<AgentEvent>, ApiError> {
-    let slot = StreamSlot::take(user_id)?;
+pub fn follow(state: AppState, caller: OpenCaller, run_id: Uuid, after: i64) -> Result<mpsc::Receiver<AgentEvent>, ApiError> {
+    let slot = StreamSlot::take(caller.user_id)?;
     let (tx, rx) = mpsc::channel(64);
     let span = tracing::info_span!("agent_stream", request_id = %run_id);
     let streaming = async move {
@@ -148,7 +149,7 @@ pub fn follow(state: AppState, user_id: Uuid, run_id: Uuid, after: i64) -> Resul
         let watcher = Uuid::new_v4().to_string();
         // Past its lifetime a stream ends as if finished (not a departure): the client reconnects
         // from its last event.
-        let finished = tokio::time::timeout(MAX_STREAM_LIFETIME, pump(&state, run_id, after, &watcher, &tx)).await.unwrap_or(true);
+        let finished = tokio::time::timeout(MAX_STREAM_LIFETIME, pump(&state, &caller, run_id, after, &watcher, &tx)).await.unwrap_or(true);
         let mut redis = state.redis.clone();
         let _: Result<i64, _> = redis.zrem(agent_watchers(run_id), &watcher).await;
         if !finished {
@@ -201,27 +202,10 @@ impl Drop for StreamSlot {
     }
 }
 
-/// Sends events until the final one (`true`) or until the receiver is gone (`false`).
-async fn pump(state: &AppState, run_id: Uuid, mut after: i64, watcher: &str, tx: &mpsc::Sender<AgentEvent>) -> bool {
-    let wake = std::sync::Arc::new(Notify::new());
-    let listener = match redis::Client::open(state.settings.redis.url()) {
-        Ok(client) => {
-            let wake = wake.clone();
-            let channel = agent_events_channel(run_id);
-            Some(tokio::spawn(subscribe_forever(
-                client,
-                vec![channel],
-                "agent events",
-                |_| {},
-                move |_, _| {
-                    wake.notify_one();
-                    std::future::ready(())
-                },
-            )))
-        }
-        Err(_) => None,
-    };
-    let _listener = AbortOnDrop(listener);
+/// Sends events until the final one (`true`) or until the receiver is gone or the caller signed
+/// out (`false`).
+async fn pump(state: &AppState, caller: &OpenCaller, run_id: Uuid, mut after: i64, watcher: &str, tx: &mpsc::Sender<AgentEvent>) -> bool {
+    let announced = state.pipeline.agent_events().follow(run_id);
     let mut redis = state.redis.clone();
     let mut last_heartbeat: Option<tokio::time::Instant> = None;
     loop {
@@ -230,6 +214,10 @@ async fn pump(state: &AppState, run_id: Uuid, mut after: i64, watcher: &str, tx:
             let _: Result<i64, _> = redis.zadd(agent_watchers(run_id), watcher, now).await;
             let _: Result<bool, _> = redis.expire(agent_watchers(run_id), 3600).await;
             last_heartbeat = Some(tokio::time::Instant::now());
+            // A stream outlives the request that opened it: it ends when its credential does.
+            if !still_signed_in(state, caller).await {
+                return false;
+            }
         }
         match db::agent_runs::events_after(&state.db, run_id, after, PAGE).await {
             // Nothing newer: a run that has ended (a client asking after its last event, or after
@@ -264,10 +252,20 @@ async fn pump(state: &AppState, run_id: Uuid, mut after: i64, watcher: &str, tx:
             Err(error) => tracing::warn!(request_id = %run_id, %error, "reading agent events failed; retrying"),
         }
         tokio::select! {
-            () = wake.notified() => {}
+            () = announced.changed() => {}
             () = tokio::time::sleep(POLL_EVERY) => {}
             () = tx.closed() => return false,
         }
+    }
+}
+
+/// Whether the stream's caller may still read: its API key live, or its auth token (signing out
+/// revokes it). An unreachable store keeps the stream (the next heartbeat asks again).
+async fn still_signed_in(state: &AppState, caller: &OpenCaller) -> bool {
+    match (caller.key_id, caller.auth_token) {
+        (Some(key_id), _) => db::api_keys::is_live(&state.db, key_id).await.unwrap_or(true),
+        (None, Some(token)) => state.tokens.user_of_auth_token(token).await.map_or(true, |user| user == Some(caller.user_id)),
+        (None, None) => true,
     }
 }
 
@@ -289,15 +287,5 @@ async fn cancel_if_abandoned(state: &AppState, run_id: Uuid) {
     if let Some(owner) = owner {
         tracing::info!(request_id = %run_id, "every stream of the agent run closed; cancelling it");
         let _ = cancel(state, owner, run_id).await;
-    }
-}
-
-struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(task) = &self.0 {
-            task.abort();
-        }
     }
 }

@@ -36,6 +36,9 @@ pub struct OpenCaller {
     pub project_id: Option<Uuid>,
     /// The tier's prompt bound, for keyed requests.
     pub max_prompt_chars: Option<u64>,
+    /// The auth token a signed-in caller presented (a stream that outlives its request checks it
+    /// is still live); `None` for a key.
+    pub auth_token: Option<Uuid>,
 }
 
 /// A generation request of any dialect.

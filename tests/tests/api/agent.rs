@@ -249,6 +249,16 @@ async fn a_run_clones_edits_pushes_a_branch_and_opens_a_pull_request_reporting_e
     assert_eq!(replayed.first().and_then(|e| e["seq"].as_u64()), Some(6));
     assert_eq!(replayed.len(), events.len() - 5);
 
+    for bad in ["-1", "99999999999999999999", "x"] {
+        let refused = stack
+            .app
+            .client
+            .get(stack.app.url(&format!("/api/agent/runs/{run_id}")))
+            .header("accept", "text/event-stream")
+            .header("last-event-id", bad);
+        let refused = refused.header("cookie", user.cookie_header().expect("cookies")).send().await.expect("refused");
+        assert_eq!(refused.status().as_u16(), 422, "Last-Event-ID {bad}");
+    }
     let mut beyond = stack
         .app
         .client
@@ -541,4 +551,36 @@ async fn a_lost_run_is_reaped_and_a_worker_that_lost_its_run_writes_nothing_more
     let branch: Option<String> =
         sqlx::query_scalar("SELECT branch FROM agent_run WHERE run_id = $1").bind(recent).fetch_one(&stack.app.db).await.expect("row");
     assert_eq!(branch, None);
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_caller_signs_out_and_the_run_then_stops() {
+    let stack = AgentStack::start(&[]).await;
+    let mut user = stack.user("leaver@example.com").await;
+    let url = stack.forge.create_repo("acme", "leave", &[("a.txt", "a\n")]);
+    stack.answer(EDIT);
+    *stack.script.delay.lock().expect("lock") = Duration::from_secs(600);
+    let request = stack.app.client.post(stack.app.url("/api/agent/code")).json(&json!({"repo_url": url, "prompt": "x", "provider": "standin"}));
+    let response = request.header("cookie", user.cookie_header().expect("cookies")).send().await.expect("request");
+    let run_id: uuid::Uuid = response.headers()["x-agent-run-id"].to_str().expect("id").parse().expect("uuid");
+    wait_for("the model to be asked", Duration::from_secs(60), async || (!stack.script.prompts.lock().expect("lock").is_empty()).then_some(())).await;
+
+    let old_cookies = user.cookie_header().expect("cookies");
+    assert_eq!(user.deactivate().await.status, 200, "signed out");
+    // The open stream notices at its next heartbeat and ends without the run's final event.
+    let text = tokio::time::timeout(Duration::from_secs(30), response.text()).await.expect("the stream ends").expect("body");
+    assert!(parse_sse(&text).iter().all(|e| e["type"] != "success"), "{text}");
+    let status: String = wait_for("the run to stop", Duration::from_secs(60), async || {
+        sqlx::query_scalar("SELECT status FROM agent_run WHERE run_id = $1 AND status <> 'running'")
+            .bind(run_id)
+            .fetch_optional(&stack.app.db)
+            .await
+            .expect("status")
+    })
+    .await;
+    assert_eq!(status, "cancelled");
+    // And it cannot be reopened with the old cookie.
+    let again = stack.app.client.get(stack.app.url(&format!("/api/agent/runs/{run_id}"))).header("accept", "text/event-stream");
+    let again = again.header("cookie", old_cookies).send().await.expect("again");
+    assert_eq!(again.status().as_u16(), 401);
 }

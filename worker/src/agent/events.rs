@@ -1,5 +1,5 @@
 //! A run's event log: every event is stored in `agent_run_event` first, then announced on
-//! `agent_events:<run_id>` (servers stream from the table), and logged with the run's request id.
+//! `agent_events` (the run's id) (servers stream from the table), and logged with the run's request id.
 //! Progress never falls (a run taken over continues from its last event); each finished stage logs
 //! its duration (`stage`, `latency_ms`: the log analyzer's stage percentiles) and records
 //! `agent_stage_seconds{stage}`. Text reaches PostgreSQL without U+0000 (neither text nor JSONB
@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use code4me_shared::agent::{AgentEvent, EventKind, RunStatus, Stage};
-use code4me_shared::redis_keys::agent_events_channel;
+use code4me_shared::redis_keys::AGENT_EVENTS_CHANNEL;
 use redis::aio::ConnectionManager;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -154,7 +154,7 @@ impl EventLog {
     }
 
     async fn announce(&mut self) {
-        let _: Result<i64, _> = redis::cmd("PUBLISH").arg(agent_events_channel(self.run_id)).arg(self.seq).query_async(&mut self.redis).await;
+        let _: Result<i64, _> = redis::cmd("PUBLISH").arg(AGENT_EVENTS_CHANNEL).arg(self.run_id.to_string()).query_async(&mut self.redis).await;
     }
 
     /// The next event of the current stage, logged, as its sequence number and stored JSON.

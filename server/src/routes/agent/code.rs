@@ -27,7 +27,7 @@ use crate::services::state::AppState;
 pub async fn code(State(state): State<AppState>, caller: OpenCaller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
     let request = AgentCodeRequest::parse(&body).map_err(ApiError::Validation)?;
     let run_id = agent::start(&state, caller.user_id, &request).await?;
-    match sse::stream(state.clone(), caller.user_id, run_id, 0) {
+    match sse::stream(state.clone(), caller, run_id, 0) {
         Ok(stream) => Ok(stream),
         Err(refused) => {
             // Nobody would watch it, so nothing would stop it: it does not start.

@@ -54,7 +54,7 @@ pub async fn get(State(state): State<AppState>, caller: OpenCaller, Path(run_id)
                 None,
             )]));
         };
-        return sse::stream(state, caller.user_id, run_id, after);
+        return sse::stream(state, caller, run_id, after);
     }
     let events = agent::events(&state, run_id).await?;
     Ok(Json(AgentRunDetail { run, events }).into_response())

@@ -13,14 +13,15 @@ use uuid::Uuid;
 
 use crate::contract::error::ApiError;
 use crate::services::agent;
+use crate::services::generation::OpenCaller;
 use crate::services::state::AppState;
 
 /// The header naming the run of a stream.
 pub const RUN_ID_HEADER: &str = "x-agent-run-id";
 
 /// The stream of `run_id`'s events after `after` (429 past the user's open streams).
-pub fn stream(state: AppState, user_id: Uuid, run_id: Uuid, after: i64) -> Result<Response, ApiError> {
-    let events = agent::follow(state, user_id, run_id, after)?;
+pub fn stream(state: AppState, caller: OpenCaller, run_id: Uuid, after: i64) -> Result<Response, ApiError> {
+    let events = agent::follow(state, caller, run_id, after)?;
     let sse = stream::unfold(events, |mut events| async move {
         let event = events.recv().await?;
         let data = serde_json::to_string(&event).expect("events serialise");
