@@ -22,8 +22,14 @@ pub const BLOCK: usize = 32;
 /// the AVX2 registers without spilling).
 const TOKEN_GROUP: usize = 4;
 
+/// Rows stored interleaved: the kernels compute this many rows' dot products at once, one per
+/// 32-bit lane of a 256-bit register, so a block's integer dot product is 4-byte multiply-adds
+/// against a broadcast of the activations and its scales apply to all rows in one vector
+/// operation — no horizontal sums, and one scale conversion for eight rows.
+pub const ROW_GROUP: usize = 8;
+
 /// 32 weights as `d * q + m`, `q` in 0..16, two per byte: byte `j` holds element `j` in its low
-/// nibble and element `j + 16` in its high nibble (GGML's Q4_1).
+/// nibble and element `j + 16` in its high nibble (GGML's Q4_1, as the file stores it).
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 pub struct BlockQ4_1 {
@@ -32,12 +38,33 @@ pub struct BlockQ4_1 {
     qs: [u8; 16],
 }
 
-/// 32 weights as `d * q`, `q` a signed byte (GGML's Q8_0).
+/// 32 weights as `d * q`, `q` a signed byte (GGML's Q8_0, as the file stores it).
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 pub struct BlockQ8_0 {
     d: u16,
     qs: [i8; 32],
+}
+
+/// One block column of [`ROW_GROUP`] Q4_1 rows, interleaved: the rows' scales side by side, and
+/// 4-byte runs of their packed weights — run `k` of row `r` (its bytes `4k..4k + 4`, so elements
+/// `4k..4k + 4` in the low nibbles and `16 + 4k..` in the high ones) at `32k + 4r`. The same 160
+/// bytes as eight file blocks.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct GroupQ4_1 {
+    d: [u16; ROW_GROUP],
+    m: [u16; ROW_GROUP],
+    qs: [u8; 16 * ROW_GROUP],
+}
+
+/// One block column of [`ROW_GROUP`] Q8_0 rows, interleaved as [`GroupQ4_1`]: run `k` (elements
+/// `4k..4k + 4`) of row `r` at `32k + 4r`.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub struct GroupQ8_0 {
+    d: [u16; ROW_GROUP],
+    qs: [i8; 32 * ROW_GROUP],
 }
 
 /// 32 activations as `d * q`, with `s = d * Σq` precomputed for Q4_1's offset term (GGML's Q8_1,
@@ -50,11 +77,12 @@ pub struct ActBlock {
     qs: [i8; 32],
 }
 
-/// The storage of a quantized matrix: `rows` rows of `cols / 32` blocks each.
+/// The storage of a quantized matrix: for each group of [`ROW_GROUP`] rows (the last padded with
+/// zero rows), its `cols / 32` block columns.
 #[derive(Debug, Clone)]
 enum Blocks {
-    Q4_1(Vec<BlockQ4_1>),
-    Q8_0(Vec<BlockQ8_0>),
+    Q4_1(Vec<GroupQ4_1>),
+    Q8_0(Vec<GroupQ8_0>),
 }
 
 /// A row-major quantized matrix (`rows` output features × `cols` inputs).
@@ -80,37 +108,88 @@ pub(crate) fn has_avx2() -> bool {
     }
 }
 
+impl GroupQ4_1 {
+    const EMPTY: Self = Self { d: [0; ROW_GROUP], m: [0; ROW_GROUP], qs: [0; 16 * ROW_GROUP] };
+
+    fn set(&mut self, lane: usize, block: &BlockQ4_1) {
+        self.d[lane] = block.d;
+        self.m[lane] = block.m;
+        for (k, run) in block.qs.chunks_exact(4).enumerate() {
+            self.qs[32 * k + 4 * lane..][..4].copy_from_slice(run);
+        }
+    }
+
+    fn get(&self, lane: usize) -> BlockQ4_1 {
+        let mut qs = [0u8; 16];
+        for (k, run) in qs.chunks_exact_mut(4).enumerate() {
+            run.copy_from_slice(&self.qs[32 * k + 4 * lane..][..4]);
+        }
+        BlockQ4_1 { d: self.d[lane], m: self.m[lane], qs }
+    }
+}
+
+impl GroupQ8_0 {
+    const EMPTY: Self = Self { d: [0; ROW_GROUP], qs: [0; 32 * ROW_GROUP] };
+
+    fn set(&mut self, lane: usize, block: &BlockQ8_0) {
+        self.d[lane] = block.d;
+        for (k, run) in block.qs.chunks_exact(4).enumerate() {
+            self.qs[32 * k + 4 * lane..][..4].copy_from_slice(run);
+        }
+    }
+
+    fn get(&self, lane: usize) -> BlockQ8_0 {
+        let mut qs = [0i8; 32];
+        for (k, run) in qs.chunks_exact_mut(4).enumerate() {
+            run.copy_from_slice(&self.qs[32 * k + 4 * lane..][..4]);
+        }
+        BlockQ8_0 { d: self.d[lane], qs }
+    }
+}
+
+/// Interleaves `rows` rows of `per_row` blocks (`block(i)` is the `i`-th block in row-major
+/// order) into groups of [`ROW_GROUP`] rows, padding the last group with `empty`.
+fn interleave<B, G: Copy>(rows: usize, per_row: usize, block: impl Fn(usize) -> B, empty: G, set: impl Fn(&mut G, usize, &B)) -> Vec<G> {
+    let mut groups = Vec::with_capacity(rows.div_ceil(ROW_GROUP) * per_row);
+    for first in (0..rows).step_by(ROW_GROUP) {
+        for b in 0..per_row {
+            let mut group = empty;
+            for (lane, row) in (first..rows.min(first + ROW_GROUP)).enumerate() {
+                set(&mut group, lane, &block(row * per_row + b));
+            }
+            groups.push(group);
+        }
+    }
+    groups
+}
+
+fn q4_1_block(bytes: &[u8]) -> BlockQ4_1 {
+    BlockQ4_1 {
+        d: u16::from_le_bytes([bytes[0], bytes[1]]),
+        m: u16::from_le_bytes([bytes[2], bytes[3]]),
+        qs: bytes[4..20].try_into().expect("16 bytes"),
+    }
+}
+
+fn q8_0_block(bytes: &[u8]) -> BlockQ8_0 {
+    BlockQ8_0 { d: u16::from_le_bytes([bytes[0], bytes[1]]), qs: std::array::from_fn(|j| bytes[2 + j] as i8) }
+}
+
 impl QMatrix {
-    /// Takes GGUF Q4_1 bytes (20 per block) as they are.
+    /// Takes GGUF Q4_1 bytes (20 per block), interleaving their rows.
     pub fn from_q4_1_bytes(rows: usize, cols: usize, bytes: &[u8]) -> Self {
         assert_eq!(cols % BLOCK, 0, "Q4_1 rows must be whole blocks");
         assert_eq!(bytes.len(), rows * cols / BLOCK * 20, "Q4_1 size");
-        let blocks = bytes
-            .chunks_exact(20)
-            .map(|b| BlockQ4_1 {
-                d: u16::from_le_bytes([b[0], b[1]]),
-                m: u16::from_le_bytes([b[2], b[3]]),
-                qs: b[4..20].try_into().expect("16 bytes"),
-            })
-            .collect();
-        Self { rows, cols, blocks: Blocks::Q4_1(blocks) }
+        let groups = interleave(rows, cols / BLOCK, |i| q4_1_block(&bytes[20 * i..20 * i + 20]), GroupQ4_1::EMPTY, GroupQ4_1::set);
+        Self { rows, cols, blocks: Blocks::Q4_1(groups) }
     }
 
-    /// Takes GGUF Q8_0 bytes (34 per block) as they are.
+    /// Takes GGUF Q8_0 bytes (34 per block), interleaving their rows.
     pub fn from_q8_0_bytes(rows: usize, cols: usize, bytes: &[u8]) -> Self {
         assert_eq!(cols % BLOCK, 0, "Q8_0 rows must be whole blocks");
         assert_eq!(bytes.len(), rows * cols / BLOCK * 34, "Q8_0 size");
-        let blocks = bytes
-            .chunks_exact(34)
-            .map(|b| {
-                let mut qs = [0i8; 32];
-                for (q, &byte) in qs.iter_mut().zip(&b[2..34]) {
-                    *q = byte as i8;
-                }
-                BlockQ8_0 { d: u16::from_le_bytes([b[0], b[1]]), qs }
-            })
-            .collect();
-        Self { rows, cols, blocks: Blocks::Q8_0(blocks) }
+        let groups = interleave(rows, cols / BLOCK, |i| q8_0_block(&bytes[34 * i..34 * i + 34]), GroupQ8_0::EMPTY, GroupQ8_0::set);
+        Self { rows, cols, blocks: Blocks::Q8_0(groups) }
     }
 
     /// Quantizes f32 weights (row-major) to Q8_0: the format for every source type without a
@@ -118,20 +197,14 @@ impl QMatrix {
     pub fn quantize_q8_0(rows: usize, cols: usize, weights: &[f32]) -> Self {
         assert_eq!(cols % BLOCK, 0, "rows must be whole blocks");
         assert_eq!(weights.len(), rows * cols);
-        let blocks = weights
-            .chunks_exact(BLOCK)
-            .map(|x| {
-                let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
-                let d = amax / 127.0;
-                let inv = if d == 0.0 { 0.0 } else { 1.0 / d };
-                let mut qs = [0i8; 32];
-                for (q, v) in qs.iter_mut().zip(x) {
-                    *q = (v * inv).round() as i8;
-                }
-                BlockQ8_0 { d: f16::from_f32(d).to_bits(), qs }
-            })
-            .collect();
-        Self { rows, cols, blocks: Blocks::Q8_0(blocks) }
+        let block = |i: usize| {
+            let x = &weights[i * BLOCK..(i + 1) * BLOCK];
+            let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
+            let d = amax / 127.0;
+            let inv = if d == 0.0 { 0.0 } else { 1.0 / d };
+            BlockQ8_0 { d: f16::from_f32(d).to_bits(), qs: std::array::from_fn(|j| (x[j] * inv).round() as i8) }
+        };
+        Self { rows, cols, blocks: Blocks::Q8_0(interleave(rows, cols / BLOCK, block, GroupQ8_0::EMPTY, GroupQ8_0::set)) }
     }
 
     /// Stacks matrices with the same column count (e.g. Q, K and V) into one, so one product
@@ -140,17 +213,40 @@ impl QMatrix {
         let cols = parts[0].cols;
         assert!(parts.iter().all(|p| p.cols == cols), "stacked matrices must share their column count");
         let rows = parts.iter().map(|p| p.rows).sum();
+        let per_row = cols / BLOCK;
+        // Row-major order of every part's rows: (part, row).
+        let owners: Vec<(usize, usize)> = parts.iter().enumerate().flat_map(|(p, part)| (0..part.rows).map(move |r| (p, r))).collect();
         let all_q4 = parts.iter().all(|p| matches!(p.blocks, Blocks::Q4_1(_)));
         let all_q8 = parts.iter().all(|p| matches!(p.blocks, Blocks::Q8_0(_)));
         let blocks = if all_q4 {
-            Blocks::Q4_1(parts.into_iter().flat_map(|p| if let Blocks::Q4_1(b) = p.blocks { b } else { unreachable!() }).collect())
+            let block = |i: usize| {
+                let (p, r) = owners[i / per_row];
+                parts[p].q4_1_block(r, i % per_row)
+            };
+            Blocks::Q4_1(interleave(rows, per_row, block, GroupQ4_1::EMPTY, GroupQ4_1::set))
         } else if all_q8 {
-            Blocks::Q8_0(parts.into_iter().flat_map(|p| if let Blocks::Q8_0(b) = p.blocks { b } else { unreachable!() }).collect())
+            let block = |i: usize| {
+                let (p, r) = owners[i / per_row];
+                parts[p].q8_0_block(r, i % per_row)
+            };
+            Blocks::Q8_0(interleave(rows, per_row, block, GroupQ8_0::EMPTY, GroupQ8_0::set))
         } else {
             let dense: Vec<f32> = parts.iter().flat_map(QMatrix::dequantize).collect();
             return Self::quantize_q8_0(rows, cols, &dense);
         };
         Self { rows, cols, blocks }
+    }
+
+    /// Block `b` of row `row` of a Q4_1 matrix, as the file stored it.
+    fn q4_1_block(&self, row: usize, b: usize) -> BlockQ4_1 {
+        let Blocks::Q4_1(groups) = &self.blocks else { unreachable!("a Q4_1 matrix") };
+        groups[row / ROW_GROUP * (self.cols / BLOCK) + b].get(row % ROW_GROUP)
+    }
+
+    /// Block `b` of row `row` of a Q8_0 matrix, as the file stored it.
+    fn q8_0_block(&self, row: usize, b: usize) -> BlockQ8_0 {
+        let Blocks::Q8_0(groups) = &self.blocks else { unreachable!("a Q8_0 matrix") };
+        groups[row / ROW_GROUP * (self.cols / BLOCK) + b].get(row % ROW_GROUP)
     }
 
     /// Output features.
@@ -166,29 +262,15 @@ impl QMatrix {
     /// Bytes of weight data (what one matrix-vector product streams from memory).
     pub fn size_in_bytes(&self) -> usize {
         match &self.blocks {
-            Blocks::Q4_1(b) => b.len() * size_of::<BlockQ4_1>(),
-            Blocks::Q8_0(b) => b.len() * size_of::<BlockQ8_0>(),
+            Blocks::Q4_1(b) => b.len() * size_of::<GroupQ4_1>(),
+            Blocks::Q8_0(b) => b.len() * size_of::<GroupQ8_0>(),
         }
     }
 
     /// The matrix as f32, row-major (re-quantizing mixed stacks, and tests).
     pub fn dequantize(&self) -> Vec<f32> {
-        let mut out = Vec::with_capacity(self.rows * self.cols);
-        match &self.blocks {
-            Blocks::Q4_1(blocks) => {
-                for b in blocks {
-                    let (d, m) = (f16::from_bits(b.d).to_f32(), f16::from_bits(b.m).to_f32());
-                    out.extend(b.qs.iter().map(|q| d * f32::from(q & 0x0F) + m));
-                    out.extend(b.qs.iter().map(|q| d * f32::from(q >> 4) + m));
-                }
-            }
-            Blocks::Q8_0(blocks) => {
-                for b in blocks {
-                    let d = f16::from_bits(b.d).to_f32();
-                    out.extend(b.qs.iter().map(|&q| d * f32::from(q)));
-                }
-            }
-        }
+        let mut out = vec![0f32; self.rows * self.cols];
+        self.dequantize_rows(0..self.rows, &mut out);
         out
     }
 
@@ -203,83 +285,91 @@ impl QMatrix {
         assert!(rows.end <= self.rows, "rows out of range");
         assert_eq!(out.len(), rows.len() * self.cols, "output size");
         let per_row = self.cols / BLOCK;
-        let range = rows.start * per_row..rows.end * per_row;
-        match &self.blocks {
-            Blocks::Q4_1(blocks) => {
-                for (b, o) in blocks[range].iter().zip(out.chunks_exact_mut(BLOCK)) {
-                    let (d, m) = (f16::from_bits(b.d).to_f32(), f16::from_bits(b.m).to_f32());
-                    for (j, q) in b.qs.iter().enumerate() {
-                        o[j] = d * f32::from(q & 0x0F) + m;
-                        o[j + 16] = d * f32::from(q >> 4) + m;
+        for (row, out) in rows.zip(out.chunks_exact_mut(self.cols)) {
+            for (b, o) in out.chunks_exact_mut(BLOCK).enumerate() {
+                match &self.blocks {
+                    Blocks::Q4_1(_) => {
+                        let block = self.q4_1_block(row, b);
+                        let (d, m) = (f16::from_bits(block.d).to_f32(), f16::from_bits(block.m).to_f32());
+                        for (j, q) in block.qs.iter().enumerate() {
+                            o[j] = d * f32::from(q & 0x0F) + m;
+                            o[j + 16] = d * f32::from(q >> 4) + m;
+                        }
+                    }
+                    Blocks::Q8_0(_) => {
+                        let block = self.q8_0_block(row, b);
+                        let d = f16::from_bits(block.d).to_f32();
+                        for (o, &q) in o.iter_mut().zip(&block.qs) {
+                            *o = d * f32::from(q);
+                        }
                     }
                 }
             }
-            Blocks::Q8_0(blocks) => {
-                for (b, o) in blocks[range].iter().zip(out.chunks_exact_mut(BLOCK)) {
-                    let d = f16::from_bits(b.d).to_f32();
-                    for (o, &q) in o.iter_mut().zip(&b.qs) {
-                        *o = d * f32::from(q);
-                    }
-                }
-            }
+            debug_assert_eq!(out.len(), per_row * BLOCK);
         }
     }
 
-    /// `out[r] = row_r · x` for every row, `x` quantized with [`quantize_activations`]; rows are
-    /// split across the current rayon pool.
+    /// Row groups, the last possibly padded.
+    fn groups(&self) -> usize {
+        self.rows.div_ceil(ROW_GROUP)
+    }
+
+    /// Row groups per parallel task: about four tasks per thread.
+    fn groups_per_task(&self) -> usize {
+        (self.groups() / (4 * rayon::current_num_threads())).clamp(1, 128)
+    }
+
+    /// `out[r] = row_r · x` for every row, `x` quantized with [`quantize_activations`]; row groups
+    /// are split across the current rayon pool.
     pub fn matvec(&self, x: &[ActBlock], out: &mut [f32]) {
         assert_eq!(x.len(), self.cols / BLOCK, "activation blocks");
         assert_eq!(out.len(), self.rows, "output rows");
-        let chunk = (self.rows / (4 * rayon::current_num_threads())).clamp(16, 1024);
-        out.par_chunks_mut(chunk).enumerate().for_each(|(c, out)| self.rows_dot(c * chunk, x, out));
+        let kernels = Kernels::in_use();
+        let per_task = self.groups_per_task();
+        out.par_chunks_mut(per_task * ROW_GROUP).enumerate().for_each(|(task, out)| {
+            for (i, out) in out.chunks_mut(ROW_GROUP).enumerate() {
+                let mut lanes = [[0f32; ROW_GROUP]];
+                self.group_dot(kernels, task * per_task + i, x, &mut lanes);
+                out.copy_from_slice(&lanes[0][..out.len()]);
+            }
+        });
     }
 
-    /// `out[t][r] = row_r · x_t` for `tokens` activation rows (draft verification, batched decode
-    /// steps and the quantized prefill path). Each weight block is unpacked once for up to
-    /// [`TOKEN_GROUP`] tokens, and every `(row, token)` product is computed exactly as
-    /// [`matvec`](Self::matvec) computes it, bit for bit.
+    /// `out[t][r] = row_r · x_t` for `tokens` activation rows (draft verification and batched
+    /// decode steps). Each weight block is unpacked once for up to [`TOKEN_GROUP`] tokens, and
+    /// every `(row, token)` product is computed exactly as [`matvec`](Self::matvec) computes it,
+    /// bit for bit.
     pub fn matmul(&self, x: &[ActBlock], tokens: usize, out: &mut [f32]) {
         let per_row = self.cols / BLOCK;
         assert_eq!(x.len(), tokens * per_row, "activation blocks");
         assert_eq!(out.len(), tokens * self.rows, "output size");
-        let chunk = (self.rows / (4 * rayon::current_num_threads())).clamp(8, 256);
-        let mut transposed = vec![0f32; self.rows * tokens];
-        transposed.par_chunks_mut(chunk * tokens).enumerate().for_each(|(c, block)| {
-            for (i, per_token) in block.chunks_exact_mut(tokens).enumerate() {
-                self.row_dot_tokens(c * chunk + i, x, per_token);
+        let kernels = Kernels::in_use();
+        let per_task = self.groups_per_task();
+        // Per row group, per token, the group's lanes.
+        let mut lanes = vec![[0f32; ROW_GROUP]; self.groups() * tokens];
+        lanes.par_chunks_mut(per_task * tokens).enumerate().for_each(|(task, lanes)| {
+            for (i, per_token) in lanes.chunks_exact_mut(tokens).enumerate() {
+                for (tg, out) in per_token.chunks_mut(TOKEN_GROUP).enumerate() {
+                    let first = tg * TOKEN_GROUP;
+                    self.group_dot(kernels, task * per_task + i, &x[first * per_row..(first + out.len()) * per_row], out);
+                }
             }
         });
-        for r in 0..self.rows {
-            for t in 0..tokens {
-                out[t * self.rows + r] = transposed[r * tokens + t];
+        for (g, per_token) in lanes.chunks_exact(tokens).enumerate() {
+            let first = g * ROW_GROUP;
+            let width = ROW_GROUP.min(self.rows - first);
+            for (t, group) in per_token.iter().enumerate() {
+                out[t * self.rows + first..][..width].copy_from_slice(&group[..width]);
             }
         }
     }
 
-    /// Row `row` dotted with each of the `out.len()` activation rows of `x`, a group of tokens at a
-    /// time.
-    fn row_dot_tokens(&self, row: usize, x: &[ActBlock], out: &mut [f32]) {
+    /// Row group `group` dotted with the `out.len()` (1 to [`TOKEN_GROUP`]) activation rows of
+    /// `x`, with `kernels` (which the CPU must have: [`Kernels::in_use`] or
+    /// [`Kernels::available`]).
+    fn group_dot(&self, kernels: Kernels, group: usize, x: &[ActBlock], out: &mut [[f32; ROW_GROUP]]) {
         let per_row = self.cols / BLOCK;
-        let kernels = Kernels::in_use();
-        for (group, out) in out.chunks_mut(TOKEN_GROUP).enumerate() {
-            let x = &x[group * TOKEN_GROUP * per_row..(group * TOKEN_GROUP + out.len()) * per_row];
-            self.row_dot_group(kernels, row, x, out);
-        }
-    }
-
-    /// Dot products of rows `first..first + out.len()` with `x`.
-    fn rows_dot(&self, first: usize, x: &[ActBlock], out: &mut [f32]) {
-        let kernels = Kernels::in_use();
-        for (i, o) in out.iter_mut().enumerate() {
-            self.row_dot_group(kernels, first + i, x, std::slice::from_mut(o));
-        }
-    }
-
-    /// Row `row` dotted with the `out.len()` (1 to [`TOKEN_GROUP`]) activation rows of `x`, with
-    /// `kernels` (which the CPU must have: [`Kernels::in_use`] or [`Kernels::available`]).
-    fn row_dot_group(&self, kernels: Kernels, row: usize, x: &[ActBlock], out: &mut [f32]) {
-        let per_row = self.cols / BLOCK;
-        let range = row * per_row..(row + 1) * per_row;
+        let range = group * per_row..(group + 1) * per_row;
         match (kernels, &self.blocks) {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller chose kernels this CPU has.
@@ -384,79 +474,93 @@ pub fn quantize_activations(x: &[f32], out: &mut Vec<ActBlock>) {
     }));
 }
 
-/// The reference kernels: plain Rust, any CPU.
+/// The reference kernels: plain Rust, any CPU. They are the specification of the SIMD kernels'
+/// arithmetic — exact integer sums per block and row, then fused multiply-adds in block order —
+/// so all three sets give the same floats bit for bit.
 mod scalar {
     use super::*;
 
-    pub fn dot_q4_1(w: &[BlockQ4_1], x: &[ActBlock]) -> f32 {
-        w.iter()
-            .zip(x)
-            .map(|(w, x)| {
-                let (d, m) = (f16::from_bits(w.d).to_f32(), f16::from_bits(w.m).to_f32());
-                let mut sum = 0i32;
-                for (j, q) in w.qs.iter().enumerate() {
-                    sum += i32::from(q & 0x0F) * i32::from(x.qs[j]) + i32::from(q >> 4) * i32::from(x.qs[j + 16]);
-                }
-                d * x.d * sum as f32 + m * x.s
-            })
-            .sum()
+    /// Row `lane`'s integer dot product with `x` in one Q4_1 group block: low nibbles against
+    /// elements `4k..`, high nibbles against `16 + 4k..`.
+    fn q4_1_sum(w: &GroupQ4_1, lane: usize, x: &ActBlock) -> i32 {
+        let mut sum = 0i32;
+        for k in 0..4 {
+            for i in 0..4 {
+                let q = w.qs[32 * k + 4 * lane + i];
+                sum += i32::from(q & 0x0F) * i32::from(x.qs[4 * k + i]) + i32::from(q >> 4) * i32::from(x.qs[16 + 4 * k + i]);
+            }
+        }
+        sum
     }
 
-    pub fn dot_q8_0(w: &[BlockQ8_0], x: &[ActBlock]) -> f32 {
-        w.iter()
-            .zip(x)
-            .map(|(w, x)| {
-                let sum: i32 = w.qs.iter().zip(&x.qs).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
-                f16::from_bits(w.d).to_f32() * x.d * sum as f32
-            })
-            .sum()
+    pub fn dot_q4_1(w: &[GroupQ4_1], x: &[ActBlock]) -> [f32; ROW_GROUP] {
+        let (mut acc, mut offsets) = ([0f32; ROW_GROUP], [0f32; ROW_GROUP]);
+        for (w, x) in w.iter().zip(x) {
+            for lane in 0..ROW_GROUP {
+                let (d, m) = (f16::from_bits(w.d[lane]).to_f32(), f16::from_bits(w.m[lane]).to_f32());
+                acc[lane] = (q4_1_sum(w, lane, x) as f32).mul_add(d * x.d, acc[lane]);
+                offsets[lane] = m.mul_add(x.s, offsets[lane]);
+            }
+        }
+        std::array::from_fn(|lane| acc[lane] + offsets[lane])
+    }
+
+    pub fn dot_q8_0(w: &[GroupQ8_0], x: &[ActBlock]) -> [f32; ROW_GROUP] {
+        let mut acc = [0f32; ROW_GROUP];
+        for (w, x) in w.iter().zip(x) {
+            for lane in 0..ROW_GROUP {
+                let mut sum = 0i32;
+                for k in 0..8 {
+                    for i in 0..4 {
+                        sum += i32::from(w.qs[32 * k + 4 * lane + i]) * i32::from(x.qs[4 * k + i]);
+                    }
+                }
+                acc[lane] = (sum as f32).mul_add(f16::from_bits(w.d[lane]).to_f32() * x.d, acc[lane]);
+            }
+        }
+        acc
     }
 }
 
-/// The SIMD kernels, stamped out once per instruction set: every kernel is the same code, with
-/// the module's `mul_sum_us8` (the 32-lane integer dot product) inside, so two instruction sets
-/// produce the same integer sums and round their floats in the same order — bit-identical results.
+/// The SIMD kernels, stamped out once per instruction set: every kernel is the same code around
+/// the module's `q4_1_sums` and `q8_0_sums` (a block's exact integer dot products for the group's
+/// eight rows), so the sets produce the same integer sums and round their floats in the same order
+/// — bit-identical results.
 #[cfg(target_arch = "x86_64")]
 macro_rules! int8_kernels {
     ($features:literal) => {
-        use super::{ActBlock, BlockQ4_1, BlockQ8_0};
+        use super::{ActBlock, GroupQ4_1, GroupQ8_0, ROW_GROUP};
         use std::arch::x86_64::*;
 
-        /// Horizontal sum of 8 lanes.
+        /// Bytes `4k..4k + 4` of an activation block, in every 32-bit lane.
         #[inline]
         #[target_feature(enable = $features)]
-        fn hsum(v: __m256) -> f32 {
-            let lo = _mm256_castps256_ps128(v);
-            let hi = _mm256_extractf128_ps::<1>(v);
-            let s = _mm_add_ps(lo, hi);
-            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-            let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-            _mm_cvtss_f32(s)
+        fn broadcast_run(x: &ActBlock, k: usize) -> __m256i {
+            let run = &x.qs[4 * k..4 * k + 4];
+            _mm256_set1_epi32(i32::from_le_bytes([run[0] as u8, run[1] as u8, run[2] as u8, run[3] as u8]))
         }
 
-        /// Two f16 scales to f32.
+        /// The eight rows' f16 scales as f32.
         #[inline]
         #[target_feature(enable = $features)]
-        fn halves(a: u16, b: u16) -> (f32, f32) {
-            let v = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, 0, 0, b as i16, a as i16));
-            (_mm_cvtss_f32(v), _mm_cvtss_f32(_mm_movehdup_ps(v)))
+        fn scales(d: &[u16; ROW_GROUP]) -> __m256 {
+            // SAFETY: `d` is 16 bytes; the unaligned load reads exactly those.
+            _mm256_cvtph_ps(unsafe { _mm_loadu_si128(d.as_ptr().cast()) })
         }
 
-        /// `out[j] = w · x_j` for the `out.len()` (1 to 4) activation rows of `x`, each `w.len()` blocks.
+        /// `out[j][r] = row r · x_j` for the group's rows and the `out.len()` (1 to 4) activation
+        /// rows of `x`, each `w.len()` blocks.
         ///
         /// # Safety
         /// The CPU must support the module's features; `x` holds `out.len()` rows of `w.len()` blocks.
         #[target_feature(enable = $features)]
-        pub unsafe fn dot_q4_1_tokens(w: &[BlockQ4_1], x: &[ActBlock], out: &mut [f32]) {
-            // SAFETY (each arm): the caller's guarantees, `out` sized to the arm's count.
-            unsafe {
-                match out.len() {
-                    1 => q4_1_tokens::<1>(w, x, out),
-                    2 => q4_1_tokens::<2>(w, x, out),
-                    3 => q4_1_tokens::<3>(w, x, out),
-                    4 => q4_1_tokens::<4>(w, x, out),
-                    n => unreachable!("token groups hold 1 to 4 tokens, not {n}"),
-                }
+        pub unsafe fn dot_q4_1_tokens(w: &[GroupQ4_1], x: &[ActBlock], out: &mut [[f32; ROW_GROUP]]) {
+            match out.len() {
+                1 => q4_1_tokens::<1>(w, x, out),
+                2 => q4_1_tokens::<2>(w, x, out),
+                3 => q4_1_tokens::<3>(w, x, out),
+                4 => q4_1_tokens::<4>(w, x, out),
+                n => unreachable!("token groups hold 1 to 4 tokens, not {n}"),
             }
         }
 
@@ -465,105 +569,144 @@ macro_rules! int8_kernels {
         /// # Safety
         /// As [`dot_q4_1_tokens`].
         #[target_feature(enable = $features)]
-        pub unsafe fn dot_q8_0_tokens(w: &[BlockQ8_0], x: &[ActBlock], out: &mut [f32]) {
-            // SAFETY (each arm): the caller's guarantees, `out` sized to the arm's count.
-            unsafe {
-                match out.len() {
-                    1 => q8_0_tokens::<1>(w, x, out),
-                    2 => q8_0_tokens::<2>(w, x, out),
-                    3 => q8_0_tokens::<3>(w, x, out),
-                    4 => q8_0_tokens::<4>(w, x, out),
-                    n => unreachable!("token groups hold 1 to 4 tokens, not {n}"),
-                }
+        pub unsafe fn dot_q8_0_tokens(w: &[GroupQ8_0], x: &[ActBlock], out: &mut [[f32; ROW_GROUP]]) {
+            match out.len() {
+                1 => q8_0_tokens::<1>(w, x, out),
+                2 => q8_0_tokens::<2>(w, x, out),
+                3 => q8_0_tokens::<3>(w, x, out),
+                4 => q8_0_tokens::<4>(w, x, out),
+                n => unreachable!("token groups hold 1 to 4 tokens, not {n}"),
             }
         }
 
-        /// `N` dot products sharing each weight block's unpacking; each token's accumulation runs in
-        /// the same order as a lone product's, so the results do not depend on `N`.
+        /// `N` tokens sharing each block's unpacking; each token's accumulation runs in the same
+        /// order as a lone product's, so the results do not depend on `N`.
         #[inline]
         #[target_feature(enable = $features)]
-        unsafe fn q4_1_tokens<const N: usize>(w: &[BlockQ4_1], x: &[ActBlock], out: &mut [f32]) {
+        fn q4_1_tokens<const N: usize>(w: &[GroupQ4_1], x: &[ActBlock], out: &mut [[f32; ROW_GROUP]]) {
             let blocks = w.len();
             assert!(x.len() == N * blocks && out.len() == N);
             let mut acc = [_mm256_setzero_ps(); N];
-            let mut offsets = [0f32; N];
+            let mut offsets = [_mm256_setzero_ps(); N];
             let low_nibbles = _mm256_set1_epi8(0x0F);
             for (b, w) in w.iter().enumerate() {
-                let (d, m) = halves(w.d, w.m);
-                // SAFETY: `qs` is 16 bytes; the unaligned load reads exactly those.
-                let packed = unsafe { _mm_loadu_si128(w.qs.as_ptr().cast()) };
-                let both = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(packed), _mm_srli_epi16::<4>(packed));
-                let qw = _mm256_and_si256(both, low_nibbles);
+                let (d, m) = (scales(&w.d), scales(&w.m));
+                let mut low = [_mm256_setzero_si256(); 4];
+                let mut high = [_mm256_setzero_si256(); 4];
+                for k in 0..4 {
+                    // SAFETY: run `k` is bytes `32k..32k + 32` of the 128.
+                    let packed = unsafe { _mm256_loadu_si256(w.qs.as_ptr().add(32 * k).cast()) };
+                    low[k] = _mm256_and_si256(packed, low_nibbles);
+                    high[k] = _mm256_and_si256(_mm256_srli_epi16::<4>(packed), low_nibbles);
+                }
                 for j in 0..N {
                     let x = &x[j * blocks + b];
-                    offsets[j] += m * x.s;
-                    // SAFETY: `x.qs` is 32 bytes.
-                    let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
-                    acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), mul_sum_us8(qw, qx), acc[j]);
+                    let sums = _mm256_cvtepi32_ps(q4_1_sums(&low, &high, x));
+                    acc[j] = _mm256_fmadd_ps(sums, _mm256_mul_ps(d, _mm256_set1_ps(x.d)), acc[j]);
+                    offsets[j] = _mm256_fmadd_ps(m, _mm256_set1_ps(x.s), offsets[j]);
                 }
             }
             for j in 0..N {
-                out[j] = hsum(acc[j]) + offsets[j];
+                // SAFETY: `out[j]` is 8 floats.
+                unsafe { _mm256_storeu_ps(out[j].as_mut_ptr(), _mm256_add_ps(acc[j], offsets[j])) };
             }
         }
 
         /// As [`q4_1_tokens`] for Q8_0 weights.
         #[inline]
         #[target_feature(enable = $features)]
-        unsafe fn q8_0_tokens<const N: usize>(w: &[BlockQ8_0], x: &[ActBlock], out: &mut [f32]) {
+        fn q8_0_tokens<const N: usize>(w: &[GroupQ8_0], x: &[ActBlock], out: &mut [[f32; ROW_GROUP]]) {
             let blocks = w.len();
             assert!(x.len() == N * blocks && out.len() == N);
             let mut acc = [_mm256_setzero_ps(); N];
             for (b, w) in w.iter().enumerate() {
-                let (d, _) = halves(w.d, 0);
-                // SAFETY: `qs` is 32 bytes.
-                let qw = unsafe { _mm256_loadu_si256(w.qs.as_ptr().cast()) };
-                let magnitudes = _mm256_sign_epi8(qw, qw);
+                let d = scales(&w.d);
                 for j in 0..N {
                     let x = &x[j * blocks + b];
-                    // SAFETY: `x.qs` is 32 bytes.
-                    let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
-                    // |w| × (x with w's sign): maddubs needs one unsigned operand.
-                    let dot = mul_sum_us8(magnitudes, _mm256_sign_epi8(qx, qw));
-                    acc[j] = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), dot, acc[j]);
+                    let sums = _mm256_cvtepi32_ps(q8_0_sums(w, x));
+                    acc[j] = _mm256_fmadd_ps(sums, _mm256_mul_ps(d, _mm256_set1_ps(x.d)), acc[j]);
                 }
             }
             for j in 0..N {
-                out[j] = hsum(acc[j]);
+                // SAFETY: `out[j]` is 8 floats.
+                unsafe { _mm256_storeu_ps(out[j].as_mut_ptr(), acc[j]) };
             }
+        }
+
+        /// Run `k` of a Q8_0 group block: 4 signed weights of each of the eight rows.
+        #[inline]
+        #[target_feature(enable = $features)]
+        fn q8_0_run(w: &GroupQ8_0, k: usize) -> __m256i {
+            // SAFETY: run `k` is bytes `32k..32k + 32` of the 256.
+            unsafe { _mm256_loadu_si256(w.qs.as_ptr().add(32 * k).cast()) }
         }
     };
 }
 
-/// AVX2 (+FMA, F16C): `vpmaddubsw` then `vpmaddwd` for each block's integer dot product. No
-/// pair of products can saturate the 16-bit step: Q4_1's are at most 2 · 15 · 127 and Q8_0's
-/// 2 · 128 · 127, below 32,767.
+/// AVX2 (+FMA, F16C): `vpmaddubsw` sums pairs of products into 16 bits, `vpmaddwd` widens. Q4_1
+/// adds a block's eight 16-bit steps before widening: each is at most 2 · 15 · 127 in magnitude,
+/// so eight stay below 32,767. Q8_0's steps (up to 2 · 128 · 127) are widened one at a time.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     int8_kernels!("avx2,fma,f16c");
 
-    /// Σ over 32 lanes of unsigned `a` × signed `b`, as 8 f32 partial sums.
+    /// Each row's exact dot product of a Q4_1 block (unpacked nibbles: `low[k]`, `high[k]`) with `x`.
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
-    fn mul_sum_us8(a: __m256i, b: __m256i) -> __m256 {
-        let pairs = _mm256_maddubs_epi16(a, b);
-        _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+    fn q4_1_sums(low: &[__m256i; 4], high: &[__m256i; 4], x: &ActBlock) -> __m256i {
+        let mut pairs = _mm256_setzero_si256();
+        for k in 0..4 {
+            pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(low[k], broadcast_run(x, k)));
+            pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(high[k], broadcast_run(x, 4 + k)));
+        }
+        _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
+    }
+
+    /// Each row's exact dot product of a Q8_0 block with `x`: |w| × (x with w's sign), since
+    /// `vpmaddubsw` needs one unsigned operand.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    fn q8_0_sums(w: &GroupQ8_0, x: &ActBlock) -> __m256i {
+        let mut sums = _mm256_setzero_si256();
+        for k in 0..8 {
+            let w = q8_0_run(w, k);
+            let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(broadcast_run(x, k), w));
+            sums = _mm256_add_epi32(sums, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+        }
+        sums
     }
 }
 
-/// AVX-512 VNNI at 256 bits (EVEX `vpdpbusd` on ymm registers): one instruction per block's
-/// integer dot product instead of two. The sums are the AVX2 kernel's exactly (its 16-bit step
-/// never saturates), so the two give the same floats bit for bit; 256 bits rather than 512 keeps
-/// that accumulation order, and CPUs that split 512-bit operations (AMD Zen 4) lose nothing.
+/// AVX-512 VNNI at 256 bits (EVEX `vpdpbusd` on ymm registers): one instruction per 4-byte run
+/// instead of AVX2's two or three. The sums are the AVX2 kernel's exactly (its 16-bit steps never
+/// saturate), so the two give the same floats bit for bit; 256 bits rather than 512 keeps the
+/// layout, and CPUs that split 512-bit operations (AMD Zen 4) lose nothing.
 #[cfg(target_arch = "x86_64")]
 mod avx512_vnni {
     int8_kernels!("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni");
 
-    /// Σ over 32 lanes of unsigned `a` × signed `b`, as 8 f32 partial sums.
+    /// As the AVX2 module's.
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-    fn mul_sum_us8(a: __m256i, b: __m256i) -> __m256 {
-        _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b))
+    fn q4_1_sums(low: &[__m256i; 4], high: &[__m256i; 4], x: &ActBlock) -> __m256i {
+        let mut sums = _mm256_setzero_si256();
+        for k in 0..4 {
+            sums = _mm256_dpbusd_epi32(sums, low[k], broadcast_run(x, k));
+            sums = _mm256_dpbusd_epi32(sums, high[k], broadcast_run(x, 4 + k));
+        }
+        sums
+    }
+
+    /// As the AVX2 module's.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn q8_0_sums(w: &GroupQ8_0, x: &ActBlock) -> __m256i {
+        let mut sums = _mm256_setzero_si256();
+        for k in 0..8 {
+            let w = q8_0_run(w, k);
+            sums = _mm256_dpbusd_epi32(sums, _mm256_sign_epi8(w, w), _mm256_sign_epi8(broadcast_run(x, k), w));
+        }
+        sums
     }
 }
 
@@ -603,8 +746,71 @@ mod tests {
         dense.chunks_exact(w.cols()).map(|row| row.iter().zip(x).map(|(a, b)| a * b).sum()).collect()
     }
 
+    /// What the file's blocks mean, decoded straight from its bytes (no interleaving involved).
+    fn decode_file_q4_1(rows: usize, cols: usize, bytes: &[u8]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(rows * cols);
+        for b in bytes.chunks_exact(20) {
+            let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
+            let m = f16::from_le_bytes([b[2], b[3]]).to_f32();
+            out.extend(b[4..20].iter().map(|q| d * f32::from(q & 0x0F) + m));
+            out.extend(b[4..20].iter().map(|q| d * f32::from(q >> 4) + m));
+        }
+        out
+    }
+
+    /// Q8_0 file bytes whose weights are the extremes (±127, and -128 as a GGUF file may hold).
+    fn extreme_q8_0_bytes(rows: usize, cols: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for i in 0..rows * cols / BLOCK {
+            bytes.extend(f16::from_f32(0.01 * (1 + i % 7) as f32).to_le_bytes());
+            bytes.extend((0..BLOCK).map(|j| {
+                let q: i8 = if (i + j) % 3 == 0 {
+                    -128
+                } else if j % 2 == 0 {
+                    127
+                } else {
+                    -127
+                };
+                q as u8
+            }));
+        }
+        bytes
+    }
+
+    /// Every row's products with `kernels`, row group by row group (`tokens` rows of `acts`).
+    fn products(matrix: &QMatrix, kernels: Kernels, acts: &[ActBlock], tokens: usize) -> Vec<f32> {
+        let mut out = Vec::new();
+        for group in 0..matrix.groups() {
+            let mut lanes = vec![[0f32; ROW_GROUP]; tokens];
+            matrix.group_dot(kernels, group, acts, &mut lanes);
+            out.extend(lanes.iter().flat_map(|lanes| lanes.iter().copied()));
+        }
+        out
+    }
+
     #[test]
-    fn kernels_match_the_reference_and_the_exact_product() {
+    fn interleaved_rows_keep_the_files_meaning() {
+        // 37 rows: four whole groups and a padded one.
+        let (rows, cols) = (37, 3 * BLOCK);
+        let bytes = q4_1_bytes(rows, cols, 41);
+        assert_eq!(QMatrix::from_q4_1_bytes(rows, cols, &bytes).dequantize(), decode_file_q4_1(rows, cols, &bytes));
+        let extreme = extreme_q8_0_bytes(rows, cols);
+        let decoded: Vec<f32> = extreme
+            .chunks_exact(34)
+            .flat_map(|b| {
+                let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
+                b[2..].iter().map(move |&q| d * f32::from(q as i8))
+            })
+            .collect();
+        let matrix = QMatrix::from_q8_0_bytes(rows, cols, &extreme);
+        assert_eq!(matrix.dequantize(), decoded);
+        let mut row = vec![0f32; cols];
+        matrix.dequantize_row(36, &mut row);
+        assert_eq!(row, decoded[36 * cols..]);
+    }
+
+    #[test]
+    fn kernels_match_the_exact_product() {
         let (rows, cols) = (37, 8 * BLOCK);
         let x = pseudo_random(cols, 7);
         let mut acts = Vec::new();
@@ -616,12 +822,6 @@ mod tests {
             matrix.matvec(&acts, &mut fast);
             let exact = exact_dot(&matrix, &x);
             for r in 0..rows {
-                let range = r * cols / BLOCK..(r + 1) * cols / BLOCK;
-                let reference = match &matrix.blocks {
-                    Blocks::Q4_1(b) => scalar::dot_q4_1(&b[range], &acts),
-                    Blocks::Q8_0(b) => scalar::dot_q8_0(&b[range], &acts),
-                };
-                assert!((fast[r] - reference).abs() <= 1e-4 * (1.0 + reference.abs()), "row {r}: {} vs {reference}", fast[r]);
                 // 8-bit activations: a few hundredths on a 256-term product of magnitude ~5.
                 assert!((fast[r] - exact[r]).abs() < 0.2, "row {r}: {} vs exact {}", fast[r], exact[r]);
             }
@@ -629,27 +829,14 @@ mod tests {
     }
 
     #[test]
-    fn every_kernel_set_this_cpu_has_matches_the_scalar_reference_and_the_simd_sets_agree_bit_for_bit() {
+    fn every_kernel_set_this_cpu_has_gives_the_scalar_references_floats_bit_for_bit() {
         let (rows, cols) = (19, 12 * BLOCK);
         let available: Vec<Kernels> = Kernels::ALL.into_iter().filter(|k| k.available()).collect();
         eprintln!("kernel sets on this CPU: {:?} (in use: {:?})", available, Kernels::in_use());
         let q4_1 = QMatrix::from_q4_1_bytes(rows, cols, &q4_1_bytes(rows, cols, 23));
-        // Extreme Q8_0 weights (±127, and -128 as a GGUF file may hold) against extreme activations:
-        // the largest products the integer steps must carry without saturating.
-        let mut extreme = QMatrix::quantize_q8_0(rows, cols, &pseudo_random(rows * cols, 29));
-        if let Blocks::Q8_0(blocks) = &mut extreme.blocks {
-            for (i, block) in blocks.iter_mut().enumerate() {
-                block.qs = std::array::from_fn(|j| {
-                    if (i + j) % 3 == 0 {
-                        -128
-                    } else if j % 2 == 0 {
-                        127
-                    } else {
-                        -127
-                    }
-                });
-            }
-        }
+        // Extreme Q8_0 weights against extreme activations: the largest products the integer
+        // steps must carry without saturating.
+        let extreme = QMatrix::from_q8_0_bytes(rows, cols, &extreme_q8_0_bytes(rows, cols));
         let q8_0 = QMatrix::quantize_q8_0(rows, cols, &pseudo_random(rows * cols, 31));
         for matrix in [q4_1, q8_0, extreme] {
             for tokens in 1..=TOKEN_GROUP {
@@ -658,25 +845,9 @@ mod tests {
                 x[cols / 2] = -1.0;
                 let mut acts = Vec::new();
                 quantize_activations(&x, &mut acts);
-                let results: Vec<Vec<f32>> = available
-                    .iter()
-                    .map(|&kernels| {
-                        let mut out = vec![0f32; rows * tokens];
-                        for (row, out) in out.chunks_exact_mut(tokens).enumerate() {
-                            matrix.row_dot_group(kernels, row, &acts, out);
-                        }
-                        out
-                    })
-                    .collect();
-                let reference = &results[0];
-                for (kernels, result) in available.iter().zip(&results) {
-                    for (got, want) in result.iter().zip(reference) {
-                        assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "{kernels:?}: {got} vs scalar {want}");
-                    }
-                }
-                // The SIMD sets: the same sums in the same order.
-                for pair in results[1..].windows(2) {
-                    assert_eq!(pair[0], pair[1], "{tokens} tokens: the SIMD sets differ");
+                let reference = products(&matrix, Kernels::Scalar, &acts, tokens);
+                for &kernels in &available {
+                    assert_eq!(products(&matrix, kernels, &acts, tokens), reference, "{kernels:?}, {tokens} tokens");
                 }
             }
         }
@@ -715,5 +886,19 @@ mod tests {
         for (got, want) in stacked.dequantize().iter().zip(&expected) {
             assert!((got - want).abs() < 0.01, "{got} vs {want}");
         }
+    }
+
+    #[test]
+    fn stacking_one_format_keeps_every_weight_across_group_boundaries() {
+        let cols = 2 * BLOCK;
+        // 5 + 6 + 3 rows: the parts' groups are padded, the stack's are not where they were.
+        let parts: Vec<QMatrix> = [5, 6, 3].iter().map(|&rows| QMatrix::from_q4_1_bytes(rows, cols, &q4_1_bytes(rows, cols, rows as u32))).collect();
+        let expected: Vec<f32> = parts.iter().flat_map(QMatrix::dequantize).collect();
+        let stacked = QMatrix::stack(parts);
+        assert_eq!(stacked.rows(), 14);
+        assert_eq!(stacked.dequantize(), expected);
+        let q8: Vec<QMatrix> = [9, 2].iter().map(|&rows| QMatrix::quantize_q8_0(rows, cols, &pseudo_random(rows * cols, rows as u32))).collect();
+        let expected: Vec<f32> = q8.iter().flat_map(QMatrix::dequantize).collect();
+        assert_eq!(QMatrix::stack(q8).dequantize(), expected);
     }
 }
