@@ -19,6 +19,10 @@ use code4me_worker::model::{LoadOptions, TextModel};
 
 const PROMPT_TOKENS: usize = 512;
 const DECODE_TOKENS: usize = 64;
+/// Tokens scored in one exact pass when timing draft verification (1: a plain decode step).
+const VERIFY_SIZES: [usize; 4] = [1, 2, 4, 8];
+/// Passes timed per size and round.
+const VERIFY_REPEATS: usize = 8;
 /// Completion points of the speculative-decoding workload.
 const COMPLETIONS: usize = 12;
 
@@ -99,6 +103,7 @@ fn main() -> anyhow::Result<()> {
     let pool = model.pool();
 
     let (mut prefill, mut decoding, mut cold_extend, mut warm_extend) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut verify_ms: Vec<Vec<f64>> = vec![Vec::new(); VERIFY_SIZES.len()];
     // One warm-up round, then the measured ones.
     for round in 0..=rounds {
         let mut sequence = engine.new_sequence();
@@ -111,6 +116,19 @@ fn main() -> anyhow::Result<()> {
             next = argmax(&pool.install(|| engine.forward(&mut sequence, &[next]))?);
         }
         let decode_s = started.elapsed().as_secs_f64();
+        // What verifying a draft costs: `k` tokens scored in one exact pass, against one token.
+        let held = sequence.tokens().len();
+        for (i, &k) in VERIFY_SIZES.iter().enumerate() {
+            let tokens: Vec<u32> = prompt[..k].to_vec();
+            let started = Instant::now();
+            for _ in 0..VERIFY_REPEATS {
+                pool.install(|| engine.forward_each(&mut sequence, &tokens))?;
+                sequence.truncate(held);
+            }
+            if round > 0 {
+                verify_ms[i].push(started.elapsed().as_secs_f64() * 1000.0 / VERIFY_REPEATS as f64);
+            }
+        }
 
         // Prompt reuse: the prompt plus 16 more tokens, evaluated cold and after the cached prefix.
         let extended: Vec<u32> = prompt.iter().chain(prompt.iter().take(16)).copied().collect();
@@ -154,6 +172,9 @@ fn main() -> anyhow::Result<()> {
             acceptance = accepted;
         }
     }
+    let verify_ms: Vec<f64> = verify_ms.into_iter().map(median).collect();
+    // Cost of scoring k tokens in one pass, in plain decode steps (what sizes a draft).
+    let verify_cost = |k: usize| VERIFY_SIZES.iter().position(|&s| s == k).map(|i| verify_ms[i] / verify_ms[0]);
     let result = serde_json::json!({
         "prompt_tokens": prompt.len(),
         "decode_tokens": decode,
@@ -167,6 +188,10 @@ fn main() -> anyhow::Result<()> {
         "spec_decode_tok_s": median(spec_rates),
         "completion_plain_decode_tok_s": median(plain_rates),
         "draft_acceptance": acceptance,
+        "verify_step_ms": verify_ms[0],
+        "verify_cost_2": verify_cost(2),
+        "verify_cost_4": verify_cost(4),
+        "verify_cost_8": verify_cost(8),
         "decode_weight_mib": engine.decode_bytes() as f64 / (1024.0 * 1024.0),
         "peak_rss_mib": peak_rss,
     });

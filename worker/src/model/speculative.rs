@@ -7,7 +7,7 @@
 //!
 //! Verification is not free: scoring `k` extra tokens costs about [`EXTRA_TOKEN_COST`] of a decode
 //! step each (measured on the native engine: the weight blocks are unpacked once for a group of
-//! tokens, but every token's products still run). So the draft length is chosen per step to
+//! tokens, but every token's products and attention still run). So the draft length is chosen per step to
 //! maximise expected tokens per unit of work, from a running estimate of how often a drafted token
 //! is the model's own choice — and is zero, plain decoding, when drafts fare too poorly to pay.
 //! While not speculating, drafts are still proposed and compared with what decoding produces, at
@@ -18,8 +18,9 @@ const MAX_NGRAM: usize = 3;
 /// Shortest: a single token is a weak key, tried only when no longer one matches.
 const MIN_NGRAM: usize = 1;
 /// Cost of verifying one more token, as a fraction of a single-token decode step (the native
-/// engine on 2 AVX2 cores: 2 tokens ≈ 1.3 steps, 4 ≈ 2.1).
-pub const EXTRA_TOKEN_COST: f64 = 0.4;
+/// engine on 2 cores with the row-group kernels, `./bench.sh inference`'s `verify_cost_k`: 2 tokens
+/// ≈ 1.3 steps, 4 ≈ 1.8–2.0, 8 ≈ 3.0–3.5).
+pub const EXTRA_TOKEN_COST: f64 = 0.3;
 /// The acceptance estimate a generation starts from: code completions accept about half their
 /// drafted tokens, so the first drafts are short ones.
 const PRIOR_ACCEPTANCE: f64 = 0.6;

@@ -153,7 +153,29 @@ mod avx2 {
         scale: f32,
         scores: &mut [f32],
     ) {
-        for p in 0..positions {
+        // Four positions at a time: four independent accumulation chains keep the FMA units busy
+        // (one chain waits on each FMA's latency); each score is still one chain over the head's
+        // dimensions in order, so its value does not depend on its neighbours.
+        let whole = positions / POSITIONS_AT_ONCE * POSITIONS_AT_ONCE;
+        for first in (0..whole).step_by(POSITIONS_AT_ONCE) {
+            // SAFETY: the caller asserted every row up to `positions - 1` lies inside `keys`.
+            let key: [*const f32; POSITIONS_AT_ONCE] = std::array::from_fn(|j| unsafe { keys.as_ptr().add((first + j) * stride + offset) });
+            for (h, query) in queries.chunks_exact(head_dim).enumerate() {
+                let mut acc = [_mm256_setzero_ps(); POSITIONS_AT_ONCE];
+                for i in (0..head_dim).step_by(8) {
+                    // SAFETY: `i + 8 <= head_dim`, inside both the key rows and `query`.
+                    let q = unsafe { _mm256_loadu_ps(query.as_ptr().add(i)) };
+                    for (acc, key) in acc.iter_mut().zip(&key) {
+                        // SAFETY: as above.
+                        *acc = _mm256_fmadd_ps(q, unsafe { _mm256_loadu_ps(key.add(i)) }, *acc);
+                    }
+                }
+                for (j, acc) in acc.iter().enumerate() {
+                    scores[h * positions + first + j] = hsum(*acc) * scale;
+                }
+            }
+        }
+        for p in whole..positions {
             // SAFETY: the caller asserted `p * stride + offset + head_dim <= keys.len()`.
             let key = unsafe { keys.as_ptr().add(p * stride + offset) };
             for (h, query) in queries.chunks_exact(head_dim).enumerate() {
@@ -166,6 +188,9 @@ mod avx2 {
             }
         }
     }
+
+    /// Key rows scored together by [`group_scores`].
+    const POSITIONS_AT_ONCE: usize = 4;
 
     /// # Safety
     /// AVX2 and FMA must be available; `head_dim.is_multiple_of(8)` and `<= 256`; every value row read is
