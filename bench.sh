@@ -35,7 +35,8 @@
 #            while PostgreSQL is polled: rows landed per second (7 per query; target ≥ 20,000), the
 #            queue's accept rate, the largest backlog, and rows lost (must be 0)
 #   inference  the worker's engine on SmolLM2 (GGUF): prefill of a 512-token prompt and 64 greedy
-#            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse, the kernel set in use;
+#            decode steps at BENCH_THREADS (2), peak RSS, prompt-prefix reuse, the kernel set in use,
+#            what scoring 2, 4 and 8 tokens in one exact pass costs in decode steps (verify_cost_k);
 #            with AVX-512 VNNI, the same again capped at AVX2 (MODEL_CPU_KERNELS=avx2) and the
 #            kernels' ratios; when llama-cpp-python is
 #            importable (data/bench-venv, or BENCH_PYTHON) llama.cpp runs on the same ids and threads

@@ -508,14 +508,14 @@ mod scalar {
     pub fn dot_q8_0(w: &[GroupQ8_0], x: &[ActBlock]) -> [f32; ROW_GROUP] {
         let mut acc = [0f32; ROW_GROUP];
         for (w, x) in w.iter().zip(x) {
-            for lane in 0..ROW_GROUP {
+            for (lane, acc) in acc.iter_mut().enumerate() {
                 let mut sum = 0i32;
                 for k in 0..8 {
                     for i in 0..4 {
                         sum += i32::from(w.qs[32 * k + 4 * lane + i]) * i32::from(x.qs[4 * k + i]);
                     }
                 }
-                acc[lane] = (sum as f32).mul_add(f16::from_bits(w.d[lane]).to_f32() * x.d, acc[lane]);
+                *acc = (sum as f32).mul_add(f16::from_bits(w.d[lane]).to_f32() * x.d, *acc);
             }
         }
         acc
