@@ -1,9 +1,9 @@
 //! Telemetry writes of the `db` queue: telemetry lands in PostgreSQL in batched transactions, each
 //! query's rows together, and nothing is dropped while PostgreSQL is away.
 //!
-//! The handler ([`crate::jobs::telemetry`]) hands each write to one [`BatchWriter`] task and waits
-//! for its commit, so the job is acknowledged only once its rows are stored. The writer commits
-//! whatever has queued up in one transaction, the completions among it with one multi-row
+//! The handler ([`crate::jobs::telemetry`]) hands each write to one of [`BatchWriter`]'s tasks (its
+//! query's) and waits for its commit, so the job is acknowledged only once its rows are stored. A
+//! writer commits whatever has queued up for it in one transaction, the completions among it with one multi-row
 //! statement per table ([`bulk`]: the writer's throughput is round trips and per-statement
 //! triggers); when PostgreSQL is unreachable it keeps the batch and retries with backoff (the
 //! jobs stay in flight, heartbeats continue); a write PostgreSQL rejects (a row that can never be
@@ -20,6 +20,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use code4me_shared::jobs::telemetry::{BehavioralRow, ContextualRow, DbWrite, FeedbackRecord, QueryKind, QueryRecord, UNTITLED_CHAT, UsageRecord};
@@ -36,6 +37,12 @@ mod bulk;
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 256;
 
+/// Writers, each committing its own batches: one leaves PostgreSQL's second core idle while it
+/// waits on each statement's round trip and on the commit's WAL flush. A query's rows and its
+/// feedback always go to the same writer ([`BatchWriter::shard`]), so the writers never wait on
+/// each other's query locks and a query's writes keep their order.
+const WRITERS: usize = 2;
+
 /// Why a write did not land.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum WriteError {
@@ -49,28 +56,45 @@ pub enum WriteError {
 
 type Pending = (DbWrite, oneshot::Sender<Result<(), WriteError>>);
 
-/// Front of the batching writer task; cheap to clone.
+/// Front of the batching writer tasks; cheap to clone.
 #[derive(Clone)]
 pub struct BatchWriter {
-    tx: mpsc::Sender<Pending>,
+    shards: Arc<[mpsc::Sender<Pending>]>,
 }
 
 impl BatchWriter {
-    /// Starts the writer task on `db`.
+    /// Starts the writer tasks on `db`.
     pub fn start(db: PgPool) -> Self {
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run_writer(db, rx));
-        Self { tx }
+        let shards = (0..WRITERS)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+                tokio::spawn(run_writer(db.clone(), rx));
+                tx
+            })
+            .collect();
+        Self { shards }
     }
 
     /// Writes `write`, returning once it is committed (or can never be).
     pub async fn write(&self, write: DbWrite) -> Result<(), WriteError> {
         let (done_tx, done_rx) = oneshot::channel();
-        self.tx.send((write, done_tx)).await.map_err(|_| WriteError::Stopped)?;
+        self.shards[Self::shard(&write)].send((write, done_tx)).await.map_err(|_| WriteError::Stopped)?;
         done_rx.await.map_err(|_| WriteError::Stopped)?
+    }
+
+    /// The writer of `write`: chosen by its query id (random bits in every UUID version the doors
+    /// issue), so a query's rows and feedback share one; writes of no query go to the first.
+    fn shard(write: &DbWrite) -> usize {
+        let query_id = match write {
+            DbWrite::Query(query) => query.query_id,
+            DbWrite::Feedback(feedback) => feedback.query_id,
+            DbWrite::Usage(_) | DbWrite::IndexFiles(_) | DbWrite::Batch(_) => return 0,
+        };
+        (query_id.as_u64_pair().1 % WRITERS as u64) as usize
     }
 }
 
+/// One writer: commits what has queued up for it (up to [`MAX_BATCH`]), until the channel closes.
 async fn run_writer(db: PgPool, mut rx: mpsc::Receiver<Pending>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -478,4 +502,27 @@ async fn apply_feedback(tx: &mut Transaction<'_, Postgres>, f: &FeedbackRecord) 
         .await?;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn feedback(query_id: Uuid, was_accepted: bool) -> DbWrite {
+        DbWrite::Feedback(FeedbackRecord { query_id, model_id: 1, was_accepted, ground_truth: None, received_at: Utc::now() })
+    }
+
+    #[test]
+    fn a_querys_writes_share_one_writer_and_queries_spread_over_all_of_them() {
+        let mut per_writer = [0usize; WRITERS];
+        for _ in 0..2_000 {
+            let query_id = Uuid::new_v4();
+            let writer = BatchWriter::shard(&feedback(query_id, true));
+            assert_eq!(BatchWriter::shard(&feedback(query_id, false)), writer, "a second word on the query follows its first");
+            per_writer[writer] += 1;
+        }
+        assert!(per_writer.iter().all(|&n| n > 2_000 / WRITERS / 2), "{per_writer:?}");
+    }
 }
