@@ -235,12 +235,26 @@ async fn every_analytics_read_answers_from_the_rollups_exactly_as_from_the_raw_r
             assert!(merged > 0, "{loose} {all}");
         }
     }
-    // Feedback after the fact: acceptance changes reach the rollups as −1/+1 deltas.
+    // Feedback after the fact: acceptance changes reach the rollups as deltas of what changed (a
+    // generation's latency does not, so its rollup gains no row), and feedback repeating what a
+    // generation already says writes nothing at all.
+    let latency_rows = "SELECT count(*) FROM analytics_latency_rollup";
+    let rollup_rows = "SELECT (SELECT count(*) FROM analytics_generation_rollup) + (SELECT count(*) FROM analytics_latency_rollup) \
+                       + (SELECT count(*) FROM analytics_confidence_rollup) + (SELECT count(*) FROM analytics_user_rollup)";
+    let latencies_before: i64 = sqlx::query_scalar(latency_rows).fetch_one(&app.db).await.expect("count");
     sqlx::query("UPDATE had_generation SET was_accepted = NOT was_accepted WHERE meta_query_id = ANY($1)")
         .bind(&stored[..10])
         .execute(&app.db)
         .await
         .expect("feedback");
+    assert_eq!(sqlx::query_scalar::<_, i64>(latency_rows).fetch_one(&app.db).await.expect("count"), latencies_before);
+    let rows_before: i64 = sqlx::query_scalar(rollup_rows).fetch_one(&app.db).await.expect("count");
+    sqlx::query("UPDATE had_generation SET was_accepted = was_accepted WHERE meta_query_id = ANY($1)")
+        .bind(&stored[10..20])
+        .execute(&app.db)
+        .await
+        .expect("repeated feedback");
+    assert_eq!(sqlx::query_scalar::<_, i64>(rollup_rows).fetch_one(&app.db).await.expect("count"), rows_before);
 
     let windows = [
         // Cuts an hour at each end and spans whole days between.
