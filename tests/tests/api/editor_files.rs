@@ -8,7 +8,7 @@ use code4me_tests::plugin::{Plugin, Reply};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::editor_rooms::{Editor, RELAYED_WITHIN, create_file, refusal, room_path, two_members, urlencoding};
+use crate::editor_rooms::{Editor, create_file, refusal, room_path, two_members, urlencoding};
 use crate::websocket::{open, until_closed};
 
 /// The close a room's sockets get when its file is renamed or deleted.
@@ -38,7 +38,7 @@ async fn write(app: &TestApp, plugin: &Plugin, project: &str, file: &str, text: 
     let mut writer = Editor::join(&app.address, plugin, project, file, 900).await;
     writer.type_at(0, text).await;
     let mut reader = Editor::join(&app.address, plugin, project, file, 901).await;
-    assert!(reader.until(RELAYED_WITHIN, |r| r.text() == text).await, "{:?}", reader.text());
+    assert!(reader.until(|r| r.text() == text).await, "{:?}", reader.text());
 }
 
 #[tokio::test]
@@ -150,7 +150,7 @@ async fn a_delete_removes_the_document_closes_its_rooms_and_refuses_rejoining() 
     // Other files' rooms are untouched, and a new file of the old name starts empty.
     bystander.type_at(0, "still ").await;
     let mut watcher = Editor::join(&app.address, &owner, &project, "kept.txt", 3).await;
-    assert!(watcher.until(RELAYED_WITHIN, |w| w.text() == "still other file").await, "{:?}", watcher.text());
+    assert!(watcher.until(|w| w.text() == "still other file").await, "{:?}", watcher.text());
     create_file(&mut owner, &project, "doomed.txt").await;
     assert_eq!(Editor::join(&app.address, &owner, &project, "doomed.txt", 4).await.text(), "");
 }

@@ -125,9 +125,9 @@ impl Editor {
         Some(frames)
     }
 
-    /// Reads frames until `done` holds, for up to `within`; whether it did.
-    pub(crate) async fn until(&mut self, within: Duration, done: impl Fn(&Self) -> bool) -> bool {
-        let deadline = tokio::time::Instant::now() + within;
+    /// Reads frames until `done` holds, for up to [`RELAYED_WITHIN`]; whether it did.
+    pub(crate) async fn until(&mut self, done: impl Fn(&Self) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + RELAYED_WITHIN;
         while !done(self) {
             if self.read_one(deadline).await.is_none() {
                 return done(self);
@@ -215,16 +215,16 @@ async fn members_see_each_others_edits_within_a_second_and_concurrent_edits_conv
     let mut b = Editor::join(&app.address, &guest, &project, "src/main.py", 2).await;
 
     a.type_at(0, "def main():\n    pass\n").await;
-    assert!(b.until(RELAYED_WITHIN, |b| b.text() == "def main():\n    pass\n").await, "B sees A's edit within 1 s: {:?}", b.text());
+    assert!(b.until(|b| b.text() == "def main():\n    pass\n").await, "B sees A's edit: {:?}", b.text());
     b.type_at(0, "import os\n").await;
-    assert!(a.until(RELAYED_WITHIN, |a| a.text().starts_with("import os\n")).await, "A sees B's edit: {:?}", a.text());
+    assert!(a.until(|a| a.text().starts_with("import os\n")).await, "A sees B's edit: {:?}", a.text());
 
     // Both type at the same spot before seeing the other's edit.
     let end = a.text().chars().count() as u32;
     a.type_at(end, "# from A\n").await;
     b.type_at(end, "# from B\n").await;
     let both = |e: &Editor| e.text().contains("# from A\n") && e.text().contains("# from B\n");
-    assert!(a.until(RELAYED_WITHIN, both).await && b.until(RELAYED_WITHIN, both).await);
+    assert!(a.until(both).await && b.until(both).await);
     assert_eq!(a.text(), b.text(), "concurrent edits converge to the same text");
 
     // Other files are other rooms.
@@ -241,12 +241,12 @@ async fn presence_is_relayed_and_removed_when_an_editor_leaves() {
     // A browser may claim any name: the others see the account's ("Test User"), and the colour.
     a.announce_cursor("Ada", 0).await;
     let shown = |s: &str| s.contains(r#""name":"Test User""#) && s.contains(r##""color":"#1f77b4""##) && s.contains(r#""cursor":0"#);
-    assert!(b.until(RELAYED_WITHIN, |b| b.others.get(&11).is_some_and(|s| s.as_deref().is_some_and(shown))).await, "{:?}", b.others);
+    assert!(b.until(|b| b.others.get(&11).is_some_and(|s| s.as_deref().is_some_and(shown))).await, "{:?}", b.others);
     assert!(!b.others[&11].as_deref().unwrap_or_default().contains("Ada"), "{:?}", b.others);
 
     // A newcomer is greeted with everyone already here.
     let mut c = Editor::join(&app.address, &owner, &project, "app.js", 13).await;
-    assert!(c.until(RELAYED_WITHIN, |c| c.others.get(&11).is_some_and(Option::is_some)).await, "{:?}", c.others);
+    assert!(c.until(|c| c.others.get(&11).is_some_and(Option::is_some)).await, "{:?}", c.others);
 
     // B cannot speak for A: a forged removal of A's cursor reaches nobody.
     let mut forged = yrs::sync::Awareness::new(Doc::with_client_id(11));
@@ -257,19 +257,15 @@ async fn presence_is_relayed_and_removed_when_an_editor_leaves() {
     }
     b.send(&SyncFrame::Awareness(update)).await;
     b.announce_cursor("Bob", 1).await;
-    assert!(c.until(RELAYED_WITHIN, |c| c.others.get(&12).is_some_and(Option::is_some)).await);
+    assert!(c.until(|c| c.others.get(&12).is_some_and(Option::is_some)).await);
     assert!(c.others[&11].as_deref().is_some_and(|s| s.contains(r#""cursor":0"#)), "A's state is untouched: {:?}", c.others);
     // CSS smuggled in as a cursor colour reaches nobody.
     b.announce(r#"{"user":{"name":"B","color":"red;position:fixed;inset:0"},"cursor":2}"#).await;
-    assert!(
-        c.until(RELAYED_WITHIN, |c| c.others.get(&12).is_some_and(|s| s.as_deref().is_some_and(|s| s.contains(r#""cursor":2"#)))).await,
-        "{:?}",
-        c.others
-    );
+    assert!(c.until(|c| c.others.get(&12).is_some_and(|s| s.as_deref().is_some_and(|s| s.contains(r#""cursor":2"#)))).await, "{:?}", c.others);
     assert!(!c.others[&12].as_deref().unwrap_or_default().contains("position"), "{:?}", c.others);
 
     a.socket.close(None).await.expect("close");
-    assert!(b.until(RELAYED_WITHIN, |b| b.others.get(&11) == Some(&None)).await, "A's cursor disappears: {:?}", b.others);
+    assert!(b.until(|b| b.others.get(&11) == Some(&None)).await, "A's cursor disappears: {:?}", b.others);
 }
 
 #[tokio::test]
@@ -286,7 +282,7 @@ async fn the_document_survives_a_server_restart() {
     let expected = a.text();
     // The server stores an update before relaying it: a second editor seeing both means both are stored.
     let mut watcher = Editor::join(&app.address, &owner, &project, "lib.rs", 22).await;
-    assert!(watcher.until(RELAYED_WITHIN, |w| w.text() == expected).await);
+    assert!(watcher.until(|w| w.text() == expected).await);
     drop((a, watcher));
 
     app.restart_server().await;
@@ -339,7 +335,7 @@ async fn outsiders_bad_input_and_garbage_frames_are_refused() {
     let mut fine = Editor::join(&app.address, &owner, &project, "a.py", 32).await;
     fine.type_at(0, "ok").await;
     let mut watcher = Editor::join(&app.address, &owner, &project, "a.py", 33).await;
-    assert!(watcher.until(RELAYED_WITHIN, |w| w.text() == "ok").await, "{:?}", watcher.text());
+    assert!(watcher.until(|w| w.text() == "ok").await, "{:?}", watcher.text());
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM editor_document_update").fetch_one(&app.db).await.expect("count");
     assert_eq!(stored, 1, "only the real edit was stored");
 }
@@ -368,10 +364,10 @@ async fn a_document_over_the_size_limit_takes_no_more_edits() {
     a.type_at(0, &piece).await;
     a.type_at(0, &piece).await;
     let mut b = Editor::join(&app.address, &owner, &project, "big.txt", 52).await;
-    assert!(b.until(RELAYED_WITHIN, |b| b.text().len() == 1_000_002).await);
+    assert!(b.until(|b| b.text().len() == 1_000_002).await);
     // A full document still opens: a newcomer's empty handshake reply is no edit.
     let mut c = Editor::join(&app.address, &owner, &project, "big.txt", 53).await;
-    assert!(c.until(RELAYED_WITHIN, |c| c.text().len() == 1_000_002).await);
+    assert!(c.until(|c| c.text().len() == 1_000_002).await);
     b.type_at(0, "one more").await;
     let (_, code, _) = until_closed(&mut b.socket).await;
     assert_eq!(code, 1009);
@@ -386,14 +382,14 @@ async fn editors_on_two_servers_share_one_room() {
     let mut b = Editor::join(&second.address, &guest, &project, "shared.go", 62).await;
 
     a.type_at(0, "package main\n").await;
-    assert!(b.until(RELAYED_WITHIN, |b| b.text() == "package main\n").await, "across servers: {:?}", b.text());
+    assert!(b.until(|b| b.text() == "package main\n").await, "across servers: {:?}", b.text());
     b.announce_cursor("Grace", 3).await;
-    assert!(a.until(RELAYED_WITHIN, |a| a.others.get(&62).is_some_and(Option::is_some)).await, "presence crosses servers too");
+    assert!(a.until(|a| a.others.get(&62).is_some_and(Option::is_some)).await, "presence crosses servers too");
     let end = a.text().len() as u32;
     a.type_at(end, "// A\n").await;
     b.type_at(end, "// B\n").await;
     let both = |e: &Editor| e.text().contains("// A\n") && e.text().contains("// B\n");
-    assert!(a.until(RELAYED_WITHIN, both).await && b.until(RELAYED_WITHIN, both).await);
+    assert!(a.until(both).await && b.until(both).await);
     assert_eq!(a.text(), b.text());
 
     // Stored once, by the server that accepted each edit.
