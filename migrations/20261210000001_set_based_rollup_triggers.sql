@@ -166,11 +166,69 @@ DROP FUNCTION analytics_add_truths(analytics_truth_placement[], integer);
 ----------------------------------------------------------------------------------------------------
 -- Lookups by id stay lookups by id. PL/pgSQL plans a statement once per connection, with the table
 -- sizes of that moment: planned while a table was small (a fresh deployment, ./bench.sh ingest's
--- round into an empty database), a lookup by id became a sequential scan or a hash join over one,
--- and stayed one while the table grew, until autovacuum's next ANALYZE. In that round the query
--- triggers took 89 ms per batch instead of 1.6, and the scope of each generation 0.3 ms instead of
--- 0.02. These functions only ever touch a statement's rows and the rows with the same ids, so they
--- probe indexes whatever the statistics say.
+-- round into an empty database), a lookup became a sequential scan, or a join that starts from the
+-- whole table, and stayed one while the table grew, until autovacuum's next ANALYZE. In that round a
+-- batch's ground truths took 260 ms instead of 2, its query rollups 89 ms instead of 1.6. So these
+-- functions start from the statement's own rows (or the ids they are given), reach every other row
+-- through a lookup fenced into its own subquery (OFFSET 0, LIMIT, a scalar subquery: PostgreSQL
+-- cannot turn it around into a scan), and forbid sequential scans, so each lookup probes an index
+-- whatever the statistics said when it was planned.
+CREATE OR REPLACE FUNCTION analytics_place_truths(qs uuid[]) RETURNS void LANGUAGE plpgsql SET enable_seqscan = off AS $$
+BEGIN
+    DELETE FROM analytics_survival_placement WHERE meta_query_id = ANY(qs);
+    INSERT INTO analytics_survival_placement
+    SELECT DISTINCT ON (hg.meta_query_id, hg.model_id, c.checkpoint) hg.meta_query_id, hg.model_id, c.checkpoint, gt.similarity,
+           hg.query_timestamp, hg.user_id
+    FROM (SELECT DISTINCT id FROM unnest(qs) id) q
+    -- The filters stay outside the lookups: inside, a cached plan may AND the primary key with an
+    -- index on query_type, which reads every completion.
+    CROSS JOIN LATERAL (SELECT * FROM had_generation hg WHERE hg.meta_query_id = q.id OFFSET 0) hg
+    CROSS JOIN LATERAL (SELECT * FROM ground_truth gt WHERE gt.completion_query_id = hg.meta_query_id OFFSET 0) gt
+    CROSS JOIN LATERAL (SELECT max(cp) AS checkpoint FROM unnest(analytics_survival_checkpoints()) cp
+                        WHERE cp <= extract(epoch FROM gt.truth_timestamp - coalesce(hg.accepted_at, hg.query_timestamp))) c
+    WHERE hg.was_accepted AND hg.query_type = 'completion' AND gt.model_id = hg.model_id AND gt.similarity IS NOT NULL
+      AND c.checkpoint IS NOT NULL
+    ORDER BY hg.meta_query_id, hg.model_id, c.checkpoint, gt.truth_timestamp;
+
+    DELETE FROM analytics_truth_placement WHERE meta_query_id = ANY(qs);
+    INSERT INTO analytics_truth_placement
+    SELECT hg.meta_query_id, hg.model_id, t.truth_timestamp, btrim(hg.completion, E' \t\r\n') = btrim(t.ground_truth, E' \t\r\n'),
+           char_length(hg.completion), char_length(t.ground_truth), hg.confidence, hg.was_accepted, hg.user_id
+    FROM (SELECT DISTINCT id FROM unnest(qs) id) q
+    CROSS JOIN LATERAL (SELECT gt.truth_timestamp, gt.ground_truth FROM ground_truth gt WHERE gt.completion_query_id = q.id
+                        ORDER BY gt.truth_timestamp DESC LIMIT 1) t
+    CROSS JOIN LATERAL (SELECT * FROM had_generation hg WHERE hg.meta_query_id = q.id OFFSET 0) hg;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION analytics_generations_truths_inserted() RETURNS trigger LANGUAGE plpgsql SET enable_seqscan = off AS $$
+DECLARE
+    touched uuid[] := ARRAY(SELECT DISTINCT n.meta_query_id FROM new_rows n
+                            WHERE (SELECT true FROM ground_truth gt WHERE gt.completion_query_id = n.meta_query_id LIMIT 1));
+BEGIN
+    IF cardinality(touched) > 0 THEN
+        PERFORM analytics_place_truths(touched);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE FUNCTION analytics_generations_truths_updated() RETURNS trigger LANGUAGE plpgsql SET enable_seqscan = off AS $$
+DECLARE
+    touched uuid[] := ARRAY(SELECT DISTINCT n.meta_query_id FROM new_rows n
+                            JOIN old_rows o ON o.meta_query_id = n.meta_query_id AND o.model_id = n.model_id
+                            WHERE (o.was_accepted IS DISTINCT FROM n.was_accepted OR o.accepted_at IS DISTINCT FROM n.accepted_at
+                                   OR o.user_id IS DISTINCT FROM n.user_id)
+                              AND (SELECT true FROM ground_truth gt WHERE gt.completion_query_id = n.meta_query_id LIMIT 1));
+BEGIN
+    IF cardinality(touched) > 0 THEN
+        PERFORM analytics_place_truths(touched);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- The generation's scope: one row looked up by its primary key. The query rollups' telemetry rows
+-- are LEFT JOINed per query (analytics_query_rows, analytics_user_rows_of_query), which only a
+-- nested loop from the statement's rows does as lookups.
 ALTER FUNCTION had_generation_copy_query_scope() SET enable_seqscan = off;
 ALTER FUNCTION analytics_queries_inserted() SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
-ALTER FUNCTION analytics_place_truths(uuid[]) SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
