@@ -4,17 +4,17 @@
 -- merged by a SQL function that PostgreSQL plans anew on every call; an update subtracted every old
 -- row and added every new one as separate deltas even where nothing the rollups count had changed.
 --
--- The hot paths now aggregate straight from the transition tables, in statements whose plans
--- PL/pgSQL keeps for the session:
---   * a batch's generations and queries inserted (analytics_generations_inserted,
---     analytics_queries_inserted);
---   * its feedback updating generations (analytics_generations_updated): old rows at −1 and new rows
---     at +1 are merged in one pass, so whatever did not change cancels out. Feedback that leaves a
---     generation unaccepted writes no rollup row at all; an acceptance writes one per changed key;
---   * ground truths placed and unplaced (the placement tables' triggers).
+-- The hot paths now aggregate in statements whose plans PL/pgSQL keeps for the session:
+--   * a batch's queries inserted, and ground truths placed and unplaced (the placement tables'
+--     triggers): straight from the transition tables;
+--   * generations inserted, updated or deleted: the changed rows, signed, in one array to
+--     analytics_add_generation_changes, one statement for the four rollups. An update passes only
+--     the rows it changed, old at −1 and new at +1, merged in one pass, so whatever did not change
+--     cancels out: feedback that leaves a generation unaccepted writes no rollup row at all, an
+--     acceptance one per changed key.
 -- What a row counts for is still defined once, by the analytics_*_rows functions (which PostgreSQL
 -- inlines here), and the sums are those of the analytics_*_merge functions, which keep serving the
--- compaction, the backfill and the rare paths (deleted generations, updated or deleted queries).
+-- compaction, the backfill and the rare paths (updated or deleted queries).
 --
 -- Also for the writer: indexes that only cost inserts go (one duplicates had_generation's primary
 -- key, two are prefixes of other indexes, one indexes a boolean), and had_generation leaves room in
