@@ -119,47 +119,49 @@ END
 $$;
 
 ----------------------------------------------------------------------------------------------------
--- Ground-truth placements: each statement's placed rows added, unplaced rows subtracted.
-CREATE OR REPLACE FUNCTION analytics_survival_placed() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Ground-truth placements: each statement's placed rows added, unplaced rows subtracted. One function
+-- per placement table serves both its triggers: each trigger names its transition table changed_rows.
+DROP TRIGGER analytics_survival_placed ON analytics_survival_placement;
+DROP TRIGGER analytics_survival_unplaced ON analytics_survival_placement;
+DROP TRIGGER analytics_truths_placed ON analytics_truth_placement;
+DROP TRIGGER analytics_truths_unplaced ON analytics_truth_placement;
+DROP FUNCTION analytics_survival_placed(), analytics_survival_unplaced(), analytics_truths_placed(), analytics_truths_unplaced();
+
+CREATE FUNCTION analytics_survival_placement_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    direction integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
 BEGIN
     INSERT INTO analytics_survival_rollup
     SELECT r.grain, r.bucket, r.model_id, r.checkpoint, sum(r.generations)::bigint, sum(r.unchanged)::bigint, sum(r.mostly_unchanged)::bigint,
            sum(r.similarity_sum), false
-    FROM new_rows n, (VALUES ('h'::"char"), ('d'::"char")) g (grain), analytics_survival_rows(n::analytics_survival_placement, 1, g.grain) r
+    FROM changed_rows p, (VALUES ('h'::"char"), ('d'::"char")) g (grain),
+         analytics_survival_rows(p::analytics_survival_placement, direction, g.grain) r
     GROUP BY 1, 2, 3, 4;
     RETURN NULL;
 END
 $$;
-CREATE OR REPLACE FUNCTION analytics_survival_unplaced() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO analytics_survival_rollup
-    SELECT r.grain, r.bucket, r.model_id, r.checkpoint, sum(r.generations)::bigint, sum(r.unchanged)::bigint, sum(r.mostly_unchanged)::bigint,
-           sum(r.similarity_sum), false
-    FROM old_rows o, (VALUES ('h'::"char"), ('d'::"char")) g (grain), analytics_survival_rows(o::analytics_survival_placement, -1, g.grain) r
-    GROUP BY 1, 2, 3, 4;
-    RETURN NULL;
-END
-$$;
-CREATE OR REPLACE FUNCTION analytics_truths_placed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE TRIGGER analytics_survival_placed AFTER INSERT ON analytics_survival_placement
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_survival_placement_changed();
+CREATE TRIGGER analytics_survival_unplaced AFTER DELETE ON analytics_survival_placement
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_survival_placement_changed();
+
+CREATE FUNCTION analytics_truth_placement_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    direction integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
 BEGIN
     INSERT INTO analytics_truth_rollup
     SELECT r.grain, r.bucket, r.model_id, sum(r.generations)::bigint, sum(r.exact)::bigint, sum(r.completion_chars)::bigint,
            sum(r.truth_chars)::bigint, sum(r.length_diff)::bigint, sum(r.confidence_sum), sum(r.accepted)::bigint, false
-    FROM new_rows n, (VALUES ('h'::"char"), ('d'::"char")) g (grain), analytics_truth_rows(n::analytics_truth_placement, 1, g.grain) r
+    FROM changed_rows p, (VALUES ('h'::"char"), ('d'::"char")) g (grain),
+         analytics_truth_rows(p::analytics_truth_placement, direction, g.grain) r
     GROUP BY 1, 2, 3;
     RETURN NULL;
 END
 $$;
-CREATE OR REPLACE FUNCTION analytics_truths_unplaced() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO analytics_truth_rollup
-    SELECT r.grain, r.bucket, r.model_id, sum(r.generations)::bigint, sum(r.exact)::bigint, sum(r.completion_chars)::bigint,
-           sum(r.truth_chars)::bigint, sum(r.length_diff)::bigint, sum(r.confidence_sum), sum(r.accepted)::bigint, false
-    FROM old_rows o, (VALUES ('h'::"char"), ('d'::"char")) g (grain), analytics_truth_rows(o::analytics_truth_placement, -1, g.grain) r
-    GROUP BY 1, 2, 3;
-    RETURN NULL;
-END
-$$;
+CREATE TRIGGER analytics_truths_placed AFTER INSERT ON analytics_truth_placement
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_truth_placement_changed();
+CREATE TRIGGER analytics_truths_unplaced AFTER DELETE ON analytics_truth_placement
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_truth_placement_changed();
 DROP FUNCTION analytics_add_survival(analytics_survival_placement[], integer);
 DROP FUNCTION analytics_add_truths(analytics_truth_placement[], integer);
 
