@@ -378,3 +378,77 @@ async fn telemetry_recorded_at_once_shares_jobs_and_every_write_lands() {
     assert_eq!(incomplete, 0);
     worker.stop().await;
 }
+
+/// A generation's query scope (time, owner, session, config, document telemetry, serving time)
+/// as stored on the row.
+type StoredScope = (
+    chrono::DateTime<chrono::Utc>,
+    Option<Uuid>,
+    Option<String>,
+    Option<Uuid>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i32>,
+    Option<f64>,
+    Option<i32>,
+);
+
+/// The bulk writer supplies each generation's query scope in its own INSERT, so the per-row trigger
+/// that fills it for every other writer is skipped: the columns must hold what the trigger would
+/// copy — the user's config for a query served without one, no document telemetry for a query sent
+/// without it — or every analytics view scoped by user, config or language would miss the rows.
+#[tokio::test]
+async fn generations_written_in_bulk_carry_their_querys_scope() {
+    let app = TestApp::spawn().await;
+    let owner = owner(&app, "scope@example.com").await;
+    // The user is on a config of their own; the configured query was served with the default one.
+    let users_config: i64 =
+        sqlx::query_scalar("INSERT INTO config (config_data) VALUES ('config {}') RETURNING config_id").fetch_one(&app.db).await.expect("config");
+    sqlx::query("UPDATE \"user\" SET config_id = $1 WHERE user_id = $2").bind(users_config).bind(owner.0).execute(&app.db).await.expect("assigned");
+    let writer = code4me_worker::telemetry::BatchWriter::start(app.db.clone());
+    let mut configured = query(owner, QueryKind::Completion, "a");
+    configured.config_id = Some(1);
+    let contextual = configured.contextual.as_mut().expect("contextual");
+    (contextual.document_char_length, contextual.relative_document_position) = (Some(4_321), Some(0.25));
+    let mut unconfigured = query(owner, QueryKind::Completion, "b");
+    unconfigured.config_id = None;
+    let mut bare = query(owner, QueryKind::Completion, "c");
+    bare.contextual = None;
+    let writes = [&configured, &unconfigured, &bare].map(|q| writer.write(DbWrite::Query(Box::new(q.clone()))));
+    for written in futures::future::join_all(writes).await {
+        written.expect("written");
+    }
+
+    let scope = |q: &QueryRecord, config: i64, document: Option<(i64, i64, Option<i32>, Option<f64>)>| {
+        let (language, trigger, length, position) = document.map_or((None, None, None, None), |(l, t, n, p)| (Some(l), Some(t), n, p));
+        (
+            q.timestamp.timestamp_micros(),
+            Some(q.user_id),
+            Some("completion".to_owned()),
+            q.session_id,
+            Some(config),
+            language,
+            trigger,
+            length,
+            position,
+            Some(12),
+        )
+    };
+    let expected = [
+        (&configured, scope(&configured, 1, Some((47, 2, Some(4_321), Some(0.25))))),
+        (&unconfigured, scope(&unconfigured, users_config, Some((47, 2, None, None)))),
+        (&bare, scope(&bare, 1, None)),
+    ];
+    for (q, expected) in expected {
+        let s: StoredScope = sqlx::query_as(
+            "SELECT query_timestamp, user_id, query_type, session_id, config_id, language_id, trigger_type_id, document_char_length, \
+             relative_document_position, total_serving_time FROM had_generation WHERE meta_query_id = $1",
+        )
+        .bind(q.query_id)
+        .fetch_one(&app.db)
+        .await
+        .expect("stored");
+        assert_eq!((s.0.timestamp_micros(), s.1, s.2, s.3, s.4, s.5, s.6, s.7, s.8, s.9), expected, "query {}", q.query_id);
+    }
+}

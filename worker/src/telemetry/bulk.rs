@@ -218,14 +218,20 @@ async fn insert_generations(tx: &mut Transaction<'_, Postgres>, queries: &[&Quer
         return Ok(());
     }
     // Each generation has its own number of logprobs; PostgreSQL arrays are rectangular, so each
-    // row's list travels as an array literal and is parsed back per row.
+    // row's list travels as an array literal and is parsed back per row. The query-scope columns
+    // come from `generation_query_scope` here, one index lookup per row inside this statement
+    // (`OFFSET 0` keeps it a lookup by id), so the per-row trigger that would fill them is skipped
+    // (migration 20261211000001).
     sqlx::query(
         "INSERT INTO had_generation (meta_query_id, model_id, completion, generation_time, shown_at, was_accepted, confidence, logprobs, provider, \
-         queue_wait_ms, first_token_ms) \
-         SELECT id, model, completion, took, ARRAY[shown], FALSE, confidence, logprobs::float8[], provider, queue_wait, first_token \
+         queue_wait_ms, first_token_ms, query_timestamp, user_id, query_type, session_id, config_id, language_id, trigger_type_id, \
+         document_char_length, relative_document_position, total_serving_time) \
+         SELECT g.id, g.model, g.completion, g.took, ARRAY[g.shown], FALSE, g.confidence, g.logprobs::float8[], g.provider, g.queue_wait, \
+                g.first_token, scope.* \
          FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::integer[], $5::timestamptz[], $6::float8[], $7::text[], $8::text[], \
                      $9::integer[], $10::integer[]) \
               AS g(id, model, completion, took, shown, confidence, logprobs, provider, queue_wait, first_token) \
+         LEFT JOIN LATERAL (SELECT * FROM generation_query_scope(g.id) OFFSET 0) AS scope ON true \
          ON CONFLICT DO NOTHING",
     )
     .bind(&c.ids)
