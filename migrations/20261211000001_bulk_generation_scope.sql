@@ -1,9 +1,9 @@
 -- Ours: telemetry ingest at scale. had_generation_copy_query_scope fills a generation's query-scope
 -- columns (20261202000003, 20261205000001) one row at a time: a PL/pgSQL call and three lookups
 -- per generation, about a thirtieth of PostgreSQL's time per batch in a replay of the telemetry
--- writer's batches. The bulk writer (worker/src/telemetry/bulk.rs) now supplies the columns in its INSERT, looked up
--- for the whole batch in that statement, and the trigger fills only rows that come without them:
--- every other writer is unchanged. query_timestamp tells which: every query has a timestamp, so a
+-- writer's batches. The bulk writer (worker/src/telemetry/bulk.rs) now supplies the columns in its
+-- INSERT, looked up for the whole batch in that statement, and the trigger fills only rows that come
+-- without them: every other writer is unchanged. query_timestamp tells which: every query has a timestamp, so a
 -- generation whose writer supplied its scope always has one.
 --
 -- What a generation's scope is stays defined once, here: the trigger and the bulk writer both read
