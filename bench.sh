@@ -19,6 +19,13 @@
 #            sibling files as the project's context (retrieval on: search time, snippets per request);
 #            when llama-cpp-python[server]
 #            is importable, the same trace against llama.cpp's server (prefix-only, prompt cache on)
+#   concurrent  BENCH_TYPISTS (8) developers typing at once through the REST API (bench/concurrent_typists.py:
+#            the typing trace on one source file each, offset in time, max_new_tokens 16): p50/p90 and
+#            completions/s with each generation stepping alone, then with continuous batching; when
+#            llama.cpp's server is built (./bench.sh llama-server, or BENCH_LLAMA_SERVER), the same
+#            typists against `llama-server -np BENCH_TYPISTS` (continuous batching) in the same run
+#   llama-server  builds llama.cpp's own server into data/llama.cpp/ from the llama.cpp sources
+#            the llama-cpp-python sdist on PyPI vendors, with cmake and ninja from PyPI (~15 min)
 #   analytics  every analytics endpoint as an admin over about a million demo generations
 #            (code4me-server demo-data; BENCH_ANALYTICS_USERS, default 450): median ms per endpoint and
 #            its ratio to one sequential pass over had_generation measured by PostgreSQL in the same run
@@ -45,9 +52,9 @@
 . "$C4M_ROOT/scripts/infra.sh"
 cd "$C4M_ROOT"
 
-usage() { echo "usage: ./bench.sh health|auth|quota|queue|ingest|typing|concurrent|openai|analytics|inference" >&2; exit 2; }
+usage() { echo "usage: ./bench.sh health|auth|quota|queue|ingest|typing|concurrent|openai|analytics|inference|llama-server" >&2; exit 2; }
 [ $# -ge 1 ] || usage
-case "$1" in health|auth|quota|queue|ingest|typing|concurrent|openai|analytics|inference) ;; *) usage ;; esac
+case "$1" in health|auth|quota|queue|ingest|typing|concurrent|openai|analytics|inference|llama-server) ;; *) usage ;; esac
 
 THREADS="${BENCH_THREADS:-2}" CONNECTIONS="${BENCH_CONNECTIONS:-64}" DURATION="${BENCH_DURATION:-5s}" ROUNDS="${BENCH_ROUNDS:-3}"
 
@@ -200,6 +207,33 @@ if out["llama_cpp_server"]:
 print(json.dumps(out))' "$anchored" "$plain" "$llama" "$retrieval" "$budget" "$budget_plain"
 }
 
+# llama.cpp's own server (the comparison for many typists: its slots decode together), built from
+# the llama.cpp sources vendored by the llama-cpp-python sdist the other comparisons install, for
+# this CPU (GGML_NATIVE), without the web UI or TLS (nothing to download at build time).
+LLAMA_CPP_VERSION=0.3.36
+LLAMA_SERVER="${BENCH_LLAMA_SERVER:-$C4M_ROOT/data/llama.cpp/llama-server}"
+build_llama_server() {
+  local dir="$C4M_ROOT/data/llama.cpp"
+  need_cmd g++ g++
+  mkdir -p "$dir"
+  if [ ! -x "$dir/venv/bin/cmake" ]; then
+    python3 -m venv "$dir/venv" && "$dir/venv/bin/pip" install -q cmake==4.4.5 ninja==1.13.2 >&2
+  fi
+  if [ ! -f "$dir/src/CMakeLists.txt" ]; then
+    info "fetching the llama-cpp-python $LLAMA_CPP_VERSION sdist from PyPI (its vendored llama.cpp)"
+    "$dir/venv/bin/pip" download -q --no-deps --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_CPP_VERSION" -d "$dir/sdist" >&2
+    rm -rf "$dir/src" && mkdir "$dir/src"
+    tar xzf "$dir/sdist/llama_cpp_python-$LLAMA_CPP_VERSION.tar.gz" -C "$dir/src" --strip-components=3 "llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp"
+  fi
+  info "building llama-server (about 15 minutes on 2 cores)"
+  PATH="$dir/venv/bin:$PATH" cmake -S "$dir/src" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
+    -DBUILD_SHARED_LIBS=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >&2
+  PATH="$dir/venv/bin:$PATH" cmake --build "$dir/build" --target llama-server -j"$(nproc)" >&2
+  cp "$dir/build/bin/llama-server" "$dir/llama-server"
+  info "built $dir/llama-server"
+}
+
 # Several typists at once: without batching (each generation steps alone, LLM_CONCURRENCY=2, the
 # configuration before continuous batching), then with it (LLM_CONCURRENCY=8), the same traces.
 run_concurrent() {
@@ -217,12 +251,29 @@ run_concurrent() {
   info "$typists typists, continuous batching (LLM_CONCURRENCY=$typists)"
   LLM_CONCURRENCY="$typists" MODEL_BATCHING=true start_app release
   batched="$(python3 bench/concurrent_typists.py --base "$BASE" --sources "${sources[@]}" --label batched)"
+  stop_app
+  local llama='{}'
+  if [ -x "$LLAMA_SERVER" ]; then
+    local port; port="$(free_port)"
+    info "$typists typists against llama.cpp's server (-np $typists, continuous batching, $THREADS threads, prompt cache on)"
+    "$LLAMA_SERVER" -m "$C4M_ROOT/data/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" -t "$THREADS" -tb "$THREADS" \
+      -np "$typists" -c "$(( typists * 2048 ))" --cont-batching --host 127.0.0.1 --port "$port" >"$C4M_DATA_DIR/logs/llama-server.log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && break; sleep 0.2; done
+    llama="$(python3 bench/concurrent_typists.py --llama-server "http://127.0.0.1:$port" --sources "${sources[@]}" --label llama_cpp_server)"
+    kill "$pid" 2>/dev/null || true
+  else
+    warn "llama.cpp's server is not built ($LLAMA_SERVER): no llama.cpp comparison this run." "To compare: ./bench.sh llama-server"
+  fi
   python3 -c 'import json,sys
-a, b = (json.loads(x) for x in sys.argv[1:3])
-out = {"bench": "concurrent", **a, **b}
+a, b, l = (json.loads(x) for x in sys.argv[1:4])
+out = {"bench": "concurrent", **a, **b, "llama_cpp_server": l.get("llama_cpp_server")}
 out["batched_vs_unbatched_p50"] = round(b["batched"]["p50_ms"] / a["unbatched"]["p50_ms"], 2)
 out["batched_vs_unbatched_throughput"] = round(b["batched"]["completions_per_s"] / a["unbatched"]["completions_per_s"], 2)
-print(json.dumps(out))' "$alone" "$batched"
+if out["llama_cpp_server"]:
+    out["batched_vs_llama_cpp_p50"] = round(b["batched"]["p50_ms"] / out["llama_cpp_server"]["p50_ms"], 2)
+    out["batched_vs_llama_cpp_throughput"] = round(b["batched"]["completions_per_s"] / out["llama_cpp_server"]["completions_per_s"], 2)
+print(json.dumps(out))' "$alone" "$batched" "$llama"
 }
 
 # Streamed /v1/completions: ours (API key, queue hop), then llama.cpp's server on the same GGUF.
@@ -287,6 +338,7 @@ if [ "$1" = analytics ]; then run_analytics; exit 0; fi
 if [ "$1" = typing ]; then run_typing; exit 0; fi
 if [ "$1" = concurrent ]; then run_concurrent; exit 0; fi
 if [ "$1" = openai ]; then run_openai; exit 0; fi
+if [ "$1" = llama-server ]; then build_llama_server; exit 0; fi
 
 start_bench_stack
 if [ "$1" = queue ]; then

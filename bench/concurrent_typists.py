@@ -7,6 +7,11 @@ source file. Typists start offset in time (--offset seconds apart) and pause --t
 plugin's debounce) between a completion's answer and their next request, so the server sees
 overlapping requests the way a team produces them. Prints one JSON object: p50/p90 latency over
 all completions, completions per second over the run, and per-typist counts. Standard library only.
+
+With --llama-server URL the same typists send the same prefixes to llama.cpp's own server
+(`llama-server -np N`, continuous batching) instead: its native /completion endpoint, the same
+budget, stop and sampling settings as the model's row (temperature 0.2, top-k 50, top-p 0.95, no min-p,
+repetition penalty 1.1, stop at a blank line), prompt cache on.
 """
 
 import argparse
@@ -21,25 +26,51 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from typing_replay import Client, completion_body, percentile, word_end_carets  # noqa: E402
 
 
-def typist(base, source, chars, requests, delay, think, out, errors):
+MAX_NEW_TOKENS = 16
+
+
+def code4me_completer(base, source):
+    """Signs a new account in and returns a function answering one caret through the plugin's API."""
+    client = Client(base)
+    email = f"typist-{uuid.uuid4().hex[:8]}@example.com"
+    client.call("POST", "/api/user/create", {"email": email, "name": "Typist", "password": "Typing123", "config_id": 1})
+    client.call("POST", "/api/user/authenticate", {"email": email, "password": "Typing123"})
+    client.call("GET", "/api/session/acquire")
+    client.call("POST", "/api/project/create", {"project_name": "typing"})
+
+    def complete(prefix, suffix):
+        answer = client.call("POST", "/api/completion/request", completion_body(prefix, suffix, pathlib.Path(source).name, MAX_NEW_TOKENS, False))
+        if "completion" not in answer["data"]["completions"][0]:
+            raise RuntimeError(f"the model did not answer: {answer}")
+
+    return complete
+
+
+def llama_completer(base):
+    """Returns a function answering one caret through llama.cpp's server (prefix only, as our
+    prefix-only template prompts the model)."""
+    client = Client(base)
+
+    def complete(prefix, _suffix):
+        body = {"prompt": prefix, "n_predict": MAX_NEW_TOKENS, "stop": ["\n\n"], "temperature": 0.2, "top_k": 50, "top_p": 0.95, "repeat_penalty": 1.1, "min_p": 0.0, "cache_prompt": True}
+        answer = client.call("POST", "/completion", body)
+        if "content" not in answer:
+            raise RuntimeError(f"llama.cpp did not answer: {answer}")
+
+    return complete
+
+
+def typist(make_completer, source, chars, requests, delay, think, out, errors):
     try:
         time.sleep(delay)
-        client = Client(base)
-        email = f"typist-{uuid.uuid4().hex[:8]}@example.com"
-        client.call("POST", "/api/user/create", {"email": email, "name": "Typist", "password": "Typing123", "config_id": 1})
-        client.call("POST", "/api/user/authenticate", {"email": email, "password": "Typing123"})
-        client.call("GET", "/api/session/acquire")
-        client.call("POST", "/api/project/create", {"project_name": "typing"})
+        complete = make_completer(source)
         text = pathlib.Path(source).read_text(encoding="utf-8")
         typed = text[:chars]
         trace = [(typed[max(0, c - 512) : c], text[c : c + 256]) for c in word_end_carets(typed)][:requests]
         for prefix, suffix in trace:
             started = time.perf_counter()
-            answer = client.call("POST", "/api/completion/request", completion_body(prefix, suffix, pathlib.Path(source).name, 16, False))
-            finished = time.perf_counter()
-            if "completion" not in answer["data"]["completions"][0]:
-                raise RuntimeError(f"the model did not answer: {answer}")
-            out.append((started, finished))
+            complete(prefix, suffix)
+            out.append((started, time.perf_counter()))
             time.sleep(think)
     except BaseException as error:  # reported by the main thread
         errors.append(f"{source}: {error!r}")
@@ -47,7 +78,9 @@ def typist(base, source, chars, requests, delay, think, out, errors):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--base", required=True)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--base", help="Code4me-RS server address")
+    target.add_argument("--llama-server", help="llama.cpp server address")
     parser.add_argument("--sources", nargs="+", required=True, help="one source file per typist")
     parser.add_argument("--chars", type=int, default=1200)
     parser.add_argument("--requests", type=int, default=40, help="completions per typist")
@@ -57,7 +90,8 @@ def main():
     args = parser.parse_args()
     spans, errors, threads = [], [], []
     for i, source in enumerate(args.sources):
-        thread = threading.Thread(target=typist, args=(args.base, source, args.chars, args.requests, i * args.offset, args.think, spans, errors))
+        make_completer = (lambda _source: llama_completer(args.llama_server)) if args.llama_server else (lambda source: code4me_completer(args.base, source))
+        thread = threading.Thread(target=typist, args=(make_completer, source, args.chars, args.requests, i * args.offset, args.think, spans, errors))
         thread.start()
         threads.append(thread)
     for thread in threads:
