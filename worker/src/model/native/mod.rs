@@ -397,30 +397,95 @@ fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     }
 }
 
+/// Cached positions one decode-attention task covers. A decode step has one query row and only
+/// a few key/value heads (SmolLM2: 3), too few tasks to keep every thread busy (3 on 2 threads
+/// leave one idle a third of the time); long contexts are therefore split into blocks of this many
+/// positions, each block's softmax kept partial (its maximum, its sum of exponentials and its
+/// unnormalised weighted values) and the blocks merged afterwards. The split depends on the
+/// position count only, never on the thread count or the batch.
+const ATTENTION_BLOCK: usize = 256;
+
+/// One block's share of a group's attention: per query head the block's largest score, its sum of
+/// `e^(score − max)` and `Σ e^(score − max) · value` (`group × head_dim`).
+struct PartialAttention {
+    max: Vec<f32>,
+    sum: Vec<f32>,
+    weighted: Vec<f32>,
+}
+
 /// Attention as a decode step computes it, for each new query row (its segment's cache and its
-/// position in `rows`) over its cache up to its own position: one task per row and key/value head,
-/// which serves its whole group of query heads while each cached key and value row is read once.
-/// A row's result depends on nothing else in the batch, which is what makes draft verification
-/// and batched decoding exact.
+/// position in `rows`) over its cache up to its own position: one task per row, key/value head and
+/// [block](ATTENTION_BLOCK) of cached positions, which serves its whole group of query heads while
+/// each cached key and value row is read once; then the blocks of each row and head are merged in
+/// order. A row's result depends on nothing else in the batch, which is what makes draft
+/// verification and batched decoding exact.
 fn decode_attention(c: &LlamaConfig, qkv: &[f32], caches: &[&LayerCache], rows: &[(usize, usize)], out: &mut [f32]) {
     let (d, kv, hd) = (c.embedding, c.kv_dim(), c.head_dim());
     let qkv_width = d + 2 * kv;
     let group = c.heads / c.kv_heads;
     let scale = 1.0 / (hd as f32).sqrt();
-    out[..rows.len() * d].par_chunks_mut(group * hd).enumerate().for_each(|(task, out)| {
-        let (i, g) = (task / c.kv_heads, task % c.kv_heads);
-        let (segment, position) = rows[i];
-        let cache = caches[segment];
-        let positions = position + 1;
-        let kv_offset = g * hd;
-        let queries = &qkv[i * qkv_width + g * group * hd..i * qkv_width + (g + 1) * group * hd];
-        let mut scores = vec![0f32; group * positions];
-        vector::group_scores(queries, hd, &cache.k, kv, kv_offset, positions, scale, &mut scores);
-        for row in scores.chunks_exact_mut(positions) {
-            softmax_in_place(row);
+    // (row, key/value head, first position, end position) for every block, in output order.
+    let tasks: Vec<(usize, usize, usize, usize)> = rows
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &(_, position))| {
+            (0..c.kv_heads).flat_map(move |g| {
+                (0..=position).step_by(ATTENTION_BLOCK).map(move |first| (i, g, first, (first + ATTENTION_BLOCK).min(position + 1)))
+            })
+        })
+        .collect();
+    let partials: Vec<PartialAttention> = tasks
+        .par_iter()
+        .map(|&(i, g, first, end)| {
+            let cache = caches[rows[i].0];
+            let positions = end - first;
+            let kv_offset = first * kv + g * hd;
+            let queries = &qkv[i * qkv_width + g * group * hd..i * qkv_width + (g + 1) * group * hd];
+            let mut scores = vec![0f32; group * positions];
+            vector::group_scores(queries, hd, &cache.k, kv, kv_offset, positions, scale, &mut scores);
+            let (mut max, mut sum) = (Vec::with_capacity(group), Vec::with_capacity(group));
+            for row in scores.chunks_exact_mut(positions) {
+                let (m, s) = exponentiate_in_place(row);
+                max.push(m);
+                sum.push(s);
+            }
+            let mut weighted = vec![0f32; group * hd];
+            vector::group_values(&scores, &cache.v, kv, kv_offset, positions, hd, &mut weighted);
+            PartialAttention { max, sum, weighted }
+        })
+        .collect();
+    // The blocks of one (row, head) are consecutive: merge each run in order.
+    let mut partials = partials.iter();
+    for (task, out) in out[..rows.len() * d].chunks_exact_mut(group * hd).enumerate() {
+        let position = rows[task / c.kv_heads].1;
+        let blocks: Vec<&PartialAttention> = partials.by_ref().take((position + 1).div_ceil(ATTENTION_BLOCK)).collect();
+        merge_partial_attention(&blocks, hd, out);
+    }
+}
+
+/// `row[p] = e^(row[p] − max)`; returns the max and the sum of the exponentials.
+fn exponentiate_in_place(row: &mut [f32]) -> (f32, f32) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    row.iter_mut().for_each(|s| *s -= max);
+    vector::exp_in_place(row);
+    (max, row.iter().sum())
+}
+
+/// A group's attention output from its blocks' partial softmaxes: every block rescaled to the
+/// overall maximum, summed in block order, divided by the overall sum of exponentials.
+fn merge_partial_attention(blocks: &[&PartialAttention], head_dim: usize, out: &mut [f32]) {
+    for (h, out) in out.chunks_exact_mut(head_dim).enumerate() {
+        let max = blocks.iter().map(|b| b.max[h]).fold(f32::NEG_INFINITY, f32::max);
+        out.fill(0.0);
+        let mut sum = 0.0;
+        for block in blocks {
+            let factor = (block.max[h] - max).exp();
+            sum += factor * block.sum[h];
+            out.iter_mut().zip(&block.weighted[h * head_dim..(h + 1) * head_dim]).for_each(|(o, w)| *o += factor * w);
         }
-        vector::group_values(&scores, &cache.v, kv, kv_offset, positions, hd, out);
-    });
+        let inverse = 1.0 / sum;
+        out.iter_mut().for_each(|o| *o *= inverse);
+    }
 }
 
 fn softmax_in_place(row: &mut [f32]) {
@@ -624,6 +689,60 @@ mod tests {
         batched.truncate(prompt.len() + 2);
         stepped.truncate(prompt.len() + 2);
         assert_eq!(native.forward(&mut batched, &[continuation[0]]).unwrap(), native.forward(&mut stepped, &[continuation[0]]).unwrap());
+    }
+
+    #[test]
+    fn attention_split_into_blocks_stays_exact_and_matches_candle_past_the_first_block() {
+        let (native, mut reference, tokens) = load();
+        // A context whose decode steps cross the end of the first attention block.
+        let long: Vec<u32> = tokens.iter().copied().cycle().take(ATTENTION_BLOCK + 3).collect();
+        let (prompt, continuation) = long.split_at(ATTENTION_BLOCK - 3);
+        let mut stepped = native.new_sequence();
+        native.forward(&mut stepped, prompt).unwrap();
+        let one_by_one: Vec<Vec<f32>> = continuation.iter().map(|&token| native.forward(&mut stepped, &[token]).unwrap()).collect();
+        let mut batched = native.new_sequence();
+        native.forward(&mut batched, prompt).unwrap();
+        assert_eq!(native.forward_each(&mut batched, continuation).unwrap(), one_by_one);
+        let input = Tensor::new(long.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+        let expected = reference.forward(&input, 0).unwrap().squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+        assert_close(one_by_one.last().unwrap(), &expected);
+    }
+
+    #[test]
+    fn merged_attention_blocks_equal_one_softmax_over_the_whole_context() {
+        // Two query heads per key/value head, two such groups; rows at positions inside the first
+        // block, on its last position, and in the third block.
+        let c = LlamaConfig { layers: 1, embedding: 32, feed_forward: 0, heads: 4, kv_heads: 2, vocab: 0, rope_base: 0.0, rms_eps: 0.0 };
+        let (d, kv, hd) = (c.embedding, c.kv_dim(), c.head_dim());
+        let cached = 2 * ATTENTION_BLOCK + 40;
+        // Deterministic values; the second block's keys are four times as large, so the blocks'
+        // maxima differ by far and a block rescaled wrongly shows.
+        let value = |i: usize| ((i * 7919 % 1009) as f32 / 1009.0 - 0.5) * 6.0;
+        let key = |i: usize| if (ATTENTION_BLOCK..2 * ATTENTION_BLOCK).contains(&(i / kv)) { 4.0 * value(i) } else { value(i) };
+        let cache = LayerCache { k: (0..cached * kv).map(key).collect(), v: (0..cached * kv).map(|i| value(i + 17)).collect() };
+        let rows = [(0, 5), (0, ATTENTION_BLOCK - 1), (0, cached - 1)];
+        let qkv: Vec<f32> = (0..rows.len() * (d + 2 * kv)).map(|i| value(i + 101)).collect();
+        let mut out = vec![0f32; rows.len() * d];
+        decode_attention(&c, &qkv, &[&cache], &rows, &mut out);
+        let scale = 1.0 / (hd as f32).sqrt();
+        for (i, &(_, position)) in rows.iter().enumerate() {
+            for h in 0..c.heads {
+                let query = &qkv[i * (d + 2 * kv) + h * hd..][..hd];
+                let key_head = h / (c.heads / c.kv_heads);
+                let at = |p: usize| p * kv + key_head * hd;
+                let scores: Vec<f64> = (0..=position)
+                    .map(|p| query.iter().zip(&cache.k[at(p)..][..hd]).map(|(q, k)| f64::from(q * k)).sum::<f64>() * f64::from(scale))
+                    .collect();
+                let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let total: f64 = weights.iter().sum();
+                for j in 0..hd {
+                    let expected = (0..=position).map(|p| weights[p] * f64::from(cache.v[at(p) + j])).sum::<f64>() / total;
+                    let got = f64::from(out[i * d + h * hd + j]);
+                    assert!((got - expected).abs() < 1e-4, "row {i} head {h} dim {j}: {got} vs {expected}");
+                }
+            }
+        }
     }
 
     #[test]
