@@ -217,13 +217,16 @@ build_llama_server() {
   need_cmd g++ g++
   mkdir -p "$dir"
   if [ ! -x "$dir/venv/bin/cmake" ]; then
-    python3 -m venv "$dir/venv" && "$dir/venv/bin/pip" install -q cmake==4.4.5 ninja==1.13.2 >&2
+    python3 -m venv "$dir/venv" || die "could not create a Python virtual environment" "apt-get install python3-venv"
+    "$dir/venv/bin/pip" install -q cmake==4.4.5 ninja==1.13.2 >&2
   fi
   if [ ! -f "$dir/src/CMakeLists.txt" ]; then
     info "fetching the llama-cpp-python $LLAMA_CPP_VERSION sdist from PyPI (its vendored llama.cpp)"
     "$dir/venv/bin/pip" download -q --no-deps --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_CPP_VERSION" -d "$dir/sdist" >&2
-    rm -rf "$dir/src" && mkdir "$dir/src"
-    tar xzf "$dir/sdist/llama_cpp_python-$LLAMA_CPP_VERSION.tar.gz" -C "$dir/src" --strip-components=3 "llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp"
+    # Unpacked beside, then moved: an interrupted unpack never passes for a complete tree.
+    rm -rf "$dir/src" "$dir/src.partial" && mkdir "$dir/src.partial"
+    tar xzf "$dir/sdist/llama_cpp_python-$LLAMA_CPP_VERSION.tar.gz" -C "$dir/src.partial" --strip-components=3 "llama_cpp_python-$LLAMA_CPP_VERSION/vendor/llama.cpp"
+    mv "$dir/src.partial" "$dir/src"
   fi
   info "building llama-server (about 15 minutes on 2 cores)"
   PATH="$dir/venv/bin:$PATH" cmake -S "$dir/src" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON \
@@ -243,6 +246,8 @@ run_concurrent() {
   # One real source file per typist (each at least the typed length).
   while IFS= read -r file; do sources+=("$file"); done < <(find worker/src server/src -name '*.rs' -size +3k | sort | head -n "$typists")
   [ "${#sources[@]}" -eq "$typists" ] || die "need $typists source files of at least 3 kB for the typists"
+  # Our worker and llama.cpp's server on the same number of threads.
+  export MODEL_THREADS="$THREADS"
   LLM_CONCURRENCY=2 MODEL_BATCHING=false start_bench_stack
   info "$typists typists, each generation stepping alone (LLM_CONCURRENCY=2, MODEL_BATCHING=false)"
   local alone batched
@@ -256,12 +261,19 @@ run_concurrent() {
   if [ -x "$LLAMA_SERVER" ]; then
     local port; port="$(free_port)"
     info "$typists typists against llama.cpp's server (-np $typists, continuous batching, $THREADS threads, prompt cache on)"
-    "$LLAMA_SERVER" -m "$C4M_ROOT/data/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" -t "$THREADS" -tb "$THREADS" \
+    "$LLAMA_SERVER" -m "${MODEL_CACHE_DIR:-$C4M_ROOT/data/models}/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" -t "$THREADS" -tb "$THREADS" \
       -np "$typists" -c "$(( typists * 2048 ))" --cont-batching --host 127.0.0.1 --port "$port" >"$C4M_DATA_DIR/logs/llama-server.log" 2>&1 &
     local pid=$!
-    for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && break; sleep 0.2; done
-    llama="$(python3 bench/concurrent_typists.py --llama-server "http://127.0.0.1:$port" --sources "${sources[@]}" --label llama_cpp_server)"
+    for _ in $(seq 300); do
+      curl -fsS -o /dev/null "http://127.0.0.1:$port/health" 2>/dev/null && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    # A failed comparison leaves our own figures standing.
+    llama="$(python3 bench/concurrent_typists.py --llama-server "http://127.0.0.1:$port" --sources "${sources[@]}" --label llama_cpp_server)" \
+      || { warn "the llama.cpp run failed (its log: $C4M_DATA_DIR/logs/llama-server.log)"; llama='{}'; }
     kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   else
     warn "llama.cpp's server is not built ($LLAMA_SERVER): no llama.cpp comparison this run." "To compare: ./bench.sh llama-server"
   fi

@@ -10,8 +10,8 @@ all completions, completions per second over the run, and per-typist counts. Sta
 
 With --llama-server URL the same typists send the same prefixes to llama.cpp's own server
 (`llama-server -np N`, continuous batching) instead: its native /completion endpoint, the same
-budget, stop and sampling settings as the model's row (temperature 0.2, top-k 50, top-p 0.95, no min-p,
-repetition penalty 1.1, stop at a blank line), prompt cache on.
+budget, stops and sampling as the model's row (repetition penalty 1.1 over the whole sequence, then
+temperature 0.2, top-k 50, top-p 0.95, no min-p; stop at a blank line), prompt cache on.
 """
 
 import argparse
@@ -52,7 +52,20 @@ def llama_completer(base):
     client = Client(base)
 
     def complete(prefix, _suffix):
-        body = {"prompt": prefix, "n_predict": MAX_NEW_TOKENS, "stop": ["\n\n"], "temperature": 0.2, "top_k": 50, "top_p": 0.95, "repeat_penalty": 1.1, "min_p": 0.0, "cache_prompt": True}
+        body = {
+            "prompt": prefix,
+            "n_predict": MAX_NEW_TOKENS,
+            "stop": ["\n\n", "<file_sep>", "<|endoftext|>"],
+            # Our sampler's order and scope: the penalty over the whole sequence, then temperature, top-k, top-p.
+            "samplers": ["penalties", "temperature", "top_k", "top_p"],
+            "repeat_penalty": 1.1,
+            "repeat_last_n": 2048,
+            "temperature": 0.2,
+            "top_k": 50,
+            "top_p": 0.95,
+            "min_p": 0.0,
+            "cache_prompt": True,
+        }
         answer = client.call("POST", "/completion", body)
         if "content" not in answer:
             raise RuntimeError(f"llama.cpp did not answer: {answer}")

@@ -461,6 +461,7 @@ fn decode_attention(c: &LlamaConfig, qkv: &[f32], caches: &[&LayerCache], rows: 
         let blocks: Vec<&PartialAttention> = partials.by_ref().take((position + 1).div_ceil(ATTENTION_BLOCK)).collect();
         merge_partial_attention(&blocks, hd, out);
     }
+    debug_assert!(partials.next().is_none(), "every block was merged");
 }
 
 /// `row[p] = e^(row[p] − max)`; returns the max and the sum of the exponentials.
@@ -710,17 +711,19 @@ mod tests {
 
     #[test]
     fn merged_attention_blocks_equal_one_softmax_over_the_whole_context() {
-        // Two query heads per key/value head, two such groups; rows at positions inside the first
-        // block, on its last position, and in the third block.
+        // Two query heads per key/value head, two such groups; rows inside the first block, on
+        // its last position, alone at the start of the second and third blocks, and inside the
+        // third.
         let c = LlamaConfig { layers: 1, embedding: 32, feed_forward: 0, heads: 4, kv_heads: 2, vocab: 0, rope_base: 0.0, rms_eps: 0.0 };
         let (d, kv, hd) = (c.embedding, c.kv_dim(), c.head_dim());
         let cached = 2 * ATTENTION_BLOCK + 40;
-        // Deterministic values; the second block's keys are four times as large, so the blocks'
-        // maxima differ by far and a block rescaled wrongly shows.
+        // Deterministic values; the second block's keys are half as large again, so the blocks'
+        // maxima differ enough that a block rescaled wrongly shows, yet every block still weighs
+        // enough that a dropped one shows too.
         let value = |i: usize| ((i * 7919 % 1009) as f32 / 1009.0 - 0.5) * 6.0;
-        let key = |i: usize| if (ATTENTION_BLOCK..2 * ATTENTION_BLOCK).contains(&(i / kv)) { 4.0 * value(i) } else { value(i) };
+        let key = |i: usize| if (ATTENTION_BLOCK..2 * ATTENTION_BLOCK).contains(&(i / kv)) { 1.5 * value(i) } else { value(i) };
         let cache = LayerCache { k: (0..cached * kv).map(key).collect(), v: (0..cached * kv).map(|i| value(i + 17)).collect() };
-        let rows = [(0, 5), (0, ATTENTION_BLOCK - 1), (0, cached - 1)];
+        let rows = [(0, 5), (0, ATTENTION_BLOCK - 1), (0, ATTENTION_BLOCK), (0, 2 * ATTENTION_BLOCK), (0, cached - 1)];
         let qkv: Vec<f32> = (0..rows.len() * (d + 2 * kv)).map(|i| value(i + 101)).collect();
         let mut out = vec![0f32; rows.len() * d];
         decode_attention(&c, &qkv, &[&cache], &rows, &mut out);
