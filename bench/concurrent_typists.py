@@ -20,10 +20,9 @@ import pathlib
 import sys
 import threading
 import time
-import uuid
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from typing_replay import Client, completion_body, percentile, word_end_carets  # noqa: E402
+from typing_replay import Client, completion_body, percentile, signed_in_typist, word_end_carets  # noqa: E402
 
 
 MAX_NEW_TOKENS = 16
@@ -31,12 +30,7 @@ MAX_NEW_TOKENS = 16
 
 def code4me_completer(base, source):
     """Signs a new account in and returns a function answering one caret through the plugin's API."""
-    client = Client(base)
-    email = f"typist-{uuid.uuid4().hex[:8]}@example.com"
-    client.call("POST", "/api/user/create", {"email": email, "name": "Typist", "password": "Typing123", "config_id": 1})
-    client.call("POST", "/api/user/authenticate", {"email": email, "password": "Typing123"})
-    client.call("GET", "/api/session/acquire")
-    client.call("POST", "/api/project/create", {"project_name": "typing"})
+    client = signed_in_typist(base)
 
     def complete(prefix, suffix):
         answer = client.call("POST", "/api/completion/request", completion_body(prefix, suffix, pathlib.Path(source).name, MAX_NEW_TOKENS, False))

@@ -106,13 +106,19 @@ def upload_context(client, source, directory):
     sys.exit("the project's files were not indexed within 10 minutes")
 
 
-def replay_code4me(base, trace, max_new, source, context_dir):
+def signed_in_typist(base):
+    """A client for a new account, signed in, with a session and a project, as the plugin starts."""
     client = Client(base)
     email = f"typist-{uuid.uuid4().hex[:8]}@example.com"
     client.call("POST", "/api/user/create", {"email": email, "name": "Typist", "password": "Typing123", "config_id": 1})
     client.call("POST", "/api/user/authenticate", {"email": email, "password": "Typing123"})
     client.call("GET", "/api/session/acquire")
     client.call("POST", "/api/project/create", {"project_name": "typing"})
+    return client
+
+
+def replay_code4me(base, trace, max_new, source, context_dir):
+    client = signed_in_typist(base)
     extra = {}
     if context_dir:
         extra["context_files"] = upload_context(client, source, context_dir)
