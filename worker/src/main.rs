@@ -42,6 +42,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    code4me_worker::model::memory::tune_allocator();
     match Cli::parse().command.unwrap_or(Command::Run) {
         Command::Run => run().await,
         Command::FetchModel { repo_id, files, cache_dir, endpoint, quiet } => {

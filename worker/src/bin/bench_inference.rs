@@ -88,6 +88,8 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    // As the worker runs: the peak RSS reported below depends on it.
+    code4me_worker::model::memory::tune_allocator();
     let args: Vec<String> = std::env::args().collect();
     anyhow::ensure!(args.len() == 6, "usage: bench_inference MODEL.gguf SOURCE.txt THREADS ROUNDS TOKENS_OUT.json");
     let threads: usize = args[3].parse()?;

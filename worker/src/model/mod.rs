@@ -6,7 +6,8 @@
 //! Layers, top to bottom (no file imports one above it): [`catalog`] reads the `model_name` rows
 //! and builds a runtime for each; the runtimes ([`gguf_llama`], [`starcoder2`]) implement
 //! [`TextModel`], defined here with the [`LoadOptions`] they share; below them the decode loop
-//! ([`generation`]), sampling, tokenizers and the native engine.
+//! ([`generation`]), sampling, tokenizers and the native engine; [`memory`] sets the allocator
+//! policy of a process that runs models.
 
 pub mod anchor;
 pub mod batch;
@@ -14,6 +15,7 @@ pub mod catalog;
 pub mod embedder;
 pub mod error;
 pub mod generation;
+pub mod memory;
 pub mod gguf_llama;
 pub mod native;
 pub mod prefix_cache;
