@@ -131,29 +131,12 @@ mod avx2 {
         x[n..].iter_mut().for_each(|v| *v = super::clamped_exp(*v));
     }
 
-    /// The sum of `v`'s lanes as `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))`: the order
-    /// [`lane_sums`] adds each of its vectors in, so a score is the same float whichever of the two
-    /// computed it.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn hsum(v: __m256) -> f32 {
-        let pairs = _mm256_hadd_ps(v, v);
-        let quads = _mm256_hadd_ps(pairs, pairs);
-        _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(quads), _mm256_extractf128_ps::<1>(quads)))
-    }
-
-    /// `[hsum(v[0]), …, hsum(v[7])]` in one vector: a transposing tree of horizontal adds (9
-    /// instructions where 8 separate reductions take about 50).
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    fn lane_sums(v: &[__m256; 8]) -> __m256 {
-        // Per 128-bit half: [v0 l0+l1, v0 l2+l3, v1 l0+l1, v1 l2+l3] and so on.
-        let pairs = [_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]), _mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7])];
-        // Low half: each vector's (l0+l1)+(l2+l3); high half: its (l4+l5)+(l6+l7).
-        let quads = [_mm256_hadd_ps(pairs[0], pairs[1]), _mm256_hadd_ps(pairs[2], pairs[3])];
-        let low = _mm256_permute2f128_ps::<0x20>(quads[0], quads[1]);
-        let high = _mm256_permute2f128_ps::<0x31>(quads[0], quads[1]);
-        _mm256_add_ps(low, high)
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
     }
 
     /// # Safety
@@ -170,12 +153,10 @@ mod avx2 {
         scale: f32,
         scores: &mut [f32],
     ) {
-        // Eight positions at a time: eight independent accumulation chains keep both FMA units
-        // busy (each FMA waits on its chain's previous one), and the eight scores are reduced and
-        // stored as one vector. Each score is still one chain over the head's dimensions in order,
-        // reduced in `hsum`'s order, so its value does not depend on its neighbours.
+        // Four positions at a time: four independent accumulation chains keep the FMA units busy
+        // (one chain waits on each FMA's latency); each score is still one chain over the head's
+        // dimensions in order, so its value does not depend on its neighbours.
         let whole = positions / POSITIONS_AT_ONCE * POSITIONS_AT_ONCE;
-        let scale_lanes = _mm256_set1_ps(scale);
         for first in (0..whole).step_by(POSITIONS_AT_ONCE) {
             // SAFETY: the caller asserted every row up to `positions - 1` lies inside `keys`.
             let key: [*const f32; POSITIONS_AT_ONCE] = std::array::from_fn(|j| unsafe { keys.as_ptr().add((first + j) * stride + offset) });
@@ -189,9 +170,9 @@ mod avx2 {
                         *acc = _mm256_fmadd_ps(q, unsafe { _mm256_loadu_ps(key.add(i)) }, *acc);
                     }
                 }
-                let out = &mut scores[h * positions + first..h * positions + first + POSITIONS_AT_ONCE];
-                // SAFETY: `out` holds the eight floats stored.
-                unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm256_mul_ps(lane_sums(&acc), scale_lanes)) };
+                for (j, acc) in acc.iter().enumerate() {
+                    scores[h * positions + first + j] = hsum(*acc) * scale;
+                }
             }
         }
         for p in whole..positions {
@@ -209,7 +190,7 @@ mod avx2 {
     }
 
     /// Key rows scored together by [`group_scores`].
-    const POSITIONS_AT_ONCE: usize = 8;
+    const POSITIONS_AT_ONCE: usize = 4;
 
     /// # Safety
     /// AVX2 and FMA must be available; `head_dim.is_multiple_of(8)` and `<= 256`; every value row read is
