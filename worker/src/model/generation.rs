@@ -11,13 +11,15 @@
 //! the processed distribution: the standard speculative-sampling acceptance for a point-mass
 //! draft), and a step emits every accepted token plus one.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use tokenizers::Tokenizer;
 
 use super::error::ModelError;
 use super::sampling::{Sampled, Sampler, SamplingParams};
-use super::speculative::{DraftStats, NgramDrafter};
+use super::speculative::{DraftStats, EXTRA_TOKEN_COST, NgramDrafter, StepCosts};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -95,6 +97,12 @@ pub trait Step {
 
     /// Forgets every evaluated token after the first `len` (rejected draft tokens).
     fn rewind(&mut self, _len: usize) {}
+
+    /// Where the decode loop records its step times, which size the drafts (`None`: drafts are
+    /// sized by [`EXTRA_TOKEN_COST`]).
+    fn step_costs(&self) -> Option<Arc<StepCosts>> {
+        None
+    }
 }
 
 /// What every runtime does before its decode loop, done once here: the prompt's token ids (refused
@@ -208,6 +216,7 @@ fn decode(
         text: String::new(),
     };
     let mut drafter = NgramDrafter::new(if model.can_verify() { prepared.max_draft } else { 0 });
+    let costs = model.step_costs();
     let mut evaluated = reused;
     let mut input = prompt[reused..].to_vec();
     let stop_reason = loop {
@@ -220,9 +229,13 @@ fn decode(
         // Never draft more than the budget can emit: a step emits the accepted drafts plus one.
         let remaining = request.max_new_tokens - state.tokens.len();
         let guess = if input.len() == 1 { drafter.propose(&state.sequence, history, remaining - 1) } else { Vec::new() };
-        let worthwhile = drafter.worthwhile_length();
+        let worthwhile = drafter.worthwhile_length(costs.as_ref().map_or(EXTRA_TOKEN_COST, |c| c.extra_token_cost()));
         if guess.is_empty() || worthwhile == 0 {
+            let started = Instant::now();
             let logits = model.step(&input)?;
+            if let (Some(costs), 1) = (&costs, input.len()) {
+                costs.record(1, started.elapsed().as_secs_f64());
+            }
             evaluated += input.len();
             let drawn = state.sampler.sample(&logits, &state.sequence);
             // Not verified, still judged: would the guess's first token have been accepted?
@@ -237,7 +250,11 @@ fn decode(
         }
         let draft = &guess[..worthwhile.min(guess.len())];
         let scored: Vec<u32> = input.iter().chain(draft).copied().collect();
+        let started = Instant::now();
         let rows = model.verify(&scored)?;
+        if let Some(costs) = &costs {
+            costs.record(scored.len(), started.elapsed().as_secs_f64());
+        }
         let input_len = input.len();
         let mut accepted = 0;
         let mut ended = None;

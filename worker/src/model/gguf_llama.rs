@@ -16,6 +16,7 @@ pub use super::error::ModelError;
 use super::generation::{self, Generation, GenerationRequest, Prepared, Step, TokenEvent};
 use super::native::{NativeLlama, Sequence};
 use super::prefix_cache::PrefixCache;
+use super::speculative::StepCosts;
 use super::tokenizer;
 use super::{LoadOptions, TextModel};
 
@@ -30,6 +31,8 @@ pub struct GgufLlama {
     max_draft_tokens: usize,
     /// `None` when batching is off: every generation steps on its own.
     batcher: Option<StepBatcher>,
+    /// What verifying drafts costs on this machine, learnt from every generation's steps.
+    step_costs: Arc<StepCosts>,
 }
 
 /// The llama context when the file does not say (llama.cpp's default as well).
@@ -66,6 +69,7 @@ impl GgufLlama {
             cache: PrefixCache::new(options.prefix_cache_entries),
             max_draft_tokens: options.max_draft_tokens,
             batcher: options.batching.then(StepBatcher::default),
+            step_costs: Arc::default(),
         })
     }
 
@@ -103,7 +107,8 @@ impl TextModel for GgufLlama {
         let (sequence, previous) = self.cache.take(prepared.prompt()).unwrap_or_else(|| (self.engine.new_sequence(), Vec::new()));
         let prepared = prepared.with_drafts(self.max_draft_tokens, vec![previous]);
         let reused = sequence.tokens().len();
-        let mut stepper = NativeStep { engine: &self.engine, pool: &self.pool, batcher: self.batcher.as_ref(), sequence };
+        let mut stepper =
+            NativeStep { engine: &self.engine, pool: &self.pool, batcher: self.batcher.as_ref(), sequence, costs: Arc::clone(&self.step_costs) };
         let membership = self.batcher.as_ref().map(StepBatcher::join);
         let result = prepared.generate(reused, &mut stepper, cancel, on_token);
         drop(membership);
@@ -123,6 +128,7 @@ struct NativeStep<'a> {
     pool: &'a ThreadPool,
     batcher: Option<&'a StepBatcher>,
     sequence: Sequence,
+    costs: Arc<StepCosts>,
 }
 
 impl Step for NativeStep<'_> {
@@ -147,6 +153,10 @@ impl Step for NativeStep<'_> {
 
     fn rewind(&mut self, len: usize) {
         self.sequence.truncate(len);
+    }
+
+    fn step_costs(&self) -> Option<Arc<StepCosts>> {
+        Some(Arc::clone(&self.costs))
     }
 }
 

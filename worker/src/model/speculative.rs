@@ -5,27 +5,74 @@
 //! and keeps the longest prefix the model itself would have produced, so drafts change speed only,
 //! never output.
 //!
-//! Verification is not free: scoring `k` extra tokens costs about [`EXTRA_TOKEN_COST`] of a decode
-//! step each (measured on the native engine: the weight blocks are unpacked once for a group of
-//! tokens, but every token's products and attention still run). So the draft length is chosen per step to
-//! maximise expected tokens per unit of work, from a running estimate of how often a drafted token
-//! is the model's own choice — and is zero, plain decoding, when drafts fare too poorly to pay.
+//! Verification is not free: scoring `k` extra tokens costs a fraction of a decode step each (the
+//! weight blocks are unpacked once for a group of tokens, but every token's products and attention
+//! still run) — 0.3 on one 2-core CPU, 0.6 on another. [`StepCosts`] learns that fraction from the
+//! model's own step times. The draft length is chosen per step to maximise expected tokens per unit of
+//! work, from it and a running estimate of how often a drafted token is the model's own choice — and
+//! is zero, plain decoding, when drafts fare too poorly to pay.
 //! While not speculating, drafts are still proposed and compared with what decoding produces, at
 //! no cost, so the estimate recovers when the text turns repetitive.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Longest n-gram matched against the history; longer keys find fewer but better continuations.
 const MAX_NGRAM: usize = 3;
 /// Shortest: a single token is a weak key, tried only when no longer one matches.
 const MIN_NGRAM: usize = 1;
-/// Cost of verifying one more token, as a fraction of a single-token decode step (the native
-/// engine on 2 cores with the row-group kernels, `./bench.sh inference`'s `verify_cost_k`: 2 tokens
-/// ≈ 1.3 steps, 4 ≈ 1.8–2.0, 8 ≈ 3.0–3.5).
+/// Cost of verifying one more token, as a fraction of a single-token decode step, until a model has
+/// timed its own (the native engine on a 2-core Zen 4, `./bench.sh inference`'s `verify_cost_k`:
+/// 2 tokens ≈ 1.3 steps, 4 ≈ 1.8–2.0, 8 ≈ 3.0–3.5).
 pub const EXTRA_TOKEN_COST: f64 = 0.3;
+/// Weight of the newest timing in [`StepCosts`]' running estimates.
+const COST_SMOOTHING: f64 = 0.1;
+/// Bounds of a timed extra-token cost: a slow single step or a preempted pass must not make drafts
+/// look free or ruinous.
+const COST_RANGE: (f64, f64) = (0.05, 1.5);
 /// The acceptance estimate a generation starts from: code completions accept about half their
 /// drafted tokens, so the first drafts are short ones.
 const PRIOR_ACCEPTANCE: f64 = 0.6;
 /// Weight of the newest observation in the running acceptance estimate.
 const SMOOTHING: f64 = 0.2;
+
+/// What verifying drafts costs on this machine, learnt from the decode loop's own step times and
+/// shared by a model's generations (whose steps may run concurrently: each estimate is one atomic
+/// float, and a lost update only delays it). Single-token steps give the step time; a pass over
+/// `k + 1` tokens then gives `(pass / step − 1) / k`, the cost of each extra token.
+#[derive(Debug)]
+pub struct StepCosts {
+    /// Seconds of a single-token step (running estimate; NaN until the first).
+    step_seconds: AtomicU64,
+    /// Cost of one more token in a pass, in single-token steps (running estimate).
+    extra_token: AtomicU64,
+}
+
+impl Default for StepCosts {
+    fn default() -> Self {
+        Self { step_seconds: AtomicU64::new(f64::NAN.to_bits()), extra_token: AtomicU64::new(EXTRA_TOKEN_COST.to_bits()) }
+    }
+}
+
+impl StepCosts {
+    /// The current estimate of one more verified token's cost, in single-token steps.
+    pub fn extra_token_cost(&self) -> f64 {
+        f64::from_bits(self.extra_token.load(Ordering::Relaxed))
+    }
+
+    /// Records a forward pass over `tokens` tokens (after the first, each a drafted one) that took
+    /// `seconds`.
+    pub fn record(&self, tokens: usize, seconds: f64) {
+        let step = f64::from_bits(self.step_seconds.load(Ordering::Relaxed));
+        if tokens == 1 {
+            let updated = if step.is_nan() { seconds } else { step + COST_SMOOTHING * (seconds - step) };
+            self.step_seconds.store(updated.to_bits(), Ordering::Relaxed);
+        } else if tokens > 1 && step > 0.0 {
+            let sample = ((seconds / step - 1.0) / (tokens - 1) as f64).clamp(COST_RANGE.0, COST_RANGE.1);
+            let extra = self.extra_token_cost();
+            self.extra_token.store((extra + COST_SMOOTHING * (sample - extra)).to_bits(), Ordering::Relaxed);
+        }
+    }
+}
 
 /// Proposes continuations for one generation and sizes them to their expected payoff.
 #[derive(Debug, Clone)]
@@ -53,10 +100,10 @@ impl NgramDrafter {
     }
 
     /// The draft length worth verifying now: the `k` maximising expected emitted tokens
-    /// `(1 − p^(k+1)) / (1 − p)` per unit of work `1 + k · EXTRA_TOKEN_COST` (0: decode plainly).
-    pub fn worthwhile_length(&self) -> usize {
+    /// `(1 − p^(k+1)) / (1 − p)` per unit of work `1 + k · extra_token_cost` (0: decode plainly).
+    pub fn worthwhile_length(&self, extra_token_cost: f64) -> usize {
         let p = self.acceptance.clamp(0.0, 0.999);
-        let payoff = |k: usize| (1.0 - p.powi(k as i32 + 1)) / (1.0 - p) / (1.0 + k as f64 * EXTRA_TOKEN_COST);
+        let payoff = |k: usize| (1.0 - p.powi(k as i32 + 1)) / (1.0 - p) / (1.0 + k as f64 * extra_token_cost);
         (0..=self.max_draft).max_by(|&a, &b| payoff(a).total_cmp(&payoff(b))).unwrap_or(0)
     }
 
@@ -145,24 +192,45 @@ mod tests {
     fn drafts_are_as_long_as_their_acceptance_pays_for() {
         let mut drafter = NgramDrafter::new(8);
         // The prior (0.6) pays for a short draft only.
-        let first = drafter.worthwhile_length();
+        let first = drafter.worthwhile_length(EXTRA_TOKEN_COST);
         assert!((1..=3).contains(&first), "{first}");
         // A run of accepted drafts lengthens them up to the cap...
         for _ in 0..20 {
             drafter.record(4, 4);
         }
-        assert_eq!(drafter.worthwhile_length(), 8);
+        assert_eq!(drafter.worthwhile_length(EXTRA_TOKEN_COST), 8);
         // ...and rejections make plain decoding the better deal.
         for _ in 0..10 {
             drafter.record(2, 0);
         }
-        assert_eq!(drafter.worthwhile_length(), 0);
+        assert_eq!(drafter.worthwhile_length(EXTRA_TOKEN_COST), 0);
         // Free observations (drafts compared with plain decoding's tokens) bring it back.
         for _ in 0..20 {
             drafter.observe(true);
         }
-        assert!(drafter.worthwhile_length() >= 4);
+        assert!(drafter.worthwhile_length(EXTRA_TOKEN_COST) >= 4);
         assert_eq!(drafter.stats(), DraftStats { proposed: 100, accepted: 80 });
-        assert_eq!(NgramDrafter::new(0).worthwhile_length(), 0);
+        assert_eq!(NgramDrafter::new(0).worthwhile_length(EXTRA_TOKEN_COST), 0);
+    }
+
+    #[test]
+    fn the_extra_token_cost_is_learnt_from_step_times_and_shortens_drafts_when_high() {
+        let costs = StepCosts::default();
+        // Passes over several tokens say nothing before a single step was timed.
+        costs.record(3, 0.030);
+        assert_eq!(costs.extra_token_cost(), EXTRA_TOKEN_COST);
+        // Steps of 10 ms, passes over 3 tokens of 22 ms: each extra token costs 0.6 of a step.
+        for _ in 0..100 {
+            costs.record(1, 0.010);
+            costs.record(3, 0.022);
+        }
+        assert!((costs.extra_token_cost() - 0.6).abs() < 0.01, "{}", costs.extra_token_cost());
+        // A preempted pass moves the estimate a bounded step.
+        costs.record(3, 10.0);
+        assert!(costs.extra_token_cost() < 0.6 + COST_SMOOTHING * COST_RANGE.1, "{}", costs.extra_token_cost());
+        // At the prior acceptance a cheap extra token pays for a draft, a dear one does not.
+        let drafter = NgramDrafter::new(8);
+        assert!(drafter.worthwhile_length(EXTRA_TOKEN_COST) >= 1);
+        assert_eq!(drafter.worthwhile_length(0.7), 0);
     }
 }
