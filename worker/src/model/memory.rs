@@ -6,7 +6,7 @@
 //! tiles — comes from the per-thread heaps instead, where freed memory stays resident and fragments.
 //! The native engine's peak RSS then wandered between 264 and 333 MiB over identical
 //! `bench_inference` runs (llama.cpp's: 194 MiB). A fixed threshold keeps buffers of
-//! [`MMAP_THRESHOLD`] and more out of the heaps for good: the same runs peak at about 226 MiB, at
+//! [`MMAP_THRESHOLD`] and more out of the heaps for good: the same runs peak at 226–239 MiB, at
 //! the same prefill and decode speed (smaller buffers are reused from the heaps as before).
 
 /// Allocations of this many bytes or more are mapped on their own and unmapped when freed. Above
