@@ -101,7 +101,11 @@ BASE_URL="http://127.0.0.1:$SERVER_PORT" E2E_AGENT_REPO="$agent_repo/calc.git" n
   tail -n 30 "$C4M_DATA_DIR/logs/server.log" "$C4M_DATA_DIR/logs/worker.log" >&2
   exit 1
 }
-curl -fsS "http://$WORKER_METRICS_ADDR/metrics" | grep -q '^agent_stage_seconds_count{stage="push"} 1' \
+# Read the whole page before matching: `curl | grep -q` fails under pipefail
+# whenever grep exits on its match before curl has written the rest.
+worker_metrics="$(curl -fsS "http://$WORKER_METRICS_ADDR/metrics")" \
+  || die "the worker's /metrics ($WORKER_METRICS_ADDR) did not answer"
+grep -q '^agent_stage_seconds_count{stage="push"} 1' <<<"$worker_metrics" \
   || die "the worker's /metrics ($WORKER_METRICS_ADDR) does not count the agent run's push stage"
 rm -rf "$agent_repo"
 stop_app
