@@ -10,7 +10,11 @@
 //!   model, and the same speed, since streaming a quarter of the bytes pays for the expansion.
 //!
 //! One [`NativeLlama`] holds the weights, shared by any number of [`Sequence`]s, each with its own
-//! KV cache. candle still parses the GGUF file and dequantizes formats without a kernel here.
+//! KV cache, stored as f16 (as llama.cpp's default cache): at a few hundred cached positions a
+//! decode step streams as many key/value bytes as a third of the weights, and f16 halves them.
+//! Every pass, prompt or decode, attends over the stored (rounded) keys and values, so a position's
+//! contribution does not depend on how it was evaluated. candle still parses the GGUF file and
+//! dequantizes formats without a kernel here.
 
 pub mod dense;
 pub mod quant;
@@ -21,6 +25,7 @@ use std::sync::Arc;
 use candle_core::quantized::GgmlDType;
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Result};
+use half::f16;
 use rayon::prelude::*;
 
 use dense::View;
@@ -309,9 +314,7 @@ impl NativeLlama {
                 let (k, v) = rest.split_at_mut(kv);
                 self.apply_rope(q, position);
                 self.apply_rope(k, position);
-                let cache = &mut segments[s].sequence.layers[l];
-                cache.k.extend_from_slice(k);
-                cache.v.extend_from_slice(v);
+                segments[s].sequence.layers[l].push(k, v);
             }
             let caches: Vec<&LayerCache> = segments.iter().map(|s| &s.sequence.layers[l]).collect();
             match pass {
@@ -497,7 +500,8 @@ fn softmax_in_place(row: &mut [f32]) {
     row.iter_mut().for_each(|s| *s *= inverse);
 }
 
-/// Many queries: per query head, scores and weighted values as two GEMMs, the causal mask
+/// Many queries: per query head, scores and weighted values as two GEMMs over the cache's keys and
+/// values widened to f32 (one `positions × head_dim` copy per key/value head), the causal mask
 /// applied between them; one task per query head.
 fn prompt_attention(c: &LlamaConfig, qkv: &[f32], cache: &LayerCache, start: usize, t: usize, out: &mut [f32]) {
     let (d, kv, hd) = (c.embedding, c.kv_dim(), c.head_dim());
@@ -505,10 +509,12 @@ fn prompt_attention(c: &LlamaConfig, qkv: &[f32], cache: &LayerCache, start: usi
     let group = c.heads / c.kv_heads;
     let scale = 1.0 / (hd as f32).sqrt();
     let total = start + t;
+    let widened: Vec<(Vec<f32>, Vec<f32>)> =
+        (0..c.kv_heads).into_par_iter().map(|g| (widen_head(&cache.k, kv, g, hd), widen_head(&cache.v, kv, g, hd))).collect();
     let per_head: Vec<Vec<f32>> = (0..c.heads)
         .into_par_iter()
         .map(|h| {
-            let kv_offset = (h / group) * hd;
+            let (keys, values) = &widened[h / group];
             let mut scores = vec![0f32; t * total];
             // scores (t × total) = Q_h (t × hd) · K_hᵀ (hd × total)
             dense::matmul(
@@ -517,8 +523,8 @@ fn prompt_attention(c: &LlamaConfig, qkv: &[f32], cache: &LayerCache, start: usi
                 View::rows(0, total),
                 qkv,
                 View { offset: h * hd, row_stride: qkv_width, col_stride: 1 },
-                &cache.k,
-                View { offset: kv_offset, row_stride: 1, col_stride: kv },
+                keys,
+                View { offset: 0, row_stride: 1, col_stride: hd },
                 false,
                 1,
             );
@@ -536,8 +542,8 @@ fn prompt_attention(c: &LlamaConfig, qkv: &[f32], cache: &LayerCache, start: usi
                 View::rows(0, hd),
                 &scores,
                 View::rows(0, total),
-                &cache.v,
-                View { offset: kv_offset, row_stride: kv, col_stride: 1 },
+                values,
+                View { offset: 0, row_stride: hd, col_stride: 1 },
                 false,
                 1,
             );
@@ -551,11 +557,33 @@ fn prompt_attention(c: &LlamaConfig, qkv: &[f32], cache: &LayerCache, start: usi
     }
 }
 
-/// Keys and values of every evaluated position of one layer, `kv_dim` floats per position.
+/// Keys and values of every evaluated position of one layer, `kv_dim` halves per position (key
+/// and value heads side by side).
 #[derive(Debug, Clone, Default)]
 struct LayerCache {
-    k: Vec<f32>,
-    v: Vec<f32>,
+    k: Vec<f16>,
+    v: Vec<f16>,
+}
+
+impl LayerCache {
+    /// Appends one position's keys and values, rounded to f16.
+    fn push(&mut self, k: &[f32], v: &[f32]) {
+        for (cache, x) in [(&mut self.k, k), (&mut self.v, v)] {
+            let at = cache.len();
+            cache.resize(at + x.len(), f16::ZERO);
+            vector::narrow(x, &mut cache[at..]);
+        }
+    }
+}
+
+/// Head `head` of a cache part (keys or values, `kv_dim` halves per position) for every cached
+/// position, as a contiguous `positions × head_dim` f32 matrix.
+fn widen_head(part: &[f16], kv_dim: usize, head: usize, head_dim: usize) -> Vec<f32> {
+    let mut out = vec![0f32; part.len() / kv_dim * head_dim];
+    for (row, out) in part.chunks_exact(kv_dim).zip(out.chunks_exact_mut(head_dim)) {
+        vector::widen(&row[head * head_dim..][..head_dim], out);
+    }
+    out
 }
 
 /// Tokens to evaluate after what a sequence holds: one part of a batched forward pass.
@@ -594,7 +622,7 @@ impl Sequence {
 
     /// Bytes held by the KV cache.
     pub fn size_in_bytes(&self) -> usize {
-        self.layers.iter().map(|l| (l.k.len() + l.v.len()) * 4).sum()
+        self.layers.iter().map(|l| (l.k.len() + l.v.len()) * size_of::<f16>()).sum()
     }
 }
 
@@ -722,7 +750,10 @@ mod tests {
         // enough that a dropped one shows too.
         let value = |i: usize| ((i * 7919 % 1009) as f32 / 1009.0 - 0.5) * 6.0;
         let key = |i: usize| if (ATTENTION_BLOCK..2 * ATTENTION_BLOCK).contains(&(i / kv)) { 1.5 * value(i) } else { value(i) };
-        let cache = LayerCache { k: (0..cached * kv).map(key).collect(), v: (0..cached * kv).map(|i| value(i + 17)).collect() };
+        let cache = LayerCache {
+            k: (0..cached * kv).map(|i| f16::from_f32(key(i))).collect(),
+            v: (0..cached * kv).map(|i| f16::from_f32(value(i + 17))).collect(),
+        };
         let rows = [(0, 5), (0, ATTENTION_BLOCK - 1), (0, ATTENTION_BLOCK), (0, 2 * ATTENTION_BLOCK), (0, cached - 1)];
         let qkv: Vec<f32> = (0..rows.len() * (d + 2 * kv)).map(|i| value(i + 101)).collect();
         let mut out = vec![0f32; rows.len() * d];
@@ -734,13 +765,13 @@ mod tests {
                 let key_head = h / (c.heads / c.kv_heads);
                 let at = |p: usize| p * kv + key_head * hd;
                 let scores: Vec<f64> = (0..=position)
-                    .map(|p| query.iter().zip(&cache.k[at(p)..][..hd]).map(|(q, k)| f64::from(q * k)).sum::<f64>() * f64::from(scale))
+                    .map(|p| query.iter().zip(&cache.k[at(p)..][..hd]).map(|(q, k)| f64::from(q * k.to_f32())).sum::<f64>() * f64::from(scale))
                     .collect();
                 let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let weights: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
                 let total: f64 = weights.iter().sum();
                 for j in 0..hd {
-                    let expected = (0..=position).map(|p| weights[p] * f64::from(cache.v[at(p) + j])).sum::<f64>() / total;
+                    let expected = (0..=position).map(|p| weights[p] * f64::from(cache.v[at(p) + j].to_f32())).sum::<f64>() / total;
                     let got = f64::from(out[i * d + h * hd + j]);
                     assert!((got - expected).abs() < 1e-4, "row {i} head {h} dim {j}: {got} vs {expected}");
                 }

@@ -1,8 +1,12 @@
-//! f32 vector kernels of the attention inner loops (query·key, weighted sum of values), with an
-//! AVX2+FMA path chosen at run time: the portable build targets baseline x86-64 (SSE2), where these
-//! loops run at a quarter of the width.
+//! Vector kernels of the attention inner loops (query·key, weighted sum of values), with an
+//! AVX2+FMA+F16C path chosen at run time: the portable build targets baseline x86-64 (SSE2), where
+//! these loops run at a quarter of the width. Cached keys and values are f16 (half the bytes a
+//! decode step streams per cached position); each is widened to f32 exactly before any
+//! arithmetic, so both paths compute in f32 on the same values.
 
 #![allow(unsafe_code)]
+
+use half::f16;
 
 /// `Σ a[i]·b[i]`.
 #[inline]
@@ -38,10 +42,10 @@ pub fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
 
 /// Attention scores of a group of query heads sharing one key head: for every cached position
 /// `p`, `scores[h · positions + p] = scale · queries_h · key_p`, where `key_p` is
-/// `keys[p · stride + offset ..][..head_dim]`. One call per group keeps the loop in one SIMD
-/// function instead of a call per 64-float dot product.
+/// `keys[p · stride + offset ..][..head_dim]` widened to f32. One call per group keeps the loop in
+/// one SIMD function instead of a call per 64-float dot product.
 #[allow(clippy::too_many_arguments)]
-pub fn group_scores(queries: &[f32], head_dim: usize, keys: &[f32], stride: usize, offset: usize, positions: usize, scale: f32, scores: &mut [f32]) {
+pub fn group_scores(queries: &[f32], head_dim: usize, keys: &[f16], stride: usize, offset: usize, positions: usize, scale: f32, scores: &mut [f32]) {
     let group = queries.len() / head_dim;
     assert_eq!(scores.len(), group * positions);
     assert!(positions == 0 || (positions - 1) * stride + offset + head_dim <= keys.len());
@@ -50,10 +54,11 @@ pub fn group_scores(queries: &[f32], head_dim: usize, keys: &[f32], stride: usiz
         // SAFETY: features checked; every key row read lies inside `keys` (asserted above).
         return unsafe { avx2::group_scores(queries, head_dim, keys, stride, offset, positions, scale, scores) };
     }
+    let mut key = vec![0f32; head_dim];
     for p in 0..positions {
-        let key = &keys[p * stride + offset..p * stride + offset + head_dim];
+        widen(&keys[p * stride + offset..p * stride + offset + head_dim], &mut key);
         for (h, query) in queries.chunks_exact(head_dim).enumerate() {
-            scores[h * positions + p] = dot(query, key) * scale;
+            scores[h * positions + p] = dot(query, &key) * scale;
         }
     }
 }
@@ -61,7 +66,7 @@ pub fn group_scores(queries: &[f32], head_dim: usize, keys: &[f32], stride: usiz
 /// The attention output of a group: `out_h = Σ_p weights[h · positions + p] · value_p`, value rows
 /// laid out as the keys of [`group_scores`].
 #[allow(clippy::too_many_arguments)]
-pub fn group_values(weights: &[f32], values: &[f32], stride: usize, offset: usize, positions: usize, head_dim: usize, out: &mut [f32]) {
+pub fn group_values(weights: &[f32], values: &[f16], stride: usize, offset: usize, positions: usize, head_dim: usize, out: &mut [f32]) {
     assert_eq!(weights.len(), out.len() / head_dim * positions);
     assert!(positions == 0 || (positions - 1) * stride + offset + head_dim <= values.len());
     #[cfg(target_arch = "x86_64")]
@@ -70,11 +75,25 @@ pub fn group_values(weights: &[f32], values: &[f32], stride: usize, offset: usiz
         return unsafe { avx2::group_values(weights, values, stride, offset, positions, head_dim, out) };
     }
     out.fill(0.0);
+    let mut value = vec![0f32; head_dim];
     for (h, head_out) in out.chunks_exact_mut(head_dim).enumerate() {
         for p in 0..positions {
-            axpy(head_out, weights[h * positions + p], &values[p * stride + offset..p * stride + offset + head_dim]);
+            widen(&values[p * stride + offset..p * stride + offset + head_dim], &mut value);
+            axpy(head_out, weights[h * positions + p], &value);
         }
     }
+}
+
+/// `out[i] = x[i]` as f32 (exact: every f16 is an f32).
+pub fn widen(x: &[f16], out: &mut [f32]) {
+    use half::slice::HalfFloatSliceExt;
+    x.convert_to_f32_slice(out);
+}
+
+/// `out[i] = x[i]` rounded to the nearest f16 (ties to even), as the KV cache stores it.
+pub fn narrow(x: &[f32], out: &mut [f16]) {
+    use half::slice::HalfFloatSliceExt;
+    out.convert_from_f32_slice(x);
 }
 
 /// `x[i] = e^x[i]` (relative error below 1e-6 on the softmax and SiLU ranges; inputs clamped to
@@ -96,6 +115,7 @@ fn clamped_exp(x: f32) -> f32 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use half::f16;
     use std::arch::x86_64::*;
 
     /// Cephes' single-precision exp: `2^n · p(r)` with `x = n·ln2 + r`, `|r| ≤ ln2/2`.
@@ -139,14 +159,25 @@ mod avx2 {
         _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
     }
 
+    /// Eight cached f16 values from `at`, widened to f32.
+    ///
     /// # Safety
-    /// AVX2 and FMA must be available; `head_dim.is_multiple_of(8)`; every key row read is in bounds.
+    /// F16C must be available; `at..at + 8` must be readable.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn load_f16(at: *const f16) -> __m256 {
+        // SAFETY: the caller guarantees the 16 bytes are readable.
+        _mm256_cvtph_ps(unsafe { _mm_loadu_si128(at.cast()) })
+    }
+
+    /// # Safety
+    /// AVX2, FMA and F16C must be available; `head_dim.is_multiple_of(8)`; every key row read is in bounds.
     #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn group_scores(
         queries: &[f32],
         head_dim: usize,
-        keys: &[f32],
+        keys: &[f16],
         stride: usize,
         offset: usize,
         positions: usize,
@@ -159,7 +190,7 @@ mod avx2 {
         let whole = positions / POSITIONS_AT_ONCE * POSITIONS_AT_ONCE;
         for first in (0..whole).step_by(POSITIONS_AT_ONCE) {
             // SAFETY: the caller asserted every row up to `positions - 1` lies inside `keys`.
-            let key: [*const f32; POSITIONS_AT_ONCE] = std::array::from_fn(|j| unsafe { keys.as_ptr().add((first + j) * stride + offset) });
+            let key: [*const f16; POSITIONS_AT_ONCE] = std::array::from_fn(|j| unsafe { keys.as_ptr().add((first + j) * stride + offset) });
             for (h, query) in queries.chunks_exact(head_dim).enumerate() {
                 let mut acc = [_mm256_setzero_ps(); POSITIONS_AT_ONCE];
                 for i in (0..head_dim).step_by(8) {
@@ -167,7 +198,7 @@ mod avx2 {
                     let q = unsafe { _mm256_loadu_ps(query.as_ptr().add(i)) };
                     for (acc, key) in acc.iter_mut().zip(&key) {
                         // SAFETY: as above.
-                        *acc = _mm256_fmadd_ps(q, unsafe { _mm256_loadu_ps(key.add(i)) }, *acc);
+                        *acc = _mm256_fmadd_ps(q, unsafe { load_f16(key.add(i)) }, *acc);
                     }
                 }
                 for (j, acc) in acc.iter().enumerate() {
@@ -182,7 +213,7 @@ mod avx2 {
                 let mut acc = _mm256_setzero_ps();
                 for i in (0..head_dim).step_by(8) {
                     // SAFETY: `i + 8 <= head_dim`, inside both the key row and `query`.
-                    unsafe { acc = _mm256_fmadd_ps(_mm256_loadu_ps(query.as_ptr().add(i)), _mm256_loadu_ps(key.add(i)), acc) };
+                    unsafe { acc = _mm256_fmadd_ps(_mm256_loadu_ps(query.as_ptr().add(i)), load_f16(key.add(i)), acc) };
                 }
                 scores[h * positions + p] = hsum(acc) * scale;
             }
@@ -193,10 +224,10 @@ mod avx2 {
     const POSITIONS_AT_ONCE: usize = 4;
 
     /// # Safety
-    /// AVX2 and FMA must be available; `head_dim.is_multiple_of(8)` and `<= 256`; every value row read is
-    /// in bounds.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn group_values(weights: &[f32], values: &[f32], stride: usize, offset: usize, positions: usize, head_dim: usize, out: &mut [f32]) {
+    /// AVX2, FMA and F16C must be available; `head_dim.is_multiple_of(8)` and `<= 256`; every value
+    /// row read is in bounds.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn group_values(weights: &[f32], values: &[f16], stride: usize, offset: usize, positions: usize, head_dim: usize, out: &mut [f32]) {
         let lanes = head_dim / 8;
         for (h, head_out) in out.chunks_exact_mut(head_dim).enumerate() {
             // The head's output stays in registers while value rows stream past.
@@ -207,7 +238,7 @@ mod avx2 {
                 let row = unsafe { values.as_ptr().add(p * stride + offset) };
                 for (l, a) in acc[..lanes].iter_mut().enumerate() {
                     // SAFETY: `8 * l + 8 <= head_dim`.
-                    unsafe { *a = _mm256_fmadd_ps(w, _mm256_loadu_ps(row.add(8 * l)), *a) };
+                    unsafe { *a = _mm256_fmadd_ps(w, load_f16(row.add(8 * l)), *a) };
                 }
             }
             for (l, a) in acc[..lanes].iter().enumerate() {
@@ -270,7 +301,7 @@ mod tests {
     fn group_kernels_match_per_head_loops() {
         let (hd, group, positions, stride, offset) = (16, 3, 5, 40, 8);
         let queries: Vec<f32> = (0..group * hd).map(|i| (i as f32 * 0.3).sin()).collect();
-        let cache: Vec<f32> = (0..positions * stride).map(|i| (i as f32 * 0.7).cos()).collect();
+        let cache: Vec<f16> = (0..positions * stride).map(|i| f16::from_f32((i as f32 * 0.7).cos())).collect();
         let mut scores = vec![0f32; group * positions];
         group_scores(&queries, hd, &cache, stride, offset, positions, 0.5, &mut scores);
         let mut out = vec![0f32; group * hd];
@@ -278,11 +309,11 @@ mod tests {
         for h in 0..group {
             for p in 0..positions {
                 let key = &cache[p * stride + offset..p * stride + offset + hd];
-                let want: f32 = queries[h * hd..(h + 1) * hd].iter().zip(key).map(|(a, b)| a * b).sum::<f32>() * 0.5;
+                let want: f32 = queries[h * hd..(h + 1) * hd].iter().zip(key).map(|(a, b)| a * b.to_f32()).sum::<f32>() * 0.5;
                 assert!((scores[h * positions + p] - want).abs() < 1e-4);
             }
             for i in 0..hd {
-                let want: f32 = (0..positions).map(|p| scores[h * positions + p] * cache[p * stride + offset + i]).sum();
+                let want: f32 = (0..positions).map(|p| scores[h * positions + p] * cache[p * stride + offset + i].to_f32()).sum();
                 assert!((out[h * hd + i] - want).abs() < 1e-4);
             }
         }
@@ -295,12 +326,28 @@ mod tests {
     fn a_score_is_the_same_float_in_a_full_vector_of_positions_and_in_the_tail() {
         let (hd, group, positions) = (64, 3, 21);
         let queries: Vec<f32> = (0..group * hd).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
-        let key: Vec<f32> = (0..hd).map(|i| (i as f32 * 1.3).cos() * (1.0 + i as f32)).collect();
-        let keys: Vec<f32> = key.iter().copied().cycle().take(positions * hd).collect();
+        let key: Vec<f16> = (0..hd).map(|i| f16::from_f32((i as f32 * 1.3).cos() * (1.0 + i as f32))).collect();
+        let keys: Vec<f16> = key.iter().copied().cycle().take(positions * hd).collect();
         let mut scores = vec![0f32; group * positions];
         group_scores(&queries, hd, &keys, hd, 0, positions, 0.125, &mut scores);
         for row in scores.chunks_exact(positions) {
             assert!(row.iter().all(|s| s.to_bits() == row[0].to_bits()), "{row:?}");
+        }
+    }
+
+    #[test]
+    fn the_cache_rounds_to_the_nearest_half_and_widens_exactly() {
+        let x = [1.0f32, -2.5, 1.0 + 1.0 / 1024.0 + 1.0 / 4096.0, 65_504.0, 1e-8, 0.1];
+        let mut stored = [f16::ZERO; 6];
+        narrow(&x, &mut stored);
+        let mut widened = [0f32; 6];
+        widen(&stored, &mut widened);
+        assert_eq!(widened[..2], [1.0, -2.5]);
+        assert_eq!(widened[2], 1.0 + 1.0 / 1024.0, "rounded to the nearest representable half");
+        assert_eq!(widened[3], 65_504.0, "the largest half is kept");
+        assert!((widened[5] - 0.1).abs() < 0.1 / 2048.0, "relative error within half an f16 ulp");
+        for (s, w) in stored.iter().zip(widened) {
+            assert_eq!(s.to_f32().to_bits(), w.to_bits());
         }
     }
 
