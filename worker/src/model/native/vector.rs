@@ -70,7 +70,7 @@ pub fn group_values(weights: &[f32], values: &[f16], stride: usize, offset: usiz
     assert_eq!(weights.len(), out.len() / head_dim * positions);
     assert!(positions == 0 || (positions - 1) * stride + offset + head_dim <= values.len());
     #[cfg(target_arch = "x86_64")]
-    if super::quant::has_avx2() && head_dim.is_multiple_of(8) && head_dim <= 256 {
+    if super::quant::has_avx2() && head_dim.is_multiple_of(8) {
         // SAFETY: as above.
         return unsafe { avx2::group_values(weights, values, stride, offset, positions, head_dim, out) };
     }
@@ -184,25 +184,23 @@ mod avx2 {
         scale: f32,
         scores: &mut [f32],
     ) {
-        // Four positions at a time: four independent accumulation chains keep the FMA units busy
-        // (one chain waits on each FMA's latency); each score is still one chain over the head's
-        // dimensions in order, so its value does not depend on its neighbours.
+        // Four positions at a time, for up to three query heads at once: each key vector is widened
+        // once for all the heads it serves, and twelve independent accumulation chains keep the FMA
+        // units busy. Each score is still one chain over the head's dimensions in order, so its
+        // value does not depend on its neighbours or on how the heads are split.
         let whole = positions / POSITIONS_AT_ONCE * POSITIONS_AT_ONCE;
         for first in (0..whole).step_by(POSITIONS_AT_ONCE) {
             // SAFETY: the caller asserted every row up to `positions - 1` lies inside `keys`.
             let key: [*const f16; POSITIONS_AT_ONCE] = std::array::from_fn(|j| unsafe { keys.as_ptr().add((first + j) * stride + offset) });
-            for (h, query) in queries.chunks_exact(head_dim).enumerate() {
-                let mut acc = [_mm256_setzero_ps(); POSITIONS_AT_ONCE];
-                for i in (0..head_dim).step_by(8) {
-                    // SAFETY: `i + 8 <= head_dim`, inside both the key rows and `query`.
-                    let q = unsafe { _mm256_loadu_ps(query.as_ptr().add(i)) };
-                    for (acc, key) in acc.iter_mut().zip(&key) {
-                        // SAFETY: as above.
-                        *acc = _mm256_fmadd_ps(q, unsafe { load_f16(key.add(i)) }, *acc);
+            for (c, heads) in queries.chunks(HEADS_AT_ONCE * head_dim).enumerate() {
+                let at = |h: usize, j: usize| (c * HEADS_AT_ONCE + h) * positions + first + j;
+                // SAFETY: the key rows are in bounds (above); `heads` holds whole heads of `head_dim`.
+                unsafe {
+                    match heads.len() / head_dim {
+                        1 => scores_at_once::<1>(heads, head_dim, &key, |h, j, s| scores[at(h, j)] = s * scale),
+                        2 => scores_at_once::<2>(heads, head_dim, &key, |h, j, s| scores[at(h, j)] = s * scale),
+                        _ => scores_at_once::<3>(heads, head_dim, &key, |h, j, s| scores[at(h, j)] = s * scale),
                     }
-                }
-                for (j, acc) in acc.iter().enumerate() {
-                    scores[h * positions + first + j] = hsum(*acc) * scale;
                 }
             }
         }
@@ -222,28 +220,116 @@ mod avx2 {
 
     /// Key rows scored together by [`group_scores`].
     const POSITIONS_AT_ONCE: usize = 4;
+    /// Query heads scored (or weighted values summed) together: three heads' accumulators for four
+    /// positions (or four vectors of a head) are twelve of AVX2's sixteen registers.
+    const HEADS_AT_ONCE: usize = 3;
+
+    /// The unscaled scores of `H` query heads (`queries`, `H × head_dim`) against the four key rows
+    /// at `key`, handed to `store(head, position, score)`.
+    ///
+    /// # Safety
+    /// AVX2, FMA and F16C must be available; `head_dim.is_multiple_of(8)`; each key row holds
+    /// `head_dim` readable halves.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn scores_at_once<const H: usize>(
+        queries: &[f32],
+        head_dim: usize,
+        key: &[*const f16; POSITIONS_AT_ONCE],
+        mut store: impl FnMut(usize, usize, f32),
+    ) {
+        assert_eq!(queries.len(), H * head_dim);
+        let mut acc = [[_mm256_setzero_ps(); POSITIONS_AT_ONCE]; H];
+        for i in (0..head_dim).step_by(8) {
+            for (j, key) in key.iter().enumerate() {
+                // SAFETY: `i + 8 <= head_dim`, inside the key row.
+                let k = unsafe { load_f16(key.add(i)) };
+                for (h, acc) in acc.iter_mut().enumerate() {
+                    // SAFETY: `h * head_dim + i + 8 <= queries.len()`.
+                    acc[j] = _mm256_fmadd_ps(unsafe { _mm256_loadu_ps(queries.as_ptr().add(h * head_dim + i)) }, k, acc[j]);
+                }
+            }
+        }
+        for (h, acc) in acc.iter().enumerate() {
+            for (j, acc) in acc.iter().enumerate() {
+                store(h, j, hsum(*acc));
+            }
+        }
+    }
 
     /// # Safety
-    /// AVX2, FMA and F16C must be available; `head_dim.is_multiple_of(8)` and `<= 256`; every value
+    /// AVX2, FMA and F16C must be available; `head_dim.is_multiple_of(8)`; every value
     /// row read is in bounds.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn group_values(weights: &[f32], values: &[f16], stride: usize, offset: usize, positions: usize, head_dim: usize, out: &mut [f32]) {
-        let lanes = head_dim / 8;
-        for (h, head_out) in out.chunks_exact_mut(head_dim).enumerate() {
-            // The head's output stays in registers while value rows stream past.
-            let mut acc = [_mm256_setzero_ps(); 32];
-            for p in 0..positions {
-                let w = _mm256_set1_ps(weights[h * positions + p]);
-                // SAFETY: the caller asserted the row is inside `values`.
-                let row = unsafe { values.as_ptr().add(p * stride + offset) };
-                for (l, a) in acc[..lanes].iter_mut().enumerate() {
-                    // SAFETY: `8 * l + 8 <= head_dim`.
-                    unsafe { *a = _mm256_fmadd_ps(w, load_f16(row.add(8 * l)), *a) };
+        // Up to three heads and four vectors of their outputs stay in registers while the value
+        // rows stream past, each value vector widened once for all the heads. Every output element
+        // is one chain over the positions in order, whatever the split.
+        for (c, out) in out.chunks_mut(HEADS_AT_ONCE * head_dim).enumerate() {
+            let weights = &weights[c * HEADS_AT_ONCE * positions..][..out.len() / head_dim * positions];
+            for first in (0..head_dim).step_by(VECTORS_AT_ONCE * 8) {
+                let vectors = (head_dim - first) / 8;
+                // SAFETY: the caller asserted every row is inside `values`; `first + 8 · vectors <= head_dim`.
+                unsafe {
+                    match (out.len() / head_dim, vectors) {
+                        (1, 1) => values_at_once::<1, 1>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (1, 2) => values_at_once::<1, 2>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (1, 3) => values_at_once::<1, 3>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (1, _) => values_at_once::<1, 4>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (2, 1) => values_at_once::<2, 1>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (2, 2) => values_at_once::<2, 2>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (2, 3) => values_at_once::<2, 3>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (2, _) => values_at_once::<2, 4>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (_, 1) => values_at_once::<3, 1>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (_, 2) => values_at_once::<3, 2>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (_, 3) => values_at_once::<3, 3>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (_, _) => values_at_once::<3, 4>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                    }
                 }
             }
-            for (l, a) in acc[..lanes].iter().enumerate() {
-                // SAFETY: `8 * l + 8 <= head_dim = head_out.len()`.
-                unsafe { _mm256_storeu_ps(head_out.as_mut_ptr().add(8 * l), *a) };
+        }
+    }
+
+    /// Vectors of a head's output computed together by [`group_values`].
+    const VECTORS_AT_ONCE: usize = 4;
+
+    /// `out[h · head_dim + first ..][..8 · V] = Σ_p weights[h · positions + p] · value_p[..8 · V]`
+    /// for `H` heads, value row `p` at `values[p · stride + offset ..]`.
+    ///
+    /// # Safety
+    /// AVX2, FMA and F16C must be available; every value row holds `8 · V` readable halves from
+    /// `offset`; `first + 8 · V <= head_dim`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn values_at_once<const H: usize, const V: usize>(
+        weights: &[f32],
+        values: &[f16],
+        stride: usize,
+        offset: usize,
+        positions: usize,
+        head_dim: usize,
+        first: usize,
+        out: &mut [f32],
+    ) {
+        assert!(weights.len() == H * positions && out.len() == H * head_dim && first + 8 * V <= head_dim);
+        let mut acc = [[_mm256_setzero_ps(); V]; H];
+        for p in 0..positions {
+            let w: [__m256; H] = std::array::from_fn(|h| _mm256_set1_ps(weights[h * positions + p]));
+            // SAFETY: the caller guarantees the row's `8 · V` halves from here are readable.
+            let row = unsafe { values.as_ptr().add(p * stride + offset) };
+            for l in 0..V {
+                // SAFETY: as above.
+                let v = unsafe { load_f16(row.add(8 * l)) };
+                for (acc, w) in acc.iter_mut().zip(&w) {
+                    acc[l] = _mm256_fmadd_ps(*w, v, acc[l]);
+                }
+            }
+        }
+        for (h, acc) in acc.iter().enumerate() {
+            for (l, acc) in acc.iter().enumerate() {
+                // SAFETY: `h * head_dim + first + 8 * l + 8 <= out.len()`.
+                unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(h * head_dim + first + 8 * l), *acc) };
             }
         }
     }
@@ -315,6 +401,31 @@ mod tests {
             for i in 0..hd {
                 let want: f32 = (0..positions).map(|p| scores[h * positions + p] * cache[p * stride + offset + i].to_f32()).sum();
                 assert!((out[h * hd + i] - want).abs() < 1e-4);
+            }
+        }
+    }
+
+    /// Heads are computed several at a time and head dimensions in chunks of vectors: neither may
+    /// change a single float, or one model's heads would differ from another's split.
+    #[test]
+    fn a_head_computed_with_others_equals_the_head_alone_bit_for_bit() {
+        let (hd, group, positions, stride, offset) = (72, 5, 23, 400, 16);
+        let queries: Vec<f32> = (0..group * hd).map(|i| (i as f32 * 0.29).sin() * 2.0).collect();
+        let cache: Vec<f16> = (0..positions * stride).map(|i| f16::from_f32((i as f32 * 0.53).cos())).collect();
+        let mut scores = vec![0f32; group * positions];
+        group_scores(&queries, hd, &cache, stride, offset, positions, 0.25, &mut scores);
+        let mut out = vec![0f32; group * hd];
+        group_values(&scores, &cache, stride, offset, positions, hd, &mut out);
+        for h in 0..group {
+            let mut alone = vec![0f32; positions];
+            group_scores(&queries[h * hd..(h + 1) * hd], hd, &cache, stride, offset, positions, 0.25, &mut alone);
+            assert_eq!(alone, scores[h * positions..(h + 1) * positions], "head {h}'s scores");
+            let mut head_out = vec![0f32; hd];
+            group_values(&alone, &cache, stride, offset, positions, hd, &mut head_out);
+            assert_eq!(head_out, out[h * hd..(h + 1) * hd], "head {h}'s values");
+            for i in 0..hd {
+                let want: f64 = (0..positions).map(|p| f64::from(alone[p]) * f64::from(cache[p * stride + offset + i].to_f32())).sum();
+                assert!((f64::from(head_out[i]) - want).abs() < 1e-3, "head {h} dim {i}: {} vs {want}", head_out[i]);
             }
         }
     }
