@@ -182,14 +182,15 @@ run_typing() {
   if [ -z "$python" ]; then
     if [ -x "$C4M_ROOT/data/bench-venv/bin/python" ]; then python="$C4M_ROOT/data/bench-venv/bin/python"; else python=python3; fi
   fi
-  if "$python" -c "import llama_cpp.server" 2>/dev/null; then
+  if "$python" -c "import llama_cpp.server.app, uvicorn" 2>/dev/null; then
     local port; port="$(free_port)"
     info "llama.cpp server (llama-cpp-python via $python), 2 threads, prompt cache on"
     "$python" -m llama_cpp.server --model "$C4M_ROOT/data/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" --n_threads 2 \
       --n_ctx 2048 --cache true --port "$port" >"$C4M_DATA_DIR/logs/llama-server.log" 2>&1 &
     local pid=$!
     for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port/v1/models" 2>/dev/null && break; sleep 0.2; done
-    llama="$(python3 bench/typing_replay.py --llama-server "http://127.0.0.1:$port" --source "$source" --chars "$chars")"
+    llama="$(python3 bench/typing_replay.py --llama-server "http://127.0.0.1:$port" --source "$source" --chars "$chars")" \
+      || { warn "the llama.cpp run failed (its log follows); our figures stand alone"; tail -n 20 "$C4M_DATA_DIR/logs/llama-server.log" >&2; llama='{}'; }
     kill "$pid" 2>/dev/null || true
   else
     warn "llama-cpp-python[server] is not importable by $python: no llama.cpp comparison this run." \
@@ -309,7 +310,7 @@ run_openai() {
     if [ -x "$C4M_ROOT/data/bench-venv/bin/python" ]; then python="$C4M_ROOT/data/bench-venv/bin/python"; else python=python3; fi
   fi
   local pid=""
-  if "$python" -c "import llama_cpp.server" 2>/dev/null; then
+  if "$python" -c "import llama_cpp.server.app, uvicorn" 2>/dev/null; then
     local port; port="$(free_port)"
     info "llama.cpp server (llama-cpp-python via $python), 2 threads, prompt cache on"
     "$python" -m llama_cpp.server --model "$C4M_ROOT/data/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" --n_threads 2 \
