@@ -269,21 +269,27 @@ mod avx2 {
             let weights = &weights[c * HEADS_AT_ONCE * positions..][..out.len() / head_dim * positions];
             for first in (0..head_dim).step_by(VECTORS_AT_ONCE * 8) {
                 let vectors = (head_dim - first) / 8;
+                // One instantiation per (heads, vectors) shape, so the accumulators stay in registers.
+                macro_rules! at_once {
+                    ($heads:literal, $vectors:literal) => {
+                        values_at_once::<$heads, $vectors>(weights, values, stride, offset + first, positions, head_dim, first, out)
+                    };
+                }
                 // SAFETY: the caller asserted every row is inside `values`; `first + 8 · vectors <= head_dim`.
                 unsafe {
                     match (out.len() / head_dim, vectors) {
-                        (1, 1) => values_at_once::<1, 1>(weights, values, stride, offset + first, positions, head_dim, first, out),
-                        (1, 2) => values_at_once::<1, 2>(weights, values, stride, offset + first, positions, head_dim, first, out),
-                        (1, 3) => values_at_once::<1, 3>(weights, values, stride, offset + first, positions, head_dim, first, out),
-                        (1, _) => values_at_once::<1, 4>(weights, values, stride, offset + first, positions, head_dim, first, out),
-                        (2, 1) => values_at_once::<2, 1>(weights, values, stride, offset + first, positions, head_dim, first, out),
-                        (2, 2) => values_at_once::<2, 2>(weights, values, stride, offset + first, positions, head_dim, first, out),
-                        (2, 3) => values_at_once::<2, 3>(weights, values, stride, offset + first, positions, head_dim, first, out),
-                        (2, _) => values_at_once::<2, 4>(weights, values, stride, offset + first, positions, head_dim, first, out),
-                        (_, 1) => values_at_once::<3, 1>(weights, values, stride, offset + first, positions, head_dim, first, out),
-                        (_, 2) => values_at_once::<3, 2>(weights, values, stride, offset + first, positions, head_dim, first, out),
-                        (_, 3) => values_at_once::<3, 3>(weights, values, stride, offset + first, positions, head_dim, first, out),
-                        (_, _) => values_at_once::<3, 4>(weights, values, stride, offset + first, positions, head_dim, first, out),
+                        (1, 1) => at_once!(1, 1),
+                        (1, 2) => at_once!(1, 2),
+                        (1, 3) => at_once!(1, 3),
+                        (1, _) => at_once!(1, 4),
+                        (2, 1) => at_once!(2, 1),
+                        (2, 2) => at_once!(2, 2),
+                        (2, 3) => at_once!(2, 3),
+                        (2, _) => at_once!(2, 4),
+                        (_, 1) => at_once!(3, 1),
+                        (_, 2) => at_once!(3, 2),
+                        (_, 3) => at_once!(3, 3),
+                        (_, _) => at_once!(3, 4),
                     }
                 }
             }
@@ -383,15 +389,30 @@ mod tests {
         }
     }
 
+    /// A group's queries and an f16 cache of `positions` rows of `stride` halves (deterministic
+    /// values from the two frequencies), with the group's scores and weighted values over them.
+    fn attend(
+        hd: usize,
+        group: usize,
+        positions: usize,
+        stride: usize,
+        offset: usize,
+        scale: f32,
+        frequencies: (f32, f32),
+    ) -> (Vec<f32>, Vec<f16>, Vec<f32>, Vec<f32>) {
+        let queries: Vec<f32> = (0..group * hd).map(|i| (i as f32 * frequencies.0).sin() * 2.0).collect();
+        let cache: Vec<f16> = (0..positions * stride).map(|i| f16::from_f32((i as f32 * frequencies.1).cos())).collect();
+        let mut scores = vec![0f32; group * positions];
+        group_scores(&queries, hd, &cache, stride, offset, positions, scale, &mut scores);
+        let mut out = vec![0f32; group * hd];
+        group_values(&scores, &cache, stride, offset, positions, hd, &mut out);
+        (queries, cache, scores, out)
+    }
+
     #[test]
     fn group_kernels_match_per_head_loops() {
         let (hd, group, positions, stride, offset) = (16, 3, 5, 40, 8);
-        let queries: Vec<f32> = (0..group * hd).map(|i| (i as f32 * 0.3).sin()).collect();
-        let cache: Vec<f16> = (0..positions * stride).map(|i| f16::from_f32((i as f32 * 0.7).cos())).collect();
-        let mut scores = vec![0f32; group * positions];
-        group_scores(&queries, hd, &cache, stride, offset, positions, 0.5, &mut scores);
-        let mut out = vec![0f32; group * hd];
-        group_values(&scores, &cache, stride, offset, positions, hd, &mut out);
+        let (queries, cache, scores, out) = attend(hd, group, positions, stride, offset, 0.5, (0.3, 0.7));
         for h in 0..group {
             for p in 0..positions {
                 let key = &cache[p * stride + offset..p * stride + offset + hd];
@@ -410,12 +431,7 @@ mod tests {
     #[test]
     fn a_head_computed_with_others_equals_the_head_alone_bit_for_bit() {
         let (hd, group, positions, stride, offset) = (72, 5, 23, 400, 16);
-        let queries: Vec<f32> = (0..group * hd).map(|i| (i as f32 * 0.29).sin() * 2.0).collect();
-        let cache: Vec<f16> = (0..positions * stride).map(|i| f16::from_f32((i as f32 * 0.53).cos())).collect();
-        let mut scores = vec![0f32; group * positions];
-        group_scores(&queries, hd, &cache, stride, offset, positions, 0.25, &mut scores);
-        let mut out = vec![0f32; group * hd];
-        group_values(&scores, &cache, stride, offset, positions, hd, &mut out);
+        let (queries, cache, scores, out) = attend(hd, group, positions, stride, offset, 0.25, (0.29, 0.53));
         for h in 0..group {
             let mut alone = vec![0f32; positions];
             group_scores(&queries[h * hd..(h + 1) * hd], hd, &cache, stride, offset, positions, 0.25, &mut alone);
