@@ -58,7 +58,8 @@ case "$1" in health|auth|quota|queue|ingest|typing|concurrent|openai|analytics|i
 
 THREADS="${BENCH_THREADS:-2}" CONNECTIONS="${BENCH_CONNECTIONS:-64}" DURATION="${BENCH_DURATION:-5s}" ROUNDS="${BENCH_ROUNDS:-3}"
 
-# Starts a throw-away stack and the release binaries; sets BASE.
+# Starts a throw-away stack and the release binaries (or BENCH_BIN_DIR's); sets BASE, and APP_BIN
+# for the legs that restart the app with other settings.
 start_bench_stack() {
   need_cmd wrk wrk
   need_cmd curl curl
@@ -80,7 +81,8 @@ start_bench_stack() {
     TIER_FREE_REQUESTS_PER_HOUR=1000000000 TIER_FREE_REQUESTS_PER_DAY=1000000000
   start_ephemeral_stack >&2
   trap stop_ephemeral_stack EXIT
-  start_app "$bin"
+  APP_BIN="$bin"
+  start_app "$APP_BIN"
   BASE="http://127.0.0.1:$SERVER_PORT"
 }
 
@@ -160,23 +162,30 @@ run_typing() {
   export MAX_REQUEST_RATE_PER_HOUR_CONFIG='{}'
   start_bench_stack
   local source="${BENCH_TYPING_SOURCE:-worker/src/model/sampling.rs}" chars="${BENCH_TYPING_CHARS:-2000}"
+  # One leg of the replay against our stack; with BENCH_TYPING_DUMP=DIR each request's figures and
+  # completion go to DIR/LABEL.jsonl, to pair two runs (e.g. BENCH_BIN_DIR's binaries and ours).
+  replay() {
+    local label="$1"; shift
+    python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --label "$label" \
+      ${BENCH_TYPING_DUMP:+--dump "$BENCH_TYPING_DUMP/$label.jsonl"} "$@"
+  }
   info "typing replay with the stable prompt anchor ($source, $chars characters)"
   local anchored plain
-  anchored="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --label anchored)"
+  anchored="$(replay anchored)"
   info "typing replay with the stable prompt anchor and retrieval over $(dirname "$source")"
   local retrieval
-  retrieval="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --label retrieval --context-dir "$(dirname "$source")")"
+  retrieval="$(replay retrieval --context-dir "$(dirname "$source")")"
   info "typing replay with the contract's default budget (no max_new_tokens: 64), speculative decoding on"
   local budget budget_plain
-  budget="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --max-new 0 --label default_budget)"
+  budget="$(replay default_budget --max-new 0)"
   stop_app
   info "the same without drafts (MODEL_MAX_DRAFT_TOKENS=0)"
-  MODEL_MAX_DRAFT_TOKENS=0 start_app release
-  budget_plain="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --max-new 0 --label default_budget_no_drafts)"
+  MODEL_MAX_DRAFT_TOKENS=0 start_app "$APP_BIN"
+  budget_plain="$(replay default_budget_no_drafts --max-new 0)"
   stop_app
   info "typing replay without it (PROMPT_ANCHOR=false)"
-  PROMPT_ANCHOR=false start_app release
-  plain="$(python3 bench/typing_replay.py --base "$BASE" --source "$source" --chars "$chars" --label plain)"
+  PROMPT_ANCHOR=false start_app "$APP_BIN"
+  plain="$(replay plain)"
   # The stack's C4M_DATA_DIR is a temporary one; the bench venv lives in the checkout's data/.
   local llama='{}' python="${BENCH_PYTHON:-}"
   if [ -z "$python" ]; then
@@ -255,7 +264,7 @@ run_concurrent() {
   alone="$(python3 bench/concurrent_typists.py --base "$BASE" --sources "${sources[@]}" --label unbatched)"
   stop_app
   info "$typists typists, continuous batching (LLM_CONCURRENCY=$typists)"
-  LLM_CONCURRENCY="$typists" MODEL_BATCHING=true start_app release
+  LLM_CONCURRENCY="$typists" MODEL_BATCHING=true start_app "$APP_BIN"
   batched="$(python3 bench/concurrent_typists.py --base "$BASE" --sources "${sources[@]}" --label batched)"
   stop_app
   local llama='{}'

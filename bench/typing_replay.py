@@ -14,10 +14,16 @@ debug report, and the summary adds the median search time and snippets per reque
 With --llama-server URL, the same prefixes are sent to llama.cpp's server (llama-cpp-python's
 OpenAI-compatible /v1/completions, prefix-only, prompt cache on) in the same run.
 
+Each summary gives the latency percentiles, the median model time the server reports
+(`generation_time`) and the mean completion length: a change that alters sampled outputs changes
+how much is written, and so latency, without any change in speed. With --dump FILE every request's
+figures and completion are written out, so two runs can be paired request by request.
+
 Prints one JSON object on stdout. Standard library only.
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import pathlib
@@ -117,12 +123,12 @@ def signed_in_typist(base):
     return client
 
 
-def replay_code4me(base, trace, max_new, source, context_dir):
+def replay_code4me(base, trace, max_new, source, context_dir, dump):
     client = signed_in_typist(base)
     extra = {}
     if context_dir:
         extra["context_files"] = upload_context(client, source, context_dir)
-    latencies, search_ms, snippets = [], [], []
+    latencies, search_ms, snippets, model_ms, lengths = [], [], [], [], []
     for prefix, suffix in trace:
         body = completion_body(prefix, suffix, pathlib.Path(source).name, max_new, bool(context_dir))
         started = time.perf_counter()
@@ -131,9 +137,17 @@ def replay_code4me(base, trace, max_new, source, context_dir):
         item = answer["data"]["completions"][0]
         if "completion" not in item:
             sys.exit(f"the model did not answer: {answer}")
+        model_ms.append(item["generation_time"])
+        lengths.append(len(item["completion"]))
+        if dump:
+            dump.write(json.dumps({"latency_ms": round(latencies[-1], 1), "generation_ms": item["generation_time"], "completion": item["completion"]}) + "\n")
         if context_dir:
             search_ms.append(item["debug"]["retrieval_ms"])
             snippets.append(len(item["debug"]["snippets"]))
+    # The model's share of each latency, and how much it wrote: a change that alters sampled
+    # outputs (their lengths) moves latency without any change in speed.
+    extra["generation_p50_ms"] = percentile(model_ms, 50)
+    extra["mean_completion_chars"] = round(statistics.mean(lengths), 1)
     if context_dir:
         extra["retrieval_p50_ms"] = percentile(search_ms, 50)
         extra["snippets_per_request"] = round(statistics.mean(snippets), 2)
@@ -165,13 +179,15 @@ def main():
     parser.add_argument("--max-new", type=int, default=16, help="0: omit max_new_tokens (the contract's default of 64)")
     parser.add_argument("--label", default="code4me")
     parser.add_argument("--context-dir", help="send this directory's other files as the multi-file context (retrieval)")
+    parser.add_argument("--dump", help="write each request's latency, model time and completion to this file (JSON lines), to pair two runs")
     args = parser.parse_args()
     text = open(args.source, encoding="utf-8").read()
     typed = text[: args.chars]
     trace = [(typed[max(0, c - 512) : c], text[c : c + 256]) for c in word_end_carets(typed)]
     result = {"trace": {"source": args.source, "typed_chars": len(typed), "requests": len(trace), "max_new_tokens": args.max_new}}
     if args.base:
-        latencies, extra = replay_code4me(args.base, trace, args.max_new, args.source, args.context_dir)
+        with open(args.dump, "w", encoding="utf-8") if args.dump else contextlib.nullcontext() as dump:
+            latencies, extra = replay_code4me(args.base, trace, args.max_new, args.source, args.context_dir, dump)
         result[args.label] = {**summary(latencies), **extra}
     if args.llama_server:
         result["llama_cpp_server"] = summary(replay_llama(args.llama_server, trace, args.max_new))
