@@ -161,7 +161,10 @@ run_typing() {
   # The replay sends hundreds of completions from one address: lift upstream's 600/hour.
   export MAX_REQUEST_RATE_PER_HOUR_CONFIG='{}'
   start_bench_stack
-  local source="${BENCH_TYPING_SOURCE:-worker/src/model/sampling.rs}" chars="${BENCH_TYPING_CHARS:-2000}"
+  # The typed file is a frozen copy of an engine source (bench/typing/sampling.rs), so a change to the
+  # engine's own files never changes the trace; its siblings there are the retrieval leg's project.
+  local source="${BENCH_TYPING_SOURCE:-bench/typing/sampling.rs}" chars="${BENCH_TYPING_CHARS:-2000}"
+  local context_dir="${BENCH_TYPING_CONTEXT_DIR:-worker/src/model}"
   # One leg of the replay against our stack; with BENCH_TYPING_DUMP=DIR each request's figures and
   # completion go to DIR/LABEL.jsonl, to pair two runs (e.g. BENCH_BIN_DIR's binaries and ours).
   replay() {
@@ -172,9 +175,9 @@ run_typing() {
   info "typing replay with the stable prompt anchor ($source, $chars characters)"
   local anchored plain
   anchored="$(replay anchored)"
-  info "typing replay with the stable prompt anchor and retrieval over $(dirname "$source")"
+  info "typing replay with the stable prompt anchor and retrieval over $context_dir"
   local retrieval
-  retrieval="$(replay retrieval --context-dir "$(dirname "$source")")"
+  retrieval="$(replay retrieval --context-dir "$context_dir")"
   info "typing replay with the contract's default budget (no max_new_tokens: 64), speculative decoding on"
   local budget budget_plain
   budget="$(replay default_budget --max-new 0)"

@@ -93,9 +93,10 @@ def completion_body(prefix, suffix, file_name, max_new, debug):
 
 
 def upload_context(client, source, directory):
-    """Sends the other files of `directory` as the multi-file context and waits until the retrieval
+    """Sends the other files of `directory` (any named as the typed file excluded: it may be a copy of
+    it) as the multi-file context and waits until the retrieval
     index holds them all: files are indexed in name order, so the last one is found last."""
-    files = sorted(p for p in pathlib.Path(directory).iterdir() if p.is_file() and p.suffix == pathlib.Path(source).suffix and p.resolve() != pathlib.Path(source).resolve())
+    files = sorted(p for p in pathlib.Path(directory).iterdir() if p.is_file() and p.suffix == pathlib.Path(source).suffix and p.name != pathlib.Path(source).name)
     if not files:
         sys.exit(f"no other {pathlib.Path(source).suffix} files in {directory}")
     updates = {p.name: [{"change_type": "insert", "start_line": 0, "end_line": 0, "new_lines": p.read_text(encoding="utf-8").split("\n")}] for p in files}

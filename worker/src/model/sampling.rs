@@ -49,21 +49,23 @@ impl Sampler {
     }
 
     /// Draws the next token from `logits` given the tokens so far (prompt and generated).
+    ///
+    /// This runs once per emitted or verified token over the whole vocabulary (49k entries for
+    /// SmolLM2), so it touches each score once or twice: the top-k scan and the greedy log-sum-exp
+    /// are single vector-friendly passes, and temperature and top-p apply to the kept candidates only.
     pub fn sample(&mut self, logits: &[f32], previous: &[u32]) -> Sampled {
         let mut scores = logits.to_vec();
         apply_repetition_penalty(&mut scores, previous, self.params.repetition_penalty);
         if self.params.temperature <= 0.0 {
-            let log_probs = log_softmax(&scores);
             let token = argmax(&scores);
-            return Sampled { token: token as u32, logprob: log_probs[token] };
+            let best = scores[token];
+            return Sampled { token: token as u32, logprob: best - log_sum_exp(&mut scores, best) };
         }
-        for s in &mut scores {
-            *s /= self.params.temperature;
-        }
+        // Dividing by a positive temperature keeps the order, so top-k can run on the raw scores.
         let candidates = self.candidates(&scores);
         // Probabilities over the kept candidates only: the warpers set every other score to -inf.
-        let max = candidates.iter().map(|&i| scores[i]).fold(f32::NEG_INFINITY, f32::max);
-        let weights: Vec<f64> = candidates.iter().map(|&i| f64::from(scores[i] - max).exp()).collect();
+        let max = candidates.iter().map(|&(_, scaled)| scaled).fold(f32::NEG_INFINITY, f32::max);
+        let weights: Vec<f64> = candidates.iter().map(|&(_, scaled)| f64::from(scaled - max).exp()).collect();
         let total: f64 = weights.iter().sum();
         let mut draw = self.rng.random::<f64>() * total;
         let mut chosen = candidates.len() - 1;
@@ -74,29 +76,23 @@ impl Sampler {
             }
             draw -= weight;
         }
-        let token = candidates[chosen];
+        let token = candidates[chosen].0;
         let logprob = (weights[chosen] / total).ln() as f32;
         Sampled { token: token as u32, logprob }
     }
 
-    /// Indices surviving top-k then top-p, most likely first (never empty).
-    fn candidates(&self, scores: &[f32]) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        let best_first = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]);
-        // Top-k partitions before sorting: sorting only the k kept of a 49k vocabulary is what
-        // keeps sampling far below a decode step's cost.
+    /// Indices surviving top-k then top-p, most likely first (never empty), each with its score
+    /// divided by the temperature.
+    fn candidates(&self, scores: &[f32]) -> Vec<(usize, f32)> {
         let top_k = self.params.top_k;
-        if top_k > 0 && top_k < order.len() {
-            order.select_nth_unstable_by(top_k - 1, best_first);
-            order.truncate(top_k);
-        }
-        order.sort_unstable_by(best_first);
+        let order = if top_k > 0 && top_k < scores.len() { best_k(scores, top_k) } else { best_k(scores, scores.len()) };
+        let mut kept: Vec<(usize, f32)> = order.into_iter().map(|i| (i, scores[i] / self.params.temperature)).collect();
         if self.params.top_p < 1.0 {
-            let max = scores[order[0]];
-            let weights: Vec<f64> = order.iter().map(|&i| f64::from(scores[i] - max).exp()).collect();
+            let max = kept[0].1;
+            let weights: Vec<f64> = kept.iter().map(|&(_, scaled)| f64::from(scaled - max).exp()).collect();
             let total: f64 = weights.iter().sum();
             let mut cumulative = 0.0;
-            let mut keep = order.len();
+            let mut keep = kept.len();
             for (position, weight) in weights.iter().enumerate() {
                 cumulative += weight / total;
                 if cumulative >= f64::from(self.params.top_p) {
@@ -104,10 +100,35 @@ impl Sampler {
                     break;
                 }
             }
-            order.truncate(keep.max(1));
+            kept.truncate(keep.max(1));
         }
-        order
+        kept
     }
+}
+
+/// The indices of the `k` highest scores, highest first (equal scores: lower index first). One
+/// pass that compares each score with the k-th best so far — almost always a single comparison —
+/// instead of partitioning an index array of the whole vocabulary.
+fn best_k(scores: &[f32], k: usize) -> Vec<usize> {
+    if k >= scores.len() {
+        let mut all: Vec<usize> = (0..scores.len()).collect();
+        all.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        return all;
+    }
+    let mut best: Vec<usize> = Vec::with_capacity(k + 1);
+    let mut threshold = f32::NEG_INFINITY;
+    for (i, &score) in scores.iter().enumerate() {
+        if best.len() == k && score.total_cmp(&threshold).is_le() {
+            continue;
+        }
+        let at = best.partition_point(|&j| scores[j].total_cmp(&score).is_ge());
+        best.insert(at, i);
+        best.truncate(k);
+        if best.len() == k {
+            threshold = scores[best[k - 1]];
+        }
+    }
+    best
 }
 
 /// Hugging Face's rule: a seen token's positive score is divided by the penalty, a negative one
@@ -130,10 +151,12 @@ fn argmax(scores: &[f32]) -> usize {
     scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i)
 }
 
-fn log_softmax(scores: &[f32]) -> Vec<f32> {
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let log_sum = scores.iter().map(|s| f64::from(s - max).exp()).sum::<f64>().ln() as f32;
-    scores.iter().map(|s| s - max - log_sum).collect()
+/// `ln Σ e^s` over `scores`, whose largest entry is `max` (overwritten: the vector exponential
+/// works in place).
+fn log_sum_exp(scores: &mut [f32], max: f32) -> f32 {
+    scores.iter_mut().for_each(|s| *s -= max);
+    super::native::vector::exp_in_place(scores);
+    max + scores.iter().map(|&e| f64::from(e)).sum::<f64>().ln() as f32
 }
 
 #[cfg(test)]
@@ -171,6 +194,28 @@ mod tests {
             assert!(s.token == 3 || s.token == 4);
             assert!(s.logprob.is_finite() && s.logprob <= 0.0);
         }
+    }
+
+    #[test]
+    fn the_top_k_scan_keeps_what_a_full_sort_keeps_in_the_same_order() {
+        // A vocabulary with many ties (scores on a coarse grid), in no particular order.
+        let scores: Vec<f32> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 20) as f32 * 0.25 - 300.0).collect();
+        let mut sorted: Vec<usize> = (0..scores.len()).collect();
+        sorted.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        for k in [1, 2, 50, 4999, 5000, 6000] {
+            assert_eq!(best_k(&scores, k), sorted[..k.min(scores.len())], "k = {k}");
+        }
+    }
+
+    #[test]
+    fn greedy_log_probability_matches_the_exact_log_softmax_on_a_large_vocabulary() {
+        let logits: Vec<f32> = (0..49_152u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 8) as f32 / 16_777_216.0 * 20.0 - 10.0).collect();
+        let mut sampler = Sampler::new(SamplingParams { temperature: 0.0, repetition_penalty: 1.0, ..SamplingParams::default() });
+        let picked = sampler.sample(&logits, &[]);
+        let best = logits[picked.token as usize];
+        assert_eq!(best, logits.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+        let exact = -logits.iter().map(|&s| f64::from(s - best).exp()).sum::<f64>().ln();
+        assert!((f64::from(picked.logprob) - exact).abs() < 1e-5, "{} vs {exact}", picked.logprob);
     }
 
     #[test]

@@ -1,0 +1,182 @@
+//! Token sampling with upstream's semantics (Hugging Face `generate` with `do_sample=True`):
+//! repetition penalty, then temperature, top-k and top-p, then a draw from what is left. The
+//! log-probability recorded for a token is taken from that same processed distribution — the scores
+//! upstream stores in `had_generation.logprobs` and averages into `confidence`.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Sampling parameters (upstream's defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplingParams {
+    /// Softmax temperature; `0` means greedy.
+    pub temperature: f32,
+    /// Keep at most this many candidates (`0` keeps all).
+    pub top_k: usize,
+    /// Keep the smallest set of candidates whose probability reaches this mass.
+    pub top_p: f32,
+    /// Penalty for tokens already in the sequence (1.0 = none).
+    pub repetition_penalty: f32,
+    /// RNG seed: the same seed and prompt give the same tokens.
+    pub seed: u64,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self { temperature: 0.2, top_k: 50, top_p: 0.95, repetition_penalty: 1.1, seed: 42 }
+    }
+}
+
+/// One drawn token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampled {
+    /// Token id.
+    pub token: u32,
+    /// Its natural-log probability under the processed distribution.
+    pub logprob: f32,
+}
+
+/// A seeded sampler for one sequence.
+pub struct Sampler {
+    params: SamplingParams,
+    rng: StdRng,
+}
+
+impl Sampler {
+    /// A sampler seeded from `params.seed`.
+    pub fn new(params: SamplingParams) -> Self {
+        Self { params, rng: StdRng::seed_from_u64(params.seed) }
+    }
+
+    /// Draws the next token from `logits` given the tokens so far (prompt and generated).
+    pub fn sample(&mut self, logits: &[f32], previous: &[u32]) -> Sampled {
+        let mut scores = logits.to_vec();
+        apply_repetition_penalty(&mut scores, previous, self.params.repetition_penalty);
+        if self.params.temperature <= 0.0 {
+            let log_probs = log_softmax(&scores);
+            let token = argmax(&scores);
+            return Sampled { token: token as u32, logprob: log_probs[token] };
+        }
+        for s in &mut scores {
+            *s /= self.params.temperature;
+        }
+        let candidates = self.candidates(&scores);
+        // Probabilities over the kept candidates only: the warpers set every other score to -inf.
+        let max = candidates.iter().map(|&i| scores[i]).fold(f32::NEG_INFINITY, f32::max);
+        let weights: Vec<f64> = candidates.iter().map(|&i| f64::from(scores[i] - max).exp()).collect();
+        let total: f64 = weights.iter().sum();
+        let mut draw = self.rng.random::<f64>() * total;
+        let mut chosen = candidates.len() - 1;
+        for (position, weight) in weights.iter().enumerate() {
+            if draw < *weight {
+                chosen = position;
+                break;
+            }
+            draw -= weight;
+        }
+        let token = candidates[chosen];
+        let logprob = (weights[chosen] / total).ln() as f32;
+        Sampled { token: token as u32, logprob }
+    }
+
+    /// Indices surviving top-k then top-p, most likely first (never empty).
+    fn candidates(&self, scores: &[f32]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        let best_first = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]);
+        // Top-k partitions before sorting: sorting only the k kept of a 49k vocabulary is what
+        // keeps sampling far below a decode step's cost.
+        let top_k = self.params.top_k;
+        if top_k > 0 && top_k < order.len() {
+            order.select_nth_unstable_by(top_k - 1, best_first);
+            order.truncate(top_k);
+        }
+        order.sort_unstable_by(best_first);
+        if self.params.top_p < 1.0 {
+            let max = scores[order[0]];
+            let weights: Vec<f64> = order.iter().map(|&i| f64::from(scores[i] - max).exp()).collect();
+            let total: f64 = weights.iter().sum();
+            let mut cumulative = 0.0;
+            let mut keep = order.len();
+            for (position, weight) in weights.iter().enumerate() {
+                cumulative += weight / total;
+                if cumulative >= f64::from(self.params.top_p) {
+                    keep = position + 1;
+                    break;
+                }
+            }
+            order.truncate(keep.max(1));
+        }
+        order
+    }
+}
+
+/// Hugging Face's rule: a seen token's positive score is divided by the penalty, a negative one
+/// multiplied, so either way it becomes less likely.
+pub fn apply_repetition_penalty(scores: &mut [f32], previous: &[u32], penalty: f32) {
+    if (penalty - 1.0).abs() < f32::EPSILON {
+        return;
+    }
+    let mut seen = std::collections::HashSet::new();
+    for &token in previous {
+        if let Some(score) = scores.get_mut(token as usize)
+            && seen.insert(token)
+        {
+            *score = if *score < 0.0 { *score * penalty } else { *score / penalty };
+        }
+    }
+}
+
+fn argmax(scores: &[f32]) -> usize {
+    scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i)
+}
+
+fn log_softmax(scores: &[f32]) -> Vec<f32> {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let log_sum = scores.iter().map(|s| f64::from(s - max).exp()).sum::<f64>().ln() as f32;
+    scores.iter().map(|s| s - max - log_sum).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_picks_the_best_token_with_its_log_probability() {
+        let mut sampler = Sampler::new(SamplingParams { temperature: 0.0, repetition_penalty: 1.0, ..SamplingParams::default() });
+        let picked = sampler.sample(&[0.0, 2.0, 1.0], &[]);
+        assert_eq!(picked.token, 1);
+        let expected = (2.0f32.exp() / (1.0 + 2.0f32.exp() + 1.0f32.exp())).ln();
+        assert!((picked.logprob - expected).abs() < 1e-5);
+    }
+
+    #[test]
+    fn the_same_seed_draws_the_same_tokens() {
+        let logits: Vec<f32> = (0..100).map(|i| (i % 7) as f32 * 0.3).collect();
+        let draw = |seed| {
+            let mut s = Sampler::new(SamplingParams { temperature: 1.0, seed, ..SamplingParams::default() });
+            (0..20).map(|_| s.sample(&logits, &[]).token).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7));
+        assert_ne!(draw(7), draw(8));
+    }
+
+    #[test]
+    fn top_k_and_top_p_exclude_unlikely_tokens() {
+        let mut logits = vec![-10.0f32; 100];
+        logits[3] = 5.0;
+        logits[4] = 4.9;
+        let mut sampler = Sampler::new(SamplingParams { temperature: 1.0, top_k: 2, top_p: 0.95, repetition_penalty: 1.0, seed: 1 });
+        for _ in 0..50 {
+            let s = sampler.sample(&logits, &[]);
+            assert!(s.token == 3 || s.token == 4);
+            assert!(s.logprob.is_finite() && s.logprob <= 0.0);
+        }
+    }
+
+    #[test]
+    fn repetition_penalty_shrinks_seen_scores_towards_zero_either_way() {
+        let mut scores = vec![2.0, -2.0, 2.0];
+        apply_repetition_penalty(&mut scores, &[0, 1, 1], 2.0);
+        assert_eq!(scores, [1.0, -4.0, 2.0]);
+    }
+}
