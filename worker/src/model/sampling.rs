@@ -64,7 +64,8 @@ impl Sampler {
         // Dividing by a positive temperature keeps the order, so top-k can run on the raw scores.
         let candidates = self.candidates(&scores);
         // Probabilities over the kept candidates only: the warpers set every other score to -inf.
-        let max = candidates.iter().map(|&(_, scaled)| scaled).fold(f32::NEG_INFINITY, f32::max);
+        // Candidates come best first, so the first holds the largest scaled score.
+        let max = candidates[0].1;
         let weights: Vec<f64> = candidates.iter().map(|&(_, scaled)| f64::from(scaled - max).exp()).collect();
         let total: f64 = weights.iter().sum();
         let mut draw = self.rng.random::<f64>() * total;
@@ -85,7 +86,7 @@ impl Sampler {
     /// divided by the temperature.
     fn candidates(&self, scores: &[f32]) -> Vec<(usize, f32)> {
         let top_k = self.params.top_k;
-        let order = if top_k > 0 && top_k < scores.len() { best_k(scores, top_k) } else { best_k(scores, scores.len()) };
+        let order = best_k(scores, if top_k > 0 { top_k } else { scores.len() });
         let mut kept: Vec<(usize, f32)> = order.into_iter().map(|i| (i, scores[i] / self.params.temperature)).collect();
         if self.params.top_p < 1.0 {
             let max = kept[0].1;
