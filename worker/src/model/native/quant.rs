@@ -28,6 +28,13 @@ const TOKEN_GROUP: usize = 4;
 /// operation — no horizontal sums, and one scale conversion for eight rows.
 pub const ROW_GROUP: usize = 8;
 
+/// How far ahead of the block being multiplied the kernels ask for weights (into L2). Decode
+/// streams every weight once per step, and a task's row groups are contiguous, so this is a plain
+/// sequential stream, yet the hardware prefetchers alone leave each core waiting on memory: on a
+/// 2-core AMD EPYC (Zen 3) VM, a model-sized cycle of products streamed 11–12 GB/s per core
+/// without this and 15–18 GB/s with it (1 KiB, 2 KiB, 3 KiB and 6 KiB ahead measured between).
+const PREFETCH_DISTANCE: usize = 4096;
+
 /// 32 weights as `d * q + m`, `q` in 0..16, two per byte: byte `j` holds element `j` in its low
 /// nibble and element `j + 16` in its high nibble (GGML's Q4_1, as the file stores it).
 #[derive(Debug, Clone, Copy)]
@@ -467,13 +474,50 @@ pub fn quantize_activations(x: &[f32], out: &mut Vec<ActBlock>) {
     quantize_blocks(x, out);
 }
 
-/// [`quantize_blocks`] compiled for AVX2: `f32::round` then becomes a vector instruction sequence
-/// (LLVM's exact expansion of round-half-away-from-zero) instead of a libm call per element,
-/// which was a few percent of every decode step.
+/// [`quantize_blocks`] in AVX2 instructions, bit for bit: the same maximum, scale and products,
+/// rounding half away from zero as `f32::round` does (truncate, then step away from zero where
+/// the dropped fraction is at least one half). Activations are quantized on one thread between
+/// two parallel products, so this is on every decode step's critical path; the portable code,
+/// even compiled for AVX2, leaves `round` a libm call per element (the iterator adapters it runs
+/// in do not inherit the target features).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn quantize_blocks_avx2(x: &[f32], out: &mut Vec<ActBlock>) {
-    quantize_blocks(x, out);
+    use std::arch::x86_64::*;
+    out.clear();
+    out.reserve(x.len() / BLOCK);
+    let sign = _mm256_set1_ps(-0.0);
+    let half = _mm256_set1_ps(0.5);
+    let one = _mm256_set1_ps(1.0);
+    // Restores element order after the two in-lane packs.
+    let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for x in x.chunks_exact(BLOCK) {
+        // SAFETY: `x` is 32 floats: four unaligned 8-float loads.
+        let v: [__m256; 4] = std::array::from_fn(|i| unsafe { _mm256_loadu_ps(x.as_ptr().add(8 * i)) });
+        let abs = |v: __m256| _mm256_andnot_ps(sign, v);
+        let m = _mm256_max_ps(_mm256_max_ps(abs(v[0]), abs(v[1])), _mm256_max_ps(abs(v[2]), abs(v[3])));
+        let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps::<1>(m, m)));
+        let d = amax / 127.0;
+        let inv = _mm256_set1_ps(if d == 0.0 { 0.0 } else { 1.0 / d });
+        let q: [__m256i; 4] = std::array::from_fn(|i| {
+            let scaled = _mm256_mul_ps(v[i], inv);
+            let truncated = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(scaled);
+            let up = _mm256_cmp_ps::<_CMP_GE_OQ>(abs(_mm256_sub_ps(scaled, truncated)), half);
+            let step = _mm256_and_ps(up, _mm256_or_ps(_mm256_and_ps(scaled, sign), one));
+            _mm256_cvttps_epi32(_mm256_add_ps(truncated, step))
+        });
+        let total = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        let total = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256::<1>(total));
+        let total = _mm_add_epi32(total, _mm_unpackhi_epi64(total, total));
+        let sum = _mm_cvtsi128_si32(_mm_add_epi32(total, _mm_shuffle_epi32::<1>(total)));
+        let packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        let mut block = ActBlock { d, s: d * sum as f32, qs: [0; 32] };
+        // SAFETY: `qs` is 32 bytes.
+        unsafe { _mm256_storeu_si256(block.qs.as_mut_ptr().cast(), _mm256_permutevar8x32_epi32(packed, order)) };
+        out.push(block);
+    }
 }
 
 #[inline(always)]
@@ -548,7 +592,7 @@ mod scalar {
 #[cfg(target_arch = "x86_64")]
 macro_rules! int8_kernels {
     ($features:literal) => {
-        use super::{ActBlock, GroupQ4_1, GroupQ8_0, ROW_GROUP};
+        use super::{ActBlock, GroupQ4_1, GroupQ8_0, PREFETCH_DISTANCE, ROW_GROUP};
         use std::arch::x86_64::*;
 
         /// Bytes `4k..4k + 4` of an activation block, in every 32-bit lane.
@@ -609,6 +653,7 @@ macro_rules! int8_kernels {
             let mut offsets = [_mm256_setzero_ps(); N];
             let low_nibbles = _mm256_set1_epi8(0x0F);
             for (b, w) in w.iter().enumerate() {
+                prefetch_ahead(w);
                 let (d, m) = (scales(&w.d), scales(&w.m));
                 let mut low = [_mm256_setzero_si256(); 4];
                 let mut high = [_mm256_setzero_si256(); 4];
@@ -639,6 +684,7 @@ macro_rules! int8_kernels {
             assert!(x.len() == N * blocks && out.len() == N);
             let mut acc = [_mm256_setzero_ps(); N];
             for (b, w) in w.iter().enumerate() {
+                prefetch_ahead(w);
                 let d = scales(&w.d);
                 for j in 0..N {
                     let x = &x[j * blocks + b];
@@ -649,6 +695,18 @@ macro_rules! int8_kernels {
             for j in 0..N {
                 // SAFETY: `out[j]` is 8 floats.
                 unsafe { _mm256_storeu_ps(out[j].as_mut_ptr(), acc[j]) };
+            }
+        }
+
+        /// Asks for the cache lines [`PREFETCH_DISTANCE`] bytes past group block `w` (a hint:
+        /// addresses past the matrix's end are never read, only requested, and cannot fault).
+        /// Consecutive blocks' requests cover every line in between.
+        #[inline]
+        #[target_feature(enable = $features)]
+        fn prefetch_ahead<G>(w: &G) {
+            let ahead = std::ptr::from_ref(w).cast::<i8>().wrapping_add(PREFETCH_DISTANCE);
+            for line in (0..size_of::<G>()).step_by(64) {
+                _mm_prefetch::<_MM_HINT_T1>(ahead.wrapping_add(line));
             }
         }
 
@@ -879,6 +937,9 @@ mod tests {
         let mut x: Vec<f32> = vec![127.0, 0.5, -0.5, 1.5, -1.5, 2.5, 0.499_999_97, -0.499_999_97, 126.5, -126.5];
         x.resize(32, 3.25);
         x.extend((0..32 * 63).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.173));
+        // An all-zero block (scale 0) and one of tiny values.
+        x.extend(std::iter::repeat_n(0.0, 32));
+        x.extend((0..32).map(|i| (i as f32 - 15.5) * 1e-30));
         let mut portable = Vec::new();
         quantize_blocks(&x, &mut portable);
         assert_eq!(&portable[0].qs[..10], &[127, 1, -1, 2, -2, 3, 0, 0, 127, -127]);
@@ -887,6 +948,7 @@ mod tests {
             let mut vector = Vec::new();
             // SAFETY: features checked.
             unsafe { quantize_blocks_avx2(&x, &mut vector) };
+            assert_eq!(portable.len(), vector.len());
             for (a, b) in portable.iter().zip(&vector) {
                 assert_eq!((a.qs, a.d.to_bits(), a.s.to_bits()), (b.qs, b.d.to_bits(), b.s.to_bits()));
             }
