@@ -208,7 +208,7 @@ impl QMatrix {
             let x = &weights[i * BLOCK..(i + 1) * BLOCK];
             let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
             let d = amax / 127.0;
-            let inv = if d == 0.0 { 0.0 } else { 1.0 / d };
+            let inv = inverse_scale(d);
             BlockQ8_0 { d: f16::from_f32(d).to_bits(), qs: std::array::from_fn(|j| (x[j] * inv).round() as i8) }
         };
         Self { rows, cols, blocks: Blocks::Q8_0(interleave(rows, cols / BLOCK, block, GroupQ8_0::EMPTY, GroupQ8_0::set)) }
@@ -463,6 +463,16 @@ impl Kernels {
     }
 }
 
+/// `1 / d` for a block scale `d`, or 0 where `d` is 0 or so small (a block whose largest |x| is
+/// under about 4e-37) that the reciprocal overflows: such a block quantizes to zeros, within 1e-36
+/// of its true value, instead of to saturated ±127s. Every quantizer uses it, so every scaled value
+/// stays within ±127.0001 and no conversion to `i8` ever saturates (which keeps the SIMD path's
+/// results the portable one's).
+fn inverse_scale(d: f32) -> f32 {
+    let inv = 1.0 / d;
+    if d == 0.0 || !inv.is_finite() { 0.0 } else { inv }
+}
+
 /// Quantizes activations to 8-bit blocks (round to nearest, scale = max |x| / 127), as GGML's Q8_1.
 pub fn quantize_activations(x: &[f32], out: &mut Vec<ActBlock>) {
     assert_eq!(x.len() % BLOCK, 0, "activations must be whole blocks");
@@ -477,9 +487,11 @@ pub fn quantize_activations(x: &[f32], out: &mut Vec<ActBlock>) {
 /// [`quantize_blocks`] in AVX2 instructions, bit for bit: the same maximum, scale and products,
 /// rounding half away from zero as `f32::round` does (truncate, then step away from zero where
 /// the dropped fraction is at least one half). Activations are quantized on one thread between
-/// two parallel products, so this is on every decode step's critical path; the portable code,
-/// even compiled for AVX2, leaves `round` a libm call per element (the iterator adapters it runs
-/// in do not inherit the target features).
+/// two parallel products, so this is on every decode step's critical path, where a libm `round`
+/// call per element (what the portable code compiles to) was a few percent of a step.
+///
+/// # Safety
+/// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn quantize_blocks_avx2(x: &[f32], out: &mut Vec<ActBlock>) {
@@ -500,7 +512,7 @@ unsafe fn quantize_blocks_avx2(x: &[f32], out: &mut Vec<ActBlock>) {
         let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
         let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps::<1>(m, m)));
         let d = amax / 127.0;
-        let inv = _mm256_set1_ps(if d == 0.0 { 0.0 } else { 1.0 / d });
+        let inv = _mm256_set1_ps(inverse_scale(d));
         let q: [__m256i; 4] = std::array::from_fn(|i| {
             let scaled = _mm256_mul_ps(v[i], inv);
             let truncated = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(scaled);
@@ -520,13 +532,12 @@ unsafe fn quantize_blocks_avx2(x: &[f32], out: &mut Vec<ActBlock>) {
     }
 }
 
-#[inline(always)]
 fn quantize_blocks(x: &[f32], out: &mut Vec<ActBlock>) {
     out.clear();
     out.extend(x.chunks_exact(BLOCK).map(|x| {
         let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
         let d = amax / 127.0;
-        let inv = if d == 0.0 { 0.0 } else { 1.0 / d };
+        let inv = inverse_scale(d);
         let mut qs = [0i8; 32];
         let mut sum = 0i32;
         for (q, v) in qs.iter_mut().zip(x) {
@@ -937,12 +948,26 @@ mod tests {
         let mut x: Vec<f32> = vec![127.0, 0.5, -0.5, 1.5, -1.5, 2.5, 0.499_999_97, -0.499_999_97, 126.5, -126.5];
         x.resize(32, 3.25);
         x.extend((0..32 * 63).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.173));
-        // An all-zero block (scale 0) and one of tiny values.
+        // Zero blocks (scale 0, signed zeros), tiny values, values whose reciprocal scale overflows
+        // (largest |x| about 1e-37, subnormals, the boundary 127 · 2^-128 and its neighbours).
         x.extend(std::iter::repeat_n(0.0, 32));
-        x.extend((0..32).map(|i| (i as f32 - 15.5) * 1e-30));
+        x.extend((0..32).map(|i| if i % 2 == 0 { -0.0 } else { 0.0 }));
+        for amax in [1e-30, 1e-37, 1e-40, 127.0 * 2f32.powi(-128)] {
+            for candidate in [f32::from_bits(amax.to_bits() - 1), amax, f32::from_bits(amax.to_bits() + 1)] {
+                x.extend((0..32).map(|i| candidate * (i as f32 - 15.0) / 16.0));
+            }
+        }
+        // Every binary exponent, with halfway values at a scale that is not a power of two.
+        for exponent in -149..=127 {
+            let top = 2f32.powi(exponent) * 1.37;
+            let d = top / 127.0;
+            x.extend((0..32).map(|i| if i == 0 { top } else { (i as f32 - 16.5) * d }));
+        }
         let mut portable = Vec::new();
         quantize_blocks(&x, &mut portable);
         assert_eq!(&portable[0].qs[..10], &[127, 1, -1, 2, -2, 3, 0, 0, 127, -127]);
+        // No block saturates: blocks too small to scale quantize to zeros instead.
+        assert!(portable.iter().all(|b| b.qs.iter().all(|&q| q != i8::MIN)));
         #[cfg(target_arch = "x86_64")]
         if has_avx2() {
             let mut vector = Vec::new();
