@@ -28,7 +28,7 @@ const TOKEN_GROUP: usize = 4;
 /// operation — no horizontal sums, and one scale conversion for eight rows.
 pub const ROW_GROUP: usize = 8;
 
-/// How far ahead of the block being multiplied the kernels ask for weights (into L2). Decode
+/// How far ahead of the block being multiplied the kernels ask for weights (`prefetcht1`). Decode
 /// streams every weight once per step, and a task's row groups are contiguous, so this is a plain
 /// sequential stream, yet the hardware prefetchers alone leave each core waiting on memory: on a
 /// 2-core AMD EPYC (Zen 3) VM, a model-sized cycle of products streamed 11–12 GB/s per core
@@ -206,9 +206,7 @@ impl QMatrix {
         assert_eq!(weights.len(), rows * cols);
         let block = |i: usize| {
             let x = &weights[i * BLOCK..(i + 1) * BLOCK];
-            let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
-            let d = amax / 127.0;
-            let inv = inverse_scale(d);
+            let (d, inv) = block_scale(largest_magnitude(x));
             BlockQ8_0 { d: f16::from_f32(d).to_bits(), qs: std::array::from_fn(|j| (x[j] * inv).round() as i8) }
         };
         Self { rows, cols, blocks: Blocks::Q8_0(interleave(rows, cols / BLOCK, block, GroupQ8_0::EMPTY, GroupQ8_0::set)) }
@@ -463,14 +461,20 @@ impl Kernels {
     }
 }
 
-/// `1 / d` for a block scale `d`, or 0 where `d` is 0 or so small (a block whose largest |x| is
-/// under about 4e-37) that the reciprocal overflows: such a block quantizes to zeros, within 1e-36
-/// of its true value, instead of to saturated ±127s. Every quantizer uses it, so every scaled value
-/// stays within ±127.0001 and no conversion to `i8` ever saturates (which keeps the SIMD path's
-/// results the portable one's).
-fn inverse_scale(d: f32) -> f32 {
+/// A block's 8-bit scale `d = amax / 127` from its largest |x|, and the factor `1 / d` that scales
+/// its values, 0 where `d` is 0 or so small (`amax` under about 4e-37) that the reciprocal
+/// overflows: such a block quantizes to zeros, within 1e-36 of its true value, instead of to
+/// saturated ±127s. Every quantizer uses it, so every scaled value stays within ±127.0001 and no
+/// conversion to `i8` ever saturates (which keeps the SIMD path's results the portable one's).
+fn block_scale(amax: f32) -> (f32, f32) {
+    let d = amax / 127.0;
     let inv = 1.0 / d;
-    if d == 0.0 || !inv.is_finite() { 0.0 } else { inv }
+    (d, if d == 0.0 || !inv.is_finite() { 0.0 } else { inv })
+}
+
+/// The largest |x| of a block (the portable quantizers' maximum).
+fn largest_magnitude(x: &[f32]) -> f32 {
+    x.iter().fold(0f32, |a, v| a.max(v.abs()))
 }
 
 /// Quantizes activations to 8-bit blocks (round to nearest, scale = max |x| / 127), as GGML's Q8_1.
@@ -511,8 +515,8 @@ unsafe fn quantize_blocks_avx2(x: &[f32], out: &mut Vec<ActBlock>) {
         let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
         let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
         let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps::<1>(m, m)));
-        let d = amax / 127.0;
-        let inv = _mm256_set1_ps(inverse_scale(d));
+        let (d, inv) = block_scale(amax);
+        let inv = _mm256_set1_ps(inv);
         let q: [__m256i; 4] = std::array::from_fn(|i| {
             let scaled = _mm256_mul_ps(v[i], inv);
             let truncated = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(scaled);
@@ -535,9 +539,7 @@ unsafe fn quantize_blocks_avx2(x: &[f32], out: &mut Vec<ActBlock>) {
 fn quantize_blocks(x: &[f32], out: &mut Vec<ActBlock>) {
     out.clear();
     out.extend(x.chunks_exact(BLOCK).map(|x| {
-        let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
-        let d = amax / 127.0;
-        let inv = inverse_scale(d);
+        let (d, inv) = block_scale(largest_magnitude(x));
         let mut qs = [0i8; 32];
         let mut sum = 0i32;
         for (q, v) in qs.iter_mut().zip(x) {
