@@ -228,9 +228,12 @@ fn decode(
         }
         // Never draft more than the budget can emit: a step emits the accepted drafts plus one.
         let remaining = request.max_new_tokens - state.tokens.len();
-        let guess = if input.len() == 1 { drafter.propose(&state.sequence, history, remaining - 1) } else { Vec::new() };
-        let worthwhile = drafter.worthwhile_length(costs.as_ref().map_or(EXTRA_TOKEN_COST, |c| c.extra_token_cost()));
-        if guess.is_empty() || worthwhile == 0 {
+        let guess = if input.len() == 1 { drafter.propose(&state.sequence, history, remaining - 1) } else { None };
+        let extra_token_cost = costs.as_ref().map_or(EXTRA_TOKEN_COST, |c| c.extra_token_cost());
+        let worthwhile = guess.as_ref().map_or(0, |guess| drafter.worthwhile_length(guess.key, extra_token_cost));
+        // The guess's key and first token, judged against plain decoding when not verified.
+        let judged = guess.as_ref().map(|guess| (guess.key, guess.tokens[0]));
+        let Some(guess) = guess.filter(|_| worthwhile > 0) else {
             let started = Instant::now();
             let logits = model.step(&input)?;
             if let (Some(costs), 1) = (&costs, input.len()) {
@@ -239,16 +242,16 @@ fn decode(
             evaluated += input.len();
             let drawn = state.sampler.sample(&logits, &state.sequence);
             // Not verified, still judged: would the guess's first token have been accepted?
-            if let Some(&first) = guess.first() {
-                drafter.observe(first == drawn.token);
+            if let Some((key, first)) = judged {
+                drafter.observe(key, first == drawn.token);
             }
             if let Some(reason) = state.emit(drawn, on_token)? {
                 break reason;
             }
             input = vec![drawn.token];
             continue;
-        }
-        let draft = &guess[..worthwhile.min(guess.len())];
+        };
+        let draft = &guess.tokens[..worthwhile.min(guess.tokens.len())];
         let scored: Vec<u32> = input.iter().chain(draft).copied().collect();
         let started = Instant::now();
         let rows = model.verify(&scored)?;
@@ -274,7 +277,7 @@ fn decode(
         // Keep the scored tokens that are now the sequence's: the input and the accepted drafts.
         evaluated += input_len + accepted;
         model.rewind(evaluated);
-        drafter.record(draft.len(), accepted);
+        drafter.record(guess.key, draft.len(), accepted);
         if let Some(reason) = ended {
             break reason;
         }
