@@ -231,25 +231,26 @@ fn decode(
         let guess = if input.len() == 1 { drafter.propose(&state.sequence, history, remaining - 1) } else { None };
         let extra_token_cost = costs.as_ref().map_or(EXTRA_TOKEN_COST, |c| c.extra_token_cost());
         let worthwhile = guess.as_ref().map_or(0, |guess| drafter.worthwhile_length(guess.key, extra_token_cost));
-        // The guess's key and first token, judged against plain decoding when not verified.
-        let judged = guess.as_ref().map(|guess| (guess.key, guess.tokens[0]));
-        let Some(guess) = guess.filter(|_| worthwhile > 0) else {
-            let started = Instant::now();
-            let logits = model.step(&input)?;
-            if let (Some(costs), 1) = (&costs, input.len()) {
-                costs.record(1, started.elapsed().as_secs_f64());
+        let guess = match guess {
+            Some(guess) if worthwhile > 0 => guess,
+            unverified => {
+                let started = Instant::now();
+                let logits = model.step(&input)?;
+                if let (Some(costs), 1) = (&costs, input.len()) {
+                    costs.record(1, started.elapsed().as_secs_f64());
+                }
+                evaluated += input.len();
+                let drawn = state.sampler.sample(&logits, &state.sequence);
+                // Not verified, still judged: would the guess's first token have been accepted?
+                if let Some(guess) = &unverified {
+                    drafter.observe(guess.key, guess.tokens[0] == drawn.token);
+                }
+                if let Some(reason) = state.emit(drawn, on_token)? {
+                    break reason;
+                }
+                input = vec![drawn.token];
+                continue;
             }
-            evaluated += input.len();
-            let drawn = state.sampler.sample(&logits, &state.sequence);
-            // Not verified, still judged: would the guess's first token have been accepted?
-            if let Some((key, first)) = judged {
-                drafter.observe(key, first == drawn.token);
-            }
-            if let Some(reason) = state.emit(drawn, on_token)? {
-                break reason;
-            }
-            input = vec![drawn.token];
-            continue;
         };
         let draft = &guess.tokens[..worthwhile.min(guess.tokens.len())];
         let scored: Vec<u32> = input.iter().chain(draft).copied().collect();

@@ -18,7 +18,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Longest n-gram matched against the history; longer keys find fewer but better continuations
-/// (a key of 8 tokens or more is judged as one of 8).
+/// (a match that would run longer still counts as one of this length).
 const MAX_NGRAM: usize = 8;
 /// Shortest: a single token is a weak key, tried only when no longer one matches.
 const MIN_NGRAM: usize = 1;
